@@ -1,0 +1,57 @@
+//! # lfmap
+//!
+//! A lock-free, open-addressing concurrent hash map with cooperative
+//! incremental resize and epoch-based memory reclamation.
+//!
+//! ```
+//! use lfmap::HashMap;
+//!
+//! let map = HashMap::new();
+//! let m = map.pin();
+//! m.insert("apples", 3);
+//! m.update("apples", |n| n + 1);
+//! assert_eq!(m.get("apples"), Some(&4));
+//! assert_eq!(m.remove("apples"), Some(&4));
+//! assert!(m.is_empty());
+//! ```
+//!
+//! ## Guarantees
+//!
+//! * Any number of threads get, insert, remove, update and iterate at once;
+//!   no operation takes a lock, waits for another thread, or panics because
+//!   of what other threads do.
+//! * Every operation is linearizable except iteration, `clear`, `retain`
+//!   and `len` (see below and `docs/design.md`).
+//! * A resize is incremental and cooperative: a writer that meets one
+//!   migrates one small chunk (64 slots) before its own write. No thread
+//!   ever copies the whole table while others wait.
+//! * Removed and replaced values are freed only when no pinned handle can
+//!   still see them (seize by default; `crossbeam-epoch` with the cargo
+//!   feature of that name).
+//!
+//! ## Iteration
+//!
+//! Iteration is weakly consistent and never blocks: a key present for the
+//! whole iteration is yielded exactly once, even across concurrent resizes,
+//! and no key is yielded twice. Keys inserted or removed meanwhile may or may
+//! not appear.
+//!
+//! ## Bad input
+//!
+//! A hasher that returns one hash for every key makes the map slow, not
+//! wrong. A `Hash`, `Eq` or closure that panics unwinds out of the call
+//! that ran it and leaves the map consistent: nothing is lost, leaked or
+//! dropped twice. An impossible capacity panics with
+//! "lfmap: capacity overflow".
+
+#![warn(missing_docs)]
+
+mod iter;
+mod map;
+mod raw;
+mod reclaim;
+mod stats;
+mod sync;
+
+pub use map::{DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, Values};
+pub use stats::Stats;

@@ -1,0 +1,709 @@
+//! The public API: [`HashMap`] and its pinned handle [`HashMapRef`].
+//!
+//! This layer is thin on purpose: it hashes, allocates entries, and states
+//! each operation as a `decide` function for the raw write engine.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+
+use crate::iter::RawIter;
+use crate::raw::slot::{Entry, Pending};
+use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
+use crate::raw::{Action, Guard, RawMap};
+use crate::stats::Stats;
+
+/// The default hasher: [`foldhash`]'s fast `RandomState`, seeded per map.
+///
+/// foldhash is among the fastest high-quality hashers for hash tables (it
+/// is hashbrown's default), and each map gets its own random seed, so an
+/// attacker cannot precompute collisions that work against every map.
+/// It is not a cryptographic PRF: if keys come from an adversary who can
+/// observe timing, use [`std::collections::hash_map::RandomState`]
+/// (SipHash-1-3) via [`HashMap::with_hasher`]. lfmap stays correct, only
+/// slower, under any hasher, even one that returns a constant.
+pub type DefaultHashBuilder = foldhash::fast::RandomState;
+
+/// A lock-free concurrent hash map.
+///
+/// Any number of threads may read, insert, remove, update and iterate at
+/// once through [`pin`](HashMap::pin)ned handles; no operation takes a lock
+/// or waits for another thread. The table grows and shrinks by cooperative,
+/// incremental migration: writers that meet a resize move a small chunk of
+/// it forward, so no operation pays for a whole copy.
+///
+/// Removed and replaced values are freed only once no pinned handle can
+/// still see them, so `get` can hand out plain references: they live as
+/// long as the handle they came from.
+///
+/// ```
+/// use lfmap::HashMap;
+/// use std::thread;
+///
+/// let map = HashMap::new();
+/// thread::scope(|s| {
+///     for t in 0..4u64 {
+///         let map = &map;
+///         s.spawn(move || {
+///             let m = map.pin();
+///             for i in 0..1000 {
+///                 m.insert(t * 1000 + i, i);
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(map.len(), 4000);
+/// assert_eq!(map.pin().get(&2500), Some(&500));
+/// ```
+pub struct HashMap<K, V, S = DefaultHashBuilder> {
+    raw: RawMap<K, V, S>,
+}
+
+// SAFETY: a map owns its keys and values (moving the map moves them), and
+// its reclaimer and tables are plain heap memory behind atomics.
+unsafe impl<K: Send, V: Send, S: Send> Send for HashMap<K, V, S> {}
+// SAFETY: through `&HashMap`, threads share `&K`/`&V` (so K, V: Sync) and
+// may drop keys and values inserted by other threads (so K, V: Send).
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for HashMap<K, V, S> {}
+
+impl<K, V> HashMap<K, V> {
+    /// Creates an empty map.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, String> = lfmap::HashMap::new();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_hasher(DefaultHashBuilder::default())
+    }
+
+    /// Creates an empty map that holds at least `capacity` entries before
+    /// it resizes.
+    ///
+    /// # Panics
+    ///
+    /// Panics with "lfmap: capacity overflow" if the table this needs would
+    /// not fit in the address space.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(1000);
+    /// assert!(map.stats().capacity >= 1000);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, DefaultHashBuilder::default())
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S> {
+    /// Creates an empty map that hashes keys with `hasher`.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// let map: lfmap::HashMap<&str, i32, _> = lfmap::HashMap::with_hasher(RandomState::new());
+    /// map.pin().insert("a", 1);
+    /// ```
+    pub fn with_hasher(hasher: S) -> Self {
+        HashMap {
+            raw: RawMap::new(MIN_SLOTS, hasher),
+        }
+    }
+
+    /// Creates an empty map with room for `capacity` entries, hashing keys
+    /// with `hasher`.
+    ///
+    /// # Panics
+    ///
+    /// Panics with "lfmap: capacity overflow" if `capacity` is too large.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// let map: lfmap::HashMap<u32, u32, _> =
+    ///     lfmap::HashMap::with_capacity_and_hasher(64, RandomState::new());
+    /// assert!(map.stats().capacity >= 64);
+    /// ```
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        HashMap {
+            raw: RawMap::new(slots_for_capacity(capacity), hasher),
+        }
+    }
+
+    /// Pins the current thread and returns a handle for operating on the map.
+    ///
+    /// References returned by the handle stay valid as long as it lives,
+    /// even if another thread removes the entry meanwhile. A handle delays
+    /// the freeing of memory removed by any thread, so keep handles
+    /// short-lived in long-running loops (pin per request, not per thread).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert("k", 1);
+    /// let v = m.get("k").unwrap();
+    /// m.remove("k");
+    /// assert_eq!(*v, 1); // still valid: `m` is pinned
+    /// ```
+    #[inline]
+    pub fn pin(&self) -> HashMapRef<'_, K, V, S> {
+        HashMapRef {
+            map: self,
+            guard: self.raw.pin(),
+        }
+    }
+
+    /// Number of entries. Exact when no write is in flight; otherwise a
+    /// value the length had during the call.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// map.pin().insert(1, 1);
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether the map has no entries.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<i32, i32> = lfmap::HashMap::new();
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counters describing the map; cheap (no scan).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::with_capacity(0);
+    /// let m = map.pin();
+    /// for i in 0..10_000 {
+    ///     m.insert(i, i);
+    /// }
+    /// let stats = map.stats();
+    /// assert_eq!(stats.len, 10_000);
+    /// assert!(stats.resizes > 0);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.raw.stats()
+    }
+
+    /// The map's hasher.
+    ///
+    /// ```
+    /// use std::hash::BuildHasher;
+    /// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+    /// let _h = map.hasher().hash_one(1u8);
+    /// ```
+    pub fn hasher(&self) -> &S {
+        &self.raw.hasher
+    }
+}
+
+impl<K, V> Default for HashMap<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A pinned handle to a [`HashMap`], from [`HashMap::pin`].
+///
+/// Every method runs lock-free. References it returns live as long as the
+/// handle. The handle is tied to the thread that pinned it (not `Send`).
+pub struct HashMapRef<'map, K, V, S = DefaultHashBuilder> {
+    map: &'map HashMap<K, V, S>,
+    guard: Guard<'map>,
+}
+
+impl<'map, K, V, S> HashMapRef<'map, K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    fn raw(&self) -> &'map RawMap<K, V, S> {
+        &self.map.raw
+    }
+
+    /// Returns the value for `key`.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(String::from("a"), 1);
+    /// assert_eq!(m.get("a"), Some(&1));
+    /// assert_eq!(m.get("b"), None);
+    /// ```
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.raw().hash(key);
+        self.raw().get(hash, key, &self.guard).map(|e| &e.value)
+    }
+
+    /// Returns the key-value pair for `key`.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, "x");
+    /// assert_eq!(m.get_key_value(&1), Some((&1, &"x")));
+    /// ```
+    #[inline]
+    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.raw().hash(key);
+        self.raw()
+            .get(hash, key, &self.guard)
+            .map(|e| (&e.key, &e.value))
+    }
+
+    /// Whether `key` is present.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, ());
+    /// assert!(m.contains_key(&1));
+    /// assert!(!m.contains_key(&2));
+    /// ```
+    #[inline]
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get(key).is_some()
+    }
+
+    /// Inserts `key -> value`, returning the previous value if there was one.
+    /// As with std's map, an existing key is kept and the new key dropped.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.insert(1, "a"), None);
+    /// assert_eq!(m.insert(1, "b"), Some(&"a"));
+    /// assert_eq!(m.get(&1), Some(&"b"));
+    /// ```
+    pub fn insert(&self, key: K, value: V) -> Option<&V> {
+        let hash = self.raw().hash(&key);
+        let mut pending = Some(Pending::new(hash, key, value));
+        // SAFETY: the key lives in the pending entry, which `write` only
+        // moves between `pending` and the table, never frees.
+        let key = unsafe { pending.as_ref().map(|p| p.key()).unwrap_unchecked() };
+        let written = unsafe {
+            self.raw()
+                .write(hash, key, &mut pending, |_, _| Action::Put, &self.guard)
+        };
+        written.prev.map(|e| &e.value)
+    }
+
+    /// Removes `key`, returning its value.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, "a");
+    /// assert_eq!(m.remove(&1), Some(&"a"));
+    /// assert_eq!(m.remove(&1), None);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.raw().hash(key);
+        // SAFETY: `key` is the caller's reference, valid for the call.
+        let written = unsafe {
+            self.raw()
+                .write(hash, key, &mut None, |_, _| Action::Remove, &self.guard)
+        };
+        written.prev.map(|e| &e.value)
+    }
+
+    /// Removes `key` if `should_remove(key, value)` holds for its current
+    /// entry, returning the removed pair. The predicate may run more than
+    /// once if the entry changes concurrently.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 10);
+    /// assert_eq!(m.remove_if(&1, |_, v| *v > 50), None);
+    /// assert_eq!(m.remove_if(&1, |_, v| *v == 10), Some((&1, &10)));
+    /// ```
+    pub fn remove_if<Q, F>(&self, key: &Q, mut should_remove: F) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        F: FnMut(&K, &V) -> bool,
+    {
+        let hash = self.raw().hash(key);
+        let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
+            Some(e) if should_remove(&e.key, &e.value) => Action::Remove,
+            _ => Action::Keep,
+        };
+        // SAFETY: `key` is the caller's reference, valid for the call.
+        let written = unsafe { self.raw().write(hash, key, &mut None, decide, &self.guard) };
+        match (written.prev, written.cur) {
+            (Some(e), None) => Some((&e.key, &e.value)),
+            _ => None,
+        }
+    }
+
+    /// Returns the value for `key`, inserting `value` first if the key is
+    /// absent. Among racing callers for one key exactly one inserts, and all
+    /// of them get the winner's value.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.get_or_insert(1, "a"), &"a");
+    /// assert_eq!(m.get_or_insert(1, "b"), &"a");
+    /// ```
+    pub fn get_or_insert(&self, key: K, value: V) -> &V {
+        let hash = self.raw().hash(&key);
+        let mut pending = Some(Pending::new(hash, key, value));
+        // SAFETY: as in `insert`.
+        let key = unsafe { pending.as_ref().map(|p| p.key()).unwrap_unchecked() };
+        let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
+            Some(_) => Action::Keep,
+            None => Action::Put,
+        };
+        // SAFETY: as in `insert`.
+        let written = unsafe {
+            self.raw()
+                .write(hash, key, &mut pending, decide, &self.guard)
+        };
+        &written
+            .cur
+            .expect("get_or_insert leaves the key present")
+            .value
+    }
+
+    /// Returns the value for `key`, inserting `make()` first if the key is
+    /// absent. `make` runs at most once per call, and only if the key was
+    /// absent when looked up; its value is inserted only if the key is still
+    /// absent (otherwise it is dropped and the present value returned).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.get_or_insert_with(1, || "a"), &"a");
+    /// assert_eq!(m.get_or_insert_with(1, || unreachable!()), &"a");
+    /// ```
+    pub fn get_or_insert_with<F>(&self, key: K, make: F) -> &V
+    where
+        F: FnOnce() -> V,
+    {
+        if let Some(v) = self.get(&key) {
+            return v;
+        }
+        self.get_or_insert(key, make())
+    }
+
+    /// Atomically replaces the value of `key` with `f(&old)`, returning the
+    /// new value, or `None` if the key is absent.
+    ///
+    /// Retried on conflict: if another thread changes the entry between the
+    /// read and the CAS, `f` runs again on the newer value, so `f` may run
+    /// more than once and should have no side effects. No update is lost.
+    ///
+    /// Needs `K: Clone`: every value version is one immutable allocation
+    /// holding its key, which keeps reads at one pointer hop.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert("hits", 1);
+    /// assert_eq!(m.update("hits", |v| v + 1), Some(&2));
+    /// assert_eq!(m.update("misses", |v| v + 1), None);
+    /// ```
+    pub fn update<Q, F>(&self, key: &Q, mut f: F) -> Option<&V>
+    where
+        K: Borrow<Q> + Clone,
+        Q: Hash + Eq + ?Sized,
+        F: FnMut(&V) -> V,
+    {
+        let hash = self.raw().hash(key);
+        let decide = |cur: Option<&Entry<K, V>>, pending: &mut Option<Pending<K, V>>| match cur {
+            None => Action::Keep,
+            Some(e) => {
+                // A stale attempt from a failed CAS is dropped here.
+                *pending = Some(Pending::new(hash, e.key.clone(), f(&e.value)));
+                Action::Put
+            }
+        };
+        // SAFETY: `key` is the caller's reference, valid for the call.
+        let written = unsafe { self.raw().write(hash, key, &mut None, decide, &self.guard) };
+        if written.prev.is_some() {
+            written.cur.map(|e| &e.value)
+        } else {
+            None
+        }
+    }
+
+    /// Number of entries (see [`HashMap::len`]).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 1);
+    /// assert_eq!(m.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the map is empty.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+    /// assert!(map.pin().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every entry present when the call starts. Not atomic: it
+    /// removes keys one by one, and keys inserted meanwhile may remain.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 1);
+    /// m.clear();
+    /// assert!(m.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.retain(|_, _| false);
+    }
+
+    /// Keeps only the entries for which `keep(key, value)` holds. Each key
+    /// present throughout is judged once (on its current value; again if it
+    /// changes concurrently), with the iteration guarantee of [`iter`].
+    ///
+    /// [`iter`]: HashMapRef::iter
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// for i in 0..10 {
+    ///     m.insert(i, i);
+    /// }
+    /// m.retain(|_, v| v % 2 == 0);
+    /// assert_eq!(m.len(), 5);
+    /// ```
+    pub fn retain<F>(&self, mut keep: F)
+    where
+        F: FnMut(&K, &V) -> bool,
+    {
+        for e in RawIter::new(self.raw(), &self.guard) {
+            if !keep(&e.key, &e.value) {
+                let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
+                    Some(c) if std::ptr::eq(c, e) || !keep(&c.key, &c.value) => Action::Remove,
+                    _ => Action::Keep,
+                };
+                // SAFETY: `e.key` is protected by our guard for the call.
+                unsafe {
+                    self.raw()
+                        .write(e.hash, &e.key, &mut None, decide, &self.guard)
+                };
+            }
+        }
+    }
+
+    /// An iterator over the entries. Weakly consistent, never blocks: see
+    /// the [iteration guarantee](crate#iteration).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 10);
+    /// m.insert(2, 20);
+    /// let mut pairs: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
+    /// pairs.sort();
+    /// assert_eq!(pairs, [(1, 10), (2, 20)]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter {
+            raw: RawIter::new(self.raw(), &self.guard),
+        }
+    }
+
+    /// An iterator over the keys (see [`iter`](HashMapRef::iter)).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 10);
+    /// assert_eq!(m.keys().copied().collect::<Vec<_>>(), [1]);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        Keys { iter: self.iter() }
+    }
+
+    /// An iterator over the values (see [`iter`](HashMapRef::iter)).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 10);
+    /// assert_eq!(m.values().copied().collect::<Vec<_>>(), [10]);
+    /// ```
+    pub fn values(&self) -> Values<'_, K, V> {
+        Values { iter: self.iter() }
+    }
+}
+
+impl<K, V, S> fmt::Debug for HashMapRef<'_, K, V, S>
+where
+    K: Hash + Eq + fmt::Debug,
+    V: fmt::Debug,
+    S: BuildHasher,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Iterator over `(&K, &V)`, from [`HashMapRef::iter`].
+pub struct Iter<'g, K, V> {
+    raw: RawIter<'g, K, V>,
+}
+
+impl<'g, K: Hash + Eq, V> Iterator for Iter<'g, K, V> {
+    type Item = (&'g K, &'g V);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.raw.next().map(|e| (&e.key, &e.value))
+    }
+}
+
+/// Iterator over keys, from [`HashMapRef::keys`].
+pub struct Keys<'g, K, V> {
+    iter: Iter<'g, K, V>,
+}
+
+impl<'g, K: Hash + Eq, V> Iterator for Keys<'g, K, V> {
+    type Item = &'g K;
+
+    fn next(&mut self) -> Option<&'g K> {
+        self.iter.next().map(|(k, _)| k)
+    }
+}
+
+/// Iterator over values, from [`HashMapRef::values`].
+pub struct Values<'g, K, V> {
+    iter: Iter<'g, K, V>,
+}
+
+impl<'g, K: Hash + Eq, V> Iterator for Values<'g, K, V> {
+    type Item = &'g V;
+
+    fn next(&mut self) -> Option<&'g V> {
+        self.iter.next().map(|(_, v)| v)
+    }
+}
+
+impl<K, V, S> fmt::Debug for HashMap<K, V, S>
+where
+    K: Hash + Eq + fmt::Debug,
+    V: fmt::Debug,
+    S: BuildHasher,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.pin().fmt(f)
+    }
+}
+
+impl<K, V, S> Clone for HashMap<K, V, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher + Clone,
+{
+    fn clone(&self) -> Self {
+        let clone = HashMap::with_capacity_and_hasher(self.len(), self.raw.hasher.clone());
+        {
+            let (from, to) = (self.pin(), clone.pin());
+            for (k, v) in from.iter() {
+                to.insert(k.clone(), v.clone());
+            }
+        }
+        clone
+    }
+}
+
+impl<K, V, S> PartialEq for HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    V: PartialEq,
+    S: BuildHasher,
+{
+    /// Equal when both hold the same keys with equal values. Meaningful
+    /// only when neither map is being written concurrently.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.pin(), other.pin());
+        a.iter().count() == b.iter().count() && a.iter().all(|(k, v)| b.get(k) == Some(v))
+    }
+}
+
+impl<K, V, S> Eq for HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    V: Eq,
+    S: BuildHasher,
+{
+}
+
+impl<K, V, S> FromIterator<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher + Default,
+{
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let map = HashMap::with_capacity_and_hasher(iter.size_hint().0, S::default());
+        map.pin().extend_from(iter);
+        map
+    }
+}
+
+impl<K, V, S> Extend<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        self.pin().extend_from(iter);
+    }
+}
+
+impl<K, V, S> Extend<(K, V)> for &HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        self.pin().extend_from(iter);
+    }
+}
+
+impl<K, V, S> HashMapRef<'_, K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    fn extend_from<I: IntoIterator<Item = (K, V)>>(&self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Cooperative incremental resize: claim, freeze, copy, promote.
+//!
+//! A resize starts when a writer installs `table.next` with one CAS
+//! (`RawMap::start_resize`). From then on:
+//!
+//! * **Writers help.** Every write that finds `next` set first migrates one
+//!   chunk of [`CHUNK`] slots (`help`): it claims the chunk with a
+//!   `fetch_add` on the table's cursor, freezes each slot (a CAS that sets
+//!   `FROZEN`, after which no write can land there) and copies live entries
+//!   forward. Chunks are handed out front to back, and split order sends old
+//!   range `[a, b)` to new range `[2a, 2b)`, so the new table fills front to
+//!   back as well.
+//! * **Writers seal their key** (`seal_key`) before writing in `next`: they
+//!   freeze the key's slot (copying it) or the empty slot that ends its probe
+//!   sequence, so the old table can never again gain or change that key.
+//!   A migration therefore never races a write on the same key.
+//! * **Copies are idempotent** (`insert_copy`): a copy is "insert this very
+//!   entry unless the key is already there", so any number of threads may
+//!   copy the same slot, and a slow copier can never resurrect a key that
+//!   was copied, then removed, in the new table (removal keeps a keyed
+//!   tombstone there until that table itself migrates).
+//! * **Nobody waits.** A thread that claimed a chunk and stalled holds
+//!   nobody up: others keep working in `next`, and a thread that finds
+//!   resizes stacking up (or an iterator that needs the old table gone)
+//!   migrates every remaining slot itself (`finish`), which is safe because
+//!   each step is idempotent.
+//! * **Promotion** (`promote`): when all slots of the root are migrated, the
+//!   root pointer moves to `next` with one CAS and the old table is retired.
+//!
+//! Work bound: an operation migrates at most one chunk per table it passes
+//! through (normally one), plus its own key's slot; only when a resize is
+//! left unfinished while the next one is already needed does a writer
+//! finish the older one, O(slots) once for all.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+
+use super::probe::Probe;
+use super::slot::{tag_of, Entry, EMPTY};
+use super::table::Table;
+use super::{next_of, Guard, RawMap};
+use crate::reclaim::ReclaimGuard;
+use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+/// Slots migrated per helping step: large enough to amortise the claim,
+/// small enough that a write pays little (64 slots is 64 tag bytes plus 512
+/// bytes of words, a handful of cache lines each way).
+pub(crate) const CHUNK: usize = 64;
+
+impl<K, V, S> RawMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// Migrates one chunk of `table` into `next`, if any is left to claim.
+    pub(super) fn help(&self, table: &Table<K, V>, next: &Table<K, V>, guard: &Guard<'_>) {
+        let slots = table.slots();
+        // Relaxed: the cursor only partitions work; the slots themselves are
+        // synchronised by their own CASes. The plain load first keeps the
+        // cursor from growing without bound once every chunk is handed out.
+        if table.claim.load(Relaxed) >= slots {
+            return;
+        }
+        let start = table.claim.fetch_add(CHUNK, Relaxed);
+        if start >= slots {
+            return;
+        }
+        let end = (start + CHUNK).min(slots);
+        for i in start..end {
+            let w = table.freeze(i, guard);
+            self.copy_slot(table, i, w, next, guard);
+        }
+        self.chunks_helped.bump();
+        // AcqRel: the thread that completes the count must see every other
+        // chunk's copies (Acquire) before it promotes, and publish its own
+        // (Release); RMWs on one counter form a release sequence.
+        let done = table.done.fetch_add(end - start, AcqRel) + (end - start);
+        if done == slots {
+            // Release: pairs with the Acquire in `promote`.
+            table.finished.store(true, Release);
+            self.promote(guard);
+        }
+    }
+
+    /// Migrates every slot of `table` that is not yet migrated, whoever
+    /// claimed it, then promotes. Idempotent and lock-free.
+    pub(crate) fn finish(&self, table: &Table<K, V>, guard: &Guard<'_>) {
+        let Some(next) = next_of(table, guard) else {
+            return;
+        };
+        if !table.finished.load(Acquire) {
+            for i in 0..table.slots() {
+                let w = table.freeze(i, guard);
+                self.copy_slot(table, i, w, next, guard);
+            }
+            // Release: everything copied above happens-before a promoter
+            // that reads the flag with Acquire.
+            table.finished.store(true, Release);
+        }
+        self.promote(guard);
+    }
+
+    /// Moves the root forward past every finished table, retiring each.
+    pub(super) fn promote(&self, guard: &Guard<'_>) {
+        loop {
+            let root = self.root(guard);
+            // Acquire: pairs with the Release stores of `finished`.
+            if !root.finished.load(Acquire) {
+                return;
+            }
+            let Some(next) = next_of(root, guard) else {
+                return;
+            };
+            let (old, new) = (
+                root as *const Table<K, V> as *mut Table<K, V>,
+                next as *const _ as *mut _,
+            );
+            // AcqRel on success: readers that load the new root (Acquire)
+            // see every copy made before `finished`. Failure: another thread
+            // promoted; loop to look at the new root.
+            if self
+                .root
+                .compare_exchange(old, new, AcqRel, Acquire)
+                .is_ok()
+            {
+                // The old table is unreachable for operations that start
+                // from now on: entries parked in `next` may be retired, and
+                // so may the old table itself.
+                next.release_older(guard);
+                // SAFETY: our CAS unlinked `old` from the root, the only
+                // place it was reachable from (older tables were promoted
+                // past earlier); it is retired exactly once, by the winner.
+                unsafe { guard.retire(old) };
+            }
+        }
+    }
+
+    /// Makes `table` final for `key`: freezes the key's slot (and copies it
+    /// into `next`), or seals the empty slot ending its probe sequence. After
+    /// this no write to `key` can land in `table`, and the key's state in
+    /// `table` is in `next`.
+    pub(super) fn seal_key<Q>(
+        &self,
+        table: &Table<K, V>,
+        next: &Table<K, V>,
+        hash: u64,
+        key: &Q,
+        guard: &Guard<'_>,
+    ) where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let tag = tag_of(hash);
+        for i in Probe::new(hash, table.shift, table.mask) {
+            let mut t = table.tag(i);
+            if t == EMPTY {
+                let mut w = table.word(i, guard);
+                if w.is_unclaimed() {
+                    match table.seal(i) {
+                        Ok(()) => return,
+                        Err(seen) => w = seen,
+                    }
+                }
+                if w.is_vacant() {
+                    return; // already sealed
+                }
+                // SAFETY: claimed, so non-null; loaded under our guard.
+                t = table.publish(i, unsafe { (*w.entry()).hash });
+            }
+            if t != tag {
+                continue;
+            }
+            let w = table.word(i, guard);
+            // SAFETY: full tag, so non-null; loaded under our guard.
+            let e = unsafe { &*w.entry() };
+            if e.hash == hash && e.key.borrow() == key {
+                let w = table.freeze(i, guard);
+                self.copy_slot(table, i, w, next, guard);
+                return;
+            }
+        }
+        // A full lap: the table is full, nothing can be inserted here.
+    }
+
+    /// Copies frozen slot `i` of `table` into `next` unless that is done.
+    /// Live entries move (the same allocation); tombstones stay with `table`
+    /// and are freed with it.
+    pub(super) fn copy_slot(
+        &self,
+        table: &Table<K, V>,
+        i: usize,
+        w: super::slot::Word<K, V>,
+        next: &Table<K, V>,
+        guard: &Guard<'_>,
+    ) {
+        if w.copied() || w.is_vacant() {
+            return;
+        }
+        if !w.deleted() {
+            self.insert_copy(next, w.entry(), guard);
+        }
+        table.mark_copied(i, w);
+    }
+
+    /// Inserts the entry `entry` into `table` unless its key is there already
+    /// (as this very entry, a newer one, or a keyed tombstone). If `table` is
+    /// itself migrating and sealed for the key, goes on to its successor.
+    fn insert_copy<'g>(
+        &self,
+        mut table: &'g Table<K, V>,
+        entry: *mut Entry<K, V>,
+        guard: &'g Guard<'_>,
+    ) {
+        // SAFETY: `entry` is live in a frozen slot of an older table that
+        // our guard protects; it is retired only after that table is
+        // unlinked, after our pin.
+        let e = unsafe { &*entry };
+        let tag = tag_of(e.hash);
+        'tables: loop {
+            for i in Probe::new(e.hash, table.shift, table.mask) {
+                let mut t = table.tag(i);
+                if t == EMPTY {
+                    let mut w = table.word(i, guard);
+                    if w.is_unclaimed() {
+                        match table.claim(i, entry) {
+                            Ok(()) => {
+                                table.publish(i, e.hash);
+                                table.occupied.add(1);
+                                return;
+                            }
+                            Err(seen) => w = seen,
+                        }
+                    }
+                    if w.is_vacant() {
+                        // Sealed: `table` is migrating and final for this
+                        // key, which it does not hold; go on.
+                        match next_of(table, guard) {
+                            Some(n) => {
+                                table = n;
+                                continue 'tables;
+                            }
+                            None => unreachable!("a sealed slot in a table without a successor"),
+                        }
+                    }
+                    // SAFETY: claimed, so non-null; loaded under our guard.
+                    t = table.publish(i, unsafe { (*w.entry()).hash });
+                }
+                if t != tag {
+                    continue;
+                }
+                let w = table.word(i, guard);
+                if w.entry() == entry {
+                    return; // copied by another helper
+                }
+                // SAFETY: full tag, so non-null; loaded under our guard.
+                let other = unsafe { &*w.entry() };
+                if other.hash == e.hash && other.key == e.key {
+                    return; // the key is here already, possibly newer
+                }
+            }
+            // Full: make room in a successor and continue there.
+            self.start_resize(table, guard);
+            table = next_of(table, guard).expect("start_resize installs a successor");
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! `RawMap`: the root pointer, table generations, and the operations of the
+//! map expressed over the slot protocol of [`slot`].
+//!
+//! Every function here runs with the caller's guard pinned; references
+//! returned live as long as that guard (`'g`).
+
+mod migrate;
+pub(crate) mod probe;
+pub(crate) mod slot;
+pub(crate) mod table;
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
+
+use self::probe::Probe;
+use self::slot::{tag_of, Entry, Pending, Word, EMPTY};
+use self::table::Table;
+use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
+use crate::stats::{Counter, Events, Stats};
+use crate::sync::{AtomicPtr, Ordering};
+
+/// The guard type of the compiled-in reclamation backend.
+pub(crate) type Guard<'a> = <Reclaimer as Reclaim>::Guard<'a>;
+
+/// What a write wants done with the key's current entry.
+pub(crate) enum Action {
+    /// Leave the slot as it is.
+    Keep,
+    /// Remove the key (no-op if absent).
+    Remove,
+    /// Publish the entry in the caller's `pending` slot.
+    Put,
+}
+
+/// What a write did: the live entry before it and the live entry after it.
+pub(crate) struct Written<'g, K, V> {
+    pub(crate) prev: Option<&'g Entry<K, V>>,
+    pub(crate) cur: Option<&'g Entry<K, V>>,
+}
+
+/// The untyped-API core of the map.
+pub(crate) struct RawMap<K, V, S> {
+    /// The current table. Tables retired from here are freed by `reclaim`.
+    root: AtomicPtr<Table<K, V>>,
+    pub(crate) hasher: S,
+    /// Live entries (the map's `len`).
+    len: Counter,
+    /// A resize never shrinks below this many slots (`with_capacity`).
+    min_slots: usize,
+    resizes: Events,
+    chunks_helped: Events,
+    // Declared last: dropped after the tables, so it frees the retired
+    // objects it still holds once the live ones are gone.
+    reclaim: Reclaimer,
+    _owns: PhantomData<Box<Entry<K, V>>>,
+}
+
+impl<K, V, S> RawMap<K, V, S> {
+    pub(crate) fn new(slots: usize, hasher: S) -> Self {
+        RawMap {
+            root: AtomicPtr::new(Box::into_raw(Table::new(slots, 0, false))),
+            hasher,
+            len: Counter::new(),
+            min_slots: slots,
+            resizes: Events::new(),
+            chunks_helped: Events::new(),
+            reclaim: Reclaimer::new(),
+            _owns: PhantomData,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn pin(&self) -> Guard<'_> {
+        self.reclaim.pin()
+    }
+
+    /// The current root table.
+    #[inline]
+    pub(crate) fn root<'g>(&self, guard: &'g Guard<'_>) -> &'g Table<K, V> {
+        // SAFETY: the root is never null, and a table loaded through a live
+        // guard is freed only after that guard is dropped (it is retired
+        // after being unlinked from `root`).
+        unsafe { &*guard.protect(&self.root) }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.sum()
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let guard = self.pin();
+        let root = self.root(&guard);
+        let len = self.len.sum();
+        Stats {
+            len,
+            capacity: root.slots() / 4 * 3,
+            slots: root.slots(),
+            tombstones: root.occupied.sum().saturating_sub(len),
+            resizes: self.resizes.get(),
+            chunks_helped: self.chunks_helped.get(),
+            generation: root.generation,
+            pending_garbage: self.reclaim.pending(),
+        }
+    }
+}
+
+impl<K, V, S> RawMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    #[inline]
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Looks `key` up, starting at the root.
+    #[inline]
+    pub(crate) fn get<'g, Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        guard: &'g Guard<'_>,
+    ) -> Option<&'g Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        find(self.root(guard), hash, key, guard)
+    }
+
+    /// The write engine behind insert, remove, update and friends.
+    ///
+    /// Finds `key`'s slot (or the empty slot that ends its probe sequence)
+    /// in the newest table a writer may write to, asks `decide` what to do
+    /// given the key's live entry, and performs that with one CAS, retrying
+    /// on conflict. `decide` may be called several times; an entry it wants
+    /// published is left in `pending` (and put back there if a CAS fails).
+    ///
+    /// # Safety
+    ///
+    /// `key` must stay valid for the whole call; it may point into the entry
+    /// held by `pending` (which is only moved, never freed, during the call).
+    pub(crate) unsafe fn write<'g, Q, F>(
+        &self,
+        hash: u64,
+        key: &Q,
+        pending: &mut Option<Pending<K, V>>,
+        mut decide: F,
+        guard: &'g Guard<'_>,
+    ) -> Written<'g, K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
+    {
+        let tag = tag_of(hash);
+        let mut table = self.root(guard);
+        let mut depth = 0;
+        'tables: loop {
+            if let Some(next) = next_of(table, guard) {
+                // A resize runs: help it, make sure nothing about this key
+                // stays behind in `table`, and write in `next`.
+                self.help(table, next, guard);
+                self.seal_key(table, next, hash, key, guard);
+                table = next;
+                depth += 1;
+                if depth >= 2 {
+                    // Resizes are stacking up behind an unfinished one:
+                    // finish the oldest so the chain stays short.
+                    self.finish(self.root(guard), guard);
+                }
+                continue;
+            }
+            let mut probed = 0;
+            for i in Probe::new(hash, table.shift, table.mask) {
+                probed += 1;
+                let mut t = table.tag(i);
+                if t == EMPTY {
+                    let mut w = table.word(i, guard);
+                    if w.is_unclaimed() {
+                        match decide(None, pending) {
+                            Action::Keep | Action::Remove => {
+                                return Written {
+                                    prev: None,
+                                    cur: None,
+                                }
+                            }
+                            Action::Put => {
+                                let p =
+                                    pending.take().expect("Action::Put without a pending entry");
+                                match table.claim(i, p.ptr()) {
+                                    Ok(()) => {
+                                        let e = p.ptr();
+                                        p.publish();
+                                        table.publish(i, hash);
+                                        self.len.add(1);
+                                        self.after_claim(table, probed, guard);
+                                        // SAFETY: just published; protected
+                                        // by our guard from now on.
+                                        return Written {
+                                            prev: None,
+                                            cur: Some(unsafe { &*e }),
+                                        };
+                                    }
+                                    Err(seen) => {
+                                        *pending = Some(p);
+                                        w = seen;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if w.frozen() {
+                        continue 'tables;
+                    }
+                    // Claimed but unpublished: publish it for its claimer
+                    // (see the invariant in slot.rs), then examine it.
+                    // SAFETY: claimed, so non-null; loaded under our guard.
+                    t = table.publish(i, unsafe { (*w.entry()).hash });
+                }
+                if t != tag {
+                    continue;
+                }
+                let mut w = table.word(i, guard);
+                // SAFETY: full tag, so non-null; loaded under our guard.
+                let e = unsafe { &*w.entry() };
+                if e.hash != hash || e.key.borrow() != key {
+                    continue;
+                }
+                // This is the key's slot; it stays so (slot.rs invariant).
+                loop {
+                    if w.frozen() {
+                        continue 'tables;
+                    }
+                    // SAFETY: loaded under our guard.
+                    let cur = unsafe { w.live() };
+                    match decide(cur, pending) {
+                        Action::Keep => return Written { prev: cur, cur },
+                        Action::Remove => {
+                            if cur.is_none() {
+                                return Written {
+                                    prev: None,
+                                    cur: None,
+                                };
+                            }
+                            match table.delete(i, w) {
+                                Ok(()) => {
+                                    let local = self.len.add(-1);
+                                    self.after_remove(table, local, guard);
+                                    return Written {
+                                        prev: cur,
+                                        cur: None,
+                                    };
+                                }
+                                Err(seen) => w = seen,
+                            }
+                        }
+                        Action::Put => {
+                            let p = pending.take().expect("Action::Put without a pending entry");
+                            match table.replace(i, w, p.ptr()) {
+                                Ok(()) => {
+                                    let e = p.ptr();
+                                    p.publish();
+                                    if w.deleted() {
+                                        self.len.add(1);
+                                    }
+                                    self.retire_entry(table, w, guard);
+                                    // SAFETY: just published; protected by
+                                    // our guard from now on.
+                                    return Written {
+                                        prev: cur,
+                                        cur: Some(unsafe { &*e }),
+                                    };
+                                }
+                                Err(seen) => {
+                                    *pending = Some(p);
+                                    w = seen;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // A full lap without the key or an empty slot: the table is
+            // full. Start a resize (or join the one already started).
+            self.start_resize(table, guard);
+        }
+    }
+
+    /// Bookkeeping after a successful claim: count the slot and start a
+    /// resize when the table passes 3/4 occupancy. Summing the occupancy
+    /// shards costs a few loads, so large tables do it only on a long probe
+    /// or every 16th claim per thread.
+    #[inline]
+    fn after_claim(&self, table: &Table<K, V>, probed: usize, guard: &Guard<'_>) {
+        let local = table.occupied.add(1);
+        if table.slots() <= 1024 || probed > 8 || local & 15 == 0 {
+            let occupied = table.occupied.sum();
+            if occupied * 4 > table.slots() * 3 {
+                self.start_resize(table, guard);
+            }
+        }
+    }
+
+    /// Bookkeeping after a removal: shrink once the table is mostly empty,
+    /// so a grow-then-delete-all cycle returns its memory.
+    #[inline]
+    fn after_remove(&self, table: &Table<K, V>, local: isize, guard: &Guard<'_>) {
+        if table.slots() > self.min_slots && (table.slots() <= 1024 || local & 63 == 0) {
+            let len = self.len.sum();
+            if len * 8 < table.slots() {
+                self.start_resize(table, guard);
+            }
+        }
+    }
+
+    /// Starts the resize that follows `table` unless one already runs. The
+    /// new size comes from the live count: doubling when the table is full
+    /// of live keys, the same size when it is full of tombstones, smaller
+    /// when it is mostly empty.
+    fn start_resize(&self, table: &Table<K, V>, guard: &Guard<'_>) {
+        if next_of(table, guard).is_some() {
+            return;
+        }
+        let slots = table::slots_for(self.len.sum().max(1)).max(self.min_slots);
+        let new = Box::into_raw(Table::new(slots, table.generation + 1, true));
+        // AcqRel on success: Release publishes the new table's initialised
+        // arrays to every thread that loads `next` with Acquire. Acquire on
+        // failure: we then use the winner's table.
+        match table.next.compare_exchange(
+            std::ptr::null_mut(),
+            new,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => self.resizes.bump(),
+            // SAFETY: never published; we still own it alone.
+            Err(_) => drop(unsafe { Box::from_raw(new) }),
+        }
+    }
+
+    /// Retires the entry `old` that a successful CAS just unlinked from
+    /// `table`. While an older table may still be reached (a migration into
+    /// `table` is unfinished), that table's copied words still point at
+    /// entries it handed over, and readers dereference them to compare keys;
+    /// such retirements wait on `table`'s deferred list until the older
+    /// table is unlinked (see `migrate.rs`, `promote`).
+    fn retire_entry(&self, table: &Table<K, V>, old: Word<K, V>, guard: &Guard<'_>) {
+        let entry = old.entry();
+        if table.defer_retire(entry) {
+            if table.older_released() {
+                // The promoter may have drained before our push landed.
+                table.drain_deferred(guard);
+            }
+            return;
+        }
+        // SAFETY: our CAS unlinked `entry` from its only slot, and no older
+        // table can reach it any more: it is retired exactly once, here.
+        unsafe { guard.retire(entry) };
+    }
+}
+
+/// The table `table` is migrating into, if a resize runs.
+#[inline]
+pub(crate) fn next_of<'g, K, V>(
+    table: &Table<K, V>,
+    guard: &'g Guard<'_>,
+) -> Option<&'g Table<K, V>> {
+    // SAFETY: a next table is retired only after it has been root and
+    // has been unlinked from root, after every older table; `table` is
+    // protected by the same guard, so its successor is too.
+    unsafe { guard.protect(&table.next).as_ref() }
+}
+
+/// Looks `key` up in `table` and, where a migration has moved it, in the
+/// tables after it. Readers never write: a frozen slot that is not yet
+/// copied still holds the key's final value for this table.
+///
+/// Linearization: the Acquire load of the key's word (live or deleted),
+/// or of the unfrozen word under the first `EMPTY` tag (absent).
+pub(crate) fn find<'g, K, V, Q>(
+    mut table: &'g Table<K, V>,
+    hash: u64,
+    key: &Q,
+    guard: &'g Guard<'_>,
+) -> Option<&'g Entry<K, V>>
+where
+    K: Borrow<Q>,
+    Q: Eq + ?Sized,
+{
+    let tag = tag_of(hash);
+    'tables: loop {
+        for i in Probe::new(hash, table.shift, table.mask) {
+            let t = table.tag(i);
+            if t == EMPTY {
+                let w = table.word(i, guard);
+                if w.frozen() {
+                    // Sealed: whatever this table had for the key is in
+                    // the next table now.
+                    table = next_of(table, guard)?;
+                    continue 'tables;
+                }
+                // Unclaimed, or claimed by an insert that has not
+                // published its tag (not yet linearized): absent.
+                return None;
+            }
+            if t != tag {
+                continue;
+            }
+            let w = table.word(i, guard);
+            // SAFETY: a published tag implies a non-null word (tags are
+            // published after the claim), loaded under our guard.
+            let e = unsafe { &*w.entry() };
+            if e.hash != hash || e.key.borrow() != key {
+                continue;
+            }
+            if w.copied() {
+                table = next_of(table, guard)?;
+                continue 'tables;
+            }
+            // SAFETY: loaded under our guard.
+            return unsafe { w.live() };
+        }
+        // A full lap without an empty slot: the key is not here.
+        table = next_of(table, guard)?;
+    }
+}
+
+impl<K, V, S> Drop for RawMap<K, V, S> {
+    fn drop(&mut self) {
+        // `&mut self`: no guard, no other thread. Every table still linked
+        // from the root frees the entries it owns (table.rs); retired tables
+        // and entries are freed by `reclaim` when it drops after us.
+        let mut table = self.root.load(Ordering::Relaxed);
+        while !table.is_null() {
+            // SAFETY: linked tables are owned by the map and freed once, here.
+            let owned = unsafe { Box::from_raw(table) };
+            table = owned.next.load(Ordering::Relaxed);
+            drop(owned);
+        }
+    }
+}

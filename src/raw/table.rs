@@ -1,0 +1,257 @@
+//! One table generation: the tag and word arrays, and its migration state.
+
+use crate::raw::slot::{Entry, Word};
+use crate::reclaim::{ReclaimGuard, Retire};
+use crate::stats::Counter;
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+
+/// The smallest table: 16 slots (and so `shift <= 60`).
+pub(crate) const MIN_SLOTS: usize = 16;
+
+/// The largest table lfmap allocates: `2^(usize::BITS - 5)` slots, so that
+/// slot arrays never overflow `isize` in bytes.
+pub(crate) const MAX_SLOTS: usize = 1 << (usize::BITS - 5);
+
+/// A power-of-two array of slots plus its migration bookkeeping.
+pub(crate) struct Table<K, V> {
+    /// One tag byte per slot (`raw/slot.rs` says what they mean).
+    pub(crate) tags: Box<[AtomicU8]>,
+    /// One tagged entry pointer per slot.
+    pub(crate) words: Box<[AtomicPtr<Entry<K, V>>]>,
+    /// `64 - log2(slots)`: the home slot is `spread(hash) >> shift`.
+    pub(crate) shift: u32,
+    /// `slots - 1`.
+    pub(crate) mask: usize,
+    /// Generation number: 0 for the first table, +1 per resize.
+    pub(crate) generation: u64,
+    /// The table this one is migrating into; null when no resize runs.
+    pub(crate) next: AtomicPtr<Table<K, V>>,
+    /// Slots claimed in this table (live entries plus keyed tombstones).
+    pub(crate) occupied: Counter,
+    /// Next migration chunk to hand out (claimed with `fetch_add`).
+    pub(crate) claim: AtomicUsize,
+    /// Slots migrated by chunk owners.
+    pub(crate) done: AtomicUsize,
+    /// Every slot is frozen and copied: the next table is authoritative.
+    pub(crate) finished: AtomicBool,
+    /// An older table migrating into this one may still be reached, so
+    /// entries unlinked here may still be dereferenced through its copied
+    /// words: their retirement waits on `deferred`.
+    pub(crate) older_reachable: AtomicBool,
+    /// Entries unlinked here while `older_reachable` (a Treiber stack).
+    deferred: AtomicPtr<Deferred<K, V>>,
+}
+
+/// A node of a table's deferred-retirement stack.
+struct Deferred<K, V> {
+    entry: *mut Entry<K, V>,
+    next: *mut Deferred<K, V>,
+}
+
+impl<K, V> Table<K, V> {
+    /// Allocates a table of `slots` slots (a power of two, at least
+    /// [`MIN_SLOTS`], at most [`MAX_SLOTS`]), every slot empty.
+    pub(crate) fn new(slots: usize, generation: u64, older_reachable: bool) -> Box<Self> {
+        assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
+        Box::new(Table {
+            tags: zeroed_slice(slots),
+            words: zeroed_slice(slots),
+            shift: 64 - slots.trailing_zeros(),
+            mask: slots - 1,
+            generation,
+            next: AtomicPtr::new(std::ptr::null_mut()),
+            occupied: Counter::new(),
+            claim: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            finished: AtomicBool::new(false),
+            older_reachable: AtomicBool::new(older_reachable),
+            deferred: AtomicPtr::new(std::ptr::null_mut()),
+        })
+    }
+
+    /// Parks `entry`, just unlinked from this table, if an older table may
+    /// still reach it; returns whether it was parked. A parked entry is
+    /// retired by whoever drains the stack after `older_reachable` clears:
+    /// the promoter, or this thread if it sees the flag clear after pushing.
+    pub(crate) fn defer_retire(&self, entry: *mut Entry<K, V>) -> bool {
+        // SeqCst on the flag and the stack, here and in `release_older`: the
+        // pusher's (push, load flag) and the promoter's (clear flag, take
+        // stack) form a store-buffering pattern; SeqCst forbids the outcome
+        // where the pusher sees the flag set and the promoter misses the push.
+        if !self.older_reachable.load(Ordering::SeqCst) {
+            return false;
+        }
+        let node = Box::into_raw(Box::new(Deferred {
+            entry,
+            next: std::ptr::null_mut(),
+        }));
+        let mut head = self.deferred.load(Ordering::SeqCst);
+        loop {
+            // SAFETY: `node` is ours until the CAS publishes it.
+            unsafe { (*node).next = head };
+            match self.deferred.compare_exchange_weak(
+                head,
+                node,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => break,
+                Err(seen) => head = seen,
+            }
+        }
+        true
+    }
+
+    /// True once a pusher must drain the stack itself (the flag cleared).
+    pub(crate) fn older_released(&self) -> bool {
+        !self.older_reachable.load(Ordering::SeqCst)
+    }
+
+    /// Clears `older_reachable` (the older table was unlinked from the root)
+    /// and retires every parked entry through `guard`.
+    pub(crate) fn release_older(&self, guard: &impl ReclaimGuard) {
+        self.older_reachable.store(false, Ordering::SeqCst);
+        self.drain_deferred(guard);
+    }
+
+    /// Retires every parked entry through `guard`.
+    pub(crate) fn drain_deferred(&self, guard: &impl ReclaimGuard) {
+        let mut node = self.deferred.swap(std::ptr::null_mut(), Ordering::SeqCst);
+        while !node.is_null() {
+            // SAFETY: the swap gave us the whole stack: its nodes are ours.
+            let owned = unsafe { Box::from_raw(node) };
+            node = owned.next;
+            // SAFETY: the entry was unlinked from this table by the CAS that
+            // parked it, parked once, and the older table that could still
+            // reach it has been unlinked from the root.
+            unsafe { guard.retire(owned.entry) };
+        }
+    }
+
+    /// Number of slots.
+    #[inline]
+    pub(crate) fn slots(&self) -> usize {
+        self.mask + 1
+    }
+}
+
+impl<K, V> Retire for Table<K, V> {
+    unsafe fn free(ptr: *mut Self) {
+        // SAFETY: tables are allocated by `Table::new` (a `Box`) and the
+        // caller frees each once. Dropping a table frees its arrays only;
+        // the entries it pointed to are owned elsewhere by then (copied to
+        // the next table, or retired individually).
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+}
+
+impl<K, V> Drop for Table<K, V> {
+    /// Frees the entries this table owns: every claimed word that is a
+    /// keyed tombstone, or live and not handed to the next table; plus the
+    /// entries parked on `deferred`. Runs only when the table is unreachable
+    /// (retired and reclaimed, or dropped with the map).
+    fn drop(&mut self) {
+        for word in self.words.iter() {
+            let w = Word::from_raw(word.load(Ordering::Relaxed));
+            if !w.is_vacant() && (w.deleted() || !w.copied()) {
+                // SAFETY: owned by this table alone (see above), which
+                // nothing can reach any more.
+                unsafe { Entry::free(w.entry()) };
+            }
+        }
+        let mut node = self.deferred.load(Ordering::Relaxed);
+        while !node.is_null() {
+            // SAFETY: parked nodes and their entries are owned by the stack.
+            let owned = unsafe { Box::from_raw(node) };
+            node = owned.next;
+            // SAFETY: as above.
+            unsafe { Entry::free(owned.entry) };
+        }
+    }
+}
+
+/// Types whose all-zero bit pattern is a valid value.
+///
+/// # Safety
+///
+/// Implementors must be valid when zero-initialised.
+unsafe trait Zeroable {}
+// SAFETY: `AtomicU8` has the same in-memory representation as `u8`.
+#[cfg(not(loom))]
+unsafe impl Zeroable for AtomicU8 {}
+// SAFETY: `AtomicPtr<T>` has the same in-memory representation as `*mut T`;
+// all-zero is the null pointer.
+#[cfg(not(loom))]
+unsafe impl<T> Zeroable for AtomicPtr<T> {}
+
+/// A boxed slice of `n` zeroed atomics, from `alloc_zeroed`: large tables
+/// come straight from the kernel's zero pages, so an untouched slot costs
+/// no resident memory and allocation costs no initialisation pass.
+#[cfg(not(loom))]
+fn zeroed_slice<T: Zeroable>(n: usize) -> Box<[T]> {
+    use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+    let layout = Layout::array::<T>(n).unwrap_or_else(|_| capacity_overflow());
+    if layout.size() == 0 {
+        return Vec::new().into_boxed_slice();
+    }
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        handle_alloc_error(layout);
+    }
+    // SAFETY: `ptr` is a fresh allocation of `n` zeroed `T`s with the layout
+    // `Box<[T]>` uses, and zeroes are valid `T`s (`Zeroable`).
+    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n)) }
+}
+
+/// Under loom, atomics are not plain memory: build them one by one.
+#[cfg(loom)]
+fn zeroed_slice<T: LoomZero>(n: usize) -> Box<[T]> {
+    (0..n).map(|_| T::zero()).collect()
+}
+
+#[cfg(loom)]
+trait LoomZero {
+    fn zero() -> Self;
+}
+#[cfg(loom)]
+impl LoomZero for AtomicU8 {
+    fn zero() -> Self {
+        AtomicU8::new(0)
+    }
+}
+#[cfg(loom)]
+impl<T> LoomZero for AtomicPtr<T> {
+    fn zero() -> Self {
+        AtomicPtr::new(std::ptr::null_mut())
+    }
+}
+
+/// The one place a capacity overflow is reported.
+#[cold]
+#[track_caller]
+pub(crate) fn capacity_overflow() -> ! {
+    panic!("lfmap: capacity overflow (requested more than {MAX_SLOTS} slots)")
+}
+
+/// The slot count for a table expected to hold `n` entries at a load factor
+/// of at most 1/2 right after a resize, so the table can grow by half again
+/// before the next resize (at 3/4). Panics on overflow.
+pub(crate) fn slots_for(n: usize) -> usize {
+    n.checked_mul(2)
+        .and_then(usize::checked_next_power_of_two)
+        .filter(|&s| s <= MAX_SLOTS)
+        .unwrap_or_else(|| capacity_overflow())
+        .max(MIN_SLOTS)
+}
+
+/// The slot count for `with_capacity(n)`: `n` entries must fit below the
+/// 3/4 resize threshold.
+pub(crate) fn slots_for_capacity(n: usize) -> usize {
+    let needed = n
+        .checked_add(n / 3 + 1)
+        .and_then(usize::checked_next_power_of_two)
+        .filter(|&s| s <= MAX_SLOTS)
+        .unwrap_or_else(|| capacity_overflow());
+    needed.max(MIN_SLOTS)
+}

@@ -1,0 +1,96 @@
+//! Memory reclamation: when may a removed entry or a retired table be freed?
+//!
+//! A thread that unlinks an object from the map cannot free it at once:
+//! another thread may have loaded the pointer a moment earlier and still be
+//! reading through it. Every operation therefore runs *pinned* (inside a
+//! guard), loads shared pointers through [`ReclaimGuard::protect`], and hands
+//! unlinked objects to [`ReclaimGuard::retire`]. The backend frees a retired
+//! object only once every guard that could have loaded it has been dropped.
+//!
+//! The contract the rest of the crate relies on, and that every backend keeps:
+//!
+//! 1. A pointer loaded with `protect` stays dereferenceable until the guard
+//!    that loaded it is dropped, even if another thread retires it meanwhile.
+//! 2. `retire(p)` is called exactly once per object, after `p` has been made
+//!    unreachable for operations that start later (unlinked by a CAS).
+//! 3. [`Retire::free`] runs exactly once per retired object, on some thread,
+//!    at the latest when the backend itself is dropped.
+//!
+//! Three backends implement the contract behind one small trait, chosen at
+//! compile time:
+//!
+//! | backend | when | notes |
+//! |---|---|---|
+//! | [`seize`](self::seize) | default | hyaline-style reference counting of batches; a pin is one thread-local access |
+//! | [`epoch`](self::epoch) | `--features crossbeam-epoch` | crossbeam's epoch GC with one collector per map |
+//! | [`deferred`](self::deferred) | `cfg(loom)` | frees nothing until the map is dropped, so loom models can run the real map code (seize cannot run under loom) |
+
+use crate::sync::{AtomicPtr, Ordering};
+
+#[cfg(loom)]
+mod deferred;
+#[cfg(all(not(loom), feature = "crossbeam-epoch"))]
+mod epoch;
+#[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
+mod seize;
+
+#[cfg(loom)]
+pub(crate) use self::deferred::DeferredReclaim as Reclaimer;
+#[cfg(all(not(loom), feature = "crossbeam-epoch"))]
+pub(crate) use self::epoch::EpochReclaim as Reclaimer;
+#[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
+pub(crate) use self::seize::SeizeReclaim as Reclaimer;
+
+/// An object the map allocates and may retire: it knows how to free itself.
+pub(crate) trait Retire {
+    /// Frees the object.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `Box::into_raw` (or the object's own allocator), was
+    /// retired exactly once, and no thread can reach it any more.
+    unsafe fn free(ptr: *mut Self);
+}
+
+/// A reclamation backend, owned by one map.
+pub(crate) trait Reclaim: Send + Sync + Sized {
+    /// The guard that keeps a thread pinned.
+    type Guard<'a>: ReclaimGuard
+    where
+        Self: 'a;
+
+    /// Creates the backend for a new map.
+    fn new() -> Self;
+
+    /// Pins the current thread: objects retired from now on are not freed
+    /// until the returned guard is dropped.
+    fn pin(&self) -> Self::Guard<'_>;
+
+    /// Objects retired but not yet freed (a gauge, read with `Relaxed`).
+    fn pending(&self) -> usize;
+}
+
+/// The operations a pinned thread performs on shared pointers.
+pub(crate) trait ReclaimGuard {
+    /// Loads `ptr` so that the object it points to stays valid for as long
+    /// as this guard lives. Has at least `Acquire` semantics.
+    fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T;
+
+    /// Schedules `T::free(ptr)` for when no guard can still hold `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` was unlinked from every shared location by the caller (whose CAS
+    /// removed it), is retired only this once, and is valid to pass to
+    /// [`Retire::free`].
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T);
+}
+
+/// Loads with the ordering every backend's `protect` needs at minimum.
+#[inline]
+#[allow(dead_code)]
+pub(crate) fn acquire_load<T>(ptr: &AtomicPtr<T>) -> *mut T {
+    // Acquire: the object behind the pointer was initialised before the
+    // Release CAS that published it; this load synchronises with that CAS.
+    ptr.load(Ordering::Acquire)
+}

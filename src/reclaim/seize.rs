@@ -1,0 +1,132 @@
+//! The default backend: [`seize`], the reclaimer papaya uses.
+//!
+//! seize's pins are a thread-local counter bump plus (with its default
+//! `fast-barrier` feature) no fence at all on Linux: the cost is moved to the
+//! rare reclaiming thread via `membarrier`. Retired objects are batched per
+//! thread and freed when every thread that was active at retirement has left.
+//!
+//! seize's reclaim callback gets no context pointer, so the pending-garbage
+//! gauge is decremented through a thread-local that points at the map's
+//! counter for exactly the duration of each seize call that may run
+//! reclaimers (guard drop, retire, `reclaim_all`). Each map has its own
+//! collector, so a callback only ever runs inside a call made for its map.
+
+use std::cell::Cell;
+use std::mem::ManuallyDrop;
+use std::ptr;
+
+use seize::{Collector, Guard as _, LocalGuard};
+
+use super::{Reclaim, ReclaimGuard, Retire};
+use crate::sync::{AtomicIsize, AtomicPtr, Ordering};
+
+thread_local! {
+    /// The pending-garbage counter of the map whose seize call is running on
+    /// this thread, or null.
+    static PENDING: Cell<*const AtomicIsize> = const { Cell::new(ptr::null()) };
+}
+
+/// Restores the previous thread-local counter when dropped (calls nest when
+/// a value's destructor drops another map).
+struct Scope(*const AtomicIsize);
+
+impl Scope {
+    fn enter(pending: &AtomicIsize) -> Scope {
+        Scope(PENDING.with(|p| p.replace(pending)))
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        PENDING.with(|p| p.set(self.0));
+    }
+}
+
+unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
+    PENDING.with(|p| {
+        let counter = p.get();
+        if !counter.is_null() {
+            // SAFETY: the pointer is set only while a seize call for this
+            // map runs on this thread (`Scope`), and the counter is boxed in
+            // the map's `SeizeReclaim`, which outlives that call.
+            // Relaxed: a statistics gauge; nothing synchronises through it.
+            unsafe { (*counter).fetch_sub(1, Ordering::Relaxed) };
+        }
+    });
+    // SAFETY: seize calls us once, after every guard that could have loaded
+    // `ptr` is gone; `retire` passed a pointer valid for `T::free`.
+    unsafe { T::free(ptr) }
+}
+
+/// The seize backend.
+pub(crate) struct SeizeReclaim {
+    collector: Collector,
+    /// Boxed so the address seen by in-flight reclaimers never moves.
+    pending: Box<AtomicIsize>,
+}
+
+impl Reclaim for SeizeReclaim {
+    type Guard<'a> = SeizeGuard<'a>;
+
+    fn new() -> Self {
+        SeizeReclaim {
+            collector: Collector::new(),
+            pending: Box::new(AtomicIsize::new(0)),
+        }
+    }
+
+    #[inline]
+    fn pin(&self) -> SeizeGuard<'_> {
+        SeizeGuard {
+            guard: ManuallyDrop::new(self.collector.enter()),
+            pending: &self.pending,
+        }
+    }
+
+    fn pending(&self) -> usize {
+        // Relaxed: a gauge.
+        self.pending.load(Ordering::Relaxed).max(0) as usize
+    }
+}
+
+impl Drop for SeizeReclaim {
+    fn drop(&mut self) {
+        let _scope = Scope::enter(&self.pending);
+        // SAFETY: `&mut self` proves no guard of this collector is alive (a
+        // guard borrows the map), so nothing retired can still be in use.
+        unsafe { self.collector.reclaim_all() };
+    }
+}
+
+/// A pinned seize guard.
+pub(crate) struct SeizeGuard<'a> {
+    guard: ManuallyDrop<LocalGuard<'a>>,
+    pending: &'a AtomicIsize,
+}
+
+impl ReclaimGuard for SeizeGuard<'_> {
+    #[inline]
+    fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
+        // seize strengthens the ordering as its barrier scheme requires
+        // (SeqCst, a plain load on x86); Acquire is our own minimum.
+        self.guard.protect(ptr, Ordering::Acquire)
+    }
+
+    #[inline]
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+        // Relaxed: a gauge.
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let _scope = Scope::enter(self.pending);
+        // SAFETY: the caller unlinked `ptr` and retires it once; `reclaim`
+        // frees it with `T::free`, which is valid for it.
+        unsafe { self.guard.defer_retire(ptr, reclaim::<T>) };
+    }
+}
+
+impl Drop for SeizeGuard<'_> {
+    fn drop(&mut self) {
+        let _scope = Scope::enter(self.pending);
+        // SAFETY: dropped exactly once, here.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+    }
+}

@@ -1,0 +1,23 @@
+//! The one place atomics come from.
+//!
+//! Under `cfg(loom)` every atomic the map uses is loom's, so the loom models
+//! in `loom-tests/` drive exactly the code that ships; otherwise they are
+//! `std`'s. Nothing else in the crate names `std::sync::atomic` directly.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicUsize};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicUsize};
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// Spin-loop hint; under loom a yield so the model explores other threads.
+#[inline]
+#[allow(dead_code)]
+pub(crate) fn spin_hint() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
