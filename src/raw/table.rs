@@ -175,6 +175,7 @@ impl<K, V> Drop for Table<K, V> {
 /// # Safety
 ///
 /// Implementors must be valid when zero-initialised.
+#[cfg(not(loom))]
 unsafe trait Zeroable {}
 // SAFETY: `AtomicU8` has the same in-memory representation as `u8`.
 #[cfg(not(loom))]
