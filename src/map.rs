@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, Hash};
 use crate::iter::RawIter;
 use crate::raw::slot::{Entry, Pending};
 use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
-use crate::raw::{Action, Guard, RawMap};
+use crate::raw::{Action, Guard, RawMap, Written};
 use crate::stats::Stats;
 
 /// The default hasher: [`foldhash`]'s fast `RandomState`, seeded per map.
@@ -292,16 +292,29 @@ where
     /// assert_eq!(m.get(&1), Some(&"b"));
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<&V> {
+        self.write_owned(key, value, |_| Action::Put)
+            .prev
+            .map(|e| &e.value)
+    }
+
+    /// Runs a write whose key the caller owns: the key goes into a pending
+    /// entry up front, and the probe compares against it there.
+    fn write_owned<F>(&self, key: K, value: V, mut decide: F) -> Written<'_, K, V>
+    where
+        F: FnMut(Option<&Entry<K, V>>) -> Action,
+    {
         let hash = self.raw().hash(&key);
-        let mut pending = Some(Pending::new(hash, key, value));
+        let entry = Pending::new(hash, key, value);
         // SAFETY: the key lives in the pending entry, which `write` only
-        // moves between `pending` and the table, never frees.
-        let key = unsafe { pending.as_ref().map(|p| p.key()).unwrap_unchecked() };
-        let written = unsafe {
+        // moves between `pending` and the table (where our guard protects
+        // it), never frees; `key` is not used after `write` returns.
+        let key = unsafe { entry.key() };
+        let mut pending = Some(entry);
+        // SAFETY: `key` stays valid for the whole call (above).
+        unsafe {
             self.raw()
-                .write(hash, key, &mut pending, |_, _| Action::Put, &self.guard)
-        };
-        written.prev.map(|e| &e.value)
+                .write(hash, key, &mut pending, |cur, _| decide(cur), &self.guard)
+        }
     }
 
     /// Removes `key`, returning its value.
@@ -368,20 +381,15 @@ where
     /// assert_eq!(m.get_or_insert(1, "b"), &"a");
     /// ```
     pub fn get_or_insert(&self, key: K, value: V) -> &V {
-        let hash = self.raw().hash(&key);
-        let mut pending = Some(Pending::new(hash, key, value));
-        // SAFETY: as in `insert`.
-        let key = unsafe { pending.as_ref().map(|p| p.key()).unwrap_unchecked() };
-        let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
-            Some(_) => Action::Keep,
-            None => Action::Put,
+        let decide = |cur: Option<&Entry<K, V>>| {
+            if cur.is_some() {
+                Action::Keep
+            } else {
+                Action::Put
+            }
         };
-        // SAFETY: as in `insert`.
-        let written = unsafe {
-            self.raw()
-                .write(hash, key, &mut pending, decide, &self.guard)
-        };
-        &written
+        &self
+            .write_owned(key, value, decide)
             .cur
             .expect("get_or_insert leaves the key present")
             .value
