@@ -130,7 +130,7 @@ where
                 // SAFETY: our CAS unlinked `old` from the root, the only
                 // place it was reachable from (older tables were promoted
                 // past earlier); it is retired exactly once, by the winner.
-                unsafe { guard.retire(old) };
+                unsafe { guard.retire_now(old) };
             }
         }
     }

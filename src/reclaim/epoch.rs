@@ -75,4 +75,12 @@ impl ReclaimGuard for EpochGuard<'_> {
             })
         };
     }
+
+    unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: as for `retire`.
+        unsafe { self.retire(ptr) };
+        // Move the thread-local bag to the global queue, where any thread's
+        // next pin can collect it once the epoch has advanced.
+        self.guard.flush();
+    }
 }

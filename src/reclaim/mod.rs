@@ -84,6 +84,19 @@ pub(crate) trait ReclaimGuard {
     /// removed it), is retired only this once, and is valid to pass to
     /// [`Retire::free`].
     unsafe fn retire<T: Retire>(&self, ptr: *mut T);
+
+    /// Like [`retire`](ReclaimGuard::retire), for a large object retired
+    /// rarely (a table): it is handed to the reclaimer at once instead of
+    /// waiting in a thread-local batch for more garbage to arrive, so a
+    /// grow-then-delete-all cycle gives its memory back promptly.
+    ///
+    /// # Safety
+    ///
+    /// As for `retire`.
+    unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: the caller's obligations are `retire`'s.
+        unsafe { self.retire(ptr) }
+    }
 }
 
 /// Loads with the ordering every backend's `protect` needs at minimum.

@@ -121,6 +121,40 @@ impl ReclaimGuard for SeizeGuard<'_> {
         // frees it with `T::free`, which is valid for it.
         unsafe { self.guard.defer_retire(ptr, reclaim::<T>) };
     }
+
+    unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: as for `retire`.
+        unsafe { self.retire(ptr) };
+        // seize hands a thread's batch to the reclaimer only once it holds
+        // at least one entry per thread that is active at that moment, and a
+        // batch left behind by a thread that exits waits for a new thread to
+        // take its slot. A table is large and retired once per resize, so pad
+        // the batch with no-op entries and flush it now: then it is freed as
+        // soon as the threads active now have left. The padding is a few
+        // hundred cheap pushes per resize.
+        let _scope = Scope::enter(self.pending);
+        for _ in 0..padding() {
+            // SAFETY: `noop` never dereferences its (dangling, never
+            // allocated) pointer; a zero-sized type needs no memory.
+            unsafe { self.guard.defer_retire(std::ptr::NonNull::<Filler>::dangling().as_ptr(), noop) };
+        }
+        self.guard.flush();
+    }
+}
+
+/// The zero-sized stand-in retired as batch padding.
+struct Filler;
+
+unsafe fn noop(_: *mut Filler, _: &Collector) {}
+
+/// Padding per flushed table: more than the threads that can be active at
+/// once on any ordinary machine (every pinned thread counts, scheduled or not).
+fn padding() -> usize {
+    static PADDING: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PADDING.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(8, |n| n.get());
+        (cpus * 8).max(128)
+    })
 }
 
 impl Drop for SeizeGuard<'_> {

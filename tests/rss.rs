@@ -1,0 +1,267 @@
+//! Memory stays bounded under churn and is given back after a
+//! grow-then-delete-all cycle.
+//!
+//! Two measures, both process-wide, so this binary holds a single test and
+//! nothing else runs beside it:
+//!
+//! * live heap bytes, counted by a global allocator: exactly what the map
+//!   (and the test) hold, whatever the allocator keeps cached;
+//! * resident memory (`VmRSS`), after asking glibc to hand free pages back
+//!   (`malloc_trim`), so that the allocator's caching is not mistaken for
+//!   the map's.
+//!
+//! Thresholds are a few MiB, far below what a leak of the churn's entries
+//! (tens of MiB) or of the grown table would cost, and far above noise.
+
+#![cfg(target_os = "linux")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Barrier;
+use std::thread;
+
+use lfmap::HashMap;
+
+/// The system allocator, counting live bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to `System` unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, forwarded.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Relaxed);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, forwarded.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract, forwarded.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Relaxed);
+            LIVE.fetch_add(new_size, Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Live heap, in KiB.
+fn heap_kib() -> usize {
+    LIVE.load(Relaxed) / 1024
+}
+
+/// Asks the allocator to return free memory to the system.
+fn trim() {
+    #[cfg(target_env = "gnu")]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim has no preconditions.
+        unsafe { malloc_trim(0) };
+    }
+}
+
+/// Resident set size of this process, in KiB (`VmRSS` of
+/// /proc/self/status, the same number as /proc/self/statm's second field
+/// without assuming a page size), after trimming the allocator.
+fn rss_kib() -> usize {
+    trim();
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("VmRSS in /proc/self/status")
+}
+
+const MIB: usize = 1024;
+
+/// Keys of the churn phase.
+const KEYS: u64 = 64;
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+/// Two threads churn a small key set with heap-allocated values (each insert
+/// and update allocates an entry and a 64-byte string). Memory after all the
+/// operations must stay within a few MiB of memory after the first tenth.
+fn churn_keeps_memory_bounded() {
+    let total: u64 = if cfg!(debug_assertions) {
+        600_000
+    } else {
+        2_000_000
+    };
+    let threads = 2;
+    let per_thread = total / threads;
+    let map: HashMap<u64, String> = HashMap::with_capacity(0);
+    let barrier = Barrier::new(threads as usize);
+    let samples: Vec<Vec<(usize, usize)>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (map, barrier) = (&map, &barrier);
+                s.spawn(move || {
+                    let mut rng = Rng::new(t + 1);
+                    let mut samples = Vec::new();
+                    for i in 0..per_thread {
+                        let k = rng.below(KEYS);
+                        let v = format!("{k:>20}|{i:>20}|{t:>22}");
+                        let prev = match rng.below(8) {
+                            0..=3 => map.pin().insert(k, v).map(|p| p.len()),
+                            4..=6 => map.pin().remove(&k).map(|p| p.len()),
+                            _ => map.pin().update(&k, |_| v.clone()).map(|p| p.len()),
+                        };
+                        assert!(prev.is_none_or(|len| len == 64));
+                        // Measure at quiet points, every tenth of the run.
+                        if (i + 1) % (per_thread / 10) == 0 {
+                            barrier.wait();
+                            if t == 0 {
+                                samples.push((heap_kib(), rss_kib()));
+                            }
+                            barrier.wait();
+                        }
+                    }
+                    samples
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let samples = &samples[0];
+    assert_eq!(samples.len(), 10);
+    let stats = map.stats();
+    assert!(stats.slots <= 512, "{stats:?}");
+    assert!(stats.pending_garbage < 1_000, "{stats:?}");
+    // Inserts and updates (5/8 of the operations) allocate about 100 bytes
+    // each: leaking a tenth of them would add over 10 MiB (3 MiB in debug)
+    // between the first and the last sample.
+    let ((heap0, rss0), (heap9, rss9)) = (samples[0], samples[9]);
+    assert!(
+        heap9 <= heap0 + MIB,
+        "heap grew from {heap0} KiB to {heap9} KiB during churn: {samples:?} (heap, RSS) KiB"
+    );
+    assert!(
+        rss9 <= rss0 + 4 * MIB,
+        "RSS grew from {rss0} KiB to {rss9} KiB during churn: {samples:?} (heap, RSS) KiB"
+    );
+}
+
+/// `n` entries inserted by `threads` threads, then all removed by them, then
+/// a few more operations on this thread: the table must shrink back and its
+/// memory (the tables, and the entries their tombstones own) be freed.
+/// Returns what went wrong, if anything.
+fn grow_then_delete_all(threads: u64, n: u64) -> Result<(), String> {
+    let (heap_before, rss_before) = (heap_kib(), rss_kib());
+    let map: HashMap<u64, u64> = HashMap::with_capacity(0);
+    let per = n / threads;
+    thread::scope(|s| {
+        for t in 0..threads {
+            let map = &map;
+            s.spawn(move || {
+                for k in t * per..(t + 1) * per {
+                    assert_eq!(map.pin().insert(k, k), None);
+                }
+            });
+        }
+    });
+    let grown_stats = map.stats();
+    let (heap_grown, rss_grown) = (heap_kib(), rss_kib());
+    // Entries of 24 bytes, and a table of 9 bytes per slot at most 3/4 full:
+    // at least 36 bytes per key on the heap, touched, so resident too.
+    let heap_growth = heap_grown.saturating_sub(heap_before);
+    let rss_growth = rss_grown.saturating_sub(rss_before);
+    assert!(
+        heap_growth >= n as usize * 36 / 1024 && rss_growth >= n as usize * 36 / 1024,
+        "grew by only {heap_growth} KiB heap, {rss_growth} KiB RSS for {n} keys"
+    );
+    thread::scope(|s| {
+        for t in 0..threads {
+            let map = &map;
+            s.spawn(move || {
+                for k in t * per..(t + 1) * per {
+                    assert_eq!(map.pin().remove(&k), Some(&k));
+                }
+            });
+        }
+    });
+    let removed_stats = map.stats();
+    // A few more operations, as a real workload would do.
+    for k in 0..10u64 {
+        map.pin().insert(k, k);
+        assert_eq!(map.pin().get(&k), Some(&k));
+        map.pin().remove(&k);
+    }
+    let stats = map.stats();
+    assert_eq!(stats.len, 0);
+    assert!(
+        stats.slots <= 64,
+        "table did not shrink: grown {grown_stats:?}, now {stats:?}"
+    );
+    assert!(stats.pending_garbage < 1_000, "{stats:?}");
+    let (heap_after, rss_after) = (heap_kib(), rss_kib());
+    drop(map);
+    let heap_dropped = heap_kib();
+    let report = format!(
+        "{threads} thread(s), {n} keys: heap {heap_before} KiB before, {heap_grown} KiB \
+         grown, {heap_after} KiB after delete-all ({heap_dropped} KiB once the map is \
+         dropped); RSS {rss_before} -> {rss_grown} -> {rss_after} KiB\n  \
+         after growing: {grown_stats:?}\n  after removing: {removed_stats:?}\n  \
+         at the end: {stats:?}"
+    );
+    if heap_after > heap_before + MIB {
+        return Err(format!("heap not freed after delete-all: {report}"));
+    }
+    // Resident memory is checked on one thread only: memory that exited
+    // threads freed into their own glibc arenas comes back to the system less
+    // predictably, even after `malloc_trim`; the heap count above is exact.
+    if threads == 1 && rss_after > rss_before + rss_growth / 4 {
+        return Err(format!("memory not given back after delete-all: {report}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn memory_bounded() {
+    churn_keeps_memory_bounded();
+    let n = if cfg!(debug_assertions) {
+        300_000
+    } else {
+        1_000_000
+    };
+    let failures: Vec<String> = [1, 2]
+        .into_iter()
+        .filter_map(|threads| grow_then_delete_all(threads, n).err())
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
