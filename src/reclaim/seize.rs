@@ -136,7 +136,10 @@ impl ReclaimGuard for SeizeGuard<'_> {
         for _ in 0..padding() {
             // SAFETY: `noop` never dereferences its (dangling, never
             // allocated) pointer; a zero-sized type needs no memory.
-            unsafe { self.guard.defer_retire(std::ptr::NonNull::<Filler>::dangling().as_ptr(), noop) };
+            unsafe {
+                self.guard
+                    .defer_retire(std::ptr::NonNull::<Filler>::dangling().as_ptr(), noop)
+            };
         }
         self.guard.flush();
     }
