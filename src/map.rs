@@ -282,7 +282,10 @@ where
     }
 
     /// Inserts `key -> value`, returning the previous value if there was one.
-    /// As with std's map, an existing key is kept and the new key dropped.
+    ///
+    /// The key and value go in together as one new entry: unlike std's map,
+    /// when the key was present the map afterwards holds the *new* key (the
+    /// old key is dropped with the old value, once no handle can see them).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
