@@ -545,7 +545,10 @@ fn insert_over_existing_stores_the_new_key_as_documented() {
     std_map.insert(Tagged(1, "first"), 1);
     std_map.insert(Tagged(1, "second"), 2);
     let (std_key, _) = std_map.get_key_value(&Tagged(1, "probe")).unwrap();
-    assert_eq!(std_key.1, "first", "std keeps the original key; lfmap documents otherwise");
+    assert_eq!(
+        std_key.1, "first",
+        "std keeps the original key; lfmap documents otherwise"
+    );
 
     let map = HashMap::new();
     let m = map.pin();
