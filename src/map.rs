@@ -200,9 +200,9 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 }
 
-impl<K, V> Default for HashMap<K, V> {
+impl<K, V, S: Default> Default for HashMap<K, V, S> {
     fn default() -> Self {
-        Self::new()
+        Self::with_hasher(S::default())
     }
 }
 

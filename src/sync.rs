@@ -2,7 +2,10 @@
 //!
 //! Under `cfg(loom)` every atomic the map uses is loom's, so the loom models
 //! in `loom-tests/` drive exactly the code that ships; otherwise they are
-//! `std`'s. Nothing else in the crate names `std::sync::atomic` directly.
+//! `std`'s. The only other atomic in the crate is the process-wide counter
+//! that numbers threads for counter striping (`stats.rs`): it must be a
+//! `static`, which loom atomics cannot be, and it plays no part in the
+//! protocol.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicUsize};
