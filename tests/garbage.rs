@@ -21,11 +21,17 @@ const KEYS: u64 = 64;
 /// Operations between two quiescent checks in multi-threaded churn.
 const PHASE: u64 = 50_000;
 
-/// Pending garbage allowed while no thread is pinned. Then everything
-/// retired has been freed except each thread's partial seize batch (at most
-/// `batch_size - 1`, 31 on small machines): a few dozen. A leak, or a
-/// reclaimer that stops freeing, reaches hundreds of thousands over a run.
-const QUIET_PENDING: usize = 1_000;
+/// Pending garbage allowed while no thread is pinned. With seize, everything
+/// retired has then been freed except each thread's partial batch (at most
+/// `batch_size - 1`, 31 on small machines): a few dozen. crossbeam-epoch
+/// frees a bag only after the global epoch has advanced twice, which needs
+/// later pins, so a few bags of 64 may still wait. A leak, or a reclaimer
+/// that stops freeing, reaches hundreds of thousands over a run.
+const QUIET_PENDING: usize = if cfg!(feature = "crossbeam-epoch") {
+    10_000
+} else {
+    1_000
+};
 
 /// Pending garbage allowed at any moment. A thread preempted while pinned
 /// holds back everything other threads retire meanwhile (that is how
@@ -142,8 +148,12 @@ fn garbage_bounded_churn_one_thread() {
     }
     let stats = map.stats();
     assert!(stats.resizes > 0, "{stats:?}");
-    // Sanity: garbage was produced and tracked at all.
-    assert!(max_pending > 0, "{stats:?}");
+    // Sanity: garbage was produced and tracked at all. (crossbeam-epoch
+    // collects the single thread's garbage at its next pin, so samples taken
+    // between pins may all read zero there.)
+    if !cfg!(feature = "crossbeam-epoch") {
+        assert!(max_pending > 0, "{stats:?}");
+    }
     let m = map.pin();
     let present = model.iter().filter(|v| v.is_some()).count();
     assert_eq!(map.len(), present);
