@@ -245,7 +245,13 @@ fn grow_then_delete_all(threads: u64, n: u64) -> Result<(), String> {
     // Resident memory is checked on one thread only: memory that exited
     // threads freed into their own glibc arenas comes back to the system less
     // predictably, even after `malloc_trim`; the heap count above is exact.
-    if threads == 1 && rss_after > rss_before + rss_growth / 4 {
+    // With the crossbeam-epoch backend every pin allocates a participant
+    // (about 2 KiB, freed through the epoch itself), and those small blocks
+    // interleave with the tables in glibc's heap: seen keeping ~20 MiB
+    // resident after the heap count was back to 41 KiB. The heap count is
+    // the check there.
+    if threads == 1 && !cfg!(feature = "crossbeam-epoch") && rss_after > rss_before + rss_growth / 4
+    {
         return Err(format!("memory not given back after delete-all: {report}"));
     }
     Ok(())

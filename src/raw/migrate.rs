@@ -45,7 +45,10 @@ use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 /// Slots migrated per helping step: large enough to amortise the claim,
 /// small enough that a write pays little (64 slots is 64 tag bytes plus 512
 /// bytes of words, a handful of cache lines each way).
-pub(crate) const CHUNK: usize = 64;
+///
+/// Under loom, 2: a 4-slot table is then migrated in two chunks, so models
+/// see several helpers and the chunk hand-off.
+pub(crate) const CHUNK: usize = if cfg!(loom) { 2 } else { 64 };
 
 impl<K, V, S> RawMap<K, V, S>
 where
@@ -67,6 +70,11 @@ where
         }
         let end = (start + CHUNK).min(slots);
         for i in start..end {
+            // Mutation for checking the loom models (docs/verification.md):
+            // copy without freezing, so a write can land behind the copy.
+            #[cfg(lfmap_mutation = "skip_freeze")]
+            let w = table.word(i, guard);
+            #[cfg(not(lfmap_mutation = "skip_freeze"))]
             let w = table.freeze(i, guard);
             self.copy_slot(table, i, w, next, guard);
         }

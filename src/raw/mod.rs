@@ -163,6 +163,8 @@ where
                 // A resize runs: help it, make sure nothing about this key
                 // stays behind in `table`, and write in `next`.
                 self.help(table, next, guard);
+                // Mutation for checking the loom models (docs/verification.md).
+                #[cfg(not(lfmap_mutation = "skip_seal"))]
                 self.seal_key(table, next, hash, key, guard);
                 table = next;
                 depth += 1;

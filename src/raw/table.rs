@@ -5,8 +5,9 @@ use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::Counter;
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
-/// The smallest table: 16 slots (and so `shift <= 60`).
-pub(crate) const MIN_SLOTS: usize = 16;
+/// The smallest table: 16 slots (and so `shift <= 60`). Under loom, 4, so
+/// that models of a few operations already resize.
+pub(crate) const MIN_SLOTS: usize = if cfg!(loom) { 4 } else { 16 };
 
 /// The largest table lfmap allocates: `2^(usize::BITS - 5)` slots, so that
 /// slot arrays never overflow `isize` in bytes.

@@ -1,0 +1,304 @@
+//! loom models of every CAS protocol of lfmap. Run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p lfmap-loom-tests`.
+//!
+//! Each model starts from a 4-slot table (lfmap's loom minimum), so a
+//! handful of keys is enough to make a resize happen inside the model.
+#![cfg(loom)]
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use lfmap::HashMap;
+use lfmap_loom_tests::{model, Collide, Fixed};
+use loom::sync::Arc;
+use loom::thread;
+
+type Map = HashMap<u64, u64, Fixed>;
+
+/// Runs `a` and `b` on two spawned threads and returns their results. Both
+/// sides run on spawned threads (not one on the model's main thread), which
+/// is the shape loom explores most thoroughly.
+fn race<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send + 'static,
+    B: FnOnce() -> RB + Send + 'static,
+    RA: Send + 'static,
+    RB: Send + 'static,
+{
+    let ta = thread::spawn(a);
+    let tb = thread::spawn(b);
+    (ta.join().unwrap(), tb.join().unwrap())
+}
+
+fn map() -> Arc<Map> {
+    Arc::new(HashMap::with_hasher(Fixed))
+}
+
+/// A map holding `keys`, each mapped to itself, and on the brink of a
+/// resize: 3 of the 4 slots are claimed, so the next new key starts one.
+fn nearly_full() -> Arc<Map> {
+    let map = map();
+    {
+        let m = map.pin();
+        for k in [1, 2, 3] {
+            m.insert(k, k);
+        }
+    }
+    assert_eq!(map.stats().resizes, 0);
+    map
+}
+
+/// 1. insert vs insert of the same key: one wins the claim, the other sees
+/// it as the previous value (or is ordered after it); the final value is
+/// the one inserted last.
+#[test]
+fn insert_insert_same_key() {
+    model(|| {
+        let map = map();
+        let (m1, m2) = (map.clone(), map.clone());
+        let (first, second) = race(
+            move || m1.pin().insert(7, 1).copied(),
+            move || m2.pin().insert(7, 2).copied(),
+        );
+        let last = *map.pin().get(&7).unwrap();
+        match (first, second) {
+            (None, Some(1)) => assert_eq!(last, 2),
+            (Some(2), None) => assert_eq!(last, 1),
+            other => panic!("impossible outcome {other:?}"),
+        }
+        assert_eq!(map.len(), 1);
+    });
+}
+
+/// 2. insert vs insert of different keys colliding on one probe sequence
+/// (a constant hash): both are present afterwards, each exactly once.
+#[test]
+fn insert_insert_colliding_keys() {
+    model(|| {
+        let map: Arc<HashMap<u64, u64, Collide>> = Arc::new(HashMap::with_hasher(Collide));
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || assert_eq!(m1.pin().insert(1, 10), None),
+            move || assert_eq!(m2.pin().insert(2, 20), None),
+        );
+        let m = map.pin();
+        assert_eq!(m.get(&1), Some(&10));
+        assert_eq!(m.get(&2), Some(&20));
+        assert_eq!(m.iter().count(), 2);
+    });
+}
+
+/// 3. insert vs remove of the same key: the remove either saw the insert
+/// (and the key is gone) or ran before it (and the key stays).
+#[test]
+fn insert_remove_same_key() {
+    model(|| {
+        let map = map();
+        let (m1, m2) = (map.clone(), map.clone());
+        let (inserted, removed) = race(
+            move || m1.pin().insert(5, 50).copied(),
+            move || m2.pin().remove(&5).copied(),
+        );
+        assert_eq!(inserted, None);
+        let now = map.pin().get(&5).copied();
+        match removed {
+            Some(50) => assert_eq!(now, None),
+            None => assert_eq!(now, Some(50)),
+            other => panic!("removed a value never inserted: {other:?}"),
+        }
+    });
+}
+
+/// 4. get vs insert then remove: the reader sees before, between or after,
+/// never anything else.
+#[test]
+fn get_vs_insert_remove() {
+    model(|| {
+        let map = map();
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), seen) = race(
+            move || {
+                let m = m1.pin();
+                m.insert(9, 90);
+                m.remove(&9);
+            },
+            move || m2.pin().get(&9).copied(),
+        );
+        assert!(seen.is_none() || seen == Some(90), "{seen:?}");
+        assert_eq!(map.pin().get(&9), None);
+    });
+}
+
+/// 5. update vs update on one key: no update is lost.
+#[test]
+fn update_update_no_lost_update() {
+    model(|| {
+        let map = map();
+        map.pin().insert(1, 0);
+        let (m1, m2) = (map.clone(), map.clone());
+        let (a, b) = race(
+            move || m1.pin().update(&1, |v| v + 1).copied(),
+            move || m2.pin().update(&1, |v| v + 1).copied(),
+        );
+        let mut seen = [a.unwrap(), b.unwrap()];
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2]);
+        assert_eq!(map.pin().get(&1), Some(&2));
+    });
+}
+
+/// 6. get_or_insert vs get_or_insert: exactly one winner, and both callers
+/// see the winner's value.
+#[test]
+fn get_or_insert_one_winner() {
+    model(|| {
+        let map = map();
+        let (m1, m2) = (map.clone(), map.clone());
+        let (a, b) = race(
+            move || *m1.pin().get_or_insert(4, 1),
+            move || *m2.pin().get_or_insert(4, 2),
+        );
+        assert_eq!(a, b);
+        assert_eq!(map.pin().get(&4), Some(&a));
+    });
+}
+
+/// 7. a write racing a migration: one thread's insert starts a resize and
+/// helps it, the other updates an existing key meanwhile (helping too).
+/// Nothing is lost and no write lands behind the copy.
+#[test]
+fn write_racing_migration() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), updated) = race(
+            move || {
+                let m = m1.pin();
+                assert_eq!(m.insert(4, 4), None);
+                assert_eq!(m.insert(5, 5), None);
+            },
+            move || m2.pin().update(&1, |v| v + 100).copied(),
+        );
+        assert_eq!(updated, Some(101));
+        assert!(map.stats().resizes >= 1);
+        let m = map.pin();
+        for (k, v) in [(1, 101), (2, 2), (3, 3), (4, 4), (5, 5)] {
+            assert_eq!(m.get(&k), Some(&v), "key {k}");
+        }
+        assert_eq!(m.iter().count(), 5);
+        assert_eq!(map.len(), 5);
+    });
+}
+
+/// 8. get racing a migration: a reader looking up keys that are present
+/// throughout always finds them, in the old table or the new one.
+#[test]
+fn get_racing_migration() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || {
+                let m = m1.pin();
+                m.insert(4, 4);
+                m.insert(5, 5);
+            },
+            move || {
+                let m = m2.pin();
+                assert_eq!(m.get(&1), Some(&1));
+                assert_eq!(m.get(&3), Some(&3));
+            },
+        );
+        assert!(map.stats().resizes >= 1);
+    });
+}
+
+/// 9. iteration racing a resize: keys present throughout are yielded
+/// exactly once, and no key twice.
+#[test]
+fn iter_racing_resize() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || {
+                let m = m1.pin();
+                m.insert(4, 4);
+                m.insert(5, 5);
+            },
+            move || {
+                let m = m2.pin();
+                let mut keys: Vec<u64> = m.keys().copied().collect();
+                keys.sort_unstable();
+                let before = keys.len();
+                keys.dedup();
+                assert_eq!(keys.len(), before, "a key was yielded twice: {keys:?}");
+                for stable in [1, 2, 3] {
+                    assert!(
+                        keys.contains(&stable),
+                        "stable key {stable} missed: {keys:?}"
+                    );
+                }
+            },
+        );
+    });
+}
+
+/// A value that records its own drop, and checks it is not read after.
+struct Tracked {
+    value: u64,
+    drops: &'static AtomicUsize,
+    alive: bool,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        assert!(self.alive, "dropped twice");
+        self.alive = false;
+        self.drops.fetch_add(1, SeqCst);
+    }
+}
+
+/// 10. reclamation: a value read by a pinned reader stays valid while the
+/// reader is pinned, even though a writer replaces and retires it; every
+/// value is dropped exactly once by the end.
+#[test]
+fn reclamation_respects_pins() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    model(|| {
+        DROPS.store(0, SeqCst);
+        let map: Arc<HashMap<u64, Tracked, Fixed>> = Arc::new(HashMap::with_hasher(Fixed));
+        map.pin().insert(
+            1,
+            Tracked {
+                value: 10,
+                drops: &DROPS,
+                alive: true,
+            },
+        );
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || {
+                let m = m1.pin();
+                m.insert(
+                    1,
+                    Tracked {
+                        value: 11,
+                        drops: &DROPS,
+                        alive: true,
+                    },
+                );
+                m.remove(&1);
+            },
+            move || {
+                let m = m2.pin();
+                if let Some(v) = m.get(&1) {
+                    thread::yield_now();
+                    assert!(v.alive, "a value was freed while a pinned reader held it");
+                    assert!(v.value == 10 || v.value == 11);
+                }
+            },
+        );
+        drop(map);
+        assert_eq!(DROPS.load(SeqCst), 2);
+    });
+}
