@@ -358,9 +358,19 @@ where
             }
             return;
         }
+        // Mutation for checking the loom reclamation model
+        // (docs/verification.md): free at once, ignoring pinned readers.
+        #[cfg(lfmap_mutation = "free_early")]
+        // SAFETY: none: this is the bug the mutation plants.
+        unsafe {
+            crate::reclaim::Retire::free(entry)
+        };
         // SAFETY: our CAS unlinked `entry` from its only slot, and no older
         // table can reach it any more: it is retired exactly once, here.
-        unsafe { guard.retire(entry) };
+        #[cfg(not(lfmap_mutation = "free_early"))]
+        unsafe {
+            guard.retire(entry)
+        };
     }
 }
 

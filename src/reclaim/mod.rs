@@ -21,22 +21,23 @@
 //!
 //! | backend | when | notes |
 //! |---|---|---|
-//! | [`seize`](self::seize) | default | hyaline-style reference counting of batches; a pin is one thread-local access |
-//! | [`epoch`](self::epoch) | `--features crossbeam-epoch` | crossbeam's epoch GC with one collector per map |
-//! | [`deferred`](self::deferred) | `cfg(loom)` | frees nothing until the map is dropped, so loom models can run the real map code (seize cannot run under loom) |
+//! | `seize` | default | hyaline-style reference counting of batches; a pin is one thread-local access |
+//! | `epoch` | `--features crossbeam-epoch` | crossbeam's epoch GC with one collector per map |
+//! | `deferred` | `cfg(loom)` | frees nothing until the map is dropped, so loom models can run the real map code (seize cannot run under loom) |
+//! | `epoch` under loom | `cfg(loom)` and `cfg(crossbeam_loom)` | crossbeam-epoch's own loom support: real reclamation, model-checked |
 
 use crate::sync::{AtomicPtr, Ordering};
 
-#[cfg(loom)]
+#[cfg(all(loom, not(crossbeam_loom)))]
 mod deferred;
-#[cfg(all(not(loom), feature = "crossbeam-epoch"))]
+#[cfg(any(all(not(loom), feature = "crossbeam-epoch"), all(loom, crossbeam_loom)))]
 mod epoch;
 #[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
 mod seize;
 
-#[cfg(loom)]
+#[cfg(all(loom, not(crossbeam_loom)))]
 pub(crate) use self::deferred::DeferredReclaim as Reclaimer;
-#[cfg(all(not(loom), feature = "crossbeam-epoch"))]
+#[cfg(any(all(not(loom), feature = "crossbeam-epoch"), all(loom, crossbeam_loom)))]
 pub(crate) use self::epoch::EpochReclaim as Reclaimer;
 #[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
 pub(crate) use self::seize::SeizeReclaim as Reclaimer;
