@@ -91,3 +91,31 @@ where
         None
     }
 }
+
+/// An owning iterator over the entries of a [`HashMap`](crate::HashMap),
+/// from its `IntoIterator` implementation. Order is unspecified.
+pub struct IntoIter<K, V> {
+    table: Box<Table<K, V>>,
+    index: usize,
+}
+
+impl<K, V> IntoIter<K, V> {
+    pub(crate) fn new(table: Box<Table<K, V>>) -> Self {
+        IntoIter { table, index: 0 }
+    }
+}
+
+impl<K, V> Iterator for IntoIter<K, V> {
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        while self.index < self.table.slots() {
+            let i = self.index;
+            self.index += 1;
+            if let Some(pair) = self.table.take_live(i) {
+                return Some(pair);
+            }
+        }
+        None
+    }
+}

@@ -53,5 +53,8 @@ mod reclaim;
 mod stats;
 mod sync;
 
-pub use map::{DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, Values};
+pub use iter::IntoIter;
+pub use map::{
+    Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,
+};
 pub use stats::Stats;

@@ -7,7 +7,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
-use crate::iter::RawIter;
+use crate::iter::{IntoIter, RawIter};
 use crate::raw::slot::{Entry, Pending};
 use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
 use crate::raw::{Action, Guard, RawMap, Written};
@@ -373,6 +373,112 @@ where
         }
     }
 
+    /// Inserts `key -> value` only if `key` is absent. Returns the inserted
+    /// value, or, if the key was present, an [`OccupiedError`] holding the
+    /// current value and giving `value` back.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.try_insert(1, "a"), Ok(&"a"));
+    /// let err = m.try_insert(1, "b").unwrap_err();
+    /// assert_eq!((err.current, err.not_inserted), (&"a", "b"));
+    /// ```
+    pub fn try_insert(&self, key: K, value: V) -> Result<&V, OccupiedError<'_, V>> {
+        let hash = self.raw().hash(&key);
+        let entry = Pending::new(hash, key, value);
+        // SAFETY: as in `write_owned`.
+        let key = unsafe { entry.key() };
+        let mut pending = Some(entry);
+        let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| {
+            if cur.is_some() {
+                Action::Keep
+            } else {
+                Action::Put
+            }
+        };
+        // SAFETY: `key` stays valid for the whole call.
+        let written = unsafe {
+            self.raw()
+                .write(hash, key, &mut pending, decide, &self.guard)
+        };
+        let current = &written
+            .cur
+            .expect("try_insert leaves the key present")
+            .value;
+        match pending {
+            None => Ok(current),
+            Some(unused) => Err(OccupiedError {
+                current,
+                not_inserted: unused.into_parts().1,
+            }),
+        }
+    }
+
+    /// Atomically reads, then inserts, replaces, removes or leaves the entry
+    /// of `key`, as `f` decides from the current entry: the general
+    /// read-modify-write from which the other writes could be built.
+    ///
+    /// `f` sees the key's current entry (`None` if absent) and returns an
+    /// [`Operation`]. The decision is applied with one CAS that succeeds
+    /// only if the entry is still the one `f` saw; otherwise `f` runs again
+    /// on the newer entry, so it may run more than once (keep it free of side
+    /// effects). Needs `K: Clone` (as [`update`](HashMapRef::update)).
+    ///
+    /// ```
+    /// use lfmap::{Compute, Operation};
+    ///
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// // Insert 1, or add 1 to what is there; give up at 3.
+    /// let bump = |entry: Option<(&&str, &u32)>| match entry {
+    ///     None => Operation::Insert(1),
+    ///     Some((_, &n)) if n >= 3 => Operation::Abort(n),
+    ///     Some((_, &n)) => Operation::Insert(n + 1),
+    /// };
+    /// assert_eq!(m.compute("k", bump), Compute::Inserted(&1));
+    /// assert_eq!(m.compute("k", bump), Compute::Updated { old: &1, new: &2 });
+    /// m.compute("k", bump);
+    /// assert_eq!(m.compute("k", bump), Compute::Aborted(3));
+    /// assert_eq!(m.compute("k", |_| Operation::<u32, ()>::Remove), Compute::Removed(&3));
+    /// ```
+    pub fn compute<F, R>(&self, key: K, mut f: F) -> Compute<'_, V, R>
+    where
+        K: Clone,
+        F: FnMut(Option<(&K, &V)>) -> Operation<V, R>,
+    {
+        let hash = self.raw().hash(&key);
+        let mut aborted = None;
+        let decide = |cur: Option<&Entry<K, V>>, pending: &mut Option<Pending<K, V>>| {
+            match f(cur.map(|e| (&e.key, &e.value))) {
+                Operation::Insert(value) => {
+                    // A stale attempt from a failed CAS is dropped here.
+                    *pending = Some(Pending::new(hash, key.clone(), value));
+                    Action::Put
+                }
+                Operation::Remove => Action::Remove,
+                Operation::Abort(r) => {
+                    aborted = Some(r);
+                    Action::Keep
+                }
+            }
+        };
+        // SAFETY: `key` is our own local, valid for the call.
+        let written = unsafe { self.raw().write(hash, &key, &mut None, decide, &self.guard) };
+        if let Some(r) = aborted {
+            return Compute::Aborted(r);
+        }
+        match (written.prev, written.cur) {
+            (None, Some(new)) => Compute::Inserted(&new.value),
+            (Some(old), Some(new)) => Compute::Updated {
+                old: &old.value,
+                new: &new.value,
+            },
+            (Some(old), None) => Compute::Removed(&old.value),
+            (None, None) => Compute::Absent,
+        }
+    }
+
     /// Returns the value for `key`, inserting `value` first if the key is
     /// absent. Among racing callers for one key exactly one inserts, and all
     /// of them get the winner's value.
@@ -584,6 +690,54 @@ where
     }
 }
 
+/// The error of [`HashMapRef::try_insert`]: the key was present.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OccupiedError<'g, V> {
+    /// The value the key already had.
+    pub current: &'g V,
+    /// The value that was not inserted, given back.
+    pub not_inserted: V,
+}
+
+impl<V: fmt::Debug> fmt::Display for OccupiedError<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key already present with value {:?}", self.current)
+    }
+}
+
+impl<V: fmt::Debug> std::error::Error for OccupiedError<'_, V> {}
+
+/// What the closure of [`HashMapRef::compute`] wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation<V, R> {
+    /// Insert this value (or replace the current one).
+    Insert(V),
+    /// Remove the entry (nothing happens if it is absent).
+    Remove,
+    /// Change nothing and return this to the caller.
+    Abort(R),
+}
+
+/// What [`HashMapRef::compute`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compute<'g, V, R> {
+    /// The key was absent; this value was inserted.
+    Inserted(&'g V),
+    /// The key's value `old` was replaced by `new`.
+    Updated {
+        /// The value before.
+        old: &'g V,
+        /// The value now.
+        new: &'g V,
+    },
+    /// The key's value was removed.
+    Removed(&'g V),
+    /// `Remove` was asked for an absent key: nothing happened.
+    Absent,
+    /// The closure aborted with this value; nothing changed.
+    Aborted(R),
+}
+
 /// Iterator over `(&K, &V)`, from [`HashMapRef::iter`].
 pub struct Iter<'g, K, V> {
     raw: RawIter<'g, K, V>,
@@ -620,6 +774,27 @@ impl<'g, K: Hash + Eq, V> Iterator for Values<'g, K, V> {
 
     fn next(&mut self) -> Option<&'g V> {
         self.iter.next().map(|(_, v)| v)
+    }
+}
+
+impl<K, V, S> IntoIterator for HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    type Item = (K, V);
+    type IntoIter = IntoIter<K, V>;
+
+    /// Consumes the map, yielding its entries by value.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// map.pin().insert(1, String::from("one"));
+    /// let pairs: Vec<(i32, String)> = map.into_iter().collect();
+    /// assert_eq!(pairs, [(1, String::from("one"))]);
+    /// ```
+    fn into_iter(mut self) -> IntoIter<K, V> {
+        IntoIter::new(self.raw.take_root())
     }
 }
 

@@ -440,6 +440,31 @@ where
     }
 }
 
+impl<K, V, S> RawMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// Finishes every resize in progress and takes the root table out of
+    /// the map, leaving an empty table in its place. With `&mut self`, no
+    /// other thread runs: the returned table holds every entry, each
+    /// exactly once.
+    pub(crate) fn take_root(&mut self) -> Box<Table<K, V>> {
+        {
+            let guard = self.pin();
+            while let Some(_next) = next_of(self.root(&guard), &guard) {
+                self.finish(self.root(&guard), &guard);
+            }
+        }
+        let empty = Box::into_raw(Table::new(self.min_slots, 0, false));
+        let root = self.root.swap(empty, Ordering::Relaxed);
+        self.len = Counter::new();
+        // SAFETY: the root is linked from nowhere else, has no successor,
+        // and `&mut self` means no guard can still reach it.
+        unsafe { Box::from_raw(root) }
+    }
+}
+
 impl<K, V, S> Drop for RawMap<K, V, S> {
     fn drop(&mut self) {
         // `&mut self`: no guard, no other thread. Every table still linked

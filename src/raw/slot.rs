@@ -118,6 +118,16 @@ impl<K, V> Pending<K, V> {
     pub(crate) fn publish(self) {
         std::mem::forget(self);
     }
+
+    /// Takes the key and value back out of an entry that was never published.
+    pub(crate) fn into_parts(self) -> (K, V) {
+        let ptr = self.0;
+        std::mem::forget(self);
+        // SAFETY: never published, so we own the allocation alone; it came
+        // from `Box::new` in `Pending::new`.
+        let entry = unsafe { Box::from_raw(ptr) };
+        (entry.key, entry.value)
+    }
 }
 
 impl<K, V> Drop for Pending<K, V> {

@@ -136,6 +136,24 @@ impl<K, V> Table<K, V> {
     }
 }
 
+impl<K, V> Table<K, V> {
+    /// Takes the live entry of slot `i` out of a table this thread owns
+    /// exclusively, leaving the slot vacant; `None` if it holds no live,
+    /// owned entry.
+    pub(crate) fn take_live(&mut self, i: usize) -> Option<(K, V)> {
+        let word = &self.words[i];
+        let w = Word::from_raw(word.load(Ordering::Relaxed));
+        if w.is_vacant() || w.deleted() || w.copied() {
+            return None;
+        }
+        word.store(std::ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: the table owns this live entry (not deleted, not handed
+        // on), we have exclusive access, and the slot no longer points to it.
+        let entry = unsafe { Box::from_raw(w.entry()) };
+        Some((entry.key, entry.value))
+    }
+}
+
 impl<K, V> Retire for Table<K, V> {
     unsafe fn free(ptr: *mut Self) {
         // SAFETY: tables are allocated by `Table::new` (a `Box`) and the

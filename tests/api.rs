@@ -1,0 +1,161 @@
+//! The read-modify-write and owning APIs: `compute`, `try_insert`,
+//! `remove_if` and by-value iteration, alone and under threads.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+
+use lfmap::{Compute, HashMap, Operation};
+
+#[test]
+fn compute_covers_every_outcome() {
+    let map = HashMap::with_capacity(0);
+    let m = map.pin();
+    assert_eq!(
+        m.compute(1u64, |e| if e.is_none() {
+            Operation::Remove
+        } else {
+            Operation::<u64, ()>::Insert(0)
+        }),
+        Compute::Absent
+    );
+    assert_eq!(
+        m.compute(1, |_| Operation::<u64, ()>::Insert(10)),
+        Compute::Inserted(&10)
+    );
+    assert_eq!(
+        m.compute(1, |e| Operation::<u64, ()>::Insert(e.unwrap().1 + 1)),
+        Compute::Updated { old: &10, new: &11 }
+    );
+    assert_eq!(
+        m.compute(1, |e| Operation::<u64, &str>::Abort(if e.is_some() {
+            "present"
+        } else {
+            "absent"
+        })),
+        Compute::Aborted("present")
+    );
+    assert_eq!(m.get(&1), Some(&11));
+    assert_eq!(
+        m.compute(1, |_| Operation::<u64, ()>::Remove),
+        Compute::Removed(&11)
+    );
+    assert_eq!(m.get(&1), None);
+    assert_eq!(map.len(), 0);
+}
+
+#[test]
+fn compute_increments_are_exact_under_threads() {
+    for threads in [2u64, 4, 8] {
+        let map = HashMap::with_capacity(0);
+        thread::scope(|s| {
+            for t in 0..threads {
+                let map = &map;
+                s.spawn(move || {
+                    for i in 0..5_000u64 {
+                        let bump = |e: Option<(&u64, &u64)>| {
+                            Operation::<u64, ()>::Insert(e.map_or(1, |(_, n)| n + 1))
+                        };
+                        map.pin().compute(i % 32, bump);
+                        // Growth keys force resizes while counters run.
+                        map.pin().insert(1_000_000 * (t + 1) + i, i);
+                    }
+                });
+            }
+        });
+        let m = map.pin();
+        let total: u64 = (0..32u64).map(|k| *m.get(&k).unwrap()).sum();
+        assert_eq!(total, threads * 5_000, "{threads} threads");
+        assert!(map.stats().resizes > 0);
+    }
+}
+
+#[test]
+fn try_insert_has_one_winner_per_key() {
+    let map = HashMap::with_capacity(0);
+    let wins = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for t in 0..4u64 {
+            let (map, wins) = (&map, &wins);
+            s.spawn(move || {
+                for k in 0..2_000u64 {
+                    match map.pin().try_insert(k, t) {
+                        Ok(&v) => {
+                            assert_eq!(v, t);
+                            wins.fetch_add(1, SeqCst);
+                        }
+                        Err(e) => {
+                            assert_eq!(e.not_inserted, t);
+                            assert!(*e.current < 4);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(wins.load(SeqCst), 2_000);
+    assert_eq!(map.len(), 2_000);
+}
+
+#[test]
+fn into_iter_yields_every_entry_once_even_mid_resize() {
+    for n in [0u64, 1, 13, 1_000, 50_000] {
+        let map = HashMap::with_capacity(0);
+        {
+            let m = map.pin();
+            for i in 0..n {
+                m.insert(i, i * 3);
+            }
+            for i in (0..n).step_by(3) {
+                m.remove(&i);
+            }
+        }
+        let mut got: Vec<(u64, u64)> = map.into_iter().collect();
+        got.sort_unstable();
+        let want: Vec<(u64, u64)> = (0..n).filter(|i| i % 3 != 0).map(|i| (i, i * 3)).collect();
+        assert_eq!(got, want, "n = {n}");
+    }
+}
+
+/// Counts drops of the values it wraps.
+struct Counted(#[allow(dead_code)] u64, Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, SeqCst);
+    }
+}
+
+#[test]
+fn into_iter_partly_consumed_drops_the_rest_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let map = HashMap::with_capacity(0);
+    {
+        let m = map.pin();
+        for i in 0..10_000u64 {
+            m.insert(i, Counted(i, drops.clone()));
+        }
+        for i in 0..2_000u64 {
+            m.remove(&i);
+        }
+    }
+    let mut iter = map.into_iter();
+    let taken: Vec<_> = iter.by_ref().take(100).collect();
+    assert_eq!(taken.len(), 100);
+    drop(taken);
+    drop(iter);
+    assert_eq!(drops.load(SeqCst), 10_000);
+}
+
+#[test]
+fn remove_if_and_try_insert_single_thread() {
+    let map = HashMap::new();
+    let m = map.pin();
+    assert!(m.try_insert("a", 1).is_ok());
+    let err = m.try_insert("a", 2).unwrap_err();
+    assert_eq!(*err.current, 1);
+    assert_eq!(err.to_string(), "key already present with value 1");
+    assert_eq!(m.remove_if("a", |_, v| *v == 2), None);
+    assert_eq!(m.remove_if("a", |_, v| *v == 1), Some((&"a", &1)));
+    assert!(m.is_empty());
+}
