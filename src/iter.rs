@@ -35,21 +35,22 @@ use std::hash::{BuildHasher, Hash};
 
 use crate::raw::slot::Entry;
 use crate::raw::table::Table;
-use crate::raw::{find, next_of, Guard, RawMap};
+use crate::raw::{find, next_of, RawMap};
+use crate::reclaim::ReclaimGuard;
 
 /// The raw iterator: yields entries of the root table, following keys that
 /// a concurrent resize has moved forward.
-pub(crate) struct RawIter<'g, K, V> {
-    guard: &'g Guard<'g>,
+pub(crate) struct RawIter<'g, K, V, G> {
+    guard: &'g G,
     table: &'g Table<K, V>,
     index: usize,
 }
 
-impl<'g, K, V> RawIter<'g, K, V>
+impl<'g, K, V, G: ReclaimGuard> RawIter<'g, K, V, G>
 where
     K: Hash + Eq,
 {
-    pub(crate) fn new<S: BuildHasher>(map: &RawMap<K, V, S>, guard: &'g Guard<'g>) -> Self {
+    pub(crate) fn new<S: BuildHasher>(map: &RawMap<K, V, S>, guard: &'g G) -> Self {
         let table = loop {
             let root = map.root(guard);
             if next_of(root, guard).is_none() {
@@ -65,7 +66,7 @@ where
     }
 }
 
-impl<'g, K, V> Iterator for RawIter<'g, K, V>
+impl<'g, K, V, G: ReclaimGuard> Iterator for RawIter<'g, K, V, G>
 where
     K: Hash + Eq,
 {

@@ -55,6 +55,7 @@ mod sync;
 
 pub use iter::IntoIter;
 pub use map::{
-    Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,
+    Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, LocalGuard, OccupiedError,
+    Operation, OwnedGuard, Values,
 };
 pub use stats::Stats;

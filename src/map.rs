@@ -10,7 +10,8 @@ use std::hash::{BuildHasher, Hash};
 use crate::iter::{IntoIter, RawIter};
 use crate::raw::slot::{Entry, Pending};
 use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
-use crate::raw::{Action, Guard, RawMap, Written};
+use crate::raw::{self, Action, RawMap, Written};
+use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::Stats;
 
 /// The default hasher: [`foldhash`]'s fast `RandomState`, seeded per map.
@@ -146,7 +147,31 @@ impl<K, V, S> HashMap<K, V, S> {
     pub fn pin(&self) -> HashMapRef<'_, K, V, S> {
         HashMapRef {
             map: self,
-            guard: self.raw.pin(),
+            guard: LocalGuard(self.raw.pin()),
+        }
+    }
+
+    /// Pins with a handle that owns its guard: it is `Send` (when `K`, `V`
+    /// and `S` allow) and may be held across `.await` points of a
+    /// multi-threaded async runtime, or moved to another thread.
+    ///
+    /// Like any handle it delays the freeing of memory removed by every
+    /// thread while it lives, so hold it for the length of a request, not
+    /// for the life of a task. An owned pin costs a little more than
+    /// [`pin`](HashMap::pin).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin_owned();
+    /// m.insert(1, "one");
+    /// std::thread::scope(|s| {
+    ///     s.spawn(move || assert_eq!(m.get(&1), Some(&"one")));
+    /// });
+    /// ```
+    pub fn pin_owned(&self) -> HashMapRef<'_, K, V, S, OwnedGuard<'_>> {
+        HashMapRef {
+            map: self,
+            guard: OwnedGuard(self.raw.pin_owned()),
         }
     }
 
@@ -206,19 +231,57 @@ impl<K, V, S: Default> Default for HashMap<K, V, S> {
     }
 }
 
-/// A pinned handle to a [`HashMap`], from [`HashMap::pin`].
+/// A pinned handle to a [`HashMap`], from [`HashMap::pin`] or
+/// [`HashMap::pin_owned`].
 ///
 /// Every method runs lock-free. References it returns live as long as the
-/// handle. The handle is tied to the thread that pinned it (not `Send`).
-pub struct HashMapRef<'map, K, V, S = DefaultHashBuilder> {
+/// handle. With the default [`LocalGuard`] the handle is tied to the thread
+/// that pinned it (not `Send`); with an [`OwnedGuard`] it may move.
+pub struct HashMapRef<'map, K, V, S = DefaultHashBuilder, G = LocalGuard<'map>> {
     map: &'map HashMap<K, V, S>,
-    guard: Guard<'map>,
+    guard: G,
 }
 
-impl<'map, K, V, S> HashMapRef<'map, K, V, S>
+/// The guard of a [`HashMap::pin`] handle: cheap, tied to its thread.
+pub struct LocalGuard<'a>(raw::Guard<'a>);
+
+/// The guard of a [`HashMap::pin_owned`] handle: `Send`.
+pub struct OwnedGuard<'a>(raw::OwnedGuard<'a>);
+
+macro_rules! delegate_guard {
+    ($guard:ident) => {
+        impl ReclaimGuard for $guard<'_> {
+            #[inline]
+            fn protect<T>(&self, ptr: &crate::sync::AtomicPtr<T>) -> *mut T {
+                self.0.protect(ptr)
+            }
+            #[inline]
+            unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+                // SAFETY: the caller's obligations are the backend's.
+                unsafe { self.0.retire(ptr) }
+            }
+            unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+                // SAFETY: the caller's obligations are the backend's.
+                unsafe { self.0.retire_now(ptr) }
+            }
+        }
+
+        impl fmt::Debug for $guard<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(stringify!($guard))
+            }
+        }
+    };
+}
+
+delegate_guard!(LocalGuard);
+delegate_guard!(OwnedGuard);
+
+impl<'map, K, V, S, G> HashMapRef<'map, K, V, S, G>
 where
     K: Hash + Eq,
     S: BuildHasher,
+    G: ReclaimGuard,
 {
     fn raw(&self) -> &'map RawMap<K, V, S> {
         &self.map.raw
@@ -648,7 +711,7 @@ where
     /// pairs.sort();
     /// assert_eq!(pairs, [(1, 10), (2, 20)]);
     /// ```
-    pub fn iter(&self) -> Iter<'_, K, V> {
+    pub fn iter(&self) -> Iter<'_, K, V, G> {
         Iter {
             raw: RawIter::new(self.raw(), &self.guard),
         }
@@ -662,7 +725,7 @@ where
     /// m.insert(1, 10);
     /// assert_eq!(m.keys().copied().collect::<Vec<_>>(), [1]);
     /// ```
-    pub fn keys(&self) -> Keys<'_, K, V> {
+    pub fn keys(&self) -> Keys<'_, K, V, G> {
         Keys { iter: self.iter() }
     }
 
@@ -674,16 +737,17 @@ where
     /// m.insert(1, 10);
     /// assert_eq!(m.values().copied().collect::<Vec<_>>(), [10]);
     /// ```
-    pub fn values(&self) -> Values<'_, K, V> {
+    pub fn values(&self) -> Values<'_, K, V, G> {
         Values { iter: self.iter() }
     }
 }
 
-impl<K, V, S> fmt::Debug for HashMapRef<'_, K, V, S>
+impl<K, V, S, G> fmt::Debug for HashMapRef<'_, K, V, S, G>
 where
     K: Hash + Eq + fmt::Debug,
     V: fmt::Debug,
     S: BuildHasher,
+    G: ReclaimGuard,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
@@ -739,11 +803,11 @@ pub enum Compute<'g, V, R> {
 }
 
 /// Iterator over `(&K, &V)`, from [`HashMapRef::iter`].
-pub struct Iter<'g, K, V> {
-    raw: RawIter<'g, K, V>,
+pub struct Iter<'g, K, V, G = LocalGuard<'g>> {
+    raw: RawIter<'g, K, V, G>,
 }
 
-impl<'g, K: Hash + Eq, V> Iterator for Iter<'g, K, V> {
+impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Iter<'g, K, V, G> {
     type Item = (&'g K, &'g V);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -752,11 +816,11 @@ impl<'g, K: Hash + Eq, V> Iterator for Iter<'g, K, V> {
 }
 
 /// Iterator over keys, from [`HashMapRef::keys`].
-pub struct Keys<'g, K, V> {
-    iter: Iter<'g, K, V>,
+pub struct Keys<'g, K, V, G = LocalGuard<'g>> {
+    iter: Iter<'g, K, V, G>,
 }
 
-impl<'g, K: Hash + Eq, V> Iterator for Keys<'g, K, V> {
+impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Keys<'g, K, V, G> {
     type Item = &'g K;
 
     fn next(&mut self) -> Option<&'g K> {
@@ -765,11 +829,11 @@ impl<'g, K: Hash + Eq, V> Iterator for Keys<'g, K, V> {
 }
 
 /// Iterator over values, from [`HashMapRef::values`].
-pub struct Values<'g, K, V> {
-    iter: Iter<'g, K, V>,
+pub struct Values<'g, K, V, G = LocalGuard<'g>> {
+    iter: Iter<'g, K, V, G>,
 }
 
-impl<'g, K: Hash + Eq, V> Iterator for Values<'g, K, V> {
+impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Values<'g, K, V, G> {
     type Item = &'g V;
 
     fn next(&mut self) -> Option<&'g V> {
@@ -882,10 +946,11 @@ where
     }
 }
 
-impl<K, V, S> HashMapRef<'_, K, V, S>
+impl<K, V, S, G> HashMapRef<'_, K, V, S, G>
 where
     K: Hash + Eq,
     S: BuildHasher,
+    G: ReclaimGuard,
 {
     fn extend_from<I: IntoIterator<Item = (K, V)>>(&self, iter: I) {
         for (k, v) in iter {

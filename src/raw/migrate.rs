@@ -38,7 +38,7 @@ use std::hash::{BuildHasher, Hash};
 use super::probe::Probe;
 use super::slot::{tag_of, Entry, EMPTY};
 use super::table::Table;
-use super::{next_of, Guard, RawMap};
+use super::{next_of, RawMap};
 use crate::reclaim::ReclaimGuard;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -56,7 +56,7 @@ where
     S: BuildHasher,
 {
     /// Migrates one chunk of `table` into `next`, if any is left to claim.
-    pub(super) fn help(&self, table: &Table<K, V>, next: &Table<K, V>, guard: &Guard<'_>) {
+    pub(super) fn help<G: ReclaimGuard>(&self, table: &Table<K, V>, next: &Table<K, V>, guard: &G) {
         let slots = table.slots();
         // Relaxed: the cursor only partitions work; the slots themselves are
         // synchronised by their own CASes. The plain load first keeps the
@@ -92,7 +92,7 @@ where
 
     /// Migrates every slot of `table` that is not yet migrated, whoever
     /// claimed it, then promotes. Idempotent and lock-free.
-    pub(crate) fn finish(&self, table: &Table<K, V>, guard: &Guard<'_>) {
+    pub(crate) fn finish<G: ReclaimGuard>(&self, table: &Table<K, V>, guard: &G) {
         let Some(next) = next_of(table, guard) else {
             return;
         };
@@ -109,7 +109,7 @@ where
     }
 
     /// Moves the root forward past every finished table, retiring each.
-    pub(super) fn promote(&self, guard: &Guard<'_>) {
+    pub(super) fn promote<G: ReclaimGuard>(&self, guard: &G) {
         loop {
             let root = self.root(guard);
             // Acquire: pairs with the Release stores of `finished`.
@@ -147,13 +147,13 @@ where
     /// into `next`), or seals the empty slot ending its probe sequence. After
     /// this no write to `key` can land in `table`, and the key's state in
     /// `table` is in `next`.
-    pub(super) fn seal_key<Q>(
+    pub(super) fn seal_key<Q, G: ReclaimGuard>(
         &self,
         table: &Table<K, V>,
         next: &Table<K, V>,
         hash: u64,
         key: &Q,
-        guard: &Guard<'_>,
+        guard: &G,
     ) where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -193,13 +193,13 @@ where
     /// Copies frozen slot `i` of `table` into `next` unless that is done.
     /// Live entries move (the same allocation); tombstones stay with `table`
     /// and are freed with it.
-    pub(super) fn copy_slot(
+    pub(super) fn copy_slot<G: ReclaimGuard>(
         &self,
         table: &Table<K, V>,
         i: usize,
         w: super::slot::Word<K, V>,
         next: &Table<K, V>,
-        guard: &Guard<'_>,
+        guard: &G,
     ) {
         if w.copied() || w.is_vacant() {
             return;
@@ -213,11 +213,11 @@ where
     /// Inserts the entry `entry` into `table` unless its key is there already
     /// (as this very entry, a newer one, or a keyed tombstone). If `table` is
     /// itself migrating and sealed for the key, goes on to its successor.
-    fn insert_copy<'g>(
+    fn insert_copy<'g, G: ReclaimGuard>(
         &self,
         mut table: &'g Table<K, V>,
         entry: *mut Entry<K, V>,
-        guard: &'g Guard<'_>,
+        guard: &'g G,
     ) {
         // SAFETY: `entry` is live in a frozen slot of an older table that
         // our guard protects; it is retired only after that table is

@@ -23,6 +23,9 @@ use crate::sync::{AtomicPtr, Ordering};
 /// The guard type of the compiled-in reclamation backend.
 pub(crate) type Guard<'a> = <Reclaimer as Reclaim>::Guard<'a>;
 
+/// The owned (`Send`) guard type of the compiled-in reclamation backend.
+pub(crate) type OwnedGuard<'a> = <Reclaimer as Reclaim>::OwnedGuard<'a>;
+
 /// What a write wants done with the key's current entry.
 pub(crate) enum Action {
     /// Leave the slot as it is.
@@ -75,9 +78,13 @@ impl<K, V, S> RawMap<K, V, S> {
         self.reclaim.pin()
     }
 
+    pub(crate) fn pin_owned(&self) -> OwnedGuard<'_> {
+        self.reclaim.pin_owned()
+    }
+
     /// The current root table.
     #[inline]
-    pub(crate) fn root<'g>(&self, guard: &'g Guard<'_>) -> &'g Table<K, V> {
+    pub(crate) fn root<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g Table<K, V> {
         // SAFETY: the root is never null, and a table loaded through a live
         // guard is freed only after that guard is dropped (it is retired
         // after being unlinked from `root`).
@@ -117,11 +124,11 @@ where
 
     /// Looks `key` up, starting at the root.
     #[inline]
-    pub(crate) fn get<'g, Q>(
+    pub(crate) fn get<'g, Q, G: ReclaimGuard>(
         &self,
         hash: u64,
         key: &Q,
-        guard: &'g Guard<'_>,
+        guard: &'g G,
     ) -> Option<&'g Entry<K, V>>
     where
         K: Borrow<Q>,
@@ -142,13 +149,13 @@ where
     ///
     /// `key` must stay valid for the whole call; it may point into the entry
     /// held by `pending` (which is only moved, never freed, during the call).
-    pub(crate) unsafe fn write<'g, Q, F>(
+    pub(crate) unsafe fn write<'g, Q, F, G: ReclaimGuard>(
         &self,
         hash: u64,
         key: &Q,
         pending: &mut Option<Pending<K, V>>,
         mut decide: F,
-        guard: &'g Guard<'_>,
+        guard: &'g G,
     ) -> Written<'g, K, V>
     where
         K: Borrow<Q>,
@@ -296,7 +303,7 @@ where
     /// shards costs a few loads, so large tables do it only on a long probe
     /// or every 16th claim per thread.
     #[inline]
-    fn after_claim(&self, table: &Table<K, V>, probed: usize, guard: &Guard<'_>) {
+    fn after_claim<G: ReclaimGuard>(&self, table: &Table<K, V>, probed: usize, guard: &G) {
         let local = table.occupied.add(1);
         if table.slots() <= 1024 || probed > 8 || local & 15 == 0 {
             let occupied = table.occupied.sum();
@@ -309,7 +316,7 @@ where
     /// Bookkeeping after a removal: shrink once the table is mostly empty,
     /// so a grow-then-delete-all cycle returns its memory.
     #[inline]
-    fn after_remove(&self, table: &Table<K, V>, local: isize, guard: &Guard<'_>) {
+    fn after_remove<G: ReclaimGuard>(&self, table: &Table<K, V>, local: isize, guard: &G) {
         if table.slots() > self.min_slots && (table.slots() <= 1024 || local & 63 == 0) {
             let len = self.len.sum();
             if len * 8 < table.slots() {
@@ -322,7 +329,7 @@ where
     /// new size comes from the live count: doubling when the table is full
     /// of live keys, the same size when it is full of tombstones, smaller
     /// when it is mostly empty.
-    fn start_resize(&self, table: &Table<K, V>, guard: &Guard<'_>) {
+    fn start_resize<G: ReclaimGuard>(&self, table: &Table<K, V>, guard: &G) {
         if next_of(table, guard).is_some() {
             return;
         }
@@ -349,7 +356,7 @@ where
     /// entries it handed over, and readers dereference them to compare keys;
     /// such retirements wait on `table`'s deferred list until the older
     /// table is unlinked (see `migrate.rs`, `promote`).
-    fn retire_entry(&self, table: &Table<K, V>, old: Word<K, V>, guard: &Guard<'_>) {
+    fn retire_entry<G: ReclaimGuard>(&self, table: &Table<K, V>, old: Word<K, V>, guard: &G) {
         let entry = old.entry();
         if table.defer_retire(entry) {
             if table.older_released() {
@@ -376,9 +383,9 @@ where
 
 /// The table `table` is migrating into, if a resize runs.
 #[inline]
-pub(crate) fn next_of<'g, K, V>(
+pub(crate) fn next_of<'g, K, V, G: ReclaimGuard>(
     table: &Table<K, V>,
-    guard: &'g Guard<'_>,
+    guard: &'g G,
 ) -> Option<&'g Table<K, V>> {
     // SAFETY: a next table is retired only after it has been root and
     // has been unlinked from root, after every older table; `table` is
@@ -392,11 +399,11 @@ pub(crate) fn next_of<'g, K, V>(
 ///
 /// Linearization: the Acquire load of the key's word (live or deleted),
 /// or of the unfrozen word under the first `EMPTY` tag (absent).
-pub(crate) fn find<'g, K, V, Q>(
+pub(crate) fn find<'g, K, V, Q, G: ReclaimGuard>(
     mut table: &'g Table<K, V>,
     hash: u64,
     key: &Q,
-    guard: &'g Guard<'_>,
+    guard: &'g G,
 ) -> Option<&'g Entry<K, V>>
 where
     K: Borrow<Q>,

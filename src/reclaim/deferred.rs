@@ -34,6 +34,7 @@ unsafe fn free_erased<T: Retire>(ptr: *mut ()) {
 
 impl Reclaim for DeferredReclaim {
     type Guard<'a> = DeferredGuard<'a>;
+    type OwnedGuard<'a> = DeferredGuard<'a>;
 
     fn new() -> Self {
         DeferredReclaim {
@@ -43,6 +44,10 @@ impl Reclaim for DeferredReclaim {
     }
 
     fn pin(&self) -> DeferredGuard<'_> {
+        DeferredGuard { owner: self }
+    }
+
+    fn pin_owned(&self) -> DeferredGuard<'_> {
         DeferredGuard { owner: self }
     }
 

@@ -21,6 +21,7 @@ pub(crate) struct EpochReclaim {
 
 impl Reclaim for EpochReclaim {
     type Guard<'a> = EpochGuard<'a>;
+    type OwnedGuard<'a> = EpochOwnedGuard<'a>;
 
     fn new() -> Self {
         EpochReclaim {
@@ -35,6 +36,10 @@ impl Reclaim for EpochReclaim {
             guard: self.collector.register().pin(),
             pending: &self.pending,
         }
+    }
+
+    fn pin_owned(&self) -> EpochOwnedGuard<'_> {
+        EpochOwnedGuard(self.pin())
     }
 
     fn pending(&self) -> usize {
@@ -82,5 +87,34 @@ impl ReclaimGuard for EpochGuard<'_> {
         // Move the thread-local bag to the global queue, where any thread's
         // next pin can collect it once the epoch has advanced.
         self.guard.flush();
+    }
+}
+
+/// An owned crossbeam-epoch guard: the guard of a participant registered for
+/// it alone, which may move between threads.
+pub(crate) struct EpochOwnedGuard<'a>(EpochGuard<'a>);
+
+// SAFETY: crossbeam's `Guard` is `!Send` because a participant's non-atomic
+// state (its pin count, its local bag) must only be touched by one thread at
+// a time. This guard's participant was registered by `pin` for this guard
+// alone (its handle is already dropped), so nothing else ever touches that
+// state; the guard is not `Sync`, so only its current owner uses it; and
+// moving it to another thread happens-before that thread's first use.
+unsafe impl Send for EpochOwnedGuard<'_> {}
+
+impl ReclaimGuard for EpochOwnedGuard<'_> {
+    #[inline]
+    fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
+        self.0.protect(ptr)
+    }
+
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: the caller's obligations are `retire`'s.
+        unsafe { self.0.retire(ptr) }
+    }
+
+    unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: the caller's obligations are `retire_now`'s.
+        unsafe { self.0.retire_now(ptr) }
     }
 }

@@ -43,7 +43,10 @@ pub(crate) use self::epoch::EpochReclaim as Reclaimer;
 pub(crate) use self::seize::SeizeReclaim as Reclaimer;
 
 /// An object the map allocates and may retire: it knows how to free itself.
-pub(crate) trait Retire {
+///
+/// (`pub` inside this private module: nameable in public bounds, never
+/// implementable or callable from outside the crate.)
+pub trait Retire {
     /// Frees the object.
     ///
     /// # Safety
@@ -60,6 +63,11 @@ pub(crate) trait Reclaim: Send + Sync + Sized {
     where
         Self: 'a;
 
+    /// A guard that owns its pin and may move between threads (`Send`).
+    type OwnedGuard<'a>: ReclaimGuard + Send
+    where
+        Self: 'a;
+
     /// Creates the backend for a new map.
     fn new() -> Self;
 
@@ -67,12 +75,19 @@ pub(crate) trait Reclaim: Send + Sync + Sized {
     /// until the returned guard is dropped.
     fn pin(&self) -> Self::Guard<'_>;
 
+    /// Pins with a guard that is not tied to the current thread: it may be
+    /// held across `.await` points and moved to another thread.
+    fn pin_owned(&self) -> Self::OwnedGuard<'_>;
+
     /// Objects retired but not yet freed (a gauge, read with `Relaxed`).
     fn pending(&self) -> usize;
 }
 
 /// The operations a pinned thread performs on shared pointers.
-pub(crate) trait ReclaimGuard {
+///
+/// `pub` inside this private module, so it can bound the guard parameter of
+/// the public [`HashMapRef`](crate::HashMapRef) while staying sealed.
+pub trait ReclaimGuard {
     /// Loads `ptr` so that the object it points to stays valid for as long
     /// as this guard lives. Has at least `Acquire` semantics.
     fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T;

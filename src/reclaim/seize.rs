@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::ptr;
 
-use seize::{Collector, Guard as _, LocalGuard};
+use seize::{Collector, LocalGuard, OwnedGuard};
 
 use super::{Reclaim, ReclaimGuard, Retire};
 use crate::sync::{AtomicIsize, AtomicPtr, Ordering};
@@ -66,7 +66,8 @@ pub(crate) struct SeizeReclaim {
 }
 
 impl Reclaim for SeizeReclaim {
-    type Guard<'a> = SeizeGuard<'a>;
+    type Guard<'a> = SeizeGuard<'a, LocalGuard<'a>>;
+    type OwnedGuard<'a> = SeizeGuard<'a, OwnedGuard<'a>>;
 
     fn new() -> Self {
         SeizeReclaim {
@@ -76,9 +77,16 @@ impl Reclaim for SeizeReclaim {
     }
 
     #[inline]
-    fn pin(&self) -> SeizeGuard<'_> {
+    fn pin(&self) -> Self::Guard<'_> {
         SeizeGuard {
             guard: ManuallyDrop::new(self.collector.enter()),
+            pending: &self.pending,
+        }
+    }
+
+    fn pin_owned(&self) -> Self::OwnedGuard<'_> {
+        SeizeGuard {
+            guard: ManuallyDrop::new(self.collector.enter_owned()),
             pending: &self.pending,
         }
     }
@@ -98,13 +106,14 @@ impl Drop for SeizeReclaim {
     }
 }
 
-/// A pinned seize guard.
-pub(crate) struct SeizeGuard<'a> {
-    guard: ManuallyDrop<LocalGuard<'a>>,
+/// A pinned seize guard: thread-local (`LocalGuard`) or owned (`OwnedGuard`,
+/// `Send`; its pins cost a lock-free reservation of their own).
+pub(crate) struct SeizeGuard<'a, G: seize::Guard> {
+    guard: ManuallyDrop<G>,
     pending: &'a AtomicIsize,
 }
 
-impl ReclaimGuard for SeizeGuard<'_> {
+impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
     #[inline]
     fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
         // seize strengthens the ordering as its barrier scheme requires
@@ -160,7 +169,7 @@ fn padding() -> usize {
     })
 }
 
-impl Drop for SeizeGuard<'_> {
+impl<G: seize::Guard> Drop for SeizeGuard<'_, G> {
     fn drop(&mut self) {
         let _scope = Scope::enter(self.pending);
         // SAFETY: dropped exactly once, here.
