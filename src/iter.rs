@@ -44,6 +44,7 @@ pub(crate) struct RawIter<'g, K, V, G> {
     guard: &'g G,
     table: &'g Table<K, V>,
     index: usize,
+    end: usize,
 }
 
 impl<'g, K, V, G: ReclaimGuard> RawIter<'g, K, V, G>
@@ -51,17 +52,29 @@ where
     K: Hash + Eq,
 {
     pub(crate) fn new<S: BuildHasher>(map: &RawMap<K, V, S>, guard: &'g G) -> Self {
-        let table = loop {
+        let table = Self::start(map, guard);
+        Self::over(table, guard, 0, table.slots())
+    }
+
+    /// The table a walk starts from: the root, once no resize is in
+    /// progress (finishing any that is, without waiting for anyone).
+    pub(crate) fn start<S: BuildHasher>(map: &RawMap<K, V, S>, guard: &'g G) -> &'g Table<K, V> {
+        loop {
             let root = map.root(guard);
             if next_of(root, guard).is_none() {
-                break root;
+                return root;
             }
             map.finish(root, guard);
-        };
+        }
+    }
+
+    /// Walks slots `start..end` of `table` (a table from [`RawIter::start`]).
+    pub(crate) fn over(table: &'g Table<K, V>, guard: &'g G, start: usize, end: usize) -> Self {
         RawIter {
             guard,
             table,
-            index: 0,
+            index: start,
+            end,
         }
     }
 }
@@ -73,7 +86,7 @@ where
     type Item = &'g Entry<K, V>;
 
     fn next(&mut self) -> Option<&'g Entry<K, V>> {
-        while self.index < self.table.slots() {
+        while self.index < self.end {
             let w = self.table.word(self.index, self.guard);
             self.index += 1;
             if w.is_vacant() || w.deleted() {

@@ -44,12 +44,26 @@
 //! dropped twice. An impossible capacity panics with
 //! "lfmap: capacity overflow".
 
+//!
+//! ## Features
+//!
+//! * `rayon`: `par_iter`, `FromParallelIterator`, `ParallelExtend`.
+//! * `serde`: `Serialize` and `Deserialize` as a map.
+//! * `crossbeam-epoch`: reclaim with crossbeam-epoch instead of seize.
+//!
+//! `docs/api.md` maps Go's `map` and `sync.Map`, papaya's and dashmap's
+//! calls to lfmap's.
+
 #![warn(missing_docs)]
 
 mod iter;
 mod map;
 mod raw;
+#[cfg(feature = "rayon")]
+mod rayon_impls;
 mod reclaim;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod stats;
 mod sync;
 

@@ -283,8 +283,13 @@ where
     S: BuildHasher,
     G: ReclaimGuard,
 {
-    fn raw(&self) -> &'map RawMap<K, V, S> {
+    pub(crate) fn raw(&self) -> &'map RawMap<K, V, S> {
         &self.map.raw
+    }
+
+    #[cfg(feature = "rayon")]
+    pub(crate) fn guard(&self) -> &G {
+        &self.guard
     }
 
     /// Returns the value for `key`.

@@ -32,6 +32,14 @@ pub struct Stats {
     pub tombstones: usize,
     /// Resizes started (growths, same-size rebuilds and shrinks).
     pub resizes: u64,
+    /// Resizes finished (the root moved to the new table). `resizes -
+    /// resizes_finished` is the number in progress.
+    pub resizes_finished: u64,
+    /// Keys inserted into the map (new keys, including re-inserted removed
+    /// ones; replacing a present key's value does not count).
+    pub inserts: u64,
+    /// Keys removed from the map.
+    pub removes: u64,
     /// Migration chunks moved by threads that were helping (every chunk is
     /// moved by a writer that met the resize; readers never help).
     pub chunks_helped: u64,

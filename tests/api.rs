@@ -159,3 +159,51 @@ fn remove_if_and_try_insert_single_thread() {
     assert_eq!(m.remove_if("a", |_, v| *v == 1), Some((&"a", &1)));
     assert!(m.is_empty());
 }
+
+#[test]
+fn metrics_count_a_known_sequence_exactly() {
+    let map = HashMap::with_capacity(0); // 16 slots: resizes past 12 claimed slots
+    let m = map.pin();
+    for k in 0..12u64 {
+        assert_eq!(m.insert(k, k), None);
+    }
+    m.insert(0, 100); // a replacement: not an insert
+    m.update(&1, |v| v + 1); // nor is an update
+    m.get_or_insert(2, 0); // present: nothing
+    m.remove(&3);
+    m.remove(&3); // absent: not a remove
+    m.insert(3, 3); // a re-insert counts
+    let s = map.stats();
+    assert_eq!((s.inserts, s.removes, s.len), (13, 1, 12), "{s:?}");
+    assert_eq!(
+        (s.resizes, s.resizes_finished, s.generation),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    // The 13th claimed slot of 16 starts a resize; the next write migrates
+    // the whole 16-slot table (one 64-slot chunk) and promotes.
+    m.insert(100, 0);
+    let s = map.stats();
+    assert_eq!(
+        (s.resizes, s.resizes_finished, s.generation),
+        (1, 0, 0),
+        "{s:?}"
+    );
+    m.insert(101, 0);
+    let s = map.stats();
+    assert_eq!(
+        (s.resizes, s.resizes_finished, s.generation, s.chunks_helped),
+        (1, 1, 1, 1),
+        "{s:?}"
+    );
+    assert_eq!(
+        (s.inserts, s.removes, s.len, s.tombstones),
+        (15, 1, 14, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        m.compute(7, |_| Operation::<u64, ()>::Remove),
+        Compute::Removed(&7)
+    );
+    assert_eq!(map.stats().removes, 2);
+}

@@ -131,6 +131,7 @@ where
                 .compare_exchange(old, new, AcqRel, Acquire)
                 .is_ok()
             {
+                self.promotions.bump();
                 // The old table is unreachable for operations that start
                 // from now on: entries parked in `next` may be retired, and
                 // so may the old table itself.

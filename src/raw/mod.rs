@@ -47,11 +47,15 @@ pub(crate) struct RawMap<K, V, S> {
     /// The current table. Tables retired from here are freed by `reclaim`.
     root: AtomicPtr<Table<K, V>>,
     pub(crate) hasher: S,
-    /// Live entries (the map's `len`).
-    len: Counter,
+    /// Keys inserted (new or revived) and removed; `len` is the difference.
+    /// Two monotonic counters instead of one up-down counter cost the same
+    /// (each write touches one) and give the metrics for free.
+    inserted: Counter,
+    removed: Counter,
     /// A resize never shrinks below this many slots (`with_capacity`).
     min_slots: usize,
     resizes: Events,
+    promotions: Events,
     chunks_helped: Events,
     // Declared last: dropped after the tables, so it frees the retired
     // objects it still holds once the live ones are gone.
@@ -64,9 +68,11 @@ impl<K, V, S> RawMap<K, V, S> {
         RawMap {
             root: AtomicPtr::new(Box::into_raw(Table::new(slots, 0, false))),
             hasher,
-            len: Counter::new(),
+            inserted: Counter::new(),
+            removed: Counter::new(),
             min_slots: slots,
             resizes: Events::new(),
+            promotions: Events::new(),
             chunks_helped: Events::new(),
             reclaim: Reclaimer::new(),
             _owns: PhantomData,
@@ -92,19 +98,26 @@ impl<K, V, S> RawMap<K, V, S> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len.sum()
+        // Removals are read first: a concurrent insert-then-remove can then
+        // only make the result too large, never wrap below zero.
+        let removed = self.removed.sum();
+        self.inserted.sum().saturating_sub(removed)
     }
 
     pub(crate) fn stats(&self) -> Stats {
         let guard = self.pin();
         let root = self.root(&guard);
-        let len = self.len.sum();
+        let (inserts, removes) = (self.inserted.sum(), self.removed.sum());
+        let len = inserts.saturating_sub(removes);
         Stats {
             len,
             capacity: root.slots() / 4 * 3,
             slots: root.slots(),
             tombstones: root.occupied.sum().saturating_sub(len),
             resizes: self.resizes.get(),
+            resizes_finished: self.promotions.get(),
+            inserts: inserts as u64,
+            removes: removes as u64,
             chunks_helped: self.chunks_helped.get(),
             generation: root.generation,
             pending_garbage: self.reclaim.pending(),
@@ -204,7 +217,7 @@ where
                                         let e = p.ptr();
                                         p.publish();
                                         table.publish(i, hash);
-                                        self.len.add(1);
+                                        self.inserted.add(1);
                                         self.after_claim(table, probed, guard);
                                         // SAFETY: just published; protected
                                         // by our guard from now on.
@@ -256,7 +269,7 @@ where
                             }
                             match table.delete(i, w) {
                                 Ok(()) => {
-                                    let local = self.len.add(-1);
+                                    let local = self.removed.add(1);
                                     self.after_remove(table, local, guard);
                                     return Written {
                                         prev: cur,
@@ -273,7 +286,7 @@ where
                                     let e = p.ptr();
                                     p.publish();
                                     if w.deleted() {
-                                        self.len.add(1);
+                                        self.inserted.add(1);
                                     }
                                     self.retire_entry(table, w, guard);
                                     // SAFETY: just published; protected by
@@ -317,11 +330,9 @@ where
     /// so a grow-then-delete-all cycle returns its memory.
     #[inline]
     fn after_remove<G: ReclaimGuard>(&self, table: &Table<K, V>, local: isize, guard: &G) {
-        if table.slots() > self.min_slots && (table.slots() <= 1024 || local & 63 == 0) {
-            let len = self.len.sum();
-            if len * 8 < table.slots() {
-                self.start_resize(table, guard);
-            }
+        let sample = table.slots() <= 1024 || local & 63 == 0;
+        if sample && table.slots() > self.min_slots && self.len() * 8 < table.slots() {
+            self.start_resize(table, guard);
         }
     }
 
@@ -333,7 +344,7 @@ where
         if next_of(table, guard).is_some() {
             return;
         }
-        let slots = table::slots_for(self.len.sum().max(1)).max(self.min_slots);
+        let slots = table::slots_for(self.len().max(1)).max(self.min_slots);
         let new = Box::into_raw(Table::new(slots, table.generation + 1, true));
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
@@ -465,7 +476,8 @@ where
         }
         let empty = Box::into_raw(Table::new(self.min_slots, 0, false));
         let root = self.root.swap(empty, Ordering::Relaxed);
-        self.len = Counter::new();
+        self.inserted = Counter::new();
+        self.removed = Counter::new();
         // SAFETY: the root is linked from nowhere else, has no successor,
         // and `&mut self` means no guard can still reach it.
         unsafe { Box::from_raw(root) }

@@ -1,0 +1,107 @@
+//! rayon support (cargo feature `rayon`): parallel iteration over a pinned
+//! map, and parallel collection into a map.
+
+use std::hash::{BuildHasher, Hash};
+
+use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
+
+use crate::iter::RawIter;
+use crate::map::{HashMap, HashMapRef};
+use crate::raw::slot::Entry;
+use crate::reclaim::ReclaimGuard;
+
+/// Slots per rayon work item: enough to amortise a pin and a `Vec`.
+const SPLIT: usize = 4096;
+
+impl<'map, K, V, S, G> HashMapRef<'map, K, V, S, G>
+where
+    K: Hash + Eq + Sync,
+    V: Sync,
+    S: BuildHasher + Sync,
+    G: ReclaimGuard,
+{
+    /// A parallel iterator over the entries, with the same guarantee as
+    /// [`iter`](HashMapRef::iter): each key present throughout is yielded
+    /// exactly once, none twice.
+    ///
+    /// ```
+    /// use rayon::prelude::*;
+    /// let map: lfmap::HashMap<u64, u64> = (0..10_000).map(|i| (i, i)).collect();
+    /// let sum: u64 = map.pin().par_iter().map(|(_, v)| *v).sum();
+    /// assert_eq!(sum, (0..10_000).sum());
+    /// ```
+    pub fn par_iter(&self) -> impl ParallelIterator<Item = (&K, &V)> + '_ {
+        let raw = self.raw();
+        let table = RawIter::<K, V, G>::start(raw, self.guard());
+        let slots = table.slots();
+        (0..slots.div_ceil(SPLIT))
+            .into_par_iter()
+            .flat_map_iter(move |split| {
+                // Each worker loads through a pin of its own; the entries it
+                // hands out are protected by the caller's guard, which is
+                // pinned for as long as this iterator borrows the handle: an
+                // entry loaded after that pin was reachable then, so it cannot
+                // be freed before that guard drops.
+                let guard = raw.pin();
+                let start = split * SPLIT;
+                let walk = RawIter::over(table, &guard, start, (start + SPLIT).min(slots));
+                let entries: Vec<&Entry<K, V>> = walk.collect();
+                // SAFETY: as argued above, the caller's guard (alive for `'_`)
+                // protects every entry for the lifetime of the borrow.
+                let entries: Vec<&Entry<K, V>> = unsafe { std::mem::transmute(entries) };
+                entries.into_iter().map(|e| (&e.key, &e.value))
+            })
+    }
+}
+
+impl<K, V, S> ParallelExtend<(K, V)> for &HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + Sync,
+    V: Send + Sync,
+    S: BuildHasher + Sync,
+{
+    fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, items: I) {
+        let map: &HashMap<K, V, S> = self;
+        items.into_par_iter().for_each_init(
+            || map.pin(),
+            |m, (k, v)| {
+                m.insert(k, v);
+            },
+        );
+    }
+}
+
+impl<K, V, S> ParallelExtend<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + Sync,
+    V: Send + Sync,
+    S: BuildHasher + Sync,
+{
+    /// ```
+    /// use rayon::prelude::*;
+    /// let mut map = lfmap::HashMap::new();
+    /// map.par_extend((0..1000u32).into_par_iter().map(|i| (i, i * 2)));
+    /// assert_eq!(map.len(), 1000);
+    /// ```
+    fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, items: I) {
+        (&*self).par_extend(items);
+    }
+}
+
+impl<K, V, S> FromParallelIterator<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + Sync,
+    V: Send + Sync,
+    S: BuildHasher + Default + Sync,
+{
+    /// ```
+    /// use rayon::prelude::*;
+    /// let map: lfmap::HashMap<u32, u32> = (0..1000u32).into_par_iter().map(|i| (i, i)).collect();
+    /// assert_eq!(map.len(), 1000);
+    /// ```
+    fn from_par_iter<I: IntoParallelIterator<Item = (K, V)>>(items: I) -> Self {
+        let mut map = HashMap::with_hasher(S::default());
+        map.par_extend(items);
+        map
+    }
+}

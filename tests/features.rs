@@ -1,0 +1,73 @@
+//! The optional features: rayon and serde.
+
+#[cfg(feature = "rayon")]
+mod rayon_support {
+    use lfmap::HashMap;
+    use rayon::prelude::*;
+
+    #[test]
+    fn par_iter_equals_sequential_on_a_million_keys() {
+        let n = if cfg!(debug_assertions) {
+            100_000u64
+        } else {
+            1_000_000
+        };
+        let map: HashMap<u64, u64> = (0..n).into_par_iter().map(|i| (i, i * 7)).collect();
+        assert_eq!(map.len(), n as usize);
+        let m = map.pin();
+        let mut par: Vec<(u64, u64)> = m.par_iter().map(|(k, v)| (*k, *v)).collect();
+        let mut seq: Vec<(u64, u64)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        par.sort_unstable();
+        seq.sort_unstable();
+        assert_eq!(par.len(), n as usize);
+        assert_eq!(par, seq);
+        assert_eq!(par, (0..n).map(|i| (i, i * 7)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn par_extend_and_par_iter_while_writers_grow_the_map() {
+        let map: HashMap<u64, u64> = HashMap::with_capacity(0);
+        (&map).par_extend((0..10_000u64).into_par_iter().map(|i| (i, i)));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let m = map.pin();
+                for i in 10_000..200_000u64 {
+                    m.insert(i, i);
+                }
+            });
+            for _ in 0..5 {
+                let m = map.pin();
+                let mut stable: Vec<u64> = m
+                    .par_iter()
+                    .map(|(k, _)| *k)
+                    .filter(|k| *k < 10_000)
+                    .collect();
+                let len = stable.len();
+                stable.sort_unstable();
+                stable.dedup();
+                assert_eq!(stable.len(), len, "a key was yielded twice");
+                assert_eq!(len, 10_000, "stable keys missed");
+            }
+        });
+    }
+}
+
+#[cfg(feature = "serde")]
+mod serde_support {
+    use lfmap::HashMap;
+
+    #[test]
+    fn serde_round_trip() {
+        let map: HashMap<String, Vec<u32>> = (0..500u32)
+            .map(|i| (format!("key{i}"), vec![i, i + 1]))
+            .collect();
+        let json = serde_json::to_string(&map).unwrap();
+        let back: HashMap<String, Vec<u32>> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, map);
+        assert_eq!(back.len(), 500);
+        assert_eq!(back.pin().get("key42"), Some(&vec![42, 43]));
+        let empty: HashMap<u8, u8> = serde_json::from_str("{}").unwrap();
+        assert!(empty.is_empty());
+        assert!(serde_json::from_str::<HashMap<u8, u8>>("[1,2]").is_err());
+    }
+}
