@@ -86,23 +86,90 @@ where
     type Item = &'g Entry<K, V>;
 
     fn next(&mut self) -> Option<&'g Entry<K, V>> {
-        while self.index < self.end {
-            let w = self.table.word(self.index, self.guard);
-            self.index += 1;
-            if w.is_vacant() || w.deleted() {
-                continue;
-            }
-            // SAFETY: loaded under our guard, which outlives `'g`.
-            let e = unsafe { &*w.entry() };
-            if !w.copied() {
-                return Some(e);
-            }
-            let next = next_of(self.table, self.guard)?;
-            if let Some(found) = find(next, e.hash, &e.key, self.guard) {
-                return Some(found);
-            }
+        next_entry(self.table, &mut self.index, self.end, self.guard)
+    }
+}
+
+/// The walk step shared by every iterator: the next entry at or after
+/// `*index` (below `end`) of `table`, following keys a resize moved forward.
+fn next_entry<'g, K, V, G>(
+    table: &'g Table<K, V>,
+    index: &mut usize,
+    end: usize,
+    guard: &'g G,
+) -> Option<&'g Entry<K, V>>
+where
+    K: Hash + Eq,
+    G: ReclaimGuard,
+{
+    while *index < end {
+        let w = table.word(*index, guard);
+        *index += 1;
+        if w.is_vacant() || w.deleted() {
+            continue;
         }
-        None
+        // SAFETY: loaded under `guard`, which outlives `'g`.
+        let e = unsafe { &*w.entry() };
+        if !w.copied() {
+            return Some(e);
+        }
+        let next = next_of(table, guard)?;
+        if let Some(found) = find(next, e.hash, &e.key, guard) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// An iterator that owns its pinned handle and yields clones of the
+/// entries, so a function can return it. From `IntoIterator` for
+/// [`HashMapRef`](crate::HashMapRef) (by value). Same guarantee as
+/// [`iter`](crate::HashMapRef::iter).
+pub struct OwnedIter<'map, K, V, G> {
+    guard: G,
+    /// The walk's table, kept alive by `guard` (a raw pointer: the guard is
+    /// a field of this same struct).
+    table: *const Table<K, V>,
+    index: usize,
+    _map: std::marker::PhantomData<&'map Table<K, V>>,
+}
+
+impl<'map, K, V, G> OwnedIter<'map, K, V, G>
+where
+    K: Hash + Eq,
+    G: ReclaimGuard,
+{
+    pub(crate) fn new<S: BuildHasher>(map: &'map RawMap<K, V, S>, guard: G) -> Self {
+        let table: *const Table<K, V> = RawIter::start(map, &guard);
+        OwnedIter {
+            guard,
+            table,
+            index: 0,
+            _map: std::marker::PhantomData,
+        }
+    }
+}
+
+// SAFETY: the raw table pointer is a shared reference in disguise (kept
+// valid by the owned guard), so the iterator may move to another thread when
+// a `&Table` could (K, V: Sync) and the guard itself may move (G: Send);
+// yielded items are owned clones (K, V: Send).
+unsafe impl<K: Send + Sync, V: Send + Sync, G: Send> Send for OwnedIter<'_, K, V, G> {}
+
+impl<K, V, G> Iterator for OwnedIter<'_, K, V, G>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    G: ReclaimGuard,
+{
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        // SAFETY: the table was loaded under `self.guard`, which we own and
+        // which stays pinned until we drop.
+        let table = unsafe { &*self.table };
+        let e = next_entry(table, &mut self.index, table.slots(), &self.guard)?;
+        Some((e.key.clone(), e.value.clone()))
     }
 }
 

@@ -67,7 +67,7 @@ mod serde_impls;
 mod stats;
 mod sync;
 
-pub use iter::IntoIter;
+pub use iter::{IntoIter, OwnedIter};
 pub use map::{
     Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, LocalGuard, OccupiedError,
     Operation, OwnedGuard, Values,

@@ -7,7 +7,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
-use crate::iter::{IntoIter, RawIter};
+use crate::iter::{IntoIter, OwnedIter, RawIter};
 use crate::raw::slot::{Entry, Pending};
 use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
 use crate::raw::{self, Action, RawMap, Written};
@@ -843,6 +843,39 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Values<'g, K, V, G> {
 
     fn next(&mut self) -> Option<&'g V> {
         self.iter.next().map(|(_, v)| v)
+    }
+}
+
+impl<'map, K, V, S, G> IntoIterator for HashMapRef<'map, K, V, S, G>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    type Item = (K, V);
+    type IntoIter = OwnedIter<'map, K, V, G>;
+
+    /// Turns the handle into an iterator that owns its pin and yields
+    /// clones, so it can be returned from a function.
+    ///
+    /// ```
+    /// use lfmap::HashMap;
+    ///
+    /// fn evens(map: &HashMap<u32, String>) -> impl Iterator<Item = (u32, String)> + '_ {
+    ///     map.pin().into_iter().filter(|(k, _)| k % 2 == 0)
+    /// }
+    ///
+    /// let map = HashMap::new();
+    /// for i in 0..4 {
+    ///     map.pin().insert(i, i.to_string());
+    /// }
+    /// let mut got: Vec<_> = evens(&map).collect();
+    /// got.sort();
+    /// assert_eq!(got, [(0, "0".to_string()), (2, "2".to_string())]);
+    /// ```
+    fn into_iter(self) -> OwnedIter<'map, K, V, G> {
+        OwnedIter::new(&self.map.raw, self.guard)
     }
 }
 

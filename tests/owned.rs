@@ -90,3 +90,38 @@ fn owned_handle_crosses_await_while_another_task_writes() {
         eprintln!("{moved} of 8 reader tasks resumed on another worker thread");
     });
 }
+
+fn stable_keys(map: &HashMap<u64, u64>) -> impl Iterator<Item = (u64, u64)> + Send + '_ {
+    // The handle (and its pin) moves into the iterator, which we return.
+    map.pin_owned().into_iter().filter(|(k, _)| *k < 1_000)
+}
+
+#[test]
+fn owned_iterator_outlives_the_call_that_pinned_and_crosses_threads() {
+    let map = HashMap::with_capacity(0);
+    for k in 0..1_000u64 {
+        map.pin().insert(k, k * 2);
+    }
+    let iter = stable_keys(&map);
+    std::thread::scope(|s| {
+        // A writer grows the map (several resizes) and churns other keys
+        // while the returned iterator runs on a third thread.
+        s.spawn(|| {
+            let m = map.pin();
+            for k in 1_000..100_000u64 {
+                m.insert(k, k);
+                if k % 3 == 0 {
+                    m.remove(&(k - 1));
+                }
+            }
+        });
+        let reader = s.spawn(move || {
+            let mut seen: Vec<(u64, u64)> = iter.collect();
+            seen.sort_unstable();
+            seen
+        });
+        let seen = reader.join().unwrap();
+        assert_eq!(seen, (0..1_000u64).map(|k| (k, k * 2)).collect::<Vec<_>>());
+    });
+    assert!(map.stats().resizes > 0);
+}
