@@ -125,6 +125,13 @@ where
 /// entries, so a function can return it. From `IntoIterator` for
 /// [`HashMapRef`](crate::HashMapRef) (by value). Same guarantee as
 /// [`iter`](crate::HashMapRef::iter).
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// map.pin().insert(1, 2);
+/// let iter: lfmap::OwnedIter<'_, i32, i32, _> = map.pin_owned().into_iter();
+/// assert_eq!(iter.collect::<Vec<_>>(), [(1, 2)]);
+/// ```
 pub struct OwnedIter<'map, K, V, G> {
     guard: G,
     /// The walk's table, kept alive by `guard` (a raw pointer: the guard is
@@ -175,6 +182,13 @@ where
 
 /// An owning iterator over the entries of a [`HashMap`](crate::HashMap),
 /// from its `IntoIterator` implementation. Order is unspecified.
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// map.pin().insert(1, 2);
+/// let iter: lfmap::IntoIter<i32, i32> = map.into_iter();
+/// assert_eq!(iter.collect::<Vec<_>>(), [(1, 2)]);
+/// ```
 pub struct IntoIter<K, V> {
     table: Box<Table<K, V>>,
     index: usize,

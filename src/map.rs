@@ -23,6 +23,11 @@ use crate::stats::Stats;
 /// observe timing, use [`std::collections::hash_map::RandomState`]
 /// (SipHash-1-3) via [`HashMap::with_hasher`]. lfmap stays correct, only
 /// slower, under any hasher, even one that returns a constant.
+///
+/// ```
+/// let map: lfmap::HashMap<u8, u8, lfmap::DefaultHashBuilder> = lfmap::HashMap::new();
+/// assert!(map.is_empty());
+/// ```
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
 
 /// A lock-free concurrent hash map.
@@ -243,9 +248,25 @@ pub struct HashMapRef<'map, K, V, S = DefaultHashBuilder, G = LocalGuard<'map>> 
 }
 
 /// The guard of a [`HashMap::pin`] handle: cheap, tied to its thread.
+///
+/// ```
+/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+/// let m: lfmap::HashMapRef<'_, u8, u8, _, lfmap::LocalGuard<'_>> = map.pin();
+/// m.insert(1, 1);
+/// ```
 pub struct LocalGuard<'a>(raw::Guard<'a>);
 
 /// The guard of a [`HashMap::pin_owned`] handle: `Send`.
+///
+/// ```
+/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+/// let m: lfmap::HashMapRef<'_, u8, u8, _, lfmap::OwnedGuard<'_>> = map.pin_owned();
+/// std::thread::scope(|s| {
+///     s.spawn(move || {
+///         m.insert(1, 1);
+///     });
+/// });
+/// ```
 pub struct OwnedGuard<'a>(raw::OwnedGuard<'a>);
 
 macro_rules! delegate_guard {
@@ -760,6 +781,14 @@ where
 }
 
 /// The error of [`HashMapRef::try_insert`]: the key was present.
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// let m = map.pin();
+/// m.insert("k", 1);
+/// let lfmap::OccupiedError { current, not_inserted } = m.try_insert("k", 2).unwrap_err();
+/// assert_eq!((*current, not_inserted), (1, 2));
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 pub struct OccupiedError<'g, V> {
     /// The value the key already had.
@@ -777,6 +806,17 @@ impl<V: fmt::Debug> fmt::Display for OccupiedError<'_, V> {
 impl<V: fmt::Debug> std::error::Error for OccupiedError<'_, V> {}
 
 /// What the closure of [`HashMapRef::compute`] wants done.
+///
+/// ```
+/// use lfmap::{Compute, Operation};
+/// let map = lfmap::HashMap::new();
+/// let m = map.pin();
+/// let r = m.compute(1, |e| match e {
+///     None => Operation::Insert(10),
+///     Some(_) => Operation::Abort("exists"),
+/// });
+/// assert_eq!(r, Compute::Inserted(&10));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation<V, R> {
     /// Insert this value (or replace the current one).
@@ -788,6 +828,17 @@ pub enum Operation<V, R> {
 }
 
 /// What [`HashMapRef::compute`] did.
+///
+/// ```
+/// use lfmap::{Compute, Operation};
+/// let map = lfmap::HashMap::new();
+/// let m = map.pin();
+/// m.insert(1, 1);
+/// match m.compute(1, |_| Operation::<i32, ()>::Remove) {
+///     Compute::Removed(v) => assert_eq!(*v, 1),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compute<'g, V, R> {
     /// The key was absent; this value was inserted.
@@ -808,7 +859,15 @@ pub enum Compute<'g, V, R> {
 }
 
 /// Iterator over `(&K, &V)`, from [`HashMapRef::iter`].
-pub struct Iter<'g, K, V, G = LocalGuard<'g>> {
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// map.pin().insert(1, 2);
+/// let m = map.pin();
+/// let iter = m.iter();
+/// assert_eq!(iter.count(), 1);
+/// ```
+pub struct Iter<'g, K, V, G> {
     raw: RawIter<'g, K, V, G>,
 }
 
@@ -821,7 +880,15 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Iter<'g, K, V, G> {
 }
 
 /// Iterator over keys, from [`HashMapRef::keys`].
-pub struct Keys<'g, K, V, G = LocalGuard<'g>> {
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// map.pin().insert(1, 2);
+/// let m = map.pin();
+/// let keys = m.keys();
+/// assert_eq!(keys.copied().collect::<Vec<_>>(), [1]);
+/// ```
+pub struct Keys<'g, K, V, G> {
     iter: Iter<'g, K, V, G>,
 }
 
@@ -834,7 +901,15 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Keys<'g, K, V, G> {
 }
 
 /// Iterator over values, from [`HashMapRef::values`].
-pub struct Values<'g, K, V, G = LocalGuard<'g>> {
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// map.pin().insert(1, 2);
+/// let m = map.pin();
+/// let values = m.values();
+/// assert_eq!(values.copied().collect::<Vec<_>>(), [2]);
+/// ```
+pub struct Values<'g, K, V, G> {
     iter: Iter<'g, K, V, G>,
 }
 
