@@ -47,6 +47,14 @@ fn nearly_full() -> Arc<Map> {
     map
 }
 
+/// Inserts keys 4 and 5 into a [`nearly_full`] map: the first starts a
+/// resize, the second helps it.
+fn grow(map: &Map) {
+    let m = map.pin();
+    assert_eq!(m.insert(4, 4), None);
+    assert_eq!(m.insert(5, 5), None);
+}
+
 /// 1. insert vs insert of the same key: one wins the claim, the other sees
 /// it as the previous value (or is ordered after it); the final value is
 /// the one inserted last.
@@ -171,11 +179,7 @@ fn write_racing_migration() {
         let map = nearly_full();
         let (m1, m2) = (map.clone(), map.clone());
         let ((), updated) = race(
-            move || {
-                let m = m1.pin();
-                assert_eq!(m.insert(4, 4), None);
-                assert_eq!(m.insert(5, 5), None);
-            },
+            move || grow(&m1),
             move || m2.pin().update(&1, |v| v + 100).copied(),
         );
         assert_eq!(updated, Some(101));
@@ -197,11 +201,7 @@ fn get_racing_migration() {
         let map = nearly_full();
         let (m1, m2) = (map.clone(), map.clone());
         race(
-            move || {
-                let m = m1.pin();
-                m.insert(4, 4);
-                m.insert(5, 5);
-            },
+            move || grow(&m1),
             move || {
                 let m = m2.pin();
                 assert_eq!(m.get(&1), Some(&1));
@@ -220,11 +220,7 @@ fn iter_racing_resize() {
         let map = nearly_full();
         let (m1, m2) = (map.clone(), map.clone());
         race(
-            move || {
-                let m = m1.pin();
-                m.insert(4, 4);
-                m.insert(5, 5);
-            },
+            move || grow(&m1),
             move || {
                 let m = m2.pin();
                 let mut keys: Vec<u64> = m.keys().copied().collect();
