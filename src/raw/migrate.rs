@@ -36,15 +36,15 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 use super::probe::Probe;
-use super::slot::{tag_of, Entry, EMPTY};
+use super::slot::{tag_of, Entry, Word};
 use super::table::Table;
 use super::{next_of, RawMap};
 use crate::reclaim::ReclaimGuard;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 /// Slots migrated per helping step: large enough to amortise the claim,
-/// small enough that a write pays little (64 slots is 64 tag bytes plus 512
-/// bytes of words, a handful of cache lines each way).
+/// small enough that a write pays little (64 slots are 512 bytes of words,
+/// eight cache lines, plus the entries copied forward).
 ///
 /// Under loom, 2: a 4-slot table is then migrated in two chunks, so models
 /// see several helpers and the chunk hand-off.
@@ -161,26 +161,20 @@ where
     {
         let tag = tag_of(hash);
         for i in Probe::new(hash, table.shift, table.mask) {
-            let mut t = table.tag(i);
-            if t == EMPTY {
-                let mut w = table.word(i, guard);
-                if w.is_unclaimed() {
-                    match table.seal(i) {
-                        Ok(()) => return,
-                        Err(seen) => w = seen,
-                    }
+            let mut w = table.word(i, guard);
+            if w.is_unclaimed() {
+                match table.seal(i) {
+                    Ok(()) => return,
+                    Err(seen) => w = seen,
                 }
-                if w.is_vacant() {
-                    return; // already sealed
-                }
-                // SAFETY: claimed, so non-null; loaded under our guard.
-                t = table.publish(i, unsafe { (*w.entry()).hash });
             }
-            if t != tag {
+            if w.is_vacant() {
+                return; // already sealed
+            }
+            if w.tag() != tag {
                 continue;
             }
-            let w = table.word(i, guard);
-            // SAFETY: full tag, so non-null; loaded under our guard.
+            // SAFETY: claimed, so non-null; loaded under our guard.
             let e = unsafe { &*w.entry() };
             if e.hash == hash && e.key.borrow() == key {
                 let w = table.freeze(i, guard);
@@ -198,7 +192,7 @@ where
         &self,
         table: &Table<K, V>,
         i: usize,
-        w: super::slot::Word<K, V>,
+        w: Word<K, V>,
         next: &Table<K, V>,
         guard: &G,
     ) {
@@ -224,44 +218,38 @@ where
         // our guard protects; it is retired only after that table is
         // unlinked, after our pin.
         let e = unsafe { &*entry };
-        let tag = tag_of(e.hash);
+        let word = Word::tagged(entry, e.hash);
+        let tag = word.tag();
         'tables: loop {
             for i in Probe::new(e.hash, table.shift, table.mask) {
-                let mut t = table.tag(i);
-                if t == EMPTY {
-                    let mut w = table.word(i, guard);
-                    if w.is_unclaimed() {
-                        match table.claim(i, entry) {
-                            Ok(()) => {
-                                table.publish(i, e.hash);
-                                table.occupied.add(1);
-                                return;
-                            }
-                            Err(seen) => w = seen,
+                let mut w = table.word(i, guard);
+                if w.is_unclaimed() {
+                    match table.claim(i, word) {
+                        Ok(()) => {
+                            table.occupied.add(1);
+                            return;
                         }
+                        Err(seen) => w = seen,
                     }
-                    if w.is_vacant() {
-                        // Sealed: `table` is migrating and final for this
-                        // key, which it does not hold; go on.
-                        match next_of(table, guard) {
-                            Some(n) => {
-                                table = n;
-                                continue 'tables;
-                            }
-                            None => unreachable!("a sealed slot in a table without a successor"),
-                        }
-                    }
-                    // SAFETY: claimed, so non-null; loaded under our guard.
-                    t = table.publish(i, unsafe { (*w.entry()).hash });
                 }
-                if t != tag {
+                if w.is_vacant() {
+                    // Sealed: `table` is migrating and final for this key,
+                    // which it does not hold; go on.
+                    match next_of(table, guard) {
+                        Some(n) => {
+                            table = n;
+                            continue 'tables;
+                        }
+                        None => unreachable!("a sealed slot in a table without a successor"),
+                    }
+                }
+                if w.tag() != tag {
                     continue;
                 }
-                let w = table.word(i, guard);
                 if w.entry() == entry {
                     return; // copied by another helper
                 }
-                // SAFETY: full tag, so non-null; loaded under our guard.
+                // SAFETY: claimed, so non-null; loaded under our guard.
                 let other = unsafe { &*w.entry() };
                 if other.hash == e.hash && other.key == e.key {
                     return; // the key is here already, possibly newer

@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 
 use self::probe::Probe;
-use self::slot::{tag_of, Entry, Pending, Word, EMPTY};
+use self::slot::{tag_of, Entry, Pending, Word};
 use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
 use crate::stats::{Counter, Events, Stats};
@@ -198,55 +198,47 @@ where
             let mut probed = 0;
             for i in Probe::new(hash, table.shift, table.mask) {
                 probed += 1;
-                let mut t = table.tag(i);
-                if t == EMPTY {
-                    let mut w = table.word(i, guard);
-                    if w.is_unclaimed() {
-                        match decide(None, pending) {
-                            Action::Keep | Action::Remove => {
-                                return Written {
-                                    prev: None,
-                                    cur: None,
-                                }
+                let mut w = table.word(i, guard);
+                if w.is_unclaimed() {
+                    match decide(None, pending) {
+                        Action::Keep | Action::Remove => {
+                            return Written {
+                                prev: None,
+                                cur: None,
                             }
-                            Action::Put => {
-                                let p =
-                                    pending.take().expect("Action::Put without a pending entry");
-                                match table.claim(i, p.ptr()) {
-                                    Ok(()) => {
-                                        let e = p.ptr();
-                                        p.publish();
-                                        table.publish(i, hash);
-                                        self.inserted.add(1);
-                                        self.after_claim(table, probed, guard);
-                                        // SAFETY: just published; protected
-                                        // by our guard from now on.
-                                        return Written {
-                                            prev: None,
-                                            cur: Some(unsafe { &*e }),
-                                        };
-                                    }
-                                    Err(seen) => {
-                                        *pending = Some(p);
-                                        w = seen;
-                                    }
+                        }
+                        Action::Put => {
+                            let p = pending.take().expect("Action::Put without a pending entry");
+                            match table.claim(i, p.word()) {
+                                Ok(()) => {
+                                    let e = p.ptr();
+                                    p.publish();
+                                    self.inserted.add(1);
+                                    self.after_claim(table, probed, guard);
+                                    // SAFETY: just published; protected by
+                                    // our guard from now on.
+                                    return Written {
+                                        prev: None,
+                                        cur: Some(unsafe { &*e }),
+                                    };
+                                }
+                                Err(seen) => {
+                                    *pending = Some(p);
+                                    w = seen;
                                 }
                             }
                         }
                     }
-                    if w.frozen() {
-                        continue 'tables;
-                    }
-                    // Claimed but unpublished: publish it for its claimer
-                    // (see the invariant in slot.rs), then examine it.
-                    // SAFETY: claimed, so non-null; loaded under our guard.
-                    t = table.publish(i, unsafe { (*w.entry()).hash });
                 }
-                if t != tag {
+                if w.is_vacant() {
+                    // Sealed (an entry-less word is unclaimed or sealed,
+                    // and a failed claim means it is no longer unclaimed).
+                    continue 'tables;
+                }
+                if w.tag() != tag {
                     continue;
                 }
-                let mut w = table.word(i, guard);
-                // SAFETY: full tag, so non-null; loaded under our guard.
+                // SAFETY: claimed, so non-null; loaded under our guard.
                 let e = unsafe { &*w.entry() };
                 if e.hash != hash || e.key.borrow() != key {
                     continue;
@@ -281,7 +273,7 @@ where
                         }
                         Action::Put => {
                             let p = pending.take().expect("Action::Put without a pending entry");
-                            match table.replace(i, w, p.ptr()) {
+                            match table.replace(i, w, p.word()) {
                                 Ok(()) => {
                                     let e = p.ptr();
                                     p.publish();
@@ -409,7 +401,7 @@ pub(crate) fn next_of<'g, K, V, G: ReclaimGuard>(
 /// copied still holds the key's final value for this table.
 ///
 /// Linearization: the Acquire load of the key's word (live or deleted),
-/// or of the unfrozen word under the first `EMPTY` tag (absent).
+/// or of the first unclaimed, unfrozen word of its probe sequence (absent).
 pub(crate) fn find<'g, K, V, Q, G: ReclaimGuard>(
     mut table: &'g Table<K, V>,
     hash: u64,
@@ -423,25 +415,21 @@ where
     let tag = tag_of(hash);
     'tables: loop {
         for i in Probe::new(hash, table.shift, table.mask) {
-            let t = table.tag(i);
-            if t == EMPTY {
-                let w = table.word(i, guard);
+            let w = table.word(i, guard);
+            if w.is_vacant() {
                 if w.frozen() {
                     // Sealed: whatever this table had for the key is in
                     // the next table now.
                     table = next_of(table, guard)?;
                     continue 'tables;
                 }
-                // Unclaimed, or claimed by an insert that has not
-                // published its tag (not yet linearized): absent.
+                // Unclaimed: the key's probe sequence ends here.
                 return None;
             }
-            if t != tag {
+            if w.tag() != tag {
                 continue;
             }
-            let w = table.word(i, guard);
-            // SAFETY: a published tag implies a non-null word (tags are
-            // published after the claim), loaded under our guard.
+            // SAFETY: claimed, so non-null; loaded under our guard.
             let e = unsafe { &*w.entry() };
             if e.hash != hash || e.key.borrow() != key {
                 continue;

@@ -1,26 +1,36 @@
-//! The slot protocol: what a slot's tag and word mean, and every state
-//! transition, each one a single CAS. This file is the whole of lfmap's
-//! lock-free protocol at the level of one slot; `raw/mod.rs` strings the
-//! transitions together into operations and `raw/migrate.rs` into resizes.
+//! The slot protocol: what a slot's word means, and every state transition,
+//! each one a single CAS. This file is the whole of lfmap's lock-free
+//! protocol at the level of one slot; `raw/mod.rs` strings the transitions
+//! together into operations and `raw/migrate.rs` into resizes.
 //!
-//! A slot is two atomics in two parallel arrays of its [`Table`]:
+//! A slot is one atomic word (`AtomicPtr<Entry>`) of its [`Table`]: a
+//! pointer to an immutable heap [`Entry`] `{hash, key, value}`, with the
+//! slot's **tag** in its high bits and three state flags in its low bits:
 //!
-//! * the **tag** (`AtomicU8`): [`EMPTY`], or `0x80 | h7` where `h7` is seven
-//!   low bits of the key's hash. Probes read tags first and touch a word only
-//!   when the tag matches, so most foreign slots cost one byte load from a
-//!   dense array. A tag is written once per table (`EMPTY -> full`), never
-//!   reset.
-//! * the **word** (`AtomicPtr<Entry>`): a pointer to an immutable heap
-//!   [`Entry`] `{hash, key, value}`, with three flag bits in its low bits:
-//!
-//! | bit | name | meaning |
+//! | bits | name | meaning |
 //! |---|---|---|
+//! | 57..64 | tag | seven low bits of the key's hash (64-bit targets; none on 32-bit) |
 //! | 0 | `DELETED` | the key was removed: a *keyed tombstone*, the entry is kept so the key stays recognisable |
 //! | 1 | `FROZEN` | a migration owns the slot; no write may land here any more |
 //! | 2 | `COPIED` | the slot's content now lives in the next table (or, for a tombstone, was dropped) |
 //!
-//! States and transitions (every arrow is one CAS on the word, except the
-//! tag publication):
+//! A probe step is one load: a word with no entry ends the probe (or, if
+//! frozen, sends it to the next table); a word whose tag differs from the
+//! key's is skipped without touching its entry (a false match costs one
+//! entry read in 128); only a matching tag leads to the entry, where the
+//! stored hash and then the key are compared. The home slot comes from the
+//! *high* bits of the spread hash (`probe.rs`) and the tag from the low
+//! bits of the hash, so the two are independent.
+//!
+//! The tag is part of every word a slot ever holds for its key, so it is
+//! set by the same CAS that claims the slot: there is no window in which a
+//! slot is claimed but untagged. Entries come from the global allocator,
+//! whose addresses on every 64-bit platform Rust supports leave the top
+//! seven bits clear (user space ends at 2^47, or 2^56 with 5-level paging);
+//! [`Pending::new`] checks this for every entry and panics with a clear
+//! message rather than corrupt a word.
+//!
+//! States and transitions (every arrow is one CAS on the word):
 //!
 //! ```text
 //!            claim                 replace (E1 -> E2, same key)
@@ -41,10 +51,10 @@
 //!   the same key; a removal keeps the entry). So a key occupies at most
 //!   one slot per table, and a probe that found it may retry its CAS on that
 //!   slot without searching again.
-//! * **No tag is published past an empty tag.** Whoever publishes a tag has
-//!   seen every earlier slot of the probe sequence with a published tag, or
-//!   published it itself from the entry's stored hash (`publish`). So a
-//!   probe that meets an `EMPTY` tag whose word is unfrozen may stop.
+//! * **A probe may stop at the first word without an entry.** Slots are
+//!   claimed, never released, within a table; a key is inserted only into
+//!   the first unclaimed slot of its probe sequence, so every slot before
+//!   its own was claimed when it was inserted and stays claimed.
 //! * **Frozen is final.** Nothing but `COPIED` is ever added to a frozen
 //!   word; every writer CAS expects an unfrozen word and fails on a frozen
 //!   one, so no write can land behind a copy.
@@ -55,15 +65,22 @@ use super::table::Table;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
-/// Tag of a slot that no key has claimed.
-pub(crate) const EMPTY: u8 = 0;
+/// Where the tag sits in a word: the top seven bits on 64-bit targets.
+/// 32-bit targets have no spare high bits, so their tag is always 0 and
+/// every probe step compares the entry's stored hash instead.
+const TAG_SHIFT: u32 = usize::BITS - 7;
+const TAG_MASK: usize = if usize::BITS == 64 {
+    0x7f << TAG_SHIFT
+} else {
+    0
+};
 
-/// The tag a key with `hash` publishes: the high bit marks "full", the low
-/// seven bits are the hash's low bits (the home slot uses the *high* bits,
-/// so the two are independent).
+/// The tag bits of a word holding an entry with `hash`: seven low bits of
+/// the hash, shifted into place (independent of the home slot, which comes
+/// from the high bits of the spread hash).
 #[inline]
-pub(crate) fn tag_of(hash: u64) -> u8 {
-    0x80 | (hash as u8 & 0x7f)
+pub(crate) fn tag_of(hash: u64) -> usize {
+    ((hash as usize) << TAG_SHIFT) & TAG_MASK
 }
 
 /// One key-value pair, immutable once published. Aligned to 8 so the word
@@ -92,7 +109,22 @@ pub(crate) struct Pending<K, V>(*mut Entry<K, V>);
 
 impl<K, V> Pending<K, V> {
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
-        Pending(Box::into_raw(Box::new(Entry { hash, key, value })))
+        let ptr = Box::into_raw(Box::new(Entry { hash, key, value }));
+        if ptr.addr() & TAG_MASK != 0 {
+            // A platform whose allocator hands out addresses above 2^57:
+            // none that Rust supports today. Report it, never corrupt.
+            tag_space_exhausted(ptr);
+        }
+        Pending(ptr)
+    }
+
+    /// The word that publishes this entry: its pointer plus the tag of its
+    /// hash.
+    #[inline]
+    pub(crate) fn word(&self) -> Word<K, V> {
+        // SAFETY: `self.0` is a live allocation owned by us or the map.
+        let hash = unsafe { (*self.0).hash };
+        Word::tagged(self.0, hash)
     }
 
     #[inline]
@@ -130,6 +162,14 @@ impl<K, V> Pending<K, V> {
     }
 }
 
+#[cold]
+fn tag_space_exhausted<T>(ptr: *mut T) -> ! {
+    panic!(
+        "lfmap: the allocator returned address {ptr:p}, whose top 7 bits are \
+         not zero; lfmap keeps a hash tag there and cannot run on this platform"
+    )
+}
+
 impl<K, V> Drop for Pending<K, V> {
     fn drop(&mut self) {
         // SAFETY: never published, so never shared: we own it alone.
@@ -142,7 +182,7 @@ const FROZEN: usize = 0b010;
 const COPIED: usize = 0b100;
 const FLAGS: usize = 0b111;
 
-/// A slot word: an entry pointer with flag bits.
+/// A slot word: an entry pointer with tag and flag bits.
 pub(crate) struct Word<K, V>(*mut Entry<K, V>, PhantomData<(K, V)>);
 
 impl<K, V> Clone for Word<K, V> {
@@ -162,6 +202,16 @@ impl<K, V> Word<K, V> {
     pub(crate) fn from_raw(ptr: *mut Entry<K, V>) -> Self {
         Word(ptr, PhantomData)
     }
+    /// The word of `entry` (flags clear) tagged for `hash`, its hash.
+    #[inline]
+    pub(crate) fn tagged(entry: *mut Entry<K, V>, hash: u64) -> Self {
+        Word(entry.map_addr(|a| a | tag_of(hash)), PhantomData)
+    }
+    /// The tag bits (compare with [`tag_of`]).
+    #[inline]
+    pub(crate) fn tag(self) -> usize {
+        self.0.addr() & TAG_MASK
+    }
     #[inline]
     fn raw(self) -> *mut Entry<K, V> {
         self.0
@@ -174,10 +224,10 @@ impl<K, V> Word<K, V> {
     fn has(self, flag: usize) -> bool {
         self.0.addr() & flag != 0
     }
-    /// The entry pointer without flags (null for an empty slot).
+    /// The entry pointer without tag and flags (null for an empty slot).
     #[inline]
     pub(crate) fn entry(self) -> *mut Entry<K, V> {
-        self.0.map_addr(|a| a & !FLAGS)
+        self.0.map_addr(|a| a & !(FLAGS | TAG_MASK))
     }
     /// No entry was ever placed here (the slot may be frozen).
     #[inline]
@@ -219,44 +269,23 @@ impl<K, V> Word<K, V> {
 }
 
 impl<K, V> Table<K, V> {
-    /// Loads slot `i`'s tag. Acquire: pairs with the Release in `publish`,
-    /// so a full tag implies the word load that follows sees the entry.
-    #[inline]
-    pub(crate) fn tag(&self, i: usize) -> u8 {
-        self.tags[i].load(Acquire)
-    }
-
     /// Loads slot `i`'s word under `guard`.
     #[inline]
     pub(crate) fn word(&self, i: usize, guard: &impl ReclaimGuard) -> Word<K, V> {
         Word::from_raw(guard.protect(&self.words[i]))
     }
 
-    /// **claim**: `empty -> E`. The linearization point of inserting a new
-    /// key is this CAS's success *if* the tag is then published, which the
-    /// caller (or any helper) does at once.
+    /// **claim**: `empty -> E`: the linearization point of inserting a new
+    /// key. `entry` is the new entry's tagged word ([`Pending::word`]).
     #[inline]
-    pub(crate) fn claim(&self, i: usize, entry: *mut Entry<K, V>) -> Result<(), Word<K, V>> {
+    pub(crate) fn claim(&self, i: usize, entry: Word<K, V>) -> Result<(), Word<K, V>> {
         // Release on success: publishes the entry's initialisation to every
         // thread that later loads the word with Acquire. Acquire on failure:
         // the caller dereferences the entry it lost to.
         self.words[i]
-            .compare_exchange(std::ptr::null_mut(), entry, Release, Acquire)
+            .compare_exchange(std::ptr::null_mut(), entry.raw(), Release, Acquire)
             .map(drop)
             .map_err(Word::from_raw)
-    }
-
-    /// Publishes the tag of a claimed slot whose entry has `hash`; returns
-    /// the tag. Idempotent: every helper writes the same value.
-    #[inline]
-    pub(crate) fn publish(&self, i: usize, hash: u64) -> u8 {
-        let tag = tag_of(hash);
-        // Release: a reader that sees the tag (Acquire) also sees the claimed
-        // word, which happened-before this store in our thread (our claim or
-        // our Acquire load of it). Failure: another helper published the
-        // same tag; Relaxed suffices since we return our own value.
-        let _ = self.tags[i].compare_exchange(EMPTY, tag, Release, Relaxed);
-        tag
     }
 
     /// **replace** / **revive**: `cur -> new` where `cur` is unfrozen and
@@ -267,12 +296,13 @@ impl<K, V> Table<K, V> {
         &self,
         i: usize,
         cur: Word<K, V>,
-        new: *mut Entry<K, V>,
+        new: Word<K, V>,
     ) -> Result<(), Word<K, V>> {
+        debug_assert_eq!(cur.tag(), new.tag(), "a slot belongs to one key");
         // Release on success: publishes `new`'s initialisation. Acquire on
         // failure: the caller re-reads the entry it lost to.
         self.words[i]
-            .compare_exchange(cur.raw(), new, Release, Acquire)
+            .compare_exchange(cur.raw(), new.raw(), Release, Acquire)
             .map(drop)
             .map_err(Word::from_raw)
     }

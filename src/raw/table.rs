@@ -1,9 +1,9 @@
-//! One table generation: the tag and word arrays, and its migration state.
+//! One table generation: the slot array and its migration state.
 
 use crate::raw::slot::{Entry, Word};
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::Counter;
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 /// The smallest table: 16 slots (and so `shift <= 60`). Under loom, 4, so
 /// that models of a few operations already resize.
@@ -15,9 +15,8 @@ pub(crate) const MAX_SLOTS: usize = 1 << (usize::BITS - 5);
 
 /// A power-of-two array of slots plus its migration bookkeeping.
 pub(crate) struct Table<K, V> {
-    /// One tag byte per slot (`raw/slot.rs` says what they mean).
-    pub(crate) tags: Box<[AtomicU8]>,
-    /// One tagged entry pointer per slot.
+    /// One word per slot: a tagged, flagged entry pointer (`raw/slot.rs`
+    /// says what the bits mean).
     pub(crate) words: Box<[AtomicPtr<Entry<K, V>>]>,
     /// `64 - log2(slots)`: the home slot is `spread(hash) >> shift`.
     pub(crate) shift: u32,
@@ -55,7 +54,6 @@ impl<K, V> Table<K, V> {
     pub(crate) fn new(slots: usize, generation: u64, older_reachable: bool) -> Box<Self> {
         assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Box::new(Table {
-            tags: zeroed_slice(slots),
             words: zeroed_slice(slots),
             shift: 64 - slots.trailing_zeros(),
             mask: slots - 1,
@@ -196,9 +194,6 @@ impl<K, V> Drop for Table<K, V> {
 /// Implementors must be valid when zero-initialised.
 #[cfg(not(loom))]
 unsafe trait Zeroable {}
-// SAFETY: `AtomicU8` has the same in-memory representation as `u8`.
-#[cfg(not(loom))]
-unsafe impl Zeroable for AtomicU8 {}
 // SAFETY: `AtomicPtr<T>` has the same in-memory representation as `*mut T`;
 // all-zero is the null pointer.
 #[cfg(not(loom))]
@@ -233,12 +228,6 @@ fn zeroed_slice<T: LoomZero>(n: usize) -> Box<[T]> {
 #[cfg(loom)]
 trait LoomZero {
     fn zero() -> Self;
-}
-#[cfg(loom)]
-impl LoomZero for AtomicU8 {
-    fn zero() -> Self {
-        AtomicU8::new(0)
-    }
 }
 #[cfg(loom)]
 impl<T> LoomZero for AtomicPtr<T> {

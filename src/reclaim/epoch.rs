@@ -9,14 +9,15 @@
 use crossbeam_epoch::{Collector, Guard};
 
 use super::{Reclaim, ReclaimGuard, Retire};
-use crate::sync::{AtomicIsize, AtomicPtr, Ordering};
+use crate::stats::Counter;
+use crate::sync::{AtomicPtr, Ordering};
 
 /// The crossbeam-epoch backend.
 pub(crate) struct EpochReclaim {
     // Declared first: dropped (running every deferred free) while `pending`
     // is still alive.
     collector: Collector,
-    pending: Box<AtomicIsize>,
+    pending: Box<Counter>,
 }
 
 impl Reclaim for EpochReclaim {
@@ -26,7 +27,7 @@ impl Reclaim for EpochReclaim {
     fn new() -> Self {
         EpochReclaim {
             collector: Collector::new(),
-            pending: Box::new(AtomicIsize::new(0)),
+            pending: Box::new(Counter::new()),
         }
     }
 
@@ -43,15 +44,15 @@ impl Reclaim for EpochReclaim {
     }
 
     fn pending(&self) -> usize {
-        // Relaxed: a gauge.
-        self.pending.load(Ordering::Relaxed).max(0) as usize
+        // A gauge: the sum of its relaxed shards.
+        self.pending.sum()
     }
 }
 
 /// A pinned crossbeam-epoch guard.
 pub(crate) struct EpochGuard<'a> {
     guard: Guard,
-    pending: &'a AtomicIsize,
+    pending: &'a Counter,
 }
 
 struct SendPtr<T>(*mut T);
@@ -65,9 +66,10 @@ impl ReclaimGuard for EpochGuard<'_> {
     }
 
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
-        // Relaxed: a gauge.
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        let pending: *const AtomicIsize = self.pending;
+        // A striped gauge: writers on different threads touch different
+        // cache lines, so retiring adds no shared write to the hot path.
+        self.pending.add(1);
+        let pending: *const Counter = self.pending;
         let ptr = SendPtr(ptr);
         // SAFETY: the closure runs once no pinned participant can hold `ptr`,
         // at the latest when the collector drops inside the map's drop,
@@ -75,7 +77,7 @@ impl ReclaimGuard for EpochGuard<'_> {
         unsafe {
             self.guard.defer_unchecked(move || {
                 let ptr = ptr;
-                (*pending).fetch_sub(1, Ordering::Relaxed);
+                (*pending).add(-1);
                 T::free(ptr.0);
             })
         };

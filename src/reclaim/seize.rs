@@ -18,25 +18,28 @@ use std::ptr;
 use seize::{Collector, LocalGuard, OwnedGuard};
 
 use super::{Reclaim, ReclaimGuard, Retire};
-use crate::sync::{AtomicIsize, AtomicPtr, Ordering};
+use crate::stats::Counter;
+use crate::sync::{AtomicPtr, Ordering};
 
 thread_local! {
     /// The pending-garbage counter of the map whose seize call is running on
     /// this thread, or null.
-    static PENDING: Cell<*const AtomicIsize> = const { Cell::new(ptr::null()) };
+    static PENDING: Cell<*const Counter> = const { Cell::new(ptr::null()) };
 }
 
 /// Restores the previous thread-local counter when dropped (calls nest when
 /// a value's destructor drops another map).
-struct Scope(*const AtomicIsize);
+struct Scope(*const Counter);
 
 impl Scope {
-    fn enter(pending: &AtomicIsize) -> Scope {
+    #[inline]
+    fn enter(pending: &Counter) -> Scope {
         Scope(PENDING.with(|p| p.replace(pending)))
     }
 }
 
 impl Drop for Scope {
+    #[inline]
     fn drop(&mut self) {
         PENDING.with(|p| p.set(self.0));
     }
@@ -49,8 +52,8 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
             // SAFETY: the pointer is set only while a seize call for this
             // map runs on this thread (`Scope`), and the counter is boxed in
             // the map's `SeizeReclaim`, which outlives that call.
-            // Relaxed: a statistics gauge; nothing synchronises through it.
-            unsafe { (*counter).fetch_sub(1, Ordering::Relaxed) };
+            // A striped gauge (relaxed shards); nothing synchronises through it.
+            unsafe { (*counter).add(-1) };
         }
     });
     // SAFETY: seize calls us once, after every guard that could have loaded
@@ -62,7 +65,7 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
 pub(crate) struct SeizeReclaim {
     collector: Collector,
     /// Boxed so the address seen by in-flight reclaimers never moves.
-    pending: Box<AtomicIsize>,
+    pending: Box<Counter>,
 }
 
 impl Reclaim for SeizeReclaim {
@@ -72,7 +75,7 @@ impl Reclaim for SeizeReclaim {
     fn new() -> Self {
         SeizeReclaim {
             collector: Collector::new(),
-            pending: Box::new(AtomicIsize::new(0)),
+            pending: Box::new(Counter::new()),
         }
     }
 
@@ -92,8 +95,8 @@ impl Reclaim for SeizeReclaim {
     }
 
     fn pending(&self) -> usize {
-        // Relaxed: a gauge.
-        self.pending.load(Ordering::Relaxed).max(0) as usize
+        // A gauge: the sum of its relaxed shards.
+        self.pending.sum()
     }
 }
 
@@ -110,7 +113,7 @@ impl Drop for SeizeReclaim {
 /// `Send`; its pins cost a lock-free reservation of their own).
 pub(crate) struct SeizeGuard<'a, G: seize::Guard> {
     guard: ManuallyDrop<G>,
-    pending: &'a AtomicIsize,
+    pending: &'a Counter,
 }
 
 impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
@@ -123,8 +126,9 @@ impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
 
     #[inline]
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
-        // Relaxed: a gauge.
-        self.pending.fetch_add(1, Ordering::Relaxed);
+        // A striped gauge: writers on different threads touch different
+        // cache lines, so retiring adds no shared write to the hot path.
+        self.pending.add(1);
         let _scope = Scope::enter(self.pending);
         // SAFETY: the caller unlinked `ptr` and retires it once; `reclaim`
         // frees it with `T::free`, which is valid for it.
