@@ -30,7 +30,8 @@
 //! [`Pending::new`] checks this for every entry and panics with a clear
 //! message rather than corrupt a word.
 //!
-//! States and transitions (every arrow is one CAS on the word):
+//! States and transitions (every arrow is one CAS on the word, except
+//! `mark_copied`, a store: see there):
 //!
 //! ```text
 //!            claim                 replace (E1 -> E2, same key)
@@ -39,7 +40,7 @@
 //!     | seal          | freeze                 | freeze
 //!     v               v                        v
 //!  FROZEN          E|FROZEN            E|DELETED|FROZEN
-//!                     | mark_copied            | mark_copied (retires E)
+//!                     | mark_copied            | mark_copied (E stays with the table)
 //!                     v                        v
 //!                E|FROZEN|COPIED      E|DELETED|FROZEN|COPIED
 //! ```
@@ -63,7 +64,7 @@ use std::marker::PhantomData;
 
 use super::table::Table;
 use crate::reclaim::{ReclaimGuard, Retire};
-use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::sync::Ordering::{AcqRel, Acquire, Release};
 
 /// Where the tag sits in a word: the top seven bits on 64-bit targets.
 /// 32-bit targets have no spare high bits, so their tag is always 0 and
@@ -355,17 +356,20 @@ impl<K, V> Table<K, V> {
         }
     }
 
-    /// **mark_copied**: `w -> w|COPIED` for a frozen `w`. Returns whether this
-    /// call set the bit: exactly one caller wins, which is how a dropped
-    /// tombstone gets retired exactly once.
+    /// **mark_copied**: `w -> w|COPIED` for a frozen `w`, once its content is
+    /// in the next table (or, for a tombstone, deliberately left behind).
+    ///
+    /// The one transition that is a store, not a CAS: a frozen word changes
+    /// in no other way (frozen is final), and every thread that marks it
+    /// writes the same value, so there is nothing to compare against. A store
+    /// costs a fraction of a locked CAS, and migration marks every claimed
+    /// slot of the table once.
     #[inline]
-    pub(crate) fn mark_copied(&self, i: usize, frozen: Word<K, V>) -> bool {
+    pub(crate) fn mark_copied(&self, i: usize, frozen: Word<K, V>) {
         debug_assert!(frozen.frozen());
-        // Release on success: a reader that sees COPIED (Acquire) goes to the
-        // next table and must find the copy, which this thread placed there
-        // before. Failure: already COPIED (frozen words change no other way).
-        self.words[i]
-            .compare_exchange(frozen.raw(), frozen.with(COPIED).raw(), Release, Relaxed)
-            .is_ok()
+        // Release: a reader that sees COPIED (Acquire) goes to the next
+        // table and must find the copy, which this thread placed there (or
+        // saw placed there, with Acquire) before.
+        self.words[i].store(frozen.with(COPIED).raw(), Release);
     }
 }
