@@ -27,6 +27,7 @@ pub(crate) type Guard<'a> = <Reclaimer as Reclaim>::Guard<'a>;
 pub(crate) type OwnedGuard<'a> = <Reclaimer as Reclaim>::OwnedGuard<'a>;
 
 /// What a write wants done with the key's current entry.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Action {
     /// Leave the slot as it is.
     Keep,
@@ -158,6 +159,13 @@ where
     /// on conflict. `decide` may be called several times; an entry it wants
     /// published is left in `pending` (and put back there if a CAS fails).
     ///
+    /// `decide` runs again only when the key's state differs from the one it
+    /// last decided on (another entry, or present versus absent): a CAS that
+    /// fails because a migration froze the slot, or because another key
+    /// claimed the empty slot first, reuses the last decision (and the entry
+    /// it left in `pending`). So user closures behind `decide` re-run only
+    /// when another thread changed the key, as the API documents.
+    ///
     /// # Safety
     ///
     /// `key` must stay valid for the whole call; it may point into the entry
@@ -175,6 +183,20 @@ where
         Q: Eq + ?Sized,
         F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
     {
+        // The last decision and the state it was made on (the live entry's
+        // address, or null for absent).
+        let mut last: Option<(*const Entry<K, V>, Action)> = None;
+        let mut decide = |cur: Option<&'g Entry<K, V>>, pending: &mut Option<Pending<K, V>>| {
+            let seen = cur.map_or(std::ptr::null(), |e| e as *const Entry<K, V>);
+            match last {
+                Some((state, action)) if state == seen => action,
+                _ => {
+                    let action = decide(cur, pending);
+                    last = Some((seen, action));
+                    action
+                }
+            }
+        };
         let tag = tag_of(hash);
         let mut table = self.root(guard);
         let mut depth = 0;
