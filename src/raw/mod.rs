@@ -262,7 +262,7 @@ where
                 }
                 // SAFETY: claimed, so non-null; loaded under our guard.
                 let e = unsafe { &*w.entry() };
-                if e.hash != hash || e.key.borrow() != key {
+                if e.key.borrow() != key {
                     continue;
                 }
                 // This is the key's slot; it stays so (slot.rs invariant).
@@ -453,7 +453,7 @@ where
             }
             // SAFETY: claimed, so non-null; loaded under our guard.
             let e = unsafe { &*w.entry() };
-            if e.hash != hash || e.key.borrow() != key {
+            if e.key.borrow() != key {
                 continue;
             }
             if w.copied() {

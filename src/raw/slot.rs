@@ -4,7 +4,7 @@
 //! together into operations and `raw/migrate.rs` into resizes.
 //!
 //! A slot is one atomic word (`AtomicPtr<Entry>`) of its [`Table`]: a
-//! pointer to an immutable heap [`Entry`] `{hash, key, value}`, with the
+//! pointer to an immutable heap [`Entry`] `{key, value, hash}`, with the
 //! slot's **tag** in its high bits and three state flags in its low bits:
 //!
 //! | bits | name | meaning |
@@ -18,7 +18,8 @@
 //! frozen, sends it to the next table); a word whose tag differs from the
 //! key's is skipped without touching its entry (a false match costs one
 //! entry read in 128); only a matching tag leads to the entry, where the
-//! stored hash and then the key are compared. The home slot comes from the
+//! key is compared (lookups skip the stored hash: on a hit they then touch
+//! only the entry's key and value; migrations compare hashes first). The home slot comes from the
 //! *high* bits of the spread hash (`probe.rs`) and the tag from the low
 //! bits of the hash, so the two are independent.
 //!
@@ -86,13 +87,20 @@ pub(crate) fn tag_of(hash: u64) -> usize {
 
 /// One key-value pair, immutable once published. Aligned to 8 so the word
 /// has three free low bits.
-#[repr(align(8))]
+///
+/// `repr(C)`, key and value first: a lookup hit reads the key and the value,
+/// and for word-sized pairs those 16 bytes share a cache line wherever the
+/// allocator puts the entry (16-aligned), while the stored hash, read only by
+/// migrations, may spill into the next line. (With the hash first, a 24-byte
+/// entry at offset 48 of a line had its value in the next line: a second
+/// miss on half of all lookups; `docs/benchmarks.md`, notes.)
+#[repr(C, align(8))]
 pub(crate) struct Entry<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
     /// The key's full hash, stored so that helpers and migrations never call
     /// the user's `Hash` (which may be slow or panic).
     pub(crate) hash: u64,
-    pub(crate) key: K,
-    pub(crate) value: V,
 }
 
 impl<K, V> Retire for Entry<K, V> {
