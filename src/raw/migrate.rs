@@ -69,6 +69,7 @@ where
             return;
         }
         let end = (start + CHUNK).min(slots);
+        table.prefetch_entries(start..end);
         for i in start..end {
             // Mutation for checking the loom models (docs/verification.md):
             // copy without freezing, so a write can land behind the copy.
@@ -98,6 +99,9 @@ where
         };
         if !table.finished.load(Acquire) {
             for i in 0..table.slots() {
+                if i % CHUNK == 0 {
+                    table.prefetch_entries(i..(i + CHUNK).min(table.slots()));
+                }
                 let w = table.freeze(i, guard);
                 self.copy_slot(table, i, w, next, guard);
             }

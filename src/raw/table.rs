@@ -127,6 +127,32 @@ impl<K, V> Table<K, V> {
         }
     }
 
+    /// Asks the CPU to start loading the entries of slots `range`, before a
+    /// migration copies them. Copying needs each entry's stored hash, and
+    /// entries are scattered over the heap: loaded one after the other, every
+    /// copy waits for its own cache miss (89% of the copy's samples in a
+    /// profile of rapid growth). Prefetched together, the misses overlap.
+    ///
+    /// Only a hint: the words are read Relaxed and nothing is dereferenced
+    /// (a prefetch of a stale address cannot fault).
+    #[inline]
+    pub(crate) fn prefetch_entries(&self, range: std::ops::Range<usize>) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        for i in range {
+            let w = Word::from_raw(self.words[i].load(Ordering::Relaxed));
+            // SAFETY: `_mm_prefetch` only hints the cache; it never faults,
+            // whatever the address, and SSE is part of the x86_64 baseline.
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                // The line holding the stored hash, which the copy reads.
+                let hash = std::mem::offset_of!(Entry<K, V>, hash);
+                _mm_prefetch::<_MM_HINT_T0>(w.entry().cast::<i8>().wrapping_add(hash));
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        let _ = range;
+    }
+
     /// Number of slots.
     #[inline]
     pub(crate) fn slots(&self) -> usize {
