@@ -324,7 +324,7 @@ impl<K, V> Table<K, V> {
         // on failure: the caller re-reads the entry it lost to.
         self.words[i]
             .compare_exchange(cur.raw(), cur.with(DELETED).raw(), Release, Acquire)
-            .map(drop)
+            .map(|_| self.note_tombstone())
             .map_err(Word::from_raw)
     }
 

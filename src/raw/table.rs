@@ -38,6 +38,11 @@ pub(crate) struct Table<K, V> {
     /// entries unlinked here may still be dereferenced through its copied
     /// words: their retirement waits on `deferred`.
     pub(crate) older_reachable: AtomicBool,
+    /// Some slot of this table was ever deleted (holds a keyed tombstone,
+    /// which the table owns). A finished table without one owns no entry,
+    /// so dropping it skips the slot scan: that scan, run by whichever thread
+    /// reclaims the table, was a multi-millisecond stall on large tables.
+    tombstoned: AtomicBool,
     /// Entries unlinked here while `older_reachable` (a Treiber stack).
     deferred: AtomicPtr<Deferred<K, V>>,
 }
@@ -64,6 +69,7 @@ impl<K, V> Table<K, V> {
             done: AtomicUsize::new(0),
             finished: AtomicBool::new(false),
             older_reachable: AtomicBool::new(older_reachable),
+            tombstoned: AtomicBool::new(false),
             deferred: AtomicPtr::new(std::ptr::null_mut()),
         })
     }
@@ -153,6 +159,17 @@ impl<K, V> Table<K, V> {
         let _ = range;
     }
 
+    /// Records that a slot of this table now holds a tombstone. Relaxed: read
+    /// only by `drop`, which has exclusive access (every write happened-before
+    /// it). The plain load first keeps repeated deletes from writing the
+    /// shared line again.
+    #[inline]
+    pub(crate) fn note_tombstone(&self) {
+        if !self.tombstoned.load(Ordering::Relaxed) {
+            self.tombstoned.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Number of slots.
     #[inline]
     pub(crate) fn slots(&self) -> usize {
@@ -194,12 +211,18 @@ impl<K, V> Drop for Table<K, V> {
     /// entries parked on `deferred`. Runs only when the table is unreachable
     /// (retired and reclaimed, or dropped with the map).
     fn drop(&mut self) {
-        for word in self.words.iter() {
-            let w = Word::from_raw(word.load(Ordering::Relaxed));
-            if !w.is_vacant() && (w.deleted() || !w.copied()) {
-                // SAFETY: owned by this table alone (see above), which
-                // nothing can reach any more.
-                unsafe { Entry::free(w.entry()) };
+        // A finished table has handed every live entry on (all `COPIED`);
+        // without tombstones it owns none of the entries its words point at.
+        let owns_entries =
+            !self.finished.load(Ordering::Relaxed) || self.tombstoned.load(Ordering::Relaxed);
+        if owns_entries {
+            for word in self.words.iter() {
+                let w = Word::from_raw(word.load(Ordering::Relaxed));
+                if !w.is_vacant() && (w.deleted() || !w.copied()) {
+                    // SAFETY: owned by this table alone (see above), which
+                    // nothing can reach any more.
+                    unsafe { Entry::free(w.entry()) };
+                }
             }
         }
         let mut node = self.deferred.load(Ordering::Relaxed);
