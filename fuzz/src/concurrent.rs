@@ -366,7 +366,10 @@ fn run_script<S: BuildHasher>(
                         TVal::new(vl, v)
                     })
                     .map(TVal::v);
-                assert_eq!(calls > 0, got.is_some(), "update: calls {calls}, {got:?}");
+                // A result needs a run of the closure. The converse holds only
+                // for own keys: on a shared key the closure may run on a value
+                // that another thread then removes, and update returns `None`.
+                assert!(got.is_none() || calls > 0, "update: calls {calls}, {got:?}");
                 if view.is_own(id) {
                     assert_eq!(calls, usize::from(view.model.contains_key(&id)));
                 }
