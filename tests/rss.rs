@@ -197,8 +197,9 @@ fn grow_then_delete_all(threads: u64, n: u64) -> Result<(), String> {
     });
     let grown_stats = map.stats();
     let (heap_grown, rss_grown) = (heap_kib(), rss_kib());
-    // Entries of 24 bytes, and a table of 9 bytes per slot at most 3/4 full:
-    // at least 36 bytes per key on the heap, touched, so resident too.
+    // Entries of 24 bytes (32-byte malloc chunks), and a table of 8 bytes
+    // per slot at most 3/4 full: more than 36 bytes per key on the heap,
+    // touched, so resident too.
     let heap_growth = heap_grown.saturating_sub(heap_before);
     let rss_growth = rss_grown.saturating_sub(rss_before);
     assert!(
