@@ -66,6 +66,7 @@ mod reclaim;
 mod serde_impls;
 mod stats;
 mod sync;
+mod word;
 
 pub use iter::{IntoIter, OwnedIter};
 pub use map::{
@@ -73,3 +74,4 @@ pub use map::{
     Operation, OwnedGuard, Values,
 };
 pub use stats::Stats;
+pub use word::{Iter as WordIter, WordInteger, WordMap, WordSized};

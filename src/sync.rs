@@ -6,12 +6,22 @@
 //! that numbers threads for counter striping (`stats.rs`): it must be a
 //! `static`, which loom atomics cannot be, and it plays no part in the
 //! protocol.
+//!
+//! [`AtomicU128`] (the slot unit of `WordMap`) comes from `portable-atomic`:
+//! `cmpxchg16b` on x86_64 (detected at run time unless enabled at compile
+//! time), 128-bit load via `vmovdqa` where AVX guarantees it atomic. Loom has
+//! no 128-bit atomic, so under loom it is modelled as a `loom` mutex around a
+//! `u128`: every operation on the unit is then one atomic step of the model
+//! with at least acquire/release semantics, which is what the protocol uses.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicUsize};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU8, AtomicUsize};
+
+#[cfg(not(loom))]
+pub(crate) use portable_atomic::AtomicU128;
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -23,4 +33,40 @@ pub(crate) fn spin_hint() {
     loom::thread::yield_now();
     #[cfg(not(loom))]
     std::hint::spin_loop();
+}
+
+/// The loom model of a 128-bit atomic: one mutex-guarded `u128`. Each method
+/// is one step of the model; the mutex orders every access to the unit,
+/// which is at least as strong as the acquire/release orderings the
+/// protocol asks for (so weaker orderings on units are not what loom checks:
+/// the unit's own protocol never uses `Relaxed`).
+#[cfg(loom)]
+pub(crate) struct AtomicU128(loom::sync::Mutex<u128>);
+
+#[cfg(loom)]
+impl AtomicU128 {
+    pub(crate) fn new(v: u128) -> Self {
+        AtomicU128(loom::sync::Mutex::new(v))
+    }
+    pub(crate) fn load(&self, _: Ordering) -> u128 {
+        *self.0.lock().unwrap()
+    }
+    pub(crate) fn store(&self, v: u128, _: Ordering) {
+        *self.0.lock().unwrap() = v;
+    }
+    pub(crate) fn compare_exchange(
+        &self,
+        current: u128,
+        new: u128,
+        _: Ordering,
+        _: Ordering,
+    ) -> Result<u128, u128> {
+        let mut v = self.0.lock().unwrap();
+        if *v == current {
+            *v = new;
+            Ok(current)
+        } else {
+            Err(*v)
+        }
+    }
 }

@@ -35,20 +35,13 @@
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
+use super::cursor::CHUNK;
 use super::probe::Probe;
 use super::slot::{tag_of, Entry, Word};
 use super::table::Table;
 use super::{next_of, RawMap};
 use crate::reclaim::ReclaimGuard;
-use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
-
-/// Slots migrated per helping step: large enough to amortise the claim,
-/// small enough that a write pays little (64 slots are 512 bytes of words,
-/// eight cache lines, plus the entries copied forward).
-///
-/// Under loom, 2: a 4-slot table is then migrated in two chunks, so models
-/// see several helpers and the chunk hand-off.
-pub(crate) const CHUNK: usize = if cfg!(loom) { 2 } else { 64 };
+use crate::sync::Ordering::{AcqRel, Acquire};
 
 impl<K, V, S> RawMap<K, V, S>
 where
@@ -58,19 +51,11 @@ where
     /// Migrates one chunk of `table` into `next`, if any is left to claim.
     pub(super) fn help<G: ReclaimGuard>(&self, table: &Table<K, V>, next: &Table<K, V>, guard: &G) {
         let slots = table.slots();
-        // Relaxed: the cursor only partitions work; the slots themselves are
-        // synchronised by their own CASes. The plain load first keeps the
-        // cursor from growing without bound once every chunk is handed out.
-        if table.claim.load(Relaxed) >= slots {
+        let Some(chunk) = table.cursor.next_chunk(slots) else {
             return;
-        }
-        let start = table.claim.fetch_add(CHUNK, Relaxed);
-        if start >= slots {
-            return;
-        }
-        let end = (start + CHUNK).min(slots);
-        table.prefetch_entries(start..end);
-        for i in start..end {
+        };
+        table.prefetch_entries(chunk.clone());
+        for i in chunk.clone() {
             // Mutation for checking the loom models (docs/verification.md):
             // copy without freezing, so a write can land behind the copy.
             #[cfg(lfmap_mutation = "skip_freeze")]
@@ -80,13 +65,7 @@ where
             self.copy_slot(table, i, w, next, guard);
         }
         self.chunks_helped.bump();
-        // AcqRel: the thread that completes the count must see every other
-        // chunk's copies (Acquire) before it promotes, and publish its own
-        // (Release); RMWs on one counter form a release sequence.
-        let done = table.done.fetch_add(end - start, AcqRel) + (end - start);
-        if done == slots {
-            // Release: pairs with the Acquire in `promote`.
-            table.finished.store(true, Release);
+        if table.cursor.complete(chunk, slots) {
             self.promote(guard);
         }
     }
@@ -97,7 +76,7 @@ where
         let Some(next) = next_of(table, guard) else {
             return;
         };
-        if !table.finished.load(Acquire) {
+        if !table.cursor.is_finished() {
             for i in 0..table.slots() {
                 if i % CHUNK == 0 {
                     table.prefetch_entries(i..(i + CHUNK).min(table.slots()));
@@ -105,9 +84,7 @@ where
                 let w = table.freeze(i, guard);
                 self.copy_slot(table, i, w, next, guard);
             }
-            // Release: everything copied above happens-before a promoter
-            // that reads the flag with Acquire.
-            table.finished.store(true, Release);
+            table.cursor.set_finished();
         }
         self.promote(guard);
     }
@@ -116,8 +93,7 @@ where
     pub(super) fn promote<G: ReclaimGuard>(&self, guard: &G) {
         loop {
             let root = self.root(guard);
-            // Acquire: pairs with the Release stores of `finished`.
-            if !root.finished.load(Acquire) {
+            if !root.cursor.is_finished() {
                 return;
             }
             let Some(next) = next_of(root, guard) else {

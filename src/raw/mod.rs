@@ -4,6 +4,7 @@
 //! Every function here runs with the caller's guard pinned; references
 //! returned live as long as that guard (`'g`).
 
+pub(crate) mod cursor;
 mod migrate;
 pub(crate) mod probe;
 pub(crate) mod slot;

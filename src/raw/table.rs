@@ -1,9 +1,10 @@
 //! One table generation: the slot array and its migration state.
 
+use crate::raw::cursor::Cursor;
 use crate::raw::slot::{Entry, Word};
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::Counter;
-use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, Ordering};
 
 /// The smallest table: 16 slots (and so `shift <= 60`). Under loom, 4, so
 /// that models of a few operations already resize.
@@ -28,12 +29,8 @@ pub(crate) struct Table<K, V> {
     pub(crate) next: AtomicPtr<Table<K, V>>,
     /// Slots claimed in this table (live entries plus keyed tombstones).
     pub(crate) occupied: Counter,
-    /// Next migration chunk to hand out (claimed with `fetch_add`).
-    pub(crate) claim: AtomicUsize,
-    /// Slots migrated by chunk owners.
-    pub(crate) done: AtomicUsize,
-    /// Every slot is frozen and copied: the next table is authoritative.
-    pub(crate) finished: AtomicBool,
+    /// Who migrates which chunk, and whether all are done (`cursor.rs`).
+    pub(crate) cursor: Cursor,
     /// An older table migrating into this one may still be reached, so
     /// entries unlinked here may still be dereferenced through its copied
     /// words: their retirement waits on `deferred`.
@@ -65,9 +62,7 @@ impl<K, V> Table<K, V> {
             generation,
             next: AtomicPtr::new(std::ptr::null_mut()),
             occupied: Counter::new(),
-            claim: AtomicUsize::new(0),
-            done: AtomicUsize::new(0),
-            finished: AtomicBool::new(false),
+            cursor: Cursor::new(),
             older_reachable: AtomicBool::new(older_reachable),
             tombstoned: AtomicBool::new(false),
             deferred: AtomicPtr::new(std::ptr::null_mut()),
@@ -214,7 +209,7 @@ impl<K, V> Drop for Table<K, V> {
         // A finished table has handed every live entry on (all `COPIED`);
         // without tombstones it owns none of the entries its words point at.
         let owns_entries =
-            !self.finished.load(Ordering::Relaxed) || self.tombstoned.load(Ordering::Relaxed);
+            !self.cursor.finished_exclusive() || self.tombstoned.load(Ordering::Relaxed);
         if owns_entries {
             for word in self.words.iter() {
                 let w = Word::from_raw(word.load(Ordering::Relaxed));
@@ -242,17 +237,25 @@ impl<K, V> Drop for Table<K, V> {
 ///
 /// Implementors must be valid when zero-initialised.
 #[cfg(not(loom))]
-unsafe trait Zeroable {}
+pub(crate) unsafe trait Zeroable {}
 // SAFETY: `AtomicPtr<T>` has the same in-memory representation as `*mut T`;
 // all-zero is the null pointer.
 #[cfg(not(loom))]
 unsafe impl<T> Zeroable for AtomicPtr<T> {}
+// SAFETY: atomic integers have the in-memory representation of their
+// integer (`portable_atomic::AtomicU128` documents the same for `u128`);
+// all-zero is 0.
+#[cfg(not(loom))]
+unsafe impl Zeroable for crate::sync::AtomicU8 {}
+// SAFETY: as above.
+#[cfg(not(loom))]
+unsafe impl Zeroable for crate::sync::AtomicU128 {}
 
 /// A boxed slice of `n` zeroed atomics, from `alloc_zeroed`: large tables
 /// come straight from the kernel's zero pages, so an untouched slot costs
 /// no resident memory and allocation costs no initialisation pass.
 #[cfg(not(loom))]
-fn zeroed_slice<T: Zeroable>(n: usize) -> Box<[T]> {
+pub(crate) fn zeroed_slice<T: Zeroable>(n: usize) -> Box<[T]> {
     use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
     let layout = Layout::array::<T>(n).unwrap_or_else(|_| capacity_overflow());
     if layout.size() == 0 {
@@ -270,13 +273,25 @@ fn zeroed_slice<T: Zeroable>(n: usize) -> Box<[T]> {
 
 /// Under loom, atomics are not plain memory: build them one by one.
 #[cfg(loom)]
-fn zeroed_slice<T: LoomZero>(n: usize) -> Box<[T]> {
+pub(crate) fn zeroed_slice<T: LoomZero>(n: usize) -> Box<[T]> {
     (0..n).map(|_| T::zero()).collect()
 }
 
 #[cfg(loom)]
-trait LoomZero {
+pub(crate) trait LoomZero {
     fn zero() -> Self;
+}
+#[cfg(loom)]
+impl LoomZero for crate::sync::AtomicU8 {
+    fn zero() -> Self {
+        crate::sync::AtomicU8::new(0)
+    }
+}
+#[cfg(loom)]
+impl LoomZero for crate::sync::AtomicU128 {
+    fn zero() -> Self {
+        crate::sync::AtomicU128::new(0)
+    }
 }
 #[cfg(loom)]
 impl<T> LoomZero for AtomicPtr<T> {

@@ -1,0 +1,350 @@
+//! The `WordMap` slot protocol: what a slot's bits mean and every state
+//! transition, each one CAS on the slot's 128-bit unit (or, for
+//! `mark_copied`, a store). `word/raw.rs` strings these into operations and
+//! migrations; this file is the whole protocol at the level of one slot.
+//!
+//! # Why 128 bits
+//!
+//! A `WordMap` slot must hold a 64-bit key, a 64-bit value and a few state
+//! bits, and must be lock-free with no reserved key or value. Two needs fix
+//! the layout:
+//!
+//! * **State and value change together.** A migration freezes a slot and
+//!   then copies its value; a writer's value CAS that could still land after
+//!   the freeze would be lost. So the freeze and every value write must be
+//!   CASes on one atomic unit holding both: 64 value bits plus state bits
+//!   are more than a word, hence a 128-bit unit `{meta, value}`.
+//! * **A claim must publish the key.** An inserter that finds a slot claimed
+//!   by a key it cannot read yet would have to wait (or risk inserting its
+//!   key twice). So the claim CAS itself must carry the whole key.
+//!
+//! `meta` holds the key's low 56 bits and the state. The key's top byte is
+//! zero for every key type below 8 bytes and for every 64-bit key below
+//! 2^56 (counters, ids): then the claim is one CAS and a probe one 16-byte
+//! load. Otherwise (`HIGH` set) the claim parks the top byte in the value
+//! half (*pending*: no value yet), anyone who needs the key completes the
+//! slot by copying the byte into the table's `high` array and installing a
+//! value with a second CAS. A pending slot is readable (its whole key is in
+//! the unit) and *helpable*: another inserter of the same key completes it
+//! with its own value, so nobody ever waits for a stalled claimer.
+//!
+//! # Bits of `meta`
+//!
+//! | bits | name | meaning |
+//! |---|---|---|
+//! | 0..56 | key | the key's low 56 bits (valid while `CLAIMED`) |
+//! | 56 | `CLAIMED` | a key owns this slot (for the rest of the table's life) |
+//! | 57 | `VALUED` | the value half holds a value (clear: *pending*, it holds the key's top byte) |
+//! | 58 | `DELETED` | the key was removed: a keyed tombstone (the last value stays) |
+//! | 59 | `FROZEN` | a migration owns the slot; no write may land here any more |
+//! | 60 | `COPIED` | the slot's content is in the next table (or, if none, there is nothing to copy) |
+//! | 61 | `HIGH` | the key's top byte is not zero (it is in `high[i]` once `VALUED`) |
+//!
+//! An all-zero unit is an empty slot, so tables come from zeroed memory.
+//!
+//! # Transitions
+//!
+//! ```text
+//!            claim (top byte 0)                replace / revive
+//!   empty ----------------------> K=v  <---------------------------+
+//!     |  \ claim (top byte set)    |  \---- delete ---> K=v|DELETED-+
+//!     |   `--> K? --complete-->----'                         |
+//!     | seal      | freeze        | freeze                    | freeze
+//!     v           v               v                           v
+//!  FROZEN      K?|FROZEN       K=v|FROZEN              K=v|DELETED|FROZEN
+//!                 | mark_copied   | mark_copied               | mark_copied
+//!                 v               v                           v
+//!             (nothing copied) (v is in next)          (nothing copied)
+//! ```
+//!
+//! # Invariants
+//!
+//! * **A slot belongs to one key per table.** `CLAIMED` and the key bits
+//!   are set by the claim and never change afterwards (only state bits and
+//!   the value do). A key occupies at most one slot per table, and every
+//!   value a slot's unit ever holds was written for that slot's key: a
+//!   reader can never pair a key with another key's value (no slot reuse
+//!   within a table, and a new table is a new allocation).
+//! * **A value is never torn from its state.** Readers load the unit with
+//!   one 128-bit atomic load: the value they return was the key's value at
+//!   that instant (if the state was live), and in the tombstone state it is
+//!   not returned at all.
+//! * **A probe may stop at the first unclaimed slot** (slots are never
+//!   released within a table; a key is claimed in the first unclaimed slot
+//!   of its probe sequence, after every slot before it was found claimed).
+//! * **Frozen is final.** Nothing but `COPIED` is ever added to a frozen
+//!   unit; every writer CAS expects an unfrozen unit.
+
+use super::table::WordTable;
+use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+const KEY_LOW: u64 = (1 << 56) - 1;
+const CLAIMED: u64 = 1 << 56;
+const VALUED: u64 = 1 << 57;
+const DELETED: u64 = 1 << 58;
+const FROZEN: u64 = 1 << 59;
+const COPIED: u64 = 1 << 60;
+const HIGH: u64 = 1 << 61;
+/// The bits that name the key a slot belongs to.
+const IDENTITY: u64 = CLAIMED | HIGH | KEY_LOW;
+
+/// A key, prepared for probing: its bits, hash, and the `meta` bits that
+/// identify it in a claimed slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyId {
+    pub(crate) bits: u64,
+    pub(crate) hash: u64,
+    /// `CLAIMED | low 56 bits | HIGH if the top byte is set`.
+    meta: u64,
+}
+
+impl KeyId {
+    #[inline]
+    pub(crate) fn new(bits: u64, hash: u64) -> KeyId {
+        let high = if bits >> 56 != 0 { HIGH } else { 0 };
+        KeyId {
+            bits,
+            hash,
+            meta: CLAIMED | high | (bits & KEY_LOW),
+        }
+    }
+
+    #[inline]
+    fn top(&self) -> u8 {
+        (self.bits >> 56) as u8
+    }
+}
+
+/// A snapshot of one slot unit, as loaded or as seen by a failed CAS.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Unit(u128);
+
+impl Unit {
+    #[inline]
+    fn new(meta: u64, value: u64) -> Unit {
+        Unit((value as u128) << 64 | meta as u128)
+    }
+    #[inline]
+    fn meta(self) -> u64 {
+        self.0 as u64
+    }
+    #[inline]
+    fn value(self) -> u64 {
+        (self.0 >> 64) as u64
+    }
+    #[inline]
+    fn has(self, bit: u64) -> bool {
+        self.meta() & bit != 0
+    }
+    /// Never claimed, not frozen: the only state a claim or seal CASes from.
+    #[inline]
+    pub(crate) fn is_unclaimed(self) -> bool {
+        self.0 == 0
+    }
+    /// No key owns the slot (it is empty, or sealed if frozen).
+    #[inline]
+    pub(crate) fn is_vacant(self) -> bool {
+        !self.has(CLAIMED)
+    }
+    #[inline]
+    pub(crate) fn frozen(self) -> bool {
+        self.has(FROZEN)
+    }
+    #[inline]
+    pub(crate) fn copied(self) -> bool {
+        self.has(COPIED)
+    }
+    /// The slot holds a value for its key (live or removed), i.e. is not
+    /// pending.
+    #[inline]
+    pub(crate) fn valued(self) -> bool {
+        self.has(VALUED)
+    }
+    /// The key's value, if the slot holds a live one.
+    #[inline]
+    pub(crate) fn live(self) -> Option<u64> {
+        (self.meta() & (VALUED | DELETED) == VALUED).then_some(self.value())
+    }
+}
+
+impl WordTable {
+    /// Loads slot `i`'s unit. Acquire: pairs with the Release half of every
+    /// CAS below, so the caller sees what the writer did before (for a
+    /// `VALUED` slot with `HIGH`, the store of the key's top byte).
+    #[inline]
+    pub(crate) fn load(&self, i: usize) -> Unit {
+        Unit(self.units[i].load(Acquire))
+    }
+
+    /// Whether claimed slot `i`, seen as `u`, belongs to `key`.
+    #[inline]
+    pub(crate) fn owns(&self, i: usize, u: Unit, key: &KeyId) -> bool {
+        if u.meta() & IDENTITY != key.meta {
+            return false;
+        }
+        if key.meta & HIGH == 0 {
+            return true;
+        }
+        // The top byte is in the unit's value half while pending, in
+        // `high[i]` once valued. Relaxed: stored before the Release CAS that
+        // set `VALUED`, which our Acquire load of `u` saw.
+        let top = if u.valued() {
+            self.high[i].load(Relaxed)
+        } else {
+            u.value() as u8
+        };
+        top == key.top()
+    }
+
+    /// The bits of the key that owns claimed slot `i`, seen as `u`.
+    #[inline]
+    pub(crate) fn key_bits(&self, i: usize, u: Unit) -> u64 {
+        let low = u.meta() & KEY_LOW;
+        if u.meta() & HIGH == 0 {
+            low
+        } else if u.valued() {
+            // Relaxed: as in `owns`.
+            (self.high[i].load(Relaxed) as u64) << 56 | low
+        } else {
+            u.value() << 56 | low
+        }
+    }
+
+    #[inline]
+    fn cas(&self, i: usize, cur: Unit, new: Unit) -> Result<(), Unit> {
+        // AcqRel on success: Release publishes the new unit (and, for a
+        // completion, the top byte stored before it) to Acquire loaders;
+        // Acquire orders this thread after the writer of `cur`. Acquire on
+        // failure: the caller goes on with the unit it lost to.
+        self.units[i]
+            .compare_exchange(cur.0, new.0, AcqRel, Acquire)
+            .map(drop)
+            .map_err(Unit)
+    }
+
+    /// **claim**: `empty -> K=value` for a key whose top byte is zero (then
+    /// the linearization point of inserting it), or `empty -> K?` (pending,
+    /// the top byte parked in the value half) otherwise. Returns the unit
+    /// now in the slot.
+    #[inline]
+    pub(crate) fn claim(&self, i: usize, key: &KeyId, value: u64) -> Result<Unit, Unit> {
+        let new = if key.meta & HIGH == 0 {
+            Unit::new(key.meta | VALUED, value)
+        } else {
+            Unit::new(key.meta, key.top() as u64)
+        };
+        self.cas(i, Unit(0), new).map(|()| new)
+    }
+
+    /// **complete**: `K? -> K=value` for a pending, unfrozen unit `cur` of
+    /// `key`: the linearization point of inserting a key with a top byte.
+    /// Any thread that wants the key's slot valued may complete it (with the
+    /// value it wants there); every completer stores the same top byte.
+    #[inline]
+    pub(crate) fn complete(
+        &self,
+        i: usize,
+        cur: Unit,
+        key: &KeyId,
+        value: u64,
+    ) -> Result<(), Unit> {
+        debug_assert!(!cur.valued() && !cur.frozen());
+        // Relaxed: published by the Release CAS that follows.
+        self.high[i].store(key.top(), Relaxed);
+        self.cas(i, cur, Unit::new(cur.meta() | VALUED, value))
+    }
+
+    /// **replace** / **revive**: `K=v -> K=value` or `K=v|DELETED ->
+    /// K=value` for an unfrozen valued `cur`. The linearization point of
+    /// insert-over-existing, update and compare-exchange.
+    #[inline]
+    pub(crate) fn replace(&self, i: usize, cur: Unit, value: u64) -> Result<(), Unit> {
+        debug_assert!(cur.valued() && !cur.frozen());
+        self.cas(i, cur, Unit::new(cur.meta() & !DELETED, value))
+    }
+
+    /// **delete**: `K=v -> K=v|DELETED` for a live, unfrozen `cur`. The
+    /// linearization point of remove. The value stays (never read again
+    /// while deleted), so the slot keeps its key: a keyed tombstone.
+    #[inline]
+    pub(crate) fn delete(&self, i: usize, cur: Unit) -> Result<(), Unit> {
+        debug_assert!(cur.live().is_some() && !cur.frozen());
+        self.cas(i, cur, Unit::new(cur.meta() | DELETED, cur.value()))
+    }
+
+    /// **seal**: `empty -> FROZEN`: no key can be claimed here any more.
+    #[inline]
+    pub(crate) fn seal(&self, i: usize) -> Result<(), Unit> {
+        self.cas(i, Unit(0), Unit::new(FROZEN, 0))
+    }
+
+    /// **freeze**: sets `FROZEN` on slot `i` whatever its state; returns the
+    /// frozen unit. Lock-free: each failed CAS means another thread changed
+    /// the unit, i.e. made progress.
+    pub(crate) fn freeze(&self, i: usize) -> Unit {
+        let mut cur = self.load(i);
+        loop {
+            if cur.frozen() {
+                return cur;
+            }
+            let frozen = Unit::new(cur.meta() | FROZEN, cur.value());
+            match self.cas(i, cur, frozen) {
+                Ok(()) => return frozen,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// **mark_copied**: `u -> u|COPIED` for a frozen `u` whose content is in
+    /// the next table (or has none to copy). A store, not a CAS: a frozen
+    /// unit changes in no other way, and every marker writes the same bits.
+    /// Release: a reader that sees `COPIED` (Acquire) goes to the next table
+    /// and must find the copy this thread placed or saw placed there.
+    #[inline]
+    pub(crate) fn mark_copied(&self, i: usize, frozen: Unit) {
+        debug_assert!(frozen.frozen());
+        let copied = Unit::new(frozen.meta() | COPIED, frozen.value());
+        self.units[i].store(copied.0, Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_publishes_the_whole_key() {
+        let t = WordTable::new(16, 0);
+        let small = KeyId::new(7, 0);
+        let big = KeyId::new(0xab00_0000_0000_0007, 0);
+        let u = t.claim(0, &small, 99).unwrap();
+        assert_eq!(u.live(), Some(99));
+        assert!(t.owns(0, u, &small) && !t.owns(0, u, &big));
+        let p = t.claim(1, &big, 5).unwrap();
+        assert_eq!(p.live(), None);
+        assert!(t.owns(1, p, &big) && !t.owns(1, p, &small));
+        assert_eq!(t.key_bits(1, p), big.bits);
+        t.complete(1, p, &big, 5).unwrap();
+        let v = t.load(1);
+        assert_eq!(v.live(), Some(5));
+        assert!(t.owns(1, v, &big));
+        assert_eq!(t.key_bits(1, v), big.bits);
+        // Same low bits, other top byte: a different key.
+        let other = KeyId::new(0xac00_0000_0000_0007, 0);
+        assert!(!t.owns(1, v, &other));
+    }
+
+    #[test]
+    fn frozen_is_final() {
+        let t = WordTable::new(16, 0);
+        let k = KeyId::new(1, 0);
+        let u = t.claim(3, &k, 1).unwrap();
+        let f = t.freeze(3);
+        assert!(t.replace(3, u, 2).is_err());
+        assert!(t.delete(3, u).is_err());
+        assert_eq!(f.live(), Some(1));
+        assert!(t.seal(3).is_err());
+        t.mark_copied(3, f);
+        assert!(t.load(3).copied());
+    }
+}

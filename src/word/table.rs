@@ -1,0 +1,64 @@
+//! One `WordMap` table generation: the slot units, the key-top-byte array,
+//! and the migration bookkeeping shared with the generic map.
+
+use crate::raw::cursor::Cursor;
+use crate::raw::table::{zeroed_slice, MAX_SLOTS, MIN_SLOTS};
+use crate::reclaim::Retire;
+use crate::stats::Counter;
+use crate::sync::{AtomicPtr, AtomicU128, AtomicU8};
+
+/// A power-of-two array of 16-byte slot units (`word/slot.rs` says what the
+/// bits mean), 1 byte more per slot for keys whose top byte is not zero.
+pub(crate) struct WordTable {
+    /// One `{meta, value}` unit per slot, 16-byte aligned.
+    pub(crate) units: Box<[AtomicU128]>,
+    /// The top byte of the key of each slot whose meta has `HIGH` set;
+    /// zero (and never read) for every other slot.
+    pub(crate) high: Box<[AtomicU8]>,
+    /// `64 - log2(slots)`: the home slot is `spread(hash) >> shift`.
+    pub(crate) shift: u32,
+    /// `slots - 1`.
+    pub(crate) mask: usize,
+    /// Generation number: 0 for the first table, +1 per resize.
+    pub(crate) generation: u64,
+    /// The table this one is migrating into; null when no resize runs.
+    pub(crate) next: AtomicPtr<WordTable>,
+    /// Slots claimed (live, removed, or claimed and never given a value).
+    pub(crate) occupied: Counter,
+    /// Migration work hand-out (`raw/cursor.rs`).
+    pub(crate) cursor: Cursor,
+}
+
+impl WordTable {
+    /// Allocates a table of `slots` slots (a power of two within
+    /// [`MIN_SLOTS`]..=[`MAX_SLOTS`]), every slot empty: zeroed memory, so an
+    /// untouched page costs no resident memory.
+    pub(crate) fn new(slots: usize, generation: u64) -> Box<Self> {
+        assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
+        Box::new(WordTable {
+            units: zeroed_slice(slots),
+            high: zeroed_slice(slots),
+            shift: 64 - slots.trailing_zeros(),
+            mask: slots - 1,
+            generation,
+            next: AtomicPtr::new(std::ptr::null_mut()),
+            occupied: Counter::new(),
+            cursor: Cursor::new(),
+        })
+    }
+
+    /// Number of slots.
+    #[inline]
+    pub(crate) fn slots(&self) -> usize {
+        self.mask + 1
+    }
+}
+
+impl Retire for WordTable {
+    unsafe fn free(ptr: *mut Self) {
+        // SAFETY: tables come from `WordTable::new` (a `Box`), and the caller
+        // frees each once. A table owns nothing but its arrays: keys and
+        // values live inline.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+}
