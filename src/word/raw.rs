@@ -205,6 +205,8 @@ impl<S: BuildHasher> RawWordMap<S> {
                 // A resize runs: help it, make sure nothing about this key
                 // stays behind in `table`, and write in `next`.
                 self.help(table, next, guard);
+                // Mutation for checking the loom models (docs/verification.md).
+                #[cfg(not(lfmap_mutation = "word_skip_seal"))]
                 self.seal_key(table, next, key, guard);
                 table = next;
                 depth += 1;
@@ -333,6 +335,11 @@ impl<S: BuildHasher> RawWordMap<S> {
             return;
         };
         for i in chunk.clone() {
+            // Mutation for checking the loom models (docs/verification.md):
+            // copy without freezing, so a write can land behind the copy.
+            #[cfg(lfmap_mutation = "word_skip_freeze")]
+            let u = table.load(i);
+            #[cfg(not(lfmap_mutation = "word_skip_freeze"))]
             let u = table.freeze(i);
             self.copy_slot(table, i, u, next, guard);
         }
@@ -479,6 +486,10 @@ impl<S: BuildHasher> RawWordMap<S> {
                 // value claimed it (a writer reaches this table only after
                 // the key's copy returned): complete it with the same value.
                 loop {
+                    // Mutation for checking the loom models: take a pending
+                    // slot for a finished copy (the value may never land).
+                    #[cfg(lfmap_mutation = "word_pending_done")]
+                    return;
                     if u.valued() {
                         return;
                     }
