@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use common::{is_concurrent, mix, visit_map, BenchMap, Key, Rng, Visit, MAP_IDS};
+use common::{is_concurrent, mix, takes_key, visit_map, BenchMap, Key, Rng, Visit, MAP_IDS};
 
 // ---------------------------------------------------------------------------
 // Heap accounting (only switched on in the memory workload's child).
@@ -223,6 +223,10 @@ const WORKLOADS: &[(&str, &str)] = &[
         "read during growth: 1 writer grows, 1 reader gets",
     ),
     ("memory", "memory: bytes per u64->u64 entry"),
+    (
+        "counter",
+        "counter: add 1 to 1,000 hot keys (90%) and 1M cold keys (10%)",
+    ),
 ];
 
 const OP_GET: u64 = 0;
@@ -587,6 +591,56 @@ fn run_memory<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
     out
 }
 
+/// Workload 7: counters, from an empty map. Every operation adds 1 to a key
+/// (each map's own atomic upsert: `WordMap::add`, dashmap's
+/// `entry().and_modify().or_insert()`, ...): 90% to one of 1,000 hot keys,
+/// 10% to one of `2^keybits` cold keys, uniformly. Checks afterwards that the
+/// values sum to the number of operations (no lost update).
+fn run_counter<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
+    const HOT: u64 = 1000;
+    let cold = 1u64 << c.keybits;
+    let per = c.ops / c.threads as u64;
+    let map = M::new();
+    let barrier = Barrier::new(c.threads);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..c.threads)
+            .map(|t| {
+                let (map, barrier) = (&map, &barrier);
+                s.spawn(move || {
+                    let mut rng = Rng::new(0xC0FFEE ^ t as u64);
+                    let keys: Vec<u64> = (0..per)
+                        .map(|_| {
+                            if rng.below(10) == 0 {
+                                HOT + rng.below(cold)
+                            } else {
+                                rng.below(HOT)
+                            }
+                        })
+                        .collect();
+                    barrier.wait();
+                    let start = Instant::now();
+                    for &k in &keys {
+                        map.add(k, 1);
+                    }
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let start = spans.iter().map(|r| r.0).min().unwrap();
+    let end = spans.iter().map(|r| r.1).max().unwrap();
+    let secs = (end - start).as_secs_f64();
+    let total = per * c.threads as u64;
+    let sum = map.sum_values();
+    assert_eq!(sum, total, "{}: counter sum {sum} != {total} adds", c.map);
+    std::mem::forget(map);
+    vec![
+        ("mops".into(), total as f64 / secs / 1e6),
+        ("secs".into(), secs),
+    ]
+}
+
 struct ChildRun<'a>(&'a ChildCfg);
 
 impl<K: Key> Visit<K> for ChildRun<'_> {
@@ -605,6 +659,7 @@ impl Visit<u64> for ChildRunU64<'_> {
             "rapid_grow" => run_grow::<M>(self.0),
             "read_growth" => run_read_growth::<M>(self.0),
             "memory" => run_memory::<M>(self.0),
+            "counter" => run_counter::<M>(self.0),
             _ => run_ops::<u64, M>(self.0),
         }
     }
@@ -829,7 +884,7 @@ fn driver_main(args: &[String]) {
                     for &(mode, presized) in variants {
                         for m in &maps {
                             let single_ok = *wl != "read_growth" && t == 1;
-                            if !is_concurrent(m) && !single_ok {
+                            if !is_concurrent(m) && !single_ok || !takes_key(m, key) {
                                 continue;
                             }
                             jobs.push(ChildCfg {
@@ -1003,6 +1058,7 @@ fn get(records: &[Record], qu: &Query, field: &str) -> Option<Stat> {
 fn display_name(id: &str) -> &'static str {
     match id {
         "lfmap" => "lfmap",
+        "wordmap" => "lfmap WordMap",
         "papaya" => "papaya",
         "dashmap" => "dashmap",
         "flurry" => "flurry",
@@ -1017,6 +1073,7 @@ fn display_name(id: &str) -> &'static str {
 fn color(id: &str) -> &'static str {
     match id {
         "lfmap" => "#d62728",
+        "wordmap" => "#e377c2",
         "papaya" => "#1f77b4",
         "dashmap" => "#2ca02c",
         "flurry" => "#9467bd",
@@ -1346,6 +1403,7 @@ fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
             } else {
                 writeln!(w, "Mops/s, `u64` keys:\n").unwrap();
             }
+            let maps: Vec<&str> = maps.iter().copied().filter(|m| takes_key(m, key)).collect();
             throughput_table(w, records, wl, key, &maps, threads);
             let svg = format!(
                 "bench-{wl}{}.svg",
@@ -1498,6 +1556,34 @@ fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
             writeln!(w, "{row}|").unwrap();
         }
         writeln!(w).unwrap();
+        section += 1;
+    }
+
+    if has("counter") {
+        writeln!(w, "## {section}. Counters\n").unwrap();
+        writeln!(
+            w,
+            "From an empty map, {} operations in all, each adding 1 to a key with the map's own \
+             atomic upsert (`WordMap::add`; lfmap `compute`; papaya `update_or_insert`; dashmap \
+             and scc `entry().and_modify().or_insert()`; flurry `compute_if_present` then \
+             `try_insert`; the locked maps `entry().or_insert()`): 90% to one of 1,000 hot keys, \
+             10% to one of {} cold keys. Each run checks that the values sum to the number of \
+             adds.\n\nMops/s:\n",
+            o.ops,
+            1u64 << o.keybits
+        )
+        .unwrap();
+        throughput_table(w, records, "counter", "u64", &maps, threads);
+        let chart = throughput_chart(
+            records,
+            "counter",
+            "u64",
+            &maps,
+            threads,
+            "counter: add on hot and cold keys (u64)",
+        );
+        std::fs::write(o.out.join("bench-counter.svg"), chart).expect("write svg");
+        writeln!(w, "![counter](bench-counter.svg)\n").unwrap();
     }
 
     writeln!(w, "## Micro-benchmarks\n").unwrap();
@@ -1548,7 +1634,7 @@ fn throughput_table(
         for &t in threads {
             let qu = Query { key, ..q(wl, m, t) };
             let cell = fmt_stat(get(records, &qu, "mops"), 1);
-            if *m == "lfmap" {
+            if *m == "lfmap" || *m == "wordmap" {
                 write!(w, " **{cell}** |").unwrap();
             } else {
                 write!(w, " {cell} |").unwrap();
@@ -1710,7 +1796,70 @@ fn targets(w: &mut String, records: &[Record], o: &Opts) {
         bound: "≤ 50 B".into(),
         met: rss.map(|r| r <= 50.0),
     });
-    writeln!(w, "## Targets (issue #6)\n").unwrap();
+    // Issue #7: WordMap, in the same run.
+    let wm = |wl, t| med(wl, "wordmap", t, "mops", "thr");
+    let best2 = |wl: &str| {
+        let d = med(wl, "dashmap", 2, "mops", "thr");
+        let s = med(wl, "scc", 2, "mops", "thr");
+        match (d, s) {
+            (Some(d), Some(s)) => Some(d.max(s)),
+            (a, b) => a.or(b),
+        }
+    };
+    let mut ratio_target = |what: &str, r: Option<f64>, min: f64| {
+        ts.push(Target {
+            what: what.into(),
+            measured: r,
+            shown: r.map_or("—".into(), |r| format!("{r:.2}×")),
+            bound: format!("≥ {min}×"),
+            met: r.map(|r| r >= min),
+        });
+    };
+    ratio_target(
+        "WordMap read-heavy, 2 threads: wordmap / dashmap",
+        ratio(
+            wm("read_heavy", 2),
+            med("read_heavy", "dashmap", 2, "mops", "thr"),
+        ),
+        1.5,
+    );
+    for wl in ["exchange", "mixed", "rapid_grow"] {
+        ratio_target(
+            &format!("WordMap {wl}, 2 threads: wordmap / max(dashmap, scc)"),
+            ratio(wm(wl, 2), best2(wl)),
+            1.5,
+        );
+    }
+    ratio_target(
+        "WordMap counter, 2 threads: wordmap / dashmap",
+        ratio(
+            wm("counter", 2),
+            med("counter", "dashmap", 2, "mops", "thr"),
+        ),
+        3.0,
+    );
+    let wp = med("rapid_grow", "wordmap", 2, "p99.9", "lat");
+    ts.push(Target {
+        what: "WordMap rapid grow, 2 threads: insert p99.9".into(),
+        measured: wp,
+        shown: wp.map_or("—".into(), fmt_ns),
+        bound: format!("≤ {}", fmt_ns(1_000.0)),
+        met: wp.map(|v| v <= 1_000.0),
+    });
+    let wr = med("memory", "wordmap", 1, "rss_per_entry", "thr");
+    let wh = med("memory", "wordmap", 1, "heap_per_entry", "thr");
+    ts.push(Target {
+        what: "WordMap memory, grown from empty: bytes per u64→u64 entry (RSS; heap in brackets)"
+            .into(),
+        measured: wr,
+        shown: match (wr, wh) {
+            (Some(r), Some(h)) => format!("{r:.1} B ({h:.1} B)"),
+            _ => "—".into(),
+        },
+        bound: "≤ 24 B".into(),
+        met: wr.map(|r| r <= 24.0),
+    });
+    writeln!(w, "## Targets (issues #6 and #7)\n").unwrap();
     if o.quick {
         writeln!(w, "Quick mode: sizes differ from the targets' (fewer keys and ops), so these are indicative only.\n").unwrap();
     }

@@ -34,6 +34,9 @@ pub trait Key: Hash + Eq + Ord + Clone + Send + Sync + 'static + Borrow<Self::Q>
     }
     /// An owned copy of a borrowed key.
     fn from_q(q: &Self::Q) -> Self;
+    /// Runs `v` with [`Word`], lfmap's inline map, which takes word-sized
+    /// keys only.
+    fn visit_word<V: Visit<Self>>(v: V) -> V::Out;
 }
 
 impl Key for u64 {
@@ -46,6 +49,9 @@ impl Key for u64 {
     #[inline(always)]
     fn from_q(q: &u64) -> u64 {
         *q
+    }
+    fn visit_word<V: Visit<u64>>(v: V) -> V::Out {
+        v.visit::<Word>()
     }
 }
 
@@ -66,6 +72,9 @@ impl Key for String {
     #[inline(always)]
     fn from_q(q: &str) -> String {
         q.to_owned()
+    }
+    fn visit_word<V: Visit<String>>(_: V) -> V::Out {
+        panic!("wordmap takes word-sized keys only, not String")
     }
 }
 
@@ -90,6 +99,9 @@ pub trait BenchMap<K: Key>: Send + Sync + Sized {
     fn update(&self, k: &K::Q) -> bool;
     /// Iterates over every entry; returns the sum of the values.
     fn sum_values(&self) -> u64;
+    /// Adds `delta` to the value of `k`, inserting `delta` if absent: the
+    /// counter upsert, done the way each map's users would do it atomically.
+    fn add(&self, k: K, delta: u64);
 }
 
 /// lfmap (seize reclamation): one `pin` per operation.
@@ -121,6 +133,11 @@ impl<K: Key> BenchMap<K> for Lfmap<K> {
     }
     fn sum_values(&self) -> u64 {
         self.pin().values().fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn add(&self, k: K, delta: u64) {
+        self.pin().compute(k, |cur| {
+            lfmap::Operation::<u64, ()>::Insert(cur.map_or(delta, |(_, v)| v + delta))
+        });
     }
 }
 
@@ -156,6 +173,9 @@ impl<K: Key> BenchMap<K> for Papaya<K> {
     fn sum_values(&self) -> u64 {
         self.pin().values().fold(0, |a, v| a.wrapping_add(*v))
     }
+    fn add(&self, k: K, delta: u64) {
+        self.pin().update_or_insert(k, |v| v + delta, delta);
+    }
 }
 
 /// dashmap: sharded `RwLock`s over hashbrown tables.
@@ -187,6 +207,9 @@ impl<K: Key> BenchMap<K> for Dash<K> {
     }
     fn sum_values(&self) -> u64 {
         self.iter().fold(0, |a, r| a.wrapping_add(*r.value()))
+    }
+    fn add(&self, k: K, delta: u64) {
+        self.entry(k).and_modify(|v| *v += delta).or_insert(delta);
     }
 }
 
@@ -222,6 +245,19 @@ impl<K: Key> BenchMap<K> for Flurry<K> {
     }
     fn sum_values(&self) -> u64 {
         self.pin().values().fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn add(&self, k: K, delta: u64) {
+        // flurry has no upsert: update if present, else try to insert, and
+        // retry if another thread inserted in between.
+        let m = self.pin();
+        loop {
+            if m.compute_if_present(k.borrow(), |_, v| Some(v + delta)).is_some() {
+                return;
+            }
+            if m.try_insert(k.clone(), delta).is_ok() {
+                return;
+            }
+        }
     }
 }
 
@@ -260,6 +296,9 @@ impl<K: Key> BenchMap<K> for Scc<K> {
             true
         });
         sum
+    }
+    fn add(&self, k: K, delta: u64) {
+        self.entry_sync(k).and_modify(|v| *v += delta).or_insert(delta);
     }
 }
 
@@ -307,6 +346,9 @@ impl<K: Key> BenchMap<K> for RwLockMap<K> {
             .values()
             .fold(0, |a, v| a.wrapping_add(*v))
     }
+    fn add(&self, k: K, delta: u64) {
+        *self.0.write().unwrap().entry(k).or_insert(0) += delta;
+    }
 }
 
 /// `std::sync::Mutex<std::collections::HashMap>`.
@@ -345,6 +387,9 @@ impl<K: Key> BenchMap<K> for MutexMap<K> {
             .unwrap()
             .values()
             .fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn add(&self, k: K, delta: u64) {
+        *self.0.lock().unwrap().entry(k).or_insert(0) += delta;
     }
 }
 
@@ -405,11 +450,52 @@ impl<K: Key> BenchMap<K> for Single<K> {
     fn sum_values(&self) -> u64 {
         self.map().values().fold(0, |a, v| a.wrapping_add(*v))
     }
+    fn add(&self, k: K, delta: u64) {
+        *self.map_mut().entry(k).or_insert(0) += delta;
+    }
+}
+
+/// lfmap's `WordMap`: keys and values inline in the slots; methods pin
+/// internally. `u64` keys only.
+pub type Word = lfmap::WordMap<u64, u64, Hasher>;
+
+impl BenchMap<u64> for Word {
+    const NAME: &'static str = "wordmap";
+    fn new() -> Self {
+        lfmap::WordMap::with_hasher(Hasher::default())
+    }
+    fn with_capacity(capacity: usize) -> Self {
+        lfmap::WordMap::with_capacity_and_hasher(capacity, Hasher::default())
+    }
+    #[inline]
+    fn get(&self, k: &u64) -> Option<u64> {
+        lfmap::WordMap::get(self, k)
+    }
+    #[inline]
+    fn insert(&self, k: u64, v: u64) -> bool {
+        lfmap::WordMap::insert(self, k, v).is_none()
+    }
+    #[inline]
+    fn remove(&self, k: &u64) -> bool {
+        lfmap::WordMap::remove(self, k).is_some()
+    }
+    #[inline]
+    fn update(&self, k: &u64) -> bool {
+        lfmap::WordMap::update(self, k, |v| v + 1).is_some()
+    }
+    fn sum_values(&self) -> u64 {
+        self.iter().fold(0, |a, (_, v)| a.wrapping_add(v))
+    }
+    #[inline]
+    fn add(&self, k: u64, delta: u64) {
+        lfmap::WordMap::add(self, &k, delta);
+    }
 }
 
 /// Command-line ids of the maps, in report order.
 pub const MAP_IDS: &[&str] = &[
     "lfmap",
+    "wordmap",
     "papaya",
     "dashmap",
     "flurry",
@@ -431,6 +517,7 @@ pub trait Visit<K: Key> {
 pub fn visit_map<K: Key, V: Visit<K>>(id: &str, v: V) -> V::Out {
     match id {
         "lfmap" => v.visit::<Lfmap<K>>(),
+        "wordmap" => K::visit_word(v),
         "papaya" => v.visit::<Papaya<K>>(),
         "dashmap" => v.visit::<Dash<K>>(),
         "flurry" => v.visit::<Flurry<K>>(),
@@ -440,6 +527,11 @@ pub fn visit_map<K: Key, V: Visit<K>>(id: &str, v: V) -> V::Out {
         "hashbrown" => v.visit::<Single<K>>(),
         _ => panic!("unknown map {id:?}; known: {MAP_IDS:?}"),
     }
+}
+
+/// Whether the map with this id takes keys of type `key` ("u64", "String").
+pub fn takes_key(id: &str, key: &str) -> bool {
+    id != "wordmap" || key == "u64"
 }
 
 /// Whether the map with this id may be shared between threads.
