@@ -15,6 +15,15 @@
 //! assert!(m.is_empty());
 //! ```
 //!
+//! For word-sized keys and values, [`WordMap`] stores both inline in its
+//! slots: no allocation per insert, no guard to hold, atomic counters.
+//!
+//! ```
+//! let counts: lfmap::WordMap<u32, u64> = lfmap::WordMap::new();
+//! counts.add(&7, 1);
+//! assert_eq!(counts.get(&7), Some(1));
+//! ```
+//!
 //! ## Guarantees
 //!
 //! * Any number of threads get, insert, remove, update and iterate at once;
