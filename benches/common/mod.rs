@@ -251,7 +251,9 @@ impl<K: Key> BenchMap<K> for Flurry<K> {
         // retry if another thread inserted in between.
         let m = self.pin();
         loop {
-            if m.compute_if_present(k.borrow(), |_, v| Some(v + delta)).is_some() {
+            if m.compute_if_present(k.borrow(), |_, v| Some(v + delta))
+                .is_some()
+            {
                 return;
             }
             if m.try_insert(k.clone(), delta).is_ok() {
@@ -298,7 +300,9 @@ impl<K: Key> BenchMap<K> for Scc<K> {
         sum
     }
     fn add(&self, k: K, delta: u64) {
-        self.entry_sync(k).and_modify(|v| *v += delta).or_insert(delta);
+        self.entry_sync(k)
+            .and_modify(|v| *v += delta)
+            .or_insert(delta);
     }
 }
 

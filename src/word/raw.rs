@@ -334,6 +334,11 @@ impl<S: BuildHasher> RawWordMap<S> {
         let Some(chunk) = table.cursor.next_chunk(slots) else {
             return;
         };
+        // Split order: old slots [a, b) copy to homes [a, b) scaled by the
+        // size ratio (linear probing may carry the last few a little past).
+        let (from, to) = (chunk.start as u128, chunk.end as u128);
+        let scale = |x: u128| (x * next.slots() as u128 / slots as u128) as usize;
+        next.prefault(scale(from)..scale(to) + 1);
         for i in chunk.clone() {
             // Mutation for checking the loom models (docs/verification.md):
             // copy without freezing, so a write can land behind the copy.

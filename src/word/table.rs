@@ -47,6 +47,37 @@ impl WordTable {
         })
     }
 
+    /// Faults in, for writing, the pages of units `range` (clamped to the
+    /// table) ahead of a migration copying into them.
+    ///
+    /// A new table is untouched zeroed memory. The copy's probe first *reads*
+    /// a unit (the kernel maps the shared zero page), then its claim CAS
+    /// *writes* it: a second, copy-on-write fault whose TLB flush interrupts
+    /// the other cores, once per page. A `CAS(0 -> 0)` on one unit per page
+    /// is a write access from the start: one fault, no flush. It changes no
+    /// unit's value (an empty unit stays empty; a claimed one fails the CAS).
+    pub(crate) fn prefault(&self, range: std::ops::Range<usize>) {
+        #[cfg(not(loom))]
+        {
+            const UNITS_PER_PAGE: usize = 4096 / std::mem::size_of::<AtomicU128>();
+            let end = range.end.min(self.slots());
+            let mut i = range.start - range.start % UNITS_PER_PAGE;
+            while i < end {
+                // AcqRel/Acquire like every unit CAS; the result is ignored:
+                // the point is the write access.
+                let _ = self.units[i].compare_exchange(
+                    0,
+                    0,
+                    crate::sync::Ordering::AcqRel,
+                    crate::sync::Ordering::Acquire,
+                );
+                i += UNITS_PER_PAGE;
+            }
+        }
+        #[cfg(loom)]
+        let _ = range;
+    }
+
     /// Number of slots.
     #[inline]
     pub(crate) fn slots(&self) -> usize {
