@@ -120,3 +120,69 @@ impl Events {
         self.0.load(Relaxed) as u64
     }
 }
+
+/// The counters both maps keep, and the one way `len` and [`Stats`] are
+/// computed from them.
+pub(crate) struct MapCounters {
+    /// Keys inserted (new or revived) and removed; `len` is the difference.
+    /// Two monotonic counters instead of one up-down counter cost the same
+    /// (each write touches one) and give the metrics for free.
+    pub(crate) inserted: Counter,
+    pub(crate) removed: Counter,
+    pub(crate) resizes: Events,
+    pub(crate) promotions: Events,
+    pub(crate) chunks_helped: Events,
+}
+
+/// What a [`Stats`] snapshot needs from the map's current root table.
+pub(crate) struct RootFacts {
+    pub(crate) slots: usize,
+    pub(crate) occupied: usize,
+    pub(crate) generation: u64,
+    pub(crate) pending_garbage: usize,
+}
+
+impl MapCounters {
+    pub(crate) fn new() -> MapCounters {
+        MapCounters {
+            inserted: Counter::new(),
+            removed: Counter::new(),
+            resizes: Events::new(),
+            promotions: Events::new(),
+            chunks_helped: Events::new(),
+        }
+    }
+
+    /// Number of keys (see `HashMap::len`).
+    pub(crate) fn len(&self) -> usize {
+        // Removals are read first: a concurrent insert-then-remove can then
+        // only make the result too large, never wrap below zero.
+        let removed = self.removed.sum();
+        self.inserted.sum().saturating_sub(removed)
+    }
+
+    /// Restarts the key counts (a map emptied with exclusive access).
+    pub(crate) fn reset_len(&mut self) {
+        self.inserted = Counter::new();
+        self.removed = Counter::new();
+    }
+
+    pub(crate) fn stats(&self, root: RootFacts) -> Stats {
+        let removes = self.removed.sum();
+        let inserts = self.inserted.sum();
+        let len = inserts.saturating_sub(removes);
+        Stats {
+            len,
+            capacity: root.slots / 4 * 3,
+            slots: root.slots,
+            tombstones: root.occupied.saturating_sub(len),
+            resizes: self.resizes.get(),
+            resizes_finished: self.promotions.get(),
+            inserts: inserts as u64,
+            removes: removes as u64,
+            chunks_helped: self.chunks_helped.get(),
+            generation: root.generation,
+            pending_garbage: root.pending_garbage,
+        }
+    }
+}

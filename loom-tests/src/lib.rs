@@ -84,3 +84,18 @@ pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
         builder.preemption_bound
     );
 }
+
+/// Runs `a` and `b` on two spawned threads and returns their results. Both
+/// sides run on spawned threads (not one on the model's main thread), which
+/// is the shape loom explores most thoroughly.
+pub fn race<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send + 'static,
+    B: FnOnce() -> RB + Send + 'static,
+    RA: Send + 'static,
+    RB: Send + 'static,
+{
+    let ta = loom::thread::spawn(a);
+    let tb = loom::thread::spawn(b);
+    (ta.join().unwrap(), tb.join().unwrap())
+}

@@ -8,26 +8,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use lfmap::HashMap;
-use lfmap_loom_tests::{model, Collide, Fixed};
+use lfmap_loom_tests::{model, race, Collide, Fixed};
 use loom::sync::Arc;
 use loom::thread;
 
 type Map = HashMap<u64, u64, Fixed>;
-
-/// Runs `a` and `b` on two spawned threads and returns their results. Both
-/// sides run on spawned threads (not one on the model's main thread), which
-/// is the shape loom explores most thoroughly.
-fn race<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
-where
-    A: FnOnce() -> RA + Send + 'static,
-    B: FnOnce() -> RB + Send + 'static,
-    RA: Send + 'static,
-    RB: Send + 'static,
-{
-    let ta = thread::spawn(a);
-    let tb = thread::spawn(b);
-    (ta.join().unwrap(), tb.join().unwrap())
-}
 
 fn map() -> Arc<Map> {
     Arc::new(HashMap::with_hasher(Fixed))

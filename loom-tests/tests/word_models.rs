@@ -12,27 +12,11 @@
 #![cfg(loom)]
 
 use lfmap::WordMap;
-use lfmap_loom_tests::{model, Collide, Fixed};
+use lfmap_loom_tests::{model, race, Collide, Fixed};
 use loom::sync::Arc;
-use loom::thread;
 
 type Map = WordMap<u64, u64, Fixed>;
 type CollideMap = WordMap<u64, u64, Collide>;
-
-/// Runs `a` and `b` on two spawned threads and returns their results. Both
-/// sides run on spawned threads (not one on the model's main thread), which
-/// is the shape loom explores most thoroughly.
-fn race<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
-where
-    A: FnOnce() -> RA + Send + 'static,
-    B: FnOnce() -> RB + Send + 'static,
-    RA: Send + 'static,
-    RB: Send + 'static,
-{
-    let ta = thread::spawn(a);
-    let tb = thread::spawn(b);
-    (ta.join().unwrap(), tb.join().unwrap())
-}
 
 /// A key whose top byte is set (`0xab`), low bits `n`: its claim is pending
 /// until a second CAS completes it.

@@ -64,7 +64,7 @@ where
             let w = table.freeze(i, guard);
             self.copy_slot(table, i, w, next, guard);
         }
-        self.chunks_helped.bump();
+        self.counters.chunks_helped.bump();
         if table.cursor.complete(chunk, slots) {
             self.promote(guard);
         }
@@ -111,7 +111,7 @@ where
                 .compare_exchange(old, new, AcqRel, Acquire)
                 .is_ok()
             {
-                self.promotions.bump();
+                self.counters.promotions.bump();
                 // The old table is unreachable for operations that start
                 // from now on: entries parked in `next` may be retired, and
                 // so may the old table itself.

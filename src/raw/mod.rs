@@ -18,7 +18,7 @@ use self::probe::Probe;
 use self::slot::{tag_of, Entry, Pending, Word};
 use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
-use crate::stats::{Counter, Events, Stats};
+use crate::stats::{MapCounters, RootFacts, Stats};
 use crate::sync::{AtomicPtr, Ordering};
 
 /// The guard type of the compiled-in reclamation backend.
@@ -49,16 +49,10 @@ pub(crate) struct RawMap<K, V, S> {
     /// The current table. Tables retired from here are freed by `reclaim`.
     root: AtomicPtr<Table<K, V>>,
     pub(crate) hasher: S,
-    /// Keys inserted (new or revived) and removed; `len` is the difference.
-    /// Two monotonic counters instead of one up-down counter cost the same
-    /// (each write touches one) and give the metrics for free.
-    inserted: Counter,
-    removed: Counter,
+    /// Key counts and resize events (`stats.rs`).
+    counters: MapCounters,
     /// A resize never shrinks below this many slots (`with_capacity`).
     min_slots: usize,
-    resizes: Events,
-    promotions: Events,
-    chunks_helped: Events,
     // Declared last: dropped after the tables, so it frees the retired
     // objects it still holds once the live ones are gone.
     reclaim: Reclaimer,
@@ -70,12 +64,8 @@ impl<K, V, S> RawMap<K, V, S> {
         RawMap {
             root: AtomicPtr::new(Box::into_raw(Table::new(slots, 0, false))),
             hasher,
-            inserted: Counter::new(),
-            removed: Counter::new(),
+            counters: MapCounters::new(),
             min_slots: slots,
-            resizes: Events::new(),
-            promotions: Events::new(),
-            chunks_helped: Events::new(),
             reclaim: Reclaimer::new(),
             _owns: PhantomData,
         }
@@ -100,30 +90,18 @@ impl<K, V, S> RawMap<K, V, S> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        // Removals are read first: a concurrent insert-then-remove can then
-        // only make the result too large, never wrap below zero.
-        let removed = self.removed.sum();
-        self.inserted.sum().saturating_sub(removed)
+        self.counters.len()
     }
 
     pub(crate) fn stats(&self) -> Stats {
         let guard = self.pin();
         let root = self.root(&guard);
-        let (inserts, removes) = (self.inserted.sum(), self.removed.sum());
-        let len = inserts.saturating_sub(removes);
-        Stats {
-            len,
-            capacity: root.slots() / 4 * 3,
+        self.counters.stats(RootFacts {
             slots: root.slots(),
-            tombstones: root.occupied.sum().saturating_sub(len),
-            resizes: self.resizes.get(),
-            resizes_finished: self.promotions.get(),
-            inserts: inserts as u64,
-            removes: removes as u64,
-            chunks_helped: self.chunks_helped.get(),
+            occupied: root.occupied.sum(),
             generation: root.generation,
             pending_garbage: self.reclaim.pending(),
-        }
+        })
     }
 }
 
@@ -236,7 +214,7 @@ where
                                 Ok(()) => {
                                     let e = p.ptr();
                                     p.publish();
-                                    self.inserted.add(1);
+                                    self.counters.inserted.add(1);
                                     self.after_claim(table, probed, guard);
                                     // SAFETY: just published; protected by
                                     // our guard from now on.
@@ -284,7 +262,7 @@ where
                             }
                             match table.delete(i, w) {
                                 Ok(()) => {
-                                    let local = self.removed.add(1);
+                                    let local = self.counters.removed.add(1);
                                     self.after_remove(table, local, guard);
                                     return Written {
                                         prev: cur,
@@ -301,7 +279,7 @@ where
                                     let e = p.ptr();
                                     p.publish();
                                     if w.deleted() {
-                                        self.inserted.add(1);
+                                        self.counters.inserted.add(1);
                                     }
                                     self.retire_entry(table, w, guard);
                                     // SAFETY: just published; protected by
@@ -370,7 +348,7 @@ where
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => self.resizes.bump(),
+            Ok(_) => self.counters.resizes.bump(),
             // SAFETY: never published; we still own it alone.
             Err(_) => drop(unsafe { Box::from_raw(new) }),
         }
@@ -487,8 +465,7 @@ where
         }
         let empty = Box::into_raw(Table::new(self.min_slots, 0, false));
         let root = self.root.swap(empty, Ordering::Relaxed);
-        self.inserted = Counter::new();
-        self.removed = Counter::new();
+        self.counters.reset_len();
         // SAFETY: the root is linked from nowhere else, has no successor,
         // and `&mut self` means no guard can still reach it.
         unsafe { Box::from_raw(root) }

@@ -17,7 +17,7 @@ use crate::raw::probe::Probe;
 use crate::raw::table::slots_for;
 use crate::raw::Guard;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
-use crate::stats::{Counter, Events, Stats};
+use crate::stats::{MapCounters, RootFacts, Stats};
 use crate::sync::{AtomicPtr, Ordering};
 
 /// What a write wants done, given the key's current value.
@@ -35,14 +35,10 @@ pub(crate) struct RawWordMap<S> {
     /// The current table. Tables retired from here are freed by `reclaim`.
     root: AtomicPtr<WordTable>,
     pub(crate) hasher: S,
-    /// Keys inserted (new or revived) and removed; `len` is the difference.
-    inserted: Counter,
-    removed: Counter,
+    /// Key counts and resize events (`stats.rs`).
+    counters: MapCounters,
     /// A resize never shrinks below this many slots (`with_capacity`).
     min_slots: usize,
-    resizes: Events,
-    promotions: Events,
-    chunks_helped: Events,
     // Declared last: dropped after the tables it may still hold retired.
     reclaim: Reclaimer,
 }
@@ -52,12 +48,8 @@ impl<S> RawWordMap<S> {
         RawWordMap {
             root: AtomicPtr::new(Box::into_raw(WordTable::new(slots, 0))),
             hasher,
-            inserted: Counter::new(),
-            removed: Counter::new(),
+            counters: MapCounters::new(),
             min_slots: slots,
-            resizes: Events::new(),
-            promotions: Events::new(),
-            chunks_helped: Events::new(),
             reclaim: Reclaimer::new(),
         }
     }
@@ -81,30 +73,18 @@ impl<S> RawWordMap<S> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        // Removals first: a concurrent insert-then-remove can then only make
-        // the result too large, never wrap below zero.
-        let removed = self.removed.sum();
-        self.inserted.sum().saturating_sub(removed)
+        self.counters.len()
     }
 
     pub(crate) fn stats(&self) -> Stats {
         let guard = self.pin();
         let root = self.root(&guard);
-        let (inserts, removes) = (self.inserted.sum(), self.removed.sum());
-        let len = inserts.saturating_sub(removes);
-        Stats {
-            len,
-            capacity: root.slots() / 4 * 3,
+        self.counters.stats(RootFacts {
             slots: root.slots(),
-            tombstones: root.occupied.sum().saturating_sub(len),
-            resizes: self.resizes.get(),
-            resizes_finished: self.promotions.get(),
-            inserts: inserts as u64,
-            removes: removes as u64,
-            chunks_helped: self.chunks_helped.get(),
+            occupied: root.occupied.sum(),
             generation: root.generation,
             pending_garbage: self.reclaim.pending(),
-        }
+        })
     }
 }
 
@@ -229,7 +209,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                         Ok(claimed) => {
                             self.after_claim(table, probed, guard);
                             if claimed.valued() {
-                                self.inserted.add(1);
+                                self.counters.inserted.add(1);
                                 return (None, Some(v));
                             }
                             // Pending: complete it below, like anyone's.
@@ -262,10 +242,10 @@ impl<S: BuildHasher> RawWordMap<S> {
                         Ok(new) => {
                             match (cur, new) {
                                 (None, Some(_)) => {
-                                    self.inserted.add(1);
+                                    self.counters.inserted.add(1);
                                 }
                                 (Some(_), None) => {
-                                    let local = self.removed.add(1);
+                                    let local = self.counters.removed.add(1);
                                     self.after_remove(table, local, guard);
                                 }
                                 _ => {}
@@ -322,7 +302,7 @@ impl<S: BuildHasher> RawWordMap<S> {
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => self.resizes.bump(),
+            Ok(_) => self.counters.resizes.bump(),
             // SAFETY: never published; we own it alone.
             Err(_) => drop(unsafe { Box::from_raw(new) }),
         }
@@ -348,7 +328,7 @@ impl<S: BuildHasher> RawWordMap<S> {
             let u = table.freeze(i);
             self.copy_slot(table, i, u, next, guard);
         }
-        self.chunks_helped.bump();
+        self.counters.chunks_helped.bump();
         if table.cursor.complete(chunk, slots) {
             self.promote(guard);
         }
@@ -392,7 +372,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                 .compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                self.promotions.bump();
+                self.counters.promotions.bump();
                 // SAFETY: our CAS unlinked `old` from the root, the only
                 // place it was reachable from (older tables were promoted
                 // past earlier); the winner retires it, once.
