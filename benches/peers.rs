@@ -1404,21 +1404,16 @@ fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
                 writeln!(w, "Mops/s, `u64` keys:\n").unwrap();
             }
             let maps: Vec<&str> = maps.iter().copied().filter(|m| takes_key(m, key)).collect();
-            throughput_table(w, records, wl, key, &maps, threads);
             let svg = format!(
                 "bench-{wl}{}.svg",
                 if *key == "u64" { "" } else { "-string" }
             );
-            let chart = throughput_chart(
-                records,
-                wl,
-                key,
-                &maps,
-                threads,
-                &format!("{title} ({key} keys)"),
-            );
-            std::fs::write(o.out.join(&svg), chart).expect("write svg");
-            writeln!(w, "![{wl} {key}]({svg})\n").unwrap();
+            let chart = Chart {
+                title: &format!("{title} ({key} keys)"),
+                svg: &svg,
+                alt: &format!("{wl} {key}"),
+            };
+            throughput_block(w, records, o, wl, key, &maps, threads, chart);
         }
     }
 
@@ -1434,17 +1429,12 @@ fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
         )
         .unwrap();
         writeln!(w, "Throughput, Mops/s:\n").unwrap();
-        throughput_table(w, records, "rapid_grow", "u64", &maps, threads);
-        let chart = throughput_chart(
-            records,
-            "rapid_grow",
-            "u64",
-            &maps,
-            threads,
-            "rapid grow: inserts into an empty map",
-        );
-        std::fs::write(o.out.join("bench-rapid_grow.svg"), chart).expect("write svg");
-        writeln!(w, "![rapid grow](bench-rapid_grow.svg)\n").unwrap();
+        let chart = Chart {
+            title: "rapid grow: inserts into an empty map",
+            svg: "bench-rapid_grow.svg",
+            alt: "rapid grow",
+        };
+        throughput_block(w, records, o, "rapid_grow", "u64", &maps, threads, chart);
         for &t in threads {
             writeln!(w, "Per-insert latency, {t} thread(s) (median over repetitions; worst = the largest max of any repetition):\n").unwrap();
             latency_table(w, records, "rapid_grow", "lat", "", t, &maps);
@@ -1573,17 +1563,12 @@ fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
             1u64 << o.keybits
         )
         .unwrap();
-        throughput_table(w, records, "counter", "u64", &maps, threads);
-        let chart = throughput_chart(
-            records,
-            "counter",
-            "u64",
-            &maps,
-            threads,
-            "counter: add on hot and cold keys (u64)",
-        );
-        std::fs::write(o.out.join("bench-counter.svg"), chart).expect("write svg");
-        writeln!(w, "![counter](bench-counter.svg)\n").unwrap();
+        let chart = Chart {
+            title: "counter: add on hot and cold keys (u64)",
+            svg: "bench-counter.svg",
+            alt: "counter",
+        };
+        throughput_block(w, records, o, "counter", "u64", &maps, threads, chart);
     }
 
     writeln!(w, "## Micro-benchmarks\n").unwrap();
@@ -1613,6 +1598,34 @@ fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
         }
     }
     std::fs::write(o.out.join("benchmarks-raw.csv"), csv).expect("write csv");
+}
+
+/// Where a throughput chart goes and how it is named.
+struct Chart<'a> {
+    title: &'a str,
+    /// File name under the output directory.
+    svg: &'a str,
+    /// The image's alt text in the report.
+    alt: &'a str,
+}
+
+/// A workload's throughput table, its chart (written to `o.out`), and the
+/// image link to it.
+#[allow(clippy::too_many_arguments)]
+fn throughput_block(
+    w: &mut String,
+    records: &[Record],
+    o: &Opts,
+    wl: &str,
+    key: &str,
+    maps: &[&str],
+    threads: &[usize],
+    chart: Chart<'_>,
+) {
+    throughput_table(w, records, wl, key, maps, threads);
+    let svg = throughput_chart(records, wl, key, maps, threads, chart.title);
+    std::fs::write(o.out.join(chart.svg), svg).expect("write svg");
+    writeln!(w, "![{}]({})\n", chart.alt, chart.svg).unwrap();
 }
 
 fn throughput_table(
@@ -1686,6 +1699,28 @@ struct Target {
     met: Option<bool>,
 }
 
+/// A target row "measured ratio ≥ min".
+fn ratio_row(what: &str, r: Option<f64>, min: f64) -> Target {
+    Target {
+        what: what.into(),
+        measured: r,
+        shown: r.map_or("—".into(), |r| format!("{r:.2}×")),
+        bound: format!("≥ {min}×"),
+        met: r.map(|r| r >= min),
+    }
+}
+
+/// A target row "measured latency ≤ max_ns".
+fn lat_row(what: &str, v: Option<f64>, max_ns: f64) -> Target {
+    Target {
+        what: what.into(),
+        measured: v,
+        shown: v.map_or("—".into(), fmt_ns),
+        bound: format!("≤ {}", fmt_ns(max_ns)),
+        met: v.map(|v| v <= max_ns),
+    }
+}
+
 fn targets(w: &mut String, records: &[Record], o: &Opts) {
     let med = |wl: &str, m: &str, t: usize, f: &str, mode: &str| {
         get(
@@ -1703,85 +1738,70 @@ fn targets(w: &mut String, records: &[Record], o: &Opts) {
         _ => None,
     };
     let mut ts: Vec<Target> = Vec::new();
-    let mut ratio_target = |what: &str, r: Option<f64>, min: f64| {
-        ts.push(Target {
-            what: what.into(),
-            measured: r,
-            shown: r.map_or("—".into(), |r| format!("{r:.2}×")),
-            bound: format!("≥ {min}×"),
-            met: r.map(|r| r >= min),
-        });
+    // The better of dashmap and scc at 2 threads.
+    let best2 = |wl: &str| {
+        let d = med(wl, "dashmap", 2, "mops", "thr");
+        let s = med(wl, "scc", 2, "mops", "thr");
+        match (d, s) {
+            (Some(d), Some(s)) => Some(d.max(s)),
+            (a, b) => a.or(b),
+        }
     };
     let lf = |wl, t| med(wl, "lfmap", t, "mops", "thr");
-    ratio_target(
+    ts.push(ratio_row(
         "read-heavy, 2 threads: lfmap / dashmap",
         ratio(
             lf("read_heavy", 2),
             med("read_heavy", "dashmap", 2, "mops", "thr"),
         ),
         1.3,
-    );
-    ratio_target(
+    ));
+    ts.push(ratio_row(
         "read-heavy, 2 threads: lfmap / papaya",
         ratio(
             lf("read_heavy", 2),
             med("read_heavy", "papaya", 2, "mops", "thr"),
         ),
         2.0,
-    );
-    ratio_target(
+    ));
+    ts.push(ratio_row(
         "read-heavy, 1 thread: lfmap / hashbrown (1 thread)",
         ratio(
             lf("read_heavy", 1),
             med("read_heavy", "hashbrown", 1, "mops", "thr"),
         ),
         0.9,
-    );
+    ));
     for wl in ["exchange", "mixed"] {
-        let d = med(wl, "dashmap", 2, "mops", "thr");
-        let s = med(wl, "scc", 2, "mops", "thr");
-        let best = match (d, s) {
-            (Some(d), Some(s)) => Some(d.max(s)),
-            (a, b) => a.or(b),
-        };
-        ratio_target(
+        ts.push(ratio_row(
             &format!("{wl}, 2 threads: lfmap / max(dashmap, scc)"),
-            ratio(lf(wl, 2), best),
+            ratio(lf(wl, 2), best2(wl)),
             1.0,
-        );
+        ));
     }
-    ratio_target(
+    ts.push(ratio_row(
         "rapid grow, 2 threads: lfmap / dashmap throughput",
         ratio(
             lf("rapid_grow", 2),
             med("rapid_grow", "dashmap", 2, "mops", "thr"),
         ),
         1.0,
-    );
-    let mut lat_target = |what: &str, v: Option<f64>, max_ns: f64| {
-        ts.push(Target {
-            what: what.into(),
-            measured: v,
-            shown: v.map_or("—".into(), fmt_ns),
-            bound: format!("≤ {}", fmt_ns(max_ns)),
-            met: v.map(|v| v <= max_ns),
-        });
-    };
-    lat_target(
+    ));
+    ts.push(lat_row(
         "rapid grow, 2 threads: lfmap insert p99.9",
         med("rapid_grow", "lfmap", 2, "p99.9", "lat"),
         2_000.0,
-    );
-    lat_target(
+    ));
+    ts.push(lat_row(
         "rapid grow, 2 threads: lfmap insert p99.99",
         med("rapid_grow", "lfmap", 2, "p99.99", "lat"),
         20_000.0,
-    );
-    lat_target(
+    ));
+    ts.push(lat_row(
         "read during growth: lfmap reader p99.9",
         med("read_growth", "lfmap", 1, "r_p99.9", "thr"),
         1_000.0,
-    );
+    ));
     let mem = |f| med("memory", "lfmap", 1, f, "thr");
     let rss = mem("rss_per_entry");
     let heap = mem("heap_per_entry");
@@ -1798,54 +1818,34 @@ fn targets(w: &mut String, records: &[Record], o: &Opts) {
     });
     // Issue #7: WordMap, in the same run.
     let wm = |wl, t| med(wl, "wordmap", t, "mops", "thr");
-    let best2 = |wl: &str| {
-        let d = med(wl, "dashmap", 2, "mops", "thr");
-        let s = med(wl, "scc", 2, "mops", "thr");
-        match (d, s) {
-            (Some(d), Some(s)) => Some(d.max(s)),
-            (a, b) => a.or(b),
-        }
-    };
-    let mut ratio_target = |what: &str, r: Option<f64>, min: f64| {
-        ts.push(Target {
-            what: what.into(),
-            measured: r,
-            shown: r.map_or("—".into(), |r| format!("{r:.2}×")),
-            bound: format!("≥ {min}×"),
-            met: r.map(|r| r >= min),
-        });
-    };
-    ratio_target(
+    ts.push(ratio_row(
         "WordMap read-heavy, 2 threads: wordmap / dashmap",
         ratio(
             wm("read_heavy", 2),
             med("read_heavy", "dashmap", 2, "mops", "thr"),
         ),
         1.5,
-    );
+    ));
     for wl in ["exchange", "mixed", "rapid_grow"] {
-        ratio_target(
+        ts.push(ratio_row(
             &format!("WordMap {wl}, 2 threads: wordmap / max(dashmap, scc)"),
             ratio(wm(wl, 2), best2(wl)),
             1.5,
-        );
+        ));
     }
-    ratio_target(
+    ts.push(ratio_row(
         "WordMap counter, 2 threads: wordmap / dashmap",
         ratio(
             wm("counter", 2),
             med("counter", "dashmap", 2, "mops", "thr"),
         ),
         3.0,
-    );
-    let wp = med("rapid_grow", "wordmap", 2, "p99.9", "lat");
-    ts.push(Target {
-        what: "WordMap rapid grow, 2 threads: insert p99.9".into(),
-        measured: wp,
-        shown: wp.map_or("—".into(), fmt_ns),
-        bound: format!("≤ {}", fmt_ns(1_000.0)),
-        met: wp.map(|v| v <= 1_000.0),
-    });
+    ));
+    ts.push(lat_row(
+        "WordMap rapid grow, 2 threads: insert p99.9",
+        med("rapid_grow", "wordmap", 2, "p99.9", "lat"),
+        1_000.0,
+    ));
     let wr = med("memory", "wordmap", 1, "rss_per_entry", "thr");
     let wh = med("memory", "wordmap", 1, "heap_per_entry", "thr");
     ts.push(Target {

@@ -32,6 +32,12 @@ fn key(i: u8) -> u64 {
     }
 }
 
+/// Thread `t`'s `i`-th own key in phase 2: distinct per thread and from
+/// the alphabet, half of them with a top byte.
+fn own_key(t: u64, i: u64) -> u64 {
+    (t + 1) << 32 | i | (i & 1) << 62
+}
+
 #[derive(Arbitrary, Debug)]
 enum Op {
     Insert(u8, u64),
@@ -148,9 +154,7 @@ fuzz_target!(|input: Input| {
                     map.add(&k, 1);
                 }
                 for i in 0..own {
-                    // Own keys: distinct per thread, half with a top byte.
-                    let k = (t + 1) << 32 | i | (i & 1) << 62;
-                    map.add(&k, 1);
+                    map.add(&own_key(t, i), 1);
                 }
             });
         }
@@ -167,7 +171,7 @@ fuzz_target!(|input: Input| {
     }
     for t in 0..2u64 {
         for i in 0..own {
-            let k = (t + 1) << 32 | i | (i & 1) << 62;
+            let k = own_key(t, i);
             assert_eq!(map.get(&k), Some(1), "own key {k:#x}");
         }
     }

@@ -61,6 +61,13 @@ fn nearly_full_big() -> Arc<CollideMap> {
     map
 }
 
+/// Inserts `big(4)` and `big(5)` into a [`nearly_full_big`] map: the first
+/// starts a resize, the second helps it.
+fn grow_big(map: &CollideMap) {
+    assert_eq!(map.insert(big(4), 4), None);
+    assert_eq!(map.insert(big(5), 5), None);
+}
+
 /// Checks the whole content of a quiescent map: `iter` yields exactly
 /// `expected` (no key twice, none missing, right values), `get` agrees, and
 /// `len` is exact.
@@ -201,13 +208,7 @@ fn copy_race_top_byte_keys() {
     model(|| {
         let map = nearly_full_big();
         let (m1, m2) = (map.clone(), map.clone());
-        let ((), replaced) = race(
-            move || {
-                assert_eq!(m1.insert(big(4), 4), None);
-                assert_eq!(m1.insert(big(5), 5), None);
-            },
-            move || m2.insert(big(1), 100),
-        );
+        let ((), replaced) = race(move || grow_big(&m1), move || m2.insert(big(1), 100));
         assert_eq!(replaced, Some(1));
         assert!(map.stats().resizes >= 1);
         check_content(
@@ -292,10 +293,7 @@ fn grow_grow_top_byte_keys() {
         let map = nearly_full_big();
         let (m1, m2) = (map.clone(), map.clone());
         race(
-            move || {
-                assert_eq!(m1.insert(big(4), 4), None);
-                assert_eq!(m1.insert(big(5), 5), None);
-            },
+            move || grow_big(&m1),
             move || assert_eq!(m2.insert(big(6), 6), None),
         );
         assert!(map.stats().resizes >= 1);
@@ -315,10 +313,7 @@ fn iter_racing_resize_top_byte_keys() {
         let map = nearly_full_big();
         let (m1, m2) = (map.clone(), map.clone());
         race(
-            move || {
-                assert_eq!(m1.insert(big(4), 4), None);
-                assert_eq!(m1.insert(big(5), 5), None);
-            },
+            move || grow_big(&m1),
             move || {
                 let mut seen: Vec<(u64, u64)> = m2.iter().collect();
                 seen.sort_unstable();
@@ -352,10 +347,7 @@ fn get_racing_migration_top_byte_keys() {
         let map = nearly_full_big();
         let (m1, m2) = (map.clone(), map.clone());
         race(
-            move || {
-                assert_eq!(m1.insert(big(4), 4), None);
-                assert_eq!(m1.insert(big(5), 5), None);
-            },
+            move || grow_big(&m1),
             move || {
                 for k in 1..=3 {
                     assert_eq!(m2.get(&big(k)), Some(k), "key {:#x}", big(k));

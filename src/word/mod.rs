@@ -211,15 +211,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// ```
     #[inline]
     pub fn get_or_insert(&self, key: K, value: V) -> V {
-        if let Some(v) = self.get(&key) {
-            return v;
-        }
         let bits = value.to_bits();
-        let (_, cur) = self.write(key, |cur| match cur {
-            Some(_) => Action::Keep,
-            None => Action::Put(bits),
-        });
-        V::from_bits(cur.expect("get_or_insert leaves the key present"))
+        V::from_bits(self.get_or_put(key, || bits))
     }
 
     /// The value of `key`, inserting `make()` first if the key is absent.
@@ -232,18 +225,31 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// assert_eq!(map.get_or_insert_with(1, || unreachable!()), 5);
     /// ```
     pub fn get_or_insert_with<F: FnOnce() -> V>(&self, key: K, make: F) -> V {
-        if let Some(v) = self.get(&key) {
-            return v;
-        }
         let mut make = Some(make);
         let mut made = None;
-        let (_, cur) = self.write(key, |cur| match cur {
-            Some(_) => Action::Keep,
-            None => Action::Put(
-                *made.get_or_insert_with(|| (make.take().expect("made once"))().to_bits()),
-            ),
-        });
-        V::from_bits(cur.expect("get_or_insert_with leaves the key present"))
+        V::from_bits(self.get_or_put(key, || {
+            *made.get_or_insert_with(|| (make.take().expect("made once"))().to_bits())
+        }))
+    }
+
+    /// The value bits of `key`, putting `put()` first if the key is absent:
+    /// a plain lookup first (no write, no migration help when present), then
+    /// the write engine, with one hash and one pin for both.
+    fn get_or_put(&self, key: K, mut put: impl FnMut() -> u64) -> u64 {
+        let key = self.key(key);
+        let guard = self.raw.pin();
+        if let Some(v) = self.raw.get(&key, &guard) {
+            return v;
+        }
+        let (_, cur) = self.raw.write(
+            &key,
+            |cur| match cur {
+                Some(_) => Action::Keep,
+                None => Action::Put(put()),
+            },
+            &guard,
+        );
+        cur.expect("the write leaves the key present")
     }
 
     /// Replaces `key`'s value `v` with `f(v)` if the key is present; returns
