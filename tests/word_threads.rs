@@ -130,6 +130,10 @@ fn iteration_during_growth_yields_stable_keys_once() {
         map.insert(k, k);
     }
     let stop = AtomicBool::new(false);
+    // The reader walks until the churn has forced this many resizes (and at
+    // least 50 times), so every run overlaps iteration with resizes however
+    // the two threads happen to be scheduled.
+    let resizes_wanted = map.stats().resizes + 20;
     thread::scope(|s| {
         let (map, stop) = (&map, &stop);
         s.spawn(move || {
@@ -142,9 +146,9 @@ fn iteration_during_growth_yields_stable_keys_once() {
                 map.remove(&(1 << 32 | ((i * 7 + 10_000) % 20_000)));
                 i += 1;
             }
-            assert!(map.stats().resizes > 10, "{:?}", map.stats());
         });
-        for _ in 0..50 {
+        let mut passes = 0u64;
+        while passes < 50 || map.stats().resizes < resizes_wanted {
             let mut seen = HashSet::new();
             for (k, v) in map.iter() {
                 assert!(seen.insert(k), "key {k:#x} yielded twice");
@@ -155,6 +159,14 @@ fn iteration_during_growth_yields_stable_keys_once() {
             for k in 0..stable {
                 assert!(seen.contains(&k), "stable key {k} missed");
             }
+            passes += 1;
+            // The churn resizes every few thousand operations; a million
+            // passes without 20 resizes means resizing has stopped.
+            assert!(
+                passes < 1_000_000,
+                "churn stopped resizing: {:?}",
+                map.stats()
+            );
         }
         stop.store(true, Ordering::Relaxed);
     });
