@@ -1,9 +1,13 @@
 //! The default backend: [`seize`], the reclaimer papaya uses.
 //!
-//! seize's pins are a thread-local counter bump plus (with its default
-//! `fast-barrier` feature) no fence at all on Linux: the cost is moved to the
-//! rare reclaiming thread via `membarrier`. Retired objects are batched per
-//! thread and freed when every thread that was active at retirement has left.
+//! A seize pin is a thread-local access and a `SeqCst` store; its unpin an
+//! atomic swap. (seize's `fast-barrier` feature would make the pin's store
+//! plain and pay with a `membarrier` per 32 retirements; this crate builds
+//! seize without it, because the generic map retires every removed entry:
+//! see `docs/design.md`, "Reclamation". A build that also links seize with
+//! the feature, papaya's benchmarks for instance, gets it for us too.)
+//! Retired objects are batched per thread and freed when every thread that
+//! was active at retirement has left.
 //!
 //! seize's reclaim callback gets no context pointer, so the pending-garbage
 //! gauge is decremented through a thread-local that points at the map's

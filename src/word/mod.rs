@@ -406,7 +406,7 @@ impl<K, V, S> WordMap<K, V, S> {
 /// [`WordMap::iter`].
 pub struct Iter<'m, K, V, S> {
     map: &'m WordMap<K, V, S>,
-    guard: crate::raw::OwnedGuard<'m>,
+    guard: raw::WordOwnedGuard<'m>,
     /// The table walked: loaded through `guard`, so alive while it is.
     table: *const WordTable,
     index: usize,

@@ -15,8 +15,7 @@ use super::slot::{KeyId, Unit};
 use super::table::WordTable;
 use crate::raw::probe::Probe;
 use crate::raw::table::slots_for;
-use crate::raw::Guard;
-use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
+use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
 use crate::stats::{MapCounters, RootFacts, Stats};
 use crate::sync::{AtomicPtr, Ordering};
 
@@ -31,6 +30,11 @@ pub(crate) enum Action {
     Put(u64),
 }
 
+/// A pin of a `WordMap` (see `reclaim/tables.rs`).
+pub(crate) type WordGuard<'a> = <TableReclaimer as Reclaim>::Guard<'a>;
+/// A pin of a `WordMap` that may move between threads (iterators).
+pub(crate) type WordOwnedGuard<'a> = <TableReclaimer as Reclaim>::OwnedGuard<'a>;
+
 pub(crate) struct RawWordMap<S> {
     /// The current table. Tables retired from here are freed by `reclaim`.
     root: AtomicPtr<WordTable>,
@@ -40,7 +44,7 @@ pub(crate) struct RawWordMap<S> {
     /// A resize never shrinks below this many slots (`with_capacity`).
     min_slots: usize,
     // Declared last: dropped after the tables it may still hold retired.
-    reclaim: Reclaimer,
+    reclaim: TableReclaimer,
 }
 
 impl<S> RawWordMap<S> {
@@ -50,16 +54,16 @@ impl<S> RawWordMap<S> {
             hasher,
             counters: MapCounters::new(),
             min_slots: slots,
-            reclaim: Reclaimer::new(),
+            reclaim: TableReclaimer::new(),
         }
     }
 
     #[inline]
-    pub(crate) fn pin(&self) -> Guard<'_> {
+    pub(crate) fn pin(&self) -> WordGuard<'_> {
         self.reclaim.pin()
     }
 
-    pub(crate) fn pin_owned(&self) -> crate::raw::OwnedGuard<'_> {
+    pub(crate) fn pin_owned(&self) -> WordOwnedGuard<'_> {
         self.reclaim.pin_owned()
     }
 

@@ -1,0 +1,710 @@
+//! `WordMap`'s reclaimer: epochs with an asymmetric barrier, for a map whose
+//! only garbage is whole tables.
+//!
+//! A `WordMap` retires an object once per resize (the table it promoted
+//! past) and never anything else, while every operation pins. So the pin is
+//! made as cheap as it can be and the rare retirement pays for it:
+//!
+//! * **pin**: the thread writes the global epoch into its own record (a
+//!   plain store) and issues a *compiler* fence: no locked instruction, so
+//!   the CPU keeps overlapping the cache misses of consecutive lookups.
+//! * **unpin**: a `Release` store of 0 into the record.
+//! * **retire** (once per resize): bump the global epoch, issue a *heavy*
+//!   barrier, `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which runs a
+//!   full fence on every CPU running a thread of this process, then queue
+//!   the table with the new epoch as its stamp.
+//! * **free**: a queued table is freed once every pinned record shows an
+//!   epoch at least its stamp (pinned later than the retirement) or 0.
+//!
+//! Why a record of 0 or ≥ stamp proves nobody holds the table: see
+//! `docs/design.md`, "Table reclamation". In short, the heavy barrier splits
+//! every reader's pin at one point: either the reader's announcement is
+//! visible to the scan, or the reader loads the root after the unlink and
+//! never sees the table.
+//!
+//! Where `membarrier` is missing (not Linux, kernels before 4.14, valgrind),
+//! the pin issues a `SeqCst` fence after its store and the retirer a `SeqCst`
+//! fence in place of the syscall: the textbook store-fence-load pairing,
+//! slower but with the same proof.
+//!
+//! seize (the generic map's default) is not used here because its unpin is
+//! an atomic swap, a full barrier per operation; with seize's own
+//! membarrier mode (off in this crate: the generic map retires every
+//! removed entry, and a syscall per 32 of them cost more than it saved) the
+//! pin is cheap but the unpin is not. For a map that retires a table per
+//! resize, moving all fences to the retirer is the right trade.
+//!
+//! Records live in one process-wide registry shared by every `WordMap` and
+//! are never freed (a record is reused by the next thread once its owner
+//! exits). A thread keeps its record in a thread-local; a guard that must
+//! move between threads (iterators) claims a record of its own.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr;
+use std::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+
+use crossbeam_utils::CachePadded;
+
+use super::{acquire_load, Reclaim, ReclaimGuard, Retire};
+use crate::sync::{AtomicPtr as MapAtomicPtr, Ordering};
+use Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+
+/// One pinning party's announcement.
+struct Record {
+    /// The global epoch read when the holder pinned; 0 while not pinned.
+    epoch: AtomicU64,
+    /// Owned by a thread or an owned guard.
+    taken: AtomicBool,
+    /// The next record of the registry; written before the record is
+    /// published and never again.
+    next: AtomicPtr<CachePadded<Record>>,
+}
+
+/// The registry: a push-only list of records. Padded, so one thread's
+/// announcement never shares a cache line with another's.
+static RECORDS: AtomicPtr<CachePadded<Record>> = AtomicPtr::new(ptr::null_mut());
+
+/// The global epoch. Starts at 1, so that 0 can mean "not pinned".
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+
+/// Claims a free record, or adds a new one to the registry.
+fn claim_record() -> &'static Record {
+    // Acquire: pairs with the Release CAS that published each record, so
+    // its fields are initialised when we read them.
+    let mut p = RECORDS.load(Acquire);
+    // SAFETY: records are leaked boxes, never freed: every pointer in the
+    // list stays valid for the life of the process.
+    while let Some(r) = unsafe { p.as_ref() } {
+        // Acquire on success: the previous holder's last store (its
+        // unpinning store of 0) happens before our use. Relaxed pre-check:
+        // only a hint to skip a CAS that would fail.
+        if !r.taken.load(Relaxed)
+            && r.taken
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+        {
+            return r;
+        }
+        p = r.next.load(Relaxed);
+    }
+    let r: &'static CachePadded<Record> = Box::leak(Box::new(CachePadded::new(Record {
+        epoch: AtomicU64::new(0),
+        taken: AtomicBool::new(true),
+        next: AtomicPtr::new(ptr::null_mut()),
+    })));
+    let mut head = RECORDS.load(Relaxed);
+    loop {
+        // Relaxed: published by the Release CAS below.
+        r.next.store(head, Relaxed);
+        // Release: a thread that walks to `r` sees its fields initialised.
+        match RECORDS.compare_exchange_weak(head, r as *const _ as *mut _, Release, Relaxed) {
+            Ok(_) => return r,
+            Err(now) => head = now,
+        }
+    }
+}
+
+/// Gives a record back to the registry. Its epoch must be 0.
+fn release_record(r: &Record) {
+    // Release: the next claimer (Acquire CAS) sees our last store.
+    r.taken.store(false, Release);
+}
+
+/// The smallest epoch announced by a pinned record, or `u64::MAX`.
+fn min_pinned_epoch() -> u64 {
+    let mut min = u64::MAX;
+    let mut p = RECORDS.load(Acquire);
+    // SAFETY: as in `claim_record`.
+    while let Some(r) = unsafe { p.as_ref() } {
+        // Acquire: pairs with the Release store of 0 in `unpin`, so every
+        // access the holder made to a table happens before we free it.
+        let e = r.epoch.load(Acquire);
+        if e != 0 {
+            min = min.min(e);
+        }
+        p = r.next.load(Relaxed);
+    }
+    min
+}
+
+/// The barrier strategy, chosen once per process.
+mod barrier {
+    use super::*;
+    use std::sync::atomic::AtomicU8;
+
+    const UNKNOWN: u8 = 0;
+    const MEMBARRIER: u8 = 1;
+    const FENCES: u8 = 2;
+
+    static STRATEGY: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// Picks the strategy, once. Called when a map is created, so before any
+    /// pin of that map: a thread that uses the map got it through some
+    /// synchronisation after this returned and sees the chosen strategy.
+    pub(super) fn init() {
+        // Relaxed: the value only picks between two correct protocols, and
+        // every reader of a map sees it through the map's publication.
+        if STRATEGY.load(Relaxed) == UNKNOWN {
+            let s = if sys::register() { MEMBARRIER } else { FENCES };
+            // Concurrent first maps all compute the same answer.
+            STRATEGY.store(s, Relaxed);
+        }
+    }
+
+    /// Whether pins may skip the hardware fence.
+    #[inline]
+    fn fast() -> bool {
+        STRATEGY.load(Relaxed) == MEMBARRIER
+    }
+
+    /// The pin side: orders the announcement store before the loads that
+    /// follow it, against a `heavy` barrier on another thread.
+    #[inline]
+    pub(super) fn light() {
+        if fast() {
+            // The heavy barrier runs a fence on this CPU for us; only the
+            // compiler must keep the store before the loads.
+            compiler_fence(SeqCst);
+        } else {
+            fence(SeqCst);
+        }
+    }
+
+    /// The retire side.
+    pub(super) fn heavy() {
+        if fast() {
+            sys::barrier();
+        } else {
+            fence(SeqCst);
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    mod sys {
+        // From include/uapi/linux/membarrier.h (libc does not name them).
+        const CMD_QUERY: libc::c_int = 0;
+        const CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+        const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+        fn membarrier(cmd: libc::c_int) -> libc::c_long {
+            // SAFETY: membarrier takes (cmd, flags, cpu_id) integers and
+            // touches no memory of ours.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_membarrier,
+                    cmd,
+                    0 as libc::c_uint,
+                    0 as libc::c_int,
+                )
+            }
+        }
+
+        /// Registers the process for private expedited membarriers; false
+        /// where the kernel (or valgrind) does not offer them.
+        pub(super) fn register() -> bool {
+            let supported = membarrier(CMD_QUERY);
+            let needed = (CMD_PRIVATE_EXPEDITED | CMD_REGISTER_PRIVATE_EXPEDITED) as libc::c_long;
+            supported >= 0
+                && supported & needed == needed
+                && membarrier(CMD_REGISTER_PRIVATE_EXPEDITED) == 0
+        }
+
+        pub(super) fn barrier() {
+            // Once registered, the call cannot fail; if it did, pins that
+            // skipped their fence would be unprotected, and the only sound
+            // answer is to stop.
+            if membarrier(CMD_PRIVATE_EXPEDITED) != 0 {
+                std::process::abort();
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    mod sys {
+        pub(super) fn register() -> bool {
+            false
+        }
+        pub(super) fn barrier() {
+            unreachable!("membarrier is never selected off Linux")
+        }
+    }
+}
+
+/// A thread's record and pin depth.
+struct Local {
+    record: Cell<Option<&'static Record>>,
+    /// Guards of this thread now alive (pins nest: a closure run by one
+    /// map operation may call another map).
+    depth: Cell<u32>,
+    /// Unpins since this thread last looked at a map's retired tables.
+    unpins: Cell<u32>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        // A guard still alive (depth > 0) releases the record itself.
+        if let (Some(r), 0) = (self.record.get(), self.depth.get()) {
+            release_record(r);
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local { record: Cell::new(None), depth: Cell::new(0), unpins: Cell::new(0) }
+    };
+}
+
+/// Announces a pin on `r`.
+#[inline]
+fn announce(r: &Record) {
+    // Acquire: pairs with the AcqRel bump in `retire`. A pin that reads the
+    // bumped epoch happens after the unlink that preceded the bump, so it
+    // cannot load the retired table: announcing that epoch is truthful.
+    let e = EPOCH.load(Acquire);
+    // Relaxed store, then the light barrier: together the "store, fence,
+    // load" half of the proof in the module docs.
+    r.epoch.store(e, Relaxed);
+    barrier::light();
+}
+
+/// A table retired but not yet freed.
+struct Retired {
+    ptr: *mut (),
+    free: unsafe fn(*mut ()),
+    /// The epoch after this table's retirement bump.
+    stamp: u64,
+    next: *mut Retired,
+}
+
+/// The reclaimer of one `WordMap`: its queue of retired tables. The
+/// announcements are process-wide.
+pub(crate) struct TableReclaim {
+    /// Retired tables, newest first. Taken whole (swap) by whoever scans.
+    retired: CachePadded<AtomicPtr<Retired>>,
+    pending: AtomicUsize,
+}
+
+// SAFETY: the queue holds tables the map owns (Send + Sync, all atomics);
+// nodes are touched only by the thread that took them off the queue.
+unsafe impl Send for TableReclaim {}
+// SAFETY: as above; every shared field is atomic.
+unsafe impl Sync for TableReclaim {}
+
+impl Reclaim for TableReclaim {
+    type Guard<'a> = TableGuard<'a>;
+    type OwnedGuard<'a> = TableOwnedGuard<'a>;
+
+    fn new() -> Self {
+        barrier::init();
+        TableReclaim {
+            retired: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
+            pending: AtomicUsize::new(0),
+        }
+    }
+
+    /// Pins the current thread.
+    #[inline]
+    fn pin(&self) -> TableGuard<'_> {
+        let local = LOCAL.try_with(|l| {
+            let depth = l.depth.get();
+            let r = match l.record.get() {
+                Some(r) => r,
+                None => {
+                    let r = claim_record();
+                    l.record.set(Some(r));
+                    r
+                }
+            };
+            if depth == 0 {
+                announce(r);
+            }
+            l.depth.set(depth + 1);
+            r
+        });
+        match local {
+            Ok(record) => TableGuard {
+                owner: self,
+                record,
+                local: true,
+                retired: Cell::new(false),
+                _not_send: PhantomData,
+            },
+            // The thread-local is gone (a pin from a thread-local's
+            // destructor): pin with a record of the guard's own.
+            Err(_) => {
+                let record = claim_record();
+                announce(record);
+                TableGuard {
+                    owner: self,
+                    record,
+                    local: false,
+                    retired: Cell::new(false),
+                    _not_send: PhantomData,
+                }
+            }
+        }
+    }
+
+    /// Pins with a record of the guard's own, which may move between
+    /// threads.
+    fn pin_owned(&self) -> TableOwnedGuard<'_> {
+        let record = claim_record();
+        announce(record);
+        TableOwnedGuard {
+            owner: self,
+            record,
+        }
+    }
+
+    /// Tables retired and not yet freed.
+    fn pending(&self) -> usize {
+        self.pending.load(Relaxed)
+    }
+}
+
+impl TableReclaim {
+    /// Queues `ptr` to be freed once no pin can hold it.
+    ///
+    /// # Safety
+    ///
+    /// As for [`ReclaimGuard::retire`]: `ptr` is unlinked, retired once, and
+    /// valid for `T::free`.
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+        // AcqRel: Release so a pin that reads the new epoch happens after
+        // the unlink this call follows (see `announce`); Acquire for the
+        // stamp's place in the epoch order.
+        let stamp = EPOCH.fetch_add(1, AcqRel) + 1;
+        // Every pin now either shows its announcement to a later scan or
+        // loads the root after the unlink.
+        barrier::heavy();
+        unsafe fn free<T: Retire>(p: *mut ()) {
+            // SAFETY: `p` is the `*mut T` queued by `retire::<T>`, freed once.
+            unsafe { T::free(p.cast()) }
+        }
+        let node = Box::into_raw(Box::new(Retired {
+            ptr: ptr.cast(),
+            free: free::<T>,
+            stamp,
+            next: ptr::null_mut(),
+        }));
+        // Relaxed: a gauge.
+        self.pending.fetch_add(1, Relaxed);
+        self.push(node, node);
+    }
+
+    /// Pushes the chain `first..=last` onto the queue.
+    fn push(&self, first: *mut Retired, last: *mut Retired) {
+        let mut head = self.retired.load(Relaxed);
+        loop {
+            // SAFETY: the chain is ours (just built, or taken off the queue
+            // by us) until the CAS below publishes it.
+            unsafe { (*last).next = head };
+            // Release: a scanner that takes the chain (Acquire swap) sees
+            // the nodes' fields, and happens after the heavy barrier of
+            // every retirement in it.
+            match self
+                .retired
+                .compare_exchange_weak(head, first, Release, Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Frees every queued table that no pin can hold; puts the rest back.
+    fn reclaim(&self) {
+        // Acquire: see `push`. The swap makes the taken nodes ours alone.
+        let mut p = self.retired.swap(ptr::null_mut(), Acquire);
+        if p.is_null() {
+            return;
+        }
+        // Orders our scan after the heavy barrier of every retirement we
+        // took (they happen before our swap): in the fence-only strategy
+        // this fence pairs with the pins' fences, and in either strategy it
+        // makes the retirers' barriers precede our loads in the fence order.
+        fence(SeqCst);
+        let min = min_pinned_epoch();
+        let mut keep_first: *mut Retired = ptr::null_mut();
+        let mut keep_last: *mut Retired = ptr::null_mut();
+        while !p.is_null() {
+            // SAFETY: we took the chain off the queue; its nodes are ours.
+            let node = unsafe { &mut *p };
+            let next = node.next;
+            // Mutation `tables_ignore_pins`: free regardless of pins.
+            if node.stamp <= min || cfg!(lfmap_mutation = "tables_ignore_pins") {
+                // SAFETY: every pinned record announced an epoch at least
+                // this table's stamp, so pinned after its unlink (module
+                // docs): no pin can reach the table. It was retired once.
+                unsafe { (node.free)(node.ptr) };
+                // SAFETY: the node came from `Box::into_raw` in `retire`.
+                drop(unsafe { Box::from_raw(p) });
+                // Relaxed: a gauge.
+                self.pending.fetch_sub(1, Relaxed);
+            } else {
+                node.next = keep_first;
+                if keep_last.is_null() {
+                    keep_last = p;
+                }
+                keep_first = p;
+            }
+            p = next;
+        }
+        if !keep_first.is_null() {
+            self.push(keep_first, keep_last);
+        }
+    }
+
+    /// After an unpin: frees what it can if tables are queued, at once when
+    /// this guard retired one, else on every 64th unpin of the thread (a pin
+    /// held for long, an iterator, would otherwise make every unpin scan).
+    #[inline]
+    fn after_unpin(&self, retired_here: bool, thread_unpins: u32) {
+        // Relaxed: a hint; `reclaim` takes the queue with Acquire.
+        if self.retired.load(Relaxed).is_null() {
+            return;
+        }
+        if retired_here || thread_unpins % 64 == 0 {
+            self.reclaim();
+        }
+    }
+}
+
+impl Drop for TableReclaim {
+    fn drop(&mut self) {
+        let mut p = *self.retired.get_mut();
+        while !p.is_null() {
+            // SAFETY: `&mut self`: no guard of this map is alive (guards
+            // borrow it), so no pin can hold any table it retired.
+            let node = unsafe { Box::from_raw(p) };
+            // SAFETY: as above; each node is freed once.
+            unsafe { (node.free)(node.ptr) };
+            p = node.next;
+        }
+    }
+}
+
+/// A pin of the current thread.
+pub(crate) struct TableGuard<'a> {
+    owner: &'a TableReclaim,
+    record: &'static Record,
+    /// The record is the thread's (nested pins share it).
+    local: bool,
+    /// This guard retired a table: try to free it when unpinning.
+    retired: Cell<bool>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for TableGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let unpins = if self.local {
+            let outer = LOCAL.try_with(|l| {
+                let depth = l.depth.get() - 1;
+                l.depth.set(depth);
+                let unpins = l.unpins.get().wrapping_add(1);
+                l.unpins.set(unpins);
+                (depth == 0).then_some(unpins)
+            });
+            match outer {
+                Ok(Some(unpins)) => {
+                    // Release: the table accesses of this pin happen before
+                    // a scan that reads 0 (Acquire) and frees.
+                    self.record.epoch.store(0, Release);
+                    unpins
+                }
+                // A nested pin: the outer one still holds the tables.
+                Ok(None) => return,
+                // The thread-local died while we were pinned (see `Local`'s
+                // drop): the record is ours to release.
+                Err(_) => {
+                    self.record.epoch.store(0, Release);
+                    release_record(self.record);
+                    0
+                }
+            }
+        } else {
+            self.record.epoch.store(0, Release);
+            release_record(self.record);
+            0
+        };
+        self.owner.after_unpin(self.retired.get(), unpins);
+    }
+}
+
+impl ReclaimGuard for TableGuard<'_> {
+    #[inline]
+    fn protect<T>(&self, ptr: &MapAtomicPtr<T>) -> *mut T {
+        acquire_load(ptr)
+    }
+
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+        self.retired.set(true);
+        // SAFETY: the caller's obligations are `TableReclaim::retire`'s.
+        unsafe { self.owner.retire(ptr) }
+    }
+}
+
+/// A pin with a record of its own, free to move between threads.
+pub(crate) struct TableOwnedGuard<'a> {
+    owner: &'a TableReclaim,
+    record: &'static Record,
+}
+
+impl Drop for TableOwnedGuard<'_> {
+    fn drop(&mut self) {
+        // Release: as in `TableGuard::drop`.
+        self.record.epoch.store(0, Release);
+        release_record(self.record);
+        self.owner.after_unpin(false, 0);
+    }
+}
+
+impl ReclaimGuard for TableOwnedGuard<'_> {
+    #[inline]
+    fn protect<T>(&self, ptr: &MapAtomicPtr<T>) -> *mut T {
+        acquire_load(ptr)
+    }
+
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: the caller's obligations are `TableReclaim::retire`'s.
+        unsafe { self.owner.retire(ptr) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as Count;
+    use std::sync::Arc;
+
+    /// A retirable object that counts its frees.
+    struct Probe(Arc<Count>);
+
+    impl Retire for Probe {
+        unsafe fn free(ptr: *mut Self) {
+            // SAFETY: from Box::into_raw below, freed once.
+            let b = unsafe { Box::from_raw(ptr) };
+            b.0.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The registry is process-wide: a test asserting that nothing else is
+    /// pinned must not overlap another test's pins.
+    fn alone() -> std::sync::MutexGuard<'static, ()> {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn probe(freed: &Arc<Count>) -> *mut Probe {
+        Box::into_raw(Box::new(Probe(freed.clone())))
+    }
+
+    #[test]
+    fn freed_after_the_retiring_pin_ends() {
+        let _alone = alone();
+        let r = TableReclaim::new();
+        let freed = Arc::new(Count::new(0));
+        {
+            let g = r.pin();
+            // SAFETY: never shared; retired once.
+            unsafe { g.retire(probe(&freed)) };
+            assert_eq!(freed.load(Relaxed), 0, "freed while pinned");
+            assert_eq!(r.pending(), 1);
+        }
+        assert_eq!(freed.load(Relaxed), 1);
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn an_older_pin_elsewhere_holds_it_a_newer_one_does_not() {
+        let _alone = alone();
+        let r = TableReclaim::new();
+        let freed = Arc::new(Count::new(0));
+        let (pinned, go) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _g = r.pin();
+                pinned.wait();
+                go.wait();
+            });
+            pinned.wait();
+            {
+                let g = r.pin();
+                // SAFETY: as above.
+                unsafe { g.retire(probe(&freed)) };
+            }
+            // The other thread pinned before the retirement: still held.
+            assert_eq!(freed.load(Relaxed), 0);
+            // A pin taken after the retirement does not hold it.
+            let newer = r.pin_owned();
+            drop(newer);
+            assert_eq!(freed.load(Relaxed), 0);
+            go.wait();
+        });
+        // The old pin is gone; the next scan frees it.
+        r.reclaim();
+        assert_eq!(freed.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn nested_pins_share_one_announcement() {
+        let _alone = alone();
+        let r = TableReclaim::new();
+        let freed = Arc::new(Count::new(0));
+        let outer = r.pin();
+        {
+            let inner = r.pin();
+            // SAFETY: as above.
+            unsafe { inner.retire(probe(&freed)) };
+        }
+        // The inner guard's drop must not unpin the thread.
+        assert_eq!(freed.load(Relaxed), 0);
+        drop(outer);
+        r.reclaim();
+        assert_eq!(freed.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn drop_frees_what_is_queued() {
+        let _alone = alone();
+        let freed = Arc::new(Count::new(0));
+        let other = TableReclaim::new();
+        // A pin of another map, held past this map's drop, blocks the scan
+        // but not the drop.
+        let held = other.pin_owned();
+        {
+            let r = TableReclaim::new();
+            {
+                let g = r.pin();
+                // SAFETY: as above.
+                unsafe { g.retire(probe(&freed)) };
+            }
+            assert_eq!(freed.load(Relaxed), 0);
+        }
+        assert_eq!(freed.load(Relaxed), 1);
+        drop(held);
+    }
+
+    #[test]
+    fn records_are_reused_by_later_threads() {
+        let _alone = alone();
+        for _ in 0..64 {
+            std::thread::spawn(|| drop(TableReclaim::new().pin()))
+                .join()
+                .unwrap();
+        }
+        let mut n = 0;
+        let mut p = RECORDS.load(Acquire);
+        // SAFETY: as in `claim_record`.
+        while let Some(r) = unsafe { p.as_ref() } {
+            n += 1;
+            p = r.next.load(Relaxed);
+        }
+        // 64 threads one after another: each reuses the record the last
+        // one gave back (other test threads hold a few).
+        assert!(n < 40, "{n} records");
+    }
+}
