@@ -110,6 +110,7 @@ pub(crate) fn next_of<'g, G: ReclaimGuard>(
 /// Linearization: the Acquire load of the key's unit (live: its value;
 /// pending or removed: absent), or of the first unclaimed, unfrozen unit of
 /// its probe sequence (absent).
+#[inline]
 pub(crate) fn find<'g, G: ReclaimGuard>(
     mut table: &'g WordTable,
     key: &KeyId,
