@@ -217,10 +217,6 @@ fn readers_survive_table_retirement_and_tables_are_freed() {
                 while !done.load(Ordering::Relaxed) {
                     k = (k + 7) % stable;
                     assert_eq!(map.get(&k), Some(!k), "stable key {k}");
-                    let pending = map.stats().pending_garbage;
-                    // One retired table per resize, freed when its readers
-                    // leave: never more than a handful queued.
-                    assert!(pending <= 8, "{pending} tables queued");
                 }
             });
         }
@@ -237,11 +233,22 @@ fn readers_survive_table_retirement_and_tables_are_freed() {
     });
     let stats = map.stats();
     assert!(stats.resizes >= 2 * rounds, "{stats:?}");
-    // The last retirement may have met a pinned reader; the next unpins
-    // (every 64th, or the retiring one) scan again.
-    for k in 0..64 {
-        assert_eq!(map.get(&k), Some(!k));
+    // While the threads ran, a reader descheduled inside an operation held
+    // every table retired meanwhile (epochs promise no bound there). Now
+    // nobody is pinned: the retiring unpin or every 64th unpin of a thread
+    // scans. Announcements are process-wide, so a pin of another test's map
+    // may hold ours for a moment too: allow it a deadline.
+    let start = std::time::Instant::now();
+    while map.stats().pending_garbage > 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "retired tables never freed: {:?}",
+            map.stats()
+        );
+        for k in 0..64 {
+            assert_eq!(map.get(&k), Some(!k));
+        }
+        thread::yield_now();
     }
-    assert_eq!(map.stats().pending_garbage, 0, "{:?}", map.stats());
     assert_eq!(map.len() as u64, stable);
 }
