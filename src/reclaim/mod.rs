@@ -25,7 +25,7 @@
 //! | `epoch` | `--features crossbeam-epoch` | crossbeam's epoch GC with one collector per map |
 //! | `deferred` | `cfg(loom)` | frees nothing until the map is dropped, so loom models can run the real map code (seize cannot run under loom) |
 //! | `epoch` under loom | `cfg(loom)` and `cfg(crossbeam_loom)` | crossbeam-epoch's own loom support: real reclamation, model-checked |
-//! | `tables` | `WordMap`, outside loom | epochs with an asymmetric barrier: a pin is two plain stores, a retirement (once per resize) a `membarrier` |
+//! | `tables` | `WordMap` (also under loom, with its fence strategy) | epochs with an asymmetric barrier: a pin is two plain stores, a retirement (once per resize) a `membarrier` |
 
 use crate::sync::{AtomicPtr, Ordering};
 
@@ -35,7 +35,6 @@ mod deferred;
 mod epoch;
 #[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
 mod seize;
-#[cfg(not(loom))]
 mod tables;
 
 #[cfg(all(loom, not(crossbeam_loom)))]
@@ -46,12 +45,9 @@ pub(crate) use self::epoch::EpochReclaim as Reclaimer;
 pub(crate) use self::seize::SeizeReclaim as Reclaimer;
 
 /// `WordMap`'s backend: only tables are retired, so pins are plain stores
-/// and the retirer pays for the barrier (`tables.rs`). Under loom, which
-/// cannot model `membarrier`, WordMap runs on the generic map's backend.
-#[cfg(not(loom))]
+/// and the retirer pays for the barrier (`tables.rs`). Under loom it runs
+/// its fence strategy, which loom can model.
 pub(crate) use self::tables::TableReclaim as TableReclaimer;
-#[cfg(loom)]
-pub(crate) use self::Reclaimer as TableReclaimer;
 
 /// An object the map allocates and may retire: it knows how to free itself.
 ///

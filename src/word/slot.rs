@@ -173,6 +173,7 @@ impl WordTable {
     /// `VALUED` slot with `HIGH`, the store of the key's top byte).
     #[inline]
     pub(crate) fn load(&self, i: usize) -> Unit {
+        self.touch();
         Unit(self.units[i].load(Acquire))
     }
 
@@ -216,6 +217,7 @@ impl WordTable {
         // completion, the top byte stored before it) to Acquire loaders;
         // Acquire orders this thread after the writer of `cur`. Acquire on
         // failure: the caller goes on with the unit it lost to.
+        self.touch();
         self.units[i]
             .compare_exchange(cur.0, new.0, AcqRel, Acquire)
             .map(drop)
@@ -304,6 +306,7 @@ impl WordTable {
     pub(crate) fn mark_copied(&self, i: usize, frozen: Unit) {
         debug_assert!(frozen.frozen());
         let copied = Unit::new(frozen.meta() | COPIED, frozen.value());
+        self.touch();
         self.units[i].store(copied.0, Release);
     }
 }

@@ -27,6 +27,11 @@ pub(crate) struct WordTable {
     pub(crate) occupied: Counter,
     /// Migration work hand-out (`raw/cursor.rs`).
     pub(crate) cursor: Cursor,
+    /// Under loom: every unit access reads this cell and freeing the table
+    /// writes it, so loom reports any access not ordered before the free
+    /// (a table freed while a pin could still reach it).
+    #[cfg(loom)]
+    alive: loom::cell::UnsafeCell<()>,
 }
 
 impl WordTable {
@@ -44,7 +49,17 @@ impl WordTable {
             next: AtomicPtr::new(std::ptr::null_mut()),
             occupied: Counter::new(),
             cursor: Cursor::new(),
+            #[cfg(loom)]
+            alive: loom::cell::UnsafeCell::new(()),
         })
+    }
+
+    /// Records an access to the table for loom's free-after-use check; a
+    /// no-op outside loom.
+    #[inline(always)]
+    pub(crate) fn touch(&self) {
+        #[cfg(loom)]
+        self.alive.with(|_| ());
     }
 
     /// Faults in, for writing, the pages of units `range` (clamped to the
@@ -90,6 +105,17 @@ impl Retire for WordTable {
         // SAFETY: tables come from `WordTable::new` (a `Box`), and the caller
         // frees each once. A table owns nothing but its arrays: keys and
         // values live inline.
-        drop(unsafe { Box::from_raw(ptr) });
+        let table = unsafe { Box::from_raw(ptr) };
+        // Under loom, the free is a write of `alive` that every earlier
+        // access must happen before; the memory is then leaked rather than
+        // freed, so a late access in a broken model is reported by loom
+        // instead of being undefined behaviour in the checker.
+        #[cfg(loom)]
+        {
+            table.alive.with_mut(|_| ());
+            std::mem::forget(table);
+        }
+        #[cfg(not(loom))]
+        drop(table);
     }
 }
