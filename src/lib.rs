@@ -36,7 +36,9 @@
 //!   ever copies the whole table while others wait.
 //! * Removed and replaced values are freed only when no pinned handle can
 //!   still see them (seize by default; `crossbeam-epoch` with the cargo
-//!   feature of that name).
+//!   feature of that name). [`WordMap`] retires nothing but whole tables and
+//!   has its own reclaimer: epochs whose pin is two plain stores, the
+//!   retiring thread paying for the barrier (`membarrier` on Linux).
 //!
 //! ## Iteration
 //!
@@ -58,7 +60,8 @@
 //!
 //! * `rayon`: `par_iter`, `FromParallelIterator`, `ParallelExtend`.
 //! * `serde`: `Serialize` and `Deserialize` as a map.
-//! * `crossbeam-epoch`: reclaim with crossbeam-epoch instead of seize.
+//! * `crossbeam-epoch`: `HashMap` reclaims with crossbeam-epoch instead of
+//!   seize (`WordMap` keeps its own table reclaimer).
 //!
 //! `docs/api.md` maps Go's `map` and `sync.Map`, papaya's and dashmap's
 //! calls to lfmap's.

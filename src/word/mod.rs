@@ -39,7 +39,10 @@ use crate::stats::Stats;
 /// CAS on a slot, the table is split-ordered, and a resize is cooperative
 /// and incremental (a writer that meets one migrates one chunk of 64 slots
 /// first). Nothing but whole tables is ever retired, so the only garbage is
-/// old tables. Methods pin internally; no guard is needed.
+/// old tables, and the map has a reclaimer made for that: a pin is two
+/// plain stores to the thread's own record (no locked instruction), and the
+/// thread that retires a table, once per resize, pays for the barrier.
+/// Methods pin internally; no guard is needed.
 ///
 /// ```
 /// use lfmap::WordMap;
