@@ -219,8 +219,10 @@ mod barrier {
         // every reader of a map sees it through the map's publication.
         if STRATEGY.load(Relaxed) == UNKNOWN {
             let s = if sys::register() { MEMBARRIER } else { FENCES };
-            // Concurrent first maps all compute the same answer.
-            STRATEGY.store(s, Relaxed);
+            // The first answer wins and every thread uses it, even if
+            // threads would answer differently (a per-thread seccomp
+            // filter): the registration belongs to the process.
+            let _ = STRATEGY.compare_exchange(UNKNOWN, s, Relaxed, Relaxed);
         }
     }
 
@@ -283,12 +285,21 @@ mod barrier {
         }
 
         pub(super) fn barrier() {
-            // Once registered, the call cannot fail; if it did, pins that
-            // skipped their fence would be unprotected, and the only sound
-            // answer is to stop.
-            if membarrier(CMD_PRIVATE_EXPEDITED) != 0 {
-                std::process::abort();
+            // Once registered, the call fails only transiently (ENOMEM: the
+            // kernel could not allocate a CPU mask), so retry. The
+            // registration belongs to the address space and survives fork
+            // (checked on Linux 6.18: a forked child's call returns 0); exec
+            // starts a new process with this crate's statics reset. If it
+            // kept failing (a seccomp filter installed after the first map
+            // was created), pins that skipped their fence would be
+            // unprotected, and the only sound answer is to stop.
+            for _ in 0..1000 {
+                if membarrier(CMD_PRIVATE_EXPEDITED) == 0 {
+                    return;
+                }
+                std::thread::yield_now();
             }
+            std::process::abort();
         }
     }
 
@@ -326,9 +337,6 @@ struct Local {
     /// Guards of this thread now alive (pins nest: a closure run by one
     /// map operation may call another map).
     depth: Cell<u32>,
-    /// Outermost unpins by this thread; every 64th scans the map's queue
-    /// of retired tables, if it has one.
-    unpins: Cell<u32>,
 }
 
 impl Drop for Local {
@@ -350,13 +358,13 @@ impl Drop for Local {
 #[cfg(not(loom))]
 thread_local! {
     static LOCAL: Local = const {
-        Local { record: Cell::new(None), depth: Cell::new(0), unpins: Cell::new(0) }
+        Local { record: Cell::new(None), depth: Cell::new(0) }
     };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { record: Cell::new(None), depth: Cell::new(0), unpins: Cell::new(0) };
+    static LOCAL: Local = Local { record: Cell::new(None), depth: Cell::new(0) };
 }
 
 /// A table retired but not yet freed.
@@ -374,13 +382,9 @@ pub(crate) struct TableReclaim {
     /// Retired tables, newest first. Taken whole (swap) by whoever scans.
     retired: CachePadded<AtomicPtr<Retired>>,
     pending: AtomicUsize,
+    /// Unpins of this map while tables are queued; every 64th scans.
+    tick: AtomicUsize,
 }
-
-// SAFETY: the queue holds tables the map owns (Send + Sync, all atomics);
-// nodes are touched only by the thread that took them off the queue.
-unsafe impl Send for TableReclaim {}
-// SAFETY: as above; every shared field is atomic.
-unsafe impl Sync for TableReclaim {}
 
 impl Reclaim for TableReclaim {
     type Guard<'a> = TableGuard<'a>;
@@ -391,6 +395,7 @@ impl Reclaim for TableReclaim {
         TableReclaim {
             retired: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
             pending: AtomicUsize::new(0),
+            tick: AtomicUsize::new(0),
         }
     }
 
@@ -411,13 +416,14 @@ impl Reclaim for TableReclaim {
                 GLOBAL.announce(r);
             }
             l.depth.set(depth + 1);
-            r
+            (r, depth == 0)
         });
         match local {
-            Ok(record) => TableGuard::new(self, record, true),
+            Ok((record, true)) => TableGuard::new(self, record, Pin::Outer),
+            Ok((record, false)) => TableGuard::new(self, record, Pin::Nested),
             // The thread-local is gone (a pin from a thread-local's
             // destructor): pin with a record of the guard's own.
-            Err(_) => TableGuard::new(self, self.claim_and_announce(), false),
+            Err(_) => TableGuard::new(self, self.claim_and_announce(), Pin::Own),
         }
     }
 
@@ -520,9 +526,11 @@ impl TableReclaim {
             let next = node.next;
             // Mutation `tables_ignore_pins`: free regardless of pins.
             if node.stamp <= min || cfg!(lfmap_mutation = "tables_ignore_pins") {
-                // SAFETY: every pinned record announced an epoch at least
-                // this table's stamp, so pinned after its unlink (module
-                // docs): no pin can reach the table. It was retired once.
+                // SAFETY: every record read 0 or an epoch at least this
+                // table's stamp: by the barrier argument (docs/design.md,
+                // "Table reclamation") no pin that can reach the table is
+                // left, and its last accesses happen before this free. It
+                // was retired once.
                 unsafe { (node.free)(node.ptr) };
                 // SAFETY: the node came from `Box::into_raw` in `retire`.
                 drop(unsafe { Box::from_raw(p) });
@@ -542,16 +550,24 @@ impl TableReclaim {
         }
     }
 
-    /// After an unpin: frees what it can if tables are queued, at once when
-    /// this guard retired one, else on every 64th unpin of the thread (a pin
+    /// After an unpin of this map: if tables are queued, scans at once when
+    /// this guard retired one, else on every 64th unpin of the map (a pin
     /// held for long, an iterator, would otherwise make every unpin scan).
+    /// Nested unpins count too, so a table retired inside a nested pin is
+    /// freed by a later unpin of its map (or when the map is dropped).
     #[inline]
-    fn after_unpin(&self, retired_here: bool, thread_unpins: u32) {
+    fn after_unpin(&self, retired_here: bool) {
         // Relaxed: a hint; `reclaim` takes the queue with Acquire.
         if self.retired.load(Relaxed).is_null() {
             return;
         }
-        if retired_here || thread_unpins % 64 == 0 {
+        // A lossy count (load, then store; Relaxed): it only paces scans,
+        // and a lost increment delays one by an unpin, while `fetch_add`
+        // would put a locked instruction on every unpin for as long as a
+        // long pin keeps a table queued.
+        let tick = self.tick.load(Relaxed).wrapping_add(1);
+        self.tick.store(tick, Relaxed);
+        if retired_here || tick % 64 == 0 {
             self.reclaim();
         }
     }
@@ -559,7 +575,8 @@ impl TableReclaim {
 
 impl Drop for TableReclaim {
     fn drop(&mut self) {
-        // As in `Domain::drop`.
+        // Acquire, though `&mut self` already orders every push before us
+        // (loom's atomics have no `get_mut`).
         let mut p = self.retired.load(Acquire);
         while !p.is_null() {
             // SAFETY: `&mut self`: no guard of this map is alive (guards
@@ -572,56 +589,35 @@ impl Drop for TableReclaim {
     }
 }
 
+/// How a [`TableGuard`] holds its pin.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pin {
+    /// The thread's outermost pin, on its thread-local record.
+    Outer,
+    /// Inside another pin of the same thread, which holds the tables.
+    Nested,
+    /// On a record of the guard's own (the thread-local was gone).
+    Own,
+}
+
 /// A pin of the current thread.
 pub(crate) struct TableGuard<'a> {
     owner: &'a TableReclaim,
     record: &'a Record,
-    /// The record is the thread's (nested pins share it); otherwise the
-    /// guard's own.
-    local: bool,
+    pin: Pin,
     /// This guard retired a table: try to free it when unpinning.
     retired: Cell<bool>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl<'a> TableGuard<'a> {
-    fn new(owner: &'a TableReclaim, record: &'a Record, local: bool) -> Self {
+    fn new(owner: &'a TableReclaim, record: &'a Record, pin: Pin) -> Self {
         TableGuard {
             owner,
             record,
-            local,
+            pin,
             retired: Cell::new(false),
             _not_send: PhantomData,
-        }
-    }
-
-    /// Unpins a thread-local record if this was the outermost pin; returns
-    /// the thread's unpin count then, `None` for a nested pin.
-    #[inline]
-    fn unpin_local(&self) -> Option<u32> {
-        let outer = LOCAL.try_with(|l| {
-            let depth = l.depth.get() - 1;
-            l.depth.set(depth);
-            let unpins = l.unpins.get().wrapping_add(1);
-            l.unpins.set(unpins);
-            (depth == 0).then_some(unpins)
-        });
-        match outer {
-            Ok(Some(unpins)) => {
-                // Release: the table accesses of this pin happen before a
-                // scan that reads 0 (Acquire) and frees.
-                self.record.epoch.store(0, Release);
-                Some(unpins)
-            }
-            // A nested pin: the outer one still holds the tables.
-            Ok(None) => None,
-            // The thread-local died while we were pinned (see `Local`'s
-            // drop): the record is ours to release.
-            Err(_) => {
-                self.record.epoch.store(0, Release);
-                release_record(self.record);
-                Some(0)
-            }
         }
     }
 }
@@ -629,18 +625,25 @@ impl<'a> TableGuard<'a> {
 impl Drop for TableGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        let unpins = if self.local {
-            match self.unpin_local() {
-                Some(unpins) => unpins,
-                None => return,
+        if self.pin != Pin::Own {
+            // Err: the thread-local died while we were pinned (`Local`'s
+            // drop then left the record to the outermost guard).
+            let alive = LOCAL.try_with(|l| l.depth.set(l.depth.get() - 1)).is_ok();
+            if self.pin == Pin::Outer {
+                // Release: the table accesses of this pin (and of the
+                // nested ones, already dropped) happen before a scan that
+                // reads 0 (Acquire) and frees.
+                self.record.epoch.store(0, Release);
+                if !alive {
+                    release_record(self.record);
+                }
             }
         } else {
-            // Release: as in `unpin_local`.
+            // Release: as above.
             self.record.epoch.store(0, Release);
             release_record(self.record);
-            0
-        };
-        self.owner.after_unpin(self.retired.get(), unpins);
+        }
+        self.owner.after_unpin(self.retired.get());
     }
 }
 
@@ -668,7 +671,7 @@ impl Drop for TableOwnedGuard<'_> {
         // Release: as in `TableGuard::drop`.
         self.record.epoch.store(0, Release);
         release_record(self.record);
-        self.owner.after_unpin(false, 0);
+        self.owner.after_unpin(false);
     }
 }
 
@@ -796,6 +799,39 @@ mod tests {
         }
         assert_eq!(freed.load(Relaxed), 1);
         drop(held);
+    }
+
+    #[test]
+    fn alternating_between_two_maps_still_frees() {
+        // A retirement whose own scan is blocked (an older pin elsewhere)
+        // must be freed by later unpins of its map, even when the thread
+        // alternates maps (a per-thread count of unpins would put all of
+        // one map's unpins on odd numbers and never scan it).
+        let _alone = alone();
+        let (a, b) = (TableReclaim::new(), TableReclaim::new());
+        let freed = Arc::new(Count::new(0));
+        let (pinned, go) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _old = b.pin();
+                pinned.wait();
+                go.wait();
+            });
+            pinned.wait();
+            {
+                let g = a.pin();
+                // SAFETY: never shared; retired once.
+                unsafe { g.retire(probe(&freed)) };
+            }
+            assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
+            go.wait();
+        });
+        for _ in 0..200 {
+            drop(a.pin());
+            drop(b.pin());
+        }
+        assert_eq!(freed.load(Relaxed), 1);
+        assert_eq!(a.pending(), 0);
     }
 
     #[test]

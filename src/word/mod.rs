@@ -42,7 +42,8 @@ use crate::stats::Stats;
 /// old tables, and the map has a reclaimer made for that: a pin is two
 /// plain stores to the thread's own record (no locked instruction), and the
 /// thread that retires a table, once per resize, pays for the barrier.
-/// Methods pin internally; no guard is needed.
+/// Methods pin internally; no guard is needed. Pinning is not
+/// async-signal-safe: do not use a `WordMap` from a signal handler.
 ///
 /// ```
 /// use lfmap::WordMap;
@@ -337,8 +338,12 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     }
 
     /// An iterator over `(key, value)` pairs (copies), weakly consistent:
-    /// see the type's documentation. Holds a pin until dropped, which keeps
-    /// one table alive; it may move between threads.
+    /// see the type's documentation. It may move between threads, and holds
+    /// a pin until dropped: while it lives, no table retired by a resize of
+    /// any `WordMap` in the process is freed (epochs are process-wide), so
+    /// drop iterators when done; a leaked one (`mem::forget`) holds them
+    /// until each map is dropped. The same goes for an `update` or
+    /// `get_or_insert_with` closure that blocks.
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = (0..100).map(|i| (i, i * i)).collect();

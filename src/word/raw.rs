@@ -99,8 +99,10 @@ pub(crate) fn next_of<'g, G: ReclaimGuard>(
     guard: &'g G,
 ) -> Option<&'g WordTable> {
     // SAFETY: a next table is retired only after it has been root and has
-    // been unlinked from root, after every older table; `table` is protected
-    // by the same guard, so its successor is too.
+    // been unlinked from it. The guard's pin loaded the root before that
+    // unlink (it read `table` or an older table there), which is what the
+    // reclaimer's argument needs to keep every table reachable from it
+    // alive while the guard lives (docs/design.md, "Table reclamation").
     unsafe { guard.protect(&table.next).as_ref() }
 }
 
