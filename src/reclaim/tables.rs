@@ -715,6 +715,28 @@ mod tests {
         Box::into_raw(Box::new(Probe(freed.clone())))
     }
 
+    /// Pins `r`, retires a fresh probe through that pin, unpins.
+    fn retire_one(r: &TableReclaim, freed: &Arc<Count>) {
+        let g = r.pin();
+        // SAFETY: the probe is never shared and retired once.
+        unsafe { g.retire(probe(freed)) };
+    }
+
+    /// Runs `f` while another thread holds a pin of `pinner` taken before.
+    fn while_pinned_elsewhere(pinner: &TableReclaim, f: impl FnOnce()) {
+        let (pinned, go) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _old = pinner.pin();
+                pinned.wait();
+                go.wait();
+            });
+            pinned.wait();
+            f();
+            go.wait();
+        });
+    }
+
     #[test]
     fn freed_after_the_retiring_pin_ends() {
         let _alone = alone();
@@ -736,26 +758,14 @@ mod tests {
         let _alone = alone();
         let r = TableReclaim::new();
         let freed = Arc::new(Count::new(0));
-        let (pinned, go) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let _g = r.pin();
-                pinned.wait();
-                go.wait();
-            });
-            pinned.wait();
-            {
-                let g = r.pin();
-                // SAFETY: as above.
-                unsafe { g.retire(probe(&freed)) };
-            }
+        while_pinned_elsewhere(&r, || {
+            retire_one(&r, &freed);
             // The other thread pinned before the retirement: still held.
             assert_eq!(freed.load(Relaxed), 0);
             // A pin taken after the retirement does not hold it.
             let newer = r.pin_owned();
             drop(newer);
             assert_eq!(freed.load(Relaxed), 0);
-            go.wait();
         });
         // The old pin is gone; the next scan frees it.
         r.reclaim();
@@ -790,11 +800,7 @@ mod tests {
         let held = other.pin_owned();
         {
             let r = TableReclaim::new();
-            {
-                let g = r.pin();
-                // SAFETY: as above.
-                unsafe { g.retire(probe(&freed)) };
-            }
+            retire_one(&r, &freed);
             assert_eq!(freed.load(Relaxed), 0);
         }
         assert_eq!(freed.load(Relaxed), 1);
@@ -810,21 +816,9 @@ mod tests {
         let _alone = alone();
         let (a, b) = (TableReclaim::new(), TableReclaim::new());
         let freed = Arc::new(Count::new(0));
-        let (pinned, go) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let _old = b.pin();
-                pinned.wait();
-                go.wait();
-            });
-            pinned.wait();
-            {
-                let g = a.pin();
-                // SAFETY: never shared; retired once.
-                unsafe { g.retire(probe(&freed)) };
-            }
+        while_pinned_elsewhere(&b, || {
+            retire_one(&a, &freed);
             assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
-            go.wait();
         });
         for _ in 0..200 {
             drop(a.pin());
