@@ -198,13 +198,15 @@ fn grow_then_delete_all(threads: u64, n: u64) -> Result<(), String> {
     let grown_stats = map.stats();
     let (heap_grown, rss_grown) = (heap_kib(), rss_kib());
     // Entries of 24 bytes (32-byte malloc chunks), and a table of 8 bytes
-    // per slot at most 3/4 full: more than 36 bytes per key on the heap,
-    // touched, so resident too.
+    // per slot at most 3/4 full: more than 36 bytes per key on the heap.
+    // Checked on the heap count only: RSS need not grow, since the
+    // allocator may reuse pages an earlier test phase freed (CI saw 12 MiB
+    // of RSS growth for 39 MiB of heap).
     let heap_growth = heap_grown.saturating_sub(heap_before);
     let rss_growth = rss_grown.saturating_sub(rss_before);
     assert!(
-        heap_growth >= n as usize * 36 / 1024 && rss_growth >= n as usize * 36 / 1024,
-        "grew by only {heap_growth} KiB heap, {rss_growth} KiB RSS for {n} keys"
+        heap_growth >= n as usize * 36 / 1024,
+        "grew by only {heap_growth} KiB heap ({rss_growth} KiB RSS) for {n} keys"
     );
     thread::scope(|s| {
         for t in 0..threads {
