@@ -85,5 +85,5 @@ pub use map::{
     Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, LocalGuard, OccupiedError,
     Operation, OwnedGuard, Values,
 };
-pub use stats::Stats;
+pub use stats::{ProbeStats, Stats};
 pub use word::{Iter as WordIter, WordInteger, WordMap, WordSized};

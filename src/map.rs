@@ -12,7 +12,7 @@ use crate::raw::slot::{Entry, Pending};
 use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
 use crate::raw::{self, Action, RawMap, Written};
 use crate::reclaim::{ReclaimGuard, Retire};
-use crate::stats::Stats;
+use crate::stats::{ProbeStats, Stats};
 
 /// The default hasher: [`foldhash`]'s fast `RandomState`, seeded per map.
 ///
@@ -200,6 +200,24 @@ impl<K, V, S> HashMap<K, V, S> {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How far keys sit from their home slots: what lookups cost. Scans
+    /// the current table, O(capacity); see [`ProbeStats`].
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// for i in 0..1000 {
+    ///     m.insert(i, i);
+    /// }
+    /// m.retain(|k, _| k % 100 == 0);
+    /// let probes = map.probe_stats();
+    /// assert_eq!(probes.keys, 10);
+    /// assert!(probes.mean_probe() < 4.0);
+    /// ```
+    pub fn probe_stats(&self) -> ProbeStats {
+        self.raw.probe_stats()
     }
 
     /// Counters describing the map; cheap (no scan).
@@ -679,6 +697,7 @@ where
 
     /// Removes every entry present when the call starts. Not atomic: it
     /// removes keys one by one, and keys inserted meanwhile may remain.
+    /// O(capacity): the emptied table is then replaced by a small one, once.
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -694,6 +713,8 @@ where
     /// Keeps only the entries for which `keep(key, value)` holds. Each key
     /// present throughout is judged once (on its current value; again if it
     /// changes concurrently), with the iteration guarantee of [`iter`].
+    /// O(capacity): if it removed most keys, the table shrinks once, at the
+    /// end.
     ///
     /// [`iter`]: HashMapRef::iter
     ///
@@ -719,10 +740,13 @@ where
                 // SAFETY: `e.key` is protected by our guard for the call.
                 unsafe {
                     self.raw()
-                        .write(e.hash, &e.key, &mut None, decide, &self.guard)
+                        .write_in_sweep(e.hash, &e.key, decide, &self.guard)
                 };
             }
         }
+        // The sweep removed keys in slot order without shrinking on the way;
+        // resize once now if it left the table sparse (`RawMap::end_sweep`).
+        self.raw().end_sweep(&self.guard);
     }
 
     /// An iterator over the entries. Weakly consistent, never blocks: see

@@ -186,3 +186,143 @@ impl MapCounters {
         }
     }
 }
+
+/// How far keys sit from their home slots in the map's current table: what
+/// lookups cost. From [`HashMap::probe_stats`](crate::HashMap::probe_stats)
+/// and [`WordMap::probe_stats`](crate::WordMap::probe_stats).
+///
+/// Unlike [`Stats`], this scans the table: O(slots). Meant for diagnosing a
+/// hasher or a workload (and for lfmap's own tests), not for a hot path.
+/// With a sound hasher, [`mean_probe`](ProbeStats::mean_probe) stays below
+/// about 2.5 slots at any load lfmap allows (3/4), whatever order keys were
+/// inserted or removed in; a mean far above that means many keys share hash
+/// bits.
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// let m = map.pin();
+/// for i in 0..10_000 {
+///     m.insert(i, i);
+/// }
+/// let probes = map.probe_stats();
+/// assert_eq!(probes.keys, 10_000);
+/// assert!(probes.mean_probe() < 4.0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProbeStats {
+    /// Slots of the table scanned.
+    pub slots: usize,
+    /// Live keys found in it.
+    pub keys: usize,
+    /// Over those keys, the total number of slots a lookup reads to reach
+    /// each (1 for a key in its home slot).
+    pub total_probe: usize,
+    /// The most slots a lookup of a present key reads.
+    pub max_probe: usize,
+    /// The longest run of consecutive claimed slots (live keys and removed
+    /// keys' tombstones, wrapping around the end): a lookup of an absent
+    /// key reads at most this many slots plus one.
+    pub longest_run: usize,
+}
+
+impl ProbeStats {
+    /// Mean slots a lookup of a present key reads (0 for an empty map).
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::new();
+    /// map.insert(1u64, 2u64);
+    /// assert_eq!(map.probe_stats().mean_probe(), 1.0);
+    /// ```
+    pub fn mean_probe(&self) -> f64 {
+        if self.keys == 0 {
+            0.0
+        } else {
+            self.total_probe as f64 / self.keys as f64
+        }
+    }
+}
+
+/// Builds a [`ProbeStats`] from one pass over a table's slots, in order.
+pub(crate) struct ProbeScan {
+    stats: ProbeStats,
+    /// The run of claimed slots that starts at slot 0 (it may continue the
+    /// run that ends the table).
+    first_run: Option<usize>,
+    run: usize,
+}
+
+impl ProbeScan {
+    pub(crate) fn new(slots: usize) -> ProbeScan {
+        ProbeScan {
+            stats: ProbeStats {
+                slots,
+                ..ProbeStats::default()
+            },
+            first_run: None,
+            run: 0,
+        }
+    }
+
+    /// The next slot: whether it is claimed, and for a live key, the probe
+    /// length that reaches it.
+    pub(crate) fn slot(&mut self, claimed: bool, live_probe: Option<usize>) {
+        if let Some(p) = live_probe {
+            self.stats.keys += 1;
+            self.stats.total_probe += p;
+            self.stats.max_probe = self.stats.max_probe.max(p);
+        }
+        if claimed {
+            self.run += 1;
+        } else {
+            self.end_run();
+        }
+    }
+
+    fn end_run(&mut self) {
+        if self.first_run.is_none() {
+            self.first_run = Some(self.run);
+        }
+        self.stats.longest_run = self.stats.longest_run.max(self.run);
+        self.run = 0;
+    }
+
+    pub(crate) fn finish(mut self) -> ProbeStats {
+        match self.first_run {
+            // Every slot claimed: one run, the whole table.
+            None => self.stats.longest_run = self.run,
+            // The last run wraps into the first.
+            Some(first) => {
+                let wrapped = self.run + first;
+                self.stats.longest_run = self.stats.longest_run.max(wrapped);
+            }
+        }
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProbeScan;
+
+    #[test]
+    fn probe_scan_counts_wrapping_runs() {
+        let mut scan = ProbeScan::new(8);
+        // claimed: x x . x . . x x  -> runs 2, 1, and 2 wrapping into 2 = 4
+        for (i, claimed) in [1, 1, 0, 1, 0, 0, 1, 1].into_iter().enumerate() {
+            scan.slot(claimed == 1, (claimed == 1).then_some(i % 3 + 1));
+        }
+        let s = scan.finish();
+        assert_eq!((s.keys, s.longest_run, s.max_probe), (5, 4, 2));
+        assert_eq!(s.total_probe, 1 + 2 + 1 + 1 + 2);
+
+        let mut full = ProbeScan::new(4);
+        (0..4).for_each(|_| full.slot(true, None));
+        assert_eq!(full.finish().longest_run, 4);
+
+        let mut empty = ProbeScan::new(4);
+        (0..4).for_each(|_| empty.slot(false, None));
+        let e = empty.finish();
+        assert_eq!((e.longest_run, e.keys, e.mean_probe()), (0, 0, 0.0));
+    }
+}

@@ -124,6 +124,22 @@ enum Op {
     Iter,
     /// Drop the pinned handle and pin again (lets garbage be reclaimed).
     Repin,
+    /// "Remove what you iterate": remove a prefix of the keys, in a
+    /// [`SweepOrder`], keeping the last `keep` tenths.
+    Sweep(SweepOrder, u8),
+}
+
+/// The order a [`Op::Sweep`] removes keys in.
+#[derive(Clone, Copy, Debug)]
+enum SweepOrder {
+    /// The order `iter` yielded them in (slot order: ascending home).
+    Iteration,
+    /// Removing each key as `iter` yields it, inside the loop.
+    DuringIteration,
+    /// Ascending hash.
+    Hash,
+    /// A shuffle seeded by the value.
+    Random(u32),
 }
 
 impl Arbitrary for Op {
@@ -143,7 +159,16 @@ impl Arbitrary for Op {
             870..=919 => Op::ContainsKey(k),
             920..=923 => Op::Clear,
             924..=939 => Op::Retain(v),
-            940..=959 => Op::Len,
+            940..=949 => Op::Len,
+            950..=959 => {
+                let order = match v % 4 {
+                    0 => SweepOrder::Iteration,
+                    1 => SweepOrder::DuringIteration,
+                    2 => SweepOrder::Hash,
+                    _ => SweepOrder::Random(v),
+                };
+                Op::Sweep(order, (v % 11) as u8)
+            }
             960..=979 => Op::Iter,
             _ => Op::Repin,
         }
@@ -224,6 +249,35 @@ fn check_contents<K: Key, S: BuildHasher>(
     for (k, v) in model {
         assert_eq!(m.get(k.q()), Some(v), "{ctx}: get({k:?})");
     }
+}
+
+/// A Fisher-Yates shuffle driven by a small xorshift generator.
+fn shuffle<T>(items: &mut [T], seed: u32) {
+    let mut x = u64::from(seed) | 1 << 40;
+    for i in (1..items.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+}
+
+/// `probe_stats` agrees with the model: once no resize is in progress, the
+/// current table holds every key; with a hasher that spreads keys, no
+/// lookup walks a long cluster whatever order keys were removed in.
+fn check_probes<K: Key, S: BuildHasher>(
+    map: &HashMap<K, u32, S>,
+    model: &StdMap<K, u32>,
+    ctx: &str,
+) {
+    let stats = map.stats();
+    let probes = map.probe_stats();
+    if stats.resizes == stats.resizes_finished {
+        assert_eq!(probes.keys, model.len(), "{ctx}: {probes:?} {stats:?}");
+        assert_eq!(probes.slots, stats.slots, "{ctx}: {probes:?} {stats:?}");
+    }
+    assert!(probes.max_probe <= probes.slots, "{ctx}: {probes:?}");
+    assert!(probes.longest_run <= probes.slots, "{ctx}: {probes:?}");
 }
 
 fn keep_for_retain(v: u32, m: u32) -> bool {
@@ -337,6 +391,25 @@ fn run<K: Key, S: BuildHasher + Clone>(sc: &Scenario, hasher: S) {
             }
             Op::Len => {
                 assert_eq!(m.len(), model.len(), "{ctx}");
+            }
+            Op::Sweep(order, keep) => {
+                let mut keys: Vec<K> = m.keys().cloned().collect();
+                let remove = keys.len() - keys.len() * usize::from(keep) / 10;
+                match order {
+                    SweepOrder::Iteration => {}
+                    SweepOrder::Hash => keys.sort_by_key(|k| map.hasher().hash_one(k)),
+                    SweepOrder::Random(seed) => shuffle(&mut keys, seed),
+                    SweepOrder::DuringIteration => {
+                        for k in m.keys().take(remove) {
+                            assert_eq!(m.remove(k.q()), model.remove(k.q()).as_ref(), "{ctx}");
+                        }
+                        keys.clear();
+                    }
+                }
+                for k in keys.iter().take(remove) {
+                    assert_eq!(m.remove(k.q()).copied(), model.remove(k.q()), "{ctx}");
+                }
+                check_probes(&map, &model, &ctx);
             }
             Op::Iter => check_contents(&map, &model, &ctx),
             Op::Repin => {}
@@ -484,6 +557,37 @@ fn model_deterministic_grow_shrink_tombstones() {
             ..sc
         };
         run::<u16, _>(&sc, WeakHash(shape));
+    }
+}
+
+/// "Remove what you iterate" at a size where tables really shrink: 20,000
+/// keys removed down to 0, 10% or 50% in each order, then refilled and
+/// swept again.
+#[test]
+fn model_remove_what_you_iterate() {
+    let orders = [
+        SweepOrder::Iteration,
+        SweepOrder::DuringIteration,
+        SweepOrder::Hash,
+        SweepOrder::Random(7),
+    ];
+    for order in orders {
+        for keep in [0, 1, 5] {
+            let mut ops: Vec<Op> = (0..20_000).map(|i| Op::Insert(i, u32::from(i))).collect();
+            ops.push(Op::Sweep(order, keep));
+            ops.push(Op::Iter);
+            ops.extend((20_000..30_000).map(|i| Op::Insert(i, 1)));
+            ops.push(Op::Sweep(order, 1));
+            ops.push(Op::Iter);
+            let sc = Scenario {
+                keys: u16::MAX,
+                capacity: 0,
+                long_pin: true,
+                ops,
+            };
+            run::<u16, _>(&sc, WeakHash(Shape::Full));
+            run::<u16, _>(&sc, lfmap::DefaultHashBuilder::default());
+        }
     }
 }
 

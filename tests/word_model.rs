@@ -50,6 +50,24 @@ enum Op {
     GetOrInsert(u64, u64),
     Check,
     Clear,
+    /// Inserts keys `1000..1000 + n` (so that sweeps shrink real tables).
+    Fill(u16),
+    /// "Remove what you iterate": removes a prefix of the keys in a
+    /// [`SweepOrder`], keeping the last `keep` tenths.
+    Sweep(SweepOrder, u8),
+}
+
+/// The order an [`Op::Sweep`] removes keys in.
+#[derive(Clone, Copy, Debug)]
+enum SweepOrder {
+    /// The order `iter` yielded them in (slot order: ascending home).
+    Iteration,
+    /// Removing each key as `iter` yields it, inside the loop.
+    DuringIteration,
+    /// Ascending hash.
+    Hash,
+    /// A shuffle seeded by the value.
+    Random(u64),
 }
 
 /// A key from a space of 48: small numbers, their top-byte-set twins (same
@@ -78,6 +96,17 @@ impl Arbitrary for Op {
             14..=15 => Op::Cas(key(g), v % 3, v),
             16..=17 => Op::GetOrInsert(key(g), v),
             18 => Op::Check,
+            19 if u8::arbitrary(g) % 4 == 0 => Op::Fill(u16::arbitrary(g) % 3000),
+            19 if u8::arbitrary(g) % 2 == 0 => {
+                let seed = u64::arbitrary(g);
+                let order = match seed % 4 {
+                    0 => SweepOrder::Iteration,
+                    1 => SweepOrder::DuringIteration,
+                    2 => SweepOrder::Hash,
+                    _ => SweepOrder::Random(seed),
+                };
+                Op::Sweep(order, u8::arbitrary(g) % 11)
+            }
             _ => {
                 if u8::arbitrary(g) % 8 == 0 {
                     Op::Clear
@@ -86,6 +115,17 @@ impl Arbitrary for Op {
                 }
             }
         }
+    }
+}
+
+/// A Fisher-Yates shuffle driven by a small xorshift generator.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut x = seed | 1 << 40;
+    for i in (1..items.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
     }
 }
 
@@ -134,6 +174,33 @@ fn run<S: BuildHasher>(map: WordMap<u64, u64, S>, ops: &[Op]) {
             Op::Clear => {
                 map.clear();
                 model.clear();
+            }
+            Op::Fill(n) => {
+                for k in 1000..1000 + u64::from(n) {
+                    assert_eq!(map.insert(k, k), model.insert(k, k));
+                }
+            }
+            Op::Sweep(order, keep) => {
+                let mut keys: Vec<u64> = map.iter().map(|(k, _)| k).collect();
+                let remove = keys.len() - keys.len() * usize::from(keep) / 10;
+                match order {
+                    SweepOrder::Iteration => {}
+                    SweepOrder::Hash => keys.sort_by_key(|k| map.hasher().hash_one(k)),
+                    SweepOrder::Random(seed) => shuffle(&mut keys, seed),
+                    SweepOrder::DuringIteration => {
+                        for (k, _) in map.iter().take(remove) {
+                            assert_eq!(map.remove(&k), model.remove(&k));
+                        }
+                        keys.clear();
+                    }
+                }
+                for k in keys.iter().take(remove) {
+                    assert_eq!(map.remove(k), model.remove(k));
+                }
+                let (stats, probes) = (map.stats(), map.probe_stats());
+                if stats.resizes == stats.resizes_finished {
+                    assert_eq!(probes.keys, model.len(), "{probes:?} {stats:?}");
+                }
             }
         }
         assert_eq!(map.len(), model.len());

@@ -283,3 +283,40 @@ fn reclamation_respects_pins() {
         assert_eq!(DROPS.load(SeqCst), 2);
     });
 }
+
+/// 11. a same-size rebuild, which rehashes (`raw/probe.rs`: a fresh
+/// multiplier, so every key may have another home in the new table), racing
+/// an update and a lookup: key 1 stays present and gets its update exactly
+/// once, wherever the copy and the write land. Removing keys 2 and 3 leaves
+/// tombstones, so the next new key fills the 4-slot table and starts the
+/// rebuild; the second new key helps it.
+#[test]
+fn write_racing_rehash() {
+    model(|| {
+        let map = nearly_full();
+        {
+            let m = map.pin();
+            assert_eq!(m.remove(&2), Some(&2));
+            assert_eq!(m.remove(&3), Some(&3));
+        }
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), updated) = race(
+            move || grow(&m1),
+            move || {
+                let m = m2.pin();
+                assert_eq!(m.get(&1), Some(&1));
+                m.update(&1, |v| v + 100).copied()
+            },
+        );
+        assert_eq!(updated, Some(101));
+        let stats = map.stats();
+        assert!(stats.resizes >= 1 && stats.slots == 4, "{stats:?}");
+        let m = map.pin();
+        for (k, v) in [(1, 101), (4, 4), (5, 5)] {
+            assert_eq!(m.get(&k), Some(&v), "key {k}");
+        }
+        assert_eq!(m.get(&2), None);
+        assert_eq!(m.iter().count(), 3);
+        assert_eq!(map.len(), 3);
+    });
+}

@@ -387,3 +387,29 @@ fn keys_differing_in_top_byte() {
         check_content(&map, &[(PLAIN, 70), (AB, 1), (AC, 2)]);
     });
 }
+
+/// 14. a same-size rebuild, which rehashes (`raw/probe.rs`: a fresh
+/// multiplier, so every key may have another home in the new table), racing
+/// an add and a lookup: key 1 stays present and gets its addition exactly
+/// once. Removing keys 2 and 3 leaves tombstones, so the next new key fills
+/// the 4-slot table and starts the rebuild; the second new key helps it.
+#[test]
+fn add_racing_rehash() {
+    model(|| {
+        let map = nearly_full();
+        assert_eq!(map.remove(&2), Some(2));
+        assert_eq!(map.remove(&3), Some(3));
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), added) = race(
+            move || grow(&m1),
+            move || {
+                assert_eq!(m2.get(&1), Some(1));
+                m2.add(&1, 100)
+            },
+        );
+        assert_eq!(added, 101);
+        let stats = map.stats();
+        assert!(stats.resizes >= 1 && stats.slots == 4, "{stats:?}");
+        check_content(&map, &[(1, 101), (4, 4), (5, 5)]);
+    });
+}

@@ -36,7 +36,6 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 use super::cursor::CHUNK;
-use super::probe::Probe;
 use super::slot::{tag_of, Entry, Word};
 use super::table::Table;
 use super::{next_of, RawMap};
@@ -140,7 +139,7 @@ where
         Q: Eq + ?Sized,
     {
         let tag = tag_of(hash);
-        for i in Probe::new(hash, table.shift, table.mask) {
+        for i in table.placement.probe(hash) {
             let mut w = table.word(i, guard);
             if w.is_unclaimed() {
                 match table.seal(i) {
@@ -201,7 +200,7 @@ where
         let word = Word::tagged(entry, e.hash);
         let tag = word.tag();
         'tables: loop {
-            for i in Probe::new(e.hash, table.shift, table.mask) {
+            for i in table.placement.probe(e.hash) {
                 let mut w = table.word(i, guard);
                 if w.is_unclaimed() {
                     match table.claim(i, word) {

@@ -14,11 +14,11 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 
-use self::probe::Probe;
+use self::probe::Placement;
 use self::slot::{tag_of, Entry, Pending, Word};
-use self::table::Table;
+use self::table::{Shrink, Table};
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
-use crate::stats::{MapCounters, RootFacts, Stats};
+use crate::stats::{MapCounters, ProbeScan, ProbeStats, RootFacts, Stats};
 use crate::sync::{AtomicPtr, Ordering};
 
 /// The guard type of the compiled-in reclamation backend.
@@ -62,7 +62,7 @@ pub(crate) struct RawMap<K, V, S> {
 impl<K, V, S> RawMap<K, V, S> {
     pub(crate) fn new(slots: usize, hasher: S) -> Self {
         RawMap {
-            root: AtomicPtr::new(Box::into_raw(Table::new(slots, 0, false))),
+            root: AtomicPtr::new(Box::into_raw(Table::new(Placement::first(slots), 0, false))),
             hasher,
             counters: MapCounters::new(),
             min_slots: slots,
@@ -102,6 +102,24 @@ impl<K, V, S> RawMap<K, V, S> {
             generation: root.generation,
             pending_garbage: self.reclaim.pending(),
         })
+    }
+
+    /// Scans the root table for [`ProbeStats`]. A root that is migrating is
+    /// scanned as it stands: keys already copied forward are not counted.
+    pub(crate) fn probe_stats(&self) -> ProbeStats {
+        let guard = self.pin();
+        let root = self.root(&guard);
+        let mut scan = ProbeScan::new(root.slots());
+        for i in 0..root.slots() {
+            let w = root.word(i, &guard);
+            let live = (!w.is_vacant() && !w.deleted() && !w.copied()).then(|| {
+                // SAFETY: claimed, so non-null; loaded under our guard.
+                let e = unsafe { &*w.entry() };
+                root.placement.probe_length(e.hash, i)
+            });
+            scan.slot(!w.is_vacant(), live);
+        }
+        scan.finish()
     }
 }
 
@@ -149,8 +167,66 @@ where
     ///
     /// `key` must stay valid for the whole call; it may point into the entry
     /// held by `pending` (which is only moved, never freed, during the call).
+    #[inline]
     pub(crate) unsafe fn write<'g, Q, F, G: ReclaimGuard>(
         &self,
+        hash: u64,
+        key: &Q,
+        pending: &mut Option<Pending<K, V>>,
+        decide: F,
+        guard: &'g G,
+    ) -> Written<'g, K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
+    {
+        // SAFETY: the caller's contract is ours.
+        unsafe { self.write_with(Shrink::Allow, hash, key, pending, decide, guard) }
+    }
+
+    /// [`write`](Self::write) for a sweep: a removal never starts a shrink;
+    /// the sweep calls [`end_sweep`](Self::end_sweep) when done.
+    ///
+    /// # Safety
+    ///
+    /// As for [`write`](Self::write).
+    #[inline]
+    pub(crate) unsafe fn write_in_sweep<'g, Q, F, G: ReclaimGuard>(
+        &self,
+        hash: u64,
+        key: &Q,
+        decide: F,
+        guard: &'g G,
+    ) -> Written<'g, K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
+    {
+        // SAFETY: the caller's contract is ours.
+        unsafe { self.write_with(Shrink::Defer, hash, key, &mut None, decide, guard) }
+    }
+
+    /// Ends a sweep (`retain`, `clear`): if the sweep left the table mostly
+    /// empty or full of tombstones, resizes it once, here, migrating every
+    /// slot itself (the sweep already paid O(slots); the other threads pay
+    /// nothing). A resize some other thread started meanwhile is left to
+    /// run as usual.
+    pub(crate) fn end_sweep<G: ReclaimGuard>(&self, guard: &G) {
+        let root = self.root(guard);
+        let occupied = root.occupied.sum();
+        if next_of(root, guard).is_none()
+            && table::should_tidy(root.slots(), self.min_slots, self.len(), occupied)
+        {
+            self.start_resize(root, guard);
+            self.finish(root, guard);
+        }
+    }
+
+    unsafe fn write_with<'g, Q, F, G: ReclaimGuard>(
+        &self,
+        shrink: Shrink,
         hash: u64,
         key: &Q,
         pending: &mut Option<Pending<K, V>>,
@@ -197,7 +273,7 @@ where
                 continue;
             }
             let mut probed = 0;
-            for i in Probe::new(hash, table.shift, table.mask) {
+            for i in table.placement.probe(hash) {
                 probed += 1;
                 let mut w = table.word(i, guard);
                 if w.is_unclaimed() {
@@ -263,7 +339,9 @@ where
                             match table.delete(i, w) {
                                 Ok(()) => {
                                     let local = self.counters.removed.add(1);
-                                    self.after_remove(table, local, guard);
+                                    if shrink == Shrink::Allow {
+                                        self.after_remove(table, local, guard);
+                                    }
                                     return Written {
                                         prev: cur,
                                         cur: None,
@@ -324,7 +402,7 @@ where
     #[inline]
     fn after_remove<G: ReclaimGuard>(&self, table: &Table<K, V>, local: isize, guard: &G) {
         let sample = table.slots() <= 1024 || local & 63 == 0;
-        if sample && table.slots() > self.min_slots && self.len() * 8 < table.slots() {
+        if sample && table::should_shrink(table.slots(), self.min_slots, self.len()) {
             self.start_resize(table, guard);
         }
     }
@@ -332,13 +410,16 @@ where
     /// Starts the resize that follows `table` unless one already runs. The
     /// new size comes from the live count: doubling when the table is full
     /// of live keys, the same size when it is full of tombstones, smaller
-    /// when it is mostly empty.
+    /// when it is mostly empty; the new placement from `probe.rs`'s policy
+    /// (a doubling keeps split order, anything else rehashes).
     fn start_resize<G: ReclaimGuard>(&self, table: &Table<K, V>, guard: &G) {
         if next_of(table, guard).is_some() {
             return;
         }
         let slots = table::slots_for(self.len().max(1)).max(self.min_slots);
-        let new = Box::into_raw(Table::new(slots, table.generation + 1, true));
+        let generation = table.generation + 1;
+        let placement = table.placement.successor(slots, generation);
+        let new = Box::into_raw(Table::new(placement, generation, true));
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
         // failure: we then use the winner's table.
@@ -415,7 +496,7 @@ where
 {
     let tag = tag_of(hash);
     'tables: loop {
-        for i in Probe::new(hash, table.shift, table.mask) {
+        for i in table.placement.probe(hash) {
             let w = table.word(i, guard);
             if w.is_vacant() {
                 if w.frozen() {
@@ -463,7 +544,7 @@ where
                 self.finish(self.root(&guard), &guard);
             }
         }
-        let empty = Box::into_raw(Table::new(self.min_slots, 0, false));
+        let empty = Box::into_raw(Table::new(Placement::first(self.min_slots), 0, false));
         let root = self.root.swap(empty, Ordering::Relaxed);
         self.counters.reset_len();
         // SAFETY: the root is linked from nowhere else, has no successor,

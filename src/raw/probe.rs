@@ -1,22 +1,151 @@
-//! Where a key lives: split-ordered home slots and the probe sequence.
+//! Where a key lives: a table's placement (home slots) and the probe
+//! sequence. Both maps place keys with this one policy.
 //!
-//! The home slot of a hash in a table of `2^b` slots is the top `b` bits of
-//! the (mixed) hash. Doubling the table appends one bit, so the keys whose
-//! homes were old slots `[a, b)` have homes `[2a, 2b)` in the new table, in
-//! the same order: migrating front to back writes the new table front to
-//! back too. Shrinking by `2^k` maps `[a, b)` to `[a >> k, b >> k)`.
+//! A table of `2^b` slots places a key with hash `h` at home slot
+//! `(h * m) >> (64 - b)`: the top `b` bits of the product with the table's
+//! odd *multiplier* `m` (multiply-shift hashing). The product's high bits
+//! depend on every bit of `h`, so hashers whose high bits are weak (identity
+//! hashes of small integers) still spread.
+//!
+//! # Which multiplier a table gets
+//!
+//! * **A map's first table** draws a random multiplier (fixed under loom,
+//!   whose models must be deterministic). Two maps therefore order the same
+//!   keys differently, even with the same hasher, and filling one map in
+//!   another's iteration order cannot pile keys into a few homes (the
+//!   quadratic insertion std's map once had with a shared hasher seed).
+//! * **A doubling keeps the multiplier** (split order). Appending one bit to
+//!   every home sends the keys of old slots `[a, b)` to homes `[2a, 2b)`, in
+//!   order, so a migration's copies fill the new table front to back (and
+//!   `WordMap` faults those pages in ahead of the copy). Growing halves the
+//!   density of every region of the table, so it cannot create a cluster.
+//! * **Every other resize draws a fresh multiplier**: a shrink, and a
+//!   same-size rebuild. Their live keys are whatever removals left, and
+//!   removals often follow the table's own order: `clear`, `retain` and any
+//!   loop that removes what it iterates remove keys by ascending home, so
+//!   the survivors hold the top homes. Under the old multiplier a shrink
+//!   would squeeze them into the top fraction of a smaller table: one long
+//!   cluster that every lookup walks (issue #12: O(len) per operation). A
+//!   fresh multiplier places them independently of the order they survived
+//!   in, so the smaller table is as uniform as a new one.
 //!
 //! The probe sequence is linear (home, home+1, ... wrapping), at most one
 //! full lap. Linear probing keeps a probe inside one or two cache lines of
-//! the dense tag array, and keeps entries close to split order.
+//! the slot array, and keeps entries close to home order.
 
-/// Spreads a user hash so its *high* bits depend on all of its bits: a
-/// multiplicative (Fibonacci) step, a bijection. Users may bring hashers
-/// whose high bits are weak (identity hashes of small integers); without
-/// this every such key would home to slot 0.
-#[inline]
-pub(crate) fn spread(hash: u64) -> u64 {
-    hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+/// The multiplier of the first table under loom (and the seed of the
+/// multiplier mix): 2^64 divided by the golden ratio, odd.
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// How one table places keys: its multiplier and size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Placement {
+    /// Odd: `hash * mult` is a bijection of the hash.
+    mult: u64,
+    /// `64 - log2(slots)`: the home slot is `(hash * mult) >> shift`.
+    shift: u32,
+    /// `slots - 1`.
+    mask: usize,
+}
+
+impl Placement {
+    /// The placement of a map's first table of `slots` slots (a power of
+    /// two): a random multiplier, drawn per map.
+    pub(crate) fn first(slots: usize) -> Placement {
+        Placement::new(slots, first_multiplier())
+    }
+
+    /// A placement of `slots` slots (a power of two, at least 2) with
+    /// multiplier `mult | 1`.
+    pub(crate) fn new(slots: usize, mult: u64) -> Placement {
+        debug_assert!(slots.is_power_of_two() && slots >= 2);
+        Placement {
+            mult: mult | 1,
+            shift: 64 - slots.trailing_zeros(),
+            mask: slots - 1,
+        }
+    }
+
+    /// The placement of the table a resize of this one migrates into:
+    /// `slots` slots, generation `generation`. The one policy both maps use
+    /// (module docs): a growth keeps the multiplier, anything else draws a
+    /// fresh one.
+    pub(crate) fn successor(&self, slots: usize, generation: u64) -> Placement {
+        // Mutation for checking the clustering tests (docs/verification.md):
+        // every resize keeps the multiplier, as before issue #12.
+        let grows = cfg!(lfmap_mutation = "keep_placement") || slots > self.slots();
+        let mult = if grows {
+            self.mult
+        } else {
+            rehash_multiplier(self.mult, generation)
+        };
+        Placement::new(slots, mult)
+    }
+
+    /// Whether this placement (of a newer table) split-orders `older`'s:
+    /// the same multiplier and at least as many slots, so old slot range
+    /// `[a, b)` copies to homes `[a, b)` scaled by the size ratio.
+    pub(crate) fn splits(&self, older: &Placement) -> bool {
+        self.mult == older.mult && self.mask >= older.mask
+    }
+
+    /// Number of slots.
+    #[inline]
+    pub(crate) fn slots(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// The home slot of `hash`.
+    #[inline]
+    pub(crate) fn home(&self, hash: u64) -> usize {
+        (hash.wrapping_mul(self.mult) >> self.shift) as usize
+    }
+
+    /// The slots a probe for `hash` visits, in order.
+    #[inline]
+    pub(crate) fn probe(&self, hash: u64) -> Probe {
+        Probe {
+            pos: self.home(hash),
+            mask: self.mask,
+            left: self.mask + 1,
+        }
+    }
+
+    /// How many slots a probe for `hash` reads to reach slot `i` (1 at home).
+    #[inline]
+    pub(crate) fn probe_length(&self, hash: u64, i: usize) -> usize {
+        (i.wrapping_sub(self.home(hash)) & self.mask) + 1
+    }
+}
+
+/// A random odd multiplier for a new map (a fixed one under loom).
+fn first_multiplier() -> u64 {
+    #[cfg(loom)]
+    {
+        GOLDEN
+    }
+    #[cfg(not(loom))]
+    {
+        use std::hash::BuildHasher;
+        // `RandomState::new` draws per-thread random keys once and steps
+        // them on every call, so each map hashes to a different value.
+        mix(std::collections::hash_map::RandomState::new().hash_one(GOLDEN))
+    }
+}
+
+/// A fresh multiplier for a rehashing resize: a deterministic mix of the old
+/// one and the new table's generation (so loom models stay deterministic),
+/// as unrelated to the old one as a random draw for placement purposes.
+fn rehash_multiplier(old: u64, generation: u64) -> u64 {
+    mix(old ^ generation.wrapping_mul(GOLDEN))
+}
+
+/// splitmix64's finaliser: every output bit depends on every input bit.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(GOLDEN);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The slots a probe for one hash visits, in order.
@@ -24,20 +153,6 @@ pub(crate) struct Probe {
     pos: usize,
     mask: usize,
     left: usize,
-}
-
-impl Probe {
-    /// Starts a probe for `hash` in a table whose home index is
-    /// `spread(hash) >> shift` and whose slot count is `mask + 1`.
-    #[inline]
-    pub(crate) fn new(hash: u64, shift: u32, mask: usize) -> Probe {
-        let home = (spread(hash) >> shift) as usize;
-        Probe {
-            pos: home,
-            mask,
-            left: mask + 1,
-        }
-    }
 }
 
 impl Iterator for Probe {
@@ -55,34 +170,79 @@ impl Iterator for Probe {
     }
 }
 
-/// The home slot of `hash` in a table of `1 << bits` slots.
-#[cfg(test)]
-pub(crate) fn home(hash: u64, bits: u32) -> usize {
-    (spread(hash) >> (64 - bits)) as usize
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn hashes() -> impl Iterator<Item = u64> {
+        (0..10_000u64).map(|x| x.wrapping_mul(0x1234_5678_9abc_def1))
+    }
+
     #[test]
     fn split_order_doubling_maps_ranges_in_order() {
-        for h in (0..10_000u64).map(|x| x.wrapping_mul(0x1234_5678_9abc_def1)) {
-            for bits in 3..20 {
-                let old = home(h, bits);
-                let new = home(h, bits + 1);
-                assert!(
-                    new == 2 * old || new == 2 * old + 1,
-                    "hash {h:#x} bits {bits}"
-                );
+        let first = Placement::first(8);
+        for bits in 3..20 {
+            let old = Placement::new(1 << bits, first.mult);
+            let new = old.successor(1 << (bits + 1), 1);
+            assert!(new.splits(&old));
+            for h in hashes() {
+                let (o, n) = (old.home(h), new.home(h));
+                assert!(n == 2 * o || n == 2 * o + 1, "hash {h:#x} bits {bits}");
             }
         }
     }
 
     #[test]
+    fn shrinks_and_rebuilds_rehash() {
+        let old = Placement::first(1 << 12);
+        for slots in [1 << 12, 1 << 10, 1 << 4] {
+            let new = old.successor(slots, 7);
+            assert!(!new.splits(&old));
+            assert_ne!(new.mult, old.mult);
+            assert_eq!(new.mult & 1, 1);
+            assert_eq!(new.slots(), slots);
+        }
+    }
+
+    /// The keys with the top eighth of homes under one placement (what a
+    /// removal in iteration order leaves) spread over a shrunk table's
+    /// whole range under its successor: no region gets much more than its
+    /// share.
+    #[test]
+    fn survivors_of_home_order_spread_after_a_shrink() {
+        let old = Placement::first(1 << 16);
+        let survivors: Vec<u64> = (0..1u64 << 16)
+            .map(|x| x.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (x >> 7))
+            .filter(|&h| old.home(h) >= (7 << 16) / 8)
+            .collect();
+        let new = old.successor(1 << 12, 3);
+        let mut regions = [0usize; 16];
+        for &h in &survivors {
+            regions[new.home(h) * 16 / new.slots()] += 1;
+        }
+        let share = survivors.len() / 16;
+        for (r, &n) in regions.iter().enumerate() {
+            assert!(n < share * 3 / 2, "region {r}: {n} of {}", survivors.len());
+        }
+    }
+
+    #[test]
+    fn maps_draw_different_multipliers() {
+        let a = Placement::first(16);
+        let b = Placement::first(16);
+        assert_eq!(a.mult & 1, 1);
+        if cfg!(not(loom)) {
+            assert_ne!(a.mult, b.mult);
+        }
+    }
+
+    #[test]
     fn probe_visits_every_slot_once() {
-        let mut seen: Vec<usize> = Probe::new(12345, 64 - 4, 15).collect();
+        let p = Placement::new(16, GOLDEN);
+        let mut seen: Vec<usize> = p.probe(12345).collect();
         assert_eq!(seen.len(), 16);
+        assert_eq!(seen[0], p.home(12345));
+        assert_eq!(p.probe_length(12345, seen[3]), 4);
         seen.sort_unstable();
         assert_eq!(seen, (0..16).collect::<Vec<_>>());
     }

@@ -1,6 +1,7 @@
 //! One table generation: the slot array and its migration state.
 
 use crate::raw::cursor::Cursor;
+use crate::raw::probe::Placement;
 use crate::raw::slot::{Entry, Word};
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::Counter;
@@ -19,10 +20,9 @@ pub(crate) struct Table<K, V> {
     /// One word per slot: a tagged, flagged entry pointer (`raw/slot.rs`
     /// says what the bits mean).
     pub(crate) words: Box<[AtomicPtr<Entry<K, V>>]>,
-    /// `64 - log2(slots)`: the home slot is `spread(hash) >> shift`.
-    pub(crate) shift: u32,
-    /// `slots - 1`.
-    pub(crate) mask: usize,
+    /// Where keys live in this table: home slots and probe sequences
+    /// (`probe.rs`). Its size is the length of `words`.
+    pub(crate) placement: Placement,
     /// Generation number: 0 for the first table, +1 per resize.
     pub(crate) generation: u64,
     /// The table this one is migrating into; null when no resize runs.
@@ -51,14 +51,14 @@ struct Deferred<K, V> {
 }
 
 impl<K, V> Table<K, V> {
-    /// Allocates a table of `slots` slots (a power of two, at least
-    /// [`MIN_SLOTS`], at most [`MAX_SLOTS`]), every slot empty.
-    pub(crate) fn new(slots: usize, generation: u64, older_reachable: bool) -> Box<Self> {
+    /// Allocates a table with `placement` (whose slot count is a power of
+    /// two, at least [`MIN_SLOTS`], at most [`MAX_SLOTS`]), every slot empty.
+    pub(crate) fn new(placement: Placement, generation: u64, older_reachable: bool) -> Box<Self> {
+        let slots = placement.slots();
         assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Box::new(Table {
             words: zeroed_slice(slots),
-            shift: 64 - slots.trailing_zeros(),
-            mask: slots - 1,
+            placement,
             generation,
             next: AtomicPtr::new(std::ptr::null_mut()),
             occupied: Counter::new(),
@@ -168,7 +168,7 @@ impl<K, V> Table<K, V> {
     /// Number of slots.
     #[inline]
     pub(crate) fn slots(&self) -> usize {
-        self.mask + 1
+        self.placement.slots()
     }
 }
 
@@ -316,6 +316,35 @@ pub(crate) fn slots_for(n: usize) -> usize {
         .filter(|&s| s <= MAX_SLOTS)
         .unwrap_or_else(|| capacity_overflow())
         .max(MIN_SLOTS)
+}
+
+/// Whether a table of `slots` slots holding `len` live keys is mostly
+/// empty and may shrink (not below `min_slots`, the `with_capacity` floor):
+/// below 1/8 live, so that a shrink to [`slots_for`]`(len)` at least
+/// quarters the table and a workload hovering around one size does not
+/// resize back and forth.
+pub(crate) fn should_shrink(slots: usize, min_slots: usize, len: usize) -> bool {
+    slots > min_slots && len.saturating_mul(8) < slots
+}
+
+/// Whether a table that a sweep (`retain`, `clear`) has just thinned should
+/// be rebuilt now, by the sweeping thread: when it may shrink, or when its
+/// tombstones (`occupied - len`: removed keys keep their slots until the
+/// next resize) fill more than a quarter of it, which would make the next
+/// inserts start a same-size rebuild soon anyway.
+pub(crate) fn should_tidy(slots: usize, min_slots: usize, len: usize, occupied: usize) -> bool {
+    should_shrink(slots, min_slots, len) || occupied.saturating_sub(len) * 4 > slots
+}
+
+/// Whether a removal may start a shrink. Sweeps that remove much of the
+/// map (`retain`, `clear`) defer it and resize once at their end
+/// ([`should_tidy`]), instead of once per halving of the map.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Shrink {
+    /// An ordinary removal: shrink once the table is mostly empty.
+    Allow,
+    /// A removal inside a sweep: the sweep decides at its end.
+    Defer,
 }
 
 /// The slot count for `with_capacity(n)`: `n` entries must fit below the

@@ -24,7 +24,7 @@ use self::raw::{Action, RawWordMap};
 use self::table::WordTable;
 use crate::map::DefaultHashBuilder;
 use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
-use crate::stats::Stats;
+use crate::stats::{ProbeStats, Stats};
 
 /// A lock-free concurrent hash map for word-sized keys and values, stored
 /// inline: lfmap's answer to Go's `map[int64]int64` fast path.
@@ -324,7 +324,21 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         }
     }
 
+    /// How far keys sit from their home slots: what lookups cost. Scans
+    /// the current table, O(capacity); see [`ProbeStats`].
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u32, u32> = (0..1000).map(|i| (i, i)).collect();
+    /// let probes = map.probe_stats();
+    /// assert_eq!(probes.keys, 1000);
+    /// assert!(probes.mean_probe() < 4.0);
+    /// ```
+    pub fn probe_stats(&self) -> ProbeStats {
+        self.raw.probe_stats()
+    }
+
     /// Removes every key. Not atomic: keys inserted meanwhile may stay.
+    /// O(capacity): the emptied table is then replaced by a small one, once.
     ///
     /// ```
     /// let map: lfmap::WordMap<u8, u8> = (0..10).map(|i| (i, i)).collect();
@@ -332,9 +346,19 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// assert!(map.is_empty());
     /// ```
     pub fn clear(&self) {
-        for (k, _) in self.iter() {
-            self.remove(&k);
+        let guard = self.raw.pin();
+        let table = self.raw.stable_root(&guard);
+        let mut index = 0;
+        while let Some((bits, _)) = self.raw.next_live(table, &mut index, &guard) {
+            let key = self.raw.key(bits);
+            self.raw.write_in_sweep(
+                &key,
+                |cur| cur.map_or(Action::Keep, |_| Action::Remove),
+                &guard,
+            );
         }
+        // Removed in slot order without shrinking on the way: resize once.
+        self.raw.end_sweep(&guard);
     }
 
     /// An iterator over `(key, value)` pairs (copies), weakly consistent:

@@ -13,10 +13,10 @@ use std::hash::BuildHasher;
 
 use super::slot::{KeyId, Unit};
 use super::table::WordTable;
-use crate::raw::probe::Probe;
-use crate::raw::table::slots_for;
+use crate::raw::probe::Placement;
+use crate::raw::table::{self, slots_for, Shrink};
 use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
-use crate::stats::{MapCounters, RootFacts, Stats};
+use crate::stats::{MapCounters, ProbeScan, ProbeStats, RootFacts, Stats};
 use crate::sync::{AtomicPtr, Ordering};
 
 /// What a write wants done, given the key's current value.
@@ -50,7 +50,7 @@ pub(crate) struct RawWordMap<S> {
 impl<S> RawWordMap<S> {
     pub(crate) fn new(slots: usize, hasher: S) -> Self {
         RawWordMap {
-            root: AtomicPtr::new(Box::into_raw(WordTable::new(slots, 0))),
+            root: AtomicPtr::new(Box::into_raw(WordTable::new(Placement::first(slots), 0))),
             hasher,
             counters: MapCounters::new(),
             min_slots: slots,
@@ -119,7 +119,7 @@ pub(crate) fn find<'g, G: ReclaimGuard>(
     guard: &'g G,
 ) -> Option<u64> {
     'tables: loop {
-        for i in Probe::new(key.hash, table.shift, table.mask) {
+        for i in table.placement.probe(key.hash) {
             let u = table.load(i);
             if u.is_vacant() {
                 if u.frozen() {
@@ -151,6 +151,22 @@ impl<S: BuildHasher> RawWordMap<S> {
         KeyId::new(bits, self.hasher.hash_one(bits))
     }
 
+    /// Scans the root table for [`ProbeStats`] (as the generic map's).
+    pub(crate) fn probe_stats(&self) -> ProbeStats {
+        let guard = self.pin();
+        let root = self.root(&guard);
+        let mut scan = ProbeScan::new(root.slots());
+        for i in 0..root.slots() {
+            let u = root.load(i);
+            let live = (u.live().is_some() && !u.copied()).then(|| {
+                let key = self.key(root.key_bits(i, u));
+                root.placement.probe_length(key.hash, i)
+            });
+            scan.slot(!u.is_vacant(), live);
+        }
+        scan.finish()
+    }
+
     #[inline]
     pub(crate) fn get<G: ReclaimGuard>(&self, key: &KeyId, guard: &G) -> Option<u64> {
         find(self.root(guard), key, guard)
@@ -167,8 +183,55 @@ impl<S: BuildHasher> RawWordMap<S> {
     /// or because another key claimed the empty slot first, reuses the last
     /// decision. So user closures behind `decide` re-run only when another
     /// thread changed the key.
+    #[inline]
     pub(crate) fn write<F, G: ReclaimGuard>(
         &self,
+        key: &KeyId,
+        decide: F,
+        guard: &G,
+    ) -> (Option<u64>, Option<u64>)
+    where
+        F: FnMut(Option<u64>) -> Action,
+    {
+        self.write_with(Shrink::Allow, key, decide, guard)
+    }
+
+    /// [`write`](Self::write) for a sweep (`clear`): a removal never starts
+    /// a shrink; the sweep calls [`end_sweep`](Self::end_sweep) when done.
+    #[inline]
+    pub(crate) fn write_in_sweep<F, G: ReclaimGuard>(
+        &self,
+        key: &KeyId,
+        decide: F,
+        guard: &G,
+    ) -> (Option<u64>, Option<u64>)
+    where
+        F: FnMut(Option<u64>) -> Action,
+    {
+        self.write_with(Shrink::Defer, key, decide, guard)
+    }
+
+    /// Ends a sweep: if it left the table mostly empty or full of
+    /// tombstones, resizes it once, here, migrating every slot itself (the
+    /// generic map's `end_sweep` says why).
+    pub(crate) fn end_sweep<G: ReclaimGuard>(&self, guard: &G) {
+        let root = self.root(guard);
+        if next_of(root, guard).is_none()
+            && table::should_tidy(
+                root.slots(),
+                self.min_slots,
+                self.len(),
+                root.occupied.sum(),
+            )
+        {
+            self.start_resize(root, guard);
+            self.finish(root, guard);
+        }
+    }
+
+    fn write_with<F, G: ReclaimGuard>(
+        &self,
+        shrink: Shrink,
         key: &KeyId,
         mut decide: F,
         guard: &G,
@@ -205,7 +268,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                 continue;
             }
             let mut probed = 0;
-            for i in Probe::new(key.hash, table.shift, table.mask) {
+            for i in table.placement.probe(key.hash) {
                 probed += 1;
                 let mut u = table.load(i);
                 if u.is_unclaimed() {
@@ -253,7 +316,9 @@ impl<S: BuildHasher> RawWordMap<S> {
                                 }
                                 (Some(_), None) => {
                                     let local = self.counters.removed.add(1);
-                                    self.after_remove(table, local, guard);
+                                    if shrink == Shrink::Allow {
+                                        self.after_remove(table, local, guard);
+                                    }
                                 }
                                 _ => {}
                             }
@@ -287,19 +352,22 @@ impl<S: BuildHasher> RawWordMap<S> {
     #[inline]
     fn after_remove<G: ReclaimGuard>(&self, table: &WordTable, local: isize, guard: &G) {
         let sample = table.slots() <= 1024 || local & 63 == 0;
-        if sample && table.slots() > self.min_slots && self.len() * 8 < table.slots() {
+        if sample && table::should_shrink(table.slots(), self.min_slots, self.len()) {
             self.start_resize(table, guard);
         }
     }
 
     /// Starts the resize that follows `table` unless one already runs; the
-    /// new size comes from the live count (grow, rebuild, or shrink).
+    /// new size comes from the live count (grow, rebuild, or shrink), the
+    /// new placement from `raw/probe.rs`'s policy.
     fn start_resize<G: ReclaimGuard>(&self, table: &WordTable, guard: &G) {
         if next_of(table, guard).is_some() {
             return;
         }
         let slots = slots_for(self.len().max(1)).max(self.min_slots);
-        let new = Box::into_raw(WordTable::new(slots, table.generation + 1));
+        let generation = table.generation + 1;
+        let placement = table.placement.successor(slots, generation);
+        let new = Box::into_raw(WordTable::new(placement, generation));
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
         // failure: we then use the winner's table.
@@ -321,11 +389,15 @@ impl<S: BuildHasher> RawWordMap<S> {
         let Some(chunk) = table.cursor.next_chunk(slots) else {
             return;
         };
-        // Split order: old slots [a, b) copy to homes [a, b) scaled by the
-        // size ratio (linear probing may carry the last few a little past).
-        let (from, to) = (chunk.start as u128, chunk.end as u128);
-        let scale = |x: u128| (x * next.slots() as u128 / slots as u128) as usize;
-        next.prefault(scale(from)..scale(to) + 1);
+        // Split order (a growth): old slots [a, b) copy to homes [a, b)
+        // scaled by the size ratio (linear probing may carry the last few a
+        // little past). A rehashing resize scatters its copies over a table
+        // no larger than this one: nothing to prepare.
+        if next.placement.splits(&table.placement) {
+            let (from, to) = (chunk.start as u128, chunk.end as u128);
+            let scale = |x: u128| (x * next.slots() as u128 / slots as u128) as usize;
+            next.prefault(scale(from)..scale(to) + 1);
+        }
         for i in chunk.clone() {
             // Mutation for checking the loom models (docs/verification.md):
             // copy without freezing, so a write can land behind the copy.
@@ -397,7 +469,7 @@ impl<S: BuildHasher> RawWordMap<S> {
         key: &KeyId,
         guard: &G,
     ) {
-        for i in Probe::new(key.hash, table.shift, table.mask) {
+        for i in table.placement.probe(key.hash) {
             let mut u = table.load(i);
             if u.is_unclaimed() {
                 match table.seal(i) {
@@ -450,7 +522,7 @@ impl<S: BuildHasher> RawWordMap<S> {
         guard: &'g G,
     ) {
         'tables: loop {
-            for i in Probe::new(key.hash, table.shift, table.mask) {
+            for i in table.placement.probe(key.hash) {
                 let mut u = table.load(i);
                 if u.is_unclaimed() {
                     match table.claim(i, key, value) {

@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn claim_publishes_the_whole_key() {
-        let t = WordTable::new(16, 0);
+        let t = WordTable::new(crate::raw::probe::Placement::first(16), 0);
         let small = KeyId::new(7, 0);
         let big = KeyId::new(0xab00_0000_0000_0007, 0);
         let u = t.claim(0, &small, 99).unwrap();
@@ -339,7 +339,7 @@ mod tests {
 
     #[test]
     fn frozen_is_final() {
-        let t = WordTable::new(16, 0);
+        let t = WordTable::new(crate::raw::probe::Placement::first(16), 0);
         let k = KeyId::new(1, 0);
         let u = t.claim(3, &k, 1).unwrap();
         let f = t.freeze(3);

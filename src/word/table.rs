@@ -2,6 +2,7 @@
 //! and the migration bookkeeping shared with the generic map.
 
 use crate::raw::cursor::Cursor;
+use crate::raw::probe::Placement;
 use crate::raw::table::{zeroed_slice, MAX_SLOTS, MIN_SLOTS};
 use crate::reclaim::Retire;
 use crate::stats::Counter;
@@ -15,10 +16,9 @@ pub(crate) struct WordTable {
     /// The top byte of the key of each slot whose meta has `HIGH` set;
     /// zero (and never read) for every other slot.
     pub(crate) high: Box<[AtomicU8]>,
-    /// `64 - log2(slots)`: the home slot is `spread(hash) >> shift`.
-    pub(crate) shift: u32,
-    /// `slots - 1`.
-    pub(crate) mask: usize,
+    /// Where keys live in this table: home slots and probe sequences
+    /// (`raw/probe.rs`). Its size is the length of `units`.
+    pub(crate) placement: Placement,
     /// Generation number: 0 for the first table, +1 per resize.
     pub(crate) generation: u64,
     /// The table this one is migrating into; null when no resize runs.
@@ -35,16 +35,16 @@ pub(crate) struct WordTable {
 }
 
 impl WordTable {
-    /// Allocates a table of `slots` slots (a power of two within
-    /// [`MIN_SLOTS`]..=[`MAX_SLOTS`]), every slot empty: zeroed memory, so an
-    /// untouched page costs no resident memory.
-    pub(crate) fn new(slots: usize, generation: u64) -> Box<Self> {
+    /// Allocates a table with `placement` (whose slot count is a power of
+    /// two within [`MIN_SLOTS`]..=[`MAX_SLOTS`]), every slot empty: zeroed
+    /// memory, so an untouched page costs no resident memory.
+    pub(crate) fn new(placement: Placement, generation: u64) -> Box<Self> {
+        let slots = placement.slots();
         assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Box::new(WordTable {
             units: zeroed_slice(slots),
             high: zeroed_slice(slots),
-            shift: 64 - slots.trailing_zeros(),
-            mask: slots - 1,
+            placement,
             generation,
             next: AtomicPtr::new(std::ptr::null_mut()),
             occupied: Counter::new(),
@@ -96,7 +96,7 @@ impl WordTable {
     /// Number of slots.
     #[inline]
     pub(crate) fn slots(&self) -> usize {
-        self.mask + 1
+        self.placement.slots()
     }
 }
 
