@@ -63,6 +63,17 @@
 //! * `crossbeam-epoch`: `HashMap` reclaims with crossbeam-epoch instead of
 //!   seize (`WordMap` keeps its own table reclaimer).
 //!
+//! ## Testing code that uses lfmap
+//!
+//! Your own loom models work out of the box: under `--cfg loom` lfmap takes
+//! its atomics from loom, hashes deterministically ([`DefaultHashBuilder`]
+//! is then a fixed-seed hasher), starts tables at 4 slots so your models see
+//! resizes, frees `WordMap`'s per-thread records with each execution, and
+//! leaves loom alone while a failed model unwinds, so the failure is
+//! reported instead of aborting. Fuzzing under AddressSanitizer and
+//! LeakSanitizer needs no suppressions. `docs/testing-with-lfmap.md` has
+//! the set-up, bounds that finish, and what is and is not checked.
+//!
 //! `docs/api.md` maps Go's `map` and `sync.Map`, papaya's and dashmap's
 //! calls to lfmap's.
 

@@ -4,7 +4,9 @@ use std::sync::OnceLock;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+// Statistics atomics: not interleaved by loom unless asked (`sync.rs`).
+use crate::sync::stat::{AtomicIsize, AtomicUsize};
+use crate::sync::Ordering::Relaxed;
 
 /// A snapshot of a map's counters, from [`HashMap::stats`](crate::HashMap::stats).
 ///

@@ -16,18 +16,40 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
-    fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
+    fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
 };
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
-    fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
+    fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
 };
 
 #[cfg(not(loom))]
 pub(crate) use portable_atomic::AtomicU128;
 
 pub(crate) use std::sync::atomic::Ordering;
+
+/// Atomics for statistics and heuristics: the counters behind `len` and
+/// `stats`, table occupancy, the table reclaimer's scan pacing. Every access
+/// is Relaxed and none is a step of a protocol, so they are std's atomics
+/// even under loom, which then does not interleave them: left to loom, the
+/// counter updates of every write were most of the scheduling points of a
+/// model that grows a table (issue #16; `docs/design.md`, "What is
+/// model-checked"). Their values still follow the schedule loom replays.
+pub(crate) mod stat {
+    pub(crate) use std::sync::atomic::{AtomicIsize, AtomicUsize};
+}
+
+/// Whether a destructor must leave loom's state alone: under loom, while
+/// the thread unwinds (a model's assertion failed, or loom itself stopped
+/// the execution). Touching a loom atomic then can panic again, and a panic
+/// during unwinding aborts the whole test binary instead of reporting the
+/// failure. The execution is over, so leaking what the destructor would
+/// have freed costs nothing. Always false outside loom.
+#[inline(always)]
+pub(crate) fn loom_unwinding() -> bool {
+    cfg!(loom) && std::thread::panicking()
+}
 
 /// Spin-loop hint; under loom a yield so the model explores other threads.
 #[inline]

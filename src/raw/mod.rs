@@ -555,6 +555,10 @@ where
 
 impl<K, V, S> Drop for RawMap<K, V, S> {
     fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         // `&mut self`: no guard, no other thread. Every table still linked
         // from the root frees the entries it owns (table.rs); retired tables
         // and entries are freed by `reclaim` when it drops after us.

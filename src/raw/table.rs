@@ -206,6 +206,10 @@ impl<K, V> Drop for Table<K, V> {
     /// entries parked on `deferred`. Runs only when the table is unreachable
     /// (retired and reclaimed, or dropped with the map).
     fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         // A finished table has handed every live entry on (all `COPIED`);
         // without tombstones it owns none of the entries its words point at.
         let owns_entries =

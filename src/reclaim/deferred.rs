@@ -10,7 +10,9 @@
 use std::sync::Mutex;
 
 use super::{Reclaim, ReclaimGuard, Retire};
-use crate::sync::{AtomicIsize, AtomicPtr, Ordering};
+use crate::sync::{AtomicPtr, Ordering};
+// A statistic (`sync.rs`, `stat`).
+use crate::sync::stat::AtomicIsize;
 
 type Garbage = Vec<(*mut (), unsafe fn(*mut ()))>;
 
@@ -58,6 +60,10 @@ impl Reclaim for DeferredReclaim {
 
 impl Drop for DeferredReclaim {
     fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         let garbage = std::mem::take(self.garbage.get_mut().unwrap_or_else(|e| e.into_inner()));
         for (ptr, free) in garbage {
             // SAFETY: every entry was retired once and `&mut self` proves no

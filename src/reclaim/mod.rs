@@ -44,6 +44,9 @@ pub(crate) use self::epoch::EpochReclaim as Reclaimer;
 #[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
 pub(crate) use self::seize::SeizeReclaim as Reclaimer;
 
+/// Under loom: where an execution's retired memory waits for the next one.
+#[cfg(loom)]
+pub(crate) use self::tables::loom_graveyard;
 /// `WordMap`'s backend: only tables are retired, so pins are plain stores
 /// and the retirer pays for the barrier (`tables.rs`). Under loom it runs
 /// its fence strategy, which loom can model.

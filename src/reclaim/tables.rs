@@ -43,7 +43,9 @@
 //! Under loom the same code runs (the domain a per-execution `lazy_static`,
 //! the record cache loom's `thread_local`) with the fence strategy, and
 //! `WordTable` tracks its own accesses so that loom reports a free that an
-//! access does not happen before (`loom-tests/tests/word_models.rs`).
+//! access does not happen before (`loom-tests/tests/word_models.rs`); each
+//! execution's records are freed once it is over (`loom_graveyard`), so a
+//! user's loom run of hundreds of thousands of executions stays flat.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -52,7 +54,10 @@ use std::ptr;
 use crossbeam_utils::CachePadded;
 
 use super::{acquire_load, Reclaim, ReclaimGuard, Retire};
-use crate::sync::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
+// `pending` (a statistic) and `tick` (scan pacing) are heuristics, never a
+// step of the reclamation argument (`sync.rs`, `stat`).
+use crate::sync::stat::AtomicUsize;
 use Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
 /// One pinning party's announcement.
@@ -74,6 +79,120 @@ pub(crate) struct Domain {
     records: AtomicPtr<CachePadded<Record>>,
     /// Starts at 1, so that 0 can mean "not pinned".
     epoch: AtomicU64,
+    /// Under loom: this execution's records, freed with the domain.
+    #[cfg(loom)]
+    allocated: loom_graveyard::Allocated,
+    /// Under loom: this domain's id (`loom_graveyard`).
+    #[cfg(loom)]
+    id: u64,
+}
+
+/// Under loom a domain lives for one execution of a model, and a user's
+/// loom run may execute a model hundreds of thousands of times: nothing an
+/// execution allocates may outlive it for long. What an execution retires
+/// (its records, when its domain drops; `WordMap`'s tables, when they are
+/// reclaimed) goes to this per-OS-thread graveyard, and the next
+/// execution's domain frees it. Not earlier: loom drops the main thread's
+/// thread-locals *after* the execution's statics, and a joined thread may
+/// finish after them too; and a table "freed" by the reclaimer must stay
+/// readable so that loom, not undefined behaviour, reports a late access
+/// in a broken model. A [`Local`] that drops after its domain does not
+/// touch its record at all.
+#[cfg(loom)]
+pub(crate) mod loom_graveyard {
+    use super::{CachePadded, Record};
+    use std::any::Any;
+    use std::cell::{Cell, RefCell};
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+    use std::sync::Mutex;
+
+    /// Ids are unique in the process.
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+
+    std::thread_local! {
+        /// The id of the domain alive now on this OS thread (0: none), and
+        /// what ended executions left. Per OS thread: loom runs a model's
+        /// executions one after another on the thread that called it (its
+        /// model threads are coroutines there), while the test harness may
+        /// run several models at once on other threads. The graveyard's
+        /// remains are freed when the OS thread exits, at the latest.
+        static LIVE: Cell<u64> = const { Cell::new(0) };
+        static GRAVEYARD: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A new domain's id, now the live one; frees what the executions
+    /// before it left.
+    pub(super) fn open() -> u64 {
+        // Dropped outside the borrow: a drop never re-enters the graveyard,
+        // but the order of two thread-local accesses stays obvious.
+        let dead = GRAVEYARD.with(|g| std::mem::take(&mut *g.borrow_mut()));
+        drop(dead);
+        let id = NEXT.fetch_add(1, SeqCst);
+        LIVE.with(|l| l.set(id));
+        id
+    }
+
+    /// Whether the domain `id` is still alive.
+    pub(super) fn alive(id: u64) -> bool {
+        current() == id
+    }
+
+    /// The id of the domain alive now (0 once the thread-local is gone).
+    pub(super) fn current() -> u64 {
+        LIVE.try_with(Cell::get).unwrap_or(0)
+    }
+
+    /// Keeps `remains` until the next execution starts (or leaks it, if the
+    /// OS thread is exiting).
+    pub(crate) fn bury(remains: Box<dyn Any>) {
+        if let Err(e) = GRAVEYARD.try_with(|g| g.borrow_mut().push(remains)) {
+            // The thread-local is gone: `remains` moved into the failed
+            // closure and is dropped with it; nothing of this execution
+            // runs any more on this thread.
+            let _ = e;
+        }
+    }
+
+    /// The records a domain allocated (raw addresses: a record is shared
+    /// through `&'static` references while the domain lives).
+    pub(super) struct Allocated(Mutex<Vec<usize>>);
+
+    impl Allocated {
+        pub(super) fn new() -> Allocated {
+            Allocated(Mutex::new(Vec::new()))
+        }
+
+        pub(super) fn push(&self, r: *mut CachePadded<Record>) {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(r as usize);
+        }
+
+        /// The domain `id` ends: its records go to the graveyard.
+        pub(super) fn bury_all(&mut self, id: u64) {
+            let list = std::mem::take(self.0.get_mut().unwrap_or_else(|e| e.into_inner()));
+            let _ = LIVE.try_with(|l| {
+                if l.get() == id {
+                    l.set(0);
+                }
+            });
+            for r in list {
+                // SAFETY: each address is a record this domain allocated with
+                // `Box::into_raw`, listed once; the box is only freed by the
+                // graveyard, after the execution.
+                bury(unsafe { Box::from_raw(r as *mut CachePadded<Record>) });
+            }
+        }
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Domain {
+    fn drop(&mut self) {
+        let id = self.records_domain_id();
+        self.allocated.bury_all(id);
+    }
 }
 
 /// The process-wide domain every `WordMap` announces in.
@@ -100,7 +219,14 @@ impl Domain {
         Domain {
             records: AtomicPtr::new(ptr::null_mut()),
             epoch: AtomicU64::new(1),
+            allocated: loom_graveyard::Allocated::new(),
+            id: loom_graveyard::open(),
         }
+    }
+
+    #[cfg(loom)]
+    fn records_domain_id(&self) -> u64 {
+        self.id
     }
 
     /// The records, in list order.
@@ -109,8 +235,9 @@ impl Domain {
         // so its fields are initialised when we read them.
         let mut p = self.records.load(Acquire);
         std::iter::from_fn(move || {
-            // SAFETY: records are never freed (under loom, leaked with
-            // their execution), so every pointer in the list stays valid.
+            // SAFETY: records are never freed (under loom, only once the
+            // execution is over: `loom_graveyard`), so every pointer in the
+            // list stays valid.
             let r: &Record = unsafe { p.as_ref() }?;
             // Relaxed: `next` was written before the record was published.
             p = r.next.load(Relaxed);
@@ -137,7 +264,10 @@ impl Domain {
             taken: AtomicBool::new(true),
             next: AtomicPtr::new(ptr::null_mut()),
         })));
-        // SAFETY: `r` is a fresh box; records are never freed.
+        #[cfg(loom)]
+        self.allocated.push(r);
+        // SAFETY: `r` is a fresh box; records are never freed (under loom,
+        // only after the execution: `loom_graveyard`).
         let record: &CachePadded<Record> = unsafe { &*r };
         let mut head = self.records.load(Relaxed);
         loop {
@@ -334,6 +464,9 @@ mod barrier {
 /// A thread's record (in [`GLOBAL`]) and pin depth.
 struct Local {
     record: Cell<Option<&'static Record>>,
+    /// Under loom: the domain `record` belongs to (`loom_graveyard`).
+    #[cfg(loom)]
+    domain: Cell<u64>,
     /// Guards of this thread now alive (pins nest: a closure run by one
     /// map operation may call another map).
     depth: Cell<u32>,
@@ -344,8 +477,13 @@ impl Drop for Local {
         // A loom model that failed drops its thread-locals while unwinding,
         // outside the execution, where loom atomics cannot be touched; the
         // record dies with the execution anyway.
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        // Under loom a thread's locals may drop after the execution's
+        // domain, which freed its records (`loom_graveyard`).
         #[cfg(loom)]
-        if std::thread::panicking() {
+        if !loom_graveyard::alive(self.domain.get()) {
             return;
         }
         // A guard still alive (depth > 0) releases the record itself.
@@ -364,7 +502,7 @@ thread_local! {
 
 #[cfg(loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { record: Cell::new(None), depth: Cell::new(0) };
+    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), depth: Cell::new(0) };
 }
 
 /// A table retired but not yet freed.
@@ -409,6 +547,8 @@ impl Reclaim for TableReclaim {
                 None => {
                     let r = GLOBAL.claim();
                     l.record.set(Some(r));
+                    #[cfg(loom)]
+                    l.domain.set(loom_graveyard::current());
                     r
                 }
             };
@@ -575,6 +715,10 @@ impl TableReclaim {
 
 impl Drop for TableReclaim {
     fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         // Acquire, though `&mut self` already orders every push before us
         // (loom's atomics have no `get_mut`).
         let mut p = self.retired.load(Acquire);
@@ -625,6 +769,10 @@ impl<'a> TableGuard<'a> {
 impl Drop for TableGuard<'_> {
     #[inline]
     fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         if self.pin != Pin::Own {
             // Err: the thread-local died while we were pinned (`Local`'s
             // drop then left the record to the outermost guard).
@@ -668,6 +816,10 @@ pub(crate) struct TableOwnedGuard<'a> {
 
 impl Drop for TableOwnedGuard<'_> {
     fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         // Release: as in `TableGuard::drop`.
         self.record.epoch.store(0, Release);
         release_record(self.record);

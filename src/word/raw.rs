@@ -621,6 +621,10 @@ impl<S: BuildHasher> RawWordMap<S> {
 
 impl<S> Drop for RawWordMap<S> {
     fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         // `&mut self`: no guard, no other thread. Tables still linked from
         // the root are ours; retired ones are freed by `reclaim`, after us.
         let mut table = self.root.load(Ordering::Relaxed);

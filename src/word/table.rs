@@ -107,13 +107,15 @@ impl Retire for WordTable {
         // values live inline.
         let table = unsafe { Box::from_raw(ptr) };
         // Under loom, the free is a write of `alive` that every earlier
-        // access must happen before; the memory is then leaked rather than
-        // freed, so a late access in a broken model is reported by loom
-        // instead of being undefined behaviour in the checker.
+        // access must happen before; the memory itself is kept until the
+        // execution is over (the graveyard frees it when the next one
+        // starts), so a late access in a broken model is reported by loom
+        // instead of being undefined behaviour in the checker, and a long
+        // loom run does not accumulate tables.
         #[cfg(loom)]
         {
             table.alive.with_mut(|_| ());
-            std::mem::forget(table);
+            crate::reclaim::loom_graveyard::bury(table);
         }
         #[cfg(not(loom))]
         drop(table);

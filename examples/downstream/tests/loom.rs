@@ -1,0 +1,226 @@
+//! loom models of the service's own invariants, as a user of lfmap writes
+//! them: the maps are created with `new()` (the default, randomly seeded
+//! hasher: lfmap makes it deterministic under `--cfg loom`), and nothing
+//! about lfmap's internals is assumed. Run with
+//!
+//! ```sh
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
+//!   cargo test --release -p lfmap-downstream --test loom
+//! ```
+#![cfg(loom)]
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use lfmap_downstream::{Dedup, Hits, Sessions};
+use loom::sync::Arc;
+use loom::thread;
+
+/// A loom model with a bounded number of preemptions (the default 2 keeps
+/// these models to seconds; `LOOM_MAX_PREEMPTIONS` overrides it). Prints
+/// how many executions loom explored (`--nocapture` shows it).
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    let runs = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    builder.check(move || {
+        counter.fetch_add(1, Relaxed);
+        f();
+    });
+    eprintln!("explored {} executions", runs.load(Relaxed));
+}
+
+/// Two requests for one key race: both get the first answer computed, and
+/// nothing is computed more than once per caller.
+#[test]
+fn dedup_one_answer_per_request() {
+    model(|| {
+        let dedup = Arc::new(Dedup::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                let (dedup, calls) = (dedup.clone(), calls.clone());
+                thread::spawn(move || {
+                    dedup.resolve(7, || {
+                        calls.fetch_add(1, Relaxed);
+                        100 + t
+                    })
+                })
+            })
+            .collect();
+        let answers: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(answers[0], answers[1], "two answers for one request");
+        assert!((1..=2).contains(&calls.load(Relaxed)));
+        assert_eq!(dedup.len(), 1);
+    });
+}
+
+/// Two threads count hits on two pages while a third takes one page's
+/// count: no hit is lost or counted twice.
+#[test]
+fn hits_are_never_lost() {
+    model(|| {
+        let hits = Arc::new(Hits::default());
+        let counters: Vec<_> = (0..2)
+            .map(|_| {
+                let hits = hits.clone();
+                thread::spawn(move || {
+                    hits.hit(1);
+                    hits.hit(2);
+                })
+            })
+            .collect();
+        let taker = {
+            let hits = hits.clone();
+            thread::spawn(move || hits.take(1).unwrap_or(0))
+        };
+        counters.into_iter().for_each(|h| h.join().unwrap());
+        let taken = taker.join().unwrap();
+        assert_eq!(taken + hits.count(1), 2, "hits on page 1 lost or doubled");
+        assert_eq!(hits.count(2), 2);
+    });
+}
+
+/// Enough distinct pages from two threads that the counter table grows
+/// (lfmap's tables start at 4 slots under loom): the resize migrates while
+/// both threads count, and every count survives it.
+#[test]
+fn hits_survive_a_resize() {
+    model(|| {
+        let hits = Arc::new(Hits::default());
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                let hits = hits.clone();
+                thread::spawn(move || {
+                    for page in 0..3 {
+                        hits.hit(t * 10 + page);
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().for_each(|h| h.join().unwrap());
+        for t in 0..2 {
+            for page in 0..3 {
+                assert_eq!(hits.count(t * 10 + page), 1);
+            }
+        }
+        assert_eq!(hits.total(), 6);
+    });
+}
+
+/// Two logins race for one session id: exactly one wins, and the loser is
+/// told who holds it; logout by the wrong user does nothing.
+#[test]
+fn one_login_per_session() {
+    model(|| {
+        let sessions = Arc::new(Sessions::default());
+        let handles: Vec<_> = (1..=2u64)
+            .map(|user| {
+                let sessions = sessions.clone();
+                thread::spawn(move || sessions.login(42, user, 10))
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let winner = match (results[0], results[1]) {
+            (Ok(()), Err(held)) => {
+                assert_eq!(held, 1);
+                1
+            }
+            (Err(held), Ok(())) => {
+                assert_eq!(held, 2);
+                2
+            }
+            other => panic!("both or neither logged in: {other:?}"),
+        };
+        assert_eq!(sessions.user(42, 0), Some(winner));
+        assert!(!sessions.logout(42, 3 - winner));
+        assert!(sessions.logout(42, winner));
+        assert!(sessions.is_empty());
+    });
+}
+
+/// Expiry sweeps while a session is opened: the fresh session survives,
+/// the expired ones are closed exactly once.
+#[test]
+fn expiry_keeps_fresh_sessions() {
+    model(|| {
+        let sessions = Arc::new(Sessions::default());
+        sessions.login(1, 1, 5).unwrap();
+        sessions.login(2, 2, 5).unwrap();
+        let opener = {
+            let sessions = sessions.clone();
+            thread::spawn(move || sessions.login(3, 3, 50).unwrap())
+        };
+        let sweeper = {
+            let sessions = sessions.clone();
+            thread::spawn(move || sessions.expire(10))
+        };
+        opener.join().unwrap();
+        assert_eq!(sweeper.join().unwrap(), 2);
+        assert_eq!(sessions.user(3, 10), Some(3));
+        assert_eq!(sessions.len(), 1);
+    });
+}
+
+/// A bug in the user's code (check-then-act: `get`, then `insert`) is
+/// caught, and reported as the user's own assertion: while the threads
+/// unwind, lfmap's destructors stand aside instead of panicking again
+/// (which would abort the whole test binary).
+#[test]
+#[should_panic(expected = "two answers for one request")]
+fn a_racy_resolve_is_caught() {
+    model(|| {
+        let answers = Arc::new(lfmap::HashMap::<u64, u64>::new());
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                let answers = answers.clone();
+                thread::spawn(move || {
+                    let m = answers.pin();
+                    match m.get(&7) {
+                        Some(v) => *v,
+                        None => {
+                            m.insert(7, 100 + t);
+                            100 + t
+                        }
+                    }
+                })
+            })
+            .collect();
+        let got: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(got[0], got[1], "two answers for one request");
+    });
+}
+
+/// The same for a `WordMap` counter built as load-then-store, with the
+/// failing check inside a spawned thread that holds a pin (an iterator)
+/// while it unwinds.
+#[test]
+#[should_panic(expected = "lost a hit")]
+fn a_racy_counter_is_caught() {
+    model(|| {
+        let counts = Arc::new(lfmap::WordMap::<u64, u64>::new());
+        let bump = |counts: &lfmap::WordMap<u64, u64>| {
+            let n = counts.get(&1).unwrap_or(0);
+            counts.insert(1, n + 1);
+        };
+        let other = {
+            let counts = counts.clone();
+            thread::spawn(move || bump(&counts))
+        };
+        bump(&counts);
+        other.join().unwrap();
+        let checker = {
+            let counts = counts.clone();
+            thread::spawn(move || {
+                for (_, n) in counts.iter() {
+                    assert_eq!(n, 2, "lost a hit");
+                }
+            })
+        };
+        if let Err(e) = checker.join() {
+            std::panic::resume_unwind(e);
+        }
+    });
+}
