@@ -708,7 +708,8 @@ where
 
     /// Removes every entry present when the call starts. Not atomic: it
     /// removes keys one by one, and keys inserted meanwhile may remain.
-    /// O(capacity): the emptied table is then replaced by a small one, once.
+    /// O(capacity): the emptied table is then rebuilt once, without its
+    /// tombstones, at the `with_capacity` size (or the smallest).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -725,7 +726,8 @@ where
     /// present throughout is judged once (on its current value; again if it
     /// changes concurrently), with the iteration guarantee of [`iter`].
     /// O(capacity): if it removed most keys, the table shrinks once, at the
-    /// end.
+    /// end. If `keep` panics, the keys removed so far stay removed and the
+    /// shrink is left to later removals.
     ///
     /// [`iter`]: HashMapRef::iter
     ///

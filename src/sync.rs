@@ -1,11 +1,12 @@
 //! The one place atomics come from.
 //!
-//! Under `cfg(loom)` every atomic the map uses is loom's, so the loom models
-//! in `loom-tests/` drive exactly the code that ships; otherwise they are
-//! `std`'s. The only other atomic in the crate is the process-wide counter
-//! that numbers threads for counter striping (`stats.rs`): it must be a
-//! `static`, which loom atomics cannot be, and it plays no part in the
-//! protocol.
+//! Under `cfg(loom)` every atomic of the protocol is loom's, so the loom
+//! models in `loom-tests/` drive exactly the code that ships; otherwise they
+//! are `std`'s. The statistics atomics ([`stat`]: counters, occupancy, the
+//! table reclaimer's pacing) are std's even under loom, as is the
+//! process-wide counter that numbers threads for counter striping
+//! (`stats.rs`) and the loom-only bookkeeping of `reclaim/tables.rs`
+//! (`loom_graveyard`): none plays a part in any protocol.
 //!
 //! [`AtomicU128`] (the slot unit of `WordMap`) comes from `portable-atomic`:
 //! `cmpxchg16b` on x86_64 (detected at run time unless enabled at compile
@@ -44,8 +45,12 @@ pub(crate) mod stat {
 /// the thread unwinds (a model's assertion failed, or loom itself stopped
 /// the execution). Touching a loom atomic then can panic again, and a panic
 /// during unwinding aborts the whole test binary instead of reporting the
-/// failure. The execution is over, so leaking what the destructor would
-/// have freed costs nothing. Always false outside loom.
+/// failure. The execution is failing, so leaking what the destructor would
+/// have freed costs nothing. One case is not a failure: a model that
+/// catches a panic (`catch_unwind` around a panicking closure) and goes on.
+/// Guards dropped by that unwinding stay announced, so `WordMap` frees no
+/// retired table for the rest of that execution: conservative, never
+/// unsound (`docs/testing-with-lfmap.md`). Always false outside loom.
 #[inline(always)]
 pub(crate) fn loom_unwinding() -> bool {
     cfg!(loom) && std::thread::panicking()

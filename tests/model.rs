@@ -262,10 +262,36 @@ fn shuffle<T>(items: &mut [T], seed: u32) {
     }
 }
 
+/// Whether a hasher spreads keys well enough for probe-length bounds to
+/// hold (a constant or `% n` hash clusters by design, correctly).
+trait Spreads {
+    fn spreads(&self) -> bool;
+}
+
+impl Spreads for WeakHash {
+    fn spreads(&self) -> bool {
+        matches!(self.0, Shape::Full)
+    }
+}
+
+impl Spreads for lfmap::DefaultHashBuilder {
+    fn spreads(&self) -> bool {
+        true
+    }
+}
+
+impl Spreads for std::collections::hash_map::RandomState {
+    fn spreads(&self) -> bool {
+        true
+    }
+}
+
 /// `probe_stats` agrees with the model: once no resize is in progress, the
-/// current table holds every key; with a hasher that spreads keys, no
-/// lookup walks a long cluster whatever order keys were removed in.
-fn check_probes<K: Key, S: BuildHasher>(
+/// current table holds every key; with a hasher that spreads keys and
+/// enough keys for the statistics to settle, no lookup walks a long cluster,
+/// whatever order keys were removed in (issue #12: a clustered table shows
+/// a mean probe in the hundreds).
+fn check_probes<K: Key, S: BuildHasher + Spreads>(
     map: &HashMap<K, u32, S>,
     model: &StdMap<K, u32>,
     ctx: &str,
@@ -276,8 +302,13 @@ fn check_probes<K: Key, S: BuildHasher>(
         assert_eq!(probes.keys, model.len(), "{ctx}: {probes:?} {stats:?}");
         assert_eq!(probes.slots, stats.slots, "{ctx}: {probes:?} {stats:?}");
     }
-    assert!(probes.max_probe <= probes.slots, "{ctx}: {probes:?}");
-    assert!(probes.longest_run <= probes.slots, "{ctx}: {probes:?}");
+    if map.hasher().spreads() && probes.keys >= 500 {
+        assert!(
+            probes.mean_probe() <= 3.5 && probes.longest_run <= 400,
+            "{ctx}: clustered table: mean probe {:.2}, {probes:?}",
+            probes.mean_probe()
+        );
+    }
 }
 
 fn keep_for_retain(v: u32, m: u32) -> bool {
@@ -285,7 +316,7 @@ fn keep_for_retain(v: u32, m: u32) -> bool {
 }
 
 /// Runs `sc` against both maps, panicking (with context) on any divergence.
-fn run<K: Key, S: BuildHasher + Clone>(sc: &Scenario, hasher: S) {
+fn run<K: Key, S: BuildHasher + Clone + Spreads>(sc: &Scenario, hasher: S) {
     let map: HashMap<K, u32, S> = HashMap::with_capacity_and_hasher(sc.capacity, hasher);
     let mut model: StdMap<K, u32> = StdMap::new();
     let key = |k: u16| K::make(k % sc.keys);

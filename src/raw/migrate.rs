@@ -7,9 +7,10 @@
 //!   chunk of [`CHUNK`] slots (`help`): it claims the chunk with a
 //!   `fetch_add` on the table's cursor, freezes each slot (a CAS that sets
 //!   `FROZEN`, after which no write can land there) and copies live entries
-//!   forward. Chunks are handed out front to back, and split order sends old
-//!   range `[a, b)` to new range `[2a, 2b)`, so the new table fills front to
-//!   back as well.
+//!   forward. Chunks are handed out front to back; in a growth, split order
+//!   sends old range `[a, b)` to new range `[2a, 2b)`, so the new table
+//!   fills front to back as well (a shrink or rebuild rehashes: its copies
+//!   land anywhere in a table no larger than the old one; `probe.rs`).
 //! * **Writers seal their key** (`seal_key`) before writing in `next`: they
 //!   freeze the key's slot (copying it) or the empty slot that ends its probe
 //!   sequence, so the old table can never again gain or change that key.

@@ -211,10 +211,15 @@ where
     /// Ends a sweep (`retain`, `clear`): if the sweep left the table mostly
     /// empty or full of tombstones, resizes it once, here, migrating every
     /// slot itself (the sweep already paid O(slots); the other threads pay
-    /// nothing). A resize some other thread started meanwhile is left to
-    /// run as usual.
+    /// nothing). A resize another thread started during the sweep was sized
+    /// from the length before the sweep: it is finished first, and the
+    /// table it leaves is judged the same way.
     pub(crate) fn end_sweep<G: ReclaimGuard>(&self, guard: &G) {
-        let root = self.root(guard);
+        let mut root = self.root(guard);
+        if next_of(root, guard).is_some() {
+            self.finish(root, guard);
+            root = self.root(guard);
+        }
         let occupied = root.occupied.sum();
         if next_of(root, guard).is_none()
             && table::should_tidy(root.slots(), self.min_slots, self.len(), occupied)

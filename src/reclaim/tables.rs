@@ -142,15 +142,13 @@ pub(crate) mod loom_graveyard {
         LIVE.try_with(Cell::get).unwrap_or(0)
     }
 
-    /// Keeps `remains` until the next execution starts (or leaks it, if the
-    /// OS thread is exiting).
+    /// Keeps `remains` until the next execution starts (or, if the OS
+    /// thread is exiting and the graveyard is gone, drops it at once:
+    /// nothing of the execution runs on this thread any more).
     pub(crate) fn bury(remains: Box<dyn Any>) {
-        if let Err(e) = GRAVEYARD.try_with(|g| g.borrow_mut().push(remains)) {
-            // The thread-local is gone: `remains` moved into the failed
-            // closure and is dropped with it; nothing of this execution
-            // runs any more on this thread.
-            let _ = e;
-        }
+        // On failure `remains` was moved into the closure and is dropped
+        // with it.
+        let _ = GRAVEYARD.try_with(|g| g.borrow_mut().push(remains));
     }
 
     /// The records a domain allocated (raw addresses: a record is shared

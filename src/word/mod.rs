@@ -338,7 +338,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     }
 
     /// Removes every key. Not atomic: keys inserted meanwhile may stay.
-    /// O(capacity): the emptied table is then replaced by a small one, once.
+    /// O(capacity): the emptied table is then rebuilt once, without its
+    /// tombstones, at the `with_capacity` size (or the smallest).
     ///
     /// ```
     /// let map: lfmap::WordMap<u8, u8> = (0..10).map(|i| (i, i)).collect();

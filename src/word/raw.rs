@@ -212,10 +212,15 @@ impl<S: BuildHasher> RawWordMap<S> {
     }
 
     /// Ends a sweep: if it left the table mostly empty or full of
-    /// tombstones, resizes it once, here, migrating every slot itself (the
-    /// generic map's `end_sweep` says why).
+    /// tombstones, resizes it once, here, migrating every slot itself, after
+    /// finishing any resize another thread started meanwhile (the generic
+    /// map's `end_sweep` says why).
     pub(crate) fn end_sweep<G: ReclaimGuard>(&self, guard: &G) {
-        let root = self.root(guard);
+        let mut root = self.root(guard);
+        if next_of(root, guard).is_some() {
+            self.finish(root, guard);
+            root = self.root(guard);
+        }
         if next_of(root, guard).is_none()
             && table::should_tidy(
                 root.slots(),
