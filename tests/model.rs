@@ -15,6 +15,9 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use lfmap::HashMap;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
+mod common;
+use common::{shuffle, SweepOrder};
+
 // ---------------------------------------------------------------------------
 // Hashers
 // ---------------------------------------------------------------------------
@@ -129,19 +132,6 @@ enum Op {
     Sweep(SweepOrder, u8),
 }
 
-/// The order a [`Op::Sweep`] removes keys in.
-#[derive(Clone, Copy, Debug)]
-enum SweepOrder {
-    /// The order `iter` yielded them in (slot order: ascending home).
-    Iteration,
-    /// Removing each key as `iter` yields it, inside the loop.
-    DuringIteration,
-    /// Ascending hash.
-    Hash,
-    /// A shuffle seeded by the value.
-    Random(u32),
-}
-
 impl Arbitrary for Op {
     fn arbitrary(g: &mut Gen) -> Op {
         let k = u16::arbitrary(g);
@@ -160,15 +150,7 @@ impl Arbitrary for Op {
             920..=923 => Op::Clear,
             924..=939 => Op::Retain(v),
             940..=949 => Op::Len,
-            950..=959 => {
-                let order = match v % 4 {
-                    0 => SweepOrder::Iteration,
-                    1 => SweepOrder::DuringIteration,
-                    2 => SweepOrder::Hash,
-                    _ => SweepOrder::Random(v),
-                };
-                Op::Sweep(order, (v % 11) as u8)
-            }
+            950..=959 => Op::Sweep(SweepOrder::from_seed(u64::from(v)), (v % 11) as u8),
             960..=979 => Op::Iter,
             _ => Op::Repin,
         }
@@ -248,17 +230,6 @@ fn check_contents<K: Key, S: BuildHasher>(
     // Every model key is found by lookup too (not only by iteration).
     for (k, v) in model {
         assert_eq!(m.get(k.q()), Some(v), "{ctx}: get({k:?})");
-    }
-}
-
-/// A Fisher-Yates shuffle driven by a small xorshift generator.
-fn shuffle<T>(items: &mut [T], seed: u32) {
-    let mut x = u64::from(seed) | 1 << 40;
-    for i in (1..items.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        items.swap(i, (x % (i as u64 + 1)) as usize);
     }
 }
 

@@ -14,6 +14,9 @@ use std::hash::{BuildHasher, Hasher};
 use lfmap::WordMap;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
+mod common;
+use common::{shuffle, SweepOrder};
+
 /// `hash % n` with a final mix; `n == 1` is a constant hash.
 #[derive(Clone, Copy, Debug)]
 struct FewHashes(u64);
@@ -57,19 +60,6 @@ enum Op {
     Sweep(SweepOrder, u8),
 }
 
-/// The order an [`Op::Sweep`] removes keys in.
-#[derive(Clone, Copy, Debug)]
-enum SweepOrder {
-    /// The order `iter` yielded them in (slot order: ascending home).
-    Iteration,
-    /// Removing each key as `iter` yields it, inside the loop.
-    DuringIteration,
-    /// Ascending hash.
-    Hash,
-    /// A shuffle seeded by the value.
-    Random(u64),
-}
-
 /// A key from a space of 48: small numbers, their top-byte-set twins (same
 /// low 56 bits: the slot's fast compare matches, the top byte must not),
 /// and the extremes.
@@ -97,16 +87,10 @@ impl Arbitrary for Op {
             16..=17 => Op::GetOrInsert(key(g), v),
             18 => Op::Check,
             19 if u8::arbitrary(g) % 4 == 0 => Op::Fill(u16::arbitrary(g) % 3000),
-            19 if u8::arbitrary(g) % 2 == 0 => {
-                let seed = u64::arbitrary(g);
-                let order = match seed % 4 {
-                    0 => SweepOrder::Iteration,
-                    1 => SweepOrder::DuringIteration,
-                    2 => SweepOrder::Hash,
-                    _ => SweepOrder::Random(seed),
-                };
-                Op::Sweep(order, u8::arbitrary(g) % 11)
-            }
+            19 if u8::arbitrary(g) % 2 == 0 => Op::Sweep(
+                SweepOrder::from_seed(u64::arbitrary(g)),
+                u8::arbitrary(g) % 11,
+            ),
             _ => {
                 if u8::arbitrary(g) % 8 == 0 {
                     Op::Clear
@@ -115,17 +99,6 @@ impl Arbitrary for Op {
                 }
             }
         }
-    }
-}
-
-/// A Fisher-Yates shuffle driven by a small xorshift generator.
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut x = seed | 1 << 40;
-    for i in (1..items.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        items.swap(i, (x % (i as u64 + 1)) as usize);
     }
 }
 

@@ -1,0 +1,37 @@
+//! Helpers shared by the model tests (`mod common;` in each test file).
+
+/// The order a "remove what you iterate" sweep removes keys in (issue #12).
+#[derive(Clone, Copy, Debug)]
+pub enum SweepOrder {
+    /// The order `iter` yielded them in (slot order: ascending home).
+    Iteration,
+    /// Removing each key as `iter` yields it, inside the loop.
+    DuringIteration,
+    /// Ascending hash.
+    Hash,
+    /// A shuffle seeded by the value.
+    Random(u64),
+}
+
+impl SweepOrder {
+    /// One of the four orders, picked and seeded by `seed`.
+    pub fn from_seed(seed: u64) -> SweepOrder {
+        match seed % 4 {
+            0 => SweepOrder::Iteration,
+            1 => SweepOrder::DuringIteration,
+            2 => SweepOrder::Hash,
+            _ => SweepOrder::Random(seed),
+        }
+    }
+}
+
+/// A Fisher-Yates shuffle driven by a small xorshift generator.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut x = seed | 1 << 40;
+    for i in (1..items.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+}
