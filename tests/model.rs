@@ -16,7 +16,7 @@ use lfmap::HashMap;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
 mod common;
-use common::{shuffle, SweepOrder};
+use common::{sweep_prefix, SweepOrder};
 
 // ---------------------------------------------------------------------------
 // Hashers
@@ -395,21 +395,19 @@ fn run<K: Key, S: BuildHasher + Clone + Spreads>(sc: &Scenario, hasher: S) {
                 assert_eq!(m.len(), model.len(), "{ctx}");
             }
             Op::Sweep(order, keep) => {
-                let mut keys: Vec<K> = m.keys().cloned().collect();
-                let remove = keys.len() - keys.len() * usize::from(keep) / 10;
-                match order {
-                    SweepOrder::Iteration => {}
-                    SweepOrder::Hash => keys.sort_by_key(|k| map.hasher().hash_one(k)),
-                    SweepOrder::Random(seed) => shuffle(&mut keys, seed),
-                    SweepOrder::DuringIteration => {
+                let keys: Vec<K> = m.keys().cloned().collect();
+                let hash = |k: &K| map.hasher().hash_one(k);
+                match sweep_prefix(keys, order, keep, hash) {
+                    (_, Some(doomed)) => {
+                        for k in &doomed {
+                            assert_eq!(m.remove(k.q()).copied(), model.remove(k.q()), "{ctx}");
+                        }
+                    }
+                    (remove, None) => {
                         for k in m.keys().take(remove) {
                             assert_eq!(m.remove(k.q()), model.remove(k.q()).as_ref(), "{ctx}");
                         }
-                        keys.clear();
                     }
-                }
-                for k in keys.iter().take(remove) {
-                    assert_eq!(m.remove(k.q()).copied(), model.remove(k.q()), "{ctx}");
                 }
                 check_probes(&map, &model, &ctx);
             }

@@ -15,7 +15,7 @@ use lfmap::WordMap;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
 mod common;
-use common::{shuffle, SweepOrder};
+use common::{sweep_prefix, SweepOrder};
 
 /// `hash % n` with a final mix; `n == 1` is a constant hash.
 #[derive(Clone, Copy, Debug)]
@@ -154,21 +154,19 @@ fn run<S: BuildHasher>(map: WordMap<u64, u64, S>, ops: &[Op]) {
                 }
             }
             Op::Sweep(order, keep) => {
-                let mut keys: Vec<u64> = map.iter().map(|(k, _)| k).collect();
-                let remove = keys.len() - keys.len() * usize::from(keep) / 10;
-                match order {
-                    SweepOrder::Iteration => {}
-                    SweepOrder::Hash => keys.sort_by_key(|k| map.hasher().hash_one(k)),
-                    SweepOrder::Random(seed) => shuffle(&mut keys, seed),
-                    SweepOrder::DuringIteration => {
+                let keys: Vec<u64> = map.iter().map(|(k, _)| k).collect();
+                let hash = |k: &u64| map.hasher().hash_one(k);
+                match sweep_prefix(keys, order, keep, hash) {
+                    (_, Some(doomed)) => {
+                        for k in &doomed {
+                            assert_eq!(map.remove(k), model.remove(k));
+                        }
+                    }
+                    (remove, None) => {
                         for (k, _) in map.iter().take(remove) {
                             assert_eq!(map.remove(&k), model.remove(&k));
                         }
-                        keys.clear();
                     }
-                }
-                for k in keys.iter().take(remove) {
-                    assert_eq!(map.remove(k), model.remove(k));
                 }
                 let (stats, probes) = (map.stats(), map.probe_stats());
                 if stats.resizes == stats.resizes_finished {

@@ -25,6 +25,27 @@ impl SweepOrder {
     }
 }
 
+/// The keys a sweep removes, in its order: the first `len - len * keep /
+/// 10` of `keys` (given in iteration order) after arranging them by
+/// `order`. `None` for [`SweepOrder::DuringIteration`], which the caller
+/// runs inside its own iteration, removing that many keys.
+pub fn sweep_prefix<K>(
+    mut keys: Vec<K>,
+    order: SweepOrder,
+    keep: u8,
+    hash: impl Fn(&K) -> u64,
+) -> (usize, Option<Vec<K>>) {
+    let remove = keys.len() - keys.len() * usize::from(keep) / 10;
+    match order {
+        SweepOrder::DuringIteration => return (remove, None),
+        SweepOrder::Iteration => {}
+        SweepOrder::Hash => keys.sort_by_key(|k| hash(k)),
+        SweepOrder::Random(seed) => shuffle(&mut keys, seed),
+    }
+    keys.truncate(remove);
+    (remove, Some(keys))
+}
+
 /// A Fisher-Yates shuffle driven by a small xorshift generator.
 pub fn shuffle<T>(items: &mut [T], seed: u64) {
     let mut x = seed | 1 << 40;
