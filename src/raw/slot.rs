@@ -68,8 +68,9 @@ use crate::reclaim::{ReclaimGuard, Retire};
 use crate::sync::Ordering::{AcqRel, Acquire, Release};
 
 /// Where the tag sits in a word: the top seven bits on 64-bit targets.
-/// 32-bit targets have no spare high bits, so their tag is always 0 and
-/// every probe step compares the entry's stored hash instead.
+/// 32-bit targets have no spare high bits, so their tag is always 0: every
+/// probe step there reads the entry (lookups compare the key; migrations
+/// compare the stored hash first, then the key).
 const TAG_SHIFT: u32 = usize::BITS - 7;
 const TAG_MASK: usize = if usize::BITS == 64 {
     0x7f << TAG_SHIFT

@@ -16,8 +16,9 @@
 //! 3. [`Retire::free`] runs exactly once per retired object, on some thread,
 //!    at the latest when the backend itself is dropped.
 //!
-//! Three backends implement the contract behind one small trait, chosen at
-//! compile time:
+//! Five backends implement the contract behind one small trait: `HashMap`
+//! gets one of the first four, chosen at compile time; `WordMap`, whose only
+//! garbage is one table per resize, always uses the last:
 //!
 //! | backend | when | notes |
 //! |---|---|---|
