@@ -229,6 +229,12 @@ where
         }
     }
 
+    /// The write engine itself; `shrink` says whether a removal may start a
+    /// shrink ([`write`](Self::write) documents the rest).
+    ///
+    /// # Safety
+    ///
+    /// As for [`write`](Self::write).
     unsafe fn write_with<'g, Q, F, G: ReclaimGuard>(
         &self,
         shrink: Shrink,

@@ -127,6 +127,8 @@ pub(crate) mod loom_graveyard {
         // but the order of two thread-local accesses stays obvious.
         let dead = GRAVEYARD.with(|g| std::mem::take(&mut *g.borrow_mut()));
         drop(dead);
+        // Any ordering would do: only the ids' uniqueness matters, which the
+        // RMW gives; SeqCst because this runs once per execution.
         let id = NEXT.fetch_add(1, SeqCst);
         LIVE.with(|l| l.set(id));
         id
