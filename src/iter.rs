@@ -31,12 +31,14 @@
 //! A key present throughout has one slot in `T`, visited once: yielded
 //! once. A key is yielded only from its own slot of `T`: never twice.
 
+use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
-use crate::raw::slot::Entry;
+use crate::raw::slot::{Entry, Held};
 use crate::raw::table::Table;
-use crate::raw::{find, next_of, RawMap};
+use crate::raw::{find, RawMap};
 use crate::reclaim::ReclaimGuard;
+use crate::resize::next_of;
 
 /// The raw iterator: yields entries of the root table, following keys that
 /// a concurrent resize has moved forward.
@@ -53,19 +55,13 @@ where
 {
     pub(crate) fn new<S: BuildHasher>(map: &RawMap<K, V, S>, guard: &'g G) -> Self {
         let table = Self::start(map, guard);
-        Self::over(table, guard, 0, table.slots())
+        Self::over(table, guard, 0, table.len())
     }
 
     /// The table a walk starts from: the root, once no resize is in
     /// progress (finishing any that is, without waiting for anyone).
     pub(crate) fn start<S: BuildHasher>(map: &RawMap<K, V, S>, guard: &'g G) -> &'g Table<K, V> {
-        loop {
-            let root = map.root(guard);
-            if next_of(root, guard).is_none() {
-                return root;
-            }
-            map.finish(root, guard);
-        }
+        map.stable_root(guard)
     }
 
     /// Walks slots `start..end` of `table` (a table from [`RawIter::start`]).
@@ -76,6 +72,15 @@ where
             index: start,
             end,
         }
+    }
+}
+
+impl<K, V, G> fmt::Debug for RawIter<'_, K, V, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Iter")
+            .field("slot", &self.index)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,13 +108,11 @@ where
     G: ReclaimGuard,
 {
     while *index < end {
-        let w = table.word(*index, guard);
+        let w = table.slots.load(*index, guard);
         *index += 1;
-        if w.is_vacant() || w.deleted() {
+        let Held::Live(e) = w.view() else {
             continue;
-        }
-        // SAFETY: loaded under `guard`, which outlives `'g`.
-        let e = unsafe { &*w.entry() };
+        };
         if !w.copied() {
             return Some(e);
         }
@@ -163,6 +166,14 @@ where
 // yielded items are owned clones (K, V: Send).
 unsafe impl<K: Send + Sync, V: Send + Sync, G: Send> Send for OwnedIter<'_, K, V, G> {}
 
+impl<K, V, G> fmt::Debug for OwnedIter<'_, K, V, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedIter")
+            .field("slot", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<K, V, G> Iterator for OwnedIter<'_, K, V, G>
 where
     K: Hash + Eq + Clone,
@@ -175,7 +186,7 @@ where
         // SAFETY: the table was loaded under `self.guard`, which we own and
         // which stays pinned until we drop.
         let table = unsafe { &*self.table };
-        let e = next_entry(table, &mut self.index, table.slots(), &self.guard)?;
+        let e = next_entry(table, &mut self.index, table.len(), &self.guard)?;
         Some((e.key.clone(), e.value.clone()))
     }
 }
@@ -200,14 +211,23 @@ impl<K, V> IntoIter<K, V> {
     }
 }
 
+impl<K, V> fmt::Debug for IntoIter<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntoIter")
+            .field("slot", &self.index)
+            .field("slots", &self.table.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<K, V> Iterator for IntoIter<K, V> {
     type Item = (K, V);
 
     fn next(&mut self) -> Option<(K, V)> {
-        while self.index < self.table.slots() {
+        while self.index < self.table.len() {
             let i = self.index;
             self.index += 1;
-            if let Some(pair) = self.table.take_live(i) {
+            if let Some(pair) = self.table.slots.take_live(i) {
                 return Some(pair);
             }
         }

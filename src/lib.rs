@@ -77,24 +77,26 @@
 //! `docs/api.md` maps Go's `map` and `sync.Map`, papaya's and dashmap's
 //! calls to lfmap's.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
+mod guard;
 mod iter;
 mod map;
 mod raw;
 #[cfg(feature = "rayon")]
 mod rayon_impls;
 mod reclaim;
+mod resize;
 #[cfg(feature = "serde")]
 mod serde_impls;
 mod stats;
 mod sync;
 mod word;
 
+pub use guard::{LocalGuard, OwnedGuard};
 pub use iter::{IntoIter, OwnedIter};
 pub use map::{
-    Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, LocalGuard, OccupiedError,
-    Operation, OwnedGuard, Values,
+    Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,
 };
 pub use stats::{ProbeStats, Stats};
 pub use word::{Iter as WordIter, WordInteger, WordMap, WordSized};

@@ -7,11 +7,12 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
+use crate::guard::{LocalGuard, OwnedGuard};
 use crate::iter::{IntoIter, OwnedIter, RawIter};
 use crate::raw::slot::{Entry, Pending};
-use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
-use crate::raw::{self, Action, RawMap, Written};
-use crate::reclaim::{ReclaimGuard, Retire};
+use crate::raw::{Action, RawMap, Written};
+use crate::reclaim::ReclaimGuard;
+use crate::resize::policy::{slots_for_capacity, MIN_SLOTS};
 use crate::stats::{ProbeStats, Stats};
 
 /// The default hasher: [`foldhash`]'s fast `RandomState`, seeded per map.
@@ -75,13 +76,6 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 pub struct HashMap<K, V, S = DefaultHashBuilder> {
     raw: RawMap<K, V, S>,
 }
-
-// SAFETY: a map owns its keys and values (moving the map moves them), and
-// its reclaimer and tables are plain heap memory behind atomics.
-unsafe impl<K: Send, V: Send, S: Send> Send for HashMap<K, V, S> {}
-// SAFETY: through `&HashMap`, threads share `&K`/`&V` (so K, V: Sync) and
-// may drop keys and values inserted by other threads (so K, V: Send).
-unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for HashMap<K, V, S> {}
 
 impl<K, V> HashMap<K, V> {
     /// Creates an empty map.
@@ -276,57 +270,6 @@ pub struct HashMapRef<'map, K, V, S = DefaultHashBuilder, G = LocalGuard<'map>> 
     guard: G,
 }
 
-/// The guard of a [`HashMap::pin`] handle: cheap, tied to its thread.
-///
-/// ```
-/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
-/// let m: lfmap::HashMapRef<'_, u8, u8, _, lfmap::LocalGuard<'_>> = map.pin();
-/// m.insert(1, 1);
-/// ```
-pub struct LocalGuard<'a>(raw::Guard<'a>);
-
-/// The guard of a [`HashMap::pin_owned`] handle: `Send`.
-///
-/// ```
-/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
-/// let m: lfmap::HashMapRef<'_, u8, u8, _, lfmap::OwnedGuard<'_>> = map.pin_owned();
-/// std::thread::scope(|s| {
-///     s.spawn(move || {
-///         m.insert(1, 1);
-///     });
-/// });
-/// ```
-pub struct OwnedGuard<'a>(raw::OwnedGuard<'a>);
-
-macro_rules! delegate_guard {
-    ($guard:ident) => {
-        impl ReclaimGuard for $guard<'_> {
-            #[inline]
-            fn protect<T>(&self, ptr: &crate::sync::AtomicPtr<T>) -> *mut T {
-                self.0.protect(ptr)
-            }
-            #[inline]
-            unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
-                // SAFETY: the caller's obligations are the backend's.
-                unsafe { self.0.retire(ptr) }
-            }
-            unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
-                // SAFETY: the caller's obligations are the backend's.
-                unsafe { self.0.retire_now(ptr) }
-            }
-        }
-
-        impl fmt::Debug for $guard<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(stringify!($guard))
-            }
-        }
-    };
-}
-
-delegate_guard!(LocalGuard);
-delegate_guard!(OwnedGuard);
-
 impl<'map, K, V, S, G> HashMapRef<'map, K, V, S, G>
 where
     K: Hash + Eq,
@@ -420,22 +363,13 @@ where
 
     /// Runs a write whose key the caller owns: the key goes into a pending
     /// entry up front, and the probe compares against it there.
-    fn write_owned<F>(&self, key: K, value: V, mut decide: F) -> Written<'_, K, V>
+    fn write_owned<F>(&self, key: K, value: V, decide: F) -> Written<'_, K, V>
     where
         F: FnMut(Option<&Entry<K, V>>) -> Action,
     {
         let hash = self.raw().hash(&key);
         let entry = Pending::new(hash, key, value);
-        // SAFETY: the key lives in the pending entry, which `write` only
-        // moves between `pending` and the table (where our guard protects
-        // it), never frees; `key` is not used after `write` returns.
-        let key = unsafe { entry.key() };
-        let mut pending = Some(entry);
-        // SAFETY: `key` stays valid for the whole call (above).
-        unsafe {
-            self.raw()
-                .write(hash, key, &mut pending, |cur, _| decide(cur), &self.guard)
-        }
+        self.raw().write_owned(entry, decide, &self.guard).0
     }
 
     /// Removes `key`, returning its value.
@@ -453,11 +387,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.raw().hash(key);
-        // SAFETY: `key` is the caller's reference, valid for the call.
-        let written = unsafe {
-            self.raw()
-                .write(hash, key, &mut None, |_, _| Action::Remove, &self.guard)
-        };
+        let written = self
+            .raw()
+            .write(hash, key, |_, _| Action::Remove, &self.guard);
         written.prev.map(|e| &e.value)
     }
 
@@ -483,8 +415,7 @@ where
             Some(e) if should_remove(&e.key, &e.value) => Action::Remove,
             _ => Action::Keep,
         };
-        // SAFETY: `key` is the caller's reference, valid for the call.
-        let written = unsafe { self.raw().write(hash, key, &mut None, decide, &self.guard) };
+        let written = self.raw().write(hash, key, decide, &self.guard);
         match (written.prev, written.cur) {
             (Some(e), None) => Some((&e.key, &e.value)),
             _ => None,
@@ -505,21 +436,14 @@ where
     pub fn try_insert(&self, key: K, value: V) -> Result<&V, OccupiedError<'_, V>> {
         let hash = self.raw().hash(&key);
         let entry = Pending::new(hash, key, value);
-        // SAFETY: as in `write_owned`.
-        let key = unsafe { entry.key() };
-        let mut pending = Some(entry);
-        let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| {
+        let decide = |cur: Option<&Entry<K, V>>| {
             if cur.is_some() {
                 Action::Keep
             } else {
                 Action::Put
             }
         };
-        // SAFETY: `key` stays valid for the whole call.
-        let written = unsafe {
-            self.raw()
-                .write(hash, key, &mut pending, decide, &self.guard)
-        };
+        let (written, pending) = self.raw().write_owned(entry, decide, &self.guard);
         let current = &written
             .cur
             .expect("try_insert leaves the key present")
@@ -581,8 +505,7 @@ where
                 }
             }
         };
-        // SAFETY: `key` is our own local, valid for the call.
-        let written = unsafe { self.raw().write(hash, &key, &mut None, decide, &self.guard) };
+        let written = self.raw().write(hash, &key, decide, &self.guard);
         if let Some(r) = aborted {
             return Compute::Aborted(r);
         }
@@ -675,8 +598,7 @@ where
                 Action::Put
             }
         };
-        // SAFETY: `key` is the caller's reference, valid for the call.
-        let written = unsafe { self.raw().write(hash, key, &mut None, decide, &self.guard) };
+        let written = self.raw().write(hash, key, decide, &self.guard);
         if written.prev.is_some() {
             written.cur.map(|e| &e.value)
         } else {
@@ -750,11 +672,8 @@ where
                     Some(c) if std::ptr::eq(c, e) || !keep(&c.key, &c.value) => Action::Remove,
                     _ => Action::Keep,
                 };
-                // SAFETY: `e.key` is protected by our guard for the call.
-                unsafe {
-                    self.raw()
-                        .write_in_sweep(e.hash, &e.key, decide, &self.guard)
-                };
+                self.raw()
+                    .write_in_sweep(e.hash, &e.key, decide, &self.guard);
             }
         }
         // The sweep removed keys in slot order without shrinking on the way;
@@ -908,6 +827,12 @@ pub struct Iter<'g, K, V, G> {
     raw: RawIter<'g, K, V, G>,
 }
 
+impl<K, V, G> fmt::Debug for Iter<'_, K, V, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.raw.fmt(f)
+    }
+}
+
 impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Iter<'g, K, V, G> {
     type Item = (&'g K, &'g V);
 
@@ -929,6 +854,12 @@ pub struct Keys<'g, K, V, G> {
     iter: Iter<'g, K, V, G>,
 }
 
+impl<K, V, G> fmt::Debug for Keys<'_, K, V, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Keys").field(&self.iter).finish()
+    }
+}
+
 impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Keys<'g, K, V, G> {
     type Item = &'g K;
 
@@ -948,6 +879,12 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Keys<'g, K, V, G> {
 /// ```
 pub struct Values<'g, K, V, G> {
     iter: Iter<'g, K, V, G>,
+}
+
+impl<K, V, G> fmt::Debug for Values<'_, K, V, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Values").field(&self.iter).finish()
+    }
 }
 
 impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Values<'g, K, V, G> {

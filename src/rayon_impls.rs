@@ -2,6 +2,7 @@
 //! map, and parallel collection into a map.
 
 use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
 
 use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
 
@@ -13,10 +14,44 @@ use crate::reclaim::ReclaimGuard;
 /// Slots per rayon work item: enough to amortise a pin and a `Vec`.
 const SPLIT: usize = 4096;
 
+/// The caller's guard's lifetime, without the guard: workers never use the
+/// guard (it may not be `Sync`), they only tie what they load to how long
+/// it lives. (`fn() -> &G` keeps the marker `Send + Sync` whatever `G`.)
+struct Caller<'g, G>(PhantomData<fn() -> &'g G>);
+
+impl<'g, G> Caller<'g, G> {
+    fn of(_guard: &'g G) -> Self {
+        Caller(PhantomData)
+    }
+}
+
+impl<G> Clone for Caller<'_, G> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<G> Copy for Caller<'_, G> {}
+
+/// Re-borrows `entry`, loaded by a worker under its own pin, for as long as
+/// the caller's guard lives.
+///
+/// Sound because the caller's guard was pinned before the worker loaded
+/// `entry`: an entry reachable from the map when loaded was not retired
+/// before that pin, and a backend frees an object only after every guard
+/// pinned before its retirement is dropped (reclaim contract 1).
+fn protected_by<'g, G, K, V>(caller: Caller<'g, G>, entry: &Entry<K, V>) -> &'g Entry<K, V> {
+    let _ = caller;
+    // SAFETY: as argued above, `entry` stays allocated for `'g`.
+    unsafe { &*(entry as *const Entry<K, V>) }
+}
+
+// `Send` as well as `Sync`: every worker pins the map, and a guard's drop
+// may free entries other threads retired, dropping keys and values on the
+// worker's thread.
 impl<'map, K, V, S, G> HashMapRef<'map, K, V, S, G>
 where
-    K: Hash + Eq + Sync,
-    V: Sync,
+    K: Hash + Eq + Send + Sync,
+    V: Send + Sync,
     S: BuildHasher + Sync,
     G: ReclaimGuard,
 {
@@ -33,7 +68,8 @@ where
     pub fn par_iter(&self) -> impl ParallelIterator<Item = (&K, &V)> + '_ {
         let raw = self.raw();
         let table = RawIter::<K, V, G>::start(raw, self.guard());
-        let slots = table.slots();
+        let slots = table.len();
+        let caller = Caller::of(self.guard());
         (0..slots.div_ceil(SPLIT))
             .into_par_iter()
             .flat_map_iter(move |split| {
@@ -45,10 +81,7 @@ where
                 let guard = raw.pin();
                 let start = split * SPLIT;
                 let walk = RawIter::over(table, &guard, start, (start + SPLIT).min(slots));
-                let entries: Vec<&Entry<K, V>> = walk.collect();
-                // SAFETY: as argued above, the caller's guard (alive for `'_`)
-                // protects every entry for the lifetime of the borrow.
-                let entries: Vec<&Entry<K, V>> = unsafe { std::mem::transmute(entries) };
+                let entries: Vec<&Entry<K, V>> = walk.map(|e| protected_by(caller, e)).collect();
                 entries.into_iter().map(|e| (&e.key, &e.value))
             })
     }

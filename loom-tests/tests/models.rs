@@ -284,7 +284,7 @@ fn reclamation_respects_pins() {
     });
 }
 
-/// 11. a same-size rebuild, which rehashes (`raw/probe.rs`: a fresh
+/// 11. a same-size rebuild, which rehashes (`resize/probe.rs`: a fresh
 /// salt, so every key may have another home in the new table), racing
 /// an update and a lookup: key 1 stays present and gets its update exactly
 /// once, wherever the copy and the write land. Removing keys 2 and 3 leaves

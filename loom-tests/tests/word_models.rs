@@ -388,7 +388,7 @@ fn keys_differing_in_top_byte() {
     });
 }
 
-/// 14. a same-size rebuild, which rehashes (`raw/probe.rs`: a fresh
+/// 14. a same-size rebuild, which rehashes (`resize/probe.rs`: a fresh
 /// salt, so every key may have another home in the new table), racing
 /// an add and a lookup: key 1 stays present and gets its addition exactly
 /// once. Removing keys 2 and 3 leaves tombstones, so the next new key fills

@@ -1,12 +1,10 @@
-//! `RawMap`: the root pointer, table generations, and the operations of the
-//! map expressed over the slot protocol of [`slot`].
+//! `RawMap`: the generic map's operations over the slot protocol of
+//! [`slot`], with its resizes driven by the shared engine (`resize/`).
 //!
 //! Every function here runs with the caller's guard pinned; references
 //! returned live as long as that guard (`'g`).
 
-pub(crate) mod cursor;
 mod migrate;
-pub(crate) mod probe;
 pub(crate) mod slot;
 pub(crate) mod table;
 
@@ -14,12 +12,13 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 
-use self::probe::Placement;
-use self::slot::{tag_of, Entry, Pending, Word};
-use self::table::{Shrink, Table};
+use self::slot::{tag_of, Entry, Held, Pending, Word};
+use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
-use crate::stats::{MapCounters, ProbeScan, ProbeStats, RootFacts, Stats};
-use crate::sync::{AtomicPtr, Ordering};
+use crate::resize::policy::Shrink;
+use crate::resize::probe::Placement;
+use crate::resize::{next_of, Migrate, Resizer};
+use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// The guard type of the compiled-in reclamation backend.
 pub(crate) type Guard<'a> = <Reclaimer as Reclaim>::Guard<'a>;
@@ -46,26 +45,28 @@ pub(crate) struct Written<'g, K, V> {
 
 /// The untyped-API core of the map.
 pub(crate) struct RawMap<K, V, S> {
-    /// The current table. Tables retired from here are freed by `reclaim`.
-    root: AtomicPtr<Table<K, V>>,
+    /// The root table, the counters and the resize driver. Dropping it
+    /// frees the tables still linked from the root.
+    resize: Resizer<Table<K, V>>,
     pub(crate) hasher: S,
-    /// Key counts and resize events (`stats.rs`).
-    counters: MapCounters,
-    /// A resize never shrinks below this many slots (`with_capacity`).
-    min_slots: usize,
     // Declared last: dropped after the tables, so it frees the retired
     // objects it still holds once the live ones are gone.
     reclaim: Reclaimer,
     _owns: PhantomData<Box<Entry<K, V>>>,
 }
 
+// SAFETY: a map owns its keys and values (moving the map moves them), and
+// its reclaimer and tables are plain heap memory behind atomics.
+unsafe impl<K: Send, V: Send, S: Send> Send for RawMap<K, V, S> {}
+// SAFETY: through `&RawMap`, threads share `&K`/`&V` (so K, V: Sync) and
+// may drop keys and values inserted by other threads (so K, V: Send).
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for RawMap<K, V, S> {}
+
 impl<K, V, S> RawMap<K, V, S> {
     pub(crate) fn new(slots: usize, hasher: S) -> Self {
         RawMap {
-            root: AtomicPtr::new(Box::into_raw(Table::new(Placement::first(slots), 0, false))),
+            resize: Resizer::new(Table::new(Placement::first(slots), 0, false)),
             hasher,
-            counters: MapCounters::new(),
-            min_slots: slots,
             reclaim: Reclaimer::new(),
             _owns: PhantomData,
         }
@@ -83,23 +84,20 @@ impl<K, V, S> RawMap<K, V, S> {
     /// The current root table.
     #[inline]
     pub(crate) fn root<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g Table<K, V> {
-        // SAFETY: the root is never null, and a table loaded through a live
-        // guard is freed only after that guard is dropped (it is retired
-        // after being unlinked from `root`).
-        unsafe { &*guard.protect(&self.root) }
+        self.resize.root(guard)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.counters.len()
+        self.resize.len()
     }
 
     pub(crate) fn stats(&self) -> Stats {
         let guard = self.pin();
         let root = self.root(&guard);
-        self.counters.stats(RootFacts {
-            slots: root.slots(),
-            occupied: root.occupied.sum(),
-            generation: root.generation,
+        self.resize.counters.stats(RootFacts {
+            slots: root.len(),
+            occupied: root.header.occupied.sum(),
+            generation: root.header.generation,
             pending_garbage: self.reclaim.pending(),
         })
     }
@@ -109,14 +107,13 @@ impl<K, V, S> RawMap<K, V, S> {
     pub(crate) fn probe_stats(&self) -> ProbeStats {
         let guard = self.pin();
         let root = self.root(&guard);
-        let mut scan = ProbeScan::new(root.slots());
-        for i in 0..root.slots() {
-            let w = root.word(i, &guard);
-            let live = (!w.is_vacant() && !w.deleted() && !w.copied()).then(|| {
-                // SAFETY: claimed, so non-null; loaded under our guard.
-                let e = unsafe { &*w.entry() };
-                root.placement.probe_length(e.hash, i)
-            });
+        let mut scan = ProbeScan::new(root.len());
+        for i in 0..root.len() {
+            let w = root.slots.load(i, &guard);
+            let live = match w.view() {
+                Held::Live(e) if !w.copied() => Some(root.placement().probe_length(e.hash, i)),
+                _ => None,
+            };
             scan.slot(!w.is_vacant(), live);
         }
         scan.finish()
@@ -148,13 +145,13 @@ where
         find(self.root(guard), hash, key, guard)
     }
 
-    /// The write engine behind insert, remove, update and friends.
-    ///
-    /// Finds `key`'s slot (or the empty slot that ends its probe sequence)
-    /// in the newest table a writer may write to, asks `decide` what to do
-    /// given the key's live entry, and performs that with one CAS, retrying
-    /// on conflict. `decide` may be called several times; an entry it wants
-    /// published is left in `pending` (and put back there if a CAS fails).
+    /// The write engine behind remove, update, compute and friends, for a
+    /// key the caller lends: finds `key`'s slot (or the empty slot that ends
+    /// its probe sequence) in the newest table a writer may write to, asks
+    /// `decide` what to do given the key's live entry, and performs that with
+    /// one CAS, retrying on conflict. `decide` may be called several times;
+    /// an entry it wants published it leaves in its `pending` argument (and
+    /// it is put back there if a CAS fails).
     ///
     /// `decide` runs again only when the key's state differs from the one it
     /// last decided on (another entry, or present versus absent): a CAS that
@@ -162,17 +159,11 @@ where
     /// claimed the empty slot first, reuses the last decision (and the entry
     /// it left in `pending`). So user closures behind `decide` re-run only
     /// when another thread changed the key, as the API documents.
-    ///
-    /// # Safety
-    ///
-    /// `key` must stay valid for the whole call; it may point into the entry
-    /// held by `pending` (which is only moved, never freed, during the call).
     #[inline]
-    pub(crate) unsafe fn write<'g, Q, F, G: ReclaimGuard>(
+    pub(crate) fn write<'g, Q, F, G: ReclaimGuard>(
         &self,
         hash: u64,
         key: &Q,
-        pending: &mut Option<Pending<K, V>>,
         decide: F,
         guard: &'g G,
     ) -> Written<'g, K, V>
@@ -181,18 +172,47 @@ where
         Q: Eq + ?Sized,
         F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
     {
-        // SAFETY: the caller's contract is ours.
-        unsafe { self.write_with(Shrink::Allow, hash, key, pending, decide, guard) }
+        self.write_with(Shrink::Allow, hash, key, &mut None, decide, guard)
+    }
+
+    /// The write engine for a key the caller gives up: `entry` carries the
+    /// key (and the value [`Action::Put`] publishes), and the probe compares
+    /// against the key inside it. Returns what was written and, unless it
+    /// was published, the entry.
+    #[inline]
+    pub(crate) fn write_owned<'g, F, G: ReclaimGuard>(
+        &self,
+        entry: Pending<K, V>,
+        mut decide: F,
+        guard: &'g G,
+    ) -> (Written<'g, K, V>, Option<Pending<K, V>>)
+    where
+        F: FnMut(Option<&'g Entry<K, V>>) -> Action,
+    {
+        let hash = entry.entry().hash;
+        // SAFETY: the key lives in `entry`'s allocation, which from here on
+        // is only ever moved between `pending` and the table, never freed,
+        // until this call returns: `decide` below cannot reach `pending`, and
+        // `write_with` only takes it out to publish it (after which the
+        // table owns it, and our guard keeps it alive until after the call)
+        // or puts it back. `key` is not used after `write_with` returns.
+        let key: &K = unsafe { &(*entry.as_ptr()).key };
+        let mut pending = Some(entry);
+        let written = self.write_with(
+            Shrink::Allow,
+            hash,
+            key,
+            &mut pending,
+            |cur, _| decide(cur),
+            guard,
+        );
+        (written, pending)
     }
 
     /// [`write`](Self::write) for a sweep: a removal never starts a shrink;
     /// the sweep calls [`end_sweep`](Self::end_sweep) when done.
-    ///
-    /// # Safety
-    ///
-    /// As for [`write`](Self::write).
     #[inline]
-    pub(crate) unsafe fn write_in_sweep<'g, Q, F, G: ReclaimGuard>(
+    pub(crate) fn write_in_sweep<'g, Q, F, G: ReclaimGuard>(
         &self,
         hash: u64,
         key: &Q,
@@ -204,38 +224,28 @@ where
         Q: Eq + ?Sized,
         F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
     {
-        // SAFETY: the caller's contract is ours.
-        unsafe { self.write_with(Shrink::Defer, hash, key, &mut None, decide, guard) }
+        self.write_with(Shrink::Defer, hash, key, &mut None, decide, guard)
     }
 
-    /// Ends a sweep (`retain`, `clear`): if the sweep left the table mostly
-    /// empty or full of tombstones, resizes it once, here, migrating every
-    /// slot itself (the sweep already paid O(slots); the other threads pay
-    /// nothing). A resize another thread started during the sweep was sized
-    /// from the length before the sweep: it is finished first, and the
-    /// table it leaves is judged the same way.
+    /// Ends a sweep (`retain`, `clear`): resizes once if the sweep left
+    /// the table sparse (`Resizer::end_sweep`).
     pub(crate) fn end_sweep<G: ReclaimGuard>(&self, guard: &G) {
-        let mut root = self.root(guard);
-        if next_of(root, guard).is_some() {
-            self.finish(root, guard);
-            root = self.root(guard);
-        }
-        let occupied = root.occupied.sum();
-        if next_of(root, guard).is_none()
-            && table::should_tidy(root.slots(), self.min_slots, self.len(), occupied)
-        {
-            self.start_resize(root, guard);
-            self.finish(root, guard);
-        }
+        self.resize.end_sweep(self, guard);
+    }
+
+    /// The root table once no resize is in progress (finishing any that
+    /// is): where an iteration starts.
+    pub(crate) fn stable_root<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g Table<K, V> {
+        self.resize.stable_root(self, guard)
     }
 
     /// The write engine itself; `shrink` says whether a removal may start a
-    /// shrink ([`write`](Self::write) documents the rest).
-    ///
-    /// # Safety
-    ///
-    /// As for [`write`](Self::write).
-    unsafe fn write_with<'g, Q, F, G: ReclaimGuard>(
+    /// shrink ([`write`](Self::write) documents the rest). `key` may live
+    /// inside the entry in `pending` ([`write_owned`](Self::write_owned)):
+    /// this function never drops `pending`'s entry, it only publishes it or
+    /// leaves it there, and `decide` is given `pending` only by callers
+    /// whose key does not live there.
+    fn write_with<'g, Q, F, G: ReclaimGuard>(
         &self,
         shrink: Shrink,
         hash: u64,
@@ -267,26 +277,21 @@ where
         let mut table = self.root(guard);
         let mut depth = 0;
         'tables: loop {
-            if let Some(next) = next_of(table, guard) {
-                // A resize runs: help it, make sure nothing about this key
-                // stays behind in `table`, and write in `next`.
-                self.help(table, next, guard);
-                // Mutation for checking the loom models (docs/verification.md).
-                #[cfg(not(lfmap_mutation = "skip_seal"))]
-                self.seal_key(table, next, hash, key, guard);
-                table = next;
-                depth += 1;
-                if depth >= 2 {
-                    // Resizes are stacking up behind an unfinished one:
-                    // finish the oldest so the chain stays short.
-                    self.finish(self.root(guard), guard);
-                }
-                continue;
-            }
+            // While a resize runs: help it, make sure nothing about this key
+            // stays behind in the old table, and write in the new one.
+            table = self
+                .resize
+                .writable(self, table, &mut depth, guard, |old, new| {
+                    // Mutation for checking the loom models (docs/verification.md).
+                    #[cfg(not(lfmap_mutation = "skip_seal"))]
+                    migrate::seal_key(&self.resize, old, new, hash, key, guard);
+                    #[cfg(lfmap_mutation = "skip_seal")]
+                    let _ = (old, new);
+                });
             let mut probed = 0;
-            for i in table.placement.probe(hash) {
+            for i in table.placement().probe(hash) {
                 probed += 1;
-                let mut w = table.word(i, guard);
+                let mut w = table.slots.load(i, guard);
                 if w.is_unclaimed() {
                     match decide(None, pending) {
                         Action::Keep | Action::Remove => {
@@ -297,20 +302,16 @@ where
                         }
                         Action::Put => {
                             let p = pending.take().expect("Action::Put without a pending entry");
-                            match table.claim(i, p.word()) {
-                                Ok(()) => {
-                                    let e = p.ptr();
-                                    p.publish();
-                                    self.counters.inserted.add(1);
-                                    self.after_claim(table, probed, guard);
-                                    // SAFETY: just published; protected by
-                                    // our guard from now on.
+                            match table.slots.claim_pending(i, p, guard) {
+                                Ok(e) => {
+                                    self.resize.counters.inserted.add(1);
+                                    self.resize.after_claim(table, probed, guard);
                                     return Written {
                                         prev: None,
-                                        cur: Some(unsafe { &*e }),
+                                        cur: Some(e),
                                     };
                                 }
-                                Err(seen) => {
+                                Err((p, seen)) => {
                                     *pending = Some(p);
                                     w = seen;
                                 }
@@ -318,17 +319,12 @@ where
                         }
                     }
                 }
-                if w.is_vacant() {
+                let Some(e) = w.entry() else {
                     // Sealed (an entry-less word is unclaimed or sealed,
                     // and a failed claim means it is no longer unclaimed).
                     continue 'tables;
-                }
-                if w.tag() != tag {
-                    continue;
-                }
-                // SAFETY: claimed, so non-null; loaded under our guard.
-                let e = unsafe { &*w.entry() };
-                if e.key.borrow() != key {
+                };
+                if w.tag() != tag || e.key.borrow() != key {
                     continue;
                 }
                 // This is the key's slot; it stays so (slot.rs invariant).
@@ -336,8 +332,7 @@ where
                     if w.frozen() {
                         continue 'tables;
                     }
-                    // SAFETY: loaded under our guard.
-                    let cur = unsafe { w.live() };
+                    let cur = w.live();
                     match decide(cur, pending) {
                         Action::Keep => return Written { prev: cur, cur },
                         Action::Remove => {
@@ -347,12 +342,10 @@ where
                                     cur: None,
                                 };
                             }
-                            match table.delete(i, w) {
+                            match table.slots.delete(i, w) {
                                 Ok(()) => {
-                                    let local = self.counters.removed.add(1);
-                                    if shrink == Shrink::Allow {
-                                        self.after_remove(table, local, guard);
-                                    }
+                                    table.note_tombstone();
+                                    self.resize.after_remove(table, shrink, guard);
                                     return Written {
                                         prev: cur,
                                         cur: None,
@@ -363,22 +356,18 @@ where
                         }
                         Action::Put => {
                             let p = pending.take().expect("Action::Put without a pending entry");
-                            match table.replace(i, w, p.word()) {
-                                Ok(()) => {
-                                    let e = p.ptr();
-                                    p.publish();
+                            match table.slots.replace(i, w, p) {
+                                Ok(e) => {
                                     if w.deleted() {
-                                        self.counters.inserted.add(1);
+                                        self.resize.counters.inserted.add(1);
                                     }
                                     self.retire_entry(table, w, guard);
-                                    // SAFETY: just published; protected by
-                                    // our guard from now on.
                                     return Written {
                                         prev: cur,
-                                        cur: Some(unsafe { &*e }),
+                                        cur: Some(e),
                                     };
                                 }
-                                Err(seen) => {
+                                Err((p, seen)) => {
                                     *pending = Some(p);
                                     w = seen;
                                 }
@@ -389,71 +378,18 @@ where
             }
             // A full lap without the key or an empty slot: the table is
             // full. Start a resize (or join the one already started).
-            self.start_resize(table, guard);
+            self.resize.start_resize(table, guard);
         }
     }
 
-    /// Bookkeeping after a successful claim: count the slot and start a
-    /// resize when the table passes 3/4 occupancy. Summing the occupancy
-    /// shards costs a few loads, so large tables do it only on a long probe
-    /// or every 16th claim per thread.
-    #[inline]
-    fn after_claim<G: ReclaimGuard>(&self, table: &Table<K, V>, probed: usize, guard: &G) {
-        let local = table.occupied.add(1);
-        if table.slots() <= 1024 || probed > 8 || local & 15 == 0 {
-            let occupied = table.occupied.sum();
-            if occupied * 4 > table.slots() * 3 {
-                self.start_resize(table, guard);
-            }
-        }
-    }
-
-    /// Bookkeeping after a removal: shrink once the table is mostly empty,
-    /// so a grow-then-delete-all cycle returns its memory.
-    #[inline]
-    fn after_remove<G: ReclaimGuard>(&self, table: &Table<K, V>, local: isize, guard: &G) {
-        let sample = table.slots() <= 1024 || local & 63 == 0;
-        if sample && table::should_shrink(table.slots(), self.min_slots, self.len()) {
-            self.start_resize(table, guard);
-        }
-    }
-
-    /// Starts the resize that follows `table` unless one already runs. The
-    /// new size comes from the live count: doubling when the table is full
-    /// of live keys, the same size when it is full of tombstones, smaller
-    /// when it is mostly empty; the new placement from `probe.rs`'s policy
-    /// (a doubling keeps split order, anything else rehashes).
-    fn start_resize<G: ReclaimGuard>(&self, table: &Table<K, V>, guard: &G) {
-        if next_of(table, guard).is_some() {
-            return;
-        }
-        let slots = table::slots_for(self.len().max(1)).max(self.min_slots);
-        let generation = table.generation + 1;
-        let placement = table.placement.successor(slots, generation);
-        let new = Box::into_raw(Table::new(placement, generation, true));
-        // AcqRel on success: Release publishes the new table's initialised
-        // arrays to every thread that loads `next` with Acquire. Acquire on
-        // failure: we then use the winner's table.
-        match table.next.compare_exchange(
-            std::ptr::null_mut(),
-            new,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => self.counters.resizes.bump(),
-            // SAFETY: never published; we still own it alone.
-            Err(_) => drop(unsafe { Box::from_raw(new) }),
-        }
-    }
-
-    /// Retires the entry `old` that a successful CAS just unlinked from
-    /// `table`. While an older table may still be reached (a migration into
-    /// `table` is unfinished), that table's copied words still point at
+    /// Retires the entry of `old`, a word a successful CAS just unlinked
+    /// from `table`. While an older table may still be reached (a migration
+    /// into `table` is unfinished), that table's copied words still point at
     /// entries it handed over, and readers dereference them to compare keys;
     /// such retirements wait on `table`'s deferred list until the older
-    /// table is unlinked (see `migrate.rs`, `promote`).
-    fn retire_entry<G: ReclaimGuard>(&self, table: &Table<K, V>, old: Word<K, V>, guard: &G) {
-        let entry = old.entry();
+    /// table is unlinked (`Table::promoted`).
+    fn retire_entry<G: ReclaimGuard>(&self, table: &Table<K, V>, old: Word<'_, K, V>, guard: &G) {
+        let entry = old.ptr();
         if table.defer_retire(entry) {
             if table.older_released() {
                 // The promoter may have drained before our push landed.
@@ -477,18 +413,6 @@ where
     }
 }
 
-/// The table `table` is migrating into, if a resize runs.
-#[inline]
-pub(crate) fn next_of<'g, K, V, G: ReclaimGuard>(
-    table: &Table<K, V>,
-    guard: &'g G,
-) -> Option<&'g Table<K, V>> {
-    // SAFETY: a next table is retired only after it has been root and
-    // has been unlinked from root, after every older table; `table` is
-    // protected by the same guard, so its successor is too.
-    unsafe { guard.protect(&table.next).as_ref() }
-}
-
 /// Looks `key` up in `table` and, where a migration has moved it, in the
 /// tables after it. Readers never write: a frozen slot that is not yet
 /// copied still holds the key's final value for this table.
@@ -507,9 +431,9 @@ where
 {
     let tag = tag_of(hash);
     'tables: loop {
-        for i in table.placement.probe(hash) {
-            let w = table.word(i, guard);
-            if w.is_vacant() {
+        for i in table.placement().probe(hash) {
+            let w = table.slots.load(i, guard);
+            let Some(e) = w.entry() else {
                 if w.frozen() {
                     // Sealed: whatever this table had for the key is in
                     // the next table now.
@@ -518,21 +442,15 @@ where
                 }
                 // Unclaimed: the key's probe sequence ends here.
                 return None;
-            }
-            if w.tag() != tag {
-                continue;
-            }
-            // SAFETY: claimed, so non-null; loaded under our guard.
-            let e = unsafe { &*w.entry() };
-            if e.key.borrow() != key {
+            };
+            if w.tag() != tag || e.key.borrow() != key {
                 continue;
             }
             if w.copied() {
                 table = next_of(table, guard)?;
                 continue 'tables;
             }
-            // SAFETY: loaded under our guard.
-            return unsafe { w.live() };
+            return w.live();
         }
         // A full lap without an empty slot: the key is not here.
         table = next_of(table, guard)?;
@@ -551,34 +469,24 @@ where
     pub(crate) fn take_root(&mut self) -> Box<Table<K, V>> {
         {
             let guard = self.pin();
-            while let Some(_next) = next_of(self.root(&guard), &guard) {
-                self.finish(self.root(&guard), &guard);
-            }
+            self.resize.finish_all(self, &guard);
         }
-        let empty = Box::into_raw(Table::new(Placement::first(self.min_slots), 0, false));
-        let root = self.root.swap(empty, Ordering::Relaxed);
-        self.counters.reset_len();
-        // SAFETY: the root is linked from nowhere else, has no successor,
-        // and `&mut self` means no guard can still reach it.
-        unsafe { Box::from_raw(root) }
+        let empty = Table::new(Placement::first(self.resize.min_slots), 0, false);
+        self.resize.replace_root(empty)
     }
 }
 
-impl<K, V, S> Drop for RawMap<K, V, S> {
-    fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
-        if crate::sync::loom_unwinding() {
-            return;
-        }
-        // `&mut self`: no guard, no other thread. Every table still linked
-        // from the root frees the entries it owns (table.rs); retired tables
-        // and entries are freed by `reclaim` when it drops after us.
-        let mut table = self.root.load(Ordering::Relaxed);
-        while !table.is_null() {
-            // SAFETY: linked tables are owned by the map and freed once, here.
-            let owned = unsafe { Box::from_raw(table) };
-            table = owned.next.load(Ordering::Relaxed);
-            drop(owned);
-        }
+impl<K: Eq, V, S> Migrate for RawMap<K, V, S> {
+    type Table = Table<K, V>;
+
+    #[inline]
+    fn migrate_slot<G: ReclaimGuard>(
+        &self,
+        table: &Table<K, V>,
+        i: usize,
+        next: &Table<K, V>,
+        guard: &G,
+    ) {
+        migrate::migrate_slot(&self.resize, table, i, next, guard);
     }
 }

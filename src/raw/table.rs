@@ -1,36 +1,24 @@
-//! One table generation: the slot array and its migration state.
+//! One table generation of the generic map: its slots, the resize
+//! engine's header, and the retirements it must defer while an older table
+//! can still reach its entries.
 
-use crate::raw::cursor::Cursor;
-use crate::raw::probe::Placement;
-use crate::raw::slot::{Entry, Word};
+use std::ops::Range;
+
+use super::slot::{Entry, Slots};
 use crate::reclaim::{ReclaimGuard, Retire};
-use crate::stats::Counter;
+use crate::resize::policy::{MAX_SLOTS, MIN_SLOTS};
+use crate::resize::probe::Placement;
+use crate::resize::{Generation, Header};
 use crate::sync::{AtomicBool, AtomicPtr, Ordering};
-
-/// The smallest table: 16 slots (and so `shift <= 60`). Under loom, 4, so
-/// that models of a few operations already resize.
-pub(crate) const MIN_SLOTS: usize = if cfg!(loom) { 4 } else { 16 };
-
-/// The largest table lfmap allocates: `2^(usize::BITS - 5)` slots, so that
-/// slot arrays never overflow `isize` in bytes.
-pub(crate) const MAX_SLOTS: usize = 1 << (usize::BITS - 5);
 
 /// A power-of-two array of slots plus its migration bookkeeping.
 pub(crate) struct Table<K, V> {
     /// One word per slot: a tagged, flagged entry pointer (`raw/slot.rs`
-    /// says what the bits mean).
-    pub(crate) words: Box<[AtomicPtr<Entry<K, V>>]>,
-    /// Where keys live in this table: home slots and probe sequences
-    /// (`probe.rs`). Its size is the length of `words`.
-    pub(crate) placement: Placement,
-    /// Generation number: 0 for the first table, +1 per resize.
-    pub(crate) generation: u64,
-    /// The table this one is migrating into; null when no resize runs.
-    pub(crate) next: AtomicPtr<Table<K, V>>,
-    /// Slots claimed in this table (live entries plus keyed tombstones).
-    pub(crate) occupied: Counter,
-    /// Who migrates which chunk, and whether all are done (`cursor.rs`).
-    pub(crate) cursor: Cursor,
+    /// says what the bits mean, and owns every transition).
+    pub(crate) slots: Slots<K, V>,
+    /// Placement, generation, successor, occupancy and migration cursor:
+    /// what the resize engine (`resize/mod.rs`) needs of every table.
+    pub(crate) header: Header<Table<K, V>>,
     /// An older table migrating into this one may still be reached, so
     /// entries unlinked here may still be dereferenced through its copied
     /// words: their retirement waits on `deferred`.
@@ -57,12 +45,8 @@ impl<K, V> Table<K, V> {
         let slots = placement.slots();
         assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Box::new(Table {
-            words: zeroed_slice(slots),
-            placement,
-            generation,
-            next: AtomicPtr::new(std::ptr::null_mut()),
-            occupied: Counter::new(),
-            cursor: Cursor::new(),
+            slots: Slots::new(slots),
+            header: Header::new(placement, generation),
             older_reachable: AtomicBool::new(older_reachable),
             tombstoned: AtomicBool::new(false),
             deferred: AtomicPtr::new(std::ptr::null_mut()),
@@ -128,32 +112,6 @@ impl<K, V> Table<K, V> {
         }
     }
 
-    /// Asks the CPU to start loading the entries of slots `range`, before a
-    /// migration copies them. Copying needs each entry's stored hash, and
-    /// entries are scattered over the heap: loaded one after the other, every
-    /// copy waits for its own cache miss (89% of the copy's samples in a
-    /// profile of rapid growth). Prefetched together, the misses overlap.
-    ///
-    /// Only a hint: the words are read Relaxed and nothing is dereferenced
-    /// (a prefetch of a stale address cannot fault).
-    #[inline]
-    pub(crate) fn prefetch_entries(&self, range: std::ops::Range<usize>) {
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
-        for i in range {
-            let w = Word::from_raw(self.words[i].load(Ordering::Relaxed));
-            // SAFETY: `_mm_prefetch` only hints the cache; it never faults,
-            // whatever the address, and SSE is part of the x86_64 baseline.
-            unsafe {
-                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                // The line holding the stored hash, which the copy reads.
-                let hash = std::mem::offset_of!(Entry<K, V>, hash);
-                _mm_prefetch::<_MM_HINT_T0>(w.entry().cast::<i8>().wrapping_add(hash));
-            }
-        }
-        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-        let _ = range;
-    }
-
     /// Records that a slot of this table now holds a tombstone. Relaxed: read
     /// only by `drop`, which has exclusive access (every write happened-before
     /// it). The plain load first keeps repeated deletes from writing the
@@ -165,28 +123,44 @@ impl<K, V> Table<K, V> {
         }
     }
 
+    /// Where keys live in this table (`resize/probe.rs`).
+    #[inline]
+    pub(crate) fn placement(&self) -> &Placement {
+        &self.header.placement
+    }
+
     /// Number of slots.
     #[inline]
-    pub(crate) fn slots(&self) -> usize {
-        self.placement.slots()
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
     }
 }
 
-impl<K, V> Table<K, V> {
-    /// Takes the live entry of slot `i` out of a table this thread owns
-    /// exclusively, leaving the slot vacant; `None` if it holds no live,
-    /// owned entry.
-    pub(crate) fn take_live(&mut self, i: usize) -> Option<(K, V)> {
-        let word = &self.words[i];
-        let w = Word::from_raw(word.load(Ordering::Relaxed));
-        if w.is_vacant() || w.deleted() || w.copied() {
-            return None;
-        }
-        word.store(std::ptr::null_mut(), Ordering::Relaxed);
-        // SAFETY: the table owns this live entry (not deleted, not handed
-        // on), we have exclusive access, and the slot no longer points to it.
-        let entry = unsafe { Box::from_raw(w.entry()) };
-        Some((entry.key, entry.value))
+impl<K, V> Generation for Table<K, V> {
+    fn successor(placement: Placement, generation: u64) -> Box<Self> {
+        // An older table migrates into this one, and its copied words still
+        // point at entries this table takes over.
+        Table::new(placement, generation, true)
+    }
+
+    #[inline]
+    fn header(&self) -> &Header<Self> {
+        &self.header
+    }
+
+    fn header_mut(&mut self) -> &mut Header<Self> {
+        &mut self.header
+    }
+
+    #[inline]
+    fn prepare_copy(&self, _next: &Self, chunk: Range<usize>) {
+        self.slots.prefetch_entries(chunk);
+    }
+
+    fn promoted(&self, guard: &impl ReclaimGuard) {
+        // The older table is unreachable for operations that start from now
+        // on: entries parked here may be retired.
+        self.release_older(guard);
     }
 }
 
@@ -213,16 +187,9 @@ impl<K, V> Drop for Table<K, V> {
         // A finished table has handed every live entry on (all `COPIED`);
         // without tombstones it owns none of the entries its words point at.
         let owns_entries =
-            !self.cursor.finished_exclusive() || self.tombstoned.load(Ordering::Relaxed);
+            !self.header.cursor.finished_exclusive() || self.tombstoned.load(Ordering::Relaxed);
         if owns_entries {
-            for word in self.words.iter() {
-                let w = Word::from_raw(word.load(Ordering::Relaxed));
-                if !w.is_vacant() && (w.deleted() || !w.copied()) {
-                    // SAFETY: owned by this table alone (see above), which
-                    // nothing can reach any more.
-                    unsafe { Entry::free(w.entry()) };
-                }
-            }
+            self.slots.free_owned();
         }
         let mut node = self.deferred.load(Ordering::Relaxed);
         while !node.is_null() {
@@ -233,131 +200,4 @@ impl<K, V> Drop for Table<K, V> {
             unsafe { Entry::free(owned.entry) };
         }
     }
-}
-
-/// Types whose all-zero bit pattern is a valid value.
-///
-/// # Safety
-///
-/// Implementors must be valid when zero-initialised.
-#[cfg(not(loom))]
-pub(crate) unsafe trait Zeroable {}
-// SAFETY: `AtomicPtr<T>` has the same in-memory representation as `*mut T`;
-// all-zero is the null pointer.
-#[cfg(not(loom))]
-unsafe impl<T> Zeroable for AtomicPtr<T> {}
-// SAFETY: atomic integers have the in-memory representation of their
-// integer (`portable_atomic::AtomicU128` documents the same for `u128`);
-// all-zero is 0.
-#[cfg(not(loom))]
-unsafe impl Zeroable for crate::sync::AtomicU8 {}
-// SAFETY: as above.
-#[cfg(not(loom))]
-unsafe impl Zeroable for crate::sync::AtomicU128 {}
-
-/// A boxed slice of `n` zeroed atomics, from `alloc_zeroed`: large tables
-/// come straight from the kernel's zero pages, so an untouched slot costs
-/// no resident memory and allocation costs no initialisation pass.
-#[cfg(not(loom))]
-pub(crate) fn zeroed_slice<T: Zeroable>(n: usize) -> Box<[T]> {
-    use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
-    let layout = Layout::array::<T>(n).unwrap_or_else(|_| capacity_overflow());
-    if layout.size() == 0 {
-        return Vec::new().into_boxed_slice();
-    }
-    // SAFETY: the layout has a non-zero size.
-    let ptr = unsafe { alloc_zeroed(layout) }.cast::<T>();
-    if ptr.is_null() {
-        handle_alloc_error(layout);
-    }
-    // SAFETY: `ptr` is a fresh allocation of `n` zeroed `T`s with the layout
-    // `Box<[T]>` uses, and zeroes are valid `T`s (`Zeroable`).
-    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n)) }
-}
-
-/// Under loom, atomics are not plain memory: build them one by one.
-#[cfg(loom)]
-pub(crate) fn zeroed_slice<T: LoomZero>(n: usize) -> Box<[T]> {
-    (0..n).map(|_| T::zero()).collect()
-}
-
-#[cfg(loom)]
-pub(crate) trait LoomZero {
-    fn zero() -> Self;
-}
-#[cfg(loom)]
-impl LoomZero for crate::sync::AtomicU8 {
-    fn zero() -> Self {
-        crate::sync::AtomicU8::new(0)
-    }
-}
-#[cfg(loom)]
-impl LoomZero for crate::sync::AtomicU128 {
-    fn zero() -> Self {
-        crate::sync::AtomicU128::new(0)
-    }
-}
-#[cfg(loom)]
-impl<T> LoomZero for AtomicPtr<T> {
-    fn zero() -> Self {
-        AtomicPtr::new(std::ptr::null_mut())
-    }
-}
-
-/// The one place a capacity overflow is reported.
-#[cold]
-#[track_caller]
-pub(crate) fn capacity_overflow() -> ! {
-    panic!("lfmap: capacity overflow (requested more than {MAX_SLOTS} slots)")
-}
-
-/// The slot count for a table expected to hold `n` entries at a load factor
-/// of at most 1/2 right after a resize, so the table can grow by half again
-/// before the next resize (at 3/4). Panics on overflow.
-pub(crate) fn slots_for(n: usize) -> usize {
-    n.checked_mul(2)
-        .and_then(usize::checked_next_power_of_two)
-        .filter(|&s| s <= MAX_SLOTS)
-        .unwrap_or_else(|| capacity_overflow())
-        .max(MIN_SLOTS)
-}
-
-/// Whether a table of `slots` slots holding `len` live keys is mostly
-/// empty and may shrink (not below `min_slots`, the `with_capacity` floor):
-/// below 1/8 live, so that a shrink to [`slots_for`]`(len)` at least
-/// quarters the table and a workload hovering around one size does not
-/// resize back and forth.
-pub(crate) fn should_shrink(slots: usize, min_slots: usize, len: usize) -> bool {
-    slots > min_slots && len.saturating_mul(8) < slots
-}
-
-/// Whether a table that a sweep (`retain`, `clear`) has just thinned should
-/// be rebuilt now, by the sweeping thread: when it may shrink, or when its
-/// tombstones (`occupied - len`: removed keys keep their slots until the
-/// next resize) fill more than a quarter of it, which would make the next
-/// inserts start a same-size rebuild soon anyway.
-pub(crate) fn should_tidy(slots: usize, min_slots: usize, len: usize, occupied: usize) -> bool {
-    should_shrink(slots, min_slots, len) || occupied.saturating_sub(len) * 4 > slots
-}
-
-/// Whether a removal may start a shrink. Sweeps that remove much of the
-/// map (`retain`, `clear`) defer it and resize once at their end
-/// ([`should_tidy`]), instead of once per halving of the map.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Shrink {
-    /// An ordinary removal: shrink once the table is mostly empty.
-    Allow,
-    /// A removal inside a sweep: the sweep decides at its end.
-    Defer,
-}
-
-/// The slot count for `with_capacity(n)`: `n` entries must fit below the
-/// 3/4 resize threshold.
-pub(crate) fn slots_for_capacity(n: usize) -> usize {
-    let needed = n
-        .checked_add(n / 3 + 1)
-        .and_then(usize::checked_next_power_of_two)
-        .filter(|&s| s <= MAX_SLOTS)
-        .unwrap_or_else(|| capacity_overflow());
-    needed.max(MIN_SLOTS)
 }

@@ -23,7 +23,7 @@ pub use self::bits::{WordInteger, WordSized};
 use self::raw::{Action, RawWordMap};
 use self::table::WordTable;
 use crate::map::DefaultHashBuilder;
-use crate::raw::table::{slots_for_capacity, MIN_SLOTS};
+use crate::resize::policy::{slots_for_capacity, MIN_SLOTS};
 use crate::stats::{ProbeStats, Stats};
 
 /// A lock-free concurrent hash map for word-sized keys and values, stored
@@ -443,6 +443,14 @@ pub struct Iter<'m, K, V, S> {
     /// The table walked: loaded through `guard`, so alive while it is.
     table: *const WordTable,
     index: usize,
+}
+
+impl<K, V, S> fmt::Debug for Iter<'_, K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WordIter")
+            .field("slot", &self.index)
+            .finish_non_exhaustive()
+    }
 }
 
 // SAFETY: the table pointer is protected by the owned guard, which is

@@ -1,23 +1,21 @@
 //! `RawWordMap`: the `WordMap` engine over bit patterns. Lookups, the write
-//! engine, and cooperative migration, over the slot protocol of
-//! `word/slot.rs`. Not generic over the key and value types (only the
-//! hasher): every `WordMap<K, V, S>` shares this code.
+//! engine, and the map's half of migration (freeze, copy, seal), over the
+//! slot protocol of `word/slot.rs`; the resize driver is shared with the
+//! generic map (`resize/mod.rs`). Not generic over the key and value types
+//! (only the hasher): every `WordMap<K, V, S>` shares this code.
 //!
-//! The architecture is the generic map's (`raw/mod.rs`, `raw/migrate.rs`),
-//! and so are the probe sequence (`raw/probe.rs`), table sizing, the
-//! migration cursor (`raw/cursor.rs`), the reclaimer and the counters. What
-//! differs is what a slot holds: a copy moves a value, not an entry pointer,
-//! so nothing but tables is ever retired.
+//! What differs from the generic map is what a slot holds: a copy moves a
+//! value, not an entry pointer, so nothing but tables is ever retired.
 
 use std::hash::BuildHasher;
 
 use super::slot::{KeyId, Unit};
 use super::table::WordTable;
-use crate::raw::probe::Placement;
-use crate::raw::table::{self, slots_for, Shrink};
 use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
-use crate::stats::{MapCounters, ProbeScan, ProbeStats, RootFacts, Stats};
-use crate::sync::{AtomicPtr, Ordering};
+use crate::resize::policy::Shrink;
+use crate::resize::probe::Placement;
+use crate::resize::{next_of, Migrate, Resizer};
+use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// What a write wants done, given the key's current value.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -36,13 +34,10 @@ pub(crate) type WordGuard<'a> = <TableReclaimer as Reclaim>::Guard<'a>;
 pub(crate) type WordOwnedGuard<'a> = <TableReclaimer as Reclaim>::OwnedGuard<'a>;
 
 pub(crate) struct RawWordMap<S> {
-    /// The current table. Tables retired from here are freed by `reclaim`.
-    root: AtomicPtr<WordTable>,
+    /// The root table, the counters and the resize driver. Dropping it
+    /// frees the tables still linked from the root.
+    resize: Resizer<WordTable>,
     pub(crate) hasher: S,
-    /// Key counts and resize events (`stats.rs`).
-    counters: MapCounters,
-    /// A resize never shrinks below this many slots (`with_capacity`).
-    min_slots: usize,
     // Declared last: dropped after the tables it may still hold retired.
     reclaim: TableReclaimer,
 }
@@ -50,10 +45,8 @@ pub(crate) struct RawWordMap<S> {
 impl<S> RawWordMap<S> {
     pub(crate) fn new(slots: usize, hasher: S) -> Self {
         RawWordMap {
-            root: AtomicPtr::new(Box::into_raw(WordTable::new(Placement::first(slots), 0))),
+            resize: Resizer::new(WordTable::new(Placement::first(slots), 0)),
             hasher,
-            counters: MapCounters::new(),
-            min_slots: slots,
             reclaim: TableReclaimer::new(),
         }
     }
@@ -70,40 +63,23 @@ impl<S> RawWordMap<S> {
     /// The current root table.
     #[inline]
     pub(crate) fn root<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g WordTable {
-        // SAFETY: the root is never null, and a table loaded through a live
-        // guard is freed only after that guard is dropped (it is retired
-        // after being unlinked from `root`).
-        unsafe { &*guard.protect(&self.root) }
+        self.resize.root(guard)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.counters.len()
+        self.resize.len()
     }
 
     pub(crate) fn stats(&self) -> Stats {
         let guard = self.pin();
         let root = self.root(&guard);
-        self.counters.stats(RootFacts {
-            slots: root.slots(),
-            occupied: root.occupied.sum(),
-            generation: root.generation,
+        self.resize.counters.stats(RootFacts {
+            slots: root.len(),
+            occupied: root.header.occupied.sum(),
+            generation: root.header.generation,
             pending_garbage: self.reclaim.pending(),
         })
     }
-}
-
-/// The table `table` is migrating into, if a resize runs.
-#[inline]
-pub(crate) fn next_of<'g, G: ReclaimGuard>(
-    table: &WordTable,
-    guard: &'g G,
-) -> Option<&'g WordTable> {
-    // SAFETY: a next table is retired only after it has been root and has
-    // been unlinked from it. The guard's pin loaded the root before that
-    // unlink (it read `table` or an older table there), which is what the
-    // reclaimer's argument needs to keep every table reachable from it
-    // alive while the guard lives (docs/design.md, "Table reclamation").
-    unsafe { guard.protect(&table.next).as_ref() }
 }
 
 /// Looks `key` up in `table` and, where a migration moved it, in the tables
@@ -119,8 +95,8 @@ pub(crate) fn find<'g, G: ReclaimGuard>(
     guard: &'g G,
 ) -> Option<u64> {
     'tables: loop {
-        for i in table.placement.probe(key.hash) {
-            let u = table.load(i);
+        for i in table.placement().probe(key.hash) {
+            let u = table.slots.load(i);
             if u.is_vacant() {
                 if u.frozen() {
                     // Sealed: whatever this table had for the key is in the
@@ -130,7 +106,7 @@ pub(crate) fn find<'g, G: ReclaimGuard>(
                 }
                 return None;
             }
-            if !table.owns(i, u, key) {
+            if !table.slots.owns(i, u, key) {
                 continue;
             }
             if u.copied() {
@@ -155,12 +131,12 @@ impl<S: BuildHasher> RawWordMap<S> {
     pub(crate) fn probe_stats(&self) -> ProbeStats {
         let guard = self.pin();
         let root = self.root(&guard);
-        let mut scan = ProbeScan::new(root.slots());
-        for i in 0..root.slots() {
-            let u = root.load(i);
+        let mut scan = ProbeScan::new(root.len());
+        for i in 0..root.len() {
+            let u = root.slots.load(i);
             let live = (u.live().is_some() && !u.copied()).then(|| {
-                let key = self.key(root.key_bits(i, u));
-                root.placement.probe_length(key.hash, i)
+                let key = self.key(root.slots.key_bits(i, u));
+                root.placement().probe_length(key.hash, i)
             });
             scan.slot(!u.is_vacant(), live);
         }
@@ -216,22 +192,7 @@ impl<S: BuildHasher> RawWordMap<S> {
     /// finishing any resize another thread started meanwhile (the generic
     /// map's `end_sweep` says why).
     pub(crate) fn end_sweep<G: ReclaimGuard>(&self, guard: &G) {
-        let mut root = self.root(guard);
-        if next_of(root, guard).is_some() {
-            self.finish(root, guard);
-            root = self.root(guard);
-        }
-        if next_of(root, guard).is_none()
-            && table::should_tidy(
-                root.slots(),
-                self.min_slots,
-                self.len(),
-                root.occupied.sum(),
-            )
-        {
-            self.start_resize(root, guard);
-            self.finish(root, guard);
-        }
+        self.resize.end_sweep(self, guard);
     }
 
     fn write_with<F, G: ReclaimGuard>(
@@ -256,35 +217,30 @@ impl<S: BuildHasher> RawWordMap<S> {
         let mut table = self.root(guard);
         let mut depth = 0;
         'tables: loop {
-            if let Some(next) = next_of(table, guard) {
-                // A resize runs: help it, make sure nothing about this key
-                // stays behind in `table`, and write in `next`.
-                self.help(table, next, guard);
-                // Mutation for checking the loom models (docs/verification.md).
-                #[cfg(not(lfmap_mutation = "word_skip_seal"))]
-                self.seal_key(table, next, key, guard);
-                table = next;
-                depth += 1;
-                if depth >= 2 {
-                    // Resizes are stacking up behind an unfinished one:
-                    // finish the oldest so the chain stays short.
-                    self.finish(self.root(guard), guard);
-                }
-                continue;
-            }
+            // While a resize runs: help it, make sure nothing about this key
+            // stays behind in the old table, and write in the new one.
+            table = self
+                .resize
+                .writable(self, table, &mut depth, guard, |old, new| {
+                    // Mutation for checking the loom models (docs/verification.md).
+                    #[cfg(not(lfmap_mutation = "word_skip_seal"))]
+                    self.seal_key(old, new, key, guard);
+                    #[cfg(lfmap_mutation = "word_skip_seal")]
+                    let _ = (old, new);
+                });
             let mut probed = 0;
-            for i in table.placement.probe(key.hash) {
+            for i in table.placement().probe(key.hash) {
                 probed += 1;
-                let mut u = table.load(i);
+                let mut u = table.slots.load(i);
                 if u.is_unclaimed() {
                     let Action::Put(v) = decide(None) else {
                         return (None, None);
                     };
-                    match table.claim(i, key, v) {
+                    match table.slots.claim(i, key, v) {
                         Ok(claimed) => {
-                            self.after_claim(table, probed, guard);
+                            self.resize.after_claim(table, probed, guard);
                             if claimed.valued() {
-                                self.counters.inserted.add(1);
+                                self.resize.counters.inserted.add(1);
                                 return (None, Some(v));
                             }
                             // Pending: complete it below, like anyone's.
@@ -297,7 +253,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                     // Sealed: the table is migrating; start over from it.
                     continue 'tables;
                 }
-                if !table.owns(i, u, key) {
+                if !table.slots.owns(i, u, key) {
                     continue;
                 }
                 // This is the key's slot; it stays so (slot.rs invariant).
@@ -309,21 +265,20 @@ impl<S: BuildHasher> RawWordMap<S> {
                     let done = match decide(cur) {
                         Action::Keep => return (cur, cur),
                         Action::Remove if cur.is_none() => return (None, None),
-                        Action::Remove => table.delete(i, u).map(|()| None),
-                        Action::Put(v) if u.valued() => table.replace(i, u, v).map(|()| Some(v)),
-                        Action::Put(v) => table.complete(i, u, key, v).map(|()| Some(v)),
+                        Action::Remove => table.slots.delete(i, u).map(|()| None),
+                        Action::Put(v) if u.valued() => {
+                            table.slots.replace(i, u, v).map(|()| Some(v))
+                        }
+                        Action::Put(v) => table.slots.complete(i, u, key, v).map(|()| Some(v)),
                     };
                     match done {
                         Ok(new) => {
                             match (cur, new) {
                                 (None, Some(_)) => {
-                                    self.counters.inserted.add(1);
+                                    self.resize.counters.inserted.add(1);
                                 }
                                 (Some(_), None) => {
-                                    let local = self.counters.removed.add(1);
-                                    if shrink == Shrink::Allow {
-                                        self.after_remove(table, local, guard);
-                                    }
+                                    self.resize.after_remove(table, shrink, guard);
                                 }
                                 _ => {}
                             }
@@ -335,133 +290,7 @@ impl<S: BuildHasher> RawWordMap<S> {
             }
             // A full lap without the key or an empty slot: the table is
             // full. Start a resize (or join the one already started).
-            self.start_resize(table, guard);
-        }
-    }
-
-    /// Counts a claimed slot and starts a resize past 3/4 occupancy (large
-    /// tables sum the occupancy shards only on a long probe or every 16th
-    /// claim per thread).
-    #[inline]
-    fn after_claim<G: ReclaimGuard>(&self, table: &WordTable, probed: usize, guard: &G) {
-        let local = table.occupied.add(1);
-        if table.slots() <= 1024 || probed > 8 || local & 15 == 0 {
-            let occupied = table.occupied.sum();
-            if occupied * 4 > table.slots() * 3 {
-                self.start_resize(table, guard);
-            }
-        }
-    }
-
-    /// Shrinks once the table is mostly empty.
-    #[inline]
-    fn after_remove<G: ReclaimGuard>(&self, table: &WordTable, local: isize, guard: &G) {
-        let sample = table.slots() <= 1024 || local & 63 == 0;
-        if sample && table::should_shrink(table.slots(), self.min_slots, self.len()) {
-            self.start_resize(table, guard);
-        }
-    }
-
-    /// Starts the resize that follows `table` unless one already runs; the
-    /// new size comes from the live count (grow, rebuild, or shrink), the
-    /// new placement from `raw/probe.rs`'s policy.
-    fn start_resize<G: ReclaimGuard>(&self, table: &WordTable, guard: &G) {
-        if next_of(table, guard).is_some() {
-            return;
-        }
-        let slots = slots_for(self.len().max(1)).max(self.min_slots);
-        let generation = table.generation + 1;
-        let placement = table.placement.successor(slots, generation);
-        let new = Box::into_raw(WordTable::new(placement, generation));
-        // AcqRel on success: Release publishes the new table's initialised
-        // arrays to every thread that loads `next` with Acquire. Acquire on
-        // failure: we then use the winner's table.
-        match table.next.compare_exchange(
-            std::ptr::null_mut(),
-            new,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => self.counters.resizes.bump(),
-            // SAFETY: never published; we own it alone.
-            Err(_) => drop(unsafe { Box::from_raw(new) }),
-        }
-    }
-
-    /// Migrates one chunk of `table` into `next`, if any is left to claim.
-    fn help<G: ReclaimGuard>(&self, table: &WordTable, next: &WordTable, guard: &G) {
-        let slots = table.slots();
-        let Some(chunk) = table.cursor.next_chunk(slots) else {
-            return;
-        };
-        // Split order (a growth): old slots [a, b) copy to homes [a, b)
-        // scaled by the size ratio (linear probing may carry the last few a
-        // little past). A rehashing resize scatters its copies over a table
-        // no larger than this one: nothing to prepare.
-        if next.placement.splits(&table.placement) {
-            let (from, to) = (chunk.start as u128, chunk.end as u128);
-            let scale = |x: u128| (x * next.slots() as u128 / slots as u128) as usize;
-            next.prefault(scale(from)..scale(to) + 1);
-        }
-        for i in chunk.clone() {
-            // Mutation for checking the loom models (docs/verification.md):
-            // copy without freezing, so a write can land behind the copy.
-            #[cfg(lfmap_mutation = "word_skip_freeze")]
-            let u = table.load(i);
-            #[cfg(not(lfmap_mutation = "word_skip_freeze"))]
-            let u = table.freeze(i);
-            self.copy_slot(table, i, u, next, guard);
-        }
-        self.counters.chunks_helped.bump();
-        if table.cursor.complete(chunk, slots) {
-            self.promote(guard);
-        }
-    }
-
-    /// Migrates every slot of `table` not yet migrated, whoever claimed it,
-    /// then promotes. Idempotent and lock-free.
-    pub(crate) fn finish<G: ReclaimGuard>(&self, table: &WordTable, guard: &G) {
-        let Some(next) = next_of(table, guard) else {
-            return;
-        };
-        if !table.cursor.is_finished() {
-            for i in 0..table.slots() {
-                let u = table.freeze(i);
-                self.copy_slot(table, i, u, next, guard);
-            }
-            table.cursor.set_finished();
-        }
-        self.promote(guard);
-    }
-
-    /// Moves the root forward past every finished table, retiring each.
-    fn promote<G: ReclaimGuard>(&self, guard: &G) {
-        loop {
-            let root = self.root(guard);
-            if !root.cursor.is_finished() {
-                return;
-            }
-            let Some(next) = next_of(root, guard) else {
-                return;
-            };
-            let (old, new) = (
-                root as *const WordTable as *mut WordTable,
-                next as *const WordTable as *mut WordTable,
-            );
-            // AcqRel on success: readers that load the new root (Acquire)
-            // see every copy made before `finished`. Failure: another thread
-            // promoted; look at the new root.
-            if self
-                .root
-                .compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                self.counters.promotions.bump();
-                // SAFETY: our CAS unlinked `old` from the root, the only
-                // place it was reachable from (older tables were promoted
-                // past earlier); the winner retires it, once.
-                unsafe { guard.retire_now(old) };
-            }
+            self.resize.start_resize(table, guard);
         }
     }
 
@@ -474,10 +303,10 @@ impl<S: BuildHasher> RawWordMap<S> {
         key: &KeyId,
         guard: &G,
     ) {
-        for i in table.placement.probe(key.hash) {
-            let mut u = table.load(i);
+        for i in table.placement().probe(key.hash) {
+            let mut u = table.slots.load(i);
             if u.is_unclaimed() {
-                match table.seal(i) {
+                match table.slots.seal(i) {
                     Ok(()) => return,
                     Err(seen) => u = seen,
                 }
@@ -485,8 +314,8 @@ impl<S: BuildHasher> RawWordMap<S> {
             if u.is_vacant() {
                 return; // already sealed
             }
-            if table.owns(i, u, key) {
-                let u = table.freeze(i);
+            if table.slots.owns(i, u, key) {
+                let u = table.slots.freeze(i);
                 self.copy_slot(table, i, u, next, guard);
                 return;
             }
@@ -509,10 +338,10 @@ impl<S: BuildHasher> RawWordMap<S> {
             return;
         }
         if let Some(value) = u.live() {
-            let key = self.key(table.key_bits(i, u));
+            let key = self.key(table.slots.key_bits(i, u));
             self.insert_copy(next, &key, value, guard);
         }
-        table.mark_copied(i, u);
+        table.slots.mark_copied(i, u);
     }
 
     /// Puts `key = value` into `table` unless the key has a value there
@@ -527,12 +356,12 @@ impl<S: BuildHasher> RawWordMap<S> {
         guard: &'g G,
     ) {
         'tables: loop {
-            for i in table.placement.probe(key.hash) {
-                let mut u = table.load(i);
+            for i in table.placement().probe(key.hash) {
+                let mut u = table.slots.load(i);
                 if u.is_unclaimed() {
-                    match table.claim(i, key, value) {
+                    match table.slots.claim(i, key, value) {
                         Ok(claimed) => {
-                            table.occupied.add(1);
+                            table.header.occupied.add(1);
                             if claimed.valued() {
                                 return;
                             }
@@ -548,7 +377,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                         next_of(table, guard).expect("a sealed slot in a table with no successor");
                     continue 'tables;
                 }
-                if !table.owns(i, u, key) {
+                if !table.slots.owns(i, u, key) {
                     continue;
                 }
                 // The key's slot. Pending means another copier of this very
@@ -570,14 +399,14 @@ impl<S: BuildHasher> RawWordMap<S> {
                             .expect("a frozen slot in a table with no successor");
                         continue 'tables;
                     }
-                    match table.complete(i, u, key, value) {
+                    match table.slots.complete(i, u, key, value) {
                         Ok(()) => return,
                         Err(seen) => u = seen,
                     }
                 }
             }
             // Full: make room in a successor and continue there.
-            self.start_resize(table, guard);
+            self.resize.start_resize(table, guard);
             table = next_of(table, guard).expect("start_resize installs a successor");
         }
     }
@@ -585,13 +414,7 @@ impl<S: BuildHasher> RawWordMap<S> {
     /// The table a walk starts from: the root, once no resize is in
     /// progress (finishing any that is, without waiting for anyone).
     pub(crate) fn stable_root<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g WordTable {
-        loop {
-            let root = self.root(guard);
-            if next_of(root, guard).is_none() {
-                return root;
-            }
-            self.finish(root, guard);
-        }
+        self.resize.stable_root(self, guard)
     }
 
     /// The next live `(key bits, value bits)` at or after `*index` of
@@ -605,13 +428,13 @@ impl<S: BuildHasher> RawWordMap<S> {
         index: &mut usize,
         guard: &'g G,
     ) -> Option<(u64, u64)> {
-        while *index < table.slots() {
+        while *index < table.len() {
             let i = *index;
             *index += 1;
-            let u = table.load(i);
+            let u = table.slots.load(i);
             // Empty, sealed, pending or removed: no live key here.
             let Some(v) = u.live() else { continue };
-            let bits = table.key_bits(i, u);
+            let bits = table.slots.key_bits(i, u);
             if !u.copied() {
                 return Some((bits, v));
             }
@@ -624,19 +447,23 @@ impl<S: BuildHasher> RawWordMap<S> {
     }
 }
 
-impl<S> Drop for RawWordMap<S> {
-    fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
-        if crate::sync::loom_unwinding() {
-            return;
-        }
-        // `&mut self`: no guard, no other thread. Tables still linked from
-        // the root are ours; retired ones are freed by `reclaim`, after us.
-        let mut table = self.root.load(Ordering::Relaxed);
-        while !table.is_null() {
-            // SAFETY: linked tables are owned by the map and freed once, here.
-            let owned = unsafe { Box::from_raw(table) };
-            table = owned.next.load(Ordering::Relaxed);
-        }
+impl<S: BuildHasher> Migrate for RawWordMap<S> {
+    type Table = WordTable;
+
+    #[inline]
+    fn migrate_slot<G: ReclaimGuard>(
+        &self,
+        table: &WordTable,
+        i: usize,
+        next: &WordTable,
+        guard: &G,
+    ) {
+        // Mutation for checking the loom models (docs/verification.md): copy
+        // without freezing, so a write can land behind the copy.
+        #[cfg(lfmap_mutation = "word_skip_freeze")]
+        let u = table.slots.load(i);
+        #[cfg(not(lfmap_mutation = "word_skip_freeze"))]
+        let u = table.slots.freeze(i);
+        self.copy_slot(table, i, u, next, guard);
     }
 }

@@ -75,8 +75,9 @@
 //! * **Frozen is final.** Nothing but `COPIED` is ever added to a frozen
 //!   unit; every writer CAS expects an unfrozen unit.
 
-use super::table::WordTable;
+use crate::resize::memory::zeroed_slice;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::sync::{AtomicU128, AtomicU8};
 
 const KEY_LOW: u64 = (1 << 56) - 1;
 const CLAIMED: u64 = 1 << 56;
@@ -167,7 +168,90 @@ impl Unit {
     }
 }
 
-impl WordTable {
+/// A table's slot array: one 16-byte `{meta, value}` unit per slot, plus
+/// one byte per slot for keys whose top byte is not zero. Private to this
+/// file: every access is one of the transitions below.
+pub(crate) struct Units {
+    /// One `{meta, value}` unit per slot, 16-byte aligned.
+    units: Box<[AtomicU128]>,
+    /// The top byte of the key of each slot whose meta has `HIGH` set;
+    /// zero (and never read) for every other slot.
+    high: Box<[AtomicU8]>,
+    /// Under loom: every unit access reads this cell and freeing the table
+    /// writes it, so loom reports any access not ordered before the free
+    /// (a table freed while a pin could still reach it).
+    #[cfg(loom)]
+    alive: loom::cell::UnsafeCell<()>,
+}
+
+impl std::fmt::Debug for Units {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Units")
+            .field("slots", &self.units.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Units {
+    /// `n` empty slots, from zeroed memory: an untouched page costs no
+    /// resident memory.
+    pub(crate) fn new(n: usize) -> Units {
+        Units {
+            units: zeroed_slice(n),
+            high: zeroed_slice(n),
+            #[cfg(loom)]
+            alive: loom::cell::UnsafeCell::new(()),
+        }
+    }
+
+    /// Number of slots.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Records an access to the table for loom's free-after-use check; a
+    /// no-op outside loom.
+    #[inline(always)]
+    fn touch(&self) {
+        #[cfg(loom)]
+        self.alive.with(|_| ());
+    }
+
+    /// Under loom, the table's free: a write of `alive` that every earlier
+    /// access must happen before. A no-op outside loom.
+    #[inline]
+    pub(crate) fn mark_freed(&mut self) {
+        #[cfg(loom)]
+        self.alive.with_mut(|_| ());
+    }
+
+    /// Faults in, for writing, the pages of units `range` (clamped to the
+    /// table) ahead of a migration copying into them.
+    ///
+    /// A new table is untouched zeroed memory. The copy's probe first *reads*
+    /// a unit (the kernel maps the shared zero page), then its claim CAS
+    /// *writes* it: a second, copy-on-write fault whose TLB flush interrupts
+    /// the other cores, once per page. A `CAS(0 -> 0)` on one unit per page
+    /// is a write access from the start: one fault, no flush. It changes no
+    /// unit's value (an empty unit stays empty; a claimed one fails the CAS).
+    pub(crate) fn prefault(&self, range: std::ops::Range<usize>) {
+        #[cfg(not(loom))]
+        {
+            const UNITS_PER_PAGE: usize = 4096 / std::mem::size_of::<AtomicU128>();
+            let end = range.end.min(self.len());
+            let mut i = range.start - range.start % UNITS_PER_PAGE;
+            while i < end {
+                // AcqRel/Acquire like every unit CAS; the result is ignored:
+                // the point is the write access.
+                let _ = self.units[i].compare_exchange(0, 0, AcqRel, Acquire);
+                i += UNITS_PER_PAGE;
+            }
+        }
+        #[cfg(loom)]
+        let _ = range;
+    }
+
     /// Loads slot `i`'s unit. Acquire: pairs with the Release half of every
     /// CAS below, so the caller sees what the writer did before (for a
     /// `VALUED` slot with `HIGH`, the store of the key's top byte).
@@ -317,7 +401,7 @@ mod tests {
 
     #[test]
     fn claim_publishes_the_whole_key() {
-        let t = WordTable::new(crate::raw::probe::Placement::first(16), 0);
+        let t = Units::new(16);
         let small = KeyId::new(7, 0);
         let big = KeyId::new(0xab00_0000_0000_0007, 0);
         let u = t.claim(0, &small, 99).unwrap();
@@ -339,7 +423,7 @@ mod tests {
 
     #[test]
     fn frozen_is_final() {
-        let t = WordTable::new(crate::raw::probe::Placement::first(16), 0);
+        let t = Units::new(16);
         let k = KeyId::new(1, 0);
         let u = t.claim(3, &k, 1).unwrap();
         let f = t.freeze(3);

@@ -1,7 +1,8 @@
 //! The migration cursor of one table: how a resize's work is handed out in
-//! chunks and how its end is detected. Shared by both maps: the generic
-//! `HashMap` (`raw/migrate.rs`) and `WordMap` (`word/raw.rs`) migrate their
-//! slots differently, but split the work the same way.
+//! chunks and how its end is detected. Part of the resize engine both maps
+//! share (`resize/mod.rs`): `HashMap` (`raw/migrate.rs`) and `WordMap`
+//! (`word/raw.rs`) migrate their slots differently, but split the work the
+//! same way.
 //!
 //! Helpers claim chunks of [`CHUNK`] slots front to back with one
 //! `fetch_add`; after migrating a chunk they add its length to `done`; the

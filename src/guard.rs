@@ -1,0 +1,59 @@
+//! The public guard types of [`HashMap`](crate::HashMap) handles: newtypes
+//! over the compiled-in reclamation backend's guards, so the backend (seize
+//! or crossbeam-epoch) never shows in the public API.
+
+use std::fmt;
+
+use crate::raw;
+use crate::reclaim::{ReclaimGuard, Retire};
+
+/// The guard of a [`HashMap::pin`] handle: cheap, tied to its thread.
+///
+/// ```
+/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+/// let m: lfmap::HashMapRef<'_, u8, u8, _, lfmap::LocalGuard<'_>> = map.pin();
+/// m.insert(1, 1);
+/// ```
+pub struct LocalGuard<'a>(pub(crate) raw::Guard<'a>);
+
+/// The guard of a [`HashMap::pin_owned`] handle: `Send`.
+///
+/// ```
+/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+/// let m: lfmap::HashMapRef<'_, u8, u8, _, lfmap::OwnedGuard<'_>> = map.pin_owned();
+/// std::thread::scope(|s| {
+///     s.spawn(move || {
+///         m.insert(1, 1);
+///     });
+/// });
+/// ```
+pub struct OwnedGuard<'a>(pub(crate) raw::OwnedGuard<'a>);
+
+macro_rules! delegate_guard {
+    ($guard:ident) => {
+        impl ReclaimGuard for $guard<'_> {
+            #[inline]
+            fn protect<T>(&self, ptr: &crate::sync::AtomicPtr<T>) -> *mut T {
+                self.0.protect(ptr)
+            }
+            #[inline]
+            unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+                // SAFETY: the caller's obligations are the backend's.
+                unsafe { self.0.retire(ptr) }
+            }
+            unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+                // SAFETY: the caller's obligations are the backend's.
+                unsafe { self.0.retire_now(ptr) }
+            }
+        }
+
+        impl fmt::Debug for $guard<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(stringify!($guard))
+            }
+        }
+    };
+}
+
+delegate_guard!(LocalGuard);
+delegate_guard!(OwnedGuard);

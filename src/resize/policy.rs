@@ -1,0 +1,76 @@
+//! The resize policy, once for both maps: table sizes, when a table grows,
+//! shrinks or is rebuilt, and the capacity-overflow report.
+
+/// The smallest table: 16 slots (and so `shift <= 60`). Under loom, 4, so
+/// that models of a few operations already resize.
+pub(crate) const MIN_SLOTS: usize = if cfg!(loom) { 4 } else { 16 };
+
+/// The largest table lfmap allocates: `2^(usize::BITS - 5)` slots, so that
+/// slot arrays never overflow `isize` in bytes.
+pub(crate) const MAX_SLOTS: usize = 1 << (usize::BITS - 5);
+
+/// The one place a capacity overflow is reported.
+#[cold]
+#[track_caller]
+pub(crate) fn capacity_overflow() -> ! {
+    panic!("lfmap: capacity overflow (requested more than {MAX_SLOTS} slots)")
+}
+
+/// The slot count for a table expected to hold `n` entries at a load factor
+/// of at most 1/2 right after a resize, so the table can grow by half again
+/// before the next resize (at 3/4). Panics on overflow.
+pub(crate) fn slots_for(n: usize) -> usize {
+    n.checked_mul(2)
+        .and_then(usize::checked_next_power_of_two)
+        .filter(|&s| s <= MAX_SLOTS)
+        .unwrap_or_else(|| capacity_overflow())
+        .max(MIN_SLOTS)
+}
+
+/// Whether a table of `slots` slots with `occupied` claimed slots (live
+/// keys plus tombstones) must resize: past 3/4, linear probes lengthen
+/// quickly. The new size then follows from the live count ([`slots_for`]).
+#[inline]
+pub(crate) fn should_grow(slots: usize, occupied: usize) -> bool {
+    occupied * 4 > slots * 3
+}
+
+/// Whether a table of `slots` slots holding `len` live keys is mostly
+/// empty and may shrink (not below `min_slots`, the `with_capacity` floor):
+/// below 1/8 live, so that a shrink to [`slots_for`]`(len)` at least
+/// quarters the table and a workload hovering around one size does not
+/// resize back and forth.
+pub(crate) fn should_shrink(slots: usize, min_slots: usize, len: usize) -> bool {
+    slots > min_slots && len.saturating_mul(8) < slots
+}
+
+/// Whether a table that a sweep (`retain`, `clear`) has just thinned should
+/// be rebuilt now, by the sweeping thread: when it may shrink, or when its
+/// tombstones (`occupied - len`: removed keys keep their slots until the
+/// next resize) fill more than a quarter of it, which would make the next
+/// inserts start a same-size rebuild soon anyway.
+pub(crate) fn should_tidy(slots: usize, min_slots: usize, len: usize, occupied: usize) -> bool {
+    should_shrink(slots, min_slots, len) || occupied.saturating_sub(len) * 4 > slots
+}
+
+/// Whether a removal may start a shrink. Sweeps that remove much of the
+/// map (`retain`, `clear`) defer it and resize once at their end
+/// ([`should_tidy`]), instead of once per halving of the map.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Shrink {
+    /// An ordinary removal: shrink once the table is mostly empty.
+    Allow,
+    /// A removal inside a sweep: the sweep decides at its end.
+    Defer,
+}
+
+/// The slot count for `with_capacity(n)`: `n` entries must fit below the
+/// 3/4 resize threshold.
+pub(crate) fn slots_for_capacity(n: usize) -> usize {
+    let needed = n
+        .checked_add(n / 3 + 1)
+        .and_then(usize::checked_next_power_of_two)
+        .filter(|&s| s <= MAX_SLOTS)
+        .unwrap_or_else(|| capacity_overflow());
+    needed.max(MIN_SLOTS)
+}
