@@ -14,7 +14,7 @@
 //! slower thread's time is reported. `u64 -> u64`, hashed by
 //! `lfmap::DefaultHashBuilder` in every map; lfmap, papaya and flurry pin a
 //! guard per operation. The multi-threaded workload comparison is
-//! `benches/peers.rs`.
+//! `benches/peers/`.
 
 #[path = "common/mod.rs"]
 mod common;

@@ -1,4 +1,4 @@
-//! Shared by `benches/micro.rs` and `benches/peers.rs`: one trait over lfmap
+//! Shared by `benches/micro.rs` and `benches/peers/`: one trait over lfmap
 //! and its peers, the key types, and a cheap deterministic PRNG.
 //!
 //! Every map hashes with the same hasher, [`lfmap::DefaultHashBuilder`]

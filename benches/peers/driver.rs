@@ -1,0 +1,305 @@
+//! The driver: parses the options, plans the measurements (repetitions
+//! outermost, the map order rotating), runs each in a child process with a
+//! timeout, watches the machine's load and other busy processes, then
+//! writes the report.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::child::ChildCfg;
+use crate::common::{is_concurrent, takes_key, MAP_IDS};
+use crate::report::write_report;
+use crate::stats::Record;
+use crate::workloads::WORKLOADS;
+
+/// The driver's options (the crate header lists them).
+pub struct Opts {
+    pub quick: bool,
+    pub reps: usize,
+    pub maps: Vec<String>,
+    pub workloads: Vec<String>,
+    pub threads: Vec<usize>,
+    pub strings: bool,
+    pub out: PathBuf,
+    pub keybits: u32,
+    pub ops: u64,
+    pub grow: u64,
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn parse_opts(args: &[String]) -> Opts {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut o = Opts {
+        quick,
+        reps: if quick { 1 } else { 3 },
+        maps: MAP_IDS.iter().map(|s| s.to_string()).collect(),
+        workloads: WORKLOADS.iter().map(|w| w.0.to_string()).collect(),
+        threads: vec![1, 2, 4],
+        strings: !quick,
+        out: if quick {
+            root.join("target/bench-quick")
+        } else {
+            root.join("docs")
+        },
+        keybits: if quick { 18 } else { 20 },
+        ops: if quick { 1 << 20 } else { 8 << 20 },
+        grow: if quick { 1 << 20 } else { 4 << 20 },
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().unwrap_or_default();
+        match a.as_str() {
+            "--quick" | "--bench" => {}
+            "--reps" => o.reps = val().parse().expect("--reps N"),
+            "--maps" => o.maps = list(&val()),
+            "--workloads" => o.workloads = list(&val()),
+            "--threads" => {
+                o.threads = list(&val())
+                    .iter()
+                    .map(|t| t.parse().expect("--threads 1,2,4"))
+                    .collect()
+            }
+            "--strings" => o.strings = true,
+            "--no-strings" => o.strings = false,
+            "--out" => o.out = PathBuf::from(val()),
+            other => panic!("unknown option {other} (see the header of benches/peers/main.rs)"),
+        }
+    }
+    o
+}
+
+/// Runs one child; `None` if it failed or timed out.
+fn run_child(cfg: &ChildCfg, timeout: Duration) -> Option<BTreeMap<String, f64>> {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut child = Command::new(exe)
+        .args(cfg.args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn child");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("RESULT").map(str::to_string))
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait child") {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let line = reader.join().ok().flatten();
+    if !status.is_some_and(|s| s.success()) {
+        eprintln!("  child failed or timed out: {:?}", cfg.args());
+        return None;
+    }
+    let mut fields = BTreeMap::new();
+    for kv in line?.split_whitespace() {
+        let (k, v) = kv.split_once('=')?;
+        fields.insert(k.to_string(), v.parse().ok()?);
+    }
+    Some(fields)
+}
+
+/// Processes of others that load the machine: fuzzers, cargo, rustc (our
+/// own ancestors, e.g. the `cargo bench` that started us, excluded).
+fn foreign_busy_processes() -> Vec<String> {
+    let mut ours = vec![std::process::id()];
+    let mut pid = std::process::id();
+    while pid > 1 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        ours.push(ppid);
+        pid = ppid;
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if ours.contains(&pid) {
+            continue;
+        }
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let exe = cmd.split_whitespace().next().unwrap_or("");
+        let base = exe.rsplit('/').next().unwrap_or("");
+        if cmd.contains("fuzz") || base == "cargo" || base == "rustc" {
+            found.push(cmd.chars().take(80).collect());
+        }
+    }
+    found
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn driver_main(args: &[String]) {
+    let o = parse_opts(args);
+    let started = Instant::now();
+    let load_start = loadavg();
+    let mut foreign: Vec<String> = foreign_busy_processes();
+    let mut jobs: Vec<ChildCfg> = Vec::new();
+    let base = ChildCfg {
+        wl: String::new(),
+        map: String::new(),
+        threads: 1,
+        key: "u64".into(),
+        mode: "thr".into(),
+        presized: false,
+        keybits: o.keybits,
+        ops: o.ops,
+        grow: o.grow,
+    };
+    for rep in 0..o.reps {
+        let mut maps = o.maps.clone();
+        let len = maps.len().max(1);
+        maps.rotate_left(rep % len);
+        for (wl, _) in WORKLOADS {
+            if !o.workloads.iter().any(|w| w == wl) {
+                continue;
+            }
+            let keys: &[&str] = match *wl {
+                "read_heavy" | "exchange" | "mixed" if o.strings => &["u64", "String"],
+                _ => &["u64"],
+            };
+            let threads: Vec<usize> = match *wl {
+                "read_growth" | "memory" => vec![1],
+                _ => o.threads.clone(),
+            };
+            let variants: &[(&str, bool)] = match *wl {
+                "rapid_grow" => &[("thr", false), ("lat", false)],
+                "memory" => &[("thr", false), ("thr", true)],
+                _ => &[("thr", false)],
+            };
+            for key in keys {
+                for &t in &threads {
+                    for &(mode, presized) in variants {
+                        for m in &maps {
+                            let single_ok = *wl != "read_growth" && t == 1;
+                            if !is_concurrent(m) && !single_ok || !takes_key(m, key) {
+                                continue;
+                            }
+                            jobs.push(ChildCfg {
+                                wl: wl.to_string(),
+                                map: m.clone(),
+                                threads: t,
+                                key: key.to_string(),
+                                mode: mode.into(),
+                                presized,
+                                // String keys: a quarter of the operations
+                                // (they are slower; keeps the run short).
+                                ops: if *key == "String" {
+                                    base.ops / 4
+                                } else {
+                                    base.ops
+                                },
+                                ..base.clone()
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "peers: {} measurements ({} repetitions), results to {}",
+        jobs.len(),
+        o.reps,
+        o.out.display()
+    );
+    let timeout = Duration::from_secs(if o.quick { 120 } else { 300 });
+    let mut records = Vec::new();
+    let mut failed = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if i % 16 == 0 {
+            for p in foreign_busy_processes() {
+                if !foreign.contains(&p) {
+                    foreign.push(p);
+                }
+            }
+        }
+        let t0 = Instant::now();
+        match run_child(job, timeout) {
+            Some(fields) => {
+                let headline = ["mops", "rss_per_entry", "r_p99.9"]
+                    .iter()
+                    .find_map(|k| fields.get(*k).map(|v| format!("{k}={v:.2}")))
+                    .unwrap_or_default();
+                eprintln!(
+                    "[{:>3}/{}] {:>5.0}s {} {} t={} {} {}{} ({:.1}s) {}",
+                    i + 1,
+                    jobs.len(),
+                    started.elapsed().as_secs_f64(),
+                    job.wl,
+                    job.key,
+                    job.threads,
+                    job.map,
+                    job.mode,
+                    if job.presized { " presized" } else { "" },
+                    t0.elapsed().as_secs_f64(),
+                    headline
+                );
+                records.push(Record {
+                    cfg: job.clone(),
+                    fields,
+                });
+            }
+            None => failed.push(job.clone()),
+        }
+    }
+    let env = RunEnv {
+        load_start,
+        load_end: loadavg(),
+        foreign,
+        minutes: started.elapsed().as_secs_f64() / 60.0,
+        failed,
+    };
+    std::fs::create_dir_all(&o.out).expect("create output directory");
+    write_report(&o, &records, &env);
+    eprintln!(
+        "peers: done in {:.1} min; wrote {}",
+        env.minutes,
+        o.out.join("benchmarks.md").display()
+    );
+}
+
+/// The conditions of a run, for the report: load, other busy processes,
+/// duration, failed measurements.
+pub struct RunEnv {
+    pub load_start: String,
+    pub load_end: String,
+    pub foreign: Vec<String>,
+    pub minutes: f64,
+    pub failed: Vec<ChildCfg>,
+}

@@ -1,0 +1,203 @@
+//! The targets of issues #6 (lfmap) and #7 (WordMap): ratios of medians
+//! against the peers and latency and memory bounds, as the report's
+//! "Targets" table.
+
+use std::fmt::Write as _;
+
+use crate::driver::Opts;
+use crate::report::fmt_ns;
+use crate::stats::{get, q, Query, Record};
+
+/// One target of issue #6: a description, the measured value, the bound.
+struct Target {
+    what: String,
+    measured: Option<f64>,
+    shown: String,
+    bound: String,
+    met: Option<bool>,
+}
+
+/// A target row "measured ratio ≥ min".
+fn ratio_row(what: &str, r: Option<f64>, min: f64) -> Target {
+    Target {
+        what: what.into(),
+        measured: r,
+        shown: r.map_or("—".into(), |r| format!("{r:.2}×")),
+        bound: format!("≥ {min}×"),
+        met: r.map(|r| r >= min),
+    }
+}
+
+/// A target row "measured latency ≤ max_ns".
+fn lat_row(what: &str, v: Option<f64>, max_ns: f64) -> Target {
+    Target {
+        what: what.into(),
+        measured: v,
+        shown: v.map_or("—".into(), fmt_ns),
+        bound: format!("≤ {}", fmt_ns(max_ns)),
+        met: v.map(|v| v <= max_ns),
+    }
+}
+
+pub fn targets(w: &mut String, records: &[Record], o: &Opts) {
+    let med = |wl: &str, m: &str, t: usize, f: &str, mode: &str| {
+        get(
+            records,
+            &Query {
+                mode,
+                ..q(wl, m, t)
+            },
+            f,
+        )
+        .map(|s| s.med)
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let mut ts: Vec<Target> = Vec::new();
+    // The better of dashmap and scc at 2 threads.
+    let best2 = |wl: &str| {
+        let d = med(wl, "dashmap", 2, "mops", "thr");
+        let s = med(wl, "scc", 2, "mops", "thr");
+        match (d, s) {
+            (Some(d), Some(s)) => Some(d.max(s)),
+            (a, b) => a.or(b),
+        }
+    };
+    let lf = |wl, t| med(wl, "lfmap", t, "mops", "thr");
+    ts.push(ratio_row(
+        "read-heavy, 2 threads: lfmap / dashmap",
+        ratio(
+            lf("read_heavy", 2),
+            med("read_heavy", "dashmap", 2, "mops", "thr"),
+        ),
+        1.3,
+    ));
+    ts.push(ratio_row(
+        "read-heavy, 2 threads: lfmap / papaya",
+        ratio(
+            lf("read_heavy", 2),
+            med("read_heavy", "papaya", 2, "mops", "thr"),
+        ),
+        2.0,
+    ));
+    ts.push(ratio_row(
+        "read-heavy, 1 thread: lfmap / hashbrown (1 thread)",
+        ratio(
+            lf("read_heavy", 1),
+            med("read_heavy", "hashbrown", 1, "mops", "thr"),
+        ),
+        0.9,
+    ));
+    for wl in ["exchange", "mixed"] {
+        ts.push(ratio_row(
+            &format!("{wl}, 2 threads: lfmap / max(dashmap, scc)"),
+            ratio(lf(wl, 2), best2(wl)),
+            1.0,
+        ));
+    }
+    ts.push(ratio_row(
+        "rapid grow, 2 threads: lfmap / dashmap throughput",
+        ratio(
+            lf("rapid_grow", 2),
+            med("rapid_grow", "dashmap", 2, "mops", "thr"),
+        ),
+        1.0,
+    ));
+    ts.push(lat_row(
+        "rapid grow, 2 threads: lfmap insert p99.9",
+        med("rapid_grow", "lfmap", 2, "p99.9", "lat"),
+        2_000.0,
+    ));
+    ts.push(lat_row(
+        "rapid grow, 2 threads: lfmap insert p99.99",
+        med("rapid_grow", "lfmap", 2, "p99.99", "lat"),
+        20_000.0,
+    ));
+    ts.push(lat_row(
+        "read during growth: lfmap reader p99.9",
+        med("read_growth", "lfmap", 1, "r_p99.9", "thr"),
+        1_000.0,
+    ));
+    let mem = |f| med("memory", "lfmap", 1, f, "thr");
+    let rss = mem("rss_per_entry");
+    let heap = mem("heap_per_entry");
+    ts.push(Target {
+        what: "memory, grown from empty: lfmap bytes per u64→u64 entry (RSS; heap in brackets)"
+            .into(),
+        measured: rss,
+        shown: match (rss, heap) {
+            (Some(r), Some(h)) => format!("{r:.1} B ({h:.1} B)"),
+            _ => "—".into(),
+        },
+        bound: "≤ 50 B".into(),
+        met: rss.map(|r| r <= 50.0),
+    });
+    // Issue #7: WordMap, in the same run.
+    let wm = |wl, t| med(wl, "wordmap", t, "mops", "thr");
+    ts.push(ratio_row(
+        "WordMap read-heavy, 2 threads: wordmap / dashmap",
+        ratio(
+            wm("read_heavy", 2),
+            med("read_heavy", "dashmap", 2, "mops", "thr"),
+        ),
+        1.5,
+    ));
+    for wl in ["exchange", "mixed", "rapid_grow"] {
+        ts.push(ratio_row(
+            &format!("WordMap {wl}, 2 threads: wordmap / max(dashmap, scc)"),
+            ratio(wm(wl, 2), best2(wl)),
+            1.5,
+        ));
+    }
+    ts.push(ratio_row(
+        "WordMap counter, 2 threads: wordmap / dashmap",
+        ratio(
+            wm("counter", 2),
+            med("counter", "dashmap", 2, "mops", "thr"),
+        ),
+        3.0,
+    ));
+    ts.push(lat_row(
+        "WordMap rapid grow, 2 threads: insert p99.9",
+        med("rapid_grow", "wordmap", 2, "p99.9", "lat"),
+        1_000.0,
+    ));
+    let wr = med("memory", "wordmap", 1, "rss_per_entry", "thr");
+    let wh = med("memory", "wordmap", 1, "heap_per_entry", "thr");
+    ts.push(Target {
+        what: "WordMap memory, grown from empty: bytes per u64→u64 entry (RSS; heap in brackets)"
+            .into(),
+        measured: wr,
+        shown: match (wr, wh) {
+            (Some(r), Some(h)) => format!("{r:.1} B ({h:.1} B)"),
+            _ => "—".into(),
+        },
+        bound: "≤ 24 B".into(),
+        met: wr.map(|r| r <= 24.0),
+    });
+    writeln!(w, "## Targets (issues #6 and #7)\n").unwrap();
+    if o.quick {
+        writeln!(w, "Quick mode: sizes differ from the targets' (fewer keys and ops), so these are indicative only.\n").unwrap();
+    }
+    writeln!(
+        w,
+        "| target | measured | bound | status |\n|---|---:|---:|---|"
+    )
+    .unwrap();
+    for t in &ts {
+        let status = match t.met {
+            Some(true) => "met",
+            Some(false) => "**not met**",
+            None => "not measured",
+        };
+        let _ = t.measured;
+        writeln!(w, "| {} | {} | {} | {status} |", t.what, t.shown, t.bound).unwrap();
+    }
+    writeln!(
+        w,
+        "\nRatios are of medians. Profiles of the targets not met are in the notes at the end.\n"
+    )
+    .unwrap();
+}
