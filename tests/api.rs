@@ -1,11 +1,15 @@
 //! The read-modify-write and owning APIs: `compute`, `try_insert`,
-//! `remove_if` and by-value iteration, alone and under threads.
+//! `remove_if` and by-value iteration, alone and under threads. (`compute`
+//! increments under threads: `threads.rs`, `concurrent_adds_lose_nothing`,
+//! where the kit's `add` is `compute` on a `HashMap`.)
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
 use std::thread;
 
 use lfmap::{Compute, HashMap, Operation};
+
+mod common;
+use common::{Ledger, Tracked};
 
 #[test]
 fn compute_covers_every_outcome() {
@@ -42,32 +46,6 @@ fn compute_covers_every_outcome() {
     );
     assert_eq!(m.get(&1), None);
     assert_eq!(map.len(), 0);
-}
-
-#[test]
-fn compute_increments_are_exact_under_threads() {
-    for threads in [2u64, 4, 8] {
-        let map = HashMap::with_capacity(0);
-        thread::scope(|s| {
-            for t in 0..threads {
-                let map = &map;
-                s.spawn(move || {
-                    for i in 0..5_000u64 {
-                        let bump = |e: Option<(&u64, &u64)>| {
-                            Operation::<u64, ()>::Insert(e.map_or(1, |(_, n)| n + 1))
-                        };
-                        map.pin().compute(i % 32, bump);
-                        // Growth keys force resizes while counters run.
-                        map.pin().insert(1_000_000 * (t + 1) + i, i);
-                    }
-                });
-            }
-        });
-        let m = map.pin();
-        let total: u64 = (0..32u64).map(|k| *m.get(&k).unwrap()).sum();
-        assert_eq!(total, threads * 5_000, "{threads} threads");
-        assert!(map.stats().resizes > 0);
-    }
 }
 
 #[test]
@@ -117,23 +95,14 @@ fn into_iter_yields_every_entry_once_even_mid_resize() {
     }
 }
 
-/// Counts drops of the values it wraps.
-struct Counted(#[allow(dead_code)] u64, Arc<AtomicUsize>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.1.fetch_add(1, SeqCst);
-    }
-}
-
 #[test]
 fn into_iter_partly_consumed_drops_the_rest_once() {
-    let drops = Arc::new(AtomicUsize::new(0));
+    let values = Ledger::new();
     let map = HashMap::with_capacity(0);
     {
         let m = map.pin();
         for i in 0..10_000u64 {
-            m.insert(i, Counted(i, drops.clone()));
+            m.insert(i, Tracked::new(&values, i));
         }
         for i in 0..2_000u64 {
             m.remove(&i);
@@ -144,7 +113,8 @@ fn into_iter_partly_consumed_drops_the_rest_once() {
     assert_eq!(taken.len(), 100);
     drop(taken);
     drop(iter);
-    assert_eq!(drops.load(SeqCst), 10_000);
+    assert_eq!(values.dropped(), 10_000);
+    values.assert_balanced("into_iter");
 }
 
 #[test]

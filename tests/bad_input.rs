@@ -5,88 +5,19 @@
 //! consistent, with nothing lost, leaked or dropped twice; an impossible
 //! capacity panics with "lfmap: capacity overflow".
 
-use std::cell::Cell;
 use std::collections::HashMap as StdMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use lfmap::HashMap;
 
-// ---------------------------------------------------------------------------
-// Hashers
-// ---------------------------------------------------------------------------
-
-/// Hashes every key to the same value.
-#[derive(Clone, Copy, Default)]
-struct ConstHash;
-
-struct ConstHasher;
-
-impl Hasher for ConstHasher {
-    fn write(&mut self, _: &[u8]) {}
-    fn finish(&self) -> u64 {
-        0xDEAD_BEEF
-    }
-}
-
-impl BuildHasher for ConstHash {
-    type Hasher = ConstHasher;
-    fn build_hasher(&self) -> ConstHasher {
-        ConstHasher
-    }
-}
-
-/// Hashes a `u64` (or anything writing one) to `value % n`: few distinct
-/// hashes, so probes compare many keys (many `Eq` calls).
-#[derive(Clone, Copy)]
-struct ModHash(u64);
-
-struct ModHasher(u64, u64);
-
-impl Hasher for ModHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.1 = self.1.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.1 ^= v;
-    }
-    fn finish(&self) -> u64 {
-        self.1 % self.0
-    }
-}
-
-impl BuildHasher for ModHash {
-    type Hasher = ModHasher;
-    fn build_hasher(&self) -> ModHasher {
-        ModHasher(self.0, 0)
-    }
-}
-
-/// Installs (once) a panic hook that keeps the planned panics of this file
-/// (messages starting with "planned") off the output; others print as usual.
-fn quiet_planned_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let msg = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if !msg.starts_with("planned") {
-                default(info);
-            }
-        }));
-    });
-}
+mod common;
+use common::{
+    arm, both_maps, disarm, panic_message, quiet_planned_panics, Ledger, Ops, PanicKey, Rng, Shape,
+    ShapedHash, TestMap, Tracked, ON_EQ, ON_HASH,
+};
 
 // ---------------------------------------------------------------------------
 // (a) one hash for every key
@@ -101,64 +32,80 @@ const CONST_KEYS: u64 = if cfg!(debug_assertions) {
     20_000
 };
 
-#[test]
-fn constant_hash_is_slow_not_wrong() {
+/// Key `i` of the constant-hash scenario: even `i` plain, odd `i` with the
+/// top byte set (a `WordMap` slot claims those through its second path).
+fn const_key(i: u64) -> u64 {
+    if i % 2 == 0 {
+        i
+    } else {
+        i | 0xff << 56
+    }
+}
+
+/// One hash for every key, on both maps: inserts, lookups, exact
+/// iteration, updates and removals all still right. (`word_model.rs`'s
+/// `constant_hash_many_keys` merged in: top-byte keys, every third
+/// removed.)
+fn constant_hash_is_slow_not_wrong<M: TestMap<Hasher = ShapedHash>>() {
+    let name = M::NAME;
     let start = Instant::now();
-    let map: HashMap<u64, u64, ConstHash> = HashMap::with_capacity_and_hasher(0, ConstHash);
+    let map = M::with_hasher(ShapedHash(Shape::Const));
     {
         let m = map.pin();
-        for k in 0..CONST_KEYS {
-            assert_eq!(m.insert(k, k * 3), None, "insert {k}");
+        for i in 0..CONST_KEYS {
+            assert_eq!(m.insert(const_key(i), i * 3), None, "insert {i}");
         }
     }
     assert_eq!(map.len(), CONST_KEYS as usize);
     let t_insert = start.elapsed();
     {
         let m = map.pin();
-        for k in 0..CONST_KEYS {
-            assert_eq!(m.get(&k), Some(&(k * 3)), "get {k}");
+        for i in 0..CONST_KEYS {
+            assert_eq!(m.get(&const_key(i)), Some(i * 3), "get {i}");
         }
-        assert_eq!(m.get(&CONST_KEYS), None);
+        assert_eq!(m.get(&const_key(CONST_KEYS)), None);
+        assert_eq!(m.get(&const_key(CONST_KEYS + 1)), None);
         assert_eq!(m.get(&u64::MAX), None);
         // Exact iteration: every key once.
-        let mut keys: Vec<u64> = m.keys().copied().collect();
+        let mut keys: Vec<u64> = m.iter().map(|(k, _)| k).collect();
         assert_eq!(keys.len(), CONST_KEYS as usize);
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), CONST_KEYS as usize, "a key yielded twice");
-        assert_eq!(keys.first(), Some(&0));
-        assert_eq!(keys.last(), Some(&(CONST_KEYS - 1)));
+        let mut want: Vec<u64> = (0..CONST_KEYS).map(const_key).collect();
+        want.sort_unstable();
+        assert_eq!(keys, want);
     }
     {
-        // Overwrite and update some, remove every other key.
+        // Update some, remove every third key.
         let m = map.pin();
-        for k in (0..CONST_KEYS).step_by(7) {
-            assert_eq!(m.update(&k, |v| v + 1), Some(&(k * 3 + 1)));
+        for i in (0..CONST_KEYS).step_by(7) {
+            assert_eq!(m.update(&const_key(i), |v| v + 1), Some(i * 3 + 1));
         }
-        for k in (0..CONST_KEYS).step_by(2) {
-            let expected = if k % 7 == 0 { k * 3 + 1 } else { k * 3 };
-            assert_eq!(m.remove(&k), Some(&expected), "remove {k}");
-            assert_eq!(m.remove(&k), None);
+        for i in (0..CONST_KEYS).step_by(3) {
+            let expected = if i % 7 == 0 { i * 3 + 1 } else { i * 3 };
+            assert_eq!(m.remove(&const_key(i)), Some(expected), "remove {i}");
+            assert_eq!(m.remove(&const_key(i)), None);
         }
     }
-    let half = (CONST_KEYS / 2) as usize;
-    assert_eq!(map.len(), half);
+    let left = (CONST_KEYS - CONST_KEYS.div_ceil(3)) as usize;
+    assert_eq!(map.len(), left);
     {
         let m = map.pin();
-        for k in 0..CONST_KEYS {
-            let expected = match (k % 2, k % 7) {
+        for i in 0..CONST_KEYS {
+            let expected = match (i % 3, i % 7) {
                 (0, _) => None,
-                (_, 0) => Some(k * 3 + 1),
-                _ => Some(k * 3),
+                (_, 0) => Some(i * 3 + 1),
+                _ => Some(i * 3),
             };
-            assert_eq!(m.get(&k).copied(), expected, "get {k} after removes");
+            assert_eq!(m.get(&const_key(i)), expected, "get {i} after removes");
         }
-        assert_eq!(m.iter().count(), half);
-        assert!(m.iter().all(|(k, _)| k % 2 == 1));
+        assert_eq!(m.iter().count(), left);
+        assert!(m.iter().all(|(k, _)| (k & 0xffff_ffff) % 3 != 0));
     }
     let elapsed = start.elapsed();
     eprintln!(
-        "constant hash, {CONST_KEYS} keys: inserts {t_insert:?}, total {elapsed:?}; {:?}",
+        "{name}, constant hash, {CONST_KEYS} keys: inserts {t_insert:?}, total {elapsed:?}; {:?}",
         map.stats()
     );
 }
@@ -168,7 +115,7 @@ fn constant_hash_is_slow_not_wrong() {
 #[test]
 fn constant_hash_string_keys() {
     let n = if cfg!(debug_assertions) { 800 } else { 3000 };
-    let map: HashMap<String, usize, ConstHash> = HashMap::with_hasher(ConstHash);
+    let map: HashMap<String, usize, _> = HashMap::with_hasher(ShapedHash(Shape::Const));
     for round in 0..3 {
         let m = map.pin();
         for i in 0..n {
@@ -187,169 +134,12 @@ fn constant_hash_string_keys() {
 }
 
 // ---------------------------------------------------------------------------
-// Drop accounting (a copy of the one in drops.rs: test files share nothing)
+// (b) a key whose Hash and Eq panic on chosen calls (the kit's `PanicKey`)
 // ---------------------------------------------------------------------------
-
-#[derive(Default)]
-struct Ledger {
-    created: AtomicUsize,
-    dropped: AtomicUsize,
-    drops: Mutex<Vec<u8>>,
-}
-
-impl Ledger {
-    fn new() -> Arc<Ledger> {
-        Arc::new(Ledger::default())
-    }
-
-    fn assert_balanced(&self, what: &str) {
-        let created = self.created.load(Ordering::SeqCst);
-        let drops = self.drops.lock().unwrap();
-        let twice = drops.iter().filter(|&&d| d > 1).count();
-        assert_eq!(twice, 0, "{what}: objects dropped more than once");
-        let never = (0..created)
-            .filter(|&s| drops.get(s).copied().unwrap_or(0) == 0)
-            .count();
-        assert_eq!(never, 0, "{what}: objects never dropped (of {created})");
-        assert_eq!(self.dropped.load(Ordering::SeqCst), created, "{what}");
-    }
-
-    fn record_drop(&self, serial: usize) {
-        let mut drops = self.drops.lock().unwrap();
-        if drops.len() <= serial {
-            drops.resize(serial + 1, 0);
-        }
-        drops[serial] = drops[serial].saturating_add(1);
-        self.dropped.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// A tracked value.
-struct Val {
-    v: u64,
-    serial: usize,
-    ledger: Arc<Ledger>,
-}
-
-impl Val {
-    fn new(ledger: &Arc<Ledger>, v: u64) -> Val {
-        Val {
-            v,
-            serial: ledger.created.fetch_add(1, Ordering::SeqCst),
-            ledger: Arc::clone(ledger),
-        }
-    }
-}
-
-impl Drop for Val {
-    fn drop(&mut self) {
-        self.ledger.record_drop(self.serial);
-    }
-}
-
-// ---------------------------------------------------------------------------
-// (b) a key whose Hash and Eq panic on chosen calls
-// ---------------------------------------------------------------------------
-
-thread_local! {
-    /// `Some(n)`: the `n`-th `Hash`/`Eq` call from now (0 = the next) on
-    /// this thread panics; `None`: no panic planned.
-    static TRIP: Cell<Option<u32>> = const { Cell::new(None) };
-    /// Which of `Hash` (bit 0) and `Eq` (bit 1) count towards `TRIP`.
-    static TRIP_ON: Cell<u8> = const { Cell::new(0) };
-}
-
-const ON_HASH: u8 = 1;
-const ON_EQ: u8 = 2;
-
-fn arm(n: u32, on: u8) {
-    TRIP.with(|t| t.set(Some(n)));
-    TRIP_ON.with(|t| t.set(on));
-}
-
-fn disarm() {
-    TRIP.with(|t| t.set(None));
-}
-
-fn maybe_panic(which: u8) {
-    if TRIP_ON.with(Cell::get) & which == 0 {
-        return;
-    }
-    TRIP.with(|t| match t.get() {
-        Some(0) => {
-            t.set(None);
-            panic!(
-                "planned panic in {}",
-                if which == ON_HASH { "Hash" } else { "Eq" }
-            );
-        }
-        Some(n) => t.set(Some(n - 1)),
-        None => {}
-    });
-}
-
-/// A key whose `Hash` and `Eq` may panic (see [`arm`]). Tracked like `Val`.
-struct PKey {
-    id: u64,
-    serial: usize,
-    ledger: Arc<Ledger>,
-}
-
-impl PKey {
-    fn new(ledger: &Arc<Ledger>, id: u64) -> PKey {
-        PKey {
-            id,
-            serial: ledger.created.fetch_add(1, Ordering::SeqCst),
-            ledger: Arc::clone(ledger),
-        }
-    }
-}
-
-impl Clone for PKey {
-    fn clone(&self) -> PKey {
-        PKey::new(&self.ledger, self.id)
-    }
-}
-
-impl Drop for PKey {
-    fn drop(&mut self) {
-        self.ledger.record_drop(self.serial);
-    }
-}
-
-impl Hash for PKey {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        maybe_panic(ON_HASH);
-        h.write_u64(self.id);
-    }
-}
-
-impl PartialEq for PKey {
-    fn eq(&self, other: &PKey) -> bool {
-        maybe_panic(ON_EQ);
-        self.id == other.id
-    }
-}
-impl Eq for PKey {}
-
-/// xorshift64*, deterministic per seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Checks the whole map against the model (with no panic armed).
 fn check_model<S: BuildHasher>(
-    map: &HashMap<PKey, Val, S>,
+    map: &HashMap<PanicKey, Tracked, S>,
     model: &StdMap<u64, u64>,
     keys: &Arc<Ledger>,
     keyspace: u64,
@@ -357,7 +147,7 @@ fn check_model<S: BuildHasher>(
 ) {
     disarm();
     let m = map.pin();
-    let mut got: Vec<(u64, u64)> = m.iter().map(|(k, v)| (k.id, v.v)).collect();
+    let mut got: Vec<(u64, u64)> = m.iter().map(|(k, v)| (k.id(), v.id())).collect();
     got.sort_unstable();
     let mut want: Vec<(u64, u64)> = model.iter().map(|(&k, &v)| (k, v)).collect();
     want.sort_unstable();
@@ -365,7 +155,7 @@ fn check_model<S: BuildHasher>(
     assert_eq!(m.len(), model.len(), "{ctx}: len");
     for k in 0..keyspace {
         assert_eq!(
-            m.get(&PKey::new(keys, k)).map(|v| v.v),
+            m.get(&PanicKey::new(keys, k)).map(|v| v.id()),
             model.get(&k).copied(),
             "{ctx}: get {k}"
         );
@@ -378,43 +168,46 @@ fn check_model<S: BuildHasher>(
 fn panicking_key_ops<S: BuildHasher>(hasher: S, seed: u64, keyspace: u64, ops: usize) {
     let keys = Ledger::new();
     let vals = Ledger::new();
-    let map: HashMap<PKey, Val, S> = HashMap::with_capacity_and_hasher(0, hasher);
+    let map: HashMap<PanicKey, Tracked, S> = HashMap::with_capacity_and_hasher(0, hasher);
     let mut model: StdMap<u64, u64> = StdMap::new();
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut panics = 0;
     let mut armed_ops = 0;
     for step in 0..ops {
         let k = rng.below(keyspace);
-        let v = rng.next() >> 1;
+        let v = rng.next_u64() >> 1;
         let op = rng.below(9);
         let armed = rng.below(3) != 0;
         if armed {
             armed_ops += 1;
-            let on = [ON_HASH, ON_EQ, ON_HASH | ON_EQ][rng.below(3) as usize];
-            arm([0, 0, 0, 1, 1, 2, 3, 6][rng.below(8) as usize], on);
+            let on = rng.pick(&[ON_HASH, ON_EQ, ON_HASH | ON_EQ]);
+            arm(rng.pick(&[0, 0, 0, 1, 1, 2, 3, 6]), on);
         }
         let ctx = format!("seed {seed} step {step} op {op} key {k}");
         let m = map.pin();
         // What the op returned, as plain data, or Err if it panicked.
         let result = catch_unwind(AssertUnwindSafe(|| match op {
             0 | 1 => m
-                .insert(PKey::new(&keys, k), Val::new(&vals, v))
-                .map(|x| x.v),
-            2 => m.get(&PKey::new(&keys, k)).map(|x| x.v),
-            3 => m.remove(&PKey::new(&keys, k)).map(|x| x.v),
+                .insert(PanicKey::new(&keys, k), Tracked::new(&vals, v))
+                .map(|x| x.id()),
+            2 => m.get(&PanicKey::new(&keys, k)).map(|x| x.id()),
+            3 => m.remove(&PanicKey::new(&keys, k)).map(|x| x.id()),
             4 => m
-                .update(&PKey::new(&keys, k), |old| {
-                    Val::new(&vals, old.v.wrapping_add(v))
+                .update(&PanicKey::new(&keys, k), |old| {
+                    Tracked::new(&vals, old.id().wrapping_add(v))
                 })
-                .map(|x| x.v),
-            5 => Some(m.get_or_insert(PKey::new(&keys, k), Val::new(&vals, v)).v),
+                .map(|x| x.id()),
+            5 => Some(
+                m.get_or_insert(PanicKey::new(&keys, k), Tracked::new(&vals, v))
+                    .id(),
+            ),
             6 => Some(
-                m.get_or_insert_with(PKey::new(&keys, k), || Val::new(&vals, v))
-                    .v,
+                m.get_or_insert_with(PanicKey::new(&keys, k), || Tracked::new(&vals, v))
+                    .id(),
             ),
             7 => m
-                .remove_if(&PKey::new(&keys, k), |_, x| x.v % 2 == v % 2)
-                .map(|(_, x)| x.v),
+                .remove_if(&PanicKey::new(&keys, k), |_, x| x.id() % 2 == v % 2)
+                .map(|(_, x)| x.id()),
             _ => {
                 // Iteration may finish a resize, which compares keys.
                 Some(m.iter().count() as u64)
@@ -425,15 +218,12 @@ fn panicking_key_ops<S: BuildHasher>(hasher: S, seed: u64, keyspace: u64, ops: u
         match result {
             Err(payload) => {
                 panics += 1;
-                let msg = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_default();
+                let msg = panic_message(&*payload);
                 assert!(msg.starts_with("planned panic"), "{ctx}: {msg}");
                 // No effect: the key still has its model value.
                 let m = map.pin();
                 assert_eq!(
-                    m.get(&PKey::new(&keys, k)).map(|x| x.v),
+                    m.get(&PanicKey::new(&keys, k)).map(|x| x.id()),
                     model.get(&k).copied(),
                     "{ctx}: key changed by a panicking op"
                 );
@@ -494,7 +284,7 @@ fn panicking_hash_and_eq_few_hashes() {
     // Few distinct hashes: probes and migrations call `Eq` constantly, so
     // panics land inside resizes (helping, sealing, copying).
     for (seed, n) in [(11, 1), (12, 4), (13, 16), (14, 64)] {
-        panicking_key_ops(ModHash(n), seed, 300, PANIC_OPS / 2);
+        panicking_key_ops(ShapedHash(Shape::Mod(n)), seed, 300, PANIC_OPS / 2);
     }
 }
 
@@ -503,8 +293,8 @@ fn panicking_hash_and_eq_large_tables() {
     quiet_planned_panics();
     // Enough keys for multi-chunk (64-slot) migrations, so a panic can stop
     // a helper between chunks and leave a resize half done.
-    panicking_key_ops(ModHash(1 << 20), 21, 3000, PANIC_OPS * 2);
-    panicking_key_ops(ModHash(97), 22, 1500, PANIC_OPS);
+    panicking_key_ops(ShapedHash(Shape::Mod(1 << 20)), 21, 3000, PANIC_OPS * 2);
+    panicking_key_ops(ShapedHash(Shape::Mod(97)), 22, 1500, PANIC_OPS);
 }
 
 /// Eq panics on every call while a migration is in flight: writes must not
@@ -515,10 +305,12 @@ fn eq_panics_during_migration() {
     let keys = Ledger::new();
     let vals = Ledger::new();
     {
-        let map: HashMap<PKey, Val, _> = HashMap::with_capacity_and_hasher(0, ModHash(8));
+        let map: HashMap<PanicKey, Tracked, _> =
+            HashMap::with_capacity_and_hasher(0, ShapedHash(Shape::Mod(8)));
         let mut model = StdMap::new();
         for k in 0..700u64 {
-            map.pin().insert(PKey::new(&keys, k), Val::new(&vals, k));
+            map.pin()
+                .insert(PanicKey::new(&keys, k), Tracked::new(&vals, k));
             model.insert(k, k);
         }
         // Push it over a resize threshold with Eq failing on many calls.
@@ -526,7 +318,8 @@ fn eq_panics_during_migration() {
         for k in 700..1400u64 {
             arm((k % 3) as u32, ON_EQ);
             let r = catch_unwind(AssertUnwindSafe(|| {
-                map.pin().insert(PKey::new(&keys, k), Val::new(&vals, k));
+                map.pin()
+                    .insert(PanicKey::new(&keys, k), Tracked::new(&vals, k));
             }));
             disarm();
             match r {
@@ -540,12 +333,13 @@ fn eq_panics_during_migration() {
         check_model(&map, &model, &keys, 1400, "after panicking inserts");
         // And it keeps working: more growth, removals, shrink.
         for k in 1400..3000u64 {
-            map.pin().insert(PKey::new(&keys, k), Val::new(&vals, k));
+            map.pin()
+                .insert(PanicKey::new(&keys, k), Tracked::new(&vals, k));
             model.insert(k, k);
         }
         for k in (0..3000u64).filter(|k| k % 5 != 0) {
             assert_eq!(
-                map.pin().remove(&PKey::new(&keys, k)).map(|v| v.v),
+                map.pin().remove(&PanicKey::new(&keys, k)).map(|v| v.id()),
                 model.remove(&k)
             );
         }
@@ -559,16 +353,17 @@ fn eq_panics_during_migration() {
 // (c) panicking closures
 // ---------------------------------------------------------------------------
 
-fn tracked_map(n: u64, keys: &Arc<Ledger>, vals: &Arc<Ledger>) -> HashMap<PKey, Val> {
+fn tracked_map(n: u64, keys: &Arc<Ledger>, vals: &Arc<Ledger>) -> HashMap<PanicKey, Tracked> {
     let map = HashMap::with_capacity(0);
     for k in 0..n {
-        map.pin().insert(PKey::new(keys, k), Val::new(vals, k * 10));
+        map.pin()
+            .insert(PanicKey::new(keys, k), Tracked::new(vals, k * 10));
     }
     map
 }
 
-fn contents(map: &HashMap<PKey, Val>) -> Vec<(u64, u64)> {
-    let mut v: Vec<(u64, u64)> = map.pin().iter().map(|(k, v)| (k.id, v.v)).collect();
+fn contents(map: &HashMap<PanicKey, Tracked>) -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = map.pin().iter().map(|(k, v)| (k.id(), v.id())).collect();
     v.sort_unstable();
     v
 }
@@ -583,22 +378,27 @@ fn panicking_update_closure_leaves_value() {
         for k in 0..200u64 {
             let m = map.pin();
             let r = catch_unwind(AssertUnwindSafe(|| {
-                m.update(&PKey::new(&keys, k), |old| {
+                m.update(&PanicKey::new(&keys, k), |old| {
                     // Build a value first, then panic: it must be dropped.
-                    let _doomed = Val::new(&vals, old.v + 1);
+                    let _doomed = Tracked::new(&vals, old.id() + 1);
                     panic!("planned: update closure");
                 });
             }));
             assert!(r.is_err());
-            assert_eq!(m.get(&PKey::new(&keys, k)).map(|v| v.v), Some(k * 10));
+            assert_eq!(
+                m.get(&PanicKey::new(&keys, k)).map(|v| v.id()),
+                Some(k * 10)
+            );
         }
         assert_eq!(contents(&map), before);
         // Updates still work afterwards.
         for k in 0..200u64 {
             let new = map
                 .pin()
-                .update(&PKey::new(&keys, k), |old| Val::new(&vals, old.v + 1))
-                .map(|v| v.v);
+                .update(&PanicKey::new(&keys, k), |old| {
+                    Tracked::new(&vals, old.id() + 1)
+                })
+                .map(|v| v.id());
             assert_eq!(new, Some(k * 10 + 1));
         }
         assert_eq!(map.len(), 200);
@@ -616,10 +416,13 @@ fn panicking_get_or_insert_with_inserts_nothing() {
         for k in 100..300u64 {
             let m = map.pin();
             let r = catch_unwind(AssertUnwindSafe(|| {
-                m.get_or_insert_with(PKey::new(&keys, k), || panic!("planned: make"));
+                m.get_or_insert_with(PanicKey::new(&keys, k), || panic!("planned: make"));
             }));
             assert!(r.is_err());
-            assert!(m.get(&PKey::new(&keys, k)).is_none(), "key {k} inserted");
+            assert!(
+                m.get(&PanicKey::new(&keys, k)).is_none(),
+                "key {k} inserted"
+            );
         }
         assert_eq!(map.len(), 100);
         assert_eq!(
@@ -630,8 +433,8 @@ fn panicking_get_or_insert_with_inserts_nothing() {
         for k in 0..100u64 {
             let v = map
                 .pin()
-                .get_or_insert_with(PKey::new(&keys, k), || panic!("make for present key"))
-                .v;
+                .get_or_insert_with(PanicKey::new(&keys, k), || panic!("make for present key"))
+                .id();
             assert_eq!(v, k * 10);
         }
     }
@@ -648,10 +451,15 @@ fn panicking_remove_if_predicate_removes_nothing() {
         for k in 0..300u64 {
             let m = map.pin();
             let r = catch_unwind(AssertUnwindSafe(|| {
-                m.remove_if(&PKey::new(&keys, k), |_, _| panic!("planned: predicate"));
+                m.remove_if(&PanicKey::new(&keys, k), |_, _| {
+                    panic!("planned: predicate")
+                });
             }));
             assert!(r.is_err());
-            assert_eq!(m.get(&PKey::new(&keys, k)).map(|v| v.v), Some(k * 10));
+            assert_eq!(
+                m.get(&PanicKey::new(&keys, k)).map(|v| v.id()),
+                Some(k * 10)
+            );
         }
         assert_eq!(map.len(), 300);
         assert_eq!(
@@ -661,7 +469,7 @@ fn panicking_remove_if_predicate_removes_nothing() {
         // Absent keys never call the predicate.
         assert!(map
             .pin()
-            .remove_if(&PKey::new(&keys, 999), |_, _| panic!("absent"))
+            .remove_if(&PanicKey::new(&keys, 999), |_, _| panic!("absent"))
             .is_none());
     }
     keys.assert_balanced("keys");
@@ -691,8 +499,8 @@ fn panicking_retain_predicate_stops_cleanly() {
                     if judged.len() == panic_at {
                         panic!("planned: retain predicate");
                     }
-                    judged.push(k.id);
-                    k.id % 10 == 0
+                    judged.push(k.id());
+                    k.id() % 10 == 0
                 });
             }));
             assert!(r.is_err(), "n {n}: retain did not panic");
@@ -706,10 +514,13 @@ fn panicking_retain_predicate_stops_cleanly() {
             assert_eq!(contents(&map), want, "n {n} panic_at {panic_at}");
             assert_eq!(map.len(), want.len());
             for &(k, v) in &want {
-                assert_eq!(map.pin().get(&PKey::new(&keys, k)).map(|x| x.v), Some(v));
+                assert_eq!(
+                    map.pin().get(&PanicKey::new(&keys, k)).map(|x| x.id()),
+                    Some(v)
+                );
             }
             // A full retain afterwards finishes the job.
-            map.pin().retain(|k, _| k.id % 10 == 0);
+            map.pin().retain(|k, _| k.id() % 10 == 0);
             assert_eq!(map.len(), n.div_ceil(10) as usize);
         }
         keys.assert_balanced(&format!("n {n}: keys"));
@@ -721,48 +532,59 @@ fn panicking_retain_predicate_stops_cleanly() {
 // (d) capacity overflow
 // ---------------------------------------------------------------------------
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else {
-        String::from("<non-string panic payload>")
+const HUGE: [usize; 6] = [
+    usize::MAX,
+    usize::MAX - 1,
+    usize::MAX / 2,
+    usize::MAX / 3 * 2,
+    1 << (usize::BITS - 2),
+    1 << (usize::BITS - 4),
+];
+
+/// `with_capacity` and `with_capacity_and_hasher` panic with the message
+/// the docs give; ordinary capacities still work.
+fn capacity_overflow_panics_with_message<M: TestMap<Hasher = ShapedHash>>() {
+    let name = M::NAME;
+    for cap in HUGE {
+        let r = catch_unwind(|| M::with_capacity(cap));
+        let payload = r
+            .err()
+            .unwrap_or_else(|| panic!("{name}: with_capacity({cap}) returned"));
+        let msg = panic_message(&*payload);
+        assert!(
+            msg.contains("capacity overflow"),
+            "{name}: with_capacity({cap}): panic message {msg:?}"
+        );
+        let r = catch_unwind(|| M::with_capacity_and_hasher(cap, ShapedHash(Shape::Const)));
+        let payload = r
+            .err()
+            .unwrap_or_else(|| panic!("{name}: with_capacity_and_hasher({cap}) returned"));
+        let msg = panic_message(&*payload);
+        assert!(msg.contains("lfmap: capacity overflow"), "{name}: {msg:?}");
+    }
+    // Ordinary capacities still work.
+    let map = M::with_capacity(100_000);
+    assert!(map.stats().capacity >= 100_000);
+    map.pin().insert(1, 2);
+    assert_eq!(map.pin().get(&1), Some(2));
+}
+
+/// The same message whatever the key and value types.
+#[test]
+fn capacity_overflow_panics_with_message_any_types() {
+    for cap in HUGE {
+        let r = catch_unwind(|| {
+            HashMap::<String, Vec<u8>, _>::with_capacity_and_hasher(cap, ShapedHash(Shape::Const))
+        });
+        let payload = r
+            .err()
+            .unwrap_or_else(|| panic!("with_capacity_and_hasher({cap}) returned"));
+        let msg = panic_message(&*payload);
+        assert!(msg.contains("lfmap: capacity overflow"), "{msg:?}");
     }
 }
 
-#[test]
-fn capacity_overflow_panics_with_message() {
-    let huge = [
-        usize::MAX,
-        usize::MAX - 1,
-        usize::MAX / 2,
-        usize::MAX / 3 * 2,
-        1 << (usize::BITS - 2),
-        1 << (usize::BITS - 4),
-    ];
-    for cap in huge {
-        let r = catch_unwind(|| HashMap::<u64, u64>::with_capacity(cap));
-        let msg = panic_message(
-            r.err()
-                .unwrap_or_else(|| panic!("with_capacity({cap}) returned")),
-        );
-        assert!(
-            msg.contains("capacity overflow"),
-            "with_capacity({cap}): panic message {msg:?}"
-        );
-        let r = catch_unwind(|| {
-            HashMap::<String, Vec<u8>, _>::with_capacity_and_hasher(cap, ConstHash)
-        });
-        let msg = panic_message(
-            r.err()
-                .unwrap_or_else(|| panic!("with_capacity_and_hasher({cap}) returned")),
-        );
-        assert!(msg.contains("lfmap: capacity overflow"), "{msg:?}");
-    }
-    // Ordinary capacities still work.
-    let map = HashMap::<u64, u64>::with_capacity(100_000);
-    assert!(map.stats().capacity >= 100_000);
-    map.pin().insert(1, 2);
-    assert_eq!(map.pin().get(&1), Some(&2));
-}
+both_maps!(
+    constant_hash_is_slow_not_wrong<ShapedHash>,
+    capacity_overflow_panics_with_message<ShapedHash>,
+);

@@ -11,10 +11,12 @@
 //! as long as the map.
 
 use std::collections::HashSet;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lfmap::{HashMap, ProbeStats, Stats, WordMap};
+use lfmap::ProbeStats;
+
+mod common;
+use common::{both_maps, Ops, Shape, ShapedHash, TestMap};
 
 /// Keys in the map for the large scenarios (2^18, as the issue asks).
 const N: u64 = 1 << 18;
@@ -27,127 +29,25 @@ const MEAN: f64 = 3.5;
 /// tens of thousands in the clustered tables issue #12 measured.
 const LONGEST: usize = 400;
 
-/// The two maps behind one interface, so every scenario runs on both.
-trait Subject: Sync + Default {
-    fn with_capacity(n: usize) -> Self;
-    fn insert(&self, k: u64);
-    fn remove(&self, k: u64) -> bool;
-    fn contains(&self, k: u64) -> bool;
-    fn keys(&self) -> Vec<u64>;
-    /// Removes each key as the iterator yields it, until `count` are gone.
-    fn remove_while_iterating(&self, count: usize);
-    fn retain(&self, keep: &mut dyn FnMut(u64) -> bool);
-    fn clear(&self);
-    fn hash(&self, k: u64) -> u64;
-    fn len(&self) -> usize;
-    fn stats(&self) -> Stats;
-    fn probes(&self) -> ProbeStats;
-}
+// Every scenario stores `!k` under key `k`.
 
-impl Subject for HashMap<u64, u64> {
-    fn with_capacity(n: usize) -> Self {
-        HashMap::with_capacity(n)
-    }
-    fn insert(&self, k: u64) {
-        self.pin().insert(k, !k);
-    }
-    fn remove(&self, k: u64) -> bool {
-        self.pin().remove(&k) == Some(&!k)
-    }
-    fn contains(&self, k: u64) -> bool {
-        self.pin().get(&k) == Some(&!k)
-    }
-    fn keys(&self) -> Vec<u64> {
-        self.pin().keys().copied().collect()
-    }
-    fn remove_while_iterating(&self, count: usize) {
-        let m = self.pin();
-        for k in m.keys().take(count) {
-            assert_eq!(m.remove(k), Some(&!k));
-        }
-    }
-    fn retain(&self, keep: &mut dyn FnMut(u64) -> bool) {
-        self.pin().retain(|k, _| keep(*k));
-    }
-    fn clear(&self) {
-        self.pin().clear();
-    }
-    fn hash(&self, k: u64) -> u64 {
-        self.hasher().hash_one(k)
-    }
-    fn len(&self) -> usize {
-        HashMap::len(self)
-    }
-    fn stats(&self) -> Stats {
-        HashMap::stats(self)
-    }
-    fn probes(&self) -> ProbeStats {
-        self.probe_stats()
-    }
-}
-
-impl Subject for WordMap<u64, u64> {
-    fn with_capacity(n: usize) -> Self {
-        WordMap::with_capacity(n)
-    }
-    fn insert(&self, k: u64) {
-        WordMap::insert(self, k, !k);
-    }
-    fn remove(&self, k: u64) -> bool {
-        WordMap::remove(self, &k) == Some(!k)
-    }
-    fn contains(&self, k: u64) -> bool {
-        self.get(&k) == Some(!k)
-    }
-    fn keys(&self) -> Vec<u64> {
-        self.iter().map(|(k, _)| k).collect()
-    }
-    fn remove_while_iterating(&self, count: usize) {
-        for (k, _) in self.iter().take(count) {
-            assert_eq!(WordMap::remove(self, &k), Some(!k));
-        }
-    }
-    fn retain(&self, keep: &mut dyn FnMut(u64) -> bool) {
-        for (k, _) in self.iter() {
-            if !keep(k) {
-                WordMap::remove(self, &k);
-            }
-        }
-    }
-    fn clear(&self) {
-        WordMap::clear(self);
-    }
-    fn hash(&self, k: u64) -> u64 {
-        self.hasher().hash_one(k)
-    }
-    fn len(&self) -> usize {
-        WordMap::len(self)
-    }
-    fn stats(&self) -> Stats {
-        WordMap::stats(self)
-    }
-    fn probes(&self) -> ProbeStats {
-        self.probe_stats()
-    }
-}
-
-fn filled<M: Subject>(n: u64) -> M {
-    let map = M::default();
-    (0..n).for_each(|k| map.insert(k));
+fn filled<M: TestMap>(n: u64) -> M {
+    let map = M::new();
+    (0..n).for_each(|k| assert_eq!(map.pin().insert(k, !k), None));
     map
 }
 
 /// The table is unclustered, holds exactly `want`, and lookups agree.
-fn assert_healthy<M: Subject>(map: &M, want: &HashSet<u64>, ctx: &str) {
+fn assert_healthy<M: TestMap>(map: &M, want: &HashSet<u64>, ctx: &str) {
     assert_eq!(map.len(), want.len(), "{ctx}: len");
     let got: HashSet<u64> = map.keys().into_iter().collect();
     assert_eq!(got.len(), want.len(), "{ctx}: iteration");
     assert!(got == *want, "{ctx}: contents differ");
     for &k in want {
-        assert!(map.contains(k), "{ctx}: lost {k}");
+        assert_eq!(map.pin().get(&k), Some(!k), "{ctx}: lost {k}");
     }
     let stats = map.stats();
-    let probes = map.probes();
+    let probes = map.probe_stats();
     if stats.resizes == stats.resizes_finished {
         assert_eq!(probes.keys, want.len(), "{ctx}: {probes:?}");
     }
@@ -160,15 +60,15 @@ fn assert_healthy<M: Subject>(map: &M, want: &HashSet<u64>, ctx: &str) {
 
 /// Removes `order[..len - keep]` and checks the table, then inserts as many
 /// fresh keys again (growing back through the thinned table) and checks it.
-fn remove_prefix_then_refill<M: Subject>(map: &M, order: &[u64], keep: usize, ctx: &str) {
+fn remove_prefix_then_refill<M: TestMap>(map: &M, order: &[u64], keep: usize, ctx: &str) {
     let cut = order.len() - keep;
     for &k in &order[..cut] {
-        assert!(map.remove(k), "{ctx}: remove {k}");
+        assert_eq!(map.pin().remove(&k), Some(!k), "{ctx}: remove {k}");
     }
     let mut want: HashSet<u64> = order[cut..].iter().copied().collect();
     assert_healthy(map, &want, &format!("{ctx}, after removals"));
     for k in (1 << 40)..(1 << 40) + cut as u64 {
-        map.insert(k);
+        map.pin().insert(k, !k);
         want.insert(k);
     }
     assert_healthy(map, &want, &format!("{ctx}, refilled"));
@@ -176,44 +76,54 @@ fn remove_prefix_then_refill<M: Subject>(map: &M, order: &[u64], keep: usize, ct
 
 const FIVE_PERCENT: usize = (N / 20) as usize;
 
-fn iteration_order<M: Subject>(name: &str) {
+fn iteration_order<M: TestMap>() {
     let map: M = filled(N);
     let order = map.keys();
     remove_prefix_then_refill(
         &map,
         &order,
         FIVE_PERCENT,
-        &format!("{name} iteration order"),
+        &format!("{} iteration order", M::NAME),
     );
 }
 
-fn during_iteration<M: Subject>(name: &str) {
+fn during_iteration<M: TestMap>() {
     let map: M = filled(N);
-    map.remove_while_iterating(N as usize - FIVE_PERCENT);
+    {
+        // Remove each key as the iterator yields it, until 95% are gone.
+        let m = map.pin();
+        for (k, _) in m.iter().take(N as usize - FIVE_PERCENT) {
+            assert_eq!(m.remove(&k), Some(!k));
+        }
+    }
     let want: HashSet<u64> = map.keys().into_iter().collect();
     assert_eq!(want.len(), FIVE_PERCENT);
-    assert_healthy(&map, &want, &format!("{name} removing while iterating"));
+    let ctx = format!("{} removing while iterating", M::NAME);
+    assert_healthy(&map, &want, &ctx);
 }
 
-fn hash_order<M: Subject>(name: &str) {
+fn hash_order<M: TestMap>() {
     let map: M = filled(N);
     let mut order = map.keys();
     order.sort_by_key(|&k| map.hash(k));
-    remove_prefix_then_refill(&map, &order, FIVE_PERCENT, &format!("{name} hash order"));
+    let ctx = format!("{} hash order", M::NAME);
+    remove_prefix_then_refill(&map, &order, FIVE_PERCENT, &ctx);
 }
 
 /// A map built large enough never to shrink: removals leave tombstones in
 /// place, and the refill must not pile onto the survivors' range.
-fn presized_iteration_order<M: Subject>(name: &str) {
+fn presized_iteration_order<M: TestMap>() {
     let map = M::with_capacity(N as usize);
-    (0..N).for_each(|k| map.insert(k));
+    (0..N).for_each(|k| assert_eq!(map.pin().insert(k, !k), None));
     let order = map.keys();
-    remove_prefix_then_refill(&map, &order, FIVE_PERCENT, &format!("{name} presized"));
+    let ctx = format!("{} presized", M::NAME);
+    remove_prefix_then_refill(&map, &order, FIVE_PERCENT, &ctx);
 }
 
-fn clear_and_retain<M: Subject>(name: &str) {
+fn clear_and_retain<M: TestMap>() {
+    let name = M::NAME;
     let map: M = filled(N);
-    map.clear();
+    map.pin().clear();
     assert_healthy(&map, &HashSet::new(), &format!("{name} clear"));
     let stats = map.stats();
     assert!(
@@ -222,10 +132,11 @@ fn clear_and_retain<M: Subject>(name: &str) {
     );
 
     // Keep the last 5% that `retain` visits: its own order, the adversary.
-    (0..N).for_each(|k| map.insert(k));
+    // (`WordMap` has no `retain`: the kit iterates and removes.)
+    (0..N).for_each(|k| assert_eq!(map.pin().insert(k, !k), None));
     let mut visited = 0;
     let mut kept = HashSet::new();
-    map.retain(&mut |k| {
+    map.pin().retain(|k, _| {
         visited += 1;
         let keep = visited > N as usize - FIVE_PERCENT;
         if keep {
@@ -239,9 +150,9 @@ fn clear_and_retain<M: Subject>(name: &str) {
     // A presized map keeps its table through `clear` but not its
     // tombstones.
     let map = M::with_capacity(N as usize);
-    (0..N).for_each(|k| map.insert(k));
+    (0..N).for_each(|k| assert_eq!(map.pin().insert(k, !k), None));
     let slots = map.stats().slots;
-    map.clear();
+    map.pin().clear();
     let stats = map.stats();
     assert_eq!(
         (stats.slots, stats.tombstones, stats.len),
@@ -253,7 +164,8 @@ fn clear_and_retain<M: Subject>(name: &str) {
 /// Two threads remove the first 95% of the iteration order (one half
 /// each, concurrently, so their shrinks and rebuilds race) while two
 /// readers check that every survivor stays visible.
-fn concurrent<M: Subject>(name: &str) {
+fn concurrent<M: TestMap>() {
+    let name = M::NAME;
     let map: M = filled(N);
     let order = map.keys();
     let cut = order.len() - FIVE_PERCENT;
@@ -266,7 +178,7 @@ fn concurrent<M: Subject>(name: &str) {
                 let map = &map;
                 s.spawn(move || {
                     for &k in half {
-                        assert!(map.remove(k), "{name}: remove {k}");
+                        assert_eq!(map.pin().remove(&k), Some(!k), "{name}: remove {k}");
                     }
                 })
             })
@@ -280,7 +192,8 @@ fn concurrent<M: Subject>(name: &str) {
                     // At least one full pass, however the threads are scheduled.
                     while !done.load(Ordering::Relaxed) || rounds < survivors.len() as u64 {
                         let k = survivors[i % survivors.len()];
-                        assert!(map.contains(k), "{name}: survivor {k} not found");
+                        let got = map.pin().get(&k);
+                        assert_eq!(got, Some(!k), "{name}: survivor {k} not found");
                         i += 7;
                         rounds += 1;
                     }
@@ -302,38 +215,11 @@ fn concurrent<M: Subject>(name: &str) {
     assert_healthy(&map, &want, &format!("{name} concurrent removal"));
 }
 
-/// An identity hasher: evenly spaced hashes, the input multiply-shift
-/// placement is most sensitive to (`raw/probe.rs`, `well_spread`).
-#[derive(Clone, Copy, Default)]
-struct Identity;
-
-struct IdentityHasher(u64);
-
-impl std::hash::Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-impl BuildHasher for Identity {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
-
 /// Sequential keys under an identity hasher, in many maps (each draws its
 /// own placement salt) and through shrinks (each draws another): no table
 /// clusters. With a random multiplier per table instead, about one map in a
 /// few hundred piled 3,000 such keys into one run (mean probe 1,484).
-#[test]
-fn identity_hash_sequential_keys_never_cluster() {
+fn identity_hash_sequential_keys_never_cluster<M: TestMap<Hasher = ShapedHash>>() {
     let check = |p: ProbeStats, ctx: &str| {
         assert!(
             p.mean_probe() <= MEAN && p.longest_run <= LONGEST,
@@ -342,17 +228,14 @@ fn identity_hash_sequential_keys_never_cluster() {
         );
     };
     for round in 0..150 {
-        let map: HashMap<u64, u64, Identity> = HashMap::with_hasher(Identity);
-        let words: WordMap<u64, u64, Identity> = WordMap::with_hasher(Identity);
+        let map = M::with_hasher(ShapedHash(Shape::Identity));
         {
             let m = map.pin();
             for k in 0..3000 {
                 m.insert(k, k);
-                words.insert(k, k);
             }
         }
-        check(map.probe_stats(), &format!("HashMap round {round}"));
-        check(words.probe_stats(), &format!("WordMap round {round}"));
+        check(map.probe_stats(), &format!("{} round {round}", M::NAME));
         // Shrink through rebuilt placements, keeping keys 0..200 (still
         // evenly spaced: what `well_spread` vouches for; other spacings
         // `d` depend on `d * m`, which no choice of `m` can vouch for
@@ -361,26 +244,11 @@ fn identity_hash_sequential_keys_never_cluster() {
             let m = map.pin();
             for k in 200..3000 {
                 m.remove(&k);
-                words.remove(&k);
             }
         }
-        check(map.probe_stats(), &format!("HashMap round {round}, shrunk"));
-        check(
-            words.probe_stats(),
-            &format!("WordMap round {round}, shrunk"),
-        );
+        let ctx = format!("{} round {round}, shrunk", M::NAME);
+        check(map.probe_stats(), &ctx);
     }
-}
-
-macro_rules! both_maps {
-    ($($name:ident),* $(,)?) => {
-        mod hash_map {
-            $(#[test] fn $name() { super::$name::<lfmap::HashMap<u64, u64>>("HashMap"); })*
-        }
-        mod word_map {
-            $(#[test] fn $name() { super::$name::<lfmap::WordMap<u64, u64>>("WordMap"); })*
-        }
-    };
 }
 
 both_maps!(
@@ -390,4 +258,5 @@ both_maps!(
     presized_iteration_order,
     clear_and_retain,
     concurrent,
+    identity_hash_sequential_keys_never_cluster<ShapedHash>,
 );

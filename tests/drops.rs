@@ -2,161 +2,19 @@
 //! (update's results, clones of keys), is dropped exactly once by the time
 //! the map is dropped: no leak, no double drop.
 //!
-//! Each test has its own [`Ledger`]s (tests run in parallel threads), and
-//! every tracked object has a serial number, so a double drop is caught as
-//! such and not hidden by a leak elsewhere.
+//! Each test has its own ledgers (the kit's [`Books`]: tests run in
+//! parallel threads), and every tracked object has a serial number, so a
+//! double drop is caught as such and not hidden by a leak elsewhere.
 
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use lfmap::HashMap;
 
-const ALIVE: u64 = 0xA11C_E000_0000_0001;
-const DEAD: u64 = 0xDEAD_DEAD_DEAD_DEAD;
-
-/// Counts constructions and drops of one family of [`Tracked`] objects.
-#[derive(Default)]
-struct Ledger {
-    created: AtomicUsize,
-    dropped: AtomicUsize,
-    /// Drops per serial number.
-    drops: Mutex<Vec<u8>>,
-}
-
-impl Ledger {
-    fn new() -> Arc<Ledger> {
-        Arc::new(Ledger::default())
-    }
-
-    fn created(&self) -> usize {
-        self.created.load(Ordering::SeqCst)
-    }
-
-    fn dropped(&self) -> usize {
-        self.dropped.load(Ordering::SeqCst)
-    }
-
-    fn live(&self) -> usize {
-        self.created() - self.dropped()
-    }
-
-    /// Every object created was dropped exactly once.
-    fn assert_balanced(&self, what: &str) {
-        let created = self.created();
-        let drops = self.drops.lock().unwrap();
-        let twice: Vec<usize> = (0..drops.len()).filter(|&s| drops[s] > 1).collect();
-        assert!(
-            twice.is_empty(),
-            "{what}: {} objects dropped more than once (serials {:?})",
-            twice.len(),
-            &twice[..twice.len().min(10)]
-        );
-        let never: Vec<usize> = (0..created)
-            .filter(|&s| drops.get(s).copied().unwrap_or(0) == 0)
-            .collect();
-        assert!(
-            never.is_empty(),
-            "{what}: {} of {created} objects never dropped (serials {:?})",
-            never.len(),
-            &never[..never.len().min(10)]
-        );
-        assert_eq!(self.dropped(), created, "{what}: drops != constructions");
-    }
-}
-
-/// A key or value that records its construction and drop in a [`Ledger`].
-/// Equality and hashing use `id` only.
-struct Tracked {
-    id: u64,
-    serial: usize,
-    canary: AtomicU64,
-    ledger: Arc<Ledger>,
-}
-
-impl Tracked {
-    fn new(ledger: &Arc<Ledger>, id: u64) -> Tracked {
-        let serial = ledger.created.fetch_add(1, Ordering::SeqCst);
-        Tracked {
-            id,
-            serial,
-            canary: AtomicU64::new(ALIVE),
-            ledger: Arc::clone(ledger),
-        }
-    }
-
-    /// The id, after checking the object was not dropped already.
-    fn id(&self) -> u64 {
-        assert_eq!(
-            self.canary.load(Ordering::SeqCst),
-            ALIVE,
-            "use after drop of object {}",
-            self.id
-        );
-        self.id
-    }
-}
-
-impl Clone for Tracked {
-    fn clone(&self) -> Tracked {
-        Tracked::new(&self.ledger, self.id())
-    }
-}
-
-impl PartialEq for Tracked {
-    fn eq(&self, other: &Tracked) -> bool {
-        self.id == other.id
-    }
-}
-impl Eq for Tracked {}
-
-impl Hash for Tracked {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.id.hash(h);
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.canary.store(DEAD, Ordering::SeqCst);
-        {
-            let mut drops = self.ledger.drops.lock().unwrap();
-            if drops.len() <= self.serial {
-                drops.resize(self.serial + 1, 0);
-            }
-            drops[self.serial] = drops[self.serial].saturating_add(1);
-        }
-        self.ledger.dropped.fetch_add(1, Ordering::SeqCst);
-    }
-}
+mod common;
+use common::{Books, Rng, Tracked};
 
 type Map = HashMap<Tracked, Tracked>;
-
-/// A pair of ledgers (keys, values) and constructors for both.
-struct Books {
-    keys: Arc<Ledger>,
-    vals: Arc<Ledger>,
-}
-
-impl Books {
-    fn new() -> Books {
-        Books {
-            keys: Ledger::new(),
-            vals: Ledger::new(),
-        }
-    }
-    fn k(&self, id: u64) -> Tracked {
-        Tracked::new(&self.keys, id)
-    }
-    fn v(&self, id: u64) -> Tracked {
-        Tracked::new(&self.vals, id)
-    }
-    fn assert_balanced(&self, what: &str) {
-        self.keys.assert_balanced(&format!("{what} (keys)"));
-        self.vals.assert_balanced(&format!("{what} (values)"));
-    }
-}
 
 /// The value id a key is expected to hold, read through the map.
 fn value_of(map: &Map, books: &Books, key: u64) -> Option<u64> {
@@ -458,12 +316,9 @@ fn churn(threads: u64, keys: u64, ops: u64) {
             let (map, books) = (&map, &books);
             let (update_calls, updates_done) = (&update_calls, &updates_done);
             s.spawn(move || {
-                let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let mut rng = Rng::new(t);
                 for i in 0..ops {
-                    // xorshift
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
+                    let x = rng.next_u64();
                     // Half the ops on 8 hot keys, half spread over `keys`.
                     let k = if x & 1 == 0 {
                         (x >> 8) % 8

@@ -2,36 +2,20 @@
 //! docs/verification.md, "Findings"). Each test says which target found
 //! what, and fails on the code before the fix.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use lfmap::{HashMap, Operation};
 
-/// Eight distinct hashes: keys pile up on few probe sequences, so threads
-/// writing different keys race for the same empty slots.
-#[derive(Clone, Default)]
-struct FewHashes;
+mod common;
+use common::{Shape, ShapedHash};
 
-struct FewHasher(u64);
-
-impl Hasher for FewHasher {
-    fn finish(&self) -> u64 {
-        (self.0 % 8).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.wrapping_mul(31).wrapping_add(b as u64);
-        }
-    }
-}
-
-impl BuildHasher for FewHashes {
-    type Hasher = FewHasher;
-    fn build_hasher(&self) -> FewHasher {
-        FewHasher(0)
-    }
+/// Eight distinct hashes, spread over the whole range: keys pile up on
+/// few probe sequences, so threads writing different keys race for the
+/// same empty slots.
+fn few_hashes() -> ShapedHash {
+    ShapedHash(Shape::Spread(8))
 }
 
 /// How long each test races: long enough that the old code failed every
@@ -51,7 +35,7 @@ impl Drop for Stop<'_> {
 /// Inserts and removes keys disjoint from `0..own` until `done`: the map
 /// keeps claiming slots next to the own keys' and keeps rebuilding (full of
 /// tombstones) or growing, so slots freeze under the other thread's feet.
-fn churn(map: &HashMap<u64, u64, FewHashes>, barrier: &Barrier, done: &AtomicBool) {
+fn churn(map: &HashMap<u64, u64, ShapedHash>, barrier: &Barrier, done: &AtomicBool) {
     barrier.wait();
     let mut k = 1_000_000u64;
     while !done.load(Ordering::Relaxed) {
@@ -77,7 +61,7 @@ fn churn(map: &HashMap<u64, u64, FewHashes>, barrier: &Barrier, done: &AtomicBoo
 #[test]
 fn compute_closure_runs_once_without_contention_on_its_key() {
     const OWN: u64 = 16;
-    let map: HashMap<u64, u64, FewHashes> = HashMap::with_hasher(FewHashes);
+    let map: HashMap<u64, u64, ShapedHash> = HashMap::with_hasher(few_hashes());
     let barrier = Barrier::new(2);
     let done = AtomicBool::new(false);
     let mut model = [None::<u64>; OWN as usize];
@@ -119,7 +103,7 @@ fn compute_closure_runs_once_without_contention_on_its_key() {
 #[test]
 fn update_closure_runs_once_without_contention_on_its_key() {
     const OWN: u64 = 16;
-    let map: HashMap<u64, u64, FewHashes> = HashMap::with_hasher(FewHashes);
+    let map: HashMap<u64, u64, ShapedHash> = HashMap::with_hasher(few_hashes());
     {
         let m = map.pin();
         for key in 0..OWN {

@@ -8,6 +8,9 @@ use std::thread;
 
 use lfmap::HashMap;
 
+mod common;
+use common::Rng;
+
 /// Operations per churning thread.
 const OPS: u64 = if cfg!(debug_assertions) {
     300_000
@@ -62,20 +65,6 @@ fn sample_quiet<S>(map: &HashMap<u64, u64, S>, when: &str) {
         "garbage not reclaimed {when}: {stats:?}"
     );
     assert!(stats.slots <= MAX_SLOTS, "table grows {when}: {stats:?}");
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
 }
 
 /// One churning thread: insert (often over an existing key), remove, update,

@@ -1,7 +1,12 @@
 //! Model tests: random single-threaded operation sequences run against
-//! `lfmap::HashMap` and `std::collections::HashMap`, comparing every return
+//! `lfmap`'s maps and `std::collections::HashMap`, comparing every return
 //! value, the length after every operation, and the full contents (through
 //! `iter`, which must not yield a key twice) at checkpoints and at the end.
+//!
+//! Two models: `HashMap`'s whole API on `u16` and `String` keys (the
+//! `model_*` tests), and the operations both maps share on `u64` keys and
+//! values, run on each map through the kit's runner (`hash_map::*`,
+//! `word_map::*`), with keys whose top byte is set and the extremes.
 //!
 //! Key spaces are small so keys collide, are removed and come back; maps
 //! start at 16 slots so growth, same-size tombstone rebuilds and shrinks all
@@ -12,66 +17,11 @@ use std::collections::{HashMap as StdMap, HashSet};
 use std::fmt::Debug;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use lfmap::HashMap;
+use lfmap::{HashMap, WordMap};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
 mod common;
-use common::{sweep_prefix, SweepOrder};
-
-// ---------------------------------------------------------------------------
-// Hashers
-// ---------------------------------------------------------------------------
-
-/// How a [`WeakHash`] turns a well-mixed 64-bit digest into the final hash.
-#[derive(Clone, Copy, Debug)]
-enum Shape {
-    /// The digest itself (a decent hash).
-    Full,
-    /// `digest % n`: only `n` distinct hashes, all with small values.
-    Mod(u64),
-    /// One hash for every key.
-    Const,
-    /// `(digest % n) << 57`: distinct homes, identical 7-bit tags.
-    HighOnly(u64),
-    /// `(digest % n) * 128`: identical tags (low 7 bits zero).
-    TagClash(u64),
-}
-
-#[derive(Clone, Copy, Debug)]
-struct WeakHash(Shape);
-
-struct WeakHasher(Shape, u64);
-
-impl Hasher for WeakHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // FNV-1a.
-        for &b in bytes {
-            self.1 ^= u64::from(b);
-            self.1 = self.1.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn finish(&self) -> u64 {
-        // A final avalanche so `% n` sees all the bits.
-        let mut h = self.1;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        match self.0 {
-            Shape::Full => h,
-            Shape::Mod(n) => h % n,
-            Shape::Const => 0x1234_5678,
-            Shape::HighOnly(n) => (h % n) << 57,
-            Shape::TagClash(n) => (h % n) * 128,
-        }
-    }
-}
-
-impl BuildHasher for WeakHash {
-    type Hasher = WeakHasher;
-    fn build_hasher(&self) -> WeakHasher {
-        WeakHasher(self.0, 0xcbf2_9ce4_8422_2325)
-    }
-}
+use common::{both_maps, sweep_prefix, Ops, Shape, ShapedHash, SweepOrder, TestMap};
 
 // ---------------------------------------------------------------------------
 // Keys
@@ -239,9 +189,9 @@ trait Spreads {
     fn spreads(&self) -> bool;
 }
 
-impl Spreads for WeakHash {
+impl Spreads for ShapedHash {
     fn spreads(&self) -> bool {
-        matches!(self.0, Shape::Full)
+        self.0.spreads()
     }
 }
 
@@ -442,7 +392,7 @@ fn scale(release: u64, debug: u64) -> u64 {
 }
 
 fn prop_u16_full(sc: Scenario) -> TestResult {
-    run::<u16, _>(&sc, WeakHash(Shape::Full));
+    run::<u16, _>(&sc, ShapedHash(Shape::Full));
     TestResult::passed()
 }
 
@@ -459,7 +409,7 @@ fn prop_u16_weak(sc: Scenario, shape: u8, n: u8) -> TestResult {
         2 => Shape::HighOnly(n),
         _ => Shape::TagClash(n),
     };
-    run::<u16, _>(&sc, WeakHash(shape));
+    run::<u16, _>(&sc, ShapedHash(shape));
     TestResult::passed()
 }
 
@@ -469,7 +419,7 @@ fn prop_string_full(sc: Scenario) -> TestResult {
 }
 
 fn prop_string_weak(sc: Scenario, n: u8) -> TestResult {
-    run::<String, _>(&sc, WeakHash(Shape::Mod(u64::from(n % 4) + 1)));
+    run::<String, _>(&sc, ShapedHash(Shape::Mod(u64::from(n % 4) + 1)));
     TestResult::passed()
 }
 
@@ -551,12 +501,12 @@ fn model_deterministic_grow_shrink_tombstones() {
             long_pin: false,
             ops,
         };
-        run::<u16, _>(&sc, WeakHash(shape));
+        run::<u16, _>(&sc, ShapedHash(shape));
         let sc = Scenario {
             long_pin: true,
             ..sc
         };
-        run::<u16, _>(&sc, WeakHash(shape));
+        run::<u16, _>(&sc, ShapedHash(shape));
     }
 }
 
@@ -585,7 +535,7 @@ fn model_remove_what_you_iterate() {
                 long_pin: true,
                 ops,
             };
-            run::<u16, _>(&sc, WeakHash(Shape::Full));
+            run::<u16, _>(&sc, ShapedHash(Shape::Full));
             run::<u16, _>(&sc, lfmap::DefaultHashBuilder::default());
         }
     }
@@ -594,9 +544,8 @@ fn model_remove_what_you_iterate() {
 /// A 16-slot table kept at 12 live keys while other keys are inserted and
 /// removed: every removal leaves a tombstone, so the table repeatedly fills
 /// with tombstones and must rebuild at the same size, never losing a key.
-#[test]
-fn model_tombstone_rebuild_same_size() {
-    let map: HashMap<u64, u64> = HashMap::with_capacity(0);
+fn model_tombstone_rebuild_same_size<M: TestMap>() {
+    let map = M::with_capacity(0);
     let mut model = StdMap::new();
     let m = map.pin();
     for k in 0..12u64 {
@@ -605,9 +554,9 @@ fn model_tombstone_rebuild_same_size() {
     }
     for k in 100..5000u64 {
         assert_eq!(m.insert(k, k), None);
-        assert_eq!(m.remove(&k), Some(&k));
+        assert_eq!(m.remove(&k), Some(k));
         if k % 97 == 0 {
-            let mut got: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
+            let mut got: Vec<_> = m.iter().collect();
             got.sort_unstable();
             let mut want: Vec<_> = model.iter().map(|(k, v)| (*k, *v)).collect();
             want.sort_unstable();
@@ -615,14 +564,15 @@ fn model_tombstone_rebuild_same_size() {
         }
     }
     for k in 0..12u64 {
-        assert_eq!(m.get(&k), Some(&k));
+        assert_eq!(m.get(&k), Some(k));
     }
     assert_eq!(m.len(), 12);
     drop(m);
     let stats = map.stats();
     assert!(
         stats.slots <= 64,
-        "12 live keys need no big table: {stats:?}"
+        "{}: 12 live keys need no big table: {stats:?}",
+        M::NAME
     );
 }
 
@@ -663,5 +613,213 @@ fn insert_over_existing_stores_the_new_key_as_documented() {
     assert_eq!(
         key.1, "second",
         "insert over an existing key stores the new key with the new value (documented)"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The u64 model, on both maps
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum U64Op {
+    Insert(u64, u64),
+    Remove(u64),
+    Get(u64),
+    Add(u64, u64),
+    Update(u64, u64),
+    Cas(u64, u64, u64),
+    GetOrInsert(u64, u64),
+    Check,
+    Clear,
+    /// Inserts keys `1000..1000 + n` (so that sweeps shrink real tables).
+    Fill(u16),
+    /// "Remove what you iterate": removes a prefix of the keys in a
+    /// [`SweepOrder`], keeping the last `keep` tenths.
+    Sweep(SweepOrder, u8),
+}
+
+/// A key from a space of 48: small numbers, their top-byte-set twins (same
+/// low 56 bits: a `WordMap` slot's fast compare matches, the top byte must
+/// not), and the extremes.
+fn u64_key(g: &mut Gen) -> u64 {
+    let k = u64::arbitrary(g) % 48;
+    match k {
+        0..=19 => k,
+        20..=39 => (k - 20) | (u64::from(u8::arbitrary(g) % 3 + 1) << 56),
+        40 => u64::MAX,
+        41 => 0,
+        _ => k << 50,
+    }
+}
+
+impl Arbitrary for U64Op {
+    fn arbitrary(g: &mut Gen) -> U64Op {
+        let v = u64::arbitrary(g) % 8;
+        match u8::arbitrary(g) % 20 {
+            0..=5 => U64Op::Insert(u64_key(g), v),
+            6..=8 => U64Op::Remove(u64_key(g)),
+            9..=10 => U64Op::Get(u64_key(g)),
+            11..=12 => U64Op::Add(u64_key(g), v),
+            13 => U64Op::Update(u64_key(g), v),
+            14..=15 => U64Op::Cas(u64_key(g), v % 3, v),
+            16..=17 => U64Op::GetOrInsert(u64_key(g), v),
+            18 => U64Op::Check,
+            19 if u8::arbitrary(g) % 4 == 0 => U64Op::Fill(u16::arbitrary(g) % 3000),
+            19 if u8::arbitrary(g) % 2 == 0 => U64Op::Sweep(
+                SweepOrder::from_seed(u64::arbitrary(g)),
+                u8::arbitrary(g) % 11,
+            ),
+            _ => {
+                if u8::arbitrary(g) % 8 == 0 {
+                    U64Op::Clear
+                } else {
+                    U64Op::Check
+                }
+            }
+        }
+    }
+}
+
+fn check_u64_contents<M: TestMap>(map: &M, model: &StdMap<u64, u64>) {
+    let mut seen = HashSet::new();
+    for (k, v) in map.pin().iter() {
+        assert!(seen.insert(k), "key {k:#x} yielded twice");
+        assert_eq!(model.get(&k), Some(&v), "key {k:#x}");
+    }
+    assert_eq!(seen.len(), model.len());
+}
+
+/// Runs `ops` on `map` and on a std map, one pin per operation.
+fn run_u64<M: TestMap>(map: M, ops: &[U64Op]) {
+    let mut model = StdMap::new();
+    for op in ops {
+        match *op {
+            U64Op::Insert(k, v) => assert_eq!(map.pin().insert(k, v), model.insert(k, v)),
+            U64Op::Remove(k) => assert_eq!(map.pin().remove(&k), model.remove(&k)),
+            U64Op::Get(k) => assert_eq!(map.pin().get(&k), model.get(&k).copied()),
+            U64Op::Add(k, d) => {
+                let e = model.entry(k).or_insert(0);
+                *e = e.wrapping_add(d);
+                assert_eq!(map.pin().add(&k, d), *e);
+            }
+            U64Op::Update(k, d) => {
+                let want = model.get_mut(&k).map(|v| {
+                    *v = v.wrapping_mul(3).wrapping_add(d);
+                    *v
+                });
+                let got = map.pin().update(&k, |v| v.wrapping_mul(3).wrapping_add(d));
+                assert_eq!(got, want);
+            }
+            U64Op::Cas(k, cur, new) => {
+                let want = match model.get(&k).copied() {
+                    Some(v) if v == cur => {
+                        model.insert(k, new);
+                        Ok(cur)
+                    }
+                    other => Err(other),
+                };
+                assert_eq!(map.pin().compare_exchange(&k, cur, new), want);
+            }
+            U64Op::GetOrInsert(k, v) => {
+                let want = *model.entry(k).or_insert(v);
+                assert_eq!(map.pin().get_or_insert(k, v), want);
+            }
+            U64Op::Check => check_u64_contents(&map, &model),
+            U64Op::Clear => {
+                map.pin().clear();
+                model.clear();
+            }
+            U64Op::Fill(n) => {
+                for k in 1000..1000 + u64::from(n) {
+                    assert_eq!(map.pin().insert(k, k), model.insert(k, k));
+                }
+            }
+            U64Op::Sweep(order, keep) => {
+                let hash = |k: &u64| map.hash(*k);
+                match sweep_prefix(map.keys(), order, keep, hash) {
+                    (_, Some(doomed)) => {
+                        for k in &doomed {
+                            assert_eq!(map.pin().remove(k), model.remove(k));
+                        }
+                    }
+                    (remove, None) => {
+                        let m = map.pin();
+                        for (k, _) in m.iter().take(remove) {
+                            assert_eq!(m.remove(&k), model.remove(&k));
+                        }
+                    }
+                }
+                let (stats, probes) = (map.stats(), map.probe_stats());
+                if stats.resizes == stats.resizes_finished {
+                    assert_eq!(probes.keys, model.len(), "{probes:?} {stats:?}");
+                }
+            }
+        }
+        assert_eq!(map.len(), model.len());
+    }
+    check_u64_contents(&map, &model);
+}
+
+/// Random `u64` operation sequences against std (formerly
+/// `word_model.rs`'s `word_map_matches_std`, `WordMap` only).
+fn matches_std<M: TestMap>() {
+    fn prop<M: TestMap>(ops: Vec<U64Op>) -> TestResult {
+        run_u64(M::new(), &ops);
+        TestResult::passed()
+    }
+    QuickCheck::new()
+        .tests(500)
+        .rng(Gen::new(400))
+        .quickcheck(prop::<M> as fn(Vec<U64Op>) -> TestResult);
+}
+
+/// The same with one to four distinct hashes (formerly
+/// `word_map_matches_std_with_few_hashes`).
+fn matches_std_with_few_hashes<M: TestMap<Hasher = ShapedHash>>() {
+    fn prop<M: TestMap<Hasher = ShapedHash>>(ops: Vec<U64Op>, few: u8) -> TestResult {
+        let n = u64::from(few % 4) + 1; // 1 = every key collides
+        run_u64(M::with_hasher(ShapedHash(Shape::Mod(n))), &ops);
+        TestResult::passed()
+    }
+    QuickCheck::new()
+        .tests(300)
+        .rng(Gen::new(300))
+        .quickcheck(prop::<M> as fn(Vec<U64Op>, u8) -> TestResult);
+}
+
+both_maps!(
+    matches_std,
+    matches_std_with_few_hashes<ShapedHash>,
+    model_tombstone_rebuild_same_size,
+);
+
+// ---------------------------------------------------------------------------
+// WordMap's other word types
+// ---------------------------------------------------------------------------
+
+#[test]
+fn every_word_type_round_trips() {
+    let m: WordMap<f64, f32> = WordMap::new();
+    m.insert(f64::NAN, -0.0);
+    m.insert(f64::INFINITY, f32::MIN);
+    assert_eq!(
+        m.get(&f64::NAN).map(f32::to_bits),
+        Some((-0.0f32).to_bits())
+    );
+    assert_eq!(m.get(&f64::INFINITY), Some(f32::MIN));
+    let m: WordMap<i64, i8> = WordMap::new();
+    assert_eq!(m.add(&i64::MIN, -128), -128);
+    assert_eq!(m.add(&i64::MIN, -1), 127);
+    let m: WordMap<char, std::num::NonZeroU64> = WordMap::new();
+    let one = std::num::NonZeroU64::new(u64::MAX).unwrap();
+    m.insert('é', one);
+    assert_eq!(m.get(&'é'), Some(one));
+    let m: WordMap<bool, usize> = WordMap::new();
+    m.insert(false, usize::MAX);
+    m.insert(true, 0);
+    assert_eq!(m.iter().count(), 2);
+    assert_eq!(
+        format!("{:?}", WordMap::<u8, bool>::from_iter([(1, true)])),
+        "{1: true}"
     );
 }

@@ -22,6 +22,9 @@ use std::thread;
 
 use lfmap::HashMap;
 
+mod common;
+use common::Rng;
+
 /// The system allocator, counting live bytes.
 struct Counting;
 
@@ -99,20 +102,6 @@ const MIB: usize = 1024;
 
 /// Keys of the churn phase.
 const KEYS: u64 = 64;
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
 
 /// Two threads churn a small key set with heap-allocated values (each insert
 /// and update allocates an entry and a 64-byte string). Memory after all the

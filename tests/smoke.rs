@@ -1,20 +1,24 @@
-use lfmap::HashMap;
+//! Quick sanity checks, each on both maps: grow and shrink on one thread,
+//! disjoint inserts and shared counters on a few.
+
 use std::thread;
 
-#[test]
-fn single_thread_grow_shrink() {
-    let map = HashMap::new();
+mod common;
+use common::{both_maps, Ops, TestMap};
+
+fn single_thread_grow_shrink<M: TestMap>() {
+    let map = M::new();
     let m = map.pin();
     for i in 0..100_000u64 {
         assert_eq!(m.insert(i, i * 2), None);
     }
     assert_eq!(m.len(), 100_000);
     for i in 0..100_000u64 {
-        assert_eq!(m.get(&i), Some(&(i * 2)), "key {i}");
+        assert_eq!(m.get(&i), Some(i * 2), "key {i}");
     }
     assert_eq!(m.iter().count(), 100_000);
     for i in 0..100_000u64 {
-        assert_eq!(m.remove(&i), Some(&(i * 2)));
+        assert_eq!(m.remove(&i), Some(i * 2));
     }
     assert!(m.is_empty());
     drop(m);
@@ -26,10 +30,9 @@ fn single_thread_grow_shrink() {
     assert!(map.stats().slots <= 1024, "{:?}", map.stats());
 }
 
-#[test]
-fn threads_disjoint_inserts() {
+fn threads_disjoint_inserts<M: TestMap>() {
     for threads in [2u64, 4, 8] {
-        let map = HashMap::new();
+        let map = M::new();
         thread::scope(|s| {
             for t in 0..threads {
                 let map = &map;
@@ -45,18 +48,17 @@ fn threads_disjoint_inserts() {
         let m = map.pin();
         for t in 0..threads {
             for i in 0..20_000u64 {
-                assert_eq!(m.get(&(t * 1_000_000 + i)), Some(&i));
+                assert_eq!(m.get(&(t * 1_000_000 + i)), Some(i));
             }
         }
         assert_eq!(m.iter().count(), 20_000 * threads as usize);
     }
 }
 
-#[test]
-fn threads_update_counters() {
-    let map = HashMap::new();
+fn threads_update_counters<M: TestMap>() {
+    let map = M::new();
     for k in 0..16u64 {
-        map.pin().insert(k, 0u64);
+        map.pin().insert(k, 0);
     }
     thread::scope(|s| {
         for _ in 0..4 {
@@ -70,6 +72,12 @@ fn threads_update_counters() {
         }
     });
     let m = map.pin();
-    let sum: u64 = (0..16u64).map(|k| *m.get(&k).unwrap()).sum();
+    let sum: u64 = (0..16u64).map(|k| m.get(&k).unwrap()).sum();
     assert_eq!(sum, 80_000);
 }
+
+both_maps!(
+    single_thread_grow_shrink,
+    threads_disjoint_inserts,
+    threads_update_counters,
+);

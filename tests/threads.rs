@@ -1,47 +1,35 @@
-//! Multi-threaded correctness tests.
+//! Multi-threaded correctness tests, each scenario on both maps
+//! (`hash_map::*` and `word_map::*`, through the kit's runner).
 //!
-//! Every scenario runs with 2, 4 and 8 threads on maps created with
-//! `with_capacity(0)`, so that the operations under test race with several
-//! cooperative resizes. Some tests pin per operation, others hold one pin per
-//! thread for the whole run.
+//! The `_pin_per_op` / `_long_pin` scenarios run with 2, 4 and 8 threads on
+//! maps created with `with_capacity(0)`, so that the operations under test
+//! race with several cooperative resizes; they pin per operation, or hold
+//! one pin per thread for the whole run. After them: disjoint writers
+//! through growth and shrink, iteration while the table grows, shrinks and
+//! rebuilds, and `add`s that must lose nothing. `WordMap`-only scenarios
+//! (`compare_exchange`, table retirement) are in `word_threads.rs`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::thread;
 
-use lfmap::HashMap;
+mod common;
+use common::{both_maps, Ops, Rng, TestMap};
 
 const THREADS: [usize; 3] = [2, 4, 8];
 
 /// Work multiplier: debug builds are an order of magnitude slower.
 const SCALE: usize = if cfg!(debug_assertions) { 2 } else { 8 };
 
-/// How a thread pins the map.
+/// How a thread pins the map. (A `WordMap` pins inside each call: there
+/// both modes run the same operations, differently scheduled.)
 #[derive(Clone, Copy, Debug)]
 enum Pin {
     /// `map.pin()` around every single operation.
     PerOp,
     /// One pin held by each thread for its whole run.
     Long,
-}
-
-/// A small deterministic PRNG (xorshift64*), one per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 fn value_of(key: u64) -> u64 {
@@ -52,9 +40,10 @@ fn value_of(key: u64) -> u64 {
 // Disjoint inserts
 // ---------------------------------------------------------------------------
 
-fn disjoint_inserts(threads: usize, pin: Pin) {
+fn disjoint_inserts<M: TestMap>(threads: usize, pin: Pin) {
+    let name = M::NAME;
     let per_thread = 10_000 * SCALE as u64;
-    let map = HashMap::with_capacity(0);
+    let map = M::with_capacity(0);
     let start = Barrier::new(threads);
     thread::scope(|s| {
         for t in 0..threads as u64 {
@@ -80,38 +69,39 @@ fn disjoint_inserts(threads: usize, pin: Pin) {
     });
     let total = per_thread * threads as u64;
     let stats = map.stats();
-    assert!(stats.resizes >= 5, "{threads} threads {pin:?}: {stats:?}");
+    assert!(
+        stats.resizes >= 5,
+        "{name}, {threads} threads {pin:?}: {stats:?}"
+    );
     assert_eq!(map.len(), total as usize, "{stats:?}");
     assert_eq!(stats.len, total as usize);
     assert!(stats.capacity >= total as usize, "{stats:?}");
     let m = map.pin();
     for k in 0..total {
-        assert_eq!(m.get(&k), Some(&value_of(k)), "key {k}");
+        assert_eq!(m.get(&k), Some(value_of(k)), "key {k}");
     }
     assert_eq!(m.get(&total), None);
     let mut seen = vec![false; total as usize];
     let mut count = 0;
     for (k, v) in m.iter() {
-        assert!(*k < total, "unknown key {k}");
-        assert_eq!(*v, value_of(*k), "key {k}");
-        assert!(!seen[*k as usize], "key {k} yielded twice");
-        seen[*k as usize] = true;
+        assert!(k < total, "unknown key {k}");
+        assert_eq!(v, value_of(k), "key {k}");
+        assert!(!seen[k as usize], "key {k} yielded twice");
+        seen[k as usize] = true;
         count += 1;
     }
     assert_eq!(count, total);
 }
 
-#[test]
-fn disjoint_inserts_pin_per_op() {
+fn disjoint_inserts_pin_per_op<M: TestMap>() {
     for threads in THREADS {
-        disjoint_inserts(threads, Pin::PerOp);
+        disjoint_inserts::<M>(threads, Pin::PerOp);
     }
 }
 
-#[test]
-fn disjoint_inserts_long_pin() {
+fn disjoint_inserts_long_pin<M: TestMap>() {
     for threads in THREADS {
-        disjoint_inserts(threads, Pin::Long);
+        disjoint_inserts::<M>(threads, Pin::Long);
     }
 }
 
@@ -119,12 +109,28 @@ fn disjoint_inserts_long_pin() {
 // Racing get_or_insert
 // ---------------------------------------------------------------------------
 
-fn racing_get_or_insert(threads: usize, pin: Pin) {
+/// The `i`-th key the racing threads claim: half plain, half with a top
+/// byte set (a `WordMap` claims those pending, and whoever comes first
+/// completes the claim).
+fn claim_key(i: u64) -> u64 {
+    if i % 2 == 0 {
+        i << 8
+    } else {
+        i ^ (0x7f << 56)
+    }
+}
+
+/// Every thread walks the same keys calling `get_or_insert(key, own id)`:
+/// each key is won by exactly one thread, whose value every thread gets.
+/// (`word_threads.rs`'s `same_key_claims_race_to_one_slot` merged in: its
+/// top-byte keys are `claim_key`'s odd ones.)
+fn racing_get_or_insert<M: TestMap>(threads: usize, pin: Pin) {
+    let name = M::NAME;
     let keys = 5_000 * SCALE as u64;
-    let map = HashMap::with_capacity(0);
+    let map = M::with_capacity(0);
     let start = Barrier::new(threads);
-    let seen: Vec<Vec<usize>> = thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
+    let seen: Vec<Vec<u64>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads as u64)
             .map(|t| {
                 let (map, start) = (&map, &start);
                 s.spawn(move || {
@@ -133,15 +139,15 @@ fn racing_get_or_insert(threads: usize, pin: Pin) {
                     // threads collide on the same key all the time.
                     match pin {
                         Pin::PerOp => (0..keys)
-                            .map(|k| *map.pin().get_or_insert(k, t))
+                            .map(|i| map.pin().get_or_insert(claim_key(i), t))
                             .collect::<Vec<_>>(),
                         Pin::Long => {
                             let m = map.pin();
                             (0..keys)
-                                .map(|k| {
-                                    let v = *m.get_or_insert(k, t);
+                                .map(|i| {
+                                    let v = m.get_or_insert(claim_key(i), t);
                                     // A second call must return the same value.
-                                    assert_eq!(*m.get_or_insert(k, t + 1000), v);
+                                    assert_eq!(m.get_or_insert(claim_key(i), t + 1000), v);
                                     v
                                 })
                                 .collect()
@@ -153,37 +159,43 @@ fn racing_get_or_insert(threads: usize, pin: Pin) {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let stats = map.stats();
-    assert!(stats.resizes >= 5, "{threads} threads {pin:?}: {stats:?}");
+    assert!(
+        stats.resizes >= 5,
+        "{name}, {threads} threads {pin:?}: {stats:?}"
+    );
     assert_eq!(map.len(), keys as usize);
     let m = map.pin();
     let mut winners = 0;
-    for k in 0..keys {
-        let v = seen[0][k as usize];
-        assert!(v < threads, "key {k}: value {v} is no thread's id");
+    for i in 0..keys {
+        let k = claim_key(i);
+        let v = seen[0][i as usize];
+        assert!(
+            v < threads as u64,
+            "key {k:#x}: value {v} is no thread's id"
+        );
         for (t, s) in seen.iter().enumerate() {
-            assert_eq!(s[k as usize], v, "key {k}: thread {t} saw another value");
+            assert_eq!(s[i as usize], v, "key {k:#x}: thread {t} saw another value");
         }
-        assert_eq!(m.get(&k), Some(&v), "key {k}");
+        assert_eq!(m.get(&k), Some(v), "key {k:#x}");
         winners += seen
             .iter()
             .enumerate()
-            .filter(|(t, s)| s[k as usize] == *t)
+            .filter(|(t, s)| s[i as usize] == *t as u64)
             .count();
     }
-    assert_eq!(winners, keys as usize, "{threads} threads {pin:?}");
+    assert_eq!(winners, keys as usize, "{name}, {threads} threads {pin:?}");
+    assert_eq!(m.iter().count(), keys as usize);
 }
 
-#[test]
-fn racing_get_or_insert_pin_per_op() {
+fn racing_get_or_insert_pin_per_op<M: TestMap>() {
     for threads in THREADS {
-        racing_get_or_insert(threads, Pin::PerOp);
+        racing_get_or_insert::<M>(threads, Pin::PerOp);
     }
 }
 
-#[test]
-fn racing_get_or_insert_long_pin() {
+fn racing_get_or_insert_long_pin<M: TestMap>() {
     for threads in THREADS {
-        racing_get_or_insert(threads, Pin::Long);
+        racing_get_or_insert::<M>(threads, Pin::Long);
     }
 }
 
@@ -194,11 +206,12 @@ fn racing_get_or_insert_long_pin() {
 const COUNTERS: u64 = 16;
 const GROW_BASE: u64 = 1 << 40;
 
-fn update_counters(threads: usize, pin: Pin) {
+fn update_counters<M: TestMap>(threads: usize, pin: Pin) {
+    let name = M::NAME;
     let rounds = 10_000 * SCALE as u64;
-    let map = HashMap::with_capacity(0);
+    let map = M::with_capacity(0);
     for k in 0..COUNTERS {
-        map.pin().insert(k, 0u64);
+        map.pin().insert(k, 0);
     }
     let start = Barrier::new(threads);
     thread::scope(|s| {
@@ -212,12 +225,9 @@ fn update_counters(threads: usize, pin: Pin) {
                     let c = (t + i) % COUNTERS;
                     let grow = GROW_BASE + t * rounds + i;
                     let (new, inserted) = match &long {
-                        Some(m) => (
-                            m.update(&c, |v| v + 1).copied(),
-                            m.insert(grow, i).is_none(),
-                        ),
+                        Some(m) => (m.update(&c, |v| v + 1), m.insert(grow, i).is_none()),
                         None => (
-                            map.pin().update(&c, |v| v + 1).copied(),
+                            map.pin().update(&c, |v| v + 1),
                             map.pin().insert(grow, i).is_none(),
                         ),
                     };
@@ -233,8 +243,8 @@ fn update_counters(threads: usize, pin: Pin) {
                         let old = GROW_BASE + t * rounds + (i - rounds / 2) * 2;
                         for k in [old, old + 1] {
                             let removed = match &long {
-                                Some(m) => m.remove(&k).copied(),
-                                None => map.pin().remove(&k).copied(),
+                                Some(m) => m.remove(&k),
+                                None => map.pin().remove(&k),
                             };
                             assert_eq!(removed, Some(k - GROW_BASE - t * rounds), "key {k}");
                         }
@@ -244,7 +254,10 @@ fn update_counters(threads: usize, pin: Pin) {
         }
     });
     let stats = map.stats();
-    assert!(stats.resizes >= 5, "{threads} threads {pin:?}: {stats:?}");
+    assert!(
+        stats.resizes >= 5,
+        "{name}, {threads} threads {pin:?}: {stats:?}"
+    );
     let m = map.pin();
     let mut sum = 0;
     for c in 0..COUNTERS {
@@ -252,7 +265,7 @@ fn update_counters(threads: usize, pin: Pin) {
         let expected: u64 = (0..threads as u64)
             .map(|t| (0..rounds).filter(|i| (t + i) % COUNTERS == c).count() as u64)
             .sum();
-        let got = *m.get(&c).unwrap();
+        let got = m.get(&c).unwrap();
         assert_eq!(got, expected, "counter {c}, {threads} threads {pin:?}");
         sum += got;
     }
@@ -261,17 +274,15 @@ fn update_counters(threads: usize, pin: Pin) {
     assert_eq!(m.iter().count(), COUNTERS as usize);
 }
 
-#[test]
-fn update_counters_pin_per_op() {
+fn update_counters_pin_per_op<M: TestMap>() {
     for threads in THREADS {
-        update_counters(threads, Pin::PerOp);
+        update_counters::<M>(threads, Pin::PerOp);
     }
 }
 
-#[test]
-fn update_counters_long_pin() {
+fn update_counters_long_pin<M: TestMap>() {
     for threads in THREADS {
-        update_counters(threads, Pin::Long);
+        update_counters::<M>(threads, Pin::Long);
     }
 }
 
@@ -288,10 +299,11 @@ fn check_churn_value(key: u64, v: u64, writers: u64) {
     assert!(v % 1000 < writers, "value {v}: no writer {}", v % 1000);
 }
 
-fn churn(threads: usize, pin: Pin) {
+fn churn<M: TestMap>(threads: usize, pin: Pin) {
+    let name = M::NAME;
     let ops = 20_000 * SCALE as u64;
     let writers = (threads / 2) as u64;
-    let map: HashMap<u64, u64> = HashMap::with_capacity(0);
+    let map = M::with_capacity(0);
     let done = AtomicUsize::new(0);
     let reads = AtomicUsize::new(0);
     let start = Barrier::new(threads);
@@ -317,11 +329,11 @@ fn churn(threads: usize, pin: Pin) {
                         0 | 1 => m.insert(k, k * 1000 + w),
                         2 => m.remove(&k),
                         _ => m.update(&k, |v| {
-                            check_churn_value(k, *v, writers);
+                            check_churn_value(k, v, writers);
                             k * 1000 + w
                         }),
                     };
-                    if let Some(&v) = prev {
+                    if let Some(v) = prev {
                         check_churn_value(k, v, writers);
                     }
                 }
@@ -338,8 +350,8 @@ fn churn(threads: usize, pin: Pin) {
                 while done.load(Ordering::Acquire) < writers as usize || n < 1000 {
                     let k = rng.below(CHURN_KEYS);
                     let v = match &long {
-                        Some(m) => m.get(&k).copied(),
-                        None => map.pin().get(&k).copied(),
+                        Some(m) => m.get(&k),
+                        None => map.pin().get(&k),
                     };
                     if let Some(v) = v {
                         check_churn_value(k, v, writers);
@@ -351,33 +363,34 @@ fn churn(threads: usize, pin: Pin) {
         }
     });
     let stats = map.stats();
-    assert!(stats.resizes > 0, "{threads} threads {pin:?}: {stats:?}");
+    assert!(
+        stats.resizes > 0,
+        "{name}, {threads} threads {pin:?}: {stats:?}"
+    );
     assert!(reads.load(Ordering::Relaxed) >= 1000);
     let m = map.pin();
     let mut count = 0;
     let mut keys = HashSet::new();
     for (k, v) in m.iter() {
-        assert!(*k < CHURN_KEYS);
-        assert!(keys.insert(*k), "key {k} yielded twice");
-        check_churn_value(*k, *v, writers);
-        assert_eq!(m.get(k), Some(v));
+        assert!(k < CHURN_KEYS);
+        assert!(keys.insert(k), "key {k} yielded twice");
+        check_churn_value(k, v, writers);
+        assert_eq!(m.get(&k), Some(v));
         count += 1;
     }
     assert_eq!(map.len(), count);
-    assert!(stats.slots <= 1024, "{stats:?}");
+    assert!(stats.slots <= 1024, "{name}: {stats:?}");
 }
 
-#[test]
-fn churn_with_readers_pin_per_op() {
+fn churn_with_readers_pin_per_op<M: TestMap>() {
     for threads in THREADS {
-        churn(threads, Pin::PerOp);
+        churn::<M>(threads, Pin::PerOp);
     }
 }
 
-#[test]
-fn churn_with_readers_long_pin() {
+fn churn_with_readers_long_pin<M: TestMap>() {
     for threads in THREADS {
-        churn(threads, Pin::Long);
+        churn::<M>(threads, Pin::Long);
     }
 }
 
@@ -387,11 +400,12 @@ fn churn_with_readers_long_pin() {
 
 const STABLE: u64 = 1_000;
 
-fn iterate_while_growing(threads: usize, pin: Pin) {
+fn iterate_while_growing<M: TestMap>(threads: usize, pin: Pin) {
+    let name = M::NAME;
     let per_writer = 20_000 * SCALE as u64;
     let writers = (threads / 2) as u64;
     let iterators = threads as u64 - writers;
-    let map = HashMap::with_capacity(0);
+    let map = M::with_capacity(0);
     for k in 0..STABLE {
         map.pin().insert(k, value_of(k));
     }
@@ -421,9 +435,9 @@ fn iterate_while_growing(threads: usize, pin: Pin) {
                     // ours, and put back one removed before.
                     if i % 4 == 3 {
                         let old = base + i / 2;
-                        assert_eq!(m.remove(&old), Some(&value_of(old)));
+                        assert_eq!(m.remove(&old), Some(value_of(old)));
                         assert_eq!(m.insert(old, value_of(old)), None);
-                        assert_eq!(m.remove(&(old - 1)).copied(), Some(value_of(old - 1)));
+                        assert_eq!(m.remove(&(old - 1)), Some(value_of(old - 1)));
                     }
                 }
                 done.fetch_add(1, Ordering::Release);
@@ -441,7 +455,7 @@ fn iterate_while_growing(threads: usize, pin: Pin) {
                     let m = map.pin();
                     seen.fill(false);
                     let mut stable = 0;
-                    for (&k, &v) in m.iter() {
+                    for (k, v) in m.iter() {
                         assert!((k as usize) < total_keys, "unknown key {k}");
                         assert!(!seen[k as usize], "key {k} yielded twice");
                         seen[k as usize] = true;
@@ -460,7 +474,7 @@ fn iterate_while_growing(threads: usize, pin: Pin) {
     let stats = map.stats();
     assert!(
         stats.resizes >= resizes_before + 3,
-        "{threads} threads {pin:?}: {stats:?}"
+        "{name}, {threads} threads {pin:?}: {stats:?}"
     );
     assert!(iterations.load(Ordering::Relaxed) >= 2 * iterators as usize);
     // Each writer removed a quarter of its keys, minus those put back.
@@ -473,17 +487,15 @@ fn iterate_while_growing(threads: usize, pin: Pin) {
     assert_eq!(map.pin().iter().count(), map.len());
 }
 
-#[test]
-fn iterate_while_growing_pin_per_op() {
+fn iterate_while_growing_pin_per_op<M: TestMap>() {
     for threads in THREADS {
-        iterate_while_growing(threads, Pin::PerOp);
+        iterate_while_growing::<M>(threads, Pin::PerOp);
     }
 }
 
-#[test]
-fn iterate_while_growing_long_pin() {
+fn iterate_while_growing_long_pin<M: TestMap>() {
     for threads in THREADS {
-        iterate_while_growing(threads, Pin::Long);
+        iterate_while_growing::<M>(threads, Pin::Long);
     }
 }
 
@@ -493,11 +505,12 @@ fn iterate_while_growing_long_pin() {
 
 const PRESENT: u64 = 512;
 
-fn get_during_migration(threads: usize, pin: Pin) {
+fn get_during_migration<M: TestMap>(threads: usize, pin: Pin) {
+    let name = M::NAME;
     let per_writer = 10_000 * SCALE as u64;
     let rounds = 3;
     let writers = (threads / 2) as u64;
-    let map = HashMap::with_capacity(0);
+    let map = M::with_capacity(0);
     for k in 0..PRESENT {
         map.pin().insert(k, value_of(k));
     }
@@ -523,8 +536,8 @@ fn get_during_migration(threads: usize, pin: Pin) {
                         max_slots.fetch_max(map.stats().slots, Ordering::Relaxed);
                         for k in base..base + per_writer {
                             let removed = match &long {
-                                Some(m) => m.remove(&k).copied(),
-                                None => map.pin().remove(&k).copied(),
+                                Some(m) => m.remove(&k),
+                                None => map.pin().remove(&k),
                             };
                             assert_eq!(removed, Some(value_of(k)), "key {k}");
                         }
@@ -542,8 +555,8 @@ fn get_during_migration(threads: usize, pin: Pin) {
                 while !stop.load(Ordering::Relaxed) || n < 1000 {
                     let k = rng.below(PRESENT);
                     let v = match &long {
-                        Some(m) => m.get(&k).copied(),
-                        None => map.pin().get(&k).copied(),
+                        Some(m) => m.get(&k),
+                        None => map.pin().get(&k),
                     };
                     assert_eq!(v, Some(value_of(k)), "key {k} lost during migration");
                     n += 1;
@@ -560,7 +573,7 @@ fn get_during_migration(threads: usize, pin: Pin) {
     // At least one grow and one shrink per round.
     assert!(
         stats.resizes >= 2 * rounds,
-        "{threads} threads {pin:?}: {stats:?}"
+        "{name}, {threads} threads {pin:?}: {stats:?}"
     );
     assert!(lookups.load(Ordering::Relaxed) >= 1000);
     assert_eq!(map.len(), PRESENT as usize);
@@ -569,25 +582,186 @@ fn get_during_migration(threads: usize, pin: Pin) {
     // slots); the check runs every 64th removal on large tables, hence 8192.
     assert!(
         stats.slots <= 8192 && max_slots >= 4 * stats.slots,
-        "no shrink: max {max_slots} slots, now {stats:?}"
+        "{name}: no shrink: max {max_slots} slots, now {stats:?}"
     );
     let m = map.pin();
     for k in 0..PRESENT {
-        assert_eq!(m.get(&k), Some(&value_of(k)));
+        assert_eq!(m.get(&k), Some(value_of(k)));
     }
     assert_eq!(m.iter().count(), PRESENT as usize);
 }
 
-#[test]
-fn get_during_migration_pin_per_op() {
+fn get_during_migration_pin_per_op<M: TestMap>() {
     for threads in THREADS {
-        get_during_migration(threads, Pin::PerOp);
+        get_during_migration::<M>(threads, Pin::PerOp);
     }
 }
 
-#[test]
-fn get_during_migration_long_pin() {
+fn get_during_migration_long_pin<M: TestMap>() {
     for threads in THREADS {
-        get_during_migration(threads, Pin::Long);
+        get_during_migration::<M>(threads, Pin::Long);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Disjoint writers through growth and shrink
+// ---------------------------------------------------------------------------
+
+/// Threads of the fixed-size scenarios below.
+const FOUR: u64 = 4;
+
+/// Four threads each insert, read back and remove nine tenths of their own
+/// keys (top nibble = thread): growth and then shrink under disjoint
+/// writers. (Formerly in `word_threads.rs`, `WordMap` only.)
+fn disjoint_writers_through_grow_and_shrink<M: TestMap>() {
+    let map = M::new();
+    let n = 30_000u64;
+    thread::scope(|s| {
+        for t in 0..FOUR {
+            let map = &map;
+            s.spawn(move || {
+                let key = |i: u64| (t << 60) | i;
+                for i in 0..n {
+                    assert_eq!(map.pin().insert(key(i), i), None);
+                }
+                for i in 0..n {
+                    assert_eq!(map.pin().get(&key(i)), Some(i));
+                }
+                for i in (0..n).filter(|i| i % 10 != 0) {
+                    assert_eq!(map.pin().remove(&key(i)), Some(i));
+                }
+            });
+        }
+    });
+    assert_eq!(map.len() as u64, FOUR * n / 10);
+    let seen: HashSet<u64> = map.keys().into_iter().collect();
+    assert_eq!(seen.len() as u64, FOUR * n / 10);
+    // Peak 120,000 keys needed 262,144 slots; 12,000 left need 32,768 or 65,536.
+    assert!(
+        map.stats().slots <= 65_536,
+        "{}: did not shrink: {:?}",
+        M::NAME,
+        map.stats()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Iteration while the table grows, shrinks and rebuilds
+// ---------------------------------------------------------------------------
+
+/// One thread churns a window of keys while this one iterates: every
+/// stable key is yielded exactly once by every pass, whatever resizes the
+/// pass overlaps. (Formerly in `word_threads.rs`, `WordMap` only.)
+fn iteration_during_growth_yields_stable_keys_once<M: TestMap>() {
+    let map = M::new();
+    let stable = 5_000u64;
+    for k in 0..stable {
+        map.pin().insert(k, k);
+    }
+    let stop = AtomicBool::new(false);
+    // The reader walks until the churn has forced this many resizes (and at
+    // least 50 times), so every run overlaps iteration with resizes however
+    // the two threads happen to be scheduled.
+    let resizes_wanted = map.stats().resizes + 20;
+    thread::scope(|s| {
+        let (map, stop) = (&map, &stop);
+        s.spawn(move || {
+            // Churn over a window of 20,000 keys, about half present at a
+            // time: tombstones pile up and force rebuilds, and the live count
+            // swings enough to grow and shrink, while the reader walks.
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let m = map.pin();
+                m.insert(1 << 32 | (i % 20_000), i);
+                m.remove(&(1 << 32 | ((i * 7 + 10_000) % 20_000)));
+                i += 1;
+            }
+        });
+        let mut passes = 0u64;
+        while passes < 50 || map.stats().resizes < resizes_wanted {
+            let mut seen = HashSet::new();
+            for (k, v) in map.pin().iter() {
+                assert!(seen.insert(k), "key {k:#x} yielded twice");
+                if k < stable {
+                    assert_eq!(v, k);
+                }
+            }
+            for k in 0..stable {
+                assert!(seen.contains(&k), "stable key {k} missed");
+            }
+            passes += 1;
+            // The churn resizes every few thousand operations; a million
+            // passes without 20 resizes means resizing has stopped.
+            assert!(
+                passes < 1_000_000,
+                "{}: churn stopped resizing: {:?}",
+                M::NAME,
+                map.stats()
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Concurrent read-modify-write: no lost update
+// ---------------------------------------------------------------------------
+
+/// Threads `add` to hot keys every thread shares (plain ones and ones with
+/// a top byte) while cold keys make the table grow through several resizes:
+/// every count is exact. On `HashMap`, `add` is `compute`: this scenario
+/// merges `word_threads.rs`'s `concurrent_adds_lose_nothing` and `api.rs`'s
+/// `compute_increments_are_exact_under_threads`.
+fn concurrent_adds_lose_nothing<M: TestMap>() {
+    for threads in THREADS.map(|t| t as u64) {
+        let map = M::new();
+        let rounds = 64 * 300u64; // a multiple of both hot-key counts
+        let barrier = Barrier::new(threads as usize);
+        thread::scope(|s| {
+            for t in 0..threads {
+                let (map, barrier) = (&map, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    for i in 0..rounds {
+                        let m = map.pin();
+                        m.add(&(i % 64), 1);
+                        m.add(&(1 << 40 | (t * rounds + i)), 2);
+                        m.add(&(0xfe << 56 | (i % 16)), 3);
+                    }
+                });
+            }
+        });
+        let ctx = format!("{}, {threads} threads", M::NAME);
+        let m = map.pin();
+        for k in 0..64 {
+            assert_eq!(m.get(&k), Some(threads * rounds / 64), "{ctx}: hot key {k}");
+        }
+        for k in 0..16u64 {
+            let got = m.get(&(0xfe << 56 | k));
+            assert_eq!(got, Some(3 * threads * rounds / 16), "{ctx}");
+        }
+        for c in 0..threads * rounds {
+            assert_eq!(m.get(&(1 << 40 | c)), Some(2), "{ctx}");
+        }
+        assert_eq!(map.len() as u64, 64 + 16 + threads * rounds, "{ctx}");
+        assert!(map.stats().resizes > 5, "{ctx}: {:?}", map.stats());
+    }
+}
+
+both_maps!(
+    disjoint_inserts_pin_per_op,
+    disjoint_inserts_long_pin,
+    racing_get_or_insert_pin_per_op,
+    racing_get_or_insert_long_pin,
+    update_counters_pin_per_op,
+    update_counters_long_pin,
+    churn_with_readers_pin_per_op,
+    churn_with_readers_long_pin,
+    iterate_while_growing_pin_per_op,
+    iterate_while_growing_long_pin,
+    get_during_migration_pin_per_op,
+    get_during_migration_long_pin,
+    disjoint_writers_through_grow_and_shrink,
+    iteration_during_growth_yields_stable_keys_once,
+    concurrent_adds_lose_nothing,
+);

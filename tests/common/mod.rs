@@ -1,58 +1,45 @@
-//! Helpers shared by the model tests (`mod common;` in each test file).
+//! The shared test kit. A test file says `mod common;` and takes what it
+//! needs:
+//!
+//! * [`hashers`]: [`ShapedHash`], hash functions of every shape the tests
+//!   feed the maps: the full digest, the key itself, one constant, a few
+//!   distinct values (small, spread out, or with identical tags).
+//! * [`rng`]: [`Rng`], the small deterministic PRNG, and [`shuffle`].
+//! * [`drops`]: [`Ledger`], [`Tracked`] and [`Books`], which count every
+//!   construction and drop of keys and values, by serial number, so a
+//!   double drop and a leak are each caught as such.
+//! * [`panics`]: [`PanicKey`], a key whose `Hash` and `Eq` panic on the
+//!   calls a test arms, and the helpers around planned panics.
+//! * [`sweep`]: [`SweepOrder`] and [`sweep_prefix`], the orders "remove
+//!   what you iterate" removes keys in (issue #12).
+//! * [`runner`]: [`TestMap`] and [`Ops`], one interface over
+//!   `HashMap<u64, u64>` and `WordMap<u64, u64>`, and [`both_maps!`], which
+//!   turns each scenario, written once, into a test on each map.
+//!
+//! Reclamation backends: nothing here picks one. CI runs the whole test
+//! suite twice, once with default features (seize) and once with
+//! `--features crossbeam-epoch`, so every scenario, on both maps, runs on
+//! both backends. (`WordMap` reclaims its tables with its own epochs under
+//! either feature.)
+//!
+//! The kit holds no `#[test]` and touches no process-wide state unless a
+//! test calls it to ([`quiet_planned_panics`] installs a panic hook), so
+//! binaries that must run alone, such as `rss.rs`, may use it too. Each
+//! test binary uses only part of it, hence `allow(dead_code)`.
 
-/// The order a "remove what you iterate" sweep removes keys in (issue #12).
-#[derive(Clone, Copy, Debug)]
-pub enum SweepOrder {
-    /// The order `iter` yielded them in (slot order: ascending home).
-    Iteration,
-    /// Removing each key as `iter` yields it, inside the loop.
-    DuringIteration,
-    /// Ascending hash.
-    Hash,
-    /// A shuffle seeded by the value.
-    Random(u64),
-}
+#![allow(dead_code, unused_imports, unused_macros)]
 
-impl SweepOrder {
-    /// One of the four orders, picked and seeded by `seed`.
-    pub fn from_seed(seed: u64) -> SweepOrder {
-        match seed % 4 {
-            0 => SweepOrder::Iteration,
-            1 => SweepOrder::DuringIteration,
-            2 => SweepOrder::Hash,
-            _ => SweepOrder::Random(seed),
-        }
-    }
-}
+pub mod drops;
+pub mod hashers;
+pub mod panics;
+pub mod rng;
+pub mod runner;
+pub mod sweep;
 
-/// The keys a sweep removes, in its order: the first `len - len * keep /
-/// 10` of `keys` (given in iteration order) after arranging them by
-/// `order`. `None` for [`SweepOrder::DuringIteration`], which the caller
-/// runs inside its own iteration, removing that many keys.
-pub fn sweep_prefix<K>(
-    mut keys: Vec<K>,
-    order: SweepOrder,
-    keep: u8,
-    hash: impl Fn(&K) -> u64,
-) -> (usize, Option<Vec<K>>) {
-    let remove = keys.len() - keys.len() * usize::from(keep) / 10;
-    match order {
-        SweepOrder::DuringIteration => return (remove, None),
-        SweepOrder::Iteration => {}
-        SweepOrder::Hash => keys.sort_by_key(|k| hash(k)),
-        SweepOrder::Random(seed) => shuffle(&mut keys, seed),
-    }
-    keys.truncate(remove);
-    (remove, Some(keys))
-}
-
-/// A Fisher-Yates shuffle driven by a small xorshift generator.
-pub fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut x = seed | 1 << 40;
-    for i in (1..items.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        items.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-}
+pub use drops::{Books, Ledger, Tracked};
+pub use hashers::{Shape, ShapedHash};
+pub use panics::{arm, disarm, panic_message, quiet_planned_panics, PanicKey, ON_EQ, ON_HASH};
+pub use rng::{shuffle, Rng};
+pub(crate) use runner::both_maps;
+pub use runner::{Ops, TestMap};
+pub use sweep::{sweep_prefix, SweepOrder};

@@ -1,0 +1,305 @@
+//! One scenario, both maps. A scenario is a function generic over
+//! [`TestMap`], written once against the operations both maps share
+//! ([`Ops`]); `both_maps!(scenario, ...)` turns each listed scenario into
+//! two tests, `hash_map::scenario` on `lfmap::HashMap<u64, u64>` and
+//! `word_map::scenario` on `lfmap::WordMap<u64, u64>`. Two tests rather
+//! than one loop: they run in parallel, and a failure names its map.
+//!
+//! ```ignore
+//! mod common;
+//! use common::{both_maps, Ops, TestMap};
+//!
+//! fn insert_then_get<M: TestMap>() {
+//!     let map = M::new();
+//!     assert_eq!(map.pin().insert(1, 2), None);
+//!     assert_eq!(map.pin().get(&1), Some(2), "{}", M::NAME);
+//! }
+//!
+//! both_maps!(insert_then_get, identity_keys<common::ShapedHash>);
+//! ```
+//!
+//! `scenario<H>` runs the scenario on maps built with hasher type `H`
+//! (the scenario passes the hasher value, e.g.
+//! `M::with_hasher(ShapedHash(Shape::Identity))`). `both_maps!` appears
+//! once per module (it defines `hash_map` and `word_map` there).
+//!
+//! A handle is what [`TestMap::pin`] returns: a pinned `HashMapRef`
+//! (references stay valid while it lives; a scenario may hold one across
+//! many operations, as a thread holding a pin would) or the `WordMap`
+//! itself (which pins inside each call). [`Ops`] returns copies either
+//! way.
+
+use std::hash::BuildHasher;
+
+use lfmap::{Compute, HashMap, HashMapRef, Operation, ProbeStats, Stats, WordMap};
+
+/// A map of `u64` to `u64` a scenario runs on: `HashMap` or `WordMap`.
+pub trait TestMap: Send + Sync + Sized {
+    /// `"HashMap"` or `"WordMap"`, for messages.
+    const NAME: &'static str;
+    /// The hasher type the map was instantiated with.
+    type Hasher: BuildHasher + Clone + Default + Send + Sync;
+    /// What [`pin`](TestMap::pin) returns.
+    type Handle<'a>: Ops
+    where
+        Self: 'a;
+
+    fn with_capacity_and_hasher(capacity: usize, hasher: Self::Hasher) -> Self;
+
+    fn with_hasher(hasher: Self::Hasher) -> Self {
+        Self::with_capacity_and_hasher(0, hasher)
+    }
+
+    fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, Self::Hasher::default())
+    }
+
+    /// An empty map at the smallest table, with a default hasher.
+    fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// A handle for operations: `HashMap::pin`, or the `WordMap` itself.
+    fn pin(&self) -> Self::Handle<'_>;
+
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn stats(&self) -> Stats;
+
+    fn probe_stats(&self) -> ProbeStats;
+
+    fn hasher(&self) -> &Self::Hasher;
+
+    /// The hash the map's hasher gives `key`.
+    fn hash(&self, key: u64) -> u64 {
+        self.hasher().hash_one(key)
+    }
+
+    /// Every `(key, value)`, from one iteration.
+    fn entries(&self) -> Vec<(u64, u64)> {
+        self.pin().iter().collect()
+    }
+
+    /// Every key, from one iteration, in iteration order.
+    fn keys(&self) -> Vec<u64> {
+        self.pin().iter().map(|(k, _)| k).collect()
+    }
+}
+
+/// The operations both maps have, on `u64` keys and values, returning
+/// copies. Each is the map's own method, except the three `HashMap` has
+/// no method for: [`add`](Ops::add) and
+/// [`compare_exchange`](Ops::compare_exchange) are `compute` there, and
+/// [`retain`](Ops::retain) is iterate-and-remove on `WordMap`.
+pub trait Ops {
+    fn insert(&self, key: u64, value: u64) -> Option<u64>;
+    fn get(&self, key: &u64) -> Option<u64>;
+    fn contains_key(&self, key: &u64) -> bool;
+    fn remove(&self, key: &u64) -> Option<u64>;
+    /// The new value, if the key was present.
+    fn update(&self, key: &u64, f: impl FnMut(u64) -> u64) -> Option<u64>;
+    fn get_or_insert(&self, key: u64, value: u64) -> u64;
+    /// Adds `delta` (wrapping), starting from 0 if absent; returns the sum.
+    fn add(&self, key: &u64, delta: u64) -> u64;
+    /// `Ok(current)` if the value was `current` and is now `new`; else the
+    /// value there was (`None`: absent).
+    fn compare_exchange(&self, key: &u64, current: u64, new: u64) -> Result<u64, Option<u64>>;
+    /// Removes the entries `keep` says no to, judging each once.
+    fn retain(&self, keep: impl FnMut(u64, u64) -> bool);
+    fn clear(&self);
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A weakly consistent iteration, as the map's own `iter`.
+    fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_;
+}
+
+impl<S: BuildHasher + Clone + Default + Send + Sync> TestMap for HashMap<u64, u64, S> {
+    const NAME: &'static str = "HashMap";
+    type Hasher = S;
+    type Handle<'a>
+        = HashMapRef<'a, u64, u64, S>
+    where
+        Self: 'a;
+
+    fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        HashMap::with_capacity_and_hasher(capacity, hasher)
+    }
+    fn pin(&self) -> HashMapRef<'_, u64, u64, S> {
+        HashMap::pin(self)
+    }
+    fn len(&self) -> usize {
+        HashMap::len(self)
+    }
+    fn stats(&self) -> Stats {
+        HashMap::stats(self)
+    }
+    fn probe_stats(&self) -> ProbeStats {
+        HashMap::probe_stats(self)
+    }
+    fn hasher(&self) -> &S {
+        HashMap::hasher(self)
+    }
+}
+
+impl<S: BuildHasher> Ops for HashMapRef<'_, u64, u64, S> {
+    fn insert(&self, key: u64, value: u64) -> Option<u64> {
+        HashMapRef::insert(self, key, value).copied()
+    }
+    fn get(&self, key: &u64) -> Option<u64> {
+        HashMapRef::get(self, key).copied()
+    }
+    fn contains_key(&self, key: &u64) -> bool {
+        HashMapRef::contains_key(self, key)
+    }
+    fn remove(&self, key: &u64) -> Option<u64> {
+        HashMapRef::remove(self, key).copied()
+    }
+    fn update(&self, key: &u64, mut f: impl FnMut(u64) -> u64) -> Option<u64> {
+        HashMapRef::update(self, key, |v| f(*v)).copied()
+    }
+    fn get_or_insert(&self, key: u64, value: u64) -> u64 {
+        *HashMapRef::get_or_insert(self, key, value)
+    }
+    fn add(&self, key: &u64, delta: u64) -> u64 {
+        let sum = |e: Option<(&u64, &u64)>| {
+            Operation::<u64, ()>::Insert(e.map_or(delta, |(_, v)| v.wrapping_add(delta)))
+        };
+        match self.compute(*key, sum) {
+            Compute::Inserted(&v) | Compute::Updated { new: &v, .. } => v,
+            other => unreachable!("add: {other:?}"),
+        }
+    }
+    fn compare_exchange(&self, key: &u64, current: u64, new: u64) -> Result<u64, Option<u64>> {
+        let swap = |e: Option<(&u64, &u64)>| match e {
+            Some((_, &v)) if v == current => Operation::Insert(new),
+            other => Operation::Abort(other.map(|(_, &v)| v)),
+        };
+        match self.compute(*key, swap) {
+            Compute::Updated { old: &old, .. } => Ok(old),
+            Compute::Aborted(seen) => Err(seen),
+            other => unreachable!("compare_exchange: {other:?}"),
+        }
+    }
+    fn retain(&self, mut keep: impl FnMut(u64, u64) -> bool) {
+        HashMapRef::retain(self, |k, v| keep(*k, *v));
+    }
+    fn clear(&self) {
+        HashMapRef::clear(self);
+    }
+    fn len(&self) -> usize {
+        HashMapRef::len(self)
+    }
+    fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        HashMapRef::iter(self).map(|(k, v)| (*k, *v))
+    }
+}
+
+impl<S: BuildHasher + Clone + Default + Send + Sync> TestMap for WordMap<u64, u64, S> {
+    const NAME: &'static str = "WordMap";
+    type Hasher = S;
+    type Handle<'a>
+        = &'a WordMap<u64, u64, S>
+    where
+        Self: 'a;
+
+    fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        WordMap::with_capacity_and_hasher(capacity, hasher)
+    }
+    fn pin(&self) -> &Self {
+        self
+    }
+    fn len(&self) -> usize {
+        WordMap::len(self)
+    }
+    fn stats(&self) -> Stats {
+        WordMap::stats(self)
+    }
+    fn probe_stats(&self) -> ProbeStats {
+        WordMap::probe_stats(self)
+    }
+    fn hasher(&self) -> &S {
+        WordMap::hasher(self)
+    }
+}
+
+impl<S: BuildHasher> Ops for &WordMap<u64, u64, S> {
+    fn insert(&self, key: u64, value: u64) -> Option<u64> {
+        WordMap::insert(self, key, value)
+    }
+    fn get(&self, key: &u64) -> Option<u64> {
+        WordMap::get(self, key)
+    }
+    fn contains_key(&self, key: &u64) -> bool {
+        WordMap::contains_key(self, key)
+    }
+    fn remove(&self, key: &u64) -> Option<u64> {
+        WordMap::remove(self, key)
+    }
+    fn update(&self, key: &u64, f: impl FnMut(u64) -> u64) -> Option<u64> {
+        WordMap::update(self, key, f)
+    }
+    fn get_or_insert(&self, key: u64, value: u64) -> u64 {
+        WordMap::get_or_insert(self, key, value)
+    }
+    fn add(&self, key: &u64, delta: u64) -> u64 {
+        WordMap::add(self, key, delta)
+    }
+    fn compare_exchange(&self, key: &u64, current: u64, new: u64) -> Result<u64, Option<u64>> {
+        WordMap::compare_exchange(self, key, current, new)
+    }
+    fn retain(&self, mut keep: impl FnMut(u64, u64) -> bool) {
+        for (k, v) in WordMap::iter(self) {
+            if !keep(k, v) {
+                WordMap::remove(self, &k);
+            }
+        }
+    }
+    fn clear(&self) {
+        WordMap::clear(self);
+    }
+    fn len(&self) -> usize {
+        WordMap::len(self)
+    }
+    fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        WordMap::iter(self)
+    }
+}
+
+/// `both_maps!(a, b<H>, ...)`: for each scenario `a` (a function generic
+/// over [`TestMap`] in the calling module), a test `hash_map::a` running
+/// `a::<HashMap<u64, u64>>()` and a test `word_map::a` running
+/// `a::<WordMap<u64, u64>>()`; with `<H>`, the maps' hasher type is `H`.
+macro_rules! both_maps {
+    ($($scenario:ident $(<$hasher:ty>)?),+ $(,)?) => {
+        /// The scenarios on `lfmap::HashMap<u64, u64>`.
+        mod hash_map {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario::<::lfmap::HashMap<u64, u64 $(, $hasher)?>>();
+                }
+            )+
+        }
+
+        /// The scenarios on `lfmap::WordMap<u64, u64>`.
+        mod word_map {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario::<::lfmap::WordMap<u64, u64 $(, $hasher)?>>();
+                }
+            )+
+        }
+    };
+}
+pub(crate) use both_maps;
