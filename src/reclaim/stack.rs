@@ -34,10 +34,13 @@
 //! * `push` and `push_all`: the ordering of the successful CAS, at least
 //!   `Release`: whoever later reads the new head with `Acquire` (a take, a
 //!   walk) sees the node's value and link, and everything the pusher did
-//!   before the push. Every modification of the head after `new` is a
-//!   read-modify-write (push, push back, take), so each continues the
+//!   before the push. Every concurrent modification of the head is a
+//!   read-modify-write (push, push back, take; `take_all_mut` and drop hold
+//!   `&mut` and so come after every other access), so each continues the
 //!   release sequence of every earlier push: one `Acquire` read of the head
-//!   synchronises with every push of a node it reaches, not only the last.
+//!   synchronises with every push of a node it reaches, not only the last
+//!   (a node pushed back is covered through its taker, whose `Acquire`
+//!   take precedes its `Release` push back).
 //!   The load that seeds the link and the CAS's failure ordering are
 //!   `Relaxed`: the value read is only stored in our own node and compared
 //!   by the CAS, never dereferenced. With `SeqCst` they are `SeqCst` too, for
@@ -51,6 +54,7 @@
 //!   links are plain fields, written only while a node is private (before
 //!   the CAS that publishes it) and only read after that CAS.
 //! * `is_empty`: the caller's ordering (a hint is `Relaxed`).
+//! * `take_all_mut`, drop: none (`&mut self`: no other access can race).
 //!
 //! Under loom the head is a loom atomic (`crate::sync`); the links and
 //! values are plain memory, as in the shipped build.

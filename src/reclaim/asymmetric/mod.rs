@@ -52,7 +52,7 @@
 //! |---|---|
 //! | this one | [`TableReclaim`], the backend: retire, scan, pacing, drop |
 //! | [`epoch`] | [`Epoch`](epoch::Epoch), the global epoch, a record's announcement (pinned at an epoch, or not) |
-//! | [`registry`] | the process-wide [`Domain`](registry::Domain): the records (a push-only stack) and the global epoch; claim, announce, the oldest pin |
+//! | [`registry`] | the process-wide [`Domain`]: the records (a push-only stack) and the global epoch; claim, announce, the oldest pin |
 //! | [`barrier`] | the barrier strategy: `membarrier` or fences |
 //! | [`guard`] | the thread's record cache and pin depth; the guards, pin and unpin |
 //! | [`retired`] | a map's queue of retired tables |
