@@ -5,7 +5,7 @@
 //! are `std`'s. The statistics atomics ([`stat`]: counters, occupancy, the
 //! table reclaimer's pacing) are std's even under loom, as is the
 //! process-wide counter that numbers threads for counter striping
-//! (`stats.rs`) and the loom-only bookkeeping of `reclaim/tables.rs`
+//! (`stats.rs`) and the loom-only bookkeeping of `reclaim/asymmetric/`
 //! (`loom_graveyard`): none plays a part in any protocol.
 //!
 //! [`AtomicU128`] (the slot unit of `WordMap`) comes from `portable-atomic`:

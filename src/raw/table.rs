@@ -5,11 +5,12 @@
 use std::ops::Range;
 
 use super::slot::{Entry, Slots};
+use crate::reclaim::stack::Stack;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::resize::policy::{MAX_SLOTS, MIN_SLOTS};
 use crate::resize::probe::Placement;
 use crate::resize::{Generation, Header};
-use crate::sync::{AtomicBool, AtomicPtr, Ordering};
+use crate::sync::{AtomicBool, Ordering};
 
 /// A power-of-two array of slots plus its migration bookkeeping.
 pub(crate) struct Table<K, V> {
@@ -28,15 +29,18 @@ pub(crate) struct Table<K, V> {
     /// so dropping it skips the slot scan: that scan, run by whichever thread
     /// reclaims the table, was a multi-millisecond stall on large tables.
     tombstoned: AtomicBool,
-    /// Entries unlinked here while `older_reachable` (a Treiber stack).
-    deferred: AtomicPtr<Deferred<K, V>>,
+    /// Entries unlinked here while `older_reachable`.
+    deferred: Stack<Parked<K, V>>,
 }
 
-/// A node of a table's deferred-retirement stack.
-struct Deferred<K, V> {
-    entry: *mut Entry<K, V>,
-    next: *mut Deferred<K, V>,
-}
+/// An entry parked on a table's deferred-retirement stack: unlinked from
+/// the table, owned by the stack until it is retired (or the table drops).
+struct Parked<K, V>(*mut Entry<K, V>);
+
+// SAFETY: a parked entry is owned by the stack alone; whoever takes it
+// retires or frees it, possibly on another thread, which moves its key and
+// value there (so K, V: Send).
+unsafe impl<K: Send, V: Send> Send for Parked<K, V> {}
 
 impl<K, V> Table<K, V> {
     /// Allocates a table with `placement` (whose slot count is a power of
@@ -49,7 +53,7 @@ impl<K, V> Table<K, V> {
             header: Header::new(placement, generation),
             older_reachable: AtomicBool::new(older_reachable),
             tombstoned: AtomicBool::new(false),
-            deferred: AtomicPtr::new(std::ptr::null_mut()),
+            deferred: Stack::new(),
         })
     }
 
@@ -65,24 +69,7 @@ impl<K, V> Table<K, V> {
         if !self.older_reachable.load(Ordering::SeqCst) {
             return false;
         }
-        let node = Box::into_raw(Box::new(Deferred {
-            entry,
-            next: std::ptr::null_mut(),
-        }));
-        let mut head = self.deferred.load(Ordering::SeqCst);
-        loop {
-            // SAFETY: `node` is ours until the CAS publishes it.
-            unsafe { (*node).next = head };
-            match self.deferred.compare_exchange_weak(
-                head,
-                node,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => break,
-                Err(seen) => head = seen,
-            }
-        }
+        self.deferred.push(Parked(entry), Ordering::SeqCst);
         true
     }
 
@@ -100,15 +87,13 @@ impl<K, V> Table<K, V> {
 
     /// Retires every parked entry through `guard`.
     pub(crate) fn drain_deferred(&self, guard: &impl ReclaimGuard) {
-        let mut node = self.deferred.swap(std::ptr::null_mut(), Ordering::SeqCst);
-        while !node.is_null() {
-            // SAFETY: the swap gave us the whole stack: its nodes are ours.
-            let owned = unsafe { Box::from_raw(node) };
-            node = owned.next;
+        // SeqCst: the promoter's side of the pattern `defer_retire` states.
+        for Parked(entry) in self.deferred.take_all(Ordering::SeqCst) {
             // SAFETY: the entry was unlinked from this table by the CAS that
-            // parked it, parked once, and the older table that could still
-            // reach it has been unlinked from the root.
-            unsafe { guard.retire(owned.entry) };
+            // parked it, parked once, taken once (the take gave us the whole
+            // stack), and the older table that could still reach it has been
+            // unlinked from the root.
+            unsafe { guard.retire(entry) };
         }
     }
 
@@ -191,13 +176,10 @@ impl<K, V> Drop for Table<K, V> {
         if owns_entries {
             self.slots.free_owned();
         }
-        let mut node = self.deferred.load(Ordering::Relaxed);
-        while !node.is_null() {
-            // SAFETY: parked nodes and their entries are owned by the stack.
-            let owned = unsafe { Box::from_raw(node) };
-            node = owned.next;
-            // SAFETY: as above.
-            unsafe { Entry::free(owned.entry) };
+        for Parked(entry) in self.deferred.take_all_mut() {
+            // SAFETY: parked entries are owned by the stack, and nothing can
+            // reach this table any more.
+            unsafe { Entry::free(entry) };
         }
     }
 }

@@ -26,17 +26,24 @@
 //! | `epoch` | `--features crossbeam-epoch` | crossbeam's epoch GC with one collector per map |
 //! | `deferred` | `cfg(loom)` | frees nothing until the map is dropped, so loom models can run the real map code (seize cannot run under loom) |
 //! | `epoch` under loom | `cfg(loom)` and `cfg(crossbeam_loom)` | crossbeam-epoch's own loom support: real reclamation, model-checked |
-//! | `tables` | `WordMap` (also under loom, with its fence strategy) | epochs with an asymmetric barrier: a pin is two plain stores, a retirement (once per resize) a `membarrier` |
+//! | `asymmetric` | `WordMap` (also under loom, with its fence strategy) | epochs with an asymmetric barrier: a pin is two plain stores, a retirement (once per resize) a `membarrier`; a directory by concept: the backend (`mod.rs`), `epoch.rs`, `registry.rs`, `barrier.rs`, `guard.rs`, `retired.rs` |
+//!
+//! [`stack`] is the crate's one lock-free stack (push, take all, walk; each
+//! synchronising access's ordering chosen and justified by the caller): the
+//! `asymmetric` backend's registry of records and queue of retired tables
+//! are both one, and its shape serves a table's deferred-retirement stack
+//! (`raw/table.rs`) too.
 
 use crate::sync::{AtomicPtr, Ordering};
 
+mod asymmetric;
 #[cfg(all(loom, not(crossbeam_loom)))]
 mod deferred;
 #[cfg(any(all(not(loom), feature = "crossbeam-epoch"), all(loom, crossbeam_loom)))]
 mod epoch;
 #[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
 mod seize;
-mod tables;
+pub(crate) mod stack;
 
 #[cfg(all(loom, not(crossbeam_loom)))]
 pub(crate) use self::deferred::DeferredReclaim as Reclaimer;
@@ -45,13 +52,14 @@ pub(crate) use self::epoch::EpochReclaim as Reclaimer;
 #[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
 pub(crate) use self::seize::SeizeReclaim as Reclaimer;
 
-/// Under loom: where an execution's retired memory waits for the next one.
+/// Under loom: where an execution's retired memory waits for the next one
+/// (`asymmetric/graveyard.rs`).
 #[cfg(loom)]
-pub(crate) use self::tables::loom_graveyard;
+pub(crate) use self::asymmetric::graveyard as loom_graveyard;
 /// `WordMap`'s backend: only tables are retired, so pins are plain stores
-/// and the retirer pays for the barrier (`tables.rs`). Under loom it runs
+/// and the retirer pays for the barrier (`asymmetric/`). Under loom it runs
 /// its fence strategy, which loom can model.
-pub(crate) use self::tables::TableReclaim as TableReclaimer;
+pub(crate) use self::asymmetric::TableReclaim as TableReclaimer;
 
 /// An object the map allocates and may retire: it knows how to free itself.
 ///

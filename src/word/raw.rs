@@ -28,7 +28,7 @@ pub(crate) enum Action {
     Put(u64),
 }
 
-/// A pin of a `WordMap` (see `reclaim/tables.rs`).
+/// A pin of a `WordMap` (see `reclaim/asymmetric/`).
 pub(crate) type WordGuard<'a> = <TableReclaimer as Reclaim>::Guard<'a>;
 /// A pin of a `WordMap` that may move between threads (iterators).
 pub(crate) type WordOwnedGuard<'a> = <TableReclaimer as Reclaim>::OwnedGuard<'a>;

@@ -1,0 +1,209 @@
+//! Pins and guards: a thread's cached record and pin depth ([`Local`]), the
+//! thread-bound [`TableGuard`] and the movable [`TableOwnedGuard`].
+//!
+//! The pin's fast path is here: a thread-local access, and for the
+//! outermost pin the announcement (`Domain::announce`: a load of the epoch,
+//! a store to the thread's record, the light barrier). Nested pins of one
+//! thread share the outermost announcement (a closure run by one map
+//! operation may call another map). The unpin is one `Release` store of
+//! "not pinned" into the record, then `TableReclaim::after_unpin`.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+
+#[cfg(loom)]
+use super::graveyard;
+use super::registry::{Record, GLOBAL};
+use super::TableReclaim;
+use crate::reclaim::{acquire_load, ReclaimGuard, Retire};
+use crate::sync::{AtomicPtr, Ordering::Release};
+
+/// A thread's record (in [`GLOBAL`]) and pin depth.
+struct Local {
+    record: Cell<Option<&'static Record>>,
+    /// Under loom: the domain `record` belongs to (`graveyard`).
+    #[cfg(loom)]
+    domain: Cell<u64>,
+    /// Guards of this thread now alive (pins nest: a closure run by one
+    /// map operation may call another map).
+    depth: Cell<u32>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        // A loom model that failed drops its thread-locals while unwinding,
+        // outside the execution, where loom atomics cannot be touched; the
+        // record dies with the execution anyway.
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        // Under loom a thread's locals may drop after the execution's
+        // domain, which freed its records (`graveyard`).
+        #[cfg(loom)]
+        if !graveyard::alive(self.domain.get()) {
+            return;
+        }
+        // A guard still alive (depth > 0) releases the record itself.
+        if let (Some(r), 0) = (self.record.get(), self.depth.get()) {
+            r.release();
+        }
+    }
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    static LOCAL: Local = const {
+        Local { record: Cell::new(None), depth: Cell::new(0) }
+    };
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), depth: Cell::new(0) };
+}
+
+/// How a [`TableGuard`] holds its pin.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pin {
+    /// The thread's outermost pin, on its thread-local record.
+    Outer,
+    /// Inside another pin of the same thread, which holds the tables.
+    Nested,
+    /// On a record of the guard's own (the thread-local was gone).
+    Own,
+}
+
+/// A pin of the current thread.
+pub(crate) struct TableGuard<'a> {
+    owner: &'a TableReclaim,
+    record: &'a Record,
+    pin: Pin,
+    /// This guard retired a table: try to free it when unpinning.
+    retired: Cell<bool>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<'a> TableGuard<'a> {
+    fn new(owner: &'a TableReclaim, record: &'a Record, pin: Pin) -> Self {
+        TableGuard {
+            owner,
+            record,
+            pin,
+            retired: Cell::new(false),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Pins the current thread for `owner`, through its thread-local record.
+    #[inline]
+    pub(super) fn pin(owner: &'a TableReclaim) -> Self {
+        let local = LOCAL.try_with(|l| {
+            let depth = l.depth.get();
+            let r = match l.record.get() {
+                Some(r) => r,
+                None => {
+                    let r = GLOBAL.claim();
+                    l.record.set(Some(r));
+                    #[cfg(loom)]
+                    l.domain.set(graveyard::current());
+                    r
+                }
+            };
+            if depth == 0 {
+                GLOBAL.announce(r);
+            }
+            l.depth.set(depth + 1);
+            (r, depth == 0)
+        });
+        match local {
+            Ok((record, true)) => TableGuard::new(owner, record, Pin::Outer),
+            Ok((record, false)) => TableGuard::new(owner, record, Pin::Nested),
+            // The thread-local is gone (a pin from a thread-local's
+            // destructor): pin with a record of the guard's own.
+            Err(_) => TableGuard::new(owner, owner.claim_and_announce(), Pin::Own),
+        }
+    }
+}
+
+impl Drop for TableGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        if self.pin != Pin::Own {
+            // Err: the thread-local died while we were pinned (`Local`'s
+            // drop then left the record to the outermost guard).
+            let alive = LOCAL.try_with(|l| l.depth.set(l.depth.get() - 1)).is_ok();
+            if self.pin == Pin::Outer {
+                // Release: the table accesses of this pin (and of the
+                // nested ones, already dropped) happen before a scan that
+                // reads "not pinned" (Acquire) and frees.
+                self.record.announcement.unpin(Release);
+                if !alive {
+                    self.record.release();
+                }
+            }
+        } else {
+            // Release: as above.
+            self.record.announcement.unpin(Release);
+            self.record.release();
+        }
+        self.owner.after_unpin(self.retired.get());
+    }
+}
+
+impl ReclaimGuard for TableGuard<'_> {
+    #[inline]
+    fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
+        acquire_load(ptr)
+    }
+
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+        self.retired.set(true);
+        // SAFETY: the caller's obligations are `TableReclaim::retire`'s.
+        unsafe { self.owner.retire(ptr) }
+    }
+}
+
+/// A pin with a record of its own, free to move between threads.
+pub(crate) struct TableOwnedGuard<'a> {
+    owner: &'a TableReclaim,
+    record: &'a Record,
+}
+
+impl<'a> TableOwnedGuard<'a> {
+    /// Pins with a record of the guard's own.
+    pub(super) fn pin(owner: &'a TableReclaim) -> Self {
+        TableOwnedGuard {
+            owner,
+            record: owner.claim_and_announce(),
+        }
+    }
+}
+
+impl Drop for TableOwnedGuard<'_> {
+    fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        // Release: as in `TableGuard::drop`.
+        self.record.announcement.unpin(Release);
+        self.record.release();
+        self.owner.after_unpin(false);
+    }
+}
+
+impl ReclaimGuard for TableOwnedGuard<'_> {
+    #[inline]
+    fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
+        acquire_load(ptr)
+    }
+
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: the caller's obligations are `TableReclaim::retire`'s.
+        unsafe { self.owner.retire(ptr) }
+    }
+}

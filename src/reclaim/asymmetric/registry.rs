@@ -1,0 +1,210 @@
+//! The announcements: one record per pinning party, in a process-wide
+//! registry, and the global epoch ([`Domain`], one per process: [`GLOBAL`];
+//! under loom, one per model execution).
+//!
+//! A record belongs to a thread (cached in its thread-local, `guard.rs`) or
+//! to an owned guard, and says whether its holder is pinned and at which
+//! epoch. Records are never freed: a record whose holder is gone is claimed
+//! by the next party that needs one. The registry is a push-only
+//! [`Stack`] of padded records, walked by claims and by scans; under loom
+//! each execution's records are freed by the graveyard once it is over.
+
+use std::mem::ManuallyDrop;
+#[cfg(loom)]
+use std::ptr::NonNull;
+
+use crossbeam_utils::CachePadded;
+
+use super::barrier;
+use super::epoch::{Announcement, Epoch, GlobalEpoch};
+#[cfg(loom)]
+use super::graveyard;
+use crate::reclaim::stack::Stack;
+use crate::sync::{AtomicBool, Ordering};
+use Ordering::{Acquire, Relaxed, Release};
+
+/// One pinning party's record.
+pub(super) struct Record {
+    /// Whether, and at which epoch, the holder is pinned.
+    pub(super) announcement: Announcement,
+    /// Owned by a thread or an owned guard.
+    taken: AtomicBool,
+}
+
+impl Record {
+    /// Gives the record back. Its holder must not be pinned.
+    pub(super) fn release(&self) {
+        // Release: the next claimer (Acquire CAS in `claim`) sees our last
+        // store, the unpinning one.
+        self.taken.store(false, Release);
+    }
+}
+
+/// The announcements: the registry of records and the global epoch.
+pub(super) struct Domain {
+    /// The global epoch every pin reads and every retirement bumps.
+    pub(super) epoch: GlobalEpoch,
+    /// Padded records, so one party's announcement never shares a cache
+    /// line with another's. (A node's link sits past the padded record: it
+    /// is written once, before the record is published, and only read by
+    /// walks, so it never shares a line with an announcement either.)
+    /// Never taken or dropped: records live as long as the domain's users
+    /// may hold them (`ManuallyDrop`; under loom, the graveyard frees them).
+    records: ManuallyDrop<Stack<CachePadded<Record>>>,
+    /// Under loom: this execution's records, freed with the domain.
+    #[cfg(loom)]
+    allocated: Allocated,
+    /// Under loom: this domain's id (`graveyard`).
+    #[cfg(loom)]
+    id: u64,
+}
+
+/// The process-wide domain every `WordMap` announces in.
+#[cfg(not(loom))]
+pub(super) static GLOBAL: Domain = Domain::new();
+
+#[cfg(loom)]
+loom::lazy_static! {
+    /// Under loom: reset for every execution of a model.
+    pub(super) static ref GLOBAL: Domain = Domain::new();
+}
+
+impl Domain {
+    #[cfg(not(loom))]
+    const fn new() -> Domain {
+        Domain {
+            epoch: GlobalEpoch::new(),
+            records: ManuallyDrop::new(Stack::new()),
+        }
+    }
+
+    #[cfg(loom)]
+    fn new() -> Domain {
+        Domain {
+            epoch: GlobalEpoch::new(),
+            records: ManuallyDrop::new(Stack::new()),
+            allocated: Allocated::new(),
+            id: graveyard::open(),
+        }
+    }
+
+    /// The records, newest first.
+    pub(super) fn records(&self) -> impl Iterator<Item = &Record> + '_ {
+        // SAFETY: the registry is only pushed: its nodes are never taken or
+        // dropped while the domain is in use (`records` is `ManuallyDrop`;
+        // under loom the graveyard frees them after the execution). The
+        // walk's ordering: `Stack::iter`.
+        unsafe { self.records.iter() }.map(|r| &**r)
+    }
+
+    /// Claims a free record, or adds a new one.
+    pub(super) fn claim(&self) -> &Record {
+        for r in self.records() {
+            // Acquire on success: the previous holder's last store (its
+            // unpinning one) happens before our use. The Relaxed pre-check
+            // only skips a CAS that would fail.
+            if !r.taken.load(Relaxed)
+                && r.taken
+                    .compare_exchange(false, true, Acquire, Relaxed)
+                    .is_ok()
+            {
+                return r;
+            }
+        }
+        let record = CachePadded::new(Record {
+            announcement: Announcement::unpinned(),
+            taken: AtomicBool::new(true),
+        });
+        // Release: a thread that walks to the record (Acquire, `records`)
+        // sees its fields.
+        let r = self.records.push(record, Release);
+        #[cfg(loom)]
+        self.allocated.push(r);
+        // SAFETY: records are never freed while the domain is in use (see
+        // `records`).
+        unsafe { r.as_ref() }
+    }
+
+    /// The oldest epoch a record is pinned at, or `None` if none is pinned.
+    pub(super) fn oldest_pin(&self) -> Option<Epoch> {
+        self.records()
+            // Acquire: pairs with the Release store of an unpin (or of a
+            // later pin of the same record, `announce`), so every access the
+            // holder made to a table happens before a free decided on the
+            // value read.
+            .filter_map(|r| r.announcement.pinned_at(Acquire))
+            .min()
+    }
+
+    /// Announces a pin on `r`, one of this domain's records.
+    #[inline]
+    pub(super) fn announce(&self, r: &Record) {
+        // Acquire: pairs with the AcqRel bump in `TableReclaim::retire`. A
+        // pin that reads the bumped epoch happens after the unlink that
+        // preceded the bump, so it cannot load the retired table:
+        // announcing it is truthful.
+        let e = self.epoch.load(Acquire);
+        // The store, then the light barrier: the "store, fence, load" half
+        // of the proof in `docs/design.md`. Release, not Relaxed: a scan may
+        // read this announcement where an earlier pin of the same record
+        // ended (its unpinning store overwritten), and must then also see
+        // that pin's table accesses; they happen before this store (program
+        // order, or the claim CAS after the record's release), and a
+        // Release store carries them to the scan's Acquire load. A plain
+        // `mov` on x86. (Found by loom: with Relaxed, model 11 reports the
+        // free racing the earlier pin's read.)
+        // Mutation `tables_relaxed_announce`: the store loom caught.
+        let order = if cfg!(lfmap_mutation = "tables_relaxed_announce") {
+            Relaxed
+        } else {
+            Release
+        };
+        r.announcement.pin(e, order);
+        barrier::light();
+    }
+}
+
+/// Under loom: the records a domain allocated (their addresses: a record
+/// is shared through `&'static` references while the domain lives), so
+/// that they can be freed with the domain without reading the registry,
+/// whose loom atomics are gone once the execution is over.
+#[cfg(loom)]
+struct Allocated(std::sync::Mutex<Vec<usize>>);
+
+#[cfg(loom)]
+impl Allocated {
+    fn new() -> Allocated {
+        Allocated(std::sync::Mutex::new(Vec::new()))
+    }
+
+    fn push(&self, r: NonNull<CachePadded<Record>>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(r.as_ptr() as usize);
+    }
+
+    /// The domain `id` ends: its records go to the graveyard.
+    fn bury_all(&mut self, id: u64) {
+        let list = std::mem::take(self.0.get_mut().unwrap_or_else(|e| e.into_inner()));
+        graveyard::close(id);
+        for r in list {
+            // SAFETY: each address is a record this domain pushed on its
+            // registry, listed once; the registry is `ManuallyDrop` and
+            // never used again (the domain is being dropped), so the node
+            // is given back once, to be freed by the graveyard after the
+            // execution.
+            let node =
+                unsafe { Stack::into_node(NonNull::new_unchecked(r as *mut CachePadded<Record>)) };
+            graveyard::bury(node);
+        }
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Domain {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.allocated.bury_all(id);
+    }
+}

@@ -1,0 +1,140 @@
+//! The queue of one map's retired tables, waiting for the pins that may
+//! hold them to end.
+//!
+//! A [`Stack`] of [`Retired`] tables, newest first. A retirement pushes one
+//! (`Release`); a scan takes the whole queue (`Acquire`), frees what no pin
+//! can hold, and pushes the rest back in one CAS (`Release`); the map's drop
+//! frees everything left. Whoever takes a table off the queue owns it until
+//! it frees it or pushes it back.
+
+use super::epoch::Epoch;
+use crate::reclaim::stack::{Stack, Taken};
+use crate::reclaim::Retire;
+use crate::sync::Ordering::{Acquire, Relaxed, Release};
+
+/// A table retired but not yet freed. Dropping one without
+/// [`free`](Retired::free) leaks its table (only on a panic's path).
+pub(super) struct Retired {
+    ptr: *mut (),
+    free: unsafe fn(*mut ()),
+    /// The epoch after this table's retirement bump.
+    stamp: Epoch,
+}
+
+// SAFETY: a `Retired` owns its table; moving it to another thread moves the
+// table, which is freed by whichever thread scans: the reclamation contract
+// (`reclaim/mod.rs`, 3: `Retire::free` runs "on some thread") that every
+// map's retired objects are built for.
+unsafe impl Send for Retired {}
+
+impl Retired {
+    /// `ptr`, retired by the bump that produced `stamp`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ReclaimGuard::retire`: `ptr` is unlinked, retired once, and
+    /// valid for `T::free`.
+    pub(super) unsafe fn new<T: Retire>(ptr: *mut T, stamp: Epoch) -> Self {
+        unsafe fn free<T: Retire>(p: *mut ()) {
+            // SAFETY: `p` is the `*mut T` stored by `Retired::new::<T>`,
+            // freed once (`Retired::free` consumes the `Retired`).
+            unsafe { T::free(p.cast()) }
+        }
+        Retired {
+            ptr: ptr.cast(),
+            free: free::<T>,
+            stamp,
+        }
+    }
+
+    /// Whether no pin can hold this table, given the oldest epoch a record
+    /// is pinned at: none is pinned, or every pin read an epoch at least the
+    /// stamp, so it pinned after the retirement's bump (by the barrier
+    /// argument, `docs/design.md`, "Table reclamation", it cannot reach the
+    /// table).
+    #[inline]
+    pub(super) fn unreachable_under(&self, oldest_pin: Option<Epoch>) -> bool {
+        oldest_pin.is_none_or(|oldest| self.stamp <= oldest)
+    }
+
+    /// Frees the table.
+    ///
+    /// # Safety
+    ///
+    /// No pin can still reach the table, and its last accesses happen
+    /// before this call.
+    pub(super) unsafe fn free(self) {
+        // SAFETY: the caller's; `ptr` and `free` were paired by `new`, and
+        // `self` is consumed, so the table is freed once.
+        unsafe { (self.free)(self.ptr) }
+    }
+}
+
+/// One map's retired tables.
+pub(super) struct RetiredTables(Stack<Retired>);
+
+impl RetiredTables {
+    pub(super) fn new() -> Self {
+        RetiredTables(Stack::new())
+    }
+
+    /// Queues a table. Called after the retirement's heavy barrier.
+    pub(super) fn push(&self, table: Retired) {
+        // Release: a scanner that takes the queue (Acquire, `take`) sees the
+        // node's fields, and happens after the heavy barrier of every
+        // retirement in it.
+        self.0.push(table, Release);
+    }
+
+    /// Takes the whole queue, to scan it.
+    pub(super) fn take(&self) -> Taken<Retired> {
+        // Acquire: pairs with the pushes' (and push-backs') Release, see
+        // `push`. The swap makes the taken tables ours alone.
+        self.0.take_all(Acquire)
+    }
+
+    /// Puts back what a scan could not free.
+    pub(super) fn put_back(&self, kept: Taken<Retired>) {
+        // Release: as in `push`; the next scanner takes these with Acquire.
+        self.0.push_all(kept, Release);
+    }
+
+    /// Whether the queue looks empty: a hint, to skip a scan.
+    #[inline]
+    pub(super) fn looks_empty(&self) -> bool {
+        // Relaxed: a hint; a scan takes the queue with Acquire.
+        self.0.is_empty(Relaxed)
+    }
+
+    /// Every table left, for the map's drop (`&mut self`: no guard of the
+    /// map is alive, so no pin can hold any of them).
+    pub(super) fn take_all_mut(&mut self) -> Taken<Retired> {
+        self.0.take_all_mut()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::sync::Ordering::Relaxed;
+
+    struct Nothing;
+
+    impl Retire for Nothing {
+        unsafe fn free(_: *mut Self) {}
+    }
+
+    #[test]
+    fn a_table_is_unreachable_once_every_pin_is_at_its_stamp_or_later() {
+        let global = super::super::epoch::GlobalEpoch::new();
+        let before = global.load(Relaxed);
+        let stamp = global.advance(Relaxed);
+        let after = global.advance(Relaxed);
+        // SAFETY: `Nothing::free` touches nothing; the pointer is never freed.
+        let t = unsafe { Retired::new(std::ptr::NonNull::<Nothing>::dangling().as_ptr(), stamp) };
+        assert!(t.unreachable_under(None));
+        assert!(!t.unreachable_under(Some(before)));
+        assert!(t.unreachable_under(Some(stamp)));
+        assert!(t.unreachable_under(Some(after)));
+    }
+}

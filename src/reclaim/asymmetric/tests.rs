@@ -1,0 +1,158 @@
+//! Unit tests of the table reclaimer (not under loom: the loom models are
+//! `loom-tests/tests/word_models.rs`).
+
+use super::registry::GLOBAL;
+use super::TableReclaim;
+use crate::reclaim::{Reclaim, ReclaimGuard, Retire};
+use std::sync::atomic::AtomicUsize as Count;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// A retirable object that counts its frees.
+struct Probe(Arc<Count>);
+
+impl Retire for Probe {
+    unsafe fn free(ptr: *mut Self) {
+        // SAFETY: from Box::into_raw below, freed once.
+        let b = unsafe { Box::from_raw(ptr) };
+        b.0.fetch_add(1, Relaxed);
+    }
+}
+
+/// The registry is process-wide: a test asserting that nothing else is
+/// pinned must not overlap another test's pins.
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn probe(freed: &Arc<Count>) -> *mut Probe {
+    Box::into_raw(Box::new(Probe(freed.clone())))
+}
+
+/// Pins `r`, retires a fresh probe through that pin, unpins.
+fn retire_one(r: &TableReclaim, freed: &Arc<Count>) {
+    let g = r.pin();
+    // SAFETY: the probe is never shared and retired once.
+    unsafe { g.retire(probe(freed)) };
+}
+
+/// Runs `f` while another thread holds a pin of `pinner` taken before.
+fn while_pinned_elsewhere(pinner: &TableReclaim, f: impl FnOnce()) {
+    let (pinned, go) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _old = pinner.pin();
+            pinned.wait();
+            go.wait();
+        });
+        pinned.wait();
+        f();
+        go.wait();
+    });
+}
+
+#[test]
+fn freed_after_the_retiring_pin_ends() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    {
+        let g = r.pin();
+        // SAFETY: never shared; retired once.
+        unsafe { g.retire(probe(&freed)) };
+        assert_eq!(freed.load(Relaxed), 0, "freed while pinned");
+        assert_eq!(r.pending(), 1);
+    }
+    assert_eq!(freed.load(Relaxed), 1);
+    assert_eq!(r.pending(), 0);
+}
+
+#[test]
+fn an_older_pin_elsewhere_holds_it_a_newer_one_does_not() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    while_pinned_elsewhere(&r, || {
+        retire_one(&r, &freed);
+        // The other thread pinned before the retirement: still held.
+        assert_eq!(freed.load(Relaxed), 0);
+        // A pin taken after the retirement does not hold it.
+        let newer = r.pin_owned();
+        drop(newer);
+        assert_eq!(freed.load(Relaxed), 0);
+    });
+    // The old pin is gone; the next scan frees it.
+    r.reclaim();
+    assert_eq!(freed.load(Relaxed), 1);
+}
+
+#[test]
+fn nested_pins_share_one_announcement() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    let outer = r.pin();
+    {
+        let inner = r.pin();
+        // SAFETY: as above.
+        unsafe { inner.retire(probe(&freed)) };
+    }
+    // The inner guard's drop must not unpin the thread.
+    assert_eq!(freed.load(Relaxed), 0);
+    drop(outer);
+    r.reclaim();
+    assert_eq!(freed.load(Relaxed), 1);
+}
+
+#[test]
+fn drop_frees_what_is_queued() {
+    let _alone = alone();
+    let freed = Arc::new(Count::new(0));
+    let other = TableReclaim::new();
+    // A pin of another map, held past this map's drop, blocks the scan
+    // but not the drop.
+    let held = other.pin_owned();
+    {
+        let r = TableReclaim::new();
+        retire_one(&r, &freed);
+        assert_eq!(freed.load(Relaxed), 0);
+    }
+    assert_eq!(freed.load(Relaxed), 1);
+    drop(held);
+}
+
+#[test]
+fn alternating_between_two_maps_still_frees() {
+    // A retirement whose own scan is blocked (an older pin elsewhere)
+    // must be freed by later unpins of its map, even when the thread
+    // alternates maps (a per-thread count of unpins would put all of
+    // one map's unpins on odd numbers and never scan it).
+    let _alone = alone();
+    let (a, b) = (TableReclaim::new(), TableReclaim::new());
+    let freed = Arc::new(Count::new(0));
+    while_pinned_elsewhere(&b, || {
+        retire_one(&a, &freed);
+        assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
+    });
+    for _ in 0..200 {
+        drop(a.pin());
+        drop(b.pin());
+    }
+    assert_eq!(freed.load(Relaxed), 1);
+    assert_eq!(a.pending(), 0);
+}
+
+#[test]
+fn records_are_reused_by_later_threads() {
+    let _alone = alone();
+    for _ in 0..64 {
+        std::thread::spawn(|| drop(TableReclaim::new().pin()))
+            .join()
+            .unwrap();
+    }
+    let n = GLOBAL.records().count();
+    // 64 threads one after another: each reuses the record the last
+    // one gave back (other test threads hold a few).
+    assert!(n < 40, "{n} records");
+}

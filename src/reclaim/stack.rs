@@ -1,0 +1,478 @@
+//! The crate's one lock-free stack: Treiber's, with no pop.
+//!
+//! Every stack of the reclamation code is this type: the table reclaimer's
+//! registry of records (push, walk; never taken) and its queue of retired
+//! tables (push, take all, push back what cannot be freed yet), and the
+//! generic map's per-table deferred-retirement stack (`raw/table.rs`): push
+//! with `SeqCst`, take all with `SeqCst`, drain what is left when the table
+//! drops.
+//!
+//! # Operations
+//!
+//! * [`push`](Stack::push): one heap node per value, linked in by a CAS on
+//!   the head;
+//! * [`take_all`](Stack::take_all): swaps the head with null; the caller
+//!   owns every node pushed before, as a [`Taken`] list (an owning iterator,
+//!   newest first, that frees what it is not asked for when dropped);
+//! * [`push_all`](Stack::push_all): splices a taken list back with one CAS;
+//! * [`iter`](Stack::iter): walks the stack without taking it, for a stack
+//!   whose nodes are never taken while walked;
+//! * drop: frees every node left, dropping its value.
+//!
+//! There is no pop, so there is no ABA problem: a node leaves the stack only
+//! by a take of the whole list, and a push never dereferences the head it
+//! links to (it stores it in its own node and compares it). If the head
+//! went away and came back between the push's load and its CAS, the CAS
+//! succeeds and links the node to the head that is there: still correct.
+//!
+//! # Orderings
+//!
+//! Each operation that synchronises takes the ordering of its one
+//! synchronising access as an argument, so every call site states (and
+//! justifies) what it needs. The contract:
+//!
+//! * `push` and `push_all`: the ordering of the successful CAS, at least
+//!   `Release`: whoever later reads the new head with `Acquire` (a take, a
+//!   walk) sees the node's value and link, and everything the pusher did
+//!   before the push. Every concurrent modification of the head is a
+//!   read-modify-write (push, push back, take; `take_all_mut` and drop hold
+//!   `&mut` and so come after every other access), so each continues the
+//!   release sequence of every earlier push: one `Acquire` read of the head
+//!   synchronises with every push of a node it reaches, not only the last
+//!   (a node pushed back is covered through its taker, whose `Acquire`
+//!   take precedes its `Release` push back).
+//!   The load that seeds the link and the CAS's failure ordering are
+//!   `Relaxed`: the value read is only stored in our own node and compared
+//!   by the CAS, never dereferenced. With `SeqCst` they are `SeqCst` too, for
+//!   a caller that reasons about the push in the single total order (a
+//!   store-buffering pattern with another location, as `raw/table.rs`
+//!   does): every access of the push is then in that order, and none needs
+//!   an argument of its own. (On x86 a load is a plain `mov` either way.)
+//! * `take_all`: the ordering of the swap, at least `Acquire`: pairs with
+//!   the pushes as above, so the taker may read and free every node.
+//! * `iter`: its load of the head is `Acquire`, for the same reason; the
+//!   links are plain fields, written only while a node is private (before
+//!   the CAS that publishes it) and only read after that CAS.
+//! * `is_empty`: the caller's ordering (a hint is `Relaxed`).
+//! * `take_all_mut`, drop: none (`&mut self`: no other access can race).
+//!
+//! Under loom the head is a loom atomic (`crate::sync`); the links and
+//! values are plain memory, as in the shipped build.
+
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+
+use crate::sync::{AtomicPtr, Ordering};
+use Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+
+/// One value of a stack and its link to the next (older) one.
+///
+/// `repr(C)` with the value first: a value's address is its node's
+/// (`Stack::into_node`, under loom, relies on it).
+#[repr(C)]
+pub(crate) struct Node<T> {
+    value: T,
+    /// The next older node. Written only while the node is private (before
+    /// the CAS that publishes it, or after a take made it ours).
+    next: *mut Node<T>,
+}
+
+/// A lock-free stack of `T` (push, take all, walk; no pop).
+pub(crate) struct Stack<T> {
+    head: AtomicPtr<Node<T>>,
+}
+
+// SAFETY: a stack owns its values; moving the stack moves them.
+unsafe impl<T: Send> Send for Stack<T> {}
+// SAFETY: through `&Stack` a value is pushed on one thread and taken (moved
+// out) on another, so `T: Send` is required and enough; `iter`, which shares
+// `&T` between threads, asks for `T: Sync` itself.
+unsafe impl<T: Send> Sync for Stack<T> {}
+
+/// Checks an ordering argument against the contract (module docs).
+#[inline(always)]
+fn is_release(order: Ordering) -> bool {
+    matches!(order, Release | AcqRel | SeqCst)
+}
+
+#[inline(always)]
+fn is_acquire(order: Ordering) -> bool {
+    matches!(order, Acquire | AcqRel | SeqCst)
+}
+
+impl<T> Stack<T> {
+    /// An empty stack (`const`: the registry's stack is a `static`'s).
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> Self {
+        Stack {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// An empty stack (loom's atomics cannot be built in a `const`).
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        Stack {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Pushes `value`; `order` is the CAS's (at least `Release`: module
+    /// docs). Returns the value's address, valid until its node is taken off
+    /// the stack ([`take_all`](Stack::take_all)) or the stack is dropped.
+    #[inline]
+    pub(crate) fn push(&self, value: T, order: Ordering) -> NonNull<T> {
+        let node = Box::into_raw(Box::new(Node {
+            value,
+            next: ptr::null_mut(),
+        }));
+        // SAFETY: `node` is a fresh box: a list of one, ours until the CAS.
+        unsafe { self.link(node, node, order) };
+        // SAFETY: `Box::into_raw` never returns null. The value is at the
+        // node's address (`repr(C)`, first field).
+        unsafe { NonNull::new_unchecked(node.cast::<T>()) }
+    }
+
+    /// Splices `list` back onto the stack with one CAS (ordering as for
+    /// [`push`](Stack::push)); its nodes stay in their order, above the
+    /// nodes pushed meanwhile. Nothing happens if `list` is empty.
+    pub(crate) fn push_all(&self, list: Taken<T>, order: Ordering) {
+        let first = list.head;
+        if first.is_null() {
+            return;
+        }
+        // The nodes now belong to the stack, not to `list`.
+        std::mem::forget(list);
+        let mut last = first;
+        // SAFETY: the list's nodes are ours (a `Taken` owns them) until the
+        // CAS in `link` publishes them; the walk stops at the last one.
+        unsafe {
+            while !(*last).next.is_null() {
+                last = (*last).next;
+            }
+            self.link(first, last, order);
+        }
+    }
+
+    /// Links the private list `first..=last` on top of the head.
+    ///
+    /// # Safety
+    ///
+    /// `first..=last` is a list of nodes from `Box::into_raw`, linked by
+    /// their `next` fields, owned by the caller and not on any stack.
+    #[inline]
+    unsafe fn link(&self, first: *mut Node<T>, last: *mut Node<T>, order: Ordering) {
+        debug_assert!(is_release(order), "a push publishes its node: Release");
+        // Relaxed (SeqCst for a SeqCst push): only stored in our own node
+        // and compared by the CAS, never dereferenced (module docs).
+        let seed = if order == SeqCst { SeqCst } else { Relaxed };
+        let mut head = self.head.load(seed);
+        loop {
+            // SAFETY: the list is ours until the CAS below publishes it
+            // (caller's contract), so nobody reads `next` concurrently.
+            unsafe { (*last).next = head };
+            // `order` (at least Release): whoever reads this head with
+            // Acquire sees the nodes' values and links. Failure: as `seed`.
+            match self.head.compare_exchange_weak(head, first, order, seed) {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Takes every node off the stack; `order` is the swap's (at least
+    /// `Acquire`: module docs). Afterwards the nodes are the caller's alone.
+    #[inline]
+    pub(crate) fn take_all(&self, order: Ordering) -> Taken<T> {
+        debug_assert!(is_acquire(order), "a take reads the nodes: Acquire");
+        // `order` (at least Acquire): pairs with every push of a node we
+        // take (module docs), so the nodes are initialised and ours.
+        Taken::from_head(self.head.swap(ptr::null_mut(), order))
+    }
+
+    /// Takes every node off a stack nobody else can reach (`&mut self`: no
+    /// atomic read-modify-write, no ordering; under loom, loom checks that
+    /// every other access of the head happens before this one).
+    pub(crate) fn take_all_mut(&mut self) -> Taken<T> {
+        #[cfg(not(loom))]
+        let head = std::mem::replace(self.head.get_mut(), ptr::null_mut());
+        #[cfg(loom)]
+        let head = self
+            .head
+            .with_mut(|h| std::mem::replace(h, ptr::null_mut()));
+        Taken::from_head(head)
+    }
+
+    /// Whether the stack looks empty; `order` is the load's (a hint may be
+    /// `Relaxed`: a push may land just after).
+    #[inline]
+    pub(crate) fn is_empty(&self, order: Ordering) -> bool {
+        self.head.load(order).is_null()
+    }
+
+    /// The values on the stack, newest first, left on it.
+    ///
+    /// # Safety
+    ///
+    /// No node of this stack is taken off it ([`take_all`](Stack::take_all),
+    /// [`take_all_mut`](Stack::take_all_mut), drop) while the iterator or a
+    /// reference it returned is alive: a stack that is only pushed, such as
+    /// the registry of records.
+    pub(crate) unsafe fn iter(&self) -> Iter<'_, T>
+    where
+        T: Sync,
+    {
+        Iter {
+            // Acquire: pairs with the pushes' Release CAS; through the
+            // release sequence of the head (every later modification is a
+            // read-modify-write), this one load makes every node we reach
+            // initialised when we read it (module docs).
+            next: self.head.load(Acquire),
+            _stack: PhantomData,
+        }
+    }
+
+    /// The node holding `value` (from [`push`](Stack::push)), as a box
+    /// again. Under loom, the registry's records are freed this way by the
+    /// graveyard, after their stack was forgotten (loom's atomics cannot be
+    /// read once the execution is over).
+    ///
+    /// # Safety
+    ///
+    /// `value` was returned by `push`; the stack it was pushed on is never
+    /// used again (taken, walked, or dropped) with the node in it; and the
+    /// node is given back only once.
+    #[cfg(loom)]
+    pub(crate) unsafe fn into_node(value: NonNull<T>) -> Box<Node<T>> {
+        // SAFETY: the value is at its node's address (`repr(C)`, first
+        // field), and the node came from `Box::into_raw` in `push`; the
+        // caller gives it back once and the stack no longer uses it.
+        unsafe { Box::from_raw(value.as_ptr().cast::<Node<T>>()) }
+    }
+}
+
+impl<T> Default for Stack<T> {
+    fn default() -> Self {
+        Stack::new()
+    }
+}
+
+impl<T> Drop for Stack<T> {
+    /// Drops every value left on the stack, and its node.
+    fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`); the
+        // nodes leak with the failing execution.
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        drop(self.take_all_mut());
+    }
+}
+
+/// The nodes of one take, newest first: the caller's alone. Iterating moves
+/// the values out and frees their nodes; dropping the list drops the rest.
+pub(crate) struct Taken<T> {
+    head: *mut Node<T>,
+    _owns: PhantomData<Box<Node<T>>>,
+}
+
+impl<T> Taken<T> {
+    fn from_head(head: *mut Node<T>) -> Self {
+        Taken {
+            head,
+            _owns: PhantomData,
+        }
+    }
+
+    /// An empty list.
+    pub(crate) fn new() -> Self {
+        Taken::from_head(ptr::null_mut())
+    }
+
+    /// Whether nothing is left in the list.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Moves the values for which `pred` is true into a list of their own,
+    /// which it returns; the rest stay. Both keep their order, and their
+    /// nodes (nothing is allocated or freed). If `pred` panics, every node
+    /// is still owned by one of the two lists.
+    pub(crate) fn split_off_if(&mut self, mut pred: impl FnMut(&T) -> bool) -> Taken<T> {
+        let mut rest = std::mem::take(self);
+        let mut out = Taken::new();
+        // The last node of `self` and of `out`, to append in order.
+        let mut kept_last: *mut Node<T> = ptr::null_mut();
+        let mut out_last: *mut Node<T> = ptr::null_mut();
+        while !rest.head.is_null() {
+            let node = rest.head;
+            // SAFETY: `node` is the first node of `rest`, ours. Asked before
+            // it leaves `rest`, so a panic leaves it there.
+            let hit = pred(unsafe { &(*node).value });
+            // SAFETY: as above; unlinked from `rest` and linked as the last
+            // node of one list (its `next` cleared), so each node is in
+            // exactly one list at every step.
+            unsafe {
+                rest.head = (*node).next;
+                (*node).next = ptr::null_mut();
+                let (list, last) = if hit {
+                    (&mut out, &mut out_last)
+                } else {
+                    (&mut *self, &mut kept_last)
+                };
+                if last.is_null() {
+                    list.head = node;
+                } else {
+                    (**last).next = node;
+                }
+                *last = node;
+            }
+        }
+        out
+    }
+}
+
+impl<T> Default for Taken<T> {
+    fn default() -> Self {
+        Taken::new()
+    }
+}
+
+impl<T> Iterator for Taken<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.head.is_null() {
+            return None;
+        }
+        // SAFETY: the node is ours (a take, or a list built from one) and
+        // from `Box::into_raw`; unlinked here, so freed once.
+        let node = unsafe { Box::from_raw(self.head) };
+        self.head = node.next;
+        Some(node.value)
+    }
+}
+
+impl<T> Drop for Taken<T> {
+    fn drop(&mut self) {
+        for value in self.by_ref() {
+            drop(value);
+        }
+    }
+}
+
+/// A walk over a stack's values ([`Stack::iter`]).
+pub(crate) struct Iter<'a, T> {
+    next: *const Node<T>,
+    _stack: PhantomData<&'a Stack<T>>,
+}
+
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a T> {
+        // SAFETY: `iter`'s caller keeps every node on the stack while we
+        // walk; the head was read with Acquire, so each node reached is
+        // initialised, and its link was written before it was published.
+        let node = unsafe { self.next.as_ref() }?;
+        self.next = node.next;
+        Some(&node.value)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    /// Counts its drops.
+    struct Tracked(u32, Arc<AtomicUsize>);
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn values(list: Taken<Tracked>) -> Vec<u32> {
+        list.map(|t| t.0).collect()
+    }
+
+    #[test]
+    fn take_all_is_newest_first_and_empties() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let s = Stack::new();
+        for i in 0..4 {
+            s.push(Tracked(i, drops.clone()), Release);
+        }
+        assert!(!s.is_empty(Relaxed));
+        assert_eq!(values(s.take_all(Acquire)), [3, 2, 1, 0]);
+        assert!(s.is_empty(Relaxed));
+        assert!(s.take_all(SeqCst).is_empty());
+        assert_eq!(drops.load(Relaxed), 4);
+    }
+
+    #[test]
+    fn drop_drains() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        {
+            let s = Stack::new();
+            for i in 0..3 {
+                s.push(Tracked(i, drops.clone()), SeqCst);
+            }
+            // A partly consumed take frees the rest too.
+            let mut t = s.take_all(SeqCst);
+            assert_eq!(t.next().map(|t| t.0), Some(2));
+            drop(t);
+            assert_eq!(drops.load(Relaxed), 3);
+            s.push(Tracked(9, drops.clone()), Release);
+        }
+        assert_eq!(drops.load(Relaxed), 4);
+    }
+
+    #[test]
+    fn split_and_push_back_keep_order() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let s = Stack::new();
+        for i in 0..6 {
+            s.push(Tracked(i, drops.clone()), Release);
+        }
+        let mut kept = s.take_all(Acquire);
+        let odd = kept.split_off_if(|t| t.0 % 2 == 1);
+        assert_eq!(values(odd), [5, 3, 1]);
+        s.push(Tracked(6, drops.clone()), Release);
+        s.push_all(kept, Release);
+        s.push_all(Taken::new(), Release);
+        // SAFETY: nothing takes from `s` while the walk runs.
+        let walked: Vec<u32> = unsafe { s.iter() }.map(|t| t.0).collect();
+        assert_eq!(walked, [4, 2, 0, 6]);
+        assert_eq!(values(s.take_all(Acquire)), [4, 2, 0, 6]);
+        assert_eq!(drops.load(Relaxed), 7);
+    }
+
+    #[test]
+    fn concurrent_pushes_all_arrive() {
+        let s = Stack::new();
+        let taken = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for t in 0..4u32 {
+                let (s, taken) = (&s, &taken);
+                scope.spawn(move || {
+                    for i in 0..1000 {
+                        s.push(t * 1000 + i, Release);
+                        if i % 100 == 0 {
+                            taken.lock().unwrap().extend(s.take_all(Acquire));
+                        }
+                    }
+                });
+            }
+        });
+        let mut all = taken.into_inner().unwrap();
+        all.extend(s.take_all(Acquire));
+        all.sort_unstable();
+        assert_eq!(all, (0..4000).collect::<Vec<_>>());
+    }
+}
