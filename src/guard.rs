@@ -7,7 +7,7 @@ use std::fmt;
 use crate::raw;
 use crate::reclaim::{ReclaimGuard, Retire};
 
-/// The guard of a [`HashMap::pin`] handle: cheap, tied to its thread.
+/// The guard of a [`HashMap::pin`](crate::HashMap::pin) handle: cheap, tied to its thread.
 ///
 /// ```
 /// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
@@ -16,7 +16,7 @@ use crate::reclaim::{ReclaimGuard, Retire};
 /// ```
 pub struct LocalGuard<'a>(pub(crate) raw::Guard<'a>);
 
-/// The guard of a [`HashMap::pin_owned`] handle: `Send`.
+/// The guard of a [`HashMap::pin_owned`](crate::HashMap::pin_owned) handle: `Send`.
 ///
 /// ```
 /// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();

@@ -121,7 +121,7 @@ impl<K, V> Retire for Entry<K, V> {
 }
 
 /// An entry allocated but not (yet) published: freed on drop unless
-/// [`Pending::publish`]ed. Holds a raw pointer, not a `Box`, because probes
+/// published by a claim or replace. Holds a raw pointer, not a `Box`, because probes
 /// borrow the key through it while the allocation changes hands.
 pub(crate) struct Pending<K, V>(*mut Entry<K, V>);
 
@@ -175,6 +175,12 @@ fn tag_space_exhausted<T>(ptr: *mut T) -> ! {
         "lfmap: the allocator returned address {ptr:p}, whose top 7 bits are \
          not zero; lfmap keeps a hash tag there and cannot run on this platform"
     )
+}
+
+impl<K, V> fmt::Debug for Pending<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Pending").field(self.entry()).finish()
+    }
 }
 
 impl<K, V> Drop for Pending<K, V> {
@@ -560,4 +566,67 @@ fn publish<'g, K, V>(entry: Pending<K, V>) -> &'g Entry<K, V> {
     // for `'g` (the caller's word or guard carries it): the entry is
     // retired only after being unlinked, and freed only after that guard.
     unsafe { &*ptr }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::reclaim::{Reclaim, Reclaimer};
+
+    /// Every transition of one slot, through the enum view and `Debug`.
+    #[test]
+    fn transitions_and_views() {
+        let reclaim = Reclaimer::new();
+        let g = reclaim.pin();
+        let slots = Slots::<u64, u64>::new(16);
+        let empty = slots.load(3, &g);
+        assert!(empty.is_unclaimed() && matches!(empty.view(), Held::Nothing));
+
+        let e = slots
+            .claim_pending(3, Pending::new(0x55, 7, 70), &g)
+            .unwrap();
+        assert_eq!((e.key, e.value, e.hash), (7, 70, 0x55));
+        let live = slots.load(3, &g);
+        assert!(matches!(live.view(), Held::Live(x) if std::ptr::eq(x, e)));
+        assert_eq!(live.tag(), tag_of(0x55));
+        let (lost, seen) = slots
+            .claim_pending(3, Pending::new(0x56, 8, 80), &g)
+            .unwrap_err();
+        assert_eq!(seen.ptr(), live.ptr());
+        assert_eq!(lost.into_parts(), (8, 80));
+
+        slots.delete(3, live).unwrap();
+        let removed = slots.load(3, &g);
+        assert!(matches!(removed.view(), Held::Removed));
+        assert!(removed.live().is_none() && removed.entry().is_some());
+        assert!(slots.delete(3, live).is_err(), "a stale word must not win");
+
+        let revived = slots
+            .replace(3, removed, Pending::new(0x55, 7, 71))
+            .unwrap();
+        assert_eq!(revived.value, 71);
+        // SAFETY: unlinked by the replace above; this test owns it alone.
+        unsafe { Entry::free(removed.ptr()) };
+
+        let frozen = slots.freeze(3, &g);
+        assert!(frozen.frozen() && !frozen.copied());
+        assert_eq!(slots.freeze(3, &g).ptr(), frozen.ptr(), "frozen is final");
+        slots.mark_copied(3, frozen);
+        let copied = slots.load(3, &g);
+        assert!(copied.copied() && copied.live().is_some());
+        let shown = format!("{copied:?}");
+        assert!(
+            shown.contains("live") && shown.contains("copied: true"),
+            "{shown}"
+        );
+
+        slots.seal(4, &g).unwrap();
+        let sealed = slots.load(4, &g);
+        assert!(sealed.is_vacant() && sealed.frozen() && !sealed.is_unclaimed());
+        assert!(slots.seal(4, &g).is_err());
+        assert!(slots.claim(4, &Fresh::moved(copied), &g).is_err());
+
+        // SAFETY: the test owns the one live entry left; nothing else frees it.
+        unsafe { Entry::free(copied.ptr()) };
+    }
 }

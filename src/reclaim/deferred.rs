@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 
-use super::{Reclaim, ReclaimGuard, Retire};
+use super::contract::{Reclaim, ReclaimGuard, Retire};
 use crate::sync::{AtomicPtr, Ordering};
 // A statistic (`sync.rs`, `stat`).
 use crate::sync::stat::AtomicIsize;

@@ -8,7 +8,7 @@
 
 use crossbeam_epoch::{Collector, Guard};
 
-use super::{Reclaim, ReclaimGuard, Retire};
+use super::contract::{Reclaim, ReclaimGuard, Retire};
 use crate::stats::Counter;
 use crate::sync::{AtomicPtr, Ordering};
 

@@ -21,7 +21,7 @@ use std::ptr;
 
 use seize::{Collector, LocalGuard, OwnedGuard};
 
-use super::{Reclaim, ReclaimGuard, Retire};
+use super::contract::{Reclaim, ReclaimGuard, Retire};
 use crate::stats::Counter;
 use crate::sync::{AtomicPtr, Ordering};
 

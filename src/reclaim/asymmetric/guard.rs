@@ -15,8 +15,37 @@ use std::marker::PhantomData;
 use super::graveyard;
 use super::registry::{Record, GLOBAL};
 use super::TableReclaim;
-use crate::reclaim::{acquire_load, ReclaimGuard, Retire};
+use crate::reclaim::contract::{acquire_load, Reclaim, ReclaimGuard, Retire};
 use crate::sync::{AtomicPtr, Ordering::Release};
+
+// The backend's trait lives here, with the guards its pins make, so that
+// `mod.rs` (retire, scan) never names a guard and this file depends on it,
+// not the reverse.
+impl Reclaim for TableReclaim {
+    type Guard<'a> = TableGuard<'a>;
+    type OwnedGuard<'a> = TableOwnedGuard<'a>;
+
+    fn new() -> Self {
+        TableReclaim::create()
+    }
+
+    /// Pins the current thread, through its thread-local record.
+    #[inline]
+    fn pin(&self) -> TableGuard<'_> {
+        TableGuard::pin(self)
+    }
+
+    /// Pins with a record of the guard's own, which may move between
+    /// threads.
+    fn pin_owned(&self) -> TableOwnedGuard<'_> {
+        TableOwnedGuard::pin(self)
+    }
+
+    /// Tables retired and not yet freed.
+    fn pending(&self) -> usize {
+        self.pending_tables()
+    }
+}
 
 /// A thread's record (in [`GLOBAL`]) and pin depth.
 struct Local {

@@ -82,10 +82,9 @@ mod tests;
 
 use crossbeam_utils::CachePadded;
 
-use self::guard::{TableGuard, TableOwnedGuard};
 use self::registry::{Domain, Record, GLOBAL};
 use self::retired::{Retired, RetiredTables};
-use super::{Reclaim, Retire};
+use super::contract::Retire;
 use crate::sync::fence;
 // `pending` (a statistic) and `tick` (scan pacing) are heuristics, never a
 // step of the reclamation argument (`sync.rs`, `stat`).
@@ -102,11 +101,10 @@ pub(crate) struct TableReclaim {
     tick: AtomicUsize,
 }
 
-impl Reclaim for TableReclaim {
-    type Guard<'a> = TableGuard<'a>;
-    type OwnedGuard<'a> = TableOwnedGuard<'a>;
-
-    fn new() -> Self {
+impl TableReclaim {
+    /// The reclaimer of a new map (`Reclaim::new`, in `guard.rs` with the
+    /// rest of the trait: pins make guards).
+    pub(super) fn create() -> Self {
         barrier::init();
         TableReclaim {
             retired: CachePadded::new(RetiredTables::new()),
@@ -115,20 +113,8 @@ impl Reclaim for TableReclaim {
         }
     }
 
-    /// Pins the current thread, through its thread-local record.
-    #[inline]
-    fn pin(&self) -> TableGuard<'_> {
-        TableGuard::pin(self)
-    }
-
-    /// Pins with a record of the guard's own, which may move between
-    /// threads.
-    fn pin_owned(&self) -> TableOwnedGuard<'_> {
-        TableOwnedGuard::pin(self)
-    }
-
     /// Tables retired and not yet freed.
-    fn pending(&self) -> usize {
+    pub(super) fn pending_tables(&self) -> usize {
         self.pending.load(Relaxed)
     }
 }

@@ -8,8 +8,8 @@
 //! it frees it or pushes it back.
 
 use super::epoch::Epoch;
+use crate::reclaim::contract::Retire;
 use crate::reclaim::stack::{Stack, Taken};
-use crate::reclaim::Retire;
 use crate::sync::Ordering::{Acquire, Relaxed, Release};
 
 /// A table retired but not yet freed. Dropping one without

@@ -3,7 +3,7 @@
 
 use super::registry::GLOBAL;
 use super::TableReclaim;
-use crate::reclaim::{Reclaim, ReclaimGuard, Retire};
+use crate::reclaim::contract::{Reclaim, ReclaimGuard, Retire};
 use std::sync::atomic::AtomicUsize as Count;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

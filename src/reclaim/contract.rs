@@ -1,0 +1,88 @@
+//! The reclamation contract (see the module above for the three rules):
+//! the traits every backend implements and the rest of the crate uses. A
+//! leaf module, so that the backends below `reclaim/` and the maps above it
+//! depend on it and never on each other.
+
+use crate::sync::{AtomicPtr, Ordering};
+
+/// An object the map allocates and may retire: it knows how to free itself.
+///
+/// (`pub` inside this private module: nameable in public bounds, never
+/// implementable or callable from outside the crate.)
+pub trait Retire {
+    /// Frees the object.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `Box::into_raw` (or the object's own allocator), was
+    /// retired exactly once, and no thread can reach it any more.
+    unsafe fn free(ptr: *mut Self);
+}
+
+/// A reclamation backend, owned by one map.
+pub(crate) trait Reclaim: Send + Sync + Sized {
+    /// The guard that keeps a thread pinned.
+    type Guard<'a>: ReclaimGuard
+    where
+        Self: 'a;
+
+    /// A guard that owns its pin and may move between threads (`Send`).
+    type OwnedGuard<'a>: ReclaimGuard + Send
+    where
+        Self: 'a;
+
+    /// Creates the backend for a new map.
+    fn new() -> Self;
+
+    /// Pins the current thread: objects retired from now on are not freed
+    /// until the returned guard is dropped.
+    fn pin(&self) -> Self::Guard<'_>;
+
+    /// Pins with a guard that is not tied to the current thread: it may be
+    /// held across `.await` points and moved to another thread.
+    fn pin_owned(&self) -> Self::OwnedGuard<'_>;
+
+    /// Objects retired but not yet freed (a gauge, read with `Relaxed`).
+    fn pending(&self) -> usize;
+}
+
+/// The operations a pinned thread performs on shared pointers.
+///
+/// `pub` inside this private module, so it can bound the guard parameter of
+/// the public [`HashMapRef`](crate::HashMapRef) while staying sealed.
+pub trait ReclaimGuard {
+    /// Loads `ptr` so that the object it points to stays valid for as long
+    /// as this guard lives. Has at least `Acquire` semantics.
+    fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T;
+
+    /// Schedules `T::free(ptr)` for when no guard can still hold `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` was unlinked from every shared location by the caller (whose CAS
+    /// removed it), is retired only this once, and is valid to pass to
+    /// [`Retire::free`].
+    unsafe fn retire<T: Retire>(&self, ptr: *mut T);
+
+    /// Like [`retire`](ReclaimGuard::retire), for a large object retired
+    /// rarely (a table): it is handed to the reclaimer at once instead of
+    /// waiting in a thread-local batch for more garbage to arrive, so a
+    /// grow-then-delete-all cycle gives its memory back promptly.
+    ///
+    /// # Safety
+    ///
+    /// As for `retire`.
+    unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: the caller's obligations are `retire`'s.
+        unsafe { self.retire(ptr) }
+    }
+}
+
+/// Loads with the ordering every backend's `protect` needs at minimum.
+#[inline]
+#[allow(dead_code)]
+pub(crate) fn acquire_load<T>(ptr: &AtomicPtr<T>) -> *mut T {
+    // Acquire: the object behind the pointer was initialised before the
+    // Release CAS that published it; this load synchronises with that CAS.
+    ptr.load(Ordering::Acquire)
+}
