@@ -38,7 +38,7 @@ use crate::raw::slot::{Entry, Held};
 use crate::raw::table::Table;
 use crate::raw::{find, RawMap};
 use crate::reclaim::ReclaimGuard;
-use crate::resize::next_of;
+use crate::resize::{next_of, Generation};
 
 /// The raw iterator: yields entries of the root table, following keys that
 /// a concurrent resize has moved forward.

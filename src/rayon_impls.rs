@@ -10,6 +10,7 @@ use crate::iter::RawIter;
 use crate::map::{HashMap, HashMapRef};
 use crate::raw::slot::Entry;
 use crate::reclaim::ReclaimGuard;
+use crate::resize::Generation;
 
 /// Slots per rayon work item: enough to amortise a pin and a `Vec`.
 const SPLIT: usize = 4096;

@@ -12,7 +12,7 @@ use std::borrow::Borrow;
 use super::slot::{tag_of, Fresh, Word};
 use super::table::Table;
 use crate::reclaim::ReclaimGuard;
-use crate::resize::{next_of, Resizer};
+use crate::resize::{next_of, Generation, Resizer};
 
 /// Freezes slot `i` of `table` and copies it into `next` (the generic
 /// map's [`Migrate::migrate_slot`](crate::resize::Migrate::migrate_slot)).

@@ -17,7 +17,7 @@ use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
-use crate::resize::{next_of, Migrate, Resizer};
+use crate::resize::{next_of, Generation, Migrate, Resizer};
 use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// The guard type of the compiled-in reclamation backend.

@@ -518,12 +518,6 @@ impl<K, V> Slots<K, V> {
         let _ = range;
     }
 
-    /// Number of slots.
-    #[inline]
-    pub(crate) fn len(&self) -> usize {
-        self.words.len()
-    }
-
     /// Takes the live entry of slot `i` out of a table this thread owns
     /// exclusively, leaving the slot vacant; `None` if it holds no live,
     /// owned entry (vacant, a tombstone, or handed to the next table).

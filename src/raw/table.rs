@@ -107,18 +107,6 @@ impl<K, V> Table<K, V> {
             self.tombstoned.store(true, Ordering::Relaxed);
         }
     }
-
-    /// Where keys live in this table (`resize/probe.rs`).
-    #[inline]
-    pub(crate) fn placement(&self) -> &Placement {
-        &self.header.placement
-    }
-
-    /// Number of slots.
-    #[inline]
-    pub(crate) fn len(&self) -> usize {
-        self.slots.len()
-    }
 }
 
 impl<K, V> Generation for Table<K, V> {

@@ -112,6 +112,18 @@ pub(crate) trait Generation: Retire + Sized {
     /// The resize engine's part of the table, exclusively (drop).
     fn header_mut(&mut self) -> &mut Header<Self>;
 
+    /// Where keys live in this table (`probe.rs`).
+    #[inline]
+    fn placement(&self) -> &Placement {
+        &self.header().placement
+    }
+
+    /// Number of slots.
+    #[inline]
+    fn len(&self) -> usize {
+        self.header().slots()
+    }
+
     /// Gets `next`'s memory (or this table's) ready for the copies of the
     /// slots `chunk` of this table, just before they are made. A hint: the
     /// default does nothing.

@@ -14,7 +14,7 @@ use super::table::WordTable;
 use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
-use crate::resize::{next_of, Migrate, Resizer};
+use crate::resize::{next_of, Generation, Migrate, Resizer};
 use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// What a write wants done, given the key's current value.

@@ -30,18 +30,6 @@ impl WordTable {
             header: Header::new(placement, generation),
         })
     }
-
-    /// Where keys live in this table (`resize/probe.rs`).
-    #[inline]
-    pub(crate) fn placement(&self) -> &Placement {
-        &self.header.placement
-    }
-
-    /// Number of slots.
-    #[inline]
-    pub(crate) fn len(&self) -> usize {
-        self.slots.len()
-    }
 }
 
 impl Generation for WordTable {
