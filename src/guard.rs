@@ -57,3 +57,33 @@ macro_rules! delegate_guard {
 
 delegate_guard!(LocalGuard);
 delegate_guard!(OwnedGuard);
+
+/// The guard of a [`HashMapRef`](crate::HashMapRef): [`LocalGuard`] (from
+/// [`pin`](crate::HashMap::pin)) or [`OwnedGuard`] (from
+/// [`pin_owned`](crate::HashMap::pin_owned)). Sealed; name it to write
+/// functions that take either handle.
+///
+/// ```
+/// use lfmap::{Guard, HashMap, HashMapRef};
+///
+/// fn total<G: Guard>(m: &HashMapRef<'_, &str, u64, lfmap::DefaultHashBuilder, G>) -> u64 {
+///     m.values().sum()
+/// }
+///
+/// let map = HashMap::new();
+/// map.pin().insert("a", 1);
+/// map.pin().insert("b", 2);
+/// assert_eq!(total(&map.pin()), 3);
+/// assert_eq!(total(&map.pin_owned()), 3);
+/// ```
+pub trait Guard: ReclaimGuard + sealed::Sealed {}
+
+impl Guard for LocalGuard<'_> {}
+impl Guard for OwnedGuard<'_> {}
+
+mod sealed {
+    /// Only lfmap's guards are [`Guard`](super::Guard)s.
+    pub trait Sealed {}
+    impl Sealed for super::LocalGuard<'_> {}
+    impl Sealed for super::OwnedGuard<'_> {}
+}

@@ -79,6 +79,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod error;
 mod guard;
 mod iter;
 mod map;
@@ -93,7 +94,8 @@ mod stats;
 mod sync;
 mod word;
 
-pub use guard::{LocalGuard, OwnedGuard};
+pub use error::TryReserveError;
+pub use guard::{Guard, LocalGuard, OwnedGuard};
 pub use iter::{IntoIter, OwnedIter};
 pub use map::{
     Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,

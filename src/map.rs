@@ -7,6 +7,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
+use crate::error::TryReserveError;
 use crate::guard::{LocalGuard, OwnedGuard};
 use crate::iter::{IntoIter, OwnedIter, RawIter};
 use crate::raw::slot::{Entry, Pending};
@@ -250,6 +251,86 @@ impl<K, V, S> HashMap<K, V, S> {
     /// ```
     pub fn hasher(&self) -> &S {
         &self.raw.hasher
+    }
+}
+
+/// Capacity control. Each call that resizes runs one ordinary cooperative
+/// resize, migrated by the calling thread: other threads keep reading and
+/// writing throughout (a writer that meets the resize helps by one chunk),
+/// nobody waits for it.
+impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
+    /// How many entries the map holds before its table must grow: the
+    /// current (or, during a resize, the new) table's load limit, 3/4 of
+    /// its slots. Removed keys keep their slots until the next resize, so
+    /// after many removals fewer new keys than `capacity() - len()` may fit.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(1000);
+    /// assert!(map.capacity() >= 1000);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.raw.capacity(&self.raw.pin())
+    }
+
+    /// Makes room for at least `additional` more entries than the map
+    /// holds now, so that many inserts run without a resize: grows the
+    /// table once, here, if it is too small (a no-op otherwise). Until
+    /// [`shrink_to_fit`](HashMap::shrink_to_fit), the map also stops
+    /// shrinking below that size when keys are removed, as after
+    /// [`with_capacity`](HashMap::with_capacity).
+    ///
+    /// # Panics
+    ///
+    /// Panics with "lfmap: capacity overflow" if the table would not fit in
+    /// the address space, and aborts like `Vec` if the allocator fails; use
+    /// [`try_reserve`](HashMap::try_reserve) to get an error instead.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::new();
+    /// map.reserve(10_000);
+    /// let resizes = map.stats().resizes;
+    /// let m = map.pin();
+    /// for i in 0..10_000 {
+    ///     m.insert(i, i);
+    /// }
+    /// assert_eq!(map.stats().resizes, resizes); // no resize while filling
+    /// ```
+    pub fn reserve(&self, additional: usize) {
+        if let Err(e) = self.try_reserve(additional) {
+            crate::resize::memory::alloc_failed(e);
+        }
+    }
+
+    /// [`reserve`](HashMap::reserve), returning an error instead of
+    /// panicking or aborting. The map is unchanged on error.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::new();
+    /// assert!(map.try_reserve(100).is_ok());
+    /// assert_eq!(
+    ///     map.try_reserve(usize::MAX),
+    ///     Err(lfmap::TryReserveError::CapacityOverflow)
+    /// );
+    /// ```
+    pub fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
+        self.raw.try_reserve(additional, &self.raw.pin())
+    }
+
+    /// Shrinks the table to the smallest that holds the current entries
+    /// below its load limit, dropping the tombstones of removed keys, and
+    /// lifts the floor that [`with_capacity`](HashMap::with_capacity) and
+    /// [`reserve`](HashMap::reserve) set. O(capacity). Best effort: if the
+    /// smaller table cannot be allocated, the map keeps its table.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(100_000);
+    /// map.pin().insert(1, 1);
+    /// map.shrink_to_fit();
+    /// assert!(map.capacity() < 100);
+    /// assert_eq!(map.pin().get(&1), Some(&1));
+    /// ```
+    pub fn shrink_to_fit(&self) {
+        self.raw.shrink_to_fit(&self.raw.pin());
     }
 }
 
@@ -628,6 +709,52 @@ where
         self.len() == 0
     }
 
+    /// [`HashMap::capacity`], through this handle's pin.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::with_capacity(40);
+    /// assert!(map.pin().capacity() >= 40);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.raw().capacity(&self.guard)
+    }
+
+    /// [`HashMap::reserve`], through this handle's pin.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.reserve(1000);
+    /// assert!(m.capacity() >= 1000);
+    /// ```
+    pub fn reserve(&self, additional: usize) {
+        if let Err(e) = self.try_reserve(additional) {
+            crate::resize::memory::alloc_failed(e);
+        }
+    }
+
+    /// [`HashMap::try_reserve`], through this handle's pin.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::new();
+    /// assert!(map.pin().try_reserve(usize::MAX).is_err());
+    /// ```
+    pub fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
+        self.raw().try_reserve(additional, &self.guard)
+    }
+
+    /// [`HashMap::shrink_to_fit`], through this handle's pin.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(10_000);
+    /// let m = map.pin();
+    /// m.shrink_to_fit();
+    /// assert!(m.capacity() < 100);
+    /// ```
+    pub fn shrink_to_fit(&self) {
+        self.raw().shrink_to_fit(&self.guard);
+    }
+
     /// Removes every entry present when the call starts. Not atomic: it
     /// removes keys one by one, and keys inserted meanwhile may remain.
     /// O(capacity): the emptied table is then rebuilt once, without its
@@ -892,6 +1019,33 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Values<'g, K, V, G> {
 
     fn next(&mut self) -> Option<&'g V> {
         self.iter.next().map(|(_, v)| v)
+    }
+}
+
+impl<'h, 'map, K, V, S, G> IntoIterator for &'h HashMapRef<'map, K, V, S, G>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    type Item = (&'h K, &'h V);
+    type IntoIter = Iter<'h, K, V, G>;
+
+    /// Iterates the handle's entries by reference (see
+    /// [`HashMapRef::iter`]).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 10);
+    /// let mut sum = 0;
+    /// for (k, v) in &m {
+    ///     sum += k + v;
+    /// }
+    /// assert_eq!(sum, 11);
+    /// ```
+    fn into_iter(self) -> Iter<'h, K, V, G> {
+        self.iter()
     }
 }
 

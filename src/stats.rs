@@ -175,7 +175,7 @@ impl MapCounters {
         let len = inserts.saturating_sub(removes);
         Stats {
             len,
-            capacity: root.slots / 4 * 3,
+            capacity: crate::resize::policy::capacity(root.slots),
             slots: root.slots,
             tombstones: root.occupied.saturating_sub(len),
             resizes: self.resizes.get(),

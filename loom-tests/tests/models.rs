@@ -320,3 +320,27 @@ fn write_racing_rehash() {
         assert_eq!(map.len(), 3);
     });
 }
+
+/// 12. `reserve` (a resize to a size the caller chose, migrated by the
+/// caller with `finish`) racing an update: the update lands exactly once,
+/// nothing is lost or duplicated, and the table ends as large as reserved.
+/// The writer helps and seals its key as in any resize.
+#[test]
+fn reserve_racing_update() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), updated) = race(
+            move || m1.reserve(2),
+            move || m2.pin().update(&1, |v| v + 100).copied(),
+        );
+        assert_eq!(updated, Some(101));
+        assert!(map.capacity() >= 5, "capacity {}", map.capacity());
+        let m = map.pin();
+        for (k, v) in [(1, 101), (2, 2), (3, 3)] {
+            assert_eq!(m.get(&k), Some(&v), "key {k}");
+        }
+        assert_eq!(m.iter().count(), 3);
+        assert_eq!(map.len(), 3);
+    });
+}

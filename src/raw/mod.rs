@@ -471,8 +471,29 @@ where
             let guard = self.pin();
             self.resize.finish_all(self, &guard);
         }
-        let empty = Table::new(Placement::first(self.resize.min_slots), 0, false);
+        let empty = Table::new(Placement::first(self.resize.min_slots()), 0, false);
         self.resize.replace_root(empty)
+    }
+}
+
+impl<K: Eq, V, S> RawMap<K, V, S> {
+    /// Keys the newest table holds before it must grow.
+    pub(crate) fn capacity<G: ReclaimGuard>(&self, guard: &G) -> usize {
+        self.resize.capacity(guard)
+    }
+
+    /// Makes room for `additional` more keys (`Resizer::reserve`).
+    pub(crate) fn try_reserve<G: ReclaimGuard>(
+        &self,
+        additional: usize,
+        guard: &G,
+    ) -> Result<(), crate::TryReserveError> {
+        self.resize.reserve(self, additional, guard)
+    }
+
+    /// Shrinks to the smallest table that fits (`Resizer::shrink_to_fit`).
+    pub(crate) fn shrink_to_fit<G: ReclaimGuard>(&self, guard: &G) {
+        self.resize.shrink_to_fit(self, guard);
     }
 }
 

@@ -70,8 +70,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
-use crate::resize::memory::zeroed_slice;
+use crate::resize::memory::try_zeroed_slice;
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -346,10 +347,10 @@ pub(crate) struct Slots<K, V> {
 
 impl<K, V> Slots<K, V> {
     /// `n` empty slots, from zeroed memory (`resize/memory.rs`).
-    pub(crate) fn new(n: usize) -> Self {
-        Slots {
-            words: zeroed_slice(n),
-        }
+    pub(crate) fn try_new(n: usize) -> Result<Self, TryReserveError> {
+        Ok(Slots {
+            words: try_zeroed_slice(n)?,
+        })
     }
 
     /// Loads slot `i`'s word under `guard`, a pin of the map that owns
@@ -572,7 +573,7 @@ mod tests {
     fn transitions_and_views() {
         let reclaim = Reclaimer::new();
         let g = reclaim.pin();
-        let slots = Slots::<u64, u64>::new(16);
+        let slots = Slots::<u64, u64>::try_new(16).unwrap();
         let empty = slots.load(3, &g);
         assert!(empty.is_unclaimed() && matches!(empty.view(), Held::Nothing));
 

@@ -5,8 +5,10 @@
 use std::ops::Range;
 
 use super::slot::{Entry, Slots};
+use crate::error::TryReserveError;
 use crate::reclaim::stack::Stack;
 use crate::reclaim::{ReclaimGuard, Retire};
+use crate::resize::memory::alloc_failed;
 use crate::resize::policy::{MAX_SLOTS, MIN_SLOTS};
 use crate::resize::probe::Placement;
 use crate::resize::{Generation, Header};
@@ -46,15 +48,24 @@ impl<K, V> Table<K, V> {
     /// Allocates a table with `placement` (whose slot count is a power of
     /// two, at least [`MIN_SLOTS`], at most [`MAX_SLOTS`]), every slot empty.
     pub(crate) fn new(placement: Placement, generation: u64, older_reachable: bool) -> Box<Self> {
+        Self::try_new(placement, generation, older_reachable).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// [`new`](Self::new), reporting an allocation failure instead.
+    fn try_new(
+        placement: Placement,
+        generation: u64,
+        older_reachable: bool,
+    ) -> Result<Box<Self>, TryReserveError> {
         let slots = placement.slots();
         assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
-        Box::new(Table {
-            slots: Slots::new(slots),
+        Ok(Box::new(Table {
+            slots: Slots::try_new(slots)?,
             header: Header::new(placement, generation),
             older_reachable: AtomicBool::new(older_reachable),
             tombstoned: AtomicBool::new(false),
             deferred: Stack::new(),
-        })
+        }))
     }
 
     /// Parks `entry`, just unlinked from this table, if an older table may
@@ -110,10 +121,10 @@ impl<K, V> Table<K, V> {
 }
 
 impl<K, V> Generation for Table<K, V> {
-    fn successor(placement: Placement, generation: u64) -> Box<Self> {
+    fn successor(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError> {
         // An older table migrates into this one, and its copied words still
         // point at entries this table takes over.
-        Table::new(placement, generation, true)
+        Table::try_new(placement, generation, true)
     }
 
     #[inline]

@@ -54,10 +54,13 @@ pub(crate) mod probe;
 use std::ops::Range;
 
 use self::cursor::{Cursor, CHUNK};
+use self::memory::alloc_failed;
 use self::policy::Shrink;
 use self::probe::Placement;
+use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::{Counter, MapCounters};
+use crate::sync::stat::AtomicUsize as StatUsize;
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
 
@@ -103,8 +106,9 @@ impl<T> Header<T> {
 /// A table generation of some map: slots plus a [`Header`].
 pub(crate) trait Generation: Retire + Sized {
     /// Allocates an empty table that will receive a migration from its
-    /// predecessor.
-    fn successor(placement: Placement, generation: u64) -> Box<Self>;
+    /// predecessor; fails (and allocates nothing) if its memory cannot be
+    /// had.
+    fn successor(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError>;
 
     /// The resize engine's part of the table.
     fn header(&self) -> &Header<Self>;
@@ -179,15 +183,18 @@ pub(crate) struct Resizer<T: Generation> {
     root: AtomicPtr<T>,
     /// Key counts and resize events (`stats.rs`).
     pub(crate) counters: MapCounters,
-    /// A resize never shrinks below this many slots (`with_capacity`).
-    pub(crate) min_slots: usize,
+    /// A resize never shrinks below this many slots: the `with_capacity`
+    /// size, raised by `reserve`, reset by `shrink_to_fit`. Relaxed: a
+    /// policy input, like the counters (a statistics atomic, so loom does
+    /// not interleave it).
+    min_slots: StatUsize,
 }
 
 impl<T: Generation> Resizer<T> {
     /// A resizer whose root is `first`, never shrinking below `first`'s size.
     pub(crate) fn new(first: Box<T>) -> Self {
         Resizer {
-            min_slots: first.header().slots(),
+            min_slots: StatUsize::new(first.header().slots()),
             root: AtomicPtr::new(Box::into_raw(first)),
             counters: MapCounters::new(),
         }
@@ -206,6 +213,12 @@ impl<T: Generation> Resizer<T> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.counters.len()
+    }
+
+    /// The slot count no resize goes below.
+    #[inline]
+    pub(crate) fn min_slots(&self) -> usize {
+        self.min_slots.load(Relaxed)
     }
 
     /// The newest table a write to a key may land in, starting from
@@ -268,7 +281,7 @@ impl<T: Generation> Resizer<T> {
         }
         let slots = table.header().slots();
         let sample = slots <= 1024 || local & 63 == 0;
-        if sample && policy::should_shrink(slots, self.min_slots, self.len()) {
+        if sample && policy::should_shrink(slots, self.min_slots(), self.len()) {
             self.start_resize(table, guard);
         }
     }
@@ -282,11 +295,29 @@ impl<T: Generation> Resizer<T> {
         if next_of(table, guard).is_some() {
             return;
         }
+        let slots = policy::slots_for(self.len().max(1)).max(self.min_slots());
+        if let Err(e) = self.start_resize_to(table, slots, guard) {
+            alloc_failed(e);
+        }
+    }
+
+    /// Starts a resize of `table` to a table of `slots` slots unless one
+    /// already runs (whatever its size): allocates the table and installs
+    /// it as `table`'s successor. An allocation failure leaves everything
+    /// as it was.
+    fn start_resize_to<G: ReclaimGuard>(
+        &self,
+        table: &T,
+        slots: usize,
+        guard: &G,
+    ) -> Result<(), TryReserveError> {
+        if next_of(table, guard).is_some() {
+            return Ok(());
+        }
         let h = table.header();
-        let slots = policy::slots_for(self.len().max(1)).max(self.min_slots);
         let generation = h.generation + 1;
         let placement = h.placement.successor(slots, generation);
-        let new = Box::into_raw(T::successor(placement, generation));
+        let new = Box::into_raw(T::successor(placement, generation)?);
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
         // failure: we then use the winner's table.
@@ -297,6 +328,101 @@ impl<T: Generation> Resizer<T> {
             Ok(_) => self.counters.resizes.bump(),
             // SAFETY: never published; we still own it alone.
             Err(_) => drop(unsafe { Box::from_raw(new) }),
+        }
+        Ok(())
+    }
+
+    /// The newest table: the root, or the last table a resize in progress
+    /// is migrating into.
+    fn newest<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g T {
+        let mut table = self.root(guard);
+        while let Some(next) = next_of(table, guard) {
+            table = next;
+        }
+        table
+    }
+
+    /// How many keys the newest table holds before it must grow (its load
+    /// limit; tombstones count against it until the next resize).
+    pub(crate) fn capacity<G: ReclaimGuard>(&self, guard: &G) -> usize {
+        policy::capacity(self.newest(guard).len())
+    }
+
+    /// Makes room for `additional` more keys than the map holds now: if the
+    /// table's [`capacity`](Self::capacity) is smaller, resizes it to a
+    /// table that fits them, migrating it in the calling thread (like any
+    /// resize it is cooperative: other threads keep reading and writing,
+    /// and help by a chunk when they write). The new size is also the floor
+    /// later shrinks respect, until [`shrink_to_fit`](Self::shrink_to_fit).
+    /// On error nothing changed.
+    pub(crate) fn reserve<P, G>(
+        &self,
+        map: &P,
+        additional: usize,
+        guard: &G,
+    ) -> Result<(), TryReserveError>
+    where
+        P: Migrate<Table = T>,
+        G: ReclaimGuard,
+    {
+        let wanted = self
+            .len()
+            .checked_add(additional)
+            .ok_or(TryReserveError::CapacityOverflow)?;
+        let slots = policy::try_slots_for_capacity(wanted)?;
+        let mut floor_set = false;
+        loop {
+            let root = self.root(guard);
+            if next_of(root, guard).is_some() {
+                // Any resize in progress first: it may already be enough.
+                self.finish(map, root, guard);
+                continue;
+            }
+            if root.len() >= slots {
+                if floor_set {
+                    return Ok(());
+                }
+                // Raise the floor, then look once more: a shrink that
+                // started before the floor rose must not undo the room.
+                self.min_slots.fetch_max(slots, Relaxed);
+                floor_set = true;
+                continue;
+            }
+            self.start_resize_to(root, slots, guard)?;
+            self.min_slots.fetch_max(slots, Relaxed);
+            floor_set = true;
+            self.finish(map, root, guard);
+        }
+    }
+
+    /// Drops the floor that `with_capacity` and `reserve` set, and shrinks
+    /// the table to the smallest that holds the current keys below its load
+    /// limit, migrating it in the calling thread. Best effort: if the
+    /// smaller table cannot be allocated, the map keeps its table.
+    pub(crate) fn shrink_to_fit<P, G>(&self, map: &P, guard: &G)
+    where
+        P: Migrate<Table = T>,
+        G: ReclaimGuard,
+    {
+        self.min_slots.store(policy::MIN_SLOTS, Relaxed);
+        loop {
+            let root = self.root(guard);
+            if next_of(root, guard).is_some() {
+                self.finish(map, root, guard);
+                continue;
+            }
+            let slots = policy::slots_for_capacity(self.len());
+            let tombstones = root.header().occupied.sum() > self.len();
+            if root.len() < slots || (root.len() == slots && !tombstones) {
+                return;
+            }
+            if self.start_resize_to(root, slots, guard).is_err() {
+                return;
+            }
+            self.finish(map, root, guard);
+            if self.root(guard).len() <= slots {
+                return;
+            }
         }
     }
 
@@ -411,7 +537,7 @@ impl<T: Generation> Resizer<T> {
         }
         let h = root.header();
         if next_of(root, guard).is_none()
-            && policy::should_tidy(h.slots(), self.min_slots, self.len(), h.occupied.sum())
+            && policy::should_tidy(h.slots(), self.min_slots(), self.len(), h.occupied.sum())
         {
             self.start_resize(root, guard);
             self.finish(map, root, guard);

@@ -1,6 +1,8 @@
 //! The resize policy, once for both maps: table sizes, when a table grows,
 //! shrinks or is rebuilt, and the capacity-overflow report.
 
+use crate::error::TryReserveError;
+
 /// The smallest table: 16 slots (and so `shift <= 60`). Under loom, 4, so
 /// that models of a few operations already resize.
 pub(crate) const MIN_SLOTS: usize = if cfg!(loom) { 4 } else { 16 };
@@ -65,12 +67,23 @@ pub(crate) enum Shrink {
 }
 
 /// The slot count for `with_capacity(n)`: `n` entries must fit below the
-/// 3/4 resize threshold.
+/// 3/4 resize threshold. Panics on overflow.
 pub(crate) fn slots_for_capacity(n: usize) -> usize {
+    try_slots_for_capacity(n).unwrap_or_else(|_| capacity_overflow())
+}
+
+/// [`slots_for_capacity`], reporting an overflow instead (`try_reserve`).
+pub(crate) fn try_slots_for_capacity(n: usize) -> Result<usize, TryReserveError> {
     let needed = n
         .checked_add(n / 3 + 1)
         .and_then(usize::checked_next_power_of_two)
         .filter(|&s| s <= MAX_SLOTS)
-        .unwrap_or_else(|| capacity_overflow());
-    needed.max(MIN_SLOTS)
+        .ok_or(TryReserveError::CapacityOverflow)?;
+    Ok(needed.max(MIN_SLOTS))
+}
+
+/// How many keys a table of `slots` slots holds before it must grow: its
+/// load limit ([`should_grow`]), the inverse of [`slots_for_capacity`].
+pub(crate) fn capacity(slots: usize) -> usize {
+    slots / 4 * 3
 }

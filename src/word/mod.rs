@@ -510,3 +510,76 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Default> FromIterator<(K, V)>
         map
     }
 }
+
+/// Capacity control, as on [`HashMap`](crate::HashMap::reserve):
+/// each call that resizes runs one ordinary cooperative resize, migrated by
+/// the calling thread, while other threads keep reading and writing.
+impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
+    /// How many keys the map holds before its table must grow: the current
+    /// (or, during a resize, the new) table's load limit, 3/4 of its slots.
+    /// Removed keys keep their slots until the next resize.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(1000);
+    /// assert!(map.capacity() >= 1000);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.raw.capacity()
+    }
+
+    /// Makes room for at least `additional` more keys than the map holds
+    /// now, growing the table once, here, if it is too small; until
+    /// [`shrink_to_fit`](WordMap::shrink_to_fit) the map does not shrink
+    /// below that size.
+    ///
+    /// # Panics
+    ///
+    /// Panics with "lfmap: capacity overflow" if the table would not fit in
+    /// the address space, and aborts like `Vec` if the allocator fails; use
+    /// [`try_reserve`](WordMap::try_reserve) to get an error instead.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::new();
+    /// map.reserve(10_000);
+    /// let resizes = map.stats().resizes;
+    /// for i in 0..10_000 {
+    ///     map.insert(i, i);
+    /// }
+    /// assert_eq!(map.stats().resizes, resizes);
+    /// ```
+    pub fn reserve(&self, additional: usize) {
+        if let Err(e) = self.try_reserve(additional) {
+            crate::resize::memory::alloc_failed(e);
+        }
+    }
+
+    /// [`reserve`](WordMap::reserve), returning an error instead of
+    /// panicking or aborting. The map is unchanged on error.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::new();
+    /// assert_eq!(
+    ///     map.try_reserve(usize::MAX),
+    ///     Err(lfmap::TryReserveError::CapacityOverflow)
+    /// );
+    /// ```
+    pub fn try_reserve(&self, additional: usize) -> Result<(), crate::TryReserveError> {
+        self.raw.try_reserve(additional)
+    }
+
+    /// Shrinks the table to the smallest that holds the current keys below
+    /// its load limit, dropping removed keys' tombstones, and lifts the
+    /// floor that `with_capacity` and `reserve` set. O(capacity); best
+    /// effort (if the smaller table cannot be allocated, nothing changes).
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(100_000);
+    /// map.insert(1, 1);
+    /// map.shrink_to_fit();
+    /// assert!(map.capacity() < 100);
+    /// assert_eq!(map.get(&1), Some(1));
+    /// ```
+    pub fn shrink_to_fit(&self) {
+        self.raw.shrink_to_fit();
+    }
+}

@@ -467,3 +467,20 @@ impl<S: BuildHasher> Migrate for RawWordMap<S> {
         self.copy_slot(table, i, u, next, guard);
     }
 }
+
+impl<S: BuildHasher> RawWordMap<S> {
+    /// Keys the newest table holds before it must grow.
+    pub(crate) fn capacity(&self) -> usize {
+        self.resize.capacity(&self.pin())
+    }
+
+    /// Makes room for `additional` more keys (`Resizer::reserve`).
+    pub(crate) fn try_reserve(&self, additional: usize) -> Result<(), crate::TryReserveError> {
+        self.resize.reserve(self, additional, &self.pin())
+    }
+
+    /// Shrinks to the smallest table that fits (`Resizer::shrink_to_fit`).
+    pub(crate) fn shrink_to_fit(&self) {
+        self.resize.shrink_to_fit(self, &self.pin());
+    }
+}

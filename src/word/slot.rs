@@ -75,7 +75,8 @@
 //! * **Frozen is final.** Nothing but `COPIED` is ever added to a frozen
 //!   unit; every writer CAS expects an unfrozen unit.
 
-use crate::resize::memory::zeroed_slice;
+use crate::error::TryReserveError;
+use crate::resize::memory::try_zeroed_slice;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::sync::{AtomicU128, AtomicU8};
 
@@ -195,13 +196,13 @@ impl std::fmt::Debug for Units {
 impl Units {
     /// `n` empty slots, from zeroed memory: an untouched page costs no
     /// resident memory.
-    pub(crate) fn new(n: usize) -> Units {
-        Units {
-            units: zeroed_slice(n),
-            high: zeroed_slice(n),
+    pub(crate) fn try_new(n: usize) -> Result<Units, TryReserveError> {
+        Ok(Units {
+            units: try_zeroed_slice(n)?,
+            high: try_zeroed_slice(n)?,
             #[cfg(loom)]
             alive: loom::cell::UnsafeCell::new(()),
-        }
+        })
     }
 
     /// Number of slots (read by `prefault`, a no-op under loom).
@@ -402,7 +403,7 @@ mod tests {
 
     #[test]
     fn claim_publishes_the_whole_key() {
-        let t = Units::new(16);
+        let t = Units::try_new(16).unwrap();
         let small = KeyId::new(7, 0);
         let big = KeyId::new(0xab00_0000_0000_0007, 0);
         let u = t.claim(0, &small, 99).unwrap();
@@ -424,7 +425,7 @@ mod tests {
 
     #[test]
     fn frozen_is_final() {
-        let t = Units::new(16);
+        let t = Units::try_new(16).unwrap();
         let k = KeyId::new(1, 0);
         let u = t.claim(3, &k, 1).unwrap();
         let f = t.freeze(3);

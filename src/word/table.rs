@@ -4,7 +4,9 @@
 use std::ops::Range;
 
 use super::slot::Units;
+use crate::error::TryReserveError;
 use crate::reclaim::Retire;
+use crate::resize::memory::alloc_failed;
 use crate::resize::policy::{MAX_SLOTS, MIN_SLOTS};
 use crate::resize::probe::Placement;
 use crate::resize::{Generation, Header};
@@ -23,18 +25,23 @@ impl WordTable {
     /// two within [`MIN_SLOTS`]..=[`MAX_SLOTS`]), every slot empty: zeroed
     /// memory, so an untouched page costs no resident memory.
     pub(crate) fn new(placement: Placement, generation: u64) -> Box<Self> {
+        Self::try_new(placement, generation).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// [`new`](Self::new), reporting an allocation failure instead.
+    fn try_new(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError> {
         let slots = placement.slots();
         assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
-        Box::new(WordTable {
-            slots: Units::new(slots),
+        Ok(Box::new(WordTable {
+            slots: Units::try_new(slots)?,
             header: Header::new(placement, generation),
-        })
+        }))
     }
 }
 
 impl Generation for WordTable {
-    fn successor(placement: Placement, generation: u64) -> Box<Self> {
-        WordTable::new(placement, generation)
+    fn successor(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError> {
+        WordTable::try_new(placement, generation)
     }
 
     #[inline]

@@ -1,0 +1,341 @@
+//! Capacity control on both maps: `capacity`, `reserve`, `try_reserve`,
+//! `shrink_to_fit` (issue #17). Against a std model, under threads, and
+//! with impossible requests.
+
+mod common;
+
+use std::collections::HashMap as StdMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use common::{both_maps, panic_message, Ops, Rng, TestMap};
+use lfmap::{HashMap, TryReserveError, WordMap};
+use quickcheck::{quickcheck, Arbitrary, Gen};
+
+/// Capacity control, on either map.
+trait Capacity: TestMap {
+    fn capacity(&self) -> usize;
+    fn reserve(&self, additional: usize);
+    fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError>;
+    fn shrink_to_fit(&self);
+}
+
+impl Capacity for HashMap<u64, u64> {
+    fn capacity(&self) -> usize {
+        HashMap::capacity(self)
+    }
+    fn reserve(&self, additional: usize) {
+        HashMap::reserve(self, additional)
+    }
+    fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
+        HashMap::try_reserve(self, additional)
+    }
+    fn shrink_to_fit(&self) {
+        HashMap::shrink_to_fit(self)
+    }
+}
+
+impl Capacity for WordMap<u64, u64> {
+    fn capacity(&self) -> usize {
+        WordMap::capacity(self)
+    }
+    fn reserve(&self, additional: usize) {
+        WordMap::reserve(self, additional)
+    }
+    fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
+        WordMap::try_reserve(self, additional)
+    }
+    fn shrink_to_fit(&self) {
+        WordMap::shrink_to_fit(self)
+    }
+}
+
+fn assert_holds<M: TestMap>(map: &M, model: &StdMap<u64, u64>) {
+    let mut got = map.entries();
+    got.sort_unstable();
+    let mut want: Vec<_> = model.iter().map(|(&k, &v)| (k, v)).collect();
+    want.sort_unstable();
+    assert_eq!(got, want, "{}", M::NAME);
+    assert_eq!(map.len(), model.len());
+}
+
+/// `reserve(n)` then `n` inserts: no resize while filling.
+fn reserve_then_fill_never_resizes<M: Capacity>() {
+    for n in [1, 12, 13, 1000, 50_000] {
+        let map = M::new();
+        map.reserve(n);
+        assert!(
+            map.capacity() >= n,
+            "{}: capacity {} < {n}",
+            M::NAME,
+            map.capacity()
+        );
+        let resizes = map.stats().resizes;
+        let m = map.pin();
+        for i in 0..n as u64 {
+            m.insert(i, i);
+        }
+        assert_eq!(
+            map.stats().resizes,
+            resizes,
+            "{}: resized while filling {n}",
+            M::NAME
+        );
+        assert_eq!(map.len(), n);
+        // Reserving what is already there is a no-op.
+        map.reserve(0);
+        assert_eq!(map.stats().resizes, resizes);
+    }
+}
+
+/// The reserved size is a floor: removals do not shrink below it until
+/// `shrink_to_fit`, which then shrinks to fit and keeps every key.
+fn reserve_floor_holds_until_shrink_to_fit<M: Capacity>() {
+    let map = M::new();
+    map.reserve(10_000);
+    let reserved = map.capacity();
+    let m = map.pin();
+    for i in 0..2_000u64 {
+        m.insert(i, i);
+    }
+    for i in 0..1_990u64 {
+        assert_eq!(m.remove(&i), Some(i));
+    }
+    assert_eq!(
+        map.capacity(),
+        reserved,
+        "{}: shrank below the reserve",
+        M::NAME
+    );
+    map.shrink_to_fit();
+    assert!(
+        map.capacity() < 100,
+        "{}: capacity {}",
+        M::NAME,
+        map.capacity()
+    );
+    assert_eq!(map.stats().tombstones, 0);
+    let model: StdMap<u64, u64> = (1_990..2_000).map(|i| (i, i)).collect();
+    assert_holds(&map, &model);
+    // After shrink_to_fit the map shrinks again on its own.
+    map.reserve(5_000);
+    map.shrink_to_fit();
+    assert!(map.capacity() < 100);
+}
+
+/// `with_capacity`'s floor is lifted by `shrink_to_fit` too.
+fn shrink_to_fit_lifts_with_capacity<M: Capacity>() {
+    let map = M::with_capacity(100_000);
+    assert!(map.capacity() >= 100_000);
+    map.pin().insert(7, 7);
+    map.shrink_to_fit();
+    assert!(map.capacity() < 100);
+    assert_eq!(map.pin().get(&7), Some(7));
+    // A second call has nothing to do.
+    let resizes = map.stats().resizes;
+    map.shrink_to_fit();
+    assert_eq!(map.stats().resizes, resizes);
+}
+
+/// Impossible requests: `reserve` panics with a clear message,
+/// `try_reserve` returns an error; either way the map is intact and usable.
+fn impossible_requests_leave_the_map_intact<M: Capacity>() {
+    let map = M::new();
+    let m = map.pin();
+    for i in 0..100u64 {
+        m.insert(i, i * 2);
+    }
+    let model: StdMap<u64, u64> = (0..100).map(|i| (i, i * 2)).collect();
+    for additional in [usize::MAX, usize::MAX - 100, 1 << 60] {
+        assert_eq!(
+            map.try_reserve(additional),
+            Err(TryReserveError::CapacityOverflow),
+            "{}: try_reserve({additional})",
+            M::NAME
+        );
+        let panic = catch_unwind(AssertUnwindSafe(|| map.reserve(additional)))
+            .expect_err("reserve of an impossible size must panic");
+        let message = panic_message(&*panic);
+        assert!(
+            message.contains("lfmap: capacity overflow"),
+            "{}: unexpected panic message {message:?}",
+            M::NAME
+        );
+        assert_holds(&map, &model);
+    }
+    // The map still works, and still grows.
+    for i in 100..1_000u64 {
+        m.insert(i, i * 2);
+    }
+    assert_eq!(map.len(), 1_000);
+    assert!(map.capacity() >= 1_000);
+}
+
+/// A size that passes the slot limit but no allocator can provide (64 PiB
+/// of slots): `try_reserve` reports the allocator's refusal, and the map is
+/// intact. (Under AddressSanitizer this needs
+/// `ASAN_OPTIONS=allocator_may_return_null=1`, which CI sets.)
+fn allocator_refusal_is_an_error<M: Capacity>() {
+    if cfg!(not(target_pointer_width = "64")) {
+        return;
+    }
+    let map = M::new();
+    map.pin().insert(1, 1);
+    match map.try_reserve(1 << 52) {
+        Err(TryReserveError::AllocError { layout }) => assert!(layout.size() >= 1 << 55),
+        other => panic!("{}: expected an allocation error, got {other:?}", M::NAME),
+    }
+    assert_eq!(map.pin().get(&1), Some(1));
+    assert_eq!(map.len(), 1);
+    map.pin().insert(2, 2);
+    assert_eq!(map.len(), 2);
+}
+
+/// `reserve` and `shrink_to_fit` from one thread while two others insert
+/// and remove their own keys and two read: nothing is lost, nothing
+/// appears twice, and every key a writer left in place is visible
+/// throughout.
+fn reserve_while_others_write_loses_nothing<M: Capacity>() {
+    const PER_WRITER: u64 = 20_000;
+    let map = M::new();
+    let stable: Vec<u64> = (0..500).map(|i| 1_000_000 + i).collect();
+    for &k in &stable {
+        map.pin().insert(k, k);
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let map = &map;
+                s.spawn(move || {
+                    let m = map.pin();
+                    let mut rng = Rng::new(w + 1);
+                    for i in 0..PER_WRITER {
+                        let k = w * PER_WRITER + i;
+                        assert_eq!(m.insert(k, k), None);
+                        // Remove every third key again, some later.
+                        if i % 3 == 0 {
+                            let victim = w * PER_WRITER + rng.below(i + 1);
+                            if victim % 3 == 0 {
+                                m.remove(&victim);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..2 {
+            let (map, stable, done) = (&map, &stable, &done);
+            s.spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let m = map.pin();
+                    for &k in stable {
+                        assert_eq!(m.get(&k), Some(k), "stable key {k} vanished");
+                    }
+                }
+            });
+        }
+        s.spawn(|| {
+            let mut rng = Rng::new(99);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                map.reserve(rng.below(100_000) as usize);
+                if rng.below(3) == 0 {
+                    map.shrink_to_fit();
+                }
+            }
+        });
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    // Exact contents: every key of every writer except those removed (a
+    // key divisible by 3 may or may not have been picked as a victim).
+    let entries = map.entries();
+    let mut seen = std::collections::HashSet::new();
+    for &(k, v) in &entries {
+        assert_eq!(k, v);
+        assert!(seen.insert(k), "{}: key {k} yielded twice", M::NAME);
+    }
+    for k in 0..2 * PER_WRITER {
+        if k % 3 != 0 {
+            assert!(seen.contains(&k), "{}: key {k} lost", M::NAME);
+        }
+    }
+    for &k in &stable {
+        assert!(seen.contains(&k));
+    }
+    assert_eq!(map.len(), entries.len());
+}
+
+both_maps!(
+    reserve_then_fill_never_resizes,
+    reserve_floor_holds_until_shrink_to_fit,
+    shrink_to_fit_lifts_with_capacity,
+    impossible_requests_leave_the_map_intact,
+    reserve_while_others_write_loses_nothing,
+    allocator_refusal_is_an_error,
+);
+
+/// One step of the model test.
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u16, u64),
+    Remove(u16),
+    Get(u16),
+    Reserve(u16),
+    ShrinkToFit,
+}
+
+impl Arbitrary for Op {
+    fn arbitrary(g: &mut Gen) -> Op {
+        match u8::arbitrary(g) % 10 {
+            0..=3 => Op::Insert(u16::arbitrary(g) % 512, u64::arbitrary(g)),
+            4 | 5 => Op::Remove(u16::arbitrary(g) % 512),
+            6 => Op::Get(u16::arbitrary(g) % 512),
+            7 | 8 => Op::Reserve(u16::arbitrary(g) % 2048),
+            _ => Op::ShrinkToFit,
+        }
+    }
+}
+
+/// Capacity calls interleaved with writes match std's map, and keep their
+/// promises: after `reserve(n)` the map holds `len + n` before growing;
+/// after `shrink_to_fit` its capacity is at most about twice its length.
+fn run_model<M: Capacity>(ops: &[Op]) -> bool {
+    let map = M::new();
+    let mut model = StdMap::new();
+    for op in ops {
+        match *op {
+            Op::Insert(k, v) => {
+                assert_eq!(map.pin().insert(k as u64, v), model.insert(k as u64, v));
+            }
+            Op::Remove(k) => {
+                assert_eq!(map.pin().remove(&(k as u64)), model.remove(&(k as u64)));
+            }
+            Op::Get(k) => {
+                assert_eq!(map.pin().get(&(k as u64)), model.get(&(k as u64)).copied());
+            }
+            Op::Reserve(n) => {
+                map.reserve(n as usize);
+                assert!(map.capacity() >= model.len() + n as usize);
+            }
+            Op::ShrinkToFit => {
+                map.shrink_to_fit();
+                assert!(map.capacity() >= model.len());
+                assert!(map.capacity() <= 2 * model.len() + 12, "{}", map.capacity());
+            }
+        }
+    }
+    assert_holds(&map, &model);
+    true
+}
+
+quickcheck! {
+    fn model_hash_map(ops: Vec<Op>) -> bool {
+        run_model::<HashMap<u64, u64>>(&ops)
+    }
+
+    fn model_word_map(ops: Vec<Op>) -> bool {
+        run_model::<WordMap<u64, u64>>(&ops)
+    }
+}
