@@ -24,6 +24,10 @@
 //! assert_eq!(counts.get(&7), Some(1));
 //! ```
 //!
+//! [`HashSet`] and [`WordSet`] are the sets: thin wrappers over
+//! `HashMap<T, ()>` and `WordMap<T, bool>`, with the same guarantees (and,
+//! under the features below, rayon support and serde as a sequence).
+//!
 //! ## Guarantees
 //!
 //! * Any number of threads get, insert, remove, update and iterate at once;
@@ -90,6 +94,7 @@ mod reclaim;
 mod resize;
 #[cfg(feature = "serde")]
 mod serde_impls;
+mod set;
 mod stats;
 mod sync;
 mod word;
@@ -100,5 +105,6 @@ pub use iter::{IntoIter, OwnedIter};
 pub use map::{
     Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,
 };
+pub use set::{HashSet, HashSetRef, SetIntoIter, SetIter, SetOwnedIter, WordSet, WordSetIter};
 pub use stats::{ProbeStats, Stats};
 pub use word::{Iter as WordIter, WordInteger, WordMap, WordSized};

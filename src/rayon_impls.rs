@@ -1,5 +1,5 @@
 //! rayon support (cargo feature `rayon`): parallel iteration over a pinned
-//! map, and parallel collection into a map.
+//! map or set, and parallel collection into a map or set.
 
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
@@ -11,6 +11,7 @@ use crate::map::{HashMap, HashMapRef};
 use crate::raw::slot::Entry;
 use crate::reclaim::ReclaimGuard;
 use crate::resize::Generation;
+use crate::set::{HashSet, HashSetRef};
 
 /// Slots per rayon work item: enough to amortise a pin and a `Vec`.
 const SPLIT: usize = 4096;
@@ -137,5 +138,83 @@ where
         let mut map = HashMap::with_hasher(S::default());
         map.par_extend(items);
         map
+    }
+}
+
+impl<'set, T, S, G> HashSetRef<'set, T, S, G>
+where
+    T: Hash + Eq + Send + Sync,
+    S: BuildHasher + Sync,
+    G: ReclaimGuard,
+{
+    /// A parallel iterator over the elements, with the same guarantee as
+    /// [`iter`](HashSetRef::iter): each element present throughout is
+    /// yielded exactly once, none twice.
+    ///
+    /// ```
+    /// use rayon::prelude::*;
+    /// let set: lfmap::HashSet<u64> = (0..10_000).collect();
+    /// let sum: u64 = set.pin().par_iter().sum();
+    /// assert_eq!(sum, (0..10_000).sum());
+    /// ```
+    pub fn par_iter(&self) -> impl ParallelIterator<Item = &T> + '_ {
+        self.as_map().par_iter().map(|(k, _)| k)
+    }
+}
+
+impl<T, S> ParallelExtend<T> for &HashSet<T, S>
+where
+    T: Hash + Eq + Send + Sync,
+    S: BuildHasher + Sync,
+{
+    /// Extends through a shared reference, inserting from rayon's workers.
+    ///
+    /// ```
+    /// use rayon::prelude::*;
+    /// let set = lfmap::HashSet::new();
+    /// (&set).par_extend((0..1000u32).into_par_iter().map(|i| i % 500));
+    /// assert_eq!(set.len(), 500);
+    /// ```
+    fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, items: I) {
+        let set: &HashSet<T, S> = self;
+        items.into_par_iter().for_each_init(
+            || set.pin(),
+            |s, x| {
+                s.insert(x);
+            },
+        );
+    }
+}
+
+impl<T, S> ParallelExtend<T> for HashSet<T, S>
+where
+    T: Hash + Eq + Send + Sync,
+    S: BuildHasher + Sync,
+{
+    /// ```
+    /// use rayon::prelude::*;
+    /// let mut set = lfmap::HashSet::new();
+    /// set.par_extend((0..1000u32).into_par_iter());
+    /// assert_eq!(set.len(), 1000);
+    /// ```
+    fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, items: I) {
+        (&*self).par_extend(items);
+    }
+}
+
+impl<T, S> FromParallelIterator<T> for HashSet<T, S>
+where
+    T: Hash + Eq + Send + Sync,
+    S: BuildHasher + Default + Sync,
+{
+    /// ```
+    /// use rayon::prelude::*;
+    /// let set: lfmap::HashSet<u32> = (0..1000u32).into_par_iter().collect();
+    /// assert_eq!(set.len(), 1000);
+    /// ```
+    fn from_par_iter<I: IntoParallelIterator<Item = T>>(items: I) -> Self {
+        let mut set = HashSet::with_hasher(S::default());
+        set.par_extend(items);
+        set
     }
 }

@@ -1,13 +1,15 @@
-//! serde support (cargo feature `serde`): a map serializes as a map.
+//! serde support (cargo feature `serde`): a map serializes as a map, a set
+//! as a sequence.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::map::HashMap;
+use crate::set::HashSet;
 
 impl<K, V, S> Serialize for HashMap<K, V, S>
 where
@@ -67,5 +69,70 @@ where
             }
         }
         Ok(map)
+    }
+}
+
+impl<T, S> Serialize for HashSet<T, S>
+where
+    T: Hash + Eq + Serialize,
+    S: BuildHasher,
+{
+    /// Serializes the elements an iteration yields, as a sequence (see the
+    /// iteration guarantee: concurrent writes may or may not be included).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u8> = [7].into_iter().collect();
+    /// assert_eq!(serde_json::to_string(&set).unwrap(), "[7]");
+    /// ```
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let s = self.pin();
+        let mut out = serializer.serialize_seq(None)?;
+        for x in s.iter() {
+            out.serialize_element(x)?;
+        }
+        out.end()
+    }
+}
+
+impl<'de, T, S> Deserialize<'de> for HashSet<T, S>
+where
+    T: Hash + Eq + Deserialize<'de>,
+    S: BuildHasher + Default,
+{
+    /// Deserializes a sequence; repeated elements are kept once.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u8> = serde_json::from_str("[1, 2, 2]").unwrap();
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(SetVisitor(PhantomData))
+    }
+}
+
+struct SetVisitor<T, S>(Builds<HashSet<T, S>>);
+
+impl<'de, T, S> Visitor<'de> for SetVisitor<T, S>
+where
+    T: Hash + Eq + Deserialize<'de>,
+    S: BuildHasher + Default,
+{
+    type Value = HashSet<T, S>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        // Cap the hint: it comes from the input, which may lie.
+        let hint = access.size_hint().unwrap_or(0).min(1 << 16);
+        let set = HashSet::with_capacity_and_hasher(hint, S::default());
+        {
+            let s = set.pin();
+            while let Some(x) = access.next_element()? {
+                s.insert(x);
+            }
+        }
+        Ok(set)
     }
 }

@@ -1,0 +1,742 @@
+//! The sets: [`HashSet`] and [`WordSet`], thin wrappers over the two maps.
+//!
+//! A set is a map whose values carry nothing: [`HashSet<T>`] is a
+//! [`HashMap<T, ()>`](crate::HashMap) and [`WordSet<T>`] a
+//! [`WordMap<T, bool>`](crate::WordMap) whose value is always `true`. Every
+//! operation is the map's, so every guarantee is too: lock-freedom,
+//! linearizability (except iteration, `clear`, `retain` and `len`), the
+//! iteration guarantee, and the bad-input guarantees.
+//!
+//! | file | what |
+//! |---|---|
+//! | `set.rs` | [`HashSet`], its pinned handle [`HashSetRef`], iterators |
+//! | `set/word.rs` | [`WordSet`] |
+
+mod word;
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+
+pub use self::word::{WordSet, WordSetIter};
+use crate::guard::{LocalGuard, OwnedGuard};
+use crate::iter::{IntoIter, OwnedIter};
+use crate::map::{DefaultHashBuilder, HashMap, HashMapRef, Keys};
+use crate::reclaim::ReclaimGuard;
+use crate::stats::{ProbeStats, Stats};
+
+/// A lock-free concurrent hash set: a [`HashMap<T, ()>`](crate::HashMap)
+/// with a set's API (papaya's `HashSet`, dashmap's `DashSet` and
+/// `scc::HashSet` map onto it).
+///
+/// Elements are read and written through a [`pin`](HashSet::pin)ned
+/// handle, like the map's entries; no operation takes a lock or waits for
+/// another thread, and the table resizes cooperatively and incrementally.
+///
+/// ```
+/// use lfmap::HashSet;
+/// use std::thread;
+///
+/// let set = HashSet::new();
+/// thread::scope(|s| {
+///     for t in 0..4u64 {
+///         let set = &set;
+///         s.spawn(move || {
+///             let s = set.pin();
+///             for i in 0..1000 {
+///                 s.insert(i * (t + 1) % 2000);
+///             }
+///         });
+///     }
+/// });
+/// assert!(set.pin().contains(&0));
+/// assert_eq!(set.len(), set.pin().iter().count());
+/// ```
+pub struct HashSet<T, S = DefaultHashBuilder> {
+    map: HashMap<T, (), S>,
+}
+
+impl<T> HashSet<T> {
+    /// Creates an empty set.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<String> = lfmap::HashSet::new();
+    /// assert!(set.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        HashSet {
+            map: HashMap::new(),
+        }
+    }
+
+    /// Creates an empty set that holds at least `capacity` elements before
+    /// it resizes.
+    ///
+    /// # Panics
+    ///
+    /// Panics with "lfmap: capacity overflow" if the table this needs would
+    /// not fit in the address space.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::with_capacity(1000);
+    /// assert!(set.stats().capacity >= 1000);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Self {
+        HashSet {
+            map: HashMap::with_capacity(capacity),
+        }
+    }
+}
+
+impl<T, S> HashSet<T, S> {
+    /// Creates an empty set that hashes elements with `hasher`.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// let set: lfmap::HashSet<&str, _> = lfmap::HashSet::with_hasher(RandomState::new());
+    /// assert!(set.pin().insert("a"));
+    /// ```
+    pub fn with_hasher(hasher: S) -> Self {
+        HashSet {
+            map: HashMap::with_hasher(hasher),
+        }
+    }
+
+    /// Creates an empty set with room for `capacity` elements, hashing them
+    /// with `hasher`.
+    ///
+    /// # Panics
+    ///
+    /// Panics with "lfmap: capacity overflow" if `capacity` is too large.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// let set: lfmap::HashSet<u32, _> =
+    ///     lfmap::HashSet::with_capacity_and_hasher(64, RandomState::new());
+    /// assert!(set.stats().capacity >= 64);
+    /// ```
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        HashSet {
+            map: HashMap::with_capacity_and_hasher(capacity, hasher),
+        }
+    }
+
+    /// Pins the current thread and returns a handle for operating on the
+    /// set. References it returns stay valid as long as it lives, even if
+    /// another thread removes the element meanwhile (see
+    /// [`HashMap::pin`](crate::HashMap::pin): keep handles short-lived in
+    /// long-running loops).
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(String::from("k"));
+    /// let k = s.get("k").unwrap();
+    /// s.remove("k");
+    /// assert_eq!(k, "k"); // still valid: `s` is pinned
+    /// ```
+    #[inline]
+    pub fn pin(&self) -> HashSetRef<'_, T, S> {
+        HashSetRef {
+            map: self.map.pin(),
+        }
+    }
+
+    /// Pins with a handle that owns its guard: it is `Send` (when `T` and
+    /// `S` allow) and may be held across `.await` points or moved to
+    /// another thread (see [`HashMap::pin_owned`](crate::HashMap::pin_owned)).
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin_owned();
+    /// s.insert(1);
+    /// std::thread::scope(|scope| {
+    ///     scope.spawn(move || assert!(s.contains(&1)));
+    /// });
+    /// ```
+    pub fn pin_owned(&self) -> HashSetRef<'_, T, S, OwnedGuard<'_>> {
+        HashSetRef {
+            map: self.map.pin_owned(),
+        }
+    }
+
+    /// Number of elements. Exact when no write is in flight; otherwise a
+    /// value the length had during the call.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// set.pin().insert(1);
+    /// assert_eq!(set.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the set has no elements.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<i32> = lfmap::HashSet::new();
+    /// assert!(set.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// How far elements sit from their home slots: what lookups cost.
+    /// Scans the current table, O(capacity); see [`ProbeStats`].
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u32> = (0..1000).collect();
+    /// let probes = set.probe_stats();
+    /// assert_eq!(probes.keys, 1000);
+    /// assert!(probes.mean_probe() < 4.0);
+    /// ```
+    pub fn probe_stats(&self) -> ProbeStats {
+        self.map.probe_stats()
+    }
+
+    /// Counters describing the set; cheap (no scan). See [`Stats`].
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::with_capacity(0);
+    /// let s = set.pin();
+    /// for i in 0..10_000 {
+    ///     s.insert(i);
+    /// }
+    /// let stats = set.stats();
+    /// assert_eq!(stats.len, 10_000);
+    /// assert!(stats.resizes > 0);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.map.stats()
+    }
+
+    /// The set's hasher.
+    ///
+    /// ```
+    /// use std::hash::BuildHasher;
+    /// let set: lfmap::HashSet<u8> = lfmap::HashSet::new();
+    /// let _h = set.hasher().hash_one(1u8);
+    /// ```
+    pub fn hasher(&self) -> &S {
+        self.map.hasher()
+    }
+}
+
+impl<T, S: Default> Default for HashSet<T, S> {
+    /// An empty set with a default hasher.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u8> = Default::default();
+    /// assert!(set.is_empty());
+    /// ```
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+/// A pinned handle to a [`HashSet`], from [`HashSet::pin`] or
+/// [`HashSet::pin_owned`].
+///
+/// Every method runs lock-free. References it returns live as long as the
+/// handle. With the default [`LocalGuard`] the handle is tied to the thread
+/// that pinned it (not `Send`); with an [`OwnedGuard`] it may move.
+///
+/// ```
+/// let set = lfmap::HashSet::new();
+/// let s: lfmap::HashSetRef<'_, u32, _, lfmap::LocalGuard<'_>> = set.pin();
+/// assert!(s.insert(7));
+/// assert!(!s.insert(7));
+/// assert!(s.contains(&7));
+/// ```
+pub struct HashSetRef<'set, T, S = DefaultHashBuilder, G = LocalGuard<'set>> {
+    map: HashMapRef<'set, T, (), S, G>,
+}
+
+impl<'set, T, S, G> HashSetRef<'set, T, S, G>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    /// The map handle underneath, for `par_iter`.
+    #[cfg(feature = "rayon")]
+    pub(crate) fn as_map(&self) -> &HashMapRef<'set, T, (), S, G> {
+        &self.map
+    }
+
+    /// Adds `value`; returns whether it was newly inserted.
+    ///
+    /// If an equal element is present, the set keeps it (as std's does;
+    /// unlike [`HashMapRef::insert`], which stores the new key) and `value`
+    /// is dropped. Linearizable: of any number of threads inserting equal
+    /// elements into a set without one, exactly one gets `true`. An element
+    /// already present costs one lookup and no allocation.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// assert!(s.insert("a"));
+    /// assert!(!s.insert("a"));
+    /// assert_eq!(s.len(), 1);
+    /// ```
+    pub fn insert(&self, value: T) -> bool {
+        if self.map.contains_key(&value) {
+            return false;
+        }
+        self.map.try_insert(value, ()).is_ok()
+    }
+
+    /// Whether `value` is present.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(String::from("a"));
+    /// assert!(s.contains("a"));
+    /// assert!(!s.contains("b"));
+    /// ```
+    #[inline]
+    pub fn contains<Q>(&self, value: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.contains_key(value)
+    }
+
+    /// The element equal to `value`, if present: the stored one, valid as
+    /// long as the handle lives.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(String::from("a"));
+    /// assert_eq!(s.get("a"), Some(&String::from("a")));
+    /// assert_eq!(s.get("b"), None);
+    /// ```
+    #[inline]
+    pub fn get<Q>(&self, value: &Q) -> Option<&T>
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get_key_value(value).map(|(k, _)| k)
+    }
+
+    /// Removes `value`; returns whether it was present.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(1);
+    /// assert!(s.remove(&1));
+    /// assert!(!s.remove(&1));
+    /// ```
+    pub fn remove<Q>(&self, value: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.remove(value).is_some()
+    }
+
+    /// Removes `value` and returns the element that was stored, valid as
+    /// long as the handle lives (std's `take`, by reference: the set frees
+    /// it once no handle can see it).
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(String::from("a"));
+    /// assert_eq!(s.take("a").map(String::as_str), Some("a"));
+    /// assert_eq!(s.take("a"), None);
+    /// ```
+    pub fn take<Q>(&self, value: &Q) -> Option<&T>
+    where
+        T: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.remove_if(value, |_, _| true).map(|(k, _)| k)
+    }
+
+    /// Number of elements (see [`HashSet::len`]).
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(1);
+    /// assert_eq!(s.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the set is empty.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u8> = lfmap::HashSet::new();
+    /// assert!(set.pin().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Removes every element present when the call starts. Not atomic:
+    /// elements inserted meanwhile may remain (see
+    /// [`HashMapRef::clear`]).
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(1);
+    /// s.clear();
+    /// assert!(s.is_empty());
+    /// ```
+    pub fn clear(&self) {
+        self.map.clear();
+    }
+
+    /// Keeps only the elements for which `keep` holds. Each element present
+    /// throughout is judged once, with the iteration guarantee of
+    /// [`iter`](HashSetRef::iter) (see [`HashMapRef::retain`]).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u32> = (0..10).collect();
+    /// let s = set.pin();
+    /// s.retain(|x| x % 2 == 0);
+    /// assert_eq!(s.len(), 5);
+    /// assert!(!s.contains(&3));
+    /// ```
+    pub fn retain<F>(&self, mut keep: F)
+    where
+        F: FnMut(&T) -> bool,
+    {
+        self.map.retain(|k, _| keep(k));
+    }
+
+    /// An iterator over the elements. Weakly consistent, never blocks: an
+    /// element present for the whole iteration is yielded exactly once, and
+    /// none twice (the [iteration guarantee](crate#iteration)).
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(1);
+    /// s.insert(2);
+    /// let mut all: Vec<_> = s.iter().copied().collect();
+    /// all.sort();
+    /// assert_eq!(all, [1, 2]);
+    /// ```
+    pub fn iter(&self) -> SetIter<'_, T, G> {
+        SetIter {
+            keys: self.map.keys(),
+        }
+    }
+}
+
+impl<T, S, G> fmt::Debug for HashSetRef<'_, T, S, G>
+where
+    T: Hash + Eq + fmt::Debug,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl<'a, T, S, G> IntoIterator for &'a HashSetRef<'_, T, S, G>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    type Item = &'a T;
+    type IntoIter = SetIter<'a, T, G>;
+
+    /// Iterates over the elements (see [`HashSetRef::iter`]).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u32> = (0..3).collect();
+    /// let s = set.pin();
+    /// let mut sum = 0;
+    /// for x in &s {
+    ///     sum += x;
+    /// }
+    /// assert_eq!(sum, 3);
+    /// ```
+    fn into_iter(self) -> SetIter<'a, T, G> {
+        self.iter()
+    }
+}
+
+impl<'set, T, S, G> IntoIterator for HashSetRef<'set, T, S, G>
+where
+    T: Hash + Eq + Clone,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    type Item = T;
+    type IntoIter = SetOwnedIter<'set, T, G>;
+
+    /// Turns the handle into an iterator that owns its pin and yields
+    /// clones, so it can be returned from a function. Same guarantee as
+    /// [`iter`](HashSetRef::iter).
+    ///
+    /// ```
+    /// use lfmap::HashSet;
+    ///
+    /// fn evens(set: &HashSet<u32>) -> impl Iterator<Item = u32> + '_ {
+    ///     set.pin().into_iter().filter(|x| x % 2 == 0)
+    /// }
+    ///
+    /// let set: HashSet<u32> = (0..5).collect();
+    /// let mut got: Vec<_> = evens(&set).collect();
+    /// got.sort();
+    /// assert_eq!(got, [0, 2, 4]);
+    /// ```
+    fn into_iter(self) -> SetOwnedIter<'set, T, G> {
+        SetOwnedIter {
+            iter: self.map.into_iter(),
+        }
+    }
+}
+
+/// Iterator over `&T`, from [`HashSetRef::iter`].
+///
+/// ```
+/// let set: lfmap::HashSet<u8> = [1].into_iter().collect();
+/// let s = set.pin();
+/// let iter: lfmap::SetIter<'_, u8, _> = s.iter();
+/// assert_eq!(iter.collect::<Vec<_>>(), [&1]);
+/// ```
+pub struct SetIter<'g, T, G> {
+    keys: Keys<'g, T, (), G>,
+}
+
+impl<T, G> fmt::Debug for SetIter<'_, T, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SetIter").field(&self.keys).finish()
+    }
+}
+
+impl<'g, T: Hash + Eq, G: ReclaimGuard> Iterator for SetIter<'g, T, G> {
+    type Item = &'g T;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'g T> {
+        self.keys.next()
+    }
+}
+
+/// An iterator that owns its pinned handle and yields clones of the
+/// elements, from `IntoIterator` for [`HashSetRef`] (by value). Same
+/// guarantee as [`HashSetRef::iter`].
+///
+/// ```
+/// let set: lfmap::HashSet<u8> = [1].into_iter().collect();
+/// let iter: lfmap::SetOwnedIter<'_, u8, _> = set.pin_owned().into_iter();
+/// assert_eq!(iter.collect::<Vec<_>>(), [1]);
+/// ```
+pub struct SetOwnedIter<'set, T, G> {
+    iter: OwnedIter<'set, T, (), G>,
+}
+
+impl<T, G> fmt::Debug for SetOwnedIter<'_, T, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SetOwnedIter").field(&self.iter).finish()
+    }
+}
+
+impl<T, G> Iterator for SetOwnedIter<'_, T, G>
+where
+    T: Hash + Eq + Clone,
+    G: ReclaimGuard,
+{
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        self.iter.next().map(|(k, ())| k)
+    }
+}
+
+/// An owning iterator over the elements of a [`HashSet`], from its
+/// `IntoIterator` implementation. Order is unspecified.
+///
+/// ```
+/// let set: lfmap::HashSet<u8> = [1].into_iter().collect();
+/// let iter: lfmap::SetIntoIter<u8> = set.into_iter();
+/// assert_eq!(iter.collect::<Vec<_>>(), [1]);
+/// ```
+pub struct SetIntoIter<T> {
+    iter: IntoIter<T, ()>,
+}
+
+impl<T> fmt::Debug for SetIntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SetIntoIter").field(&self.iter).finish()
+    }
+}
+
+impl<T> Iterator for SetIntoIter<T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        self.iter.next().map(|(k, ())| k)
+    }
+}
+
+impl<T, S> IntoIterator for HashSet<T, S>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+{
+    type Item = T;
+    type IntoIter = SetIntoIter<T>;
+
+    /// Consumes the set, yielding its elements by value.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// set.pin().insert(String::from("one"));
+    /// let all: Vec<String> = set.into_iter().collect();
+    /// assert_eq!(all, [String::from("one")]);
+    /// ```
+    fn into_iter(self) -> SetIntoIter<T> {
+        SetIntoIter {
+            iter: self.map.into_iter(),
+        }
+    }
+}
+
+impl<T, S> fmt::Debug for HashSet<T, S>
+where
+    T: Hash + Eq + fmt::Debug,
+    S: BuildHasher,
+{
+    /// Prints the elements as a set, like std's.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u8> = [7].into_iter().collect();
+    /// assert_eq!(format!("{set:?}"), "{7}");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.pin().fmt(f)
+    }
+}
+
+impl<T, S> Clone for HashSet<T, S>
+where
+    T: Hash + Eq + Clone,
+    S: BuildHasher + Clone,
+{
+    /// A new set with clones of the elements an iteration yields, and a
+    /// clone of the hasher.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u8> = (0..3).collect();
+    /// assert_eq!(set.clone(), set);
+    /// ```
+    fn clone(&self) -> Self {
+        HashSet {
+            map: self.map.clone(),
+        }
+    }
+}
+
+impl<T, S> PartialEq for HashSet<T, S>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+{
+    /// Equal when both hold the same elements. Meaningful only when neither
+    /// set is being written concurrently.
+    ///
+    /// ```
+    /// let a: lfmap::HashSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::HashSet<u8> = [2, 1].into_iter().collect();
+    /// assert_eq!(a, b);
+    /// b.pin().insert(3);
+    /// assert_ne!(a, b);
+    /// ```
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.pin(), other.pin());
+        a.iter().count() == b.iter().count() && a.iter().all(|x| b.contains(x))
+    }
+}
+
+impl<T, S> Eq for HashSet<T, S>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+{
+}
+
+impl<T, S> FromIterator<T> for HashSet<T, S>
+where
+    T: Hash + Eq,
+    S: BuildHasher + Default,
+{
+    /// ```
+    /// let set: lfmap::HashSet<u8> = [1, 2, 2].into_iter().collect();
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let set = HashSet::with_capacity_and_hasher(iter.size_hint().0, S::default());
+        set.pin().extend_from(iter);
+        set
+    }
+}
+
+impl<T, S> Extend<T> for HashSet<T, S>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+{
+    /// ```
+    /// let mut set = lfmap::HashSet::new();
+    /// set.extend([1, 2, 3]);
+    /// assert_eq!(set.len(), 3);
+    /// ```
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        self.pin().extend_from(iter);
+    }
+}
+
+impl<T, S> Extend<T> for &HashSet<T, S>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+{
+    /// Extends through a shared reference: threads may extend one set at
+    /// once.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| (&set).extend(0..100));
+    ///     s.spawn(|| (&set).extend(50..150));
+    /// });
+    /// assert_eq!(set.len(), 150);
+    /// ```
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        self.pin().extend_from(iter);
+    }
+}
+
+impl<T, S, G> HashSetRef<'_, T, S, G>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    fn extend_from<I: IntoIterator<Item = T>>(&self, iter: I) {
+        for x in iter {
+            self.insert(x);
+        }
+    }
+}
