@@ -99,4 +99,7 @@ pub use map::{
     Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,
 };
 pub use stats::{ProbeStats, Stats};
-pub use word::{Iter as WordIter, WordInteger, WordMap, WordSized};
+pub use word::{
+    Iter as WordIter, Keys as WordKeys, Values as WordValues, WordCompute, WordInteger, WordMap,
+    WordSized,
+};
