@@ -107,4 +107,7 @@ pub use map::{
 };
 pub use set::{HashSet, HashSetRef, SetIntoIter, SetIter, SetOwnedIter, WordSet, WordSetIter};
 pub use stats::{ProbeStats, Stats};
-pub use word::{Iter as WordIter, WordInteger, WordMap, WordSized};
+pub use word::{
+    Iter as WordIter, Keys as WordKeys, Values as WordValues, WordCompute, WordInteger, WordMap,
+    WordSized,
+};

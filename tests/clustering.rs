@@ -132,7 +132,6 @@ fn clear_and_retain<M: TestMap>() {
     );
 
     // Keep the last 5% that `retain` visits: its own order, the adversary.
-    // (`WordMap` has no `retain`: the kit iterates and removes.)
     (0..N).for_each(|k| assert_eq!(map.pin().insert(k, !k), None));
     let mut visited = 0;
     let mut kept = HashSet::new();

@@ -17,7 +17,7 @@ use std::collections::{HashMap as StdMap, HashSet};
 use std::fmt::Debug;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use lfmap::{HashMap, WordMap};
+use lfmap::{HashMap, Operation, WordCompute, WordMap};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
 mod common;
@@ -636,6 +636,32 @@ enum U64Op {
     /// "Remove what you iterate": removes a prefix of the keys in a
     /// [`SweepOrder`], keeping the last `keep` tenths.
     Sweep(SweepOrder, u8),
+    /// `retain` keeping what [`keep_u64`] says for this modulus.
+    Retain(u8),
+    /// `remove_if` the value is below the bound.
+    RemoveIf(u64, u64),
+    /// `compute` with [`compute_u64`]'s closure for this operand.
+    Compute(u64, u64),
+}
+
+/// `U64Op::Retain`'s predicate.
+fn keep_u64(k: u64, v: u64, m: u8) -> bool {
+    (k ^ v) % (u64::from(m % 4) + 2) != 0
+}
+
+/// `U64Op::Compute`'s closure: every `Operation`, picked by the operand and
+/// the current value.
+fn compute_u64(cur: Option<u64>, x: u64) -> Operation<u64, u64> {
+    match cur {
+        None if x % 4 == 0 => Operation::Abort(x),
+        None if x % 4 == 1 => Operation::Remove,
+        None => Operation::Insert(x),
+        Some(v) => match v.wrapping_add(x) % 4 {
+            0 => Operation::Remove,
+            1 => Operation::Abort(v),
+            _ => Operation::Insert(v.wrapping_add(x)),
+        },
+    }
 }
 
 /// A key from a space of 48: small numbers, their top-byte-set twins (same
@@ -655,7 +681,7 @@ fn u64_key(g: &mut Gen) -> u64 {
 impl Arbitrary for U64Op {
     fn arbitrary(g: &mut Gen) -> U64Op {
         let v = u64::arbitrary(g) % 8;
-        match u8::arbitrary(g) % 20 {
+        match u8::arbitrary(g) % 24 {
             0..=5 => U64Op::Insert(u64_key(g), v),
             6..=8 => U64Op::Remove(u64_key(g)),
             9..=10 => U64Op::Get(u64_key(g)),
@@ -664,6 +690,9 @@ impl Arbitrary for U64Op {
             14..=15 => U64Op::Cas(u64_key(g), v % 3, v),
             16..=17 => U64Op::GetOrInsert(u64_key(g), v),
             18 => U64Op::Check,
+            20..=21 => U64Op::Compute(u64_key(g), u64::arbitrary(g) % 16),
+            22 => U64Op::RemoveIf(u64_key(g), v),
+            23 => U64Op::Retain(u8::arbitrary(g)),
             19 if u8::arbitrary(g) % 4 == 0 => U64Op::Fill(u16::arbitrary(g) % 3000),
             19 if u8::arbitrary(g) % 2 == 0 => U64Op::Sweep(
                 SweepOrder::from_seed(u64::arbitrary(g)),
@@ -753,6 +782,66 @@ fn run_u64<M: TestMap>(map: M, ops: &[U64Op]) {
                 if stats.resizes == stats.resizes_finished {
                     assert_eq!(probes.keys, model.len(), "{probes:?} {stats:?}");
                 }
+            }
+            U64Op::Retain(m) => {
+                let mut judged = Vec::new();
+                map.pin().retain(|k, v| {
+                    assert_eq!(model.get(&k), Some(&v), "retain judged {k:#x}");
+                    judged.push(k);
+                    keep_u64(k, v, m)
+                });
+                // Single-threaded: every key judged exactly once.
+                let mut want: Vec<u64> = model.keys().copied().collect();
+                want.sort_unstable();
+                judged.sort_unstable();
+                assert_eq!(judged, want, "retain judgements");
+                model.retain(|&k, &mut v| keep_u64(k, v, m));
+                let (stats, probes) = (map.stats(), map.probe_stats());
+                if stats.resizes == stats.resizes_finished {
+                    assert_eq!(probes.keys, model.len(), "retain: {probes:?} {stats:?}");
+                }
+            }
+            U64Op::RemoveIf(k, bound) => {
+                let want = match model.get(&k) {
+                    Some(&v) if v < bound => model.remove(&k),
+                    _ => None,
+                };
+                let mut calls = 0;
+                let got = map.pin().remove_if(&k, |kk, v| {
+                    assert_eq!(kk, k, "remove_if: another key");
+                    calls += 1;
+                    v < bound
+                });
+                assert_eq!(got, want, "remove_if {k:#x}");
+                // Single-threaded: judged once, if present.
+                assert!(calls <= 1, "remove_if: {calls} calls");
+            }
+            U64Op::Compute(k, x) => {
+                let before = model.get(&k).copied();
+                let want = match (compute_u64(before, x), before) {
+                    (Operation::Insert(new), None) => {
+                        model.insert(k, new);
+                        WordCompute::Inserted(new)
+                    }
+                    (Operation::Insert(new), Some(old)) => {
+                        model.insert(k, new);
+                        WordCompute::Updated { old, new }
+                    }
+                    (Operation::Remove, Some(old)) => {
+                        model.remove(&k);
+                        WordCompute::Removed(old)
+                    }
+                    (Operation::Remove, None) => WordCompute::Absent,
+                    (Operation::Abort(r), _) => WordCompute::Aborted(r),
+                };
+                let mut calls = 0;
+                let got = map.pin().compute(k, |cur| {
+                    calls += 1;
+                    compute_u64(cur, x)
+                });
+                assert_eq!(got, want, "compute {k:#x} {x}");
+                // Single-threaded: the closure runs exactly once.
+                assert_eq!(calls, 1, "compute: closure calls");
             }
         }
         assert_eq!(map.len(), model.len());

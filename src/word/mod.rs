@@ -4,7 +4,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `bits.rs` | [`WordSized`]: which types fit, as which bit patterns |
+//! | `bits.rs` | [`WordSized`]: which types fit, as which 64-bit words |
 //! | `slot.rs` | the slot unit and every transition of its protocol |
 //! | `table.rs` | one table generation |
 //! | `raw.rs` | lookups, the write engine, migration, iteration steps |
@@ -22,18 +22,21 @@ use std::marker::PhantomData;
 pub use self::bits::{WordInteger, WordSized};
 use self::raw::{Action, RawWordMap};
 use self::table::WordTable;
-use crate::map::DefaultHashBuilder;
+use crate::map::{DefaultHashBuilder, Operation};
 use crate::resize::policy::{slots_for_capacity, MIN_SLOTS};
 use crate::stats::{ProbeStats, Stats};
 
 /// A lock-free concurrent hash map for word-sized keys and values, stored
 /// inline: lfmap's answer to Go's `map[int64]int64` fast path.
 ///
-/// Keys and values are any [`WordSized`] types (integers, `NonZero`
-/// integers, `char`, `bool`, floats by bit pattern). Each slot holds the
-/// key and the value themselves, so an insert allocates nothing and a
-/// lookup reads one 16-byte slot: no entry to chase, no reference to hold.
-/// Every key is usable, 0 and `u64::MAX` included.
+/// Keys and values are any [`WordSized`] types: integers, `NonZero`
+/// integers, `char`, `bool`, floats by bit pattern, small byte arrays and
+/// pairs, and your own newtypes and small `Copy` types (implement
+/// [`WordSized`] for them; a wrong implementation gives wrong answers,
+/// never undefined behaviour). Each slot holds the key and the value
+/// themselves, so an insert allocates nothing and a lookup reads one
+/// 16-byte slot: no entry to chase, no reference to hold. Every key is
+/// usable, 0 and `u64::MAX` included.
 ///
 /// The architecture is [`HashMap`](crate::HashMap)'s: every change is one
 /// CAS on a slot, the table is split-ordered, and a resize is cooperative
@@ -69,7 +72,7 @@ use crate::stats::{ProbeStats, Stats};
 /// whole iteration is yielded exactly once, even across resizes.
 pub struct WordMap<K, V, S = DefaultHashBuilder> {
     raw: RawWordMap<S>,
-    // Keys and values are stored as bits; `WordSized` types are `Send +
+    // Keys and values are stored as words; `WordSized` types are `Send +
     // Sync + Copy`, so holding them by value changes no auto trait.
     _types: PhantomData<(K, V)>,
 }
@@ -137,7 +140,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
 
     #[inline]
     fn key(&self, key: K) -> slot::KeyId {
-        self.raw.key(key.to_bits())
+        self.raw.key(key.to_word())
     }
 
     /// The value of `key`, if present. One probe over inline slots; no
@@ -153,7 +156,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     pub fn get(&self, key: &K) -> Option<V> {
         let key = self.key(*key);
         let guard = self.raw.pin();
-        self.raw.get(&key, &guard).map(V::from_bits)
+        self.raw.get(&key, &guard).map(V::from_word)
     }
 
     /// Whether `key` is present.
@@ -189,8 +192,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// ```
     #[inline]
     pub fn insert(&self, key: K, value: V) -> Option<V> {
-        let bits = value.to_bits();
-        self.write(key, |_| Action::Put(bits)).0.map(V::from_bits)
+        let bits = value.to_word();
+        self.write(key, |_| Action::Put(bits)).0.map(V::from_word)
     }
 
     /// Removes `key`; returns the value it had.
@@ -203,7 +206,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// ```
     #[inline]
     pub fn remove(&self, key: &K) -> Option<V> {
-        self.write(*key, |_| Action::Remove).0.map(V::from_bits)
+        self.write(*key, |_| Action::Remove).0.map(V::from_word)
     }
 
     /// The value of `key`, inserting `value` first if the key is absent.
@@ -215,8 +218,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// ```
     #[inline]
     pub fn get_or_insert(&self, key: K, value: V) -> V {
-        let bits = value.to_bits();
-        V::from_bits(self.get_or_put(key, || bits))
+        let bits = value.to_word();
+        V::from_word(self.get_or_put(key, || bits))
     }
 
     /// The value of `key`, inserting `make()` first if the key is absent.
@@ -231,12 +234,12 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     pub fn get_or_insert_with<F: FnOnce() -> V>(&self, key: K, make: F) -> V {
         let mut make = Some(make);
         let mut made = None;
-        V::from_bits(self.get_or_put(key, || {
-            *made.get_or_insert_with(|| (make.take().expect("made once"))().to_bits())
+        V::from_word(self.get_or_put(key, || {
+            *made.get_or_insert_with(|| (make.take().expect("made once"))().to_word())
         }))
     }
 
-    /// The value bits of `key`, putting `put()` first if the key is absent:
+    /// The value word of `key`, putting `put()` first if the key is absent:
     /// a plain lookup first (no write, no migration help when present), then
     /// the write engine, with one hash and one pin for both.
     fn get_or_put(&self, key: K, mut put: impl FnMut() -> u64) -> u64 {
@@ -269,10 +272,10 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// ```
     pub fn update<F: FnMut(V) -> V>(&self, key: &K, mut f: F) -> Option<V> {
         let (_, cur) = self.write(*key, |cur| match cur {
-            Some(v) => Action::Put(f(V::from_bits(v)).to_bits()),
+            Some(v) => Action::Put(f(V::from_word(v)).to_word()),
             None => Action::Keep,
         });
-        cur.map(V::from_bits)
+        cur.map(V::from_word)
     }
 
     /// Adds `delta` to `key`'s value (wrapping on overflow), starting from 0
@@ -293,14 +296,15 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         V: WordInteger,
     {
         let (_, cur) = self.write(*key, |cur| {
-            Action::Put(V::wrapping_add_bits(cur.unwrap_or(0), delta))
+            Action::Put(V::wrapping_add_word(cur.unwrap_or(0), delta))
         });
-        V::from_bits(cur.expect("add leaves the key present"))
+        V::from_word(cur.expect("add leaves the key present"))
     }
 
-    /// Sets `key` to `new` if its value is `current` (compared by bit
-    /// pattern). Returns `Ok(current)` on success, or `Err` with the value
-    /// the key had (`None`: absent) when it was not `current`.
+    /// Sets `key` to `new` if its value is `current` (compared by word:
+    /// [`WordSized::to_word`]). Returns `Ok(current)` on success, or `Err`
+    /// with the value the key had (`None`: absent) when it was not
+    /// `current`.
     ///
     /// ```
     /// let map = lfmap::WordMap::new();
@@ -310,7 +314,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// assert_eq!(map.compare_exchange(&2, 0, 1), Err(None));
     /// ```
     pub fn compare_exchange(&self, key: &K, current: V, new: V) -> Result<V, Option<V>> {
-        let (expected, replacement) = (current.to_bits(), new.to_bits());
+        let (expected, replacement) = (current.to_word(), new.to_word());
         let (prev, _) = self.write(*key, |cur| {
             if cur == Some(expected) {
                 Action::Put(replacement)
@@ -320,7 +324,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         });
         match prev {
             Some(p) if p == expected => Ok(current),
-            other => Err(other.map(V::from_bits)),
+            other => Err(other.map(V::from_word)),
         }
     }
 
@@ -347,19 +351,138 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// assert!(map.is_empty());
     /// ```
     pub fn clear(&self) {
+        self.sweep(|_, _| false);
+    }
+
+    /// Keeps only the keys for which `keep(key, value)` holds. Each key
+    /// present throughout is judged once, on its value when the sweep
+    /// reaches it (the iteration guarantee of [`iter`](WordMap::iter)); if
+    /// that says `false` but another thread has changed the value since,
+    /// the key is judged again on its current value, and removed only if
+    /// that says `false` too. Not atomic: keys inserted or removed meanwhile
+    /// may or may not be judged. O(capacity): if it removed most keys, the table
+    /// shrinks once, at the end. If `keep` panics, the keys removed so far
+    /// stay removed and the shrink is left to later removals. `keep` runs
+    /// while the map is pinned (see [`iter`](WordMap::iter) on pins).
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u32, u32> = (0..10).map(|i| (i, i * i)).collect();
+    /// map.retain(|_, v| v % 2 == 0);
+    /// assert_eq!(map.len(), 5);
+    /// assert_eq!(map.get(&4), Some(16));
+    /// assert_eq!(map.get(&3), None);
+    /// ```
+    pub fn retain<F: FnMut(K, V) -> bool>(&self, mut keep: F) {
+        self.sweep(|k, v| keep(K::from_word(k), V::from_word(v)));
+    }
+
+    /// `retain` over words: removes each live key for which `keep(key,
+    /// value)` is false, by the stored key word (never re-encoded), in one
+    /// pass that shrinks at most once, at the end.
+    fn sweep(&self, mut keep: impl FnMut(u64, u64) -> bool) {
         let guard = self.raw.pin();
         let table = self.raw.stable_root(&guard);
         let mut index = 0;
-        while let Some((bits, _)) = self.raw.next_live(table, &mut index, &guard) {
+        while let Some((bits, judged)) = self.raw.next_live(table, &mut index, &guard) {
+            if keep(bits, judged) {
+                continue;
+            }
             let key = self.raw.key(bits);
+            // Removed if still at the value judged `false`, or if its
+            // current value is judged `false` too.
             self.raw.write_in_sweep(
                 &key,
-                |cur| cur.map_or(Action::Keep, |_| Action::Remove),
+                |cur| match cur {
+                    Some(v) if v == judged || !keep(bits, v) => Action::Remove,
+                    _ => Action::Keep,
+                },
                 &guard,
             );
         }
         // Removed in slot order without shrinking on the way: resize once.
         self.raw.end_sweep(&guard);
+    }
+
+    /// Removes `key` if `should_remove(key, value)` holds for its current
+    /// value; returns the value removed (as [`remove`](WordMap::remove)
+    /// does: the key is the one passed). The predicate may run more than
+    /// once, but only when another thread changed the key between runs; the
+    /// value removed is one it said `true` to. Among threads racing to
+    /// remove one key, exactly one gets `Some`.
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::new();
+    /// map.insert(1u64, 10u64);
+    /// assert_eq!(map.remove_if(&1, |_, v| v > 50), None);
+    /// assert_eq!(map.remove_if(&1, |_, v| v == 10), Some(10));
+    /// assert_eq!(map.remove_if(&1, |_, _| true), None);
+    /// ```
+    pub fn remove_if<F: FnMut(K, V) -> bool>(&self, key: &K, mut should_remove: F) -> Option<V> {
+        let k = *key;
+        match self.write(k, |cur| match cur {
+            Some(v) if should_remove(k, V::from_word(v)) => Action::Remove,
+            _ => Action::Keep,
+        }) {
+            (Some(old), None) => Some(V::from_word(old)),
+            _ => None,
+        }
+    }
+
+    /// Atomically reads, then inserts, replaces, removes or leaves the
+    /// value of `key`, as `f` decides from the current value: the general
+    /// read-modify-write (as [`HashMapRef::compute`](crate::HashMapRef::compute),
+    /// by value).
+    ///
+    /// `f` sees the key's current value (`None` if absent) and returns an
+    /// [`Operation`]. The decision is applied with one CAS that succeeds
+    /// only if the value is still the one `f` saw; `f` runs again only when
+    /// another thread changed the key meanwhile (a CAS lost to a resize or
+    /// to another key reuses the decision), so it may run more than once:
+    /// keep it free of side effects.
+    ///
+    /// ```
+    /// use lfmap::{Operation, WordCompute};
+    ///
+    /// let map = lfmap::WordMap::new();
+    /// // Insert 1, or add 1 to what is there; give up at 3.
+    /// let bump = |cur: Option<u32>| match cur {
+    ///     None => Operation::Insert(1),
+    ///     Some(n) if n >= 3 => Operation::Abort(n),
+    ///     Some(n) => Operation::Insert(n + 1),
+    /// };
+    /// assert_eq!(map.compute(7u64, bump), WordCompute::Inserted(1));
+    /// assert_eq!(map.compute(7, bump), WordCompute::Updated { old: 1, new: 2 });
+    /// map.compute(7, bump);
+    /// assert_eq!(map.compute(7, bump), WordCompute::Aborted(3));
+    /// assert_eq!(map.compute(7, |_| Operation::<u32, ()>::Remove), WordCompute::Removed(3));
+    /// assert_eq!(map.compute(7, |_| Operation::<u32, ()>::Remove), WordCompute::Absent);
+    /// ```
+    pub fn compute<F, R>(&self, key: K, mut f: F) -> WordCompute<V, R>
+    where
+        F: FnMut(Option<V>) -> Operation<V, R>,
+    {
+        let mut aborted = None;
+        let written = self.write(key, |cur| match f(cur.map(V::from_word)) {
+            Operation::Insert(v) => Action::Put(v.to_word()),
+            Operation::Remove => Action::Remove,
+            Operation::Abort(r) => {
+                // `Keep` ends the write: this run's is the last decision.
+                aborted = Some(r);
+                Action::Keep
+            }
+        });
+        if let Some(r) = aborted {
+            return WordCompute::Aborted(r);
+        }
+        match written {
+            (None, Some(new)) => WordCompute::Inserted(V::from_word(new)),
+            (Some(old), Some(new)) => WordCompute::Updated {
+                old: V::from_word(old),
+                new: V::from_word(new),
+            },
+            (Some(old), None) => WordCompute::Removed(V::from_word(old)),
+            (None, None) => WordCompute::Absent,
+        }
     }
 
     /// An iterator over `(key, value)` pairs (copies), weakly consistent:
@@ -388,6 +511,30 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
             table,
             index: 0,
         }
+    }
+
+    /// An iterator over the keys (copies), with [`iter`](WordMap::iter)'s
+    /// guarantee.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u8, char> = [(1, 'a'), (2, 'b')].into_iter().collect();
+    /// let mut keys: Vec<u8> = map.keys().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, K, V, S> {
+        Keys { iter: self.iter() }
+    }
+
+    /// An iterator over the values (copies), with [`iter`](WordMap::iter)'s
+    /// guarantee.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u8, u64> = (0..4).map(|i| (i, 10)).collect();
+    /// assert_eq!(map.values().sum::<u64>(), 40);
+    /// ```
+    pub fn values(&self) -> Values<'_, K, V, S> {
+        Values { iter: self.iter() }
     }
 }
 
@@ -454,7 +601,9 @@ impl<K, V, S> fmt::Debug for Iter<'_, K, V, S> {
 }
 
 // SAFETY: the table pointer is protected by the owned guard, which is
-// `Send`; keys and values are copies of `Send + Sync` types.
+// `Send`; keys and values are copies of `Send + Sync` types (`WordSized`'s
+// supertraits, which the compiler checks for every impl, users' included;
+// nothing here depends on what the word conversion returns).
 unsafe impl<K: WordSized, V: WordSized, S: Sync> Send for Iter<'_, K, V, S> {}
 
 impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Iter<'_, K, V, S> {
@@ -466,8 +615,109 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Iter<'_, K, V, S> 
         self.map
             .raw
             .next_live(table, &mut self.index, &self.guard)
-            .map(|(k, v)| (K::from_bits(k), V::from_bits(v)))
+            .map(|(k, v)| (K::from_word(k), V::from_word(v)))
     }
+}
+
+/// Iterator over a [`WordMap`]'s keys, from [`WordMap::keys`].
+///
+/// ```
+/// let map: lfmap::WordMap<u32, bool> = [(3, true)].into_iter().collect();
+/// let keys: lfmap::WordKeys<'_, u32, bool, _> = map.keys();
+/// assert_eq!(keys.collect::<Vec<_>>(), [3]);
+/// ```
+pub struct Keys<'m, K, V, S> {
+    iter: Iter<'m, K, V, S>,
+}
+
+impl<K, V, S> fmt::Debug for Keys<'_, K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WordKeys").field(&self.iter).finish()
+    }
+}
+
+impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Keys<'_, K, V, S> {
+    type Item = K;
+
+    fn next(&mut self) -> Option<K> {
+        self.iter.next().map(|(k, _)| k)
+    }
+}
+
+/// Iterator over a [`WordMap`]'s values, from [`WordMap::values`].
+///
+/// ```
+/// let map: lfmap::WordMap<u32, bool> = [(3, true)].into_iter().collect();
+/// let values: lfmap::WordValues<'_, u32, bool, _> = map.values();
+/// assert_eq!(values.collect::<Vec<_>>(), [true]);
+/// ```
+pub struct Values<'m, K, V, S> {
+    iter: Iter<'m, K, V, S>,
+}
+
+impl<K, V, S> fmt::Debug for Values<'_, K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WordValues").field(&self.iter).finish()
+    }
+}
+
+impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Values<'_, K, V, S> {
+    type Item = V;
+
+    fn next(&mut self) -> Option<V> {
+        self.iter.next().map(|(_, v)| v)
+    }
+}
+
+impl<'m, K: WordSized, V: WordSized, S: BuildHasher> IntoIterator for &'m WordMap<K, V, S> {
+    type Item = (K, V);
+    type IntoIter = Iter<'m, K, V, S>;
+
+    /// Iterates over `(key, value)` copies, as [`WordMap::iter`].
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u8, u8> = (0..3).map(|i| (i, 2 * i)).collect();
+    /// let mut sum = 0;
+    /// for (k, v) in &map {
+    ///     assert_eq!(v, 2 * k);
+    ///     sum += v;
+    /// }
+    /// assert_eq!(sum, 6);
+    /// ```
+    fn into_iter(self) -> Iter<'m, K, V, S> {
+        self.iter()
+    }
+}
+
+/// What [`WordMap::compute`] did, with the values by copy (the by-value
+/// counterpart of [`Compute`](crate::Compute)).
+///
+/// ```
+/// use lfmap::{Operation, WordCompute};
+/// let map = lfmap::WordMap::new();
+/// map.insert(1u8, 1i32);
+/// match map.compute(1, |_| Operation::<i32, ()>::Remove) {
+///     WordCompute::Removed(v) => assert_eq!(v, 1),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WordCompute<V, R> {
+    /// The key was absent; this value was inserted.
+    Inserted(V),
+    /// The key's value `old` was replaced by `new`.
+    Updated {
+        /// The value before.
+        old: V,
+        /// The value now.
+        new: V,
+    },
+    /// The key's value was removed.
+    Removed(V),
+    /// `Remove` was asked for an absent key: nothing happened.
+    Absent,
+    /// The closure aborted with this value; nothing changed.
+    Aborted(R),
 }
 
 impl<K: WordSized, V: WordSized, S: BuildHasher> fmt::Debug for WordMap<K, V, S>

@@ -31,7 +31,7 @@
 
 use std::hash::BuildHasher;
 
-use lfmap::{Compute, HashMap, HashMapRef, Operation, ProbeStats, Stats, WordMap};
+use lfmap::{Compute, HashMap, HashMapRef, Operation, ProbeStats, Stats, WordCompute, WordMap};
 
 /// A map of `u64` to `u64` a scenario runs on: `HashMap` or `WordMap`.
 pub trait TestMap: Send + Sync + Sized {
@@ -91,10 +91,10 @@ pub trait TestMap: Send + Sync + Sized {
 }
 
 /// The operations both maps have, on `u64` keys and values, returning
-/// copies. Each is the map's own method, except the three `HashMap` has
+/// copies. Each is the map's own method, except the two `HashMap` has
 /// no method for: [`add`](Ops::add) and
-/// [`compare_exchange`](Ops::compare_exchange) are `compute` there, and
-/// [`retain`](Ops::retain) is iterate-and-remove on `WordMap`.
+/// [`compare_exchange`](Ops::compare_exchange) are `compute` there.
+/// [`compute`](Ops::compute) reports as `WordMap`'s does, by value.
 pub trait Ops {
     fn insert(&self, key: u64, value: u64) -> Option<u64>;
     fn get(&self, key: &u64) -> Option<u64>;
@@ -110,6 +110,14 @@ pub trait Ops {
     fn compare_exchange(&self, key: &u64, current: u64, new: u64) -> Result<u64, Option<u64>>;
     /// Removes the entries `keep` says no to, judging each once.
     fn retain(&self, keep: impl FnMut(u64, u64) -> bool);
+    /// Removes `key` if `should_remove(key, value)`; the value removed.
+    fn remove_if(&self, key: &u64, should_remove: impl FnMut(u64, u64) -> bool) -> Option<u64>;
+    /// The map's `compute`, its outcome by value.
+    fn compute<R>(
+        &self,
+        key: u64,
+        f: impl FnMut(Option<u64>) -> Operation<u64, R>,
+    ) -> WordCompute<u64, R>;
     fn clear(&self);
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -189,6 +197,25 @@ impl<S: BuildHasher> Ops for HashMapRef<'_, u64, u64, S> {
     fn retain(&self, mut keep: impl FnMut(u64, u64) -> bool) {
         HashMapRef::retain(self, |k, v| keep(*k, *v));
     }
+    fn remove_if(&self, key: &u64, mut should_remove: impl FnMut(u64, u64) -> bool) -> Option<u64> {
+        HashMapRef::remove_if(self, key, |k, v| should_remove(*k, *v)).map(|(_, v)| *v)
+    }
+    fn compute<R>(
+        &self,
+        key: u64,
+        mut f: impl FnMut(Option<u64>) -> Operation<u64, R>,
+    ) -> WordCompute<u64, R> {
+        match HashMapRef::compute(self, key, |e| f(e.map(|(_, v)| *v))) {
+            Compute::Inserted(&v) => WordCompute::Inserted(v),
+            Compute::Updated {
+                old: &old,
+                new: &new,
+            } => WordCompute::Updated { old, new },
+            Compute::Removed(&v) => WordCompute::Removed(v),
+            Compute::Absent => WordCompute::Absent,
+            Compute::Aborted(r) => WordCompute::Aborted(r),
+        }
+    }
     fn clear(&self) {
         HashMapRef::clear(self);
     }
@@ -253,12 +280,18 @@ impl<S: BuildHasher> Ops for &WordMap<u64, u64, S> {
     fn compare_exchange(&self, key: &u64, current: u64, new: u64) -> Result<u64, Option<u64>> {
         WordMap::compare_exchange(self, key, current, new)
     }
-    fn retain(&self, mut keep: impl FnMut(u64, u64) -> bool) {
-        for (k, v) in WordMap::iter(self) {
-            if !keep(k, v) {
-                WordMap::remove(self, &k);
-            }
-        }
+    fn retain(&self, keep: impl FnMut(u64, u64) -> bool) {
+        WordMap::retain(self, keep);
+    }
+    fn remove_if(&self, key: &u64, should_remove: impl FnMut(u64, u64) -> bool) -> Option<u64> {
+        WordMap::remove_if(self, key, should_remove)
+    }
+    fn compute<R>(
+        &self,
+        key: u64,
+        f: impl FnMut(Option<u64>) -> Operation<u64, R>,
+    ) -> WordCompute<u64, R> {
+        WordMap::compute(self, key, f)
     }
     fn clear(&self) {
         WordMap::clear(self);

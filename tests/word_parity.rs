@@ -1,0 +1,713 @@
+//! `WordMap`'s parity with `HashMap` (issue #17): `retain`, `remove_if`,
+//! `compute`, `keys`, `values`, `&WordMap: IntoIterator`, and the open
+//! `WordSized` trait.
+//!
+//! * Under threads, on both maps (the kit's runner): concurrent `compute`
+//!   increments and token takes come out exact; `retain` racing inserts and
+//!   removes keeps exactly the stable keys it keeps; a `retain` racing
+//!   updates re-judges a changed value instead of removing it; racing
+//!   `remove_if`s have exactly one winner per key.
+//! * `WordMap` only: user key and value types (a `UserId` newtype, a packed
+//!   struct, `(u32, u32)`, `[u8; 8]`, `()`) round-trip through every call;
+//!   deliberately wrong `WordSized` impls give wrong answers but no panic
+//!   in the map and no undefined behaviour (CI runs the tests under
+//!   AddressSanitizer), and leave the map consistent and usable.
+//!
+//! The single-threaded model of `retain`, `remove_if` and `compute` against
+//! std is `model.rs` (`U64Op::Retain`, `RemoveIf`, `Compute`).
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+
+use lfmap::{Operation, WordCompute, WordMap, WordSized};
+
+mod common;
+use common::{both_maps, quiet_planned_panics, shuffle, Ops, Rng, Shape, ShapedHash, TestMap};
+
+const THREADS: u64 = 4;
+
+/// Work multiplier: debug builds are an order of magnitude slower.
+const SCALE: u64 = if cfg!(debug_assertions) { 1 } else { 4 };
+
+// ---------------------------------------------------------------------------
+// Threads, both maps
+// ---------------------------------------------------------------------------
+
+/// A spinning start line: the threads leave it within a few cycles of each
+/// other (a `Barrier` wakes them one futex call apart), so their operations
+/// overlap.
+struct SpinStart {
+    waiting: AtomicUsize,
+}
+
+impl SpinStart {
+    fn new(threads: usize) -> SpinStart {
+        SpinStart {
+            waiting: AtomicUsize::new(threads),
+        }
+    }
+
+    fn wait(&self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        while self.waiting.load(Ordering::Acquire) != 0 {
+            // Yield too: there may be more threads than cores.
+            thread::yield_now();
+        }
+    }
+}
+
+/// `THREADS` threads each run `per` `compute` increments over `KEYS` keys
+/// while inserting keys of their own (so the increments race resizes):
+/// every key ends at exactly `THREADS * per / KEYS`, and every call reports
+/// `old + 1` over the value it replaced.
+fn compute_increments_lose_nothing<M: TestMap>() {
+    const KEYS: u64 = 16;
+    let per = 2_000 * SCALE;
+    let map = M::new();
+    let start = SpinStart::new(THREADS as usize);
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let (map, start) = (&map, &start);
+            s.spawn(move || {
+                start.wait();
+                let m = map.pin();
+                for i in 0..per {
+                    let key = (i + t) % KEYS;
+                    let bump =
+                        |cur: Option<u64>| Operation::<u64, ()>::Insert(cur.map_or(1, |n| n + 1));
+                    match m.compute(key, bump) {
+                        WordCompute::Inserted(1) => {}
+                        WordCompute::Updated { old, new } => assert_eq!(new, old + 1),
+                        other => panic!("{}: key {key}: {other:?}", M::NAME),
+                    }
+                    // A key of this thread's own: grows the table.
+                    let own = 1_000 + t * per + i;
+                    assert_eq!(m.insert(own, own), None);
+                }
+            });
+        }
+    });
+    let m = map.pin();
+    for key in 0..KEYS {
+        assert_eq!(
+            m.get(&key),
+            Some(THREADS * per / KEYS),
+            "{}: key {key}",
+            M::NAME
+        );
+    }
+    assert_eq!(map.len() as u64, KEYS + THREADS * per);
+    assert!(map.stats().resizes >= 3, "{:?}", map.stats());
+}
+
+/// Keys hold budgets; threads take one token at a time with `compute`
+/// (`Insert(n - 1)`, `Remove` for the last token, `Abort` when there is
+/// none): exactly every token is taken once, on colliding hashes.
+fn compute_takes_every_token_once<M: TestMap<Hasher = ShapedHash>>() {
+    const KEYS: u64 = 64;
+    let budget = 50 * SCALE;
+    let map = M::with_hasher(ShapedHash(Shape::Mod(8)));
+    for k in 0..KEYS {
+        map.pin().insert(k, budget);
+    }
+    let taken = AtomicU64::new(0);
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let (map, taken) = (&map, &taken);
+            s.spawn(move || {
+                let mut mine = 0;
+                let mut rng = Rng::new(t);
+                let mut open: Vec<u64> = (0..KEYS).collect();
+                while !open.is_empty() {
+                    let at = rng.below(open.len() as u64) as usize;
+                    let take = |cur: Option<u64>| match cur {
+                        Some(1) => Operation::Remove,
+                        Some(n) => Operation::Insert(n - 1),
+                        None => Operation::Abort("empty"),
+                    };
+                    match map.pin().compute(open[at], take) {
+                        WordCompute::Updated { old, new } => {
+                            assert_eq!(new + 1, old);
+                            mine += 1;
+                        }
+                        WordCompute::Removed(1) => mine += 1,
+                        WordCompute::Aborted("empty") => {
+                            open.swap_remove(at);
+                        }
+                        other => panic!("{}: {other:?}", M::NAME),
+                    }
+                }
+                taken.fetch_add(mine, Ordering::Relaxed);
+            });
+        }
+    });
+    assert_eq!(taken.into_inner(), KEYS * budget, "{}", M::NAME);
+    assert!(map.is_empty());
+}
+
+/// One thread `retain`s while others insert and remove keys of their own
+/// range. Every stable key (present throughout) is judged exactly once;
+/// those judged `true` are still there with their value, those judged
+/// `false` (and never re-inserted) are gone, checked while the churn goes
+/// on. Several rounds, re-inserting the stable keys between them.
+fn retain_during_churn<M: TestMap>() {
+    const STABLE: u64 = 3_000;
+    const CHURN: u64 = 4_096;
+    let map = M::new();
+    let done = AtomicBool::new(false);
+    thread::scope(|s| {
+        let (map, done) = (&map, &done);
+        for t in 1..THREADS {
+            s.spawn(move || {
+                let mut rng = Rng::new(t);
+                while !done.load(Ordering::Relaxed) {
+                    let k = STABLE + rng.below(CHURN);
+                    if rng.below(2) == 0 {
+                        map.pin().insert(k, k);
+                    } else {
+                        map.pin().remove(&k);
+                    }
+                }
+            });
+        }
+        for round in 0..4 * SCALE {
+            for k in 0..STABLE {
+                map.pin().insert(k, !k);
+            }
+            let modulus = round % 3 + 2;
+            let keep = |k: u64| k % modulus != 0;
+            let mut judged = Vec::new();
+            map.pin().retain(|k, v| {
+                if k < STABLE {
+                    assert_eq!(v, !k, "{}: stable key {k} judged on {v}", M::NAME);
+                    judged.push(k);
+                    keep(k)
+                } else {
+                    v % 2 == 0
+                }
+            });
+            judged.sort_unstable();
+            assert!(
+                judged.iter().copied().eq(0..STABLE),
+                "{}: round {round}: stable keys judged {} times in all",
+                M::NAME,
+                judged.len()
+            );
+            let m = map.pin();
+            for k in 0..STABLE {
+                let want = keep(k).then_some(!k);
+                assert_eq!(m.get(&k), want, "{}: round {round}: key {k}", M::NAME);
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+}
+
+/// Every key starts at 1 (odd: `retain` removes it); a writer moves each to
+/// 2 (even: kept) with `update` while `retain` runs. A key whose value
+/// changed after it was judged is judged again, so it survives: at the end
+/// a key is present (with 2) exactly when the writer's update found it.
+fn retain_rejudges_changed_values<M: TestMap>() {
+    const KEYS: u64 = 20_000;
+    for round in 0..3 * SCALE {
+        let map = M::new();
+        for k in 0..KEYS {
+            map.pin().insert(k, 1);
+        }
+        let mut order: Vec<u64> = (0..KEYS).collect();
+        shuffle(&mut order, round);
+        let start = SpinStart::new(2);
+        let updated: Vec<bool> = thread::scope(|s| {
+            let (map, start, order) = (&map, &start, &order);
+            let writer = s.spawn(move || {
+                start.wait();
+                let mut found = vec![false; KEYS as usize];
+                for &k in order {
+                    if let Some(v) = map.pin().update(&k, |_| 2) {
+                        assert_eq!(v, 2);
+                        found[k as usize] = true;
+                    }
+                }
+                found
+            });
+            start.wait();
+            // A slow predicate: updates land between a judgement and the
+            // removal it asks for.
+            map.pin().retain(|_, v| {
+                (0..100).for_each(|_| std::hint::spin_loop());
+                v % 2 == 0
+            });
+            writer.join().unwrap()
+        });
+        let m = map.pin();
+        for k in 0..KEYS {
+            let want = updated[k as usize].then_some(2);
+            assert_eq!(m.get(&k), want, "{}: round {round}: key {k}", M::NAME);
+        }
+    }
+}
+
+/// Threads race `remove_if(k, true)` over the same keys, each in its own
+/// order, on colliding hashes: exactly one wins each key, with its value.
+fn remove_if_has_one_winner<M: TestMap<Hasher = ShapedHash>>() {
+    const KEYS: u64 = 1_000;
+    for round in 0..4 * SCALE {
+        let map = M::with_hasher(ShapedHash(Shape::Mod(16)));
+        for k in 0..KEYS {
+            map.pin().insert(k, k * 3);
+        }
+        let wins: Vec<AtomicUsize> = (0..KEYS).map(|_| AtomicUsize::new(0)).collect();
+        let start = SpinStart::new(THREADS as usize);
+        thread::scope(|s| {
+            for t in 0..THREADS {
+                let (map, wins, start) = (&map, &wins, &start);
+                s.spawn(move || {
+                    let mut order: Vec<u64> = (0..KEYS).collect();
+                    shuffle(&mut order, round * THREADS + t);
+                    start.wait();
+                    for k in order {
+                        let got = map.pin().remove_if(&k, |kk, v| {
+                            assert_eq!((kk, v), (k, k * 3));
+                            true
+                        });
+                        if let Some(v) = got {
+                            assert_eq!(v, k * 3);
+                            wins[k as usize].fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        for (k, w) in wins.iter().enumerate() {
+            assert_eq!(w.load(Ordering::Relaxed), 1, "{}: key {k}", M::NAME);
+        }
+        assert!(map.is_empty(), "{}", M::NAME);
+    }
+}
+
+both_maps!(
+    compute_increments_lose_nothing,
+    compute_takes_every_token_once<ShapedHash>,
+    retain_during_churn,
+    retain_rejudges_changed_values,
+    remove_if_has_one_winner<ShapedHash>,
+);
+
+// ---------------------------------------------------------------------------
+// User types
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct UserId(u64);
+
+impl WordSized for UserId {
+    fn to_word(self) -> u64 {
+        self.0
+    }
+    fn from_word(word: u64) -> Self {
+        UserId(word)
+    }
+}
+
+/// A packed struct of two `u32`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl WordSized for Span {
+    fn to_word(self) -> u64 {
+        u64::from(self.start) << 32 | u64::from(self.len)
+    }
+    fn from_word(word: u64) -> Self {
+        Span {
+            start: (word >> 32) as u32,
+            len: word as u32,
+        }
+    }
+}
+
+/// Ids with and without a top byte (the two-CAS insert path).
+fn user_ids() -> impl Iterator<Item = UserId> {
+    (0..500u64).map(|i| UserId(if i % 2 == 0 { i } else { u64::MAX - i }))
+}
+
+fn pair_of(id: UserId) -> (u32, u32) {
+    (id.0 as u32, (id.0 >> 32) as u32 ^ 0xdead)
+}
+
+#[test]
+fn newtype_key_and_pair_value_round_trip() {
+    let map: WordMap<UserId, (u32, u32)> = WordMap::new();
+    for id in user_ids() {
+        assert_eq!(map.insert(id, pair_of(id)), None);
+    }
+    assert_eq!(map.len(), 500);
+    for id in user_ids() {
+        assert_eq!(map.get(&id), Some(pair_of(id)), "{id:?}");
+    }
+    let mut seen: Vec<(UserId, (u32, u32))> = map.iter().collect();
+    seen.sort();
+    let mut want: Vec<_> = user_ids().map(|id| (id, pair_of(id))).collect();
+    want.sort();
+    assert_eq!(seen, want);
+    let mut keys: Vec<UserId> = map.keys().collect();
+    keys.sort();
+    assert_eq!(keys, want.iter().map(|&(k, _)| k).collect::<Vec<_>>());
+    let mut values: Vec<(u32, u32)> = map.values().collect();
+    values.sort();
+    let mut want_values: Vec<_> = want.iter().map(|&(_, v)| v).collect();
+    want_values.sort();
+    assert_eq!(values, want_values);
+    assert_eq!((&map).into_iter().count(), 500);
+
+    // compute: swap the halves of every odd-indexed id's pair.
+    for id in user_ids() {
+        let (a, b) = pair_of(id);
+        let got = map.compute(id, |cur| match cur {
+            Some((x, y)) if id.0 >> 56 != 0 => Operation::<_, ()>::Insert((y, x)),
+            Some(_) => Operation::Abort(()),
+            None => unreachable!("{id:?} is present"),
+        });
+        if id.0 >> 56 != 0 {
+            assert_eq!(
+                got,
+                WordCompute::Updated {
+                    old: (a, b),
+                    new: (b, a)
+                }
+            );
+        } else {
+            assert_eq!(got, WordCompute::Aborted(()));
+        }
+    }
+    let absent = UserId(1 << 60);
+    assert_eq!(
+        map.compute(absent, |_| Operation::<_, ()>::Insert((7, 7))),
+        WordCompute::Inserted((7, 7))
+    );
+    assert_eq!(
+        map.remove_if(&absent, |k, v| k == absent && v == (7, 7)),
+        Some((7, 7))
+    );
+    assert_eq!(map.remove_if(&absent, |_, _| true), None);
+
+    // retain by key: keep the ids without a top byte.
+    let mut judged = 0;
+    map.retain(|k, v| {
+        judged += 1;
+        let (a, b) = pair_of(k);
+        let top = k.0 >> 56 != 0;
+        assert_eq!(v, if top { (b, a) } else { (a, b) });
+        !top
+    });
+    assert_eq!(judged, 500);
+    assert_eq!(map.len(), 250);
+    assert!(map.keys().all(|k| k.0 < 500));
+    assert!(format!("{map:?}").contains("UserId(0): (0, 57005)"));
+}
+
+#[test]
+fn struct_array_and_unit_types_round_trip() {
+    let spans: WordMap<Span, [u8; 8]> = WordMap::new();
+    let span = Span {
+        start: u32::MAX,
+        len: 3,
+    };
+    spans.insert(span, *b"lfmap!!!");
+    assert_eq!(spans.get(&span), Some(*b"lfmap!!!"));
+    assert_eq!(
+        spans.get(&Span {
+            start: 3,
+            len: u32::MAX
+        }),
+        None
+    );
+    assert_eq!(spans.iter().collect::<Vec<_>>(), [(span, *b"lfmap!!!")]);
+
+    // `()` values: a set of byte-array keys.
+    let set: WordMap<[u8; 3], ()> = WordMap::new();
+    for key in [*b"abc", *b"abd", [0, 0, 0], [255, 255, 255]] {
+        assert_eq!(set.insert(key, ()), None);
+        assert_eq!(set.insert(key, ()), Some(()));
+    }
+    assert!(set.contains_key(b"abd"));
+    assert_eq!(set.remove_if(b"abc", |_, ()| true), Some(()));
+    assert_eq!(set.len(), 3);
+    let mut keys: Vec<[u8; 3]> = set.keys().collect();
+    keys.sort();
+    assert_eq!(keys, [[0, 0, 0], *b"abd", [255, 255, 255]]);
+
+    let pairs: WordMap<(char, bool), (f32, i16)> = WordMap::new();
+    pairs.insert(('é', true), (-0.0, -1));
+    pairs.insert(('é', false), (f32::NAN, i16::MIN));
+    assert_eq!(
+        pairs.get(&('é', true)).map(|(f, i)| (f.to_bits(), i)),
+        Some(((-0.0f32).to_bits(), -1))
+    );
+    assert_eq!(pairs.get(&('é', false)).map(|(_, i)| i), Some(i16::MIN));
+    assert_eq!(pairs.len(), 2);
+}
+
+#[test]
+fn keys_values_and_into_iter_are_debug_and_send() {
+    fn send<T: Send>(_: &T) {}
+    let map: WordMap<u16, i64> = (0..50).map(|i| (i, -i64::from(i))).collect();
+    let (keys, values) = (map.keys(), map.values());
+    send(&keys);
+    send(&values);
+    assert!(format!("{keys:?}").starts_with("WordKeys("));
+    assert!(format!("{values:?}").starts_with("WordValues("));
+    assert_eq!(keys.map(u64::from).sum::<u64>(), 49 * 50 / 2);
+    assert_eq!(values.sum::<i64>(), -(49 * 50 / 2));
+    let mut n = 0;
+    for (k, v) in &map {
+        assert_eq!(v, -i64::from(k));
+        n += 1;
+    }
+    assert_eq!(n, 50);
+}
+
+// ---------------------------------------------------------------------------
+// Wrong `WordSized` impls: wrong answers, no panic, no UB, still usable
+// ---------------------------------------------------------------------------
+
+/// Not injective: only the key modulo 4 (plus a top byte for odd keys, so
+/// both insert paths see collapsed keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Collapsing(u64);
+
+impl WordSized for Collapsing {
+    fn to_word(self) -> u64 {
+        let low = self.0 % 4;
+        if low % 2 == 1 {
+            low | 0xff << 56
+        } else {
+            low
+        }
+    }
+    fn from_word(word: u64) -> Self {
+        Collapsing(word)
+    }
+}
+
+/// Decodes every word to the same value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Forgetful(u64);
+
+impl WordSized for Forgetful {
+    fn to_word(self) -> u64 {
+        self.0
+    }
+    fn from_word(_: u64) -> Self {
+        Forgetful(42)
+    }
+}
+
+/// Not even deterministic: a new word (top byte included) every call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fickle(u64);
+
+static FICKLE: AtomicU64 = AtomicU64::new(1);
+
+impl WordSized for Fickle {
+    fn to_word(self) -> u64 {
+        FICKLE
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn from_word(word: u64) -> Self {
+        Fickle(word)
+    }
+}
+
+/// Panics when decoding the word 13.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fussy(u64);
+
+impl WordSized for Fussy {
+    fn to_word(self) -> u64 {
+        self.0
+    }
+    fn from_word(word: u64) -> Self {
+        if word == 13 {
+            panic!("planned: Fussy decoded 13");
+        }
+        Fussy(word)
+    }
+}
+
+/// Iteration agrees with `len` and yields no word twice.
+fn consistent<K: WordSized, V: WordSized>(map: &WordMap<K, V>) -> usize {
+    let n = map.iter().count();
+    assert_eq!(n, map.len());
+    assert_eq!(map.keys().count(), n);
+    assert_eq!(map.values().count(), n);
+    n
+}
+
+#[test]
+fn a_non_injective_key_merges_keys_and_nothing_worse() {
+    let map: WordMap<Collapsing, u64> = WordMap::new();
+    for i in 0..100 {
+        map.insert(Collapsing(i), i);
+    }
+    // Wrong answers, as documented: 100 keys are 4.
+    assert_eq!(consistent(&map), 4);
+    assert_eq!(map.get(&Collapsing(5)), Some(97));
+    assert_eq!(map.get(&Collapsing(1_000_001)), Some(97));
+    assert_eq!(
+        map.compute(Collapsing(2), |v| Operation::<_, ()>::Insert(
+            v.unwrap() + 1
+        )),
+        WordCompute::Updated { old: 98, new: 99 }
+    );
+    assert_eq!(map.remove_if(&Collapsing(7), |_, v| v == 99), Some(99));
+    map.retain(|k, _| k.0 != 0);
+    assert_eq!(consistent(&map), 2);
+    let mut words: Vec<u64> = map.keys().map(|k| k.0).collect();
+    words.sort_unstable();
+    assert_eq!(words, [2, 0xff << 56 | 1]);
+    map.clear();
+    assert_eq!(consistent(&map), 0);
+    map.insert(Collapsing(1), 1);
+    assert_eq!(map.get(&Collapsing(1)), Some(1));
+}
+
+#[test]
+fn a_lossy_from_word_returns_wrong_values_and_sweeps_by_stored_word() {
+    let map: WordMap<Forgetful, Forgetful> = WordMap::new();
+    for i in 0..200 {
+        assert_eq!(map.insert(Forgetful(i), Forgetful(i)), None);
+    }
+    assert_eq!(consistent(&map), 200);
+    assert_eq!(map.get(&Forgetful(7)), Some(Forgetful(42)));
+    assert!(map.iter().all(|kv| kv == (Forgetful(42), Forgetful(42))));
+    assert_eq!(
+        map.compute(Forgetful(3), |v| {
+            assert_eq!(v, Some(Forgetful(42)));
+            Operation::<_, ()>::Remove
+        }),
+        WordCompute::Removed(Forgetful(42))
+    );
+    // `retain` judges decoded copies but removes by the stored word: every
+    // key judged `false` goes, though every one decodes to the same value.
+    let mut judged = 0;
+    map.retain(|_, _| {
+        judged += 1;
+        judged % 2 == 0
+    });
+    assert_eq!(judged, 199);
+    assert_eq!(consistent(&map), 99);
+    map.retain(|k, _| k != Forgetful(42));
+    assert_eq!(consistent(&map), 0);
+}
+
+#[test]
+fn a_non_deterministic_to_word_misses_but_stays_consistent() {
+    let map: WordMap<Fickle, Fickle> = WordMap::new();
+    for i in 0..2_000 {
+        // Each call encodes the key anew: always a new key.
+        assert_eq!(map.insert(Fickle(i), Fickle(i)), None);
+    }
+    assert_eq!(map.get(&Fickle(0)), None);
+    assert_eq!(map.remove(&Fickle(0)), None);
+    assert_eq!(map.remove_if(&Fickle(0), |_, _| true), None);
+    assert_eq!(
+        map.compute(Fickle(0), |_| Operation::<_, ()>::Remove),
+        WordCompute::Absent
+    );
+    assert_eq!(consistent(&map), 2_000);
+    let words: HashSet<u64> = map.keys().map(|k| k.0).collect();
+    assert_eq!(words.len(), 2_000);
+    let mut judged = 0;
+    map.retain(|_, _| {
+        judged += 1;
+        judged % 2 == 0
+    });
+    assert_eq!(judged, 2_000);
+    assert_eq!(consistent(&map), 1_000);
+    map.clear();
+    assert_eq!(consistent(&map), 0);
+}
+
+#[test]
+fn a_panicking_from_word_unwinds_and_leaves_the_map_consistent() {
+    quiet_planned_panics();
+    let map: WordMap<u64, Fussy> = WordMap::new();
+    for k in 0..100 {
+        map.insert(k, Fussy(if k == 50 { 13 } else { k + 100 }));
+    }
+    fn planned<T>(f: impl FnOnce() -> T) {
+        assert!(catch_unwind(AssertUnwindSafe(f)).is_err(), "did not panic");
+    }
+    planned(|| map.get(&50));
+    planned(|| map.iter().count());
+    // compute decodes the current value inside the write: nothing written.
+    planned(|| map.compute(50, |_| Operation::<_, ()>::Insert(Fussy(0))));
+    assert_eq!(map.len(), 100);
+    // retain stops at the panic: what it removed stays removed.
+    let mut judged = 0;
+    planned(|| {
+        map.retain(|_, _| {
+            judged += 1;
+            false
+        })
+    });
+    assert!(judged < 100);
+    assert_eq!(map.len(), 100 - judged);
+    // insert over 13 writes, then panics decoding the old value.
+    planned(|| map.insert(50, Fussy(1)));
+    assert_eq!(map.get(&50), Some(Fussy(1)));
+    assert_eq!(consistent(&map), 100 - judged);
+    assert_eq!(map.remove_if(&50, |_, v| v == Fussy(1)), Some(Fussy(1)));
+    map.retain(|_, _| false);
+    assert_eq!(consistent(&map), 0);
+}
+
+#[test]
+fn wrong_impls_under_threads_never_panic_in_the_map() {
+    let map: WordMap<Collapsing, Forgetful> = WordMap::new();
+    let other: WordMap<Fickle, u64> = WordMap::new();
+    let fickle_inserts = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let (map, other, fickle_inserts) = (&map, &other, &fickle_inserts);
+            s.spawn(move || {
+                let mut rng = Rng::new(t + 100);
+                for _ in 0..5_000 * SCALE {
+                    let k = Collapsing(rng.below(64));
+                    match rng.below(8) {
+                        0 | 1 => {
+                            map.insert(k, Forgetful(rng.next_u64()));
+                        }
+                        2 => {
+                            map.remove(&k);
+                        }
+                        3 => {
+                            map.remove_if(&k, |_, v| v == Forgetful(42));
+                        }
+                        4 => {
+                            map.compute(k, |cur| match cur {
+                                Some(_) => Operation::<_, ()>::Remove,
+                                None => Operation::Insert(Forgetful(1)),
+                            });
+                        }
+                        5 => map.retain(|k, _| k.0 % 3 != 0),
+                        6 => assert!(map.iter().count() <= 4),
+                        _ => {
+                            assert_eq!(other.insert(Fickle(0), t), None);
+                            assert_eq!(other.remove(&Fickle(0)), None);
+                            fickle_inserts.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert!(consistent(&map) <= 4);
+    assert_eq!(consistent(&other), fickle_inserts.into_inner());
+}
