@@ -728,6 +728,61 @@ where
     }
 }
 
+/// Capacity control, as on [`HashMap`](crate::HashMap::reserve): each call
+/// that resizes runs one ordinary cooperative resize, migrated by the
+/// calling thread, while other threads keep working.
+impl<T: Hash + Eq, S: BuildHasher> HashSet<T, S> {
+    /// How many elements the set holds before its table must grow (see
+    /// [`HashMap::capacity`](crate::HashMap::capacity)).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::with_capacity(100);
+    /// assert!(set.capacity() >= 100);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+
+    /// Makes room for `additional` more elements (see
+    /// [`HashMap::reserve`](crate::HashMap::reserve)).
+    ///
+    /// # Panics
+    ///
+    /// As `HashMap::reserve`: on a capacity overflow.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+    /// set.reserve(1000);
+    /// assert!(set.capacity() >= 1000);
+    /// ```
+    pub fn reserve(&self, additional: usize) {
+        self.map.reserve(additional);
+    }
+
+    /// [`reserve`](HashSet::reserve), returning an error instead of
+    /// panicking (see [`HashMap::try_reserve`](crate::HashMap::try_reserve)).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+    /// assert!(set.try_reserve(usize::MAX).is_err());
+    /// ```
+    pub fn try_reserve(&self, additional: usize) -> Result<(), crate::TryReserveError> {
+        self.map.try_reserve(additional)
+    }
+
+    /// Shrinks the table to fit the elements (see
+    /// [`HashMap::shrink_to_fit`](crate::HashMap::shrink_to_fit)).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::with_capacity(10_000);
+    /// set.shrink_to_fit();
+    /// assert!(set.capacity() < 100);
+    /// ```
+    pub fn shrink_to_fit(&self) {
+        self.map.shrink_to_fit();
+    }
+}
+
 impl<T, S, G> HashSetRef<'_, T, S, G>
 where
     T: Hash + Eq,

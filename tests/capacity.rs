@@ -276,6 +276,45 @@ both_maps!(
     allocator_refusal_is_an_error,
 );
 
+/// The sets delegate capacity control to their maps: the same promises.
+#[test]
+fn sets_reserve_and_shrink() {
+    let set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+    set.reserve(5_000);
+    assert!(set.capacity() >= 5_000);
+    let resizes = set.stats().resizes;
+    let s = set.pin();
+    for i in 0..5_000 {
+        assert!(s.insert(i));
+    }
+    assert_eq!(set.stats().resizes, resizes);
+    s.retain(|x| *x < 10);
+    set.shrink_to_fit();
+    assert!(set.capacity() < 100);
+    assert_eq!(set.len(), 10);
+    assert_eq!(
+        set.try_reserve(usize::MAX),
+        Err(TryReserveError::CapacityOverflow)
+    );
+    assert!((0..10).all(|i| s.contains(&i)));
+
+    let words: lfmap::WordSet<u64> = lfmap::WordSet::new();
+    words.reserve(5_000);
+    let resizes = words.stats().resizes;
+    for i in 0..5_000 {
+        assert!(words.insert(i));
+    }
+    assert_eq!(words.stats().resizes, resizes);
+    words.retain(|x| x < 10);
+    words.shrink_to_fit();
+    assert!(words.capacity() < 100);
+    assert_eq!(words.len(), 10);
+    assert_eq!(
+        words.try_reserve(usize::MAX),
+        Err(TryReserveError::CapacityOverflow)
+    );
+}
+
 /// One step of the model test.
 #[derive(Clone, Debug)]
 enum Op {

@@ -104,12 +104,8 @@ impl TestSet for WordSet<u64, ShapedHash> {
     fn remove(&self, x: u64) -> bool {
         WordSet::remove(self, &x)
     }
-    fn retain(&self, mut keep: impl FnMut(u64) -> bool) {
-        for x in self.iter() {
-            if !keep(x) {
-                WordSet::remove(self, &x);
-            }
-        }
+    fn retain(&self, keep: impl FnMut(u64) -> bool) {
+        WordSet::retain(self, keep);
     }
     fn clear(&self) {
         WordSet::clear(self);

@@ -188,6 +188,69 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     pub fn probe_stats(&self) -> ProbeStats {
         self.map.probe_stats()
     }
+
+    /// Keeps only the elements for which `keep` holds, judging each element
+    /// present throughout once (see [`WordMap::retain`]). Not atomic;
+    /// O(capacity); if most elements go, the table shrinks once, at the end.
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u32> = (0..10).collect();
+    /// set.retain(|x| x % 2 == 0);
+    /// assert_eq!(set.len(), 5);
+    /// ```
+    pub fn retain<F: FnMut(T) -> bool>(&self, mut keep: F) {
+        self.map.retain(|x, _| keep(x));
+    }
+
+    /// How many elements the set holds before its table must grow (see
+    /// [`WordMap::capacity`]).
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u64> = lfmap::WordSet::with_capacity(100);
+    /// assert!(set.capacity() >= 100);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+
+    /// Makes room for `additional` more elements (see
+    /// [`WordMap::reserve`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`WordMap::reserve`]: on a capacity overflow.
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u64> = lfmap::WordSet::new();
+    /// set.reserve(1000);
+    /// assert!(set.capacity() >= 1000);
+    /// ```
+    pub fn reserve(&self, additional: usize) {
+        self.map.reserve(additional);
+    }
+
+    /// [`reserve`](WordSet::reserve), returning an error instead of
+    /// panicking (see [`WordMap::try_reserve`]).
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u64> = lfmap::WordSet::new();
+    /// assert!(set.try_reserve(usize::MAX).is_err());
+    /// ```
+    pub fn try_reserve(&self, additional: usize) -> Result<(), crate::TryReserveError> {
+        self.map.try_reserve(additional)
+    }
+
+    /// Shrinks the table to fit the elements (see
+    /// [`WordMap::shrink_to_fit`]).
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u64> = lfmap::WordSet::with_capacity(10_000);
+    /// set.shrink_to_fit();
+    /// assert!(set.capacity() < 100);
+    /// ```
+    pub fn shrink_to_fit(&self) {
+        self.map.shrink_to_fit();
+    }
 }
 
 impl<T, S> WordSet<T, S> {
