@@ -394,7 +394,9 @@ pub fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
              retired memory not yet freed by a reclaimer counts); *peak heap* is the most live \
              at any moment (old and new tables during a resize); *RSS* is the growth of the \
              resident set, which includes the allocator's own overhead (glibc rounds a 24-byte \
-             entry up to a 32-byte chunk).\n",
+             entry up to a 32-byte chunk). lfmap maps tables of 128 KiB and more from the kernel \
+             directly, not through the allocator, so its heap columns count entries and small \
+             tables only: compare maps by RSS.\n",
             o.grow
         )
         .unwrap();

@@ -72,7 +72,7 @@ use std::ops::Range;
 
 use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
-use crate::resize::memory::try_zeroed_slice;
+use crate::resize::memory::{try_zeroed_slice, Zeroed};
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
@@ -342,7 +342,7 @@ impl<K, V> Fresh<K, V> {
 
 /// A table's slot array: one word per slot, every transition a method.
 pub(crate) struct Slots<K, V> {
-    words: Box<[AtomicPtr<Entry<K, V>>]>,
+    words: Zeroed<AtomicPtr<Entry<K, V>>>,
 }
 
 impl<K, V> Slots<K, V> {

@@ -76,7 +76,7 @@
 //!   unit; every writer CAS expects an unfrozen unit.
 
 use crate::error::TryReserveError;
-use crate::resize::memory::try_zeroed_slice;
+use crate::resize::memory::{try_zeroed_slice, Zeroed};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::sync::{AtomicU128, AtomicU8};
 
@@ -174,10 +174,10 @@ impl Unit {
 /// file: every access is one of the transitions below.
 pub(crate) struct Units {
     /// One `{meta, value}` unit per slot, 16-byte aligned.
-    units: Box<[AtomicU128]>,
+    units: Zeroed<AtomicU128>,
     /// The top byte of the key of each slot whose meta has `HIGH` set;
     /// zero (and never read) for every other slot.
-    high: Box<[AtomicU8]>,
+    high: Zeroed<AtomicU8>,
     /// Under loom: every unit access reads this cell and freeing the table
     /// writes it, so loom reports any access not ordered before the free
     /// (a table freed while a pin could still reach it).
