@@ -41,7 +41,12 @@ impl<G> Copy for Caller<'_, G> {}
 /// `entry`: an entry reachable from the map when loaded was not retired
 /// before that pin, and a backend frees an object only after every guard
 /// pinned before its retirement is dropped (reclaim contract 1).
-fn protected_by<'g, G, K, V>(caller: Caller<'g, G>, entry: &Entry<K, V>) -> &'g Entry<K, V> {
+///
+/// # Safety
+///
+/// `entry` was loaded from the map under a pin made after `caller`'s guard
+/// was pinned, and `caller`'s guard pins the same map.
+unsafe fn protected_by<'g, G, K, V>(caller: Caller<'g, G>, entry: &Entry<K, V>) -> &'g Entry<K, V> {
     let _ = caller;
     // SAFETY: as argued above, `entry` stays allocated for `'g`.
     unsafe { &*(entry as *const Entry<K, V>) }
@@ -83,7 +88,10 @@ where
                 let guard = raw.pin();
                 let start = split * SPLIT;
                 let walk = RawIter::over(table, &guard, start, (start + SPLIT).min(slots));
-                let entries: Vec<&Entry<K, V>> = walk.map(|e| protected_by(caller, e)).collect();
+                // SAFETY: loaded by this worker's pin, made after the caller's
+                // guard pinned this same map (`protected_by`'s contract).
+                let entries: Vec<&Entry<K, V>> =
+                    walk.map(|e| unsafe { protected_by(caller, e) }).collect();
                 entries.into_iter().map(|e| (&e.key, &e.value))
             })
     }

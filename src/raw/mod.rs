@@ -172,7 +172,8 @@ where
         Q: Eq + ?Sized,
         F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
     {
-        self.write_with(Shrink::Allow, hash, key, &mut None, decide, guard)
+        // SAFETY: `key` is the caller's borrow, not inside `pending`.
+        unsafe { self.write_with(Shrink::Allow, hash, key, &mut None, decide, guard) }
     }
 
     /// The write engine for a key the caller gives up: `entry` carries the
@@ -198,14 +199,18 @@ where
         // or puts it back. `key` is not used after `write_with` returns.
         let key: &K = unsafe { &(*entry.as_ptr()).key };
         let mut pending = Some(entry);
-        let written = self.write_with(
-            Shrink::Allow,
-            hash,
-            key,
-            &mut pending,
-            |cur, _| decide(cur),
-            guard,
-        );
+        // SAFETY: `key` points into `pending`'s entry, and `decide` below
+        // never touches `pending` (it ignores its second argument).
+        let written = unsafe {
+            self.write_with(
+                Shrink::Allow,
+                hash,
+                key,
+                &mut pending,
+                |cur, _| decide(cur),
+                guard,
+            )
+        };
         (written, pending)
     }
 
@@ -224,7 +229,8 @@ where
         Q: Eq + ?Sized,
         F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
     {
-        self.write_with(Shrink::Defer, hash, key, &mut None, decide, guard)
+        // SAFETY: `key` is the caller's borrow, not inside `pending`.
+        unsafe { self.write_with(Shrink::Defer, hash, key, &mut None, decide, guard) }
     }
 
     /// Ends a sweep (`retain`, `clear`): resizes once if the sweep left
@@ -240,12 +246,16 @@ where
     }
 
     /// The write engine itself; `shrink` says whether a removal may start a
-    /// shrink ([`write`](Self::write) documents the rest). `key` may live
-    /// inside the entry in `pending` ([`write_owned`](Self::write_owned)):
-    /// this function never drops `pending`'s entry, it only publishes it or
-    /// leaves it there, and `decide` is given `pending` only by callers
-    /// whose key does not live there.
-    fn write_with<'g, Q, F, G: ReclaimGuard>(
+    /// shrink ([`write`](Self::write) documents the rest).
+    ///
+    /// # Safety
+    ///
+    /// If `key` points into the entry held by `pending` (as in
+    /// [`write_owned`](Self::write_owned)), `decide` must not drop or
+    /// replace that entry. This function itself never drops it: it only
+    /// publishes it (the table then owns it, protected by `guard`) or
+    /// leaves it in `pending`.
+    unsafe fn write_with<'g, Q, F, G: ReclaimGuard>(
         &self,
         shrink: Shrink,
         hash: u64,

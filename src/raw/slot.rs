@@ -343,6 +343,9 @@ impl<K, V> Fresh<K, V> {
 /// A table's slot array: one word per slot, every transition a method.
 pub(crate) struct Slots<K, V> {
     words: Zeroed<AtomicPtr<Entry<K, V>>>,
+    /// The slots own entries (live ones and tombstones): the table is
+    /// `Send`/`Sync` only when the keys and values are.
+    _owns: PhantomData<Box<Entry<K, V>>>,
 }
 
 impl<K, V> Slots<K, V> {
@@ -350,11 +353,14 @@ impl<K, V> Slots<K, V> {
     pub(crate) fn try_new(n: usize) -> Result<Self, TryReserveError> {
         Ok(Slots {
             words: try_zeroed_slice(n)?,
+            _owns: PhantomData,
         })
     }
 
-    /// Loads slot `i`'s word under `guard`, a pin of the map that owns
-    /// this table (the only guards the crate ever passes here).
+    /// Loads slot `i`'s word under `guard`, which must be a pin of the map
+    /// that owns this table and must protect the table itself (it loaded
+    /// the table from the root or a `next` pointer): the `Word<'g>` then
+    /// stays valid for `'g`. Every caller in the crate passes such a guard.
     #[inline]
     pub(crate) fn load<'g>(&self, i: usize, guard: &'g impl ReclaimGuard) -> Word<'g, K, V> {
         Word::loaded(guard.protect(&self.words[i]))
@@ -390,7 +396,8 @@ impl<K, V> Slots<K, V> {
         guard: &'g impl ReclaimGuard,
     ) -> Result<&'g Entry<K, V>, (Pending<K, V>, Word<'g, K, V>)> {
         match self.claim(i, &entry.fresh(), guard) {
-            Ok(()) => Ok(publish(entry)),
+            // SAFETY: the claim CAS, made under `guard`, published it.
+            Ok(()) => Ok(unsafe { publish(entry) }),
             Err(seen) => Err((entry, seen)),
         }
     }
@@ -417,7 +424,9 @@ impl<K, V> Slots<K, V> {
         // Release on success: publishes `new`'s initialisation. Acquire on
         // failure: the caller re-reads the entry it lost to.
         match self.words[i].compare_exchange(cur.raw, new.0, Release, Acquire) {
-            Ok(_) => Ok(publish(entry)),
+            // SAFETY: the replace CAS published it; `cur` was loaded under a
+            // guard alive for `'g`, which protects what the slot holds.
+            Ok(_) => Ok(unsafe { publish(entry) }),
             Err(seen) => Err((entry, Word::loaded(seen))),
         }
     }
@@ -553,13 +562,18 @@ impl<K, V> Slots<K, V> {
 
 /// Hands a claimed or replaced entry's ownership to the table; it is then
 /// read through the guard that protected the CAS.
+///
+/// # Safety
+///
+/// A successful CAS made under a guard alive for `'g` has just published
+/// `entry` in a slot.
 #[inline]
-fn publish<'g, K, V>(entry: Pending<K, V>) -> &'g Entry<K, V> {
+unsafe fn publish<'g, K, V>(entry: Pending<K, V>) -> &'g Entry<K, V> {
     let ptr = entry.0;
     std::mem::forget(entry);
-    // SAFETY: just published by a successful CAS, made under a guard alive
-    // for `'g` (the caller's word or guard carries it): the entry is
-    // retired only after being unlinked, and freed only after that guard.
+    // SAFETY: published under a guard alive for `'g` (the contract): the
+    // entry is retired only after being unlinked, and freed only after
+    // that guard is dropped.
     unsafe { &*ptr }
 }
 

@@ -388,8 +388,23 @@ impl<T: Generation> Resizer<T> {
                 floor_set = true;
                 continue;
             }
-            self.start_resize_to(root, slots, guard)?;
-            self.min_slots.fetch_max(slots, Relaxed);
+            // The floor rises before the table is installed: a remover
+            // that reaches the new table does so through `next` (Acquire,
+            // after our Release CAS), so it reads the raised floor and
+            // cannot start a shrink below it. (A shrink that read the old
+            // floor before this store can still start from the old root,
+            // and is finished below before we look again.)
+            let before = self.min_slots.fetch_max(slots, Relaxed);
+            if let Err(e) = self.start_resize_to(root, slots, guard) {
+                if !floor_set && before < slots {
+                    // Nothing changed: put the floor back (unless another
+                    // reserve raised it further meanwhile).
+                    let _ = self
+                        .min_slots
+                        .compare_exchange(slots, before, Relaxed, Relaxed);
+                }
+                return Err(e);
+            }
             floor_set = true;
             self.finish(map, root, guard);
         }
@@ -419,10 +434,11 @@ impl<T: Generation> Resizer<T> {
             if self.start_resize_to(root, slots, guard).is_err() {
                 return;
             }
+            // One resize and done, whatever its size (another thread's may
+            // have won the install): looping until the table is small
+            // could alternate forever with a concurrent `reserve`.
             self.finish(map, root, guard);
-            if self.root(guard).len() <= slots {
-                return;
-            }
+            return;
         }
     }
 
