@@ -14,16 +14,12 @@
 
 use lfmap::{HashMap, WordMap};
 
-/// Resident set size of this process, in KiB (`VmRSS`), without trimming
-/// the allocator: what a user's process would show.
+mod common;
+
+/// Resident set size of this process, in KiB, without trimming the
+/// allocator: what a user's process would show.
 fn rss_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("VmRSS in /proc/self/status")
+    common::vm_rss_kib()
 }
 
 const KEYS: u64 = 1 << 20;

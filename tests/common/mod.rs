@@ -4,6 +4,7 @@
 //! * [`hashers`]: [`ShapedHash`], hash functions of every shape the tests
 //!   feed the maps: the full digest, the key itself, one constant, a few
 //!   distinct values (small, spread out, or with identical tags).
+//! * [`memory`]: [`vm_rss_kib`], the process's resident memory.
 //! * [`rng`]: [`Rng`], the small deterministic PRNG, and [`shuffle`].
 //! * [`drops`]: [`Ledger`], [`Tracked`] and [`Books`], which count every
 //!   construction and drop of keys and values, by serial number, so a
@@ -31,6 +32,7 @@
 
 pub mod drops;
 pub mod hashers;
+pub mod memory;
 pub mod panics;
 pub mod rng;
 pub mod runner;
@@ -38,6 +40,7 @@ pub mod sweep;
 
 pub use drops::{Books, Ledger, Tracked};
 pub use hashers::{Shape, ShapedHash};
+pub use memory::vm_rss_kib;
 pub use panics::{arm, disarm, panic_message, quiet_planned_panics, PanicKey, ON_EQ, ON_HASH};
 pub use rng::{shuffle, Rng};
 pub(crate) use runner::both_maps;
