@@ -9,7 +9,7 @@ use std::thread;
 use lfmap::HashMap;
 
 mod common;
-use common::Rng;
+use common::{settle, Rng};
 
 /// Operations per churning thread.
 const OPS: u64 = if cfg!(debug_assertions) {
@@ -24,12 +24,16 @@ const KEYS: u64 = 64;
 /// Operations between two quiescent checks in multi-threaded churn.
 const PHASE: u64 = 50_000;
 
-/// Pending garbage allowed while no thread is pinned. With seize, everything
+/// Pending garbage allowed once the churn is over and the map has been
+/// pinned and unpinned a few more times (`settle`). With seize, everything
 /// retired has then been freed except each thread's partial batch (at most
 /// `batch_size - 1`, 31 on small machines): a few dozen. crossbeam-epoch
 /// frees a bag only after the global epoch has advanced twice, which needs
-/// later pins, so a few bags of 64 may still wait. A leak, or a reclaimer
-/// that stops freeing, reaches hundreds of thousands over a run.
+/// later pins, so a few bags of 64 may still wait. The default backend
+/// (asymmetric epochs) keeps each record's partial bag (up to 63 entries);
+/// its sealed batches are freed by the scans of later unpins once its
+/// paced epoch bump (at most one per millisecond) has run. A leak, or a
+/// reclaimer that stops freeing, reaches hundreds of thousands over a run.
 const QUIET_PENDING: usize = if cfg!(feature = "crossbeam-epoch") {
     10_000
 } else {
@@ -57,8 +61,9 @@ fn sample_running<S>(map: &HashMap<u64, u64, S>) {
     assert!(stats.slots <= MAX_SLOTS, "table grows: {stats:?}");
 }
 
-/// A sample taken while no thread holds a pin.
+/// A sample taken while no thread holds a pin, once the map has settled.
 fn sample_quiet<S>(map: &HashMap<u64, u64, S>, when: &str) {
+    settle(map, QUIET_PENDING);
     let stats = map.stats();
     assert!(
         stats.pending_garbage < QUIET_PENDING,
@@ -200,6 +205,7 @@ fn garbage_bounded_across_thread_generations() {
                 });
             }
         });
+        settle(&map, QUIET_PENDING);
         let stats = map.stats();
         assert!(stats.slots <= MAX_SLOTS, "generation {g}: {stats:?}");
         pending.push(stats.pending_garbage);

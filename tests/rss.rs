@@ -23,7 +23,7 @@ use std::thread;
 use lfmap::HashMap;
 
 mod common;
-use common::Rng;
+use common::{settle, Rng};
 
 /// The system allocator, counting live bytes.
 struct Counting;
@@ -141,6 +141,7 @@ fn churn_keeps_memory_bounded() {
     });
     let samples = &samples[0];
     assert_eq!(samples.len(), 10);
+    settle(&map, 1_000);
     let stats = map.stats();
     assert!(stats.slots <= 512, "{stats:?}");
     assert!(stats.pending_garbage < 1_000, "{stats:?}");

@@ -16,17 +16,21 @@
 //! 3. [`Retire::free`] runs exactly once per retired object, on some thread,
 //!    at the latest when the backend itself is dropped.
 //!
-//! Five backends implement the contract behind one small trait: `HashMap`
-//! gets one of the first four, chosen at compile time; `WordMap`, whose only
-//! garbage is one table per resize, always uses the last:
+//! Five backends implement the contract behind one small trait. `WordMap`,
+//! whose only garbage is one table per resize, always uses `asymmetric`;
+//! `HashMap` uses it too unless a feature picks another:
 //!
 //! | backend | when | notes |
 //! |---|---|---|
-//! | `seize` | default | hyaline-style reference counting of batches; a pin is one thread-local access |
-//! | `epoch` | `--features crossbeam-epoch` | crossbeam's epoch GC with one collector per map |
-//! | `deferred` | `cfg(loom)` | frees nothing until the map is dropped, so loom models can run the real map code (seize cannot run under loom) |
+//! | `asymmetric` | default; `WordMap` always; under loom with `cfg(lfmap_loom_asymmetric)` (its fence strategy) | epochs with an asymmetric barrier: a pin is two plain stores; a retired entry is a push onto the retiring thread's own bag in the map, sealed every 64 into a batch; a batch bump (an epoch increment and a `membarrier`) runs at most once a millisecond per process; a table is bumped for at once. A directory by concept: the backend (`mod.rs`), `epoch.rs`, `registry.rs`, `barrier.rs`, `bags.rs`, `pacing.rs`, `guard.rs`, `retired.rs` |
+//! | `epoch` | `--features crossbeam-epoch` (wins over `seize`) | crossbeam's epoch GC with one collector per map |
+//! | `seize` | `--features seize` | hyaline-style reference counting of batches (papaya's reclaimer): a pin is a `SeqCst` store, an unpin an atomic swap |
+//! | `deferred` | `cfg(loom)` | frees nothing until the map is dropped, so loom models can run the real map code with the smallest state space |
 //! | `epoch` under loom | `cfg(loom)` and `cfg(crossbeam_loom)` | crossbeam-epoch's own loom support: real reclamation, model-checked |
-//! | `asymmetric` | `WordMap` (also under loom, with its fence strategy) | epochs with an asymmetric barrier: a pin is two plain stores, a retirement (once per resize) a `membarrier`; a directory by concept: the backend (`mod.rs`), `epoch.rs`, `registry.rs`, `barrier.rs`, `guard.rs`, `retired.rs` |
+//!
+//! Why `asymmetric` is the default: docs/benchmarks.md, "Issue #14" (a pin
+//! and an unpin without a locked instruction let consecutive operations
+//! overlap their cache misses).
 //!
 //! [`stack`] is the crate's one lock-free stack (push, take all, walk; each
 //! synchronising access's ordering chosen and justified by the caller): the
@@ -37,19 +41,24 @@
 
 mod asymmetric;
 pub(crate) mod contract;
-#[cfg(all(loom, not(crossbeam_loom)))]
+#[cfg(all(loom, not(crossbeam_loom), not(lfmap_loom_asymmetric)))]
 mod deferred;
 #[cfg(any(all(not(loom), feature = "crossbeam-epoch"), all(loom, crossbeam_loom)))]
 mod epoch;
-#[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
+#[cfg(all(not(loom), feature = "seize", not(feature = "crossbeam-epoch")))]
 mod seize;
 pub(crate) mod stack;
 
-#[cfg(all(loom, not(crossbeam_loom)))]
+#[cfg(any(
+    all(not(loom), not(feature = "seize"), not(feature = "crossbeam-epoch")),
+    all(loom, lfmap_loom_asymmetric, not(crossbeam_loom))
+))]
+pub(crate) use self::asymmetric::TableReclaim as Reclaimer;
+#[cfg(all(loom, not(crossbeam_loom), not(lfmap_loom_asymmetric)))]
 pub(crate) use self::deferred::DeferredReclaim as Reclaimer;
 #[cfg(any(all(not(loom), feature = "crossbeam-epoch"), all(loom, crossbeam_loom)))]
 pub(crate) use self::epoch::EpochReclaim as Reclaimer;
-#[cfg(all(not(loom), not(feature = "crossbeam-epoch")))]
+#[cfg(all(not(loom), feature = "seize", not(feature = "crossbeam-epoch")))]
 pub(crate) use self::seize::SeizeReclaim as Reclaimer;
 
 /// Under loom: where an execution's retired memory waits for the next one

@@ -295,6 +295,17 @@ impl<T> Taken<T> {
         self.head.is_null()
     }
 
+    /// Calls `f` on every value of the list, newest first.
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut T)) {
+        let mut node = self.head;
+        // SAFETY: the nodes are ours (a take, or a list built from one);
+        // each is visited once and `f` gets its value for the call only.
+        while let Some(n) = unsafe { node.as_mut() } {
+            f(&mut n.value);
+            node = n.next;
+        }
+    }
+
     /// Moves the values for which `pred` is true into a list of their own,
     /// which it returns; the rest stay. Both keep their order, and their
     /// nodes (nothing is allocated or freed). If `pred` panics, every node

@@ -5,6 +5,8 @@
 //!   feed the maps: the full digest, the key itself, one constant, a few
 //!   distinct values (small, spread out, or with identical tags).
 //! * [`memory`]: [`vm_rss_kib`], the process's resident memory.
+//! * [`garbage`]: [`settle`], which keeps using a map until its retired
+//!   garbage has been freed (or a second has passed).
 //! * [`rng`]: [`Rng`], the small deterministic PRNG, and [`shuffle`].
 //! * [`drops`]: [`Ledger`], [`Tracked`] and [`Books`], which count every
 //!   construction and drop of keys and values, by serial number, so a
@@ -18,9 +20,9 @@
 //!   turns each scenario, written once, into a test on each map.
 //!
 //! Reclamation backends: nothing here picks one. CI runs the whole test
-//! suite twice, once with default features (seize) and once with
-//! `--features crossbeam-epoch`, so every scenario, on both maps, runs on
-//! both backends. (`WordMap` reclaims its tables with its own epochs under
+//! suite three times, with default features (asymmetric epochs), with
+//! `--features seize` and with `--features crossbeam-epoch`, so every
+//! scenario, on both maps, runs on every backend. (`WordMap` reclaims its tables with its own epochs under
 //! either feature.)
 //!
 //! The kit holds no `#[test]` and touches no process-wide state unless a
@@ -31,6 +33,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod drops;
+pub mod garbage;
 pub mod hashers;
 pub mod memory;
 pub mod panics;
@@ -39,6 +42,7 @@ pub mod runner;
 pub mod sweep;
 
 pub use drops::{Books, Ledger, Tracked};
+pub use garbage::settle;
 pub use hashers::{Shape, ShapedHash};
 pub use memory::vm_rss_kib;
 pub use panics::{arm, disarm, panic_message, quiet_planned_panics, PanicKey, ON_EQ, ON_HASH};

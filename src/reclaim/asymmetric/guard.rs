@@ -41,9 +41,9 @@ impl Reclaim for TableReclaim {
         TableOwnedGuard::pin(self)
     }
 
-    /// Tables retired and not yet freed.
+    /// Objects retired and not yet freed.
     fn pending(&self) -> usize {
-        self.pending_tables()
+        self.pending_objects()
     }
 }
 
@@ -56,7 +56,14 @@ struct Local {
     /// Guards of this thread now alive (pins nest: a closure run by one
     /// map operation may call another map).
     depth: Cell<u32>,
+    /// Outermost unpins on this thread: every [`SCAN_PERIOD`]th scans the
+    /// map it unpins, if that map has objects queued.
+    tick: Cell<u32>,
 }
+
+/// Unpins between two pacing scans of one thread. Prime, so that a thread
+/// that cycles through a few maps in a fixed order scans each of them.
+const SCAN_PERIOD: u32 = 61;
 
 impl Drop for Local {
     fn drop(&mut self) {
@@ -82,13 +89,13 @@ impl Drop for Local {
 #[cfg(not(loom))]
 thread_local! {
     static LOCAL: Local = const {
-        Local { record: Cell::new(None), depth: Cell::new(0) }
+        Local { record: Cell::new(None), depth: Cell::new(0), tick: Cell::new(0) }
     };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), depth: Cell::new(0) };
+    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), depth: Cell::new(0), tick: Cell::new(0) };
 }
 
 /// How a [`TableGuard`] holds its pin.
@@ -161,10 +168,18 @@ impl Drop for TableGuard<'_> {
         if crate::sync::loom_unwinding() {
             return;
         }
+        let mut tick = false;
         if self.pin != Pin::Own {
             // Err: the thread-local died while we were pinned (`Local`'s
             // drop then left the record to the outermost guard).
-            let alive = LOCAL.try_with(|l| l.depth.set(l.depth.get() - 1)).is_ok();
+            let alive = LOCAL
+                .try_with(|l| {
+                    l.depth.set(l.depth.get() - 1);
+                    let t = l.tick.get().wrapping_add(1);
+                    l.tick.set(t);
+                    tick = t % SCAN_PERIOD == 0;
+                })
+                .is_ok();
             if self.pin == Pin::Outer {
                 // Release: the table accesses of this pin (and of the
                 // nested ones, already dropped) happen before a scan that
@@ -178,8 +193,9 @@ impl Drop for TableGuard<'_> {
             // Release: as above.
             self.record.announcement.unpin(Release);
             self.record.release();
+            tick = self.owner.owned_tick();
         }
-        self.owner.after_unpin(self.retired.get());
+        self.owner.after_unpin(self.retired.get() || tick);
     }
 }
 
@@ -189,10 +205,17 @@ impl ReclaimGuard for TableGuard<'_> {
         acquire_load(ptr)
     }
 
+    #[inline]
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: the caller's obligations are `retire_in`'s, and this
+        // guard's record is held by this thread (or by this guard).
+        unsafe { self.owner.retire_in(self.record, ptr) }
+    }
+
+    unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
         self.retired.set(true);
-        // SAFETY: the caller's obligations are `TableReclaim::retire`'s.
-        unsafe { self.owner.retire(ptr) }
+        // SAFETY: the caller's obligations are `retire_now`'s.
+        unsafe { self.owner.retire_now(ptr) }
     }
 }
 
@@ -221,7 +244,8 @@ impl Drop for TableOwnedGuard<'_> {
         // Release: as in `TableGuard::drop`.
         self.record.announcement.unpin(Release);
         self.record.release();
-        self.owner.after_unpin(false);
+        let tick = self.owner.owned_tick();
+        self.owner.after_unpin(tick);
     }
 }
 
@@ -232,7 +256,13 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
     }
 
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
-        // SAFETY: the caller's obligations are `TableReclaim::retire`'s.
-        unsafe { self.owner.retire(ptr) }
+        // SAFETY: the caller's obligations are `retire_in`'s, and the
+        // record is this guard's alone.
+        unsafe { self.owner.retire_in(self.record, ptr) }
+    }
+
+    unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+        // SAFETY: the caller's obligations are `retire_now`'s.
+        unsafe { self.owner.retire_now(ptr) }
     }
 }

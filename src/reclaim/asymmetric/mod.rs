@@ -70,11 +70,13 @@
 //! execution's records are freed once it is over (`graveyard`), so a
 //! user's loom run of hundreds of thousands of executions stays flat.
 
+mod bags;
 mod barrier;
 mod epoch;
 #[cfg(loom)]
 pub(crate) mod graveyard;
 mod guard;
+mod pacing;
 mod registry;
 mod retired;
 #[cfg(all(test, not(loom)))]
@@ -82,6 +84,7 @@ mod tests;
 
 use crossbeam_utils::CachePadded;
 
+use self::bags::{Bags, Batch, Deferred};
 use self::registry::{Domain, Record, GLOBAL};
 use self::retired::{Retired, RetiredTables};
 use super::contract::Retire;
@@ -91,13 +94,19 @@ use crate::sync::fence;
 use crate::sync::stat::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 
-/// The reclaimer of one `WordMap`: its queue of retired tables. The
+/// The reclaimer of one map: its queue of retired tables and sealed
+/// batches, and its per-record bags of unsealed retirements. The
 /// announcements are process-wide.
 pub(crate) struct TableReclaim {
-    /// Retired tables, newest first. Taken whole by whoever scans.
+    /// Retired tables and sealed batches, newest first. Taken whole by
+    /// whoever scans.
     retired: CachePadded<RetiredTables>,
+    /// Each record's unsealed retirements in this map (`bags.rs`).
+    bags: Bags,
+    /// Objects on the queue (a table counts 1, a batch its length).
     pending: AtomicUsize,
-    /// Unpins of this map while tables are queued; every 64th scans.
+    /// Unpins of this map by owned guards while objects are queued; every
+    /// 64th scans. (Thread-bound pins count on their thread: `guard.rs`.)
     tick: AtomicUsize,
 }
 
@@ -108,14 +117,15 @@ impl TableReclaim {
         barrier::init();
         TableReclaim {
             retired: CachePadded::new(RetiredTables::new()),
+            bags: Bags::new(),
             pending: AtomicUsize::new(0),
             tick: AtomicUsize::new(0),
         }
     }
 
-    /// Tables retired and not yet freed.
-    pub(super) fn pending_tables(&self) -> usize {
-        self.pending.load(Relaxed)
+    /// Objects retired and not yet freed: queued, and in the bags.
+    pub(super) fn pending_objects(&self) -> usize {
+        self.pending.load(Relaxed) + self.bags.pending()
     }
 }
 
@@ -133,13 +143,15 @@ impl TableReclaim {
         r
     }
 
-    /// Queues `ptr` to be freed once no pin can hold it.
+    /// Queues `ptr`, a large object retired rarely (a table), to be freed
+    /// once no pin can hold it: the epoch is bumped for it at once, so the
+    /// next scan that finds every pin past the bump frees it.
     ///
     /// # Safety
     ///
     /// As for [`ReclaimGuard::retire`](super::ReclaimGuard::retire): `ptr`
     /// is unlinked, retired once, and valid for `T::free`.
-    unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+    unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
         // AcqRel: Release so a pin that reads the new epoch happens after
         // the unlink this call follows (see `Domain::announce`); Acquire
         // for the stamp's place in the epoch order.
@@ -147,8 +159,9 @@ impl TableReclaim {
         // Every pin now either shows its announcement to a later scan or
         // loads the root after the unlink.
         barrier::heavy();
+        pacing::bumped();
         // SAFETY: the caller's obligations are `Retired::new`'s.
-        let table = unsafe { Retired::new(ptr, stamp) };
+        let table = unsafe { Retired::new(ptr, Some(stamp), 1) };
         // Relaxed: a gauge.
         self.pending.fetch_add(1, Relaxed);
         // Release (`RetiredTables::push`): the scanner that takes the table
@@ -156,60 +169,125 @@ impl TableReclaim {
         self.retired.push(table);
     }
 
-    /// Frees every queued table that no pin can hold; puts the rest back.
+    /// Retires `ptr` (an entry) into `record`'s bag in this map: a plain
+    /// push. Every [`bags::BATCH`] of them are sealed into one batch,
+    /// queued unstamped, and a scan runs.
+    ///
+    /// # Safety
+    ///
+    /// As for `retire_now`; and the caller holds `record` (it pinned with
+    /// it), so that the bag is its alone (`bags.rs`).
+    #[inline]
+    unsafe fn retire_in<T: Retire>(&self, record: &Record, ptr: *mut T) {
+        // SAFETY: the caller holds `record`.
+        let bag = unsafe { self.bags.get(record.index) };
+        // SAFETY: the caller's obligations are `Deferred::new`'s and
+        // `Bag::push`'s.
+        if let Some(batch) = unsafe { bag.push(Deferred::new(ptr)) } {
+            self.seal(batch);
+        }
+    }
+
+    /// Queues a sealed batch, unstamped, and scans.
+    #[cold]
+    fn seal(&self, batch: Batch) {
+        let n = batch.len();
+        let batch = Box::into_raw(Box::new(batch));
+        // SAFETY: a fresh box, freed only through the queue, once; every
+        // object in it was retired once and unlinked before its push into
+        // the bag, which precedes this in program order (the bag's holder
+        // is this party).
+        let retired = unsafe { Retired::new(batch, None, n) };
+        // Relaxed: a gauge.
+        self.pending.fetch_add(n, Relaxed);
+        // Release (`RetiredTables::push`): the scanner that takes the batch
+        // (Acquire) happens after every unlink of its objects, so the bump
+        // it makes for them comes after those unlinks (`reclaim`).
+        self.retired.push(retired);
+        self.reclaim();
+    }
+
+    /// Frees every queued object that no pin can hold; puts the rest back.
+    /// Unstamped batches taken here get the stamp of a bump made now, if
+    /// the pacing allows one ([`pacing`]), and wait for a later scan
+    /// otherwise.
     fn reclaim(&self) {
-        // Acquire (`RetiredTables::take`). The swap makes the taken tables
+        // Acquire (`RetiredTables::take`). The swap makes the taken objects
         // ours alone.
         let mut queued = self.retired.take();
         if queued.is_empty() {
             return;
         }
+        let mut unstamped = 0;
+        queued.for_each_mut(|r| unstamped += usize::from(!r.is_stamped()));
+        if unstamped > 0 && pacing::may_bump(unstamped) {
+            // AcqRel, as in `retire_now`. Every unlink of a taken batch's
+            // objects happens before its push (Release), our take
+            // (Acquire), and so this bump: a pin that reads the new epoch
+            // cannot reach them.
+            // Mutation `batch_stale_stamp`: stamp with the epoch as it is,
+            // without bumping (pins that read it may still hold objects).
+            let stamp = if cfg!(lfmap_mutation = "batch_stale_stamp") {
+                self.domain().epoch.load(SeqCst)
+            } else {
+                self.domain().epoch.advance(AcqRel)
+            };
+            barrier::heavy();
+            pacing::bumped();
+            queued.for_each_mut(|r| r.stamp_if_unstamped(stamp));
+        }
         // Orders our scan after the heavy barrier of every retirement we
-        // took (they happen before our swap): in the fence-only strategy
-        // this fence pairs with the pins' fences, and in either strategy it
-        // makes the retirers' barriers precede our loads in the fence order.
+        // took (they happen before our swap) and of our own bump: in the
+        // fence-only strategy this fence pairs with the pins' fences, and
+        // in either strategy it makes the barriers precede our loads in the
+        // fence order.
         fence(SeqCst);
         // Acquire loads of every record (`Domain::oldest_pin`).
         let oldest_pin = self.domain().oldest_pin();
         // Mutation `tables_ignore_pins`: free regardless of pins.
-        let free = queued.split_off_if(|table| {
-            table.unreachable_under(oldest_pin) || cfg!(lfmap_mutation = "tables_ignore_pins")
+        let free = queued.split_off_if(|r| {
+            r.unreachable_under(oldest_pin) || cfg!(lfmap_mutation = "tables_ignore_pins")
         });
-        for table in free {
-            // SAFETY: every record read "not pinned" or an epoch at least
-            // this table's stamp: by the barrier argument (docs/design.md,
-            // "Table reclamation") no pin that can reach the table is left,
-            // and its last accesses happen before this free. It was retired
-            // once, and taken off the queue by us alone.
-            unsafe { table.free() };
-            // Relaxed: a gauge.
-            self.pending.fetch_sub(1, Relaxed);
-        }
-        // Release (`RetiredTables::put_back`); nothing if all were freed.
+        // Release (`RetiredTables::put_back`) before freeing: a user's
+        // `Drop` run by a free may pin and scan this map too.
         self.retired.put_back(queued);
+        for object in free {
+            let n = object.count();
+            // SAFETY: every record read "not pinned" or an epoch at least
+            // this object's stamp: by the barrier argument (docs/design.md,
+            // "Reclamation") no pin that can reach it is left, and its last
+            // accesses happen before this free. It was retired once, and
+            // taken off the queue by us alone.
+            unsafe { object.free() };
+            // Relaxed: a gauge.
+            self.pending.fetch_sub(n, Relaxed);
+        }
     }
 
-    /// After an unpin of this map: if tables are queued, scans at once when
-    /// this guard retired one, else on every 64th unpin of the map (a pin
-    /// held for long, an iterator, would otherwise make every unpin scan).
-    /// Nested unpins count too, so a table retired inside a nested pin is
-    /// freed by a later unpin of its map (or when the map is dropped).
+    /// After an unpin of this map: scans if objects are queued and
+    /// `scan_due` (the guard retired a table, or its pacing tick came up:
+    /// `guard.rs`).
     #[inline]
-    fn after_unpin(&self, retired_here: bool) {
+    fn after_unpin(&self, scan_due: bool) {
         // Relaxed: a hint (`RetiredTables::looks_empty`); `reclaim` takes
         // the queue with Acquire.
-        if self.retired.looks_empty() {
-            return;
-        }
-        // A lossy count (load, then store; Relaxed): it only paces scans,
-        // and a lost increment delays one by an unpin, while `fetch_add`
-        // would put a locked instruction on every unpin for as long as a
-        // long pin keeps a table queued.
-        let tick = self.tick.load(Relaxed).wrapping_add(1);
-        self.tick.store(tick, Relaxed);
-        if retired_here || tick % 64 == 0 {
+        if scan_due && !self.retired.looks_empty() {
             self.reclaim();
         }
+    }
+
+    /// The pacing tick of an owned guard's unpin (a lossy count on the
+    /// map, load then store, Relaxed: it only paces scans; `fetch_add`
+    /// would put a locked instruction on every such unpin). Only read while
+    /// objects are queued.
+    #[inline]
+    fn owned_tick(&self) -> bool {
+        if self.retired.looks_empty() {
+            return false;
+        }
+        let tick = self.tick.load(Relaxed).wrapping_add(1);
+        self.tick.store(tick, Relaxed);
+        tick % 64 == 0
     }
 }
 
@@ -220,11 +298,16 @@ impl Drop for TableReclaim {
             return;
         }
         // `&mut self` orders every push before us: no ordering needed.
-        for table in self.retired.take_all_mut() {
+        for object in self.retired.take_all_mut() {
             // SAFETY: `&mut self`: no guard of this map is alive (guards
-            // borrow it), so no pin can hold any table it retired; each is
+            // borrow it), so no pin can hold anything it retired; each is
             // freed once.
-            unsafe { table.free() };
+            unsafe { object.free() };
+        }
+        for batch in self.bags.drain_mut() {
+            let batch = Box::into_raw(Box::new(batch));
+            // SAFETY: as above; the bag gave up its objects to this batch.
+            unsafe { <Batch as Retire>::free(batch) };
         }
     }
 }

@@ -20,6 +20,7 @@ use super::epoch::{Announcement, Epoch, GlobalEpoch};
 #[cfg(loom)]
 use super::graveyard;
 use crate::reclaim::stack::Stack;
+use crate::sync::stat::AtomicUsize;
 use crate::sync::{AtomicBool, Ordering};
 use Ordering::{Acquire, Relaxed, Release};
 
@@ -29,6 +30,9 @@ pub(super) struct Record {
     pub(super) announcement: Announcement,
     /// Owned by a thread or an owned guard.
     taken: AtomicBool,
+    /// The record's number in its domain, dense from 0: each map keeps the
+    /// holder's unsealed retirements at this index (`bags.rs`).
+    pub(super) index: usize,
 }
 
 impl Record {
@@ -51,6 +55,10 @@ pub(super) struct Domain {
     /// Never taken or dropped: records live as long as the domain's users
     /// may hold them (`ManuallyDrop`; under loom, the graveyard frees them).
     records: ManuallyDrop<Stack<CachePadded<Record>>>,
+    /// Records created so far: the next record's index. (A statistics
+    /// atomic, std's even under loom: only the uniqueness of indices
+    /// matters, which the read-modify-write gives.)
+    count: AtomicUsize,
     /// Under loom: this execution's records, freed with the domain.
     #[cfg(loom)]
     allocated: Allocated,
@@ -75,6 +83,7 @@ impl Domain {
         Domain {
             epoch: GlobalEpoch::new(),
             records: ManuallyDrop::new(Stack::new()),
+            count: AtomicUsize::new(0),
         }
     }
 
@@ -83,6 +92,7 @@ impl Domain {
         Domain {
             epoch: GlobalEpoch::new(),
             records: ManuallyDrop::new(Stack::new()),
+            count: AtomicUsize::new(0),
             allocated: Allocated::new(),
             id: graveyard::open(),
         }
@@ -114,6 +124,8 @@ impl Domain {
         let record = CachePadded::new(Record {
             announcement: Announcement::unpinned(),
             taken: AtomicBool::new(true),
+            // Relaxed: only uniqueness matters (the RMW gives it).
+            index: self.count.fetch_add(1, Relaxed),
         });
         // Release: a thread that walks to the record (Acquire, `records`)
         // sees its fields.

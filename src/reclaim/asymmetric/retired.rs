@@ -12,13 +12,18 @@ use crate::reclaim::contract::Retire;
 use crate::reclaim::stack::{Stack, Taken};
 use crate::sync::Ordering::{Acquire, Relaxed, Release};
 
-/// A table retired but not yet freed. Dropping one without
+/// A table (or a sealed batch of entries) retired but not yet freed. Dropping one without
 /// [`free`](Retired::free) leaks its table (only on a panic's path).
 pub(super) struct Retired {
     ptr: *mut (),
     free: unsafe fn(*mut ()),
-    /// The epoch after this table's retirement bump.
-    stamp: Epoch,
+    /// The epoch after this object's retirement bump; `None` for a sealed
+    /// batch of entries until a scan that took it bumps the epoch for it
+    /// (`TableReclaim::reclaim`).
+    stamp: Option<Epoch>,
+    /// Objects this stands for (1 for a table, the batch's length for a
+    /// batch), for the pending-garbage gauge.
+    count: usize,
 }
 
 // SAFETY: a `Retired` owns its table; moving it to another thread moves the
@@ -34,7 +39,7 @@ impl Retired {
     ///
     /// As for `ReclaimGuard::retire`: `ptr` is unlinked, retired once, and
     /// valid for `T::free`.
-    pub(super) unsafe fn new<T: Retire>(ptr: *mut T, stamp: Epoch) -> Self {
+    pub(super) unsafe fn new<T: Retire>(ptr: *mut T, stamp: Option<Epoch>, count: usize) -> Self {
         unsafe fn free<T: Retire>(p: *mut ()) {
             // SAFETY: `p` is the `*mut T` stored by `Retired::new::<T>`,
             // freed once (`Retired::free` consumes the `Retired`).
@@ -44,7 +49,28 @@ impl Retired {
             ptr: ptr.cast(),
             free: free::<T>,
             stamp,
+            count,
         }
+    }
+
+    /// Whether a bump after this object's unlink has stamped it.
+    #[inline]
+    pub(super) fn is_stamped(&self) -> bool {
+        self.stamp.is_some()
+    }
+
+    /// Stamps an unstamped object with `stamp`, the result of a bump that
+    /// happens after its unlink (the scanner took it off the queue, with
+    /// `Acquire`, before bumping).
+    #[inline]
+    pub(super) fn stamp_if_unstamped(&mut self, stamp: Epoch) {
+        self.stamp.get_or_insert(stamp);
+    }
+
+    /// Objects this stands for.
+    #[inline]
+    pub(super) fn count(&self) -> usize {
+        self.count
     }
 
     /// Whether no pin can hold this table, given the oldest epoch a record
@@ -54,7 +80,11 @@ impl Retired {
     /// table).
     #[inline]
     pub(super) fn unreachable_under(&self, oldest_pin: Option<Epoch>) -> bool {
-        oldest_pin.is_none_or(|oldest| self.stamp <= oldest)
+        match self.stamp {
+            // No bump after the unlink yet: any pin may hold it.
+            None => false,
+            Some(stamp) => oldest_pin.is_none_or(|oldest| stamp <= oldest),
+        }
     }
 
     /// Frees the table.
@@ -131,7 +161,11 @@ mod tests {
         let stamp = global.advance(Relaxed);
         let after = global.advance(Relaxed);
         // SAFETY: `Nothing::free` touches nothing; the pointer is never freed.
-        let t = unsafe { Retired::new(std::ptr::NonNull::<Nothing>::dangling().as_ptr(), stamp) };
+        let mut t =
+            unsafe { Retired::new(std::ptr::NonNull::<Nothing>::dangling().as_ptr(), None, 1) };
+        assert!(!t.unreachable_under(None), "unstamped: never freed");
+        t.stamp_if_unstamped(stamp);
+        t.stamp_if_unstamped(after);
         assert!(t.unreachable_under(None));
         assert!(!t.unreachable_under(Some(before)));
         assert!(t.unreachable_under(Some(stamp)));

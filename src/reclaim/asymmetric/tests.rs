@@ -2,7 +2,7 @@
 //! `loom-tests/tests/word_models.rs`).
 
 use super::registry::GLOBAL;
-use super::TableReclaim;
+use super::{bags, TableReclaim};
 use crate::reclaim::contract::{Reclaim, ReclaimGuard, Retire};
 use std::sync::atomic::AtomicUsize as Count;
 use std::sync::atomic::Ordering::Relaxed;
@@ -34,7 +34,7 @@ fn probe(freed: &Arc<Count>) -> *mut Probe {
 fn retire_one(r: &TableReclaim, freed: &Arc<Count>) {
     let g = r.pin();
     // SAFETY: the probe is never shared and retired once.
-    unsafe { g.retire(probe(freed)) };
+    unsafe { g.retire_now(probe(freed)) };
 }
 
 /// Runs `f` while another thread holds a pin of `pinner` taken before.
@@ -60,7 +60,7 @@ fn freed_after_the_retiring_pin_ends() {
     {
         let g = r.pin();
         // SAFETY: never shared; retired once.
-        unsafe { g.retire(probe(&freed)) };
+        unsafe { g.retire_now(probe(&freed)) };
         assert_eq!(freed.load(Relaxed), 0, "freed while pinned");
         assert_eq!(r.pending(), 1);
     }
@@ -96,7 +96,7 @@ fn nested_pins_share_one_announcement() {
     {
         let inner = r.pin();
         // SAFETY: as above.
-        unsafe { inner.retire(probe(&freed)) };
+        unsafe { inner.retire_now(probe(&freed)) };
     }
     // The inner guard's drop must not unpin the thread.
     assert_eq!(freed.load(Relaxed), 0);
@@ -155,4 +155,100 @@ fn records_are_reused_by_later_threads() {
     // 64 threads one after another: each reuses the record the last
     // one gave back (other test threads hold a few).
     assert!(n < 40, "{n} records");
+}
+
+/// Retires `n` fresh probes as entries (the batched path), in one pin.
+fn retire_entries(r: &TableReclaim, freed: &Arc<Count>, n: usize) {
+    let g = r.pin();
+    for _ in 0..n {
+        // SAFETY: never shared; retired once.
+        unsafe { g.retire(probe(freed)) };
+    }
+}
+
+/// Scans `r` until `freed` reaches `want` (the batch pacing may hold a
+/// bump back for a millisecond); false if it never does.
+fn scan_until(r: &TableReclaim, freed: &Count, want: usize) -> bool {
+    for _ in 0..2000 {
+        r.reclaim();
+        if freed.load(Relaxed) == want {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    false
+}
+
+#[test]
+fn entries_wait_in_the_bag_until_a_batch_seals() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    retire_entries(&r, &freed, bags::BATCH - 1);
+    assert_eq!(r.pending(), bags::BATCH - 1);
+    assert!(!scan_until(&r, &freed, 1), "an unsealed bag was freed");
+    retire_entries(&r, &freed, 1);
+    assert!(scan_until(&r, &freed, bags::BATCH));
+    assert_eq!(r.pending(), 0);
+}
+
+#[test]
+fn a_batch_waits_for_an_older_pin() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    while_pinned_elsewhere(&r, || {
+        retire_entries(&r, &freed, bags::BATCH);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        r.reclaim();
+        assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
+    });
+    assert!(scan_until(&r, &freed, bags::BATCH));
+}
+
+#[test]
+fn an_exited_threads_bag_is_freed_with_the_map() {
+    let _alone = alone();
+    let freed = Arc::new(Count::new(0));
+    {
+        let r = TableReclaim::new();
+        std::thread::scope(|s| {
+            s.spawn(|| retire_entries(&r, &freed, 5));
+        });
+        assert_eq!(r.pending(), 5);
+        assert_eq!(freed.load(Relaxed), 0);
+        // The next thread to hold the exited one's record fills the same
+        // bag; a batch seals once it is full.
+        std::thread::scope(|s| {
+            s.spawn(|| retire_entries(&r, &freed, bags::BATCH));
+        });
+    }
+    assert_eq!(freed.load(Relaxed), 5 + bags::BATCH);
+}
+
+#[test]
+fn a_panicking_free_still_frees_the_rest_of_its_batch() {
+    struct Bomb(Arc<Count>);
+    impl Retire for Bomb {
+        unsafe fn free(ptr: *mut Self) {
+            // SAFETY: from Box::into_raw below, freed once.
+            let b = unsafe { Box::from_raw(ptr) };
+            if b.0.fetch_add(1, Relaxed) == 0 {
+                panic!("the first free panics");
+            }
+        }
+    }
+    let _alone = alone();
+    let freed = Arc::new(Count::new(0));
+    let r = TableReclaim::new();
+    {
+        let g = r.pin();
+        for _ in 0..bags::BATCH - 1 {
+            // SAFETY: never shared; retired once.
+            unsafe { g.retire(Box::into_raw(Box::new(Bomb(freed.clone())))) };
+        }
+    }
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(r)));
+    assert!(caught.is_err());
+    assert_eq!(freed.load(Relaxed), bags::BATCH - 1);
 }

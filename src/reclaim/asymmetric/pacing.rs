@@ -1,0 +1,69 @@
+//! How often the epoch is bumped for sealed batches of entries.
+//!
+//! Each bump is followed by the heavy barrier, `membarrier`, which
+//! interrupts every CPU running a thread of this process: a few
+//! microseconds stolen from an operation of some other thread. Bumping for
+//! every sealed batch would put those interrupts into the other threads'
+//! latency tails at the rate of the writes. So a scan that finds unstamped
+//! batches bumps only if the last bump in the process is at least
+//! [`INTERVAL`] old, or if it holds [`MAX_UNSTAMPED`] unstamped batches
+//! (which bounds the garbage a burst of writes leaves unstamped). Otherwise
+//! the batches go back on the queue and a later scan stamps them.
+//!
+//! The bound: at most one batch bump per `INTERVAL` per process, plus one
+//! per `MAX_UNSTAMPED` batches a single scan takes. Tables (`retire_now`)
+//! bump at once; they are one per resize. Under loom every scan may bump
+//! (time is not part of a model, and a model must replay).
+
+/// Minimum time between two batch bumps, in nanoseconds.
+#[cfg(not(loom))]
+const INTERVAL: u64 = 1_000_000;
+
+/// A scan holding this many unstamped batches bumps regardless of time.
+#[cfg(not(loom))]
+const MAX_UNSTAMPED: usize = 64;
+
+#[cfg(not(loom))]
+mod clock {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::OnceLock;
+    use std::time::Instant;
+
+    /// When the last bump ran: nanoseconds since [`origin`] (a heuristic,
+    /// read and written Relaxed; never a step of the reclamation argument).
+    pub(super) static LAST: AtomicU64 = AtomicU64::new(0);
+
+    /// Nanoseconds since the first call in the process (a monotonic clock,
+    /// through the vDSO: no system call).
+    #[inline]
+    pub(super) fn now() -> u64 {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        let origin = ORIGIN.get_or_init(Instant::now);
+        // 2^64 ns is 584 years: the cast never truncates in practice.
+        origin.elapsed().as_nanos() as u64
+    }
+}
+
+/// Whether a scan holding `unstamped` unstamped batches may bump now.
+#[cfg(not(loom))]
+#[inline]
+pub(super) fn may_bump(unstamped: usize) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    unstamped >= MAX_UNSTAMPED || clock::now().saturating_sub(clock::LAST.load(Relaxed)) >= INTERVAL
+}
+
+/// Records that a bump (and its barrier) just ran.
+#[cfg(not(loom))]
+#[inline]
+pub(super) fn bumped() {
+    use std::sync::atomic::Ordering::Relaxed;
+    clock::LAST.store(clock::now(), Relaxed);
+}
+
+#[cfg(loom)]
+pub(super) fn may_bump(_unstamped: usize) -> bool {
+    true
+}
+
+#[cfg(loom)]
+pub(super) fn bumped() {}
