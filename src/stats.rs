@@ -1,11 +1,11 @@
-//! [`Stats`], and the striped counters behind `len` and table occupancy.
-
-use std::sync::OnceLock;
+//! [`Stats`], and the thread-owned counters behind `len` and table
+//! occupancy.
 
 use crossbeam_utils::CachePadded;
 
+use crate::reclaim::{thread_record, PerRecord};
 // Statistics atomics: not interleaved by loom unless asked (`sync.rs`).
-use crate::sync::stat::{AtomicIsize, AtomicUsize};
+use crate::sync::stat::{AtomicIsize, AtomicU64, AtomicUsize};
 use crate::sync::Ordering::Relaxed;
 
 /// A snapshot of a map's counters, from [`HashMap::stats`](crate::HashMap::stats).
@@ -51,60 +51,101 @@ pub struct Stats {
     pub pending_garbage: usize,
 }
 
-/// Shard count: enough to spread the machine's cores, a power of two.
-fn shard_count() -> usize {
-    if cfg!(loom) {
-        // One shard keeps loom's state space small; striping is a
-        // performance device, not part of the protocol.
-        return 1;
-    }
-    static SHARDS: OnceLock<usize> = OnceLock::new();
-    *SHARDS.get_or_init(|| {
-        let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-        (cpus * 2).next_power_of_two().clamp(4, 64)
-    })
-}
-
-/// This thread's shard seed: threads are numbered as they first count.
-fn thread_index() -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    INDEX.try_with(|i| *i).unwrap_or(0)
-}
-
-/// A counter split over cache-padded shards so that concurrent writers on
-/// different threads do not bounce one cache line. Reading sums the shards.
+/// A counter kept in thread-owned cells: each thread adds to its own cell
+/// with a plain load and store (no locked instruction, no shared cache line
+/// written), and a reader sums the cells.
+///
+/// A thread's cell sits at the index of its reclamation record
+/// ([`thread_record`]): the thread holds that record until it exits, and
+/// the next thread to claim it continues from the value left (the record's
+/// hand-over orders the two). A thread with no record any more (inside a
+/// thread-local destructor), and every thread under loom, adds to one
+/// shared cell with `fetch_add` instead.
 ///
 /// All accesses are `Relaxed`: counters feed statistics and resize
-/// heuristics, never the correctness of the protocol.
+/// heuristics, never the correctness of the protocol. A sum read while
+/// threads add is each cell's recent value, not one instant's total.
 pub(crate) struct Counter {
-    shards: Box<[CachePadded<AtomicIsize>]>,
+    cells: PerRecord<CachePadded<AtomicIsize>>,
+    shared: AtomicIsize,
 }
 
 impl Counter {
     pub(crate) fn new() -> Counter {
         Counter {
-            shards: (0..shard_count())
-                .map(|_| CachePadded::new(AtomicIsize::new(0)))
-                .collect(),
+            cells: PerRecord::new(|| CachePadded::new(AtomicIsize::new(0))),
+            shared: AtomicIsize::new(0),
         }
     }
 
-    /// Adds `delta` to this thread's shard; returns the shard's new value
+    /// Adds `delta` to this thread's cell; returns the cell's new value
     /// (callers use it to decide cheaply when to look at the total).
     #[inline]
     pub(crate) fn add(&self, delta: isize) -> isize {
-        let shard = &self.shards[thread_index() & (self.shards.len() - 1)];
-        shard.fetch_add(delta, Relaxed).wrapping_add(delta)
+        match thread_record() {
+            Some(i) => own_add(self.cells.get(i), delta),
+            None => self.shared.fetch_add(delta, Relaxed).wrapping_add(delta),
+        }
     }
 
-    /// The total, clamped at zero (shards may be transiently negative).
+    /// The total, clamped at zero (cells may be negative: a gauge raised on
+    /// one thread and lowered on another).
     pub(crate) fn sum(&self) -> usize {
-        let total: isize = self.shards.iter().map(|s| s.load(Relaxed)).sum();
-        total.max(0) as usize
+        let cells: isize = self.cells.each().map(|c| c.load(Relaxed)).sum();
+        cells.wrapping_add(self.shared.load(Relaxed)).max(0) as usize
     }
+}
+
+/// Adds `delta` to a cell only this thread writes: load, then store (the
+/// single writer makes the pair exact; readers see either value).
+#[inline]
+fn own_add(cell: &AtomicIsize, delta: isize) -> isize {
+    let v = cell.load(Relaxed).wrapping_add(delta);
+    cell.store(v, Relaxed);
+    v
+}
+
+/// Slots claimed in one table (live keys plus tombstones): a shared count
+/// that threads add to in batches ([`MapCounters::claimed`]), so that a
+/// claim costs a locked add only once per batch.
+pub(crate) struct Occupancy(AtomicUsize);
+
+impl Occupancy {
+    pub(crate) fn new() -> Occupancy {
+        Occupancy(AtomicUsize::new(0))
+    }
+
+    /// Adds a batch of `n` claims; returns the new total.
+    #[inline]
+    pub(crate) fn add(&self, n: usize) -> usize {
+        self.0.fetch_add(n, Relaxed).wrapping_add(n)
+    }
+
+    /// The claims counted so far (each thread may hold back a partial
+    /// batch: [`claim_batch`]).
+    #[inline]
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(Relaxed)
+    }
+}
+
+/// Claims a thread counts on its own before adding them to a table's
+/// [`Occupancy`] in one locked add: every claim for tables up to 1024
+/// slots (whose load limit is a few hundred claims away), then one batch
+/// per 1024 slots, at most 16. A thread holds back fewer than a batch, so
+/// the count lags by under `threads * slots / 1024` claims: a resize starts
+/// at most that late (a write that laps a full table starts one at once).
+#[inline]
+pub(crate) fn claim_batch(slots: usize) -> usize {
+    (slots >> 10).clamp(1, 16)
+}
+
+/// A thread's claims not yet added to a table's occupancy.
+struct ClaimCell {
+    /// The generation + 1 of the table they were made in (0: none).
+    table: AtomicU64,
+    /// How many.
+    pending: AtomicUsize,
 }
 
 /// A plain relaxed event counter.
@@ -131,6 +172,8 @@ pub(crate) struct MapCounters {
     /// (each write touches one) and give the metrics for free.
     pub(crate) inserted: Counter,
     pub(crate) removed: Counter,
+    /// Each thread's claims not yet added to their table's occupancy.
+    claims: PerRecord<CachePadded<ClaimCell>>,
     pub(crate) resizes: Events,
     pub(crate) promotions: Events,
     pub(crate) chunks_helped: Events,
@@ -149,9 +192,46 @@ impl MapCounters {
         MapCounters {
             inserted: Counter::new(),
             removed: Counter::new(),
+            claims: PerRecord::new(|| {
+                CachePadded::new(ClaimCell {
+                    table: AtomicU64::new(0),
+                    pending: AtomicUsize::new(0),
+                })
+            }),
             resizes: Events::new(),
             promotions: Events::new(),
             chunks_helped: Events::new(),
+        }
+    }
+
+    /// Counts a claim of a slot of the table of generation `generation`, in
+    /// this thread's batch; returns the batch when it reaches `batch`
+    /// claims (the caller adds it to the table's [`Occupancy`]). Claims
+    /// held back for another table are dropped: a thread works on one table
+    /// at a time except across a resize, and the count only paces resizes.
+    #[inline]
+    pub(crate) fn claimed(&self, generation: u64, batch: usize) -> Option<usize> {
+        if batch <= 1 {
+            return Some(1);
+        }
+        let Some(i) = thread_record() else {
+            return Some(1);
+        };
+        let cell = self.claims.get(i);
+        // Plain loads and stores of a cell only this thread writes.
+        let tag = generation.wrapping_add(1);
+        let n = if cell.table.load(Relaxed) == tag {
+            cell.pending.load(Relaxed) + 1
+        } else {
+            cell.table.store(tag, Relaxed);
+            1
+        };
+        if n >= batch {
+            cell.pending.store(0, Relaxed);
+            Some(n)
+        } else {
+            cell.pending.store(n, Relaxed);
+            None
         }
     }
 

@@ -112,7 +112,7 @@ fn insert_copy<'g, K: Eq, V, G: ReclaimGuard>(
             if w.is_unclaimed() {
                 match table.slots.claim(i, &word, guard) {
                     Ok(()) => {
-                        table.header.occupied.add(1);
+                        resize.after_copy(table);
                         return;
                     }
                     Err(seen) => w = seen,

@@ -5,6 +5,7 @@
 //! returned live as long as that guard (`'g`).
 
 mod migrate;
+mod pool;
 pub(crate) mod slot;
 pub(crate) mod table;
 
@@ -96,7 +97,7 @@ impl<K, V, S> RawMap<K, V, S> {
         let root = self.root(&guard);
         self.resize.counters.stats(RootFacts {
             slots: root.len(),
-            occupied: root.header.occupied.sum(),
+            occupied: root.header.occupied.get(),
             generation: root.header.generation,
             pending_garbage: self.reclaim.pending(),
         })

@@ -70,6 +70,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use super::pool;
 use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::resize::memory::{try_zeroed_slice, Zeroed};
@@ -115,9 +116,9 @@ pub(crate) struct Entry<K, V> {
 
 impl<K, V> Retire for Entry<K, V> {
     unsafe fn free(ptr: *mut Self) {
-        // SAFETY: entries are allocated with `Box::new` (`Pending::new`) and
-        // the caller guarantees this is the only free.
-        drop(unsafe { Box::from_raw(ptr) });
+        // SAFETY: entries are allocated by `pool::alloc_with` (`Pending::new`)
+        // and the caller guarantees this is the only free.
+        unsafe { pool::free(ptr) };
     }
 }
 
@@ -128,7 +129,7 @@ pub(crate) struct Pending<K, V>(*mut Entry<K, V>);
 
 impl<K, V> Pending<K, V> {
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
-        let ptr = Box::into_raw(Box::new(Entry { hash, key, value }));
+        let ptr = pool::alloc_with(Entry { hash, key, value });
         if ptr.addr() & TAG_MASK != 0 {
             // A platform whose allocator hands out addresses above 2^57:
             // none that Rust supports today. Report it, never corrupt.
@@ -164,8 +165,8 @@ impl<K, V> Pending<K, V> {
         let ptr = self.0;
         std::mem::forget(self);
         // SAFETY: never published, so we own the allocation alone; it came
-        // from `Box::new` in `Pending::new`.
-        let entry = unsafe { Box::from_raw(ptr) };
+        // from `pool::alloc_with` in `Pending::new`.
+        let entry = unsafe { pool::take(ptr) };
         (entry.key, entry.value)
     }
 }
@@ -186,8 +187,9 @@ impl<K, V> fmt::Debug for Pending<K, V> {
 
 impl<K, V> Drop for Pending<K, V> {
     fn drop(&mut self) {
-        // SAFETY: never published, so never shared: we own it alone.
-        drop(unsafe { Box::from_raw(self.0) });
+        // SAFETY: never published, so never shared: we own it alone; from
+        // `pool::alloc_with`.
+        unsafe { pool::free(self.0) };
     }
 }
 
@@ -540,7 +542,8 @@ impl<K, V> Slots<K, V> {
         self.words[i].store(std::ptr::null_mut(), Relaxed);
         // SAFETY: the table owns this live entry (not deleted, not handed
         // on), we have exclusive access, and the slot no longer points to it.
-        let entry = unsafe { Box::from_raw(w.ptr()) };
+        // From `pool::alloc_with`, like every entry.
+        let entry = unsafe { pool::take(w.ptr()) };
         Some((entry.key, entry.value))
     }
 

@@ -70,5 +70,8 @@ pub(crate) use self::asymmetric::graveyard as loom_graveyard;
 /// its fence strategy, which loom can model.
 pub(crate) use self::asymmetric::TableReclaim as TableReclaimer;
 
+/// Per-record values (a map's bags, its thread-owned counters) and the
+/// calling thread's record index (`asymmetric/directory.rs`, `guard.rs`).
+pub(crate) use self::asymmetric::{thread_record, PerRecord};
 pub(crate) use self::contract::Reclaim;
 pub use self::contract::{ReclaimGuard, Retire};

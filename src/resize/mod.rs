@@ -59,7 +59,7 @@ use self::policy::Shrink;
 use self::probe::Placement;
 use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
-use crate::stats::{Counter, MapCounters};
+use crate::stats::{claim_batch, MapCounters, Occupancy};
 use crate::sync::stat::AtomicUsize as StatUsize;
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
@@ -75,7 +75,7 @@ pub(crate) struct Header<T> {
     /// The table this one is migrating into; null when no resize runs.
     next: AtomicPtr<T>,
     /// Slots claimed in this table (live keys plus tombstones).
-    pub(crate) occupied: Counter,
+    pub(crate) occupied: Occupancy,
     /// Who migrates which chunk, and whether all are done (`cursor.rs`).
     pub(crate) cursor: Cursor,
 }
@@ -86,7 +86,7 @@ impl<T> Header<T> {
             placement,
             generation,
             next: AtomicPtr::new(std::ptr::null_mut()),
-            occupied: Counter::new(),
+            occupied: Occupancy::new(),
             cursor: Cursor::new(),
         }
     }
@@ -256,17 +256,30 @@ impl<T: Generation> Resizer<T> {
     }
 
     /// Bookkeeping after a successful claim of a slot of `table` that took
-    /// `probed` probe steps: counts the slot and starts a resize when the
-    /// table passes its load limit. Summing the occupancy shards costs a few
-    /// loads, so large tables do it only on a long probe or every 16th claim
-    /// per thread.
+    /// `probed` probe steps: counts the slot (in this thread's batch,
+    /// `stats::claim_batch`: one locked add per batch) and starts a resize
+    /// when the table passes its load limit, checked when a batch lands or
+    /// after a long probe.
     #[inline]
     pub(crate) fn after_claim<G: ReclaimGuard>(&self, table: &T, probed: usize, guard: &G) {
         let h = table.header();
-        let local = h.occupied.add(1);
-        let sample = h.slots() <= 1024 || probed > 8 || local & 15 == 0;
-        if sample && policy::should_grow(h.slots(), h.occupied.sum()) {
+        let occupied = match self.counters.claimed(h.generation, claim_batch(h.slots())) {
+            Some(n) => h.occupied.add(n),
+            None if probed > 8 => h.occupied.get(),
+            None => return,
+        };
+        if policy::should_grow(h.slots(), occupied) {
             self.start_resize(table, guard);
+        }
+    }
+
+    /// Counts a slot of `table` that a migration's copy claimed (in this
+    /// thread's batch, as `after_claim`; a copy never starts a resize).
+    #[inline]
+    pub(crate) fn after_copy(&self, table: &T) {
+        let h = table.header();
+        if let Some(n) = self.counters.claimed(h.generation, claim_batch(h.slots())) {
+            h.occupied.add(n);
         }
     }
 
@@ -427,7 +440,7 @@ impl<T: Generation> Resizer<T> {
                 continue;
             }
             let slots = policy::slots_for_capacity(self.len());
-            let tombstones = root.header().occupied.sum() > self.len();
+            let tombstones = root.header().occupied.get() > self.len();
             if root.len() < slots || (root.len() == slots && !tombstones) {
                 return;
             }
@@ -553,7 +566,7 @@ impl<T: Generation> Resizer<T> {
         }
         let h = root.header();
         if next_of(root, guard).is_none()
-            && policy::should_tidy(h.slots(), self.min_slots(), self.len(), h.occupied.sum())
+            && policy::should_tidy(h.slots(), self.min_slots(), self.len(), h.occupied.get())
         {
             self.start_resize(root, guard);
             self.finish(map, root, guard);

@@ -75,7 +75,7 @@ impl<S> RawWordMap<S> {
         let root = self.root(&guard);
         self.resize.counters.stats(RootFacts {
             slots: root.len(),
-            occupied: root.header.occupied.sum(),
+            occupied: root.header.occupied.get(),
             generation: root.header.generation,
             pending_garbage: self.reclaim.pending(),
         })
@@ -361,7 +361,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                 if u.is_unclaimed() {
                     match table.slots.claim(i, key, value) {
                         Ok(claimed) => {
-                            table.header.occupied.add(1);
+                            self.resize.after_copy(table);
                             if claimed.valued() {
                                 return;
                             }

@@ -12,7 +12,7 @@
 //! # Who may touch a bag
 //!
 //! A map keeps one bag per record of the domain, at the record's index
-//! ([`Bags`], a directory of lazily allocated segments). A record is held
+//! ([`Bags`], a [`PerRecord`] directory). A record is held
 //! by one party at a time (a thread, through its thread-local cache, or an
 //! owned guard), so only the record's holder pushes onto its bag. A record
 //! changes hands through its `taken` flag (a `Release` store by the old
@@ -30,12 +30,13 @@
 //! parties ever pinned at once.
 
 use std::cell::UnsafeCell;
-use std::ptr;
 
+use crossbeam_utils::CachePadded;
+
+use super::directory::PerRecord;
 use crate::reclaim::contract::Retire;
 use crate::sync::stat::AtomicUsize;
-use crate::sync::AtomicPtr;
-use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::sync::Ordering::Relaxed;
 
 /// Objects per sealed batch. Each seal costs a locked push onto the map's
 /// queue and a scan of the records, so a batch amortises them; a larger one
@@ -128,7 +129,9 @@ unsafe impl Sync for Bag {}
 impl Bag {
     fn new() -> Bag {
         Bag {
-            items: UnsafeCell::new(Vec::with_capacity(BATCH)),
+            // Allocated on the first push: most records never retire in
+            // most maps.
+            items: UnsafeCell::new(Vec::new()),
             len: AtomicUsize::new(0),
         }
     }
@@ -161,184 +164,43 @@ impl Bag {
     }
 }
 
-/// Segments of the directory: segment `k` holds `FIRST << k` bags, so
-/// twenty of them cover 64 million records.
-const SEGMENTS: usize = 20;
-/// Bags in segment 0 (under loom a handful, to keep models small).
-const FIRST: usize = if cfg!(loom) { 2 } else { 64 };
-
-/// Segment and offset of the bag of record `index`.
-#[inline]
-fn locate(index: usize) -> (usize, usize) {
-    // Segment k covers indices FIRST * (2^k - 1) .. FIRST * (2^(k+1) - 1).
-    let n = index / FIRST + 1;
-    let k = (usize::BITS - 1 - n.leading_zeros()) as usize;
-    (k, index - FIRST * ((1 << k) - 1))
-}
-
-/// One map's bags, by record index: a directory of segments allocated when
-/// a record of their range first retires in this map. A map that never
-/// retires an entry (a `WordMap`) allocates nothing.
-pub(super) struct Bags {
-    /// Segment `k`: the first of `64 << k` bag pointers, or null.
-    segments: [AtomicPtr<AtomicPtr<Bag>>; SEGMENTS],
-}
+/// One map's bags, by record index (a [`PerRecord`] directory, whose
+/// segments are allocated when a record of their range first retires in
+/// this map: a map that never retires an entry, a `WordMap`, allocates
+/// nothing). Each bag is cache-padded: its holder writes it on every
+/// retirement.
+pub(super) struct Bags(PerRecord<CachePadded<Bag>>);
 
 impl Bags {
     pub(super) fn new() -> Bags {
-        Bags {
-            segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
-        }
+        Bags(PerRecord::new(|| CachePadded::new(Bag::new())))
     }
 
-    /// The bag of record `index`, created if needed.
+    /// The bag of record `index`.
     ///
-    /// # Safety
-    ///
-    /// The caller holds record `index` (only the holder creates its bag).
+    /// (Safe: getting the bag touches no contents; pushing onto it is
+    /// [`Bag::push`], whose caller must hold the record.)
     #[inline]
-    pub(super) unsafe fn get(&self, index: usize) -> &Bag {
-        let (k, offset) = locate(index);
-        let segment = match self.segments.get(k) {
-            Some(s) => s,
-            None => capacity_exhausted(index),
-        };
-        // Acquire: pairs with the Release CAS that installed the segment,
-        // so its (null) cells are initialised.
-        let mut first = segment.load(Acquire);
-        if first.is_null() {
-            first = self.install(k);
-        }
-        // SAFETY: segment k has `FIRST << k` cells and `offset` is below
-        // that (`locate`); segments live until the map drops.
-        let cell = unsafe { &*first.add(offset) };
-        // Acquire: pairs with the Release store below by an earlier holder
-        // of the record (also ordered by the record's hand-over).
-        let mut bag = cell.load(Acquire);
-        if bag.is_null() {
-            bag = Box::into_raw(Box::new(Bag::new()));
-            // Release: a reader of the gauge (`pending`) that finds the
-            // pointer sees an initialised bag. Only the record's holder
-            // stores into this cell (the caller's contract): no race.
-            cell.store(bag, Release);
-        }
-        // SAFETY: bags are freed only by the map's drop (`&mut self`).
-        unsafe { &*bag }
-    }
-
-    /// Installs segment `k` (or finds the one another party installed).
-    #[cold]
-    fn install(&self, k: usize) -> *mut AtomicPtr<Bag> {
-        let cells: Box<[AtomicPtr<Bag>]> = (0..FIRST << k)
-            .map(|_| AtomicPtr::new(ptr::null_mut()))
-            .collect();
-        let fresh = Box::into_raw(cells).cast::<AtomicPtr<Bag>>();
-        // AcqRel: Release publishes the cells; Acquire, on failure, reads
-        // the winner's.
-        match self.segments[k].compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire) {
-            Ok(_) => fresh,
-            Err(winner) => {
-                // SAFETY: `fresh` is ours, never published, of this length.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, FIRST << k)) });
-                winner
-            }
-        }
-    }
-
-    /// Every bag created so far.
-    fn each(&self) -> impl Iterator<Item = &Bag> + '_ {
-        self.segments.iter().enumerate().flat_map(|(k, s)| {
-            // Acquire: as in `get`.
-            let first = s.load(Acquire);
-            let cells: &[AtomicPtr<Bag>] = if first.is_null() {
-                &[]
-            } else {
-                // SAFETY: an installed segment of `FIRST << k` cells, alive
-                // until the map drops.
-                unsafe { std::slice::from_raw_parts(first, FIRST << k) }
-            };
-            // Acquire: pairs with the Release store that published the bag.
-            // SAFETY: a published bag lives until the map drops.
-            cells
-                .iter()
-                .filter_map(|c| unsafe { c.load(Acquire).as_ref() })
-        })
+    pub(super) fn get(&self, index: usize) -> &Bag {
+        self.0.get(index)
     }
 
     /// Objects in every bag (a gauge: each bag's own count, read Relaxed).
     pub(super) fn pending(&self) -> usize {
-        self.each().map(Bag::len).sum()
+        self.0.each().map(|b| b.len()).sum()
     }
 
     /// Every bag's objects, for the map's drop (`&mut self`: no pin of the
     /// map is left, so no holder is using a bag).
     pub(super) fn drain_mut(&mut self) -> Vec<Batch> {
-        self.each()
+        self.0
+            .each()
             .map(|bag| {
+                bag.len.store(0, Relaxed);
                 // SAFETY: `&mut self`: no holder can be touching the bag.
                 Batch(std::mem::take(unsafe { &mut *bag.items.get() }))
             })
             .filter(|b| b.len() > 0)
             .collect()
-    }
-}
-
-impl Drop for Bags {
-    fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
-        if crate::sync::loom_unwinding() {
-            return;
-        }
-        // The owner drains the contents first (`TableReclaim`'s drop);
-        // here only the bags and the segments go.
-        for (k, s) in self.segments.iter().enumerate() {
-            let first = s.load(Relaxed);
-            if first.is_null() {
-                continue;
-            }
-            // SAFETY: `&mut self`: the segment and its bags are ours alone;
-            // each was allocated by `install`/`get` as freed here, once.
-            unsafe {
-                let cells = Box::from_raw(ptr::slice_from_raw_parts_mut(first, FIRST << k));
-                for c in cells.iter() {
-                    let bag = c.load(Relaxed);
-                    if !bag.is_null() {
-                        drop(Box::from_raw(bag));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// More records than the directory covers (64 million parties pinned at
-/// once): report it, never corrupt.
-#[cold]
-fn capacity_exhausted(index: usize) -> ! {
-    panic!("lfmap: reclamation record {index} is beyond the retirement directory")
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_tile_the_indices() {
-        assert_eq!(locate(0), (0, 0));
-        assert_eq!(locate(63), (0, 63));
-        assert_eq!(locate(64), (1, 0));
-        assert_eq!(locate(191), (1, 127));
-        assert_eq!(locate(192), (2, 0));
-        let mut expect = (0, 0);
-        for i in 0..10_000 {
-            let (k, off) = locate(i);
-            assert_eq!((k, off), expect, "index {i}");
-            assert!(off < FIRST << k);
-            expect = if off + 1 == FIRST << k {
-                (k + 1, 0)
-            } else {
-                (k, off + 1)
-            };
-        }
     }
 }

@@ -266,3 +266,35 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
         unsafe { self.owner.retire_now(ptr) }
     }
 }
+
+/// The index of the calling thread's record, claimed if the thread has
+/// none yet; `None` once the thread's locals are gone (in a thread-local
+/// destructor). The thread holds that record until it exits, so a value
+/// kept at this index in a [`PerRecord`](super::directory::PerRecord) is
+/// the thread's alone while it runs: counters written with a plain load
+/// and store (`stats.rs`). A record changes hands through its `taken`
+/// flag (Release, then the next holder's Acquire), so the next thread
+/// continues from the last value. Under loom: always `None` (counters are
+/// not part of any model, and claiming a record would add steps to every
+/// model that counts).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn thread_record() -> Option<usize> {
+    LOCAL
+        .try_with(|l| match l.record.get() {
+            Some(r) => r.index,
+            None => {
+                let r = GLOBAL.claim();
+                l.record.set(Some(r));
+                r.index
+            }
+        })
+        .ok()
+}
+
+/// Under loom: no thread-owned cells (see above).
+#[cfg(loom)]
+#[inline]
+pub(crate) fn thread_record() -> Option<usize> {
+    None
+}

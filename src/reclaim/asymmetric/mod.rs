@@ -72,6 +72,7 @@
 
 mod bags;
 mod barrier;
+pub(crate) mod directory;
 mod epoch;
 #[cfg(loom)]
 pub(crate) mod graveyard;
@@ -85,6 +86,8 @@ mod tests;
 use crossbeam_utils::CachePadded;
 
 use self::bags::{Bags, Batch, Deferred};
+pub(crate) use self::directory::PerRecord;
+pub(crate) use self::guard::thread_record;
 use self::registry::{Domain, Record, GLOBAL};
 use self::retired::{Retired, RetiredTables};
 use super::contract::Retire;
@@ -93,6 +96,12 @@ use crate::sync::fence;
 // step of the reclamation argument (`sync.rs`, `stat`).
 use crate::sync::stat::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
+
+/// Objects one scan frees at most (four batches of entries): the rest wait
+/// for the next scan, which the next seal or unpin tick runs. Each seal
+/// adds one batch and runs a scan that may free four, so the queue keeps up
+/// with any retirement rate.
+const FREE_PER_SCAN: usize = 4 * bags::BATCH;
 
 /// The reclaimer of one map: its queue of retired tables and sealed
 /// batches, and its per-record bags of unsealed retirements. The
@@ -179,8 +188,7 @@ impl TableReclaim {
     /// it), so that the bag is its alone (`bags.rs`).
     #[inline]
     unsafe fn retire_in<T: Retire>(&self, record: &Record, ptr: *mut T) {
-        // SAFETY: the caller holds `record`.
-        let bag = unsafe { self.bags.get(record.index) };
+        let bag = self.bags.get(record.index);
         // SAFETY: the caller's obligations are `Deferred::new`'s and
         // `Bag::push`'s.
         if let Some(batch) = unsafe { bag.push(Deferred::new(ptr)) } {
@@ -244,9 +252,20 @@ impl TableReclaim {
         fence(SeqCst);
         // Acquire loads of every record (`Domain::oldest_pin`).
         let oldest_pin = self.domain().oldest_pin();
+        // Free what no pin can hold, up to `FREE_PER_SCAN` objects; the rest
+        // stay queued (stamped) for the next scans. A paced bump can make
+        // thousands of entries free at once; freeing them a few batches per
+        // seal keeps each write's share of the work small and lets the
+        // entry cache (`raw/pool.rs`) absorb the blocks.
         // Mutation `tables_ignore_pins`: free regardless of pins.
+        let mut budget = FREE_PER_SCAN;
         let free = queued.split_off_if(|r| {
-            r.unreachable_under(oldest_pin) || cfg!(lfmap_mutation = "tables_ignore_pins")
+            let free = budget > 0
+                && (r.unreachable_under(oldest_pin) || cfg!(lfmap_mutation = "tables_ignore_pins"));
+            if free {
+                budget = budget.saturating_sub(r.count());
+            }
+            free
         });
         // Release (`RetiredTables::put_back`) before freeing: a user's
         // `Drop` run by a free may pin and scan this map too.

@@ -1,0 +1,167 @@
+//! [`PerRecord`]: one value per record of the domain, by record index.
+//!
+//! A record is held by one party at a time (a thread, or an owned guard),
+//! so a value kept at the record's index is that party's own: it may be
+//! written without a read-modify-write. A map keeps its bags of retired
+//! entries this way (`bags.rs`), and its key counters (`stats.rs`, through
+//! [`thread_record`](super::thread_record)).
+//!
+//! The directory is a fixed array of segments, allocated when a record of
+//! their range first needs its value: segment `k` holds `FIRST << k`
+//! values, so a map that a few threads use allocates one small segment,
+//! and twenty segments cover millions of records. Values are created by a
+//! constructor and never dropped before the directory.
+//!
+//! The segment pointers are std atomics even under loom: publishing a
+//! segment (a CAS with `AcqRel`, loads with `Acquire`) is plain
+//! publication, and making every count step a loom scheduling point is
+//! what issue #16 took counters out of loom for.
+
+use std::ptr;
+use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+
+/// Segments in a directory.
+const SEGMENTS: usize = 20;
+/// Values in segment 0 (under loom two, to keep the models' maps small).
+const FIRST: usize = if cfg!(loom) { 2 } else { 8 };
+
+/// Segment and offset of index `index`.
+#[inline]
+fn locate(index: usize) -> (usize, usize) {
+    // Segment k covers indices FIRST * (2^k - 1) .. FIRST * (2^(k+1) - 1).
+    let n = index / FIRST + 1;
+    let k = (usize::BITS - 1 - n.leading_zeros()) as usize;
+    (k, index - FIRST * ((1 << k) - 1))
+}
+
+/// One `T` per record index, created on first use.
+pub(crate) struct PerRecord<T> {
+    /// Segment `k`: the first of `FIRST << k` values, or null.
+    segments: [AtomicPtr<T>; SEGMENTS],
+    /// Makes a value.
+    make: fn() -> T,
+}
+
+impl<T> PerRecord<T> {
+    /// An empty directory whose values `make` builds.
+    pub(crate) fn new(make: fn() -> T) -> Self {
+        PerRecord {
+            segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            make,
+        }
+    }
+
+    /// The value at `index`, its segment allocated if needed.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> &T {
+        let (k, offset) = locate(index);
+        let Some(segment) = self.segments.get(k) else {
+            beyond_directory(index)
+        };
+        // Acquire: pairs with the Release CAS that installed the segment,
+        // so its values are initialised.
+        let mut first = segment.load(Acquire);
+        if first.is_null() {
+            first = self.install(k);
+        }
+        // SAFETY: segment k has `FIRST << k` values and `offset` is below
+        // that (`locate`); segments live until the directory drops, and
+        // `&self` keeps it alive.
+        unsafe { &*first.add(offset) }
+    }
+
+    /// Installs segment `k` (or finds the one another party installed).
+    #[cold]
+    fn install(&self, k: usize) -> *mut T {
+        let values: Box<[T]> = (0..FIRST << k).map(|_| (self.make)()).collect();
+        let fresh = Box::into_raw(values).cast::<T>();
+        // AcqRel: Release publishes the values; Acquire, on failure, reads
+        // the winner's.
+        match self.segments[k].compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire) {
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` is ours, never published, of this length.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, FIRST << k)) });
+                winner
+            }
+        }
+    }
+
+    /// Every value of every installed segment (values never used included:
+    /// each is as `make` built it, or as its users left it).
+    pub(crate) fn each(&self) -> impl Iterator<Item = &T> + '_ {
+        self.segments.iter().enumerate().flat_map(|(k, s)| {
+            // Acquire: as in `get`.
+            let first = s.load(Acquire);
+            let values: &[T] = if first.is_null() {
+                &[]
+            } else {
+                // SAFETY: an installed segment of `FIRST << k` values, alive
+                // as long as `&self`.
+                unsafe { std::slice::from_raw_parts(first, FIRST << k) }
+            };
+            values.iter()
+        })
+    }
+}
+
+impl<T> Drop for PerRecord<T> {
+    fn drop(&mut self) {
+        for (k, s) in self.segments.iter().enumerate() {
+            let first = s.load(Relaxed);
+            if !first.is_null() {
+                // SAFETY: `&mut self`: the segment is ours alone; allocated
+                // by `install` with this length, freed once.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(first, FIRST << k)) });
+            }
+        }
+    }
+}
+
+// SAFETY: the directory owns its values; moving it moves them.
+unsafe impl<T: Send> Send for PerRecord<T> {}
+// SAFETY: through `&PerRecord` any thread reaches any value (`get`, `each`),
+// so `T: Sync` is required and enough; values are created under a CAS and
+// dropped only under `&mut`.
+unsafe impl<T: Send + Sync> Sync for PerRecord<T> {}
+
+/// More records than the directory covers: report it, never corrupt.
+#[cold]
+fn beyond_directory(index: usize) -> ! {
+    panic!("lfmap: reclamation record {index} is beyond the per-record directory")
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_tile_the_indices() {
+        let mut expect = (0, 0);
+        for i in 0..10_000 {
+            let (k, off) = locate(i);
+            assert_eq!((k, off), expect, "index {i}");
+            assert!(off < FIRST << k);
+            expect = if off + 1 == FIRST << k {
+                (k + 1, 0)
+            } else {
+                (k, off + 1)
+            };
+        }
+    }
+
+    #[test]
+    fn values_are_made_once_and_kept() {
+        let d: PerRecord<std::sync::atomic::AtomicUsize> =
+            PerRecord::new(|| std::sync::atomic::AtomicUsize::new(7));
+        assert_eq!(d.each().count(), 0);
+        d.get(3).store(1, Relaxed);
+        d.get(100).store(2, Relaxed);
+        assert_eq!(d.get(3).load(Relaxed), 1);
+        assert_eq!(d.get(100).load(Relaxed), 2);
+        let sum: usize = d.each().map(|v| v.load(Relaxed)).sum();
+        let installed = d.each().count();
+        assert_eq!(sum, 1 + 2 + 7 * (installed - 2));
+    }
+}
