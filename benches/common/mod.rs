@@ -9,7 +9,12 @@
 // Each bench binary uses a different part of this module.
 #![allow(dead_code)]
 
+// `cfg(lfmap_user_build)`: compiled into `benches/user-build/` (the
+// `peers-user` binary, which links lfmap alone, as a user's build does), the
+// peers' impls are left out, and so are their crates.
+
 use std::borrow::Borrow;
+#[cfg(not(lfmap_user_build))]
 use std::cell::UnsafeCell;
 use std::collections::HashMap as StdHashMap;
 use std::hash::Hash;
@@ -143,8 +148,10 @@ impl<K: Key> BenchMap<K> for Lfmap<K> {
 
 /// papaya (seize reclamation, incremental resize by default): one `pin` per
 /// operation.
+#[cfg(not(lfmap_user_build))]
 pub type Papaya<K> = papaya::HashMap<K, u64, Hasher>;
 
+#[cfg(not(lfmap_user_build))]
 impl<K: Key> BenchMap<K> for Papaya<K> {
     const NAME: &'static str = "papaya";
     fn new() -> Self {
@@ -179,8 +186,10 @@ impl<K: Key> BenchMap<K> for Papaya<K> {
 }
 
 /// dashmap: sharded `RwLock`s over hashbrown tables.
+#[cfg(not(lfmap_user_build))]
 pub type Dash<K> = dashmap::DashMap<K, u64, Hasher>;
 
+#[cfg(not(lfmap_user_build))]
 impl<K: Key> BenchMap<K> for Dash<K> {
     const NAME: &'static str = "dashmap";
     fn new() -> Self {
@@ -215,8 +224,10 @@ impl<K: Key> BenchMap<K> for Dash<K> {
 
 /// flurry (Java's ConcurrentHashMap; crossbeam-epoch): one `pin` per
 /// operation.
+#[cfg(not(lfmap_user_build))]
 pub type Flurry<K> = flurry::HashMap<K, u64, Hasher>;
 
+#[cfg(not(lfmap_user_build))]
 impl<K: Key> BenchMap<K> for Flurry<K> {
     const NAME: &'static str = "flurry";
     fn new() -> Self {
@@ -264,8 +275,10 @@ impl<K: Key> BenchMap<K> for Flurry<K> {
 }
 
 /// scc: bucket-locked arrays with lock-free reads (sdd reclamation inside).
+#[cfg(not(lfmap_user_build))]
 pub type Scc<K> = scc::HashMap<K, u64, Hasher>;
 
+#[cfg(not(lfmap_user_build))]
 impl<K: Key> BenchMap<K> for Scc<K> {
     const NAME: &'static str = "scc";
     fn new() -> Self {
@@ -400,13 +413,16 @@ impl<K: Key> BenchMap<K> for MutexMap<K> {
 /// Single-threaded hashbrown, no synchronisation at all: the per-thread
 /// ceiling. Only ever used from one thread (`CONCURRENT = false`; the
 /// drivers check it before sharing a map).
+#[cfg(not(lfmap_user_build))]
 pub struct Single<K>(UnsafeCell<hashbrown::HashMap<K, u64, Hasher>>);
 
 // SAFETY: a `Single` is only accessed by one thread at a time: the drivers
 // run it with one thread (`CONCURRENT = false`), moving it between threads
 // at most through a scoped spawn that happens-before every access.
+#[cfg(not(lfmap_user_build))]
 unsafe impl<K: Send> Sync for Single<K> {}
 
+#[cfg(not(lfmap_user_build))]
 impl<K: Key> Single<K> {
     #[inline]
     fn map(&self) -> &hashbrown::HashMap<K, u64, Hasher> {
@@ -422,6 +438,7 @@ impl<K: Key> Single<K> {
     }
 }
 
+#[cfg(not(lfmap_user_build))]
 impl<K: Key> BenchMap<K> for Single<K> {
     const NAME: &'static str = "hashbrown (1 thread)";
     const CONCURRENT: bool = false;
@@ -522,12 +539,17 @@ pub fn visit_map<K: Key, V: Visit<K>>(id: &str, v: V) -> V::Out {
     match id {
         "lfmap" => v.visit::<Lfmap<K>>(),
         "wordmap" => K::visit_word(v),
+        #[cfg(not(lfmap_user_build))]
         "papaya" => v.visit::<Papaya<K>>(),
+        #[cfg(not(lfmap_user_build))]
         "dashmap" => v.visit::<Dash<K>>(),
+        #[cfg(not(lfmap_user_build))]
         "flurry" => v.visit::<Flurry<K>>(),
+        #[cfg(not(lfmap_user_build))]
         "scc" => v.visit::<Scc<K>>(),
         "rwlock" => v.visit::<RwLockMap<K>>(),
         "mutex" => v.visit::<MutexMap<K>>(),
+        #[cfg(not(lfmap_user_build))]
         "hashbrown" => v.visit::<Single<K>>(),
         _ => panic!("unknown map {id:?}; known: {MAP_IDS:?}"),
     }

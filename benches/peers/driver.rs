@@ -78,9 +78,42 @@ fn parse_opts(args: &[String]) -> Opts {
     o
 }
 
-/// Runs one child; `None` if it failed or timed out.
-fn run_child(cfg: &ChildCfg, timeout: Duration) -> Option<BTreeMap<String, f64>> {
-    let exe = std::env::current_exe().expect("current_exe");
+/// Whether a map is lfmap's: measured with the `peers-user` binary.
+fn is_lfmap(map: &str) -> bool {
+    matches!(map, "lfmap" | "wordmap")
+}
+
+/// Builds `benches/user-build/` (the `peers-user` binary: lfmap alone, as a
+/// user's build has it) and returns its path, or `None` if it cannot be
+/// built (lfmap's rows then come from this binary, and the report says so).
+fn build_user_binary() -> Option<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // This binary is <target>/<profile>/deps/peers-<hash>: build into the
+    // same target directory, release profile.
+    let exe = std::env::current_exe().ok()?;
+    let target = exe.parent()?.parent()?.parent()?.to_path_buf();
+    eprintln!("peers: building peers-user (lfmap alone) ...");
+    let ok = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "lfmap-bench-user",
+            "--bin",
+            "peers-user",
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .is_ok_and(|s| s.success());
+    let bin = target.join("release").join("peers-user");
+    (ok && bin.exists()).then_some(bin)
+}
+
+/// Runs one child with `exe`; `None` if it failed or timed out.
+fn run_child(exe: &Path, cfg: &ChildCfg, timeout: Duration) -> Option<BTreeMap<String, f64>> {
     let mut child = Command::new(exe)
         .args(cfg.args())
         .stdout(Stdio::piped())
@@ -239,6 +272,15 @@ pub fn driver_main(args: &[String]) {
         o.out.display()
     );
     let timeout = Duration::from_secs(if o.quick { 120 } else { 300 });
+    let own = std::env::current_exe().expect("current_exe");
+    let user = if o.maps.iter().any(|m| is_lfmap(m)) {
+        build_user_binary()
+    } else {
+        None
+    };
+    if user.is_none() {
+        eprintln!("peers: peers-user unavailable; lfmap's rows come from this binary");
+    }
     let mut records = Vec::new();
     let mut failed = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
@@ -250,7 +292,11 @@ pub fn driver_main(args: &[String]) {
             }
         }
         let t0 = Instant::now();
-        match run_child(job, timeout) {
+        let exe = match &user {
+            Some(u) if is_lfmap(&job.map) => u.as_path(),
+            _ => own.as_path(),
+        };
+        match run_child(exe, job, timeout) {
             Some(fields) => {
                 let headline = ["mops", "rss_per_entry", "r_p99.9"]
                     .iter()
@@ -284,6 +330,7 @@ pub fn driver_main(args: &[String]) {
         foreign,
         minutes: started.elapsed().as_secs_f64() / 60.0,
         failed,
+        user_build: user.is_some(),
     };
     std::fs::create_dir_all(&o.out).expect("create output directory");
     write_report(&o, &records, &env);
@@ -297,6 +344,8 @@ pub fn driver_main(args: &[String]) {
 /// The conditions of a run, for the report: load, other busy processes,
 /// duration, failed measurements.
 pub struct RunEnv {
+    /// Whether lfmap's rows were measured with `peers-user`.
+    pub user_build: bool,
     pub load_start: String,
     pub load_end: String,
     pub foreign: Vec<String>,

@@ -173,10 +173,10 @@ pub fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
     writeln!(w, "| lfmap source | {} |", source_revision(root)).unwrap();
     writeln!(
         w,
-        "| crates | lfmap {} (seize {}), papaya {}, dashmap {}, flurry {}, scc {}, hashbrown {}, foldhash {}, criterion {} |",
+        "| crates | lfmap {} (default features: asymmetric-epoch reclamation), papaya {} (seize {}), dashmap {}, flurry {}, scc {}, hashbrown {}, foldhash {}, criterion {} |",
         env!("CARGO_PKG_VERSION"),
-        ver("seize"),
         ver("papaya"),
+        ver("seize"),
         ver("dashmap"),
         ver("flurry"),
         ver("scc"),
@@ -195,6 +195,16 @@ pub fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
         w,
         "| repetitions | {} per measurement, each in a fresh process, interleaved across maps; cells give the median (min–max) |",
         o.reps
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "| lfmap as users build it | {} |",
+        if env.user_build {
+            "lfmap and WordMap rows from `peers-user` (`benches/user-build/`: lfmap is its only dependency, so no peer's features reach lfmap's dependency tree); every other row from the `peers` binary, in the same run"
+        } else {
+            "**no**: `peers-user` could not be built, so lfmap's rows come from the `peers` binary, which also links the peers"
+        }
     )
     .unwrap();
     writeln!(
