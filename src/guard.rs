@@ -45,6 +45,10 @@ macro_rules! delegate_guard {
                 // SAFETY: the caller's obligations are the backend's.
                 unsafe { self.0.retire_now(ptr) }
             }
+            #[inline]
+            fn slot(&self) -> Option<usize> {
+                self.0.slot()
+            }
         }
 
         impl fmt::Debug for $guard<'_> {

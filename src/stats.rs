@@ -65,11 +65,16 @@ pub struct Stats {
 /// All accesses are `Relaxed`: counters feed statistics and resize
 /// heuristics, never the correctness of the protocol. A sum read while
 /// threads add is each cell's recent value, not one instant's total.
+///
+/// (The pending-garbage gauge of the seize and crossbeam-epoch backends;
+/// unused by a default build.)
+#[allow(dead_code)]
 pub(crate) struct Counter {
     cells: PerRecord<CachePadded<AtomicIsize>>,
     shared: AtomicIsize,
 }
 
+#[allow(dead_code)]
 impl Counter {
     pub(crate) fn new() -> Counter {
         Counter {
@@ -140,12 +145,28 @@ pub(crate) fn claim_batch(slots: usize) -> usize {
     (slots >> 10).clamp(1, 16)
 }
 
-/// A thread's claims not yet added to a table's occupancy.
-struct ClaimCell {
-    /// The generation + 1 of the table they were made in (0: none).
-    table: AtomicU64,
-    /// How many.
-    pending: AtomicUsize,
+/// One party's counts in one map: written only by the holder of the
+/// record at whose index it sits (the writing thread's, or its owned
+/// guard's), with plain loads and stores; read by anyone (`len`, `stats`).
+struct PartyCounts {
+    /// Keys this party inserted (new or revived) and removed.
+    inserted: AtomicIsize,
+    removed: AtomicIsize,
+    /// The generation + 1 of the table its held-back claims were made in
+    /// (0: none), and how many ([`MapCounters::claimed`]).
+    claims_table: AtomicU64,
+    claims: AtomicUsize,
+}
+
+impl PartyCounts {
+    fn new() -> PartyCounts {
+        PartyCounts {
+            inserted: AtomicIsize::new(0),
+            removed: AtomicIsize::new(0),
+            claims_table: AtomicU64::new(0),
+            claims: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// A plain relaxed event counter.
@@ -166,14 +187,17 @@ impl Events {
 
 /// The counters both maps keep, and the one way `len` and [`Stats`] are
 /// computed from them.
+///
+/// Keys inserted and removed (`len` is the difference: two monotonic
+/// counts cost the same as one up-down count and give the metrics for
+/// free) and the claims held back from a table's occupancy are kept per
+/// party: a [`PartyCounts`] at the index of the record the writer's guard
+/// pins with (`ReclaimGuard::slot`), so a count is a plain load and store
+/// of a line only that party writes. A guard with no record (under loom)
+/// counts in one shared cell with `fetch_add` instead.
 pub(crate) struct MapCounters {
-    /// Keys inserted (new or revived) and removed; `len` is the difference.
-    /// Two monotonic counters instead of one up-down counter cost the same
-    /// (each write touches one) and give the metrics for free.
-    pub(crate) inserted: Counter,
-    pub(crate) removed: Counter,
-    /// Each thread's claims not yet added to their table's occupancy.
-    claims: PerRecord<CachePadded<ClaimCell>>,
+    parties: PerRecord<CachePadded<PartyCounts>>,
+    shared: PartyCounts,
     pub(crate) resizes: Events,
     pub(crate) promotions: Events,
     pub(crate) chunks_helped: Events,
@@ -190,68 +214,95 @@ pub(crate) struct RootFacts {
 impl MapCounters {
     pub(crate) fn new() -> MapCounters {
         MapCounters {
-            inserted: Counter::new(),
-            removed: Counter::new(),
-            claims: PerRecord::new(|| {
-                CachePadded::new(ClaimCell {
-                    table: AtomicU64::new(0),
-                    pending: AtomicUsize::new(0),
-                })
-            }),
+            parties: PerRecord::new(|| CachePadded::new(PartyCounts::new())),
+            shared: PartyCounts::new(),
             resizes: Events::new(),
             promotions: Events::new(),
             chunks_helped: Events::new(),
         }
     }
 
-    /// Counts a claim of a slot of the table of generation `generation`, in
-    /// this thread's batch; returns the batch when it reaches `batch`
-    /// claims (the caller adds it to the table's [`Occupancy`]). Claims
-    /// held back for another table are dropped: a thread works on one table
-    /// at a time except across a resize, and the count only paces resizes.
+    /// Counts a key inserted by the party holding record `slot`.
     #[inline]
-    pub(crate) fn claimed(&self, generation: u64, batch: usize) -> Option<usize> {
-        if batch <= 1 {
-            return Some(1);
+    pub(crate) fn inserted(&self, slot: Option<usize>) {
+        match slot {
+            Some(i) => own_add(&self.parties.get(i).inserted, 1),
+            None => self.shared.inserted.fetch_add(1, Relaxed),
+        };
+    }
+
+    /// Counts a key removed by the party holding record `slot`; returns
+    /// that party's removals so far (callers sample on it).
+    #[inline]
+    pub(crate) fn removed(&self, slot: Option<usize>) -> isize {
+        match slot {
+            Some(i) => own_add(&self.parties.get(i).removed, 1),
+            None => self.shared.removed.fetch_add(1, Relaxed) + 1,
         }
-        let Some(i) = thread_record() else {
+    }
+
+    /// Counts a claim, by the party holding record `slot`, of a slot of the
+    /// table of generation `generation`, in the party's batch; returns the
+    /// batch when it reaches `batch` claims (the caller adds it to the
+    /// table's [`Occupancy`]). Claims held back for another table are
+    /// dropped: a party works on one table at a time except across a
+    /// resize, and the count only paces resizes.
+    #[inline]
+    pub(crate) fn claimed(
+        &self,
+        slot: Option<usize>,
+        generation: u64,
+        batch: usize,
+    ) -> Option<usize> {
+        let (Some(i), true) = (slot, batch > 1) else {
             return Some(1);
         };
-        let cell = self.claims.get(i);
-        // Plain loads and stores of a cell only this thread writes.
+        let party = self.parties.get(i);
+        // Plain loads and stores of cells only this party writes.
         let tag = generation.wrapping_add(1);
-        let n = if cell.table.load(Relaxed) == tag {
-            cell.pending.load(Relaxed) + 1
+        let n = if party.claims_table.load(Relaxed) == tag {
+            party.claims.load(Relaxed) + 1
         } else {
-            cell.table.store(tag, Relaxed);
+            party.claims_table.store(tag, Relaxed);
             1
         };
         if n >= batch {
-            cell.pending.store(0, Relaxed);
+            party.claims.store(0, Relaxed);
             Some(n)
         } else {
-            cell.pending.store(n, Relaxed);
+            party.claims.store(n, Relaxed);
             None
         }
     }
 
-    /// Number of keys (see `HashMap::len`).
-    pub(crate) fn len(&self) -> usize {
+    /// Keys inserted and removed, over every party.
+    fn sums(&self) -> (usize, usize) {
+        let sum = |f: fn(&PartyCounts) -> &AtomicIsize| -> usize {
+            let parties: isize = self.parties.each().map(|p| f(p).load(Relaxed)).sum();
+            parties.wrapping_add(f(&self.shared).load(Relaxed)).max(0) as usize
+        };
         // Removals are read first: a concurrent insert-then-remove can then
         // only make the result too large, never wrap below zero.
-        let removed = self.removed.sum();
-        self.inserted.sum().saturating_sub(removed)
+        let removed = sum(|p| &p.removed);
+        (sum(|p| &p.inserted), removed)
+    }
+
+    /// Number of keys (see `HashMap::len`).
+    pub(crate) fn len(&self) -> usize {
+        let (inserted, removed) = self.sums();
+        inserted.saturating_sub(removed)
     }
 
     /// Restarts the key counts (a map emptied with exclusive access).
     pub(crate) fn reset_len(&mut self) {
-        self.inserted = Counter::new();
-        self.removed = Counter::new();
+        for p in self.parties.each().map(|p| &**p).chain([&self.shared]) {
+            p.inserted.store(0, Relaxed);
+            p.removed.store(0, Relaxed);
+        }
     }
 
     pub(crate) fn stats(&self, root: RootFacts) -> Stats {
-        let removes = self.removed.sum();
-        let inserts = self.inserted.sum();
+        let (inserts, removes) = self.sums();
         let len = inserts.saturating_sub(removes);
         Stats {
             len,

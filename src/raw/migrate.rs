@@ -112,7 +112,7 @@ fn insert_copy<'g, K: Eq, V, G: ReclaimGuard>(
             if w.is_unclaimed() {
                 match table.slots.claim(i, &word, guard) {
                     Ok(()) => {
-                        resize.after_copy(table);
+                        resize.after_copy(table, guard);
                         return;
                     }
                     Err(seen) => w = seen,

@@ -315,7 +315,7 @@ where
                             let p = pending.take().expect("Action::Put without a pending entry");
                             match table.slots.claim_pending(i, p, guard) {
                                 Ok(e) => {
-                                    self.resize.counters.inserted.add(1);
+                                    self.resize.counters.inserted(guard.slot());
                                     self.resize.after_claim(table, probed, guard);
                                     return Written {
                                         prev: None,
@@ -370,7 +370,7 @@ where
                             match table.slots.replace(i, w, p) {
                                 Ok(e) => {
                                     if w.deleted() {
-                                        self.resize.counters.inserted.add(1);
+                                        self.resize.counters.inserted(guard.slot());
                                     }
                                     self.retire_entry(table, w, guard);
                                     return Written {

@@ -76,6 +76,16 @@ pub trait ReclaimGuard {
         // SAFETY: the caller's obligations are `retire`'s.
         unsafe { self.retire(ptr) }
     }
+
+    /// The index of a record held by this guard's party alone while the
+    /// guard lives (`stats.rs`: per-party counters), or `None` (counts then
+    /// go to a shared cell). The asymmetric backend's guards give the
+    /// record they pin with; seize's and crossbeam's, the calling thread's
+    /// record (`asymmetric::thread_record`).
+    #[inline]
+    fn slot(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Loads with the ordering every backend's `protect` needs at minimum.

@@ -58,6 +58,12 @@ pub(crate) struct EpochGuard<'a> {
 struct SendPtr<T>(*mut T);
 
 impl ReclaimGuard for EpochGuard<'_> {
+    /// The calling thread's record: per-party counters (`stats.rs`).
+    #[inline]
+    fn slot(&self) -> Option<usize> {
+        super::thread_record()
+    }
+
     #[inline]
     fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
         // Acquire: synchronises with the Release CAS that published the
@@ -105,6 +111,12 @@ pub(crate) struct EpochOwnedGuard<'a>(EpochGuard<'a>);
 unsafe impl Send for EpochOwnedGuard<'_> {}
 
 impl ReclaimGuard for EpochOwnedGuard<'_> {
+    /// The calling thread's record: per-party counters (`stats.rs`).
+    #[inline]
+    fn slot(&self) -> Option<usize> {
+        super::thread_record()
+    }
+
     #[inline]
     fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
         self.0.protect(ptr)

@@ -121,6 +121,12 @@ pub(crate) struct SeizeGuard<'a, G: seize::Guard> {
 }
 
 impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
+    /// The calling thread's record: per-party counters (`stats.rs`).
+    #[inline]
+    fn slot(&self) -> Option<usize> {
+        super::thread_record()
+    }
+
     #[inline]
     fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
         // seize strengthens the ordering as its barrier scheme requires

@@ -263,11 +263,15 @@ impl<T: Generation> Resizer<T> {
     #[inline]
     pub(crate) fn after_claim<G: ReclaimGuard>(&self, table: &T, probed: usize, guard: &G) {
         let h = table.header();
-        let occupied = match self.counters.claimed(h.generation, claim_batch(h.slots())) {
-            Some(n) => h.occupied.add(n),
-            None if probed > 8 => h.occupied.get(),
-            None => return,
-        };
+        let occupied =
+            match self
+                .counters
+                .claimed(guard.slot(), h.generation, claim_batch(h.slots()))
+            {
+                Some(n) => h.occupied.add(n),
+                None if probed > 8 => h.occupied.get(),
+                None => return,
+            };
         if policy::should_grow(h.slots(), occupied) {
             self.start_resize(table, guard);
         }
@@ -276,9 +280,12 @@ impl<T: Generation> Resizer<T> {
     /// Counts a slot of `table` that a migration's copy claimed (in this
     /// thread's batch, as `after_claim`; a copy never starts a resize).
     #[inline]
-    pub(crate) fn after_copy(&self, table: &T) {
+    pub(crate) fn after_copy<G: ReclaimGuard>(&self, table: &T, guard: &G) {
         let h = table.header();
-        if let Some(n) = self.counters.claimed(h.generation, claim_batch(h.slots())) {
+        if let Some(n) = self
+            .counters
+            .claimed(guard.slot(), h.generation, claim_batch(h.slots()))
+        {
             h.occupied.add(n);
         }
     }
@@ -288,7 +295,7 @@ impl<T: Generation> Resizer<T> {
     /// so a grow-then-delete-all cycle returns its memory. Sweeps defer.
     #[inline]
     pub(crate) fn after_remove<G: ReclaimGuard>(&self, table: &T, shrink: Shrink, guard: &G) {
-        let local = self.counters.removed.add(1);
+        let local = self.counters.removed(guard.slot());
         if shrink == Shrink::Defer {
             return;
         }

@@ -240,7 +240,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                         Ok(claimed) => {
                             self.resize.after_claim(table, probed, guard);
                             if claimed.valued() {
-                                self.resize.counters.inserted.add(1);
+                                self.resize.counters.inserted(guard.slot());
                                 return (None, Some(v));
                             }
                             // Pending: complete it below, like anyone's.
@@ -275,7 +275,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                         Ok(new) => {
                             match (cur, new) {
                                 (None, Some(_)) => {
-                                    self.resize.counters.inserted.add(1);
+                                    self.resize.counters.inserted(guard.slot());
                                 }
                                 (Some(_), None) => {
                                     self.resize.after_remove(table, shrink, guard);
@@ -361,7 +361,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                 if u.is_unclaimed() {
                     match table.slots.claim(i, key, value) {
                         Ok(claimed) => {
-                            self.resize.after_copy(table);
+                            self.resize.after_copy(table, guard);
                             if claimed.valued() {
                                 return;
                             }

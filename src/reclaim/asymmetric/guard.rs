@@ -56,8 +56,9 @@ struct Local {
     /// Guards of this thread now alive (pins nest: a closure run by one
     /// map operation may call another map).
     depth: Cell<u32>,
-    /// Outermost unpins on this thread: every [`SCAN_PERIOD`]th scans the
-    /// map it unpins, if that map has objects queued.
+    /// Unpins on this thread until the next pacing scan: every
+    /// [`SCAN_PERIOD`]th unpin scans the map it unpins, if that map has
+    /// objects queued (a countdown: a decrement and a test per unpin).
     tick: Cell<u32>,
 }
 
@@ -175,9 +176,9 @@ impl Drop for TableGuard<'_> {
             let alive = LOCAL
                 .try_with(|l| {
                     l.depth.set(l.depth.get() - 1);
-                    let t = l.tick.get().wrapping_add(1);
-                    l.tick.set(t);
-                    tick = t % SCAN_PERIOD == 0;
+                    let t = l.tick.get();
+                    tick = t == 0;
+                    l.tick.set(if tick { SCAN_PERIOD - 1 } else { t - 1 });
                 })
                 .is_ok();
             if self.pin == Pin::Outer {
@@ -203,6 +204,18 @@ impl ReclaimGuard for TableGuard<'_> {
     #[inline]
     fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
         acquire_load(ptr)
+    }
+
+    /// The record this guard pins with: its party's alone while the guard
+    /// lives (a thread's, or this owned guard's). Under loom: none
+    /// (counters stay out of the models).
+    #[inline]
+    fn slot(&self) -> Option<usize> {
+        if cfg!(loom) {
+            None
+        } else {
+            Some(self.record.index)
+        }
     }
 
     #[inline]
@@ -255,6 +268,18 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
         acquire_load(ptr)
     }
 
+    /// The record this guard pins with: its party's alone while the guard
+    /// lives (a thread's, or this owned guard's). Under loom: none
+    /// (counters stay out of the models).
+    #[inline]
+    fn slot(&self) -> Option<usize> {
+        if cfg!(loom) {
+            None
+        } else {
+            Some(self.record.index)
+        }
+    }
+
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
         // SAFETY: the caller's obligations are `retire_in`'s, and the
         // record is this guard's alone.
@@ -278,6 +303,10 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
 /// not part of any model, and claiming a record would add steps to every
 /// model that counts).
 #[cfg(not(loom))]
+#[cfg_attr(
+    not(any(feature = "seize", feature = "crossbeam-epoch")),
+    allow(dead_code)
+)]
 #[inline]
 pub(crate) fn thread_record() -> Option<usize> {
     LOCAL
@@ -294,6 +323,7 @@ pub(crate) fn thread_record() -> Option<usize> {
 
 /// Under loom: no thread-owned cells (see above).
 #[cfg(loom)]
+#[allow(dead_code)]
 #[inline]
 pub(crate) fn thread_record() -> Option<usize> {
     None
