@@ -1,6 +1,7 @@
 //! The public guard types of [`HashMap`](crate::HashMap) handles: newtypes
-//! over the compiled-in reclamation backend's guards, so the backend (seize
-//! or crossbeam-epoch) never shows in the public API.
+//! over the compiled-in reclamation backend's guards, so the backend (the
+//! built-in asymmetric epochs, seize or crossbeam-epoch) never shows in the
+//! public API.
 
 use std::fmt;
 

@@ -39,10 +39,13 @@
 //!   migrates one small chunk (64 slots) before its own write. No thread
 //!   ever copies the whole table while others wait.
 //! * Removed and replaced values are freed only when no pinned handle can
-//!   still see them (seize by default; `crossbeam-epoch` with the cargo
-//!   feature of that name). [`WordMap`] retires nothing but whole tables and
-//!   has its own reclaimer: epochs whose pin is two plain stores, the
-//!   retiring thread paying for the barrier (`membarrier` on Linux).
+//!   still see them: epochs whose pin is two plain stores, a retired entry
+//!   pushed onto the retiring thread's own bag, and an epoch bump (with a
+//!   `membarrier` on Linux, at most once a millisecond for entries) paying
+//!   for the barrier. A write executes one locked instruction, its CAS.
+//!   The cargo features `seize` and `crossbeam-epoch` make [`HashMap`]
+//!   reclaim with those crates instead; [`WordMap`] retires nothing but
+//!   whole tables and always uses the built-in epochs.
 //!
 //! ## Iteration
 //!
@@ -64,8 +67,10 @@
 //!
 //! * `rayon`: `par_iter`, `FromParallelIterator`, `ParallelExtend`.
 //! * `serde`: `Serialize` and `Deserialize` as a map.
-//! * `crossbeam-epoch`: `HashMap` reclaims with crossbeam-epoch instead of
-//!   seize (`WordMap` keeps its own table reclaimer).
+//! * `seize`: `HashMap` reclaims with seize (papaya's reclaimer) instead of
+//!   the built-in asymmetric epochs.
+//! * `crossbeam-epoch`: `HashMap` reclaims with crossbeam-epoch (wins over
+//!   `seize`). `WordMap` keeps the built-in epochs under either.
 //!
 //! ## Testing code that uses lfmap
 //!
