@@ -1,6 +1,6 @@
-//! The targets of issues #6 (lfmap) and #7 (WordMap): ratios of medians
-//! against the peers and latency and memory bounds, as the report's
-//! "Targets" table.
+//! The targets of issues #6 (lfmap), #7 (WordMap) and #14 (lock-freedom
+//! that pays, as users build lfmap): ratios of medians against the peers
+//! and latency and memory bounds, as the report's "Targets" table.
 
 use std::fmt::Write as _;
 
@@ -177,7 +177,52 @@ pub fn targets(w: &mut String, records: &[Record], o: &Opts) {
         bound: "≤ 24 B".into(),
         met: wr.map(|r| r <= 24.0),
     });
-    writeln!(w, "## Targets (issues #6 and #7)\n").unwrap();
+    // Issue #14: lfmap as users build it (the `peers-user` rows) against
+    // the better of dashmap and scc, at 1 and 2 threads, u64 and String keys.
+    let medk = |wl: &str, m: &str, t: usize, key: &str| {
+        get(records, &Query { key, ..q(wl, m, t) }, "mops").map(|s| s.med)
+    };
+    let best = |wl: &str, t: usize, key: &str| match (
+        medk(wl, "dashmap", t, key),
+        medk(wl, "scc", t, key),
+    ) {
+        (Some(d), Some(s)) => Some(d.max(s)),
+        (a, b) => a.or(b),
+    };
+    for key in ["u64", "String"] {
+        for wl in ["read_heavy", "exchange", "mixed"] {
+            for t in [1, 2] {
+                ts.push(ratio_row(
+                    &format!("#14 {wl}, {key} keys, {t} thread(s): lfmap / max(dashmap, scc)"),
+                    ratio(medk(wl, "lfmap", t, key), best(wl, t, key)),
+                    1.0,
+                ));
+            }
+        }
+    }
+    for wl in ["read_heavy", "exchange", "mixed"] {
+        ts.push(ratio_row(
+            &format!("#14 WordMap {wl}, 2 threads: wordmap / max(dashmap, scc)"),
+            ratio(wm(wl, 2), best(wl, 2, "u64")),
+            1.5,
+        ));
+    }
+    ts.push(ratio_row(
+        "#14 WordMap read-heavy, 1 thread: wordmap / hashbrown (1 thread)",
+        ratio(
+            wm("read_heavy", 1),
+            med("read_heavy", "hashbrown", 1, "mops", "thr"),
+        ),
+        0.8,
+    ));
+    ts.push(Target {
+        what: "#14 memory, grown from empty: lfmap bytes per u64→u64 entry (RSS)".into(),
+        measured: rss,
+        shown: rss.map_or("—".into(), |r| format!("{r:.1} B")),
+        bound: "≤ 40 B".into(),
+        met: rss.map(|r| r <= 40.0),
+    });
+    writeln!(w, "## Targets (issues #6, #7 and #14)\n").unwrap();
     if o.quick {
         writeln!(w, "Quick mode: sizes differ from the targets' (fewer keys and ops), so these are indicative only.\n").unwrap();
     }
