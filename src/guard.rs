@@ -3,7 +3,9 @@
 //! built-in asymmetric epochs, seize or crossbeam-epoch) never shows in the
 //! public API.
 
+use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 
 use crate::raw;
 use crate::reclaim::{ReclaimGuard, Retire};
@@ -17,7 +19,11 @@ use crate::reclaim::{ReclaimGuard, Retire};
 /// ```
 pub struct LocalGuard<'a>(pub(crate) raw::Guard<'a>);
 
-/// The guard of a [`HashMap::pin_owned`](crate::HashMap::pin_owned) handle: `Send`.
+/// The guard of a [`HashMap::pin_owned`](crate::HashMap::pin_owned) handle:
+/// `Send`, so the handle can move to another thread (or across an
+/// `.await`), but not `Sync`: one handle is used by one thread at a time,
+/// because its writes retire into, and count in, places that belong to the
+/// handle alone. Threads that work at once take a handle each.
 ///
 /// ```
 /// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
@@ -28,7 +34,22 @@ pub struct LocalGuard<'a>(pub(crate) raw::Guard<'a>);
 ///     });
 /// });
 /// ```
-pub struct OwnedGuard<'a>(pub(crate) raw::OwnedGuard<'a>);
+///
+/// Sharing one handle between threads does not compile:
+///
+/// ```compile_fail
+/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+/// let m = map.pin_owned();
+/// std::thread::scope(|s| {
+///     s.spawn(|| m.insert(1, 1));
+///     s.spawn(|| m.insert(2, 2));
+/// });
+/// ```
+pub struct OwnedGuard<'a>(
+    pub(crate) raw::OwnedGuard<'a>,
+    /// `!Sync` whatever the backend (`Cell` is `Send` and not `Sync`).
+    pub(crate) PhantomData<Cell<()>>,
+);
 
 macro_rules! delegate_guard {
     ($guard:ident) => {

@@ -182,12 +182,14 @@ impl<K, V, S> HashMap<K, V, S> {
     pub fn pin_owned(&self) -> HashMapRef<'_, K, V, S, OwnedGuard<'_>> {
         HashMapRef {
             map: self,
-            guard: OwnedGuard(self.raw.pin_owned()),
+            guard: OwnedGuard(self.raw.pin_owned(), std::marker::PhantomData),
         }
     }
 
-    /// Number of entries. Exact when no write is in flight; otherwise a
-    /// value the length had during the call.
+    /// Number of entries. Exact when no write is in flight; while writes run,
+    /// off by at most the inserts and removes that complete during the call
+    /// (each writer's counts are read once, at some moment of the call;
+    /// never below 0, and it never stops writers).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();

@@ -160,8 +160,10 @@ impl<T, S> HashSet<T, S> {
         }
     }
 
-    /// Number of elements. Exact when no write is in flight; otherwise a
-    /// value the length had during the call.
+    /// Number of elements. Exact when no write is in flight; while writes run,
+    /// off by at most the inserts and removes that complete during the call
+    /// (each writer's counts are read once, at some moment of the call;
+    /// never below 0, and it never stops writers).
     ///
     /// ```
     /// let set = lfmap::HashSet::new();

@@ -120,14 +120,17 @@ impl Occupancy {
         Occupancy(AtomicUsize::new(0))
     }
 
-    /// Adds a batch of `n` claims; returns the new total.
+    /// Adds a batch of `n` claims; returns the new total. Relaxed: the
+    /// count only paces resizes (`policy::should_grow`); no memory is
+    /// published or read through it, and a resize that starts a little
+    /// early or late is correct either way.
     #[inline]
     pub(crate) fn add(&self, n: usize) -> usize {
         self.0.fetch_add(n, Relaxed).wrapping_add(n)
     }
 
     /// The claims counted so far (each thread may hold back a partial
-    /// batch: [`claim_batch`]).
+    /// batch: [`claim_batch`]). Relaxed: as in `add`.
     #[inline]
     pub(crate) fn get(&self) -> usize {
         self.0.load(Relaxed)
@@ -135,14 +138,18 @@ impl Occupancy {
 }
 
 /// Claims a thread counts on its own before adding them to a table's
-/// [`Occupancy`] in one locked add: every claim for tables up to 1024
-/// slots (whose load limit is a few hundred claims away), then one batch
-/// per 1024 slots, at most 16. A thread holds back fewer than a batch, so
-/// the count lags by under `threads * slots / 1024` claims: a resize starts
-/// at most that late (a write that laps a full table starts one at once).
+/// [`Occupancy`] in one locked add: every claim for tables under 8192
+/// slots (whose load limit is a few thousand claims away at most), then one
+/// batch per 4096 slots, at most 16. A party holds back fewer than a batch
+/// per table, so the count lags by under `parties * slots / 4096` claims
+/// (at 64 parties, a quarter of the slots at worst, and 16 parties cost
+/// 6 % of the table): a resize starts that late at most. Two things keep
+/// the lag from hurting: a write whose probe runs long adds its party's
+/// held-back claims at once (`MapCounters::claimed`'s `flush`), and a
+/// write that laps a full table starts a resize whatever the count.
 #[inline]
 pub(crate) fn claim_batch(slots: usize) -> usize {
-    (slots >> 10).clamp(1, 16)
+    (slots >> 12).clamp(1, 16)
 }
 
 /// One party's counts in one map: written only by the holder of the
@@ -243,16 +250,18 @@ impl MapCounters {
 
     /// Counts a claim, by the party holding record `slot`, of a slot of the
     /// table of generation `generation`, in the party's batch; returns the
-    /// batch when it reaches `batch` claims (the caller adds it to the
-    /// table's [`Occupancy`]). Claims held back for another table are
-    /// dropped: a party works on one table at a time except across a
-    /// resize, and the count only paces resizes.
+    /// batch when it reaches `batch` claims, or at once if `flush` (a long
+    /// probe: the table may be fuller than its count says), and the caller
+    /// adds it to the table's [`Occupancy`]. Claims held back for another
+    /// table are dropped: a party works on one table at a time except
+    /// across a resize, and the count only paces resizes.
     #[inline]
     pub(crate) fn claimed(
         &self,
         slot: Option<usize>,
         generation: u64,
         batch: usize,
+        flush: bool,
     ) -> Option<usize> {
         let (Some(i), true) = (slot, batch > 1) else {
             return Some(1);
@@ -266,7 +275,7 @@ impl MapCounters {
             party.claims_table.store(tag, Relaxed);
             1
         };
-        if n >= batch {
+        if n >= batch || flush {
             party.claims.store(0, Relaxed);
             Some(n)
         } else {
@@ -281,8 +290,13 @@ impl MapCounters {
             let parties: isize = self.parties.each().map(|p| f(p).load(Relaxed)).sum();
             parties.wrapping_add(f(&self.shared).load(Relaxed)).max(0) as usize
         };
-        // Removals are read first: a concurrent insert-then-remove can then
-        // only make the result too large, never wrap below zero.
+        // Each cell is read once, Relaxed, at some moment of the call: each
+        // sum lies between its values at the call's start and end, so the
+        // length is off by at most the writes that complete meanwhile (no
+        // snapshot of independent cells is exact without stopping writers).
+        // (A writer counts after its CAS, so even a remove seen before its
+        // key's insert is possible.) The clamps keep any result at 0 or
+        // above.
         let removed = sum(|p| &p.removed);
         (sum(|p| &p.inserted), removed)
     }
@@ -295,6 +309,8 @@ impl MapCounters {
 
     /// Restarts the key counts (a map emptied with exclusive access).
     pub(crate) fn reset_len(&mut self) {
+        // Relaxed: `&mut self` orders these stores before any later use of
+        // the map.
         for p in self.parties.each().map(|p| &**p).chain([&self.shared]) {
             p.inserted.store(0, Relaxed);
             p.removed.store(0, Relaxed);

@@ -64,6 +64,14 @@ use crate::sync::stat::AtomicUsize as StatUsize;
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
 
+/// Probe steps past which a claim counts its party's held-back claims at
+/// once (`after_claim`): a probe this long says the table may be fuller
+/// than its batched count shows. A linear probe for a new key averages
+/// about 8.5 steps at the 3/4 load limit (`policy::should_grow`) and 2–3
+/// at half load, so claims flush one by one only near the limit, where the
+/// count matters.
+const LONG_PROBE: usize = 8;
+
 /// What every table generation carries for the resize engine, whatever its
 /// slots hold.
 pub(crate) struct Header<T> {
@@ -257,22 +265,22 @@ impl<T: Generation> Resizer<T> {
 
     /// Bookkeeping after a successful claim of a slot of `table` that took
     /// `probed` probe steps: counts the slot (in this thread's batch,
-    /// `stats::claim_batch`: one locked add per batch) and starts a resize
-    /// when the table passes its load limit, checked when a batch lands or
-    /// after a long probe.
+    /// `stats::claim_batch`: one locked add per batch, or at once after a
+    /// long probe) and starts a resize when the table passes its load
+    /// limit, checked whenever a count lands.
     #[inline]
     pub(crate) fn after_claim<G: ReclaimGuard>(&self, table: &T, probed: usize, guard: &G) {
         let h = table.header();
-        let occupied =
-            match self
-                .counters
-                .claimed(guard.slot(), h.generation, claim_batch(h.slots()))
-            {
-                Some(n) => h.occupied.add(n),
-                None if probed > 8 => h.occupied.get(),
-                None => return,
-            };
-        if policy::should_grow(h.slots(), occupied) {
+        let counted = self.counters.claimed(
+            guard.slot(),
+            h.generation,
+            claim_batch(h.slots()),
+            probed > LONG_PROBE,
+        );
+        let Some(n) = counted else {
+            return;
+        };
+        if policy::should_grow(h.slots(), h.occupied.add(n)) {
             self.start_resize(table, guard);
         }
     }
@@ -282,9 +290,9 @@ impl<T: Generation> Resizer<T> {
     #[inline]
     pub(crate) fn after_copy<G: ReclaimGuard>(&self, table: &T, guard: &G) {
         let h = table.header();
-        if let Some(n) = self
-            .counters
-            .claimed(guard.slot(), h.generation, claim_batch(h.slots()))
+        if let Some(n) =
+            self.counters
+                .claimed(guard.slot(), h.generation, claim_batch(h.slots()), false)
         {
             h.occupied.add(n);
         }

@@ -539,8 +539,10 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
 }
 
 impl<K, V, S> WordMap<K, V, S> {
-    /// Number of keys. Exact when no write runs concurrently; otherwise a
-    /// recent value (it never stops writers).
+    /// Number of keys. Exact when no write runs concurrently; while writes
+    /// run, off by at most the inserts and removes that complete during the
+    /// call (each writer's counts are read once, at some moment of the
+    /// call; never below 0, and it never stops writers).
     ///
     /// ```
     /// let map = lfmap::WordMap::new();

@@ -196,6 +196,7 @@ impl Bags {
         self.0
             .each()
             .map(|bag| {
+                // Relaxed: a gauge, and `&mut self` orders the store.
                 bag.len.store(0, Relaxed);
                 // SAFETY: `&mut self`: no holder can be touching the bag.
                 Batch(std::mem::take(unsafe { &mut *bag.items.get() }))

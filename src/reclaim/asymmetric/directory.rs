@@ -109,6 +109,7 @@ impl<T> PerRecord<T> {
 impl<T> Drop for PerRecord<T> {
     fn drop(&mut self) {
         for (k, s) in self.segments.iter().enumerate() {
+            // Relaxed: `&mut self` orders every install before us.
             let first = s.load(Relaxed);
             if !first.is_null() {
                 // SAFETY: `&mut self`: the segment is ours alone; allocated

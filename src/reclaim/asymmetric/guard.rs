@@ -1,12 +1,14 @@
-//! Pins and guards: a thread's cached record and pin depth ([`Local`]), the
-//! thread-bound [`TableGuard`] and the movable [`TableOwnedGuard`].
+//! Pins and guards: a thread's cached record ([`Local`]), the thread-bound
+//! [`TableGuard`] and the movable [`TableOwnedGuard`].
 //!
-//! The pin's fast path is here: a thread-local access, and for the
-//! outermost pin the announcement (`Domain::announce`: a load of the epoch,
-//! a store to the thread's record, the light barrier). Nested pins of one
-//! thread share the outermost announcement (a closure run by one map
-//! operation may call another map). The unpin is one `Release` store of
-//! "not pinned" into the record, then `TableReclaim::after_unpin`.
+//! The pin's fast path is here: a thread-local access, a count of the
+//! thread's live guards kept in its record, and for the first of them the
+//! announcement (`Domain::announce`: a load of the epoch, a store to the
+//! thread's record, the light barrier). A thread's guards share that
+//! announcement (a closure run by one map operation may call another map,
+//! and a user may hold several `pin()`s and drop them in any order); the
+//! last one to drop withdraws it with one `Release` store of "not pinned",
+//! then `TableReclaim::after_unpin`.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -47,15 +49,13 @@ impl Reclaim for TableReclaim {
     }
 }
 
-/// A thread's record (in [`GLOBAL`]) and pin depth.
+/// A thread's record (in [`GLOBAL`]) and pacing tick. The pin depth is in
+/// the record ([`Record::enter`]).
 struct Local {
     record: Cell<Option<&'static Record>>,
     /// Under loom: the domain `record` belongs to (`graveyard`).
     #[cfg(loom)]
     domain: Cell<u64>,
-    /// Guards of this thread now alive (pins nest: a closure run by one
-    /// map operation may call another map).
-    depth: Cell<u32>,
     /// Unpins on this thread until the next pacing scan: every
     /// [`SCAN_PERIOD`]th unpin scans the map it unpins, if that map has
     /// objects queued (a countdown: a decrement and a test per unpin).
@@ -80,9 +80,13 @@ impl Drop for Local {
         if !graveyard::alive(self.domain.get()) {
             return;
         }
-        // A guard still alive (depth > 0) releases the record itself.
-        if let (Some(r), 0) = (self.record.get(), self.depth.get()) {
-            r.release();
+        // A guard still alive (depth > 0: one kept in another thread-local
+        // that drops after this one) releases the record when the last such
+        // guard drops (`TableGuard::drop`).
+        if let Some(r) = self.record.get() {
+            if r.depth() == 0 {
+                r.release();
+            }
         }
     }
 }
@@ -90,22 +94,21 @@ impl Drop for Local {
 #[cfg(not(loom))]
 thread_local! {
     static LOCAL: Local = const {
-        Local { record: Cell::new(None), depth: Cell::new(0), tick: Cell::new(0) }
+        Local { record: Cell::new(None), tick: Cell::new(0) }
     };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), depth: Cell::new(0), tick: Cell::new(0) };
+    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0) };
 }
 
 /// How a [`TableGuard`] holds its pin.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pin {
-    /// The thread's outermost pin, on its thread-local record.
-    Outer,
-    /// Inside another pin of the same thread, which holds the tables.
-    Nested,
+    /// On the thread's record, shared by all of the thread's guards (pins
+    /// nest, and guards may drop in any order: the record counts them).
+    Thread,
     /// On a record of the guard's own (the thread-local was gone).
     Own,
 }
@@ -134,27 +137,25 @@ impl<'a> TableGuard<'a> {
     /// Pins the current thread for `owner`, through its thread-local record.
     #[inline]
     pub(super) fn pin(owner: &'a TableReclaim) -> Self {
-        let local = LOCAL.try_with(|l| {
-            let depth = l.depth.get();
-            let r = match l.record.get() {
-                Some(r) => r,
-                None => {
-                    let r = GLOBAL.claim();
-                    l.record.set(Some(r));
-                    #[cfg(loom)]
-                    l.domain.set(graveyard::current());
-                    r
-                }
-            };
-            if depth == 0 {
-                GLOBAL.announce(r);
+        let local = LOCAL.try_with(|l| match l.record.get() {
+            Some(r) => r,
+            None => {
+                let r = GLOBAL.claim();
+                l.record.set(Some(r));
+                #[cfg(loom)]
+                l.domain.set(graveyard::current());
+                r
             }
-            l.depth.set(depth + 1);
-            (r, depth == 0)
         });
         match local {
-            Ok((record, true)) => TableGuard::new(owner, record, Pin::Outer),
-            Ok((record, false)) => TableGuard::new(owner, record, Pin::Nested),
+            Ok(record) => {
+                // The thread's first live guard announces the pin; the
+                // others share it.
+                if record.enter() == 0 {
+                    GLOBAL.announce(record);
+                }
+                TableGuard::new(owner, record, Pin::Thread)
+            }
             // The thread-local is gone (a pin from a thread-local's
             // destructor): pin with a record of the guard's own.
             Err(_) => TableGuard::new(owner, owner.claim_and_announce(), Pin::Own),
@@ -170,20 +171,21 @@ impl Drop for TableGuard<'_> {
             return;
         }
         let mut tick = false;
-        if self.pin != Pin::Own {
+        if self.pin == Pin::Thread {
             // Err: the thread-local died while we were pinned (`Local`'s
-            // drop then left the record to the outermost guard).
+            // drop then left the record to the thread's last guard).
             let alive = LOCAL
                 .try_with(|l| {
-                    l.depth.set(l.depth.get() - 1);
                     let t = l.tick.get();
                     tick = t == 0;
                     l.tick.set(if tick { SCAN_PERIOD - 1 } else { t - 1 });
                 })
                 .is_ok();
-            if self.pin == Pin::Outer {
-                // Release: the table accesses of this pin (and of the
-                // nested ones, already dropped) happen before a scan that
+            // The last of the thread's guards withdraws the pin, whatever
+            // order they drop in.
+            if self.record.leave() == 0 {
+                // Release: the table accesses of every guard of this pin
+                // (the others already dropped) happen before a scan that
                 // reads "not pinned" (Acquire) and frees.
                 self.record.announcement.unpin(Release);
                 if !alive {
@@ -232,10 +234,14 @@ impl ReclaimGuard for TableGuard<'_> {
     }
 }
 
-/// A pin with a record of its own, free to move between threads.
+/// A pin with a record of its own, free to move between threads, used by
+/// one at a time: `!Sync`, because its retirements go into the bag at its
+/// record's index and its counts into its record's cells, both written
+/// without synchronisation by the record's holder alone.
 pub(crate) struct TableOwnedGuard<'a> {
     owner: &'a TableReclaim,
     record: &'a Record,
+    _not_sync: PhantomData<Cell<()>>,
 }
 
 impl<'a> TableOwnedGuard<'a> {
@@ -244,6 +250,7 @@ impl<'a> TableOwnedGuard<'a> {
         TableOwnedGuard {
             owner,
             record: owner.claim_and_announce(),
+            _not_sync: PhantomData,
         }
     }
 }

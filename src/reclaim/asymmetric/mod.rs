@@ -54,7 +54,7 @@
 //! | [`epoch`] | [`Epoch`](epoch::Epoch), the global epoch, a record's announcement (pinned at an epoch, or not) |
 //! | [`registry`] | the process-wide [`Domain`]: the records (a push-only stack) and the global epoch; claim, announce, the oldest pin |
 //! | [`barrier`] | the barrier strategy: `membarrier` or fences |
-//! | [`guard`] | the thread's record cache and pin depth; the guards, pin and unpin |
+//! | [`guard`] | the thread's record cache; the guards, pin and unpin |
 //! | [`retired`] | a map's queue of retired tables |
 //! | `graveyard` | under loom: what an execution leaves, freed by the next |
 //!
@@ -91,6 +91,7 @@ pub(crate) use self::guard::thread_record;
 use self::registry::{Domain, Record, GLOBAL};
 use self::retired::{Retired, RetiredTables};
 use super::contract::Retire;
+use super::stack::Taken;
 use crate::sync::fence;
 // `pending` (a statistic) and `tick` (scan pacing) are heuristics, never a
 // step of the reclamation argument (`sync.rs`, `stat`).
@@ -270,16 +271,23 @@ impl TableReclaim {
         // Release (`RetiredTables::put_back`) before freeing: a user's
         // `Drop` run by a free may pin and scan this map too.
         self.retired.put_back(queued);
-        for object in free {
-            let n = object.count();
+        // A free that panics (a user's `Drop`; the batch itself still frees
+        // the rest of its objects) puts the objects after it back on the
+        // queue, for a later scan, instead of leaking them.
+        let mut free = Requeue {
+            queue: &self.retired,
+            rest: free,
+        };
+        for object in free.rest.by_ref() {
+            // Relaxed: a gauge. Before the free, so that a panicking free
+            // (which still frees its objects) leaves it right.
+            self.pending.fetch_sub(object.count(), Relaxed);
             // SAFETY: every record read "not pinned" or an epoch at least
             // this object's stamp: by the barrier argument (docs/design.md,
             // "Reclamation") no pin that can reach it is left, and its last
             // accesses happen before this free. It was retired once, and
             // taken off the queue by us alone.
             unsafe { object.free() };
-            // Relaxed: a gauge.
-            self.pending.fetch_sub(n, Relaxed);
         }
     }
 
@@ -317,16 +325,49 @@ impl Drop for TableReclaim {
             return;
         }
         // `&mut self` orders every push before us: no ordering needed.
-        for object in self.retired.take_all_mut() {
+        let queued = self.retired.take_all_mut();
+        let bags = self.bags.drain_mut().into_iter().map(|batch| {
+            let n = batch.len();
+            // SAFETY: a fresh box, freed below, once; the bag gave up its
+            // objects (each retired once) to this batch.
+            unsafe { Retired::new(Box::into_raw(Box::new(batch)), None, n) }
+        });
+        // If a free panics (a user's `Drop`), the guard frees the rest
+        // while unwinding, as std's collections drop the rest of their
+        // elements (a second panic aborts).
+        let mut all = FreeAll(queued.chain(bags));
+        for object in &mut all.0 {
             // SAFETY: `&mut self`: no guard of this map is alive (guards
             // borrow it), so no pin can hold anything it retired; each is
             // freed once.
             unsafe { object.free() };
         }
-        for batch in self.bags.drain_mut() {
-            let batch = Box::into_raw(Box::new(batch));
-            // SAFETY: as above; the bag gave up its objects to this batch.
-            unsafe { <Batch as Retire>::free(batch) };
+    }
+}
+
+/// Puts what a scan did not get to free back on the queue (on a panic).
+struct Requeue<'a> {
+    queue: &'a RetiredTables,
+    rest: Taken<Retired>,
+}
+
+impl Drop for Requeue<'_> {
+    fn drop(&mut self) {
+        if !self.rest.is_empty() {
+            // Release, as any put-back.
+            self.queue.put_back(std::mem::take(&mut self.rest));
+        }
+    }
+}
+
+/// Frees the rest of a dropping map's objects (on a panic).
+struct FreeAll<I: Iterator<Item = Retired>>(I);
+
+impl<I: Iterator<Item = Retired>> Drop for FreeAll<I> {
+    fn drop(&mut self) {
+        for object in &mut self.0 {
+            // SAFETY: as in `TableReclaim::drop`, which made this list.
+            unsafe { object.free() };
         }
     }
 }

@@ -33,9 +33,42 @@ pub(super) struct Record {
     /// The record's number in its domain, dense from 0: each map keeps the
     /// holder's unsealed retirements at this index (`bags.rs`).
     pub(super) index: usize,
+    /// A thread's guards now alive on this record (`guard.rs`): the pin is
+    /// announced when it leaves 0 and withdrawn when it returns to 0,
+    /// whichever guard drops last. Kept here, not in the thread-local, so
+    /// that the last guard finds it even after the thread-local is gone.
+    /// Only the holder touches it, with plain loads and stores (`Relaxed`);
+    /// a hand-over to the next holder is ordered by `taken` (Release in
+    /// `release`, Acquire in `claim`), and every holder leaves it at 0.
+    /// A std atomic under loom too: it is the holder's alone, so loom has
+    /// no interleaving to explore in it.
+    depth: std::sync::atomic::AtomicU32,
 }
 
 impl Record {
+    /// Counts a new guard of the holder's; returns the depth before it.
+    #[inline]
+    pub(super) fn enter(&self) -> u32 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let depth = self.depth.load(Relaxed);
+        self.depth.store(depth + 1, Relaxed);
+        depth
+    }
+
+    /// Counts a dropped guard of the holder's; returns the depth after it.
+    #[inline]
+    pub(super) fn leave(&self) -> u32 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let depth = self.depth.load(Relaxed) - 1;
+        self.depth.store(depth, Relaxed);
+        depth
+    }
+
+    /// The holder's guards now alive.
+    pub(super) fn depth(&self) -> u32 {
+        self.depth.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Gives the record back. Its holder must not be pinned.
     pub(super) fn release(&self) {
         // Release: the next claimer (Acquire CAS in `claim`) sees our last
@@ -126,6 +159,7 @@ impl Domain {
             taken: AtomicBool::new(true),
             // Relaxed: only uniqueness matters (the RMW gives it).
             index: self.count.fetch_add(1, Relaxed),
+            depth: std::sync::atomic::AtomicU32::new(0),
         });
         // Release: a thread that walks to the record (Acquire, `records`)
         // sees its fields.

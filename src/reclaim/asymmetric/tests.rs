@@ -226,29 +226,108 @@ fn an_exited_threads_bag_is_freed_with_the_map() {
     assert_eq!(freed.load(Relaxed), 5 + bags::BATCH);
 }
 
-#[test]
-fn a_panicking_free_still_frees_the_rest_of_its_batch() {
-    struct Bomb(Arc<Count>);
-    impl Retire for Bomb {
-        unsafe fn free(ptr: *mut Self) {
-            // SAFETY: from Box::into_raw below, freed once.
-            let b = unsafe { Box::from_raw(ptr) };
-            if b.0.fetch_add(1, Relaxed) == 0 {
-                panic!("the first free panics");
-            }
+/// An object whose free panics on the first free of its counter (a user's
+/// `Drop` that panics), and counts every free.
+struct Bomb(Arc<Count>);
+
+impl Retire for Bomb {
+    unsafe fn free(ptr: *mut Self) {
+        // SAFETY: from Box::into_raw below, freed once.
+        let b = unsafe { Box::from_raw(ptr) };
+        if b.0.fetch_add(1, Relaxed) == 0 {
+            panic!("the first free panics");
         }
     }
-    let _alone = alone();
-    let freed = Arc::new(Count::new(0));
-    let r = TableReclaim::new();
-    {
+}
+
+/// Retires `n` bombs as entries, in one pin; a panic from a scan this
+/// runs is caught.
+fn retire_bombs(r: &TableReclaim, freed: &Arc<Count>, n: usize) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let g = r.pin();
-        for _ in 0..bags::BATCH - 1 {
+        for _ in 0..n {
             // SAFETY: never shared; retired once.
             unsafe { g.retire(Box::into_raw(Box::new(Bomb(freed.clone())))) };
         }
-    }
+    }));
+}
+
+#[test]
+fn a_panicking_free_still_frees_the_rest_of_its_batch() {
+    let _alone = alone();
+    let freed = Arc::new(Count::new(0));
+    let r = TableReclaim::new();
+    retire_bombs(&r, &freed, bags::BATCH - 1);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(r)));
     assert!(caught.is_err());
     assert_eq!(freed.load(Relaxed), bags::BATCH - 1);
+}
+
+#[test]
+fn a_panicking_free_in_a_scan_leaves_the_other_batches_queued() {
+    let _alone = alone();
+    let freed = Arc::new(Count::new(0));
+    let r = TableReclaim::new();
+    // Two batches, both stamped (the second by a scan over a millisecond
+    // later) but held by an older pin (of another map: pins are
+    // process-wide, and that map's unpin scans only that map), so that one
+    // scan frees both.
+    let other = TableReclaim::new();
+    while_pinned_elsewhere(&other, || {
+        retire_bombs(&r, &freed, 2 * bags::BATCH);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        r.reclaim();
+        assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
+    });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.reclaim()));
+    assert!(caught.is_err(), "the first free panics");
+    // The panicking batch freed all of its objects; the other batch went
+    // back on the queue, and a later scan frees it.
+    assert!(scan_until(&r, &freed, 2 * bags::BATCH), "{freed:?} freed");
+    assert_eq!(r.pending(), 0);
+}
+
+#[test]
+fn a_panicking_free_in_a_maps_drop_still_frees_its_bags() {
+    let _alone = alone();
+    let freed = Arc::new(Count::new(0));
+    let r = TableReclaim::new();
+    // One sealed batch, queued (an older pin, of another map, holds it),
+    // and five objects left in the bag.
+    let other = TableReclaim::new();
+    while_pinned_elsewhere(&other, || retire_bombs(&r, &freed, bags::BATCH + 5));
+    assert_eq!(freed.load(Relaxed), 0);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(r)));
+    assert!(caught.is_err());
+    assert_eq!(freed.load(Relaxed), bags::BATCH + 5);
+}
+
+#[test]
+fn guards_dropped_out_of_order_keep_the_thread_pinned() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    let first = r.pin();
+    let second = r.pin();
+    // The first guard goes while the second still reads: the thread must
+    // stay pinned.
+    drop(first);
+    std::thread::scope(|s| {
+        s.spawn(|| retire_one(&r, &freed));
+    });
+    r.reclaim();
+    assert_eq!(freed.load(Relaxed), 0, "freed under a live guard");
+    drop(second);
+    r.reclaim();
+    assert_eq!(freed.load(Relaxed), 1);
+    // And the thread's next pin announces itself again.
+    let again = r.pin();
+    std::thread::scope(|s| {
+        s.spawn(|| retire_one(&r, &freed));
+    });
+    r.reclaim();
+    assert_eq!(freed.load(Relaxed), 1, "freed under a later guard");
+    drop(again);
+    r.reclaim();
+    assert_eq!(freed.load(Relaxed), 2);
 }
