@@ -2,7 +2,7 @@
 //!
 //! Every stack of the reclamation code is this type: the table reclaimer's
 //! registry of records (push, walk; never taken) and its queue of retired
-//! tables (push, take all, push back what cannot be freed yet), and the
+//! tables and sealed batches (push, take all), and the
 //! generic map's per-table deferred-retirement stack (`raw/table.rs`): push
 //! with `SeqCst`, take all with `SeqCst`, drain what is left when the table
 //! drops.
@@ -14,7 +14,6 @@
 //! * [`take_all`](Stack::take_all): swaps the head with null; the caller
 //!   owns every node pushed before, as a [`Taken`] list (an owning iterator,
 //!   newest first, that frees what it is not asked for when dropped);
-//! * [`push_all`](Stack::push_all): splices a taken list back with one CAS;
 //! * [`iter`](Stack::iter): walks the stack without taking it, for a stack
 //!   whose nodes are never taken while walked;
 //! * drop: frees every node left, dropping its value.
@@ -31,16 +30,14 @@
 //! synchronising access as an argument, so every call site states (and
 //! justifies) what it needs. The contract:
 //!
-//! * `push` and `push_all`: the ordering of the successful CAS, at least
+//! * `push`: the ordering of the successful CAS, at least
 //!   `Release`: whoever later reads the new head with `Acquire` (a take, a
 //!   walk) sees the node's value and link, and everything the pusher did
 //!   before the push. Every concurrent modification of the head is a
-//!   read-modify-write (push, push back, take; `take_all_mut` and drop hold
-//!   `&mut` and so come after every other access), so each continues the
-//!   release sequence of every earlier push: one `Acquire` read of the head
-//!   synchronises with every push of a node it reaches, not only the last
-//!   (a node pushed back is covered through its taker, whose `Acquire`
-//!   take precedes its `Release` push back).
+//!   read-modify-write (push, take; `take_all_mut` and drop hold `&mut` and
+//!   so come after every other access), so each continues the release
+//!   sequence of every earlier push: one `Acquire` read of the head
+//!   synchronises with every push of a node it reaches, not only the last.
 //!   The load that seeds the link and the CAS's failure ordering are
 //!   `Relaxed`: the value read is only stored in our own node and compared
 //!   by the CAS, never dereferenced. With `SeqCst` they are `SeqCst` too, for
@@ -53,7 +50,6 @@
 //! * `iter`: its load of the head is `Acquire`, for the same reason; the
 //!   links are plain fields, written only while a node is private (before
 //!   the CAS that publishes it) and only read after that CAS.
-//! * `is_empty`: the caller's ordering (a hint is `Relaxed`).
 //! * `take_all_mut`, drop: none (`&mut self`: no other access can race).
 //!
 //! Under loom the head is a loom atomic (`crate::sync`); the links and
@@ -133,27 +129,6 @@ impl<T> Stack<T> {
         unsafe { NonNull::new_unchecked(node.cast::<T>()) }
     }
 
-    /// Splices `list` back onto the stack with one CAS (ordering as for
-    /// [`push`](Stack::push)); its nodes stay in their order, above the
-    /// nodes pushed meanwhile. Nothing happens if `list` is empty.
-    pub(crate) fn push_all(&self, list: Taken<T>, order: Ordering) {
-        let first = list.head;
-        if first.is_null() {
-            return;
-        }
-        // The nodes now belong to the stack, not to `list`.
-        std::mem::forget(list);
-        let mut last = first;
-        // SAFETY: the list's nodes are ours (a `Taken` owns them) until the
-        // CAS in `link` publishes them; the walk stops at the last one.
-        unsafe {
-            while !(*last).next.is_null() {
-                last = (*last).next;
-            }
-            self.link(first, last, order);
-        }
-    }
-
     /// Links the private list `first..=last` on top of the head.
     ///
     /// # Safety
@@ -201,13 +176,6 @@ impl<T> Stack<T> {
             .head
             .with_mut(|h| std::mem::replace(h, ptr::null_mut()));
         Taken::from_head(head)
-    }
-
-    /// Whether the stack looks empty; `order` is the load's (a hint may be
-    /// `Relaxed`: a push may land just after).
-    #[inline]
-    pub(crate) fn is_empty(&self, order: Ordering) -> bool {
-        self.head.load(order).is_null()
     }
 
     /// The values on the stack, newest first, left on it.
@@ -283,71 +251,6 @@ impl<T> Taken<T> {
             _owns: PhantomData,
         }
     }
-
-    /// An empty list.
-    pub(crate) fn new() -> Self {
-        Taken::from_head(ptr::null_mut())
-    }
-
-    /// Whether nothing is left in the list.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
-    /// Calls `f` on every value of the list, newest first.
-    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut T)) {
-        let mut node = self.head;
-        // SAFETY: the nodes are ours (a take, or a list built from one);
-        // each is visited once and `f` gets its value for the call only.
-        while let Some(n) = unsafe { node.as_mut() } {
-            f(&mut n.value);
-            node = n.next;
-        }
-    }
-
-    /// Moves the values for which `pred` is true into a list of their own,
-    /// which it returns; the rest stay. Both keep their order, and their
-    /// nodes (nothing is allocated or freed). If `pred` panics, every node
-    /// is still owned by one of the two lists.
-    pub(crate) fn split_off_if(&mut self, mut pred: impl FnMut(&T) -> bool) -> Taken<T> {
-        let mut rest = std::mem::take(self);
-        let mut out = Taken::new();
-        // The last node of `self` and of `out`, to append in order.
-        let mut kept_last: *mut Node<T> = ptr::null_mut();
-        let mut out_last: *mut Node<T> = ptr::null_mut();
-        while !rest.head.is_null() {
-            let node = rest.head;
-            // SAFETY: `node` is the first node of `rest`, ours. Asked before
-            // it leaves `rest`, so a panic leaves it there.
-            let hit = pred(unsafe { &(*node).value });
-            // SAFETY: as above; unlinked from `rest` and linked as the last
-            // node of one list (its `next` cleared), so each node is in
-            // exactly one list at every step.
-            unsafe {
-                rest.head = (*node).next;
-                (*node).next = ptr::null_mut();
-                let (list, last) = if hit {
-                    (&mut out, &mut out_last)
-                } else {
-                    (&mut *self, &mut kept_last)
-                };
-                if last.is_null() {
-                    list.head = node;
-                } else {
-                    (**last).next = node;
-                }
-                *last = node;
-            }
-        }
-        out
-    }
-}
-
-impl<T> Default for Taken<T> {
-    fn default() -> Self {
-        Taken::new()
-    }
 }
 
 impl<T> Iterator for Taken<T> {
@@ -419,10 +322,8 @@ mod tests {
         for i in 0..4 {
             s.push(Tracked(i, drops.clone()), Release);
         }
-        assert!(!s.is_empty(Relaxed));
         assert_eq!(values(s.take_all(Acquire)), [3, 2, 1, 0]);
-        assert!(s.is_empty(Relaxed));
-        assert!(s.take_all(SeqCst).is_empty());
+        assert_eq!(s.take_all(SeqCst).count(), 0);
         assert_eq!(drops.load(Relaxed), 4);
     }
 
@@ -445,23 +346,17 @@ mod tests {
     }
 
     #[test]
-    fn split_and_push_back_keep_order() {
+    fn a_walk_sees_every_push_newest_first() {
         let drops = Arc::new(AtomicUsize::new(0));
         let s = Stack::new();
-        for i in 0..6 {
+        for i in 0..4 {
             s.push(Tracked(i, drops.clone()), Release);
         }
-        let mut kept = s.take_all(Acquire);
-        let odd = kept.split_off_if(|t| t.0 % 2 == 1);
-        assert_eq!(values(odd), [5, 3, 1]);
-        s.push(Tracked(6, drops.clone()), Release);
-        s.push_all(kept, Release);
-        s.push_all(Taken::new(), Release);
         // SAFETY: nothing takes from `s` while the walk runs.
         let walked: Vec<u32> = unsafe { s.iter() }.map(|t| t.0).collect();
-        assert_eq!(walked, [4, 2, 0, 6]);
-        assert_eq!(values(s.take_all(Acquire)), [4, 2, 0, 6]);
-        assert_eq!(drops.load(Relaxed), 7);
+        assert_eq!(walked, [3, 2, 1, 0]);
+        assert_eq!(values(s.take_all(Acquire)), [3, 2, 1, 0]);
+        assert_eq!(drops.load(Relaxed), 4);
     }
 
     #[test]

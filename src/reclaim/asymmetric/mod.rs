@@ -91,8 +91,12 @@ pub(crate) use self::guard::thread_record;
 use self::registry::{Domain, Record, GLOBAL};
 use self::retired::{Retired, RetiredTables};
 use super::contract::Retire;
-use super::stack::Taken;
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+
 use crate::sync::fence;
+use crate::sync::AtomicBool;
+use crate::sync::Ordering::{Acquire, Release};
 // `pending` (a statistic) and `tick` (scan pacing) are heuristics, never a
 // step of the reclamation argument (`sync.rs`, `stat`).
 use crate::sync::stat::AtomicUsize;
@@ -105,19 +109,72 @@ use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 const FREE_PER_SCAN: usize = 4 * bags::BATCH;
 
 /// The reclaimer of one map: its queue of retired tables and sealed
-/// batches, and its per-record bags of unsealed retirements. The
-/// announcements are process-wide.
+/// batches, what its scanner holds, and its per-record bags of unsealed
+/// retirements. The announcements are process-wide.
 pub(crate) struct TableReclaim {
-    /// Retired tables and sealed batches, newest first. Taken whole by
-    /// whoever scans.
+    /// Retired tables and sealed batches not yet taken by a scan, newest
+    /// first. Taken whole by the scanner.
     retired: CachePadded<RetiredTables>,
+    /// Whether a thread is scanning this map: one scanner at a time owns
+    /// `scan` ([`ScanFlag`]); a thread that finds it set skips its scan
+    /// (the scanner does the work), so nobody waits for it.
+    scanning: CachePadded<AtomicBool>,
+    /// The scanner's objects (`scanning` guards them).
+    scan: UnsafeCell<ScanState>,
     /// Each record's unsealed retirements in this map (`bags.rs`).
     bags: Bags,
-    /// Objects on the queue (a table counts 1, a batch its length).
+    /// Objects queued or held by the scanner (a table counts 1, a batch
+    /// its length).
     pending: AtomicUsize,
     /// Unpins of this map by owned guards while objects are queued; every
     /// 64th scans. (Thread-bound pins count on their thread: `guard.rs`.)
     tick: AtomicUsize,
+}
+
+/// Objects a scan took off the queue and could not free yet. Every object
+/// is visited by a constant number of scans, so a scan's cost is that of
+/// what it takes, stamps and frees, not of how much waits: a pin that stays
+/// for seconds (a long iteration, a preempted thread) makes garbage wait,
+/// never scans slower. (A first version put everything back on the queue
+/// and walked it whole on every scan: with 4 threads on 2 cores, always one
+/// preempted while pinned, the counter workload ran 60 times slower.)
+struct ScanState {
+    /// Stamped objects, oldest stamp first (nearly: a table whose bump
+    /// raced a scan's may queue behind a later stamp, and then waits for
+    /// that one, never less), so a scan frees from the front and stops at
+    /// the first object a pin may hold.
+    held: VecDeque<Retired>,
+    /// Sealed batches waiting for a bump the pacing allows.
+    unstamped: Vec<Retired>,
+}
+
+// SAFETY: `scan` is only touched by the holder of `scanning` (or with
+// `&mut self`), and `Retired` is `Send`; the other fields are `Sync`.
+unsafe impl Sync for TableReclaim {}
+
+/// Holds `TableReclaim::scanning`; clears it when dropped (also while a
+/// panic unwinds).
+struct ScanFlag<'a>(&'a AtomicBool);
+
+impl<'a> ScanFlag<'a> {
+    /// Becomes the map's scanner, unless another thread is.
+    #[inline]
+    fn try_take(flag: &'a AtomicBool) -> Option<Self> {
+        // Relaxed pre-check: skips the RMW while someone scans. Acquire on
+        // success: the previous scanner's accesses to `scan` (before its
+        // Release clear) happen before ours.
+        // (`then`, not `then_some`: a flag built and dropped on failure
+        // would clear the other scanner's.)
+        (!flag.load(Relaxed) && flag.compare_exchange(false, true, Acquire, Relaxed).is_ok())
+            .then(|| ScanFlag(flag))
+    }
+}
+
+impl Drop for ScanFlag<'_> {
+    fn drop(&mut self) {
+        // Release: our accesses to `scan` happen before the next scanner's.
+        self.0.store(false, Release);
+    }
 }
 
 impl TableReclaim {
@@ -127,6 +184,11 @@ impl TableReclaim {
         barrier::init();
         TableReclaim {
             retired: CachePadded::new(RetiredTables::new()),
+            scanning: CachePadded::new(AtomicBool::new(false)),
+            scan: UnsafeCell::new(ScanState {
+                held: VecDeque::new(),
+                unstamped: Vec::new(),
+            }),
             bags: Bags::new(),
             pending: AtomicUsize::new(0),
             tick: AtomicUsize::new(0),
@@ -216,24 +278,35 @@ impl TableReclaim {
         self.reclaim();
     }
 
-    /// Frees every queued object that no pin can hold; puts the rest back.
-    /// Unstamped batches taken here get the stamp of a bump made now, if
-    /// the pacing allows one ([`pacing`]), and wait for a later scan
-    /// otherwise.
+    /// Frees what no pin can hold, up to [`FREE_PER_SCAN`] objects, unless
+    /// another thread is scanning this map. Takes the queue; sealed batches
+    /// get the stamp of a bump made now if the pacing allows one
+    /// ([`pacing`]) and wait for a later scan otherwise; stamped objects
+    /// wait in stamp order for the pins older than their stamp to end.
     fn reclaim(&self) {
-        // Acquire (`RetiredTables::take`). The swap makes the taken objects
-        // ours alone.
-        let mut queued = self.retired.take();
-        if queued.is_empty() {
+        let Some(flag) = ScanFlag::try_take(&self.scanning) else {
             return;
+        };
+        // SAFETY: the flag makes us the only thread touching `scan`.
+        let st = unsafe { &mut *self.scan.get() };
+        // Acquire (`RetiredTables::take`). The swap makes the taken objects
+        // ours alone. Newest first: stamped ones (tables) join `held` in
+        // the order they were pushed.
+        let mut stamped = Vec::new();
+        for r in self.retired.take() {
+            if r.is_stamped() {
+                stamped.push(r);
+            } else {
+                st.unstamped.push(r);
+            }
         }
-        let mut unstamped = 0;
-        queued.for_each_mut(|r| unstamped += usize::from(!r.is_stamped()));
-        if unstamped > 0 && pacing::may_bump(unstamped) {
+        st.held.extend(stamped.into_iter().rev());
+        if !st.unstamped.is_empty() && pacing::may_bump(st.unstamped.len()) {
             // AcqRel, as in `retire_now`. Every unlink of a taken batch's
             // objects happens before its push (Release), our take
             // (Acquire), and so this bump: a pin that reads the new epoch
-            // cannot reach them.
+            // cannot reach them. (Batches taken by earlier scans: their
+            // take happened before our flag's Acquire.)
             // Mutation `batch_stale_stamp`: stamp with the epoch as it is,
             // without bumping (pins that read it may still hold objects).
             let stamp = if cfg!(lfmap_mutation = "batch_stale_stamp") {
@@ -243,7 +316,13 @@ impl TableReclaim {
             };
             barrier::heavy();
             pacing::bumped();
-            queued.for_each_mut(|r| r.stamp_if_unstamped(stamp));
+            st.held.extend(st.unstamped.drain(..).map(|mut r| {
+                r.stamp_if_unstamped(stamp);
+                r
+            }));
+        }
+        if st.held.is_empty() {
+            return;
         }
         // Orders our scan after the heavy barrier of every retirement we
         // took (they happen before our swap) and of our own bump: in the
@@ -253,30 +332,32 @@ impl TableReclaim {
         fence(SeqCst);
         // Acquire loads of every record (`Domain::oldest_pin`).
         let oldest_pin = self.domain().oldest_pin();
-        // Free what no pin can hold, up to `FREE_PER_SCAN` objects; the rest
-        // stay queued (stamped) for the next scans. A paced bump can make
+        // Free from the front what no pin can hold, up to `FREE_PER_SCAN`
+        // objects; the rest wait for the next scans. A paced bump can make
         // thousands of entries free at once; freeing them a few batches per
-        // seal keeps each write's share of the work small and lets the
+        // scan keeps each write's share of the work small and lets the
         // entry cache (`raw/pool.rs`) absorb the blocks.
         // Mutation `tables_ignore_pins`: free regardless of pins.
         let mut budget = FREE_PER_SCAN;
-        let free = queued.split_off_if(|r| {
-            let free = budget > 0
-                && (r.unreachable_under(oldest_pin) || cfg!(lfmap_mutation = "tables_ignore_pins"));
-            if free {
-                budget = budget.saturating_sub(r.count());
+        let mut free = Vec::new();
+        while let Some(front) = st.held.front() {
+            let unreachable =
+                front.unreachable_under(oldest_pin) || cfg!(lfmap_mutation = "tables_ignore_pins");
+            if budget == 0 || !unreachable {
+                break;
             }
-            free
-        });
-        // Release (`RetiredTables::put_back`) before freeing: a user's
-        // `Drop` run by a free may pin and scan this map too.
-        self.retired.put_back(queued);
+            budget = budget.saturating_sub(front.count());
+            free.extend(st.held.pop_front());
+        }
+        // Before freeing: a user's `Drop` run by a free may pin and scan
+        // this map too.
+        drop(flag);
         // A free that panics (a user's `Drop`; the batch itself still frees
         // the rest of its objects) puts the objects after it back on the
         // queue, for a later scan, instead of leaking them.
         let mut free = Requeue {
             queue: &self.retired,
-            rest: free,
+            rest: free.into_iter(),
         };
         for object in free.rest.by_ref() {
             // Relaxed: a gauge. Before the free, so that a panicking free
@@ -296,9 +377,8 @@ impl TableReclaim {
     /// `guard.rs`).
     #[inline]
     fn after_unpin(&self, scan_due: bool) {
-        // Relaxed: a hint (`RetiredTables::looks_empty`); `reclaim` takes
-        // the queue with Acquire.
-        if scan_due && !self.retired.looks_empty() {
+        // Relaxed: a hint; `reclaim` takes the queue with Acquire.
+        if scan_due && self.pending.load(Relaxed) > 0 {
             self.reclaim();
         }
     }
@@ -309,7 +389,8 @@ impl TableReclaim {
     /// objects are queued.
     #[inline]
     fn owned_tick(&self) -> bool {
-        if self.retired.looks_empty() {
+        // Relaxed: a hint, as in `after_unpin`.
+        if self.pending.load(Relaxed) == 0 {
             return false;
         }
         let tick = self.tick.load(Relaxed).wrapping_add(1);
@@ -326,6 +407,9 @@ impl Drop for TableReclaim {
         }
         // `&mut self` orders every push before us: no ordering needed.
         let queued = self.retired.take_all_mut();
+        let st = self.scan.get_mut();
+        let held = std::mem::take(&mut st.held);
+        let unstamped = std::mem::take(&mut st.unstamped);
         let bags = self.bags.drain_mut().into_iter().map(|batch| {
             let n = batch.len();
             // SAFETY: a fresh box, freed below, once; the bag gave up its
@@ -335,7 +419,7 @@ impl Drop for TableReclaim {
         // If a free panics (a user's `Drop`), the guard frees the rest
         // while unwinding, as std's collections drop the rest of their
         // elements (a second panic aborts).
-        let mut all = FreeAll(queued.chain(bags));
+        let mut all = FreeAll(queued.chain(held).chain(unstamped).chain(bags));
         for object in &mut all.0 {
             // SAFETY: `&mut self`: no guard of this map is alive (guards
             // borrow it), so no pin can hold anything it retired; each is
@@ -348,14 +432,14 @@ impl Drop for TableReclaim {
 /// Puts what a scan did not get to free back on the queue (on a panic).
 struct Requeue<'a> {
     queue: &'a RetiredTables,
-    rest: Taken<Retired>,
+    rest: std::vec::IntoIter<Retired>,
 }
 
 impl Drop for Requeue<'_> {
     fn drop(&mut self) {
-        if !self.rest.is_empty() {
-            // Release, as any put-back.
-            self.queue.put_back(std::mem::take(&mut self.rest));
+        for object in self.rest.by_ref() {
+            // Release, as any push; stamped, so the next scan frees it.
+            self.queue.push(object);
         }
     }
 }

@@ -1,16 +1,16 @@
 //! The queue of one map's retired tables, waiting for the pins that may
 //! hold them to end.
 //!
-//! A [`Stack`] of [`Retired`] tables, newest first. A retirement pushes one
-//! (`Release`); a scan takes the whole queue (`Acquire`), frees what no pin
-//! can hold, and pushes the rest back in one CAS (`Release`); the map's drop
-//! frees everything left. Whoever takes a table off the queue owns it until
-//! it frees it or pushes it back.
+//! A [`Stack`] of [`Retired`] tables and sealed batches, newest first. A
+//! retirement or a seal pushes one (`Release`); the map's scanner takes the
+//! whole queue (`Acquire`) into what it holds (`TableReclaim::reclaim`),
+//! and the map's drop frees everything left. Whoever takes an object off
+//! the queue owns it until it frees it.
 
 use super::epoch::Epoch;
 use crate::reclaim::contract::Retire;
 use crate::reclaim::stack::{Stack, Taken};
-use crate::sync::Ordering::{Acquire, Relaxed, Release};
+use crate::sync::Ordering::{Acquire, Release};
 
 /// A table (or a sealed batch of entries) retired but not yet freed. Dropping one without
 /// [`free`](Retired::free) leaks its table (only on a panic's path).
@@ -121,19 +121,6 @@ impl RetiredTables {
         // Acquire: pairs with the pushes' (and push-backs') Release, see
         // `push`. The swap makes the taken tables ours alone.
         self.0.take_all(Acquire)
-    }
-
-    /// Puts back what a scan could not free.
-    pub(super) fn put_back(&self, kept: Taken<Retired>) {
-        // Release: as in `push`; the next scanner takes these with Acquire.
-        self.0.push_all(kept, Release);
-    }
-
-    /// Whether the queue looks empty: a hint, to skip a scan.
-    #[inline]
-    pub(super) fn looks_empty(&self) -> bool {
-        // Relaxed: a hint; a scan takes the queue with Acquire.
-        self.0.is_empty(Relaxed)
     }
 
     /// Every table left, for the map's drop (`&mut self`: no guard of the
