@@ -208,16 +208,10 @@ impl ReclaimGuard for TableGuard<'_> {
         acquire_load(ptr)
     }
 
-    /// The record this guard pins with: its party's alone while the guard
-    /// lives (a thread's, or this owned guard's). Under loom: none
-    /// (counters stay out of the models).
+    /// The record this guard pins with ([`Record::slot`]).
     #[inline]
     fn slot(&self) -> Option<usize> {
-        if cfg!(loom) {
-            None
-        } else {
-            Some(self.record.index)
-        }
+        self.record.slot()
     }
 
     #[inline]
@@ -275,16 +269,10 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
         acquire_load(ptr)
     }
 
-    /// The record this guard pins with: its party's alone while the guard
-    /// lives (a thread's, or this owned guard's). Under loom: none
-    /// (counters stay out of the models).
+    /// The record this guard pins with ([`Record::slot`]).
     #[inline]
     fn slot(&self) -> Option<usize> {
-        if cfg!(loom) {
-            None
-        } else {
-            Some(self.record.index)
-        }
+        self.record.slot()
     }
 
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {

@@ -64,6 +64,19 @@ impl Record {
         depth
     }
 
+    /// This record's index, for a guard pinned with it: its party's alone
+    /// while the guard lives (a thread's, or an owned guard's), where the
+    /// map keeps the party's counters. Under loom: none (counters stay out
+    /// of the models).
+    #[inline]
+    pub(super) fn slot(&self) -> Option<usize> {
+        if cfg!(loom) {
+            None
+        } else {
+            Some(self.index)
+        }
+    }
+
     /// The holder's guards now alive.
     pub(super) fn depth(&self) -> u32 {
         self.depth.load(std::sync::atomic::Ordering::Relaxed)
