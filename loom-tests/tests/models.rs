@@ -344,3 +344,39 @@ fn reserve_racing_update() {
         assert_eq!(map.len(), 3);
     });
 }
+
+/// 13. preparing the next table (`Resizer::prepare`: published once in the
+/// root's `prepared` when the table is half full) racing the resize that
+/// installs it: whichever thread prepares, and whether the resize finds
+/// the prepared table or allocates its own (the loser of either CAS frees
+/// what it allocated), every key lands exactly once, and each table is
+/// freed once: the prepared one by the chain when installed, with the
+/// table that prepared it otherwise (`free_installed_prepared` frees it
+/// twice).
+#[test]
+fn prepare_racing_resize() {
+    model(|| {
+        let map = map();
+        assert_eq!(map.pin().insert(1, 1), None);
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || {
+                let m = m1.pin();
+                assert_eq!(m.insert(2, 2), None);
+                assert_eq!(m.insert(3, 3), None);
+            },
+            move || {
+                let m = m2.pin();
+                assert_eq!(m.insert(4, 4), None);
+                assert_eq!(m.insert(5, 5), None);
+            },
+        );
+        assert!(map.stats().resizes >= 1);
+        let m = map.pin();
+        for k in 1..=5 {
+            assert_eq!(m.get(&k), Some(&k), "key {k}");
+        }
+        assert_eq!(m.iter().count(), 5);
+        assert_eq!(map.len(), 5);
+    });
+}

@@ -359,6 +359,16 @@ impl<K, V> Slots<K, V> {
         })
     }
 
+    /// How many memory steps fault the slot array in (`memory::steps`).
+    pub(crate) fn memory_steps(&self) -> usize {
+        crate::resize::memory::steps(&self.words)
+    }
+
+    /// Faults in memory step `k` of the slot array (`memory::populate`).
+    pub(crate) fn populate(&self, k: usize) {
+        crate::resize::memory::populate(&self.words, k);
+    }
+
     /// Loads slot `i`'s word under `guard`, which must be a pin of the map
     /// that owns this table and must protect the table itself (it loaded
     /// the table from the root or a `next` pointer): the `Word<'g>` then

@@ -136,6 +136,16 @@ impl<K, V> Generation for Table<K, V> {
         &mut self.header
     }
 
+    const SLOT_BYTES: usize = std::mem::size_of::<usize>();
+
+    fn memory_steps(&self) -> usize {
+        self.slots.memory_steps()
+    }
+
+    fn populate(&self, k: usize) {
+        self.slots.populate(k);
+    }
+
     #[inline]
     fn prepare_copy(&self, _next: &Self, chunk: Range<usize>) {
         self.slots.prefetch_entries(chunk);

@@ -15,13 +15,16 @@ use std::ops::Range;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::sync::{AtomicBool, AtomicUsize};
 
-/// Slots migrated per helping step: large enough to amortise the claim,
-/// small enough that a write pays little (64 slots are 512 bytes of words
-/// in the generic map, 1 KiB of units in `WordMap`).
+/// Slots migrated per helping step. Every write that finds a migration
+/// running migrates one chunk, so the chunk is the migration's share of a
+/// write's latency: 64 slots took 1.1–2.0 µs (p50, 1–2 threads) and put
+/// one write in thirty above 1 µs while the map grew; 16 slots take about
+/// a quarter of that, for one more claim per 16 slots
+/// (docs/benchmarks.md, "Issue #15").
 ///
 /// Under loom, 2: a 4-slot table is then migrated in two chunks, so models
 /// see several helpers and the chunk hand-off.
-pub(crate) const CHUNK: usize = if cfg!(loom) { 2 } else { 64 };
+pub(crate) const CHUNK: usize = if cfg!(loom) { 2 } else { 16 };
 
 pub(crate) struct Cursor {
     /// Next chunk to hand out (claimed with `fetch_add`).
@@ -81,6 +84,12 @@ impl Cursor {
     #[inline]
     pub(crate) fn is_finished(&self) -> bool {
         self.finished.load(Acquire)
+    }
+
+    /// Marks a table that was never installed as migrated: it holds
+    /// nothing to migrate (`resize::discard`). Exclusive access.
+    pub(crate) fn mark_unused(&mut self) {
+        self.finished.store(true, Relaxed);
     }
 
     /// `is_finished` for a caller with exclusive access (drop).

@@ -33,6 +33,37 @@ unsafe impl Zeroable for crate::sync::AtomicU128 {}
 #[cfg(not(loom))]
 const MAP_DIRECTLY: usize = 128 * 1024;
 
+/// Bytes one memory step faults in ([`populate`]): 256 pages. A step is
+/// a page fault per page however it is taken (about 2 µs each on the
+/// machine of docs/benchmarks.md, `MADV_POPULATE_WRITE` included: it saves
+/// the trap, not the zeroing), so what the step's size chooses is how a
+/// fixed total is split among writes. Faulting pages one by one, as the
+/// writes met them, put a fault into about one write in a hundred (the p99
+/// of a growing map); 256 KiB steps left one write in four thousand at
+/// about 130 µs (p99.99 near 90 µs); 1 MiB steps leave one in sixteen
+/// thousand at about 0.5 ms (p99.99 near 30 µs), a bound per write that
+/// stays far below a stop-the-world copy's. docs/benchmarks.md,
+/// "Issue #15", has the measurements.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) const STEP_BYTES: usize = 1024 * 1024;
+
+/// Whether a table of `bytes` bytes is worth preparing ahead of the
+/// resize that installs it (`Resizer::prepare`): only mapped tables are
+/// faulted in step by step; a small one comes from the allocator, mostly
+/// from pages it has touched before. Under loom, always: the models then
+/// run the preparation protocol on their tiny tables (its memory steps are
+/// no-ops there).
+#[cfg(not(loom))]
+pub(crate) fn worth_preparing(bytes: usize) -> bool {
+    bytes >= MAP_DIRECTLY && map::AVAILABLE
+}
+
+/// Under loom, every table is prepared (see above).
+#[cfg(loom)]
+pub(crate) fn worth_preparing(_: usize) -> bool {
+    true
+}
+
 /// `n` zeroed `T`s: a table's slot array. Large arrays are anonymous
 /// mappings from the kernel (zero pages: an untouched slot costs no
 /// resident memory, allocation costs no initialisation pass, and freeing
@@ -81,6 +112,48 @@ impl<T> Drop for Zeroed<T> {
         }
     }
 }
+
+/// How many memory steps ([`populate`]) cover `array`: none for memory
+/// that the allocator gave (or under loom).
+#[cfg(not(loom))]
+pub(crate) fn steps<T>(array: &Zeroed<T>) -> usize {
+    if array.mapped {
+        std::mem::size_of_val::<[T]>(array).div_ceil(STEP_BYTES)
+    } else {
+        0
+    }
+}
+
+/// Faults in, for writing, step `k` of `array`'s memory (`STEP_BYTES`
+/// from `k * STEP_BYTES`, clamped to the array), so that the writes and
+/// reads that come later find their pages present. Changes no byte of the
+/// array: safe at any time, also while other threads use it. A hint: does
+/// nothing where the kernel cannot (before Linux 5.14, or a step past the
+/// end).
+#[cfg(not(loom))]
+pub(crate) fn populate<T>(array: &Zeroed<T>, k: usize) {
+    let bytes = std::mem::size_of_val::<[T]>(array);
+    let Some(start) = k
+        .checked_mul(STEP_BYTES)
+        .filter(|&s| s < bytes && array.mapped)
+    else {
+        return;
+    };
+    let len = STEP_BYTES.min(bytes - start);
+    // SAFETY: `start < bytes`, so the address stays inside the array.
+    let at = unsafe { array.ptr.as_ptr().cast::<u8>().add(start) };
+    map::populate(at, len);
+}
+
+/// Under loom there is no memory to fault in.
+#[cfg(loom)]
+pub(crate) fn steps<T>(_: &Zeroed<T>) -> usize {
+    0
+}
+
+/// Under loom there is no memory to fault in.
+#[cfg(loom)]
+pub(crate) fn populate<T>(_: &Zeroed<T>, _: usize) {}
 
 /// `n` zeroed atomics for a table (see [`Zeroed`]). Fails instead of
 /// aborting, for `try_reserve`.
@@ -137,6 +210,20 @@ mod map {
         }
     }
 
+    /// `madvise(MADV_POPULATE_WRITE)` (Linux 5.14; the `libc` crate's
+    /// version in our lock file may predate it): fault pages in as a write
+    /// would, without writing.
+    const MADV_POPULATE_WRITE: libc::c_int = 23;
+
+    /// Faults in `len` bytes at `at` (page-aligned: `STEP_BYTES` steps of a
+    /// page-aligned mapping) for writing; a hint, errors ignored (an older
+    /// kernel answers `EINVAL`: the pages then fault when first used).
+    pub(super) fn populate(at: *mut u8, len: usize) {
+        // SAFETY: the range lies inside one live mapping made by `map`
+        // (the caller's array keeps it mapped); populating changes no byte.
+        let _ = unsafe { libc::madvise(at.cast(), len, MADV_POPULATE_WRITE) };
+    }
+
     /// Unmaps what [`map`] mapped.
     pub(super) fn unmap(ptr: *mut u8, size: usize) {
         // SAFETY: `ptr` and `size` are those of one mapping made by `map`,
@@ -154,6 +241,9 @@ mod map {
         std::ptr::null_mut()
     }
     pub(super) fn unmap(_: *mut u8, _: usize) {
+        unreachable!("nothing is mapped on this platform")
+    }
+    pub(super) fn populate(_: *mut u8, _: usize) {
         unreachable!("nothing is mapped on this platform")
     }
 }

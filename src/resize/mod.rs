@@ -11,6 +11,16 @@
 //!
 //! # The protocol
 //!
+//! Before a growth, its table is **prepared** ([`Resizer::prepare`]): once
+//! the root is half full, a writer allocates the table the growth will
+//! want and publishes it in the root's `prepared` (one CAS, set once), and
+//! writers then fault its memory in, one bounded step per write at most,
+//! paced so that it is all present before the resize. The resize installs
+//! that table; no write, copy or read of it then takes a page fault, and
+//! no read maps the shared zero page into a page a writer later writes
+//! (which costs every thread a TLB shootdown). A table the resize does not
+//! use (another size was wanted) is freed with the table that prepared it.
+//!
 //! A resize starts when a writer installs `next` on the root table with one
 //! CAS ([`Resizer::start_resize`]). From then on:
 //!
@@ -42,7 +52,8 @@
 //!   table is retired.
 //!
 //! Work bound: an operation migrates at most one chunk per table it passes
-//! through (normally one), plus its own key's slot; only when a resize is
+//! through (normally one), plus its own key's slot, and faults in at most
+//! one memory step of a prepared table; only when a resize is
 //! left unfinished while the next one is already needed does a writer
 //! finish the older one, O(slots) once for all.
 
@@ -74,7 +85,7 @@ const LONG_PROBE: usize = 8;
 
 /// What every table generation carries for the resize engine, whatever its
 /// slots hold.
-pub(crate) struct Header<T> {
+pub(crate) struct Header<T: Generation> {
     /// Where keys live in this table: home slots and probe sequences
     /// (`probe.rs`). Its size is the table's slot count.
     pub(crate) placement: Placement,
@@ -82,18 +93,31 @@ pub(crate) struct Header<T> {
     pub(crate) generation: u64,
     /// The table this one is migrating into; null when no resize runs.
     next: AtomicPtr<T>,
+    /// The table allocated ahead for this one's growth and faulted in step
+    /// by step while this one fills ([`Resizer::prepare`]); null until
+    /// then, set once. Owned by this header: installed as `next` by the
+    /// resize if its size is the one the resize wants (it then belongs to
+    /// the chain, like any `next`), freed with this table otherwise.
+    prepared: AtomicPtr<T>,
+    /// Memory steps of this table handed out, when it is a prepared one
+    /// (`memory::populate`). Relaxed: it only partitions the faulting-in
+    /// among writers; no memory is published through it (a statistics
+    /// atomic, so loom does not interleave it).
+    steps_claimed: StatUsize,
     /// Slots claimed in this table (live keys plus tombstones).
     pub(crate) occupied: Occupancy,
     /// Who migrates which chunk, and whether all are done (`cursor.rs`).
     pub(crate) cursor: Cursor,
 }
 
-impl<T> Header<T> {
+impl<T: Generation> Header<T> {
     pub(crate) fn new(placement: Placement, generation: u64) -> Self {
         Header {
             placement,
             generation,
             next: AtomicPtr::new(std::ptr::null_mut()),
+            prepared: AtomicPtr::new(std::ptr::null_mut()),
+            steps_claimed: StatUsize::new(0),
             occupied: Occupancy::new(),
             cursor: Cursor::new(),
         }
@@ -111,6 +135,43 @@ impl<T> Header<T> {
     }
 }
 
+impl<T: Generation> Drop for Header<T> {
+    /// Frees the prepared table unless the resize installed it as `next`
+    /// (then the chain owns it: `Resizer`'s drop or the reclaimer frees
+    /// it).
+    fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        // Relaxed: `&mut self`, every write happened-before.
+        let prepared = self.prepared.load(Relaxed);
+        // Mutation for checking the loom models (docs/verification.md):
+        // free the prepared table even when the resize installed it.
+        let installed = !cfg!(lfmap_mutation = "free_installed_prepared")
+            && prepared == self.next.load(Relaxed);
+        if !prepared.is_null() && !installed {
+            // SAFETY: set once by `Resizer::prepare` from a `Box`, owned by
+            // this header (it is not `next`), and nothing reaches it once
+            // this table is unreachable; freed once, here.
+            discard(unsafe { Box::from_raw(prepared) });
+        }
+    }
+}
+
+/// Frees a table that was never installed (a prepared table the resize did
+/// not use, or the loser's of two racing `start_resize`s): it holds
+/// nothing, so it is marked migrated first, and a map whose table drop
+/// scans an unfinished table for the entries it owns
+/// (`raw/table.rs`) skips that scan, which over a large table read every
+/// page (a multi-millisecond stall in the thread that lost the race).
+fn discard<T: Generation>(mut table: Box<T>) {
+    table.header_mut().cursor.mark_unused();
+    // SAFETY: we own the table alone (the caller's `Box`), so nothing can
+    // reach it; freed once, here. Through the map's own free, so loom's
+    // models check this free like a reclaimed table's (`word/table.rs`).
+    unsafe { T::free(Box::into_raw(table)) };
+}
 /// A table generation of some map: slots plus a [`Header`].
 pub(crate) trait Generation: Retire + Sized {
     /// Allocates an empty table that will receive a migration from its
@@ -135,6 +196,18 @@ pub(crate) trait Generation: Retire + Sized {
     fn len(&self) -> usize {
         self.header().slots()
     }
+
+    /// Bytes of slot memory per slot (what a table's size costs; whether a
+    /// successor is worth preparing ahead, `memory::worth_preparing`).
+    const SLOT_BYTES: usize;
+
+    /// How many memory steps fault this table's slot memory in
+    /// (`memory::steps`); 0 when it came from the allocator.
+    fn memory_steps(&self) -> usize;
+
+    /// Faults in memory step `k` of this table (`memory::populate`): a
+    /// hint, changing no slot, safe while other threads use the table.
+    fn populate(&self, k: usize);
 
     /// Gets `next`'s memory (or this table's) ready for the copies of the
     /// slots `chunk` of this table, just before they are made. A hint: the
@@ -280,8 +353,73 @@ impl<T: Generation> Resizer<T> {
         let Some(n) = counted else {
             return;
         };
-        if policy::should_grow(h.slots(), h.occupied.add(n)) {
+        let occupied = h.occupied.add(n);
+        if policy::should_grow(h.slots(), occupied) {
             self.start_resize(table, guard);
+        } else if policy::should_prepare(h.slots(), occupied) {
+            self.prepare(table, occupied, guard);
+        }
+    }
+
+    /// Gets the successor of `table` (which has `occupied` slots claimed,
+    /// past [`policy::should_prepare`]) ready before its resize starts, so
+    /// that no write, copy or read takes a page fault in it later (a fault
+    /// costs microseconds, and a read that maps the shared zero page into a
+    /// page a writer then writes costs every thread a TLB shootdown): the
+    /// first call allocates the table the growth will want
+    /// ([`policy::predicted_growth`]) and publishes it in `table`'s
+    /// `prepared`; every call then faults in at most one memory step of it
+    /// ([`memory::STEP_BYTES`]), paced by `occupied`
+    /// ([`policy::steps_due`]) so that the steps spread over the writes
+    /// until the resize instead of coming in a burst. A hint throughout:
+    /// if the table cannot be allocated, or the resize wants another size,
+    /// the resize allocates its own as before.
+    fn prepare<G: ReclaimGuard>(&self, table: &T, occupied: usize, guard: &G) {
+        let h = table.header();
+        // Acquire: pairs with the Release of the CAS below, so the table's
+        // header is initialised for us.
+        let mut prepared = h.prepared.load(Acquire);
+        if prepared.is_null() {
+            if next_of(table, guard).is_some() {
+                return;
+            }
+            let Some(slots) = policy::predicted_growth(h.slots(), self.len(), occupied) else {
+                return;
+            };
+            if !memory::worth_preparing(slots.saturating_mul(T::SLOT_BYTES)) {
+                return;
+            }
+            let generation = h.generation + 1;
+            let placement = h.placement.successor(slots, generation);
+            let Ok(new) = T::successor(placement, generation) else {
+                return;
+            };
+            let new = Box::into_raw(new);
+            // AcqRel on success: Release publishes the table's initialised
+            // header to the threads that load `prepared` (Acquire), here and
+            // in `start_resize_to`. Acquire on failure: we use the winner's.
+            match h
+                .prepared
+                .compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire)
+            {
+                Ok(_) => prepared = new,
+                Err(won) => {
+                    // SAFETY: never published; we still own it alone.
+                    discard(unsafe { Box::from_raw(new) });
+                    prepared = won;
+                }
+            }
+        }
+        // SAFETY: `prepared` is set once, freed only with `table` (or as
+        // `next`, after `table`), and `table` is protected by `guard`.
+        let prepared = unsafe { &*prepared };
+        let total = prepared.memory_steps();
+        let steps = &prepared.header().steps_claimed;
+        if steps.load(Relaxed) < policy::steps_due(h.slots(), occupied, total) {
+            let k = steps.fetch_add(1, Relaxed);
+            if k < total {
+                prepared.populate(k);
+            }
         }
     }
 
@@ -345,7 +483,17 @@ impl<T: Generation> Resizer<T> {
         let h = table.header();
         let generation = h.generation + 1;
         let placement = h.placement.successor(slots, generation);
-        let new = Box::into_raw(T::successor(placement, generation)?);
+        // The prepared table if it has the placement wanted (Acquire: pairs
+        // with `prepare`'s CAS), else a new one.
+        let prepared = h.prepared.load(Acquire);
+        // SAFETY: as in `prepare`: set once, freed with `table`, which
+        // `guard` protects.
+        let fits = unsafe { prepared.as_ref() }.is_some_and(|p| *p.placement() == placement);
+        let new = if fits {
+            prepared
+        } else {
+            Box::into_raw(T::successor(placement, generation)?)
+        };
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
         // failure: we then use the winner's table.
@@ -354,8 +502,10 @@ impl<T: Generation> Resizer<T> {
             .compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire)
         {
             Ok(_) => self.counters.resizes.bump(),
+            // The prepared table stays `table`'s (its drop frees it).
+            Err(_) if fits => {}
             // SAFETY: never published; we still own it alone.
-            Err(_) => drop(unsafe { Box::from_raw(new) }),
+            Err(_) => discard(unsafe { Box::from_raw(new) }),
         }
         Ok(())
     }
@@ -630,5 +780,109 @@ impl<T: Generation> Drop for Resizer<T> {
             table = owned.header_mut().next_exclusive();
             drop(owned);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::policy::{predicted_growth, should_prepare, steps_due};
+    use super::*;
+    use crate::WordMap;
+
+    fn addr<T>(table: &T) -> usize {
+        table as *const T as usize
+    }
+
+    fn slot_bytes<T: Generation>(_: &T) -> usize {
+        T::SLOT_BYTES
+    }
+
+    #[test]
+    fn steps_are_paced_from_half_to_eleven_sixteenths() {
+        let (slots, total) = (1 << 20, 64);
+        assert!(!should_prepare(slots, slots / 2 - 1));
+        assert!(should_prepare(slots, slots / 2));
+        assert_eq!(steps_due(slots, slots / 2, total), 0);
+        assert_eq!(steps_due(slots, slots / 2 + 1, total), 1);
+        assert_eq!(steps_due(slots, slots / 16 * 11, total), total);
+        assert_eq!(steps_due(slots, slots, total), total);
+        let mut last = 0;
+        for occupied in (slots / 2..slots).step_by(997) {
+            let due = steps_due(slots, occupied, total);
+            assert!(due >= last && due <= total);
+            last = due;
+        }
+        // No overflow at the largest sizes.
+        let max = policy::MAX_SLOTS;
+        assert_eq!(steps_due(max, max / 16 * 11, max / 8), max / 8);
+    }
+
+    #[test]
+    fn growth_is_predicted_unless_tombstones_or_the_largest_table() {
+        assert_eq!(predicted_growth(1024, 600, 600), Some(2048));
+        assert_eq!(predicted_growth(1024, 525, 600), Some(2048));
+        assert_eq!(predicted_growth(1024, 500, 600), None);
+        assert_eq!(predicted_growth(policy::MAX_SLOTS, 1 << 20, 1 << 20), None);
+    }
+
+    /// One thread grows a `WordMap` from empty: every table large enough to
+    /// be prepared is, the resize installs exactly that table, and every
+    /// memory step of it was handed out before the resize started.
+    #[test]
+    fn growth_installs_the_prepared_table_fully_faulted_in() {
+        let map = WordMap::<u64, u64>::new();
+        let resize = map.raw().resizer();
+        let guard = map.raw().pin();
+        let mut installed = 0;
+        let mut watched: Option<usize> = None;
+        for k in 0..100_000u64 {
+            map.insert(k, k);
+            let root = resize.root(&guard);
+            let h = root.header();
+            if watched == Some(addr(root)) {
+                continue;
+            }
+            if let Some(next) = next_of(root, &guard) {
+                let prepared = h.prepared.load(Relaxed);
+                if memory::worth_preparing(next.len() * slot_bytes(next)) {
+                    assert_eq!(prepared as usize, addr(next));
+                    let steps = next.header().steps_claimed.load(Relaxed);
+                    assert!(steps >= next.memory_steps() && steps > 0);
+                    installed += 1;
+                } else {
+                    assert!(prepared.is_null());
+                }
+                watched = Some(addr(root));
+            }
+        }
+        assert!(
+            installed >= 2,
+            "{installed} tables installed from preparation"
+        );
+    }
+
+    /// A prepared table that the resize does not want (the keys were
+    /// removed: it shrinks instead) is freed with the table that prepared
+    /// it, and the map stays correct (a leak shows under LeakSanitizer).
+    #[test]
+    fn an_unwanted_prepared_table_is_freed() {
+        let map = WordMap::<u64, u64>::new();
+        for k in 0..5_000u64 {
+            map.insert(k, k);
+        }
+        let resize = map.raw().resizer();
+        {
+            let guard = map.raw().pin();
+            let root = resize.root(&guard);
+            assert!(!root.header().prepared.load(Relaxed).is_null());
+            assert!(next_of(root, &guard).is_none());
+        }
+        for k in 0..4_990u64 {
+            assert_eq!(map.remove(&k), Some(k));
+        }
+        for k in 4_990..5_000u64 {
+            assert_eq!(map.get(&k), Some(k));
+        }
+        assert!(map.capacity() < 4096, "shrank: {}", map.capacity());
     }
 }

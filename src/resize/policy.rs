@@ -37,6 +37,36 @@ pub(crate) fn should_grow(slots: usize, occupied: usize) -> bool {
     occupied * 4 > slots * 3
 }
 
+/// Whether a table of `slots` slots with `occupied` claimed slots should
+/// get its successor ready (`Resizer::prepare`): from half full, a quarter
+/// of the table's slots before it grows.
+#[inline]
+pub(crate) fn should_prepare(slots: usize, occupied: usize) -> bool {
+    occupied * 2 >= slots
+}
+
+/// The size a table of `slots` slots, `occupied` of them claimed and `len`
+/// keys live, will most likely resize to: double, when at most one claimed
+/// slot in eight is a tombstone (a resize then sizes from about
+/// `len * 4 / 3` live keys, [`slots_for`]); `None` when tombstones may make
+/// it a same-size rebuild, or the table is as large as it gets.
+pub(crate) fn predicted_growth(slots: usize, len: usize, occupied: usize) -> Option<usize> {
+    let few_tombstones = len.saturating_mul(8) >= occupied.saturating_mul(7);
+    (few_tombstones && slots < MAX_SLOTS).then(|| slots * 2)
+}
+
+/// How many of a prepared successor's `total` memory steps should be
+/// handed out once its predecessor (of `slots` slots) has `occupied` claimed:
+/// none at half full ([`should_prepare`]), all at 11/16, so that the steps
+/// spread evenly over the writes that fill a sixteenth short of the load
+/// limit ([`should_grow`]: 3/4), and are done before the resize even when
+/// the count lags (`stats::claim_batch`).
+pub(crate) fn steps_due(slots: usize, occupied: usize, total: usize) -> usize {
+    let span = (slots / 16 * 3).max(1) as u128;
+    let past = occupied.saturating_sub(slots / 2) as u128;
+    (total as u128 * past).div_ceil(span).min(total as u128) as usize
+}
+
 /// Whether a table of `slots` slots holding `len` live keys is mostly
 /// empty and may shrink (not below `min_slots`, the `with_capacity` floor):
 /// below 1/8 live, so that a shrink to [`slots_for`]`(len)` at least

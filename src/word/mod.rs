@@ -77,6 +77,14 @@ pub struct WordMap<K, V, S = DefaultHashBuilder> {
     _types: PhantomData<(K, V)>,
 }
 
+#[cfg(all(test, not(loom)))]
+impl<K, V, S> WordMap<K, V, S> {
+    /// The untyped map, for the resize engine's tests (`resize/mod.rs`).
+    pub(crate) fn raw(&self) -> &RawWordMap<S> {
+        &self.raw
+    }
+}
+
 impl<K: WordSized, V: WordSized> WordMap<K, V> {
     /// Creates an empty map.
     ///

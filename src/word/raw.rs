@@ -484,3 +484,11 @@ impl<S: BuildHasher> RawWordMap<S> {
         self.resize.shrink_to_fit(self, &self.pin());
     }
 }
+
+#[cfg(all(test, not(loom)))]
+impl<S> RawWordMap<S> {
+    /// The resize state, for the resize engine's tests (`resize/mod.rs`).
+    pub(crate) fn resizer(&self) -> &Resizer<WordTable> {
+        &self.resize
+    }
+}

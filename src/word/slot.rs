@@ -228,6 +228,16 @@ impl Units {
         self.alive.with_mut(|_| ());
     }
 
+    /// How many memory steps fault the unit array in (`memory::steps`).
+    pub(crate) fn memory_steps(&self) -> usize {
+        crate::resize::memory::steps(&self.units)
+    }
+
+    /// Faults in memory step `k` of the unit array (`memory::populate`).
+    pub(crate) fn populate(&self, k: usize) {
+        crate::resize::memory::populate(&self.units, k);
+    }
+
     /// Faults in, for writing, the pages of units `range` (clamped to the
     /// table) ahead of a migration copying into them.
     ///

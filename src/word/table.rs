@@ -53,6 +53,18 @@ impl Generation for WordTable {
         &mut self.header
     }
 
+    /// A 16-byte unit per slot (the top-byte array, 1 byte per slot, is
+    /// written only for keys whose top byte is not zero: not prepared).
+    const SLOT_BYTES: usize = 16;
+
+    fn memory_steps(&self) -> usize {
+        self.slots.memory_steps()
+    }
+
+    fn populate(&self, k: usize) {
+        self.slots.populate(k);
+    }
+
     /// Split order (a growth): old slots `[a, b)` copy to homes `[a, b)`
     /// scaled by the size ratio (linear probing may carry the last few a
     /// little past): fault those pages in for writing first
