@@ -228,11 +228,15 @@ pub fn driver_main(args: &[String]) {
             };
             let threads: Vec<usize> = match *wl {
                 "read_growth" | "memory" => vec![1],
+                // The setting: a 2-thread mixed load.
+                "steady_latency" => vec![2],
                 _ => o.threads.clone(),
             };
             let variants: &[(&str, bool)] = match *wl {
                 "rapid_grow" => &[("thr", false), ("lat", false)],
                 "memory" => &[("thr", false), ("thr", true)],
+                // Workloads 1-3 always pre-size (`run_ops`).
+                "steady_latency" => &[("lat", false)],
                 _ => &[("thr", false)],
             };
             for key in keys {

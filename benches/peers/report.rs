@@ -431,6 +431,7 @@ pub fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
 
     if has("counter") {
         writeln!(w, "## {section}. Counters\n").unwrap();
+        section += 1;
         writeln!(
             w,
             "From an empty map, {} operations in all, each adding 1 to a key with the map's own \
@@ -449,6 +450,40 @@ pub fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
             alt: "counter",
         };
         throughput_block(w, records, o, "counter", "u64", &maps, threads, chart);
+    }
+
+    if has("steady_latency") {
+        writeln!(w, "## {section}. Steady-state latency\n").unwrap();
+        writeln!(
+            w,
+            "2 threads, the mixed workload's operations (50% get / 25% insert / 25% remove on \
+             {} keys, half of them present, the map pre-sized: no resize runs), {} operations \
+             in all, every one timed. Percentiles per kind of operation, all threads together \
+             (median over repetitions; worst = the largest max of any repetition).\n",
+            1u64 << o.keybits,
+            o.ops
+        )
+        .unwrap();
+        let conc: Vec<&str> = maps.iter().copied().filter(|m| is_concurrent(m)).collect();
+        for (prefix, what) in [("g_", "Get"), ("i_", "Insert"), ("d_", "Remove")] {
+            writeln!(w, "{what} latency, 2 threads:\n").unwrap();
+            latency_table(w, records, "steady_latency", "lat", prefix, 2, &conc);
+        }
+        let chart = latency_chart(
+            records,
+            "steady_latency",
+            "lat",
+            "i_",
+            2,
+            &conc,
+            "steady state, 2 threads: insert latency",
+        );
+        std::fs::write(o.out.join("bench-steady-insert.svg"), chart).expect("write svg");
+        writeln!(
+            w,
+            "![steady-state insert latency](bench-steady-insert.svg)\n"
+        )
+        .unwrap();
     }
 
     writeln!(w, "## Micro-benchmarks\n").unwrap();

@@ -1,5 +1,6 @@
-//! The targets of issues #6 (lfmap), #7 (WordMap) and #14 (lock-freedom
-//! that pays, as users build lfmap): ratios of medians against the peers
+//! The targets of issues #6 (lfmap), #7 (WordMap), #14 (lock-freedom
+//! that pays, as users build lfmap) and #15 (flat tails while the map
+//! grows): ratios of medians against the peers
 //! and latency and memory bounds, as the report's "Targets" table.
 
 use std::fmt::Write as _;
@@ -222,7 +223,53 @@ pub fn targets(w: &mut String, records: &[Record], o: &Opts) {
         bound: "≤ 40 B".into(),
         met: rss.map(|r| r <= 40.0),
     });
-    writeln!(w, "## Targets (issues #6, #7 and #14)\n").unwrap();
+    // Issue #15: flat tails while the map grows, both maps, 2 threads.
+    for (m, name) in [("lfmap", "HashMap"), ("wordmap", "WordMap")] {
+        for (f, bound) in [("p99", 1_000.0), ("p99.9", 2_000.0), ("p99.99", 20_000.0)] {
+            ts.push(lat_row(
+                &format!("#15 rapid grow, 2 threads: {name} insert {f}"),
+                med("rapid_grow", m, 2, f, "lat"),
+                bound,
+            ));
+        }
+        ts.push(ratio_row(
+            &format!("#15 rapid grow, 2 threads: {name} / max(dashmap, scc) throughput"),
+            ratio(med("rapid_grow", m, 2, "mops", "thr"), best2("rapid_grow")),
+            1.0,
+        ));
+        for (f, bound) in [("r_p99.9", 1_000.0), ("r_p99.99", 10_000.0)] {
+            ts.push(lat_row(
+                &format!("#15 read during growth: {name} reader {}", &f[2..]),
+                med("read_growth", m, 1, f, "thr"),
+                bound,
+            ));
+        }
+        // Steady state: at or below dashmap's p99.9, get and insert.
+        for (f, what) in [("g_p99.9", "get"), ("i_p99.9", "insert")] {
+            let lf = med("steady_latency", m, 2, f, "lat");
+            let dash = med("steady_latency", "dashmap", 2, f, "lat");
+            ts.push(Target {
+                what: format!(
+                    "#15 steady state, 2 threads: {name} {what} p99.9 (dashmap's in brackets)"
+                ),
+                measured: lf,
+                shown: match (lf, dash) {
+                    (Some(a), Some(b)) => format!("{} ({})", fmt_ns(a), fmt_ns(b)),
+                    _ => "—".into(),
+                },
+                bound: "≤ dashmap's".into(),
+                met: lf.zip(dash).map(|(a, b)| a <= b),
+            });
+        }
+    }
+    ts.push(Target {
+        what: "#15 memory, grown from empty: WordMap bytes per entry (RSS)".into(),
+        measured: wr,
+        shown: wr.map_or("—".into(), |r| format!("{r:.1} B")),
+        bound: "≤ 24 B".into(),
+        met: wr.map(|r| r <= 24.0),
+    });
+    writeln!(w, "## Targets (issues #6, #7, #14 and #15)\n").unwrap();
     if o.quick {
         writeln!(w, "Quick mode: sizes differ from the targets' (fewer keys and ops), so these are indicative only.\n").unwrap();
     }

@@ -30,6 +30,10 @@ pub const WORKLOADS: &[(&str, &str)] = &[
         "counter",
         "counter: add 1 to 1,000 hot keys (90%) and 1M cold keys (10%)",
     ),
+    (
+        "steady_latency",
+        "steady-state latency: mixed 50% get / 25% insert / 25% remove, pre-sized, every operation timed",
+    ),
 ];
 
 const OP_GET: u64 = 0;
@@ -57,7 +61,7 @@ fn prefilled(wl: &str, i: u64) -> bool {
     match wl {
         "read_heavy" => true,
         "exchange" => mix(i ^ 0xA5A5) % 4 != 0, // 75%
-        "mixed" => mix(i ^ 0xA5A5) & 1 == 0,    // 50%
+        "mixed" | "steady_latency" => mix(i ^ 0xA5A5) & 1 == 0, // 50%
         _ => unreachable!(),
     }
 }
@@ -99,7 +103,7 @@ fn gen_ops(wl: &str, t: usize, n: u64, ops: u64) -> Vec<u64> {
                 };
                 kind << 62 | key
             }
-            "mixed" => {
+            "mixed" | "steady_latency" => {
                 let kind = match p {
                     0..50 => OP_GET,
                     50..75 => OP_INSERT,
@@ -117,11 +121,18 @@ fn gen_ops(wl: &str, t: usize, n: u64, ops: u64) -> Vec<u64> {
 /// A child's results: name and value, printed on its `RESULT` line.
 type Fields = Vec<(String, f64)>;
 
-/// A worker's start, end, operations done and successful, by kind.
-type ThreadResult = (Instant, Instant, [u64; 4], [u64; 4]);
+/// A worker's start, end, operations done and successful, by kind, and
+/// (in `lat` mode) each kind's latencies.
+type ThreadResult = (Instant, Instant, [u64; 4], [u64; 4], [Hist; 4]);
 
 /// Workloads 1-3: prefill, then every thread runs its pre-generated ops.
+///
+/// In `lat` mode (workload 8, steady-state latency) every operation is
+/// timed, and each kind's percentiles are reported (`g_`, `i_`, `d_` for
+/// get, insert, remove).
 fn run_ops<K: Key, M: BenchMap<K>>(c: &ChildCfg) -> Fields {
+    let lat = c.mode == "lat";
+    let timer = if lat { timer_cost_ns() } else { 0 };
     let n = 1u64 << c.keybits;
     let per_thread = c.ops / c.threads as u64;
     let map = M::with_capacity(n as usize);
@@ -141,22 +152,37 @@ fn run_ops<K: Key, M: BenchMap<K>>(c: &ChildCfg) -> Fields {
                     let ops = gen_ops(&c.wl, t, n, per_thread);
                     let mut done = [0u64; 4];
                     let mut hit = [0u64; 4];
-                    barrier.wait();
-                    let start = Instant::now();
-                    for &op in &ops {
+                    let mut hists = [Hist::new(), Hist::new(), Hist::new(), Hist::new()];
+                    let op = |op: u64| {
                         let i = op & KEY_MASK;
-                        let kind = op >> 62;
-                        let ok = match kind {
+                        match op >> 62 {
                             OP_GET => K::with(i, |k| map.get(k)).is_some(),
                             OP_INSERT => map.insert(K::owned(i), i),
                             OP_REMOVE => K::with(i, |k| map.remove(k)),
                             _ => K::with(i, |k| map.update(k)),
-                        };
-                        done[kind as usize] += 1;
-                        hit[kind as usize] += ok as u64;
+                        }
+                    };
+                    barrier.wait();
+                    let start = Instant::now();
+                    if lat {
+                        for &o in &ops {
+                            let kind = (o >> 62) as usize;
+                            let a = Instant::now();
+                            let ok = op(o);
+                            hists[kind].record(ns_since(a));
+                            done[kind] += 1;
+                            hit[kind] += ok as u64;
+                        }
+                    } else {
+                        for &o in &ops {
+                            let kind = (o >> 62) as usize;
+                            let ok = op(o);
+                            done[kind] += 1;
+                            hit[kind] += ok as u64;
+                        }
                     }
                     let end = Instant::now();
-                    (start, end, done, hit)
+                    (start, end, done, hit, hists)
                 })
             })
             .collect();
@@ -167,7 +193,7 @@ fn run_ops<K: Key, M: BenchMap<K>>(c: &ChildCfg) -> Fields {
     let total: u64 = results.iter().map(|r| r.2.iter().sum::<u64>()).sum();
     let secs = (end - start).as_secs_f64();
     let sum = |f: fn(&ThreadResult) -> u64| -> f64 { results.iter().map(f).sum::<u64>() as f64 };
-    let out = vec![
+    let mut out: Fields = vec![
         ("mops".into(), total as f64 / secs / 1e6),
         ("secs".into(), secs),
         ("prefilled".into(), live as f64),
@@ -176,6 +202,16 @@ fn run_ops<K: Key, M: BenchMap<K>>(c: &ChildCfg) -> Fields {
         ("removes".into(), sum(|r| r.2[2])),
         ("remove_hits".into(), sum(|r| r.3[2])),
     ];
+    if lat {
+        for (kind, prefix) in [(OP_GET, "g_"), (OP_INSERT, "i_"), (OP_REMOVE, "d_")] {
+            let mut h = Hist::new();
+            for r in &results {
+                h.merge(&r.4[kind as usize]);
+            }
+            hist_fields(prefix, &h, &mut out);
+        }
+        out.push(("timer_ns".into(), timer as f64));
+    }
     // The process exits right after reporting: skip freeing the map.
     std::mem::forget(map);
     out

@@ -104,6 +104,11 @@ pub(crate) struct Header<T: Generation> {
     /// among writers; no memory is published through it (a statistics
     /// atomic, so loom does not interleave it).
     steps_claimed: StatUsize,
+    /// `prepared` was dealt with ([`Header::free_prepared`]): a later drop
+    /// leaves it alone. A plain flag (exclusive access), so that a drop
+    /// that runs outside its loom execution (`WordMap`'s loom graveyard,
+    /// `word/table.rs`) touches no loom atomic.
+    prepared_freed: bool,
     /// Slots claimed in this table (live keys plus tombstones).
     pub(crate) occupied: Occupancy,
     /// Who migrates which chunk, and whether all are done (`cursor.rs`).
@@ -118,6 +123,7 @@ impl<T: Generation> Header<T> {
             next: AtomicPtr::new(std::ptr::null_mut()),
             prepared: AtomicPtr::new(std::ptr::null_mut()),
             steps_claimed: StatUsize::new(0),
+            prepared_freed: false,
             occupied: Occupancy::new(),
             cursor: Cursor::new(),
         }
@@ -135,13 +141,13 @@ impl<T: Generation> Header<T> {
     }
 }
 
-impl<T: Generation> Drop for Header<T> {
+impl<T: Generation> Header<T> {
     /// Frees the prepared table unless the resize installed it as `next`
     /// (then the chain owns it: `Resizer`'s drop or the reclaimer frees
-    /// it).
-    fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
-        if crate::sync::loom_unwinding() {
+    /// it). Runs once, when this table is freed: from its drop, or earlier
+    /// from a map's free that keeps the table's memory (under loom).
+    pub(crate) fn free_prepared(&mut self) {
+        if std::mem::replace(&mut self.prepared_freed, true) {
             return;
         }
         // Relaxed: `&mut self`, every write happened-before.
@@ -156,6 +162,16 @@ impl<T: Generation> Drop for Header<T> {
             // this table is unreachable; freed once, here.
             discard(unsafe { Box::from_raw(prepared) });
         }
+    }
+}
+
+impl<T: Generation> Drop for Header<T> {
+    fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        self.free_prepared();
     }
 }
 

@@ -86,6 +86,9 @@ impl Retire for WordTable {
         // frees each once. A table owns nothing but its arrays: keys and
         // values live inline.
         let mut table = unsafe { Box::from_raw(ptr) };
+        // Now, while this execution runs: the graveyard below drops the
+        // table outside it (`Header::free_prepared`).
+        table.header.free_prepared();
         // Under loom, the free is a write of `alive` that every earlier
         // access must happen before; the memory itself is kept until the
         // execution is over (the graveyard frees it when the next one
