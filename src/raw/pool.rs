@@ -48,6 +48,9 @@ fn cap(class: usize) -> u32 {
     (CAP_BYTES / (8 * (class + 1))) as u32
 }
 
+/// Most blocks one refill of an empty list allocates ([`List::refill`]).
+const MAX_REFILL: u32 = 16 * 1024;
+
 /// Whether the cache is in use (see the module docs).
 const ENABLED: bool = !cfg!(any(loom, lfmap_no_pool));
 
@@ -66,6 +69,8 @@ struct List {
     /// window of [`WINDOW`] frees.
     allocs: Cell<u32>,
     frees: Cell<u32>,
+    /// Blocks the next refill allocates ([`List::refill`]).
+    refill: Cell<u32>,
 }
 
 /// Frees per adaptation window.
@@ -79,7 +84,49 @@ impl List {
             limit: Cell::new(WINDOW),
             allocs: Cell::new(0),
             frees: Cell::new(0),
+            refill: Cell::new(1),
         }
+    }
+
+    /// Allocates blocks for an empty list: returns one (null if the
+    /// allocator has none) and caches the others. The batch doubles on
+    /// each refill (1, 2, 4, ... up to [`MAX_REFILL`] and [`cap`]) and
+    /// starts over at each window's end ([`adapt`](Self::adapt)), so a
+    /// thread holds at most about as many unused blocks as it allocated
+    /// since its last refill.
+    ///
+    /// Why batches: a thread that inserts new keys faster than it frees
+    /// allocates blocks the allocator carves from fresh heap, and a fresh
+    /// page faults when first written (microseconds: one insert in 128
+    /// took one with 32-byte blocks, the p99 of a growing map). In a batch
+    /// those faults land in the refill, one write in thousands, instead
+    /// (docs/benchmarks.md, "Issue #15").
+    #[cold]
+    fn refill(&self, class: usize) -> *mut Block {
+        let layout = class_layout(class);
+        let n = self.refill.get().min(cap(class)).max(1);
+        self.refill.set(n.saturating_mul(2).min(MAX_REFILL));
+        // SAFETY: the layout is nonzero in size.
+        let first = unsafe { alloc(layout) }.cast::<Block>();
+        if first.is_null() {
+            return first;
+        }
+        for _ in 1..n {
+            // SAFETY: as above.
+            let b = unsafe { alloc(layout) }.cast::<Block>();
+            if b.is_null() {
+                break;
+            }
+            // SAFETY: a fresh block of at least 8 bytes, 8-aligned, ours.
+            unsafe {
+                b.write(Block {
+                    next: self.head.get(),
+                })
+            };
+            self.head.set(b);
+            self.len.set(self.len.get() + 1);
+        }
+        first
     }
 
     /// Takes a cached block, or null.
@@ -136,6 +183,7 @@ impl List {
         self.limit.set(limit);
         self.allocs.set(0);
         self.frees.set(0);
+        self.refill.set(1);
         let layout = class_layout(class);
         while self.len.get() > limit {
             let b = self.head.get();
@@ -207,7 +255,15 @@ pub(crate) fn alloc_with<T>(value: T) -> *mut T {
         return Box::into_raw(Box::new(value));
     };
     let cached = CACHE
-        .try_with(|c| c.lists[class].pop())
+        .try_with(|c| {
+            let list = &c.lists[class];
+            let b = list.pop();
+            if b.is_null() {
+                list.refill(class)
+            } else {
+                b
+            }
+        })
         .unwrap_or(ptr::null_mut());
     let block = if cached.is_null() {
         let layout = class_layout(class);
@@ -342,6 +398,41 @@ mod tests {
                 "{kept} blocks kept after a free-only window"
             );
         }
+    }
+
+    #[test]
+    fn refills_double_up_to_their_bound_and_restart_after_a_window() {
+        if !ENABLED {
+            return;
+        }
+        // A class no other test on this thread uses: 248-byte blocks.
+        type T = [u64; 31];
+        let mut ptrs = Vec::new();
+        // Allocations only: each refill of the empty list doubles its batch,
+        // so what is cached stays below what was allocated.
+        for i in 0..5000u64 {
+            ptrs.push(alloc_with([i; 31]));
+            let cached = u64::from(cached::<T>());
+            assert!(
+                cached <= i + 1,
+                "{cached} cached after {} allocations",
+                i + 1
+            );
+        }
+        CACHE.with(|c| {
+            let list = &c.lists[class_of::<T>().unwrap()];
+            assert!(list.refill.get() > 4096 && list.refill.get() <= MAX_REFILL);
+        });
+        for (i, p) in ptrs.into_iter().enumerate() {
+            // SAFETY: from alloc_with, freed once.
+            assert_eq!(unsafe { take(p) }, [i as u64; 31]);
+        }
+        // A window ended among those frees: the batch starts over.
+        CACHE.with(|c| {
+            let list = &c.lists[class_of::<T>().unwrap()];
+            assert_eq!(list.refill.get(), 1);
+            assert!(list.len.get() <= cap(class_of::<T>().unwrap()));
+        });
     }
 
     #[test]

@@ -71,7 +71,7 @@ use self::probe::Placement;
 use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::{claim_batch, MapCounters, Occupancy};
-use crate::sync::stat::AtomicUsize as StatUsize;
+use crate::sync::stat::{AtomicBool as StatBool, AtomicUsize as StatUsize};
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
 
@@ -104,6 +104,11 @@ pub(crate) struct Header<T: Generation> {
     /// among writers; no memory is published through it (a statistics
     /// atomic, so loom does not interleave it).
     steps_claimed: StatUsize,
+    /// This table will not prepare a successor ([`Resizer::prepare`]
+    /// decided so once: too small, presized, not growing, or no memory).
+    /// Relaxed: a hint that saves the decision's cost (a statistics
+    /// atomic, so loom does not interleave it).
+    prepare_declined: StatBool,
     /// `prepared` was dealt with ([`Header::free_prepared`]): a later drop
     /// leaves it alone. A plain flag (exclusive access), so that a drop
     /// that runs outside its loom execution (`WordMap`'s loom graveyard,
@@ -123,6 +128,7 @@ impl<T: Generation> Header<T> {
             next: AtomicPtr::new(std::ptr::null_mut()),
             prepared: AtomicPtr::new(std::ptr::null_mut()),
             steps_claimed: StatUsize::new(0),
+            prepare_declined: StatBool::new(false),
             prepared_freed: false,
             occupied: Occupancy::new(),
             cursor: Cursor::new(),
@@ -133,6 +139,14 @@ impl<T: Generation> Header<T> {
     #[inline]
     pub(crate) fn slots(&self) -> usize {
         self.placement.slots()
+    }
+
+    /// Whether a successor was prepared for this table (and not yet
+    /// installed: then it is `next`).
+    fn has_prepared(&self) -> bool {
+        // Relaxed: a policy input (`Resizer::shrink_to_fit`), nothing is
+        // read through the pointer.
+        !self.prepared.load(Relaxed).is_null()
     }
 
     /// The successor, for a caller with exclusive access (drop).
@@ -396,33 +410,31 @@ impl<T: Generation> Resizer<T> {
         // header is initialised for us.
         let mut prepared = h.prepared.load(Acquire);
         if prepared.is_null() {
-            if next_of(table, guard).is_some() {
+            if h.prepare_declined.load(Relaxed) || next_of(table, guard).is_some() {
                 return;
             }
-            let Some(slots) = policy::predicted_growth(h.slots(), self.len(), occupied) else {
-                return;
-            };
-            if !memory::worth_preparing(slots.saturating_mul(T::SLOT_BYTES)) {
-                return;
-            }
-            let generation = h.generation + 1;
-            let placement = h.placement.successor(slots, generation);
-            let Ok(new) = T::successor(placement, generation) else {
-                return;
-            };
-            let new = Box::into_raw(new);
-            // AcqRel on success: Release publishes the table's initialised
-            // header to the threads that load `prepared` (Acquire), here and
-            // in `start_resize_to`. Acquire on failure: we use the winner's.
-            match h
-                .prepared
-                .compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire)
-            {
-                Ok(_) => prepared = new,
-                Err(won) => {
-                    // SAFETY: never published; we still own it alone.
-                    discard(unsafe { Box::from_raw(new) });
-                    prepared = won;
+            match self.allocate_prepared(table) {
+                Some(new) => {
+                    let new = Box::into_raw(new);
+                    // AcqRel on success: Release publishes the table's
+                    // initialised header to the threads that load
+                    // `prepared` (Acquire), here and in `start_resize_to`.
+                    // Acquire on failure: we use the winner's.
+                    match h
+                        .prepared
+                        .compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire)
+                    {
+                        Ok(_) => prepared = new,
+                        Err(won) => {
+                            // SAFETY: never published; we still own it alone.
+                            discard(unsafe { Box::from_raw(new) });
+                            prepared = won;
+                        }
+                    }
+                }
+                None => {
+                    h.prepare_declined.store(true, Relaxed);
+                    return;
                 }
             }
         }
@@ -431,12 +443,37 @@ impl<T: Generation> Resizer<T> {
         let prepared = unsafe { &*prepared };
         let total = prepared.memory_steps();
         let steps = &prepared.header().steps_claimed;
-        if steps.load(Relaxed) < policy::steps_due(h.slots(), occupied, total) {
-            let k = steps.fetch_add(1, Relaxed);
-            if k < total {
-                prepared.populate(k);
-            }
+        if steps.load(Relaxed) >= policy::steps_due(h.slots(), occupied, total) {
+            return;
         }
+        // Still growing? (Removals since may make the resize a same-size
+        // rebuild, which will not use this table: fault no more of it.)
+        if policy::predicted_growth(h.slots(), self.len(), self.min_slots()).is_none() {
+            return;
+        }
+        let k = steps.fetch_add(1, Relaxed);
+        if k < total {
+            prepared.populate(k);
+        }
+    }
+
+    /// The table `table`'s growth will want, if it is worth preparing: not
+    /// for a table at its `with_capacity`/`reserve` size (the user sized
+    /// the map not to grow), nor for a successor too small to be mapped
+    /// (`memory::worth_preparing`), nor when the resize would not double
+    /// ([`policy::predicted_growth`]), nor when its memory cannot be had.
+    /// The cheap tests first: this runs on every counted claim until a
+    /// table is prepared or declined.
+    fn allocate_prepared(&self, table: &T) -> Option<Box<T>> {
+        let h = table.header();
+        let min_slots = self.min_slots();
+        let presized = min_slots > policy::MIN_SLOTS && h.slots() <= min_slots;
+        if presized || !memory::worth_preparing(h.slots().saturating_mul(2 * T::SLOT_BYTES)) {
+            return None;
+        }
+        let slots = policy::predicted_growth(h.slots(), self.len(), min_slots)?;
+        let generation = h.generation + 1;
+        T::successor(h.placement.successor(slots, generation), generation).ok()
     }
 
     /// Counts a slot of `table` that a migration's copy claimed (in this
@@ -622,7 +659,10 @@ impl<T: Generation> Resizer<T> {
             }
             let slots = policy::slots_for_capacity(self.len());
             let tombstones = root.header().occupied.get() > self.len();
-            if root.len() < slots || (root.len() == slots && !tombstones) {
+            // A prepared successor's memory goes too: a same-size rebuild
+            // retires the root, whose free frees it.
+            let prepared = root.header().has_prepared();
+            if root.len() < slots || (root.len() == slots && !tombstones && !prepared) {
                 return;
             }
             if self.start_resize_to(root, slots, guard).is_err() {
@@ -814,13 +854,13 @@ mod tests {
     }
 
     #[test]
-    fn steps_are_paced_from_half_to_eleven_sixteenths() {
+    fn steps_are_paced_from_five_eighths_to_twenty_three_thirty_seconds() {
         let (slots, total) = (1 << 20, 64);
-        assert!(!should_prepare(slots, slots / 2 - 1));
-        assert!(should_prepare(slots, slots / 2));
-        assert_eq!(steps_due(slots, slots / 2, total), 0);
-        assert_eq!(steps_due(slots, slots / 2 + 1, total), 1);
-        assert_eq!(steps_due(slots, slots / 16 * 11, total), total);
+        assert!(!should_prepare(slots, slots / 8 * 5 - 1));
+        assert!(should_prepare(slots, slots / 8 * 5));
+        assert_eq!(steps_due(slots, slots / 8 * 5, total), 0);
+        assert_eq!(steps_due(slots, slots / 8 * 5 + 1, total), 1);
+        assert_eq!(steps_due(slots, slots / 32 * 23, total), total);
         assert_eq!(steps_due(slots, slots, total), total);
         let mut last = 0;
         for occupied in (slots / 2..slots).step_by(997) {
@@ -828,23 +868,36 @@ mod tests {
             assert!(due >= last && due <= total);
             last = due;
         }
+        // All are due before the table must grow.
+        assert!(!policy::should_grow(slots, slots / 32 * 23));
         // No overflow at the largest sizes.
         let max = policy::MAX_SLOTS;
-        assert_eq!(steps_due(max, max / 16 * 11, max / 8), max / 8);
+        assert_eq!(steps_due(max, max / 32 * 23, max / 8), max / 8);
     }
 
     #[test]
-    fn growth_is_predicted_unless_tombstones_or_the_largest_table() {
-        assert_eq!(predicted_growth(1024, 600, 600), Some(2048));
-        assert_eq!(predicted_growth(1024, 525, 600), Some(2048));
-        assert_eq!(predicted_growth(1024, 500, 600), None);
-        assert_eq!(predicted_growth(policy::MAX_SLOTS, 1 << 20, 1 << 20), None);
+    fn growth_is_predicted_as_the_resize_sizes_it() {
+        // The resize's own size: doubling once more than half is live.
+        for (slots, len) in [(1024, 513), (1024, 700), (1024, 768)] {
+            assert_eq!(policy::slots_for(len), 2 * slots);
+            assert_eq!(predicted_growth(slots, len, 16), Some(2 * slots));
+        }
+        // Half live or less (removals churn): a same-size rebuild.
+        assert_eq!(policy::slots_for(512), 1024);
+        assert_eq!(predicted_growth(1024, 512, 16), None);
+        assert_eq!(predicted_growth(1024, 300, 16), None);
+        assert_eq!(
+            predicted_growth(policy::MAX_SLOTS, policy::MAX_SLOTS, 16),
+            None
+        );
     }
 
     /// One thread grows a `WordMap` from empty: every table large enough to
     /// be prepared is, the resize installs exactly that table, and every
-    /// memory step of it was handed out before the resize started.
+    /// memory step of it was handed out before the resize started. (Only
+    /// mapped tables are prepared: Linux.)
     #[test]
+    #[cfg(target_os = "linux")]
     fn growth_installs_the_prepared_table_fully_faulted_in() {
         let map = WordMap::<u64, u64>::new();
         let resize = map.raw().resizer();
@@ -877,28 +930,79 @@ mod tests {
         );
     }
 
+    /// The root's prepared table, if any.
+    fn root_prepared(map: &WordMap<u64, u64>) -> bool {
+        let guard = map.raw().pin();
+        map.raw().resizer().root(&guard).header().has_prepared()
+    }
+
     /// A prepared table that the resize does not want (the keys were
     /// removed: it shrinks instead) is freed with the table that prepared
     /// it, and the map stays correct (a leak shows under LeakSanitizer).
     #[test]
+    #[cfg(target_os = "linux")]
     fn an_unwanted_prepared_table_is_freed() {
         let map = WordMap::<u64, u64>::new();
-        for k in 0..5_000u64 {
+        // 8,192 slots past 5/8.
+        for k in 0..5_400u64 {
             map.insert(k, k);
         }
-        let resize = map.raw().resizer();
-        {
-            let guard = map.raw().pin();
-            let root = resize.root(&guard);
-            assert!(!root.header().prepared.load(Relaxed).is_null());
-            assert!(next_of(root, &guard).is_none());
-        }
-        for k in 0..4_990u64 {
+        assert!(root_prepared(&map));
+        for k in 0..5_390u64 {
             assert_eq!(map.remove(&k), Some(k));
         }
-        for k in 4_990..5_000u64 {
+        for k in 5_390..5_400u64 {
             assert_eq!(map.get(&k), Some(k));
         }
         assert!(map.capacity() < 4096, "shrank: {}", map.capacity());
+    }
+
+    /// A map sized with `with_capacity` does not prepare a successor while
+    /// it fills to that size: the user sized it not to grow.
+    #[test]
+    fn a_presized_map_prepares_nothing() {
+        let map = WordMap::<u64, u64>::with_capacity(6_000);
+        for k in 0..6_000u64 {
+            map.insert(k, k);
+            assert!(!root_prepared(&map), "prepared at {k}");
+        }
+        assert_eq!(map.stats().resizes, 0);
+    }
+
+    /// A map whose removals keep it at half live or less (so its next
+    /// resize is a same-size rebuild) prepares nothing, however many
+    /// slots its churn claims.
+    #[test]
+    fn a_churning_map_at_half_prepares_nothing() {
+        let map = WordMap::<u64, u64>::new();
+        for k in 0..4_000u64 {
+            map.insert(k, k);
+        }
+        for k in 4_000..40_000u64 {
+            map.insert(k, k);
+            map.remove(&(k - 4_000));
+            assert!(!root_prepared(&map), "prepared at {k}");
+        }
+        assert_eq!(map.len(), 4_000);
+    }
+
+    /// `shrink_to_fit` on a map that stopped growing past 5/8 gives its
+    /// prepared table back (a same-size rebuild), keeping every key.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn shrink_to_fit_releases_the_prepared_table() {
+        let map = WordMap::<u64, u64>::new();
+        for k in 0..5_400u64 {
+            map.insert(k, k);
+        }
+        assert!(root_prepared(&map));
+        let slots = map.stats().slots;
+        map.shrink_to_fit();
+        assert!(!root_prepared(&map));
+        assert_eq!(map.stats().slots, slots);
+        assert_eq!(map.len(), 5_400);
+        for k in 0..5_400u64 {
+            assert_eq!(map.get(&k), Some(k));
+        }
     }
 }

@@ -38,32 +38,36 @@ pub(crate) fn should_grow(slots: usize, occupied: usize) -> bool {
 }
 
 /// Whether a table of `slots` slots with `occupied` claimed slots should
-/// get its successor ready (`Resizer::prepare`): from half full, a quarter
-/// of the table's slots before it grows.
+/// get its successor ready (`Resizer::prepare`): from 5/8 full, an eighth
+/// of the table's slots before it grows. Later means fewer maps that stop
+/// growing hold a prepared table they never use (a map that settles
+/// between 5/8 and 3/4 keeps one: up to twice its table's memory, until
+/// it grows or `shrink_to_fit`); earlier would spread the steps thinner.
 #[inline]
 pub(crate) fn should_prepare(slots: usize, occupied: usize) -> bool {
-    occupied * 2 >= slots
+    occupied.saturating_mul(8) >= slots.saturating_mul(5)
 }
 
-/// The size a table of `slots` slots, `occupied` of them claimed and `len`
-/// keys live, will most likely resize to: double, when at most one claimed
-/// slot in eight is a tombstone (a resize then sizes from about
-/// `len * 4 / 3` live keys, [`slots_for`]); `None` when tombstones may make
-/// it a same-size rebuild, or the table is as large as it gets.
-pub(crate) fn predicted_growth(slots: usize, len: usize, occupied: usize) -> Option<usize> {
-    let few_tombstones = len.saturating_mul(8) >= occupied.saturating_mul(7);
-    (few_tombstones && slots < MAX_SLOTS).then(|| slots * 2)
+/// The size the next resize of a table of `slots` slots will have if it
+/// starts with `len` keys live, when that is a doubling: the resize's own
+/// size ([`slots_for`], never below `min_slots`), so a table whose
+/// removals keep it at half live or less (the resize is then a same-size
+/// rebuild) prepares nothing. `None` also for the largest table.
+pub(crate) fn predicted_growth(slots: usize, len: usize, min_slots: usize) -> Option<usize> {
+    let doubles = len.saturating_mul(2) > slots && slots < MAX_SLOTS;
+    doubles.then(|| (slots * 2).max(min_slots))
 }
 
 /// How many of a prepared successor's `total` memory steps should be
 /// handed out once its predecessor (of `slots` slots) has `occupied` claimed:
-/// none at half full ([`should_prepare`]), all at 11/16, so that the steps
-/// spread evenly over the writes that fill a sixteenth short of the load
-/// limit ([`should_grow`]: 3/4), and are done before the resize even when
-/// the count lags (`stats::claim_batch`).
+/// none at 5/8 ([`should_prepare`]), all at 23/32, so that the steps
+/// spread evenly over the writes until then, and are done before the
+/// resize (at 3/4: [`should_grow`]) even when the count lags
+/// (`stats::claim_batch`).
 pub(crate) fn steps_due(slots: usize, occupied: usize, total: usize) -> usize {
-    let span = (slots / 16 * 3).max(1) as u128;
-    let past = occupied.saturating_sub(slots / 2) as u128;
+    let from = slots / 8 * 5;
+    let span = (slots / 32 * 3).max(1) as u128;
+    let past = occupied.saturating_sub(from) as u128;
     (total as u128 * past).div_ceil(span).min(total as u128) as usize
 }
 

@@ -40,7 +40,7 @@ use crate::stats::{ProbeStats, Stats};
 ///
 /// The architecture is [`HashMap`](crate::HashMap)'s: every change is one
 /// CAS on a slot, the table is split-ordered, and a resize is cooperative
-/// and incremental (a writer that meets one migrates one chunk of 64 slots
+/// and incremental (a writer that meets one migrates one chunk of 16 slots
 /// first). Nothing but whole tables is ever retired, so the only garbage is
 /// old tables, and the map has a reclaimer made for that: a pin is two
 /// plain stores to the thread's own record (no locked instruction), and the

@@ -87,8 +87,11 @@ impl Retire for WordTable {
         // values live inline.
         let mut table = unsafe { Box::from_raw(ptr) };
         // Now, while this execution runs: the graveyard below drops the
-        // table outside it (`Header::free_prepared`).
-        table.header.free_prepared();
+        // table outside it (`Header::free_prepared`). Unwinding under loom:
+        // leave loom's state alone (`sync.rs`).
+        if !crate::sync::loom_unwinding() {
+            table.header.free_prepared();
+        }
         // Under loom, the free is a write of `alive` that every earlier
         // access must happen before; the memory itself is kept until the
         // execution is over (the graveyard frees it when the next one
