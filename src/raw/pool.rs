@@ -37,9 +37,9 @@ use std::ptr;
 /// Size classes: blocks of 8, 16, ..., 256 bytes.
 const CLASSES: usize = 32;
 /// Bytes kept per class per thread: enough for the entries a busy thread
-/// frees between two of the reclaimer's paced epoch bumps (a millisecond
-/// at most: about 10,000 entries at 10 million writes per second), so that
-/// the next millisecond's allocations find them here.
+/// frees between two of the reclaimer's paced epoch bumps (4 ms: about
+/// 40,000 entries at 10 million writes per second), so that the next
+/// interval's allocations find them here.
 const CAP_BYTES: usize = 1 << 20;
 
 /// Blocks kept for class `class` per thread.
@@ -90,10 +90,10 @@ impl List {
 
     /// Allocates blocks for an empty list: returns one (null if the
     /// allocator has none) and caches the others. The batch doubles on
-    /// each refill (1, 2, 4, ... up to [`MAX_REFILL`] and [`cap`]) and
-    /// starts over at each window's end ([`adapt`](Self::adapt)), so a
-    /// thread holds at most about as many unused blocks as it allocated
-    /// since its last refill.
+    /// each refill (up to [`MAX_REFILL`] and [`cap`]) and starts again at
+    /// each window's end from half of what the window allocated
+    /// ([`adapt`](Self::adapt)), so a thread holds at most about as many
+    /// unused blocks as it allocated lately.
     ///
     /// Why batches: a thread that inserts new keys faster than it frees
     /// allocates blocks the allocator carves from fresh heap, and a fresh
@@ -174,16 +174,13 @@ impl List {
     /// it frees (steady writes) keeps a window's worth.
     #[cold]
     fn adapt(&self, class: usize) {
-        let limit = self
-            .allocs
-            .get()
-            .saturating_mul(2)
-            .saturating_add(64)
-            .min(cap(class));
+        let allocs = self.allocs.get();
+        let limit = allocs.saturating_mul(2).saturating_add(64).min(cap(class));
         self.limit.set(limit);
         self.allocs.set(0);
         self.frees.set(0);
-        self.refill.set(1);
+        // The next refill: about half of what this window allocated.
+        self.refill.set((allocs / 2).clamp(1, MAX_REFILL));
         let layout = class_layout(class);
         while self.len.get() > limit {
             let b = self.head.get();
@@ -427,10 +424,11 @@ mod tests {
             // SAFETY: from alloc_with, freed once.
             assert_eq!(unsafe { take(p) }, [i as u64; 31]);
         }
-        // A window ended among those frees: the batch starts over.
+        // A window ended among those frees (4096 of them, after the 5000
+        // allocations): the batch starts again at half of those.
         CACHE.with(|c| {
             let list = &c.lists[class_of::<T>().unwrap()];
-            assert_eq!(list.refill.get(), 1);
+            assert_eq!(list.refill.get(), 2500);
             assert!(list.len.get() <= cap(class_of::<T>().unwrap()));
         });
     }

@@ -167,7 +167,7 @@ fn retire_entries(r: &TableReclaim, freed: &Arc<Count>, n: usize) {
 }
 
 /// Scans `r` until `freed` reaches `want` (the batch pacing may hold a
-/// bump back for a millisecond); false if it never does.
+/// bump back for a few milliseconds); false if it never does.
 fn scan_until(r: &TableReclaim, freed: &Count, want: usize) -> bool {
     for _ in 0..2000 {
         r.reclaim();
@@ -199,7 +199,7 @@ fn a_batch_waits_for_an_older_pin() {
     let freed = Arc::new(Count::new(0));
     while_pinned_elsewhere(&r, || {
         retire_entries(&r, &freed, bags::BATCH);
-        std::thread::sleep(std::time::Duration::from_millis(3));
+        std::thread::sleep(std::time::Duration::from_millis(5));
         r.reclaim();
         assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
     });
@@ -268,14 +268,14 @@ fn a_panicking_free_in_a_scan_leaves_the_other_batches_queued() {
     let _alone = alone();
     let freed = Arc::new(Count::new(0));
     let r = TableReclaim::new();
-    // Two batches, both stamped (the second by a scan over a millisecond
-    // later) but held by an older pin (of another map: pins are
+    // Two batches, both stamped (the second by a scan more than the pacing
+    // interval later) but held by an older pin (of another map: pins are
     // process-wide, and that map's unpin scans only that map), so that one
     // scan frees both.
     let other = TableReclaim::new();
     while_pinned_elsewhere(&other, || {
         retire_bombs(&r, &freed, 2 * bags::BATCH);
-        std::thread::sleep(std::time::Duration::from_millis(3));
+        std::thread::sleep(std::time::Duration::from_millis(5));
         r.reclaim();
         assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
     });
