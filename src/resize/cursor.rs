@@ -19,8 +19,11 @@ use crate::sync::{AtomicBool, AtomicUsize};
 /// running migrates one chunk, so the chunk is the migration's share of a
 /// write's latency: 64 slots took 1.1–2.0 µs (p50, 1–2 threads) and put
 /// one write in thirty above 1 µs while the map grew; 16 slots take about
-/// a quarter of that, for one more claim per 16 slots
-/// (docs/benchmarks.md, "Issue #15").
+/// a quarter of that, for one more claim per 16 slots. 8 slots cut the
+/// p99 of a growing map's inserts by another 10–25 % but cost `HashMap`
+/// about 10 % of its growth throughput, and a migration twice as many
+/// writes to finish (a table lives on beside its successor that much
+/// longer); not taken (docs/benchmarks.md, "Issue #15").
 ///
 /// Under loom, 2: a 4-slot table is then migrated in two chunks, so models
 /// see several helpers and the chunk hand-off.

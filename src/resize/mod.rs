@@ -64,6 +64,8 @@ pub(crate) mod probe;
 
 use std::ops::Range;
 
+use crossbeam_utils::CachePadded;
+
 use self::cursor::{Cursor, CHUNK};
 use self::memory::alloc_failed;
 use self::policy::Shrink;
@@ -114,10 +116,12 @@ pub(crate) struct Header<T: Generation> {
     /// that runs outside its loom execution (`WordMap`'s loom graveyard,
     /// `word/table.rs`) touches no loom atomic.
     prepared_freed: bool,
-    /// Slots claimed in this table (live keys plus tombstones).
-    pub(crate) occupied: Occupancy,
+    /// Slots claimed in this table (live keys plus tombstones). On its own
+    /// cache line, like `cursor`: writers add to both, and every operation
+    /// reads the fields above.
+    pub(crate) occupied: CachePadded<Occupancy>,
     /// Who migrates which chunk, and whether all are done (`cursor.rs`).
-    pub(crate) cursor: Cursor,
+    pub(crate) cursor: CachePadded<Cursor>,
 }
 
 impl<T: Generation> Header<T> {
@@ -130,8 +134,8 @@ impl<T: Generation> Header<T> {
             steps_claimed: StatUsize::new(0),
             prepare_declined: StatBool::new(false),
             prepared_freed: false,
-            occupied: Occupancy::new(),
-            cursor: Cursor::new(),
+            occupied: CachePadded::new(Occupancy::new()),
+            cursor: CachePadded::new(Cursor::new()),
         }
     }
 
