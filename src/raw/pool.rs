@@ -37,9 +37,9 @@ use std::ptr;
 /// Size classes: blocks of 8, 16, ..., 256 bytes.
 const CLASSES: usize = 32;
 /// Bytes kept per class per thread: enough for the entries a busy thread
-/// frees between two of the reclaimer's paced epoch bumps (4 ms: about
-/// 40,000 entries at 10 million writes per second), so that the next
-/// interval's allocations find them here.
+/// frees between two of the reclaimer's paced epoch bumps (a millisecond
+/// at most: about 10,000 entries at 10 million writes per second), so that
+/// the next millisecond's allocations find them here.
 const CAP_BYTES: usize = 1 << 20;
 
 /// Blocks kept for class `class` per thread.

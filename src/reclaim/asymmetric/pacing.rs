@@ -15,19 +15,20 @@
 //! bump at once; they are one per resize. Under loom every scan may bump
 //! (time is not part of a model, and a model must replay).
 
-/// Minimum time between two batch bumps, in nanoseconds: 4 ms. Each
+/// Minimum time between two batch bumps, in nanoseconds: 1 ms. Each
 /// barrier delays one operation of every other running thread by the
-/// interrupt (several microseconds in a virtual machine), so the rate of
-/// bumps is the rate of those delays: at 1 ms they were about one
-/// operation in a thousand at 2 threads, which set the p99.9 of gets and
-/// removes under a steady write load (docs/benchmarks.md, "Issue #15");
-/// the price is garbage held up to 4 ms instead of 1.
+/// interrupt (several microseconds in a virtual machine): at 1 ms about one
+/// operation in a thousand at 2 threads, the p99.9 of gets under a steady
+/// write load. 4 ms moved that p99.9 from 0.94 to 0.85 µs but cost the
+/// exchange workload 18 % of its throughput (garbage held four times as
+/// long: four times the entries in flight); not taken (docs/benchmarks.md,
+/// "Issue #15").
 #[cfg(not(loom))]
-const INTERVAL: u64 = 4_000_000;
+const INTERVAL: u64 = 1_000_000;
 
 /// A scan holding this many unstamped batches (16,384 entries) bumps
 /// regardless of time. Writers that retire faster than this per
-/// interval get a bump per this many batches; below that rate the
+/// millisecond get a bump per this many batches; below that rate the
 /// interval paces them.
 #[cfg(not(loom))]
 const MAX_UNSTAMPED: usize = 256;
