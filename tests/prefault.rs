@@ -25,6 +25,33 @@ fn minor_faults() -> u64 {
         .expect("a count")
 }
 
+/// Why this kernel cannot show the difference, if it cannot: without
+/// `MADV_POPULATE_WRITE` (Linux 5.14) lfmap cannot fault a table in ahead,
+/// and with transparent huge pages always on, a table faults in 2 MiB at a
+/// time with or without preparation.
+fn cannot_tell() -> Option<&'static str> {
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled");
+    if thp.is_ok_and(|s| s.contains("[always]")) {
+        return Some("transparent huge pages are always on");
+    }
+    // SAFETY: a fresh private anonymous page, unmapped below; madvise only
+    // faults it in.
+    unsafe {
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(page, libc::MAP_FAILED);
+        let populated = libc::madvise(page, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+        libc::munmap(page, 4096);
+        (!populated).then_some("the kernel has no MADV_POPULATE_WRITE")
+    }
+}
+
 /// Grows a `WordMap` from 2^18 slots (4 MiB of units) to 2^19 (8 MiB,
 /// 2,048 pages). By 23/32 load the next table is prepared and faulted in
 /// (`Resizer::prepare`), so the inserts that start, migrate and finish the
@@ -32,6 +59,10 @@ fn minor_faults() -> u64 {
 /// every page of the new table.
 #[test]
 fn table_pages_are_faulted_in_ahead_of_the_resize() {
+    if let Some(why) = cannot_tell() {
+        eprintln!("skipped: {why}");
+        return;
+    }
     const SLOTS: u64 = 1 << 18;
     let map: WordMap<u64, u64> = WordMap::new();
     let mut k = 0u64;

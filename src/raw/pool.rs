@@ -22,6 +22,13 @@
 //!   a map that shrinks or drops returns its entries' blocks to the
 //!   allocator, except at most `CAP_BYTES` per class on each thread that
 //!   freed them.
+//! * **Refills.** An empty list allocates a batch of blocks at once
+//!   ([`List::refill`]: doubling, at most 16,384 and `CAP_BYTES`), so that
+//!   the page faults of fresh heap land in one allocation per thousands,
+//!   not in one in a hundred. A thread that only allocates (its entries
+//!   freed on other threads) therefore keeps up to a batch of unused
+//!   blocks per class, within `CAP_BYTES`, until it allocates them or
+//!   exits.
 //! * **Any map, any backend.** The cache knows nothing of maps: a block
 //!   freed by one map's reclaimer may hold the next entry of another map of
 //!   the same class. It serves every reclamation backend the same way.

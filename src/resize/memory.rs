@@ -39,9 +39,9 @@ const MAP_DIRECTLY: usize = 128 * 1024;
 /// the trap, not the zeroing), so what the step's size chooses is how a
 /// fixed total is split among writes. Faulting pages one by one, as the
 /// writes met them, put a fault into about one write in a hundred (the p99
-/// of a growing map); 256 KiB steps left one write in four thousand at
-/// about 130 µs (p99.99 near 90 µs); 1 MiB steps leave one in sixteen
-/// thousand at about 0.5 ms (p99.99 near 30 µs), a bound per write that
+/// of a growing map); 256 KiB steps put about 130 µs into some 1,000
+/// writes of a growth to 4M keys (p99.99 near 90 µs); 1 MiB steps put
+/// about 0.5 ms into some 250 (p99.99 near 30 µs), a bound per write that
 /// stays far below a stop-the-world copy's. docs/benchmarks.md,
 /// "Issue #15", has the measurements.
 #[cfg_attr(loom, allow(dead_code))]

@@ -12,7 +12,7 @@
 //! # The protocol
 //!
 //! Before a growth, its table is **prepared** ([`Resizer::prepare`]): once
-//! the root is half full, a writer allocates the table the growth will
+//! the root is 5/8 full, a writer allocates the table the growth will
 //! want and publishes it in the root's `prepared` (one CAS, set once), and
 //! writers then fault its memory in, one bounded step per write at most,
 //! paced so that it is all present before the resize. The resize installs
@@ -73,7 +73,7 @@ use self::probe::Placement;
 use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::{claim_batch, MapCounters, Occupancy};
-use crate::sync::stat::{AtomicBool as StatBool, AtomicUsize as StatUsize};
+use crate::sync::stat::AtomicUsize as StatUsize;
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
 
@@ -106,11 +106,15 @@ pub(crate) struct Header<T: Generation> {
     /// among writers; no memory is published through it (a statistics
     /// atomic, so loom does not interleave it).
     steps_claimed: StatUsize,
-    /// This table will not prepare a successor ([`Resizer::prepare`]
-    /// decided so once: too small, presized, not growing, or no memory).
-    /// Relaxed: a hint that saves the decision's cost (a statistics
-    /// atomic, so loom does not interleave it).
-    prepare_declined: StatBool,
+    /// The occupancy below which this table does not try to prepare a
+    /// successor again ([`Resizer::prepare`]): 0 at first; `usize::MAX`
+    /// once it declined for good (too small, presized, no memory); a
+    /// little above the occupancy at which it last found the map not
+    /// growing (removals keeping it at half live), so that it looks again
+    /// if the map starts to grow. Relaxed: a hint that saves the
+    /// decision's cost (a statistics atomic, so loom does not interleave
+    /// it).
+    prepare_retry_at: StatUsize,
     /// `prepared` was dealt with ([`Header::free_prepared`]): a later drop
     /// leaves it alone. A plain flag (exclusive access), so that a drop
     /// that runs outside its loom execution (`WordMap`'s loom graveyard,
@@ -132,7 +136,7 @@ impl<T: Generation> Header<T> {
             next: AtomicPtr::new(std::ptr::null_mut()),
             prepared: AtomicPtr::new(std::ptr::null_mut()),
             steps_claimed: StatUsize::new(0),
-            prepare_declined: StatBool::new(false),
+            prepare_retry_at: StatUsize::new(0),
             prepared_freed: false,
             occupied: CachePadded::new(Occupancy::new()),
             cursor: CachePadded::new(Cursor::new()),
@@ -145,8 +149,7 @@ impl<T: Generation> Header<T> {
         self.placement.slots()
     }
 
-    /// Whether a successor was prepared for this table (and not yet
-    /// installed: then it is `next`).
+    /// Whether a successor was prepared for this table (installed or not).
     fn has_prepared(&self) -> bool {
         // Relaxed: a policy input (`Resizer::shrink_to_fit`), nothing is
         // read through the pointer.
@@ -165,7 +168,21 @@ impl<T: Generation> Header<T> {
     /// it). Runs once, when this table is freed: from its drop, or earlier
     /// from a map's free that keeps the table's memory (under loom).
     pub(crate) fn free_prepared(&mut self) {
-        if std::mem::replace(&mut self.prepared_freed, true) {
+        self.free_prepared_unless(false);
+    }
+
+    /// Gives up the prepared table without freeing it: a loom execution
+    /// that unwinds leaves loom's state alone (`sync.rs`), and the table's
+    /// later drop, outside that execution, must not touch it either.
+    #[cfg(loom)]
+    pub(crate) fn forget_prepared(&mut self) {
+        self.free_prepared_unless(true);
+    }
+
+    /// [`free_prepared`](Self::free_prepared), or (`forget`) only marks it
+    /// done.
+    fn free_prepared_unless(&mut self, forget: bool) {
+        if std::mem::replace(&mut self.prepared_freed, true) || forget {
             return;
         }
         // Relaxed: `&mut self`, every write happened-before.
@@ -191,6 +208,16 @@ impl<T: Generation> Drop for Header<T> {
         }
         self.free_prepared();
     }
+}
+
+/// Why a table prepares no successor (`Resizer::allocate_prepared`).
+enum Decline {
+    /// Not this table, ever: too small to be mapped, sized by the user, or
+    /// no memory for it.
+    ForGood,
+    /// Not now: removals keep the map at half live or less, so its resize
+    /// would be a same-size rebuild.
+    NotGrowing,
 }
 
 /// Frees a table that was never installed (a prepared table the resize did
@@ -414,11 +441,11 @@ impl<T: Generation> Resizer<T> {
         // header is initialised for us.
         let mut prepared = h.prepared.load(Acquire);
         if prepared.is_null() {
-            if h.prepare_declined.load(Relaxed) || next_of(table, guard).is_some() {
+            if occupied < h.prepare_retry_at.load(Relaxed) || next_of(table, guard).is_some() {
                 return;
             }
             match self.allocate_prepared(table) {
-                Some(new) => {
+                Ok(new) => {
                     let new = Box::into_raw(new);
                     // AcqRel on success: Release publishes the table's
                     // initialised header to the threads that load
@@ -436,8 +463,15 @@ impl<T: Generation> Resizer<T> {
                         }
                     }
                 }
-                None => {
-                    h.prepare_declined.store(true, Relaxed);
+                Err(Decline::ForGood) => {
+                    h.prepare_retry_at.store(usize::MAX, Relaxed);
+                    return;
+                }
+                Err(Decline::NotGrowing) => {
+                    // Look again after another 1/32 of the slots is
+                    // claimed: the map may start to grow.
+                    let again = occupied.saturating_add((h.slots() / 32).max(1));
+                    h.prepare_retry_at.store(again, Relaxed);
                     return;
                 }
             }
@@ -464,20 +498,21 @@ impl<T: Generation> Resizer<T> {
     /// The table `table`'s growth will want, if it is worth preparing: not
     /// for a table at its `with_capacity`/`reserve` size (the user sized
     /// the map not to grow), nor for a successor too small to be mapped
-    /// (`memory::worth_preparing`), nor when the resize would not double
-    /// ([`policy::predicted_growth`]), nor when its memory cannot be had.
-    /// The cheap tests first: this runs on every counted claim until a
-    /// table is prepared or declined.
-    fn allocate_prepared(&self, table: &T) -> Option<Box<T>> {
+    /// (`memory::worth_preparing`), nor when its memory cannot be had (for
+    /// good, all three), nor while the resize would not double
+    /// ([`policy::predicted_growth`]: for now). The cheap tests first.
+    fn allocate_prepared(&self, table: &T) -> Result<Box<T>, Decline> {
         let h = table.header();
         let min_slots = self.min_slots();
         let presized = min_slots > policy::MIN_SLOTS && h.slots() <= min_slots;
         if presized || !memory::worth_preparing(h.slots().saturating_mul(2 * T::SLOT_BYTES)) {
-            return None;
+            return Err(Decline::ForGood);
         }
-        let slots = policy::predicted_growth(h.slots(), self.len(), min_slots)?;
+        let slots = policy::predicted_growth(h.slots(), self.len(), min_slots)
+            .ok_or(Decline::NotGrowing)?;
         let generation = h.generation + 1;
-        T::successor(h.placement.successor(slots, generation), generation).ok()
+        T::successor(h.placement.successor(slots, generation), generation)
+            .map_err(|_| Decline::ForGood)
     }
 
     /// Counts a slot of `table` that a migration's copy claimed (in this
@@ -964,6 +999,7 @@ mod tests {
     /// A map sized with `with_capacity` does not prepare a successor while
     /// it fills to that size: the user sized it not to grow.
     #[test]
+    #[cfg(target_os = "linux")]
     fn a_presized_map_prepares_nothing() {
         let map = WordMap::<u64, u64>::with_capacity(6_000);
         for k in 0..6_000u64 {
@@ -977,6 +1013,7 @@ mod tests {
     /// resize is a same-size rebuild) prepares nothing, however many
     /// slots its churn claims.
     #[test]
+    #[cfg(target_os = "linux")]
     fn a_churning_map_at_half_prepares_nothing() {
         let map = WordMap::<u64, u64>::new();
         for k in 0..4_000u64 {
@@ -988,6 +1025,32 @@ mod tests {
             assert!(!root_prepared(&map), "prepared at {k}");
         }
         assert_eq!(map.len(), 4_000);
+    }
+
+    /// A map that churned at half live past 5/8 (no successor prepared)
+    /// and then starts to grow prepares one before its resize after all.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_map_that_grows_after_churning_prepares() {
+        let map = WordMap::<u64, u64>::new();
+        for k in 0..4_000u64 {
+            map.insert(k, k);
+        }
+        let claimed = |m: &WordMap<u64, u64>| m.stats().len + m.stats().tombstones;
+        let mut k = 4_000u64;
+        while claimed(&map) < 5_300 {
+            map.insert(k, k);
+            map.remove(&(k - 4_000));
+            k += 1;
+            assert!(!root_prepared(&map));
+        }
+        assert_eq!(map.stats().slots, 8_192);
+        let resizes = map.stats().resizes;
+        while !root_prepared(&map) {
+            map.insert(k, k);
+            k += 1;
+            assert_eq!(map.stats().resizes, resizes, "resized unprepared");
+        }
     }
 
     /// `shrink_to_fit` on a map that stopped growing past 5/8 gives its

@@ -89,7 +89,10 @@ impl Retire for WordTable {
         // Now, while this execution runs: the graveyard below drops the
         // table outside it (`Header::free_prepared`). Unwinding under loom:
         // leave loom's state alone (`sync.rs`).
-        if !crate::sync::loom_unwinding() {
+        if crate::sync::loom_unwinding() {
+            #[cfg(loom)]
+            table.header.forget_prepared();
+        } else {
             table.header.free_prepared();
         }
         // Under loom, the free is a write of `alive` that every earlier

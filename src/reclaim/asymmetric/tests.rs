@@ -167,7 +167,7 @@ fn retire_entries(r: &TableReclaim, freed: &Arc<Count>, n: usize) {
 }
 
 /// Scans `r` until `freed` reaches `want` (the batch pacing may hold a
-/// bump back for a few milliseconds); false if it never does.
+/// bump back for a millisecond); false if it never does.
 fn scan_until(r: &TableReclaim, freed: &Count, want: usize) -> bool {
     for _ in 0..2000 {
         r.reclaim();
