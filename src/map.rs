@@ -324,6 +324,11 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// [`reserve`](HashMap::reserve) set. O(capacity). Best effort: if the
     /// smaller table cannot be allocated, the map keeps its table.
     ///
+    /// It also gives back the next table that a growing map prepares ahead
+    /// of its resize (from 5/8 load, so that no write faults in table
+    /// memory during the resize): a map that stopped growing between 5/8
+    /// and 3/4 load holds up to twice its table's memory that way.
+    ///
     /// ```
     /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(100_000);
     /// map.pin().insert(1, 1);

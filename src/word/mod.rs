@@ -832,6 +832,11 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// floor that `with_capacity` and `reserve` set. O(capacity); best
     /// effort (if the smaller table cannot be allocated, nothing changes).
     ///
+    /// It also gives back the next table that a growing map prepares ahead
+    /// of its resize (from 5/8 load, so that no write faults in table
+    /// memory during the resize): a map that stopped growing between 5/8
+    /// and 3/4 load holds up to twice its table's memory that way.
+    ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(100_000);
     /// map.insert(1, 1);
