@@ -125,15 +125,26 @@ impl List {
                 break;
             }
             // SAFETY: a fresh block of at least 8 bytes, 8-aligned, ours.
-            unsafe {
-                b.write(Block {
-                    next: self.head.get(),
-                })
-            };
-            self.head.set(b);
-            self.len.set(self.len.get() + 1);
+            unsafe { self.link(b) };
         }
         first
+    }
+
+    /// Puts `block` at the head of the list.
+    ///
+    /// # Safety
+    ///
+    /// `block` is free, ours, at least 8 bytes and 8-aligned.
+    #[inline]
+    unsafe fn link(&self, block: *mut Block) {
+        // SAFETY: the caller's: its first word becomes the link.
+        unsafe {
+            block.write(Block {
+                next: self.head.get(),
+            })
+        };
+        self.head.set(block);
+        self.len.set(self.len.get() + 1);
     }
 
     /// Takes a cached block, or null.
@@ -163,13 +174,7 @@ impl List {
             return false;
         }
         // SAFETY: the block is ours and at least 8 bytes, 8-aligned.
-        unsafe {
-            block.write(Block {
-                next: self.head.get(),
-            })
-        };
-        self.head.set(block);
-        self.len.set(self.len.get() + 1);
+        unsafe { self.link(block) };
         true
     }
 

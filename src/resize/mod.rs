@@ -975,18 +975,24 @@ mod tests {
         map.raw().resizer().root(&guard).header().has_prepared()
     }
 
+    /// A map of 8,192 slots grown past 5/8 (5,400 keys, each mapped to
+    /// itself): its successor is prepared, no resize yet.
+    fn grown_past_five_eighths() -> WordMap<u64, u64> {
+        let map = WordMap::<u64, u64>::new();
+        for k in 0..5_400u64 {
+            map.insert(k, k);
+        }
+        assert!(root_prepared(&map));
+        map
+    }
+
     /// A prepared table that the resize does not want (the keys were
     /// removed: it shrinks instead) is freed with the table that prepared
     /// it, and the map stays correct (a leak shows under LeakSanitizer).
     #[test]
     #[cfg(target_os = "linux")]
     fn an_unwanted_prepared_table_is_freed() {
-        let map = WordMap::<u64, u64>::new();
-        // 8,192 slots past 5/8.
-        for k in 0..5_400u64 {
-            map.insert(k, k);
-        }
-        assert!(root_prepared(&map));
+        let map = grown_past_five_eighths();
         for k in 0..5_390u64 {
             assert_eq!(map.remove(&k), Some(k));
         }
@@ -1058,11 +1064,7 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn shrink_to_fit_releases_the_prepared_table() {
-        let map = WordMap::<u64, u64>::new();
-        for k in 0..5_400u64 {
-            map.insert(k, k);
-        }
-        assert!(root_prepared(&map));
+        let map = grown_past_five_eighths();
         let slots = map.stats().slots;
         map.shrink_to_fit();
         assert!(!root_prepared(&map));
