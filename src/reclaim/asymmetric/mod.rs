@@ -102,11 +102,26 @@ use crate::sync::Ordering::{Acquire, Release};
 use crate::sync::stat::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 
-/// Objects one scan frees at most (four batches of entries): the rest wait
-/// for the next scan, which the next seal or unpin tick runs. Each seal
-/// adds one batch and runs a scan that may free four, so the queue keeps up
-/// with any retirement rate.
-const FREE_PER_SCAN: usize = 4 * bags::BATCH;
+/// Objects one scan frees at most (one batch of entries) while little is
+/// freeable: the rest wait for the next scan. Each seal adds one batch and
+/// runs a scan that frees up to one, so the writers' own scans keep pace
+/// with their retirements, and when they fall behind (scans skipped while
+/// another thread scanned, or a pin that held everything back) the
+/// backlog makes scans free four ([`CATCH_UP_PER_SCAN`]). Freeing a batch
+/// costs a few microseconds (its entries' lines are cold by then), paid
+/// by the write that happens to scan: four per scan put that much into
+/// one write in 64, the p99.9 of a steady write load (docs/benchmarks.md,
+/// "Issue #15").
+const FREE_PER_SCAN: usize = bags::BATCH;
+
+/// Objects one scan frees at most once [`CATCH_UP_FROM`] stamped objects
+/// wait: a pin that held everything back for a while, or scans skipped
+/// because another thread was scanning, is worked off four batches per
+/// scan.
+const CATCH_UP_PER_SCAN: usize = 4 * bags::BATCH;
+
+/// Stamped objects held from which scans free [`CATCH_UP_PER_SCAN`].
+const CATCH_UP_FROM: usize = 16 * bags::BATCH;
 
 /// The reclaimer of one map: its queue of retired tables and sealed
 /// batches, what its scanner holds, and its per-record bags of unsealed
@@ -126,6 +141,12 @@ pub(crate) struct TableReclaim {
     /// Objects queued or held by the scanner (a table counts 1, a batch
     /// its length).
     pending: AtomicUsize,
+    /// Tables among them.
+    tables: AtomicUsize,
+    /// Batches sealed in this map so far, and the count the last pacing
+    /// tick saw ([`writers_idle`](Self::writers_idle)).
+    seals: AtomicUsize,
+    seals_seen: AtomicUsize,
     /// Unpins of this map by owned guards while objects are queued; every
     /// 64th scans. (Thread-bound pins count on their thread: `guard.rs`.)
     tick: AtomicUsize,
@@ -146,6 +167,9 @@ struct ScanState {
     held: VecDeque<Retired>,
     /// Sealed batches waiting for a bump the pacing allows.
     unstamped: Vec<Retired>,
+    /// Objects in `held` (a table counts 1, a batch its length): the
+    /// backlog a scan's budget follows.
+    held_objects: usize,
 }
 
 // SAFETY: `scan` is only touched by the holder of `scanning` (or with
@@ -188,9 +212,13 @@ impl TableReclaim {
             scan: UnsafeCell::new(ScanState {
                 held: VecDeque::new(),
                 unstamped: Vec::new(),
+                held_objects: 0,
             }),
             bags: Bags::new(),
             pending: AtomicUsize::new(0),
+            tables: AtomicUsize::new(0),
+            seals: AtomicUsize::new(0),
+            seals_seen: AtomicUsize::new(0),
             tick: AtomicUsize::new(0),
         }
     }
@@ -234,8 +262,9 @@ impl TableReclaim {
         pacing::bumped();
         // SAFETY: the caller's obligations are `Retired::new`'s.
         let table = unsafe { Retired::new(ptr, Some(stamp), 1) };
-        // Relaxed: a gauge.
+        // Relaxed: gauges.
         self.pending.fetch_add(1, Relaxed);
+        self.tables.fetch_add(1, Relaxed);
         // Release (`RetiredTables::push`): the scanner that takes the table
         // happens after the heavy barrier above.
         self.retired.push(table);
@@ -269,8 +298,9 @@ impl TableReclaim {
         // the bag, which precedes this in program order (the bag's holder
         // is this party).
         let retired = unsafe { Retired::new(batch, None, n) };
-        // Relaxed: a gauge.
+        // Relaxed: gauges.
         self.pending.fetch_add(n, Relaxed);
+        self.seals.fetch_add(1, Relaxed);
         // Release (`RetiredTables::push`): the scanner that takes the batch
         // (Acquire) happens after every unlink of its objects, so the bump
         // it makes for them comes after those unlinks (`reclaim`).
@@ -278,7 +308,8 @@ impl TableReclaim {
         self.reclaim();
     }
 
-    /// Frees what no pin can hold, up to [`FREE_PER_SCAN`] objects, unless
+    /// Frees what no pin can hold, up to [`FREE_PER_SCAN`] objects
+    /// ([`CATCH_UP_PER_SCAN`] from [`CATCH_UP_FROM`] pending), unless
     /// another thread is scanning this map. Takes the queue; sealed batches
     /// get the stamp of a bump made now if the pacing allows one
     /// ([`pacing`]) and wait for a later scan otherwise; stamped objects
@@ -300,6 +331,7 @@ impl TableReclaim {
                 st.unstamped.push(r);
             }
         }
+        st.held_objects += stamped.iter().map(Retired::count).sum::<usize>();
         st.held.extend(stamped.into_iter().rev());
         if !st.unstamped.is_empty() && pacing::may_bump(st.unstamped.len()) {
             // AcqRel, as in `retire_now`. Every unlink of a taken batch's
@@ -316,6 +348,7 @@ impl TableReclaim {
             };
             barrier::heavy();
             pacing::bumped();
+            st.held_objects += st.unstamped.iter().map(Retired::count).sum::<usize>();
             st.held.extend(st.unstamped.drain(..).map(|mut r| {
                 r.stamp_if_unstamped(stamp);
                 r
@@ -333,12 +366,17 @@ impl TableReclaim {
         // Acquire loads of every record (`Domain::oldest_pin`).
         let oldest_pin = self.domain().oldest_pin();
         // Free from the front what no pin can hold, up to `FREE_PER_SCAN`
-        // objects; the rest wait for the next scans. A paced bump can make
-        // thousands of entries free at once; freeing them a few batches per
-        // scan keeps each write's share of the work small and lets the
-        // entry cache (`raw/pool.rs`) absorb the blocks.
+        // objects (more when much is pending); the rest wait for the next
+        // scans. A paced bump can make thousands of entries free at once;
+        // freeing them a batch per scan keeps each write's share of the
+        // work small and lets the entry cache (`raw/pool.rs`) absorb the
+        // blocks.
         // Mutation `tables_ignore_pins`: free regardless of pins.
-        let mut budget = FREE_PER_SCAN;
+        let mut budget = if st.held_objects >= CATCH_UP_FROM {
+            CATCH_UP_PER_SCAN
+        } else {
+            FREE_PER_SCAN
+        };
         let mut free = Vec::new();
         while let Some(front) = st.held.front() {
             let unreachable =
@@ -347,8 +385,14 @@ impl TableReclaim {
                 break;
             }
             budget = budget.saturating_sub(front.count());
+            st.held_objects -= front.count();
             free.extend(st.held.pop_front());
         }
+        debug_assert_eq!(
+            st.held_objects,
+            st.held.iter().map(Retired::count).sum::<usize>(),
+            "the held-objects count drifted"
+        );
         // Before freeing: a user's `Drop` run by a free may pin and scan
         // this map too.
         drop(flag);
@@ -360,9 +404,12 @@ impl TableReclaim {
             rest: free.into_iter(),
         };
         for object in free.rest.by_ref() {
-            // Relaxed: a gauge. Before the free, so that a panicking free
-            // (which still frees its objects) leaves it right.
+            // Relaxed: gauges. Before the free, so that a panicking free
+            // (which still frees its objects) leaves them right.
             self.pending.fetch_sub(object.count(), Relaxed);
+            if object.is_table() {
+                self.tables.fetch_sub(1, Relaxed);
+            }
             // SAFETY: every record read "not pinned" or an epoch at least
             // this object's stamp: by the barrier argument (docs/design.md,
             // "Reclamation") no pin that can reach it is left, and its last
@@ -372,15 +419,40 @@ impl TableReclaim {
         }
     }
 
-    /// After an unpin of this map: scans if objects are queued and
-    /// `scan_due` (the guard retired a table, or its pacing tick came up:
-    /// `guard.rs`).
+    /// After an unpin of this map: scans if `scan_due` (the guard retired
+    /// a table, or its pacing tick came up: `guard.rs`) and there is work
+    /// no writer is about to do: a queued table, or objects queued while
+    /// no batch was sealed since the last tick
+    /// ([`writers_idle`](Self::writers_idle)).
+    /// While writers seal, their own scans free a batch per seal, and a
+    /// read's tick leaves the freeing (a few microseconds a batch) to them.
     #[inline]
     fn after_unpin(&self, scan_due: bool) {
-        // Relaxed: a hint; `reclaim` takes the queue with Acquire.
-        if scan_due && self.pending.load(Relaxed) > 0 {
+        if !scan_due {
+            return;
+        }
+        // Relaxed: hints; `reclaim` takes the queue with Acquire.
+        let pending = self.pending.load(Relaxed);
+        if pending == 0 {
+            return;
+        }
+        if cfg!(loom) || self.tables.load(Relaxed) > 0 || self.writers_idle() {
             self.reclaim();
         }
+    }
+
+    /// Whether no batch was sealed in this map since the last pacing tick
+    /// asked (then the map's writers are idle, and its queued garbage waits
+    /// for the ticks). Relaxed loads and a store: a heuristic; a race
+    /// between two ticks at worst delays a scan by one tick.
+    #[inline]
+    fn writers_idle(&self) -> bool {
+        let seals = self.seals.load(Relaxed);
+        if self.seals_seen.load(Relaxed) == seals {
+            return true;
+        }
+        self.seals_seen.store(seals, Relaxed);
+        false
     }
 
     /// The pacing tick of an owned guard's unpin (a lossy count on the

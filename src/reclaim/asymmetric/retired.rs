@@ -24,6 +24,9 @@ pub(super) struct Retired {
     /// Objects this stands for (1 for a table, the batch's length for a
     /// batch), for the pending-garbage gauge.
     count: usize,
+    /// Whether this is a table (retired stamped, by `retire_now`), not a
+    /// sealed batch (queued unstamped): for the queued-tables gauge.
+    table: bool,
 }
 
 // SAFETY: a `Retired` owns its table; moving it to another thread moves the
@@ -48,6 +51,7 @@ impl Retired {
         Retired {
             ptr: ptr.cast(),
             free: free::<T>,
+            table: stamp.is_some(),
             stamp,
             count,
         }
@@ -71,6 +75,12 @@ impl Retired {
     #[inline]
     pub(super) fn count(&self) -> usize {
         self.count
+    }
+
+    /// Whether this is a retired table (see `table`).
+    #[inline]
+    pub(super) fn is_table(&self) -> bool {
+        self.table
     }
 
     /// Whether no pin can hold this table, given the oldest epoch a record

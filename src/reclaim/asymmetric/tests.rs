@@ -331,3 +331,92 @@ fn guards_dropped_out_of_order_keep_the_thread_pinned() {
     r.reclaim();
     assert_eq!(freed.load(Relaxed), 2);
 }
+
+/// Runs scans of `r` until `freed` reaches `want`, returning how many
+/// objects each scan that freed anything freed (false if it never gets
+/// there).
+fn frees_per_scan(r: &TableReclaim, freed: &Count, want: usize) -> Option<Vec<usize>> {
+    let mut per_scan = Vec::new();
+    for _ in 0..2000 {
+        let before = freed.load(Relaxed);
+        r.reclaim();
+        let now = freed.load(Relaxed);
+        if now > before {
+            per_scan.push(now - before);
+        }
+        if now == want {
+            return Some(per_scan);
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    None
+}
+
+#[test]
+fn a_scan_frees_one_batch_unless_a_backlog_waits() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    // Three batches, held back by an older pin: then one per scan (the
+    // pins' own unpins may free one first).
+    while_pinned_elsewhere(&r, || retire_entries(&r, &freed, 3 * bags::BATCH));
+    let per_scan = frees_per_scan(&r, &freed, 3 * bags::BATCH).expect("never freed");
+    assert!(per_scan.iter().all(|&n| n == bags::BATCH), "{per_scan:?}");
+    // A backlog of 20 batches: worked off up to four per scan.
+    while_pinned_elsewhere(&r, || retire_entries(&r, &freed, 20 * bags::BATCH));
+    let per_scan = frees_per_scan(&r, &freed, 23 * bags::BATCH).expect("never freed");
+    assert!(
+        per_scan.iter().all(|&n| n <= 4 * bags::BATCH),
+        "{per_scan:?}"
+    );
+    assert!(
+        per_scan.iter().any(|&n| n > bags::BATCH),
+        "no catch-up: {per_scan:?}"
+    );
+}
+
+#[test]
+fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
+    use super::guard::TableOwnedGuard;
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    // A batch sealed while an older pin holds it. Owned guards throughout,
+    // whose first unpins are no pacing ticks: the explicit ticks below are
+    // the first this map sees.
+    let (pinned, go) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _old = TableOwnedGuard::pin(&r);
+            pinned.wait();
+            go.wait();
+        });
+        pinned.wait();
+        let g = TableOwnedGuard::pin(&r);
+        for _ in 0..bags::BATCH {
+            // SAFETY: never shared; retired once.
+            unsafe { g.retire(probe(&freed)) };
+        }
+        drop(g);
+        go.wait();
+    });
+    assert_eq!(freed.load(Relaxed), 0);
+    // Past the pacing interval, so that a scan now would bump and free it.
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    // The first tick after a seal: writers are active, no scan.
+    r.after_unpin(true);
+    assert_eq!(
+        freed.load(Relaxed),
+        0,
+        "a read's tick scanned while writers sealed"
+    );
+    // No seal since: the writers are idle, and ticks free.
+    for _ in 0..2000 {
+        r.after_unpin(true);
+        if freed.load(Relaxed) == bags::BATCH {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    panic!("an idle map's ticks never freed its batch");
+}
