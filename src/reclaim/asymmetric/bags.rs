@@ -116,6 +116,10 @@ pub(super) struct Bag {
     /// `items.len()`, for the pending-garbage gauge (a statistic: written by
     /// the holder with a plain store, read by anyone).
     len: AtomicUsize,
+    /// The map's seal count when the record's holder last had a pacing
+    /// tick in this map (`TableReclaim::writers_idle`): a heuristic, read
+    /// and written by the holder alone, Relaxed.
+    pub(super) seals_seen: AtomicUsize,
 }
 
 // SAFETY: a bag holds retired objects that may be freed on any thread (the
@@ -133,6 +137,7 @@ impl Bag {
             // most maps.
             items: UnsafeCell::new(Vec::new()),
             len: AtomicUsize::new(0),
+            seals_seen: AtomicUsize::new(0),
         }
     }
 

@@ -198,7 +198,8 @@ impl Drop for TableGuard<'_> {
             self.record.release();
             tick = self.owner.owned_tick();
         }
-        self.owner.after_unpin(self.retired.get() || tick);
+        self.owner
+            .after_unpin(self.retired.get() || tick, self.record);
     }
 }
 
@@ -259,7 +260,7 @@ impl Drop for TableOwnedGuard<'_> {
         self.record.announcement.unpin(Release);
         self.record.release();
         let tick = self.owner.owned_tick();
-        self.owner.after_unpin(tick);
+        self.owner.after_unpin(tick, self.record);
     }
 }
 

@@ -97,30 +97,28 @@ use std::collections::VecDeque;
 use crate::sync::fence;
 use crate::sync::AtomicBool;
 use crate::sync::Ordering::{Acquire, Release};
-// `pending` (a statistic) and `tick` (scan pacing) are heuristics, never a
-// step of the reclamation argument (`sync.rs`, `stat`).
+// `pending`, `tables` (statistics), `seals` and `tick` (scan pacing) are
+// heuristics, never a step of the reclamation argument (`sync.rs`, `stat`).
 use crate::sync::stat::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 
-/// Objects one scan frees at most (one batch of entries) while little is
-/// freeable: the rest wait for the next scan. Each seal adds one batch and
-/// runs a scan that frees up to one, so the writers' own scans keep pace
-/// with their retirements, and when they fall behind (scans skipped while
-/// another thread scanned, or a pin that held everything back) the
-/// backlog makes scans free four ([`CATCH_UP_PER_SCAN`]). Freeing a batch
-/// costs a few microseconds (its entries' lines are cold by then), paid
-/// by the write that happens to scan: four per scan put that much into
-/// one write in 64, the p99.9 of a steady write load (docs/benchmarks.md,
-/// "Issue #15").
+/// Objects one scan frees at most while little is freeable: one batch,
+/// plus one for each seal whose scan was skipped because another thread
+/// was scanning. Each seal adds one batch and runs a scan, so the writers'
+/// own scans keep pace with their retirements. Freeing a batch costs a few
+/// microseconds (its entries' lines are cold by then), paid by the write
+/// that happens to scan: four per scan put that much into one write in
+/// 64, the p99.9 of a steady write load (docs/benchmarks.md, "Issue #15").
 const FREE_PER_SCAN: usize = bags::BATCH;
 
-/// Objects one scan frees at most once [`CATCH_UP_FROM`] stamped objects
-/// wait: a pin that held everything back for a while, or scans skipped
-/// because another thread was scanning, is worked off four batches per
-/// scan.
-const CATCH_UP_PER_SCAN: usize = 4 * bags::BATCH;
+/// Objects one scan frees at most, whatever the backlog: four batches.
+const MAX_FREE_PER_SCAN: usize = 4 * bags::BATCH;
 
-/// Stamped objects held from which scans free [`CATCH_UP_PER_SCAN`].
+/// Stamped objects held from which scans free [`MAX_FREE_PER_SCAN`]: a
+/// backlog (a pin that held everything back for a while) is worked off
+/// four batches per scan. Above the batches one paced bump stamps at
+/// 2 threads' full write rate (about 19 a millisecond), so that a steady
+/// load frees one batch per seal.
 const CATCH_UP_FROM: usize = 16 * bags::BATCH;
 
 /// The reclaimer of one map: its queue of retired tables and sealed
@@ -143,10 +141,12 @@ pub(crate) struct TableReclaim {
     pending: AtomicUsize,
     /// Tables among them.
     tables: AtomicUsize,
-    /// Batches sealed in this map so far, and the count the last pacing
-    /// tick saw ([`writers_idle`](Self::writers_idle)).
+    /// Seals whose scan was skipped (another thread was scanning) since a
+    /// scan last made up for them ([`FREE_PER_SCAN`]).
+    skipped: AtomicUsize,
+    /// Batches sealed in this map so far (each record's bag keeps the count
+    /// its holder's last pacing tick saw: [`writers_idle`](Self::writers_idle)).
     seals: AtomicUsize,
-    seals_seen: AtomicUsize,
     /// Unpins of this map by owned guards while objects are queued; every
     /// 64th scans. (Thread-bound pins count on their thread: `guard.rs`.)
     tick: AtomicUsize,
@@ -217,8 +217,8 @@ impl TableReclaim {
             bags: Bags::new(),
             pending: AtomicUsize::new(0),
             tables: AtomicUsize::new(0),
+            skipped: AtomicUsize::new(0),
             seals: AtomicUsize::new(0),
-            seals_seen: AtomicUsize::new(0),
             tick: AtomicUsize::new(0),
         }
     }
@@ -262,7 +262,9 @@ impl TableReclaim {
         pacing::bumped();
         // SAFETY: the caller's obligations are `Retired::new`'s.
         let table = unsafe { Retired::new(ptr, Some(stamp), 1) };
-        // Relaxed: gauges.
+        // Relaxed: a gauge and a heuristic (`after_unpin`). Counted before
+        // the push (Release) and uncounted after a take (Acquire), so the
+        // count never goes below zero.
         self.pending.fetch_add(1, Relaxed);
         self.tables.fetch_add(1, Relaxed);
         // Release (`RetiredTables::push`): the scanner that takes the table
@@ -298,25 +300,29 @@ impl TableReclaim {
         // the bag, which precedes this in program order (the bag's holder
         // is this party).
         let retired = unsafe { Retired::new(batch, None, n) };
-        // Relaxed: gauges.
+        // Relaxed: a gauge and a heuristic (`after_unpin`).
         self.pending.fetch_add(n, Relaxed);
         self.seals.fetch_add(1, Relaxed);
         // Release (`RetiredTables::push`): the scanner that takes the batch
         // (Acquire) happens after every unlink of its objects, so the bump
         // it makes for them comes after those unlinks (`reclaim`).
         self.retired.push(retired);
-        self.reclaim();
+        if !self.reclaim() {
+            // Relaxed: a heuristic sizing a later scan's work.
+            self.skipped.fetch_add(1, Relaxed);
+        }
     }
 
-    /// Frees what no pin can hold, up to [`FREE_PER_SCAN`] objects
-    /// ([`CATCH_UP_PER_SCAN`] from [`CATCH_UP_FROM`] pending), unless
+    /// Frees what no pin can hold, up to [`FREE_PER_SCAN`] objects (more
+    /// for skipped seals or a backlog: [`CATCH_UP_FROM`]), unless
     /// another thread is scanning this map. Takes the queue; sealed batches
     /// get the stamp of a bump made now if the pacing allows one
     /// ([`pacing`]) and wait for a later scan otherwise; stamped objects
     /// wait in stamp order for the pins older than their stamp to end.
-    fn reclaim(&self) {
+    /// Returns false if another thread was scanning (this scan skipped).
+    fn reclaim(&self) -> bool {
         let Some(flag) = ScanFlag::try_take(&self.scanning) else {
-            return;
+            return false;
         };
         // SAFETY: the flag makes us the only thread touching `scan`.
         let st = unsafe { &mut *self.scan.get() };
@@ -355,7 +361,7 @@ impl TableReclaim {
             }));
         }
         if st.held.is_empty() {
-            return;
+            return true;
         }
         // Orders our scan after the heavy barrier of every retirement we
         // took (they happen before our swap) and of our own bump: in the
@@ -366,16 +372,22 @@ impl TableReclaim {
         // Acquire loads of every record (`Domain::oldest_pin`).
         let oldest_pin = self.domain().oldest_pin();
         // Free from the front what no pin can hold, up to `FREE_PER_SCAN`
-        // objects (more when much is pending); the rest wait for the next
+        // objects (more when a backlog is held); the rest wait for the next
         // scans. A paced bump can make thousands of entries free at once;
         // freeing them a batch per scan keeps each write's share of the
         // work small and lets the entry cache (`raw/pool.rs`) absorb the
         // blocks.
         // Mutation `tables_ignore_pins`: free regardless of pins.
+        // Relaxed: a heuristic (`seal`); the swap only when seals were
+        // skipped, so a scan normally adds no locked instruction.
+        let skipped = match self.skipped.load(Relaxed) {
+            0 => 0,
+            _ => self.skipped.swap(0, Relaxed),
+        };
         let mut budget = if st.held_objects >= CATCH_UP_FROM {
-            CATCH_UP_PER_SCAN
+            MAX_FREE_PER_SCAN
         } else {
-            FREE_PER_SCAN
+            (FREE_PER_SCAN + skipped * bags::BATCH).min(MAX_FREE_PER_SCAN)
         };
         let mut free = Vec::new();
         while let Some(front) = st.held.front() {
@@ -388,9 +400,12 @@ impl TableReclaim {
             st.held_objects -= front.count();
             free.extend(st.held.pop_front());
         }
-        debug_assert_eq!(
-            st.held_objects,
-            st.held.iter().map(Retired::count).sum::<usize>(),
+        // The count that sizes the budget matches what is held (checked
+        // while `held` is short, so that a long backlog's scans stay cheap
+        // in debug builds too).
+        debug_assert!(
+            st.held.len() > 64
+                || st.held_objects == st.held.iter().map(Retired::count).sum::<usize>(),
             "the held-objects count drifted"
         );
         // Before freeing: a user's `Drop` run by a free may pin and scan
@@ -417,41 +432,52 @@ impl TableReclaim {
             // taken off the queue by us alone.
             unsafe { object.free() };
         }
+        true
     }
 
-    /// After an unpin of this map: scans if `scan_due` (the guard retired
-    /// a table, or its pacing tick came up: `guard.rs`) and there is work
-    /// no writer is about to do: a queued table, or objects queued while
-    /// no batch was sealed since the last tick
-    /// ([`writers_idle`](Self::writers_idle)).
+    /// After an unpin of this map by `record`'s holder: scans if
+    /// `scan_due` (the guard retired a table, or its pacing tick came up:
+    /// `guard.rs`) and there is work no writer is about to do: a queued
+    /// table, or objects queued while no batch was sealed in this map
+    /// since this record's previous tick ([`writers_idle`](Self::writers_idle)).
     /// While writers seal, their own scans free a batch per seal, and a
     /// read's tick leaves the freeing (a few microseconds a batch) to them.
     #[inline]
-    fn after_unpin(&self, scan_due: bool) {
+    fn after_unpin(&self, scan_due: bool, record: &Record) {
         if !scan_due {
             return;
         }
-        // Relaxed: hints; `reclaim` takes the queue with Acquire.
+        // Relaxed: heuristics, as are `tables` and `seals` below. A stale
+        // value at worst skips a scan (the next tick or seal runs one) or
+        // adds one; none is a step of the reclamation argument, and
+        // `reclaim` takes the queue with Acquire.
         let pending = self.pending.load(Relaxed);
         if pending == 0 {
             return;
         }
-        if cfg!(loom) || self.tables.load(Relaxed) > 0 || self.writers_idle() {
+        if cfg!(loom) || self.tables.load(Relaxed) > 0 || self.writers_idle(record) {
             self.reclaim();
         }
     }
 
-    /// Whether no batch was sealed in this map since the last pacing tick
-    /// asked (then the map's writers are idle, and its queued garbage waits
-    /// for the ticks). Relaxed loads and a store: a heuristic; a race
-    /// between two ticks at worst delays a scan by one tick.
+    /// Whether no batch was sealed in this map since `record`'s holder
+    /// last asked (then the map's writers are idle, and its queued garbage
+    /// waits for the ticks). Per record, so that many readers' ticks do
+    /// not each see "idle" between two seals. A map that never seals (a
+    /// `WordMap`) is always idle and touches no bag.
     #[inline]
-    fn writers_idle(&self) -> bool {
+    fn writers_idle(&self, record: &Record) -> bool {
+        // Relaxed: heuristics (`after_unpin`); `seals_seen` is read and
+        // written by the record's holder alone.
         let seals = self.seals.load(Relaxed);
-        if self.seals_seen.load(Relaxed) == seals {
+        if seals == 0 {
             return true;
         }
-        self.seals_seen.store(seals, Relaxed);
+        let seen = &self.bags.get(record.index).seals_seen;
+        if seen.load(Relaxed) == seals {
+            return true;
+        }
+        seen.store(seals, Relaxed);
         false
     }
 

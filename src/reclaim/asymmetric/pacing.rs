@@ -8,7 +8,7 @@
 //! batches bumps only if the last bump in the process is at least
 //! [`INTERVAL`] old, or if it holds [`MAX_UNSTAMPED`] unstamped batches
 //! (which bounds the garbage a burst of writes leaves unstamped). Otherwise
-//! the batches go back on the queue and a later scan stamps them.
+//! the scanner keeps them, unstamped, and a later scan stamps them.
 //!
 //! The bound: at most one batch bump per `INTERVAL` per process, plus one
 //! per `MAX_UNSTAMPED` batches a single scan takes. Tables (`retire_now`)

@@ -268,22 +268,24 @@ fn a_panicking_free_in_a_scan_leaves_the_other_batches_queued() {
     let _alone = alone();
     let freed = Arc::new(Count::new(0));
     let r = TableReclaim::new();
-    // Two batches, both stamped (the second by a scan more than the pacing
-    // interval later) but held by an older pin (of another map: pins are
-    // process-wide, and that map's unpin scans only that map), so that one
-    // scan frees both.
+    // Seventeen batches, all stamped (the last ones by a scan more than the
+    // pacing interval later) but held by an older pin (of another map: pins
+    // are process-wide, and that map's unpin scans only that map), so that
+    // one scan takes four (a backlog of 16 batches or more).
     let other = TableReclaim::new();
     while_pinned_elsewhere(&other, || {
-        retire_bombs(&r, &freed, 2 * bags::BATCH);
+        retire_bombs(&r, &freed, 17 * bags::BATCH);
         std::thread::sleep(std::time::Duration::from_millis(5));
         r.reclaim();
         assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
     });
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.reclaim()));
     assert!(caught.is_err(), "the first free panics");
-    // The panicking batch freed all of its objects; the other batch went
-    // back on the queue, and a later scan frees it.
-    assert!(scan_until(&r, &freed, 2 * bags::BATCH), "{freed:?} freed");
+    // The panicking batch freed all of its objects; the other batches the
+    // scan took went back on the queue, and later scans free them and the
+    // rest.
+    assert_eq!(freed.load(Relaxed), bags::BATCH);
+    assert!(scan_until(&r, &freed, 17 * bags::BATCH), "{freed:?} freed");
     assert_eq!(r.pending(), 0);
 }
 
@@ -333,7 +335,7 @@ fn guards_dropped_out_of_order_keep_the_thread_pinned() {
 }
 
 /// Runs scans of `r` until `freed` reaches `want`, returning how many
-/// objects each scan that freed anything freed (false if it never gets
+/// objects each scan that freed anything freed (`None` if it never gets
 /// there).
 fn frees_per_scan(r: &TableReclaim, freed: &Count, want: usize) -> Option<Vec<usize>> {
     let mut per_scan = Vec::new();
@@ -403,20 +405,28 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
     assert_eq!(freed.load(Relaxed), 0);
     // Past the pacing interval, so that a scan now would bump and free it.
     std::thread::sleep(std::time::Duration::from_millis(3));
-    // The first tick after a seal: writers are active, no scan.
-    r.after_unpin(true);
+    // Two readers' records: the first tick of each after a seal finds the
+    // writers active and does not scan.
+    let (a, b) = (GLOBAL.claim(), GLOBAL.claim());
+    r.after_unpin(true, a);
     assert_eq!(
         freed.load(Relaxed),
         0,
         "a read's tick scanned while writers sealed"
     );
+    r.after_unpin(true, b);
+    assert_eq!(freed.load(Relaxed), 0, "another reader's tick scanned");
     // No seal since: the writers are idle, and ticks free.
+    let mut done = false;
     for _ in 0..2000 {
-        r.after_unpin(true);
+        r.after_unpin(true, a);
         if freed.load(Relaxed) == bags::BATCH {
-            return;
+            done = true;
+            break;
         }
         std::thread::sleep(std::time::Duration::from_micros(500));
     }
-    panic!("an idle map's ticks never freed its batch");
+    a.release();
+    b.release();
+    assert!(done, "an idle map's ticks never freed its batch");
 }
