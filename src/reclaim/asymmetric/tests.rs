@@ -169,14 +169,27 @@ fn retire_entries(r: &TableReclaim, freed: &Arc<Count>, n: usize) {
 /// Scans `r` until `freed` reaches `want` (the batch pacing may hold a
 /// bump back for a millisecond); false if it never does.
 fn scan_until(r: &TableReclaim, freed: &Count, want: usize) -> bool {
+    frees_per_scan(r, freed, want).is_some()
+}
+
+/// Runs scans of `r` until `freed` reaches `want`, returning how many
+/// objects each scan that freed anything freed (`None` if it never gets
+/// there).
+fn frees_per_scan(r: &TableReclaim, freed: &Count, want: usize) -> Option<Vec<usize>> {
+    let mut per_scan = Vec::new();
     for _ in 0..2000 {
+        let before = freed.load(Relaxed);
         r.reclaim();
-        if freed.load(Relaxed) == want {
-            return true;
+        let now = freed.load(Relaxed);
+        if now > before {
+            per_scan.push(now - before);
+        }
+        if now == want {
+            return Some(per_scan);
         }
         std::thread::sleep(std::time::Duration::from_micros(500));
     }
-    false
+    None
 }
 
 #[test]
@@ -332,26 +345,6 @@ fn guards_dropped_out_of_order_keep_the_thread_pinned() {
     drop(again);
     r.reclaim();
     assert_eq!(freed.load(Relaxed), 2);
-}
-
-/// Runs scans of `r` until `freed` reaches `want`, returning how many
-/// objects each scan that freed anything freed (`None` if it never gets
-/// there).
-fn frees_per_scan(r: &TableReclaim, freed: &Count, want: usize) -> Option<Vec<usize>> {
-    let mut per_scan = Vec::new();
-    for _ in 0..2000 {
-        let before = freed.load(Relaxed);
-        r.reclaim();
-        let now = freed.load(Relaxed);
-        if now > before {
-            per_scan.push(now - before);
-        }
-        if now == want {
-            return Some(per_scan);
-        }
-        std::thread::sleep(std::time::Duration::from_micros(500));
-    }
-    None
 }
 
 #[test]
