@@ -7,7 +7,10 @@
 //! retiring party's own [`Bag`] in that map: no atomic read-modify-write,
 //! no fence, no shared cache line written. A bag that reaches [`BATCH`]
 //! objects is *sealed*: its contents become one [`Batch`], which the map
-//! queues as a single retired object (`mod.rs`, `seal`).
+//! queues as a single retired object (`mod.rs`, `seal`). The batches the
+//! sealer's scan then finds freeable are *adopted* by its bag and freed a
+//! few objects per later retirement ([`Bag::adopt`]), so that no single
+//! write frees a whole batch.
 //!
 //! # Who may touch a bag
 //!
@@ -25,8 +28,9 @@
 //!
 //! A party that stops retiring (a thread that exits) leaves its bag's
 //! objects where they are: the next holder of its record fills the bag and
-//! seals it, or the map's drop frees them. Unsealed garbage per map is thus
-//! bounded by `BATCH - 1` objects per record, and records by the most
+//! seals it (and frees what it adopted), or the map's drop frees them.
+//! Unsealed garbage per map is thus bounded by `BATCH - 1` objects per
+//! record, adopted garbage by [`READY_MAX`], and records by the most
 //! parties ever pinned at once.
 
 use std::cell::UnsafeCell;
@@ -43,6 +47,16 @@ use crate::sync::Ordering::Relaxed;
 /// holds more garbage per party. Under loom every retirement seals, so the
 /// models reach the sealed path with one entry.
 pub(super) const BATCH: usize = if cfg!(loom) { 1 } else { 64 };
+
+/// Adopted objects a holder frees per retirement ([`Bag::free_ready`]):
+/// two, so that a batch adopted at a seal is freed before the next seal
+/// ([`BATCH`] retirements later) adopts another.
+pub(super) const FREE_PER_RETIREMENT: usize = 2;
+
+/// Adopted objects a bag holds at most ([`Bag::adopt`]): two batches.
+/// Beyond that (a scan working off a backlog) the scanner frees the
+/// batches itself.
+pub(super) const READY_MAX: usize = 2 * BATCH;
 
 /// One retired object, type-erased: its address and how to free it.
 pub(super) struct Deferred {
@@ -70,7 +84,9 @@ impl Deferred {
     }
 }
 
-/// A sealed bag: retired as one object, freed as one.
+/// A sealed bag: retired as one object; freed as one, or adopted by a
+/// writer's bag and freed a few objects at a time ([`Bag::adopt`]).
+#[derive(Default)]
 pub(super) struct Batch(Vec<Deferred>);
 
 impl Batch {
@@ -78,13 +94,16 @@ impl Batch {
     pub(super) fn len(&self) -> usize {
         self.0.len()
     }
-}
 
-impl Retire for Batch {
     /// Frees every object of the batch. If one object's free panics (a
     /// user's `Drop`), the rest are still freed as the panic unwinds (a
     /// second panic aborts, as for a slice's drop).
-    unsafe fn free(ptr: *mut Self) {
+    ///
+    /// # Safety
+    ///
+    /// No pin can reach any object of the batch, and their last accesses
+    /// happen before this call.
+    pub(super) unsafe fn free(self) {
         /// Frees what is left of the batch when dropped: only on unwind,
         /// after an object's free panicked.
         struct Rest<'a>(&'a mut std::vec::IntoIter<Deferred>);
@@ -96,30 +115,38 @@ impl Retire for Batch {
                 }
             }
         }
-        // SAFETY: the caller's: `ptr` is a boxed batch, freed once.
-        let batch = unsafe { Box::from_raw(ptr) };
-        let mut objects = batch.0.into_iter();
+        let mut objects = self.0.into_iter();
         let rest = Rest(&mut objects);
         for d in rest.0.by_ref() {
-            // SAFETY: `Batch::free`'s caller: every object of the batch is
-            // retired once and unreachable; each `Deferred` is taken from
-            // the iterator once.
+            // SAFETY: the caller's: every object of the batch is retired
+            // once and unreachable; each `Deferred` is taken from the
+            // iterator once, and `self` is consumed.
             unsafe { (d.free)(d.ptr) };
         }
     }
 }
 
-/// A record's unsealed retirements in one map.
+/// A record's unsealed retirements in one map, and the freeable objects its
+/// holder frees a few at a time.
 pub(super) struct Bag {
     /// Touched only by the record's holder, or under `&mut` (module docs).
     items: UnsafeCell<Vec<Deferred>>,
-    /// `items.len()`, for the pending-garbage gauge (a statistic: written by
-    /// the holder with a plain store, read by anyone).
+    /// Objects no pin can reach, adopted from batches the holder's own
+    /// scans found freeable ([`adopt`](Self::adopt)), freed
+    /// [`FREE_PER_RETIREMENT`] per later retirement of the holder
+    /// ([`free_ready`](Self::free_ready)). The same access rules as `items`.
+    ready: UnsafeCell<Vec<Deferred>>,
+    /// `items.len() + ready.len()`, for the pending-garbage gauge (a
+    /// statistic: written by the holder with a plain store, read by
+    /// anyone).
     len: AtomicUsize,
     /// The map's seal count when the record's holder last had a pacing
     /// tick in this map (`TableReclaim::writers_idle`): a heuristic, read
     /// and written by the holder alone, Relaxed.
     pub(super) seals_seen: AtomicUsize,
+    /// The holder's pacing ticks in this map in a row that saw no new seal
+    /// (`TableReclaim::writers_idle`); the same heuristic, the same rules.
+    pub(super) idle_ticks: AtomicUsize,
 }
 
 // SAFETY: a bag holds retired objects that may be freed on any thread (the
@@ -136,8 +163,10 @@ impl Bag {
             // Allocated on the first push: most records never retire in
             // most maps.
             items: UnsafeCell::new(Vec::new()),
+            ready: UnsafeCell::new(Vec::new()),
             len: AtomicUsize::new(0),
             seals_seen: AtomicUsize::new(0),
+            idle_ticks: AtomicUsize::new(0),
         }
     }
 
@@ -154,13 +183,84 @@ impl Bag {
         let items = unsafe { &mut *self.items.get() };
         items.push(d);
         let n = items.len();
-        if n < BATCH {
-            // Relaxed: a gauge.
-            self.len.store(n, Relaxed);
-            return None;
+        let batch = if n < BATCH {
+            None
+        } else {
+            Some(Batch(std::mem::replace(items, Vec::with_capacity(BATCH))))
+        };
+        // SAFETY: as above.
+        unsafe { self.update_len() };
+        batch
+    }
+
+    /// Stores the gauge.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    #[inline]
+    unsafe fn update_len(&self) {
+        // SAFETY: the caller holds the record; short borrows.
+        let n = unsafe { (*self.items.get()).len() + (*self.ready.get()).len() };
+        // Relaxed: a gauge.
+        self.len.store(n, Relaxed);
+    }
+
+    /// Takes the objects of `batch` to free them [`FREE_PER_RETIREMENT`]
+    /// per later retirement, so that no single write frees a whole batch
+    /// (a microsecond or two: the p99 of the writes of a steady load).
+    /// Gives the batch back if this bag already holds [`READY_MAX`]
+    /// objects: the caller frees it now.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push); and no pin can reach any object of the
+    /// batch.
+    pub(super) unsafe fn adopt(&self, batch: Batch) -> Option<Batch> {
+        // SAFETY: the caller holds the record; the borrow ends before
+        // anything else is called.
+        let ready = unsafe { &mut *self.ready.get() };
+        if ready.len() >= READY_MAX {
+            return Some(batch);
         }
-        self.len.store(0, Relaxed);
-        Some(Batch(std::mem::replace(items, Vec::with_capacity(BATCH))))
+        ready.extend(batch.0);
+        // SAFETY: as above.
+        unsafe { self.update_len() };
+        None
+    }
+
+    /// Frees up to `n` adopted objects. A free that panics (a user's
+    /// `Drop`) propagates; the objects after it stay adopted.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    #[inline]
+    pub(super) unsafe fn free_ready(&self, n: usize) {
+        for _ in 0..n {
+            // SAFETY: the caller holds the record; the borrow ends before
+            // the free, which may run a user's `Drop` that retires into
+            // this bag again.
+            let Some(d) = (unsafe { (*self.ready.get()).pop() }) else {
+                break;
+            };
+            // SAFETY: as above.
+            unsafe { self.update_len() };
+            // SAFETY: adopted objects are unreachable (`adopt`); each is
+            // popped, so freed, once.
+            unsafe { (d.free)(d.ptr) };
+        }
+    }
+
+    /// Whether the bag holds adopted objects.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    #[inline]
+    pub(super) unsafe fn has_ready(&self) -> bool {
+        // SAFETY: the caller holds the record; a short borrow.
+        unsafe { !(*self.ready.get()).is_empty() }
     }
 
     /// Objects in the bag (a gauge).
@@ -204,7 +304,10 @@ impl Bags {
                 // Relaxed: a gauge, and `&mut self` orders the store.
                 bag.len.store(0, Relaxed);
                 // SAFETY: `&mut self`: no holder can be touching the bag.
-                Batch(std::mem::take(unsafe { &mut *bag.items.get() }))
+                let (items, ready) = unsafe { (&mut *bag.items.get(), &mut *bag.ready.get()) };
+                let mut all = std::mem::take(items);
+                all.append(ready);
+                Batch(all)
             })
             .filter(|b| b.len() > 0)
             .collect()

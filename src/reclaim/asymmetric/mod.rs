@@ -55,7 +55,9 @@
 //! | [`registry`] | the process-wide [`Domain`]: the records (a push-only stack) and the global epoch; claim, announce, the oldest pin |
 //! | [`barrier`] | the barrier strategy: `membarrier` or fences |
 //! | [`guard`] | the thread's record cache; the guards, pin and unpin |
-//! | [`retired`] | a map's queue of retired tables |
+//! | [`retired`] | a map's queue of retired tables and sealed batches |
+//! | [`bags`] | each record's unsealed retirements in a map, the batches they seal into, and the freeable objects a sealer adopts |
+//! | [`pacing`] | when a scan may bump the epoch for sealed batches |
 //! | `graveyard` | under loom: what an execution leaves, freed by the next |
 //!
 //! Records live in one process-wide domain shared by every `WordMap` and
@@ -85,7 +87,7 @@ mod tests;
 
 use crossbeam_utils::CachePadded;
 
-use self::bags::{Bags, Batch, Deferred};
+use self::bags::{Bag, Bags, Batch, Deferred};
 pub(crate) use self::directory::PerRecord;
 pub(crate) use self::guard::thread_record;
 use self::registry::{Domain, Record, GLOBAL};
@@ -105,10 +107,11 @@ use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 /// Objects one scan frees at most while little is freeable: one batch,
 /// plus one for each seal whose scan was skipped because another thread
 /// was scanning. Each seal adds one batch and runs a scan, so the writers'
-/// own scans keep pace with their retirements. Freeing a batch costs a few
-/// microseconds (its entries' lines are cold by then), paid by the write
-/// that happens to scan: four per scan put that much into one write in
-/// 64, the p99.9 of a steady write load (docs/benchmarks.md, "Issue #15").
+/// own scans keep pace with their retirements. Freeing a batch costs up to
+/// a few microseconds (its entries' lines are cold by then): four per scan
+/// put that much into one write in 64, the p99.9 of a steady write load
+/// (docs/benchmarks.md, "Issue #15"). A sealer's bag adopts the batch and
+/// frees it two objects per later retirement (`Bag::adopt`).
 const FREE_PER_SCAN: usize = bags::BATCH;
 
 /// Objects one scan frees at most, whatever the backlog: four batches.
@@ -120,6 +123,16 @@ const MAX_FREE_PER_SCAN: usize = 4 * bags::BATCH;
 /// 2 threads' full write rate (about 19 a millisecond), so that a steady
 /// load frees one batch per seal.
 const CATCH_UP_FROM: usize = 16 * bags::BATCH;
+
+/// A record's pacing ticks in a row, in a map, that must see no new seal
+/// before they scan it to free ([`TableReclaim::writers_idle`]): eight,
+/// about 500 unpins of the thread. Threads that both read and write (a
+/// mixed load) each see a seal about every 180 of their operations; with
+/// one quiet tick enough, two ticks in three scanned, and gets paid for
+/// 40,000 scans and a third of the batch frees in 4 million operations
+/// (docs/benchmarks.md, "Issue #15"). A map whose writers stop drains
+/// after this many ticks.
+const IDLE_TICKS: usize = 8;
 
 /// The reclaimer of one map: its queue of retired tables and sealed
 /// batches, what its scanner holds, and its per-record bags of unsealed
@@ -260,8 +273,8 @@ impl TableReclaim {
         // loads the root after the unlink.
         barrier::heavy();
         pacing::bumped();
-        // SAFETY: the caller's obligations are `Retired::new`'s.
-        let table = unsafe { Retired::new(ptr, Some(stamp), 1) };
+        // SAFETY: the caller's obligations are `Retired::table`'s.
+        let table = unsafe { Retired::table(ptr, stamp) };
         // Relaxed: a gauge and a heuristic (`after_unpin`). Counted before
         // the push (Release) and uncounted after a take (Acquire), so the
         // count never goes below zero.
@@ -284,22 +297,34 @@ impl TableReclaim {
     unsafe fn retire_in<T: Retire>(&self, record: &Record, ptr: *mut T) {
         let bag = self.bags.get(record.index);
         // SAFETY: the caller's obligations are `Deferred::new`'s and
-        // `Bag::push`'s.
-        if let Some(batch) = unsafe { bag.push(Deferred::new(ptr)) } {
-            self.seal(batch);
+        // `Bag::push`'s; holding `record` is also all that `seal`,
+        // `has_ready` and `free_ready` ask (the batch's objects were each
+        // retired once and unlinked before their push).
+        unsafe {
+            if let Some(batch) = bag.push(Deferred::new(ptr)) {
+                self.seal(batch, bag);
+            } else if bag.has_ready() {
+                bag.free_ready(bags::FREE_PER_RETIREMENT);
+            }
         }
     }
 
-    /// Queues a sealed batch, unstamped, and scans.
+    /// Queues a sealed batch, unstamped, and scans; what the scan finds
+    /// freeable goes to `bag`, to be freed a few objects per later
+    /// retirement.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the record `bag` belongs to, and every object of
+    /// `batch` was retired once and unlinked before its push into the bag
+    /// (`retire_in`).
     #[cold]
-    fn seal(&self, batch: Batch) {
+    unsafe fn seal(&self, batch: Batch, bag: &Bag) {
         let n = batch.len();
-        let batch = Box::into_raw(Box::new(batch));
-        // SAFETY: a fresh box, freed only through the queue, once; every
-        // object in it was retired once and unlinked before its push into
-        // the bag, which precedes this in program order (the bag's holder
-        // is this party).
-        let retired = unsafe { Retired::new(batch, None, n) };
+        // The batch is freed only through the queue, once; its objects'
+        // unlinks precede this in program order (the bag's holder is this
+        // party).
+        let retired = Retired::batch(batch);
         // Relaxed: a gauge and a heuristic (`after_unpin`).
         self.pending.fetch_add(n, Relaxed);
         self.seals.fetch_add(1, Relaxed);
@@ -307,7 +332,8 @@ impl TableReclaim {
         // (Acquire) happens after every unlink of its objects, so the bump
         // it makes for them comes after those unlinks (`reclaim`).
         self.retired.push(retired);
-        if !self.reclaim() {
+        // SAFETY: the caller holds `bag`'s record.
+        if !unsafe { self.reclaim_into(Some(bag)) } {
             // Relaxed: a heuristic sizing a later scan's work.
             self.skipped.fetch_add(1, Relaxed);
         }
@@ -320,7 +346,25 @@ impl TableReclaim {
     /// ([`pacing`]) and wait for a later scan otherwise; stamped objects
     /// wait in stamp order for the pins older than their stamp to end.
     /// Returns false if another thread was scanning (this scan skipped).
-    fn reclaim(&self) -> bool {
+    /// The freeable batches go to `adopter` if given (and it has room:
+    /// `Bag::adopt`); tables, and everything else, are freed now.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the record `adopter` belongs to.
+    unsafe fn reclaim_into(&self, adopter: Option<&Bag>) -> bool {
+        // SAFETY: the caller's.
+        unsafe { self.scan(adopter, true) }
+    }
+
+    /// [`reclaim_into`](Self::reclaim_into), or, unless `free`, a scan
+    /// that takes the queue and stamps (bumping as the pacing allows) but
+    /// frees nothing.
+    ///
+    /// # Safety
+    ///
+    /// As for `reclaim_into`.
+    unsafe fn scan(&self, adopter: Option<&Bag>, free: bool) -> bool {
         let Some(flag) = ScanFlag::try_take(&self.scanning) else {
             return false;
         };
@@ -360,7 +404,7 @@ impl TableReclaim {
                 r
             }));
         }
-        if st.held.is_empty() {
+        if st.held.is_empty() || !free {
             return true;
         }
         // Orders our scan after the heavy barrier of every retirement we
@@ -425,14 +469,35 @@ impl TableReclaim {
             if object.is_table() {
                 self.tables.fetch_sub(1, Relaxed);
             }
-            // SAFETY: every record read "not pinned" or an epoch at least
-            // this object's stamp: by the barrier argument (docs/design.md,
+            // Every record read "not pinned" or an epoch at least this
+            // object's stamp: by the barrier argument (docs/design.md,
             // "Reclamation") no pin that can reach it is left, and its last
-            // accesses happen before this free. It was retired once, and
-            // taken off the queue by us alone.
+            // accesses happen before this free (or the adopter's later
+            // ones). It was retired once, and taken off the queue by us
+            // alone.
+            let object = match adopter {
+                Some(bag) => match object.into_batch() {
+                    // SAFETY: as above; the caller holds `bag`'s record.
+                    Ok(batch) => match unsafe { bag.adopt(batch) } {
+                        None => continue,
+                        Some(batch) => Retired::batch(batch),
+                    },
+                    Err(table) => table,
+                },
+                None => object,
+            };
+            // SAFETY: as above.
             unsafe { object.free() };
         }
         true
+    }
+
+    /// A scan that frees what it finds freeable at once ([`reclaim_into`]).
+    ///
+    /// [`reclaim_into`]: Self::reclaim_into
+    fn reclaim(&self) -> bool {
+        // SAFETY: no adopter.
+        unsafe { self.reclaim_into(None) }
     }
 
     /// After an unpin of this map by `record`'s holder: scans if
@@ -457,27 +522,38 @@ impl TableReclaim {
         }
         if cfg!(loom) || self.tables.load(Relaxed) > 0 || self.writers_idle(record) {
             self.reclaim();
+        } else if pacing::may_bump(0) {
+            // Writers are sealing, and a bump is due: this tick makes it
+            // (a `membarrier`, tens of microseconds on a VM) and stamps
+            // their batches; their scans free them. Reads are most of the
+            // ticks, so they take most bumps, rarer than one read in a
+            // thousand; a write pays one only if no tick came first.
+            // SAFETY: no adopter.
+            unsafe { self.scan(None, false) };
         }
     }
 
-    /// Whether no batch was sealed in this map since `record`'s holder
-    /// last asked (then the map's writers are idle, and its queued garbage
-    /// waits for the ticks). Per record, so that many readers' ticks do
-    /// not each see "idle" between two seals. A map that never seals (a
-    /// `WordMap`) is always idle and touches no bag.
+    /// Whether no batch was sealed in this map during `record`'s holder's
+    /// last [`IDLE_TICKS`] ticks here (then the map's writers are idle, and
+    /// its queued garbage waits for the ticks). Per record, so that many
+    /// readers' ticks do not each see "idle" between two seals. A map that
+    /// never seals (a `WordMap`) is always idle and touches no bag.
     #[inline]
     fn writers_idle(&self, record: &Record) -> bool {
-        // Relaxed: heuristics (`after_unpin`); `seals_seen` is read and
-        // written by the record's holder alone.
+        // Relaxed: heuristics (`after_unpin`); `seals_seen` and
+        // `idle_ticks` are read and written by the record's holder alone.
         let seals = self.seals.load(Relaxed);
         if seals == 0 {
             return true;
         }
-        let seen = &self.bags.get(record.index).seals_seen;
-        if seen.load(Relaxed) == seals {
-            return true;
+        let bag = self.bags.get(record.index);
+        if bag.seals_seen.load(Relaxed) == seals {
+            let idle = bag.idle_ticks.load(Relaxed).saturating_add(1);
+            bag.idle_ticks.store(idle, Relaxed);
+            return idle >= IDLE_TICKS;
         }
-        seen.store(seals, Relaxed);
+        bag.seals_seen.store(seals, Relaxed);
+        bag.idle_ticks.store(0, Relaxed);
         false
     }
 
@@ -508,12 +584,9 @@ impl Drop for TableReclaim {
         let st = self.scan.get_mut();
         let held = std::mem::take(&mut st.held);
         let unstamped = std::mem::take(&mut st.unstamped);
-        let bags = self.bags.drain_mut().into_iter().map(|batch| {
-            let n = batch.len();
-            // SAFETY: a fresh box, freed below, once; the bag gave up its
-            // objects (each retired once) to this batch.
-            unsafe { Retired::new(Box::into_raw(Box::new(batch)), None, n) }
-        });
+        // The bags gave up their objects (each retired once) to these
+        // batches, freed below, once.
+        let bags = self.bags.drain_mut().into_iter().map(Retired::batch);
         // If a free panics (a user's `Drop`), the guard frees the rest
         // while unwinding, as std's collections drop the rest of their
         // elements (a second panic aborts).

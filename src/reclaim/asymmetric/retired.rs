@@ -7,53 +7,68 @@
 //! and the map's drop frees everything left. Whoever takes an object off
 //! the queue owns it until it frees it.
 
+use super::bags::Batch;
 use super::epoch::Epoch;
 use crate::reclaim::contract::Retire;
 use crate::reclaim::stack::{Stack, Taken};
 use crate::sync::Ordering::{Acquire, Release};
 
-/// A table (or a sealed batch of entries) retired but not yet freed. Dropping one without
-/// [`free`](Retired::free) leaks its table (only on a panic's path).
+/// A table or a sealed batch of entries, retired but not yet freed.
+/// Dropping one without [`free`](Retired::free) leaks it (only on a
+/// panic's path).
 pub(super) struct Retired {
-    ptr: *mut (),
-    free: unsafe fn(*mut ()),
+    object: Object,
     /// The epoch after this object's retirement bump; `None` for a sealed
     /// batch of entries until a scan that took it bumps the epoch for it
     /// (`TableReclaim::reclaim`).
     stamp: Option<Epoch>,
-    /// Objects this stands for (1 for a table, the batch's length for a
-    /// batch), for the pending-garbage gauge.
-    count: usize,
-    /// Whether this is a table (retired stamped, by `retire_now`), not a
-    /// sealed batch (queued unstamped): for the queued-tables gauge.
-    table: bool,
 }
 
-// SAFETY: a `Retired` owns its table; moving it to another thread moves the
-// table, which is freed by whichever thread scans: the reclamation contract
-// (`reclaim/mod.rs`, 3: `Retire::free` runs "on some thread") that every
-// map's retired objects are built for.
+/// What was retired.
+enum Object {
+    /// A table (retired stamped, by `retire_now`), type-erased: its address
+    /// and how to free it.
+    Table {
+        ptr: *mut (),
+        free: unsafe fn(*mut ()),
+    },
+    /// A sealed bag of entries (queued unstamped, by `seal`).
+    Batch(Batch),
+}
+
+// SAFETY: a `Retired` owns its table or batch; moving it to another thread
+// moves the objects, which are freed by whichever thread scans: the
+// reclamation contract (`reclaim/mod.rs`, 3: `Retire::free` runs "on some
+// thread") that every map's retired objects are built for.
 unsafe impl Send for Retired {}
 
 impl Retired {
-    /// `ptr`, retired by the bump that produced `stamp`.
+    /// `ptr`, a table retired by the bump that produced `stamp`.
     ///
     /// # Safety
     ///
     /// As for `ReclaimGuard::retire`: `ptr` is unlinked, retired once, and
     /// valid for `T::free`.
-    pub(super) unsafe fn new<T: Retire>(ptr: *mut T, stamp: Option<Epoch>, count: usize) -> Self {
+    pub(super) unsafe fn table<T: Retire>(ptr: *mut T, stamp: Epoch) -> Self {
         unsafe fn free<T: Retire>(p: *mut ()) {
-            // SAFETY: `p` is the `*mut T` stored by `Retired::new::<T>`,
+            // SAFETY: `p` is the `*mut T` stored by `Retired::table::<T>`,
             // freed once (`Retired::free` consumes the `Retired`).
             unsafe { T::free(p.cast()) }
         }
         Retired {
-            ptr: ptr.cast(),
-            free: free::<T>,
-            table: stamp.is_some(),
-            stamp,
-            count,
+            object: Object::Table {
+                ptr: ptr.cast(),
+                free: free::<T>,
+            },
+            stamp: Some(stamp),
+        }
+    }
+
+    /// A sealed batch, unstamped: a bump after its push stamps it.
+    pub(super) fn batch(batch: Batch) -> Self {
+        Retired {
+            object: Object::Batch(batch),
+            stamp: None,
         }
     }
 
@@ -71,16 +86,33 @@ impl Retired {
         self.stamp.get_or_insert(stamp);
     }
 
-    /// Objects this stands for.
+    /// Objects this stands for (1 for a table, the batch's length for a
+    /// batch), for the pending-garbage gauge.
     #[inline]
     pub(super) fn count(&self) -> usize {
-        self.count
+        match &self.object {
+            Object::Table { .. } => 1,
+            Object::Batch(batch) => batch.len(),
+        }
     }
 
-    /// Whether this is a retired table (see `table`).
+    /// Whether this is a retired table, not a batch (the queued-tables
+    /// gauge).
     #[inline]
     pub(super) fn is_table(&self) -> bool {
-        self.table
+        matches!(self.object, Object::Table { .. })
+    }
+
+    /// The batch this stands for, if it is one (to be freed an object at a
+    /// time: `Bag::adopt`); a table comes back as it was.
+    pub(super) fn into_batch(self) -> Result<Batch, Retired> {
+        match self.object {
+            Object::Batch(batch) => Ok(batch),
+            object @ Object::Table { .. } => Err(Retired {
+                object,
+                stamp: self.stamp,
+            }),
+        }
     }
 
     /// Whether no pin can hold this table, given the oldest epoch a record
@@ -104,9 +136,13 @@ impl Retired {
     /// No pin can still reach the table, and its last accesses happen
     /// before this call.
     pub(super) unsafe fn free(self) {
-        // SAFETY: the caller's; `ptr` and `free` were paired by `new`, and
-        // `self` is consumed, so the table is freed once.
-        unsafe { (self.free)(self.ptr) }
+        match self.object {
+            // SAFETY: the caller's; `ptr` and `free` were paired by `table`,
+            // and `self` is consumed, so the table is freed once.
+            Object::Table { ptr, free } => unsafe { free(ptr) },
+            // SAFETY: the caller's: no pin can reach the batch's objects.
+            Object::Batch(batch) => unsafe { batch.free() },
+        }
     }
 }
 
@@ -145,21 +181,13 @@ mod tests {
     use super::*;
     use crate::sync::Ordering::Relaxed;
 
-    struct Nothing;
-
-    impl Retire for Nothing {
-        unsafe fn free(_: *mut Self) {}
-    }
-
     #[test]
     fn a_table_is_unreachable_once_every_pin_is_at_its_stamp_or_later() {
         let global = super::super::epoch::GlobalEpoch::new();
         let before = global.load(Relaxed);
         let stamp = global.advance(Relaxed);
         let after = global.advance(Relaxed);
-        // SAFETY: `Nothing::free` touches nothing; the pointer is never freed.
-        let mut t =
-            unsafe { Retired::new(std::ptr::NonNull::<Nothing>::dangling().as_ptr(), None, 1) };
+        let mut t = Retired::batch(Batch::default());
         assert!(!t.unreachable_under(None), "unstamped: never freed");
         t.stamp_if_unstamped(stamp);
         t.stamp_if_unstamped(after);
@@ -167,5 +195,7 @@ mod tests {
         assert!(!t.unreachable_under(Some(before)));
         assert!(t.unreachable_under(Some(stamp)));
         assert!(t.unreachable_under(Some(after)));
+        // SAFETY: an empty batch: nothing to free.
+        unsafe { t.free() };
     }
 }

@@ -409,7 +409,18 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
     );
     r.after_unpin(true, b);
     assert_eq!(freed.load(Relaxed), 0, "another reader's tick scanned");
-    // No seal since: the writers are idle, and ticks free.
+    // Quiet ticks, but fewer in a row than make the writers idle: the
+    // first of them may bump and stamp (the pacing allows one), none frees.
+    for _ in 1..super::IDLE_TICKS {
+        r.after_unpin(true, a);
+        assert_eq!(
+            freed.load(Relaxed),
+            0,
+            "a tick freed before {} quiet ticks",
+            super::IDLE_TICKS
+        );
+    }
+    // Enough quiet ticks: the writers are idle, and ticks free.
     let mut done = false;
     for _ in 0..2000 {
         r.after_unpin(true, a);
@@ -422,4 +433,65 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
     a.release();
     b.release();
     assert!(done, "an idle map's ticks never freed its batch");
+}
+
+/// Whether `r`'s scanner holds one batch or none: after a seal's scan
+/// (which takes the whole queue), only the batch just sealed, so every
+/// older batch it held was freed or adopted.
+fn holds_at_most_one(r: &TableReclaim) -> bool {
+    // SAFETY: no scan of `r` runs now (the calling test's thread is its
+    // only user), so nothing writes the scan state while we read it.
+    let st = unsafe { &*r.scan.get() };
+    st.held.len() + st.unstamped.len() <= 1
+}
+
+#[test]
+fn a_sealing_writer_frees_a_freeable_batch_over_its_next_retirements() {
+    let _alone = alone();
+    // A pin of another test, older than the stamp, can hold the batch
+    // back at the seal: then the attempt starts again.
+    for _ in 0..50 {
+        let r = TableReclaim::new();
+        let freed = Arc::new(Count::new(0));
+        // Batch A: sealed and stamped while an older pin (of another map)
+        // holds it.
+        let other = TableReclaim::new();
+        while_pinned_elsewhere(&other, || {
+            retire_entries(&r, &freed, bags::BATCH);
+            for _ in 0..2000 {
+                // SAFETY: as in `holds_at_most_one`.
+                if unsafe { (*r.scan.get()).unstamped.is_empty() } {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(500));
+                r.reclaim();
+            }
+        });
+        assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
+        // A writer pinned after the stamp seals batch B: its scan finds A
+        // freeable and adopts it, freeing none of it yet.
+        let g = r.pin();
+        for _ in 0..bags::BATCH {
+            // SAFETY: never shared; retired once.
+            unsafe { g.retire(probe(&freed)) };
+        }
+        if !holds_at_most_one(&r) {
+            continue;
+        }
+        assert_eq!(freed.load(Relaxed), 0, "the seal freed a whole batch");
+        // Then two per retirement: half of A over the next 16.
+        let n = bags::BATCH / bags::FREE_PER_RETIREMENT / 2;
+        for i in 1..=n {
+            // SAFETY: as above.
+            unsafe { g.retire(probe(&freed)) };
+            let want = i * bags::FREE_PER_RETIREMENT;
+            assert_eq!(freed.load(Relaxed), want, "after {i} retirements");
+        }
+        // The rest of A (adopted), B (held) and the bag go with the map.
+        drop(g);
+        drop(r);
+        assert_eq!(freed.load(Relaxed), 2 * bags::BATCH + n);
+        return;
+    }
+    panic!("older pins held the batch back at every attempt");
 }
