@@ -38,7 +38,7 @@ pub(crate) use std::sync::atomic::Ordering;
 /// model that grows a table (issue #16; `docs/design.md`, "What is
 /// model-checked"). Their values still follow the schedule loom replays.
 pub(crate) mod stat {
-    pub(crate) use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize};
 }
 
 /// Whether a destructor must leave loom's state alone: under loom, while

@@ -23,12 +23,16 @@
 //! every access of the old holder to the bag before the new holder's. A
 //! bag's contents are read by the map's drop, which holds `&mut` and so
 //! comes after every pin of the map. So the contents need no atomics: they
-//! are an `UnsafeCell<Vec<_>>`, touched in short sections that run no code
-//! of the user's (a push, a `mem::replace`).
+//! are `UnsafeCell<Vec<_>>`s, touched in short sections that run no code
+//! of the user's (a push, a `mem::replace`, an append, a pop); an adopted
+//! object is popped, the borrow ended, and only then freed, so a user's
+//! `Drop` that retires into the same bag again finds it consistent.
 //!
-//! A party that stops retiring (a thread that exits) leaves its bag's
-//! objects where they are: the next holder of its record fills the bag and
-//! seals it (and frees what it adopted), or the map's drop frees them.
+//! A party that stops retiring leaves its bag's unsealed objects where
+//! they are: the next holder of its record fills the bag and seals it, or
+//! the map's drop frees them. What it adopted is freed by its pacing ticks
+//! once it stops retiring (`TableReclaim::free_adopted_if_done`), by the
+//! next holder's retirements if it exits first, or by the map's drop.
 //! Unsealed garbage per map is thus bounded by `BATCH - 1` objects per
 //! record, adopted garbage by [`READY_MAX`], and records by the most
 //! parties ever pinned at once.
@@ -39,7 +43,7 @@ use crossbeam_utils::CachePadded;
 
 use super::directory::PerRecord;
 use crate::reclaim::contract::Retire;
-use crate::sync::stat::AtomicUsize;
+use crate::sync::stat::{AtomicBool, AtomicUsize};
 use crate::sync::Ordering::Relaxed;
 
 /// Objects per sealed batch. Each seal costs a locked push onto the map's
@@ -49,14 +53,22 @@ use crate::sync::Ordering::Relaxed;
 pub(super) const BATCH: usize = if cfg!(loom) { 1 } else { 64 };
 
 /// Adopted objects a holder frees per retirement ([`Bag::free_ready`]):
-/// two, so that a batch adopted at a seal is freed before the next seal
-/// ([`BATCH`] retirements later) adopts another.
-pub(super) const FREE_PER_RETIREMENT: usize = 2;
+/// four, so that a batch adopted at a seal is freed within a quarter of
+/// the [`BATCH`] retirements before the next seal, and a scan that adopts
+/// several at once (with 4 threads on 2 cores, a scan often makes up for
+/// seals whose scans were skipped) is worked off before the next. With
+/// two, half the adoptions found the bag full (4 writers, 2 cores).
+pub(super) const FREE_PER_RETIREMENT: usize = 4;
 
-/// Adopted objects a bag holds at most ([`Bag::adopt`]): two batches.
-/// Beyond that (a scan working off a backlog) the scanner frees the
-/// batches itself.
-pub(super) const READY_MAX: usize = 2 * BATCH;
+/// Empty batch buffers a bag keeps for its next seals ([`Bag::adopt`]):
+/// a scan may adopt a few batches at once (those of seals whose scan was
+/// skipped), and the next seals use their buffers.
+const SPARES: usize = 2;
+
+/// Adopted objects a bag holds at most ([`Bag::adopt`]): four batches,
+/// what one scan frees at most (`MAX_FREE_PER_SCAN`). Beyond that (a scan
+/// working off a backlog) the scanner frees the batches itself.
+pub(super) const READY_MAX: usize = 4 * BATCH;
 
 /// One retired object, type-erased: its address and how to free it.
 pub(super) struct Deferred {
@@ -136,6 +148,13 @@ pub(super) struct Bag {
     /// [`FREE_PER_RETIREMENT`] per later retirement of the holder
     /// ([`free_ready`](Self::free_ready)). The same access rules as `items`.
     ready: UnsafeCell<Vec<Deferred>>,
+    /// Empty buffers for the next seals' fresh bags (at most [`SPARES`]):
+    /// the buffers of batches the holder adopted, so that a writer that
+    /// seals and adopts at the same pace allocates no buffer (a fresh one
+    /// per seal, freed on whichever thread freed the batch, took glibc's
+    /// slow paths and, with 4 threads on 2 cores, page faults in one seal
+    /// in 5). The same access rules as `items`.
+    spares: UnsafeCell<Vec<Vec<Deferred>>>,
     /// `items.len() + ready.len()`, for the pending-garbage gauge (a
     /// statistic: written by the holder with a plain store, read by
     /// anyone).
@@ -147,12 +166,16 @@ pub(super) struct Bag {
     /// The holder's pacing ticks in this map in a row that saw no new seal
     /// (`TableReclaim::writers_idle`); the same heuristic, the same rules.
     pub(super) idle_ticks: AtomicUsize,
+    /// Whether the holder retired into this bag since its last pacing tick
+    /// here (`TableReclaim::free_adopted_if_done`); the same rules.
+    retiring: AtomicBool,
 }
 
 // SAFETY: a bag holds retired objects that may be freed on any thread (the
-// reclamation contract, rule 3); `items` is touched only by the holder of
-// the bag's record or under `&mut` (module docs), never by two threads at
-// once.
+// reclamation contract, rule 3): whichever thread holds the record frees
+// the adopted ones. `items`, `ready` and `spares` are touched only by the
+// holder of the bag's record or under `&mut` (module docs), never by two
+// threads at once.
 unsafe impl Send for Bag {}
 // SAFETY: as above.
 unsafe impl Sync for Bag {}
@@ -164,9 +187,11 @@ impl Bag {
             // most maps.
             items: UnsafeCell::new(Vec::new()),
             ready: UnsafeCell::new(Vec::new()),
+            spares: UnsafeCell::new(Vec::new()),
             len: AtomicUsize::new(0),
             seals_seen: AtomicUsize::new(0),
             idle_ticks: AtomicUsize::new(0),
+            retiring: AtomicBool::new(false),
         }
     }
 
@@ -182,11 +207,16 @@ impl Bag {
         // `items` runs now; the borrow ends before anything else is called.
         let items = unsafe { &mut *self.items.get() };
         items.push(d);
+        // Relaxed: a heuristic, the holder's alone (`retiring`).
+        self.retiring.store(true, Relaxed);
         let n = items.len();
         let batch = if n < BATCH {
             None
         } else {
-            Some(Batch(std::mem::replace(items, Vec::with_capacity(BATCH))))
+            // SAFETY: as above.
+            let fresh =
+                unsafe { (*self.spares.get()).pop() }.unwrap_or_else(|| Vec::with_capacity(BATCH));
+            Some(Batch(std::mem::replace(items, fresh)))
         };
         // SAFETY: as above.
         unsafe { self.update_len() };
@@ -207,10 +237,10 @@ impl Bag {
     }
 
     /// Takes the objects of `batch` to free them [`FREE_PER_RETIREMENT`]
-    /// per later retirement, so that no single write frees a whole batch
-    /// (a microsecond or two: the p99 of the writes of a steady load).
-    /// Gives the batch back if this bag already holds [`READY_MAX`]
-    /// objects: the caller frees it now.
+    /// per retirement, so that no single write frees a whole batch (0.3–1
+    /// µs here, more on a loaded machine: one write in 64, at the p99 of
+    /// the writes of a steady load). Gives the batch back if it would take
+    /// the bag past [`READY_MAX`] objects: the caller frees it now.
     ///
     /// # Safety
     ///
@@ -219,11 +249,18 @@ impl Bag {
     pub(super) unsafe fn adopt(&self, batch: Batch) -> Option<Batch> {
         // SAFETY: the caller holds the record; the borrow ends before
         // anything else is called.
-        let ready = unsafe { &mut *self.ready.get() };
-        if ready.len() >= READY_MAX {
+        let (ready, spares) = unsafe { (&mut *self.ready.get(), &mut *self.spares.get()) };
+        if ready.len() + batch.len() > READY_MAX {
             return Some(batch);
         }
-        ready.extend(batch.0);
+        let mut buffer = batch.0;
+        // Sized once for the most it holds, so that no adoption reallocates.
+        ready.reserve_exact(READY_MAX + BATCH - ready.len());
+        ready.append(&mut buffer);
+        // An empty buffer for a later seal.
+        if buffer.capacity() >= BATCH && spares.len() < SPARES {
+            spares.push(buffer);
+        }
         // SAFETY: as above.
         unsafe { self.update_len() };
         None
@@ -250,6 +287,22 @@ impl Bag {
             // popped, so freed, once.
             unsafe { (d.free)(d.ptr) };
         }
+    }
+
+    /// Whether the holder retired into this bag since the last call (which
+    /// this call's answer covers).
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    #[inline]
+    pub(super) unsafe fn retired_since_asked(&self) -> bool {
+        // Relaxed: a heuristic, the holder's alone (`retiring`).
+        let retired = self.retiring.load(Relaxed);
+        if retired {
+            self.retiring.store(false, Relaxed);
+        }
+        retired
     }
 
     /// Whether the bag holds adopted objects.

@@ -171,6 +171,9 @@ impl Drop for TableGuard<'_> {
             return;
         }
         let mut tick = false;
+        // Released after `after_unpin`, which may touch the record's bags
+        // (also if it panics: a user's `Drop` run by a free).
+        let mut release = ReleaseOnDrop(None);
         if self.pin == Pin::Thread {
             // Err: the thread-local died while we were pinned (`Local`'s
             // drop then left the record to the thread's last guard).
@@ -189,17 +192,30 @@ impl Drop for TableGuard<'_> {
                 // reads "not pinned" (Acquire) and frees.
                 self.record.announcement.unpin(Release);
                 if !alive {
-                    self.record.release();
+                    release.0 = Some(self.record);
                 }
             }
         } else {
             // Release: as above.
             self.record.announcement.unpin(Release);
-            self.record.release();
+            release.0 = Some(self.record);
             tick = self.owner.owned_tick();
         }
         self.owner
             .after_unpin(self.retired.get() || tick, self.record);
+    }
+}
+
+/// Gives a record back when dropped (after a guard's `after_unpin`, also
+/// while a panic from it unwinds).
+struct ReleaseOnDrop<'a>(Option<&'a Record>);
+
+impl Drop for ReleaseOnDrop<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(record) = self.0 {
+            record.release();
+        }
     }
 }
 
@@ -258,7 +274,8 @@ impl Drop for TableOwnedGuard<'_> {
         }
         // Release: as in `TableGuard::drop`.
         self.record.announcement.unpin(Release);
-        self.record.release();
+        // Released after `after_unpin`, as in `TableGuard::drop`.
+        let _release = ReleaseOnDrop(Some(self.record));
         let tick = self.owner.owned_tick();
         self.owner.after_unpin(tick, self.record);
     }

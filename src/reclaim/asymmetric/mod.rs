@@ -107,8 +107,8 @@ use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 /// Objects one scan frees at most while little is freeable: one batch,
 /// plus one for each seal whose scan was skipped because another thread
 /// was scanning. Each seal adds one batch and runs a scan, so the writers'
-/// own scans keep pace with their retirements. Freeing a batch costs up to
-/// a few microseconds (its entries' lines are cold by then): four per scan
+/// own scans keep pace with their retirements. Freeing a batch costs
+/// 0.3–1 µs here, more on a loaded machine: four per scan
 /// put that much into one write in 64, the p99.9 of a steady write load
 /// (docs/benchmarks.md, "Issue #15"). A sealer's bag adopts the batch and
 /// frees it two objects per later retirement (`Bag::adopt`).
@@ -126,12 +126,12 @@ const CATCH_UP_FROM: usize = 16 * bags::BATCH;
 
 /// A record's pacing ticks in a row, in a map, that must see no new seal
 /// before they scan it to free ([`TableReclaim::writers_idle`]): eight,
-/// about 500 unpins of the thread. Threads that both read and write (a
-/// mixed load) each see a seal about every 180 of their operations; with
-/// one quiet tick enough, two ticks in three scanned, and gets paid for
-/// 40,000 scans and a third of the batch frees in 4 million operations
-/// (docs/benchmarks.md, "Issue #15"). A map whose writers stop drains
-/// after this many ticks.
+/// so the ninth tick after the last seal, about 500 unpins of the thread.
+/// Threads that both read and write (a mixed load) each see a seal about
+/// every 180 of their operations; with one quiet tick enough, two ticks in
+/// three scanned, and gets paid for 47,000 of 58,645 scans and a third of
+/// the batch frees in 4 million operations (docs/benchmarks.md, "Issue
+/// #15"). A map whose writers stop drains after this many ticks.
 const IDLE_TICKS: usize = 8;
 
 /// The reclaimer of one map: its queue of retired tables and sealed
@@ -303,7 +303,8 @@ impl TableReclaim {
         unsafe {
             if let Some(batch) = bag.push(Deferred::new(ptr)) {
                 self.seal(batch, bag);
-            } else if bag.has_ready() {
+            }
+            if bag.has_ready() {
                 bag.free_ready(bags::FREE_PER_RETIREMENT);
             }
         }
@@ -500,18 +501,24 @@ impl TableReclaim {
         unsafe { self.reclaim_into(None) }
     }
 
-    /// After an unpin of this map by `record`'s holder: scans if
-    /// `scan_due` (the guard retired a table, or its pacing tick came up:
-    /// `guard.rs`) and there is work no writer is about to do: a queued
-    /// table, or objects queued while no batch was sealed in this map
-    /// since this record's previous tick ([`writers_idle`](Self::writers_idle)).
-    /// While writers seal, their own scans free a batch per seal, and a
-    /// read's tick leaves the freeing (a few microseconds a batch) to them.
+    /// After an unpin of this map by `record`'s holder, if `scan_due` (the
+    /// guard retired a table, or its pacing tick came up: `guard.rs`):
+    /// frees what the record's bag adopted if its holder stopped retiring
+    /// ([`free_adopted_if_done`](Self::free_adopted_if_done)); then scans
+    /// to free if there is work no writer is about to do (a queued table,
+    /// or objects queued while no batch was sealed here during this
+    /// record's last [`IDLE_TICKS`] ticks: [`writers_idle`](Self::writers_idle)),
+    /// and otherwise only stamps, if a bump is due. While writers seal,
+    /// their own scans free a batch per seal, and a read's tick leaves the
+    /// freeing to them.
+    ///
+    /// The caller still holds `record` (`guard.rs` releases it after).
     #[inline]
     fn after_unpin(&self, scan_due: bool, record: &Record) {
         if !scan_due {
             return;
         }
+        self.free_adopted_if_done(record);
         // Relaxed: heuristics, as are `tables` and `seals` below. A stale
         // value at worst skips a scan (the next tick or seal runs one) or
         // adds one; none is a step of the reclamation argument, and
@@ -530,6 +537,26 @@ impl TableReclaim {
             // thousand; a write pays one only if no tick came first.
             // SAFETY: no adopter.
             unsafe { self.scan(None, false) };
+        }
+    }
+
+    /// On a pacing tick: frees every object `record`'s bag adopted if its
+    /// holder retired nothing into it since its previous tick here (it
+    /// stopped writing, so no retirement of its would free them). The
+    /// caller holds `record`.
+    #[inline]
+    fn free_adopted_if_done(&self, record: &Record) {
+        // Relaxed: a heuristic. A map that never sealed adopted nothing
+        // (and its bags' segments stay unallocated).
+        if self.seals.load(Relaxed) == 0 {
+            return;
+        }
+        let bag = self.bags.get(record.index);
+        // SAFETY: the caller holds `record`.
+        unsafe {
+            if !bag.retired_since_asked() && bag.has_ready() {
+                bag.free_ready(bags::READY_MAX);
+            }
         }
     }
 
