@@ -32,9 +32,10 @@ const PHASE: u64 = 50_000;
 /// later pins, so a few bags of 64 may still wait. The default backend
 /// (asymmetric epochs) keeps each record's partial bag (up to 63 entries)
 /// and the freeable entries its writer adopted and had not freed yet when
-/// it exited (up to 256); its sealed batches are freed by the scans of
-/// later unpins once its paced epoch bump (at most one per millisecond)
-/// has run. Two writers: at most 638. A leak, or a
+/// it exited or stopped (up to 256: a writer parked at a barrier does not
+/// tick); its sealed batches are freed by the scans of later unpins once
+/// its paced epoch bump (at most one per millisecond) has run. Two
+/// writers: at most 638. A leak, or a
 /// reclaimer that stops freeing, reaches hundreds of thousands over a run.
 const QUIET_PENDING: usize = if cfg!(feature = "crossbeam-epoch") {
     10_000

@@ -9,8 +9,8 @@
 //! objects is *sealed*: its contents become one [`Batch`], which the map
 //! queues as a single retired object (`mod.rs`, `seal`). The batches the
 //! sealer's scan then finds freeable are *adopted* by its bag and freed a
-//! few objects per later retirement ([`Bag::adopt`]), so that no single
-//! write frees a whole batch.
+//! few objects per retirement of its holder, the sealing one included
+//! ([`Bag::adopt`]), so that no single write frees a whole batch.
 //!
 //! # Who may touch a bag
 //!
@@ -145,7 +145,8 @@ pub(super) struct Bag {
     items: UnsafeCell<Vec<Deferred>>,
     /// Objects no pin can reach, adopted from batches the holder's own
     /// scans found freeable ([`adopt`](Self::adopt)), freed
-    /// [`FREE_PER_RETIREMENT`] per later retirement of the holder
+    /// [`FREE_PER_RETIREMENT`] per retirement of the holder, and a batch
+    /// per pacing tick once it stopped retiring
     /// ([`free_ready`](Self::free_ready)). The same access rules as `items`.
     ready: UnsafeCell<Vec<Deferred>>,
     /// Empty buffers for the next seals' fresh bags (at most [`SPARES`]):
@@ -166,8 +167,10 @@ pub(super) struct Bag {
     /// The holder's pacing ticks in this map in a row that saw no new seal
     /// (`TableReclaim::writers_idle`); the same heuristic, the same rules.
     pub(super) idle_ticks: AtomicUsize,
-    /// Whether the holder retired into this bag since its last pacing tick
-    /// here (`TableReclaim::free_adopted_if_done`); the same rules.
+    /// Whether the holder retired into this bag since it last asked
+    /// (`TableReclaim::free_adopted_if_done`, on pacing ticks and on the
+    /// unpin of a guard that retired a table: roughly, since its last
+    /// tick); the same rules.
     retiring: AtomicBool,
 }
 
@@ -255,7 +258,7 @@ impl Bag {
         }
         let mut buffer = batch.0;
         // Sized once for the most it holds, so that no adoption reallocates.
-        ready.reserve_exact(READY_MAX + BATCH - ready.len());
+        ready.reserve_exact(READY_MAX - ready.len());
         ready.append(&mut buffer);
         // An empty buffer for a later seal.
         if buffer.capacity() >= BATCH && spares.len() < SPARES {

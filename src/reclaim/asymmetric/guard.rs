@@ -7,8 +7,11 @@
 //! thread's record, the light barrier). A thread's guards share that
 //! announcement (a closure run by one map operation may call another map,
 //! and a user may hold several `pin()`s and drop them in any order); the
-//! last one to drop withdraws it with one `Release` store of "not pinned",
-//! then `TableReclaim::after_unpin`.
+//! last one to drop withdraws it with one `Release` store of "not pinned".
+//! Every guard's drop then calls `TableReclaim::after_unpin` (a pacing
+//! tick, or a table retired), and only after it gives back a record it
+//! holds alone (an owned guard's, or one whose thread-local is gone):
+//! `after_unpin` may free what the record's bag adopted.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -201,8 +204,13 @@ impl Drop for TableGuard<'_> {
             release.0 = Some(self.record);
             tick = self.owner.owned_tick();
         }
-        self.owner
-            .after_unpin(self.retired.get() || tick, self.record);
+        // SAFETY: `self.record` is still held: by the thread (its
+        // thread-local, or its other guards), or by `release`, which gives
+        // it back after this call.
+        unsafe {
+            self.owner
+                .after_unpin(self.retired.get() || tick, self.record)
+        };
     }
 }
 
@@ -213,6 +221,11 @@ struct ReleaseOnDrop<'a>(Option<&'a Record>);
 impl Drop for ReleaseOnDrop<'_> {
     #[inline]
     fn drop(&mut self) {
+        // Unwinding under loom (`after_unpin` panicked: a model failed):
+        // leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         if let Some(record) = self.0 {
             record.release();
         }
@@ -277,7 +290,16 @@ impl Drop for TableOwnedGuard<'_> {
         // Released after `after_unpin`, as in `TableGuard::drop`.
         let _release = ReleaseOnDrop(Some(self.record));
         let tick = self.owner.owned_tick();
-        self.owner.after_unpin(tick, self.record);
+        // SAFETY: `_release` holds the record until after this call.
+        unsafe { self.owner.after_unpin(tick, self.record) };
+    }
+}
+
+#[cfg(test)]
+impl<'a> TableOwnedGuard<'a> {
+    /// The guard's record (tests drive its pacing ticks directly).
+    pub(super) fn record(&self) -> &'a Record {
+        self.record
     }
 }
 

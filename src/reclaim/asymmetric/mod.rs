@@ -108,10 +108,10 @@ use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 /// plus one for each seal whose scan was skipped because another thread
 /// was scanning. Each seal adds one batch and runs a scan, so the writers'
 /// own scans keep pace with their retirements. Freeing a batch costs
-/// 0.3–1 µs here, more on a loaded machine: four per scan
-/// put that much into one write in 64, the p99.9 of a steady write load
-/// (docs/benchmarks.md, "Issue #15"). A sealer's bag adopts the batch and
-/// frees it two objects per later retirement (`Bag::adopt`).
+/// 0.3–2 µs (its entries' lines are cold by then): four per scan put
+/// 7–10 µs into one write in 64, the p99 of the writes of a steady load
+/// (docs/benchmarks.md, "Issue #15"). A sealer's bag adopts the batch, and
+/// each retirement of its holder frees four of its objects (`Bag::adopt`).
 const FREE_PER_SCAN: usize = bags::BATCH;
 
 /// Objects one scan frees at most, whatever the backlog: four batches.
@@ -512,13 +512,16 @@ impl TableReclaim {
     /// their own scans free a batch per seal, and a read's tick leaves the
     /// freeing to them.
     ///
-    /// The caller still holds `record` (`guard.rs` releases it after).
+    /// # Safety
+    ///
+    /// The caller holds `record` (`guard.rs` gives it back after this).
     #[inline]
-    fn after_unpin(&self, scan_due: bool, record: &Record) {
+    unsafe fn after_unpin(&self, scan_due: bool, record: &Record) {
         if !scan_due {
             return;
         }
-        self.free_adopted_if_done(record);
+        // SAFETY: the caller's.
+        unsafe { self.free_adopted_if_done(record) };
         // Relaxed: heuristics, as are `tables` and `seals` below. A stale
         // value at worst skips a scan (the next tick or seal runs one) or
         // adds one; none is a step of the reclamation argument, and
@@ -540,12 +543,18 @@ impl TableReclaim {
         }
     }
 
-    /// On a pacing tick: frees every object `record`'s bag adopted if its
-    /// holder retired nothing into it since its previous tick here (it
-    /// stopped writing, so no retirement of its would free them). The
-    /// caller holds `record`.
+    /// On a pacing tick: frees up to a batch of the objects `record`'s bag
+    /// adopted if its holder retired nothing into it since its previous
+    /// call here (it stopped writing, so no retirement of its would free
+    /// them). A batch, not all: the tick is usually a read's, and freeing
+    /// 256 at once cost several microseconds (`MAX_FREE_PER_SCAN`); the
+    /// most a bag adopts drains in four ticks.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `record`.
     #[inline]
-    fn free_adopted_if_done(&self, record: &Record) {
+    unsafe fn free_adopted_if_done(&self, record: &Record) {
         // Relaxed: a heuristic. A map that never sealed adopted nothing
         // (and its bags' segments stay unallocated).
         if self.seals.load(Relaxed) == 0 {
@@ -555,7 +564,7 @@ impl TableReclaim {
         // SAFETY: the caller holds `record`.
         unsafe {
             if !bag.retired_since_asked() && bag.has_ready() {
-                bag.free_ready(bags::READY_MAX);
+                bag.free_ready(bags::BATCH);
             }
         }
     }

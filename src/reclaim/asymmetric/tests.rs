@@ -388,7 +388,12 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
         });
         pinned.wait();
         let g = TableOwnedGuard::pin(&r);
-        for _ in 0..bags::BATCH {
+        for i in 0..bags::BATCH {
+            if i == bags::BATCH - 1 {
+                // A bump just made: the seal's own scan leaves its batch
+                // unstamped, for the readers' ticks below.
+                super::pacing::bumped();
+            }
             // SAFETY: never shared; retired once.
             unsafe { g.retire(probe(&freed)) };
         }
@@ -396,16 +401,22 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
         go.wait();
     });
     assert_eq!(freed.load(Relaxed), 0);
-    // Past the pacing interval, so that a scan now would bump and free it.
-    std::thread::sleep(std::time::Duration::from_millis(3));
-    // Readers' records: the first tick of each after a seal finds the
-    // writers active; it frees nothing, and only stamps the batch (a bump
-    // is due: another test's bump can make a tick wait for the next).
+    // SAFETY: no scan of `r` runs now.
+    let unstamped = unsafe { (*r.scan.get()).unstamped.len() };
+    assert_eq!(unstamped, 1, "the seal's scan stamped its batch");
+    // Fresh records, each held until the end (a released record is the
+    // next one claimed, with its ticks' history): the first tick of each
+    // after a seal finds the writers active; it frees nothing, and only
+    // stamps the batch, a bump being due (another test's bump between
+    // `allow_bump` and the tick makes it wait for the next try).
+    let mut readers = Vec::new();
     let mut stamped = false;
-    for _ in 0..200 {
+    for _ in 0..20 {
+        super::pacing::allow_bump();
         let fresh = GLOBAL.claim();
-        r.after_unpin(true, fresh);
-        fresh.release();
+        readers.push(fresh);
+        // SAFETY: this test holds `fresh`.
+        unsafe { r.after_unpin(true, fresh) };
         assert_eq!(
             freed.load(Relaxed),
             0,
@@ -419,21 +430,21 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
         std::thread::sleep(std::time::Duration::from_micros(500));
     }
     assert!(stamped, "no read's tick stamped the batch");
-    let (a, b) = (GLOBAL.claim(), GLOBAL.claim());
-    r.after_unpin(true, a);
-    r.after_unpin(true, b);
+    let a = GLOBAL.claim();
+    // SAFETY: this test holds `a`.
+    unsafe { r.after_unpin(true, a) };
     assert_eq!(freed.load(Relaxed), 0, "a reader's first tick freed");
-    // Seven quiet ticks in a row are not enough to find the writers idle
-    // (`a` may be a record the loop above ticked with: its first tick here
-    // may already be a quiet one).
-    for i in 2..8 {
-        r.after_unpin(true, a);
+    // Seven quiet ticks in a row are not enough to find the writers idle.
+    for i in 1..8 {
+        // SAFETY: as above.
+        unsafe { r.after_unpin(true, a) };
         assert_eq!(freed.load(Relaxed), 0, "freed at quiet tick {i}");
     }
     // Enough quiet ticks: the writers are idle, and ticks free.
     let mut done = false;
     for _ in 0..2000 {
-        r.after_unpin(true, a);
+        // SAFETY: as above.
+        unsafe { r.after_unpin(true, a) };
         if freed.load(Relaxed) == bags::BATCH {
             done = true;
             break;
@@ -441,7 +452,9 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
         std::thread::sleep(std::time::Duration::from_micros(500));
     }
     a.release();
-    b.release();
+    for reader in readers {
+        reader.release();
+    }
     assert!(done, "an idle map's ticks never freed its batch");
 }
 
@@ -480,7 +493,7 @@ fn a_sealing_writer_frees_a_freeable_batch_over_its_next_retirements() {
         assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
         // A writer pinned after the stamp seals batch B: its scan finds A
         // freeable and adopts it, and that retirement frees four of it.
-        let g = r.pin();
+        let g = super::guard::TableOwnedGuard::pin(&r);
         for _ in 0..bags::BATCH {
             // SAFETY: never shared; retired once.
             unsafe { g.retire(probe(&freed)) };
@@ -495,15 +508,17 @@ fn a_sealing_writer_frees_a_freeable_batch_over_its_next_retirements() {
             unsafe { g.retire(probe(&freed)) };
             assert_eq!(freed.load(Relaxed), 4 + 4 * i, "after {i} retirements");
         }
-        // The writer stops retiring: its pacing ticks (every 61st unpin of
-        // the thread) free the rest of A at the second tick after its last
-        // retirement, but not B (whose scan waits for eight quiet ticks).
-        drop(g);
-        for _ in 0..200 {
-            drop(r.pin());
-        }
-        assert_eq!(freed.load(Relaxed), bags::BATCH, "A not drained by ticks");
+        // The writer stops retiring. Its next pacing tick only notes that
+        // it retired since the last; the one after frees the rest of A (32,
+        // under a batch), but not B (whose scan waits for quiet ticks).
+        // SAFETY: `g` holds its record.
+        unsafe { r.after_unpin(true, g.record()) };
+        assert_eq!(freed.load(Relaxed), 32, "freed by a tick while retiring");
+        // SAFETY: as above.
+        unsafe { r.after_unpin(true, g.record()) };
+        assert_eq!(freed.load(Relaxed), bags::BATCH, "A not drained by a tick");
         // B (held) and the bag's 7 go with the map.
+        drop(g);
         drop(r);
         assert_eq!(freed.load(Relaxed), 2 * bags::BATCH + 7);
         return;
@@ -543,7 +558,10 @@ fn a_panicking_free_of_an_adopted_object_leaves_the_rest_to_later_retirements() 
         }));
         if !holds_at_most_one(&r) {
             // An older pin of another test held A back: nothing adopted.
-            drop(g);
+            // Its frees (a tick of the guard's unpin, the map's drop) reach
+            // A, whose first bomb panics.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(g)));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(r)));
             continue;
         }
         assert!(caught.is_err(), "the first adopted free panics");
