@@ -147,8 +147,16 @@ impl<K, V> Generation for Table<K, V> {
     }
 
     #[inline]
-    fn prepare_copy(&self, _next: &Self, chunk: Range<usize>) {
-        self.slots.prefetch_entries(chunk);
+    fn prepare_copy(&self, next: &Self, chunk: Range<usize>) {
+        self.slots.prefetch_entries(chunk.clone());
+        // A doubling (the same salt) sends slots [a, b) to [2a, 2b) (plus
+        // the probe overflow): those lines of the successor, cache-cold
+        // though faulted in ahead, are the copies' other miss each.
+        if next.placement().splits(self.placement()) {
+            let scale = next.len() / self.len();
+            next.slots
+                .prefetch_slots(chunk.start * scale..chunk.end * scale + 8);
+        }
     }
 
     fn promoted(&self, guard: &impl ReclaimGuard) {
