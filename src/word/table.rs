@@ -68,7 +68,7 @@ impl Generation for WordTable {
     /// Split order (a growth): old slots `[a, b)` copy to homes `[a, b)`
     /// scaled by the size ratio (linear probing may carry the last few a
     /// little past): fault those pages in for writing first
-    /// (`Units::prefault`). A rehashing resize scatters its copies over a
+    /// (`Units::prefault`), and prefetch their lines (`Units::prefetch`). A rehashing resize scatters its copies over a
     /// table no larger than this one: nothing to prepare.
     #[inline]
     fn prepare_copy(&self, next: &Self, chunk: Range<usize>) {
@@ -76,6 +76,9 @@ impl Generation for WordTable {
             let (from, to) = (chunk.start as u128, chunk.end as u128);
             let scale = |x: u128| (x * next.len() as u128 / self.len() as u128) as usize;
             next.slots.prefault(scale(from)..scale(to) + 1);
+            // And their lines into the cache (plus a line of probe
+            // overflow): each copy's claim missed there.
+            next.slots.prefetch(scale(from)..scale(to) + 4);
         }
     }
 }
