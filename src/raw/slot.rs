@@ -522,21 +522,17 @@ impl<K, V> Slots<K, V> {
     /// (a prefetch of a stale address cannot fault).
     #[inline]
     pub(crate) fn prefetch_entries(&self, range: Range<usize>) {
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        // Not under loom: the load would be a step of every model.
+        #[cfg(not(loom))]
         for i in range {
             let entry = self.words[i]
                 .load(Relaxed)
                 .map_addr(|a| a & !(FLAGS | TAG_MASK));
-            // SAFETY: `_mm_prefetch` only hints the cache; it never faults,
-            // whatever the address, and SSE is part of the x86_64 baseline.
-            unsafe {
-                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                // The line holding the stored hash, which the copy reads.
-                let hash = std::mem::offset_of!(Entry<K, V>, hash);
-                _mm_prefetch::<_MM_HINT_T0>(entry.cast::<i8>().wrapping_add(hash));
-            }
+            // The line holding the stored hash, which the copy reads.
+            let hash = std::mem::offset_of!(Entry<K, V>, hash);
+            crate::resize::memory::prefetch(entry.cast::<u8>().wrapping_add(hash));
         }
-        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        #[cfg(loom)]
         let _ = range;
     }
 
@@ -546,22 +542,7 @@ impl<K, V> Slots<K, V> {
     /// as above: nothing is read.
     #[inline]
     pub(crate) fn prefetch_slots(&self, range: Range<usize>) {
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
-        {
-            const PER_LINE: usize = 64 / std::mem::size_of::<usize>();
-            let end = range.end.min(self.words.len());
-            let mut i = range.start - range.start % PER_LINE;
-            while i < end {
-                // SAFETY: as in `prefetch_entries`; `i` is in bounds.
-                unsafe {
-                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                    _mm_prefetch::<_MM_HINT_T0>(self.words.as_ptr().add(i).cast::<i8>());
-                }
-                i += PER_LINE;
-            }
-        }
-        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-        let _ = range;
+        crate::resize::memory::prefetch_lines(&self.words, range);
     }
 
     /// Takes the live entry of slot `i` out of a table this thread owns

@@ -292,3 +292,32 @@ impl<T> LoomZero for AtomicPtr<T> {
         AtomicPtr::new(std::ptr::null_mut())
     }
 }
+
+/// Asks the CPU to start loading the line holding `p`: a hint that never
+/// faults, whatever the address (a stale one included), and reads nothing.
+/// A no-op off x86_64 and under loom.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    // SAFETY: `_mm_prefetch` only hints the cache; it never faults, and SSE
+    // is part of the x86_64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    let _ = p;
+}
+
+/// [`prefetch`]es the cache lines holding `array[range]` (`range` clamped
+/// to the array): ahead of a migration's copies into a successor's slots.
+#[inline]
+pub(crate) fn prefetch_lines<T>(array: &[T], range: std::ops::Range<usize>) {
+    let per_line = (64 / std::mem::size_of::<T>().max(1)).max(1);
+    let end = range.end.min(array.len());
+    let mut i = range.start - range.start % per_line;
+    while i < end {
+        prefetch(array[i..].as_ptr());
+        i += per_line;
+    }
+}

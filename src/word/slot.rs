@@ -245,23 +245,7 @@ impl Units {
     /// and a prefetch never faults.
     #[inline]
     pub(crate) fn prefetch(&self, range: std::ops::Range<usize>) {
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
-        {
-            const PER_LINE: usize = 64 / std::mem::size_of::<AtomicU128>();
-            let end = range.end.min(self.len());
-            let mut i = range.start - range.start % PER_LINE;
-            while i < end {
-                // SAFETY: `_mm_prefetch` only hints the cache (SSE is part
-                // of the x86_64 baseline); `i` is in bounds.
-                unsafe {
-                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                    _mm_prefetch::<_MM_HINT_T0>(self.units.as_ptr().add(i).cast::<i8>());
-                }
-                i += PER_LINE;
-            }
-        }
-        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-        let _ = range;
+        crate::resize::memory::prefetch_lines(&self.units, range);
     }
 
     /// Faults in, for writing, the pages of units `range` (clamped to the

@@ -468,6 +468,24 @@ fn holds_at_most_one(r: &TableReclaim) -> bool {
     st.held.len() + st.unstamped.len() <= 1
 }
 
+/// Runs `seal` (which seals a batch in `r`) while an older pin (of another
+/// map: its unpin scans only that map) holds what it seals, then scans `r`
+/// until the batch is stamped (the pacing may hold a bump back).
+fn stamp_under_an_older_pin(r: &TableReclaim, seal: impl FnOnce()) {
+    let other = TableReclaim::new();
+    while_pinned_elsewhere(&other, || {
+        seal();
+        for _ in 0..2000 {
+            // SAFETY: as in `holds_at_most_one`.
+            if unsafe { (*r.scan.get()).unstamped.is_empty() } {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(500));
+            r.reclaim();
+        }
+    });
+}
+
 #[test]
 fn a_sealing_writer_frees_a_freeable_batch_over_its_next_retirements() {
     let _alone = alone();
@@ -476,20 +494,8 @@ fn a_sealing_writer_frees_a_freeable_batch_over_its_next_retirements() {
     for _ in 0..50 {
         let r = TableReclaim::new();
         let freed = Arc::new(Count::new(0));
-        // Batch A: sealed and stamped while an older pin (of another map)
-        // holds it.
-        let other = TableReclaim::new();
-        while_pinned_elsewhere(&other, || {
-            retire_entries(&r, &freed, bags::BATCH);
-            for _ in 0..2000 {
-                // SAFETY: as in `holds_at_most_one`.
-                if unsafe { (*r.scan.get()).unstamped.is_empty() } {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_micros(500));
-                r.reclaim();
-            }
-        });
+        // Batch A: sealed and stamped while an older pin holds it.
+        stamp_under_an_older_pin(&r, || retire_entries(&r, &freed, bags::BATCH));
         assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
         // A writer pinned after the stamp seals batch B: its scan finds A
         // freeable and adopts it, and that retirement frees four of it.
@@ -533,19 +539,8 @@ fn a_panicking_free_of_an_adopted_object_leaves_the_rest_to_later_retirements() 
         let r = TableReclaim::new();
         let (bombs, probes) = (Arc::new(Count::new(0)), Arc::new(Count::new(0)));
         // Batch A, of bombs (the first free panics): sealed and stamped
-        // while an older pin (of another map) holds it.
-        let other = TableReclaim::new();
-        while_pinned_elsewhere(&other, || {
-            retire_bombs(&r, &bombs, bags::BATCH);
-            for _ in 0..2000 {
-                // SAFETY: as in `holds_at_most_one`.
-                if unsafe { (*r.scan.get()).unstamped.is_empty() } {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_micros(500));
-                r.reclaim();
-            }
-        });
+        // while an older pin holds it.
+        stamp_under_an_older_pin(&r, || retire_bombs(&r, &bombs, bags::BATCH));
         let g = r.pin();
         for _ in 0..bags::BATCH - 1 {
             // SAFETY: never shared; retired once.
