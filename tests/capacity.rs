@@ -267,6 +267,148 @@ fn reserve_while_others_write_loses_nothing<M: Capacity>() {
     assert_eq!(map.len(), entries.len());
 }
 
+/// A map's table follows the count it was given, not the next power of
+/// two: `with_capacity(n)` and `reserve(n)` take room for `n` at half load
+/// (`2n` slots, rounded up to 16), and filling them does not resize;
+/// `shrink_to_fit` then takes the smallest table that holds the `n` keys,
+/// a capacity within a few keys of `n`, and `reserve(0)` keeps it.
+fn capacity_follows_the_count<M: Capacity>() {
+    for n in [13, 100, 3_001, 5_000, 40_000, 100_000] {
+        for reserve in [false, true] {
+            let map = if reserve {
+                let map = M::new();
+                map.reserve(n);
+                map
+            } else {
+                M::with_capacity(n)
+            };
+            let slots = map.stats().slots;
+            assert!(
+                slots % 16 == 0 && slots >= 2 * n && slots < 2 * n + 16,
+                "{}: {n} asked, {slots} slots",
+                M::NAME
+            );
+            assert_eq!(map.capacity(), slots / 4 * 3);
+            let resizes = map.stats().resizes;
+            for k in 0..n as u64 {
+                map.pin().insert(k, k);
+            }
+            assert_eq!(
+                map.stats().resizes,
+                resizes,
+                "{}: resized filling {n}",
+                M::NAME
+            );
+            assert_eq!(map.stats().slots, slots);
+            map.shrink_to_fit();
+            let (slots, capacity) = (map.stats().slots, map.capacity());
+            assert!(
+                capacity >= n && capacity < n + 15,
+                "{}: {n} keys, capacity {capacity}",
+                M::NAME
+            );
+            assert!(
+                slots % 16 == 0 && slots / 4 * 3 == capacity,
+                "{}: {slots} slots",
+                M::NAME
+            );
+            let resizes = map.stats().resizes;
+            map.reserve(0);
+            assert_eq!(
+                map.stats().resizes,
+                resizes,
+                "{}: reserve(0) resized",
+                M::NAME
+            );
+            assert_eq!(map.len(), n);
+        }
+    }
+}
+
+/// A presized table that is not a power of two (`with_capacity(3_001)`:
+/// 6,016 slots) grows by doubling, keeping its size's shape (12,032,
+/// 24,064, ...), while two writers insert, a reader checks stable keys and
+/// an iterator checks that every stable key is yielded exactly once per
+/// pass; then removals shrink it to a size from the live count. Nothing is
+/// lost or duplicated.
+fn odd_sized_tables_grow_and_shrink_under_threads<M: Capacity>() {
+    const PER_WRITER: u64 = 30_000;
+    const STABLE: u64 = 1_000;
+    let map = M::with_capacity(3_001);
+    assert_eq!(map.stats().slots, 6_016, "{}", M::NAME);
+    for k in 0..STABLE {
+        map.pin().insert(1 << 40 | k, k);
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let map = &map;
+                s.spawn(move || {
+                    for i in 0..PER_WRITER {
+                        let k = w * PER_WRITER + i;
+                        assert_eq!(map.pin().insert(k, k), None);
+                    }
+                })
+            })
+            .collect();
+        let (map, done) = (&map, &done);
+        s.spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let m = map.pin();
+                for k in 0..STABLE {
+                    assert_eq!(m.get(&(1 << 40 | k)), Some(k), "stable key {k} vanished");
+                }
+            }
+        });
+        s.spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut seen = std::collections::HashSet::new();
+                for (k, _) in map.entries() {
+                    assert!(seen.insert(k), "key {k:#x} yielded twice");
+                }
+                for k in 0..STABLE {
+                    assert!(seen.contains(&(1 << 40 | k)), "stable key {k} missed");
+                }
+            }
+        });
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let slots = map.stats().slots;
+    assert!(
+        slots / 6_016 >= 16 && (slots / 6_016).is_power_of_two() && slots % 6_016 == 0,
+        "{}: grew to {slots}",
+        M::NAME
+    );
+    let mut model: StdMap<u64, u64> = (0..2 * PER_WRITER).map(|k| (k, k)).collect();
+    model.extend((0..STABLE).map(|k| (1 << 40 | k, k)));
+    assert_holds(&map, &model);
+    // Remove all but 700 keys: the table shrinks (each time below 1/8 live,
+    // to twice the live count, a multiple of 16), and keeps exactly the
+    // survivors.
+    for k in 0..2 * PER_WRITER - 700 {
+        assert_eq!(map.pin().remove(&k), Some(k));
+        model.remove(&k);
+    }
+    // (Iterating finishes a shrink still migrating.)
+    assert_holds(&map, &model);
+    let (grown, slots) = (slots, map.stats().slots);
+    let live = 700 + STABLE as usize;
+    assert!(
+        slots < grown / 4 && slots % 16 == 0,
+        "{}: {grown} -> {slots}",
+        M::NAME
+    );
+    assert!(
+        slots <= 8 * live,
+        "{}: {slots} slots for {live} keys",
+        M::NAME
+    );
+}
+
 both_maps!(
     reserve_then_fill_never_resizes,
     reserve_floor_holds_until_shrink_to_fit,
@@ -274,6 +416,8 @@ both_maps!(
     impossible_requests_leave_the_map_intact,
     reserve_while_others_write_loses_nothing,
     allocator_refusal_is_an_error,
+    capacity_follows_the_count,
+    odd_sized_tables_grow_and_shrink_under_threads,
 );
 
 /// The sets delegate capacity control to their maps: the same promises.

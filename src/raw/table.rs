@@ -9,12 +9,12 @@ use crate::error::TryReserveError;
 use crate::reclaim::stack::Stack;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::resize::memory::alloc_failed;
-use crate::resize::policy::{MAX_SLOTS, MIN_SLOTS};
+use crate::resize::policy::{GRAIN, MAX_SLOTS, MIN_SLOTS};
 use crate::resize::probe::Placement;
 use crate::resize::{Generation, Header};
 use crate::sync::{AtomicBool, Ordering};
 
-/// A power-of-two array of slots plus its migration bookkeeping.
+/// An array of slots plus its migration bookkeeping.
 pub(crate) struct Table<K, V> {
     /// One word per slot: a tagged, flagged entry pointer (`raw/slot.rs`
     /// says what the bits mean, and owns every transition).
@@ -45,8 +45,9 @@ struct Parked<K, V>(*mut Entry<K, V>);
 unsafe impl<K: Send, V: Send> Send for Parked<K, V> {}
 
 impl<K, V> Table<K, V> {
-    /// Allocates a table with `placement` (whose slot count is a power of
-    /// two, at least [`MIN_SLOTS`], at most [`MAX_SLOTS`]), every slot empty.
+    /// Allocates a table with `placement` (whose slot count is a multiple
+    /// of [`GRAIN`], at least [`MIN_SLOTS`], at most [`MAX_SLOTS`]), every
+    /// slot empty.
     pub(crate) fn new(placement: Placement, generation: u64, older_reachable: bool) -> Box<Self> {
         Self::try_new(placement, generation, older_reachable).unwrap_or_else(|e| alloc_failed(e))
     }
@@ -58,7 +59,7 @@ impl<K, V> Table<K, V> {
         older_reachable: bool,
     ) -> Result<Box<Self>, TryReserveError> {
         let slots = placement.slots();
-        assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
+        assert!(slots % GRAIN == 0 && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Ok(Box::new(Table {
             slots: Slots::try_new(slots)?,
             header: Header::new(placement, generation),
@@ -149,13 +150,12 @@ impl<K, V> Generation for Table<K, V> {
     #[inline]
     fn prepare_copy(&self, next: &Self, chunk: Range<usize>) {
         self.slots.prefetch_entries(chunk.clone());
-        // A doubling (the same salt) sends slots [a, b) to [2a, 2b) (plus
-        // the probe overflow): those lines of the successor, cache-cold
-        // though faulted in ahead, are the copies' other miss each.
-        if next.placement().splits(self.placement()) {
-            let scale = next.len() / self.len();
-            next.slots
-                .prefetch_slots(chunk.start * scale..chunk.end * scale + 8);
+        // A growth (the same salt) sends slots [a, b) to their split range
+        // ([2a, 2b) for a doubling), plus the probe overflow: those lines of
+        // the successor, cache-cold though faulted in ahead, are the
+        // copies' other miss each.
+        if let Some(to) = next.placement().split_range(self.placement(), chunk) {
+            next.slots.prefetch_slots(to.start..to.end + 8);
         }
     }
 

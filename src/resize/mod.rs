@@ -553,7 +553,7 @@ impl<T: Generation> Resizer<T> {
         if next_of(table, guard).is_some() {
             return;
         }
-        let slots = policy::slots_for(self.len().max(1)).max(self.min_slots());
+        let slots = policy::resize_slots(table.header().slots(), self.len(), self.min_slots());
         if let Err(e) = self.start_resize_to(table, slots, guard) {
             alloc_failed(e);
         }
@@ -639,7 +639,12 @@ impl<T: Generation> Resizer<T> {
             .len()
             .checked_add(additional)
             .ok_or(TryReserveError::CapacityOverflow)?;
+        // A resize, if one is needed, takes room for `wanted` at half load;
+        // a table that already holds `wanted` below its load limit is
+        // enough (a map `shrink_to_fit` left exactly full keeps its table
+        // for a `reserve(0)`).
         let slots = policy::try_slots_for_capacity(wanted)?;
+        let fits = policy::slots_to_fit(wanted);
         let mut floor_set = false;
         loop {
             let root = self.root(guard);
@@ -648,13 +653,13 @@ impl<T: Generation> Resizer<T> {
                 self.finish(map, root, guard);
                 continue;
             }
-            if root.len() >= slots {
+            if policy::capacity(root.len()) >= wanted {
                 if floor_set {
                     return Ok(());
                 }
                 // Raise the floor, then look once more: a shrink that
                 // started before the floor rose must not undo the room.
-                self.min_slots.fetch_max(slots, Relaxed);
+                self.min_slots.fetch_max(fits, Relaxed);
                 floor_set = true;
                 continue;
             }
@@ -696,7 +701,7 @@ impl<T: Generation> Resizer<T> {
                 self.finish(map, root, guard);
                 continue;
             }
-            let slots = policy::slots_for_capacity(self.len());
+            let slots = policy::slots_to_fit(self.len());
             let tombstones = root.header().occupied.get() > self.len();
             // A prepared successor's memory goes too: a same-size rebuild
             // retires the root, whose free frees it.
@@ -916,19 +921,56 @@ mod tests {
 
     #[test]
     fn growth_is_predicted_as_the_resize_sizes_it() {
-        // The resize's own size: doubling once more than half is live.
-        for (slots, len) in [(1024, 513), (1024, 700), (1024, 768)] {
-            assert_eq!(policy::slots_for(len), 2 * slots);
-            assert_eq!(predicted_growth(slots, len, 16), Some(2 * slots));
+        // The resize's own size: doubling once more than half is live,
+        // whatever the table's size (not only powers of two).
+        for slots in [1024, 1536, 48, 5_592_416] {
+            for len in [slots / 2 + 1, slots * 23 / 32, slots * 3 / 4] {
+                assert_eq!(policy::resize_slots(slots, len, 16), 2 * slots);
+                assert_eq!(predicted_growth(slots, len, 16), Some(2 * slots));
+            }
+            // Half live or less (removals churn): a rebuild, at most the
+            // same size, to half full.
+            let rebuilt = policy::resize_slots(slots, slots / 2, 16);
+            assert!(rebuilt <= slots && rebuilt >= slots - policy::GRAIN);
+            assert_eq!(predicted_growth(slots, slots / 2, 16), None);
         }
-        // Half live or less (removals churn): a same-size rebuild.
-        assert_eq!(policy::slots_for(512), 1024);
-        assert_eq!(predicted_growth(1024, 512, 16), None);
+        assert_eq!(policy::resize_slots(1024, 512, 16), 1024);
+        assert_eq!(policy::resize_slots(1024, 300, 16), 608);
         assert_eq!(predicted_growth(1024, 300, 16), None);
+        // A shrink: to twice the live count, never below the floor.
+        assert_eq!(policy::resize_slots(4096, 100, 16), 208);
+        assert_eq!(policy::resize_slots(4096, 100, 1024), 1024);
+        assert_eq!(policy::resize_slots(4096, 0, 16), 16);
         assert_eq!(
             predicted_growth(policy::MAX_SLOTS, policy::MAX_SLOTS, 16),
             None
         );
+    }
+
+    /// `shrink_to_fit`'s table is the smallest multiple of the grain whose
+    /// load limit holds `n`: within a grain of `4n/3`, not the next power of
+    /// two (up to twice that). `with_capacity(n)`'s holds `n` at half load.
+    #[test]
+    fn capacity_sizes_follow_the_count() {
+        for n in [0, 1, 11, 12, 13, 100, 1000, 4_194_304, 5_000_000, 1 << 30] {
+            let slots = policy::slots_to_fit(n);
+            assert_eq!(slots % policy::GRAIN, 0);
+            assert!(policy::capacity(slots) >= n, "{n}: {slots}");
+            let smaller = slots - policy::GRAIN;
+            assert!(
+                slots == policy::MIN_SLOTS || policy::capacity(smaller) < n,
+                "{n}: {slots} is not the smallest"
+            );
+            let presized = policy::slots_for_capacity(n);
+            assert!(
+                presized >= 2 * n && presized < 2 * n + policy::GRAIN.max(policy::MIN_SLOTS + 1)
+            );
+        }
+        assert_eq!(policy::slots_to_fit(4_194_304), 5_592_416);
+        assert_eq!(policy::slots_for_capacity(3_001), 6_016);
+        assert!(policy::try_slots_for_capacity(policy::MAX_SLOTS / 2 + 1).is_err());
+        assert!(policy::try_slots_for_capacity(usize::MAX).is_err());
+        assert!(policy::try_slots_for_capacity(policy::MAX_SLOTS / 2).is_ok());
     }
 
     /// One thread grows a `WordMap` from empty: every table large enough to
@@ -1060,15 +1102,17 @@ mod tests {
     }
 
     /// `shrink_to_fit` on a map that stopped growing past 5/8 gives its
-    /// prepared table back (a same-size rebuild), keeping every key.
+    /// prepared table back (a rebuild into the smallest table that holds
+    /// its keys), keeping every key.
     #[test]
     #[cfg(target_os = "linux")]
     fn shrink_to_fit_releases_the_prepared_table() {
         let map = grown_past_five_eighths();
-        let slots = map.stats().slots;
+        assert_eq!(map.stats().slots, 8_192);
         map.shrink_to_fit();
         assert!(!root_prepared(&map));
-        assert_eq!(map.stats().slots, slots);
+        assert_eq!(map.stats().slots, policy::slots_to_fit(5_400));
+        assert_eq!(map.stats().slots, 7_200);
         assert_eq!(map.len(), 5_400);
         for k in 0..5_400u64 {
             assert_eq!(map.get(&k), Some(k));

@@ -1,18 +1,22 @@
 //! Where a key lives: a table's placement (home slots) and the probe
 //! sequence. Both maps place keys with this one policy.
 //!
-//! A table of `2^b` slots places a key with hash `h` at home slot
-//! `((h ^ s) * G) >> (64 - b)`: the top `b` bits of the product of the
-//! salted hash with the golden-ratio constant `G` (Fibonacci hashing), where
+//! A table of `n` slots places a key with hash `h` at home slot
+//! `⌊x · n / 2^64⌋`, where `x = (h ^ s) * G mod 2^64` is the product of the
+//! salted hash with the golden-ratio constant `G` (Fibonacci hashing) and
 //! the table's *salt* `s` picks one of 2^64 bijections of the hash. The
-//! product's high bits depend on every bit of the hash, so hashers whose high
-//! bits are weak (identity hashes of small integers) still spread, and
-//! evenly spaced hashes land as evenly as any multiplier can place them (`G`
-//! has the continued fraction [0; 1, 1, 1, ...]: by the three-distance
-//! theorem its multiples leave gaps of at most three lengths, within a
-//! factor of about 1.6 of each other). A random *multiplier* instead would
-//! make some maps place sequential ids in a few crowded runs (measured: one
-//! map in a few hundred, mean probe 1,484 for 3,000 keys).
+//! home is `x`'s position as a fraction of 2^64, scaled to the table: for
+//! `n = 2^b` it is `x`'s top `b` bits, and `n` need not be a power of two
+//! (`policy.rs` sizes tables to what they must hold, not to the next power
+//! of two). The product's high bits depend on every bit of the hash, so
+//! hashers whose high bits are weak (identity hashes of small integers)
+//! still spread, and evenly spaced hashes land as evenly as any multiplier
+//! can place them (`G` has the continued fraction [0; 1, 1, 1, ...]: by the
+//! three-distance theorem its multiples leave gaps of at most three
+//! lengths, within a factor of about 1.6 of each other). A random
+//! *multiplier* instead would make some maps place sequential ids in a few
+//! crowded runs (measured: one map in a few hundred, mean probe 1,484 for
+//! 3,000 keys).
 //!
 //! # Which salt a table gets
 //!
@@ -21,11 +25,13 @@
 //!   differently, even with the same hasher, and filling one map in another's
 //!   iteration order cannot pile keys into a few homes (the quadratic
 //!   insertion std's map once had with a shared hasher seed).
-//! * **A doubling keeps the salt** (split order). Appending one bit to every
-//!   home sends the keys of old slots `[a, b)` to homes `[2a, 2b)`, in order,
-//!   so a migration's copies fill the new table front to back (and `WordMap`
-//!   faults those pages in ahead of the copy). Growing halves the density of
-//!   every region of the table, so it cannot create a cluster.
+//! * **A growth keeps the salt** (split order). The home is monotone in `x`,
+//!   so the keys of old slots `[a, b)` of `n` go to homes
+//!   `[⌊a·m/n⌋, ⌈b·m/n⌉)` of `m > n`, in order ([`Placement::split_range`];
+//!   for a doubling exactly `[2a, 2b)`), and a migration's copies fill the
+//!   new table front to back (the maps prefetch those lines ahead of the
+//!   copy). Growing spreads every region of the table over a larger one, so
+//!   it cannot create a cluster.
 //! * **Every other resize draws a fresh salt**: a shrink, and a same-size
 //!   rebuild. Their live keys are whatever removals left, and removals often
 //!   follow the table's own order: `clear`, `retain` and any loop that
@@ -43,6 +49,8 @@
 //! full lap. Linear probing keeps a probe inside one or two cache lines of
 //! the slot array, and keeps entries close to home order.
 
+use std::ops::Range;
+
 /// 2^64 divided by the golden ratio, odd: the multiplier of every table
 /// (and the seed of the salt mix).
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -52,28 +60,21 @@ const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 pub(crate) struct Placement {
     /// `(hash ^ salt) * GOLDEN` is a bijection of the hash.
     salt: u64,
-    /// `64 - log2(slots)`: the home slot is `((hash ^ salt) * GOLDEN) >> shift`.
-    shift: u32,
-    /// `slots - 1`.
-    mask: usize,
+    /// The table's slot count (any number from 2 up; `policy.rs` chooses).
+    slots: usize,
 }
 
 impl Placement {
-    /// The placement of a map's first table of `slots` slots (a power of
-    /// two): a random salt, drawn per map.
+    /// The placement of a map's first table of `slots` slots: a random
+    /// salt, drawn per map.
     pub(crate) fn first(slots: usize) -> Placement {
         Placement::new(slots, first_salt())
     }
 
-    /// A placement of `slots` slots (a power of two, at least 2) with
-    /// `salt`.
+    /// A placement of `slots` slots (at least 2) with `salt`.
     pub(crate) fn new(slots: usize, salt: u64) -> Placement {
-        debug_assert!(slots.is_power_of_two() && slots >= 2);
-        Placement {
-            salt,
-            shift: 64 - slots.trailing_zeros(),
-            mask: slots - 1,
-        }
+        debug_assert!(slots >= 2);
+        Placement { salt, slots }
     }
 
     /// The placement of the table a resize of this one migrates into:
@@ -94,21 +95,46 @@ impl Placement {
 
     /// Whether this placement (of a newer table) split-orders `older`'s:
     /// the same salt and at least as many slots, so old slot range `[a, b)`
-    /// copies to homes `[a, b)` scaled by the size ratio.
+    /// copies to homes `[a, b)` scaled by the size ratio
+    /// ([`split_range`](Self::split_range)).
     pub(crate) fn splits(&self, older: &Placement) -> bool {
-        self.salt == older.salt && self.mask >= older.mask
+        self.salt == older.salt && self.slots >= older.slots
+    }
+
+    /// The homes, in this placement, of the keys whose homes in `older`
+    /// are `range`, if this placement split-orders `older`'s (else `None`):
+    /// `[⌊a·m/n⌋, ⌈b·m/n⌉)` for `n` old and `m` new slots. Where a
+    /// migration of `range` will write (plus the probe overflow past its
+    /// end), for the maps to prefetch.
+    #[inline]
+    pub(crate) fn split_range(
+        &self,
+        older: &Placement,
+        range: Range<usize>,
+    ) -> Option<Range<usize>> {
+        if !self.splits(older) {
+            return None;
+        }
+        let (m, n) = (self.slots as u128, older.slots as u128);
+        let start = range.start as u128 * m / n;
+        let end = (range.end as u128 * m).div_ceil(n);
+        // Both at most `m`: `range` lies within `older`'s slots.
+        Some(start as usize..end as usize)
     }
 
     /// Number of slots.
     #[inline]
     pub(crate) fn slots(&self) -> usize {
-        self.mask + 1
+        self.slots
     }
 
-    /// The home slot of `hash`.
+    /// The home slot of `hash`: `⌊x · slots / 2^64⌋` for the salted product
+    /// `x` (module docs), one widening multiplication.
     #[inline]
     pub(crate) fn home(&self, hash: u64) -> usize {
-        ((hash ^ self.salt).wrapping_mul(GOLDEN) >> self.shift) as usize
+        let x = (hash ^ self.salt).wrapping_mul(GOLDEN);
+        // Below `slots`: `x < 2^64`.
+        ((x as u128 * self.slots as u128) >> 64) as usize
     }
 
     /// The slots a probe for `hash` visits, in order.
@@ -116,15 +142,22 @@ impl Placement {
     pub(crate) fn probe(&self, hash: u64) -> Probe {
         Probe {
             pos: self.home(hash),
-            mask: self.mask,
-            left: self.mask + 1,
+            slots: self.slots,
+            left: self.slots,
         }
     }
 
     /// How many slots a probe for `hash` reads to reach slot `i` (1 at home).
     #[inline]
     pub(crate) fn probe_length(&self, hash: u64, i: usize) -> usize {
-        (i.wrapping_sub(self.home(hash)) & self.mask) + 1
+        let home = self.home(hash);
+        // The probe wraps from the last slot to slot 0.
+        let distance = if i >= home {
+            i - home
+        } else {
+            i + self.slots - home
+        };
+        distance + 1
     }
 }
 
@@ -161,7 +194,7 @@ fn mix(mut z: u64) -> u64 {
 /// The slots a probe for one hash visits, in order.
 pub(crate) struct Probe {
     pos: usize,
-    mask: usize,
+    slots: usize,
     left: usize,
 }
 
@@ -175,7 +208,10 @@ impl Iterator for Probe {
         }
         self.left -= 1;
         let i = self.pos;
-        self.pos = (self.pos + 1) & self.mask;
+        self.pos += 1;
+        if self.pos == self.slots {
+            self.pos = 0;
+        }
         Some(i)
     }
 }
@@ -198,6 +234,68 @@ mod tests {
             for h in hashes() {
                 let (o, n) = (old.home(h), new.home(h));
                 assert!(n == 2 * o || n == 2 * o + 1, "hash {h:#x} bits {bits}");
+            }
+        }
+    }
+
+    /// Any growth with the salt kept (tables need not be powers of two):
+    /// every key of old home `o` lands in `split_range(o..o + 1)`, and the
+    /// ranges of consecutive old slots overlap in at most one slot, in
+    /// order.
+    #[test]
+    fn split_order_holds_for_any_growth() {
+        let first = Placement::first(16);
+        for (n, m) in [
+            (16, 32),
+            (48, 96),
+            (24, 40),
+            (1000, 1504),
+            (4096, 12_288),
+            (16, 16),
+        ] {
+            let old = Placement::new(n, first.salt);
+            let new = Placement::new(m, first.salt);
+            assert!(new.splits(&old));
+            for h in hashes() {
+                let (o, home) = (old.home(h), new.home(h));
+                let range = new.split_range(&old, o..o + 1).unwrap();
+                assert!(
+                    range.contains(&home),
+                    "{n} -> {m}: {o} -> {home} not in {range:?}"
+                );
+            }
+            for o in 0..n - 1 {
+                let (a, b) = (
+                    new.split_range(&old, o..o + 1).unwrap(),
+                    new.split_range(&old, o + 1..o + 2).unwrap(),
+                );
+                assert!(a.start <= b.start && b.start + 1 >= a.end && a.end <= m);
+            }
+            assert_eq!(new.split_range(&old, 0..n), Some(0..m));
+        }
+        let other = Placement::new(64, first.salt ^ 1);
+        assert_eq!(other.split_range(&first, 0..4), None);
+    }
+
+    /// Homes cover a table of any size evenly: 256 spread hashes per slot
+    /// into 24, 40 and 1,000 slots (fixed salts) leave no slot with less
+    /// than half or more than twice its share (about 8 standard deviations
+    /// of a uniform placement's).
+    #[test]
+    fn homes_spread_over_any_size() {
+        for slots in [24usize, 40, 1000] {
+            for salt in [0, 0x2545_F491_4F6C_DD1D] {
+                let p = Placement::new(slots, salt);
+                let share = 256;
+                let mut count = vec![0usize; slots];
+                for x in 0..(slots * share) as u64 {
+                    count[p.home(mix(x))] += 1;
+                }
+                let (min, max) = (count.iter().min().unwrap(), count.iter().max().unwrap());
+                assert!(
+                    *min > share / 2 && *max < share * 2,
+                    "{slots}: {min}..{max}"
+                );
             }
         }
     }
@@ -281,12 +379,18 @@ mod tests {
 
     #[test]
     fn probe_visits_every_slot_once() {
-        let p = Placement::new(16, 0);
-        let mut seen: Vec<usize> = p.probe(12345).collect();
-        assert_eq!(seen.len(), 16);
-        assert_eq!(seen[0], p.home(12345));
-        assert_eq!(p.probe_length(12345, seen[3]), 4);
-        seen.sort_unstable();
-        assert_eq!(seen, (0..16).collect::<Vec<_>>());
+        for slots in [16, 24, 1000] {
+            let p = Placement::new(slots, 0);
+            for h in [12345, u64::MAX, 0x8000_0000_0000_0000] {
+                let mut seen: Vec<usize> = p.probe(h).collect();
+                assert_eq!(seen.len(), slots);
+                assert_eq!(seen[0], p.home(h));
+                for (k, &i) in seen.iter().enumerate() {
+                    assert_eq!(p.probe_length(h, i), k + 1);
+                }
+                seen.sort_unstable();
+                assert_eq!(seen, (0..slots).collect::<Vec<_>>());
+            }
+        }
     }
 }

@@ -7,11 +7,11 @@ use super::slot::Units;
 use crate::error::TryReserveError;
 use crate::reclaim::Retire;
 use crate::resize::memory::alloc_failed;
-use crate::resize::policy::{MAX_SLOTS, MIN_SLOTS};
+use crate::resize::policy::{GRAIN, MAX_SLOTS, MIN_SLOTS};
 use crate::resize::probe::Placement;
 use crate::resize::{Generation, Header};
 
-/// A power-of-two array of 16-byte slot units (`word/slot.rs` says what the
+/// An array of 16-byte slot units (`word/slot.rs` says what the
 /// bits mean), 1 byte more per slot for keys whose top byte is not zero.
 pub(crate) struct WordTable {
     /// The slots, and every transition on them.
@@ -21,8 +21,8 @@ pub(crate) struct WordTable {
 }
 
 impl WordTable {
-    /// Allocates a table with `placement` (whose slot count is a power of
-    /// two within [`MIN_SLOTS`]..=[`MAX_SLOTS`]), every slot empty: zeroed
+    /// Allocates a table with `placement` (whose slot count is a multiple
+    /// of [`GRAIN`] within [`MIN_SLOTS`]..=[`MAX_SLOTS`]), every slot empty: zeroed
     /// memory, so an untouched page costs no resident memory.
     pub(crate) fn new(placement: Placement, generation: u64) -> Box<Self> {
         Self::try_new(placement, generation).unwrap_or_else(|e| alloc_failed(e))
@@ -31,7 +31,7 @@ impl WordTable {
     /// [`new`](Self::new), reporting an allocation failure instead.
     fn try_new(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError> {
         let slots = placement.slots();
-        assert!(slots.is_power_of_two() && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
+        assert!(slots % GRAIN == 0 && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Ok(Box::new(WordTable {
             slots: Units::try_new(slots)?,
             header: Header::new(placement, generation),
@@ -72,13 +72,11 @@ impl Generation for WordTable {
     /// table no larger than this one: nothing to prepare.
     #[inline]
     fn prepare_copy(&self, next: &Self, chunk: Range<usize>) {
-        if next.placement().splits(self.placement()) {
-            let (from, to) = (chunk.start as u128, chunk.end as u128);
-            let scale = |x: u128| (x * next.len() as u128 / self.len() as u128) as usize;
-            next.slots.prefault(scale(from)..scale(to) + 1);
+        if let Some(to) = next.placement().split_range(self.placement(), chunk) {
+            next.slots.prefault(to.clone());
             // And their lines into the cache (plus a line of probe
             // overflow): each copy's claim missed there.
-            next.slots.prefetch(scale(from)..scale(to) + 4);
+            next.slots.prefetch(to.start..to.end + 4);
         }
     }
 }
