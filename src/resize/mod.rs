@@ -216,7 +216,7 @@ enum Decline {
     /// no memory for it.
     ForGood,
     /// Not now: removals keep the map at half live or less, so its resize
-    /// would be a same-size rebuild.
+    /// would be a rebuild, not a growth.
     NotGrowing,
 }
 
@@ -545,9 +545,10 @@ impl<T: Generation> Resizer<T> {
     }
 
     /// Starts the resize that follows `table` unless one already runs. The
-    /// new size comes from the live count: doubling when the table is full
-    /// of live keys, the same size when it is full of tombstones, smaller
-    /// when it is mostly empty; the new placement from `probe.rs`'s policy
+    /// new size comes from the live count (`policy::resize_slots`):
+    /// doubling when more than half the table is live, else 2/5 live, at
+    /// most the same size (a rebuild that drops tombstones, or a shrink
+    /// when mostly empty); the new placement from `probe.rs`'s policy
     /// (a doubling keeps split order, anything else rehashes).
     pub(crate) fn start_resize<G: ReclaimGuard>(&self, table: &T, guard: &G) {
         if next_of(table, guard).is_some() {
@@ -703,8 +704,9 @@ impl<T: Generation> Resizer<T> {
             }
             let slots = policy::slots_to_fit(self.len());
             let tombstones = root.header().occupied.get() > self.len();
-            // A prepared successor's memory goes too: a same-size rebuild
-            // retires the root, whose free frees it.
+            // A prepared successor's memory goes too: the rebuild (to the
+            // fit, or at the same size) retires the root, whose free frees
+            // it.
             let prepared = root.header().has_prepared();
             if root.len() < slots || (root.len() == slots && !tombstones && !prepared) {
                 return;
@@ -928,17 +930,22 @@ mod tests {
                 assert_eq!(policy::resize_slots(slots, len, 16), 2 * slots);
                 assert_eq!(predicted_growth(slots, len, 16), Some(2 * slots));
             }
-            // Half live or less (removals churn): a rebuild, at most the
-            // same size, to half full.
-            let rebuilt = policy::resize_slots(slots, slots / 2, 16);
-            assert!(rebuilt <= slots && rebuilt >= slots - policy::GRAIN);
+            // Half live or less (removals churn): a rebuild, never larger;
+            // from 2/5 live down, to 2/5 live.
+            assert_eq!(policy::resize_slots(slots, slots / 2, 16), slots);
             assert_eq!(predicted_growth(slots, slots / 2, 16), None);
+            let rebuilt = policy::resize_slots(slots, slots / 3, 16);
+            assert!(
+                rebuilt <= slots && rebuilt >= slots / 3 * 5 / 2,
+                "{slots}: {rebuilt}"
+            );
         }
         assert_eq!(policy::resize_slots(1024, 512, 16), 1024);
-        assert_eq!(policy::resize_slots(1024, 300, 16), 608);
+        assert_eq!(policy::resize_slots(1024, 300, 16), 752);
         assert_eq!(predicted_growth(1024, 300, 16), None);
-        // A shrink: to twice the live count, never below the floor.
-        assert_eq!(policy::resize_slots(4096, 100, 16), 208);
+        // A shrink: to 5/2 of the live count, never below the floor.
+        assert_eq!(policy::resize_slots(4096, 100, 16), 256);
+        assert_eq!(policy::resize_slots(4096, 101, 16), 256);
         assert_eq!(policy::resize_slots(4096, 100, 1024), 1024);
         assert_eq!(policy::resize_slots(4096, 0, 16), 16);
         assert_eq!(
@@ -952,7 +959,11 @@ mod tests {
     /// two (up to twice that). `with_capacity(n)`'s holds `n` at half load.
     #[test]
     fn capacity_sizes_follow_the_count() {
-        for n in [0, 1, 11, 12, 13, 100, 1000, 4_194_304, 5_000_000, 1 << 30] {
+        #[cfg(target_pointer_width = "64")]
+        let large = [4_194_304, 5_000_000, 1 << 30];
+        #[cfg(not(target_pointer_width = "64"))]
+        let large = [4_194_304, 5_000_000, 1 << 20];
+        for n in [0, 1, 11, 12, 13, 100, 1000].into_iter().chain(large) {
             let slots = policy::slots_to_fit(n);
             assert_eq!(slots % policy::GRAIN, 0);
             assert!(policy::capacity(slots) >= n, "{n}: {slots}");
@@ -968,9 +979,45 @@ mod tests {
         }
         assert_eq!(policy::slots_to_fit(4_194_304), 5_592_416);
         assert_eq!(policy::slots_for_capacity(3_001), 6_016);
-        assert!(policy::try_slots_for_capacity(policy::MAX_SLOTS / 2 + 1).is_err());
+        // Past half load's limit, the counts a table can hold still get
+        // one: the smallest that fits them; past that, an error.
+        let max = policy::MAX_SLOTS;
+        assert_eq!(policy::try_slots_for_capacity(max / 2), Ok(max));
+        assert_eq!(
+            policy::try_slots_for_capacity(max / 2 + 1),
+            Ok(policy::slots_to_fit(max / 2 + 1))
+        );
+        assert_eq!(
+            policy::try_slots_for_capacity(policy::capacity(max)),
+            Ok(max)
+        );
+        assert!(policy::try_slots_for_capacity(policy::capacity(max) + 1).is_err());
         assert!(policy::try_slots_for_capacity(usize::MAX).is_err());
-        assert!(policy::try_slots_for_capacity(policy::MAX_SLOTS / 2).is_ok());
+    }
+
+    /// A map churning around one size keeps one size: a rebuild leaves
+    /// room for its count to drift up by a quarter before the next one,
+    /// which then rebuilds at the same size instead of doubling (and
+    /// shrinking back after). With rebuilds to half live, one more key
+    /// doubled the table.
+    #[test]
+    fn rebuilds_of_a_churning_map_keep_its_size() {
+        for len in [100, 3_000, 5_000, 65_536, 1_000_001] {
+            // A doubling that left the table between 1/4 and 1/2 live,
+            // then rebuilds as removals and inserts churn around `len`.
+            let mut slots = policy::resize_slots(len * 2 - 16, len, 16);
+            assert!(slots >= 2 * len);
+            for drift in [len / 8, len / 4, 0, len / 5, len / 4] {
+                let next = policy::resize_slots(slots, len + drift, 16);
+                assert!(next <= slots, "{len}+{drift}: {slots} -> {next}");
+                slots = next;
+            }
+            // Where the churn settled: 2/5 live at `len`.
+            assert!(
+                slots >= len * 5 / 2 && slots < len * 5 / 2 + 16,
+                "{len}: {slots}"
+            );
+        }
     }
 
     /// One thread grows a `WordMap` from empty: every table large enough to
@@ -1058,7 +1105,7 @@ mod tests {
     }
 
     /// A map whose removals keep it at half live or less (so its next
-    /// resize is a same-size rebuild) prepares nothing, however many
+    /// resize is a rebuild) prepares nothing, however many
     /// slots its churn claims.
     #[test]
     #[cfg(target_os = "linux")]
