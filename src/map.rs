@@ -1179,6 +1179,18 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
+    /// Inserts every pair, after making room for as many as the iterator's
+    /// `size_hint` promises (all of them in an empty map, half in one with
+    /// keys), so that a large extend resizes once rather than once per
+    /// doubling. The room is not a floor: the map shrinks as usual when
+    /// emptied (unlike [`reserve`](HashMap::reserve)).
+    ///
+    /// ```
+    /// let mut map = lfmap::HashMap::new();
+    /// map.extend((0..10_000u64).map(|i| (i, i)));
+    /// assert_eq!(map.len(), 10_000);
+    /// assert_eq!(map.stats().resizes, 1);
+    /// ```
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         self.pin().extend_from(iter);
     }
@@ -1201,8 +1213,19 @@ where
     G: ReclaimGuard,
 {
     fn extend_from<I: IntoIterator<Item = (K, V)>>(&self, iter: I) {
+        let iter = iter.into_iter();
+        self.room_for_extend(iter.size_hint().0);
         for (k, v) in iter {
             self.insert(k, v);
         }
+    }
+
+    /// Before an `extend` of `hint` keys: room for them (all in an empty
+    /// map, half in one with keys, which they may repeat), so that a large
+    /// extend resizes once instead of once per doubling. No floor: the map
+    /// shrinks as usual once emptied. Best effort (a hint too large to
+    /// allocate leaves the map to grow as it fills).
+    pub(crate) fn room_for_extend(&self, hint: usize) {
+        self.raw().room_for_extend(hint, &self.guard);
     }
 }

@@ -792,6 +792,8 @@ where
     G: ReclaimGuard,
 {
     fn extend_from<I: IntoIterator<Item = T>>(&self, iter: I) {
+        let iter = iter.into_iter();
+        self.map.room_for_extend(iter.size_hint().0);
         for x in iter {
             self.insert(x);
         }

@@ -17,6 +17,8 @@ trait Capacity: TestMap {
     fn reserve(&self, additional: usize);
     fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError>;
     fn shrink_to_fit(&self);
+    /// `Extend` through a shared reference.
+    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>);
 }
 
 impl Capacity for HashMap<u64, u64> {
@@ -32,6 +34,10 @@ impl Capacity for HashMap<u64, u64> {
     fn shrink_to_fit(&self) {
         HashMap::shrink_to_fit(self)
     }
+    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
+        let mut map = self;
+        map.extend(items);
+    }
 }
 
 impl Capacity for WordMap<u64, u64> {
@@ -46,6 +52,10 @@ impl Capacity for WordMap<u64, u64> {
     }
     fn shrink_to_fit(&self) {
         WordMap::shrink_to_fit(self)
+    }
+    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
+        let mut map = self;
+        map.extend(items);
     }
 }
 
@@ -120,6 +130,45 @@ fn reserve_floor_holds_until_shrink_to_fit<M: Capacity>() {
     map.reserve(5_000);
     map.shrink_to_fit();
     assert!(map.capacity() < 100);
+}
+
+/// `extend` makes room for what its iterator says it yields: one resize
+/// for 100,000 keys into an empty map (a doubling chain from 16 slots takes
+/// a dozen), half of a hint into a map with keys. The room is no floor:
+/// emptied again, the map shrinks on its own.
+fn extend_resizes_once_and_leaves_no_floor<M: Capacity>() {
+    let map = M::new();
+    map.extend_shared((0..100_000u64).map(|i| (i, i + 1)));
+    let stats = map.stats();
+    assert_eq!(stats.resizes, 1, "{}: {stats:?}", M::NAME);
+    assert_eq!(map.len(), 100_000);
+    assert!(map.capacity() >= 100_000);
+    // A map with keys: room for half the hint (the rest may repeat keys).
+    let before = map.capacity();
+    map.extend_shared((0..2 * before as u64).map(|i| (i, i + 1)));
+    let stats = map.stats();
+    assert_eq!(stats.resizes, 2, "{}: {stats:?}", M::NAME);
+    let len = map.len();
+    assert_eq!(len, 2 * before);
+    let m = map.pin();
+    for i in 0..len as u64 {
+        assert_eq!(m.remove(&i), Some(i + 1));
+    }
+    drop(m);
+    assert!(map.stats().slots <= 1024, "{}: {:?}", M::NAME, map.stats());
+    // A hint that cannot be allocated is no error: the map grows as usual.
+    struct Liar(std::ops::Range<u64>);
+    impl Iterator for Liar {
+        type Item = (u64, u64);
+        fn next(&mut self) -> Option<(u64, u64)> {
+            self.0.next().map(|i| (i, i))
+        }
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            (usize::MAX, None)
+        }
+    }
+    map.extend_shared(Liar(0..100));
+    assert_eq!(map.len(), 100);
 }
 
 /// `with_capacity`'s floor is lifted by `shrink_to_fit` too.
@@ -418,6 +467,7 @@ both_maps!(
     allocator_refusal_is_an_error,
     capacity_follows_the_count,
     odd_sized_tables_grow_and_shrink_under_threads,
+    extend_resizes_once_and_leaves_no_floor,
 );
 
 /// The sets delegate capacity control to their maps: the same promises.

@@ -18,7 +18,7 @@ use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
-use crate::resize::{next_of, Generation, Migrate, Resizer};
+use crate::resize::{next_of, Floor, Generation, Migrate, Resizer};
 use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// The guard type of the compiled-in reclamation backend.
@@ -499,7 +499,16 @@ impl<K: Eq, V, S> RawMap<K, V, S> {
         additional: usize,
         guard: &G,
     ) -> Result<(), crate::TryReserveError> {
-        self.resize.reserve(self, additional, guard)
+        self.resize.reserve(self, additional, Floor::Raise, guard)
+    }
+
+    /// Makes room for an `extend` of `hint` keys (`policy::extend_room`),
+    /// without a floor; best effort.
+    pub(crate) fn room_for_extend<G: ReclaimGuard>(&self, hint: usize, guard: &G) {
+        let room = crate::resize::policy::extend_room(self.len(), hint);
+        if room > 0 {
+            let _ = self.resize.reserve(self, room, Floor::Leave, guard);
+        }
     }
 
     /// Shrinks to the smallest table that fits (`Resizer::shrink_to_fit`).

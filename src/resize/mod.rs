@@ -210,6 +210,17 @@ impl<T: Generation> Drop for Header<T> {
     }
 }
 
+/// Whether [`Resizer::reserve`] raises the floor below which the map does
+/// not shrink.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Floor {
+    /// `reserve`: the room stays until `shrink_to_fit`.
+    Raise,
+    /// `extend`: room for what the iterator yields, given back as usual
+    /// when the map empties again.
+    Leave,
+}
+
 /// Why a table prepares no successor (`Resizer::allocate_prepared`).
 enum Decline {
     /// Not this table, ever: too small to be mapped, sized by the user, or
@@ -623,13 +634,16 @@ impl<T: Generation> Resizer<T> {
     /// table's [`capacity`](Self::capacity) is smaller, resizes it to a
     /// table that fits them, migrating it in the calling thread (like any
     /// resize it is cooperative: other threads keep reading and writing,
-    /// and help by a chunk when they write). The new size is also the floor
-    /// later shrinks respect, until [`shrink_to_fit`](Self::shrink_to_fit).
+    /// and help by a chunk when they write). With [`Floor::Raise`] (the
+    /// user's `reserve`) the new size is also the floor later shrinks
+    /// respect, until [`shrink_to_fit`](Self::shrink_to_fit); with
+    /// [`Floor::Leave`] (`extend`) the map shrinks as usual once emptied.
     /// On error nothing changed.
     pub(crate) fn reserve<P, G>(
         &self,
         map: &P,
         additional: usize,
+        floor: Floor,
         guard: &G,
     ) -> Result<(), TryReserveError>
     where
@@ -646,7 +660,8 @@ impl<T: Generation> Resizer<T> {
         // for a `reserve(0)`).
         let slots = policy::try_slots_for_capacity(wanted)?;
         let fits = policy::slots_to_fit(wanted);
-        let mut floor_set = false;
+        // Leaving the floor alone is having set it already.
+        let mut floor_set = floor == Floor::Leave;
         loop {
             let root = self.root(guard);
             if next_of(root, guard).is_some() {
@@ -670,7 +685,10 @@ impl<T: Generation> Resizer<T> {
             // cannot start a shrink below it. (A shrink that read the old
             // floor before this store can still start from the old root,
             // and is finished below before we look again.)
-            let before = self.min_slots.fetch_max(slots, Relaxed);
+            let before = match floor {
+                Floor::Raise => self.min_slots.fetch_max(slots, Relaxed),
+                Floor::Leave => slots,
+            };
             if let Err(e) = self.start_resize_to(root, slots, guard) {
                 if !floor_set && before < slots {
                     // Nothing changed: put the floor back (unless another

@@ -169,6 +169,18 @@ pub(crate) fn try_slots_for_capacity(n: usize) -> Result<usize, TryReserveError>
         .ok_or(TryReserveError::CapacityOverflow)
 }
 
+/// How many more keys an `extend` of an iterator whose `size_hint` says
+/// `hint` makes room for in a map of `len` keys: all of them in an empty
+/// map, half in one that has keys (the iterator may repeat them), as
+/// std's maps do. So a large extend resizes once, not once per doubling.
+pub(crate) fn extend_room(len: usize, hint: usize) -> usize {
+    if len == 0 {
+        hint
+    } else {
+        hint.div_ceil(2)
+    }
+}
+
 /// The smallest table whose load limit ([`capacity`]) holds `n` keys: what
 /// `shrink_to_fit` shrinks to. Within a grain of `4n/3` slots, where the
 /// next power of two would take up to twice that. Panics on overflow.

@@ -412,6 +412,8 @@ impl<T: WordSized, S: BuildHasher> Extend<T> for &WordSet<T, S> {
     /// assert_eq!(set.len(), 150);
     /// ```
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.map.room_for_extend(iter.size_hint().0);
         for x in iter {
             self.insert(x);
         }

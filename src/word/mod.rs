@@ -741,10 +741,20 @@ where
 }
 
 impl<K: WordSized, V: WordSized, S: BuildHasher> Extend<(K, V)> for WordMap<K, V, S> {
+    /// Inserts every pair, after making room for as many as the iterator's
+    /// `size_hint` promises (all of them in an empty map, half in one with
+    /// keys), so that a large extend resizes once rather than once per
+    /// doubling. The room is not a floor: the map shrinks as usual when
+    /// emptied (unlike [`reserve`](WordMap::reserve)).
+    ///
+    /// ```
+    /// let mut map = lfmap::WordMap::new();
+    /// map.extend((0..10_000u64).map(|i| (i, i)));
+    /// assert_eq!(map.len(), 10_000);
+    /// assert_eq!(map.stats().resizes, 1);
+    /// ```
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
+        (&*self).extend(iter);
     }
 }
 
@@ -752,6 +762,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Extend<(K, V)> for &WordMap<K, 
     /// Extends through a shared reference: threads may extend one map at
     /// once.
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.room_for_extend(iter.size_hint().0);
         for (k, v) in iter {
             self.insert(k, v);
         }
@@ -768,6 +780,14 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Default> FromIterator<(K, V)>
             map.insert(k, v);
         }
         map
+    }
+}
+
+impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
+    /// Before an `extend` of `hint` keys: room for them, without a floor
+    /// (as `HashMapRef::room_for_extend`).
+    pub(crate) fn room_for_extend(&self, hint: usize) {
+        self.raw.room_for_extend(hint);
     }
 }
 

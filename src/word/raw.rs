@@ -14,7 +14,7 @@ use super::table::WordTable;
 use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
-use crate::resize::{next_of, Generation, Migrate, Resizer};
+use crate::resize::{next_of, Floor, Generation, Migrate, Resizer};
 use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// What a write wants done, given the key's current value.
@@ -476,7 +476,17 @@ impl<S: BuildHasher> RawWordMap<S> {
 
     /// Makes room for `additional` more keys (`Resizer::reserve`).
     pub(crate) fn try_reserve(&self, additional: usize) -> Result<(), crate::TryReserveError> {
-        self.resize.reserve(self, additional, &self.pin())
+        self.resize
+            .reserve(self, additional, Floor::Raise, &self.pin())
+    }
+
+    /// Makes room for an `extend` of `hint` keys (`policy::extend_room`),
+    /// without a floor; best effort.
+    pub(crate) fn room_for_extend(&self, hint: usize) {
+        let room = crate::resize::policy::extend_room(self.len(), hint);
+        if room > 0 {
+            let _ = self.resize.reserve(self, room, Floor::Leave, &self.pin());
+        }
     }
 
     /// Shrinks to the smallest table that fits (`Resizer::shrink_to_fit`).
