@@ -105,7 +105,12 @@ where
 {
     fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, items: I) {
         let map: &HashMap<K, V, S> = self;
-        items.into_par_iter().for_each_init(
+        let items = items.into_par_iter();
+        // Room first, as `extend` makes (when the length is known).
+        if let Some(n) = items.opt_len() {
+            map.pin().room_for_extend(n);
+        }
+        items.for_each_init(
             || map.pin(),
             |m, (k, v)| {
                 m.insert(k, v);
@@ -185,7 +190,12 @@ where
     /// ```
     fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, items: I) {
         let set: &HashSet<T, S> = self;
-        items.into_par_iter().for_each_init(
+        let items = items.into_par_iter();
+        // Room first, as `extend` makes (when the length is known).
+        if let Some(n) = items.opt_len() {
+            set.pin().as_map().room_for_extend(n);
+        }
+        items.for_each_init(
             || set.pin(),
             |s, x| {
                 s.insert(x);

@@ -32,7 +32,7 @@ pub struct Stats {
     pub slots: usize,
     /// Removed keys whose slots are not yet reclaimed (a resize drops them).
     pub tombstones: usize,
-    /// Resizes started (growths, same-size rebuilds and shrinks).
+    /// Resizes started (growths, rebuilds and shrinks).
     pub resizes: u64,
     /// Resizes finished (the root moved to the new table). `resizes -
     /// resizes_finished` is the number in progress.

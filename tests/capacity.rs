@@ -143,11 +143,15 @@ fn extend_resizes_once_and_leaves_no_floor<M: Capacity>() {
     assert_eq!(stats.resizes, 1, "{}: {stats:?}", M::NAME);
     assert_eq!(map.len(), 100_000);
     assert!(map.capacity() >= 100_000);
-    // A map with keys: room for half the hint (the rest may repeat keys).
+    // A map with keys: room for half the hint (the rest may repeat keys):
+    // 100,000 + 150,000 keys at half load, where growing as it fills
+    // would stop at one doubling (400,000 slots).
     let before = map.capacity();
+    assert_eq!(before, 150_000);
     map.extend_shared((0..2 * before as u64).map(|i| (i, i + 1)));
     let stats = map.stats();
     assert_eq!(stats.resizes, 2, "{}: {stats:?}", M::NAME);
+    assert!(stats.slots >= 500_000, "{}: {stats:?}", M::NAME);
     let len = map.len();
     assert_eq!(len, 2 * before);
     let m = map.pin();
@@ -169,6 +173,27 @@ fn extend_resizes_once_and_leaves_no_floor<M: Capacity>() {
     }
     map.extend_shared(Liar(0..100));
     assert_eq!(map.len(), 100);
+}
+
+/// A small extend into a map that is growing anyway installs the doubling
+/// its inserts would have, prepared ahead (split order kept), and only it:
+/// extends of 1,000 keys at a time grow a map as inserts one by one do.
+fn chunked_extends_grow_as_inserts_do<M: Capacity>() {
+    let (by_extend, by_insert) = (M::new(), M::new());
+    for chunk in 0..400u64 {
+        by_extend.extend_shared((chunk * 1000..(chunk + 1) * 1000).map(|i| (i, i)));
+        let m = by_insert.pin();
+        for i in chunk * 1000..(chunk + 1) * 1000 {
+            m.insert(i, i);
+        }
+    }
+    // A walk finishes the inserts' last doubling, which their last writes
+    // started but did not finish migrating.
+    assert_eq!(by_insert.entries().len(), 400_000);
+    let (a, b) = (by_extend.stats(), by_insert.stats());
+    assert_eq!(a.len, 400_000);
+    assert!(a.resizes <= b.resizes, "{}: {a:?} against {b:?}", M::NAME);
+    assert!(a.slots <= b.slots, "{}: {a:?} against {b:?}", M::NAME);
 }
 
 /// `with_capacity`'s floor is lifted by `shrink_to_fit` too.
@@ -436,7 +461,7 @@ fn odd_sized_tables_grow_and_shrink_under_threads<M: Capacity>() {
     model.extend((0..STABLE).map(|k| (1 << 40 | k, k)));
     assert_holds(&map, &model);
     // Remove all but 700 keys: the table shrinks (each time below 1/8 live,
-    // to twice the live count, a multiple of 16), and keeps exactly the
+    // to 5/2 of the live count, a multiple of 16), and keeps exactly the
     // survivors.
     for k in 0..2 * PER_WRITER - 700 {
         assert_eq!(map.pin().remove(&k), Some(k));
@@ -468,7 +493,25 @@ both_maps!(
     capacity_follows_the_count,
     odd_sized_tables_grow_and_shrink_under_threads,
     extend_resizes_once_and_leaves_no_floor,
+    chunked_extends_grow_as_inserts_do,
 );
+
+/// The sets' `extend` makes room as the maps' does: one resize.
+#[test]
+fn sets_extend_with_room() {
+    let set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+    (&set).extend(0..100_000u64);
+    assert_eq!((set.len(), set.stats().resizes), (100_000, 1));
+    let mut set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+    set.extend(0..100_000u64);
+    assert_eq!((set.len(), set.stats().resizes), (100_000, 1));
+    let words: lfmap::WordSet<u64> = lfmap::WordSet::new();
+    (&words).extend(0..100_000u64);
+    assert_eq!((words.len(), words.stats().resizes), (100_000, 1));
+    let mut words: lfmap::WordSet<u64> = lfmap::WordSet::new();
+    words.extend(0..100_000u64);
+    assert_eq!((words.len(), words.stats().resizes), (100_000, 1));
+}
 
 /// The sets delegate capacity control to their maps: the same promises.
 #[test]

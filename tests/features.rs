@@ -24,6 +24,18 @@ mod rayon_support {
         assert_eq!(par, (0..n).map(|i| (i, i * 7)).collect::<Vec<_>>());
     }
 
+    /// An indexed parallel iterator's length is known: `par_extend` makes
+    /// room for it first, as `extend` does (one resize, not a dozen).
+    #[test]
+    fn par_extend_makes_room_first() {
+        let map: HashMap<u64, u64> = HashMap::new();
+        (&map).par_extend((0..100_000u64).into_par_iter().map(|i| (i, i)));
+        assert_eq!((map.len(), map.stats().resizes), (100_000, 1));
+        let set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+        (&set).par_extend((0..100_000u64).into_par_iter());
+        assert_eq!((set.len(), set.stats().resizes), (100_000, 1));
+    }
+
     #[test]
     fn par_extend_and_par_iter_while_writers_grow_the_map() {
         let map: HashMap<u64, u64> = HashMap::with_capacity(0);

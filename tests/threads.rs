@@ -578,10 +578,12 @@ fn get_during_migration<M: TestMap>(threads: usize, pin: Pin) {
     assert!(lookups.load(Ordering::Relaxed) >= 1000);
     assert_eq!(map.len(), PRESENT as usize);
     let max_slots = max_slots.load(Ordering::Relaxed);
-    // 512 keys need at most 4096 slots before a shrink is due (len * 8 <
-    // slots); the check runs every 64th removal on large tables, hence 8192.
+    // A shrink is due below 1/8 live, checked every 64th removal on large
+    // tables and sized from a count that lags by a batch per thread: the
+    // last one can start with up to about 4,096 keys live, and leaves 2/5
+    // live (10,240 slots).
     assert!(
-        stats.slots <= 8192 && max_slots >= 4 * stats.slots,
+        stats.slots <= 10_240 && max_slots >= 4 * stats.slots,
         "{name}: no shrink: max {max_slots} slots, now {stats:?}"
     );
     let m = map.pin();
@@ -637,10 +639,11 @@ fn disjoint_writers_through_grow_and_shrink<M: TestMap>() {
     let seen: HashSet<u64> = map.keys().into_iter().collect();
     assert_eq!(seen.len() as u64, FOUR * n / 10);
     // Peak 120,000 keys needed 262,144 slots. A shrink is due below 32,768
-    // live (1/8) and leaves 2/5 live: at most 81,920 slots, and the 12,000
-    // left keep them (the next shrink is due below 10,240).
+    // live (1/8) and leaves 2/5 live: about 81,920 slots (more if writers
+    // added keys between the check and the resize), and the 12,000 left
+    // keep them (the next shrink is due below 10,240).
     assert!(
-        map.stats().slots <= 81_920,
+        map.stats().slots <= 100_000,
         "{}: did not shrink: {:?}",
         M::NAME,
         map.stats()

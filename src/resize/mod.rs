@@ -495,8 +495,8 @@ impl<T: Generation> Resizer<T> {
         if steps.load(Relaxed) >= policy::steps_due(h.slots(), occupied, total) {
             return;
         }
-        // Still growing? (Removals since may make the resize a same-size
-        // rebuild, which will not use this table: fault no more of it.)
+        // Still growing? (Removals since may make the resize a rebuild,
+        // which will not use this table: fault no more of it.)
         if policy::predicted_growth(h.slots(), self.len(), self.min_slots()).is_none() {
             return;
         }
@@ -636,9 +636,12 @@ impl<T: Generation> Resizer<T> {
     /// resize it is cooperative: other threads keep reading and writing,
     /// and help by a chunk when they write). With [`Floor::Raise`] (the
     /// user's `reserve`) the new size is also the floor later shrinks
-    /// respect, until [`shrink_to_fit`](Self::shrink_to_fit); with
-    /// [`Floor::Leave`] (`extend`) the map shrinks as usual once emptied.
-    /// On error nothing changed.
+    /// respect, until [`shrink_to_fit`](Self::shrink_to_fit). With
+    /// [`Floor::Leave`] (`extend`) the map shrinks as usual once emptied,
+    /// the table at least doubles (so that the doubling a growing map has
+    /// prepared is the one installed, in split order), and one resize is
+    /// all it tries: without a floor, removers may shrink the new table at
+    /// once, and the room is a hint anyway. On error nothing changed.
     pub(crate) fn reserve<P, G>(
         &self,
         map: &P,
@@ -685,9 +688,17 @@ impl<T: Generation> Resizer<T> {
             // cannot start a shrink below it. (A shrink that read the old
             // floor before this store can still start from the old root,
             // and is finished below before we look again.)
-            let before = match floor {
-                Floor::Raise => self.min_slots.fetch_max(slots, Relaxed),
-                Floor::Leave => slots,
+            let (slots, before) = match floor {
+                Floor::Raise => (slots, self.min_slots.fetch_max(slots, Relaxed)),
+                Floor::Leave => {
+                    let doubled = root.len().saturating_mul(2);
+                    let slots = if doubled <= policy::MAX_SLOTS {
+                        slots.max(doubled)
+                    } else {
+                        slots
+                    };
+                    (slots, slots)
+                }
             };
             if let Err(e) = self.start_resize_to(root, slots, guard) {
                 if !floor_set && before < slots {
@@ -701,6 +712,9 @@ impl<T: Generation> Resizer<T> {
             }
             floor_set = true;
             self.finish(map, root, guard);
+            if floor == Floor::Leave {
+                return Ok(());
+            }
         }
     }
 
@@ -1074,6 +1088,35 @@ mod tests {
             installed >= 2,
             "{installed} tables installed from preparation"
         );
+    }
+
+    /// An `extend` into a growing map that makes room does so with the
+    /// doubling its inserts would have made: the table prepared for it is
+    /// the one installed, not a fresh one of another size.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn extend_installs_the_prepared_doubling() {
+        let map = WordMap::<u64, u64>::new();
+        let resize = map.raw().resizer();
+        let mut installed = 0;
+        for chunk in 0..400u64 {
+            let (root, prepared) = {
+                let guard = map.raw().pin();
+                let root = resize.root(&guard);
+                (addr(root), root.header().prepared.load(Relaxed) as usize)
+            };
+            (&map).extend((chunk * 1000..(chunk + 1) * 1000).map(|i| (i, i)));
+            let guard = map.raw().pin();
+            let now = addr(resize.root(&guard));
+            if prepared != 0 && now != root {
+                assert_eq!(
+                    now, prepared,
+                    "chunk {chunk}: a fresh table, not the prepared one"
+                );
+                installed += 1;
+            }
+        }
+        assert!(installed >= 2, "{installed} prepared tables installed");
     }
 
     /// The root's prepared table, if any.

@@ -14,8 +14,10 @@
 //! load); and `shrink_to_fit` the smallest table that holds the map
 //! (`4·len/3`: its load limit is 3/4). A growth doubles the table, whatever its size,
 //! so that it keeps split order (`probe.rs`) and copies each key about
-//! once per doubling of the map: a map grown from empty has power-of-two
-//! tables, a presized one twice its first size, four times, and so on.
+//! once per doubling of the map: a map grown from empty by inserts has
+//! power-of-two tables, a presized one twice its first size, four times,
+//! and so on (an `extend` that makes room for its iterator jumps to that
+//! room's size: at least a doubling, [`extend_room`]).
 
 use crate::error::TryReserveError;
 
@@ -127,7 +129,7 @@ pub(crate) fn should_shrink(slots: usize, min_slots: usize, len: usize) -> bool 
 /// be rebuilt now, by the sweeping thread: when it may shrink, or when its
 /// tombstones (`occupied - len`: removed keys keep their slots until the
 /// next resize) fill more than a quarter of it, which would make the next
-/// inserts start a same-size rebuild soon anyway.
+/// inserts start a rebuild soon anyway.
 pub(crate) fn should_tidy(slots: usize, min_slots: usize, len: usize, occupied: usize) -> bool {
     should_shrink(slots, min_slots, len) || occupied.saturating_sub(len) * 4 > slots
 }
@@ -173,13 +175,22 @@ pub(crate) fn try_slots_for_capacity(n: usize) -> Result<usize, TryReserveError>
 /// `hint` makes room for in a map of `len` keys: all of them in an empty
 /// map, half in one that has keys (the iterator may repeat them), as
 /// std's maps do. So a large extend resizes once, not once per doubling.
+/// None below [`EXTEND_ROOM_MIN`].
 pub(crate) fn extend_room(len: usize, hint: usize) -> usize {
-    if len == 0 {
+    if hint < EXTEND_ROOM_MIN {
+        0
+    } else if len == 0 {
         hint
     } else {
         hint.div_ceil(2)
     }
 }
+
+/// The smallest `size_hint` an `extend` makes room for ([`extend_room`]):
+/// fewer keys cause at most a doubling or two as they are inserted, which
+/// is no dearer than counting the map's keys (a sum over its threads'
+/// counters) on every small extend.
+pub(crate) const EXTEND_ROOM_MIN: usize = 256;
 
 /// The smallest table whose load limit ([`capacity`]) holds `n` keys: what
 /// `shrink_to_fit` shrinks to. Within a grain of `4n/3` slots, where the
