@@ -1166,9 +1166,17 @@ where
     K: Hash + Eq,
     S: BuildHasher + Default,
 {
+    /// Sized as [`extend`](Extend::extend) sizes: room for the iterator's
+    /// `size_hint` without the floor [`with_capacity`](HashMap::with_capacity)
+    /// sets, so a collected map that is emptied later shrinks as usual.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = (0..10_000).map(|i| (i, i)).collect();
+    /// map.pin().retain(|_, _| false);
+    /// assert!(map.capacity() < 100);
+    /// ```
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let iter = iter.into_iter();
-        let map = HashMap::with_capacity_and_hasher(iter.size_hint().0, S::default());
+        let map = HashMap::with_hasher(S::default());
         map.pin().extend_from(iter);
         map
     }

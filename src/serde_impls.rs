@@ -61,9 +61,12 @@ where
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         // Cap the hint: it comes from the input, which may lie.
         let hint = access.size_hint().unwrap_or(0).min(1 << 16);
-        let map = HashMap::with_capacity_and_hasher(hint, S::default());
+        let map = HashMap::with_hasher(S::default());
         {
             let m = map.pin();
+            // Room as `extend` makes it: no floor, so the map shrinks as
+            // usual once emptied.
+            m.room_for_extend(hint);
             while let Some((k, v)) = access.next_entry()? {
                 m.insert(k, v);
             }
@@ -126,9 +129,11 @@ where
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         // Cap the hint: it comes from the input, which may lie.
         let hint = access.size_hint().unwrap_or(0).min(1 << 16);
-        let set = HashSet::with_capacity_and_hasher(hint, S::default());
+        let set = HashSet::with_hasher(S::default());
         {
             let s = set.pin();
+            // Room as `extend` makes it (no floor).
+            s.as_map().room_for_extend(hint);
             while let Some(x) = access.next_element()? {
                 s.insert(x);
             }

@@ -687,8 +687,8 @@ where
     /// assert_eq!(set.len(), 2);
     /// ```
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        let iter = iter.into_iter();
-        let set = HashSet::with_capacity_and_hasher(iter.size_hint().0, S::default());
+        // Room as `extend` makes it: no floor (see `HashMap::from_iter`).
+        let set = HashSet::with_hasher(S::default());
         set.pin().extend_from(iter);
         set
     }

@@ -379,11 +379,9 @@ impl<T: WordSized, S: BuildHasher + Default> FromIterator<T> for WordSet<T, S> {
     /// assert_eq!(set.len(), 2);
     /// ```
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        let iter = iter.into_iter();
-        let set = Self::with_capacity_and_hasher(iter.size_hint().0, S::default());
-        for x in iter {
-            set.insert(x);
-        }
+        // Room as `extend` makes it: no floor (see `WordMap::from_iter`).
+        let set = Self::with_hasher(S::default());
+        (&set).extend(iter);
         set
     }
 }

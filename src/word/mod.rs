@@ -773,12 +773,18 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Extend<(K, V)> for &WordMap<K, 
 impl<K: WordSized, V: WordSized, S: BuildHasher + Default> FromIterator<(K, V)>
     for WordMap<K, V, S>
 {
+    /// Sized as [`extend`](Extend::extend) sizes: room for the iterator's
+    /// `size_hint` without the floor [`with_capacity`](WordMap::with_capacity)
+    /// sets, so a collected map that is emptied later shrinks as usual.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u64, u64> = (0..10_000).map(|i| (i, i)).collect();
+    /// map.retain(|_, _| false);
+    /// assert!(map.capacity() < 100);
+    /// ```
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let iter = iter.into_iter();
-        let map = Self::with_capacity_and_hasher(iter.size_hint().0, S::default());
-        for (k, v) in iter {
-            map.insert(k, v);
-        }
+        let map = Self::with_hasher(S::default());
+        (&map).extend(iter);
         map
     }
 }
