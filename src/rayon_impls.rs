@@ -193,7 +193,7 @@ where
         let items = items.into_par_iter();
         // Room first, as `extend` makes (when the length is known).
         if let Some(n) = items.opt_len() {
-            set.pin().as_map().room_for_extend(n);
+            set.pin().room_for_extend(n);
         }
         items.for_each_init(
             || set.pin(),

@@ -133,7 +133,7 @@ where
         {
             let s = set.pin();
             // Room as `extend` makes it (no floor).
-            s.as_map().room_for_extend(hint);
+            s.room_for_extend(hint);
             while let Some(x) = access.next_element()? {
                 s.insert(x);
             }

@@ -267,6 +267,12 @@ where
         &self.map
     }
 
+    /// Before an `extend` of `hint` elements: room for them, without a
+    /// floor (`HashMapRef::room_for_extend`).
+    pub(crate) fn room_for_extend(&self, hint: usize) {
+        self.map.room_for_extend(hint);
+    }
+
     /// Adds `value`; returns whether it was newly inserted.
     ///
     /// If an equal element is present, the set keeps it (as std's does;
@@ -793,7 +799,7 @@ where
 {
     fn extend_from<I: IntoIterator<Item = T>>(&self, iter: I) {
         let iter = iter.into_iter();
-        self.map.room_for_extend(iter.size_hint().0);
+        self.room_for_extend(iter.size_hint().0);
         for x in iter {
             self.insert(x);
         }
