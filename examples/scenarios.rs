@@ -45,7 +45,11 @@ use lfmap::DefaultHashBuilder;
 
 fn main() {
     let started = Instant::now();
-    start_watchdog(Duration::from_secs(120));
+    // A hang detector, not a speed check: a whole run takes under a minute
+    // on two quiet cores, but a slow or loaded machine (CI's) can take
+    // several times that, mostly in the lock's scenarios, whose writers
+    // wait behind the walkers (seen: over 120 s in scenario 2).
+    start_watchdog(Duration::from_secs(900));
     print_preamble();
 
     let results = [
