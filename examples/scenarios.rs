@@ -28,7 +28,7 @@
 //! Both maps hash with the same hasher (`lfmap::DefaultHashBuilder`), so
 //! the comparison is between the two concurrency designs, not two hashers.
 //! Workload sizes are the constants at the top of each scenario; the whole
-//! run takes well under a minute on two cores.
+//! run takes one to two minutes on two cores (more on a loaded machine).
 //!
 //! ```sh
 //! cargo run --release --example scenarios
@@ -45,7 +45,7 @@ use lfmap::DefaultHashBuilder;
 
 fn main() {
     let started = Instant::now();
-    // A hang detector, not a speed check: a whole run takes under a minute
+    // A hang detector, not a speed check: a whole run takes a minute or two
     // on two quiet cores, but a slow or loaded machine (CI's) can take
     // several times that, mostly in the lock's scenarios, whose writers
     // wait behind the walkers (seen: over 120 s in scenario 2).
