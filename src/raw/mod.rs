@@ -505,13 +505,7 @@ impl<K: Eq, V, S> RawMap<K, V, S> {
     /// Makes room for an `extend` of `hint` keys (`policy::extend_room`),
     /// without a floor; best effort.
     pub(crate) fn room_for_extend<G: ReclaimGuard>(&self, hint: usize, guard: &G) {
-        if hint < crate::resize::policy::EXTEND_ROOM_MIN {
-            return;
-        }
-        let room = crate::resize::policy::extend_room(self.len(), hint);
-        if room > 0 {
-            let _ = self.resize.reserve(self, room, Floor::Leave, guard);
-        }
+        self.resize.room_for_extend(self, hint, guard);
     }
 
     /// Shrinks to the smallest table that fits (`Resizer::shrink_to_fit`).

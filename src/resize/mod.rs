@@ -718,6 +718,21 @@ impl<T: Generation> Resizer<T> {
         }
     }
 
+    /// Before an `extend` of `hint` keys: room for them
+    /// ([`policy::extend_room`]), without a floor ([`Floor::Leave`]). Best
+    /// effort: a hint too large to allocate leaves the map to grow as it
+    /// fills.
+    pub(crate) fn room_for_extend<P, G>(&self, map: &P, hint: usize, guard: &G)
+    where
+        P: Migrate<Table = T>,
+        G: ReclaimGuard,
+    {
+        let room = policy::extend_room(|| self.len(), hint);
+        if room > 0 {
+            let _ = self.reserve(map, room, Floor::Leave, guard);
+        }
+    }
+
     /// Drops the floor that `with_capacity` and `reserve` set, and shrinks
     /// the table to the smallest that holds the current keys below its load
     /// limit, migrating it in the calling thread. Best effort: if the

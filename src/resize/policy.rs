@@ -175,11 +175,12 @@ pub(crate) fn try_slots_for_capacity(n: usize) -> Result<usize, TryReserveError>
 /// `hint` makes room for in a map of `len` keys: all of them in an empty
 /// map, half in one that has keys (the iterator may repeat them), as
 /// std's maps do. So a large extend resizes once, not once per doubling.
-/// None below [`EXTEND_ROOM_MIN`].
-pub(crate) fn extend_room(len: usize, hint: usize) -> usize {
+/// None below [`EXTEND_ROOM_MIN`], without counting the map (`len` is
+/// only called above it).
+pub(crate) fn extend_room(len: impl FnOnce() -> usize, hint: usize) -> usize {
     if hint < EXTEND_ROOM_MIN {
         0
-    } else if len == 0 {
+    } else if len() == 0 {
         hint
     } else {
         hint.div_ceil(2)
