@@ -6,6 +6,7 @@
 
 mod migrate;
 mod pool;
+mod slab;
 pub(crate) mod slot;
 pub(crate) mod table;
 

@@ -13,22 +13,27 @@
 //!   entries up to 256 bytes with alignment at most 8 use the class their
 //!   size rounds up to, and always allocate and free through it. Larger or
 //!   more aligned entries use the global allocator directly.
+//! * **Spans underneath.** Blocks come from, and go back to, the spans of
+//!   `slab.rs`, which pack a class's blocks end to end (a 24-byte entry
+//!   costs 24 bytes, not glibc's 32-byte chunk) and give a span's memory
+//!   back to the kernel once all its blocks are back.
 //! * **Bound.** A thread keeps at most twice the blocks of a class it
 //!   allocated in the last window of 4096 frees, and never more than
-//!   [`CAP_BYTES`] (1 MiB) per class; beyond that a freed block goes back
-//!   to the global allocator. A thread that empties a map keeps almost
-//!   nothing, so its cached blocks do not pin the heap's pages. When the thread
-//!   exits, its cache gives every block back. So memory follows the maps:
-//!   a map that shrinks or drops returns its entries' blocks to the
-//!   allocator, except at most `CAP_BYTES` per class on each thread that
-//!   freed them.
-//! * **Refills.** An empty list allocates a batch of blocks at once
-//!   ([`List::refill`]: doubling, at most 16,384 and `CAP_BYTES`), so that
-//!   the page faults of fresh heap land in one allocation per thousands,
+//!   [`CAP_BYTES`] (1 MiB) per class; beyond that freed blocks go back to
+//!   the spans, [`FLUSH`] at a time. A thread that empties a map keeps
+//!   almost nothing, so its cached blocks do not pin spans. When the
+//!   thread exits, its cache gives every block back. So memory follows the
+//!   maps: a map that shrinks or drops returns its entries' blocks to the
+//!   spans, except at most `CAP_BYTES` per class on each thread that freed
+//!   them.
+//! * **Refills.** An empty list takes a batch of blocks at once
+//!   ([`List::refill`]: doubling, at most 16,384, `CAP_BYTES` and one
+//!   span's worth), so that the spans' lock is taken once per batch and
+//!   the page faults of fresh blocks land in one allocation per thousands,
 //!   not in one in a hundred. A thread that only allocates (its entries
 //!   freed on other threads) therefore keeps up to a batch of unused
-//!   blocks per class, within `CAP_BYTES`, until it allocates them or
-//!   exits.
+//!   blocks per class, within `CAP_BYTES`, until it allocates them, ends
+//!   a window without allocating, or exits.
 //! * **Any map, any backend.** The cache knows nothing of maps: a block
 //!   freed by one map's reclaimer may hold the next entry of another map of
 //!   the same class. It serves every reclamation backend the same way.
@@ -37,9 +42,11 @@
 //!   run, so that a use after free of an entry is reported rather than
 //!   hidden by a cached block).
 
-use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::alloc::{handle_alloc_error, Layout};
 use std::cell::Cell;
 use std::ptr;
+
+use super::slab::{self, Block};
 
 /// Size classes: blocks of 8, 16, ..., 256 bytes.
 const CLASSES: usize = 32;
@@ -55,16 +62,21 @@ fn cap(class: usize) -> u32 {
     (CAP_BYTES / (8 * (class + 1))) as u32
 }
 
-/// Most blocks one refill of an empty list allocates ([`List::refill`]).
+/// Most blocks one refill of an empty list asks for ([`List::refill`]); a
+/// refill gets at most one span's worth (`slab.rs`).
 const MAX_REFILL: u32 = 16 * 1024;
+
+/// Blocks a list may hold beyond its limit before it gives them back
+/// (in one batch, so the spans' lock is taken once per batch).
+const FLUSH: u32 = 64;
+
+/// A fresh range of at least this many bytes is faulted in by its refill
+/// in one call ([`slab::populate`]) rather than page by page by the
+/// allocations that carve it.
+const POPULATE_BYTES: usize = 8 * 1024;
 
 /// Whether the cache is in use (see the module docs).
 const ENABLED: bool = !cfg!(any(loom, lfmap_no_pool));
-
-/// A free block's first word: the next free block of its list.
-struct Block {
-    next: *mut Block,
-}
 
 /// One class's free blocks on one thread.
 struct List {
@@ -76,8 +88,12 @@ struct List {
     /// window of [`WINDOW`] frees.
     allocs: Cell<u32>,
     frees: Cell<u32>,
-    /// Blocks the next refill allocates ([`List::refill`]).
+    /// Blocks the next refill asks for ([`List::refill`]).
     refill: Cell<u32>,
+    /// The rest of the fresh range of the last refill: `fresh_left`
+    /// untouched blocks from `fresh`, carved one by one after the list.
+    fresh: Cell<*mut u8>,
+    fresh_left: Cell<u32>,
 }
 
 /// Frees per adaptation window.
@@ -92,42 +108,40 @@ impl List {
             allocs: Cell::new(0),
             frees: Cell::new(0),
             refill: Cell::new(1),
+            fresh: Cell::new(ptr::null_mut()),
+            fresh_left: Cell::new(0),
         }
     }
 
-    /// Allocates blocks for an empty list: returns one (null if the
-    /// allocator has none) and caches the others. The batch doubles on
-    /// each refill (up to [`MAX_REFILL`] and [`cap`]) and starts again at
-    /// each window's end from half of what the window allocated
-    /// ([`adapt`](Self::adapt)), so a thread holds at most about as many
-    /// unused blocks as it allocated lately.
+    /// Takes blocks for an empty list from the spans (`slab.rs`): returns
+    /// one (null if no memory could be mapped) and keeps the others. The
+    /// batch doubles on each refill (up to [`MAX_REFILL`] and [`cap`]) and
+    /// starts again at each window's end from half of what the window
+    /// allocated ([`adapt`](Self::adapt)), so a thread holds at most about
+    /// as many unused blocks as it allocated lately.
     ///
     /// Why batches: a thread that inserts new keys faster than it frees
-    /// allocates blocks the allocator carves from fresh heap, and a fresh
-    /// page faults when first written (microseconds: one insert in 128
-    /// took one with 32-byte blocks, the p99 of a growing map). In a batch
-    /// those faults land in the refill, one write in thousands, instead
-    /// (docs/benchmarks.md, "Issue #15").
+    /// takes fresh blocks, and a fresh page faults when first written
+    /// (microseconds: one insert in 128 took one with 32-byte blocks, the
+    /// p99 of a growing map). A refill's fresh range is faulted in at once
+    /// ([`POPULATE_BYTES`]), so those faults land in the refill, one write
+    /// in thousands, instead (docs/benchmarks.md, "Issue #15"); and the
+    /// spans' lock is taken once per batch.
     #[cold]
     fn refill(&self, class: usize) -> *mut Block {
-        let layout = class_layout(class);
+        debug_assert!(self.head.get().is_null() && self.fresh_left.get() == 0);
         let n = self.refill.get().min(cap(class)).max(1);
         self.refill.set(n.saturating_mul(2).min(MAX_REFILL));
-        // SAFETY: the layout is nonzero in size.
-        let first = unsafe { alloc(layout) }.cast::<Block>();
-        if first.is_null() {
-            return first;
+        let grant = slab::slabs().take(class, n);
+        self.head.set(grant.chain);
+        self.len.set(grant.chain_len);
+        self.fresh.set(grant.fresh);
+        self.fresh_left.set(grant.fresh_len);
+        let bytes = grant.fresh_len as usize * class_size(class);
+        if bytes >= POPULATE_BYTES {
+            slab::populate(grant.fresh, bytes);
         }
-        for _ in 1..n {
-            // SAFETY: as above.
-            let b = unsafe { alloc(layout) }.cast::<Block>();
-            if b.is_null() {
-                break;
-            }
-            // SAFETY: a fresh block of at least 8 bytes, 8-aligned, ours.
-            unsafe { self.link(b) };
-        }
-        first
+        self.next(class)
     }
 
     /// Puts `block` at the head of the list.
@@ -149,41 +163,97 @@ impl List {
 
     /// Takes a cached block, or null.
     #[inline]
-    fn pop(&self) -> *mut Block {
+    fn pop(&self, class: usize) -> *mut Block {
         self.allocs.set(self.allocs.get().wrapping_add(1));
+        let b = self.next(class);
+        if b.is_null() {
+            self.refill(class)
+        } else {
+            b
+        }
+    }
+
+    /// The list's first block, else the fresh range's next, else null.
+    #[inline]
+    fn next(&self, class: usize) -> *mut Block {
         let b = self.head.get();
         if !b.is_null() {
             // SAFETY: a block on the list is free and ours; its first word
             // is its link.
             self.head.set(unsafe { (*b).next });
             self.len.set(self.len.get() - 1);
+            return b;
         }
-        b
+        let left = self.fresh_left.get();
+        if left == 0 {
+            return ptr::null_mut();
+        }
+        let f = self.fresh.get();
+        self.fresh_left.set(left - 1);
+        // Blocks of the range lie end to end, `class_size` apart; after
+        // the last one this points one past the range, never read.
+        self.fresh.set(f.wrapping_add(class_size(class)));
+        f.cast()
     }
 
-    /// Keeps `block` if the list is below its limit; returns whether it did
-    /// (else the caller gives it to the allocator).
+    /// Keeps `block`; gives the list's excess back to the spans in one
+    /// batch once it is [`FLUSH`] blocks over its limit.
     #[inline]
-    fn push(&self, block: *mut Block, class: usize) -> bool {
+    fn push(&self, block: *mut Block, class: usize) {
         let frees = self.frees.get() + 1;
         self.frees.set(frees);
         if frees >= WINDOW {
             self.adapt(class);
         }
-        if self.len.get() >= self.limit.get() {
-            return false;
-        }
         // SAFETY: the block is ours and at least 8 bytes, 8-aligned.
         unsafe { self.link(block) };
-        true
+        if self.len.get() > self.limit.get() + FLUSH {
+            self.give_back(self.len.get() - self.limit.get());
+        }
+    }
+
+    /// Gives the first `n` (at most `len`) blocks of the list back to the
+    /// spans.
+    #[cold]
+    fn give_back(&self, n: u32) {
+        let n = n.min(self.len.get());
+        if n == 0 {
+            return;
+        }
+        let first = self.head.get();
+        let mut last = first;
+        for _ in 1..n {
+            // SAFETY: `n <= len` blocks are linked from `head`.
+            last = unsafe { (*last).next };
+        }
+        // SAFETY: `last` is the `n`th block of the list: cut after it.
+        unsafe {
+            self.head.set((*last).next);
+            (*last).next = ptr::null_mut();
+        }
+        self.len.set(self.len.get() - n);
+        // SAFETY: blocks of this list, free, taken from the spans by a
+        // refill (this thread's or another's), unlinked from the list, so
+        // given back once.
+        unsafe { slab::slabs().give(first) };
+    }
+
+    /// Gives back the rest of the fresh range.
+    fn give_fresh(&self) {
+        let left = self.fresh_left.replace(0);
+        if left > 0 {
+            // SAFETY: the rest of a granted fresh range, never handed out.
+            unsafe { slab::slabs().give_range(self.fresh.get(), left) };
+        }
     }
 
     /// Ends a window: the list may hold twice what this thread allocated
     /// in it (plus a little), at most [`cap`]; blocks beyond that go back
-    /// to the allocator now. A thread that frees much and allocates little
+    /// to the spans now, and so does the fresh range if the window
+    /// allocated nothing. A thread that frees much and allocates little
     /// (a map being emptied) thus keeps almost nothing, and its freed
-    /// blocks do not pin pages of the heap; one that allocates as much as
-    /// it frees (steady writes) keeps a window's worth.
+    /// blocks do not pin spans; one that allocates as much as it frees
+    /// (steady writes) keeps a window's worth.
     #[cold]
     fn adapt(&self, class: usize) {
         let allocs = self.allocs.get();
@@ -193,16 +263,11 @@ impl List {
         self.frees.set(0);
         // The next refill: about half of what this window allocated.
         self.refill.set((allocs / 2).clamp(1, MAX_REFILL));
-        let layout = class_layout(class);
-        while self.len.get() > limit {
-            let b = self.head.get();
-            // SAFETY: `len > 0`, so `b` is a cached block, ours; unlinked,
-            // then given back once, with its class's layout.
-            unsafe {
-                self.head.set((*b).next);
-                dealloc(b.cast(), layout);
-            }
-            self.len.set(self.len.get() - 1);
+        if self.len.get() > limit {
+            self.give_back(self.len.get() - limit);
+        }
+        if allocs == 0 {
+            self.give_fresh();
         }
     }
 }
@@ -213,21 +278,11 @@ struct Cache {
 }
 
 impl Drop for Cache {
+    /// A thread's exit gives every cached block back to the spans.
     fn drop(&mut self) {
-        for (class, list) in self.lists.iter().enumerate() {
-            let layout = class_layout(class);
-            let mut b = list.head.replace(ptr::null_mut());
-            while !b.is_null() {
-                // SAFETY: every block on a list is a free block of this
-                // class's layout, owned by the list; unlinked, then freed
-                // once.
-                unsafe {
-                    let next = (*b).next;
-                    dealloc(b.cast(), layout);
-                    b = next;
-                }
-            }
-            list.len.set(0);
+        for list in &self.lists {
+            list.give_back(list.len.get());
+            list.give_fresh();
         }
     }
 }
@@ -240,11 +295,10 @@ thread_local! {
     };
 }
 
-/// The layout of class `class`'s blocks.
+/// Bytes per block of class `class`.
 #[inline]
-fn class_layout(class: usize) -> Layout {
-    // 8 * 32 bytes, 8-aligned: always a valid layout.
-    Layout::from_size_align(8 * (class + 1), 8).expect("a size class layout")
+fn class_size(class: usize) -> usize {
+    8 * (class + 1)
 }
 
 /// The class `T`'s blocks come from, or `None` if `T` bypasses the cache.
@@ -263,28 +317,13 @@ pub(crate) fn alloc_with<T>(value: T) -> *mut T {
     let Some(class) = class_of::<T>() else {
         return Box::into_raw(Box::new(value));
     };
-    let cached = CACHE
-        .try_with(|c| {
-            let list = &c.lists[class];
-            let b = list.pop();
-            if b.is_null() {
-                list.refill(class)
-            } else {
-                b
-            }
-        })
-        .unwrap_or(ptr::null_mut());
-    let block = if cached.is_null() {
-        let layout = class_layout(class);
-        // SAFETY: the layout is nonzero in size.
-        let p = unsafe { alloc(layout) };
-        if p.is_null() {
-            handle_alloc_error(layout);
-        }
-        p.cast::<T>()
-    } else {
-        cached.cast::<T>()
-    };
+    let block = CACHE
+        .try_with(|c| c.lists[class].pop(class))
+        .unwrap_or_else(|_| take_one(class));
+    if block.is_null() {
+        handle_alloc_error(Layout::new::<T>());
+    }
+    let block = block.cast::<T>();
     // SAFETY: the block is at least `size_of::<T>()` bytes (its class
     // rounds the size up), 8-aligned (at least `T`'s alignment), and ours.
     unsafe { block.write(value) };
@@ -307,17 +346,37 @@ unsafe fn release<T>(ptr: *mut T) {
         return;
     };
     let block = ptr.cast::<Block>();
-    let kept = CACHE
+    if CACHE
         .try_with(|c| c.lists[class].push(block, class))
-        .unwrap_or(false);
-    if !kept {
-        // SAFETY: allocated with this class's layout by `alloc_with`.
-        unsafe { dealloc(ptr.cast(), class_layout(class)) };
+        .is_err()
+    {
+        // The thread's cache is gone (a free during thread exit): straight
+        // back to the spans.
+        // SAFETY: a block of the spans (`alloc_with`), free, given back
+        // once; it is made a chain of one.
+        unsafe {
+            block.write(Block {
+                next: ptr::null_mut(),
+            });
+            slab::slabs().give(block);
+        }
+    }
+}
+
+/// One block of `class` straight from the spans (the thread's cache is
+/// gone: an allocation during thread exit); null if out of memory.
+#[cold]
+fn take_one(class: usize) -> *mut Block {
+    let grant = slab::slabs().take(class, 1);
+    if grant.chain_len > 0 {
+        grant.chain
+    } else {
+        grant.fresh.cast()
     }
 }
 
 /// Drops the value at `ptr` and gives its block back (to this thread's
-/// cache, or to the allocator). If the value's drop panics, the block is
+/// cache, or to the spans). If the value's drop panics, the block is
 /// still given back.
 ///
 /// # Safety
@@ -356,11 +415,14 @@ pub(crate) unsafe fn take<T>(ptr: *mut T) -> T {
     }
 }
 
-/// Blocks cached for class of `T` on this thread (tests).
+/// Blocks cached for class of `T` on this thread, its fresh range
+/// included (tests).
 #[cfg(test)]
 pub(crate) fn cached<T>() -> u32 {
     class_of::<T>().map_or(0, |class| {
-        CACHE.try_with(|c| c.lists[class].len.get()).unwrap_or(0)
+        CACHE
+            .try_with(|c| c.lists[class].len.get() + c.lists[class].fresh_left.get())
+            .unwrap_or(0)
     })
 }
 
@@ -441,7 +503,8 @@ mod tests {
         CACHE.with(|c| {
             let list = &c.lists[class_of::<T>().unwrap()];
             assert_eq!(list.refill.get(), 2500);
-            assert!(list.len.get() <= cap(class_of::<T>().unwrap()));
+            // The list gives back in batches of `FLUSH` beyond its limit.
+            assert!(list.len.get() <= cap(class_of::<T>().unwrap()) + FLUSH);
         });
     }
 

@@ -105,7 +105,9 @@ impl<T> Drop for Zeroed<T> {
             return;
         }
         if self.mapped {
-            map::unmap(self.ptr.as_ptr().cast(), layout.size());
+            // SAFETY: one mapping made by `map` for this array, which owns
+            // it and is being dropped: unmapped once, unused.
+            unsafe { map::unmap(self.ptr.as_ptr().cast(), layout.size()) };
         } else {
             // SAFETY: allocated by `alloc_zeroed` with this very layout.
             unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };
@@ -184,13 +186,14 @@ pub(crate) fn try_zeroed_slice<T: Zeroable>(n: usize) -> Result<Zeroed<T>, TryRe
 }
 
 /// Anonymous mappings (Linux): page-aligned, zero-filled, given back to
-/// the kernel by `munmap`.
+/// the kernel by `munmap`. Tables use them, and so do the entry spans of
+/// `raw/slab.rs`.
 #[cfg(all(not(loom), target_os = "linux"))]
-mod map {
-    pub(super) const AVAILABLE: bool = true;
+pub(crate) mod map {
+    pub(crate) const AVAILABLE: bool = true;
 
     /// Maps `size` bytes of zero pages; null if the kernel refuses.
-    pub(super) fn map(size: usize) -> *mut u8 {
+    pub(crate) fn map(size: usize) -> *mut u8 {
         // SAFETY: an anonymous private mapping at an address of the
         // kernel's choosing touches no existing memory.
         let p = unsafe {
@@ -218,32 +221,56 @@ mod map {
     /// Faults in `len` bytes at `at` (page-aligned: `STEP_BYTES` steps of a
     /// page-aligned mapping) for writing; a hint, errors ignored (an older
     /// kernel answers `EINVAL`: the pages then fault when first used).
-    pub(super) fn populate(at: *mut u8, len: usize) {
+    pub(crate) fn populate(at: *mut u8, len: usize) {
         // SAFETY: the range lies inside one live mapping made by `map`
-        // (the caller's array keeps it mapped); populating changes no byte.
+        // (the caller's array or span keeps it mapped); populating changes
+        // no byte.
         let _ = unsafe { libc::madvise(at.cast(), len, MADV_POPULATE_WRITE) };
     }
 
+    /// Gives the pages of `len` bytes at `at` (page-aligned) back to the
+    /// kernel, keeping the mapping: they read as zeroes afterwards and
+    /// cost no resident memory until written again.
+    ///
+    /// # Safety
+    ///
+    /// The range lies inside one live mapping made by [`map`], and nothing
+    /// in it is in use (its bytes are lost).
+    pub(crate) unsafe fn discard(at: *mut u8, len: usize) {
+        // SAFETY: the caller's: ours, mapped, unused.
+        let r = unsafe { libc::madvise(at.cast(), len, libc::MADV_DONTNEED) };
+        debug_assert_eq!(r, 0, "madvise(MADV_DONTNEED) failed");
+    }
+
     /// Unmaps what [`map`] mapped.
-    pub(super) fn unmap(ptr: *mut u8, size: usize) {
-        // SAFETY: `ptr` and `size` are those of one mapping made by `map`,
-        // owned by the `Zeroed` being dropped, unmapped once.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` and `size` are those of one mapping made by [`map`] (or a
+    /// part of one, page-aligned), nothing in it is in use, and it is
+    /// unmapped once.
+    pub(crate) unsafe fn unmap(ptr: *mut u8, size: usize) {
+        // SAFETY: the caller's.
         let r = unsafe { libc::munmap(ptr.cast(), size) };
         debug_assert_eq!(r, 0, "munmap failed");
     }
 }
 
-/// No direct mappings elsewhere: every table comes from the allocator.
+/// No direct mappings elsewhere: every table (and entry span) comes from
+/// the allocator.
 #[cfg(all(not(loom), not(target_os = "linux")))]
-mod map {
-    pub(super) const AVAILABLE: bool = false;
-    pub(super) fn map(_: usize) -> *mut u8 {
+pub(crate) mod map {
+    pub(crate) const AVAILABLE: bool = false;
+    pub(crate) fn map(_: usize) -> *mut u8 {
         std::ptr::null_mut()
     }
-    pub(super) fn unmap(_: *mut u8, _: usize) {
+    pub(crate) unsafe fn unmap(_: *mut u8, _: usize) {
         unreachable!("nothing is mapped on this platform")
     }
-    pub(super) fn populate(_: *mut u8, _: usize) {
+    pub(crate) unsafe fn discard(_: *mut u8, _: usize) {
+        unreachable!("nothing is mapped on this platform")
+    }
+    pub(crate) fn populate(_: *mut u8, _: usize) {
         unreachable!("nothing is mapped on this platform")
     }
 }

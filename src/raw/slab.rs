@@ -1,0 +1,777 @@
+//! Entry memory, underneath the per-thread caches of `pool.rs`: spans that
+//! pack the blocks of one size class end to end, and give their memory
+//! back once every block has come back.
+//!
+//! Through the global allocator each entry block carried the allocator's
+//! own overhead: glibc rounds a 24-byte `u64 -> u64` entry up to a 32-byte
+//! chunk, a third more than the entry (`docs/benchmarks.md`, "Issue #15",
+//! memory). Here a block costs exactly its class's size.
+//!
+//! * **Spans.** A span is [`SPAN`] bytes, aligned to its size, serving one
+//!   class: a [`Span`] header in its first [`HEADER`] bytes, then blocks.
+//!   A block's span is its address rounded down, so giving a block back
+//!   needs nothing but the block. A span hands out blocks it was given
+//!   back first, then *fresh* ones: the untouched rest of the span, handed
+//!   out as a range that the taker carves itself (so the pages under
+//!   blocks nobody asked for are never touched, and a refill populates its
+//!   range's pages in one call, outside the lock).
+//! * **Regions.** Spans come from regions of [`REGION_SPANS`] spans (1
+//!   MiB), each one anonymous mapping from the kernel on Linux, like large
+//!   tables (`resize/memory.rs`): the memory goes back to the system when
+//!   the region is unmapped, whatever the global allocator's policy (glibc
+//!   keeps freed heap it cannot trim). Elsewhere they come from the global
+//!   allocator.
+//! * **Giving back.** A span whose blocks have all come back leaves its
+//!   class: it is kept, resident, for the next span any class needs, while
+//!   fewer than [`RESERVE`] are; beyond that its pages go back to the
+//!   kernel (`MADV_DONTNEED` on Linux, a hint) and it waits, costing no
+//!   memory, in its region. A region none of whose spans is in use is
+//!   unmapped. So resident entry memory follows the live blocks (plus the
+//!   reserve, the caches' blocks, and the free blocks of partly used
+//!   spans, which the next takes hand out first).
+//! * **One lock.** The spans' bookkeeping is behind one mutex, taken once
+//!   per batch: a cache's refill (up to a span's worth of blocks) and a
+//!   cache's batch of blocks given back, never per block. It is the lock
+//!   glibc's arena lock was on the same paths before: a thread stalled
+//!   inside it delays other threads' refills, not their map operations.
+//!
+//! Not used under loom or with `--cfg lfmap_no_pool` (`pool.rs`).
+
+use std::ptr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Bytes per span, and their alignment: four pages. A span with one block
+/// in use stays resident, so smaller spans follow a thinning map more
+/// closely; larger ones spend less on headers (0.4 % here).
+const SPAN: usize = 16 * 1024;
+/// Bytes at the start of a span that hold its header: one cache line.
+const HEADER: usize = 64;
+/// Spans per region (one allocation): 1 MiB.
+const REGION_SPANS: usize = 64;
+/// Empty spans kept resident for reuse, over all classes (256 KiB): a map
+/// that shrinks and grows by a few spans' worth does not fault its pages
+/// in again each time.
+const RESERVE: u32 = 16;
+
+/// A free block's first word: the next block of its chain.
+pub(crate) struct Block {
+    pub(crate) next: *mut Block,
+}
+
+/// A span's header, at its first byte. Touched under [`SLABS`]'s lock only.
+#[repr(C)]
+struct Span {
+    /// Blocks given back, to hand out again.
+    free: *mut Block,
+    /// Blocks on `free`.
+    nfree: u32,
+    /// Blocks handed out of the fresh part so far: the next fresh block's
+    /// index. The span's blocks in use are `bump - nfree`.
+    bump: u32,
+    /// Blocks the span holds.
+    cap: u32,
+    /// Bytes per block.
+    size: u32,
+    /// The region that holds the span (an index into `Slabs::regions`).
+    region: u32,
+    /// Whether the span is on its class's `partial` list.
+    listed: bool,
+    prev: *mut Span,
+    next: *mut Span,
+}
+
+const _: () = assert!(std::mem::size_of::<Span>() <= HEADER);
+const _: () = assert!(SPAN.is_power_of_two() && HEADER % 8 == 0);
+
+impl Span {
+    /// Whether every block handed out has come back.
+    fn is_empty(&self) -> bool {
+        self.nfree == self.bump
+    }
+
+    /// Whether the span has blocks to hand out.
+    fn has_room(&self) -> bool {
+        self.nfree > 0 || self.bump < self.cap
+    }
+}
+
+/// The span that holds `block`.
+fn span_of(block: *mut Block) -> *mut Span {
+    block.map_addr(|a| a & !(SPAN - 1)).cast()
+}
+
+/// One allocation of [`REGION_SPANS`] spans.
+struct Region {
+    /// The first span; null once the region is freed (its index then
+    /// serves the next region).
+    base: *mut u8,
+    /// The allocation that holds the spans (before `base` on Linux).
+    alloc: *mut u8,
+    /// Bit `i`: span `i` serves a class.
+    used: u64,
+    /// Bit `i`: span `i` is empty but resident, kept for reuse.
+    warm: u64,
+}
+
+/// What [`Slabs::take`] hands out: a chain of given-back blocks and a
+/// range of fresh ones, all of one class and now the taker's.
+pub(crate) struct Grant {
+    /// Blocks linked through their first word, null-terminated.
+    pub(crate) chain: *mut Block,
+    pub(crate) chain_len: u32,
+    /// `fresh_len` untouched blocks, end to end from `fresh`.
+    pub(crate) fresh: *mut u8,
+    pub(crate) fresh_len: u32,
+}
+
+/// The spans of every class and the regions that hold them.
+pub(crate) struct Slabs {
+    /// Per class, the spans with blocks to hand out, most recently listed
+    /// first (a doubly linked list through their headers).
+    partial: [*mut Span; CLASSES],
+    regions: Vec<Region>,
+    /// Empty spans kept resident (the `warm` bits of every region).
+    warm: u32,
+}
+
+/// Size classes, as in `pool.rs`: blocks of 8, 16, ..., 256 bytes.
+const CLASSES: usize = 32;
+
+// SAFETY: the raw pointers name spans and regions that this value alone
+// manages (behind a mutex); no thread-bound state.
+unsafe impl Send for Slabs {}
+
+/// Every class's spans, shared by all threads.
+static SLABS: Mutex<Slabs> = Mutex::new(Slabs::new());
+
+/// The process's spans, locked. Nothing panics while the lock is held, but
+/// a poisoned lock would still hold consistent bookkeeping: go on.
+pub(crate) fn slabs() -> MutexGuard<'static, Slabs> {
+    SLABS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Slabs {
+    pub(crate) const fn new() -> Slabs {
+        Slabs {
+            partial: [ptr::null_mut(); CLASSES],
+            regions: Vec::new(),
+            warm: 0,
+        }
+    }
+
+    /// Hands out up to `want` (at least 1) blocks of `class` (bytes
+    /// `8 * (class + 1)`), from one span: given-back blocks first, then
+    /// fresh ones. Empty only if the allocator has no memory for a region.
+    pub(crate) fn take(&mut self, class: usize, want: u32) -> Grant {
+        let mut grant = Grant {
+            chain: ptr::null_mut(),
+            chain_len: 0,
+            fresh: ptr::null_mut(),
+            fresh_len: 0,
+        };
+        let want = want.max(1);
+        let span = match self.partial[class] {
+            s if !s.is_null() => s,
+            _ => match self.new_span(class) {
+                Some(s) => s,
+                None => return grant,
+            },
+        };
+        // SAFETY: a span on a partial list (or just made) is a live span of
+        // this class, its header ours under the lock.
+        let sp = unsafe { &mut *span };
+        debug_assert_eq!(sp.size as usize, 8 * (class + 1));
+        // Given-back blocks, `want` at most: the chain is cut after them.
+        if sp.nfree > 0 {
+            let n = want.min(sp.nfree);
+            grant.chain = sp.free;
+            let mut last = sp.free;
+            for _ in 1..n {
+                // SAFETY: `nfree` blocks are linked from `free`; each is
+                // free and its first word is its link.
+                last = unsafe { (*last).next };
+            }
+            // SAFETY: as above; `last` is the `n`th block.
+            unsafe {
+                sp.free = (*last).next;
+                (*last).next = ptr::null_mut();
+            }
+            sp.nfree -= n;
+            grant.chain_len = n;
+        }
+        let more = want - grant.chain_len;
+        if more > 0 && sp.bump < sp.cap {
+            let n = more.min(sp.cap - sp.bump);
+            // SAFETY: block `bump` lies inside the span (`bump < cap`).
+            grant.fresh = unsafe {
+                span.cast::<u8>()
+                    .add(HEADER + sp.bump as usize * sp.size as usize)
+            };
+            grant.fresh_len = n;
+            sp.bump += n;
+        }
+        if !sp.has_room() {
+            self.unlist(span);
+        }
+        grant
+    }
+
+    /// Takes back the blocks of `chain` (linked through their first word,
+    /// null-terminated).
+    ///
+    /// # Safety
+    ///
+    /// Every block came from [`take`](Self::take) of this `Slabs`, is
+    /// free (nothing uses it), and is given back once.
+    pub(crate) unsafe fn give(&mut self, mut chain: *mut Block) {
+        while !chain.is_null() {
+            let block = chain;
+            // SAFETY: the caller's: a free block of ours; its first word is
+            // its link.
+            chain = unsafe { (*block).next };
+            // SAFETY: as above.
+            unsafe { self.give_one(block) };
+        }
+    }
+
+    /// Takes back `n` blocks end to end from `fresh` (a fresh range, or
+    /// what is left of one).
+    ///
+    /// # Safety
+    ///
+    /// As for [`give`](Self::give): blocks of one [`Grant::fresh`] range of
+    /// this `Slabs`, unused.
+    pub(crate) unsafe fn give_range(&mut self, fresh: *mut u8, n: u32) {
+        if n == 0 {
+            return;
+        }
+        // SAFETY: the caller's: `fresh` is a block in a live span.
+        let size = unsafe { (*span_of(fresh.cast())).size } as usize;
+        for i in 0..n as usize {
+            // SAFETY: the caller's: `n` blocks of the range, each free.
+            unsafe { self.give_one(fresh.add(i * size).cast()) };
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`give`](Self::give), one block.
+    unsafe fn give_one(&mut self, block: *mut Block) {
+        let span = span_of(block);
+        // SAFETY: the caller's: the block is in a live span of ours.
+        let sp = unsafe { &mut *span };
+        debug_assert!({
+            let off = block.addr() - span.addr() - HEADER;
+            off % sp.size as usize == 0 && off / (sp.size as usize) < sp.bump as usize
+        });
+        debug_assert!(sp.nfree < sp.bump, "a block given back twice");
+        // SAFETY: free and ours: its first word becomes its link.
+        unsafe { block.write(Block { next: sp.free }) };
+        sp.free = block;
+        sp.nfree += 1;
+        if sp.is_empty() {
+            self.release(span);
+        } else if !sp.listed {
+            self.list(span);
+        }
+    }
+
+    /// A span for `class`, listed: a kept (warm) one, else one that is
+    /// not resident, else one of a new region.
+    fn new_span(&mut self, class: usize) -> Option<*mut Span> {
+        let found = self
+            .regions
+            .iter()
+            .position(|r| r.warm != 0)
+            .map(|r| (r, self.regions[r].warm.trailing_zeros()))
+            .or_else(|| {
+                self.regions
+                    .iter()
+                    .position(|r| !r.base.is_null() && r.used != u64::MAX)
+                    .map(|r| (r, (!self.regions[r].used).trailing_zeros()))
+            });
+        let (r, i) = match found {
+            Some(f) => f,
+            None => (self.add_region()?, 0),
+        };
+        let region = &mut self.regions[r];
+        let bit = 1u64 << i;
+        if region.warm & bit != 0 {
+            region.warm &= !bit;
+            self.warm -= 1;
+        }
+        region.used |= bit;
+        // SAFETY: span `i` of a live region: inside its allocation.
+        let span = unsafe { region.base.add(i as usize * SPAN) }.cast::<Span>();
+        let size = 8 * (class + 1);
+        // SAFETY: the span is ours (unused until now); its header is
+        // written whole.
+        unsafe {
+            span.write(Span {
+                free: ptr::null_mut(),
+                nfree: 0,
+                bump: 0,
+                cap: ((SPAN - HEADER) / size) as u32,
+                size: size as u32,
+                region: r as u32,
+                listed: false,
+                prev: ptr::null_mut(),
+                next: ptr::null_mut(),
+            });
+        }
+        self.list(span);
+        Some(span)
+    }
+
+    /// A span whose blocks have all come back leaves its class: kept warm
+    /// while the reserve has room, else its pages go back to the kernel;
+    /// its region goes back to the allocator once none of its spans is
+    /// used (its warm spans leave the reserve then).
+    fn release(&mut self, span: *mut Span) {
+        // SAFETY: a live span's header, ours under the lock.
+        let (listed, r) = unsafe { ((*span).listed, (*span).region as usize) };
+        if listed {
+            self.unlist(span);
+        }
+        let region = &mut self.regions[r];
+        let i = (span.addr() - region.base.addr()) / SPAN;
+        let bit = 1u64 << i;
+        debug_assert!(region.used & bit != 0);
+        region.used &= !bit;
+        if region.used == 0 {
+            self.warm -= region.warm.count_ones();
+            region.warm = 0;
+            region.base = ptr::null_mut();
+            // SAFETY: no span of the region is in use (every block of every
+            // span came back): the whole allocation is unused; freed once.
+            unsafe { free_region(region.alloc) };
+        } else if self.warm < RESERVE {
+            region.warm |= bit;
+            self.warm += 1;
+        } else {
+            // SAFETY: the span is inside a live region of ours, and unused:
+            // every block came back, and it left its class.
+            unsafe { discard(span.cast(), SPAN) };
+        }
+    }
+
+    /// Allocates a new region (in a free index if any); its index.
+    fn add_region(&mut self) -> Option<usize> {
+        let (alloc, base) = alloc_region()?;
+        let region = Region {
+            base,
+            alloc,
+            used: 0,
+            warm: 0,
+        };
+        match self.regions.iter().position(|r| r.base.is_null()) {
+            Some(r) => {
+                self.regions[r] = region;
+                Some(r)
+            }
+            None => {
+                self.regions.push(region);
+                Some(self.regions.len() - 1)
+            }
+        }
+    }
+
+    /// Puts `span` at the head of its class's partial list.
+    fn list(&mut self, span: *mut Span) {
+        // SAFETY: a live span's header, ours under the lock.
+        let sp = unsafe { &mut *span };
+        let class = sp.size as usize / 8 - 1;
+        debug_assert!(!sp.listed);
+        let head = self.partial[class];
+        sp.prev = ptr::null_mut();
+        sp.next = head;
+        sp.listed = true;
+        if !head.is_null() {
+            // SAFETY: a listed span's header.
+            unsafe { (*head).prev = span };
+        }
+        self.partial[class] = span;
+    }
+
+    /// Takes `span` off its class's partial list.
+    fn unlist(&mut self, span: *mut Span) {
+        // SAFETY: a live, listed span's header, ours under the lock; its
+        // neighbours are listed spans too.
+        unsafe {
+            let sp = &mut *span;
+            debug_assert!(sp.listed);
+            let class = sp.size as usize / 8 - 1;
+            if sp.prev.is_null() {
+                self.partial[class] = sp.next;
+            } else {
+                (*sp.prev).next = sp.next;
+            }
+            if !sp.next.is_null() {
+                (*sp.next).prev = sp.prev;
+            }
+            sp.prev = ptr::null_mut();
+            sp.next = ptr::null_mut();
+            sp.listed = false;
+        }
+    }
+
+    /// Resident memory this bookkeeping may hold, in bytes: spans in use
+    /// or kept warm (an upper bound: a span's untouched tail counts).
+    #[cfg(test)]
+    fn resident_bound(&self) -> usize {
+        self.regions
+            .iter()
+            .map(|r| (r.used | r.warm).count_ones() as usize * SPAN)
+            .sum()
+    }
+}
+
+impl Drop for Slabs {
+    /// Frees every region left. Only instances made by tests are ever
+    /// dropped (the process's own lives in a static), after their blocks
+    /// came back (and then no region is left).
+    fn drop(&mut self) {
+        for r in &self.regions {
+            if !r.base.is_null() {
+                // SAFETY: a live region of this value's, unused now.
+                unsafe { free_region(r.alloc) };
+            }
+        }
+    }
+}
+
+/// Faults in, for writing, the pages under `len` bytes at `at`, inside a
+/// span (a hint: errors and other platforms do nothing).
+pub(crate) fn populate(at: *mut u8, len: usize) {
+    #[cfg(all(not(loom), target_os = "linux"))]
+    {
+        const PAGE: usize = 4096;
+        let start = at.map_addr(|a| a & !(PAGE - 1));
+        let end = (at.addr() + len).next_multiple_of(PAGE);
+        crate::resize::memory::map::populate(start, end - start.addr());
+    }
+    #[cfg(not(all(not(loom), target_os = "linux")))]
+    let _ = (at, len);
+}
+
+/// Bytes a region allocates: its spans, plus (for a kernel mapping, which
+/// is only page-aligned) room to align the first span.
+#[cfg(all(not(loom), target_os = "linux"))]
+const REGION_BYTES: usize = REGION_SPANS * SPAN + SPAN;
+
+/// A new region, its first span aligned to [`SPAN`]: `(allocation, first
+/// span)`; `None` if the system has no memory.
+#[cfg(all(not(loom), target_os = "linux"))]
+fn alloc_region() -> Option<(*mut u8, *mut u8)> {
+    let p = crate::resize::memory::map::map(REGION_BYTES);
+    // The pages before the first span are never touched: no resident
+    // memory.
+    (!p.is_null()).then(|| (p, p.map_addr(|a| a.next_multiple_of(SPAN))))
+}
+
+/// # Safety
+///
+/// `at` is an allocation from [`alloc_region`], nothing in it is in use,
+/// and it is freed once.
+#[cfg(all(not(loom), target_os = "linux"))]
+unsafe fn free_region(at: *mut u8) {
+    // SAFETY: the caller's: one mapping made by `map`, of this size.
+    unsafe { crate::resize::memory::map::unmap(at, REGION_BYTES) };
+}
+
+/// Elsewhere, regions come from the global allocator, aligned to a span.
+#[cfg(not(all(not(loom), target_os = "linux")))]
+fn region_layout() -> std::alloc::Layout {
+    // A power-of-two alignment that divides the size: always valid.
+    std::alloc::Layout::from_size_align(REGION_SPANS * SPAN, SPAN).expect("a region layout")
+}
+
+#[cfg(not(all(not(loom), target_os = "linux")))]
+fn alloc_region() -> Option<(*mut u8, *mut u8)> {
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { std::alloc::alloc(region_layout()) };
+    (!p.is_null()).then_some((p, p))
+}
+
+/// # Safety
+///
+/// As above.
+#[cfg(not(all(not(loom), target_os = "linux")))]
+unsafe fn free_region(at: *mut u8) {
+    // SAFETY: the caller's: allocated with this layout.
+    unsafe { std::alloc::dealloc(at, region_layout()) };
+}
+
+/// Gives the pages of `len` bytes at `span` (page-aligned) back to the
+/// kernel (Linux; elsewhere they stay).
+///
+/// # Safety
+///
+/// The range lies in a live region and nothing in it is in use (its bytes
+/// are lost).
+unsafe fn discard(span: *mut u8, len: usize) {
+    #[cfg(all(not(loom), target_os = "linux"))]
+    // SAFETY: the caller's.
+    unsafe {
+        crate::resize::memory::map::discard(span, len)
+    };
+    #[cfg(not(all(not(loom), target_os = "linux")))]
+    let _ = (span, len);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Takes every block a grant holds, carving its fresh range.
+    fn blocks(g: &Grant, class: usize) -> Vec<*mut Block> {
+        let mut out = Vec::new();
+        let mut b = g.chain;
+        while !b.is_null() {
+            out.push(b);
+            // SAFETY: a granted, free block: its first word is its link.
+            b = unsafe { (*b).next };
+        }
+        assert_eq!(out.len(), g.chain_len as usize);
+        for i in 0..g.fresh_len as usize {
+            // SAFETY: inside the granted fresh range.
+            out.push(unsafe { g.fresh.add(i * 8 * (class + 1)) }.cast());
+        }
+        out
+    }
+
+    /// Links `blocks` into a chain.
+    fn chain(blocks: &[*mut Block]) -> *mut Block {
+        let mut head = ptr::null_mut();
+        for &b in blocks.iter().rev() {
+            // SAFETY: free blocks of ours.
+            unsafe { b.write(Block { next: head }) };
+            head = b;
+        }
+        head
+    }
+
+    fn cap(class: usize) -> u32 {
+        ((SPAN - HEADER) / (8 * (class + 1))) as u32
+    }
+
+    #[test]
+    fn blocks_are_packed_aligned_and_distinct() {
+        let mut s = Slabs::new();
+        let class = 2; // 24-byte blocks
+        let g = s.take(class, 100);
+        let got = blocks(&g, class);
+        assert_eq!(got.len(), 100);
+        for w in got.windows(2) {
+            assert_eq!(w[1].addr() - w[0].addr(), 24, "packed end to end");
+        }
+        for &b in &got {
+            assert_eq!(b.addr() % 8, 0);
+            assert_eq!(span_of(b).addr() % SPAN, 0);
+            // The whole block is writable.
+            // SAFETY: granted, ours, 24 bytes.
+            unsafe { b.cast::<[u64; 3]>().write([1, 2, 3]) };
+        }
+        // One more span of the region in use, so that it stays.
+        let other = blocks(&s.take(3, 1), 3);
+        // SAFETY: every block granted, given back once.
+        unsafe { s.give(chain(&got)) };
+        assert_eq!(
+            s.resident_bound(),
+            2 * SPAN,
+            "the emptied span is kept warm"
+        );
+        assert_eq!(s.warm, 1);
+        // SAFETY: as above.
+        unsafe { s.give(chain(&other)) };
+        assert_eq!((s.resident_bound(), s.warm), (0, 0), "the region is freed");
+    }
+
+    #[test]
+    fn given_back_blocks_are_handed_out_first_and_a_full_span_moves_on() {
+        let mut s = Slabs::new();
+        let class = 0;
+        let all = blocks(&s.take(class, u32::MAX), class);
+        assert_eq!(all.len() as u32, cap(class), "one grant, one span");
+        // The span is full: the next take opens another.
+        let other = blocks(&s.take(class, 1), class);
+        assert_ne!(span_of(other[0]), span_of(all[0]));
+        // Give back three of the first span's blocks: they come out next,
+        // and alone (a grant comes from one span, and this one has no
+        // fresh blocks left).
+        // SAFETY: granted blocks, given back once.
+        unsafe { s.give(chain(&all[10..13])) };
+        let again = blocks(&s.take(class, 5), class);
+        assert_eq!(again.len(), 3);
+        assert!(again.iter().all(|b| all[10..13].contains(b)));
+        // Then the second span's fresh blocks.
+        let fresh = s.take(class, 5);
+        assert_eq!((fresh.chain_len, fresh.fresh_len), (0, 5));
+        assert_eq!(span_of(fresh.fresh.cast()), span_of(other[0]));
+        let again: Vec<_> = again.into_iter().chain(blocks(&fresh, class)).collect();
+        let mut rest: Vec<_> = all
+            .iter()
+            .filter(|b| !all[10..13].contains(b))
+            .copied()
+            .collect();
+        rest.extend(again);
+        rest.extend(other);
+        // SAFETY: every block still out, given back once.
+        unsafe { s.give(chain(&rest)) };
+        assert_eq!(s.resident_bound(), 0, "nothing in use: the region is freed");
+    }
+
+    #[test]
+    fn emptied_spans_beyond_the_reserve_give_their_memory_back() {
+        let mut s = Slabs::new();
+        let class = 31; // 256-byte blocks
+        let spans = RESERVE as usize + 20;
+        let mut out = Vec::new();
+        for _ in 0..spans {
+            out.extend(blocks(&s.take(class, u32::MAX), class));
+        }
+        assert_eq!(s.resident_bound(), spans * SPAN);
+        // Some blocks of the last span still out: it stays.
+        let keep = out.split_off(out.len() - 3);
+        // SAFETY: granted blocks, given back once.
+        unsafe { s.give(chain(&out)) };
+        assert_eq!(s.resident_bound(), (RESERVE as usize + 1) * SPAN);
+        assert_eq!(s.warm, RESERVE);
+        // A new take reuses a warm span first.
+        let g = blocks(&s.take(5, 1), 5);
+        assert_eq!(s.warm, RESERVE - 1);
+        // SAFETY: as above.
+        unsafe {
+            s.give(chain(&keep));
+            s.give(chain(&g));
+        }
+        assert!(s.resident_bound() <= RESERVE as usize * SPAN);
+    }
+
+    #[test]
+    fn a_region_with_nothing_in_use_is_freed() {
+        let mut s = Slabs::new();
+        let class = 31;
+        let mut first = Vec::new();
+        for _ in 0..REGION_SPANS {
+            first.extend(blocks(&s.take(class, u32::MAX), class));
+        }
+        let mut second = Vec::new();
+        for _ in 0..REGION_SPANS {
+            second.extend(blocks(&s.take(class, u32::MAX), class));
+        }
+        assert_eq!(s.regions.len(), 2);
+        // All of the first region's blocks but one come back: its emptied
+        // spans fill the reserve, the rest are discarded; it stays.
+        let last = first.pop().unwrap();
+        // SAFETY: granted blocks, given back once.
+        unsafe { s.give(chain(&first)) };
+        assert!(!s.regions[0].base.is_null());
+        assert_eq!(s.warm, RESERVE);
+        // The second region empties: freed.
+        // SAFETY: as above.
+        unsafe { s.give(chain(&second)) };
+        assert!(s.regions[1].base.is_null(), "nothing in use: freed");
+        // The next span (of a class with no partly used span) is a warm
+        // one of the first region.
+        let g = blocks(&s.take(30, u32::MAX), 30);
+        assert_eq!(s.warm, RESERVE - 1);
+        let base = s.regions[0].base.addr();
+        assert!((base..base + REGION_SPANS * SPAN).contains(&g[0].addr()));
+        // Its last block back: the region is freed, its warm spans leave
+        // the reserve with it.
+        // SAFETY: as above.
+        unsafe { s.give(chain(&[last])) };
+        assert!(!s.regions[0].base.is_null(), "`g`'s span is still in use");
+        // SAFETY: as above.
+        unsafe { s.give(chain(&g)) };
+        assert!(s.regions.iter().all(|r| r.base.is_null()));
+        assert_eq!(s.warm, 0);
+        // A freed region's index serves the next region.
+        let h = blocks(&s.take(class, 1), class);
+        assert_eq!(s.regions.len(), 2);
+        assert!(!s.regions[0].base.is_null());
+        // SAFETY: as above.
+        unsafe { s.give(chain(&h)) };
+    }
+
+    #[test]
+    fn fresh_ranges_come_back_whole() {
+        let mut s = Slabs::new();
+        // Another span in use keeps the region.
+        let other = blocks(&s.take(7, 1), 7);
+        let class = 1;
+        let g = s.take(class, 50);
+        assert_eq!((g.chain_len, g.fresh_len), (0, 50));
+        let first: *mut Block = g.fresh.cast();
+        // Carve five, give back the rest as a range, then the five.
+        // SAFETY: the range's last 45 blocks, unused.
+        unsafe { s.give_range(g.fresh.add(5 * 16), 45) };
+        let five: Vec<_> = (0..5)
+            // SAFETY: inside the range.
+            .map(|i| unsafe { g.fresh.add(i * 16) }.cast::<Block>())
+            .collect();
+        // SAFETY: as above.
+        unsafe { s.give(chain(&five)) };
+        assert_eq!(s.warm, 1);
+        // The span is handed out again from its start.
+        let again = s.take(class, 1);
+        assert_eq!(again.chain_len + again.fresh_len, 1);
+        let b = blocks(&again, class)[0];
+        assert_eq!(b, first);
+        // SAFETY: as above.
+        unsafe {
+            s.give(chain(&[b]));
+            s.give(chain(&other));
+        }
+    }
+
+    #[test]
+    fn threads_never_share_a_block() {
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        let slabs = Mutex::new(Slabs::new());
+        let stamp = AtomicU64::new(1);
+        std::thread::scope(|sc| {
+            for t in 0..4 {
+                let (slabs, stamp) = (&slabs, &stamp);
+                sc.spawn(move || {
+                    let mut held: Vec<(*mut Block, u64)> = Vec::new();
+                    let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ t;
+                    for _ in 0..20_000 {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        if rng % 3 != 0 || held.is_empty() {
+                            let g = slabs.lock().unwrap().take(2, (rng % 40) as u32 + 1);
+                            for b in blocks(&g, 2) {
+                                let mark = stamp.fetch_add(1, Relaxed);
+                                // SAFETY: granted to this thread alone.
+                                unsafe { b.cast::<[u64; 3]>().write([mark; 3]) };
+                                held.push((b, mark));
+                            }
+                        } else {
+                            let n = (rng as usize / 3 % held.len()) + 1;
+                            let back: Vec<_> = held.drain(..n).collect();
+                            for &(b, mark) in &back {
+                                // SAFETY: still ours.
+                                let seen = unsafe { b.cast::<[u64; 3]>().read() };
+                                assert_eq!(seen, [mark; 3], "a block was handed out twice");
+                            }
+                            let c = chain(&back.iter().map(|p| p.0).collect::<Vec<_>>());
+                            // SAFETY: granted blocks, given back once.
+                            unsafe { slabs.lock().unwrap().give(c) };
+                        }
+                    }
+                    let c = chain(&held.iter().map(|p| p.0).collect::<Vec<_>>());
+                    // SAFETY: as above.
+                    unsafe { slabs.lock().unwrap().give(c) };
+                });
+            }
+        });
+        let s = slabs.into_inner().unwrap();
+        assert!(
+            s.resident_bound() <= RESERVE as usize * SPAN,
+            "every span emptied"
+        );
+    }
+}
