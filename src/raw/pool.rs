@@ -19,18 +19,20 @@
 //!   back to the kernel once all its blocks are back.
 //! * **Bound.** A thread keeps at most twice the blocks of a class it
 //!   allocated in the last window of 4096 frees, and never more than
-//!   [`CAP_BYTES`] (1 MiB) per class; beyond that freed blocks go back to
-//!   the spans, [`FLUSH`] at a time. A thread that empties a map keeps
+//!   [`CAP_BYTES`] (1 MiB) per class, plus [`FLUSH`] blocks and the rest of
+//!   its last refill's fresh range (untouched blocks of one span); beyond
+//!   that freed blocks go back to the spans, `FLUSH` at a time. A thread that empties a map keeps
 //!   almost nothing, so its cached blocks do not pin spans. When the
 //!   thread exits, its cache gives every block back. So memory follows the
 //!   maps: a map that shrinks or drops returns its entries' blocks to the
 //!   spans, except at most `CAP_BYTES` per class on each thread that freed
 //!   them.
 //! * **Refills.** An empty list takes a batch of blocks at once
-//!   ([`List::refill`]: doubling, at most 16,384, `CAP_BYTES` and one
-//!   span's worth), so that the spans' lock is taken once per batch and
-//!   the page faults of fresh blocks land in one allocation per thousands,
-//!   not in one in a hundred. A thread that only allocates (its entries
+//!   ([`List::refill`]: doubling, at most 16,384 and `CAP_BYTES`, of which
+//!   fresh blocks at most one span's worth: 680 of 24 bytes), so that the
+//!   spans' lock is taken once per batch and the page faults of fresh
+//!   blocks land in one allocation per hundreds, not in one in a
+//!   hundred and seventy. A thread that only allocates (its entries
 //!   freed on other threads) therefore keeps up to a batch of unused
 //!   blocks per class, within `CAP_BYTES`, until it allocates them, ends
 //!   a window without allocating, or exits.
@@ -125,7 +127,7 @@ impl List {
     /// (microseconds: one insert in 128 took one with 32-byte blocks, the
     /// p99 of a growing map). A refill's fresh range is faulted in at once
     /// ([`POPULATE_BYTES`]), so those faults land in the refill, one write
-    /// in thousands, instead (docs/benchmarks.md, "Issue #15"); and the
+    /// in hundreds, instead (docs/benchmarks.md, "Issue #15"); and the
     /// spans' lock is taken once per batch.
     #[cold]
     fn refill(&self, class: usize) -> *mut Block {
@@ -506,6 +508,45 @@ mod tests {
             // The list gives back in batches of `FLUSH` beyond its limit.
             assert!(list.len.get() <= cap(class_of::<T>().unwrap()) + FLUSH);
         });
+    }
+
+    #[test]
+    fn a_window_without_allocations_gives_the_fresh_range_back() {
+        if !ENABLED {
+            return;
+        }
+        // A class no other test on this thread uses: 232-byte blocks.
+        type T = [u64; 29];
+        let class = class_of::<T>().unwrap();
+        // Enough allocations that the last refill leaves a fresh range.
+        let ptrs: Vec<_> = (0..300u64).map(|i| alloc_with([i; 29])).collect();
+        let fresh = CACHE.with(|c| c.lists[class].fresh_left.get());
+        assert!(fresh > 0, "a refill left a fresh range");
+        // A window of frees (the first ends after these 300 frees plus
+        // 3,796 more; the allocations count in it), then a window of frees
+        // alone: its end gives the range back.
+        let (a, b) = ptrs.split_at(150);
+        for &p in a {
+            // SAFETY: from alloc_with, freed once.
+            unsafe { free(p) };
+        }
+        CACHE.with(|c| {
+            let list = &c.lists[class];
+            list.frees.set(WINDOW - 1);
+        });
+        // This free ends the window that saw the allocations.
+        // SAFETY: as above.
+        unsafe { free(b[0]) };
+        assert_eq!(CACHE.with(|c| c.lists[class].fresh_left.get()), fresh);
+        CACHE.with(|c| c.lists[class].frees.set(WINDOW - 1));
+        // And this one ends a window without allocations.
+        // SAFETY: as above.
+        unsafe { free(b[1]) };
+        assert_eq!(CACHE.with(|c| c.lists[class].fresh_left.get()), 0);
+        for &p in &b[2..] {
+            // SAFETY: as above.
+            unsafe { free(p) };
+        }
     }
 
     #[test]

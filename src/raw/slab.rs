@@ -30,10 +30,16 @@
 //!   reserve, the caches' blocks, and the free blocks of partly used
 //!   spans, which the next takes hand out first).
 //! * **One lock.** The spans' bookkeeping is behind one mutex, taken once
-//!   per batch: a cache's refill (up to a span's worth of blocks) and a
-//!   cache's batch of blocks given back, never per block. It is the lock
-//!   glibc's arena lock was on the same paths before: a thread stalled
-//!   inside it delays other threads' refills, not their map operations.
+//!   per batch: a cache's refill (given-back blocks from up to
+//!   [`TAKE_SPANS`] spans and one fresh range) and a cache's batch of
+//!   blocks given back, never per block. The kernel calls that give memory
+//!   back (`MADV_DONTNEED` of a span, `munmap` of a region) run under it,
+//!   so that no span is reused while its pages are discarded; they are
+//!   rare (a span emptied beyond the reserve). A thread stalled inside the
+//!   lock delays other threads' refills and give-backs, not their map
+//!   operations on cached blocks; like any lock, it is not fork-safe (a
+//!   child forked while another thread holds it must not touch an
+//!   `lfmap` map before `exec`).
 //!
 //! Not used under loom or with `--cfg lfmap_no_pool` (`pool.rs`).
 
@@ -48,6 +54,11 @@ const SPAN: usize = 16 * 1024;
 const HEADER: usize = 64;
 /// Spans per region (one allocation): 1 MiB.
 const REGION_SPANS: usize = 64;
+/// Most partly used spans one [`Slabs::take`] visits for given-back
+/// blocks: a refill after random frees, which left a block or two in many
+/// spans, still gets a batch, and the lock is held for a bounded time.
+const TAKE_SPANS: usize = 32;
+
 /// Empty spans kept resident for reuse, over all classes (256 KiB): a map
 /// that shrinks and grows by a few spans' worth does not fault its pages
 /// in again each time.
@@ -160,8 +171,10 @@ impl Slabs {
     }
 
     /// Hands out up to `want` (at least 1) blocks of `class` (bytes
-    /// `8 * (class + 1)`), from one span: given-back blocks first, then
-    /// fresh ones. Empty only if the allocator has no memory for a region.
+    /// `8 * (class + 1)`): given-back blocks first, from up to
+    /// [`TAKE_SPANS`] partly used spans, then one fresh range (of the last
+    /// span visited, or of a new span if nothing else was found). Empty
+    /// only if no memory could be had for a new region.
     pub(crate) fn take(&mut self, class: usize, want: u32) -> Grant {
         let mut grant = Grant {
             chain: ptr::null_mut(),
@@ -170,48 +183,66 @@ impl Slabs {
             fresh_len: 0,
         };
         let want = want.max(1);
-        let span = match self.partial[class] {
-            s if !s.is_null() => s,
-            _ => match self.new_span(class) {
-                Some(s) => s,
-                None => return grant,
-            },
-        };
-        // SAFETY: a span on a partial list (or just made) is a live span of
-        // this class, its header ours under the lock.
-        let sp = unsafe { &mut *span };
-        debug_assert_eq!(sp.size as usize, 8 * (class + 1));
-        // Given-back blocks, `want` at most: the chain is cut after them.
-        if sp.nfree > 0 {
-            let n = want.min(sp.nfree);
-            grant.chain = sp.free;
-            let mut last = sp.free;
-            for _ in 1..n {
-                // SAFETY: `nfree` blocks are linked from `free`; each is
-                // free and its first word is its link.
-                last = unsafe { (*last).next };
+        // The chain's last block, to append the next span's blocks to.
+        let mut tail: *mut Block = ptr::null_mut();
+        for _ in 0..TAKE_SPANS {
+            let mut span = self.partial[class];
+            if span.is_null() {
+                if grant.chain_len > 0 {
+                    break;
+                }
+                match self.new_span(class) {
+                    Some(s) => span = s,
+                    None => break,
+                }
             }
-            // SAFETY: as above; `last` is the `n`th block.
-            unsafe {
-                sp.free = (*last).next;
-                (*last).next = ptr::null_mut();
+            // SAFETY: a span on a partial list (or just made) is a live
+            // span of this class, its header ours under the lock.
+            let sp = unsafe { &mut *span };
+            debug_assert_eq!(sp.size as usize, 8 * (class + 1));
+            // Given-back blocks, as many as are still wanted: the span's
+            // chain is cut after them and appended to the grant's.
+            if sp.nfree > 0 {
+                let n = (want - grant.chain_len).min(sp.nfree);
+                let first = sp.free;
+                let mut last = first;
+                for _ in 1..n {
+                    // SAFETY: `nfree` blocks are linked from `free`; each
+                    // is free and its first word is its link.
+                    last = unsafe { (*last).next };
+                }
+                // SAFETY: as above; `last` is the `n`th block, and `tail`
+                // (if any) the grant's last, free and now the taker's.
+                unsafe {
+                    sp.free = (*last).next;
+                    (*last).next = ptr::null_mut();
+                    if tail.is_null() {
+                        grant.chain = first;
+                    } else {
+                        (*tail).next = first;
+                    }
+                }
+                tail = last;
+                sp.nfree -= n;
+                grant.chain_len += n;
             }
-            sp.nfree -= n;
-            grant.chain_len = n;
-        }
-        let more = want - grant.chain_len;
-        if more > 0 && sp.bump < sp.cap {
-            let n = more.min(sp.cap - sp.bump);
-            // SAFETY: block `bump` lies inside the span (`bump < cap`).
-            grant.fresh = unsafe {
-                span.cast::<u8>()
-                    .add(HEADER + sp.bump as usize * sp.size as usize)
-            };
-            grant.fresh_len = n;
-            sp.bump += n;
-        }
-        if !sp.has_room() {
-            self.unlist(span);
+            let more = want - grant.chain_len;
+            if more > 0 && sp.bump < sp.cap {
+                let n = more.min(sp.cap - sp.bump);
+                // SAFETY: block `bump` lies inside the span (`bump < cap`).
+                grant.fresh = unsafe {
+                    span.cast::<u8>()
+                        .add(HEADER + sp.bump as usize * sp.size as usize)
+                };
+                grant.fresh_len = n;
+                sp.bump += n;
+            }
+            if !sp.has_room() {
+                self.unlist(span);
+            }
+            if grant.fresh_len > 0 || grant.chain_len == want {
+                break;
+            }
         }
         grant
     }
@@ -324,9 +355,9 @@ impl Slabs {
     }
 
     /// A span whose blocks have all come back leaves its class: kept warm
-    /// while the reserve has room, else its pages go back to the kernel;
-    /// its region goes back to the allocator once none of its spans is
-    /// used (its warm spans leave the reserve then).
+    /// while the reserve has room; else its region is freed if none of its
+    /// spans is used (its warm spans leave the reserve then), or else the
+    /// span's pages go back to the kernel.
     fn release(&mut self, span: *mut Span) {
         // SAFETY: a live span's header, ours under the lock.
         let (listed, r) = unsafe { ((*span).listed, (*span).region as usize) };
@@ -338,20 +369,20 @@ impl Slabs {
         let bit = 1u64 << i;
         debug_assert!(region.used & bit != 0);
         region.used &= !bit;
-        if region.used == 0 {
+        if self.warm < RESERVE {
+            region.warm |= bit;
+            self.warm += 1;
+        } else if region.used == 0 {
             self.warm -= region.warm.count_ones();
             region.warm = 0;
             region.base = ptr::null_mut();
             // SAFETY: no span of the region is in use (every block of every
             // span came back): the whole allocation is unused; freed once.
             unsafe { free_region(region.alloc) };
-        } else if self.warm < RESERVE {
-            region.warm |= bit;
-            self.warm += 1;
         } else {
             // SAFETY: the span is inside a live region of ours, and unused:
             // every block came back, and it left its class.
-            unsafe { discard(span.cast(), SPAN) };
+            unsafe { discard(span.cast()) };
         }
     }
 
@@ -445,10 +476,12 @@ impl Drop for Slabs {
 pub(crate) fn populate(at: *mut u8, len: usize) {
     #[cfg(all(not(loom), target_os = "linux"))]
     {
-        const PAGE: usize = 4096;
-        let start = at.map_addr(|a| a & !(PAGE - 1));
-        let end = (at.addr() + len).next_multiple_of(PAGE);
-        crate::resize::memory::map::populate(start, end - start.addr());
+        let page = page_size();
+        if page.is_power_of_two() {
+            let start = at.map_addr(|a| a & !(page - 1));
+            let end = (at.addr() + len).next_multiple_of(page);
+            crate::resize::memory::map::populate(start, end - start.addr());
+        }
     }
     #[cfg(not(all(not(loom), target_os = "linux")))]
     let _ = (at, len);
@@ -502,21 +535,35 @@ unsafe fn free_region(at: *mut u8) {
     unsafe { std::alloc::dealloc(at, region_layout()) };
 }
 
-/// Gives the pages of `len` bytes at `span` (page-aligned) back to the
-/// kernel (Linux; elsewhere they stay).
+/// The system's page size (Linux), read once.
+#[cfg(all(not(loom), target_os = "linux"))]
+fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // SAFETY: `sysconf` has no preconditions.
+    *PAGE.get_or_init(|| usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0))
+}
+
+/// Gives an unused span's pages back to the kernel (Linux, where pages
+/// are no larger than a span: with 64 KiB pages a span is part of a page,
+/// and discarding it would discard its neighbours; it then stays resident
+/// until its region is unmapped). Elsewhere nothing.
 ///
 /// # Safety
 ///
-/// The range lies in a live region and nothing in it is in use (its bytes
-/// are lost).
-unsafe fn discard(span: *mut u8, len: usize) {
+/// `span` is a span of a live region and nothing in it is in use (its
+/// bytes are lost).
+unsafe fn discard(span: *mut u8) {
     #[cfg(all(not(loom), target_os = "linux"))]
-    // SAFETY: the caller's.
-    unsafe {
-        crate::resize::memory::map::discard(span, len)
-    };
+    {
+        let page = page_size();
+        if page != 0 && SPAN % page == 0 {
+            // SAFETY: the caller's; the span is whole pages (aligned to
+            // `SPAN`, a multiple of the page size).
+            unsafe { crate::resize::memory::map::discard(span, SPAN) };
+        }
+    }
     #[cfg(not(all(not(loom), target_os = "linux")))]
-    let _ = (span, len);
+    let _ = span;
 }
 
 #[cfg(all(test, not(loom)))]
@@ -584,7 +631,7 @@ mod tests {
         assert_eq!(s.warm, 1);
         // SAFETY: as above.
         unsafe { s.give(chain(&other)) };
-        assert_eq!((s.resident_bound(), s.warm), (0, 0), "the region is freed");
+        assert_eq!(s.warm, 2, "the reserve keeps a small map's spans");
     }
 
     #[test]
@@ -597,18 +644,14 @@ mod tests {
         let other = blocks(&s.take(class, 1), class);
         assert_ne!(span_of(other[0]), span_of(all[0]));
         // Give back three of the first span's blocks: they come out next,
-        // and alone (a grant comes from one span, and this one has no
-        // fresh blocks left).
+        // then fresh blocks of the second span.
         // SAFETY: granted blocks, given back once.
         unsafe { s.give(chain(&all[10..13])) };
-        let again = blocks(&s.take(class, 5), class);
-        assert_eq!(again.len(), 3);
-        assert!(again.iter().all(|b| all[10..13].contains(b)));
-        // Then the second span's fresh blocks.
-        let fresh = s.take(class, 5);
-        assert_eq!((fresh.chain_len, fresh.fresh_len), (0, 5));
-        assert_eq!(span_of(fresh.fresh.cast()), span_of(other[0]));
-        let again: Vec<_> = again.into_iter().chain(blocks(&fresh, class)).collect();
+        let g = s.take(class, 5);
+        assert_eq!((g.chain_len, g.fresh_len), (3, 2));
+        assert_eq!(span_of(g.fresh.cast()), span_of(other[0]));
+        let again = blocks(&g, class);
+        assert!(again[..3].iter().all(|b| all[10..13].contains(b)));
         let mut rest: Vec<_> = all
             .iter()
             .filter(|b| !all[10..13].contains(b))
@@ -618,7 +661,58 @@ mod tests {
         rest.extend(other);
         // SAFETY: every block still out, given back once.
         unsafe { s.give(chain(&rest)) };
-        assert_eq!(s.resident_bound(), 0, "nothing in use: the region is freed");
+        assert_eq!(
+            (s.resident_bound(), s.warm),
+            (2 * SPAN, 2),
+            "both kept warm"
+        );
+    }
+
+    #[test]
+    fn a_take_gathers_given_back_blocks_from_many_spans() {
+        let mut s = Slabs::new();
+        let class = 3;
+        let spans: Vec<Vec<*mut Block>> = (0..3)
+            .map(|_| blocks(&s.take(class, u32::MAX), class))
+            .collect();
+        // One block of each span back (as random frees leave them).
+        for blocks in &spans {
+            // SAFETY: granted blocks, given back once.
+            unsafe { s.give(chain(&blocks[7..8])) };
+        }
+        let g = s.take(class, 10);
+        assert_eq!((g.chain_len, g.fresh_len), (3, 0), "one from each span");
+        let mut got = blocks(&g, class);
+        got.sort();
+        let mut want: Vec<_> = spans.iter().map(|b| b[7]).collect();
+        want.sort();
+        assert_eq!(got, want);
+        // Nothing partly used is left: the next take opens a new span.
+        let fresh = s.take(class, 10);
+        assert_eq!((fresh.chain_len, fresh.fresh_len), (0, 10));
+        let all: Vec<_> = spans
+            .into_iter()
+            .flatten()
+            .chain(blocks(&fresh, class))
+            .collect();
+        // SAFETY: every block out, given back once.
+        unsafe { s.give(chain(&all)) };
+    }
+
+    #[test]
+    fn the_reserve_keeps_a_small_maps_region() {
+        let mut s = Slabs::new();
+        let a = blocks(&s.take(0, 1), 0);
+        // SAFETY: granted, given back once.
+        unsafe { s.give(chain(&a)) };
+        assert!(!s.regions[0].base.is_null());
+        assert_eq!(s.warm, 1);
+        // Refilled: the same span, no new region.
+        let b = blocks(&s.take(0, 1), 0);
+        assert_eq!(a, b);
+        assert_eq!((s.regions.len(), s.warm), (1, 0));
+        // SAFETY: as above.
+        unsafe { s.give(chain(&b)) };
     }
 
     #[test]
