@@ -72,11 +72,6 @@ const MAX_REFILL: u32 = 16 * 1024;
 /// (in one batch, so the spans' lock is taken once per batch).
 const FLUSH: u32 = 64;
 
-/// A fresh range of at least this many bytes is faulted in by its refill
-/// in one call ([`slab::populate`]) rather than page by page by the
-/// allocations that carve it.
-const POPULATE_BYTES: usize = 8 * 1024;
-
 /// Whether the cache is in use (see the module docs).
 const ENABLED: bool = !cfg!(any(loom, lfmap_no_pool));
 
@@ -125,23 +120,27 @@ impl List {
     /// Why batches: a thread that inserts new keys faster than it frees
     /// takes fresh blocks, and a fresh page faults when first written
     /// (microseconds: one insert in 128 took one with 32-byte blocks, the
-    /// p99 of a growing map). A refill's fresh range is faulted in at once
-    /// ([`POPULATE_BYTES`]), so those faults land in the refill, one write
-    /// in hundreds, instead (docs/benchmarks.md, "Issue #15"); and the
-    /// spans' lock is taken once per batch.
+    /// p99 of a growing map). A large refill's fresh range is a run of
+    /// spans faulted in at once (`Slabs::take_run`), so those faults land
+    /// in the refill, one write in thousands, instead (docs/benchmarks.md,
+    /// "Issue #15"); and the spans' lock is taken once per batch.
     #[cold]
     fn refill(&self, class: usize) -> *mut Block {
         debug_assert!(self.head.get().is_null() && self.fresh_left.get() == 0);
         let n = self.refill.get().min(cap(class)).max(1);
-        self.refill.set(n.saturating_mul(2).min(MAX_REFILL));
         let grant = slab::slabs().take(class, n);
+        // The batch doubles after a full grant only (or one as large as a
+        // grant gets): a grant cut short by the rest of a partly used span
+        // does not count as a batch taken.
+        if grant.chain_len + grant.fresh_len >= n.min(slab::most_granted(class)) {
+            self.refill.set(n.saturating_mul(2).min(MAX_REFILL));
+        }
         self.head.set(grant.chain);
         self.len.set(grant.chain_len);
         self.fresh.set(grant.fresh);
         self.fresh_left.set(grant.fresh_len);
-        let bytes = grant.fresh_len as usize * class_size(class);
-        if bytes >= POPULATE_BYTES {
-            slab::populate(grant.fresh, bytes);
+        if grant.populate_len > 0 {
+            slab::populate(grant.populate, grant.populate_len);
         }
         self.next(class)
     }
@@ -192,9 +191,9 @@ impl List {
         }
         let f = self.fresh.get();
         self.fresh_left.set(left - 1);
-        // Blocks of the range lie end to end, `class_size` apart; after
-        // the last one this points one past the range, never read.
-        self.fresh.set(f.wrapping_add(class_size(class)));
+        // Blocks of the range lie end to end, `class_size` apart, each
+        // span's after its header (`slab::next_fresh`).
+        self.fresh.set(slab::next_fresh(f, class_size(class)));
         f.cast()
     }
 
