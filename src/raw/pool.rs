@@ -20,7 +20,7 @@
 //! * **Bound.** A thread keeps at most twice the blocks of a class it
 //!   allocated in the last window of 4096 frees, and never more than
 //!   [`CAP_BYTES`] (1 MiB) per class, plus [`FLUSH`] blocks and the rest of
-//!   its last refill's fresh range (untouched blocks of one span); beyond
+//!   its last refill's fresh range (up to a run of spans, 384 KiB); beyond
 //!   that freed blocks go back to the spans, `FLUSH` at a time. A thread that empties a map keeps
 //!   almost nothing, so its cached blocks do not pin spans. When the
 //!   thread exits, its cache gives every block back. So memory follows the
@@ -28,11 +28,10 @@
 //!   spans, except at most `CAP_BYTES` per class on each thread that freed
 //!   them.
 //! * **Refills.** An empty list takes a batch of blocks at once
-//!   ([`List::refill`]: doubling, at most 16,384 and `CAP_BYTES`, of which
-//!   fresh blocks at most one span's worth: 680 of 24 bytes), so that the
-//!   spans' lock is taken once per batch and the page faults of fresh
-//!   blocks land in one allocation per hundreds, not in one in a
-//!   hundred and seventy. A thread that only allocates (its entries
+//!   ([`List::refill`]: doubling, at most 16,384, `CAP_BYTES` and a run of
+//!   24 spans), so that the spans' lock is taken once per batch and the
+//!   page faults of fresh blocks land in one allocation per thousands, not
+//!   in one in a hundred and seventy. A thread that only allocates (its entries
 //!   freed on other threads) therefore keeps up to a batch of unused
 //!   blocks per class, within `CAP_BYTES`, until it allocates them, ends
 //!   a window without allocating, or exits.
@@ -65,7 +64,7 @@ fn cap(class: usize) -> u32 {
 }
 
 /// Most blocks one refill of an empty list asks for ([`List::refill`]); a
-/// refill gets at most one span's worth (`slab.rs`).
+/// refill gets at most a run of spans' worth (`slab::most_granted`).
 const MAX_REFILL: u32 = 16 * 1024;
 
 /// Blocks a list may hold beyond its limit before it gives them back

@@ -13,8 +13,9 @@
 //!   needs nothing but the block. A span hands out blocks it was given
 //!   back first, then *fresh* ones: the untouched rest of the span, handed
 //!   out as a range that the taker carves itself (so the pages under
-//!   blocks nobody asked for are never touched, and a refill populates its
-//!   range's pages in one call, outside the lock).
+//!   blocks nobody asked for are never touched). A large take gets a run
+//!   of new consecutive spans as one range, carved across their headers,
+//!   whose pages the taker faults in with one call, outside the lock.
 //! * **Regions.** Spans come from regions of [`REGION_SPANS`] spans (1
 //!   MiB), each one anonymous mapping from the kernel on Linux, like large
 //!   tables (`resize/memory.rs`): the memory goes back to the system when
@@ -58,6 +59,11 @@ const REGION_SPANS: usize = 64;
 /// blocks: a refill after random frees, which left a block or two in many
 /// spans, still gets a batch, and the lock is held for a bounded time.
 const TAKE_SPANS: usize = 32;
+
+/// A new span's (or run's) pages are faulted in by its taker in one call
+/// when its fresh range is at least this large ([`Slabs::take_run`]);
+/// smaller ranges fault page by page as they are carved.
+const POPULATE_BYTES: usize = 8 * 1024;
 
 /// Most spans one fresh range covers ([`Slabs::take_run`]): 384 KiB,
 /// 16,320 blocks of 24 bytes (a refill's largest batch, `pool.rs`).
@@ -204,9 +210,10 @@ impl Slabs {
 
     /// Hands out up to `want` (at least 1) blocks of `class` (bytes
     /// `8 * (class + 1)`): given-back blocks first, from up to
-    /// [`TAKE_SPANS`] partly used spans, then one fresh range (of the last
-    /// span visited, or of a new span if nothing else was found). Empty
-    /// only if no memory could be had for a new region.
+    /// [`TAKE_SPANS`] partly used spans, then one fresh range: the rest of
+    /// the last span visited, or, if no span was partly used, a new span or
+    /// run of spans ([`take_run`](Self::take_run)). Empty only if no memory
+    /// could be had for a new region.
     pub(crate) fn take(&mut self, class: usize, want: u32) -> Grant {
         let mut grant = Grant {
             chain: ptr::null_mut(),
@@ -368,7 +375,9 @@ impl Slabs {
         // SAFETY: the run's first block lies inside its first span.
         grant.fresh = unsafe { first.cast::<u8>().add(HEADER) };
         grant.fresh_len = n;
-        if k > 1 && !warm {
+        // A fresh span's pages are faulted in by the taker at once when
+        // the range covers two pages or more (a warm span's are resident).
+        if !warm && n as usize * 8 * (class + 1) >= POPULATE_BYTES {
             grant.populate = first.cast();
             grant.populate_len = k * SPAN;
         }
