@@ -21,8 +21,9 @@
 //!   allocated in the last window of 4096 frees, and never more than
 //!   [`CAP_BYTES`] (1 MiB) per class, plus [`FLUSH`] blocks and the rest of
 //!   its last refill's fresh range (up to a run of spans, 384 KiB); beyond
-//!   that freed blocks go back to the spans, `FLUSH` at a time. A thread that empties a map keeps
-//!   almost nothing, so its cached blocks do not pin spans. When the
+//!   that freed blocks go back to the spans, `FLUSH` at a time. A thread
+//!   that empties a map keeps almost nothing, so its cached blocks do not
+//!   pin spans. When the
 //!   thread exits, its cache gives every block back. So memory follows the
 //!   maps: a map that shrinks or drops returns its entries' blocks to the
 //!   spans, except at most `CAP_BYTES` per class on each thread that freed
@@ -31,8 +32,8 @@
 //!   ([`List::refill`]: doubling, at most 16,384, `CAP_BYTES` and a run of
 //!   24 spans), so that the spans' lock is taken once per batch and the
 //!   page faults of fresh blocks land in one allocation per thousands, not
-//!   in one in a hundred and seventy. A thread that only allocates (its entries
-//!   freed on other threads) therefore keeps up to a batch of unused
+//!   in one in a hundred and seventy. A thread that only allocates (its
+//!   entries freed on other threads) therefore keeps up to a batch of unused
 //!   blocks per class, within `CAP_BYTES`, until it allocates them, ends
 //!   a window without allocating, or exits.
 //! * **Any map, any backend.** The cache knows nothing of maps: a block
@@ -221,16 +222,10 @@ impl List {
             return;
         }
         let first = self.head.get();
-        let mut last = first;
-        for _ in 1..n {
-            // SAFETY: `n <= len` blocks are linked from `head`.
-            last = unsafe { (*last).next };
-        }
-        // SAFETY: `last` is the `n`th block of the list: cut after it.
-        unsafe {
-            self.head.set((*last).next);
-            (*last).next = ptr::null_mut();
-        }
+        // SAFETY: `1 <= n <= len` free blocks of ours are linked from
+        // `head`.
+        let (_, rest) = unsafe { slab::cut(first, n) };
+        self.head.set(rest);
         self.len.set(self.len.get() - n);
         // SAFETY: blocks of this list, free, taken from the spans by a
         // refill (this thread's or another's), unlinked from the list, so

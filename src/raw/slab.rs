@@ -116,6 +116,28 @@ impl Span {
     }
 }
 
+/// Cuts a chain after its `n`th block: returns that block (now the end of
+/// a chain of `n`) and the rest of the chain.
+///
+/// # Safety
+///
+/// At least `n >= 1` free blocks are linked from `first` through their
+/// first words, and the caller may write them.
+pub(crate) unsafe fn cut(first: *mut Block, n: u32) -> (*mut Block, *mut Block) {
+    debug_assert!(n >= 1);
+    let mut last = first;
+    for _ in 1..n {
+        // SAFETY: the caller's: the first `n` blocks are linked.
+        last = unsafe { (*last).next };
+    }
+    // SAFETY: as above; `last` is the `n`th block.
+    unsafe {
+        let rest = (*last).next;
+        (*last).next = ptr::null_mut();
+        (last, rest)
+    }
+}
+
 /// The span that holds `block`.
 fn span_of(block: *mut Block) -> *mut Span {
     block.map_addr(|a| a & !(SPAN - 1)).cast()
@@ -243,22 +265,14 @@ impl Slabs {
             if sp.nfree > 0 {
                 let n = (want - grant.chain_len).min(sp.nfree);
                 let first = sp.free;
-                let mut last = first;
-                for _ in 1..n {
-                    // SAFETY: `nfree` blocks are linked from `free`; each
-                    // is free and its first word is its link.
-                    last = unsafe { (*last).next };
-                }
-                // SAFETY: as above; `last` is the `n`th block, and `tail`
-                // (if any) the grant's last, free and now the taker's.
-                unsafe {
-                    sp.free = (*last).next;
-                    (*last).next = ptr::null_mut();
-                    if tail.is_null() {
-                        grant.chain = first;
-                    } else {
-                        (*tail).next = first;
-                    }
+                // SAFETY: `nfree >= n` free blocks are linked from `free`.
+                let (last, rest) = unsafe { cut(first, n) };
+                sp.free = rest;
+                if tail.is_null() {
+                    grant.chain = first;
+                } else {
+                    // SAFETY: the grant's last block, free, the taker's.
+                    unsafe { (*tail).next = first };
                 }
                 tail = last;
                 sp.nfree -= n;
@@ -402,14 +416,14 @@ impl Slabs {
                 if reg.base.is_null() {
                     return None;
                 }
-                // Bits that start a run of `k` spans neither used nor warm.
+                // Bits that start a run of `k` spans neither used nor warm
+                // (the shifts bring in zeros: no run crosses the region's
+                // end).
                 let free = !(reg.used | reg.warm);
                 let mut starts = free;
                 for j in 1..k {
                     starts &= free >> j;
                 }
-                // No run may cross the region's end.
-                starts &= u64::MAX >> (k - 1);
                 (starts != 0).then(|| (r, starts.trailing_zeros() as usize))
             })
         });
@@ -695,9 +709,7 @@ mod tests {
         head
     }
 
-    fn cap(class: usize) -> u32 {
-        ((SPAN - HEADER) / (8 * (class + 1))) as u32
-    }
+    use super::span_cap as cap;
 
     #[test]
     fn blocks_are_packed_aligned_and_distinct() {
