@@ -74,8 +74,8 @@ use super::pool;
 use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::resize::memory::{try_zeroed_slice, Zeroed};
-use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::sync::{prefetch, AtomicPtr};
 
 /// Where the tag sits in a word: the top seven bits on 64-bit targets.
 /// 32-bit targets have no spare high bits, so their tag is always 0: every
@@ -376,6 +376,46 @@ impl<K, V> Slots<K, V> {
     #[inline]
     pub(crate) fn load<'g>(&self, i: usize, guard: &'g impl ReclaimGuard) -> Word<'g, K, V> {
         Word::loaded(guard.protect(&self.words[i]))
+    }
+
+    /// Which of slots `start..start + n` (`1 <= n <= 64`) looked live: bit `j`
+    /// set if slot `start + j` held a live entry when scanned. A walk's hint
+    /// (`iter.rs`), not a view: the walk loads each marked slot again with
+    /// [`load`](Self::load) before it yields anything, and skips unmarked
+    /// slots, which were empty or removed at the scan (a key present
+    /// throughout a walk is live in its slot at every moment of it).
+    ///
+    /// The scan then asks the processor to fetch the marked slots' entries
+    /// (only those: a prefetch per slot cost more than it saved in tables
+    /// that fit in cache), so the walk's misses on them overlap instead of
+    /// coming one per entry (docs/benchmarks.md, "Walks").
+    ///
+    /// Under loom every slot is marked and nothing is loaded: the hint
+    /// would only add scheduling points, and the walk's own loads decide.
+    #[inline]
+    pub(crate) fn live_hint(&self, start: usize, n: usize) -> u64 {
+        debug_assert!(0 < n && n <= 64 && start + n <= self.words.len());
+        if cfg!(loom) {
+            return u64::MAX >> (64 - n);
+        }
+        let mut live = 0u64;
+        let mut addrs = [0usize; 64];
+        // First the scan, free of branches: whether a slot is live in a
+        // table being filled is a coin toss the branch predictor loses.
+        for (j, word) in self.words[start..start + n].iter().enumerate() {
+            // Acquire, as `load`: the same view of the slot a walk's own
+            // load would have (on x86 and AArch64 as cheap as Relaxed).
+            let a = word.load(Acquire).addr();
+            addrs[j] = a & !(FLAGS | TAG_MASK);
+            let is_live = addrs[j] != 0 && a & DELETED == 0;
+            live |= u64::from(is_live) << j;
+        }
+        let mut marked = live;
+        while marked != 0 {
+            prefetch(addrs[marked.trailing_zeros() as usize]);
+            marked &= marked - 1;
+        }
+        live
     }
 
     /// **claim**: `empty -> E`: the linearization point of inserting a new

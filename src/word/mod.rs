@@ -22,8 +22,10 @@ use std::marker::PhantomData;
 pub use self::bits::{WordInteger, WordSized};
 use self::raw::{Action, RawWordMap};
 use self::table::WordTable;
+use crate::iter::Walk;
 use crate::map::{DefaultHashBuilder, Operation};
 use crate::resize::policy::{slots_for_capacity, MIN_SLOTS};
+use crate::resize::Generation;
 use crate::stats::{ProbeStats, Stats};
 
 /// A lock-free concurrent hash map for word-sized keys and values, stored
@@ -390,8 +392,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     fn sweep(&self, mut keep: impl FnMut(u64, u64) -> bool) {
         let guard = self.raw.pin();
         let table = self.raw.stable_root(&guard);
-        let mut index = 0;
-        while let Some((bits, judged)) = self.raw.next_live(table, &mut index, &guard) {
+        let mut walk = Walk::new(0, table.len());
+        while let Some((bits, judged)) = raw::next_live(table, &mut walk) {
             if keep(bits, judged) {
                 continue;
             }
@@ -512,12 +514,14 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// ```
     pub fn iter(&self) -> Iter<'_, K, V, S> {
         let guard = self.raw.pin_owned();
-        let table: *const WordTable = self.raw.stable_root(&guard);
+        let table = self.raw.stable_root(&guard);
+        let walk = Walk::new(0, table.len());
+        let table: *const WordTable = table;
         Iter {
-            map: self,
-            guard,
+            _guard: guard,
             table,
-            index: 0,
+            walk,
+            _map: PhantomData,
         }
     }
 
@@ -595,17 +599,18 @@ impl<K, V, S> WordMap<K, V, S> {
 /// Iterator over a [`WordMap`]'s `(key, value)` pairs, from
 /// [`WordMap::iter`].
 pub struct Iter<'m, K, V, S> {
-    map: &'m WordMap<K, V, S>,
-    guard: raw::WordOwnedGuard<'m>,
-    /// The table walked: loaded through `guard`, so alive while it is.
+    /// Keeps `table` alive (held, never read).
+    _guard: raw::WordOwnedGuard<'m>,
+    /// The table walked: loaded through the guard, so alive while it is.
     table: *const WordTable,
-    index: usize,
+    walk: Walk,
+    _map: PhantomData<&'m WordMap<K, V, S>>,
 }
 
 impl<K, V, S> fmt::Debug for Iter<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WordIter")
-            .field("slot", &self.index)
+            .field("slot", &self.walk.position())
             .finish_non_exhaustive()
     }
 }
@@ -620,12 +625,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Iter<'_, K, V, S> 
     type Item = (K, V);
 
     fn next(&mut self) -> Option<(K, V)> {
-        // SAFETY: loaded through `self.guard`, which is alive.
+        // SAFETY: loaded through `self._guard`, which is alive.
         let table = unsafe { &*self.table };
-        self.map
-            .raw
-            .next_live(table, &mut self.index, &self.guard)
-            .map(|(k, v)| (K::from_word(k), V::from_word(v)))
+        raw::next_live(table, &mut self.walk).map(|(k, v)| (K::from_word(k), V::from_word(v)))
     }
 }
 

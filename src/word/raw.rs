@@ -11,6 +11,7 @@ use std::hash::BuildHasher;
 
 use super::slot::{KeyId, Unit};
 use super::table::WordTable;
+use crate::iter::Walk;
 use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
@@ -416,35 +417,27 @@ impl<S: BuildHasher> RawWordMap<S> {
     pub(crate) fn stable_root<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g WordTable {
         self.resize.stable_root(self, guard)
     }
+}
 
-    /// The next live `(key bits, value bits)` at or after `*index` of
-    /// `table` (a table from [`stable_root`](Self::stable_root)), following
-    /// keys a resize moved forward after the walk began. The iteration
-    /// guarantee is the generic map's (`src/iter.rs`): each slot of `table`
-    /// belongs to one key for the table's life and is visited once.
-    pub(crate) fn next_live<'g, G: ReclaimGuard>(
-        &self,
-        table: &'g WordTable,
-        index: &mut usize,
-        guard: &'g G,
-    ) -> Option<(u64, u64)> {
-        while *index < table.len() {
-            let i = *index;
-            *index += 1;
+/// The next live `(key bits, value bits)` of `table` (a table from
+/// [`RawWordMap::stable_root`]) at or after `walk`. The iteration
+/// guarantee is the generic map's (`src/iter.rs`), and so is the walk: each
+/// slot of `table` belongs to one key for the table's life and is visited
+/// once.
+pub(crate) fn next_live(table: &WordTable, walk: &mut Walk) -> Option<(u64, u64)> {
+    walk.visit(
+        |start, n| table.slots.live_hint(start, n),
+        |i| {
             let u = table.slots.load(i);
-            // Empty, sealed, pending or removed: no live key here.
-            let Some(v) = u.live() else { continue };
-            let bits = table.slots.key_bits(i, u);
-            if !u.copied() {
-                return Some((bits, v));
-            }
-            let next = next_of(table, guard)?;
-            if let Some(v) = find(next, &self.key(bits), guard) {
-                return Some((bits, v));
-            }
-        }
-        None
-    }
+            // Yielded even when `COPIED`: a frozen unit keeps the value it
+            // had when a resize that began after the walk froze it, a value
+            // the key held during the iteration (as the generic map's walk,
+            // `iter.rs`); following the key into the newer table would be a
+            // hashed lookup per entry. Empty, sealed, pending or removed: no
+            // live key here.
+            u.live().map(|v| (table.slots.key_bits(i, u), v))
+        },
+    )
 }
 
 impl<S: BuildHasher> Migrate for RawWordMap<S> {

@@ -283,6 +283,26 @@ impl Units {
         Unit(self.units[i].load(Acquire))
     }
 
+    /// Which of slots `start..start + n` (`1 <= n <= 64`) looked live: a
+    /// walk's hint, as the generic map's `Slots::live_hint` (a marked slot
+    /// is loaded again before anything is yielded). The scan has no branch
+    /// per slot, which the predictor would lose in a table being filled.
+    /// Under loom every slot is marked and nothing is loaded.
+    #[inline]
+    pub(crate) fn live_hint(&self, start: usize, n: usize) -> u64 {
+        debug_assert!(0 < n && n <= 64 && start + n <= self.units.len());
+        if cfg!(loom) {
+            return u64::MAX >> (64 - n);
+        }
+        let mut live = 0u64;
+        for (j, unit) in self.units[start..start + n].iter().enumerate() {
+            // Acquire, as `load`.
+            let u = Unit(unit.load(Acquire));
+            live |= u64::from(u.meta() & (VALUED | DELETED) == VALUED) << j;
+        }
+        live
+    }
+
     /// Whether claimed slot `i`, seen as `u`, belongs to `key`.
     #[inline]
     pub(crate) fn owns(&self, i: usize, u: Unit, key: &KeyId) -> bool {
