@@ -89,14 +89,15 @@ where
 {
     type Item = &'g Entry<K, V>;
 
+    #[inline]
     fn next(&mut self) -> Option<&'g Entry<K, V>> {
         self.walk.next(self.table, self.guard)
     }
 }
 
 /// How many slots a walk scans at a time ([`Slots::live_hint`]): one
-/// 64-bit mask. At the maps' load factors that is 25 to 55 live entries
-/// whose fetches the scan starts together.
+/// 64-bit mask. In a table between its shrink and grow thresholds that is
+/// about 8 to 48 live entries, whose fetches the scan starts together.
 ///
 /// [`Slots::live_hint`]: crate::raw::slot::Slots::live_hint
 const GROUP: usize = 64;
@@ -160,21 +161,18 @@ impl Walk {
     /// a mask of the slots that look live); each marked slot is then
     /// visited (`visit(i)`: its own load, `None` if it is no longer live)
     /// and the first `Some` returned.
-    #[inline(always)]
+    ///
+    /// Small enough to inline into the caller's loop; the scan of the next
+    /// group, once every ~30 entries, is a call ([`Walk::scan`]).
+    #[inline]
     pub(crate) fn visit<T>(
         &mut self,
         hint: impl Fn(usize, usize) -> u64,
         mut visit: impl FnMut(usize) -> Option<T>,
     ) -> Option<T> {
         loop {
-            while self.live == 0 {
-                if self.next >= self.end {
-                    return None;
-                }
-                let n = (self.end - self.next).min(GROUP);
-                self.base = self.next;
-                self.next += n;
-                self.live = hint(self.base, n);
+            if self.live == 0 && !self.scan(&hint) {
+                return None;
             }
             let i = self.base + self.live.trailing_zeros() as usize;
             self.live &= self.live - 1;
@@ -182,6 +180,22 @@ impl Walk {
                 return Some(found);
             }
         }
+    }
+
+    /// Scans groups until one has a marked slot (true) or the range ends
+    /// (false).
+    #[inline(never)]
+    fn scan(&mut self, hint: impl Fn(usize, usize) -> u64) -> bool {
+        while self.live == 0 {
+            if self.next >= self.end {
+                return false;
+            }
+            let n = (self.end - self.next).min(GROUP);
+            self.base = self.next;
+            self.next += n;
+            self.live = hint(self.base, n);
+        }
+        true
     }
 }
 
@@ -245,6 +259,7 @@ where
 {
     type Item = (K, V);
 
+    #[inline]
     fn next(&mut self) -> Option<(K, V)> {
         // SAFETY: the table was loaded under `self.guard`, which we own and
         // which stays pinned until we drop.
@@ -310,6 +325,7 @@ mod tests {
         let marked = |i: usize| i % 3 != 1;
         let still_live = |i: usize| i % 5 != 0;
         let hint = |start: usize, n: usize| {
+            assert!(0 < n && n <= 64, "a group of {n} slots");
             (0..n)
                 .filter(|&j| marked(start + j))
                 .fold(0u64, |m, j| m | 1 << j)

@@ -779,8 +779,13 @@ where
     }
 
     /// Keeps only the entries for which `keep(key, value)` holds. Each key
-    /// present throughout is judged once (on its current value; again if it
-    /// changes concurrently), with the iteration guarantee of [`iter`].
+    /// present throughout is judged once, on a value it held during the
+    /// sweep (the iteration guarantee of [`iter`]): its value when the sweep
+    /// reaches it, or, if a resize that began after the sweep moved the key
+    /// on, its value then. If that says `false` but the value has changed
+    /// since, the key is judged again on its current value, and removed only
+    /// if that says `false` too. A key whose value does not change during
+    /// the sweep is kept exactly when `keep` says so.
     /// O(capacity): if it removed most keys, the table shrinks once, at the
     /// end. If `keep` panics, the keys removed so far stay removed and the
     /// shrink is left to later removals.
@@ -970,6 +975,7 @@ impl<K, V, G> fmt::Debug for Iter<'_, K, V, G> {
 impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Iter<'g, K, V, G> {
     type Item = (&'g K, &'g V);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.raw.next().map(|e| (&e.key, &e.value))
     }
@@ -997,6 +1003,7 @@ impl<K, V, G> fmt::Debug for Keys<'_, K, V, G> {
 impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Keys<'g, K, V, G> {
     type Item = &'g K;
 
+    #[inline]
     fn next(&mut self) -> Option<&'g K> {
         self.iter.next().map(|(k, _)| k)
     }
@@ -1024,6 +1031,7 @@ impl<K, V, G> fmt::Debug for Values<'_, K, V, G> {
 impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Values<'g, K, V, G> {
     type Item = &'g V;
 
+    #[inline]
     fn next(&mut self) -> Option<&'g V> {
         self.iter.next().map(|(_, v)| v)
     }

@@ -37,10 +37,15 @@ impl<G> Copy for Caller<'_, G> {}
 /// Re-borrows `entry`, loaded by a worker under its own pin, for as long as
 /// the caller's guard lives.
 ///
-/// Sound because the caller's guard was pinned before the worker loaded
-/// `entry`: an entry reachable from the map when loaded was not retired
-/// before that pin, and a backend frees an object only after every guard
-/// pinned before its retirement is dropped (reclaim contract 1).
+/// Sound because `entry` is retired, if ever, after the caller's guard was
+/// pinned, and a backend frees an object only after every guard pinned
+/// before its retirement is dropped (reclaim contract 1). The worker loaded
+/// `entry` from a slot of the walk's table after that pin. If the slot was
+/// not frozen, the entry was the key's then, and is retired only by a
+/// later write. If a resize (begun after the pin: the table had no
+/// successor when the caller started the walk) froze the slot, the entry
+/// is retired no sooner than that old table is unlinked
+/// (`Table::defer_retire`), which is later still.
 ///
 /// # Safety
 ///
@@ -82,9 +87,8 @@ where
             .flat_map_iter(move |split| {
                 // Each worker loads through a pin of its own; the entries it
                 // hands out are protected by the caller's guard, which is
-                // pinned for as long as this iterator borrows the handle: an
-                // entry loaded after that pin was reachable then, so it cannot
-                // be freed before that guard drops.
+                // pinned for as long as this iterator borrows the handle
+                // (`protected_by` says why that suffices).
                 let guard = raw.pin();
                 let start = split * SPLIT;
                 let walk = RawIter::over(table, &guard, start, (start + SPLIT).min(slots));

@@ -66,24 +66,6 @@ pub(crate) fn spin_hint() {
     std::hint::spin_loop();
 }
 
-/// Asks the processor to bring the cache line at `addr` into its caches:
-/// a hint only, which neither faults nor has any effect a program can
-/// observe, so any address will do (a walk passes entries it is about to
-/// read). x86_64 only; elsewhere (and under loom) nothing.
-#[inline(always)]
-pub(crate) fn prefetch(addr: usize) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: `prefetch` never dereferences: it reads no memory the
-        // program can see and cannot fault, whatever the address (SSE, part
-        // of the x86_64 baseline).
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::without_provenance(addr)) };
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-    let _ = addr;
-}
-
 /// The loom model of a 128-bit atomic: one mutex-guarded `u128`. Each method
 /// is one step of the model; the mutex orders every access to the unit,
 /// which is at least as strong as the acquire/release orderings the

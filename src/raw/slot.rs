@@ -74,8 +74,8 @@ use super::pool;
 use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::resize::memory::{try_zeroed_slice, Zeroed};
+use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use crate::sync::{prefetch, AtomicPtr};
 
 /// Where the tag sits in a word: the top seven bits on 64-bit targets.
 /// 32-bit targets have no spare high bits, so their tag is always 0: every
@@ -399,20 +399,20 @@ impl<K, V> Slots<K, V> {
             return u64::MAX >> (64 - n);
         }
         let mut live = 0u64;
-        let mut addrs = [0usize; 64];
+        let mut entries = [std::ptr::null::<Entry<K, V>>(); 64];
         // First the scan, free of branches: whether a slot is live in a
         // table being filled is a coin toss the branch predictor loses.
         for (j, word) in self.words[start..start + n].iter().enumerate() {
             // Acquire, as `load`: the same view of the slot a walk's own
             // load would have (on x86 and AArch64 as cheap as Relaxed).
-            let a = word.load(Acquire).addr();
-            addrs[j] = a & !(FLAGS | TAG_MASK);
-            let is_live = addrs[j] != 0 && a & DELETED == 0;
+            let w = Word::<K, V>::loaded(word.load(Acquire));
+            entries[j] = w.ptr();
+            let is_live = !w.is_vacant() && !w.deleted();
             live |= u64::from(is_live) << j;
         }
         let mut marked = live;
         while marked != 0 {
-            prefetch(addrs[marked.trailing_zeros() as usize]);
+            crate::resize::memory::prefetch(entries[marked.trailing_zeros() as usize]);
             marked &= marked - 1;
         }
         live

@@ -365,11 +365,13 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     }
 
     /// Keeps only the keys for which `keep(key, value)` holds. Each key
-    /// present throughout is judged once, on its value when the sweep
-    /// reaches it (the iteration guarantee of [`iter`](WordMap::iter)); if
-    /// that says `false` but another thread has changed the value since,
-    /// the key is judged again on its current value, and removed only if
-    /// that says `false` too. Not atomic: keys inserted or removed meanwhile
+    /// present throughout is judged once, on a value it held during the
+    /// sweep (the iteration guarantee of [`iter`](WordMap::iter)): its value
+    /// when the sweep reaches it, or, if a resize that began after the sweep
+    /// moved the key on, its value then. If that says `false` but the value
+    /// has changed since, the key is judged again on its current value, and
+    /// removed only if that says `false` too. A key whose value does not
+    /// change during the sweep is kept exactly when `keep` says so. Not atomic: keys inserted or removed meanwhile
     /// may or may not be judged. O(capacity): if it removed most keys, the table
     /// shrinks once, at the end. If `keep` panics, the keys removed so far
     /// stay removed and the shrink is left to later removals. `keep` runs
@@ -624,6 +626,7 @@ unsafe impl<K: WordSized, V: WordSized, S: Sync> Send for Iter<'_, K, V, S> {}
 impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Iter<'_, K, V, S> {
     type Item = (K, V);
 
+    #[inline]
     fn next(&mut self) -> Option<(K, V)> {
         // SAFETY: loaded through `self._guard`, which is alive.
         let table = unsafe { &*self.table };

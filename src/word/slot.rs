@@ -297,8 +297,7 @@ impl Units {
         let mut live = 0u64;
         for (j, unit) in self.units[start..start + n].iter().enumerate() {
             // Acquire, as `load`.
-            let u = Unit(unit.load(Acquire));
-            live |= u64::from(u.meta() & (VALUED | DELETED) == VALUED) << j;
+            live |= u64::from(Unit(unit.load(Acquire)).live().is_some()) << j;
         }
         live
     }
