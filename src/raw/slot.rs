@@ -389,15 +389,9 @@ impl<K, V> Slots<K, V> {
     /// (only those: a prefetch per slot cost more than it saved in tables
     /// that fit in cache), so the walk's misses on them overlap instead of
     /// coming one per entry (docs/benchmarks.md, "Walks").
-    ///
-    /// Under loom every slot is marked and nothing is loaded: the hint
-    /// would only add scheduling points, and the walk's own loads decide.
+    /// (Not called under loom: `iter::Walk` marks every slot there.)
     #[inline]
     pub(crate) fn live_hint(&self, start: usize, n: usize) -> u64 {
-        debug_assert!(0 < n && n <= 64 && start + n <= self.words.len());
-        if cfg!(loom) {
-            return u64::MAX >> (64 - n);
-        }
         let mut live = 0u64;
         let mut entries = [std::ptr::null::<Entry<K, V>>(); 64];
         // First the scan, free of branches: whether a slot is live in a
