@@ -163,6 +163,8 @@ struct PartyCounts {
     /// (0: none), and how many ([`MapCounters::claimed`]).
     claims_table: AtomicU64,
     claims: AtomicUsize,
+    /// Migration chunks this party moved while helping.
+    chunks: AtomicIsize,
 }
 
 impl PartyCounts {
@@ -172,6 +174,7 @@ impl PartyCounts {
             removed: AtomicIsize::new(0),
             claims_table: AtomicU64::new(0),
             claims: AtomicUsize::new(0),
+            chunks: AtomicIsize::new(0),
         }
     }
 }
@@ -207,7 +210,6 @@ pub(crate) struct MapCounters {
     shared: PartyCounts,
     pub(crate) resizes: Events,
     pub(crate) promotions: Events,
-    pub(crate) chunks_helped: Events,
 }
 
 /// What a [`Stats`] snapshot needs from the map's current root table.
@@ -225,7 +227,6 @@ impl MapCounters {
             shared: PartyCounts::new(),
             resizes: Events::new(),
             promotions: Events::new(),
-            chunks_helped: Events::new(),
         }
     }
 
@@ -246,6 +247,18 @@ impl MapCounters {
             Some(i) => own_add(&self.parties.get(i).removed, 1),
             None => self.shared.removed.fetch_add(1, Relaxed) + 1,
         }
+    }
+
+    /// Counts a migration chunk moved by the party holding record `slot`
+    /// (per party, like the key counts: two helpers of one migration each
+    /// add to a line of their own, not to one they would pass between them
+    /// once per chunk).
+    #[inline]
+    pub(crate) fn helped(&self, slot: Option<usize>) {
+        match slot {
+            Some(i) => own_add(&self.parties.get(i).chunks, 1),
+            None => self.shared.chunks.fetch_add(1, Relaxed),
+        };
     }
 
     /// Counts a claim, by the party holding record `slot`, of a slot of the
@@ -284,12 +297,15 @@ impl MapCounters {
         }
     }
 
+    /// One of the parties' counts, summed over every party.
+    fn sum(&self, f: fn(&PartyCounts) -> &AtomicIsize) -> usize {
+        let parties: isize = self.parties.each().map(|p| f(p).load(Relaxed)).sum();
+        parties.wrapping_add(f(&self.shared).load(Relaxed)).max(0) as usize
+    }
+
     /// Keys inserted and removed, over every party.
     fn sums(&self) -> (usize, usize) {
-        let sum = |f: fn(&PartyCounts) -> &AtomicIsize| -> usize {
-            let parties: isize = self.parties.each().map(|p| f(p).load(Relaxed)).sum();
-            parties.wrapping_add(f(&self.shared).load(Relaxed)).max(0) as usize
-        };
+        let sum = |f| self.sum(f);
         // Each cell is read once, Relaxed, at some moment of the call: each
         // sum lies between its values at the call's start and end, so the
         // length is off by at most the writes that complete meanwhile (no
@@ -329,7 +345,7 @@ impl MapCounters {
             resizes_finished: self.promotions.get(),
             inserts: inserts as u64,
             removes: removes as u64,
-            chunks_helped: self.chunks_helped.get(),
+            chunks_helped: self.sum(|p| &p.chunks) as u64,
             generation: root.generation,
             pending_garbage: root.pending_garbage,
         }

@@ -151,7 +151,7 @@ fn metrics_count_a_known_sequence_exactly() {
         "{s:?}"
     );
     // The 13th claimed slot of 16 starts a resize; the next write migrates
-    // the whole 16-slot table (one 64-slot chunk) and promotes.
+    // the whole 16-slot table (one 16-slot chunk) and promotes.
     m.insert(100, 0);
     let s = map.stats();
     assert_eq!(

@@ -27,11 +27,13 @@
 //! * **Writers help.** Every write that finds `next` set first migrates one
 //!   chunk of [`CHUNK`] slots ([`Resizer::help`]): it claims the chunk with
 //!   a `fetch_add` on the table's cursor, freezes each slot (after which no
-//!   write can land there) and copies live content forward. Chunks are
-//!   handed out front to back; in a growth, split order sends old range
-//!   `[a, b)` to new range `[2a, 2b)`, so the new table fills front to back
-//!   as well (a shrink or rebuild rehashes: its copies land anywhere in a
-//!   table no larger than the old one; `probe.rs`).
+//!   write can land there) and copies live content forward. In a growth,
+//!   split order sends old range `[a, b)` to new range `[2a, 2b)`, so a
+//!   chunk's copies fill one range of the new table (a shrink or rebuild
+//!   rehashes: its copies land anywhere in a table no larger than the old
+//!   one; `probe.rs`). Chunks are handed out interleaved
+//!   ([`cursor`]): helpers working at the same moment hold chunks far
+//!   apart, so no two of them fight over the same lines.
 //! * **Writers seal their key** before writing in `next` (each map's
 //!   `seal_key`, passed to [`Resizer::writable`]): they freeze the key's
 //!   slot (copying it) or seal the empty slot that ends its probe sequence,
@@ -784,7 +786,7 @@ impl<T: Generation> Resizer<T> {
         for i in chunk.clone() {
             map.migrate_slot(table, i, next, guard);
         }
-        self.counters.chunks_helped.bump();
+        self.counters.helped(guard.slot());
         if h.cursor.complete(chunk, slots) {
             self.promote(guard);
         }

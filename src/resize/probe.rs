@@ -28,9 +28,9 @@
 //! * **A growth keeps the salt** (split order). The home is monotone in `x`,
 //!   so the keys of old slots `[a, b)` of `n` go to homes
 //!   `[⌊a·m/n⌋, ⌈b·m/n⌉)` of `m > n`, in order ([`Placement::split_range`];
-//!   for a doubling exactly `[2a, 2b)`), and a migration's copies fill the
-//!   new table front to back (the maps prefetch those lines ahead of the
-//!   copy). Growing spreads every region of the table over a larger one, so
+//!   for a doubling exactly `[2a, 2b)`), and a migration chunk's copies
+//!   fill one range of the new table (the maps prefetch those lines ahead
+//!   of the copy). Growing spreads every region of the table over a larger one, so
 //!   it cannot create a cluster.
 //! * **Every other resize draws a fresh salt**: a shrink, and a same-size
 //!   rebuild. Their live keys are whatever removals left, and removals often
