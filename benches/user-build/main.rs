@@ -21,7 +21,15 @@ mod workloads;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("--child") => child::child_main(&args[1..]),
+        Some("--child") => {
+            // `LFMAP_HUGE_PAGES=1` measures lfmap with its tables on huge
+            // pages (`lfmap::set_huge_pages`, off by default and in the
+            // report); docs/benchmarks.md, "Huge pages".
+            if std::env::var_os("LFMAP_HUGE_PAGES").is_some_and(|v| v == "1") {
+                lfmap::set_huge_pages(true);
+            }
+            child::child_main(&args[1..])
+        }
         _ => {
             eprintln!("usage: peers-user --child wl=... map=lfmap|wordmap ... (run by `cargo bench --bench peers`)");
             std::process::exit(2);

@@ -586,7 +586,7 @@ impl Drop for Slabs {
 pub(crate) fn populate(at: *mut u8, len: usize) {
     #[cfg(all(not(loom), target_os = "linux"))]
     {
-        let page = page_size();
+        let page = crate::resize::memory::map::page_size();
         if page.is_power_of_two() {
             let start = at.map_addr(|a| a & !(page - 1));
             let end = (at.addr() + len).next_multiple_of(page);
@@ -645,14 +645,6 @@ unsafe fn free_region(at: *mut u8) {
     unsafe { std::alloc::dealloc(at, region_layout()) };
 }
 
-/// The system's page size (Linux), read once.
-#[cfg(all(not(loom), target_os = "linux"))]
-fn page_size() -> usize {
-    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    // SAFETY: `sysconf` has no preconditions.
-    *PAGE.get_or_init(|| usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0))
-}
-
 /// Gives an unused span's pages back to the kernel (Linux, where pages
 /// are no larger than a span: with 64 KiB pages a span is part of a page,
 /// and discarding it would discard its neighbours; it then stays resident
@@ -665,7 +657,7 @@ fn page_size() -> usize {
 unsafe fn discard(span: *mut u8) {
     #[cfg(all(not(loom), target_os = "linux"))]
     {
-        let page = page_size();
+        let page = crate::resize::memory::map::page_size();
         if page != 0 && SPAN % page == 0 {
             // SAFETY: the caller's; the span is whole pages (aligned to
             // `SPAN`, a multiple of the page size).

@@ -1,0 +1,57 @@
+//! Maps whose tables are backed by huge pages (`lfmap::set_huge_pages`)
+//! behave as any other: growth from empty by several threads, removal,
+//! shrinking, across tables both under and over the 4 MiB from which huge
+//! pages are asked for. Its own test binary: the setting is process-wide.
+
+use std::sync::Barrier;
+
+use lfmap::{HashMap, WordMap};
+
+const THREADS: u64 = 2;
+const PER: u64 = 300_000;
+
+#[test]
+fn maps_on_huge_pages_grow_and_shrink() {
+    assert!(!lfmap::huge_pages(), "off by default");
+    lfmap::set_huge_pages(true);
+    assert!(lfmap::huge_pages());
+
+    let map = HashMap::new();
+    let words: WordMap<u64, u64> = WordMap::new();
+    let barrier = Barrier::new(THREADS as usize);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (map, words, barrier) = (&map, &words, &barrier);
+            s.spawn(move || {
+                let m = map.pin();
+                barrier.wait();
+                for k in t * PER..(t + 1) * PER {
+                    assert_eq!(m.insert(k, k + 1), None);
+                    assert_eq!(words.insert(k, k + 2), None);
+                }
+            });
+        }
+    });
+    let n = THREADS * PER;
+    // Past 4 MiB: a `WordMap` of 600,000 keys has 2^20 slots of 16 bytes.
+    assert!(words.stats().slots * 16 >= 4 << 20, "{:?}", words.stats());
+    let m = map.pin();
+    assert_eq!((m.len(), words.len()), (n as usize, n as usize));
+    for k in 0..n {
+        assert_eq!(m.get(&k), Some(&(k + 1)));
+        assert_eq!(words.get(&k), Some(k + 2));
+    }
+    for k in (0..n).filter(|k| k % 8 != 0) {
+        assert_eq!(m.remove(&k), Some(&(k + 1)));
+        assert_eq!(words.remove(&k), Some(k + 2));
+    }
+    m.shrink_to_fit();
+    words.shrink_to_fit();
+    for k in 0..n {
+        let want = (k % 8 == 0).then_some(k);
+        assert_eq!(m.get(&k).copied(), want.map(|k| k + 1));
+        assert_eq!(words.get(&k), want.map(|k| k + 2));
+    }
+    lfmap::set_huge_pages(false);
+    assert!(!lfmap::huge_pages());
+}
