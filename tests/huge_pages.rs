@@ -34,7 +34,19 @@ fn maps_on_huge_pages_grow_and_shrink() {
     });
     let n = THREADS * PER;
     // Past 4 MiB: a `WordMap` of 600,000 keys has 2^20 slots of 16 bytes.
-    assert!(words.stats().slots * 16 >= 4 << 20, "{:?}", words.stats());
+    let table = words.stats().slots * 16;
+    assert!(table >= 4 << 20, "{:?}", words.stats());
+    // The setting reached the table's mapping (where the kernel has
+    // transparent huge pages to advise for).
+    if cfg!(target_os = "linux")
+        && std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists()
+    {
+        let largest = advised_mappings().into_iter().max().unwrap_or(0);
+        assert!(
+            largest >= table,
+            "largest advised mapping {largest} < {table}"
+        );
+    }
     let m = map.pin();
     assert_eq!((m.len(), words.len()), (n as usize, n as usize));
     for k in 0..n {
@@ -54,4 +66,28 @@ fn maps_on_huge_pages_grow_and_shrink() {
     }
     lfmap::set_huge_pages(false);
     assert!(!lfmap::huge_pages());
+}
+
+/// The lengths of this process's mappings advised for huge pages (the `hg`
+/// flag in `/proc/self/smaps`).
+fn advised_mappings() -> Vec<usize> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
+    let mut len = 0;
+    let mut out = Vec::new();
+    for line in smaps.lines() {
+        if let Some(flags) = line.strip_prefix("VmFlags:") {
+            if flags.split_whitespace().any(|f| f == "hg") {
+                out.push(len);
+            }
+        } else if let Some((a, b)) = line
+            .split_whitespace()
+            .next()
+            .and_then(|r| r.split_once('-'))
+        {
+            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                len = b - a;
+            }
+        }
+    }
+    out
 }

@@ -34,32 +34,34 @@ pub(crate) const CHUNK: usize = if cfg!(loom) { 2 } else { 16 };
 /// Interleaved passes of the hand-out order ([`chunk_of`]).
 const WAYS: usize = 8;
 
-/// The `k`th chunk handed out of a table of `slots` slots. Claims are taken
-/// `WAYS` ways interleaved: claim `k` gets chunk `(k % WAYS) * (n / WAYS) +
-/// k / WAYS` of the table's `n` chunks, so the chunks that helpers migrate
-/// at the same moment (consecutive claims) lie `n / WAYS` chunks apart,
-/// and each one's lines (the old slots, the successor's range for them and
-/// its probe overflow, which is the next chunk's first line) are nobody
-/// else's. Handed out front to back, two helpers worked on neighbouring
-/// chunks and fought over those lines: a chunk's copy took 0.8–1.1 µs
-/// (`HashMap`) and 1.4–1.8 µs (`WordMap`) at 2 threads against 0.5 and
-/// 1.0 µs at 1 (docs/benchmarks.md, "Issue #15").
+/// The `k`th chunk handed out of a table of `slots` slots, `n` chunks.
+/// Claims are taken `WAYS` ways interleaved over the first `WAYS * q`
+/// chunks (`q = n / WAYS`): claim `k` gets chunk `(k % WAYS) * q + k /
+/// WAYS`, so up to `WAYS` helpers migrating at the same moment
+/// (consecutive claims) hold chunks `q` apart, and each one's lines (the
+/// old slots, the successor's range for them and its probe overflow,
+/// which is the next chunk's first line) are not another's. The fewer
+/// than `WAYS` chunks left over, and every chunk of a table of fewer than
+/// `2 * WAYS` chunks (`q` under 2: interleaving would change nothing),
+/// go front to back, last. Handed out front to back, two helpers worked on
+/// neighbouring chunks and fought over those lines: a chunk's copy took
+/// 0.8–1.1 µs (`HashMap`) and 1.4–1.8 µs (`WordMap`) at 2 threads against
+/// 0.5 and 1.0 µs at 1 (docs/benchmarks.md, "Issue #15").
 ///
-/// A bijection of `0..n` when `WAYS` divides `n` (`k` ↦ `(k % WAYS, k /
-/// WAYS)` is one onto `[0, WAYS) × [0, n / WAYS)`, and `(r, q)` ↦ `r * (n /
-/// WAYS) + q` one from there back onto `0..n`), so every chunk is handed
-/// out exactly once and `done` still counts each slot once; otherwise (a
-/// table of fewer than `WAYS` chunks, or sizes that do not divide) front to
-/// back.
+/// A bijection of `0..n`: `k` ↦ `(k % WAYS, k / WAYS)` is one from
+/// `0..WAYS * q` onto `[0, WAYS) × [0, q)`, and `(r, i)` ↦ `r * q + i` one
+/// from there back onto `0..WAYS * q`; the rest maps to itself. So every
+/// chunk is handed out exactly once and `done` counts each slot once.
 #[inline]
 fn chunk_of(k: usize, slots: usize) -> Range<usize> {
     let n = slots.div_ceil(CHUNK);
-    let c = if n % WAYS == 0 {
+    let q = n / WAYS;
+    let c = if q >= 2 && k < WAYS * q {
         // Mutation for checking the tests: two claims get the same chunk
         // (and one chunk none), so `done` completes with slots unmigrated.
         #[cfg(lfmap_mutation = "chunk_order_overlap")]
         let k = if k == 1 { 0 } else { k };
-        (k % WAYS) * (n / WAYS) + k / WAYS
+        (k % WAYS) * q + k / WAYS
     } else {
         k
     };
@@ -68,7 +70,8 @@ fn chunk_of(k: usize, slots: usize) -> Range<usize> {
 }
 
 pub(crate) struct Cursor {
-    /// Next chunk to hand out (claimed with `fetch_add`).
+    /// Claims so far times [`CHUNK`] (`fetch_add`): claim `k` is `k *
+    /// CHUNK`, and gets [`chunk_of`]`(k)`.
     claim: AtomicUsize,
     /// Slots migrated by chunk owners.
     done: AtomicUsize,
@@ -147,7 +150,10 @@ mod tests {
     /// migration's completion count (`done`) relies on it.
     #[test]
     fn chunks_partition_the_table() {
-        for slots in (1..=40 * CHUNK).chain([1 << 10, 1 << 16, 3 << 12, (1 << 12) + 5]) {
+        let sizes = (1..=40 * CHUNK)
+            .step_by(3)
+            .chain((1..=300).map(|c| c * CHUNK));
+        for slots in sizes.chain([1 << 10, 1 << 16, 3 << 12, (1 << 12) + 5, 125 * CHUNK]) {
             let cursor = Cursor::new();
             let mut seen = vec![0u8; slots];
             let mut claims = 0;
@@ -162,14 +168,17 @@ mod tests {
         }
     }
 
-    /// Consecutive claims of a table of many chunks are far apart.
+    /// Consecutive claims of a table of many chunks are far apart, also
+    /// when `WAYS` does not divide its chunks (`with_capacity(1000)`'s 125).
     #[test]
     fn consecutive_claims_are_far_apart() {
-        let slots = 1 << 16;
-        let cursor = Cursor::new();
-        let first = cursor.next_chunk(slots).unwrap();
-        let second = cursor.next_chunk(slots).unwrap();
-        assert_eq!(first, 0..CHUNK);
-        assert_eq!(second.start, slots / WAYS);
+        for n in [1 << 12, 125] {
+            let slots = n * CHUNK;
+            let cursor = Cursor::new();
+            let first = cursor.next_chunk(slots).unwrap();
+            let second = cursor.next_chunk(slots).unwrap();
+            assert_eq!(first, 0..CHUNK);
+            assert_eq!(second.start, n / WAYS * CHUNK);
+        }
     }
 }

@@ -48,15 +48,11 @@ const MAP_DIRECTLY: usize = 128 * 1024;
 pub(crate) const STEP_BYTES: usize = 1024 * 1024;
 
 /// Tables of at least this many bytes are backed by transparent huge pages
-/// when [`set_huge_pages`] asked for them: two huge pages, so that a table
-/// whose first and last bytes are not 2 MiB-aligned still has one.
+/// when [`set_huge_pages`] asked for them. Below it a table lies within
+/// the reach of the TLB's small-page entries (a few MiB), so huge pages
+/// would save little and round its resident memory up to 2 MiB.
 #[cfg(not(loom))]
 const HUGE_FROM: usize = 4 << 20;
-
-/// The size of a transparent huge page on x86_64 and AArch64 with 4 KiB
-/// pages: mapped tables that may use them are aligned to it.
-#[cfg(all(not(loom), target_os = "linux"))]
-const HUGE_PAGE: usize = 2 << 20;
 
 /// Whether tables are mapped for huge pages ([`set_huge_pages`]). Relaxed
 /// throughout: a setting read once per table allocation, which orders
@@ -64,11 +60,20 @@ const HUGE_PAGE: usize = 2 << 20;
 static HUGE_PAGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Backs the tables that maps allocate from now on, of 4 MiB and more, with
-/// transparent huge pages (Linux: `madvise(MADV_HUGEPAGE)` on a 2 MiB-aligned
-/// mapping), or stops doing so. Off by default. Process-wide, for every map,
-/// like the kernel policy it asks for; tables already allocated keep the
-/// pages they have. Elsewhere than Linux (and under loom) it only records the
-/// setting.
+/// transparent huge pages (Linux: `madvise(MADV_HUGEPAGE)` on a mapping
+/// aligned to the huge page size), or stops doing so. Off by default.
+/// Process-wide, for every map, like the kernel policy it asks for; tables
+/// already allocated (a successor table prepared before the call
+/// included) keep the pages they have. Elsewhere than Linux (and under
+/// loom) it only records the setting.
+///
+/// It takes effect only where the kernel's transparent huge pages are
+/// `always` or `madvise` (`/sys/kernel/mm/transparent_hugepage/enabled`);
+/// whether tables got them shows as `AnonHugePages` in
+/// `/proc/self/smaps_rollup`, and as the `hg` flag of their mappings in
+/// `/proc/self/smaps`. Only the slot arrays are covered: [`HashMap`]'s
+/// entries live in 1 MiB spans on small pages, so [`WordMap`], whose keys
+/// and values are in its slots, gains most.
 ///
 /// **What it buys.** A large table is read at random: with 4 KiB pages
 /// nearly every operation on a table beyond the TLB's reach (a few MiB)
@@ -76,23 +81,31 @@ static HUGE_PAGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 /// machine. With 2 MiB pages a 128 MiB table needs 64 TLB entries. On the
 /// 2-core virtual machine of `docs/benchmarks.md` ("Huge pages"), 2
 /// threads, medians: a read-heavy `WordMap`, +17 % and +32 % operations per
-/// second in two sessions; growing from empty to 4M keys, +19 % (`HashMap`)
-/// and +24 % (`WordMap`), the median insert 12–16 % faster and p99 5–12 %
+/// second in two sessions; growing from empty to 4M keys, +20 % (`HashMap`)
+/// and +26 % (`WordMap`), the median insert 11–16 % faster and p99 4–11 %
 /// lower.
 ///
 /// **What it costs, and why it is off by default.** The kernel backs a huge
-/// page all at once: a map's memory step (which faults in its next table
-/// ahead of a resize) then faults 2 MiB in one call instead of 1 MiB in 256
-/// pages, and where the kernel's `defrag` setting for transparent huge pages
-/// is `madvise` or `always` (common), it may first compact memory to find a
-/// free huge page: on a long-running, fragmented machine that can stall the
-/// one write that takes the fault for milliseconds, the latency spikes for
-/// which databases advise turning huge pages off. On a virtual machine whose
-/// memory the host has not backed yet, a huge page's first fault measured
-/// 3–8 ms here, and the same growth's slowest insert rose from 3–4 ms to
-/// 9–11 ms in two runs of four. A table's resident memory also grows in
-/// 2 MiB units while it is first written. Turn it on for large maps read and written at
-/// random, where throughput matters more than the worst single operation.
+/// page all at once, on the first touch of any byte of it: a map's memory
+/// step (which faults its next table in ahead of a resize) then faults
+/// 2 MiB in one call instead of 1 MiB in 256 pages, and a table that is not
+/// prepared ahead (one sized by `with_capacity` or `reserve`, a rebuild,
+/// a shrink) faults 2 MiB inside the write or migration copy that first
+/// touches it. Where the kernel's THP `defrag` setting is `always`,
+/// `madvise` or `defer+madvise` (common), such a fault may first compact
+/// memory to find a free huge page: on a long-running, fragmented machine
+/// that can stall that one operation for milliseconds, the latency spikes
+/// for which databases advise turning huge pages off. On a virtual machine
+/// whose memory the host has not backed yet, a huge page's first fault
+/// measured 3–8 ms here, and `WordMap`'s slowest insert in that growth
+/// rose from 3–4 ms to 9–11 ms in two runs of four (`HashMap`'s did not
+/// move: 1.6–3.0 against 1.7–4.0 ms). A table's resident memory also grows
+/// in 2 MiB units while it is first written. Turn it on for large maps read
+/// and written at random, where throughput matters more than the worst
+/// single operation.
+///
+/// [`HashMap`]: crate::HashMap
+/// [`WordMap`]: crate::WordMap
 ///
 /// ```
 /// lfmap::set_huge_pages(true);
@@ -106,8 +119,8 @@ pub fn set_huge_pages(enabled: bool) {
     HUGE_PAGES.store(enabled, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Whether tables allocated now are backed by huge pages: see
-/// [`set_huge_pages`].
+/// Whether huge pages are requested for the tables allocated from now on
+/// (the last [`set_huge_pages`]): the request, not what the kernel grants.
 pub fn huge_pages() -> bool {
     HUGE_PAGES.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -287,49 +300,87 @@ pub(crate) mod map {
         if !huge {
             return map(size);
         }
-        // Over-map by a huge page, keep the aligned `size` bytes inside and
-        // unmap the rest, so the result is one mapping of exactly `size`
-        // bytes (what `unmap` later gets), every 2 MiB of it alignable.
-        let Some(over) = size.checked_add(super::HUGE_PAGE) else {
-            return std::ptr::null_mut();
+        // Over-map by a huge page, keep the aligned pages that hold `size`
+        // bytes and unmap the rest, so the result is one mapping of `size`
+        // bytes (what `unmap` later gets), every huge page of it aligned.
+        let (page, huge_page) = (page_size(), huge_page_size());
+        let over = size.checked_add(huge_page);
+        let p = over.map_or(std::ptr::null_mut(), map);
+        let at = if p.is_null() {
+            // No room for the margin (an address-space limit): an
+            // unaligned table, whose inner huge pages may still be used.
+            map(size)
+        } else {
+            let (head, keep, tail) = trim(p.addr(), size, page, huge_page);
+            let at = p.wrapping_add(head);
+            // SAFETY: the head `[p, at)` and the tail `[at + keep, ...)` of
+            // `tail` bytes are page-aligned parts of the mapping just made,
+            // unused (`trim`).
+            unsafe {
+                if head > 0 {
+                    unmap(p, head);
+                }
+                if tail > 0 {
+                    unmap(at.wrapping_add(keep), tail);
+                }
+            }
+            at
         };
-        let p = map(over);
-        if p.is_null() {
-            return p;
+        if !at.is_null() {
+            // SAFETY: `[at, at + size)` is our mapping; the advice changes
+            // no byte. A hint: an error (no transparent huge pages) is
+            // ignored.
+            let _ = unsafe { libc::madvise(at.cast(), size, libc::MADV_HUGEPAGE) };
         }
-        // The kernel maps whole pages: `over` rounded up to one. Keep the
-        // pages that hold `size` bytes from the first aligned address.
-        let page = page_size().max(1);
-        let (mapped, keep) = (over.next_multiple_of(page), size.next_multiple_of(page));
-        let head = p.align_offset(super::HUGE_PAGE);
-        let at = p.wrapping_add(head);
-        let tail = mapped - head - keep;
-        // SAFETY: the head `[p, at)` and the tail `[at + keep, p + mapped)`
-        // are parts of the mapping just made, unused, and page-aligned:
-        // `p`, the huge page and `keep` are page multiples, so `head` is,
-        // and `tail` (at least a page: `head` is under a huge page, `keep`
-        // under `size` plus a page) then is too.
-        unsafe {
-            if head > 0 {
-                unmap(p, head);
-            }
-            if tail > 0 {
-                unmap(at.wrapping_add(keep), tail);
-            }
-        }
-        // SAFETY: `[at, at + size)` is our mapping; the advice changes no
-        // byte. A hint: an error (no transparent huge pages) is ignored.
-        let _ = unsafe { libc::madvise(at.cast(), size, libc::MADV_HUGEPAGE) };
         at
     }
 
-    /// The system's page size, read once.
+    /// How to cut a mapping of `size + huge_page` bytes at address `p`
+    /// down to the pages that hold `size` bytes from its first
+    /// `huge_page`-aligned address: `(head, keep, tail)`, the bytes to
+    /// unmap before, to keep, and to unmap after. The kernel maps whole
+    /// pages, so the mapping is `size + huge_page` rounded up to a page.
+    /// With `p` a page multiple and `huge_page` a power of two and a page
+    /// multiple, `head` (under a huge page) and `keep` are page multiples
+    /// and `tail` is `huge_page - head`: at least a page, all page-aligned.
+    pub(crate) fn trim(
+        p: usize,
+        size: usize,
+        page: usize,
+        huge_page: usize,
+    ) -> (usize, usize, usize) {
+        let mapped = (size + huge_page).next_multiple_of(page);
+        let keep = size.next_multiple_of(page);
+        let head = p.wrapping_neg() & (huge_page - 1);
+        (head, keep, mapped - head - keep)
+    }
+
+    /// The system's page size, read once (4 KiB if unknown).
     pub(crate) fn page_size() -> usize {
         static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         *PAGE.get_or_init(|| {
             // SAFETY: `sysconf` has no preconditions.
             let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-            usize::try_from(page).unwrap_or(0)
+            usize::try_from(page)
+                .ok()
+                .filter(|p| p.is_power_of_two())
+                .unwrap_or(4096)
+        })
+    }
+
+    /// The size of a transparent huge page, read once from the kernel
+    /// (`hpage_pmd_size`: 2 MiB on x86_64, and on AArch64 with 4 KiB
+    /// pages; 32 MiB or 512 MiB with 16 or 64 KiB pages); 2 MiB if unknown.
+    /// A power of two and a page multiple.
+    pub(crate) fn huge_page_size() -> usize {
+        static HUGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *HUGE.get_or_init(|| {
+            std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .filter(|h| h.is_power_of_two() && *h >= page_size())
+                .unwrap_or(2 << 20)
+                .max(page_size())
         })
     }
 
@@ -381,6 +432,8 @@ pub(crate) mod map {
 #[cfg(all(not(loom), not(target_os = "linux")))]
 pub(crate) mod map {
     pub(crate) const AVAILABLE: bool = false;
+    // Used on Linux only (entry spans), like `discard`.
+    #[allow(dead_code)]
     pub(crate) fn map(_: usize) -> *mut u8 {
         std::ptr::null_mut()
     }
@@ -390,6 +443,7 @@ pub(crate) mod map {
     pub(crate) unsafe fn unmap(_: *mut u8, _: usize) {
         unreachable!("nothing is mapped on this platform")
     }
+    #[allow(dead_code)]
     pub(crate) unsafe fn discard(_: *mut u8, _: usize) {
         unreachable!("nothing is mapped on this platform")
     }
@@ -476,64 +530,94 @@ pub(crate) fn prefetch_lines<T>(array: &[T], range: std::ops::Range<usize>) {
 mod tests {
     use super::*;
 
-    /// The `VmFlags` of the mapping that starts at `at`, from
-    /// `/proc/self/smaps`.
-    fn vm_flags(at: *mut u8) -> Option<String> {
-        vma(at).map(|(_, flags)| flags)
-    }
-
-    /// The length and `VmFlags` of the mapping that starts at `at`, from
-    /// `/proc/self/smaps`.
-    fn vma(at: *mut u8) -> Option<(usize, String)> {
+    /// The range and `VmFlags` of the mapping that holds `at`, from
+    /// `/proc/self/smaps` (the kernel may have merged it with a neighbour
+    /// of the same kind).
+    fn vma(at: *mut u8) -> Option<(std::ops::Range<usize>, String)> {
         let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-        let start = format!("{:x}-", at.addr());
-        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start));
-        let range = lines.next()?.split_whitespace().next()?;
-        let (a, b) = range.split_once('-')?;
-        let len = usize::from_str_radix(b, 16).ok()? - usize::from_str_radix(a, 16).ok()?;
-        let flags = lines.find(|l| l.starts_with("VmFlags:"))?;
-        Some((len, flags["VmFlags:".len()..].to_string()))
+        let mut found = None;
+        for line in smaps.lines() {
+            if let Some(flags) = line.strip_prefix("VmFlags:") {
+                if let Some(range) = found.take() {
+                    return Some((range, flags.to_string()));
+                }
+                continue;
+            }
+            let Some((a, b)) = line
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split_once('-'))
+            else {
+                continue;
+            };
+            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                continue;
+            };
+            if (a..b).contains(&at.addr()) {
+                found = Some(a..b);
+            }
+        }
+        None
     }
 
-    /// A huge table mapping is exactly its size, 2 MiB-aligned, advised
-    /// for huge pages (where the kernel has them), and usable; a plain one
-    /// is not advised.
+    fn advised(flags: &str) -> bool {
+        flags.split_whitespace().any(|f| f == "hg")
+    }
+
+    /// The cut of an over-sized mapping: aligned, page-aligned pieces that
+    /// add up to the mapping, whatever its address and size.
+    #[test]
+    fn trims_are_aligned_and_add_up() {
+        for (page, huge) in [(4096, 2 << 20), (16384, 32 << 20), (65536, 512 << 20)] {
+            for p in [0, page, huge - page, huge, 7 * huge + 3 * page] {
+                for size in [1, page - 1, page, 4 << 20, (5 << 20) + 1000, huge * 3] {
+                    let (head, keep, tail) = map::trim(p, size, page, huge);
+                    let mapped = (size + huge).next_multiple_of(page);
+                    assert_eq!(head + keep + tail, mapped, "{p} {size}");
+                    assert_eq!((p + head) % huge, 0);
+                    assert!(keep >= size && keep - size < page);
+                    assert!(head < huge && tail >= page);
+                    assert!([head, keep, tail].iter().all(|x| x % page == 0));
+                }
+            }
+        }
+    }
+
+    /// A mapping for huge pages is its size in pages, aligned, advised for
+    /// huge pages (where the kernel has them), and usable; a plain one is
+    /// not advised.
     #[test]
     fn table_mappings_for_huge_pages() {
-        // A size that is not a page multiple (a rebuilt table's byte array
-        // need not be): the trimmed tail starts at the next page.
+        let thp = std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists();
+        // A size that is not a page multiple too (a rebuilt table's byte
+        // array need not be one).
         for size in [6 << 20, (5 << 20) + 1000] {
-            huge_mapping(size);
+            let p = map::map_table(size, true);
+            assert!(!p.is_null());
+            assert_eq!(p.addr() % map::huge_page_size(), 0);
+            let (range, flags) = vma(p).expect("the mapping is in smaps");
+            if thp {
+                // Advised, so no unadvised neighbour merged into it (and
+                // nothing else in this test binary advises).
+                assert!(advised(&flags), "{flags}");
+                let keep = size.next_multiple_of(map::page_size());
+                assert_eq!(range, p.addr()..p.addr() + keep);
+            }
+            // SAFETY: our fresh mapping of `size` bytes.
+            unsafe {
+                p.write(1);
+                p.add(size - 1).write(2);
+                assert_eq!((p.read(), p.add(size - 1).read()), (1, 2));
+                map::unmap(p, size);
+            }
         }
         let size = 6 << 20;
         let q = map::map_table(size, false);
         assert!(!q.is_null());
-        let flags = vm_flags(q).expect("the mapping is in smaps");
-        assert!(!flags.split_whitespace().any(|f| f == "hg"), "{flags}");
+        let (_, flags) = vma(q).expect("the mapping is in smaps");
+        assert!(!advised(&flags), "{flags}");
         // SAFETY: our fresh mapping of `size` bytes, unused.
         unsafe { map::unmap(q, size) };
-    }
-
-    /// Maps `size` bytes for huge pages, checks and unmaps them.
-    fn huge_mapping(size: usize) {
-        let p = map::map_table(size, true);
-        assert!(!p.is_null());
-        assert_eq!(p.addr() % HUGE_PAGE, 0);
-        let (len, flags) = vma(p).expect("the mapping is in smaps");
-        // Trimmed to its pages (no other mapping here is advised for huge
-        // pages, so the kernel merges none into it).
-        let keep = size.next_multiple_of(map::page_size());
-        assert_eq!(len, keep);
-        let thp = std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists();
-        if thp {
-            assert!(flags.split_whitespace().any(|f| f == "hg"), "{flags}");
-        }
-        // SAFETY: our fresh mapping of `size` bytes.
-        unsafe {
-            p.write(1);
-            p.add(size - 1).write(2);
-            assert_eq!((p.read(), p.add(size - 1).read()), (1, 2));
-            map::unmap(p, size);
-        }
     }
 }

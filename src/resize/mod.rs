@@ -32,8 +32,9 @@
 //!   chunk's copies fill one range of the new table (a shrink or rebuild
 //!   rehashes: its copies land anywhere in a table no larger than the old
 //!   one; `probe.rs`). Chunks are handed out interleaved
-//!   ([`cursor`]): helpers working at the same moment hold chunks far
-//!   apart, so no two of them fight over the same lines.
+//!   ([`cursor`]): up to 8 helpers working at the same moment hold chunks
+//!   far apart in a large table, instead of fighting over the lines of
+//!   neighbouring ones.
 //! * **Writers seal their key** before writing in `next` (each map's
 //!   `seal_key`, passed to [`Resizer::writable`]): they freeze the key's
 //!   slot (copying it) or seal the empty slot that ends its probe sequence,
