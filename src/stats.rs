@@ -230,23 +230,28 @@ impl MapCounters {
         }
     }
 
+    /// Adds one to count `f` of the party holding record `slot` (a plain
+    /// load and store of its own line), or of the shared cell without a
+    /// record; returns the cell's new value.
+    #[inline]
+    fn bump(&self, slot: Option<usize>, f: fn(&PartyCounts) -> &AtomicIsize) -> isize {
+        match slot {
+            Some(i) => own_add(f(self.parties.get(i)), 1),
+            None => f(&self.shared).fetch_add(1, Relaxed) + 1,
+        }
+    }
+
     /// Counts a key inserted by the party holding record `slot`.
     #[inline]
     pub(crate) fn inserted(&self, slot: Option<usize>) {
-        match slot {
-            Some(i) => own_add(&self.parties.get(i).inserted, 1),
-            None => self.shared.inserted.fetch_add(1, Relaxed),
-        };
+        self.bump(slot, |p| &p.inserted);
     }
 
     /// Counts a key removed by the party holding record `slot`; returns
     /// that party's removals so far (callers sample on it).
     #[inline]
     pub(crate) fn removed(&self, slot: Option<usize>) -> isize {
-        match slot {
-            Some(i) => own_add(&self.parties.get(i).removed, 1),
-            None => self.shared.removed.fetch_add(1, Relaxed) + 1,
-        }
+        self.bump(slot, |p| &p.removed)
     }
 
     /// Counts a migration chunk moved by the party holding record `slot`
@@ -255,10 +260,7 @@ impl MapCounters {
     /// once per chunk).
     #[inline]
     pub(crate) fn helped(&self, slot: Option<usize>) {
-        match slot {
-            Some(i) => own_add(&self.parties.get(i).chunks, 1),
-            None => self.shared.chunks.fetch_add(1, Relaxed),
-        };
+        self.bump(slot, |p| &p.chunks);
     }
 
     /// Counts a claim, by the party holding record `slot`, of a slot of the
@@ -305,7 +307,6 @@ impl MapCounters {
 
     /// Keys inserted and removed, over every party.
     fn sums(&self) -> (usize, usize) {
-        let sum = |f| self.sum(f);
         // Each cell is read once, Relaxed, at some moment of the call: each
         // sum lies between its values at the call's start and end, so the
         // length is off by at most the writes that complete meanwhile (no
@@ -313,8 +314,8 @@ impl MapCounters {
         // (A writer counts after its CAS, so even a remove seen before its
         // key's insert is possible.) The clamps keep any result at 0 or
         // above.
-        let removed = sum(|p| &p.removed);
-        (sum(|p| &p.inserted), removed)
+        let removed = self.sum(|p| &p.removed);
+        (self.sum(|p| &p.inserted), removed)
     }
 
     /// Number of keys (see `HashMap::len`).
