@@ -36,8 +36,8 @@
 //! * Every operation is linearizable except iteration, `clear`, `retain`
 //!   and `len` (see below and `docs/design.md`).
 //! * A resize is incremental and cooperative: a writer that meets one
-//!   migrates one small chunk (16 slots) before its own write. No thread
-//!   ever copies the whole table while others wait.
+//!   migrates a small share of it (8 slots in a growth) before its own
+//!   write. No thread ever copies the whole table while others wait.
 //! * Removed and replaced values are freed only when no pinned handle can
 //!   still see them: epochs whose pin is two plain stores, a retired entry
 //!   pushed onto the retiring thread's own bag, and an epoch bump (with a

@@ -258,7 +258,7 @@ impl<K, V, S> HashMap<K, V, S> {
 
 /// Capacity control. Each call that resizes runs one ordinary cooperative
 /// resize, migrated by the calling thread: other threads keep reading and
-/// writing throughout (a writer that meets the resize helps by one chunk),
+/// writing throughout (a writer that meets the resize helps by a few slots),
 /// nobody waits for it.
 impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// How many entries the map holds before its table must grow: the

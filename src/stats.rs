@@ -42,8 +42,11 @@ pub struct Stats {
     pub inserts: u64,
     /// Keys removed from the map.
     pub removes: u64,
-    /// Migration chunks moved by threads that were helping (every chunk is
-    /// moved by a writer that met the resize; readers never help).
+    /// Migration sub-chunks (8 slots each) moved by threads that were
+    /// helping: every one is moved by a writer that met the resize
+    /// (readers never help); `finish` passes, which move whole tables
+    /// (`reserve`, `shrink_to_fit`, iteration, resizes stacking up), are
+    /// not counted.
     pub chunks_helped: u64,
     /// Generation of the current table (0 before the first resize).
     pub generation: u64,
@@ -163,8 +166,15 @@ struct PartyCounts {
     /// (0: none), and how many ([`MapCounters::claimed`]).
     claims_table: AtomicU64,
     claims: AtomicUsize,
-    /// Migration chunks this party moved while helping.
+    /// Migration sub-chunks this party moved while helping.
     chunks: AtomicIsize,
+    /// The generation + 1 of the table whose migration range this party
+    /// last worked in (0: none), that range, and the first slot of the
+    /// sub-chunk it fetched ahead (`usize::MAX`: none)
+    /// ([`MapCounters::range_hint`]).
+    range_table: AtomicU64,
+    range: AtomicUsize,
+    ahead: AtomicUsize,
 }
 
 impl PartyCounts {
@@ -175,6 +185,9 @@ impl PartyCounts {
             claims_table: AtomicU64::new(0),
             claims: AtomicUsize::new(0),
             chunks: AtomicIsize::new(0),
+            range_table: AtomicU64::new(0),
+            range: AtomicUsize::new(0),
+            ahead: AtomicUsize::new(usize::MAX),
         }
     }
 }
@@ -254,13 +267,54 @@ impl MapCounters {
         self.bump(slot, |p| &p.removed)
     }
 
-    /// Counts a migration chunk moved by the party holding record `slot`
-    /// (per party, like the key counts: two helpers of one migration each
-    /// add to a line of their own, not to one they would pass between them
-    /// once per chunk).
+    /// Counts a migration sub-chunk moved by the party holding record
+    /// `slot` (per party, like the key counts: two helpers of one migration
+    /// each add to a line of their own, not to one they would pass between
+    /// them once per sub-chunk).
     #[inline]
     pub(crate) fn helped(&self, slot: Option<usize>) {
         self.bump(slot, |p| &p.chunks);
+    }
+
+    /// The migration range (`resize/cursor.rs`) the party holding record
+    /// `slot` last took a sub-chunk from in the table of generation
+    /// `generation`, if any, and the first slot of the sub-chunk it fetched
+    /// ahead then (`usize::MAX`: none): where its next helping write looks
+    /// first, and whether that write's lines are already fetched. Per map
+    /// and party, so a thread that writes to several migrating maps keeps
+    /// its range in each. A hint: any party may take any range's
+    /// sub-chunks. None without a record (under loom): every helping write
+    /// then claims or steals.
+    #[inline]
+    pub(crate) fn range_hint(
+        &self,
+        slot: Option<usize>,
+        generation: u64,
+    ) -> Option<(usize, usize)> {
+        let party = self.parties.get(slot?);
+        // Plain loads of cells only this party writes.
+        (party.range_table.load(Relaxed) == generation.wrapping_add(1))
+            .then(|| (party.range.load(Relaxed), party.ahead.load(Relaxed)))
+    }
+
+    /// Records `range` of the table of generation `generation`, and the
+    /// sub-chunk fetched ahead (`ahead`, its first slot, or `usize::MAX`),
+    /// for the party holding record `slot` ([`range_hint`](Self::range_hint)).
+    #[inline]
+    pub(crate) fn set_range_hint(
+        &self,
+        slot: Option<usize>,
+        generation: u64,
+        range: usize,
+        ahead: usize,
+    ) {
+        if let Some(i) = slot {
+            let party = self.parties.get(i);
+            // Plain stores to cells only this party writes.
+            party.range_table.store(generation.wrapping_add(1), Relaxed);
+            party.range.store(range, Relaxed);
+            party.ahead.store(ahead, Relaxed);
+        }
     }
 
     /// Counts a claim, by the party holding record `slot`, of a slot of the

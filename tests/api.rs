@@ -150,8 +150,9 @@ fn metrics_count_a_known_sequence_exactly() {
         (0, 0, 0),
         "{s:?}"
     );
-    // The 13th claimed slot of 16 starts a resize; the next write migrates
-    // the whole 16-slot table (one 16-slot chunk) and promotes.
+    // The 13th claimed slot of 16 starts a resize; each write after it
+    // migrates one 8-slot sub-chunk (`resize/cursor.rs`), so the next two
+    // migrate the whole 16-slot table, and the second promotes.
     m.insert(100, 0);
     let s = map.stats();
     assert_eq!(
@@ -163,12 +164,19 @@ fn metrics_count_a_known_sequence_exactly() {
     let s = map.stats();
     assert_eq!(
         (s.resizes, s.resizes_finished, s.generation, s.chunks_helped),
-        (1, 1, 1, 1),
+        (1, 0, 0, 1),
+        "{s:?}"
+    );
+    m.insert(102, 0);
+    let s = map.stats();
+    assert_eq!(
+        (s.resizes, s.resizes_finished, s.generation, s.chunks_helped),
+        (1, 1, 1, 2),
         "{s:?}"
     );
     assert_eq!(
         (s.inserts, s.removes, s.len, s.tombstones),
-        (15, 1, 14, 0),
+        (16, 1, 15, 0),
         "{s:?}"
     );
     assert_eq!(

@@ -62,7 +62,7 @@ impl<K, V> Table<K, V> {
         assert!(slots % GRAIN == 0 && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Ok(Box::new(Table {
             slots: Slots::try_new(slots)?,
-            header: Header::new(placement, generation),
+            header: Header::try_new(placement, generation)?,
             older_reachable: AtomicBool::new(older_reachable),
             tombstoned: AtomicBool::new(false),
             deferred: Stack::new(),

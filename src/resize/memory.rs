@@ -23,6 +23,9 @@ unsafe impl Zeroable for crate::sync::AtomicU8 {}
 // SAFETY: as above.
 #[cfg(not(loom))]
 unsafe impl Zeroable for crate::sync::AtomicU128 {}
+// SAFETY: as above.
+#[cfg(not(loom))]
+unsafe impl Zeroable for crate::sync::AtomicU64 {}
 
 /// Tables of at least this many bytes are mapped from the kernel directly
 /// (Linux), not taken from the global allocator: glibc's malloc raises its
@@ -488,6 +491,12 @@ impl LoomZero for crate::sync::AtomicU8 {
 impl LoomZero for crate::sync::AtomicU128 {
     fn zero() -> Self {
         crate::sync::AtomicU128::new(0)
+    }
+}
+#[cfg(loom)]
+impl LoomZero for crate::sync::AtomicU64 {
+    fn zero() -> Self {
+        crate::sync::AtomicU64::new(0)
     }
 }
 #[cfg(loom)]

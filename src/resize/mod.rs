@@ -24,17 +24,23 @@
 //! A resize starts when a writer installs `next` on the root table with one
 //! CAS ([`Resizer::start_resize`]). From then on:
 //!
-//! * **Writers help.** Every write that finds `next` set first migrates one
-//!   chunk of [`CHUNK`] slots ([`Resizer::help`]): it claims the chunk with
-//!   a `fetch_add` on the table's cursor, freezes each slot (after which no
-//!   write can land there) and copies live content forward. In a growth,
-//!   split order sends old range `[a, b)` to new range `[2a, 2b)`, so a
-//!   chunk's copies fill one range of the new table (a shrink or rebuild
-//!   rehashes: its copies land anywhere in a table no larger than the old
-//!   one; `probe.rs`). Chunks are handed out interleaved
-//!   ([`cursor`]): up to 8 helpers working at the same moment hold chunks
-//!   far apart in a large table, instead of fighting over the lines of
-//!   neighbouring ones.
+//! * **Writers help.** Every write that finds `next` set first migrates
+//!   one sub-chunk of [`SUB`](cursor::SUB) slots ([`Resizer::help`]; a
+//!   shrink's writes a few), freezing each slot (after which no write can
+//!   land there) and copying live content forward. The work is handed out
+//!   by the table's cursor ([`cursor`]): a thread claims a range of 128
+//!   slots with one `fetch_add` on a shared counter, then takes that
+//!   range's sub-chunks one per write from the range's own word (its
+//!   range remembered per map and party), and prefetches the next
+//!   sub-chunk's lines as it ends one; once every range is handed out,
+//!   writes with nothing of their own steal sub-chunks from any range with
+//!   some left (so a range whose owner stopped writing is finished).
+//!   Ranges are handed out interleaved: up to 8 owners at work at the same
+//!   moment hold ranges far apart in a large table. In a growth, split
+//!   order sends old range `[a, b)` to new range `[2a, 2b)`, so a
+//!   sub-chunk's copies fill one range of the new table (a shrink or
+//!   rebuild rehashes: its copies land anywhere in a table no larger than
+//!   the old one; `probe.rs`).
 //! * **Writers seal their key** before writing in `next` (each map's
 //!   `seal_key`, passed to [`Resizer::writable`]): they freeze the key's
 //!   slot (copying it) or seal the empty slot that ends its probe sequence,
@@ -45,7 +51,7 @@
 //!   threads may copy the same slot, and a slow copier can never resurrect a
 //!   key that was copied, then removed, in the new table (removal keeps a
 //!   keyed tombstone there until that table itself migrates).
-//! * **Nobody waits.** A thread that claimed a chunk and stalled holds
+//! * **Nobody waits.** A thread that took a sub-chunk and stalled holds
 //!   nobody up: others keep working in `next`, and a thread that finds
 //!   resizes stacking up (or an iterator that needs the old table gone)
 //!   migrates every remaining slot itself ([`Resizer::finish`]), which is
@@ -54,10 +60,11 @@
 //!   migrated, the root pointer moves to `next` with one CAS and the old
 //!   table is retired.
 //!
-//! Work bound: an operation migrates at most one chunk per table it passes
-//! through (normally one), plus its own key's slot, and faults in at most
-//! one memory step of a prepared table; only when a resize is
-//! left unfinished while the next one is already needed does a writer
+//! Work bound: an operation migrates, per table it passes through
+//! (normally one), one sub-chunk in a growth or rebuild and at most
+//! [`MAX_SHARE`] in a shrink, plus its own key's slot, and faults in at
+//! most one memory step of a prepared table; only when a resize is left
+//! unfinished while the next one is already needed does a writer
 //! finish the older one, O(slots) once for all.
 
 pub(crate) mod cursor;
@@ -79,6 +86,10 @@ use crate::stats::{claim_batch, MapCounters, Occupancy};
 use crate::sync::stat::AtomicUsize as StatUsize;
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
+
+/// The most sub-chunks one helping write migrates (`Resizer::help`): a
+/// shrink's share, whatever the ratio of the tables (64 slots).
+const MAX_SHARE: usize = 8;
 
 /// Probe steps past which a claim counts its party's held-back claims at
 /// once (`after_claim`): a probe this long says the table may be fuller
@@ -124,16 +135,20 @@ pub(crate) struct Header<T: Generation> {
     /// `word/table.rs`) touches no loom atomic.
     prepared_freed: bool,
     /// Slots claimed in this table (live keys plus tombstones). On its own
-    /// cache line, like `cursor`: writers add to both, and every operation
-    /// reads the fields above.
+    /// cache line, like the cursor's counters: writers add to both, and
+    /// every operation reads the fields above.
     pub(crate) occupied: CachePadded<Occupancy>,
-    /// Who migrates which chunk, and whether all are done (`cursor.rs`).
-    pub(crate) cursor: CachePadded<Cursor>,
+    /// Who migrates which sub-chunk, and whether all are done
+    /// (`cursor.rs`): the range words' pointer here, read-mostly; the
+    /// counters every helper writes on a cache line of their own.
+    pub(crate) cursor: Cursor,
 }
 
 impl<T: Generation> Header<T> {
-    pub(crate) fn new(placement: Placement, generation: u64) -> Self {
-        Header {
+    /// The header of a new table; fails if its cursor's memory cannot be
+    /// had.
+    pub(crate) fn try_new(placement: Placement, generation: u64) -> Result<Self, TryReserveError> {
+        Ok(Header {
             placement,
             generation,
             next: AtomicPtr::new(std::ptr::null_mut()),
@@ -142,8 +157,8 @@ impl<T: Generation> Header<T> {
             prepare_retry_at: StatUsize::new(0),
             prepared_freed: false,
             occupied: CachePadded::new(Occupancy::new()),
-            cursor: CachePadded::new(Cursor::new()),
-        }
+            cursor: Cursor::try_new(placement.slots())?,
+        })
     }
 
     /// Number of slots.
@@ -378,9 +393,9 @@ impl<T: Generation> Resizer<T> {
     }
 
     /// The newest table a write to a key may land in, starting from
-    /// `table`: while `table` is migrating, helps the migration by one
-    /// chunk, makes `table` final for the key (`seal`, the map's
-    /// `seal_key(table, next)`), and moves on to `next`. Finishes the oldest
+    /// `table`: while `table` is migrating, helps the migration by its
+    /// share ([`help`](Self::help)), makes `table` final for the key
+    /// (`seal`, the map's `seal_key(table, next)`), and moves on to `next`. Finishes the oldest
     /// resize when resizes stack up, so the chain stays short.
     /// `depth` counts the tables one operation has moved past so far.
     #[inline]
@@ -637,7 +652,7 @@ impl<T: Generation> Resizer<T> {
     /// table's [`capacity`](Self::capacity) is smaller, resizes it to a
     /// table that fits them, migrating it in the calling thread (like any
     /// resize it is cooperative: other threads keep reading and writing,
-    /// and help by a chunk when they write). With [`Floor::Raise`] (the
+    /// and help by a sub-chunk when they write). With [`Floor::Raise`] (the
     /// user's `reserve`) the new size is also the floor later shrinks
     /// respect, until [`shrink_to_fit`](Self::shrink_to_fit). With
     /// [`Floor::Leave`] (`extend`) the map shrinks as usual once emptied,
@@ -772,7 +787,15 @@ impl<T: Generation> Resizer<T> {
         }
     }
 
-    /// Migrates one chunk of `table` into `next`, if any is left to claim.
+    /// Migrates a helping write's share of `table` into `next`, if any is
+    /// left to take: one sub-chunk of [`SUB`](cursor::SUB) slots
+    /// (`cursor.rs`), or, when `next` is smaller (a shrink), one per time
+    /// `next` goes into `table`, rounded up, at most [`MAX_SHARE`]. A
+    /// shrink's new table has room for fewer writes before its own resize
+    /// is due than a growth's, and its old table is mostly empty slots
+    /// (frozen, not copied): the larger share finishes the migration within
+    /// the writes it has, at about a growth's cost per write, before a
+    /// resize of `next` would stack up behind it.
     pub(crate) fn help<P, G>(&self, map: &P, table: &T, next: &T, guard: &G)
     where
         P: Migrate<Table = T>,
@@ -780,16 +803,38 @@ impl<T: Generation> Resizer<T> {
     {
         let h = table.header();
         let slots = h.slots();
-        let Some(chunk) = h.cursor.next_chunk(slots) else {
-            return;
-        };
-        table.prepare_copy(next, chunk.clone());
-        for i in chunk.clone() {
-            map.migrate_slot(table, i, next, guard);
-        }
-        self.counters.helped(guard.slot());
-        if h.cursor.complete(chunk, slots) {
-            self.promote(guard);
+        let share = slots.div_ceil(next.len()).min(MAX_SHARE);
+        for _ in 0..share {
+            let hint = self.counters.range_hint(guard.slot(), h.generation);
+            let Some(taken) = h.cursor.next_chunk(slots, hint.map(|(range, _)| range)) else {
+                return;
+            };
+            // The sub-chunk this party's previous write fetched ahead (its
+            // range's next one, unless a thief took that) has its lines
+            // fetched already.
+            let fetched = hint.is_some_and(|(_, ahead)| ahead == taken.sub.start);
+            if !fetched {
+                table.prepare_copy(next, taken.sub.clone());
+            }
+            for i in taken.sub.clone() {
+                map.migrate_slot(table, i, next, guard);
+            }
+            self.counters.helped(guard.slot());
+            if h.cursor.complete(taken.sub.clone(), slots) {
+                self.promote(guard);
+                return;
+            }
+            // The party's next sub-chunk is likely the next one of this
+            // range: its lines are fetched now (after the completion's
+            // locked add, which would otherwise wait for these loads), to
+            // be cached when the next write migrates it.
+            let ahead = Cursor::ahead(&taken.sub, slots);
+            if let Some(ahead) = &ahead {
+                table.prepare_copy(next, ahead.clone());
+            }
+            let ahead = ahead.map_or(usize::MAX, |a| a.start);
+            self.counters
+                .set_range_hint(guard.slot(), h.generation, taken.range, ahead);
         }
     }
 

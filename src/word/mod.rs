@@ -42,10 +42,10 @@ use crate::stats::{ProbeStats, Stats};
 ///
 /// The architecture is [`HashMap`](crate::HashMap)'s: every change is one
 /// CAS on a slot, the table is split-ordered, and a resize is cooperative
-/// and incremental (a writer that meets one migrates one chunk of 16 slots
-/// first). Nothing but whole tables is ever retired, so the only garbage is
-/// old tables, and the map has a reclaimer made for that: a pin is two
-/// plain stores to the thread's own record (no locked instruction), and the
+/// and incremental (a writer that meets one migrates a few slots of it
+/// first: 8 in a growth). Nothing but whole tables is ever retired, so the
+/// only garbage is old tables, and the map has a reclaimer made for that: a
+/// pin is two plain stores to the thread's own record (no locked instruction), and the
 /// thread that retires a table, once per resize, pays for the barrier.
 /// Methods pin internally; no guard is needed. Pinning is not
 /// async-signal-safe: do not use a `WordMap` from a signal handler.

@@ -34,7 +34,7 @@ impl WordTable {
         assert!(slots % GRAIN == 0 && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Ok(Box::new(WordTable {
             slots: Units::try_new(slots)?,
-            header: Header::new(placement, generation),
+            header: Header::try_new(placement, generation)?,
         }))
     }
 }
