@@ -19,7 +19,7 @@ use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
-use crate::resize::{next_of, Floor, Generation, Migrate, Resizer};
+use crate::resize::{next_of, prefetch_successor_home, Floor, Generation, Migrate, Resizer};
 use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// The guard type of the compiled-in reclamation backend.
@@ -293,7 +293,7 @@ where
             // stays behind in the old table, and write in the new one.
             table = self
                 .resize
-                .writable(self, table, &mut depth, guard, |old, new| {
+                .writable(self, table, hash, &mut depth, guard, |old, new| {
                     // Mutation for checking the loom models (docs/verification.md).
                     #[cfg(not(lfmap_mutation = "skip_seal"))]
                     migrate::seal_key(&self.resize, old, new, hash, key, guard);
@@ -443,6 +443,7 @@ where
 {
     let tag = tag_of(hash);
     'tables: loop {
+        prefetch_successor_home(table, hash, guard);
         for i in table.placement().probe(hash) {
             let w = table.slots.load(i, guard);
             let Some(e) = w.entry() else {

@@ -148,6 +148,12 @@ impl<K, V> Generation for Table<K, V> {
     }
 
     #[inline]
+    fn prefetch_home(&self, hash: u64) {
+        let home = self.placement().home(hash);
+        self.slots.prefetch_slots(home..home + 1);
+    }
+
+    #[inline]
     fn prepare_copy(&self, next: &Self, chunk: Range<usize>) {
         self.slots.prefetch_entries(chunk.clone());
         // A growth (the same salt) sends slots [a, b) to their split range

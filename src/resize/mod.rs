@@ -307,6 +307,13 @@ pub(crate) trait Generation: Retire + Sized {
         let _ = (next, chunk);
     }
 
+    /// Asks the CPU to start loading the line of `hash`'s home slot in this
+    /// table (`probe.rs`): a hint that reads and changes nothing, issued
+    /// before work that would otherwise leave the probe's first load to
+    /// miss on its own after it ([`Resizer::writable`], the maps' lookups
+    /// while a resize runs).
+    fn prefetch_home(&self, hash: u64);
+
     /// Runs once, in the thread whose CAS made this table the root, after
     /// its predecessor became unreachable for operations that start later.
     #[inline]
@@ -344,6 +351,27 @@ pub(crate) fn next_of<'g, T: Generation, G: ReclaimGuard>(
     // unlink, so the successor is protected too (reclaim contract 1;
     // docs/design.md, "Table reclamation").
     unsafe { guard.protect(&table.header().next).as_ref() }
+}
+
+/// While `table` is migrating, asks the CPU to start loading `hash`'s home
+/// line in its successor: a lookup that finds its key copied (or its probe
+/// sealed) goes on there, and its probe's first load there would otherwise
+/// miss only after the one here did; fetched now, the two misses overlap
+/// (docs/benchmarks.md, "Home lines fetched ahead"). A hint: a lookup that
+/// stays in `table` loses nothing but the fetch. Not under loom, where the
+/// load of `next` would be one more step of every model's reads.
+#[inline]
+pub(crate) fn prefetch_successor_home<T: Generation, G: ReclaimGuard>(
+    table: &T,
+    hash: u64,
+    guard: &G,
+) {
+    #[cfg(not(loom))]
+    if let Some(next) = next_of(table, guard) {
+        next.prefetch_home(hash);
+    }
+    #[cfg(loom)]
+    let _ = (table, hash, guard);
 }
 
 /// The resize state of one map: its root table, its counters, and the
@@ -392,17 +420,25 @@ impl<T: Generation> Resizer<T> {
         self.min_slots.load(Relaxed)
     }
 
-    /// The newest table a write to a key may land in, starting from
-    /// `table`: while `table` is migrating, helps the migration by its
+    /// The newest table a write to the key of `hash` may land in, starting
+    /// from `table`: while `table` is migrating, helps the migration by its
     /// share ([`help`](Self::help)), makes `table` final for the key
-    /// (`seal`, the map's `seal_key(table, next)`), and moves on to `next`. Finishes the oldest
-    /// resize when resizes stack up, so the chain stays short.
-    /// `depth` counts the tables one operation has moved past so far.
+    /// (`seal`, the map's `seal_key(table, next)`), and moves on to `next`.
+    /// Finishes the oldest resize when resizes stack up, so the chain stays
+    /// short. `depth` counts the tables one operation has moved past so
+    /// far.
+    ///
+    /// The key's home lines in both tables are fetched first: the seal's
+    /// probe of `table` and the write's probe of `next` would each miss in
+    /// turn, after the sub-chunk's copies (whose locked instructions hold
+    /// back every later load); fetched up front, both misses overlap the
+    /// copies (docs/benchmarks.md, "Home lines fetched ahead").
     #[inline]
     pub(crate) fn writable<'g, P, G, F>(
         &self,
         map: &P,
         mut table: &'g T,
+        hash: u64,
         depth: &mut u32,
         guard: &'g G,
         mut seal: F,
@@ -413,6 +449,8 @@ impl<T: Generation> Resizer<T> {
         F: FnMut(&'g T, &'g T),
     {
         while let Some(next) = next_of(table, guard) {
+            next.prefetch_home(hash);
+            table.prefetch_home(hash);
             self.help(map, table, next, guard);
             seal(table, next);
             table = next;

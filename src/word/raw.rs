@@ -15,7 +15,7 @@ use crate::iter::Walk;
 use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
-use crate::resize::{next_of, Floor, Generation, Migrate, Resizer};
+use crate::resize::{next_of, prefetch_successor_home, Floor, Generation, Migrate, Resizer};
 use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// What a write wants done, given the key's current value.
@@ -96,6 +96,7 @@ pub(crate) fn find<'g, G: ReclaimGuard>(
     guard: &'g G,
 ) -> Option<u64> {
     'tables: loop {
+        prefetch_successor_home(table, key.hash, guard);
         for i in table.placement().probe(key.hash) {
             let u = table.slots.load(i);
             if u.is_vacant() {
@@ -222,7 +223,7 @@ impl<S: BuildHasher> RawWordMap<S> {
             // stays behind in the old table, and write in the new one.
             table = self
                 .resize
-                .writable(self, table, &mut depth, guard, |old, new| {
+                .writable(self, table, key.hash, &mut depth, guard, |old, new| {
                     // Mutation for checking the loom models (docs/verification.md).
                     #[cfg(not(lfmap_mutation = "word_skip_seal"))]
                     self.seal_key(old, new, key, guard);

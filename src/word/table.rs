@@ -65,6 +65,12 @@ impl Generation for WordTable {
         self.slots.populate(k);
     }
 
+    #[inline]
+    fn prefetch_home(&self, hash: u64) {
+        let home = self.placement().home(hash);
+        self.slots.prefetch(home..home + 1);
+    }
+
     /// Split order (a growth): old slots `[a, b)` copy to homes `[a, b)`
     /// scaled by the size ratio (linear probing may carry the last few a
     /// little past): fault those pages in for writing first
