@@ -570,9 +570,10 @@ impl<K, V> Slots<K, V> {
         let _ = range;
     }
 
-    /// Asks the CPU to start loading the cache lines of slots `range` (the
-    /// successor's slots that a chunk's copies will claim, when the
-    /// successor splits this table: `Table::prepare_copy`). Only a hint,
+    /// Asks the CPU to start loading the cache lines of slots `range`: the
+    /// successor's slots that a sub-chunk's copies will claim, when the
+    /// successor splits this table (`Table::prepare_copy`), or a key's home
+    /// slot while a resize runs (`Generation::prefetch_home`). Only a hint,
     /// as above: nothing is read.
     #[inline]
     pub(crate) fn prefetch_slots(&self, range: Range<usize>) {

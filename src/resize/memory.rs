@@ -506,9 +506,14 @@ impl<T> LoomZero for AtomicPtr<T> {
     }
 }
 
+/// Whether [`prefetch`] does anything: on x86_64, not under loom. Callers
+/// that would compute or load something only to prefetch it skip that work
+/// where this is false.
+pub(crate) const PREFETCHES: bool = cfg!(all(target_arch = "x86_64", not(loom)));
+
 /// Asks the CPU to start loading the line holding `p`: a hint that never
 /// faults, whatever the address (a stale one included), and reads nothing.
-/// A no-op off x86_64 and under loom.
+/// A no-op off x86_64 and under loom ([`PREFETCHES`]).
 #[inline(always)]
 pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(all(target_arch = "x86_64", not(loom)))]
@@ -523,15 +528,77 @@ pub(crate) fn prefetch<T>(p: *const T) {
 }
 
 /// [`prefetch`]es the cache lines holding `array[range]` (`range` clamped
-/// to the array): ahead of a migration's copies into a successor's slots.
+/// to the array): a sub-chunk's slots and the successor's lines its copies
+/// claim, or one key's home slot. Lines are found by address, not by index:
+/// an array from the allocator need not start on a line.
 #[inline]
 pub(crate) fn prefetch_lines<T>(array: &[T], range: std::ops::Range<usize>) {
-    let per_line = (64 / std::mem::size_of::<T>().max(1)).max(1);
-    let end = range.end.min(array.len());
-    let mut i = range.start - range.start % per_line;
-    while i < end {
-        prefetch(array[i..].as_ptr());
-        i += per_line;
+    if !PREFETCHES {
+        return;
+    }
+    let base = array.as_ptr().cast::<u8>();
+    let size = std::mem::size_of::<T>();
+    for line in line_starts(base.addr(), size, array.len(), range) {
+        // The address of a line that holds part of `array[range]` (it may
+        // start before the array): never dereferenced, and a prefetch
+        // cannot fault.
+        prefetch(base.with_addr(line));
+    }
+}
+
+/// Bytes per cache line, as far as [`prefetch_lines`] is concerned.
+const LINE: usize = 64;
+
+/// The start addresses of the cache lines that hold elements `range`
+/// (clamped to `len`) of an array of `len` elements of `size` bytes at
+/// `addr`.
+#[inline]
+fn line_starts(
+    addr: usize,
+    size: usize,
+    len: usize,
+    range: std::ops::Range<usize>,
+) -> std::iter::StepBy<std::ops::Range<usize>> {
+    let end = range.end.min(len);
+    if range.start >= end || size == 0 {
+        return (0..0).step_by(LINE);
+    }
+    let first = addr + range.start * size;
+    let past = addr + end * size;
+    ((first & !(LINE - 1))..past).step_by(LINE)
+}
+
+#[cfg(all(test, not(loom)))]
+mod line_tests {
+    use super::{line_starts, LINE};
+
+    /// Every line listed holds a byte of the range, and every byte of the
+    /// range lies in a listed line, whatever the array's alignment.
+    #[test]
+    fn line_starts_cover_exactly_the_range() {
+        for addr in [0, 8, 16, 24, 48, 56, 64, 4096 + 40] {
+            for size in [8, 16, 24] {
+                for len in [0, 1, 5, 13] {
+                    for start in 0..=len + 2 {
+                        for end in start..=len + 3 {
+                            let lines: Vec<usize> =
+                                line_starts(addr, size, len, start..end).collect();
+                            let bytes = (start * size..end.min(len) * size).map(|b| addr + b);
+                            for b in bytes.clone() {
+                                assert!(lines.contains(&(b & !(LINE - 1))), "byte {b} uncovered");
+                            }
+                            for &l in &lines {
+                                assert_eq!(l % LINE, 0);
+                                assert!(
+                                    bytes.clone().any(|b| b / LINE == l / LINE),
+                                    "line {l} extra"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

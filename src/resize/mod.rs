@@ -100,7 +100,11 @@ const MAX_SHARE: usize = 8;
 const LONG_PROBE: usize = 8;
 
 /// What every table generation carries for the resize engine, whatever its
-/// slots hold.
+/// slots hold. `repr(C)`, so that the fields every operation reads
+/// (`placement`, `next`) share the first cache line in this order, apart
+/// from the lines writers write (`occupied`, the cursor's counters); a test
+/// checks it.
+#[repr(C)]
 pub(crate) struct Header<T: Generation> {
     /// Where keys live in this table: home slots and probe sequences
     /// (`probe.rs`). Its size is the table's slot count.
@@ -358,20 +362,21 @@ pub(crate) fn next_of<'g, T: Generation, G: ReclaimGuard>(
 /// sealed) goes on there, and its probe's first load there would otherwise
 /// miss only after the one here did; fetched now, the two misses overlap
 /// (docs/benchmarks.md, "Home lines fetched ahead"). A hint: a lookup that
-/// stays in `table` loses nothing but the fetch. Not under loom, where the
-/// load of `next` would be one more step of every model's reads.
+/// stays in `table` loses nothing but the fetch. Skipped where prefetches
+/// do nothing ([`memory::PREFETCHES`]): off x86_64, and under loom, whose
+/// models would otherwise see one more load of `next` in every read.
 #[inline]
 pub(crate) fn prefetch_successor_home<T: Generation, G: ReclaimGuard>(
     table: &T,
     hash: u64,
     guard: &G,
 ) {
-    #[cfg(not(loom))]
+    if !memory::PREFETCHES {
+        return;
+    }
     if let Some(next) = next_of(table, guard) {
         next.prefetch_home(hash);
     }
-    #[cfg(loom)]
-    let _ = (table, hash, guard);
 }
 
 /// The resize state of one map: its root table, its counters, and the
@@ -430,9 +435,11 @@ impl<T: Generation> Resizer<T> {
     ///
     /// The key's home lines in both tables are fetched first: the seal's
     /// probe of `table` and the write's probe of `next` would each miss in
-    /// turn, after the sub-chunk's copies (whose locked instructions hold
-    /// back every later load); fetched up front, both misses overlap the
-    /// copies (docs/benchmarks.md, "Home lines fetched ahead").
+    /// turn, after the migration share's copies (whose locked instructions
+    /// hold back every later load, on x86 as measured here); fetched up
+    /// front, both misses overlap the copies (docs/benchmarks.md, "Home
+    /// lines fetched ahead"). Along a chain of tables, each table's line
+    /// is fetched once (a table passed on to is the next pass's `table`).
     #[inline]
     pub(crate) fn writable<'g, P, G, F>(
         &self,
@@ -448,9 +455,14 @@ impl<T: Generation> Resizer<T> {
         G: ReclaimGuard,
         F: FnMut(&'g T, &'g T),
     {
+        let mut first = true;
         while let Some(next) = next_of(table, guard) {
-            next.prefetch_home(hash);
-            table.prefetch_home(hash);
+            if memory::PREFETCHES {
+                next.prefetch_home(hash);
+                if std::mem::take(&mut first) {
+                    table.prefetch_home(hash);
+                }
+            }
             self.help(map, table, next, guard);
             seal(table, next);
             table = next;
@@ -1030,6 +1042,24 @@ mod tests {
 
     fn slot_bytes<T: Generation>(_: &T) -> usize {
         T::SLOT_BYTES
+    }
+
+    /// The fields every operation reads share the header's first line, and
+    /// the counters writers write are on later ones (`Header` is
+    /// `repr(C)`; tables are at least line-aligned through the padded
+    /// fields).
+    #[test]
+    fn read_fields_share_the_first_line() {
+        fn check<T: Generation>() {
+            let placement = std::mem::offset_of!(Header<T>, placement);
+            let next = std::mem::offset_of!(Header<T>, next);
+            assert_eq!((placement / 64, next / 64), (0, 0));
+            assert!(std::mem::offset_of!(Header<T>, occupied) >= 64);
+            assert!(std::mem::align_of::<Header<T>>() >= 64);
+        }
+        check::<crate::word::table::WordTable>();
+        check::<crate::raw::table::Table<u64, u64>>();
+        check::<crate::raw::table::Table<String, Vec<u8>>>();
     }
 
     #[test]

@@ -13,7 +13,7 @@
 mod bits;
 mod raw;
 mod slot;
-mod table;
+pub(crate) mod table;
 
 use std::fmt;
 use std::hash::BuildHasher;

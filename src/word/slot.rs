@@ -239,10 +239,11 @@ impl Units {
     }
 
     /// Asks the CPU to start loading the cache lines of units `range`
-    /// (clamped to the table), ahead of a migration's copies into them:
-    /// faulted in ahead, a successor's lines are still cache-cold, and each
-    /// copy's claim waited for its own miss. Only a hint: nothing is read,
-    /// and a prefetch never faults.
+    /// (clamped to the table): ahead of a migration's copies into them
+    /// (faulted in ahead, a successor's lines are still cache-cold, and
+    /// each copy's claim waited for its own miss), or a key's home unit
+    /// while a resize runs (`Generation::prefetch_home`). Only a hint:
+    /// nothing is read, and a prefetch never faults.
     #[inline]
     pub(crate) fn prefetch(&self, range: std::ops::Range<usize>) {
         crate::resize::memory::prefetch_lines(&self.units, range);
