@@ -148,9 +148,8 @@ impl<K, V> Generation for Table<K, V> {
     }
 
     #[inline]
-    fn prefetch_home(&self, hash: u64) {
-        let home = self.placement().home(hash);
-        self.slots.prefetch_slots(home..home + 1);
+    fn prefetch_slots(&self, range: Range<usize>) {
+        self.slots.prefetch_slots(range);
     }
 
     #[inline]

@@ -311,12 +311,22 @@ pub(crate) trait Generation: Retire + Sized {
         let _ = (next, chunk);
     }
 
+    /// Asks the CPU to start loading the cache lines of slots `range` of
+    /// this table (clamped to it): a hint that reads and changes nothing.
+    fn prefetch_slots(&self, range: Range<usize>);
+
     /// Asks the CPU to start loading the line of `hash`'s home slot in this
-    /// table (`probe.rs`): a hint that reads and changes nothing, issued
-    /// before work that would otherwise leave the probe's first load to
-    /// miss on its own after it ([`Resizer::writable`], the maps' lookups
-    /// while a resize runs).
-    fn prefetch_home(&self, hash: u64);
+    /// table (`probe.rs`), where prefetches do anything
+    /// ([`memory::PREFETCHES`]): issued before work that would otherwise
+    /// leave the probe's first load to miss on its own after it
+    /// ([`Resizer::writable`], the maps' lookups while a resize runs).
+    #[inline]
+    fn prefetch_home(&self, hash: u64) {
+        if memory::PREFETCHES {
+            let home = self.placement().home(hash);
+            self.prefetch_slots(home..home + 1);
+        }
+    }
 
     /// Runs once, in the thread whose CAS made this table the root, after
     /// its predecessor became unreachable for operations that start later.
@@ -438,8 +448,9 @@ impl<T: Generation> Resizer<T> {
     /// turn, after the migration share's copies (whose locked instructions
     /// hold back every later load, on x86 as measured here); fetched up
     /// front, both misses overlap the copies (docs/benchmarks.md, "Home
-    /// lines fetched ahead"). Along a chain of tables, each table's line
-    /// is fetched once (a table passed on to is the next pass's `table`).
+    /// lines fetched ahead"). `table`'s line only while the operation has
+    /// passed no table yet (`depth` 0): along a chain, a table passed on to
+    /// had its line fetched as `next`.
     #[inline]
     pub(crate) fn writable<'g, P, G, F>(
         &self,
@@ -455,13 +466,10 @@ impl<T: Generation> Resizer<T> {
         G: ReclaimGuard,
         F: FnMut(&'g T, &'g T),
     {
-        let mut first = true;
         while let Some(next) = next_of(table, guard) {
-            if memory::PREFETCHES {
-                next.prefetch_home(hash);
-                if std::mem::take(&mut first) {
-                    table.prefetch_home(hash);
-                }
+            next.prefetch_home(hash);
+            if *depth == 0 {
+                table.prefetch_home(hash);
             }
             self.help(map, table, next, guard);
             seal(table, next);

@@ -66,9 +66,8 @@ impl Generation for WordTable {
     }
 
     #[inline]
-    fn prefetch_home(&self, hash: u64) {
-        let home = self.placement().home(hash);
-        self.slots.prefetch(home..home + 1);
+    fn prefetch_slots(&self, range: Range<usize>) {
+        self.slots.prefetch(range);
     }
 
     /// Split order (a growth): old slots `[a, b)` copy to homes `[a, b)`
