@@ -932,7 +932,8 @@ fn gr_reader<M: ConcurrentMap>(map: &M, published: &AtomicU64, seed: u64) -> GrR
 /// Checks one walk of the map at a time: no key twice, every stable key
 /// (`0..stable`) seen, every key and value one that was written.
 struct WalkChecker {
-    /// For each key, the number of the last walk that saw it.
+    /// For each key, the number of the last walk that saw it ([`UNSEEN`]
+    /// before the first).
     seen: Vec<u32>,
     stable: u64,
     max_version: u64,
@@ -957,12 +958,28 @@ struct WalkLog {
     longest: Duration,
 }
 
+/// A key no walk has seen yet: not a walk number (walks count from 1 and
+/// never reach it).
+const UNSEEN: u32 = u32::MAX;
+
 impl WalkChecker {
     /// Keys are in `0..key_space`, stable keys in `0..stable`; values are
     /// `value_of(key, v)` with `v <= max_version`.
     fn new(key_space: u64, stable: u64, max_version: u64) -> WalkChecker {
         WalkChecker {
-            seen: vec![0; key_space as usize],
+            // Filled with a value that is not zero, so that the fill
+            // writes every page. `vec![0; n]` takes pages the kernel
+            // zeroes on first touch, untouched; the walk's first read of
+            // each then maps the shared zero page, and its write replaces
+            // that mapping, which takes a TLB shootdown: an interrupt to
+            // every other CPU running this process. Those CPUs run the map's
+            // writers, in the middle of the operations this demo times:
+            // about a thousand 5-10 µs stalls per run of scenario 3, the
+            // checker's cost counted as lfmap's (the lock's writers wait
+            // out a sweep asleep, so the interrupts rarely land in a timed
+            // operation of theirs). A page first written faults on this
+            // thread alone.
+            seen: vec![UNSEEN; key_space as usize],
             stable,
             max_version,
             walk_started: Instant::now(),
