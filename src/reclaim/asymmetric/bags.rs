@@ -308,6 +308,17 @@ impl Bag {
         retired
     }
 
+    /// How many more objects [`adopt`](Self::adopt) would take.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    #[inline]
+    pub(super) unsafe fn room(&self) -> usize {
+        // SAFETY: the caller holds the record; a short borrow.
+        READY_MAX.saturating_sub(unsafe { (*self.ready.get()).len() })
+    }
+
     /// Whether the bag holds adopted objects.
     ///
     /// # Safety

@@ -347,8 +347,9 @@ impl TableReclaim {
     /// ([`pacing`]) and wait for a later scan otherwise; stamped objects
     /// wait in stamp order for the pins older than their stamp to end.
     /// Returns false if another thread was scanning (this scan skipped).
-    /// The freeable batches go to `adopter` if given (and it has room:
-    /// `Bag::adopt`); tables, and everything else, are freed now.
+    /// The freeable batches go to `adopter` if given, as many as it has
+    /// room for (`Bag::room`; the rest stay held for a later scan); tables,
+    /// and without an adopter everything, are freed now.
     ///
     /// # Safety
     ///
@@ -434,12 +435,24 @@ impl TableReclaim {
         } else {
             (FREE_PER_SCAN + skipped * bags::BATCH).min(MAX_FREE_PER_SCAN)
         };
+        // What an adopter has no room for stays held for a later scan,
+        // rather than being freed in this operation: a batch freed at once
+        // costs the operation 3–30 µs (`scan_on_tick`). A table at the
+        // front is taken whatever the room: it is freed here, not adopted.
+        // SAFETY: the caller holds the record `adopter` belongs to.
+        let mut room = adopter.map_or(usize::MAX, |bag| unsafe { bag.room() });
         let mut free = Vec::new();
         while let Some(front) = st.held.front() {
             let unreachable =
                 front.unreachable_under(oldest_pin) || cfg!(lfmap_mutation = "tables_ignore_pins");
             if budget == 0 || !unreachable {
                 break;
+            }
+            if !front.is_table() {
+                if front.count() > room {
+                    break;
+                }
+                room -= front.count();
             }
             budget = budget.saturating_sub(front.count());
             st.held_objects -= front.count();
@@ -530,7 +543,12 @@ impl TableReclaim {
         if pending == 0 {
             return;
         }
-        if cfg!(loom) || self.tables.load(Relaxed) > 0 || self.writers_idle(record) {
+        if cfg!(loom) {
+            self.reclaim();
+        } else if self.tables.load(Relaxed) > 0 {
+            // SAFETY: the caller's.
+            unsafe { self.scan_on_tick(record) };
+        } else if self.writers_idle(record) {
             self.reclaim();
         } else if pacing::may_bump(0) {
             // Writers are sealing, and a bump is due: this tick makes it
@@ -541,6 +559,34 @@ impl TableReclaim {
             // SAFETY: no adopter.
             unsafe { self.scan(None, false) };
         }
+    }
+
+    /// A pacing tick's scan while a retired table waits (a map that
+    /// grows): frees the tables it finds freeable, and, in a map whose
+    /// writers seal batches, gives the freeable batches to `record`'s bag
+    /// rather than freeing them in this operation. The holder frees them a
+    /// few per retirement, or a batch per tick once it stops retiring
+    /// ([`free_adopted_if_done`](Self::free_adopted_if_done)); what the
+    /// bag has no room for stays held. Freed here, a tick's batch cost the
+    /// operation that ticked 3–30 µs (the entries' lines are cold by
+    /// then): with 4 writers growing a map while they update it, about 1,100
+    /// of the slowest 6,000 of 6 million operations, the demo's p99.9
+    /// (docs/benchmarks.md, "Ticks adopt while a table waits").
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `record`.
+    #[inline]
+    unsafe fn scan_on_tick(&self, record: &Record) {
+        // Relaxed: a heuristic, as in `after_unpin`. A map that never
+        // sealed (a `WordMap`) retires tables only: no bag is touched.
+        if self.seals.load(Relaxed) == 0 {
+            self.reclaim();
+            return;
+        }
+        let bag = self.bags.get(record.index);
+        // SAFETY: the caller holds `record`, which `bag` belongs to.
+        unsafe { self.reclaim_into(Some(bag)) };
     }
 
     /// On a pacing tick: frees up to a batch of the objects `record`'s bag

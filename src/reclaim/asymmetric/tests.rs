@@ -533,6 +533,44 @@ fn a_sealing_writer_frees_a_freeable_batch_over_its_next_retirements() {
 }
 
 #[test]
+fn a_tick_while_a_table_waits_gives_the_freeable_batches_to_the_bag() {
+    let _alone = alone();
+    // A pin of another test, older than the stamp, can hold the batch
+    // back at the tick: then the attempt starts again.
+    for _ in 0..50 {
+        let r = TableReclaim::new();
+        let other = TableReclaim::new();
+        let (freed, tables) = (Arc::new(Count::new(0)), Arc::new(Count::new(0)));
+        // Batch A: sealed and stamped while an older pin holds it, which
+        // then ends: A is freeable.
+        stamp_under_an_older_pin(&r, || retire_entries(&r, &freed, bags::BATCH));
+        assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
+        // A table retired while a newer pin (of another map) holds it: the
+        // retiring guard's unpin is a tick with a table waiting. It frees
+        // nothing of A: A goes to this thread's bag.
+        while_pinned_elsewhere(&other, || {
+            retire_one(&r, &tables);
+            assert_eq!(tables.load(Relaxed), 0, "a table freed under a pin");
+        });
+        if !holds_at_most_one(&r) {
+            // An older pin of another test held A back at the tick.
+            continue;
+        }
+        assert_eq!(freed.load(Relaxed), 0, "a tick freed a whole batch");
+        // This thread's retirements free A four at a time.
+        for i in 1..=3 {
+            retire_entries(&r, &freed, 1);
+            assert_eq!(freed.load(Relaxed), 4 * i, "after {i} retirements");
+        }
+        drop(r);
+        assert_eq!(freed.load(Relaxed), bags::BATCH + 3);
+        assert_eq!(tables.load(Relaxed), 1);
+        return;
+    }
+    panic!("older pins held the batch back at every attempt");
+}
+
+#[test]
 fn a_panicking_free_of_an_adopted_object_leaves_the_rest_to_later_retirements() {
     let _alone = alone();
     for _ in 0..50 {
