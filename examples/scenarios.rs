@@ -958,8 +958,8 @@ struct WalkLog {
     longest: Duration,
 }
 
-/// A key no walk has seen yet: not a walk number (walks count from 1 and
-/// never reach it).
+/// A key no walk has seen yet: not a walk number (walks count from 1; this
+/// one would take 2^32 - 1 walks).
 const UNSEEN: u32 = u32::MAX;
 
 impl WalkChecker {
@@ -974,7 +974,7 @@ impl WalkChecker {
             // that mapping, which takes a TLB shootdown: an interrupt to
             // every other CPU running this process. Those CPUs run the map's
             // writers, in the middle of the operations this demo times:
-            // about a thousand 5-10 µs stalls per run of scenario 3, the
+            // hundreds of 5-10 µs stalls per run of scenario 3, the
             // checker's cost counted as lfmap's (the lock's writers wait
             // out a sweep asleep, so the interrupts rarely land in a timed
             // operation of theirs). A page first written faults on this

@@ -35,7 +35,9 @@ const PHASE: u64 = 50_000;
 /// it exited or stopped (up to 256: a writer parked at a barrier does not
 /// tick); its sealed batches are freed by the scans of later unpins once
 /// its paced epoch bump (at most one per millisecond) has run. Two
-/// writers: at most 638. A leak, or a
+/// writers: at most 638, plus up to 256 that the settling thread's own
+/// ticks adopt while a retired table waits (its later ticks free them). A
+/// leak, or a
 /// reclaimer that stops freeing, reaches hundreds of thousands over a run.
 const QUIET_PENDING: usize = if cfg!(feature = "crossbeam-epoch") {
     10_000

@@ -10,7 +10,9 @@
 //! queues as a single retired object (`mod.rs`, `seal`). The batches the
 //! sealer's scan then finds freeable are *adopted* by its bag and freed a
 //! few objects per retirement of its holder, the sealing one included
-//! ([`Bag::adopt`]), so that no single write frees a whole batch.
+//! ([`Bag::adopt`]), so that no single write frees a whole batch. A pacing
+//! tick's scan while a retired table waits adopts into the ticking
+//! record's bag the same way (`mod.rs`, `scan_on_tick`).
 //!
 //! # Who may touch a bag
 //!
@@ -66,8 +68,9 @@ pub(super) const FREE_PER_RETIREMENT: usize = 4;
 const SPARES: usize = 2;
 
 /// Adopted objects a bag holds at most ([`Bag::adopt`]): four batches,
-/// what one scan frees at most (`MAX_FREE_PER_SCAN`). Beyond that (a scan
-/// working off a backlog) the scanner frees the batches itself.
+/// what one scan frees at most (`MAX_FREE_PER_SCAN`). A scan with an
+/// adopter takes no more freeable batches than the bag has room for
+/// ([`Bag::room`]); the rest stay held for a later scan.
 pub(super) const READY_MAX: usize = 4 * BATCH;
 
 /// One retired object, type-erased: its address and how to free it.
@@ -97,9 +100,17 @@ impl Deferred {
 }
 
 /// A sealed bag: retired as one object; freed as one, or adopted by a
-/// writer's bag and freed a few objects at a time ([`Bag::adopt`]).
+/// record's bag and freed a few objects at a time ([`Bag::adopt`]).
 #[derive(Default)]
 pub(super) struct Batch(Vec<Deferred>);
+
+#[cfg(test)]
+impl Batch {
+    /// A batch of `objects` (tests fill bags with it).
+    pub(super) fn of(objects: Vec<Deferred>) -> Batch {
+        Batch(objects)
+    }
+}
 
 impl Batch {
     /// Objects in the batch.
@@ -243,7 +254,9 @@ impl Bag {
     /// per retirement, so that no single write frees a whole batch (0.3–1
     /// µs here, more on a loaded machine: one write in 64, at the p99 of
     /// the writes of a steady load). Gives the batch back if it would take
-    /// the bag past [`READY_MAX`] objects: the caller frees it now.
+    /// the bag past [`READY_MAX`] objects (the scan checked the room first;
+    /// a user's `Drop` run by a free before this one may have retired into
+    /// the bag since): the caller frees it now.
     ///
     /// # Safety
     ///

@@ -204,12 +204,14 @@ impl Drop for TableGuard<'_> {
             release.0 = Some(self.record);
             tick = self.owner.owned_tick();
         }
+        // The thread keeps its record unless `release` gives it back.
+        let keeps = release.0.is_none();
         // SAFETY: `self.record` is still held: by the thread (its
         // thread-local, or its other guards), or by `release`, which gives
-        // it back after this call.
+        // it back after this call (then not kept).
         unsafe {
             self.owner
-                .after_unpin(self.retired.get() || tick, self.record)
+                .after_unpin(self.retired.get() || tick, self.record, keeps)
         };
     }
 }
@@ -290,8 +292,9 @@ impl Drop for TableOwnedGuard<'_> {
         // Released after `after_unpin`, as in `TableGuard::drop`.
         let _release = ReleaseOnDrop(Some(self.record));
         let tick = self.owner.owned_tick();
-        // SAFETY: `_release` holds the record until after this call.
-        unsafe { self.owner.after_unpin(tick, self.record) };
+        // SAFETY: `_release` holds the record until after this call, and
+        // gives it back then: the record is not kept.
+        unsafe { self.owner.after_unpin(tick, self.record, false) };
     }
 }
 

@@ -56,7 +56,7 @@
 //! | [`barrier`] | the barrier strategy: `membarrier` or fences |
 //! | [`guard`] | the thread's record cache; the guards, pin and unpin |
 //! | [`retired`] | a map's queue of retired tables and sealed batches |
-//! | [`bags`] | each record's unsealed retirements in a map, the batches they seal into, and the freeable objects a sealer adopts |
+//! | [`bags`] | each record's unsealed retirements in a map, the batches they seal into, and the freeable objects a sealer (or a tick while a table waits) adopts |
 //! | [`pacing`] | when a scan may bump the epoch for sealed batches |
 //! | `graveyard` | under loom: what an execution leaves, freed by the next |
 //!
@@ -110,8 +110,9 @@ use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 /// own scans keep pace with their retirements. Freeing a batch costs
 /// 0.3–2 µs (its entries' lines are cold by then): four per scan put
 /// 7–10 µs into one write in 64, the p99 of the writes of a steady load
-/// (docs/benchmarks.md, "Issue #15"). A sealer's bag adopts the batch, and
-/// each retirement of its holder frees four of its objects (`Bag::adopt`).
+/// (docs/benchmarks.md, "Issue #15"). A sealer's bag (or, while a table
+/// waits, a ticking thread's) adopts the batch, and each retirement of its
+/// holder frees four of its objects (`Bag::adopt`).
 const FREE_PER_SCAN: usize = bags::BATCH;
 
 /// Objects one scan frees at most, whatever the backlog: four batches.
@@ -518,18 +519,26 @@ impl TableReclaim {
     /// guard retired a table, or its pacing tick came up: `guard.rs`):
     /// frees what the record's bag adopted if its holder stopped retiring
     /// ([`free_adopted_if_done`](Self::free_adopted_if_done)); then scans
-    /// to free if there is work no writer is about to do (a queued table,
-    /// or objects queued while no batch was sealed here during this
-    /// record's last [`IDLE_TICKS`] ticks: [`writers_idle`](Self::writers_idle)),
-    /// and otherwise only stamps, if a bump is due. While writers seal,
-    /// their own scans free a batch per seal, and a read's tick leaves the
-    /// freeing to them.
+    /// to free if there is work no writer is about to do (a queued table:
+    /// [`scan_on_tick`](Self::scan_on_tick), which gives the freeable
+    /// batches to the bag when the holder `keeps` the record; or objects
+    /// queued while no batch was sealed here during this record's last
+    /// [`IDLE_TICKS`] ticks: [`writers_idle`](Self::writers_idle)), and
+    /// otherwise only stamps, if a bump is due. While writers seal, their
+    /// own scans free a batch per seal, and a read's tick leaves the freeing
+    /// to them.
+    ///
+    /// `keeps`: the caller keeps `record` after this call (a thread-bound
+    /// pin whose thread goes on), so that its later ticks and retirements
+    /// free what its bag adopts. An owned guard gives its record back right
+    /// after: what it adopted would wait for the record's next holder in
+    /// this map, or the map's drop.
     ///
     /// # Safety
     ///
     /// The caller holds `record` (`guard.rs` gives it back after this).
     #[inline]
-    unsafe fn after_unpin(&self, scan_due: bool, record: &Record) {
+    unsafe fn after_unpin(&self, scan_due: bool, record: &Record, keeps: bool) {
         if !scan_due {
             return;
         }
@@ -546,8 +555,12 @@ impl TableReclaim {
         if cfg!(loom) {
             self.reclaim();
         } else if self.tables.load(Relaxed) > 0 {
-            // SAFETY: the caller's.
-            unsafe { self.scan_on_tick(record) };
+            if keeps {
+                // SAFETY: the caller's.
+                unsafe { self.scan_on_tick(record) };
+            } else {
+                self.reclaim();
+            }
         } else if self.writers_idle(record) {
             self.reclaim();
         } else if pacing::may_bump(0) {
@@ -564,18 +577,20 @@ impl TableReclaim {
     /// A pacing tick's scan while a retired table waits (a map that
     /// grows): frees the tables it finds freeable, and, in a map whose
     /// writers seal batches, gives the freeable batches to `record`'s bag
-    /// rather than freeing them in this operation. The holder frees them a
-    /// few per retirement, or a batch per tick once it stops retiring
-    /// ([`free_adopted_if_done`](Self::free_adopted_if_done)); what the
-    /// bag has no room for stays held. Freed here, a tick's batch cost the
-    /// operation that ticked 3–30 µs (the entries' lines are cold by
-    /// then): with 4 writers growing a map while they update it, about 1,100
-    /// of the slowest 6,000 of 6 million operations, the demo's p99.9
+    /// rather than freeing them in this operation. A holder that retires
+    /// frees them four per retirement; one that does not (a reader) a batch
+    /// per tick ([`free_adopted_if_done`](Self::free_adopted_if_done)), so
+    /// a read still pays for a batch, a tick later. What the bag has no
+    /// room for stays held. Freed here, a tick's batch cost the operation
+    /// that ticked 3–30 µs (the entries' lines are cold by then): with 4
+    /// writers growing a map while they update it, about 1,100 of the
+    /// slowest 6,000 of 6 million operations, the demo's p99.9
     /// (docs/benchmarks.md, "Ticks adopt while a table waits").
     ///
     /// # Safety
     ///
-    /// The caller holds `record`.
+    /// The caller holds `record`, and keeps it after the unpin this tick
+    /// follows (`after_unpin`'s `keeps`).
     #[inline]
     unsafe fn scan_on_tick(&self, record: &Record) {
         // Relaxed: a heuristic, as in `after_unpin`. A map that never

@@ -416,7 +416,7 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
         let fresh = GLOBAL.claim();
         readers.push(fresh);
         // SAFETY: this test holds `fresh`.
-        unsafe { r.after_unpin(true, fresh) };
+        unsafe { r.after_unpin(true, fresh, true) };
         assert_eq!(
             freed.load(Relaxed),
             0,
@@ -432,19 +432,19 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
     assert!(stamped, "no read's tick stamped the batch");
     let a = GLOBAL.claim();
     // SAFETY: this test holds `a`.
-    unsafe { r.after_unpin(true, a) };
+    unsafe { r.after_unpin(true, a, true) };
     assert_eq!(freed.load(Relaxed), 0, "a reader's first tick freed");
     // Seven quiet ticks in a row are not enough to find the writers idle.
     for i in 1..8 {
         // SAFETY: as above.
-        unsafe { r.after_unpin(true, a) };
+        unsafe { r.after_unpin(true, a, true) };
         assert_eq!(freed.load(Relaxed), 0, "freed at quiet tick {i}");
     }
     // Enough quiet ticks: the writers are idle, and ticks free.
     let mut done = false;
     for _ in 0..2000 {
         // SAFETY: as above.
-        unsafe { r.after_unpin(true, a) };
+        unsafe { r.after_unpin(true, a, true) };
         if freed.load(Relaxed) == bags::BATCH {
             done = true;
             break;
@@ -518,10 +518,10 @@ fn a_sealing_writer_frees_a_freeable_batch_over_its_next_retirements() {
         // it retired since the last; the one after frees the rest of A (32,
         // under a batch), but not B (whose scan waits for quiet ticks).
         // SAFETY: `g` holds its record.
-        unsafe { r.after_unpin(true, g.record()) };
+        unsafe { r.after_unpin(true, g.record(), true) };
         assert_eq!(freed.load(Relaxed), 32, "freed by a tick while retiring");
         // SAFETY: as above.
-        unsafe { r.after_unpin(true, g.record()) };
+        unsafe { r.after_unpin(true, g.record(), true) };
         assert_eq!(freed.load(Relaxed), bags::BATCH, "A not drained by a tick");
         // B (held) and the bag's 7 go with the map.
         drop(g);
@@ -565,6 +565,61 @@ fn a_tick_while_a_table_waits_gives_the_freeable_batches_to_the_bag() {
         drop(r);
         assert_eq!(freed.load(Relaxed), bags::BATCH + 3);
         assert_eq!(tables.load(Relaxed), 1);
+        return;
+    }
+    panic!("older pins held the batch back at every attempt");
+}
+
+#[test]
+fn a_batch_the_adopting_bag_has_no_room_for_stays_held() {
+    use super::bags::{Batch, Deferred};
+    let _alone = alone();
+    // A pin of another test, older than the stamp, can hold the batch
+    // back: then the attempt starts again.
+    for _ in 0..50 {
+        let r = TableReclaim::new();
+        let (freed, filler) = (Arc::new(Count::new(0)), Arc::new(Count::new(0)));
+        // Batch A: sealed and stamped while an older pin holds it, which
+        // then ends: A is freeable.
+        stamp_under_an_older_pin(&r, || retire_entries(&r, &freed, bags::BATCH));
+        // A record to adopt with, pinned after A's stamp (so not holding A).
+        let g = super::guard::TableOwnedGuard::pin(&r);
+        let bag = r.bags.get(g.record().index);
+        // The bag one object short of room for a batch.
+        let fill = bags::READY_MAX - bags::BATCH + 1;
+        // SAFETY: fresh probes, never shared, each retired once.
+        let objects = (0..fill)
+            .map(|_| unsafe { Deferred::new(probe(&filler)) })
+            .collect();
+        // SAFETY: `g` holds the bag's record; the probes are unreachable.
+        assert!(unsafe { bag.adopt(Batch::of(objects)) }.is_none());
+        // A scan adopting into the bag: no room for A, which stays held
+        // instead of being freed in this scan.
+        // SAFETY: `g` holds the bag's record.
+        unsafe { r.reclaim_into(Some(bag)) };
+        let freed_by_full = freed.load(Relaxed);
+        // Room made: the next scan adopts A (frees none of it).
+        // SAFETY: as above.
+        unsafe { bag.free_ready(bags::READY_MAX) };
+        assert_eq!(filler.load(Relaxed), fill);
+        // SAFETY: as above.
+        unsafe { r.reclaim_into(Some(bag)) };
+        // SAFETY: no scan of `r` runs now (this thread is its only user).
+        let held = unsafe { (*r.scan.get()).held.len() };
+        if held != 0 {
+            // An older pin of another test held A back at both scans.
+            continue;
+        }
+        assert_eq!(
+            freed_by_full, 0,
+            "a scan freed a batch its bag had no room for"
+        );
+        assert_eq!(freed.load(Relaxed), 0, "an adopted batch was freed at once");
+        // SAFETY: as above.
+        assert!(unsafe { bag.has_ready() });
+        drop(g);
+        drop(r);
+        assert_eq!(freed.load(Relaxed), bags::BATCH);
         return;
     }
     panic!("older pins held the batch back at every attempt");
