@@ -17,13 +17,15 @@
 //!   `slab.rs`, which pack a class's blocks end to end (a 24-byte entry
 //!   costs 24 bytes, not glibc's 32-byte chunk) and give a span's memory
 //!   back to the kernel once all its blocks are back.
-//! * **Bound.** A thread keeps at most twice the blocks of a class it
-//!   allocated in the last window of 4096 frees, and never more than
+//! * **Bound.** A thread keeps at most twice its recent allocations of a
+//!   class per window of 4096 frees (the last window's, or half the
+//!   previous estimate if more: [`List::adapt`]), and never more than
 //!   [`CAP_BYTES`] (1 MiB) per class, plus [`FLUSH`] blocks and the rest of
 //!   its last refill's fresh range (up to a run of spans, 384 KiB); beyond
 //!   that freed blocks go back to the spans, `FLUSH` at a time. A thread
-//!   that empties a map keeps almost nothing, so its cached blocks do not
-//!   pin spans. When the
+//!   that empties a map keeps almost nothing within a few windows (the
+//!   estimate halves with each), so its cached blocks do not pin spans.
+//!   When the
 //!   thread exits, its cache gives every block back. So memory follows the
 //!   maps: a map that shrinks or drops returns its entries' blocks to the
 //!   spans, except at most `CAP_BYTES` per class on each thread that freed
@@ -85,6 +87,9 @@ struct List {
     /// window of [`WINDOW`] frees.
     allocs: Cell<u32>,
     frees: Cell<u32>,
+    /// The thread's recent allocations per window: the last window's, or
+    /// half the previous estimate if that is more ([`adapt`](Self::adapt)).
+    peak: Cell<u32>,
     /// Blocks the next refill asks for ([`List::refill`]).
     refill: Cell<u32>,
     /// The rest of the fresh range of the last refill: `fresh_left`
@@ -104,6 +109,7 @@ impl List {
             limit: Cell::new(WINDOW),
             allocs: Cell::new(0),
             frees: Cell::new(0),
+            peak: Cell::new(0),
             refill: Cell::new(1),
             fresh: Cell::new(ptr::null_mut()),
             fresh_left: Cell::new(0),
@@ -113,9 +119,9 @@ impl List {
     /// Takes blocks for an empty list from the spans (`slab.rs`): returns
     /// one (null if no memory could be mapped) and keeps the others. The
     /// batch doubles on each refill (up to [`MAX_REFILL`] and [`cap`]) and
-    /// starts again at each window's end from half of what the window
-    /// allocated ([`adapt`](Self::adapt)), so a thread holds at most about
-    /// as many unused blocks as it allocated lately.
+    /// starts again at each window's end from the thread's recent
+    /// allocations per window ([`adapt`](Self::adapt)), so a thread holds
+    /// at most about as many unused blocks as it allocates in a window.
     ///
     /// Why batches: a thread that inserts new keys faster than it frees
     /// takes fresh blocks, and a fresh page faults when first written
@@ -242,22 +248,39 @@ impl List {
         }
     }
 
-    /// Ends a window: the list may hold twice what this thread allocated
-    /// in it (plus a little), at most [`cap`]; blocks beyond that go back
-    /// to the spans now, and so does the fresh range if the window
-    /// allocated nothing. A thread that frees much and allocates little
-    /// (a map being emptied) thus keeps almost nothing, and its freed
-    /// blocks do not pin spans; one that allocates as much as it frees
-    /// (steady writes) keeps a window's worth.
+    /// Ends a window: the list may hold twice the thread's recent
+    /// allocations per window (plus a little), at most [`cap`]; blocks
+    /// beyond that go back to the spans now, and so does the fresh range
+    /// if the window allocated nothing. The next refill takes the recent
+    /// allocations' worth.
+    ///
+    /// The recent allocations are this window's, or half the previous
+    /// estimate if that is more. Frees come in bursts (a paced epoch bump
+    /// makes a millisecond's retirements freeable at once), so a window of
+    /// frees can close inside a burst having seen few of the thread's
+    /// allocations. Sized by that window alone, the list of a thread that
+    /// allocates more than it frees (a map that grows while it is updated)
+    /// gave the burst back to the spans and took it again at its next
+    /// refill, each under the spans' lock; and refills restarted at half a
+    /// window's allocations. With 4 writers growing a map while they update
+    /// it, each writer took the spans' lock 2,000–2,600 times (1,500–2,200
+    /// give-backs, 330–400 refills); with the estimate, 860–1,400 (630–1,140
+    /// give-backs, 180–230 refills) (docs/benchmarks.md, "Bursts of
+    /// frees"). A thread that stops allocating (a map being emptied) still
+    /// drops to the floor within a few windows (log2 of its estimate), so
+    /// its freed blocks do not pin spans; one that allocates as much as it
+    /// frees (steady writes) keeps a window's worth.
     #[cold]
     fn adapt(&self, class: usize) {
         let allocs = self.allocs.get();
-        let limit = allocs.saturating_mul(2).saturating_add(64).min(cap(class));
+        let peak = allocs.max(self.peak.get() / 2);
+        self.peak.set(peak);
+        let limit = peak.saturating_mul(2).saturating_add(64).min(cap(class));
         self.limit.set(limit);
         self.allocs.set(0);
         self.frees.set(0);
-        // The next refill: about half of what this window allocated.
-        self.refill.set((allocs / 2).clamp(1, MAX_REFILL));
+        // The next refill: the recent allocations per window.
+        self.refill.set(peak.clamp(1, MAX_REFILL));
         if self.len.get() > limit {
             self.give_back(self.len.get() - limit);
         }
@@ -447,8 +470,10 @@ mod tests {
     fn values_are_dropped_once_and_the_cache_is_bounded() {
         let rc = Rc::new(());
         // Two windows and a bit of frees, after the allocations: the first
-        // window (which saw them) keeps every block, the second (which saw
-        // none) trims the list to its floor.
+        // window (which saw them) keeps every block, and so does the
+        // second (which saw none: the estimate halves, to about the blocks
+        // held); further windows without allocations trim the list to its
+        // floor.
         let n = 2 * WINDOW + 100;
         let ptrs: Vec<_> = (0..n).map(|_| alloc_with(rc.clone())).collect();
         assert_eq!(Rc::strong_count(&rc), n as usize + 1);
@@ -460,9 +485,19 @@ mod tests {
         if ENABLED {
             let kept = cached::<Rc<()>>();
             assert!(
-                kept <= 64 + 100,
-                "{kept} blocks kept after a free-only window"
+                kept >= n,
+                "{kept} of {n} blocks kept after one free-only window"
             );
+            let class = class_of::<Rc<()>>().unwrap();
+            // Windows without allocations: the estimate halves with each
+            // (from about 8,300: fourteen windows bring it to zero).
+            CACHE.with(|c| {
+                for _ in 0..14 {
+                    c.lists[class].adapt(class);
+                }
+            });
+            let kept = cached::<Rc<()>>();
+            assert!(kept <= 64, "{kept} blocks kept after free-only windows");
         }
     }
 
@@ -494,10 +529,10 @@ mod tests {
             assert_eq!(unsafe { take(p) }, [i as u64; 31]);
         }
         // A window ended among those frees (4096 of them, after the 5000
-        // allocations): the batch starts again at half of those.
+        // allocations): the batch starts again at those.
         CACHE.with(|c| {
             let list = &c.lists[class_of::<T>().unwrap()];
-            assert_eq!(list.refill.get(), 2500);
+            assert_eq!(list.refill.get(), 5000);
             // The list gives back in batches of `FLUSH` beyond its limit.
             assert!(list.len.get() <= cap(class_of::<T>().unwrap()) + FLUSH);
         });
