@@ -555,12 +555,8 @@ impl TableReclaim {
         if cfg!(loom) {
             self.reclaim();
         } else if self.tables.load(Relaxed) > 0 {
-            if keeps {
-                // SAFETY: the caller's.
-                unsafe { self.scan_on_tick(record) };
-            } else {
-                self.reclaim();
-            }
+            // SAFETY: the caller's.
+            unsafe { self.scan_on_tick(record, keeps) };
         } else if self.writers_idle(record) {
             self.reclaim();
         } else if pacing::may_bump(0) {
@@ -576,7 +572,8 @@ impl TableReclaim {
 
     /// A pacing tick's scan while a retired table waits (a map that
     /// grows): frees the tables it finds freeable, and, in a map whose
-    /// writers seal batches, gives the freeable batches to `record`'s bag
+    /// writers seal batches and if the holder `keeps` `record` (as in
+    /// `after_unpin`), gives the freeable batches to `record`'s bag
     /// rather than freeing them in this operation. A holder that retires
     /// frees them four per retirement; one that does not (a reader) a batch
     /// per tick ([`free_adopted_if_done`](Self::free_adopted_if_done)), so
@@ -589,13 +586,14 @@ impl TableReclaim {
     ///
     /// # Safety
     ///
-    /// The caller holds `record`, and keeps it after the unpin this tick
-    /// follows (`after_unpin`'s `keeps`).
+    /// The caller holds `record`.
     #[inline]
-    unsafe fn scan_on_tick(&self, record: &Record) {
+    unsafe fn scan_on_tick(&self, record: &Record, keeps: bool) {
         // Relaxed: a heuristic, as in `after_unpin`. A map that never
-        // sealed (a `WordMap`) retires tables only: no bag is touched.
-        if self.seals.load(Relaxed) == 0 {
+        // sealed (a `WordMap`) retires tables only: no bag is touched. A
+        // record given back after this tick would leave its bag's adopted
+        // objects to its next holder: no adoption then.
+        if !keeps || self.seals.load(Relaxed) == 0 {
             self.reclaim();
             return;
         }
