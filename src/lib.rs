@@ -110,6 +110,7 @@ pub use iter::{IntoIter, OwnedIter};
 pub use map::{
     Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,
 };
+pub use resize::assist::ResizeHelper;
 pub use resize::memory::{huge_pages, set_huge_pages};
 pub use set::{HashSet, HashSetRef, SetIntoIter, SetIter, SetOwnedIter, WordSet, WordSetIter};
 pub use stats::{ProbeStats, Stats};

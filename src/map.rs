@@ -341,6 +341,41 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     }
 }
 
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Eq + Send + Sync,
+    V: Send + Sync,
+    S: Sync,
+{
+    /// Registers a [`ResizeHelper`](crate::ResizeHelper) with the map: a
+    /// handle another thread runs to do the map's resize work (migrating
+    /// entries to a larger table, faulting the next table's memory in), so
+    /// that writers do not, until the helper is dropped. Writers take the
+    /// work back if the helper falls behind, so it never blocks them. Pays
+    /// off where the helper has a core of its own.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let map: Arc<lfmap::HashMap<u64, String>> = Arc::new(lfmap::HashMap::new());
+    /// let stop = Arc::new(AtomicBool::new(false));
+    /// let helper = {
+    ///     let (map, stop) = (Arc::clone(&map), Arc::clone(&stop));
+    ///     std::thread::spawn(move || map.resize_helper().run(&stop))
+    /// };
+    /// for i in 0..20_000 {
+    ///     map.pin().insert(i, i.to_string());
+    /// }
+    /// stop.store(true, Ordering::Release);
+    /// helper.join().unwrap();
+    /// assert_eq!(map.pin().get(&19_999).map(String::as_str), Some("19999"));
+    /// ```
+    pub fn resize_helper(&self) -> crate::ResizeHelper<'_> {
+        crate::ResizeHelper::new(&self.raw)
+    }
+}
+
 impl<K, V, S: Default> Default for HashMap<K, V, S> {
     fn default() -> Self {
         Self::with_hasher(S::default())

@@ -791,6 +791,22 @@ impl<T: Hash + Eq, S: BuildHasher> HashSet<T, S> {
     }
 }
 
+impl<T: Eq + Send + Sync, S: Sync> HashSet<T, S> {
+    /// Registers a [`ResizeHelper`](crate::ResizeHelper) with the set
+    /// ([`HashMap::resize_helper`]).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+    /// let helper = set.resize_helper();
+    /// set.pin().insert(1);
+    /// while helper.step() {}
+    /// assert!(set.pin().contains(&1));
+    /// ```
+    pub fn resize_helper(&self) -> crate::ResizeHelper<'_> {
+        self.map.resize_helper()
+    }
+}
+
 impl<T, S, G> HashSetRef<'_, T, S, G>
 where
     T: Hash + Eq,

@@ -48,6 +48,10 @@ pub struct Stats {
     /// (`reserve`, `shrink_to_fit`, iteration, resizes stacking up), are
     /// not counted.
     pub chunks_helped: u64,
+    /// Migration sub-chunks moved by [`ResizeHelper`](crate::ResizeHelper)s:
+    /// the work a helper thread took off the map's writers. Not counted in
+    /// `chunks_helped`.
+    pub chunks_assisted: u64,
     /// Generation of the current table (0 before the first resize).
     pub generation: u64,
     /// Retired entries and tables not yet freed by the reclaimer.
@@ -223,6 +227,9 @@ pub(crate) struct MapCounters {
     shared: PartyCounts,
     pub(crate) resizes: Events,
     pub(crate) promotions: Events,
+    /// Migration sub-chunks moved by resize helpers (`resize/assist.rs`):
+    /// few threads, so one shared counter.
+    pub(crate) assisted: Events,
 }
 
 /// What a [`Stats`] snapshot needs from the map's current root table.
@@ -240,6 +247,7 @@ impl MapCounters {
             shared: PartyCounts::new(),
             resizes: Events::new(),
             promotions: Events::new(),
+            assisted: Events::new(),
         }
     }
 
@@ -401,6 +409,7 @@ impl MapCounters {
             inserts: inserts as u64,
             removes: removes as u64,
             chunks_helped: self.sum(|p| &p.chunks) as u64,
+            chunks_assisted: self.assisted.get(),
             generation: root.generation,
             pending_garbage: root.pending_garbage,
         }

@@ -804,7 +804,105 @@ fn concurrent_adds_lose_nothing<M: TestMap>() {
     }
 }
 
+// ---------------------------------------------------------------------------
+// With a resize helper (`ResizeHelper`) doing the migrations
+// ---------------------------------------------------------------------------
+
+/// Runs `work` while a thread runs a resize helper of `map`, then stops it.
+/// The helper is registered before `work` starts, so writers leave their
+/// migration shares to it from the first write; whether it gets the CPU
+/// in time is the scheduler's business, so nothing here depends on how
+/// much it did.
+fn with_helper<M: TestMap>(map: &M, work: impl FnOnce()) {
+    let stop = AtomicBool::new(false);
+    let helper = map.resize_helper();
+    thread::scope(|s| {
+        s.spawn(|| helper.run(&stop));
+        work();
+        stop.store(true, Ordering::Release);
+    });
+}
+
+/// Disjoint writers grow the map to 120,000 keys and shrink it to 12,000
+/// while a helper migrates: every insert, get and removal is exact.
+fn disjoint_writers_with_a_helper<M: TestMap>() {
+    let map = M::new();
+    let n = 30_000u64;
+    with_helper(&map, || {
+        thread::scope(|s| {
+            for t in 0..FOUR {
+                let map = &map;
+                s.spawn(move || {
+                    let key = |i: u64| (t << 60) | i;
+                    for i in 0..n {
+                        assert_eq!(map.pin().insert(key(i), i), None);
+                    }
+                    for i in 0..n {
+                        assert_eq!(map.pin().get(&key(i)), Some(i));
+                    }
+                    for i in (0..n).filter(|i| i % 10 != 0) {
+                        assert_eq!(map.pin().remove(&key(i)), Some(i));
+                    }
+                });
+            }
+        });
+    });
+    assert_eq!(map.len() as u64, FOUR * n / 10);
+    let seen: HashSet<u64> = map.keys().into_iter().collect();
+    assert_eq!(seen.len() as u64, FOUR * n / 10);
+    for t in 0..FOUR {
+        for i in (0..n).step_by(10) {
+            assert_eq!(map.pin().get(&((t << 60) | i)), Some(i));
+        }
+    }
+}
+
+/// Adds from several threads to keys that keep being created (so the map
+/// grows throughout) while a helper migrates: no addition is lost or
+/// doubled, and every pass of an iteration running alongside yields the
+/// keys present from the start exactly once.
+fn adds_and_iteration_with_a_helper<M: TestMap>() {
+    let map = M::new();
+    let stable = 2_000u64;
+    for k in 0..stable {
+        map.pin().insert(k, 0);
+    }
+    let (threads, rounds) = (3u64, 20_000u64);
+    let writing = AtomicUsize::new(threads as usize);
+    with_helper(&map, || {
+        thread::scope(|s| {
+            for t in 0..threads {
+                let (map, writing) = (&map, &writing);
+                s.spawn(move || {
+                    for r in 0..rounds {
+                        let m = map.pin();
+                        m.add(&(r % stable), 1);
+                        m.insert(1 << 40 | (t << 32) | r, r);
+                    }
+                    writing.fetch_sub(1, Ordering::Release);
+                });
+            }
+            let mut passes = 0;
+            while passes < 3 || writing.load(Ordering::Acquire) > 0 {
+                let mut seen = HashSet::new();
+                for (k, _) in map.pin().iter() {
+                    assert!(seen.insert(k), "key {k:#x} yielded twice");
+                }
+                for k in 0..stable {
+                    assert!(seen.contains(&k), "stable key {k} missed");
+                }
+                passes += 1;
+            }
+        });
+    });
+    let total: u64 = (0..stable).map(|k| map.pin().get(&k).unwrap()).sum();
+    assert_eq!(total, threads * rounds);
+    assert_eq!(map.len() as u64, stable + threads * rounds);
+}
+
 both_maps!(
+    disjoint_writers_with_a_helper,
+    adds_and_iteration_with_a_helper,
     disjoint_inserts_pin_per_op,
     disjoint_inserts_long_pin,
     racing_get_or_insert_pin_per_op,

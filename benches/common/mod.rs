@@ -107,6 +107,12 @@ pub trait BenchMap<K: Key>: Send + Sync + Sized {
     /// Adds `delta` to the value of `k`, inserting `delta` if absent: the
     /// counter upsert, done the way each map's users would do it atomically.
     fn add(&self, k: K, delta: u64);
+    /// Does the map's resize work on the calling thread until `stop` is
+    /// set, where the map has a way to (lfmap's `ResizeHelper`); returns
+    /// at once for the others.
+    fn assist(&self, stop: &std::sync::atomic::AtomicBool) {
+        let _ = stop;
+    }
 }
 
 /// lfmap (seize reclamation): one `pin` per operation.
@@ -143,6 +149,9 @@ impl<K: Key> BenchMap<K> for Lfmap<K> {
         self.pin().compute(k, |cur| {
             lfmap::Operation::<u64, ()>::Insert(cur.map_or(delta, |(_, v)| v + delta))
         });
+    }
+    fn assist(&self, stop: &std::sync::atomic::AtomicBool) {
+        self.resize_helper().run(stop);
     }
 }
 
@@ -510,6 +519,9 @@ impl BenchMap<u64> for Word {
     #[inline]
     fn add(&self, k: u64, delta: u64) {
         lfmap::WordMap::add(self, &k, delta);
+    }
+    fn assist(&self, stop: &std::sync::atomic::AtomicBool) {
+        self.resize_helper().run(stop);
     }
 }
 

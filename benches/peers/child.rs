@@ -24,6 +24,9 @@ pub struct ChildCfg {
     pub ops: u64,
     /// Keys inserted by workloads 4-6.
     pub grow: u64,
+    /// Workloads 4-5: a thread beside the workers runs the map's resize
+    /// helper (lfmap's `ResizeHelper`; nothing for maps without one).
+    pub assist: bool,
 }
 
 impl ChildCfg {
@@ -39,6 +42,7 @@ impl ChildCfg {
             format!("keybits={}", self.keybits),
             format!("ops={}", self.ops),
             format!("grow={}", self.grow),
+            format!("assist={}", self.assist as u8),
         ]
     }
 
@@ -53,6 +57,7 @@ impl ChildCfg {
             keybits: 20,
             ops: 8 << 20,
             grow: 4 << 20,
+            assist: false,
         };
         for a in args {
             let (k, v) = a.split_once('=').expect("child arguments are key=value");
@@ -66,6 +71,7 @@ impl ChildCfg {
                 "keybits" => c.keybits = v.parse().unwrap(),
                 "ops" => c.ops = v.parse().unwrap(),
                 "grow" => c.grow = v.parse().unwrap(),
+                "assist" => c.assist = v == "1",
                 _ => panic!("unknown child argument {a}"),
             }
         }

@@ -213,6 +213,7 @@ pub fn driver_main(args: &[String]) {
         keybits: o.keybits,
         ops: o.ops,
         grow: o.grow,
+        assist: false,
     };
     for rep in 0..o.reps {
         let mut maps = o.maps.clone();

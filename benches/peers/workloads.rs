@@ -224,7 +224,11 @@ fn run_grow<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
     let barrier = Barrier::new(c.threads);
     let per = c.grow / c.threads as u64;
     let lat = c.mode == "lat";
+    let stop = AtomicBool::new(false);
     let results: Vec<(Instant, Instant, Hist)> = std::thread::scope(|s| {
+        if c.assist {
+            s.spawn(|| map.assist(&stop));
+        }
         let handles: Vec<_> = (0..c.threads)
             .map(|t| {
                 let (map, barrier) = (&map, &barrier);
@@ -248,7 +252,9 @@ fn run_grow<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let results = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        stop.store(true, Ordering::Release);
+        results
     });
     let start = results.iter().map(|r| r.0).min().unwrap();
     let end = results.iter().map(|r| r.1).max().unwrap();

@@ -413,3 +413,57 @@ fn add_racing_rehash() {
         check_content(&map, &[(1, 101), (4, 4), (5, 5)]);
     });
 }
+
+/// 15. a migration done by resize helpers (`src/resize/assist.rs`), racing
+/// an add. The map holds keys 1 to 6 in 8 slots; inserting 7 starts a
+/// growth to 16. A helper registered before the race makes the grower's
+/// writes and the add leave their share of the migration to helpers (the
+/// new table, with the 7 keys left to copy, stays below 5/8 full: 10
+/// slots; a write that comes while a helper has copied part of a range
+/// counts those keys twice and helps); a second helper steps meanwhile, migrating what it takes,
+/// while the adder (after the grower's inserts, on the same thread) seals
+/// its key and writes in the new table. The add is not lost, does not land
+/// behind a helper's copy, and sees the old value; afterwards every key is
+/// present once.
+#[test]
+fn add_racing_helper_migration() {
+    model(|| {
+        let map = map();
+        for k in 1..=6 {
+            map.insert(k, k);
+        }
+        let s = map.stats();
+        assert!(s.slots == 8 && s.resizes == s.resizes_finished, "{s:?}");
+        let registered = map.resize_helper();
+        let (m1, m2) = (map.clone(), map.clone());
+        let (added, ()) = race(
+            move || {
+                assert_eq!(m1.insert(7, 7), None);
+                assert_eq!(m1.insert(8, 8), None);
+                m1.add(&1, 10)
+            },
+            move || {
+                let helper = m2.resize_helper();
+                helper.step();
+                helper.step();
+            },
+        );
+        assert_eq!(added, 11);
+        assert_eq!(map.stats().resizes, 2);
+        while registered.step() {}
+        drop(registered);
+        check_content(
+            &map,
+            &[
+                (1, 11),
+                (2, 2),
+                (3, 3),
+                (4, 4),
+                (5, 5),
+                (6, 6),
+                (7, 7),
+                (8, 8),
+            ],
+        );
+    });
+}

@@ -17,6 +17,7 @@ use std::marker::PhantomData;
 use self::slot::{tag_of, Entry, Held, Pending, Word};
 use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
+use crate::resize::assist::Assist;
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
 use crate::resize::{next_of, prefetch_successor_home, Floor, Generation, Migrate, Resizer};
@@ -513,6 +514,21 @@ impl<K: Eq, V, S> RawMap<K, V, S> {
     /// Shrinks to the smallest table that fits (`Resizer::shrink_to_fit`).
     pub(crate) fn shrink_to_fit<G: ReclaimGuard>(&self, guard: &G) {
         self.resize.shrink_to_fit(self, guard);
+    }
+}
+
+impl<K, V, S> Assist for RawMap<K, V, S>
+where
+    K: Eq + Send + Sync,
+    V: Send + Sync,
+    S: Sync,
+{
+    fn assist_step(&self) -> bool {
+        self.resize.assist(self, &self.pin())
+    }
+
+    fn set_assistant(&self, on: bool) {
+        self.resize.set_assistant(on);
     }
 }
 

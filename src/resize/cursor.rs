@@ -305,6 +305,13 @@ impl Cursor {
         self.shared.finished.store(true, Release);
     }
 
+    /// Slots migrated so far (whole ranges). Relaxed: a policy input
+    /// (`Resizer::leaves_share`); nothing is read through it.
+    #[inline]
+    pub(crate) fn done(&self) -> usize {
+        self.shared.done.load(Relaxed)
+    }
+
     /// Whether every slot is migrated. Acquire: pairs with `set_finished`.
     #[inline]
     pub(crate) fn is_finished(&self) -> bool {

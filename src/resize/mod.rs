@@ -67,6 +67,7 @@
 //! unfinished while the next one is already needed does a writer
 //! finish the older one, O(slots) once for all.
 
+pub(crate) mod assist;
 pub(crate) mod cursor;
 pub(crate) mod memory;
 pub(crate) mod policy;
@@ -76,6 +77,7 @@ use std::ops::Range;
 
 use crossbeam_utils::CachePadded;
 
+pub(crate) use self::assist::Party;
 use self::cursor::{Cursor, CHUNK};
 use self::memory::alloc_failed;
 use self::policy::Shrink;
@@ -402,6 +404,12 @@ pub(crate) struct Resizer<T: Generation> {
     /// policy input, like the counters (a statistics atomic, so loom does
     /// not interleave it).
     min_slots: StatUsize,
+    /// Resize helpers registered with the map (`assist.rs`): while there
+    /// are any, writers leave the migration and the prepared table's
+    /// memory to them, within the bounds of `policy::assistant_keeps_up`.
+    /// Relaxed: a policy input (a statistics atomic, so loom does not
+    /// interleave it).
+    assistants: StatUsize,
 }
 
 impl<T: Generation> Resizer<T> {
@@ -411,6 +419,7 @@ impl<T: Generation> Resizer<T> {
             min_slots: StatUsize::new(first.header().slots()),
             root: AtomicPtr::new(Box::into_raw(first)),
             counters: MapCounters::new(),
+            assistants: StatUsize::new(0),
         }
     }
 
@@ -471,8 +480,17 @@ impl<T: Generation> Resizer<T> {
             if *depth == 0 {
                 table.prefetch_home(hash);
             }
-            self.help(map, table, next, guard);
-            seal(table, next);
+            // With a resize helper registered, the share is left to it
+            // (`assist.rs`); the seal never is.
+            let leave = self.leaves_share(table, next);
+            if !leave {
+                self.help(map, table, next, guard);
+            }
+            // Mutation for checking the loom models (docs/verification.md):
+            // a write that leaves its share to a helper skips its seal too.
+            if !(cfg!(lfmap_mutation = "assist_skips_seal") && leave) {
+                seal(table, next);
+            }
             table = next;
             *depth += 1;
             if *depth >= 2 {
@@ -568,7 +586,11 @@ impl<T: Generation> Resizer<T> {
         let prepared = unsafe { &*prepared };
         let total = prepared.memory_steps();
         let steps = &prepared.header().steps_claimed;
-        if steps.load(Relaxed) >= policy::steps_due(h.slots(), occupied, total) {
+        if steps.load(Relaxed) >= policy::steps_due(h.slots(), occupied, total)
+            || (self.assisted() && !policy::steps_all_due(h.slots(), occupied))
+        {
+            // Nothing due yet, or a resize helper faults the steps in
+            // (writers take over what is left once all are due).
             return;
         }
         // Still growing? (Removals since may make the resize a rebuild,
@@ -859,13 +881,33 @@ impl<T: Generation> Resizer<T> {
         P: Migrate<Table = T>,
         G: ReclaimGuard,
     {
+        let share = table.len().div_ceil(next.len()).min(MAX_SHARE);
+        self.migrate_share(map, table, next, share, Party::Writer, guard);
+    }
+
+    /// Migrates up to `share` sub-chunks of `table` into `next` for
+    /// `party` (a writer's share, [`help`](Self::help), or a resize
+    /// helper's, `assist.rs`), promoting if it completes the migration.
+    /// Returns how many it moved: fewer once nothing is left to take.
+    pub(crate) fn migrate_share<P, G>(
+        &self,
+        map: &P,
+        table: &T,
+        next: &T,
+        share: usize,
+        party: Party,
+        guard: &G,
+    ) -> usize
+    where
+        P: Migrate<Table = T>,
+        G: ReclaimGuard,
+    {
         let h = table.header();
         let slots = h.slots();
-        let share = slots.div_ceil(next.len()).min(MAX_SHARE);
-        for _ in 0..share {
+        for moved in 0..share {
             let hint = self.counters.range_hint(guard.slot(), h.generation);
             let Some(taken) = h.cursor.next_chunk(slots, hint.map(|(range, _)| range)) else {
-                return;
+                return moved;
             };
             // The sub-chunk this party's previous write fetched ahead (its
             // range's next one, unless a thief took that) has its lines
@@ -877,10 +919,13 @@ impl<T: Generation> Resizer<T> {
             for i in taken.sub.clone() {
                 map.migrate_slot(table, i, next, guard);
             }
-            self.counters.helped(guard.slot());
+            match party {
+                Party::Writer => self.counters.helped(guard.slot()),
+                Party::Assistant => self.counters.assisted.bump(),
+            }
             if h.cursor.complete(taken.sub.clone(), slots) {
                 self.promote(guard);
-                return;
+                return moved + 1;
             }
             // The party's next sub-chunk is likely the next one of this
             // range: its lines are fetched now (after the completion's
@@ -894,6 +939,7 @@ impl<T: Generation> Resizer<T> {
             self.counters
                 .set_range_hint(guard.slot(), h.generation, taken.range, ahead);
         }
+        share
     }
 
     /// Migrates every slot of `table` that is not yet migrated, whoever

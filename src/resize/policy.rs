@@ -103,6 +103,37 @@ pub(crate) fn predicted_growth(slots: usize, len: usize, min_slots: usize) -> Op
     doubles.then(|| resize_slots(slots, len, min_slots))
 }
 
+/// Whether writers may leave a running migration to the map's resize
+/// helpers (`assist.rs`): while the new table, with what is left to copy
+/// into it, stays below 5/8 full. `next` has `next_slots` slots and
+/// `next_occupied` claimed; the old table `old_slots`, `old_occupied`
+/// claimed, `done` of its slots migrated; what is left to copy is
+/// estimated as the old table's claimed share of the slots not migrated
+/// (tombstones count, so the estimate errs high). A growth leaves the new
+/// table at 3/8 once copied, so writers may insert a quarter of its slots
+/// (half the old table's) before they help again; then each does its
+/// usual share, and the sub-chunks left are done long before the new
+/// table reaches 3/4, where its own resize would have to wait for this
+/// one. A helper that stalls or falls behind thus costs the writers what
+/// no helper would.
+///
+/// Counting only the new table's claims is not enough: copies land there
+/// too, and writers that waited for it to reach 5/8 with nothing copied
+/// yet filled it past its load limit before the migration was done (a map
+/// grown with an idle helper took 55 µs a write, its tables full).
+#[inline]
+pub(crate) fn assistant_keeps_up(
+    next_slots: usize,
+    next_occupied: usize,
+    old_slots: usize,
+    old_occupied: usize,
+    done: usize,
+) -> bool {
+    let left = old_slots.saturating_sub(done) as u128;
+    let to_copy = (old_occupied as u128 * left / old_slots.max(1) as u128) as usize;
+    next_occupied.saturating_add(to_copy).saturating_mul(8) < next_slots.saturating_mul(5)
+}
+
 /// How many of a prepared successor's `total` memory steps should be
 /// handed out once its predecessor (of `slots` slots) has `occupied` claimed:
 /// none at 5/8 ([`should_prepare`]), all at 23/32, so that the steps
@@ -110,10 +141,26 @@ pub(crate) fn predicted_growth(slots: usize, len: usize, min_slots: usize) -> Op
 /// resize (at 3/4: [`should_grow`]) even when the count lags
 /// (`stats::claim_batch`).
 pub(crate) fn steps_due(slots: usize, occupied: usize, total: usize) -> usize {
-    let from = slots / 8 * 5;
-    let span = (slots / 32 * 3).max(1) as u128;
+    let (from, span) = steps_window(slots);
     let past = occupied.saturating_sub(from) as u128;
-    (total as u128 * past).div_ceil(span).min(total as u128) as usize
+    (total as u128 * past)
+        .div_ceil(span as u128)
+        .min(total as u128) as usize
+}
+
+/// Whether a table of `slots` slots with `occupied` claimed is at the end
+/// of the window over which its successor's memory steps are handed out
+/// ([`steps_due`]): from then on writers fault in what is left, one step a
+/// write, even when a resize helper was to do it (`assist.rs`).
+pub(crate) fn steps_all_due(slots: usize, occupied: usize) -> bool {
+    let (from, span) = steps_window(slots);
+    occupied >= from + span
+}
+
+/// Where [`steps_due`]'s window starts (5/8 of `slots`) and how long it
+/// is (3/32 of them, at least one).
+fn steps_window(slots: usize) -> (usize, usize) {
+    (slots / 8 * 5, (slots / 32 * 3).max(1))
 }
 
 /// Whether a table of `slots` slots holding `len` live keys is mostly
@@ -211,4 +258,36 @@ fn try_slots_to_fit(n: usize) -> Option<usize> {
 /// load limit ([`should_grow`]), the inverse of [`slots_to_fit`].
 pub(crate) fn capacity(slots: usize) -> usize {
     slots / 4 * 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assistant_keeps_up;
+
+    /// A growth of 4,096 slots, 3,072 claimed, into 8,192 (5/8: 5,120).
+    #[test]
+    fn writers_leave_a_growth_until_the_new_table_would_pass_five_eighths() {
+        // Nothing copied: the 3,072 to come count, so 2,047 new keys may
+        // land first, not 5,119.
+        assert!(assistant_keeps_up(8_192, 2_047, 4_096, 3_072, 0));
+        assert!(!assistant_keeps_up(8_192, 2_048, 4_096, 3_072, 0));
+        // Half migrated (1,536 copied): the same total.
+        assert!(assistant_keeps_up(
+            8_192,
+            1_536 + 2_047,
+            4_096,
+            3_072,
+            2_048
+        ));
+        assert!(!assistant_keeps_up(
+            8_192,
+            1_536 + 2_048,
+            4_096,
+            3_072,
+            2_048
+        ));
+        // All migrated: only the new table counts.
+        assert!(assistant_keeps_up(8_192, 5_119, 4_096, 3_072, 4_096));
+        assert!(!assistant_keeps_up(8_192, 5_120, 4_096, 3_072, 4_096));
+    }
 }

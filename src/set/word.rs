@@ -253,6 +253,22 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     }
 }
 
+impl<T: WordSized, S: BuildHasher + Sync> WordSet<T, S> {
+    /// Registers a [`ResizeHelper`](crate::ResizeHelper) with the set
+    /// ([`WordMap::resize_helper`]).
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u64> = lfmap::WordSet::new();
+    /// let helper = set.resize_helper();
+    /// set.insert(1);
+    /// while helper.step() {}
+    /// assert!(set.contains(&1));
+    /// ```
+    pub fn resize_helper(&self) -> crate::ResizeHelper<'_> {
+        self.map.resize_helper()
+    }
+}
+
 impl<T, S> WordSet<T, S> {
     /// Number of elements. Exact when no write runs concurrently;
     /// otherwise a recent value.

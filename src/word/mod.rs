@@ -879,3 +879,30 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         self.raw.shrink_to_fit();
     }
 }
+
+impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> WordMap<K, V, S> {
+    /// Registers a [`ResizeHelper`](crate::ResizeHelper) with the map: a
+    /// handle another thread runs to do the map's resize work (migrating
+    /// entries to a larger table, faulting the next table's memory in), so
+    /// that writers do not, until the helper is dropped. Writers take the
+    /// work back if the helper falls behind, so it never blocks them. Pays
+    /// off where the helper has a core of its own.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::new();
+    /// let stop = AtomicBool::new(false);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| map.resize_helper().run(&stop));
+    ///     for i in 0..100_000 {
+    ///         map.insert(i, i);
+    ///     }
+    ///     stop.store(true, Ordering::Release);
+    /// });
+    /// assert_eq!(map.len(), 100_000);
+    /// ```
+    pub fn resize_helper(&self) -> crate::ResizeHelper<'_> {
+        crate::ResizeHelper::new(&self.raw)
+    }
+}

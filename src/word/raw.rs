@@ -13,6 +13,7 @@ use super::slot::{KeyId, Unit};
 use super::table::WordTable;
 use crate::iter::Walk;
 use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
+use crate::resize::assist::Assist;
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
 use crate::resize::{next_of, prefetch_successor_home, Floor, Generation, Migrate, Resizer};
@@ -439,6 +440,16 @@ pub(crate) fn next_live(table: &WordTable, walk: &mut Walk) -> Option<(u64, u64)
             u.live().map(|v| (table.slots.key_bits(i, u), v))
         },
     )
+}
+
+impl<S: BuildHasher + Sync> Assist for RawWordMap<S> {
+    fn assist_step(&self) -> bool {
+        self.resize.assist(self, &self.pin())
+    }
+
+    fn set_assistant(&self, on: bool) {
+        self.resize.set_assistant(on);
+    }
 }
 
 impl<S: BuildHasher> Migrate for RawWordMap<S> {

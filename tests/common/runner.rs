@@ -72,6 +72,9 @@ pub trait TestMap: Send + Sync + Sized {
 
     fn probe_stats(&self) -> ProbeStats;
 
+    /// The map's `resize_helper`.
+    fn resize_helper(&self) -> lfmap::ResizeHelper<'_>;
+
     fn hasher(&self) -> &Self::Hasher;
 
     /// The hash the map's hasher gives `key`.
@@ -149,6 +152,9 @@ impl<S: BuildHasher + Clone + Default + Send + Sync> TestMap for HashMap<u64, u6
     }
     fn probe_stats(&self) -> ProbeStats {
         HashMap::probe_stats(self)
+    }
+    fn resize_helper(&self) -> lfmap::ResizeHelper<'_> {
+        HashMap::resize_helper(self)
     }
     fn hasher(&self) -> &S {
         HashMap::hasher(self)
@@ -249,6 +255,9 @@ impl<S: BuildHasher + Clone + Default + Send + Sync> TestMap for WordMap<u64, u6
     }
     fn probe_stats(&self) -> ProbeStats {
         WordMap::probe_stats(self)
+    }
+    fn resize_helper(&self) -> lfmap::ResizeHelper<'_> {
+        WordMap::resize_helper(self)
     }
     fn hasher(&self) -> &S {
         WordMap::hasher(self)

@@ -1,0 +1,445 @@
+//! Resize helpers: a thread a service gives to one map's resizes, so that
+//! its writers do not do them.
+//!
+//! Without a helper, the writers of a growing map do all of a resize's
+//! work between them: each write that meets a migration moves one
+//! sub-chunk of it ([`Resizer::help`]), and the writes before a growth
+//! fault its prepared table in, one memory step at a time
+//! ([`Resizer::prepare`]). That keeps every write's cost bounded, but the
+//! work is still done inside users' writes, on their threads. A
+//! [`ResizeHelper`] moves it onto a thread of the user's choosing:
+//!
+//! * **A helper does the work.** [`ResizeHelper::step`] migrates up to
+//!   [`STEP_SUBS`] sub-chunks of a running resize, or faults in one memory
+//!   step of the prepared table as soon as it exists (not paced by the
+//!   map's load, as writers' steps are);
+//!   [`ResizeHelper::run`] steps until told to stop, sleeping when there is
+//!   nothing to do.
+//! * **Writers leave it to the helper, within a bound.** While a helper
+//!   is registered, a write that meets a migration skips its share as
+//!   long as the new table is less than 5/8 full
+//!   ([`policy::assistant_keeps_up`]), and writers fault in none of the
+//!   prepared table until all its steps are due (23/32 full,
+//!   [`policy::steps_due`]). Past those bounds they do their usual shares
+//!   again. Writes still seal their own key in the old table (the
+//!   protocol's per-key step, `mod.rs`): a helper changes who does the
+//!   bulk of the work, never what a write must do to be correct.
+//!
+//! Nothing waits for a helper. It takes sub-chunks from the same cursor as
+//! the writers (`cursor.rs`), with the same idempotent copies, so a helper
+//! that stalls, or is dropped mid-migration, leaves at most a sub-chunk
+//! taken, which writers finish as they finish any stalled writer's; and the
+//! bounds above put the writers back to work before the next resize could
+//! stack up behind an unfinished one. The safety of a resize does not
+//! depend on who migrates: the loom models run helpers as they run writers.
+//!
+//! What a helper costs: a thread, busy while the map resizes (a migration
+//! is about as much work as the inserts that caused it); its sleep when
+//! idle ([`IDLE_MIN`] to [`IDLE_MAX`]); and, because it faults the prepared
+//! table in as soon as the map is 5/8 full, a map that stops growing
+//! between 5/8 and 3/4 holds its next table resident sooner than with
+//! paced steps (`shrink_to_fit` gives it back).
+
+use std::fmt;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::{next_of, policy, Generation, Migrate, Resizer};
+use crate::reclaim::ReclaimGuard;
+use crate::sync::Ordering::{Acquire, Relaxed};
+
+/// Who migrates a sub-chunk: which count it lands in (`Stats`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Party {
+    /// A write, by its share (`chunks_helped`).
+    Writer,
+    /// A resize helper (`chunks_assisted`).
+    Assistant,
+}
+
+/// Sub-chunks a helper migrates per [`ResizeHelper::step`]: 16 of
+/// [`SUB`](super::cursor::SUB) slots, 128 slots, a few microseconds of work
+/// between pins, so that a helper never holds back reclamation for long.
+pub(crate) const STEP_SUBS: usize = 16;
+
+/// A helper's first sleep when it finds no work.
+pub(crate) const IDLE_MIN: Duration = Duration::from_micros(50);
+
+/// A helper's longest sleep: each idle step doubles the sleep up to this,
+/// and any work found resets it to [`IDLE_MIN`]. Short against the time a
+/// growth of a large map takes, so a helper joins a migration soon after
+/// it starts (the writers' first writes into it leave their share to the
+/// helper, [`policy::assistant_keeps_up`]).
+pub(crate) const IDLE_MAX: Duration = Duration::from_millis(1);
+
+impl<T: Generation> Resizer<T> {
+    /// Whether a resize helper is registered with the map.
+    #[inline]
+    pub(crate) fn assisted(&self) -> bool {
+        self.assistants.load(Relaxed) > 0
+    }
+
+    /// Whether a write that meets the migration of `table` into `next`
+    /// leaves its share to the map's resize helpers: while any is
+    /// registered and `next` stays within the bound of
+    /// [`policy::assistant_keeps_up`].
+    #[inline]
+    pub(crate) fn leaves_share(&self, table: &T, next: &T) -> bool {
+        if !self.assisted() {
+            return false;
+        }
+        let h = table.header();
+        policy::assistant_keeps_up(
+            next.len(),
+            next.header().occupied.get(),
+            h.slots(),
+            h.occupied.get(),
+            h.cursor.done(),
+        )
+    }
+
+    /// Registers (`true`) or withdraws (`false`) a resize helper.
+    pub(crate) fn set_assistant(&self, on: bool) {
+        // Relaxed: a policy input; writers that read a stale count only do
+        // a share more, or leave one to a helper that just left (which the
+        // bounds of `leaves_share` and `prepare` put right).
+        if on {
+            self.assistants.fetch_add(1, Relaxed);
+        } else {
+            self.assistants.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// One step of a helper's work, if there is any: up to [`STEP_SUBS`]
+    /// sub-chunks of the root's migration, or else one memory step of the
+    /// root's prepared successor. Returns whether it did anything.
+    pub(crate) fn assist<P, G>(&self, map: &P, guard: &G) -> bool
+    where
+        P: Migrate<Table = T>,
+        G: ReclaimGuard,
+    {
+        let root = self.root(guard);
+        if let Some(next) = next_of(root, guard) {
+            // Every sub-chunk handed out (the last ones are being copied by
+            // writers, or by a thread that stalled, whose work the writers'
+            // steals and `finish` complete): nothing for a helper now.
+            return self.migrate_share(map, root, next, STEP_SUBS, Party::Assistant, guard) > 0;
+        }
+        self.populate_ahead(root)
+    }
+
+    /// Faults in one memory step of `table`'s prepared successor, if it has
+    /// one with steps left and the map is still growing (the test of
+    /// [`prepare`](Self::prepare): a resize that will be a rebuild does not
+    /// use the table).
+    fn populate_ahead(&self, table: &T) -> bool {
+        let h = table.header();
+        // Acquire: pairs with `prepare`'s publishing CAS, so the table's
+        // header is initialised for us.
+        let prepared = h.prepared.load(Acquire);
+        // SAFETY: `prepared` is set once and freed only with `table` (or as
+        // `next`, after `table`); `table` is the root, loaded through the
+        // caller's guard, which keeps it allocated.
+        let Some(prepared) = (unsafe { prepared.as_ref() }) else {
+            return false;
+        };
+        let total = prepared.memory_steps();
+        let steps = &prepared.header().steps_claimed;
+        if steps.load(Relaxed) >= total
+            || policy::predicted_growth(h.slots(), self.len(), self.min_slots()).is_none()
+        {
+            return false;
+        }
+        // Relaxed, as `prepare`'s: it only partitions the steps.
+        let k = steps.fetch_add(1, Relaxed);
+        if k >= total {
+            return false;
+        }
+        prepared.populate(k);
+        true
+    }
+}
+
+/// What a [`ResizeHelper`] needs from a map: one step of its resize work,
+/// and its registration. Implemented by both maps' cores.
+pub(crate) trait Assist: Sync {
+    /// One step of the map's resize work, pinned (`Resizer::assist`).
+    fn assist_step(&self) -> bool;
+
+    /// Registers or withdraws a helper (`Resizer::set_assistant`).
+    fn set_assistant(&self, on: bool);
+}
+
+/// A thread's offer to do one map's resize work, so that its writers do
+/// not: from [`HashMap::resize_helper`](crate::HashMap::resize_helper),
+/// [`WordMap::resize_helper`](crate::WordMap::resize_helper) and the sets'.
+///
+/// A growing lfmap moves its entries to the larger table cooperatively:
+/// every write that meets the move migrates a few slots of it first, and
+/// the writes before a growth fault the next table's memory in, a step at
+/// a time. Each write's share is small and bounded, but it is paid inside
+/// the write. A service that has a core to spare can give it the work
+/// instead: while a helper is registered (from its creation until it is
+/// dropped), writers leave the migration and the faulting-in to it, and
+/// only help again if the helper falls behind (the new table passes 5/8
+/// full, or the old one 23/32) — so a helper that stalls or exits never
+/// blocks anyone; its work just goes back to the writers.
+///
+/// Call [`run`](ResizeHelper::run) on a thread of its own, or
+/// [`step`](ResizeHelper::step) from a loop of your own. The helper borrows
+/// the map; share an `Arc` of the map with the helper's thread, or use
+/// scoped threads. A helper only pays off where it has a core of its own:
+/// on a machine whose cores the writers already keep busy, it takes time
+/// from them.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::thread;
+///
+/// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::new();
+/// let stop = AtomicBool::new(false);
+/// thread::scope(|s| {
+///     s.spawn(|| map.resize_helper().run(&stop));
+///     let m = map.pin();
+///     for i in 0..100_000 {
+///         m.insert(i, i);
+///     }
+///     stop.store(true, Ordering::Release);
+/// });
+/// assert_eq!(map.len(), 100_000);
+/// ```
+pub struct ResizeHelper<'a> {
+    map: &'a dyn Assist,
+}
+
+impl<'a> ResizeHelper<'a> {
+    /// Registers a helper with `map`.
+    pub(crate) fn new(map: &'a dyn Assist) -> Self {
+        map.set_assistant(true);
+        ResizeHelper { map }
+    }
+
+    /// Does one bounded step of the map's resize work, if there is any:
+    /// migrates up to 128 slots of a running resize, or faults in one step
+    /// (1 MiB) of the table a growing map has allocated for its next
+    /// growth. Returns whether it found work; `false` means the map is not
+    /// resizing and has nothing to prepare right now. Lock-free, like every
+    /// operation: it takes work from the same pool as the writers.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::new();
+    /// let helper = map.resize_helper();
+    /// assert!(!helper.step()); // an empty map has nothing to resize
+    /// ```
+    pub fn step(&self) -> bool {
+        self.map.assist_step()
+    }
+
+    /// Steps until `stop` is set (checked with `Acquire` between steps),
+    /// sleeping while there is no work: 50 µs at first, doubling to 1 ms
+    /// while none appears; any work found resets the sleep.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::new();
+    /// let stop = AtomicBool::new(false);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| map.resize_helper().run(&stop));
+    ///     for i in 0..50_000 {
+    ///         map.insert(i, i);
+    ///     }
+    ///     stop.store(true, Ordering::Release);
+    /// });
+    /// assert_eq!(map.get(&49_999), Some(49_999));
+    /// ```
+    pub fn run(&self, stop: &AtomicBool) {
+        let mut idle = IDLE_MIN;
+        while !stop.load(std::sync::atomic::Ordering::Acquire) {
+            if self.step() {
+                idle = IDLE_MIN;
+            } else {
+                std::thread::sleep(idle);
+                idle = (idle * 2).min(IDLE_MAX);
+            }
+        }
+    }
+}
+
+impl Drop for ResizeHelper<'_> {
+    /// Withdraws the helper: the map's writers take its work back.
+    fn drop(&mut self) {
+        self.map.set_assistant(false);
+    }
+}
+
+impl fmt::Debug for ResizeHelper<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResizeHelper").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::WordMap;
+
+    /// A map whose resize helper has done all there was to do, then grown
+    /// by single inserts until its next resize started (16,384 slots into
+    /// 32,768: the new table 3/8 full). Returns the next key to insert.
+    fn resizing_with_helper(map: &WordMap<u64, u64>, helper: &ResizeHelper<'_>) -> u64 {
+        let mut k = 0;
+        while k < 10_000 {
+            map.insert(k, k);
+            k += 1;
+        }
+        while helper.step() {}
+        let finished = map.stats().resizes_finished;
+        loop {
+            map.insert(k, k);
+            k += 1;
+            let s = map.stats();
+            if s.resizes > finished {
+                assert_eq!(s.resizes, s.resizes_finished + 1, "{s:?}");
+                return k;
+            }
+        }
+    }
+
+    fn assert_holds(map: &WordMap<u64, u64>, keys: u64) {
+        assert_eq!(map.len(), keys as usize);
+        for k in 0..keys {
+            assert_eq!(map.get(&k), Some(k), "key {k}");
+        }
+    }
+
+    /// While a helper is registered, writes that meet a migration leave it
+    /// to the helper (the new table is below 5/8): no write migrates, the
+    /// resize waits for the helper's steps, and they finish it.
+    #[test]
+    fn writers_leave_the_migration_to_a_registered_helper() {
+        let map = WordMap::<u64, u64>::new();
+        let helper = map.resize_helper();
+        let mut k = resizing_with_helper(&map, &helper);
+        let before = map.stats();
+        for _ in 0..1_000 {
+            map.insert(k, k);
+            k += 1;
+        }
+        let s = map.stats();
+        assert_eq!(s.chunks_helped, before.chunks_helped, "{s:?}");
+        assert_eq!(s.resizes, s.resizes_finished + 1, "{s:?}");
+        let mut steps = 0;
+        while helper.step() {
+            steps += 1;
+        }
+        let s = map.stats();
+        assert_eq!(s.resizes, s.resizes_finished, "{s:?}");
+        // 16,384 slots in sub-chunks of 8, 16 sub-chunks a step.
+        assert_eq!(s.chunks_assisted - before.chunks_assisted, 16_384 / 8);
+        assert_eq!(steps, 16_384 / 8 / STEP_SUBS);
+        assert_holds(&map, k);
+    }
+
+    /// A helper that never steps holds nothing up: once the new table,
+    /// with what is left to copy, would pass 5/8, writes help by their
+    /// share again and finish each migration before the new table needs a
+    /// resize of its own (resizes never stack up: as first written, the
+    /// bound counted the new table's claims only, and writers filled it
+    /// before copying anything).
+    #[test]
+    fn a_helper_that_never_steps_blocks_nothing() {
+        let map = WordMap::<u64, u64>::new();
+        let _idle = map.resize_helper();
+        for k in 0..200_000u64 {
+            map.insert(k, k);
+            let s = map.stats();
+            assert!(s.resizes <= s.resizes_finished + 1, "key {k}: {s:?}");
+        }
+        let s = map.stats();
+        assert!(s.resizes >= 13 && s.chunks_helped > 0, "{s:?}");
+        assert!(s.resizes - s.resizes_finished <= 1, "{s:?}");
+        assert_eq!(s.chunks_assisted, 0);
+        assert_holds(&map, 200_000);
+    }
+
+    /// Dropping the helper gives the work back: the next write that meets
+    /// the migration helps.
+    #[test]
+    fn dropping_the_helper_gives_the_work_back() {
+        let map = WordMap::<u64, u64>::new();
+        let helper = map.resize_helper();
+        let mut k = resizing_with_helper(&map, &helper);
+        let before = map.stats().chunks_helped;
+        map.insert(k, k);
+        k += 1;
+        assert_eq!(map.stats().chunks_helped, before);
+        drop(helper);
+        map.insert(k, k);
+        k += 1;
+        assert_eq!(map.stats().chunks_helped, before + 1);
+        assert_holds(&map, k);
+    }
+
+    /// Two helpers share one migration: each step takes sub-chunks the
+    /// other has not, and together they move every one exactly once.
+    #[test]
+    fn two_helpers_split_one_migration() {
+        let map = WordMap::<u64, u64>::new();
+        let (a, b) = (map.resize_helper(), map.resize_helper());
+        let k = resizing_with_helper(&map, &a);
+        let before = map.stats().chunks_assisted;
+        while a.step() | b.step() {}
+        let s = map.stats();
+        assert_eq!(s.resizes, s.resizes_finished, "{s:?}");
+        assert_eq!(s.chunks_assisted - before, 16_384 / 8);
+        assert_holds(&map, k);
+    }
+
+    /// A helper faults the prepared table in as soon as it exists, where
+    /// writers leave it (with a helper registered) until all its steps are
+    /// due at 23/32. (Only mapped tables are prepared: Linux.)
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_helper_faults_the_prepared_table_in_ahead_of_the_writers() {
+        let map = WordMap::<u64, u64>::new();
+        let helper = map.resize_helper();
+        // 8,192 slots, 5,400 keys: past 5/8 (prepared), below 23/32. Its
+        // successor (256 KiB) is one memory step.
+        for k in 0..5_400u64 {
+            map.insert(k, k);
+            if k < 4_000 {
+                while helper.step() {}
+            }
+        }
+        let claimed = || {
+            let guard = map.raw().pin();
+            let root = map.raw().resizer().root(&guard);
+            assert_eq!(root.len(), 8_192);
+            // SAFETY: the root's prepared table lives as long as the root,
+            // which `guard` protects.
+            let prepared = unsafe { root.header().prepared.load(Acquire).as_ref() }
+                .expect("prepared past 5/8");
+            (
+                prepared.header().steps_claimed.load(Relaxed),
+                prepared.memory_steps(),
+            )
+        };
+        let (writers, total) = claimed();
+        assert!(total >= 1);
+        assert_eq!(
+            writers, 0,
+            "writers faulted in steps a helper was there for"
+        );
+        let mut steps = 0;
+        while helper.step() {
+            steps += 1;
+        }
+        let (claimed, total) = claimed();
+        assert!(
+            claimed >= total && steps == total,
+            "{claimed} {total} {steps}"
+        );
+        assert_holds(&map, 5_400);
+    }
+}
