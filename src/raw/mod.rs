@@ -17,7 +17,7 @@ use std::marker::PhantomData;
 use self::slot::{tag_of, Entry, Held, Pending, Word};
 use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
-use crate::resize::assist::Assist;
+use crate::resize::assist::{Assist, Work};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
 use crate::resize::{next_of, prefetch_successor_home, Floor, Generation, Migrate, Resizer};
@@ -523,7 +523,7 @@ where
     V: Send + Sync,
     S: Sync,
 {
-    fn assist_step(&self) -> bool {
+    fn assist_step(&self) -> Work {
         self.resize.assist(self, &self.pin())
     }
 

@@ -12,9 +12,13 @@
 //! * **A helper does the work.** [`ResizeHelper::step`] migrates up to
 //!   [`STEP_SUBS`] sub-chunks of a running resize, or faults in one memory
 //!   step of the prepared table as soon as it exists (not paced by the
-//!   map's load, as writers' steps are);
-//!   [`ResizeHelper::run`] steps until told to stop, sleeping when there is
-//!   nothing to do.
+//!   map's load, as writers' steps are), or else gives back a step of a
+//!   retired table's memory (`handoff.rs`: while a helper is registered,
+//!   freed tables are unmapped by helpers, a MiB at a time, instead of
+//!   whole in the freeing thread's operation);
+//!   [`ResizeHelper::run`] steps until told to stop, pausing after each
+//!   memory step (which holds the process's memory-map lock) and sleeping
+//!   when there is nothing to do.
 //! * **Writers leave it to the helper, within a bound.** While a helper
 //!   is registered, a write that meets a migration skips its share as
 //!   long as the new table is less than 5/8 full
@@ -57,10 +61,26 @@ pub(crate) enum Party {
     Assistant,
 }
 
+/// What one step of a helper did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Work {
+    /// Nothing: no resize runs, nothing to prepare or give back.
+    None,
+    /// Migrated sub-chunks.
+    Migrated,
+    /// Faulted in a memory step of a prepared table, or unmapped one of a
+    /// retired table: a system call that holds the process's memory-map
+    /// lock (`ResizeHelper::run` pauses after it).
+    Memory,
+}
+
 /// Sub-chunks a helper migrates per [`ResizeHelper::step`]: 16 of
 /// [`SUB`](super::cursor::SUB) slots, 128 slots, a few microseconds of work
 /// between pins, so that a helper never holds back reclamation for long.
 pub(crate) const STEP_SUBS: usize = 16;
+
+/// A helper's pause after a memory step ([`ResizeHelper::run`]).
+pub(crate) const MEMORY_PAUSE: Duration = Duration::from_micros(20);
 
 /// A helper's first sleep when it finds no work.
 pub(crate) const IDLE_MIN: Duration = Duration::from_micros(50);
@@ -112,8 +132,8 @@ impl<T: Generation> Resizer<T> {
 
     /// One step of a helper's work, if there is any: up to [`STEP_SUBS`]
     /// sub-chunks of the root's migration, or else one memory step of the
-    /// root's prepared successor. Returns whether it did anything.
-    pub(crate) fn assist<P, G>(&self, map: &P, guard: &G) -> bool
+    /// root's prepared successor.
+    pub(crate) fn assist<P, G>(&self, map: &P, guard: &G) -> Work
     where
         P: Migrate<Table = T>,
         G: ReclaimGuard,
@@ -123,9 +143,18 @@ impl<T: Generation> Resizer<T> {
             // Every sub-chunk handed out (the last ones are being copied by
             // writers, or by a thread that stalled, whose work the writers'
             // steals and `finish` complete): nothing for a helper now.
-            return self.migrate_share(map, root, next, STEP_SUBS, Party::Assistant, guard) > 0;
+            let moved = self.migrate_share(map, root, next, STEP_SUBS, Party::Assistant, guard);
+            return if moved > 0 {
+                Work::Migrated
+            } else {
+                Work::None
+            };
         }
-        self.populate_ahead(root)
+        if self.populate_ahead(root) {
+            Work::Memory
+        } else {
+            Work::None
+        }
     }
 
     /// Faults in one memory step of `table`'s prepared successor, if it has
@@ -164,7 +193,7 @@ impl<T: Generation> Resizer<T> {
 /// and its registration. Implemented by both maps' cores.
 pub(crate) trait Assist: Sync {
     /// One step of the map's resize work, pinned (`Resizer::assist`).
-    fn assist_step(&self) -> bool;
+    fn assist_step(&self) -> Work;
 
     /// Registers or withdraws a helper (`Resizer::set_assistant`).
     fn set_assistant(&self, on: bool);
@@ -213,18 +242,27 @@ pub struct ResizeHelper<'a> {
 }
 
 impl<'a> ResizeHelper<'a> {
-    /// Registers a helper with `map`.
+    /// Registers a helper with `map` (and with the process's queue of
+    /// retired tables to unmap: `handoff.rs`).
     pub(crate) fn new(map: &'a dyn Assist) -> Self {
         map.set_assistant(true);
+        #[cfg(not(loom))]
+        super::handoff::helper_joined();
         ResizeHelper { map }
     }
 
     /// Does one bounded step of the map's resize work, if there is any:
     /// migrates up to 128 slots of a running resize, or faults in one step
     /// (1 MiB) of the table a growing map has allocated for its next
-    /// growth. Returns whether it found work; `false` means the map is not
-    /// resizing and has nothing to prepare right now. Lock-free, like every
-    /// operation: it takes work from the same pool as the writers.
+    /// growth, or else unmaps one step (1 MiB) of a retired table. Returns
+    /// whether it found work; `false` means the map is not resizing and has
+    /// nothing to prepare or give back right now. The migration and the
+    /// faulting-in are lock-free, like every operation: they take work from
+    /// the same pool as the writers. (Retired tables wait for the helpers
+    /// on a short process-wide queue behind a mutex, held for a push or a
+    /// pop: `munmap` holds the kernel's memory-map lock for 60–80 µs a MiB,
+    /// and every page fault of the process waits for it, so a helper gives
+    /// large tables back a MiB at a time, off the writers' threads.)
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::new();
@@ -232,7 +270,16 @@ impl<'a> ResizeHelper<'a> {
     /// assert!(!helper.step()); // an empty map has nothing to resize
     /// ```
     pub fn step(&self) -> bool {
-        self.map.assist_step()
+        self.work() != Work::None
+    }
+
+    /// [`step`](Self::step), saying what it did.
+    fn work(&self) -> Work {
+        match self.map.assist_step() {
+            #[cfg(not(loom))]
+            Work::None if super::handoff::step() => Work::Memory,
+            work => work,
+        }
     }
 
     /// Steps until `stop` is set (checked with `Acquire` between steps),
@@ -256,11 +303,23 @@ impl<'a> ResizeHelper<'a> {
     pub fn run(&self, stop: &AtomicBool) {
         let mut idle = IDLE_MIN;
         while !stop.load(std::sync::atomic::Ordering::Acquire) {
-            if self.step() {
-                idle = IDLE_MIN;
-            } else {
-                std::thread::sleep(idle);
-                idle = (idle * 2).min(IDLE_MAX);
+            match self.work() {
+                Work::Migrated => idle = IDLE_MIN,
+                Work::Memory => {
+                    // Faulting in and unmapping hold the process's
+                    // memory-map lock (for reading, for writing), and
+                    // Linux lets a new reader take it ahead of a waiting
+                    // writer: back to back, these steps kept a `HashMap`
+                    // writer's `mmap` (fresh entry memory) waiting 4–8 ms,
+                    // until the kernel handed the lock over. A pause
+                    // between steps lets waiters in.
+                    idle = IDLE_MIN;
+                    std::thread::sleep(MEMORY_PAUSE);
+                }
+                Work::None => {
+                    std::thread::sleep(idle);
+                    idle = (idle * 2).min(IDLE_MAX);
+                }
             }
         }
     }
@@ -270,6 +329,8 @@ impl Drop for ResizeHelper<'_> {
     /// Withdraws the helper: the map's writers take its work back.
     fn drop(&mut self) {
         self.map.set_assistant(false);
+        #[cfg(not(loom))]
+        super::handoff::helper_left();
     }
 }
 

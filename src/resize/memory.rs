@@ -187,8 +187,9 @@ impl<T> Drop for Zeroed<T> {
         }
         if self.mapped {
             // SAFETY: one mapping made by `map` for this array, which owns
-            // it and is being dropped: unmapped once, unused.
-            unsafe { map::unmap(self.ptr.as_ptr().cast(), layout.size()) };
+            // it and is being dropped: unmapped once (now, or by resize
+            // helpers' steps: `handoff.rs`), unused.
+            unsafe { super::handoff::unmap_table(self.ptr.as_ptr().cast(), layout.size()) };
         } else {
             // SAFETY: allocated by `alloc_zeroed` with this very layout.
             unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };

@@ -69,6 +69,8 @@
 
 pub(crate) mod assist;
 pub(crate) mod cursor;
+#[cfg(not(loom))]
+mod handoff;
 pub(crate) mod memory;
 pub(crate) mod policy;
 pub(crate) mod probe;

@@ -13,7 +13,7 @@ use super::slot::{KeyId, Unit};
 use super::table::WordTable;
 use crate::iter::Walk;
 use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
-use crate::resize::assist::Assist;
+use crate::resize::assist::{Assist, Work};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
 use crate::resize::{next_of, prefetch_successor_home, Floor, Generation, Migrate, Resizer};
@@ -443,7 +443,7 @@ pub(crate) fn next_live(table: &WordTable, walk: &mut Walk) -> Option<(u64, u64)
 }
 
 impl<S: BuildHasher + Sync> Assist for RawWordMap<S> {
-    fn assist_step(&self) -> bool {
+    fn assist_step(&self) -> Work {
         self.resize.assist(self, &self.pin())
     }
 
