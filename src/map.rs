@@ -371,6 +371,7 @@ where
     /// helper.join().unwrap();
     /// assert_eq!(map.pin().get(&19_999).map(String::as_str), Some("19999"));
     /// ```
+    #[must_use = "writers leave their resize work to the helper only while it is alive"]
     pub fn resize_helper(&self) -> crate::ResizeHelper<'_> {
         crate::ResizeHelper::new(&self.raw)
     }

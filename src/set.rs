@@ -802,6 +802,7 @@ impl<T: Eq + Send + Sync, S: Sync> HashSet<T, S> {
     /// while helper.step() {}
     /// assert!(set.pin().contains(&1));
     /// ```
+    #[must_use = "writers leave their resize work to the helper only while it is alive"]
     pub fn resize_helper(&self) -> crate::ResizeHelper<'_> {
         self.map.resize_helper()
     }

@@ -814,12 +814,20 @@ fn concurrent_adds_lose_nothing<M: TestMap>() {
 /// in time is the scheduler's business, so nothing here depends on how
 /// much it did.
 fn with_helper<M: TestMap>(map: &M, work: impl FnOnce()) {
+    /// Stops the helper however `work` ends: a failed assertion in it
+    /// would otherwise leave the scope waiting for the helper forever.
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
     let stop = AtomicBool::new(false);
     let helper = map.resize_helper();
     thread::scope(|s| {
         s.spawn(|| helper.run(&stop));
+        let _stop = StopOnDrop(&stop);
         work();
-        stop.store(true, Ordering::Release);
     });
 }
 

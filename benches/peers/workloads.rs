@@ -225,10 +225,19 @@ fn run_grow<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
     let per = c.grow / c.threads as u64;
     let lat = c.mode == "lat";
     let stop = AtomicBool::new(false);
+    /// Stops the helper however the workers end (a panic in one would
+    /// otherwise leave the scope waiting for the helper).
+    struct StopOnDrop<'a>(&'a AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
     let results: Vec<(Instant, Instant, Hist)> = std::thread::scope(|s| {
         if c.assist {
             s.spawn(|| map.assist(&stop));
         }
+        let stop_helper = StopOnDrop(&stop);
         let handles: Vec<_> = (0..c.threads)
             .map(|t| {
                 let (map, barrier) = (&map, &barrier);
@@ -253,7 +262,7 @@ fn run_grow<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
             })
             .collect();
         let results = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        stop.store(true, Ordering::Release);
+        drop(stop_helper);
         results
     });
     let start = results.iter().map(|r| r.0).min().unwrap();

@@ -16,24 +16,35 @@
 //! it: the mapping goes on a queue, and helpers unmap it a step
 //! ([`STEP_BYTES`]) per [`ResizeHelper::step`](crate::ResizeHelper::step)
 //! that has nothing else to do. The queue is bounded ([`MAX_QUEUED`]
-//! mappings; past it, the freer unmaps as before), so a helper that stops
-//! stepping holds back at most that much memory, and the last helper to
-//! leave unmaps what is left. Any helper drains any map's tables: the
-//! queue is the process's, like the memory-map lock it is about.
+//! mappings, [`MAX_QUEUED_BYTES`] in all; past either, the freer unmaps as
+//! before), so a helper that stops stepping holds back at most that much
+//! memory, and the last helper to leave unmaps what is left. Any helper
+//! drains any map's tables: the queue is the process's, like the
+//! memory-map lock it is about (a helper registered with one map also
+//! takes the unmapping off other maps' threads).
 //!
 //! The queue is a mutex around a short list: a freer or a helper holds it
 //! for a push or a pop, never across an `munmap`. Frees are once per
-//! table retirement, rare next to operations, and a map without helpers
-//! in the process takes the lock only to find that out.
+//! table retirement, rare next to operations, and with no helper in the
+//! process a free reads one counter and does not take the lock.
 
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::memory::{map, STEP_BYTES};
 
 /// The most mappings the queue holds; a table freed past it is unmapped
-/// by its freer. A growth retires one table at a time, each freed once
-/// readers moved on: a helper that keeps up holds one or two.
+/// by its freer. A growth retires one table at a time (a `WordMap` table's
+/// slots and its top-byte array: two mappings), each freed once readers
+/// moved on: a helper that keeps up holds one retirement's.
 const MAX_QUEUED: usize = 4;
+
+/// The most bytes the queue holds: a helper that stops stepping keeps at
+/// most this much of retired tables mapped, until it drops.
+const MAX_QUEUED_BYTES: usize = 512 << 20;
+
+/// The process's queue ([`Handoff`]).
+static HANDOFF: Handoff = Handoff::new();
 
 /// Registered helpers and the mappings they are to unmap.
 struct Queue {
@@ -41,17 +52,108 @@ struct Queue {
     /// `(address, bytes)` of each mapping, page-aligned; unmapped from the
     /// front, a step at a time.
     mappings: Vec<(usize, usize)>,
+    /// Their bytes, together.
+    bytes: usize,
 }
 
-static QUEUE: Mutex<Queue> = Mutex::new(Queue {
-    helpers: 0,
-    mappings: Vec::new(),
-});
+/// Helpers and the mappings queued for them: one per process
+/// ([`HANDOFF`]); tests make their own.
+struct Handoff {
+    /// `helpers` of `queue`, readable without the lock: a free with no
+    /// helper anywhere unmaps at once without taking it. Relaxed: a stale
+    /// non-zero only sends the free to the lock, which decides; a stale
+    /// zero unmaps now, as with no helper.
+    helpers: AtomicUsize,
+    queue: Mutex<Queue>,
+}
 
-/// The queue, whatever a panic elsewhere left (nothing panics while
-/// holding it, and its state is valid after any push or pop).
-fn queue() -> MutexGuard<'static, Queue> {
-    QUEUE.lock().unwrap_or_else(PoisonError::into_inner)
+impl Handoff {
+    const fn new() -> Handoff {
+        Handoff {
+            helpers: AtomicUsize::new(0),
+            queue: Mutex::new(Queue {
+                helpers: 0,
+                mappings: Vec::new(),
+                bytes: 0,
+            }),
+        }
+    }
+
+    /// The queue, whatever a panic elsewhere left (nothing panics while
+    /// holding it but an allocation failure in a push, and its state is
+    /// valid after any push or pop).
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`unmap_table`]'s work on this queue.
+    ///
+    /// # Safety
+    ///
+    /// As [`unmap_table`].
+    unsafe fn unmap_table(&self, ptr: *mut u8, size: usize) {
+        if size > STEP_BYTES && self.helpers.load(Relaxed) > 0 {
+            let mut q = self.lock();
+            if q.helpers > 0
+                && q.mappings.len() < MAX_QUEUED
+                && q.bytes.saturating_add(size) <= MAX_QUEUED_BYTES
+            {
+                q.mappings.push((ptr as usize, size));
+                q.bytes += size;
+                return;
+            }
+        }
+        // SAFETY: the caller's.
+        unsafe { map::unmap(ptr, size) };
+    }
+
+    fn joined(&self) {
+        let mut q = self.lock();
+        q.helpers += 1;
+        self.helpers.store(q.helpers, Relaxed);
+    }
+
+    fn left(&self) {
+        let left = {
+            let mut q = self.lock();
+            q.helpers -= 1;
+            self.helpers.store(q.helpers, Relaxed);
+            if q.helpers > 0 {
+                return;
+            }
+            q.bytes = 0;
+            std::mem::take(&mut q.mappings)
+        };
+        for (at, size) in left {
+            // SAFETY: queued by `unmap_table`, whose caller gave the
+            // mapping up; taken off the queue, so unmapped once, here.
+            unsafe { map::unmap(at as *mut u8, size) };
+        }
+    }
+
+    fn step(&self) -> bool {
+        let (at, size) = {
+            let mut q = self.lock();
+            let (at, size) = match q.mappings.first_mut() {
+                None => return false,
+                Some(m) if m.1 > STEP_BYTES => {
+                    // The step's part leaves the queue; the rest stays
+                    // first.
+                    let step = (m.0, STEP_BYTES);
+                    *m = (m.0 + STEP_BYTES, m.1 - STEP_BYTES);
+                    step
+                }
+                Some(_) => q.mappings.remove(0),
+            };
+            q.bytes -= size;
+            (at, size)
+        };
+        // SAFETY: `[at, at + size)` is the front of a queued mapping, taken
+        // off the queue above (a page-aligned part: `STEP_BYTES` is a page
+        // multiple), so unmapped once, here.
+        unsafe { map::unmap(at as *mut u8, size) };
+        true
+    }
 }
 
 /// Gives a freed table's mapping of `size` bytes at `ptr` back to the
@@ -63,92 +165,92 @@ fn queue() -> MutexGuard<'static, Queue> {
 /// `[ptr, ptr + size)` is one mapping made by `map::map_table`, owned by
 /// the caller and no longer used by anyone.
 pub(crate) unsafe fn unmap_table(ptr: *mut u8, size: usize) {
-    if size > STEP_BYTES {
-        let mut q = queue();
-        if q.helpers > 0 && q.mappings.len() < MAX_QUEUED {
-            q.mappings.push((ptr as usize, size));
-            return;
-        }
-    }
     // SAFETY: the caller's.
-    unsafe { map::unmap(ptr, size) };
+    unsafe { HANDOFF.unmap_table(ptr, size) }
 }
 
 /// Counts a resize helper in.
 pub(crate) fn helper_joined() {
-    queue().helpers += 1;
+    HANDOFF.joined();
 }
 
 /// Counts a resize helper out; the last one unmaps whatever is queued.
 pub(crate) fn helper_left() {
-    let left = {
-        let mut q = queue();
-        q.helpers -= 1;
-        if q.helpers > 0 {
-            return;
-        }
-        std::mem::take(&mut q.mappings)
-    };
-    for (at, size) in left {
-        // SAFETY: queued by `unmap_table`, whose caller gave the mapping
-        // up; taken off the queue, so unmapped once, here.
-        unsafe { map::unmap(at as *mut u8, size) };
-    }
+    HANDOFF.left();
 }
 
 /// Unmaps one step of the oldest queued mapping, if any; returns whether
 /// there was one.
 pub(crate) fn step() -> bool {
-    let (at, size) = {
-        let mut q = queue();
-        match q.mappings.first_mut() {
-            None => return false,
-            Some(m) if m.1 > STEP_BYTES => {
-                // The step's part leaves the queue; the rest stays first.
-                let step = (m.0, STEP_BYTES);
-                *m = (m.0 + STEP_BYTES, m.1 - STEP_BYTES);
-                step
-            }
-            Some(_) => q.mappings.remove(0),
-        }
-    };
-    // SAFETY: `[at, at + size)` is the front of a queued mapping, taken off
-    // the queue above (a page-aligned part: `STEP_BYTES` is a page
-    // multiple), so unmapped once, here.
-    unsafe { map::unmap(at as *mut u8, size) };
-    true
+    HANDOFF.step()
 }
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
-    /// With a helper registered, a large mapping waits on the queue and
-    /// goes back a step per call; the last helper out unmaps the rest; a
-    /// small one, or one past the bound, is unmapped at once. (The queue is
-    /// the process's: other tests' helpers may come and go, so this checks
-    /// only what it queued itself, by address.)
-    #[test]
-    fn helpers_unmap_queued_tables_in_steps() {
-        let queued = |at: usize| {
-            queue()
-                .mappings
-                .iter()
-                .any(|m| m.0 >= at && m.0 < at + 4 * STEP_BYTES)
-        };
-        helper_joined();
-        let size = 3 * STEP_BYTES + 4096;
+    fn mapping(size: usize) -> *mut u8 {
         let at = map::map_table(size, false);
         assert!(!at.is_null());
-        // SAFETY: our fresh mapping, given up.
-        unsafe { unmap_table(at, size) };
-        assert!(queued(at as usize));
-        let mut steps = 0;
-        while queued(at as usize) {
-            assert!(step());
-            steps += 1;
-            assert!(steps <= 64, "never drained");
+        at
+    }
+
+    /// Gives `h` a fresh mapping of `size` bytes at `at` to unmap.
+    fn give_up(h: &Handoff, at: *mut u8, size: usize) {
+        // SAFETY: callers pass a fresh mapping of theirs (`mapping`), which
+        // nothing uses, and give it up here.
+        unsafe { h.unmap_table(at, size) };
+    }
+
+    /// With a helper registered, a large mapping waits on the queue and
+    /// goes back a step per call; a small one is unmapped at once, and so
+    /// is one with no helper, or past the bounds; the last helper out
+    /// unmaps the rest. (A queue of the test's own: the process's is
+    /// shared with other tests' helpers.)
+    #[test]
+    fn helpers_unmap_queued_tables_in_steps() {
+        let h = Handoff::new();
+        let size = 3 * STEP_BYTES + 4096;
+        give_up(&h, mapping(size), size);
+        assert!(h.lock().mappings.is_empty(), "queued with no helper");
+        h.joined();
+        give_up(&h, mapping(STEP_BYTES), STEP_BYTES);
+        assert!(h.lock().mappings.is_empty(), "a small mapping queued");
+        let at = mapping(size);
+        give_up(&h, at, size);
+        assert_eq!(h.lock().mappings, vec![(at as usize, size)]);
+        assert_eq!(h.lock().bytes, size);
+        for k in 1..=3 {
+            assert!(h.step());
+            let rest = (at as usize + k * STEP_BYTES, size - k * STEP_BYTES);
+            assert_eq!(h.lock().mappings, vec![rest]);
         }
-        helper_left();
+        assert!(h.step());
+        assert!(!h.step());
+        assert_eq!(h.lock().bytes, 0);
+        // Bounded: four mappings queue, the fifth is unmapped by its freer.
+        for _ in 0..5 {
+            give_up(&h, mapping(size), size);
+        }
+        assert_eq!(h.lock().mappings.len(), MAX_QUEUED);
+        h.joined();
+        h.left();
+        assert_eq!(h.lock().mappings.len(), MAX_QUEUED, "one helper is left");
+        h.left();
+        assert!(h.lock().mappings.is_empty() && h.lock().bytes == 0);
+        assert_eq!(h.helpers.load(Relaxed), 0);
+    }
+
+    /// The byte bound: a mapping that would take the queue past
+    /// `MAX_QUEUED_BYTES` is unmapped by its freer.
+    #[test]
+    fn the_queue_holds_at_most_its_bytes() {
+        let h = Handoff::new();
+        h.joined();
+        let big = MAX_QUEUED_BYTES / 2 + STEP_BYTES;
+        give_up(&h, mapping(big), big);
+        give_up(&h, mapping(big), big);
+        assert_eq!(h.lock().mappings.len(), 1);
+        h.left();
     }
 }

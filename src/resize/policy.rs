@@ -103,6 +103,12 @@ pub(crate) fn predicted_growth(slots: usize, len: usize, min_slots: usize) -> Op
     doubles.then(|| resize_slots(slots, len, min_slots))
 }
 
+/// While a resize helper is registered and keeps up, a thread's writes
+/// that meet a migration do one share in this many (`assist.rs`,
+/// `helps_anyway`): enough to end a migration no helper works on, at a
+/// sixteenth of the writers' usual migration work.
+pub(crate) const ASSISTED_WRITES_PER_SHARE: u32 = 16;
+
 /// Whether writers may leave a running migration to the map's resize
 /// helpers (`assist.rs`): while the new table, with what is left to copy
 /// into it, stays below 5/8 full. `next` has `next_slots` slots and

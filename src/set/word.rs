@@ -264,6 +264,7 @@ impl<T: WordSized, S: BuildHasher + Sync> WordSet<T, S> {
     /// while helper.step() {}
     /// assert!(set.contains(&1));
     /// ```
+    #[must_use = "writers leave their resize work to the helper only while it is alive"]
     pub fn resize_helper(&self) -> crate::ResizeHelper<'_> {
         self.map.resize_helper()
     }

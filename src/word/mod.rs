@@ -902,6 +902,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> WordMap<K, V, S> {
     /// });
     /// assert_eq!(map.len(), 100_000);
     /// ```
+    #[must_use = "writers leave their resize work to the helper only while it is alive"]
     pub fn resize_helper(&self) -> crate::ResizeHelper<'_> {
         crate::ResizeHelper::new(&self.raw)
     }
