@@ -106,7 +106,9 @@ pub(crate) fn predicted_growth(slots: usize, len: usize, min_slots: usize) -> Op
 /// While a resize helper is registered and keeps up, a thread's writes
 /// that meet a migration do one share in this many (`assist.rs`,
 /// `helps_anyway`): enough to end a migration no helper works on, at a
-/// sixteenth of the writers' usual migration work.
+/// sixteenth of the writers' usual migration work. Unused under loom,
+/// whose models never help anyway.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) const ASSISTED_WRITES_PER_SHARE: u32 = 16;
 
 /// Whether writers may leave a running migration to the map's resize
