@@ -399,11 +399,13 @@ where
     /// from `table`. While an older table may still be reached (a migration
     /// into `table` is unfinished), that table's copied words still point at
     /// entries it handed over, and readers dereference them to compare keys;
-    /// such retirements wait on `table`'s deferred list until the older
-    /// table is unlinked (`Table::promoted`).
+    /// such an entry waits on `table`'s deferred list until the older table
+    /// is unlinked (`Table::promoted`). Only an entry a migration copied in
+    /// can be one (`Word::inherited`): one a writer placed here was never in
+    /// an older table, and is retired at once.
     fn retire_entry<G: ReclaimGuard>(&self, table: &Table<K, V>, old: Word<'_, K, V>, guard: &G) {
         let entry = old.ptr();
-        if table.defer_retire(entry) {
+        if old.inherited() && table.defer_retire(entry) {
             if table.older_released() {
                 // The promoter may have drained before our push landed.
                 table.drain_deferred(guard);

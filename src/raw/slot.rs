@@ -18,6 +18,7 @@
 //! | 0 | `DELETED` | the key was removed: a *keyed tombstone*, the entry is kept so the key stays recognisable |
 //! | 1 | `FROZEN` | a migration owns the slot; no write may land here any more |
 //! | 2 | `COPIED` | the slot's content now lives in the next table (or, for a tombstone, was dropped) |
+//! | 56 | `INHERITED` | the entry came from an older table by a migration's copy (64-bit targets; none on 32-bit) |
 //!
 //! A probe step is one load: a word with no entry ends the probe (or, if
 //! frozen, sends it to the next table); a word whose tag differs from the
@@ -27,6 +28,18 @@
 //! only the entry's key and value; migrations compare hashes first). The home slot comes from the
 //! *high* bits of the spread hash (`resize/probe.rs`) and the tag from the low
 //! bits of the hash, so the two are independent.
+//!
+//! `INHERITED` tells a writer that replaces or revives the entry whether an
+//! older table can still lead a reader to it: only a copied entry is also in
+//! an older table's (frozen) slot, so only a copied entry may have to wait
+//! for that table's unlinking before it is retired (`raw/table.rs`,
+//! `defer_retire`). A replacement installs a word without it, so only the
+//! first replacement of a copied key per migration waits; every later one
+//! is retired at once. Bit 56 is clear in every user-space address (below
+//! 2^56 even with 5-level paging), as [`Pending::new`] checks. On 32-bit
+//! targets there is no spare bit: every word counts as inherited, and every
+//! replaced entry waits while a migration runs (the behaviour before the
+//! bit existed).
 //!
 //! The tag is part of every word a slot ever holds for its key, so it is
 //! set by the same CAS that claims the slot: there is no window in which a
@@ -88,6 +101,13 @@ const TAG_MASK: usize = if usize::BITS == 64 {
     0
 };
 
+/// The word bit that marks an entry a migration copied in from an older
+/// table (module docs); 0 on 32-bit targets, which have no spare bit.
+const INHERITED: usize = if usize::BITS == 64 { 1 << 56 } else { 0 };
+
+/// The high bits of a word that are not address bits.
+const HIGH_BITS: usize = TAG_MASK | INHERITED;
+
 /// The tag bits of a word holding an entry with `hash`: seven low bits of
 /// the hash, shifted into place (independent of the home slot, which comes
 /// from the high bits of the spread hash).
@@ -130,7 +150,7 @@ pub(crate) struct Pending<K, V>(*mut Entry<K, V>);
 impl<K, V> Pending<K, V> {
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
         let ptr = pool::alloc_with(Entry { hash, key, value });
-        if ptr.addr() & TAG_MASK != 0 {
+        if ptr.addr() & HIGH_BITS != 0 {
             // A platform whose allocator hands out addresses above 2^57:
             // none that Rust supports today. Report it, never corrupt.
             tag_space_exhausted(ptr);
@@ -174,8 +194,9 @@ impl<K, V> Pending<K, V> {
 #[cold]
 fn tag_space_exhausted<T>(ptr: *mut T) -> ! {
     panic!(
-        "lfmap: the allocator returned address {ptr:p}, whose top 7 bits are \
-         not zero; lfmap keeps a hash tag there and cannot run on this platform"
+        "lfmap: the allocator returned address {ptr:p}, whose top 8 bits are \
+         not zero; lfmap keeps a hash tag and a flag there and cannot run on \
+         this platform"
     )
 }
 
@@ -251,7 +272,20 @@ impl<'g, K, V> Word<'g, K, V> {
     /// an identity, for comparisons and retirement.
     #[inline]
     pub(crate) fn ptr(self) -> *mut Entry<K, V> {
-        self.raw.map_addr(|a| a & !(FLAGS | TAG_MASK))
+        self.raw.map_addr(|a| a & !(FLAGS | HIGH_BITS))
+    }
+    /// Whether the entry may also be in an older table's slot: it came
+    /// from there by a migration's copy (module docs). Always true on
+    /// targets without the bit.
+    #[inline]
+    pub(crate) fn inherited(self) -> bool {
+        // Mutation for checking the loom models (docs/verification.md): take
+        // every entry for one placed here first, so a replaced copy is
+        // retired while the older table still leads readers to it.
+        if cfg!(lfmap_mutation = "retire_inherited_at_once") {
+            return false;
+        }
+        INHERITED == 0 || self.has(INHERITED)
     }
     /// No entry was ever placed here (the slot may be frozen).
     #[inline]
@@ -316,6 +350,7 @@ impl<K, V> fmt::Debug for Word<'_, K, V> {
             .field("tag", &(self.tag() >> TAG_SHIFT))
             .field("frozen", &self.frozen())
             .field("copied", &self.copied())
+            .field("inherited", &self.inherited())
             .finish()
     }
 }
@@ -334,11 +369,12 @@ pub(crate) struct Fresh<K, V>(*mut Entry<K, V>);
 
 impl<K, V> Fresh<K, V> {
     /// The word that carries `w`'s entry into another table: the same
-    /// entry and tag, flags cleared. `w` must hold an entry.
+    /// entry and tag, flags cleared, marked `INHERITED`. `w` must hold an
+    /// entry.
     #[inline]
     pub(crate) fn moved(w: Word<'_, K, V>) -> Self {
         debug_assert!(!w.is_vacant());
-        Fresh(w.raw.map_addr(|a| a & !FLAGS))
+        Fresh(w.raw.map_addr(|a| (a & !FLAGS) | INHERITED))
     }
 }
 
@@ -561,7 +597,7 @@ impl<K, V> Slots<K, V> {
         for i in range {
             let entry = self.words[i]
                 .load(Relaxed)
-                .map_addr(|a| a & !(FLAGS | TAG_MASK));
+                .map_addr(|a| a & !(FLAGS | HIGH_BITS));
             // The line holding the stored hash, which the copy reads.
             let hash = std::mem::offset_of!(Entry<K, V>, hash);
             crate::resize::memory::prefetch(entry.cast::<u8>().wrapping_add(hash));
@@ -667,6 +703,7 @@ mod tests {
             .replace(3, removed, Pending::new(0x55, 7, 71))
             .unwrap();
         assert_eq!(revived.value, 71);
+        assert_eq!(slots.load(3, &g).inherited(), INHERITED == 0);
         // SAFETY: unlinked by the replace above; this test owns it alone.
         unsafe { Entry::free(removed.ptr()) };
 
@@ -688,7 +725,19 @@ mod tests {
         assert!(slots.seal(4, &g).is_err());
         assert!(slots.claim(4, &Fresh::moved(copied), &g).is_err());
 
-        // SAFETY: the test owns the one live entry left; nothing else frees it.
+        // A migration's copy is marked inherited, with the same entry and
+        // tag; a writer's own claim is not (on targets with the bit).
+        assert_eq!(live.inherited(), INHERITED == 0);
+        slots.claim(5, &Fresh::moved(copied), &g).unwrap();
+        let moved = slots.load(5, &g);
+        assert!(moved.inherited() && !moved.frozen() && !moved.copied());
+        assert_eq!((moved.ptr(), moved.tag()), (copied.ptr(), copied.tag()));
+        assert!(format!("{moved:?}").contains("inherited: true"));
+        let moved_frozen = slots.freeze(5, &g);
+        assert!(moved_frozen.inherited() && moved_frozen.ptr() == copied.ptr());
+
+        // SAFETY: the test owns the one live entry left (in slots 3 and 5,
+        // as after a copy); nothing else frees it.
         unsafe { Entry::free(copied.ptr()) };
     }
 }
