@@ -35,19 +35,23 @@
 //! for that table's unlinking before it is retired (`raw/table.rs`,
 //! `defer_retire`). A replacement installs a word without it, so only the
 //! first replacement of a copied key per migration waits; every later one
-//! is retired at once. Bit 56 is clear in every user-space address (below
-//! 2^56 even with 5-level paging), as [`Pending::new`] checks. On 32-bit
+//! is retired at once. Bit 56 is clear wherever the top bits are (below:
+//! user space ends below 2^56), as [`Pending::new`] checks. On 32-bit
 //! targets there is no spare bit: every word counts as inherited, and every
 //! replaced entry waits while a migration runs (the behaviour before the
 //! bit existed).
 //!
 //! The tag is part of every word a slot ever holds for its key, so it is
 //! set by the same CAS that claims the slot: there is no window in which a
-//! slot is claimed but untagged. Entries come from the global allocator,
-//! whose addresses on every 64-bit platform Rust supports leave the top
-//! seven bits clear (user space ends at 2^47, or 2^56 with 5-level paging);
-//! [`Pending::new`] checks this for every entry and panics with a clear
-//! message rather than corrupt a word.
+//! slot is claimed but untagged. Entries come from the entry pool
+//! (`raw/pool.rs`: spans mapped from the kernel, or from the global
+//! allocator where there is no `mmap`, and the global allocator under
+//! loom), whose addresses leave the top eight bits clear wherever user
+//! space ends at 2^47, or 2^56 with 5-level paging, and pointers carry no
+//! tag in their top byte. A platform that tags heap pointers there (AArch64
+//! top-byte tagging or MTE, as on some Android systems) would set them:
+//! [`Pending::new`] checks every entry and panics with a clear message
+//! rather than corrupt a word.
 //!
 //! States and transitions (every arrow is one CAS on the word, except
 //! `mark_copied`, a store: see there):
@@ -151,8 +155,8 @@ impl<K, V> Pending<K, V> {
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
         let ptr = pool::alloc_with(Entry { hash, key, value });
         if ptr.addr() & HIGH_BITS != 0 {
-            // A platform whose allocator hands out addresses above 2^57:
-            // none that Rust supports today. Report it, never corrupt.
+            // An address with any of its top 8 bits set (above 2^56, or a
+            // pointer tagged in its top byte). Report it, never corrupt.
             tag_space_exhausted(ptr);
         }
         Pending(ptr)
