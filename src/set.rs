@@ -72,6 +72,9 @@ impl<T> HashSet<T> {
     /// Creates an empty set that holds at least `capacity` elements before
     /// it resizes.
     ///
+    /// Its table's memory is faulted in here and stays resident, as with
+    /// [`HashMap::with_capacity`].
+    ///
     /// # Panics
     ///
     /// Panics with "lfmap: capacity overflow" if the table this needs would

@@ -1,9 +1,11 @@
-//! A growth's table is faulted in before the resize that installs it
-//! (issue #15): the writes, copies and reads of a resize take no page
-//! fault on the new table's memory.
+//! Table memory is faulted in before operations use it (issue #15): a
+//! growth's table before the resize that installs it, so that the writes,
+//! copies and reads of a resize take no page fault on it; a table sized by
+//! `with_capacity` or `reserve` by that call, so that the writes filling
+//! it take none.
 //!
 //! Counted, not timed: this thread's minor page faults
-//! (`/proc/thread-self/stat`) across a resize, against the new table's
+//! (`/proc/thread-self/stat`) across the operations, against the table's
 //! page count. Linux only (elsewhere tables are not mapped by lfmap), and
 //! skipped under AddressSanitizer (its shadow memory faults too).
 
@@ -94,4 +96,124 @@ fn table_pages_are_faulted_in_ahead_of_the_resize() {
     for i in (0..k).step_by(101) {
         assert_eq!(map.get(&i), Some(i));
     }
+}
+
+/// Keys with a top byte (as hashed or random `u64`s have): each stores
+/// its byte beside its slot, in an array of one byte per slot.
+fn spread(k: u64) -> u64 {
+    k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 << 63
+}
+
+/// Inserts `n` keys with top bytes into `map`; returns this thread's minor
+/// page faults meanwhile. Checks a sample afterwards.
+fn faults_inserting(map: &WordMap<u64, u64>, n: u64) -> u64 {
+    let before = minor_faults();
+    for k in 0..n {
+        map.insert(spread(k), k);
+    }
+    let faults = minor_faults() - before;
+    for k in (0..n).step_by(97) {
+        assert_eq!(map.get(&spread(k)), Some(k));
+    }
+    faults
+}
+
+/// A table sized by `with_capacity` is faulted in by the constructor: the
+/// inserts that fill it (at random places, each page's first write a
+/// fault before) fault in almost nothing, top bytes included.
+#[test]
+fn with_capacity_faults_the_table_in() {
+    if let Some(why) = cannot_tell() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    const KEYS: u64 = 1 << 17;
+    let before = minor_faults();
+    let map: WordMap<u64, u64> = WordMap::with_capacity(KEYS as usize);
+    let in_new = minor_faults() - before;
+    let slots = map.stats().slots as u64;
+    // 16-byte units and one top byte per slot.
+    let pages = slots * 17 / 4096;
+    assert!(
+        in_new >= pages * 9 / 10,
+        "with_capacity faulted in {in_new} of the table's {pages} pages"
+    );
+    let faults = faults_inserting(&map, KEYS);
+    assert!(
+        faults < pages / 32,
+        "{faults} page faults filling a pre-sized table of {pages} pages"
+    );
+}
+
+/// `reserve` faults in the table it installs, in the call.
+#[test]
+fn reserve_faults_the_table_in() {
+    if let Some(why) = cannot_tell() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    const KEYS: u64 = 1 << 17;
+    let map: WordMap<u64, u64> = WordMap::new();
+    map.insert(spread(u64::MAX), 0);
+    map.reserve(KEYS as usize);
+    let pages = map.stats().slots as u64 * 17 / 4096;
+    let faults = faults_inserting(&map, KEYS);
+    assert!(
+        faults < pages / 32,
+        "{faults} page faults filling a reserved table of {pages} pages"
+    );
+}
+
+/// A growth's memory steps fault in the top bytes of the prepared table's
+/// slots too, not only its units: a growth with keys that have top bytes
+/// faults in almost nothing (the top-byte array alone is 1/17 of the
+/// table's pages, which faulted inside the inserts and copies before).
+#[test]
+fn growth_prepares_the_top_bytes_too() {
+    if let Some(why) = cannot_tell() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    const SLOTS: u64 = 1 << 18;
+    let map: WordMap<u64, u64> = WordMap::new();
+    let mut k = 0u64;
+    while k < SLOTS / 32 * 23 + 64 {
+        map.insert(spread(k), k);
+        k += 1;
+    }
+    assert_eq!(map.stats().slots, SLOTS as usize, "no resize yet");
+    let finished = map.stats().resizes_finished;
+    let before = minor_faults();
+    while map.stats().resizes_finished == finished {
+        map.insert(spread(k), k);
+        k += 1;
+        assert!(k < SLOTS, "the resize never finished");
+    }
+    let faults = minor_faults() - before;
+    // The new table's top bytes: 2^19 bytes, 128 pages.
+    let top_pages = 2 * SLOTS / 4096;
+    assert!(
+        faults < top_pages / 4,
+        "{faults} page faults during a resize whose top bytes alone are {top_pages} pages"
+    );
+}
+
+/// The generic map's `with_capacity` faults its slot array in too (its
+/// entries are faulted in by the entry pool, a span run at a time).
+#[test]
+fn hashmap_with_capacity_faults_the_table_in() {
+    if let Some(why) = cannot_tell() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let before = minor_faults();
+    let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(1 << 17);
+    let in_new = minor_faults() - before;
+    let pages = map.stats().slots as u64 * 8 / 4096;
+    assert!(
+        in_new >= pages * 9 / 10,
+        "with_capacity faulted in {in_new} of the table's {pages} pages"
+    );
+    map.pin().insert(1, 1);
+    assert_eq!(map.pin().get(&1), Some(&1));
 }

@@ -216,17 +216,29 @@ pub(crate) fn steps<T>(array: &Zeroed<T>) -> usize {
 /// end).
 #[cfg(not(loom))]
 pub(crate) fn populate<T>(array: &Zeroed<T>, k: usize) {
+    let per_step = STEP_BYTES / std::mem::size_of::<T>().max(1);
+    let start = k.saturating_mul(per_step);
+    populate_range(array, start..start.saturating_add(per_step));
+}
+
+/// Faults in, for writing, the pages under elements `range` of `array`
+/// (clamped to it), like [`populate`]: for an array that runs beside a
+/// stepped one (`WordMap`'s top bytes beside its units), the part under
+/// the same slots as the step.
+#[cfg(not(loom))]
+pub(crate) fn populate_range<T>(array: &Zeroed<T>, range: std::ops::Range<usize>) {
+    let size = std::mem::size_of::<T>();
     let bytes = std::mem::size_of_val::<[T]>(array);
-    let Some(start) = k
-        .checked_mul(STEP_BYTES)
-        .filter(|&s| s < bytes && array.mapped)
-    else {
+    let start = range.start.saturating_mul(size);
+    if !array.mapped || start >= bytes || range.end <= range.start {
         return;
-    };
-    let len = STEP_BYTES.min(bytes - start);
+    }
+    let end = range.end.saturating_mul(size).min(bytes);
+    // Rounded down to a page: the mapping starts on one.
+    let start = start - start % map::page_size();
     // SAFETY: `start < bytes`, so the address stays inside the array.
     let at = unsafe { array.ptr.as_ptr().cast::<u8>().add(start) };
-    map::populate(at, len);
+    map::populate(at, end - start);
 }
 
 /// Under loom there is no memory to fault in.
@@ -238,6 +250,10 @@ pub(crate) fn steps<T>(_: &Zeroed<T>) -> usize {
 /// Under loom there is no memory to fault in.
 #[cfg(loom)]
 pub(crate) fn populate<T>(_: &Zeroed<T>, _: usize) {}
+
+/// Under loom there is no memory to fault in.
+#[cfg(loom)]
+pub(crate) fn populate_range<T>(_: &Zeroed<T>, _: std::ops::Range<usize>) {}
 
 /// `n` zeroed atomics for a table (see [`Zeroed`]). Fails instead of
 /// aborting, for `try_reserve`.
@@ -453,6 +469,9 @@ pub(crate) mod map {
     }
     pub(crate) fn populate(_: *mut u8, _: usize) {
         unreachable!("nothing is mapped on this platform")
+    }
+    pub(crate) fn page_size() -> usize {
+        4096
     }
 }
 

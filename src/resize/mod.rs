@@ -247,6 +247,24 @@ pub(crate) enum Floor {
     Leave,
 }
 
+/// When a new table's memory is faulted in.
+///
+/// A page fault costs microseconds (about 2 µs on the machine of
+/// docs/benchmarks.md), and a read that maps the shared zero page into a
+/// page that a write then writes costs every thread of the process a TLB
+/// shootdown. A table that grows is prepared ahead, in steps
+/// (`Resizer::prepare`); a table that a user's call sizes has its memory
+/// faulted in by that call, so that no later operation meets either.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FaultIn {
+    /// In the call that allocates the table (`with_capacity`, `reserve`,
+    /// `extend`, `shrink_to_fit`): the user asked for that memory.
+    Now,
+    /// As the writes and copies first touch it, or ahead by the memory
+    /// steps of a prepared growth: resizes that the map starts itself.
+    AsUsed,
+}
+
 /// Why a table prepares no successor (`Resizer::allocate_prepared`).
 enum Decline {
     /// Not this table, ever: too small to be mapped, sized by the user, or
@@ -306,6 +324,14 @@ pub(crate) trait Generation: Retire + Sized {
     /// Faults in memory step `k` of this table (`memory::populate`): a
     /// hint, changing no slot, safe while other threads use the table.
     fn populate(&self, k: usize);
+
+    /// Faults in every memory step of this table: the table a user's call
+    /// sized ([`FaultIn::Now`]).
+    fn populate_all(&self) {
+        for k in 0..self.memory_steps() {
+            self.populate(k);
+        }
+    }
 
     /// Gets `next`'s memory (or this table's) ready for the copies of the
     /// slots `chunk` of this table, just before they are made. A hint: the
@@ -415,8 +441,11 @@ pub(crate) struct Resizer<T: Generation> {
 }
 
 impl<T: Generation> Resizer<T> {
-    /// A resizer whose root is `first`, never shrinking below `first`'s size.
+    /// A resizer whose root is `first`, never shrinking below `first`'s
+    /// size. `first` is sized by the user (`with_capacity`, or the
+    /// smallest table): its memory is faulted in now ([`FaultIn::Now`]).
     pub(crate) fn new(first: Box<T>) -> Self {
+        first.populate_all();
         Resizer {
             min_slots: StatUsize::new(first.header().slots()),
             root: AtomicPtr::new(Box::into_raw(first)),
@@ -666,19 +695,20 @@ impl<T: Generation> Resizer<T> {
             return;
         }
         let slots = policy::resize_slots(table.header().slots(), self.len(), self.min_slots());
-        if let Err(e) = self.start_resize_to(table, slots, guard) {
+        if let Err(e) = self.start_resize_to(table, slots, FaultIn::AsUsed, guard) {
             alloc_failed(e);
         }
     }
 
     /// Starts a resize of `table` to a table of `slots` slots unless one
-    /// already runs (whatever its size): allocates the table and installs
-    /// it as `table`'s successor. An allocation failure leaves everything
-    /// as it was.
+    /// already runs (whatever its size): allocates the table (faulting its
+    /// memory in first if `fault` says so) and installs it as `table`'s
+    /// successor. An allocation failure leaves everything as it was.
     fn start_resize_to<G: ReclaimGuard>(
         &self,
         table: &T,
         slots: usize,
+        fault: FaultIn,
         guard: &G,
     ) -> Result<(), TryReserveError> {
         if next_of(table, guard).is_some() {
@@ -698,6 +728,11 @@ impl<T: Generation> Resizer<T> {
         } else {
             Box::into_raw(T::successor(placement, generation)?)
         };
+        if fault == FaultIn::Now {
+            // SAFETY: `new` is unpublished, or the prepared table, which
+            // `table` (protected by `guard`) keeps alive.
+            unsafe { &*new }.populate_all();
+        }
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
         // failure: we then use the winner's table.
@@ -800,7 +835,7 @@ impl<T: Generation> Resizer<T> {
                     (slots, slots)
                 }
             };
-            if let Err(e) = self.start_resize_to(root, slots, guard) {
+            if let Err(e) = self.start_resize_to(root, slots, FaultIn::Now, guard) {
                 if !floor_set && before < slots {
                     // Nothing changed: put the floor back (unless another
                     // reserve raised it further meanwhile).
@@ -858,7 +893,10 @@ impl<T: Generation> Resizer<T> {
             if root.len() < slots || (root.len() == slots && !tombstones && !prepared) {
                 return;
             }
-            if self.start_resize_to(root, slots, guard).is_err() {
+            if self
+                .start_resize_to(root, slots, FaultIn::Now, guard)
+                .is_err()
+            {
                 return;
             }
             // One resize and done, whatever its size (another thread's may

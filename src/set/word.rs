@@ -54,6 +54,9 @@ impl<T: WordSized> WordSet<T> {
     /// Creates an empty set that holds `capacity` elements without
     /// resizing.
     ///
+    /// Its table's memory is faulted in here and stays resident, as with
+    /// [`WordMap::with_capacity`](crate::WordMap::with_capacity).
+    ///
     /// ```
     /// let set: lfmap::WordSet<u64> = lfmap::WordSet::with_capacity(1000);
     /// assert!(set.stats().capacity >= 1000);

@@ -233,9 +233,16 @@ impl Units {
         crate::resize::memory::steps(&self.units)
     }
 
-    /// Faults in memory step `k` of the unit array (`memory::populate`).
+    /// Faults in memory step `k` of the unit array (`memory::populate`),
+    /// and the top bytes of the same slots: a key with a top byte (a
+    /// hashed or random `u64`, a pointer) writes its slot's byte, whose
+    /// first write to a page would otherwise fault inside that write.
     pub(crate) fn populate(&self, k: usize) {
-        crate::resize::memory::populate(&self.units, k);
+        use crate::resize::memory::{populate, populate_range, STEP_BYTES};
+        populate(&self.units, k);
+        let per_step = STEP_BYTES / std::mem::size_of::<AtomicU128>();
+        let start = k.saturating_mul(per_step);
+        populate_range(&self.high, start..start.saturating_add(per_step));
     }
 
     /// Asks the CPU to start loading the cache lines of units `range`
