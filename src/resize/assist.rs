@@ -164,9 +164,8 @@ impl<T: Generation> Resizer<T> {
     }
 
     /// Faults in one memory step of `table`'s prepared successor, if it has
-    /// one with steps left and the map is still growing (the test of
-    /// [`prepare`](Self::prepare): a resize that will be a rebuild does not
-    /// use the table).
+    /// one with steps left that would still serve the resize (the test of
+    /// [`prepare`](Self::prepare)).
     fn populate_ahead(&self, table: &T) -> bool {
         let h = table.header();
         // Acquire: pairs with `prepare`'s publishing CAS, so the table's
@@ -180,9 +179,7 @@ impl<T: Generation> Resizer<T> {
         };
         let total = prepared.memory_steps();
         let steps = &prepared.header().steps_claimed;
-        if steps.load(Relaxed) >= total
-            || policy::predicted_growth(h.slots(), self.len(), self.min_slots()).is_none()
-        {
+        if steps.load(Relaxed) >= total || !self.still_serves(table, prepared) {
             return false;
         }
         // Relaxed, as `prepare`'s: it only partitions the steps.

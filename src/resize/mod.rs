@@ -247,32 +247,37 @@ pub(crate) enum Floor {
     Leave,
 }
 
-/// When a new table's memory is faulted in.
+/// Who sized a new table: the user's call, or the map's own policy.
 ///
 /// A page fault costs microseconds (about 2 µs on the machine of
 /// docs/benchmarks.md), and a read that maps the shared zero page into a
 /// page that a write then writes costs every thread of the process a TLB
-/// shootdown. A table that grows is prepared ahead, in steps
-/// (`Resizer::prepare`); a table that a user's call sizes has its memory
-/// faulted in by that call, so that no later operation meets either.
+/// shootdown. A table the map's policy sizes (a growth, a rebuild) is
+/// prepared ahead, in steps (`Resizer::prepare`); a table that a user's
+/// call sizes has its memory faulted in by that call, so that no later
+/// operation meets either.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum FaultIn {
-    /// In the call that allocates the table (`with_capacity`, `reserve`,
-    /// `extend`, `shrink_to_fit`): the user asked for that memory.
-    Now,
-    /// As the writes and copies first touch it, or ahead by the memory
-    /// steps of a prepared growth: resizes that the map starts itself.
-    AsUsed,
+enum Origin {
+    /// `with_capacity`, `reserve`, `extend`, `shrink_to_fit`: the table
+    /// has exactly the size asked for, and its memory is faulted in by the
+    /// call that allocates it (the user asked for that memory).
+    Caller,
+    /// A resize the map starts itself: the prepared successor serves if it
+    /// has the size wanted, or one close enough for a rebuild
+    /// ([`policy::prepared_serves`]); a fresh table faults in as the
+    /// writes and copies first touch it.
+    Policy,
 }
 
 /// Why a table prepares no successor (`Resizer::allocate_prepared`).
 enum Decline {
-    /// Not this table, ever: too small to be mapped, sized by the user, or
-    /// no memory for it.
+    /// Not this table, ever: its successors are too small to be mapped, it
+    /// cannot double, or there is no memory for it.
     ForGood,
-    /// Not now: removals keep the map at half live or less, so its resize
-    /// would be a rebuild, not a growth.
-    NotGrowing,
+    /// Not now: the resize would grow a table that the user sized (the
+    /// map may yet churn at that size instead, and then rebuild), or
+    /// rebuild into a table too small to be mapped.
+    NotNow,
 }
 
 /// Frees a table that was never installed (a prepared table the resize did
@@ -326,7 +331,7 @@ pub(crate) trait Generation: Retire + Sized {
     fn populate(&self, k: usize);
 
     /// Faults in every memory step of this table: the table a user's call
-    /// sized ([`FaultIn::Now`]).
+    /// sized ([`Origin::Caller`]).
     fn populate_all(&self) {
         for k in 0..self.memory_steps() {
             self.populate(k);
@@ -443,7 +448,7 @@ pub(crate) struct Resizer<T: Generation> {
 impl<T: Generation> Resizer<T> {
     /// A resizer whose root is `first`, never shrinking below `first`'s
     /// size. `first` is sized by the user (`with_capacity`, or the
-    /// smallest table): its memory is faulted in now ([`FaultIn::Now`]).
+    /// smallest table): its memory is faulted in now ([`Origin::Caller`]).
     pub(crate) fn new(first: Box<T>) -> Self {
         first.populate_all();
         Resizer {
@@ -563,8 +568,8 @@ impl<T: Generation> Resizer<T> {
     /// that no write, copy or read takes a page fault in it later (a fault
     /// costs microseconds, and a read that maps the shared zero page into a
     /// page a writer then writes costs every thread a TLB shootdown): the
-    /// first call allocates the table the growth will want
-    /// ([`policy::predicted_growth`]) and publishes it in `table`'s
+    /// first call allocates the table the resize will want, a growth or a
+    /// rebuild ([`policy::predicted_resize`]), and publishes it in `table`'s
     /// `prepared`; every call then faults in at most one memory step of it
     /// ([`memory::STEP_BYTES`]), paced by `occupied`
     /// ([`policy::steps_due`]) so that the steps spread over the writes
@@ -603,9 +608,9 @@ impl<T: Generation> Resizer<T> {
                     h.prepare_retry_at.store(usize::MAX, Relaxed);
                     return;
                 }
-                Err(Decline::NotGrowing) => {
+                Err(Decline::NotNow) => {
                     // Look again after another 1/32 of the slots is
-                    // claimed: the map may start to grow.
+                    // claimed: the map may churn (or grow) by then.
                     let again = occupied.saturating_add((h.slots() / 32).max(1));
                     h.prepare_retry_at.store(again, Relaxed);
                     return;
@@ -624,9 +629,10 @@ impl<T: Generation> Resizer<T> {
             // (writers take over what is left once all are due).
             return;
         }
-        // Still growing? (Removals since may make the resize a rebuild,
-        // which will not use this table: fault no more of it.)
-        if policy::predicted_growth(h.slots(), self.len(), self.min_slots()).is_none() {
+        // Still the resize it was prepared for? (Removals since may make
+        // a growth a rebuild, and inserts a rebuild a growth; the resize
+        // would not use this table: fault no more of it.)
+        if !self.still_serves(table, prepared) {
             return;
         }
         let k = steps.fetch_add(1, Relaxed);
@@ -635,21 +641,48 @@ impl<T: Generation> Resizer<T> {
         }
     }
 
-    /// The table `table`'s growth will want, if it is worth preparing: not
-    /// for a table at its `with_capacity`/`reserve` size (the user sized
-    /// the map not to grow), nor for a successor too small to be mapped
-    /// (`memory::worth_preparing`), nor when its memory cannot be had (for
-    /// good, all three), nor while the resize would not double
-    /// ([`policy::predicted_growth`]: for now). The cheap tests first.
+    /// Whether `prepared`, `table`'s prepared successor, would serve the
+    /// resize that `table` would start now ([`policy::prepared_serves`]):
+    /// its memory steps are worth taking only then.
+    fn still_serves(&self, table: &T, prepared: &T) -> bool {
+        let (slots, min_slots, len) = (table.header().slots(), self.min_slots(), self.len());
+        policy::predicted_resize(slots, len, min_slots).is_some_and(|wanted| {
+            policy::prepared_serves(prepared.header().slots(), wanted, slots, min_slots, len)
+        })
+    }
+
+    /// The table `table`'s resize will want ([`policy::predicted_resize`]),
+    /// if it is worth preparing: never for a table whose successors are
+    /// too small to be mapped (`memory::worth_preparing`), that cannot
+    /// double, or whose successor's memory cannot be had; not now for a
+    /// growth of a table at its `with_capacity`/`reserve` size (the user
+    /// sized the map not to grow, but it may churn at that size, and its
+    /// rebuilds are prepared: at the doubling line, the same-size rebuild
+    /// instead), nor for a rebuild too small to be mapped.
+    /// The cheap tests first.
     fn allocate_prepared(&self, table: &T) -> Result<Box<T>, Decline> {
         let h = table.header();
         let min_slots = self.min_slots();
-        let presized = min_slots > policy::MIN_SLOTS && h.slots() <= min_slots;
-        if presized || !memory::worth_preparing(h.slots().saturating_mul(2 * T::SLOT_BYTES)) {
+        if !memory::worth_preparing(h.slots().saturating_mul(2 * T::SLOT_BYTES)) {
             return Err(Decline::ForGood);
         }
-        let slots = policy::predicted_growth(h.slots(), self.len(), min_slots)
-            .ok_or(Decline::NotGrowing)?;
+        let len = self.len();
+        let mut slots =
+            policy::predicted_resize(h.slots(), len, min_slots).ok_or(Decline::ForGood)?;
+        let presized = min_slots > policy::MIN_SLOTS && h.slots() <= min_slots;
+        if presized && slots > h.slots() {
+            // No growth of a table the user sized. At the doubling line,
+            // where a map churning at its presized size flips between the
+            // two predictions, its same-size rebuild: that serves a
+            // growth too (`policy::prepared_serves`).
+            if !policy::prepared_serves(h.slots(), slots, h.slots(), min_slots, len) {
+                return Err(Decline::NotNow);
+            }
+            slots = h.slots();
+        }
+        if !memory::worth_preparing(slots.saturating_mul(T::SLOT_BYTES)) {
+            return Err(Decline::NotNow);
+        }
         let generation = h.generation + 1;
         T::successor(h.placement.successor(slots, generation), generation)
             .map_err(|_| Decline::ForGood)
@@ -695,20 +728,21 @@ impl<T: Generation> Resizer<T> {
             return;
         }
         let slots = policy::resize_slots(table.header().slots(), self.len(), self.min_slots());
-        if let Err(e) = self.start_resize_to(table, slots, FaultIn::AsUsed, guard) {
+        if let Err(e) = self.start_resize_to(table, slots, Origin::Policy, guard) {
             alloc_failed(e);
         }
     }
 
     /// Starts a resize of `table` to a table of `slots` slots unless one
-    /// already runs (whatever its size): allocates the table (faulting its
-    /// memory in first if `fault` says so) and installs it as `table`'s
-    /// successor. An allocation failure leaves everything as it was.
+    /// already runs (whatever its size): installs as `table`'s successor
+    /// the prepared table if it serves ([`Origin`]), else a new one (whose
+    /// memory is faulted in first for the `Caller`). An allocation failure
+    /// leaves everything as it was.
     fn start_resize_to<G: ReclaimGuard>(
         &self,
         table: &T,
         slots: usize,
-        fault: FaultIn,
+        origin: Origin,
         guard: &G,
     ) -> Result<(), TryReserveError> {
         if next_of(table, guard).is_some() {
@@ -717,18 +751,31 @@ impl<T: Generation> Resizer<T> {
         let h = table.header();
         let generation = h.generation + 1;
         let placement = h.placement.successor(slots, generation);
-        // The prepared table if it has the placement wanted (Acquire: pairs
-        // with `prepare`'s CAS), else a new one.
+        // The prepared table if it has the placement wanted, or, for a
+        // resize of the map's own, a rebuild's size close enough (Acquire:
+        // pairs with `prepare`'s CAS); else a new one. (A prepared table is
+        // `table`'s successor placement for its own size: the same salt
+        // if it doubles, a fresh one drawn for this generation if not.)
         let prepared = h.prepared.load(Acquire);
         // SAFETY: as in `prepare`: set once, freed with `table`, which
         // `guard` protects.
-        let fits = unsafe { prepared.as_ref() }.is_some_and(|p| *p.placement() == placement);
+        let fits = unsafe { prepared.as_ref() }.is_some_and(|p| {
+            *p.placement() == placement
+                || (origin == Origin::Policy
+                    && policy::prepared_serves(
+                        p.header().slots(),
+                        slots,
+                        h.slots(),
+                        self.min_slots(),
+                        self.len(),
+                    ))
+        });
         let new = if fits {
             prepared
         } else {
             Box::into_raw(T::successor(placement, generation)?)
         };
-        if fault == FaultIn::Now {
+        if origin == Origin::Caller {
             // SAFETY: `new` is unpublished, or the prepared table, which
             // `table` (protected by `guard`) keeps alive.
             unsafe { &*new }.populate_all();
@@ -835,7 +882,7 @@ impl<T: Generation> Resizer<T> {
                     (slots, slots)
                 }
             };
-            if let Err(e) = self.start_resize_to(root, slots, FaultIn::Now, guard) {
+            if let Err(e) = self.start_resize_to(root, slots, Origin::Caller, guard) {
                 if !floor_set && before < slots {
                     // Nothing changed: put the floor back (unless another
                     // reserve raised it further meanwhile).
@@ -894,7 +941,7 @@ impl<T: Generation> Resizer<T> {
                 return;
             }
             if self
-                .start_resize_to(root, slots, FaultIn::Now, guard)
+                .start_resize_to(root, slots, Origin::Caller, guard)
                 .is_err()
             {
                 return;
@@ -1126,7 +1173,7 @@ impl<T: Generation> Drop for Resizer<T> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::policy::{predicted_growth, should_prepare, steps_due};
+    use super::policy::{predicted_resize, should_prepare, steps_due};
     use super::*;
     use crate::WordMap;
 
@@ -1179,18 +1226,18 @@ mod tests {
     }
 
     #[test]
-    fn growth_is_predicted_as_the_resize_sizes_it() {
+    fn resizes_are_predicted_as_the_resize_sizes_them() {
         // The resize's own size: doubling once more than half is live,
         // whatever the table's size (not only powers of two).
         for slots in [1024, 1536, 48, 5_592_416] {
             for len in [slots / 2 + 1, slots * 23 / 32, slots * 3 / 4] {
                 assert_eq!(policy::resize_slots(slots, len, 16), 2 * slots);
-                assert_eq!(predicted_growth(slots, len, 16), Some(2 * slots));
+                assert_eq!(predicted_resize(slots, len, 16), Some(2 * slots));
             }
             // Half live or less (removals churn): a rebuild, never larger;
             // from 2/5 live down, to 2/5 live.
             assert_eq!(policy::resize_slots(slots, slots / 2, 16), slots);
-            assert_eq!(predicted_growth(slots, slots / 2, 16), None);
+            assert_eq!(predicted_resize(slots, slots / 2, 16), Some(slots));
             let rebuilt = policy::resize_slots(slots, slots / 3, 16);
             assert!(
                 rebuilt <= slots && rebuilt >= slots / 3 * 5 / 2,
@@ -1199,15 +1246,19 @@ mod tests {
         }
         assert_eq!(policy::resize_slots(1024, 512, 16), 1024);
         assert_eq!(policy::resize_slots(1024, 300, 16), 752);
-        assert_eq!(predicted_growth(1024, 300, 16), None);
+        assert_eq!(predicted_resize(1024, 300, 16), Some(752));
         // A shrink: to 5/2 of the live count, never below the floor.
         assert_eq!(policy::resize_slots(4096, 100, 16), 256);
         assert_eq!(policy::resize_slots(4096, 101, 16), 256);
         assert_eq!(policy::resize_slots(4096, 100, 1024), 1024);
         assert_eq!(policy::resize_slots(4096, 0, 16), 16);
         assert_eq!(
-            predicted_growth(policy::MAX_SLOTS, policy::MAX_SLOTS, 16),
+            predicted_resize(policy::MAX_SLOTS, policy::MAX_SLOTS, 16),
             None
+        );
+        assert_eq!(
+            predicted_resize(policy::MAX_SLOTS, 100, 16),
+            Some(policy::resize_slots(policy::MAX_SLOTS, 100, 16))
         );
     }
 
@@ -1390,26 +1441,86 @@ mod tests {
         assert_eq!(map.stats().resizes, 0);
     }
 
-    /// A map whose removals keep it at half live or less (so its next
-    /// resize is a rebuild) prepares nothing, however many
-    /// slots its churn claims.
+    /// The root's address and its prepared table's (0 if none).
+    fn root_and_prepared(map: &WordMap<u64, u64>) -> (usize, usize) {
+        let guard = map.raw().pin();
+        let root = map.raw().resizer().root(&guard);
+        (addr(root), root.header().prepared.load(Relaxed) as usize)
+    }
+
+    /// A map whose removals keep it at half live or less rebuilds once per
+    /// so many new keys: each rebuild's table is prepared ahead, and the
+    /// rebuild installs it (with the keys all there).
     #[test]
     #[cfg(target_os = "linux")]
-    fn a_churning_map_at_half_prepares_nothing() {
+    fn a_churning_map_prepares_its_rebuilds() {
         let map = WordMap::<u64, u64>::new();
         for k in 0..4_000u64 {
             map.insert(k, k);
         }
-        for k in 4_000..40_000u64 {
+        let (mut installed, mut fresh) = (0, 0);
+        for k in 4_000..60_000u64 {
+            let (root, prepared) = root_and_prepared(&map);
             map.insert(k, k);
             map.remove(&(k - 4_000));
-            assert!(!root_prepared(&map), "prepared at {k}");
+            let (now, _) = root_and_prepared(&map);
+            if now != root {
+                if now == prepared {
+                    installed += 1;
+                } else {
+                    fresh += 1;
+                }
+            }
         }
         assert_eq!(map.len(), 4_000);
+        assert_eq!(map.stats().slots, 8_192, "rebuilt at the same size");
+        assert!(
+            installed >= 5 && fresh <= 1,
+            "{installed} prepared rebuilds installed, {fresh} fresh tables"
+        );
+        for k in 56_000..60_000u64 {
+            assert_eq!(map.get(&k), Some(k));
+        }
     }
 
-    /// A map that churned at half live past 5/8 (no successor prepared)
-    /// and then starts to grow prepares one before its resize after all.
+    /// A map presized with `with_capacity` that churns at that size
+    /// prepares its rebuilds too, each of them, even one key over half live
+    /// (6,001 keys in 12,000 slots: the resize predicted is a growth, which
+    /// a presized table does not prepare, but the same-size rebuild serves
+    /// it). Only a growth past the map's size is not prepared.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_presized_churning_map_prepares_its_rebuilds() {
+        let map = WordMap::<u64, u64>::with_capacity(6_000);
+        let slots = map.stats().slots;
+        for k in 0..6_001u64 {
+            map.insert(k, k);
+        }
+        let (mut installed, mut fresh) = (0, 0);
+        for k in 6_001..60_000u64 {
+            let (root, prepared) = root_and_prepared(&map);
+            map.insert(k, k);
+            map.remove(&(k - 6_001));
+            let (now, _) = root_and_prepared(&map);
+            if now != root {
+                if now == prepared {
+                    installed += 1;
+                } else {
+                    fresh += 1;
+                }
+            }
+        }
+        assert_eq!(map.stats().slots, slots);
+        assert!(
+            installed >= 5 && fresh == 0,
+            "{installed} prepared rebuilds installed, {fresh} fresh tables"
+        );
+    }
+
+    /// A map that churned at half live past 5/8 (its rebuild prepared) and
+    /// then grows faster than the rebuild leaves room for doubles into a
+    /// fresh table; the prepared rebuild is freed with its table, and the
+    /// doubled table prepares its own growth before the next resize.
     #[test]
     #[cfg(target_os = "linux")]
     fn a_map_that_grows_after_churning_prepares() {
@@ -1423,9 +1534,19 @@ mod tests {
             map.insert(k, k);
             map.remove(&(k - 4_000));
             k += 1;
-            assert!(!root_prepared(&map));
         }
         assert_eq!(map.stats().slots, 8_192);
+        assert!(root_prepared(&map), "the rebuild is prepared");
+        // Grow: from 4,000 live and 5,300 claimed, the resize at 6,144
+        // claimed finds about 4,844 live, past 9/16 of the rebuild's
+        // 8,192 slots, so the rebuild no longer serves it.
+        let resizes = map.stats().resizes;
+        while map.stats().resizes == resizes {
+            map.insert(k, k);
+            k += 1;
+        }
+        // (The capacity of the new table: the migration has only begun.)
+        assert_eq!(map.capacity(), 12_288, "doubled");
         let resizes = map.stats().resizes;
         while !root_prepared(&map) {
             map.insert(k, k);

@@ -17,7 +17,9 @@
 //! once per doubling of the map: a map grown from empty by inserts has
 //! power-of-two tables, a presized one twice its first size, four times,
 //! and so on (an `extend` that makes room for its iterator jumps to that
-//! room's size: at least a doubling, [`extend_room`]).
+//! room's size: at least a doubling, [`extend_room`]). A resize the map
+//! starts itself may instead take the successor prepared for it ahead of
+//! time if that one is close enough ([`prepared_serves`]).
 
 use crate::error::TryReserveError;
 
@@ -94,13 +96,54 @@ pub(crate) fn should_prepare(slots: usize, occupied: usize) -> bool {
 }
 
 /// The size the next resize of a table of `slots` slots will have if it
-/// starts with `len` keys live, when that is a doubling: the resize's own
-/// size ([`resize_slots`]), so a table whose removals keep it at half
-/// live or less (the resize is then a rebuild) prepares nothing. `None`
-/// also for a table that cannot double.
-pub(crate) fn predicted_growth(slots: usize, len: usize, min_slots: usize) -> Option<usize> {
-    let doubles = len.saturating_mul(2) > slots && slots <= MAX_SLOTS / 2;
-    doubles.then(|| resize_slots(slots, len, min_slots))
+/// starts with `len` keys live: the resize's own size ([`resize_slots`]),
+/// a doubling, or, while removals keep the map at half live or less, a
+/// rebuild (what `Resizer::prepare` gets ready: a churning map rebuilds
+/// once per so many new keys, into a fresh table each time). `None` for a
+/// table that would have to double and cannot.
+pub(crate) fn predicted_resize(slots: usize, len: usize, min_slots: usize) -> Option<usize> {
+    let doubles = len.saturating_mul(2) > slots;
+    (!doubles || slots <= MAX_SLOTS / 2).then(|| resize_slots(slots, len, min_slots))
+}
+
+/// Whether a table of `prepared` slots, prepared ahead of the resize of a
+/// table of `slots` slots, may serve that resize when it wants `wanted`
+/// slots for `len` live keys, with the floor at `min_slots`. The size
+/// wanted always serves. Otherwise (never below the floor):
+///
+/// * a rebuild's size for a rebuild: within an eighth of the size wanted.
+///   A rebuild's size is `5·len/2` of a live count that drifts between the
+///   preparation (at 5/8 claimed) and the resize (at 3/4), and anything
+///   within an eighth of it leaves the rebuilt table 36–46 % live;
+/// * at the doubling line, the other kind: a map churning at half live
+///   is predicted to double and then, a few keys under the line, wants to
+///   rebuild, or the other way round. A prepared doubling serves a rebuild
+///   of a table at least 7/16 live (it leaves the map at 7/32 or more, far
+///   above a shrink, and the next resize rebuilds to 2/5 live); a prepared
+///   rebuild serves a growth that it leaves at most 9/16 live (room for
+///   3/16 of the table in new keys before the next resize, which doubles
+///   if the map really grows);
+/// * never another doubling than the one prepared (there is just one: the
+///   same salt, twice the slots, for split order).
+pub(crate) fn prepared_serves(
+    prepared: usize,
+    wanted: usize,
+    slots: usize,
+    min_slots: usize,
+    len: usize,
+) -> bool {
+    if prepared == wanted {
+        return true;
+    }
+    if prepared < min_slots {
+        return false;
+    }
+    match (prepared > slots, wanted > slots) {
+        (false, false) => prepared.abs_diff(wanted) <= wanted / 8,
+        (false, true) => len.saturating_mul(16) <= prepared.saturating_mul(9),
+        (true, false) => len.saturating_mul(16) >= slots.saturating_mul(7),
+        (true, true) => false,
+    }
 }
 
 /// While a resize helper is registered and keeps up, a thread's writes
@@ -270,7 +313,7 @@ pub(crate) fn capacity(slots: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::assistant_keeps_up;
+    use super::{assistant_keeps_up, prepared_serves};
 
     /// A growth of 4,096 slots, 3,072 claimed, into 8,192 (5/8: 5,120).
     #[test]
@@ -297,5 +340,30 @@ mod tests {
         // All migrated: only the new table counts.
         assert!(assistant_keeps_up(8_192, 5_119, 4_096, 3_072, 4_096));
         assert!(!assistant_keeps_up(8_192, 5_120, 4_096, 3_072, 4_096));
+    }
+
+    /// A table of 8,192 slots: which prepared successors serve which
+    /// resize.
+    #[test]
+    fn a_prepared_table_serves_its_resize_or_one_close_to_it() {
+        let slots = 8_192;
+        // Exactly the size wanted, growth or rebuild.
+        assert!(prepared_serves(16_384, 16_384, slots, 16, 5_000));
+        assert!(prepared_serves(8_192, 8_192, slots, 16, 3_500));
+        // A rebuild for a rebuild: within an eighth of the size wanted.
+        assert!(prepared_serves(7_200, 8_000, slots, 16, 3_200));
+        assert!(!prepared_serves(6_992, 8_000, slots, 16, 3_200));
+        assert!(prepared_serves(5_056, 4_496, slots, 16, 1_800));
+        assert!(!prepared_serves(5_072, 4_496, slots, 16, 1_800));
+        // Never below the floor.
+        assert!(!prepared_serves(7_200, 8_000, slots, 8_000, 3_200));
+        // At the doubling line: a rebuild serves a growth it leaves at most
+        // 9/16 live; a doubling serves a rebuild of a table 7/16 live.
+        assert!(prepared_serves(8_192, 16_384, slots, 16, 4_608));
+        assert!(!prepared_serves(8_192, 16_384, slots, 16, 4_609));
+        assert!(prepared_serves(16_384, 8_192, slots, 16, 3_584));
+        assert!(!prepared_serves(16_384, 8_192, slots, 16, 3_583));
+        // No other doubling than the one wanted.
+        assert!(!prepared_serves(16_384, 16_400, slots, 16, 5_000));
     }
 }
