@@ -514,3 +514,42 @@ fn reclamation_across_migration() {
         assert_eq!(map.pin().get(&CheckedKey::new(1)), Some(&11));
     });
 }
+
+/// 15. a prepared table of another kind than the resize wanted, installed
+/// (`policy::prepared_serves`): keys 1 to 3 fill 3 of 4 slots, more than
+/// half live, so the successor prepared then is the doubling (8 slots).
+/// Keys 2 and 3 are removed: the resize that key 4 starts wants a rebuild
+/// (half live), and the prepared doubling serves it (at least 7/16 live).
+/// An update and a lookup race that migration: key 1 stays visible and
+/// gets its update exactly once, and the table doubled.
+#[test]
+fn write_racing_prepared_doubling() {
+    model(|| {
+        let map = nearly_full();
+        {
+            let m = map.pin();
+            assert_eq!(m.remove(&2), Some(&2));
+            assert_eq!(m.remove(&3), Some(&3));
+        }
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), updated) = race(
+            move || grow(&m1),
+            move || {
+                let m = m2.pin();
+                assert_eq!(m.get(&1), Some(&1));
+                m.update(&1, |v| v + 100).copied()
+            },
+        );
+        assert_eq!(updated, Some(101));
+        let m = map.pin();
+        for (k, v) in [(1, 101), (4, 4), (5, 5)] {
+            assert_eq!(m.get(&k), Some(&v), "key {k}");
+        }
+        assert_eq!(m.get(&2), None);
+        // A walk starts from a stable root: it finishes the migration.
+        assert_eq!(m.iter().count(), 3);
+        assert_eq!(map.len(), 3);
+        let stats = map.stats();
+        assert!(stats.resizes == 1 && stats.slots == 8, "{stats:?}");
+    });
+}

@@ -11,15 +11,19 @@
 //!
 //! # The protocol
 //!
-//! Before a growth, its table is **prepared** ([`Resizer::prepare`]): once
-//! the root is 5/8 full, a writer allocates the table the growth will
-//! want and publishes it in the root's `prepared` (one CAS, set once), and
-//! writers then fault its memory in, one bounded step per write at most,
-//! paced so that it is all present before the resize. The resize installs
-//! that table; no write, copy or read of it then takes a page fault, and
-//! no read maps the shared zero page into a page a writer later writes
-//! (which costs every thread a TLB shootdown). A table the resize does not
-//! use (another size was wanted) is freed with the table that prepared it.
+//! Before a growth or a rebuild, its table is **prepared**
+//! ([`Resizer::prepare`]): once the root is 5/8 full, a writer allocates
+//! the table the resize will want and publishes it in the root's
+//! `prepared` (one CAS, set once), and writers then fault its memory in,
+//! one bounded step per write at most, paced so that it is all present
+//! before the resize. The resize installs that table if it serves
+//! ([`policy::prepared_serves`]); no write, copy or read of it then takes
+//! a page fault, and no read maps the shared zero page into a page a
+//! writer later writes (which costs every thread a TLB shootdown). A table
+//! the resize does not use (the map turned from churning to growing, or
+//! the other way, past what the rule allows) is freed with the table that
+//! prepared it. A table that a user's call sizes is faulted in by that
+//! call instead ([`Origin`]).
 //!
 //! A resize starts when a writer installs `next` on the root table with one
 //! CAS ([`Resizer::start_resize`]). From then on:
@@ -1428,13 +1432,17 @@ mod tests {
         assert!(map.capacity() < 4096, "shrank: {}", map.capacity());
     }
 
-    /// A map sized with `with_capacity` does not prepare a successor while
-    /// it fills to that size: the user sized it not to grow.
+    /// A map sized with `with_capacity` does not prepare a growth, even
+    /// filled past its size and past 5/8 of its slots (12,000: 7,500), up
+    /// to its load limit: the user sized it not to grow. (Past 9/16 live,
+    /// 6,750 keys, not its same-size rebuild either: that would not serve
+    /// the growth.)
     #[test]
     #[cfg(target_os = "linux")]
-    fn a_presized_map_prepares_nothing() {
+    fn a_presized_map_prepares_no_growth() {
         let map = WordMap::<u64, u64>::with_capacity(6_000);
-        for k in 0..6_000u64 {
+        assert_eq!(map.stats().slots, 12_000);
+        for k in 0..8_990u64 {
             map.insert(k, k);
             assert!(!root_prepared(&map), "prepared at {k}");
         }

@@ -114,7 +114,9 @@ pub(crate) fn predicted_resize(slots: usize, len: usize, min_slots: usize) -> Op
 /// * a rebuild's size for a rebuild: within an eighth of the size wanted.
 ///   A rebuild's size is `5·len/2` of a live count that drifts between the
 ///   preparation (at 5/8 claimed) and the resize (at 3/4), and anything
-///   within an eighth of it leaves the rebuilt table 36–46 % live;
+///   within an eighth of it leaves the rebuilt table 36–46 % live (up to
+///   4/7 where the size wanted is capped at `slots`, for a map just under
+///   half live);
 /// * at the doubling line, the other kind: a map churning at half live
 ///   is predicted to double and then, a few keys under the line, wants to
 ///   rebuild, or the other way round. A prepared doubling serves a rebuild
@@ -136,6 +138,12 @@ pub(crate) fn prepared_serves(
         return true;
     }
     if prepared < min_slots {
+        return false;
+    }
+    // Mutation for checking loom model 15 and the unit tests
+    // (docs/verification.md): no rule for the doubling line, so a prepared
+    // table of the other kind never serves.
+    if cfg!(lfmap_mutation = "no_line_rule") && (prepared > slots) != (wanted > slots) {
         return false;
     }
     match (prepared > slots, wanted > slots) {

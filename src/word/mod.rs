@@ -101,9 +101,10 @@ impl<K: WordSized, V: WordSized> WordMap<K, V> {
     /// Creates an empty map that holds `capacity` keys without resizing.
     ///
     /// The table's memory is faulted in here and stays resident, as with
-    /// [`HashMap::with_capacity`](crate::HashMap::with_capacity) (17 bytes
-    /// per slot here, at about twice `capacity` slots): the inserts that
-    /// fill the map take no page fault in its table.
+    /// [`HashMap::with_capacity`](crate::HashMap::with_capacity) (on Linux,
+    /// for tables of 128 KiB or more: 16 bytes per slot, plus 1 for keys
+    /// with a top byte from 131,072 slots, at about twice `capacity`
+    /// slots): the inserts that fill the map take no page fault in it.
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(1000);

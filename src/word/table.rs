@@ -53,8 +53,9 @@ impl Generation for WordTable {
         &mut self.header
     }
 
-    /// A 16-byte unit per slot (the top-byte array, 1 byte per slot, is
-    /// written only for keys whose top byte is not zero: not prepared).
+    /// A 16-byte unit per slot (the top-byte array, 1 byte per slot,
+    /// written only for keys whose top byte is not zero, is faulted in by
+    /// the same memory steps, but not counted here).
     const SLOT_BYTES: usize = 16;
 
     fn memory_steps(&self) -> usize {
