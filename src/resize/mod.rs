@@ -146,6 +146,12 @@ pub(crate) struct Header<T: Generation> {
     /// that runs outside its loom execution (`WordMap`'s loom graveyard,
     /// `word/table.rs`) touches no loom atomic.
     prepared_freed: bool,
+    /// The map's live count when this table was installed (0 for a first
+    /// table): with `occupied`, how fast the map grows per slot claimed,
+    /// for the prediction of its next resize
+    /// ([`policy::expected_len_at_resize`]). Relaxed: a policy input (a
+    /// statistics atomic, so loom does not interleave it).
+    len_at_install: StatUsize,
     /// Slots claimed in this table (live keys plus tombstones). On its own
     /// cache line, like the cursor's counters: writers add to both, and
     /// every operation reads the fields above.
@@ -168,6 +174,7 @@ impl<T: Generation> Header<T> {
             steps_claimed: StatUsize::new(0),
             prepare_retry_at: StatUsize::new(0),
             prepared_freed: false,
+            len_at_install: StatUsize::new(0),
             occupied: CachePadded::new(Occupancy::new()),
             cursor: Cursor::try_new(placement.slots())?,
         })
@@ -589,7 +596,7 @@ impl<T: Generation> Resizer<T> {
             if occupied < h.prepare_retry_at.load(Relaxed) || next_of(table, guard).is_some() {
                 return;
             }
-            match self.allocate_prepared(table) {
+            match self.allocate_prepared(table, occupied) {
                 Ok(new) => {
                     let new = Box::into_raw(new);
                     // AcqRel on success: Release publishes the table's
@@ -664,13 +671,22 @@ impl<T: Generation> Resizer<T> {
     /// rebuilds are prepared: at the doubling line, the same-size rebuild
     /// instead), nor for a rebuild too small to be mapped.
     /// The cheap tests first.
-    fn allocate_prepared(&self, table: &T) -> Result<Box<T>, Decline> {
+    fn allocate_prepared(&self, table: &T, occupied: usize) -> Result<Box<T>, Decline> {
         let h = table.header();
         let min_slots = self.min_slots();
         if !memory::worth_preparing(h.slots().saturating_mul(2 * T::SLOT_BYTES)) {
             return Err(Decline::ForGood);
         }
-        let len = self.len();
+        // Not the count now: the one the resize will find, by the map's
+        // growth since `table` came (a map that removes half of what it
+        // inserts still grows, and must not be prepared a rebuild because
+        // it is half live at 5/8).
+        let len = policy::expected_len_at_resize(
+            h.slots(),
+            occupied,
+            self.len(),
+            h.len_at_install.load(Relaxed),
+        );
         let mut slots =
             policy::predicted_resize(h.slots(), len, min_slots).ok_or(Decline::ForGood)?;
         let presized = min_slots > policy::MIN_SLOTS && h.slots() <= min_slots;
@@ -779,6 +795,10 @@ impl<T: Generation> Resizer<T> {
         } else {
             Box::into_raw(T::successor(placement, generation)?)
         };
+        // SAFETY: `new` is unpublished, or the prepared table, which
+        // `table` (protected by `guard`) keeps alive.
+        let new_header = unsafe { &*new }.header();
+        new_header.len_at_install.store(self.len(), Relaxed);
         if origin == Origin::Caller {
             // SAFETY: `new` is unpublished, or the prepared table, which
             // `table` (protected by `guard`) keeps alive.
@@ -1481,7 +1501,10 @@ mod tests {
             }
         }
         assert_eq!(map.len(), 4_000);
-        assert_eq!(map.stats().slots, 8_192, "rebuilt at the same size");
+        // Its size settles at 2/5 live (the map was still growing when
+        // the first cycle's successor was prepared: a doubling, and from
+        // then on rebuilds at `5·len/2`).
+        assert!(map.stats().slots <= 10_000, "{:?}", map.stats());
         assert!(
             installed >= 5 && fresh <= 1,
             "{installed} prepared rebuilds installed, {fresh} fresh tables"

@@ -106,6 +106,32 @@ pub(crate) fn predicted_resize(slots: usize, len: usize, min_slots: usize) -> Op
     (!doubles || slots <= MAX_SLOTS / 2).then(|| resize_slots(slots, len, min_slots))
 }
 
+/// The live count the resize of a table of `slots` slots is likely to
+/// find, judged when `occupied` of its slots are claimed and `len` keys
+/// live, the map having held `len_at_install` when the table came: `len`,
+/// moved on by the map's net growth per slot claimed since then, over the
+/// claims left until the resize (at 3/4). A map that churns at one size
+/// stays where it is; one that grows while removing half of what it
+/// inserts is found a sixteenth of the table further on (at 5/8 it may be
+/// half live, a rebuild's side of the line, and double at 3/4).
+pub(crate) fn expected_len_at_resize(
+    slots: usize,
+    occupied: usize,
+    len: usize,
+    len_at_install: usize,
+) -> usize {
+    // Slots claimed by new keys since the table came: all claims but the
+    // copies of the keys it was installed with (about).
+    let claims = occupied.saturating_sub(len_at_install);
+    if claims == 0 {
+        return len;
+    }
+    let left = (slots / 4 * 3).saturating_sub(occupied) as i128;
+    let grown = len as i128 - len_at_install as i128;
+    let expected = len as i128 + grown * left / claims as i128;
+    expected.clamp(0, usize::MAX as i128) as usize
+}
+
 /// Whether a table of `prepared` slots, prepared ahead of the resize of a
 /// table of `slots` slots, may serve that resize when it wants `wanted`
 /// slots for `len` live keys, with the floor at `min_slots`. The size
@@ -321,7 +347,7 @@ pub(crate) fn capacity(slots: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{assistant_keeps_up, prepared_serves};
+    use super::{assistant_keeps_up, expected_len_at_resize, prepared_serves};
 
     /// A growth of 4,096 slots, 3,072 claimed, into 8,192 (5/8: 5,120).
     #[test]
@@ -373,5 +399,22 @@ mod tests {
         assert!(!prepared_serves(16_384, 8_192, slots, 16, 3_583));
         // No other doubling than the one wanted.
         assert!(!prepared_serves(16_384, 16_400, slots, 16, 5_000));
+    }
+
+    /// The live count a resize will find, from a table of 8,192 slots at
+    /// 5/8 claimed (5,120), installed with 2,000 keys.
+    #[test]
+    fn the_count_at_the_resize_follows_the_growth_since_the_table_came() {
+        // Churning at one size: 3,120 new-key claims, no net growth.
+        assert_eq!(expected_len_at_resize(8_192, 5_120, 2_000, 2_000), 2_000);
+        // Growing by every key: 1,024 claims left, each one more key.
+        assert_eq!(expected_len_at_resize(8_192, 5_120, 5_120, 2_000), 6_144);
+        // Removing half of what it inserts: at 3,560 live now (under half),
+        // about 4,072 at the resize (just under), the line to watch.
+        assert_eq!(expected_len_at_resize(8_192, 5_120, 3_560, 2_000), 4_072);
+        // Shrinking: never below zero.
+        assert_eq!(expected_len_at_resize(8_192, 5_120, 0, 4_000), 0);
+        // No claims since: the count as it is.
+        assert_eq!(expected_len_at_resize(8_192, 2_000, 1_000, 2_000), 1_000);
     }
 }
