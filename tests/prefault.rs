@@ -54,27 +54,30 @@ fn cannot_tell() -> Option<&'static str> {
     }
 }
 
-/// Grows a `WordMap` from 2^18 slots (4 MiB of units) to 2^19 (8 MiB,
-/// 2,048 pages). By 23/32 load the next table is prepared and faulted in
-/// (`Resizer::prepare`), so the inserts that start, migrate and finish the
-/// resize fault in almost nothing; without preparation they faulted in
-/// every page of the new table.
-#[test]
-fn table_pages_are_faulted_in_ahead_of_the_resize() {
-    if let Some(why) = cannot_tell() {
+/// Whether this kernel cannot show the difference ([`cannot_tell`]); says
+/// why if so.
+fn skipped() -> bool {
+    let why = cannot_tell();
+    if let Some(why) = why {
         eprintln!("skipped: {why}");
-        return;
     }
-    const SLOTS: u64 = 1 << 18;
-    let map: WordMap<u64, u64> = WordMap::new();
+    why.is_some()
+}
+
+/// The table size the growth tests start from: 2^18 slots (4 MiB of
+/// units), growing to 2^19.
+const SLOTS: u64 = 1 << 18;
+
+/// Fills a `WordMap` to 23/32 of [`SLOTS`] with keys `key(0..)`, then
+/// inserts on until the resize to `2 * SLOTS` has finished; returns this
+/// thread's minor page faults during that last part (the resize's start,
+/// migration and end) and how many keys went in. By 23/32 load every
+/// memory step of the next table is due, so with preparation the resize
+/// faults in almost nothing.
+fn faults_across_growth(map: &WordMap<u64, u64>, key: impl Fn(u64) -> u64) -> (u64, u64) {
     let mut k = 0u64;
-    while map.stats().slots < SLOTS as usize {
-        map.insert(k, k);
-        k += 1;
-    }
-    // Up to 23/32 of the slots: every memory step is due by then.
     while k < SLOTS / 32 * 23 + 64 {
-        map.insert(k, k);
+        map.insert(key(k), k);
         k += 1;
     }
     assert_eq!(map.stats().slots, SLOTS as usize, "no resize yet");
@@ -82,12 +85,26 @@ fn table_pages_are_faulted_in_ahead_of_the_resize() {
     let before = minor_faults();
     // On past 3/4: the resize starts, and the inserts migrate it.
     while map.stats().resizes_finished == finished {
-        map.insert(k, k);
+        map.insert(key(k), k);
         k += 1;
         assert!(k < SLOTS, "the resize never finished");
     }
+    (minor_faults() - before, k)
+}
+
+/// Grows a `WordMap` from 2^18 slots (4 MiB of units) to 2^19 (8 MiB,
+/// 2,048 pages). By 23/32 load the next table is prepared and faulted in
+/// (`Resizer::prepare`), so the inserts that start, migrate and finish the
+/// resize fault in almost nothing; without preparation they faulted in
+/// every page of the new table.
+#[test]
+fn table_pages_are_faulted_in_ahead_of_the_resize() {
+    if skipped() {
+        return;
+    }
+    let map: WordMap<u64, u64> = WordMap::new();
+    let (faults, k) = faults_across_growth(&map, |k| k);
     assert_eq!(map.stats().slots, 2 * SLOTS as usize);
-    let faults = minor_faults() - before;
     let pages = 2 * SLOTS * 16 / 4096;
     assert!(
         faults < pages / 8,
@@ -123,8 +140,7 @@ fn faults_inserting(map: &WordMap<u64, u64>, n: u64) -> u64 {
 /// fault before) fault in almost nothing, top bytes included.
 #[test]
 fn with_capacity_faults_the_table_in() {
-    if let Some(why) = cannot_tell() {
-        eprintln!("skipped: {why}");
+    if skipped() {
         return;
     }
     const KEYS: u64 = 1 << 17;
@@ -148,8 +164,7 @@ fn with_capacity_faults_the_table_in() {
 /// `reserve` faults in the table it installs, in the call.
 #[test]
 fn reserve_faults_the_table_in() {
-    if let Some(why) = cannot_tell() {
-        eprintln!("skipped: {why}");
+    if skipped() {
         return;
     }
     const KEYS: u64 = 1 << 17;
@@ -170,26 +185,11 @@ fn reserve_faults_the_table_in() {
 /// table's pages, which faulted inside the inserts and copies before).
 #[test]
 fn growth_prepares_the_top_bytes_too() {
-    if let Some(why) = cannot_tell() {
-        eprintln!("skipped: {why}");
+    if skipped() {
         return;
     }
-    const SLOTS: u64 = 1 << 18;
     let map: WordMap<u64, u64> = WordMap::new();
-    let mut k = 0u64;
-    while k < SLOTS / 32 * 23 + 64 {
-        map.insert(spread(k), k);
-        k += 1;
-    }
-    assert_eq!(map.stats().slots, SLOTS as usize, "no resize yet");
-    let finished = map.stats().resizes_finished;
-    let before = minor_faults();
-    while map.stats().resizes_finished == finished {
-        map.insert(spread(k), k);
-        k += 1;
-        assert!(k < SLOTS, "the resize never finished");
-    }
-    let faults = minor_faults() - before;
+    let (faults, _) = faults_across_growth(&map, spread);
     // The new table's top bytes: 2^19 bytes, 128 pages.
     let top_pages = 2 * SLOTS / 4096;
     assert!(
@@ -202,8 +202,7 @@ fn growth_prepares_the_top_bytes_too() {
 /// entries are faulted in by the entry pool, a span run at a time).
 #[test]
 fn hashmap_with_capacity_faults_the_table_in() {
-    if let Some(why) = cannot_tell() {
-        eprintln!("skipped: {why}");
+    if skipped() {
         return;
     }
     let before = minor_faults();

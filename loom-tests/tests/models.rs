@@ -40,6 +40,35 @@ fn grow(map: &Map) {
     assert_eq!(m.insert(5, 5), None);
 }
 
+/// Runs [`grow`] on one thread while another looks key 1 up (present,
+/// value 1) and adds 100 to it: the update lands exactly once, on the
+/// value it saw.
+fn update_racing_growth(map: &Arc<Map>) {
+    let (m1, m2) = (map.clone(), map.clone());
+    let ((), updated) = race(
+        move || grow(&m1),
+        move || {
+            let m = m2.pin();
+            assert_eq!(m.get(&1), Some(&1));
+            m.update(&1, |v| v + 100).copied()
+        },
+    );
+    assert_eq!(updated, Some(101));
+}
+
+/// After [`update_racing_growth`] on a map that held key 1 alone: keys 1
+/// (updated), 4 and 5, nothing else, each once. (A walk starts from a
+/// stable root: it finishes the migration.)
+fn check_after_growth(map: &Map) {
+    let m = map.pin();
+    for (k, v) in [(1, 101), (4, 4), (5, 5)] {
+        assert_eq!(m.get(&k), Some(&v), "key {k}");
+    }
+    assert_eq!(m.get(&2), None);
+    assert_eq!(m.iter().count(), 3);
+    assert_eq!(map.len(), 3);
+}
+
 /// 1. insert vs insert of the same key: one wins the claim, the other sees
 /// it as the previous value (or is ordered after it); the final value is
 /// the one inserted last.
@@ -337,25 +366,10 @@ fn write_racing_rehash() {
             assert_eq!(m.remove(&3), Some(&3));
         }
         assert_eq!(map.stats().resizes, 0);
-        let (m1, m2) = (map.clone(), map.clone());
-        let ((), updated) = race(
-            move || grow(&m1),
-            move || {
-                let m = m2.pin();
-                assert_eq!(m.get(&1), Some(&1));
-                m.update(&1, |v| v + 100).copied()
-            },
-        );
-        assert_eq!(updated, Some(101));
+        update_racing_growth(&map);
         let stats = map.stats();
         assert!(stats.resizes >= 1 && stats.slots == 4, "{stats:?}");
-        let m = map.pin();
-        for (k, v) in [(1, 101), (4, 4), (5, 5)] {
-            assert_eq!(m.get(&k), Some(&v), "key {k}");
-        }
-        assert_eq!(m.get(&2), None);
-        assert_eq!(m.iter().count(), 3);
-        assert_eq!(map.len(), 3);
+        check_after_growth(&map);
     });
 }
 
@@ -531,24 +545,8 @@ fn write_racing_prepared_doubling() {
             assert_eq!(m.remove(&2), Some(&2));
             assert_eq!(m.remove(&3), Some(&3));
         }
-        let (m1, m2) = (map.clone(), map.clone());
-        let ((), updated) = race(
-            move || grow(&m1),
-            move || {
-                let m = m2.pin();
-                assert_eq!(m.get(&1), Some(&1));
-                m.update(&1, |v| v + 100).copied()
-            },
-        );
-        assert_eq!(updated, Some(101));
-        let m = map.pin();
-        for (k, v) in [(1, 101), (4, 4), (5, 5)] {
-            assert_eq!(m.get(&k), Some(&v), "key {k}");
-        }
-        assert_eq!(m.get(&2), None);
-        // A walk starts from a stable root: it finishes the migration.
-        assert_eq!(m.iter().count(), 3);
-        assert_eq!(map.len(), 3);
+        update_racing_growth(&map);
+        check_after_growth(&map);
         let stats = map.stats();
         assert!(stats.resizes == 1 && stats.slots == 8, "{stats:?}");
     });

@@ -216,9 +216,15 @@ pub(crate) fn steps<T>(array: &Zeroed<T>) -> usize {
 /// end).
 #[cfg(not(loom))]
 pub(crate) fn populate<T>(array: &Zeroed<T>, k: usize) {
+    populate_range(array, step_range::<T>(k));
+}
+
+/// The elements of an array of `T`s that memory step `k` covers
+/// (unclamped): those in the `STEP_BYTES` bytes from `k * STEP_BYTES`.
+pub(crate) fn step_range<T>(k: usize) -> std::ops::Range<usize> {
     let per_step = STEP_BYTES / std::mem::size_of::<T>().max(1);
     let start = k.saturating_mul(per_step);
-    populate_range(array, start..start.saturating_add(per_step));
+    start..start.saturating_add(per_step)
 }
 
 /// Faults in, for writing, the pages under elements `range` of `array`

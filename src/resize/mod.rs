@@ -797,12 +797,10 @@ impl<T: Generation> Resizer<T> {
         };
         // SAFETY: `new` is unpublished, or the prepared table, which
         // `table` (protected by `guard`) keeps alive.
-        let new_header = unsafe { &*new }.header();
-        new_header.len_at_install.store(self.len(), Relaxed);
+        let new_table = unsafe { &*new };
+        new_table.header().len_at_install.store(self.len(), Relaxed);
         if origin == Origin::Caller {
-            // SAFETY: `new` is unpublished, or the prepared table, which
-            // `table` (protected by `guard`) keeps alive.
-            unsafe { &*new }.populate_all();
+            new_table.populate_all();
         }
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
@@ -1476,22 +1474,19 @@ mod tests {
         (addr(root), root.header().prepared.load(Relaxed) as usize)
     }
 
-    /// A map whose removals keep it at half live or less rebuilds once per
-    /// so many new keys: each rebuild's table is prepared ahead, and the
-    /// rebuild installs it (with the keys all there).
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn a_churning_map_prepares_its_rebuilds() {
-        let map = WordMap::<u64, u64>::new();
-        for k in 0..4_000u64 {
+    /// Inserts keys `0..window`, then keys on to `end`, each evicting the
+    /// key `window` before it; returns how many of the resizes meanwhile
+    /// installed the table prepared for them, and how many a fresh one.
+    fn churn(map: &WordMap<u64, u64>, window: u64, end: u64) -> (usize, usize) {
+        for k in 0..window {
             map.insert(k, k);
         }
         let (mut installed, mut fresh) = (0, 0);
-        for k in 4_000..60_000u64 {
-            let (root, prepared) = root_and_prepared(&map);
+        for k in window..end {
+            let (root, prepared) = root_and_prepared(map);
             map.insert(k, k);
-            map.remove(&(k - 4_000));
-            let (now, _) = root_and_prepared(&map);
+            map.remove(&(k - window));
+            let (now, _) = root_and_prepared(map);
             if now != root {
                 if now == prepared {
                     installed += 1;
@@ -1500,6 +1495,17 @@ mod tests {
                 }
             }
         }
+        (installed, fresh)
+    }
+
+    /// A map whose removals keep it at half live or less rebuilds once per
+    /// so many new keys: each rebuild's table is prepared ahead, and the
+    /// rebuild installs it (with the keys all there).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_churning_map_prepares_its_rebuilds() {
+        let map = WordMap::<u64, u64>::new();
+        let (installed, fresh) = churn(&map, 4_000, 60_000);
         assert_eq!(map.len(), 4_000);
         // Its size settles at 2/5 live (the map was still growing when
         // the first cycle's successor was prepared: a doubling, and from
@@ -1524,23 +1530,7 @@ mod tests {
     fn a_presized_churning_map_prepares_its_rebuilds() {
         let map = WordMap::<u64, u64>::with_capacity(6_000);
         let slots = map.stats().slots;
-        for k in 0..6_001u64 {
-            map.insert(k, k);
-        }
-        let (mut installed, mut fresh) = (0, 0);
-        for k in 6_001..60_000u64 {
-            let (root, prepared) = root_and_prepared(&map);
-            map.insert(k, k);
-            map.remove(&(k - 6_001));
-            let (now, _) = root_and_prepared(&map);
-            if now != root {
-                if now == prepared {
-                    installed += 1;
-                } else {
-                    fresh += 1;
-                }
-            }
-        }
+        let (installed, fresh) = churn(&map, 6_001, 60_000);
         assert_eq!(map.stats().slots, slots);
         assert!(
             installed >= 5 && fresh == 0,

@@ -238,11 +238,9 @@ impl Units {
     /// hashed or random `u64`, a pointer) writes its slot's byte, whose
     /// first write to a page would otherwise fault inside that write.
     pub(crate) fn populate(&self, k: usize) {
-        use crate::resize::memory::{populate, populate_range, STEP_BYTES};
+        use crate::resize::memory::{populate, populate_range, step_range};
         populate(&self.units, k);
-        let per_step = STEP_BYTES / std::mem::size_of::<AtomicU128>();
-        let start = k.saturating_mul(per_step);
-        populate_range(&self.high, start..start.saturating_add(per_step));
+        populate_range(&self.high, step_range::<AtomicU128>(k));
     }
 
     /// Asks the CPU to start loading the cache lines of units `range`
