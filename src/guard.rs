@@ -71,6 +71,10 @@ macro_rules! delegate_guard {
             fn slot(&self) -> Option<usize> {
                 self.0.slot()
             }
+            #[inline]
+            fn before_write(&self) {
+                self.0.before_write()
+            }
         }
 
         impl fmt::Debug for $guard<'_> {

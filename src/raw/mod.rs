@@ -286,6 +286,7 @@ where
                 }
             }
         };
+        guard.before_write();
         let tag = tag_of(hash);
         let mut table = self.root(guard);
         let mut depth = 0;
@@ -526,7 +527,13 @@ where
     S: Sync,
 {
     fn assist_step(&self) -> Work {
-        self.resize.assist(self, &self.pin())
+        // Unpinned before the free step (a pin held would keep the scan it
+        // may run from freeing what this thread could reach).
+        let work = self.resize.assist(self, &self.pin());
+        match work {
+            Work::None if self.reclaim.free_step() => Work::Freed,
+            work => work,
+        }
     }
 
     fn set_assistant(&self, on: bool) {

@@ -637,21 +637,80 @@ impl<K, V> Slots<K, V> {
         Some((entry.key, entry.value))
     }
 
-    /// Frees every entry the table owns, for a table that nothing can
-    /// reach any more: keyed tombstones, and live entries not handed to a
-    /// next table.
-    pub(crate) fn free_owned(&mut self) {
-        for word in self.words.iter() {
-            // Relaxed: exclusive access (every write happened-before it).
-            let w = Word::<K, V>::loaded(word.load(Relaxed));
-            if !w.is_vacant() && (w.deleted() || !w.copied()) {
+    /// The number of slots.
+    pub(crate) fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Frees entries the table owns, for a table that nothing can reach
+    /// any more: keyed tombstones, and live entries not handed to a next
+    /// table. Frees at most `budget` of them, from slot `from` on, looking
+    /// at no more than [`SCANNED_PER_FREE`] slots per entry of the budget,
+    /// and returns the slot to go on from: [`len`](Self::len) once every
+    /// owned entry is freed. With a bounded budget, each freed entry's
+    /// slot is emptied first, so a step that a panicking `Drop` cut short
+    /// is simply resumed: nothing is freed twice, and nothing after the
+    /// panic is lost. (`usize::MAX`, a table's drop, frees to the end.)
+    ///
+    /// Entries are freed a group at a time: the group's lines are
+    /// prefetched while the scan finds them, so that their misses overlap
+    /// instead of each free waiting for its own (a retired table's entries
+    /// are cold by the time it is freed).
+    pub(crate) fn free_owned(&mut self, from: usize, budget: usize) -> usize {
+        /// Entries whose lines are fetched together.
+        const GROUP: usize = 8;
+        let len = self.words.len();
+        let end = from
+            .saturating_add(budget.saturating_mul(SCANNED_PER_FREE))
+            .min(len);
+        // The step's words, fetched together: the array is cold, and read
+        // one line after another each word's line would be its own miss.
+        // (Up to 32 lines; a step that ends early leaves the rest cached
+        // for the next.)
+        self.prefetch_slots(from..end.min(from.saturating_add(PREFETCHED_WORDS)));
+        // An unbounded call (a table's drop) is never resumed: its slots
+        // are left as they are (under loom, no store is added to the
+        // models' frees).
+        let resumable = budget != usize::MAX;
+        let (mut at, mut left) = (from, budget);
+        while at < end && left > 0 {
+            let mut group = [0usize; GROUP];
+            let mut n = 0;
+            while at < end && n < GROUP.min(left) {
+                // Relaxed: exclusive access (every write happened-before it).
+                let w = Word::<K, V>::loaded(self.words[at].load(Relaxed));
+                if !w.is_vacant() && (w.deleted() || !w.copied()) {
+                    crate::resize::memory::prefetch(w.ptr());
+                    group[n] = at;
+                    n += 1;
+                }
+                at += 1;
+            }
+            for &i in &group[..n] {
+                // Relaxed: exclusive access, as above.
+                let w = Word::<K, V>::loaded(self.words[i].load(Relaxed));
+                if resumable {
+                    self.words[i].store(std::ptr::null_mut(), Relaxed);
+                }
                 // SAFETY: owned by this table alone (above), which nothing
-                // can reach any more; freed once, here.
+                // can reach any more; freed once, here: a later call
+                // resumes only a bounded one, which emptied the slot.
                 unsafe { Entry::free(w.ptr()) };
             }
+            left -= n;
         }
+        at
     }
 }
+
+/// Slots a step of [`Slots::free_owned`] looks at, at most, per entry it
+/// may free: a step over a table with few owned entries left still ends
+/// soon (16 slots are two cache lines of the array, read in order).
+const SCANNED_PER_FREE: usize = 16;
+
+/// Words of the array a step of [`Slots::free_owned`] fetches ahead as it
+/// starts: what a step of 16 entries scans at most.
+const PREFETCHED_WORDS: usize = 256;
 
 /// Hands a claimed or replaced entry's ownership to the table; it is then
 /// read through the guard that protected the CAS.
@@ -743,5 +802,78 @@ mod tests {
         // SAFETY: the test owns the one live entry left (in slots 3 and 5,
         // as after a copy); nothing else frees it.
         unsafe { Entry::free(copied.ptr()) };
+    }
+
+    /// A value that notes its drop, by id, and panics in the drop of id
+    /// `bomb` (after noting it).
+    struct Noted {
+        id: usize,
+        bomb: usize,
+        dropped: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    }
+
+    impl Drop for Noted {
+        fn drop(&mut self) {
+            self.dropped.lock().unwrap().push(self.id);
+            if self.id == self.bomb {
+                panic!("planned: the drop of entry {}", self.id);
+            }
+        }
+    }
+
+    /// `free_owned` frees a table's owned entries (live ones not handed
+    /// on, and keyed tombstones) a budget at a time, and a step cut short
+    /// by a panicking `Drop` is resumed from where it started: every entry
+    /// is dropped exactly once.
+    #[test]
+    fn owned_entries_are_freed_in_steps_and_a_panicking_step_is_resumed() {
+        const N: usize = 1024;
+        const BUDGET: usize = 16;
+        let reclaim = Reclaimer::new();
+        let g = reclaim.pin();
+        let dropped = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut slots = Slots::<usize, Noted>::try_new(N).unwrap();
+        let mut owned = 0;
+        // Two claimed slots in three; every other claimed one deleted: live
+        // entries and keyed tombstones, both owned by the table.
+        for i in (0..N).filter(|i| i % 3 != 0) {
+            let value = Noted {
+                id: i,
+                bomb: 500,
+                dropped: dropped.clone(),
+            };
+            let e = slots.claim_pending(i, Pending::new(i as u64, i, value), &g);
+            assert!(e.is_ok());
+            if i % 2 == 0 {
+                slots.delete(i, slots.load(i, &g)).unwrap();
+            }
+            owned += 1;
+        }
+        drop(g);
+        let (mut at, mut steps, mut panics) = (0, 0, 0);
+        while at < N {
+            let before = dropped.lock().unwrap().len();
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                slots.free_owned(at, BUDGET)
+            }));
+            let freed = dropped.lock().unwrap().len() - before;
+            assert!(freed <= BUDGET, "a step freed {freed} entries");
+            match step {
+                Ok(next) => {
+                    assert!(next > at || freed > 0, "a step made no progress");
+                    at = next;
+                }
+                Err(_) => panics += 1,
+            }
+            steps += 1;
+        }
+        assert_eq!(panics, 1);
+        assert!(steps > owned / BUDGET, "{steps} steps for {owned} entries");
+        let mut ids = std::mem::take(&mut *dropped.lock().unwrap());
+        ids.sort_unstable();
+        let want: Vec<usize> = (0..N).filter(|i| i % 3 != 0).collect();
+        assert_eq!(ids, want, "every owned entry dropped exactly once");
+        assert_eq!(slots.free_owned(0, usize::MAX), N, "nothing left to free");
+        assert!(dropped.lock().unwrap().is_empty());
     }
 }

@@ -33,6 +33,11 @@ pub(crate) struct Table<K, V> {
     tombstoned: AtomicBool,
     /// Entries unlinked here while `older_reachable`.
     deferred: Stack<Parked<K, V>>,
+    /// Where freeing the entries this table owns goes on from: slots
+    /// before it own none any more. Moved on by [`Retire::free_part`],
+    /// which frees a retired table in steps; touched only by whoever owns
+    /// the unreachable table (`&mut`).
+    freed_to: usize,
 }
 
 /// An entry parked on a table's deferred-retirement stack: unlinked from
@@ -66,6 +71,7 @@ impl<K, V> Table<K, V> {
             older_reachable: AtomicBool::new(older_reachable),
             tombstoned: AtomicBool::new(false),
             deferred: Stack::new(),
+            freed_to: 0,
         }))
     }
 
@@ -107,6 +113,14 @@ impl<K, V> Table<K, V> {
             // unlinked from the root.
             unsafe { guard.retire(entry) };
         }
+    }
+
+    /// Whether the slots still point at entries this table owns (some may
+    /// be freed already: `freed_to`). A finished table has handed every
+    /// live entry on (all `COPIED`); without tombstones it owns none of the
+    /// entries its words point at. Relaxed: exclusive access.
+    fn owns_entries(&mut self) -> bool {
+        !self.header.cursor.finished_exclusive() || self.tombstoned.load(Ordering::Relaxed)
     }
 
     /// Records that a slot of this table now holds a tombstone. Relaxed: read
@@ -174,10 +188,31 @@ impl<K, V> Generation for Table<K, V> {
 impl<K, V> Retire for Table<K, V> {
     unsafe fn free(ptr: *mut Self) {
         // SAFETY: tables are allocated by `Table::new` (a `Box`) and the
-        // caller frees each once. Dropping a table frees its arrays only;
-        // the entries it pointed to are owned elsewhere by then (copied to
-        // the next table, or retired individually).
+        // caller frees each once. Dropping it frees the entries it still
+        // owns (`Drop`), then its arrays.
         drop(unsafe { Box::from_raw(ptr) });
+    }
+
+    /// Frees `budget` of the entries the table owns (keyed tombstones, in
+    /// a churning map one per key removed since the table came: half a
+    /// million in a cache of that size), and the table itself once it owns
+    /// none. A table a shrink replaced is freed whole
+    /// ([`policy::freed_whole`](crate::resize::policy::freed_whole)).
+    unsafe fn free_part(ptr: *mut Self, budget: usize) -> bool {
+        // SAFETY: the caller owns the unreachable table alone, and has not
+        // freed it (`Retire::free_part`).
+        let table = unsafe { &mut *ptr };
+        if budget != usize::MAX && !table.header.freed_whole() && table.owns_entries() {
+            table.freed_to = table.slots.free_owned(table.freed_to, budget);
+            if table.freed_to < table.slots.len() {
+                return false;
+            }
+        }
+        // SAFETY: as for `free`: from `Table::new`, freed once, here. Its
+        // drop frees the entries it still owns (all of them for a table
+        // freed whole, as `free` does).
+        drop(unsafe { Box::from_raw(ptr) });
+        true
     }
 }
 
@@ -191,12 +226,9 @@ impl<K, V> Drop for Table<K, V> {
         if crate::sync::loom_unwinding() {
             return;
         }
-        // A finished table has handed every live entry on (all `COPIED`);
-        // without tombstones it owns none of the entries its words point at.
-        let owns_entries =
-            !self.header.cursor.finished_exclusive() || self.tombstoned.load(Ordering::Relaxed);
-        if owns_entries {
-            self.slots.free_owned();
+        if self.owns_entries() {
+            // The rest of them, if `free_part` freed some.
+            self.slots.free_owned(self.freed_to, usize::MAX);
         }
         for Parked(entry) in self.deferred.take_all_mut() {
             // SAFETY: parked entries are owned by the stack, and nothing can

@@ -17,6 +17,27 @@ pub trait Retire {
     /// `ptr` came from `Box::into_raw` (or the object's own allocator), was
     /// retired exactly once, and no thread can reach it any more.
     unsafe fn free(ptr: *mut Self);
+
+    /// Frees part of the object: at most about `budget` of the objects it
+    /// owns (a retired table's entries), for an object whose whole free
+    /// would be one long pause. Returns whether the object is now freed
+    /// entirely; until then it stays valid, and the caller calls this
+    /// again later. `usize::MAX` frees it all. The default frees it all at
+    /// once, whatever `budget`.
+    ///
+    /// A backend that frees in steps (`asymmetric`, the default) calls
+    /// this; the others call [`free`](Retire::free).
+    ///
+    /// # Safety
+    ///
+    /// As for [`free`](Retire::free); and after a call that returned
+    /// `false`, `ptr` is still owned by the caller alone.
+    unsafe fn free_part(ptr: *mut Self, budget: usize) -> bool {
+        let _ = budget;
+        // SAFETY: the caller's.
+        unsafe { Self::free(ptr) };
+        true
+    }
 }
 
 /// A reclamation backend, owned by one map.
@@ -44,6 +65,15 @@ pub(crate) trait Reclaim: Send + Sync + Sized {
 
     /// Objects retired but not yet freed (a gauge, read with `Relaxed`).
     fn pending(&self) -> usize;
+
+    /// Frees a step of retired memory whose free the backend spreads over
+    /// later operations (a table that owns many entries: `Retire::free_part`),
+    /// if there is any; returns whether there was. For a resize helper,
+    /// which takes the steps off the map's operations. Backends that free
+    /// each object whole have none.
+    fn free_step(&self) -> bool {
+        false
+    }
 }
 
 /// The operations a pinned thread performs on shared pointers.
@@ -76,6 +106,14 @@ pub trait ReclaimGuard {
         // SAFETY: the caller's obligations are `retire`'s.
         unsafe { self.retire(ptr) }
     }
+
+    /// Called by every write of the map this guard pins, before it
+    /// writes: the backend may do a bounded share of freeing there
+    /// (`asymmetric`: a step of the tables it frees in steps, every few
+    /// writes; the others do nothing). Required, not defaulted, so that a
+    /// guard that wraps another cannot drop the call by forgetting to
+    /// forward it.
+    fn before_write(&self);
 
     /// The index of a record held by this guard's party alone while the
     /// guard lives (`stats.rs`: per-party counters), or `None` (counts then

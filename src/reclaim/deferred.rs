@@ -79,6 +79,10 @@ pub(crate) struct DeferredGuard<'a> {
 }
 
 impl ReclaimGuard for DeferredGuard<'_> {
+    /// Nothing: this backend frees each object whole.
+    #[inline]
+    fn before_write(&self) {}
+
     fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
         // Acquire: pairs with the Release CAS that published the object.
         ptr.load(Ordering::Acquire)

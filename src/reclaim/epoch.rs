@@ -58,6 +58,10 @@ pub(crate) struct EpochGuard<'a> {
 struct SendPtr<T>(*mut T);
 
 impl ReclaimGuard for EpochGuard<'_> {
+    /// Nothing: this backend frees each object whole.
+    #[inline]
+    fn before_write(&self) {}
+
     /// The calling thread's record: per-party counters (`stats.rs`).
     #[inline]
     fn slot(&self) -> Option<usize> {
@@ -111,6 +115,10 @@ pub(crate) struct EpochOwnedGuard<'a>(EpochGuard<'a>);
 unsafe impl Send for EpochOwnedGuard<'_> {}
 
 impl ReclaimGuard for EpochOwnedGuard<'_> {
+    /// Nothing: this backend frees each object whole.
+    #[inline]
+    fn before_write(&self) {}
+
     /// The calling thread's record: per-party counters (`stats.rs`).
     #[inline]
     fn slot(&self) -> Option<usize> {

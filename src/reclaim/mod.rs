@@ -22,7 +22,7 @@
 //!
 //! | backend | when | notes |
 //! |---|---|---|
-//! | `asymmetric` | default; `WordMap` always; under loom with `cfg(lfmap_loom_asymmetric)` (its fence strategy) | epochs with an asymmetric barrier: a pin is two plain stores; a retired entry is a push onto the retiring thread's own bag in the map, sealed every 64 into a batch; a batch bump (an epoch increment and a `membarrier`) runs at most once a millisecond per process; a table is bumped for at once. A directory by concept: the backend (`mod.rs`), `epoch.rs`, `registry.rs`, `barrier.rs`, `bags.rs`, `pacing.rs`, `guard.rs`, `retired.rs` |
+//! | `asymmetric` | default; `WordMap` always; under loom with `cfg(lfmap_loom_asymmetric)` (its fence strategy) | epochs with an asymmetric barrier: a pin is two plain stores; a retired entry is a push onto the retiring thread's own bag in the map, sealed every 64 into a batch; a batch bump (an epoch increment and a `membarrier`) runs at most once a millisecond per process; a table is bumped for at once. A directory by concept: the backend (`mod.rs`), `epoch.rs`, `registry.rs`, `barrier.rs`, `bags.rs`, `pacing.rs`, `guard.rs`, `retired.rs`, `draining.rs` (retired tables that own entries, freed a step at a time by later writes) |
 //! | `epoch` | `--features crossbeam-epoch` (wins over `seize`) | crossbeam's epoch GC with one collector per map |
 //! | `seize` | `--features seize` | hyaline-style reference counting of batches (papaya's reclaimer): a pin is a `SeqCst` store, an unpin an atomic swap |
 //! | `deferred` | `cfg(loom)` | frees nothing until the map is dropped, so loom models can run the real map code with the smallest state space |

@@ -121,6 +121,10 @@ pub(crate) struct SeizeGuard<'a, G: seize::Guard> {
 }
 
 impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
+    /// Nothing: this backend frees each object whole.
+    #[inline]
+    fn before_write(&self) {}
+
     /// The calling thread's record: per-party counters (`stats.rs`).
     #[inline]
     fn slot(&self) -> Option<usize> {

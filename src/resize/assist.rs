@@ -73,6 +73,9 @@ pub(crate) enum Work {
     None,
     /// Migrated sub-chunks.
     Migrated,
+    /// Freed a step of the entries a retired `HashMap` table owned (its
+    /// keyed tombstones', `reclaim/asymmetric/draining.rs`).
+    Freed,
     /// Faulted in a memory step of a prepared table, or unmapped one of a
     /// retired table: a system call that holds the process's memory-map
     /// lock (`ResizeHelper::run` pauses after it).
@@ -259,7 +262,9 @@ pub(crate) trait Assist: Sync {
 /// the process while it is registered (`munmap` of a large table otherwise
 /// stalls the freeing thread, and every thread that takes a page fault
 /// meanwhile, for milliseconds); up to 512 MiB of them wait for helpers'
-/// steps, and the last helper to be dropped unmaps what is left.
+/// steps, and the last helper to be dropped unmaps what is left. And it
+/// frees the entries a `HashMap`'s retired tables own (its removed keys',
+/// a step at a time on the writers' and readers' unpins otherwise).
 ///
 /// Call [`run`](ResizeHelper::run) on a thread of its own, or
 /// [`step`](ResizeHelper::step) from a loop of your own. The helper borrows
@@ -351,7 +356,7 @@ impl<'a> ResizeHelper<'a> {
         let mut idle = IDLE_MIN;
         while !stop.load(std::sync::atomic::Ordering::Acquire) {
             match self.work() {
-                Work::Migrated => idle = IDLE_MIN,
+                Work::Migrated | Work::Freed => idle = IDLE_MIN,
                 Work::Memory => {
                     // Faulting in and unmapping hold the process's
                     // memory-map lock (for reading, for writing), and

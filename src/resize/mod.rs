@@ -152,6 +152,11 @@ pub(crate) struct Header<T: Generation> {
     /// ([`policy::expected_len_at_resize`]). Relaxed: a policy input (a
     /// statistics atomic, so loom does not interleave it).
     len_at_install: StatUsize,
+    /// The slots of the table that replaced this one as the root, once it
+    /// did (0 until then): set by the promotion that retires this table,
+    /// read by its free ([`Header::freed_whole`]). Relaxed: the free
+    /// happens after the retirement (the reclaimer's queue orders them).
+    successor_slots: StatUsize,
     /// Slots claimed in this table (live keys plus tombstones). On its own
     /// cache line, like the cursor's counters: writers add to both, and
     /// every operation reads the fields above.
@@ -175,9 +180,18 @@ impl<T: Generation> Header<T> {
             prepare_retry_at: StatUsize::new(0),
             prepared_freed: false,
             len_at_install: StatUsize::new(0),
+            successor_slots: StatUsize::new(0),
             occupied: CachePadded::new(Occupancy::new()),
             cursor: Cursor::try_new(placement.slots())?,
         })
+    }
+
+    /// Whether this table, retired, is freed whole rather than a step at
+    /// a time ([`policy::freed_whole`]: it was replaced by a shrink).
+    pub(crate) fn freed_whole(&self) -> bool {
+        // Relaxed: see `successor_slots`.
+        let successor = self.successor_slots.load(Relaxed);
+        successor > 0 && policy::freed_whole(self.slots(), successor)
     }
 
     /// Number of slots.
@@ -1096,6 +1110,11 @@ impl<T: Generation> Resizer<T> {
                 .is_ok()
             {
                 self.counters.promotions.bump();
+                // Relaxed: read by the old table's free, which the
+                // retirement below orders after this.
+                root.header()
+                    .successor_slots
+                    .store(next.header().slots(), Relaxed);
                 // The old table is unreachable for operations that start
                 // from now on.
                 next.promoted(guard);

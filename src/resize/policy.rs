@@ -248,6 +248,21 @@ fn steps_window(slots: usize) -> (usize, usize) {
     (slots / 8 * 5, (slots / 32 * 3).max(1))
 }
 
+/// Whether a retired table of `slots` slots that a resize to
+/// `successor` slots replaced is freed whole, rather than a step at a
+/// time (`reclaim/asymmetric/draining.rs`): when that resize was a shrink
+/// (under half the size: [`should_shrink`] takes a table under a third).
+/// The entries a retired table owns are its tombstones' (`raw/table.rs`):
+/// for a rebuild or a growth, one per key removed while it was the root,
+/// about as many as the map holds, spread over the operations that follow
+/// (a step every few); for a shrink, the keys of a map that gave most of
+/// them back, which the operations of the small map left would take far
+/// longer to free: its memory is freed at once, as the user who removed
+/// them expects (`tests/rss.rs`).
+pub(crate) fn freed_whole(slots: usize, successor: usize) -> bool {
+    successor < slots / 2
+}
+
 /// Whether a table of `slots` slots holding `len` live keys is mostly
 /// empty and may shrink (not below `min_slots`, the `with_capacity` floor):
 /// below 1/8 live, so that a shrink ([`resize_slots`]: `5·len/2`) takes

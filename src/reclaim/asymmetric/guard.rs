@@ -50,6 +50,16 @@ impl Reclaim for TableReclaim {
     fn pending(&self) -> usize {
         self.pending_objects()
     }
+
+    /// A step of the tables being freed in steps (`draining.rs`); else, if
+    /// retired tables wait, a scan for them (which frees a freeable one,
+    /// or its first step). True if either did something.
+    fn free_step(&self) -> bool {
+        if self.step_draining() {
+            return true;
+        }
+        self.scan_for_tables()
+    }
 }
 
 /// A thread's record (in [`GLOBAL`]) and pacing tick. The pin depth is in
@@ -63,11 +73,37 @@ struct Local {
     /// [`SCAN_PERIOD`]th unpin scans the map it unpins, if that map has
     /// objects queued (a countdown: a decrement and a test per unpin).
     tick: Cell<u32>,
+    /// Writes on this thread until its next step of the tables its maps
+    /// free in steps ([`STEP_PERIOD`]; a countdown, as `tick`).
+    writes: Cell<u32>,
 }
 
 /// Unpins between two pacing scans of one thread. Prime, so that a thread
 /// that cycles through a few maps in a fixed order scans each of them.
 const SCAN_PERIOD: u32 = 61;
+
+/// Writes between two steps of the tables a map frees in steps
+/// (`draining.rs`), on one thread. A step frees `TABLE_STEP` entries, so
+/// a thread frees about one entry per write while a table drains: twice
+/// what a map that removes a key in every other write owes, in steps
+/// short enough to stay out of the writes' p99.9 (docs/benchmarks.md,
+/// "Tables freed in steps"). Writes, not reads: a writer's entry cache
+/// takes the freed blocks back for its next inserts, where a reader's
+/// would hand them to the spans (reads step only once writes stopped:
+/// `Draining::tick`).
+const STEP_PERIOD: u32 = 16;
+
+/// Whether this thread's write countdown came up ([`STEP_PERIOD`]).
+#[inline]
+pub(super) fn write_step_due() -> bool {
+    LOCAL
+        .try_with(|l| {
+            let w = l.writes.get();
+            l.writes.set(if w == 0 { STEP_PERIOD - 1 } else { w - 1 });
+            w == 0
+        })
+        .unwrap_or(false)
+}
 
 impl Drop for Local {
     fn drop(&mut self) {
@@ -97,13 +133,13 @@ impl Drop for Local {
 #[cfg(not(loom))]
 thread_local! {
     static LOCAL: Local = const {
-        Local { record: Cell::new(None), tick: Cell::new(0) }
+        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0) }
     };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0) };
+    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0), writes: Cell::new(0) };
 }
 
 /// How a [`TableGuard`] holds its pin.
@@ -204,6 +240,9 @@ impl Drop for TableGuard<'_> {
             release.0 = Some(self.record);
             tick = self.owner.owned_tick();
         }
+        if tick {
+            self.owner.tick_draining();
+        }
         // The thread keeps its record unless `release` gives it back.
         let keeps = release.0.is_none();
         // SAFETY: `self.record` is still held: by the thread (its
@@ -253,6 +292,11 @@ impl ReclaimGuard for TableGuard<'_> {
         unsafe { self.owner.retire_in(self.record, ptr) }
     }
 
+    #[inline]
+    fn before_write(&self) {
+        self.owner.before_write();
+    }
+
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
         self.retired.set(true);
         // SAFETY: the caller's obligations are `retire_now`'s.
@@ -292,6 +336,9 @@ impl Drop for TableOwnedGuard<'_> {
         // Released after `after_unpin`, as in `TableGuard::drop`.
         let _release = ReleaseOnDrop(Some(self.record));
         let tick = self.owner.owned_tick();
+        if tick {
+            self.owner.tick_draining();
+        }
         // SAFETY: `_release` holds the record until after this call, and
         // gives it back then: the record is not kept.
         unsafe { self.owner.after_unpin(tick, self.record, false) };
@@ -322,6 +369,11 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
         // SAFETY: the caller's obligations are `retire_in`'s, and the
         // record is this guard's alone.
         unsafe { self.owner.retire_in(self.record, ptr) }
+    }
+
+    #[inline]
+    fn before_write(&self) {
+        self.owner.before_write();
     }
 
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {

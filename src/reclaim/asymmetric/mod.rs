@@ -56,6 +56,7 @@
 //! | [`barrier`] | the barrier strategy: `membarrier` or fences |
 //! | [`guard`] | the thread's record cache; the guards, pin and unpin |
 //! | [`retired`] | a map's queue of retired tables and sealed batches |
+//! | [`draining`] | a map's freeable tables that own entries, freed a step at a time by its writes |
 //! | [`bags`] | each record's unsealed retirements in a map, the batches they seal into, and the freeable objects a sealer (or a tick while a table waits) adopts |
 //! | [`pacing`] | when a scan may bump the epoch for sealed batches |
 //! | `graveyard` | under loom: what an execution leaves, freed by the next |
@@ -75,6 +76,7 @@
 mod bags;
 mod barrier;
 pub(crate) mod directory;
+mod draining;
 mod epoch;
 #[cfg(loom)]
 pub(crate) mod graveyard;
@@ -89,6 +91,7 @@ use crossbeam_utils::CachePadded;
 
 use self::bags::{Bag, Bags, Batch, Deferred};
 pub(crate) use self::directory::PerRecord;
+use self::draining::Draining;
 pub(crate) use self::guard::thread_record;
 use self::registry::{Domain, Record, GLOBAL};
 use self::retired::{Retired, RetiredTables};
@@ -117,6 +120,19 @@ const FREE_PER_SCAN: usize = bags::BATCH;
 
 /// Objects one scan frees at most, whatever the backlog: four batches.
 const MAX_FREE_PER_SCAN: usize = 4 * bags::BATCH;
+
+/// Entries of a freeable table (a `HashMap` table that owns keyed
+/// tombstones' entries) that one step frees, at most: the scan that finds
+/// the table freeable frees one step, and then every 16th write of a
+/// thread one step of each such table, until it is gone ([`draining`],
+/// `guard.rs`'s `STEP_PERIOD`). A churning map owes an entry per removal,
+/// so this frees a table about twice as fast as a map that removes in
+/// every other write fills the next, each table here getting its own step
+/// (a backlog drains faster). Sixteen cold entries, fetched together, and
+/// the slots around them cost about a microsecond here. Under loom a
+/// table is freed whole by its scan: the models' tables are small, and
+/// steps would only multiply their states.
+const TABLE_STEP: usize = if cfg!(loom) { usize::MAX } else { 16 };
 
 /// Stamped objects held from which scans free [`MAX_FREE_PER_SCAN`]: a
 /// backlog (a pin that held everything back for a while) is worked off
@@ -150,6 +166,8 @@ pub(crate) struct TableReclaim {
     scan: UnsafeCell<ScanState>,
     /// Each record's unsealed retirements in this map (`bags.rs`).
     bags: Bags,
+    /// Freeable tables freed a step per pacing tick (`draining.rs`).
+    draining: Draining,
     /// Objects queued or held by the scanner (a table counts 1, a batch
     /// its length).
     pending: AtomicUsize,
@@ -229,6 +247,7 @@ impl TableReclaim {
                 held_objects: 0,
             }),
             bags: Bags::new(),
+            draining: Draining::new(),
             pending: AtomicUsize::new(0),
             tables: AtomicUsize::new(0),
             skipped: AtomicUsize::new(0),
@@ -237,9 +256,10 @@ impl TableReclaim {
         }
     }
 
-    /// Objects retired and not yet freed: queued, and in the bags.
+    /// Objects retired and not yet freed: queued, in the bags, and tables
+    /// being freed in steps.
     pub(super) fn pending_objects(&self) -> usize {
-        self.pending.load(Relaxed) + self.bags.pending()
+        self.pending.load(Relaxed) + self.bags.pending() + self.draining.len()
     }
 }
 
@@ -478,12 +498,14 @@ impl TableReclaim {
             rest: free.into_iter(),
         };
         for object in free.rest.by_ref() {
+            if object.is_table() {
+                // SAFETY: as below.
+                unsafe { self.free_table(object) };
+                continue;
+            }
             // Relaxed: gauges. Before the free, so that a panicking free
             // (which still frees its objects) leaves them right.
             self.pending.fetch_sub(object.count(), Relaxed);
-            if object.is_table() {
-                self.tables.fetch_sub(1, Relaxed);
-            }
             // Every record read "not pinned" or an epoch at least this
             // object's stamp: by the barrier argument (docs/design.md,
             // "Reclamation") no pin that can reach it is left, and its last
@@ -505,6 +527,45 @@ impl TableReclaim {
             unsafe { object.free() };
         }
         true
+    }
+
+    /// Frees a freeable table, or a first step of it ([`TABLE_STEP`] of
+    /// the entries it owns) and hands the rest to the ticks ([`draining`]).
+    /// Either way it leaves the gauges of queued and held objects.
+    ///
+    /// # Safety
+    ///
+    /// No pin can reach the table, its last accesses happen before this
+    /// call, and the caller took it off the queue (it owns it alone).
+    unsafe fn free_table(&self, table: Retired) {
+        // Relaxed: gauges, as in `scan`. Before the step: a step that
+        // panics (a user's `Drop`) still hands the table over (below).
+        self.pending.fetch_sub(1, Relaxed);
+        self.tables.fetch_sub(1, Relaxed);
+        /// Hands the table to `draining` when dropped, unless taken
+        /// (wholly freed).
+        struct HandOver<'a> {
+            draining: &'a Draining,
+            table: Option<Retired>,
+        }
+        impl Drop for HandOver<'_> {
+            fn drop(&mut self) {
+                if let Some(table) = self.table.take() {
+                    // SAFETY: `free_table`'s caller's; not wholly freed.
+                    unsafe { self.draining.add(table) };
+                }
+            }
+        }
+        let mut rest = HandOver {
+            draining: &self.draining,
+            table: Some(table),
+        };
+        let table = rest.table.as_mut().expect("set above");
+        // SAFETY: the caller's; a first step.
+        if unsafe { table.free_step(TABLE_STEP) } {
+            // Wholly freed: nothing to hand over (a `Retired` has no drop).
+            rest.table = None;
+        }
     }
 
     /// A scan that frees what it finds freeable at once ([`reclaim_into`]).
@@ -652,14 +713,59 @@ impl TableReclaim {
         false
     }
 
+    /// A step of the tables this map frees in steps, if any ([`draining`]):
+    /// every few writes of a thread ([`before_write`](Self::before_write)),
+    /// and for a resize helper. Returns whether there was any (stepped
+    /// now, or by another thread).
+    #[inline]
+    fn step_draining(&self) -> bool {
+        if self.draining.len() == 0 {
+            return false;
+        }
+        self.draining.step(TABLE_STEP);
+        true
+    }
+
+    /// On a pacing tick: a step of the tables this map frees in steps, if
+    /// any and if its writers stopped stepping them ([`Draining::tick`]).
+    #[inline]
+    fn tick_draining(&self) {
+        if self.draining.len() > 0 {
+            self.draining.tick(TABLE_STEP);
+        }
+    }
+
+    /// Before a write of this map: a step of the tables it frees in steps,
+    /// if any, every few writes of the thread (`guard.rs`,
+    /// `STEP_PERIOD`).
+    #[inline]
+    fn before_write(&self) {
+        // Under loom tables are freed whole (`TABLE_STEP`): nothing to step.
+        if !cfg!(loom) && guard::write_step_due() {
+            self.step_draining();
+        }
+    }
+
+    /// A scan, if retired tables wait (for a resize helper:
+    /// `Reclaim::free_step`); returns whether it took any off the queue.
+    fn scan_for_tables(&self) -> bool {
+        // Relaxed: a gauge, as in `after_unpin`.
+        let queued = self.tables.load(Relaxed);
+        if queued == 0 {
+            return false;
+        }
+        self.reclaim();
+        self.tables.load(Relaxed) < queued
+    }
+
     /// The pacing tick of an owned guard's unpin (a lossy count on the
     /// map, load then store, Relaxed: it only paces scans; `fetch_add`
     /// would put a locked instruction on every such unpin). Only read while
     /// objects are queued.
     #[inline]
     fn owned_tick(&self) -> bool {
-        // Relaxed: a hint, as in `after_unpin`.
-        if self.pending.load(Relaxed) == 0 {
+        // Relaxed: hints, as in `after_unpin`.
+        if self.pending.load(Relaxed) == 0 && self.draining.len() == 0 {
             return false;
         }
         let tick = self.tick.load(Relaxed).wrapping_add(1);
@@ -685,7 +791,14 @@ impl Drop for TableReclaim {
         // If a free panics (a user's `Drop`), the guard frees the rest
         // while unwinding, as std's collections drop the rest of their
         // elements (a second panic aborts).
-        let mut all = FreeAll(queued.chain(held).chain(unstamped).chain(bags));
+        let draining = self.draining.take_all_mut().collect::<Vec<_>>();
+        let mut all = FreeAll(
+            queued
+                .chain(held)
+                .chain(unstamped)
+                .chain(bags)
+                .chain(draining),
+        );
         for object in &mut all.0 {
             // SAFETY: `&mut self`: no guard of this map is alive (guards
             // borrow it), so no pin can hold anything it retired; each is

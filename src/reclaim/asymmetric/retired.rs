@@ -27,10 +27,10 @@ pub(super) struct Retired {
 /// What was retired.
 enum Object {
     /// A table (retired stamped, by `retire_now`), type-erased: its address
-    /// and how to free it.
+    /// and how to free it, a part at a time (`Retire::free_part`).
     Table {
         ptr: *mut (),
-        free: unsafe fn(*mut ()),
+        free_part: unsafe fn(*mut (), usize) -> bool,
     },
     /// A sealed bag of entries (queued unstamped, by `seal`).
     Batch(Batch),
@@ -50,15 +50,17 @@ impl Retired {
     /// As for `ReclaimGuard::retire`: `ptr` is unlinked, retired once, and
     /// valid for `T::free`.
     pub(super) unsafe fn table<T: Retire>(ptr: *mut T, stamp: Epoch) -> Self {
-        unsafe fn free<T: Retire>(p: *mut ()) {
+        unsafe fn free_part<T: Retire>(p: *mut (), budget: usize) -> bool {
             // SAFETY: `p` is the `*mut T` stored by `Retired::table::<T>`,
-            // freed once (`Retired::free` consumes the `Retired`).
-            unsafe { T::free(p.cast()) }
+            // stepped by its owner alone and freed once: `Retired::free`
+            // consumes the `Retired`, and `free_step` is called again only
+            // while the table is not yet wholly freed.
+            unsafe { T::free_part(p.cast(), budget) }
         }
         Retired {
             object: Object::Table {
                 ptr: ptr.cast(),
-                free: free::<T>,
+                free_part: free_part::<T>,
             },
             stamp: Some(stamp),
         }
@@ -129,19 +131,45 @@ impl Retired {
         }
     }
 
-    /// Frees the table.
+    /// Frees the object, all of it.
     ///
     /// # Safety
     ///
-    /// No pin can still reach the table, and its last accesses happen
+    /// No pin can still reach the object, and its last accesses happen
     /// before this call.
     pub(super) unsafe fn free(self) {
         match self.object {
-            // SAFETY: the caller's; `ptr` and `free` were paired by `table`,
-            // and `self` is consumed, so the table is freed once.
-            Object::Table { ptr, free } => unsafe { free(ptr) },
+            Object::Table { ptr, free_part } => {
+                // SAFETY: the caller's; `ptr` and `free_part` were paired
+                // by `table`, and `self` is consumed, so the table is
+                // freed once (an unbounded part is the whole table).
+                let all = unsafe { free_part(ptr, usize::MAX) };
+                debug_assert!(all, "a table freed without a budget is freed");
+            }
             // SAFETY: the caller's: no pin can reach the batch's objects.
             Object::Batch(batch) => unsafe { batch.free() },
+        }
+    }
+
+    /// Frees a part of a table, at most `budget` of the entries it owns
+    /// (`Retire::free_part`); returns whether it is now wholly freed, in
+    /// which case `self` must be dropped without another call. A batch is
+    /// freed whole.
+    ///
+    /// # Safety
+    ///
+    /// As for [`free`](Self::free), and `self` was not wholly freed by an
+    /// earlier call.
+    pub(super) unsafe fn free_step(&mut self, budget: usize) -> bool {
+        match &mut self.object {
+            // SAFETY: the caller's; the table is not freed yet, and we own
+            // it alone (`&mut self`).
+            Object::Table { ptr, free_part } => unsafe { free_part(*ptr, budget) },
+            Object::Batch(batch) => {
+                // SAFETY: the caller's; the batch is taken out, freed once.
+                unsafe { std::mem::take(batch).free() };
+                true
+            }
         }
     }
 }

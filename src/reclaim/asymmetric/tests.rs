@@ -672,3 +672,134 @@ fn a_panicking_free_of_an_adopted_object_leaves_the_rest_to_later_retirements() 
     }
     panic!("older pins held the batch back at every attempt");
 }
+
+/// A retirable object that owns `left` parts and frees them a budget at a
+/// time (`Retire::free_part`), as a table that owns its tombstones'
+/// entries does; counts the parts freed and the frees of the object.
+struct Parts {
+    left: usize,
+    parts: Arc<Count>,
+    whole: Arc<Count>,
+}
+
+impl Retire for Parts {
+    unsafe fn free(ptr: *mut Self) {
+        // SAFETY: the caller's; an unbounded part is the whole object.
+        assert!(unsafe { Self::free_part(ptr, usize::MAX) });
+    }
+
+    unsafe fn free_part(ptr: *mut Self, budget: usize) -> bool {
+        // SAFETY: from Box::into_raw below; the caller owns it alone and
+        // has not freed it.
+        let p = unsafe { &mut *ptr };
+        let n = p.left.min(budget);
+        p.left -= n;
+        p.parts.fetch_add(n, Relaxed);
+        if p.left > 0 {
+            return false;
+        }
+        // SAFETY: as above; freed once, here.
+        let p = unsafe { Box::from_raw(ptr) };
+        p.whole.fetch_add(1, Relaxed);
+        true
+    }
+}
+
+/// Retires an object of `n` parts through a pin of `r`, then unpins.
+fn retire_parts(r: &TableReclaim, n: usize) -> (Arc<Count>, Arc<Count>) {
+    let (parts, whole) = (Arc::new(Count::new(0)), Arc::new(Count::new(0)));
+    let object = Box::into_raw(Box::new(Parts {
+        left: n,
+        parts: parts.clone(),
+        whole: whole.clone(),
+    }));
+    let g = r.pin();
+    // SAFETY: never shared; retired once.
+    unsafe { g.retire_now(object) };
+    (parts, whole)
+}
+
+/// A freeable table that owns many entries is freed a step per scan or
+/// tick step, each at most `TABLE_STEP` of its entries, and counts as
+/// pending until it is gone.
+#[test]
+fn a_table_that_owns_entries_is_freed_in_steps() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let n = 40 * super::TABLE_STEP + 3;
+    let (parts, whole) = retire_parts(&r, n);
+    assert_eq!(r.pending_objects(), 1);
+    // The scan that finds it freeable frees a first step and hands it on.
+    assert!(scan_until(&r, &parts, super::TABLE_STEP), "never freeable");
+    assert_eq!(whole.load(Relaxed), 0);
+    assert_eq!(r.pending_objects(), 1, "a table being freed is pending");
+    let mut steps = 1;
+    while whole.load(Relaxed) == 0 {
+        let before = parts.load(Relaxed);
+        r.step_draining();
+        let freed = parts.load(Relaxed) - before;
+        assert!(
+            freed > 0 && freed <= super::TABLE_STEP,
+            "a step freed {freed}"
+        );
+        steps += 1;
+        assert!(steps <= n, "the table is never freed");
+    }
+    assert_eq!(steps, n.div_ceil(super::TABLE_STEP));
+    assert_eq!((parts.load(Relaxed), whole.load(Relaxed)), (n, 1));
+    assert_eq!(r.pending_objects(), 0);
+    r.step_draining();
+    assert_eq!(whole.load(Relaxed), 1, "nothing is freed twice");
+}
+
+/// Writes step the tables being freed, a step every 16th write of a
+/// thread, without a scan.
+#[test]
+fn writes_step_a_table_being_freed() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let steps = 20;
+    let n = steps * super::TABLE_STEP;
+    let (parts, whole) = retire_parts(&r, n);
+    assert!(scan_until(&r, &parts, super::TABLE_STEP), "never freeable");
+    let mut writes = 0;
+    while whole.load(Relaxed) == 0 {
+        r.pin().before_write();
+        writes += 1;
+        assert!(writes <= 16 * (steps + 1), "writes do not step the table");
+    }
+    assert_eq!(parts.load(Relaxed), n);
+}
+
+/// Once writes stop, pacing ticks (reads too) step the tables being
+/// freed: a map that churned and now only reads still frees them.
+#[test]
+fn ticks_step_a_table_being_freed_once_writes_stop() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let n = 20 * super::TABLE_STEP;
+    let (parts, whole) = retire_parts(&r, n);
+    assert!(scan_until(&r, &parts, super::TABLE_STEP), "never freeable");
+    let mut unpins = 0;
+    while whole.load(Relaxed) == 0 {
+        drop(r.pin());
+        unpins += 1;
+        assert!(unpins <= 64 * n, "reads do not step the table");
+    }
+    assert_eq!(parts.load(Relaxed), n);
+}
+
+/// A map dropped while a table is being freed in steps frees the rest of
+/// it, once.
+#[test]
+fn drop_frees_the_rest_of_a_table_being_freed() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let n = 10 * super::TABLE_STEP;
+    let (parts, whole) = retire_parts(&r, n);
+    assert!(scan_until(&r, &parts, super::TABLE_STEP), "never freeable");
+    r.step_draining();
+    assert_eq!(parts.load(Relaxed), 2 * super::TABLE_STEP);
+    drop(r);
+    assert_eq!((parts.load(Relaxed), whole.load(Relaxed)), (n, 1));
+}
