@@ -212,8 +212,12 @@ fn a_churning_maps_retired_tables_are_freed_a_few_entries_at_a_time() {
     // were retired and freed, so the bound below was put to the test.
     let freed = books.vals.dropped();
     assert!(freed > 150_000, "only {freed} values freed while churning");
+    // A write's step frees 16 of each of at most 4 tables; a scan's first
+    // steps, 16 of each table it finds freeable (a pin elsewhere in the
+    // process may hold a few back); the build before freed whole tables,
+    // 29,152 entries in one operation.
     assert!(
-        most <= 64,
+        most <= 512,
         "one operation freed {most} entries (of {freed} freed while churning)"
     );
     assert_eq!(map.len(), WINDOW as usize);

@@ -527,13 +527,13 @@ where
     S: Sync,
 {
     fn assist_step(&self) -> Work {
-        // Unpinned before the free step (a pin held would keep the scan it
-        // may run from freeing what this thread could reach).
-        let work = self.resize.assist(self, &self.pin());
-        match work {
-            Work::None if self.reclaim.free_step() => Work::Freed,
-            work => work,
-        }
+        self.resize.assist(self, &self.pin())
+    }
+
+    /// Unpinned (a pin held would keep the scan it may run from freeing
+    /// what this thread could reach).
+    fn free_step(&self) -> bool {
+        self.reclaim.free_step()
     }
 
     fn set_assistant(&self, on: bool) {

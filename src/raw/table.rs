@@ -195,24 +195,22 @@ impl<K, V> Retire for Table<K, V> {
 
     /// Frees `budget` of the entries the table owns (keyed tombstones, in
     /// a churning map one per key removed since the table came: half a
-    /// million in a cache of that size), and the table itself once it owns
-    /// none. A table a shrink replaced is freed whole
-    /// ([`policy::freed_whole`](crate::resize::policy::freed_whole)).
+    /// million in a cache of that size); `true` once it owns none, or if
+    /// it is to be freed whole: an unbounded budget, or a table a shrink
+    /// replaced ([`policy::freed_whole`](crate::resize::policy::freed_whole)).
     unsafe fn free_part(ptr: *mut Self, budget: usize) -> bool {
         // SAFETY: the caller owns the unreachable table alone, and has not
         // freed it (`Retire::free_part`).
         let table = unsafe { &mut *ptr };
-        if budget != usize::MAX && !table.header.freed_whole() && table.owns_entries() {
-            table.freed_to = table.slots.free_owned(table.freed_to, budget);
-            if table.freed_to < table.slots.len() {
-                return false;
-            }
+        // Unbounded (a backend's whole free, or under loom): `free` does it.
+        if budget == usize::MAX || table.header.freed_whole() || !table.owns_entries() {
+            return true;
         }
-        // SAFETY: as for `free`: from `Table::new`, freed once, here. Its
-        // drop frees the entries it still owns (all of them for a table
-        // freed whole, as `free` does).
-        drop(unsafe { Box::from_raw(ptr) });
-        true
+        // A panic here (a user's `Drop`) leaves `freed_to` where this
+        // step began; the step's freed slots are empty, so the next call
+        // resumes it.
+        table.freed_to = table.slots.free_owned(table.freed_to, budget);
+        table.freed_to == table.slots.len()
     }
 }
 

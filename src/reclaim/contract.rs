@@ -18,24 +18,25 @@ pub trait Retire {
     /// retired exactly once, and no thread can reach it any more.
     unsafe fn free(ptr: *mut Self);
 
-    /// Frees part of the object: at most about `budget` of the objects it
-    /// owns (a retired table's entries), for an object whose whole free
-    /// would be one long pause. Returns whether the object is now freed
-    /// entirely; until then it stays valid, and the caller calls this
-    /// again later. `usize::MAX` frees it all. The default frees it all at
-    /// once, whatever `budget`.
+    /// Frees part of what the object owns, never the object itself: at
+    /// most `budget` of the objects it owns (a retired table's entries),
+    /// for an object whose whole [`free`](Retire::free) would be one long
+    /// pause. Returns whether what is left is for `free` to free at once
+    /// (the object then owns none, or too few to be worth steps); until
+    /// then the caller calls this again later. The object stays valid
+    /// whatever happens, also when this panics (a user's `Drop`): a panic
+    /// leaves it to be resumed by a later call, nothing freed twice. The
+    /// default has nothing to free in parts.
     ///
     /// A backend that frees in steps (`asymmetric`, the default) calls
-    /// this; the others call [`free`](Retire::free).
+    /// this, then `free`; the others call `free` alone.
     ///
     /// # Safety
     ///
-    /// As for [`free`](Retire::free); and after a call that returned
-    /// `false`, `ptr` is still owned by the caller alone.
+    /// As for [`free`](Retire::free), and `ptr` is owned by the caller
+    /// alone.
     unsafe fn free_part(ptr: *mut Self, budget: usize) -> bool {
-        let _ = budget;
-        // SAFETY: the caller's.
-        unsafe { Self::free(ptr) };
+        let _ = (ptr, budget);
         true
     }
 }

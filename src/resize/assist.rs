@@ -236,6 +236,12 @@ pub(crate) trait Assist: Sync {
     /// One step of the map's resize work, pinned (`Resizer::assist`).
     fn assist_step(&self) -> Work;
 
+    /// One step of freeing what the map's retired tables own, if its
+    /// reclaimer frees them in steps (`Reclaim::free_step`); returns
+    /// whether it took one. After the resize work and the unmapping,
+    /// which keep their priority.
+    fn free_step(&self) -> bool;
+
     /// Registers or withdraws a helper (`Resizer::set_assistant`).
     fn set_assistant(&self, on: bool);
 }
@@ -263,8 +269,8 @@ pub(crate) trait Assist: Sync {
 /// stalls the freeing thread, and every thread that takes a page fault
 /// meanwhile, for milliseconds); up to 512 MiB of them wait for helpers'
 /// steps, and the last helper to be dropped unmaps what is left. And it
-/// frees the entries a `HashMap`'s retired tables own (its removed keys',
-/// a step at a time on the writers' and readers' unpins otherwise).
+/// frees the entries a `HashMap`'s retired tables own (its removed keys':
+/// otherwise a step every few writes, and on reads once writes stop).
 ///
 /// Call [`run`](ResizeHelper::run) on a thread of its own, or
 /// [`step`](ResizeHelper::step) from a loop of your own. The helper borrows
@@ -330,6 +336,7 @@ impl<'a> ResizeHelper<'a> {
         match self.map.assist_step() {
             #[cfg(not(loom))]
             Work::None if super::handoff::step() => Work::Memory,
+            Work::None if self.map.free_step() => Work::Freed,
             work => work,
         }
     }

@@ -447,6 +447,11 @@ impl<S: BuildHasher + Sync> Assist for RawWordMap<S> {
         self.resize.assist(self, &self.pin())
     }
 
+    /// Nothing: a `WordMap`'s tables own no entries, and are freed whole.
+    fn free_step(&self) -> bool {
+        false
+    }
+
     fn set_assistant(&self, on: bool) {
         self.resize.set_assistant(on);
     }

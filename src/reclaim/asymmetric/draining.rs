@@ -25,11 +25,14 @@ use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 
 use super::retired::Retired;
-use super::ScanFlag;
+use super::{ScanFlag, IDLE_TICKS};
 use crate::reclaim::stack::{Stack, Taken};
 use crate::sync::stat::AtomicUsize;
 use crate::sync::AtomicBool;
 use crate::sync::Ordering::{Acquire, Relaxed, Release};
+
+/// Tables a step frees a part of, at most (the oldest first).
+pub(super) const TABLES_PER_STEP: usize = 4;
 
 /// A map's freeable tables, freed a step at a time.
 pub(super) struct Draining {
@@ -41,10 +44,23 @@ pub(super) struct Draining {
     tables: UnsafeCell<VecDeque<Retired>>,
     /// Tables here (`arrived` and `tables`): a gauge, read by every tick.
     count: AtomicUsize,
-    /// Steps taken so far, and that count as the last pacing tick saw it
-    /// ([`tick`](Self::tick)): heuristics, Relaxed.
+    /// Steps taken by writes (and resize helpers) so far; that count as a
+    /// pacing tick last saw it; and the ticks in a row since that saw it
+    /// unchanged ([`tick`](Self::tick)). Heuristics, Relaxed, each map's
+    /// own, read and written by any thread's ticks with a lossy load and
+    /// store (a lost update only moves a tick's step by a tick or two).
     steps: AtomicUsize,
     ticked_at: AtomicUsize,
+    idle_ticks: AtomicUsize,
+}
+
+/// Who takes a step ([`Draining::step`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stepper {
+    /// A write, or a resize helper: its steps keep ticks from stepping.
+    Writer,
+    /// A pacing tick, once the writers stopped stepping.
+    Tick,
 }
 
 // SAFETY: `tables` is only touched by the holder of `stepping` (or with
@@ -60,6 +76,7 @@ impl Draining {
             count: AtomicUsize::new(0),
             steps: AtomicUsize::new(0),
             ticked_at: AtomicUsize::new(0),
+            idle_ticks: AtomicUsize::new(0),
         }
     }
 
@@ -86,58 +103,76 @@ impl Draining {
         self.arrived.push(table, Release);
     }
 
-    /// On a pacing tick (reads tick too): a step, if no thread stepped
-    /// since the previous tick. Writers step on their writes: their entry
-    /// caches take the freed blocks back for their next inserts, where a
-    /// reader, which allocates none, gives them back to the spans, from
-    /// which the writers' refills take them again under the spans' lock;
-    /// and a map's removals, which make the tables' debt, are writes. So a
-    /// tick steps only once the writers stopped: a map that churned and
-    /// now only reads still frees its tables.
+    /// On a pacing tick (reads tick too): a step, once the map's ticks
+    /// have seen no write step for [`IDLE_TICKS`] ticks in a row. Writers
+    /// step on their writes: their entry caches take the freed blocks
+    /// back for their next inserts, where a reader, which allocates none,
+    /// gives them back to the spans, from which the writers' refills take
+    /// them again under the spans' lock; and a map's removals, which make
+    /// the tables' debt, are writes. So ticks step only once the writers
+    /// stopped, and then each tick steps: a map that churned and now only
+    /// reads still frees its tables, `budget` entries a tick.
     pub(super) fn tick(&self, budget: usize) {
-        // Relaxed: heuristics; a lossy load and store, not a swap (a
-        // locked instruction per tick), since a lost update only moves a
-        // step by a tick.
+        // Relaxed: heuristics (the fields' docs).
         let steps = self.steps.load(Relaxed);
-        if self.ticked_at.load(Relaxed) == steps {
-            self.step(budget);
-        } else {
+        if self.ticked_at.load(Relaxed) != steps {
             self.ticked_at.store(steps, Relaxed);
+            self.idle_ticks.store(0, Relaxed);
+            return;
+        }
+        let idle = self.idle_ticks.load(Relaxed).saturating_add(1);
+        self.idle_ticks.store(idle, Relaxed);
+        if idle >= IDLE_TICKS {
+            self.step(budget, Stepper::Tick);
         }
     }
 
-    /// Frees a step (`budget` entries) of every table here, unless another
-    /// thread is stepping. A table wholly freed leaves; one whose step
-    /// panicked (a user's `Drop`) stays, to be resumed by a later step
-    /// (`Retire::free_part`: nothing is freed twice).
-    pub(super) fn step(&self, budget: usize) {
+    /// Frees a step (`budget` entries) of each table here (the oldest
+    /// [`TABLES_PER_STEP`]), unless another thread is stepping. A table
+    /// wholly freed leaves; one whose step panicked (a user's `Drop`)
+    /// stays, to be resumed by a later step (`Retire::free_part`: nothing
+    /// is freed twice). Returns whether this thread stepped.
+    pub(super) fn step(&self, budget: usize, by: Stepper) -> bool {
         let Some(_flag) = ScanFlag::try_take(&self.stepping) else {
-            return;
+            return false;
         };
         // SAFETY: the flag makes us the only thread touching `tables`; the
         // borrow ends before the flag's drop. A user's `Drop` run by a
         // step that pins this map and ticks finds the flag taken.
         let tables = unsafe { &mut *self.tables.get() };
-        // Relaxed: a heuristic (`tick`); under the flag, so a plain
-        // increment.
-        self.steps
-            .store(self.steps.load(Relaxed).wrapping_add(1), Relaxed);
-        if self.len() > tables.len() {
-            // Acquire: pairs with `add`'s push. The swap makes them ours.
-            tables.extend(self.arrived.take_all(Acquire));
+        if by == Stepper::Writer {
+            // Relaxed: a heuristic (`tick`); under the flag, so a plain
+            // increment.
+            let steps = self.steps.load(Relaxed);
+            self.steps.store(steps.wrapping_add(1), Relaxed);
         }
+        if self.len() > tables.len() {
+            // Acquire: pairs with `add`'s push. The swap makes them ours;
+            // the stack gives the newest first.
+            let arrived: Vec<Retired> = self.arrived.take_all(Acquire).collect();
+            tables.extend(arrived.into_iter().rev());
+        }
+        // The oldest few: a backlog drains faster, yet a step stays
+        // bounded however many tables wait.
         let mut i = 0;
-        while let Some(table) = tables.get_mut(i) {
+        while let Some(table) = tables.get_mut(i).filter(|_| i < TABLES_PER_STEP) {
             // SAFETY: `add`'s caller proved no pin can reach it; the flag
-            // makes it ours; not wholly freed (it would have left).
+            // makes it ours; not freed (it would have left).
             if unsafe { table.free_step(budget) } {
-                tables.remove(i);
+                // Off the queue before its free, so that a panic there
+                // (which still frees the table) leaves nothing behind.
+                let table = tables.remove(i).expect("at `i`");
                 // Relaxed: the gauge, as in `add`.
                 self.count.fetch_sub(1, Relaxed);
+                // SAFETY: as above; taken off the queue, so freed once,
+                // here. A user's `Drop` it runs that steps this map finds
+                // the flag taken.
+                unsafe { table.free() };
             } else {
                 i += 1;
             }
         }
+        true
     }
 
     /// Every table here, to be freed whole by the map's drop.

@@ -53,7 +53,8 @@ impl Reclaim for TableReclaim {
 
     /// A step of the tables being freed in steps (`draining.rs`); else, if
     /// retired tables wait, a scan for them (which frees a freeable one,
-    /// or its first step). True if either did something.
+    /// or its first step). True if either did something (not if another
+    /// thread was stepping).
     fn free_step(&self) -> bool {
         if self.step_draining() {
             return true;
@@ -83,15 +84,17 @@ struct Local {
 const SCAN_PERIOD: u32 = 61;
 
 /// Writes between two steps of the tables a map frees in steps
-/// (`draining.rs`), on one thread. A step frees `TABLE_STEP` entries, so
-/// a thread frees about one entry per write while a table drains: twice
+/// (`draining.rs`), on one thread. Prime, like [`SCAN_PERIOD`], so that a
+/// thread that writes a few maps in turn steps each of them. A step frees
+/// `TABLE_STEP` entries, so a thread frees about one entry per write
+/// while a table drains: twice
 /// what a map that removes a key in every other write owes, in steps
 /// short enough to stay out of the writes' p99.9 (docs/benchmarks.md,
 /// "Tables freed in steps"). Writes, not reads: a writer's entry cache
 /// takes the freed blocks back for its next inserts, where a reader's
 /// would hand them to the spans (reads step only once writes stopped:
 /// `Draining::tick`).
-const STEP_PERIOD: u32 = 16;
+const STEP_PERIOD: u32 = 17;
 
 /// Whether this thread's write countdown came up ([`STEP_PERIOD`]).
 #[inline]

@@ -91,7 +91,7 @@ use crossbeam_utils::CachePadded;
 
 use self::bags::{Bag, Bags, Batch, Deferred};
 pub(crate) use self::directory::PerRecord;
-use self::draining::Draining;
+use self::draining::{Draining, Stepper};
 pub(crate) use self::guard::thread_record;
 use self::registry::{Domain, Record, GLOBAL};
 use self::retired::{Retired, RetiredTables};
@@ -123,9 +123,10 @@ const MAX_FREE_PER_SCAN: usize = 4 * bags::BATCH;
 
 /// Entries of a freeable table (a `HashMap` table that owns keyed
 /// tombstones' entries) that one step frees, at most: the scan that finds
-/// the table freeable frees one step, and then every 16th write of a
+/// the table freeable frees one step, and then every 17th write of a
 /// thread one step of each such table, until it is gone ([`draining`],
-/// `guard.rs`'s `STEP_PERIOD`). A churning map owes an entry per removal,
+/// `guard.rs`'s `STEP_PERIOD`; once writes stop, a pacing tick frees
+/// [`FREE_PER_SCAN`] a tick). A churning map owes an entry per removal,
 /// so this frees a table about twice as fast as a map that removes in
 /// every other write fills the next, each table here getting its own step
 /// (a backlog drains faster). Sixteen cold entries, fetched together, and
@@ -166,7 +167,8 @@ pub(crate) struct TableReclaim {
     scan: UnsafeCell<ScanState>,
     /// Each record's unsealed retirements in this map (`bags.rs`).
     bags: Bags,
-    /// Freeable tables freed a step per pacing tick (`draining.rs`).
+    /// Freeable tables that own entries, freed a step at a time by the
+    /// map's writes (`draining.rs`).
     draining: Draining,
     /// Objects queued or held by the scanner (a table counts 1, a batch
     /// its length).
@@ -529,42 +531,50 @@ impl TableReclaim {
         true
     }
 
-    /// Frees a freeable table, or a first step of it ([`TABLE_STEP`] of
-    /// the entries it owns) and hands the rest to the ticks ([`draining`]).
-    /// Either way it leaves the gauges of queued and held objects.
+    /// Frees a freeable table: a first step of the entries it owns
+    /// ([`TABLE_STEP`]), then, if that was all, the table; else hands it to
+    /// the map's writes to free in steps ([`draining`]). Either way it
+    /// leaves the gauges of queued and held objects (after joining
+    /// `draining`'s, so `pending_garbage` never misses it).
     ///
     /// # Safety
     ///
     /// No pin can reach the table, its last accesses happen before this
     /// call, and the caller took it off the queue (it owns it alone).
     unsafe fn free_table(&self, table: Retired) {
-        // Relaxed: gauges, as in `scan`. Before the step: a step that
-        // panics (a user's `Drop`) still hands the table over (below).
-        self.pending.fetch_sub(1, Relaxed);
-        self.tables.fetch_sub(1, Relaxed);
-        /// Hands the table to `draining` when dropped, unless taken
-        /// (wholly freed).
-        struct HandOver<'a> {
-            draining: &'a Draining,
+        /// Hands the table (unless taken) to `draining`, then takes it off
+        /// the queued-objects gauges, when dropped: also when the step
+        /// panics (a user's `Drop`), which leaves the table valid, to be
+        /// resumed (`Retire::free_part`).
+        struct Leave<'a> {
+            reclaim: &'a TableReclaim,
             table: Option<Retired>,
         }
-        impl Drop for HandOver<'_> {
+        impl Drop for Leave<'_> {
             fn drop(&mut self) {
                 if let Some(table) = self.table.take() {
-                    // SAFETY: `free_table`'s caller's; not wholly freed.
-                    unsafe { self.draining.add(table) };
+                    // SAFETY: `free_table`'s caller's; not freed.
+                    unsafe { self.reclaim.draining.add(table) };
                 }
+                // Relaxed: gauges, as in `scan`.
+                self.reclaim.pending.fetch_sub(1, Relaxed);
+                self.reclaim.tables.fetch_sub(1, Relaxed);
             }
         }
-        let mut rest = HandOver {
-            draining: &self.draining,
+        let mut leave = Leave {
+            reclaim: self,
             table: Some(table),
         };
-        let table = rest.table.as_mut().expect("set above");
+        let table = leave.table.as_mut().expect("set above");
         // SAFETY: the caller's; a first step.
         if unsafe { table.free_step(TABLE_STEP) } {
-            // Wholly freed: nothing to hand over (a `Retired` has no drop).
-            rest.table = None;
+            let table = leave.table.take().expect("set above");
+            // Gauges first, as for any free ("before the free", `scan`).
+            drop(leave);
+            // SAFETY: the caller's; taken off the guard above, so a panic
+            // in this free (which still frees the table) hands nothing
+            // over: freed once, here.
+            unsafe { table.free() };
         }
     }
 
@@ -715,15 +725,11 @@ impl TableReclaim {
 
     /// A step of the tables this map frees in steps, if any ([`draining`]):
     /// every few writes of a thread ([`before_write`](Self::before_write)),
-    /// and for a resize helper. Returns whether there was any (stepped
-    /// now, or by another thread).
+    /// and for a resize helper. Returns whether this thread stepped (not
+    /// if there was nothing, or another thread was stepping).
     #[inline]
     fn step_draining(&self) -> bool {
-        if self.draining.len() == 0 {
-            return false;
-        }
-        self.draining.step(TABLE_STEP);
-        true
+        self.draining.len() > 0 && self.draining.step(TABLE_STEP, Stepper::Writer)
     }
 
     /// On a pacing tick: a step of the tables this map frees in steps, if
@@ -731,7 +737,7 @@ impl TableReclaim {
     #[inline]
     fn tick_draining(&self) {
         if self.draining.len() > 0 {
-            self.draining.tick(TABLE_STEP);
+            self.draining.tick(FREE_PER_SCAN);
         }
     }
 

@@ -27,10 +27,12 @@ pub(super) struct Retired {
 /// What was retired.
 enum Object {
     /// A table (retired stamped, by `retire_now`), type-erased: its address
-    /// and how to free it, a part at a time (`Retire::free_part`).
+    /// and how to free it, a part at a time (`Retire::free_part`), then
+    /// whole.
     Table {
         ptr: *mut (),
         free_part: unsafe fn(*mut (), usize) -> bool,
+        free: unsafe fn(*mut ()),
     },
     /// A sealed bag of entries (queued unstamped, by `seal`).
     Batch(Batch),
@@ -52,15 +54,20 @@ impl Retired {
     pub(super) unsafe fn table<T: Retire>(ptr: *mut T, stamp: Epoch) -> Self {
         unsafe fn free_part<T: Retire>(p: *mut (), budget: usize) -> bool {
             // SAFETY: `p` is the `*mut T` stored by `Retired::table::<T>`,
-            // stepped by its owner alone and freed once: `Retired::free`
-            // consumes the `Retired`, and `free_step` is called again only
-            // while the table is not yet wholly freed.
+            // stepped by its owner alone (`free_step` takes `&mut self`)
+            // and never after its free (`Retired::free` consumes it).
             unsafe { T::free_part(p.cast(), budget) }
+        }
+        unsafe fn free<T: Retire>(p: *mut ()) {
+            // SAFETY: `p` is the `*mut T` stored by `Retired::table::<T>`,
+            // freed once (`Retired::free` consumes the `Retired`).
+            unsafe { T::free(p.cast()) }
         }
         Retired {
             object: Object::Table {
                 ptr: ptr.cast(),
                 free_part: free_part::<T>,
+                free: free::<T>,
             },
             stamp: Some(stamp),
         }
@@ -131,7 +138,8 @@ impl Retired {
         }
     }
 
-    /// Frees the object, all of it.
+    /// Frees the object, all of it (what a table still owns, then the
+    /// table).
     ///
     /// # Safety
     ///
@@ -139,37 +147,28 @@ impl Retired {
     /// before this call.
     pub(super) unsafe fn free(self) {
         match self.object {
-            Object::Table { ptr, free_part } => {
-                // SAFETY: the caller's; `ptr` and `free_part` were paired
-                // by `table`, and `self` is consumed, so the table is
-                // freed once (an unbounded part is the whole table).
-                let all = unsafe { free_part(ptr, usize::MAX) };
-                debug_assert!(all, "a table freed without a budget is freed");
-            }
+            // SAFETY: the caller's; `ptr` and `free` were paired by
+            // `table`, and `self` is consumed, so the table is freed once.
+            Object::Table { ptr, free, .. } => unsafe { free(ptr) },
             // SAFETY: the caller's: no pin can reach the batch's objects.
             Object::Batch(batch) => unsafe { batch.free() },
         }
     }
 
-    /// Frees a part of a table, at most `budget` of the entries it owns
-    /// (`Retire::free_part`); returns whether it is now wholly freed, in
-    /// which case `self` must be dropped without another call. A batch is
-    /// freed whole.
+    /// Frees a part of what a table owns, at most `budget` of its entries
+    /// (`Retire::free_part`); returns whether the rest is for
+    /// [`free`](Self::free). The table stays valid, also if this panics (a
+    /// user's `Drop`): a later call resumes. A batch has no parts (`true`).
     ///
     /// # Safety
     ///
-    /// As for [`free`](Self::free), and `self` was not wholly freed by an
-    /// earlier call.
+    /// As for [`free`](Self::free).
     pub(super) unsafe fn free_step(&mut self, budget: usize) -> bool {
-        match &mut self.object {
-            // SAFETY: the caller's; the table is not freed yet, and we own
-            // it alone (`&mut self`).
-            Object::Table { ptr, free_part } => unsafe { free_part(*ptr, budget) },
-            Object::Batch(batch) => {
-                // SAFETY: the caller's; the batch is taken out, freed once.
-                unsafe { std::mem::take(batch).free() };
-                true
-            }
+        match &self.object {
+            // SAFETY: the caller's; not freed yet (`free` consumes `self`),
+            // and ours alone (`&mut self`).
+            Object::Table { ptr, free_part, .. } => unsafe { free_part(*ptr, budget) },
+            Object::Batch(_) => true,
         }
     }
 }

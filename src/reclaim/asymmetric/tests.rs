@@ -675,17 +675,24 @@ fn a_panicking_free_of_an_adopted_object_leaves_the_rest_to_later_retirements() 
 
 /// A retirable object that owns `left` parts and frees them a budget at a
 /// time (`Retire::free_part`), as a table that owns its tombstones'
-/// entries does; counts the parts freed and the frees of the object.
+/// entries does, then whole; counts the parts freed and the frees of the
+/// object, whose free panics if `bomb` (after counting).
 struct Parts {
     left: usize,
     parts: Arc<Count>,
     whole: Arc<Count>,
+    bomb: bool,
 }
 
 impl Retire for Parts {
     unsafe fn free(ptr: *mut Self) {
-        // SAFETY: the caller's; an unbounded part is the whole object.
-        assert!(unsafe { Self::free_part(ptr, usize::MAX) });
+        // SAFETY: from Box::into_raw below, freed once.
+        let p = unsafe { Box::from_raw(ptr) };
+        p.parts.fetch_add(p.left, Relaxed);
+        p.whole.fetch_add(1, Relaxed);
+        if p.bomb {
+            panic!("planned: the free of an object");
+        }
     }
 
     unsafe fn free_part(ptr: *mut Self, budget: usize) -> bool {
@@ -695,13 +702,7 @@ impl Retire for Parts {
         let n = p.left.min(budget);
         p.left -= n;
         p.parts.fetch_add(n, Relaxed);
-        if p.left > 0 {
-            return false;
-        }
-        // SAFETY: as above; freed once, here.
-        let p = unsafe { Box::from_raw(ptr) };
-        p.whole.fetch_add(1, Relaxed);
-        true
+        p.left == 0
     }
 }
 
@@ -712,6 +713,7 @@ fn retire_parts(r: &TableReclaim, n: usize) -> (Arc<Count>, Arc<Count>) {
         left: n,
         parts: parts.clone(),
         whole: whole.clone(),
+        bomb: false,
     }));
     let g = r.pin();
     // SAFETY: never shared; retired once.
@@ -752,7 +754,7 @@ fn a_table_that_owns_entries_is_freed_in_steps() {
     assert_eq!(whole.load(Relaxed), 1, "nothing is freed twice");
 }
 
-/// Writes step the tables being freed, a step every 16th write of a
+/// Writes step the tables being freed, a step every 17th write of a
 /// thread, without a scan.
 #[test]
 fn writes_step_a_table_being_freed() {
@@ -766,7 +768,7 @@ fn writes_step_a_table_being_freed() {
     while whole.load(Relaxed) == 0 {
         r.pin().before_write();
         writes += 1;
-        assert!(writes <= 16 * (steps + 1), "writes do not step the table");
+        assert!(writes <= 17 * (steps + 1), "writes do not step the table");
     }
     assert_eq!(parts.load(Relaxed), n);
 }
@@ -802,4 +804,76 @@ fn drop_frees_the_rest_of_a_table_being_freed() {
     assert_eq!(parts.load(Relaxed), 2 * super::TABLE_STEP);
     drop(r);
     assert_eq!((parts.load(Relaxed), whole.load(Relaxed)), (n, 1));
+}
+
+/// A step frees a part of the oldest `TABLES_PER_STEP` tables being
+/// freed, in the order they came, and no more: a backlog drains faster,
+/// yet a step stays bounded.
+#[test]
+fn a_step_frees_a_part_of_the_oldest_few_tables() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let step = super::TABLE_STEP;
+    let tables: Vec<_> = (0..super::draining::TABLES_PER_STEP + 2)
+        .map(|_| retire_parts(&r, 10 * step))
+        .collect();
+    let total = tables.len() * step;
+    let freed = || tables.iter().map(|(p, _)| p.load(Relaxed)).sum::<usize>();
+    for _ in 0..2000 {
+        r.reclaim();
+        if freed() == total {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    assert_eq!(freed(), total, "each table's first step, by its scan");
+    r.step_draining();
+    let parts: Vec<usize> = tables.iter().map(|(p, _)| p.load(Relaxed)).collect();
+    let mut want = vec![step; tables.len()];
+    for w in want.iter_mut().take(super::draining::TABLES_PER_STEP) {
+        *w += step;
+    }
+    assert_eq!(parts, want);
+}
+
+/// A table whose last free panics (a user's `Drop`) is freed once: the
+/// panic hands nothing back to be stepped or freed again, in a step or in
+/// the scan's first step.
+#[test]
+fn a_panicking_free_of_a_table_being_freed_frees_it_once() {
+    let _alone = alone();
+    for n in [super::TABLE_STEP / 2, 3 * super::TABLE_STEP] {
+        let r = TableReclaim::new();
+        let (parts, whole) = (Arc::new(Count::new(0)), Arc::new(Count::new(0)));
+        let object = Box::into_raw(Box::new(Parts {
+            left: n,
+            parts: parts.clone(),
+            whole: whole.clone(),
+            bomb: true,
+        }));
+        // The retiring guard's unpin scans, and may free it (and panic).
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let g = r.pin();
+            // SAFETY: never shared; retired once.
+            unsafe { g.retire_now(object) };
+        }));
+        for _ in 0..2000 {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                r.reclaim();
+                r.step_draining();
+            }));
+            if whole.load(Relaxed) > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(500));
+        }
+        assert_eq!(whole.load(Relaxed), 1, "never freed ({n} parts)");
+        for _ in 0..4 {
+            r.reclaim();
+            r.step_draining();
+        }
+        assert_eq!(r.pending_objects(), 0);
+        drop(r);
+        assert_eq!((parts.load(Relaxed), whole.load(Relaxed)), (n, 1));
+    }
 }
