@@ -154,8 +154,9 @@ impl Draining {
         }
         // The oldest few: a backlog drains faster, yet a step stays
         // bounded however many tables wait.
-        let mut i = 0;
-        while let Some(table) = tables.get_mut(i).filter(|_| i < TABLES_PER_STEP) {
+        let (mut i, mut visited) = (0, 0);
+        while let Some(table) = tables.get_mut(i).filter(|_| visited < TABLES_PER_STEP) {
+            visited += 1;
             // SAFETY: `add`'s caller proved no pin can reach it; the flag
             // makes it ours; not freed (it would have left).
             if unsafe { table.free_step(budget) } {

@@ -168,8 +168,9 @@ pub(crate) struct TableReclaim {
     /// Each record's unsealed retirements in this map (`bags.rs`).
     bags: Bags,
     /// Freeable tables that own entries, freed a step at a time by the
-    /// map's writes (`draining.rs`).
-    draining: Draining,
+    /// map's writes (`draining.rs`). Padded: its flag and counters are
+    /// written by each step, and read every 17th write of every thread.
+    draining: CachePadded<Draining>,
     /// Objects queued or held by the scanner (a table counts 1, a batch
     /// its length).
     pending: AtomicUsize,
@@ -249,7 +250,7 @@ impl TableReclaim {
                 held_objects: 0,
             }),
             bags: Bags::new(),
-            draining: Draining::new(),
+            draining: CachePadded::new(Draining::new()),
             pending: AtomicUsize::new(0),
             tables: AtomicUsize::new(0),
             skipped: AtomicUsize::new(0),

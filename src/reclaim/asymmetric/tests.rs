@@ -877,3 +877,33 @@ fn a_panicking_free_of_a_table_being_freed_frees_it_once() {
         assert_eq!((parts.load(Relaxed), whole.load(Relaxed)), (n, 1));
     }
 }
+
+/// Tables a step finishes leave the queue without letting more than
+/// `TABLES_PER_STEP` tables into that step.
+#[test]
+fn a_step_that_finishes_tables_still_visits_only_a_few() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let step = super::TABLE_STEP;
+    let tables: Vec<_> = (0..super::draining::TABLES_PER_STEP + 2)
+        .map(|_| retire_parts(&r, 2 * step))
+        .collect();
+    let total = tables.len() * step;
+    let freed = || tables.iter().map(|(p, _)| p.load(Relaxed)).sum::<usize>();
+    for _ in 0..2000 {
+        r.reclaim();
+        if freed() == total {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    assert_eq!(freed(), total, "each table's first step, by its scan");
+    r.step_draining();
+    let wholes: Vec<usize> = tables.iter().map(|(_, w)| w.load(Relaxed)).collect();
+    let mut want = vec![0; tables.len()];
+    for w in want.iter_mut().take(super::draining::TABLES_PER_STEP) {
+        *w = 1;
+    }
+    assert_eq!(wholes, want);
+    assert_eq!(r.pending_objects(), 2);
+}
