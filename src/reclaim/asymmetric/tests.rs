@@ -708,17 +708,56 @@ impl Retire for Parts {
 
 /// Retires an object of `n` parts through a pin of `r`, then unpins.
 fn retire_parts(r: &TableReclaim, n: usize) -> (Arc<Count>, Arc<Count>) {
+    let (object, parts, whole) = parts_object(n, false);
+    let g = r.pin();
+    // SAFETY: never shared; retired once.
+    unsafe { g.retire_now(object) };
+    (parts, whole)
+}
+
+/// A fresh [`Parts`] of `n` parts, and its counts.
+fn parts_object(n: usize, bomb: bool) -> (*mut Parts, Arc<Count>, Arc<Count>) {
     let (parts, whole) = (Arc::new(Count::new(0)), Arc::new(Count::new(0)));
     let object = Box::into_raw(Box::new(Parts {
         left: n,
         parts: parts.clone(),
         whole: whole.clone(),
-        bomb: false,
+        bomb,
     }));
-    let g = r.pin();
-    // SAFETY: never shared; retired once.
-    unsafe { g.retire_now(object) };
-    (parts, whole)
+    (object, parts, whole)
+}
+
+/// Retires `TABLES_PER_STEP + 2` objects of `n` parts each and scans
+/// until each has had its first step (by its scan), so that all of them
+/// wait to be stepped, oldest first.
+fn queue_past_first_steps(r: &TableReclaim, n: usize) -> Vec<(Arc<Count>, Arc<Count>)> {
+    let tables: Vec<_> = (0..super::draining::TABLES_PER_STEP + 2)
+        .map(|_| retire_parts(r, n))
+        .collect();
+    let total = tables.len() * super::TABLE_STEP;
+    let freed = || tables.iter().map(|(p, _)| p.load(Relaxed)).sum::<usize>();
+    for _ in 0..2000 {
+        r.reclaim();
+        if freed() == total {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    assert_eq!(freed(), total, "each table's first step, by its scan");
+    tables
+}
+
+/// `few` for the first `TABLES_PER_STEP` of `len` tables, `rest` after.
+fn first_few(len: usize, few: usize, rest: usize) -> Vec<usize> {
+    (0..len)
+        .map(|i| {
+            if i < super::draining::TABLES_PER_STEP {
+                few
+            } else {
+                rest
+            }
+        })
+        .collect()
 }
 
 /// A freeable table that owns many entries is freed a step per scan or
@@ -814,26 +853,10 @@ fn a_step_frees_a_part_of_the_oldest_few_tables() {
     let _alone = alone();
     let r = TableReclaim::new();
     let step = super::TABLE_STEP;
-    let tables: Vec<_> = (0..super::draining::TABLES_PER_STEP + 2)
-        .map(|_| retire_parts(&r, 10 * step))
-        .collect();
-    let total = tables.len() * step;
-    let freed = || tables.iter().map(|(p, _)| p.load(Relaxed)).sum::<usize>();
-    for _ in 0..2000 {
-        r.reclaim();
-        if freed() == total {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_micros(500));
-    }
-    assert_eq!(freed(), total, "each table's first step, by its scan");
+    let tables = queue_past_first_steps(&r, 10 * step);
     r.step_draining();
     let parts: Vec<usize> = tables.iter().map(|(p, _)| p.load(Relaxed)).collect();
-    let mut want = vec![step; tables.len()];
-    for w in want.iter_mut().take(super::draining::TABLES_PER_STEP) {
-        *w += step;
-    }
-    assert_eq!(parts, want);
+    assert_eq!(parts, first_few(tables.len(), 2 * step, step));
 }
 
 /// A table whose last free panics (a user's `Drop`) is freed once: the
@@ -844,13 +867,7 @@ fn a_panicking_free_of_a_table_being_freed_frees_it_once() {
     let _alone = alone();
     for n in [super::TABLE_STEP / 2, 3 * super::TABLE_STEP] {
         let r = TableReclaim::new();
-        let (parts, whole) = (Arc::new(Count::new(0)), Arc::new(Count::new(0)));
-        let object = Box::into_raw(Box::new(Parts {
-            left: n,
-            parts: parts.clone(),
-            whole: whole.clone(),
-            bomb: true,
-        }));
+        let (object, parts, whole) = parts_object(n, true);
         // The retiring guard's unpin scans, and may free it (and panic).
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let g = r.pin();
@@ -884,26 +901,9 @@ fn a_panicking_free_of_a_table_being_freed_frees_it_once() {
 fn a_step_that_finishes_tables_still_visits_only_a_few() {
     let _alone = alone();
     let r = TableReclaim::new();
-    let step = super::TABLE_STEP;
-    let tables: Vec<_> = (0..super::draining::TABLES_PER_STEP + 2)
-        .map(|_| retire_parts(&r, 2 * step))
-        .collect();
-    let total = tables.len() * step;
-    let freed = || tables.iter().map(|(p, _)| p.load(Relaxed)).sum::<usize>();
-    for _ in 0..2000 {
-        r.reclaim();
-        if freed() == total {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_micros(500));
-    }
-    assert_eq!(freed(), total, "each table's first step, by its scan");
+    let tables = queue_past_first_steps(&r, 2 * super::TABLE_STEP);
     r.step_draining();
     let wholes: Vec<usize> = tables.iter().map(|(_, w)| w.load(Relaxed)).collect();
-    let mut want = vec![0; tables.len()];
-    for w in want.iter_mut().take(super::draining::TABLES_PER_STEP) {
-        *w = 1;
-    }
-    assert_eq!(wholes, want);
+    assert_eq!(wholes, first_few(tables.len(), 1, 0));
     assert_eq!(r.pending_objects(), 2);
 }
