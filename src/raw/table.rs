@@ -157,7 +157,7 @@ impl<K, V> Generation for Table<K, V> {
         self.slots.memory_steps()
     }
 
-    fn populate(&self, k: usize) {
+    fn populate(&self, k: usize, _from: Option<&Self>) {
         self.slots.populate(k);
     }
 

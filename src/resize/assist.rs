@@ -190,7 +190,7 @@ impl<T: Generation> Resizer<T> {
         if k >= total {
             return false;
         }
-        prepared.populate(k);
+        prepared.populate(k, Some(table));
         true
     }
 }

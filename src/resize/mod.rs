@@ -351,15 +351,18 @@ pub(crate) trait Generation: Retire + Sized {
     /// (`memory::steps`); 0 when it came from the allocator.
     fn memory_steps(&self) -> usize;
 
-    /// Faults in memory step `k` of this table (`memory::populate`): a
-    /// hint, changing no slot, safe while other threads use the table.
-    fn populate(&self, k: usize);
+    /// Faults in memory step `k` of this table (`memory::populate`), the
+    /// successor of `from` (the table whose keys it will take; `None` for
+    /// a map's first table): a hint, changing no slot, safe while other
+    /// threads use the table. `from` says which parts the keys will write
+    /// (`WordMap`'s top bytes only for keys that have them).
+    fn populate(&self, k: usize, from: Option<&Self>);
 
     /// Faults in every memory step of this table: the table a user's call
-    /// sized ([`Origin::Caller`]).
-    fn populate_all(&self) {
+    /// sized ([`Origin::Caller`]), the successor of `from` if any.
+    fn populate_all(&self, from: Option<&Self>) {
         for k in 0..self.memory_steps() {
-            self.populate(k);
+            self.populate(k, from);
         }
     }
 
@@ -475,7 +478,7 @@ impl<T: Generation> Resizer<T> {
     /// size. `first` is sized by the user (`with_capacity`, or the
     /// smallest table): its memory is faulted in now ([`Origin::Caller`]).
     pub(crate) fn new(first: Box<T>) -> Self {
-        first.populate_all();
+        first.populate_all(None);
         Resizer {
             min_slots: StatUsize::new(first.header().slots()),
             root: AtomicPtr::new(Box::into_raw(first)),
@@ -662,7 +665,7 @@ impl<T: Generation> Resizer<T> {
         }
         let k = steps.fetch_add(1, Relaxed);
         if k < total {
-            prepared.populate(k);
+            prepared.populate(k, Some(table));
         }
     }
 
@@ -814,7 +817,7 @@ impl<T: Generation> Resizer<T> {
         let new_table = unsafe { &*new };
         new_table.header().len_at_install.store(self.len(), Relaxed);
         if origin == Origin::Caller {
-            new_table.populate_all();
+            new_table.populate_all(Some(table));
         }
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on

@@ -77,6 +77,7 @@
 
 use crate::error::TryReserveError;
 use crate::resize::memory::{try_zeroed_slice, Zeroed};
+use crate::sync::stat::AtomicBool;
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::sync::{AtomicU128, AtomicU8};
 
@@ -178,6 +179,14 @@ pub(crate) struct Units {
     /// The top byte of the key of each slot whose meta has `HIGH` set;
     /// zero (and never read) for every other slot.
     high: Zeroed<AtomicU8>,
+    /// Whether a key's top byte was ever stored in `high`: a successor's
+    /// memory steps fault in its top bytes only then ([`populate`]), so a
+    /// map of small keys (indexes, counters, ids below 2^56) never makes
+    /// that array resident. A hint (a statistics atomic, not interleaved
+    /// under loom), set once and never cleared.
+    ///
+    /// [`populate`]: Units::populate
+    tops_seen: AtomicBool,
     /// Under loom: every unit access reads this cell and freeing the table
     /// writes it, so loom reports any access not ordered before the free
     /// (a table freed while a pin could still reach it).
@@ -200,6 +209,7 @@ impl Units {
         Ok(Units {
             units: try_zeroed_slice(n)?,
             high: try_zeroed_slice(n)?,
+            tops_seen: AtomicBool::new(false),
             #[cfg(loom)]
             alive: loom::cell::UnsafeCell::new(()),
         })
@@ -234,13 +244,40 @@ impl Units {
     }
 
     /// Faults in memory step `k` of the unit array (`memory::populate`),
-    /// and the top bytes of the same slots: a key with a top byte (a
-    /// hashed or random `u64`, a pointer) writes its slot's byte, whose
-    /// first write to a page would otherwise fault inside that write.
-    pub(crate) fn populate(&self, k: usize) {
+    /// and, if `tops`, the top bytes of the same slots: a key with a top
+    /// byte (a hashed or random `u64`, a pointer) writes its slot's byte,
+    /// whose first write to a page would otherwise fault inside that
+    /// write. Keys without one never touch that array, so for them its
+    /// pages would be resident for nothing (1 byte per slot: 2 of the 32
+    /// bytes per entry of a map grown to 2^22 keys).
+    pub(crate) fn populate(&self, k: usize, tops: bool) {
         use crate::resize::memory::{populate, populate_range, step_range};
         populate(&self.units, k);
-        populate_range(&self.high, step_range::<AtomicU128>(k));
+        if tops {
+            populate_range(&self.high, step_range::<AtomicU128>(k));
+        }
+    }
+
+    /// Pages of the top-byte array resident now (`mincore`): for tests of
+    /// the memory steps. The array must be a mapping of its own (a table of
+    /// 2^17 slots or more), so that it starts on a page.
+    #[cfg(all(test, not(loom), target_os = "linux"))]
+    pub(crate) fn resident_top_pages(&self) -> usize {
+        let page = crate::resize::memory::map::page_size();
+        let at = self.high.as_ptr();
+        assert_eq!(at.addr() % page, 0, "the top bytes are a mapping");
+        let mut resident = vec![0u8; self.high.len().div_ceil(page)];
+        // SAFETY: `at` starts a live mapping of `high.len()` bytes, page
+        // aligned (asserted), and `resident` has a byte per page of it.
+        let r = unsafe { libc::mincore(at as *mut _, self.high.len(), resident.as_mut_ptr()) };
+        assert_eq!(r, 0, "mincore failed");
+        resident.iter().filter(|&&b| b & 1 != 0).count()
+    }
+
+    /// Whether a key's top byte was ever stored in this table (`complete`).
+    /// Relaxed: a hint for the memory steps of a successor.
+    pub(crate) fn tops_seen(&self) -> bool {
+        self.tops_seen.load(Relaxed)
     }
 
     /// Asks the CPU to start loading the cache lines of units `range`
@@ -380,6 +417,11 @@ impl Units {
         debug_assert!(!cur.valued() && !cur.frozen());
         // Relaxed: published by the Release CAS that follows.
         self.high[i].store(key.top(), Relaxed);
+        // Relaxed: a hint (the field's docs); loaded first so that the
+        // table's line is written once, not on every such key.
+        if !self.tops_seen.load(Relaxed) {
+            self.tops_seen.store(true, Relaxed);
+        }
         self.cas(i, cur, Unit::new(cur.meta() | VALUED, value))
     }
 

@@ -55,15 +55,23 @@ impl Generation for WordTable {
 
     /// A 16-byte unit per slot (the top-byte array, 1 byte per slot,
     /// written only for keys whose top byte is not zero, is faulted in by
-    /// the same memory steps, but not counted here).
+    /// the same memory steps when such keys come, but not counted here).
     const SLOT_BYTES: usize = 16;
 
     fn memory_steps(&self) -> usize {
         self.slots.memory_steps()
     }
 
-    fn populate(&self, k: usize) {
-        self.slots.populate(k);
+    /// The units, and the top bytes too unless `from` has shown that the
+    /// map's keys have none: it holds keys, and none of them stored a top
+    /// byte. A map's first table, and the successor of an empty one (a
+    /// `reserve` before the first insert), get them (nothing is known of
+    /// the keys yet). A key with a top byte that comes later faults its
+    /// byte's page in itself, once per 4,096 slots, and from then on the
+    /// steps of every later successor include them.
+    fn populate(&self, k: usize, from: Option<&Self>) {
+        let tops = from.is_none_or(|f| f.slots.tops_seen() || f.header.occupied.get() == 0);
+        self.slots.populate(k, tops);
     }
 
     #[inline]
@@ -113,5 +121,50 @@ impl Retire for WordTable {
         crate::reclaim::loom_graveyard::bury(table);
         #[cfg(not(loom))]
         drop(table);
+    }
+}
+
+#[cfg(all(test, not(loom), target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::word::slot::KeyId;
+
+    /// Slots per table: top bytes of 128 KiB, a mapping of their own.
+    const SLOTS: usize = 1 << 17;
+
+    fn table() -> Box<WordTable> {
+        WordTable::new(Placement::first(SLOTS), 0)
+    }
+
+    /// A growth's memory steps fault in the successor's top bytes only
+    /// while a key may need them: with no table before it, or after one
+    /// that held no key or a key with a top byte. A map of small keys
+    /// never makes them resident (1 byte per slot, 6 % of the table).
+    #[test]
+    fn top_bytes_are_faulted_in_only_for_keys_that_may_have_them() {
+        let pages = SLOTS / crate::resize::memory::map::page_size();
+        let resident_after = |from: Option<&WordTable>| {
+            let next = table();
+            next.populate_all(from);
+            next.slots.resident_top_pages()
+        };
+        // A map's first table, and the successor of an empty one: nothing
+        // is known of the keys yet.
+        assert_eq!(resident_after(None), pages);
+        let from = table();
+        assert_eq!(resident_after(Some(&from)), pages);
+        // Keys, none with a top byte (a claim counted, `complete` never
+        // called).
+        let small = KeyId::new(5, 0x1234);
+        from.slots.claim(3, &small, 7).unwrap();
+        from.header.occupied.add(1);
+        assert!(!from.slots.tops_seen());
+        assert_eq!(resident_after(Some(&from)), 0);
+        // A key with a top byte: from now on its successors get them.
+        let big = KeyId::new(1 << 63 | 5, 0x5678);
+        let pending = from.slots.claim(9, &big, 7).unwrap();
+        from.slots.complete(9, pending, &big, 7).unwrap();
+        assert!(from.slots.tops_seen());
+        assert_eq!(resident_after(Some(&from)), pages);
     }
 }
