@@ -21,7 +21,7 @@
 //!   class per window of 4096 frees (the last window's, or half the
 //!   previous estimate if more: [`List::adapt`]), and never more than
 //!   [`CAP_BYTES`] (1 MiB) per class, plus [`FLUSH`] blocks and the rest of
-//!   its last refill's fresh range (up to a run of spans, 384 KiB); beyond
+//!   its last refill's fresh range (up to a run of spans, 512 KiB); beyond
 //!   that freed blocks go back to the spans, `FLUSH` at a time. A thread
 //!   that empties a map keeps almost nothing within a few windows (the
 //!   estimate halves with each), so its cached blocks do not pin spans.
@@ -31,8 +31,8 @@
 //!   spans, except at most `CAP_BYTES` per class on each thread that freed
 //!   them.
 //! * **Refills.** An empty list takes a batch of blocks at once
-//!   ([`List::refill`]: doubling, at most 16,384, `CAP_BYTES` and a run of
-//!   24 spans), so that the spans' lock is taken once per batch and the
+//!   ([`List::refill`]: doubling, at most 21,760, `CAP_BYTES` and a run of
+//!   32 spans), so that the spans' lock is taken once per batch and the
 //!   page faults of fresh blocks land in one allocation per thousands, not
 //!   in one in a hundred and seventy. A thread that only allocates (its
 //!   entries freed on other threads) therefore keeps up to a batch of unused
@@ -66,9 +66,10 @@ fn cap(class: usize) -> u32 {
     (CAP_BYTES / (8 * (class + 1))) as u32
 }
 
-/// Most blocks one refill of an empty list asks for ([`List::refill`]); a
-/// refill gets at most a run of spans' worth (`slab::most_granted`).
-const MAX_REFILL: u32 = 16 * 1024;
+/// Most blocks one refill of an empty list asks for ([`List::refill`]): a
+/// run of spans of 24-byte blocks (`slab::most_granted`, which also bounds
+/// what a refill of another size gets).
+pub(super) const MAX_REFILL: u32 = 21_760;
 
 /// Blocks a list may hold beyond its limit before it gives them back
 /// (in one batch, so the spans' lock is taken once per batch).

@@ -15,7 +15,10 @@
 //!   out as a range that the taker carves itself (so the pages under
 //!   blocks nobody asked for are never touched). A large take gets a run
 //!   of new consecutive spans as one range, carved across their headers,
-//!   whose pages the taker faults in with one call, outside the lock.
+//!   whose pages the taker faults in with one call, outside the lock. A
+//!   large run that opens a region faults in the runs of its size that
+//!   the region holds after it too ([`AHEAD_SPANS`]): a growing map's
+//!   entry memory faults in one call per region, not one per run.
 //! * **Regions.** Spans come from regions of [`REGION_SPANS`] spans (1
 //!   MiB), each one anonymous mapping from the kernel on Linux, like large
 //!   tables (`resize/memory.rs`): the memory goes back to the system when
@@ -65,9 +68,23 @@ const TAKE_SPANS: usize = 32;
 /// smaller ranges fault page by page as they are carved.
 const POPULATE_BYTES: usize = 8 * 1024;
 
-/// Most spans one fresh range covers ([`Slabs::take_run`]): 384 KiB,
-/// 16,320 blocks of 24 bytes (a refill's largest batch, `pool.rs`).
-const RUN_SPANS: usize = 24;
+/// Most spans one fresh range covers ([`Slabs::take_run`]): 512 KiB,
+/// 21,760 blocks of 24 bytes (a refill's largest batch, `pool.rs`). Half
+/// a region, so that two such runs fill one with nothing left over.
+const RUN_SPANS: usize = REGION_SPANS / 2;
+
+/// A run of at least this many new spans (a quarter of a region) that
+/// opens a region has its taker fault in, with its own pages, those of
+/// the spans after it that hold whole runs of its size: all the region for
+/// the largest runs ([`Slabs::take_run`]). Such a run is a refill of a
+/// thread that allocates fast (refills double up to it), whose next
+/// refills, or another such thread's, take those runs (`Region::ahead`);
+/// one call of a few hundred microseconds per region then replaces one
+/// per run. In a growth of a `HashMap` to 4M keys from 2 threads that
+/// halved the inserts' p99.99 (docs/benchmarks.md, "Entry memory faulted
+/// in a region at a time"). Smaller runs, a small map's, fault in only
+/// themselves.
+const AHEAD_SPANS: usize = REGION_SPANS / 4;
 
 /// Empty spans kept resident for reuse, over all classes (256 KiB): a map
 /// that shrinks and grows by a few spans' worth does not fault its pages
@@ -177,6 +194,10 @@ struct Region {
     used: u64,
     /// Bit `i`: span `i` is empty but resident, kept for reuse.
     warm: u64,
+    /// Bit `i`: span `i` was faulted in ahead of its first use
+    /// ([`AHEAD_SPANS`]) and is neither used nor warm yet: a run made of
+    /// such spans needs no faulting in.
+    ahead: u64,
 }
 
 /// What [`Slabs::take`] hands out: a chain of given-back blocks and a
@@ -193,6 +214,28 @@ pub(crate) struct Grant {
     /// ([`Slabs::take_run`]); `populate_len` 0 if none.
     pub(crate) populate: *mut u8,
     pub(crate) populate_len: usize,
+}
+
+/// Whether the pages of a run [`Slabs::new_run`] found are resident.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Pages {
+    /// A warm span, or spans faulted in ahead: nothing to fault in.
+    Resident,
+    /// Untouched, or given back to the kernel: the taker faults them in.
+    Cold,
+    /// The start of region `r`, just mapped: the taker faults the run in,
+    /// and for a large run the runs after it ([`AHEAD_SPANS`]).
+    NewRegion(usize),
+}
+
+/// Bits `i..i + k` of a region's span masks.
+fn span_bits(i: usize, k: usize) -> u64 {
+    debug_assert!(i + k <= REGION_SPANS);
+    if k == 0 {
+        0
+    } else {
+        (u64::MAX >> (REGION_SPANS - k)) << i
+    }
 }
 
 /// The spans of every class and the regions that hold them.
@@ -372,7 +415,7 @@ impl Slabs {
     fn take_run(&mut self, class: usize, want: u32, grant: &mut Grant) {
         let cap = span_cap(class);
         let k = (want.div_ceil(cap) as usize).clamp(1, RUN_SPANS);
-        let Some((first, warm)) = self.new_run(class, k) else {
+        let Some((first, pages)) = self.new_run(class, k) else {
             return;
         };
         let n = want.min(k as u32 * cap);
@@ -390,18 +433,31 @@ impl Slabs {
         grant.fresh = unsafe { first.cast::<u8>().add(HEADER) };
         grant.fresh_len = n;
         // A fresh span's pages are faulted in by the taker at once when
-        // the range covers two pages or more (a warm span's are resident).
-        if !warm && n as usize * 8 * (class + 1) >= POPULATE_BYTES {
+        // the range covers two pages or more (a warm span's, or one faulted
+        // in ahead, are resident); a large run opening a region faults in
+        // the runs of its size after it too.
+        let spans = match pages {
+            Pages::Resident => 0,
+            Pages::Cold => k,
+            Pages::NewRegion(r) if k >= AHEAD_SPANS => {
+                let spans = REGION_SPANS / k * k;
+                // The run opens the region (span 0): mark the rest.
+                self.regions[r].ahead = span_bits(k, spans - k);
+                spans
+            }
+            Pages::NewRegion(_) => k,
+        };
+        if spans > 0 && n as usize * 8 * (class + 1) >= POPULATE_BYTES {
             grant.populate = first.cast();
-            grant.populate_len = k * SPAN;
+            grant.populate_len = spans * SPAN;
         }
     }
 
     /// `k` consecutive spans for `class`, headers written, none listed:
     /// for `k == 1` a kept (warm) one if any; else (or if none) spans that
-    /// are not resident, else the start of a new region. Returns the first
-    /// span and whether it was warm.
-    fn new_run(&mut self, class: usize, k: usize) -> Option<(*mut Span, bool)> {
+    /// are not in use or warm, else the start of a new region. Returns the
+    /// first span and whether its pages are resident.
+    fn new_run(&mut self, class: usize, k: usize) -> Option<(*mut Span, Pages)> {
         debug_assert!((1..=REGION_SPANS).contains(&k));
         let warm = (k == 1)
             .then(|| {
@@ -427,16 +483,25 @@ impl Slabs {
                 (starts != 0).then(|| (r, starts.trailing_zeros() as usize))
             })
         });
-        let (r, i) = match found {
-            Some(f) => f,
-            None => (self.add_region()?, 0),
+        let ((r, i), opened) = match found {
+            Some(f) => (f, false),
+            None => ((self.add_region()?, 0), true),
         };
         let region = &mut self.regions[r];
-        let was_warm = region.warm & (1u64 << i) != 0;
-        if was_warm {
-            region.warm &= !(1u64 << i);
+        let run = span_bits(i, k);
+        let pages = if region.warm & run != 0 {
+            // A warm span (`k == 1`).
+            region.warm &= !run;
             self.warm -= 1;
-        }
+            Pages::Resident
+        } else if opened {
+            Pages::NewRegion(r)
+        } else if region.ahead & run == run {
+            Pages::Resident
+        } else {
+            Pages::Cold
+        };
+        region.ahead &= !run;
         let size = 8 * (class + 1);
         for j in i..i + k {
             debug_assert!((region.used | region.warm) & (1u64 << j) == 0);
@@ -461,7 +526,7 @@ impl Slabs {
         }
         // SAFETY: span `i` of a live region.
         let first = unsafe { region.base.add(i * SPAN) }.cast::<Span>();
-        Some((first, was_warm))
+        Some((first, pages))
     }
 
     /// A span whose blocks have all come back leaves its class: kept warm
@@ -479,12 +544,27 @@ impl Slabs {
         let bit = 1u64 << i;
         debug_assert!(region.used & bit != 0);
         region.used &= !bit;
+        if region.used == 0 && region.ahead != 0 {
+            // Spans faulted in for runs that never came: a map that stopped
+            // growing. Not kept with the region (it may stay for the
+            // reserve): their pages go back now.
+            let (from, n) = (
+                region.ahead.trailing_zeros() as usize,
+                region.ahead.count_ones(),
+            );
+            debug_assert_eq!(region.ahead, span_bits(from, n as usize), "one range");
+            // SAFETY: spans of a live region of ours that no class uses
+            // (neither used nor warm: never handed out since faulted in).
+            unsafe { discard(region.base.add(from * SPAN), n as usize) };
+            region.ahead = 0;
+        }
         if self.warm < RESERVE {
             region.warm |= bit;
             self.warm += 1;
         } else if region.used == 0 {
             self.warm -= region.warm.count_ones();
             region.warm = 0;
+            region.ahead = 0;
             region.base = ptr::null_mut();
             // SAFETY: no span of the region is in use (every block of every
             // span came back): the whole allocation is unused; freed once.
@@ -492,7 +572,7 @@ impl Slabs {
         } else {
             // SAFETY: the span is inside a live region of ours, and unused:
             // every block came back, and it left its class.
-            unsafe { discard(span.cast()) };
+            unsafe { discard(span.cast(), 1) };
         }
     }
 
@@ -504,6 +584,7 @@ impl Slabs {
             alloc,
             used: 0,
             warm: 0,
+            ahead: 0,
         };
         match self.regions.iter().position(|r| r.base.is_null()) {
             Some(r) => {
@@ -556,13 +637,14 @@ impl Slabs {
         }
     }
 
-    /// Resident memory this bookkeeping may hold, in bytes: spans in use
-    /// or kept warm (an upper bound: a span's untouched tail counts).
+    /// Resident memory this bookkeeping may hold, in bytes: spans in use,
+    /// kept warm or faulted in ahead (an upper bound: a span's untouched
+    /// tail counts).
     #[cfg(test)]
     fn resident_bound(&self) -> usize {
         self.regions
             .iter()
-            .map(|r| (r.used | r.warm).count_ones() as usize * SPAN)
+            .map(|r| (r.used | r.warm | r.ahead).count_ones() as usize * SPAN)
             .sum()
     }
 }
@@ -645,27 +727,28 @@ unsafe fn free_region(at: *mut u8) {
     unsafe { std::alloc::dealloc(at, region_layout()) };
 }
 
-/// Gives an unused span's pages back to the kernel (Linux, where pages
-/// are no larger than a span: with 64 KiB pages a span is part of a page,
-/// and discarding it would discard its neighbours; it then stays resident
-/// until its region is unmapped). Elsewhere nothing.
+/// Gives the pages of `n` unused spans from `span` back to the kernel
+/// (Linux, where pages are no larger than a span: with 64 KiB pages a
+/// span is part of a page, and discarding it would discard its
+/// neighbours; it then stays resident until its region is unmapped).
+/// Elsewhere nothing.
 ///
 /// # Safety
 ///
-/// `span` is a span of a live region and nothing in it is in use (its
-/// bytes are lost).
-unsafe fn discard(span: *mut u8) {
+/// The `n` spans from `span` lie in one live region and nothing in them
+/// is in use (their bytes are lost).
+unsafe fn discard(span: *mut u8, n: usize) {
     #[cfg(all(not(loom), target_os = "linux"))]
     {
         let page = crate::resize::memory::map::page_size();
         if page != 0 && SPAN % page == 0 {
-            // SAFETY: the caller's; the span is whole pages (aligned to
+            // SAFETY: the caller's; the spans are whole pages (aligned to
             // `SPAN`, a multiple of the page size).
-            unsafe { crate::resize::memory::map::discard(span, SPAN) };
+            unsafe { crate::resize::memory::map::discard(span, n * SPAN) };
         }
     }
     #[cfg(not(all(not(loom), target_os = "linux")))]
-    let _ = span;
+    let _ = (span, n);
 }
 
 #[cfg(all(test, not(loom)))]
@@ -846,6 +929,62 @@ mod tests {
         assert_eq!((s.regions.len(), s.warm), (1, 0));
         // SAFETY: as above.
         unsafe { s.give(chain(&b)) };
+    }
+
+    /// The largest run opening a region faults in the whole region; the
+    /// next run there faults in nothing; the one after opens a new region;
+    /// a small run opening a region faults in only itself
+    /// (`a_large_take_is_a_run_of_spans_carved_across_their_headers`).
+    #[test]
+    fn a_large_run_opening_a_region_faults_in_the_runs_after_it() {
+        let mut s = Slabs::new();
+        let class = 2;
+        let run = most_granted(class);
+        assert_eq!(
+            run,
+            super::super::pool::MAX_REFILL,
+            "a refill's largest batch"
+        );
+        let a = s.take(class, run);
+        let base = s.regions[0].base;
+        assert_eq!(a.fresh_len, run);
+        assert_eq!((a.populate, a.populate_len), (base, REGION_SPANS * SPAN));
+        assert_eq!(s.resident_bound(), REGION_SPANS * SPAN);
+        let b = s.take(class, run);
+        assert_eq!(b.fresh_len, run);
+        assert_eq!(
+            span_of(b.fresh.cast()).addr(),
+            base.addr() + RUN_SPANS * SPAN
+        );
+        assert_eq!(b.populate_len, 0, "faulted in with the first run");
+        let c = s.take(class, run);
+        assert_eq!(s.regions.len(), 2);
+        assert_eq!(c.populate_len, REGION_SPANS * SPAN);
+        // A region whose spans ahead were never used goes back whole once
+        // the spans it used are back.
+        // SAFETY: every block granted, given back once.
+        unsafe {
+            s.give_range(a.fresh, a.fresh_len);
+            s.give_range(b.fresh, b.fresh_len);
+            s.give_range(c.fresh, c.fresh_len);
+        }
+        assert!(s.resident_bound() <= RESERVE as usize * SPAN);
+        assert!(s.regions.iter().all(|r| r.ahead == 0));
+
+        // A region kept for the reserve after its last span came back
+        // keeps no spans faulted in ahead: their pages go back.
+        let mut s = Slabs::new();
+        let d = s.take(class, AHEAD_SPANS as u32 * cap(class));
+        assert_eq!(d.populate_len, REGION_SPANS * SPAN);
+        assert_eq!(s.resident_bound(), REGION_SPANS * SPAN);
+        // SAFETY: as above.
+        unsafe { s.give_range(d.fresh, d.fresh_len) };
+        assert!(
+            !s.regions[0].base.is_null(),
+            "kept: its spans are the reserve"
+        );
+        assert_eq!(s.regions[0].ahead, 0);
+        assert_eq!(s.resident_bound(), AHEAD_SPANS * SPAN);
     }
 
     #[test]
