@@ -31,15 +31,18 @@
 //!   kernel (`MADV_DONTNEED` on Linux, a hint) and it waits, costing no
 //!   memory, in its region. A region none of whose spans is in use is
 //!   unmapped. So resident entry memory follows the live blocks (plus the
-//!   reserve, the caches' blocks, and the free blocks of partly used
-//!   spans, which the next takes hand out first).
+//!   reserve, the caches' blocks, the free blocks of partly used spans,
+//!   which the next takes hand out first, and the spans faulted in ahead:
+//!   up to 48 in the newest region, fewer than a run in an older one, each
+//!   discarded once its region has no span in use).
 //! * **One lock.** The spans' bookkeeping is behind one mutex, taken once
 //!   per batch: a cache's refill (given-back blocks from up to
 //!   [`TAKE_SPANS`] spans and one fresh range) and a cache's batch of
 //!   blocks given back, never per block. The kernel calls that give memory
-//!   back (`MADV_DONTNEED` of a span, `munmap` of a region) run under it,
-//!   so that no span is reused while its pages are discarded; they are
-//!   rare (a span emptied beyond the reserve). A thread stalled inside the
+//!   back (`MADV_DONTNEED` of a span or of a region's spans ahead, `munmap`
+//!   of a region) run under it, so that no span is reused while its pages
+//!   are discarded; they are rare (a span emptied beyond the reserve, a
+//!   region emptied). A thread stalled inside the
 //!   lock delays other threads' refills and give-backs, not their map
 //!   operations on cached blocks; like any lock, it is not fork-safe (a
 //!   child forked while another thread holds it must not touch an
@@ -194,9 +197,11 @@ struct Region {
     used: u64,
     /// Bit `i`: span `i` is empty but resident, kept for reuse.
     warm: u64,
-    /// Bit `i`: span `i` was faulted in ahead of its first use
-    /// ([`AHEAD_SPANS`]) and is neither used nor warm yet: a run made of
-    /// such spans needs no faulting in.
+    /// Bit `i`: span `i` was faulted in, or is being faulted in (outside
+    /// the lock), by the run that opened the region ([`AHEAD_SPANS`]), and
+    /// is neither used nor warm yet: a run made of such spans needs no
+    /// faulting in. (A run taken before that call reached its spans
+    /// faults them as it writes them; nothing more.)
     ahead: u64,
 }
 
@@ -524,6 +529,7 @@ impl Slabs {
                 });
             }
         }
+        debug_assert_eq!(region.ahead & (region.used | region.warm), 0);
         // SAFETY: span `i` of a live region.
         let first = unsafe { region.base.add(i * SPAN) }.cast::<Span>();
         Some((first, pages))
@@ -544,23 +550,27 @@ impl Slabs {
         let bit = 1u64 << i;
         debug_assert!(region.used & bit != 0);
         region.used &= !bit;
-        if region.used == 0 && region.ahead != 0 {
-            // Spans faulted in for runs that never came: a map that stopped
-            // growing. Not kept with the region (it may stay for the
-            // reserve): their pages go back now.
-            let (from, n) = (
-                region.ahead.trailing_zeros() as usize,
-                region.ahead.count_ones(),
-            );
-            debug_assert_eq!(region.ahead, span_bits(from, n as usize), "one range");
-            // SAFETY: spans of a live region of ours that no class uses
-            // (neither used nor warm: never handed out since faulted in).
-            unsafe { discard(region.base.add(from * SPAN), n as usize) };
-            region.ahead = 0;
-        }
         if self.warm < RESERVE {
             region.warm |= bit;
             self.warm += 1;
+            if region.used == 0 && region.ahead != 0 {
+                // Kept for the reserve, with spans faulted in for runs
+                // that never came (a map that stopped growing): those go
+                // back now, not with the region. (A region unmapped below
+                // takes them along.) One call per range of them: first-fit
+                // takes leave one range, but nothing relies on it.
+                let mut ahead = region.ahead;
+                while ahead != 0 {
+                    let from = ahead.trailing_zeros() as usize;
+                    let n = (ahead >> from).trailing_ones() as usize;
+                    // SAFETY: spans of a live region of ours that no
+                    // class uses: an `ahead` span is neither used nor warm
+                    // (`new_run` clears the bits of every run it takes).
+                    unsafe { discard(region.base.add(from * SPAN), n) };
+                    ahead &= !span_bits(from, n);
+                }
+                region.ahead = 0;
+            }
         } else if region.used == 0 {
             self.warm -= region.warm.count_ones();
             region.warm = 0;
@@ -977,14 +987,50 @@ mod tests {
         let d = s.take(class, AHEAD_SPANS as u32 * cap(class));
         assert_eq!(d.populate_len, REGION_SPANS * SPAN);
         assert_eq!(s.resident_bound(), REGION_SPANS * SPAN);
+        populate(d.populate, d.populate_len);
         // SAFETY: as above.
         unsafe { s.give_range(d.fresh, d.fresh_len) };
-        assert!(
-            !s.regions[0].base.is_null(),
-            "kept: its spans are the reserve"
-        );
+        let base = s.regions[0].base;
+        assert!(!base.is_null(), "kept: its spans are the reserve");
         assert_eq!(s.regions[0].ahead, 0);
         assert_eq!(s.resident_bound(), AHEAD_SPANS * SPAN);
+        #[cfg(target_os = "linux")]
+        if crate::resize::memory::map::residency_unknowable().is_none() {
+            // SAFETY: inside the region's mapping.
+            let ahead = unsafe { base.add(AHEAD_SPANS * SPAN) };
+            let len = (REGION_SPANS - AHEAD_SPANS) * SPAN;
+            assert_eq!(crate::resize::memory::map::resident_pages(ahead, len), 0);
+        }
+    }
+
+    /// A large run whose size does not divide a region faults in the runs
+    /// of its size that fit; a single span taken there needs no faulting
+    /// in; a run that only partly lies there is faulted in whole.
+    #[test]
+    fn spans_ahead_serve_runs_of_any_size_that_fit_in_them() {
+        let mut s = Slabs::new();
+        let class = 2;
+        let k = 25; // 50 of the 64 spans: two runs
+        let a = s.take(class, k as u32 * cap(class));
+        assert_eq!(a.populate_len, 2 * k * SPAN);
+        assert_eq!(s.regions[0].ahead, span_bits(k, k));
+        // One span of another class, from the spans ahead.
+        let one = s.take(5, span_cap(5));
+        let base = s.regions[0].base.addr();
+        assert_eq!(span_of(one.fresh.cast()).addr(), base + k * SPAN);
+        assert_eq!(one.populate_len, 0);
+        // A run of 30 from span 26: 24 spans ahead, 6 not.
+        let b = s.take(class, 30 * cap(class));
+        assert_eq!(span_of(b.fresh.cast()).addr(), base + (k + 1) * SPAN);
+        assert_eq!(b.populate_len, 30 * SPAN);
+        assert_eq!(s.regions[0].ahead, 0);
+        // SAFETY: every block granted, given back once.
+        unsafe {
+            s.give_range(a.fresh, a.fresh_len);
+            s.give_range(one.fresh, one.fresh_len);
+            s.give_range(b.fresh, b.fresh_len);
+        }
+        assert!(s.resident_bound() <= RESERVE as usize * SPAN);
     }
 
     #[test]

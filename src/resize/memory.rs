@@ -451,6 +451,40 @@ pub(crate) mod map {
         let r = unsafe { libc::munmap(ptr.cast(), size) };
         debug_assert_eq!(r, 0, "munmap failed");
     }
+
+    /// Pages of `len` bytes at `at` (a page's start, inside one live
+    /// mapping) resident now (`mincore`).
+    #[cfg(test)]
+    pub(crate) fn resident_pages(at: *const u8, len: usize) -> usize {
+        assert_eq!(at.addr() % page_size(), 0, "a page's start");
+        let mut resident = vec![0u8; len.div_ceil(page_size())];
+        // SAFETY: the caller's range lies in one live mapping of ours;
+        // `resident` has a byte per page of it.
+        let r = unsafe { libc::mincore(at as *mut _, len, resident.as_mut_ptr()) };
+        assert_eq!(r, 0, "mincore failed");
+        resident.iter().filter(|&&b| b & 1 != 0).count()
+    }
+
+    /// Why a test of which pages are resident cannot tell here, if it
+    /// cannot: transparent huge pages always on (a huge page may back a
+    /// mapping's neighbour too), or no `MADV_POPULATE_WRITE` ([`populate`]
+    /// then does nothing).
+    #[cfg(test)]
+    pub(crate) fn residency_unknowable() -> Option<&'static str> {
+        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled");
+        if thp.is_ok_and(|s| s.contains("[always]")) {
+            return Some("transparent huge pages are always on");
+        }
+        let page = map(page_size());
+        assert!(!page.is_null());
+        // SAFETY: a fresh private anonymous page, unused, unmapped once.
+        let populated = unsafe {
+            let r = libc::madvise(page.cast(), page_size(), MADV_POPULATE_WRITE) == 0;
+            unmap(page, page_size());
+            r
+        };
+        (!populated).then_some("the kernel has no MADV_POPULATE_WRITE")
+    }
 }
 
 /// No direct mappings elsewhere: every table (and entry span) comes from

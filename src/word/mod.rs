@@ -103,10 +103,11 @@ impl<K: WordSized, V: WordSized> WordMap<K, V> {
     /// The table's memory is faulted in here and stays resident, as with
     /// [`HashMap::with_capacity`](crate::HashMap::with_capacity) (on Linux,
     /// for tables of 128 KiB or more: 16 bytes per slot, plus 1 from
-    /// 131,072 slots for the top bytes of keys that have one, such as
-    /// hashes, at about twice `capacity` slots): the inserts that fill the
-    /// map take no page fault in it. (A map grown from empty faults in
-    /// that extra byte per slot only once a key with a top byte came.)
+    /// 131,072 slots, where keys with a top byte, such as hashes, keep it,
+    /// at about twice `capacity` slots): the inserts that fill the map take
+    /// no page fault in it. That extra byte is faulted in here whatever the
+    /// keys, since none is known yet; a map grown from empty faults it in
+    /// only once a key with a top byte came.
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(1000);

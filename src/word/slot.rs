@@ -258,20 +258,12 @@ impl Units {
         }
     }
 
-    /// Pages of the top-byte array resident now (`mincore`): for tests of
-    /// the memory steps. The array must be a mapping of its own (a table of
-    /// 2^17 slots or more), so that it starts on a page.
+    /// Pages of the top-byte array resident now: for tests of the memory
+    /// steps. The array must be a mapping of its own (a table of 2^17
+    /// slots or more), so that it starts on a page.
     #[cfg(all(test, not(loom), target_os = "linux"))]
     pub(crate) fn resident_top_pages(&self) -> usize {
-        let page = crate::resize::memory::map::page_size();
-        let at = self.high.as_ptr();
-        assert_eq!(at.addr() % page, 0, "the top bytes are a mapping");
-        let mut resident = vec![0u8; self.high.len().div_ceil(page)];
-        // SAFETY: `at` starts a live mapping of `high.len()` bytes, page
-        // aligned (asserted), and `resident` has a byte per page of it.
-        let r = unsafe { libc::mincore(at as *mut _, self.high.len(), resident.as_mut_ptr()) };
-        assert_eq!(r, 0, "mincore failed");
-        resident.iter().filter(|&&b| b & 1 != 0).count()
+        crate::resize::memory::map::resident_pages(self.high.as_ptr().cast(), self.high.len())
     }
 
     /// Whether a key's top byte was ever stored in this table (`complete`).
