@@ -136,7 +136,11 @@ impl<K, V> Table<K, V> {
 }
 
 impl<K, V> Generation for Table<K, V> {
-    fn successor(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError> {
+    fn successor(
+        &self,
+        placement: Placement,
+        generation: u64,
+    ) -> Result<Box<Self>, TryReserveError> {
         // An older table migrates into this one, and its copied words still
         // point at entries this table takes over.
         Table::try_new(placement, generation, true)

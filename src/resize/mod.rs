@@ -320,10 +320,14 @@ fn discard<T: Generation>(mut table: Box<T>) {
 }
 /// A table generation of some map: slots plus a [`Header`].
 pub(crate) trait Generation: Retire + Sized {
-    /// Allocates an empty table that will receive a migration from its
-    /// predecessor; fails (and allocates nothing) if its memory cannot be
-    /// had.
-    fn successor(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError>;
+    /// Allocates an empty table that will receive a migration from this
+    /// one, its predecessor (whose map-wide settings it inherits); fails
+    /// (and allocates nothing) if its memory cannot be had.
+    fn successor(
+        &self,
+        placement: Placement,
+        generation: u64,
+    ) -> Result<Box<Self>, TryReserveError>;
 
     /// The resize engine's part of the table.
     fn header(&self) -> &Header<Self>;
@@ -721,7 +725,8 @@ impl<T: Generation> Resizer<T> {
             return Err(Decline::NotNow);
         }
         let generation = h.generation + 1;
-        T::successor(h.placement.successor(slots, generation), generation)
+        table
+            .successor(h.placement.successor(slots, generation), generation)
             .map_err(|_| Decline::ForGood)
     }
 
@@ -810,7 +815,7 @@ impl<T: Generation> Resizer<T> {
         let new = if fits {
             prepared
         } else {
-            Box::into_raw(T::successor(placement, generation)?)
+            Box::into_raw(table.successor(placement, generation)?)
         };
         // SAFETY: `new` is unpublished, or the prepared table, which
         // `table` (protected by `guard`) keeps alive.

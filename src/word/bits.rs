@@ -114,7 +114,9 @@ use std::num::{
 /// one more byte per slot. Every built-in type below 8 bytes is
 /// zero-extended; if your key has spare bits, put them at the top (in
 /// `UserId` above, ids below 2^56 are the fast case). Values may use all 64
-/// bits at no cost.
+/// bits at no cost. A key type below 8 bytes should zero-extend too: its
+/// maps then never fault in the tables' top-byte arrays ahead of use (a
+/// pre-sized `WordMap<u32, _>` takes 16 bytes per slot, not 17).
 pub trait WordSized: Copy + Send + Sync + 'static {
     /// The value as a 64-bit word: for a key, its identity in the map (its
     /// hash and equality). Must be injective; a type below 8 bytes should

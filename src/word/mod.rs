@@ -79,6 +79,15 @@ pub struct WordMap<K, V, S = DefaultHashBuilder> {
     _types: PhantomData<(K, V)>,
 }
 
+/// Whether keys of type `K` may have a top byte (bits 56..64 of their
+/// word): only a type of 8 bytes. A smaller [`WordSized`] type zero-extends
+/// (its docs), so a map of such keys never faults in its tables' top-byte
+/// arrays ahead (`word/table.rs`). A hint: a small type that does not
+/// zero-extend has those pages faulted in by its own writes.
+fn tops_likely<K>() -> bool {
+    std::mem::size_of::<K>() >= 8
+}
+
 #[cfg(all(test, not(loom)))]
 impl<K, V, S> WordMap<K, V, S> {
     /// The untyped map, for the resize engine's tests (`resize/mod.rs`).
@@ -105,9 +114,10 @@ impl<K: WordSized, V: WordSized> WordMap<K, V> {
     /// for tables of 128 KiB or more: 16 bytes per slot, plus 1 from
     /// 131,072 slots, where keys with a top byte, such as hashes, keep it,
     /// at about twice `capacity` slots): the inserts that fill the map take
-    /// no page fault in it. That extra byte is faulted in here whatever the
-    /// keys, since none is known yet; a map grown from empty faults it in
-    /// only once a key with a top byte came.
+    /// no page fault in it. For a key type of 8 bytes that extra byte is
+    /// faulted in here whatever the keys, since none is known yet; for a
+    /// smaller one (zero-extended: no top byte) never. A map grown from
+    /// empty faults it in only once a key with a top byte came.
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(1000);
@@ -136,7 +146,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// ```
     pub fn with_hasher(hasher: S) -> Self {
         WordMap {
-            raw: RawWordMap::new(MIN_SLOTS, hasher),
+            raw: RawWordMap::new(MIN_SLOTS, hasher, tops_likely::<K>()),
             _types: PhantomData,
         }
     }
@@ -152,7 +162,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// ```
     pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
         WordMap {
-            raw: RawWordMap::new(slots_for_capacity(capacity), hasher),
+            raw: RawWordMap::new(slots_for_capacity(capacity), hasher, tops_likely::<K>()),
             _types: PhantomData,
         }
     }

@@ -45,9 +45,11 @@ pub(crate) struct RawWordMap<S> {
 }
 
 impl<S> RawWordMap<S> {
-    pub(crate) fn new(slots: usize, hasher: S) -> Self {
+    /// A map whose first table has `slots` slots; `tops_likely`: whether
+    /// its keys may have a top byte (the key type is 8 bytes).
+    pub(crate) fn new(slots: usize, hasher: S, tops_likely: bool) -> Self {
         RawWordMap {
-            resize: Resizer::new(WordTable::new(Placement::first(slots), 0)),
+            resize: Resizer::new(WordTable::new(Placement::first(slots), 0, tops_likely)),
             hasher,
             reclaim: TableReclaimer::new(),
         }

@@ -187,6 +187,13 @@ pub(crate) struct Units {
     ///
     /// [`populate`]: Units::populate
     tops_seen: AtomicBool,
+    /// Whether the map's keys may have a top byte at all: its key type is
+    /// 8 bytes (`WordSized` types below that zero-extend). Without, no
+    /// table of the map faults its top bytes in before a key stored one
+    /// ([`populate`]). A hint, like `tops_seen`.
+    ///
+    /// [`populate`]: Units::populate
+    tops_likely: bool,
     /// Under loom: every unit access reads this cell and freeing the table
     /// writes it, so loom reports any access not ordered before the free
     /// (a table freed while a pin could still reach it).
@@ -204,12 +211,13 @@ impl std::fmt::Debug for Units {
 
 impl Units {
     /// `n` empty slots, from zeroed memory: an untouched page costs no
-    /// resident memory.
-    pub(crate) fn try_new(n: usize) -> Result<Units, TryReserveError> {
+    /// resident memory. `tops_likely`: whether keys may have a top byte.
+    pub(crate) fn try_new(n: usize, tops_likely: bool) -> Result<Units, TryReserveError> {
         Ok(Units {
             units: try_zeroed_slice(n)?,
             high: try_zeroed_slice(n)?,
             tops_seen: AtomicBool::new(false),
+            tops_likely,
             #[cfg(loom)]
             alive: loom::cell::UnsafeCell::new(()),
         })
@@ -270,6 +278,12 @@ impl Units {
     /// Relaxed: a hint for the memory steps of a successor.
     pub(crate) fn tops_seen(&self) -> bool {
         self.tops_seen.load(Relaxed)
+    }
+
+    /// Whether the map's keys may have a top byte at all (its key type is
+    /// 8 bytes).
+    pub(crate) fn tops_likely(&self) -> bool {
+        self.tops_likely
     }
 
     /// Asks the CPU to start loading the cache lines of units `range`
@@ -478,7 +492,7 @@ mod tests {
 
     #[test]
     fn claim_publishes_the_whole_key() {
-        let t = Units::try_new(16).unwrap();
+        let t = Units::try_new(16, true).unwrap();
         let small = KeyId::new(7, 0);
         let big = KeyId::new(0xab00_0000_0000_0007, 0);
         let u = t.claim(0, &small, 99).unwrap();
@@ -500,7 +514,7 @@ mod tests {
 
     #[test]
     fn frozen_is_final() {
-        let t = Units::try_new(16).unwrap();
+        let t = Units::try_new(16, true).unwrap();
         let k = KeyId::new(1, 0);
         let u = t.claim(3, &k, 1).unwrap();
         let f = t.freeze(3);

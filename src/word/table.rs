@@ -24,24 +24,34 @@ impl WordTable {
     /// Allocates a table with `placement` (whose slot count is a multiple
     /// of [`GRAIN`] within [`MIN_SLOTS`]..=[`MAX_SLOTS`]), every slot empty: zeroed
     /// memory, so an untouched page costs no resident memory.
-    pub(crate) fn new(placement: Placement, generation: u64) -> Box<Self> {
-        Self::try_new(placement, generation).unwrap_or_else(|e| alloc_failed(e))
+    /// `tops_likely`: whether the map's keys may have a top byte (its key
+    /// type is 8 bytes); its successors inherit it.
+    pub(crate) fn new(placement: Placement, generation: u64, tops_likely: bool) -> Box<Self> {
+        Self::try_new(placement, generation, tops_likely).unwrap_or_else(|e| alloc_failed(e))
     }
 
     /// [`new`](Self::new), reporting an allocation failure instead.
-    fn try_new(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError> {
+    fn try_new(
+        placement: Placement,
+        generation: u64,
+        tops_likely: bool,
+    ) -> Result<Box<Self>, TryReserveError> {
         let slots = placement.slots();
         assert!(slots % GRAIN == 0 && (MIN_SLOTS..=MAX_SLOTS).contains(&slots));
         Ok(Box::new(WordTable {
-            slots: Units::try_new(slots)?,
+            slots: Units::try_new(slots, tops_likely)?,
             header: Header::try_new(placement, generation)?,
         }))
     }
 }
 
 impl Generation for WordTable {
-    fn successor(placement: Placement, generation: u64) -> Result<Box<Self>, TryReserveError> {
-        WordTable::try_new(placement, generation)
+    fn successor(
+        &self,
+        placement: Placement,
+        generation: u64,
+    ) -> Result<Box<Self>, TryReserveError> {
+        WordTable::try_new(placement, generation, self.slots.tops_likely())
     }
 
     #[inline]
@@ -62,17 +72,24 @@ impl Generation for WordTable {
         self.slots.memory_steps()
     }
 
-    /// The units, and the top bytes too unless `from` has shown that the
-    /// map's keys have none: it holds keys (its claims counted so far:
-    /// a few held back in a thread's batch read as none), and none of them
-    /// stored a top byte. A map's first table, and the successor of an
-    /// empty one (a `reserve` or `extend` before the first insert), get
-    /// them: nothing is known of the keys yet. A key with a top byte that
-    /// comes later faults its byte's page in itself (one page per 4,096
+    /// The units, and the top bytes too if the keys may need them: never
+    /// for a key type below 8 bytes (they zero-extend); else unless `from`
+    /// has shown that the map's keys have none: it holds keys (its claims
+    /// counted so far: a few held back in a thread's batch read as none),
+    /// and none of them stored a top byte. A map's first table, and the
+    /// successor of an empty one (a `reserve` or `extend` before the first
+    /// insert), get them: nothing is known of the keys yet. A key with a
+    /// top byte that comes later (or from a small type that does not
+    /// zero-extend) faults its byte's page in itself (one page per 4,096
     /// slots), and sets the hint of the table it lands in, so that table's
     /// successor gets them (the copies set the successor's own).
     fn populate(&self, k: usize, from: Option<&Self>) {
-        let tops = from.is_none_or(|f| f.slots.tops_seen() || f.header.occupied.get() == 0);
+        let tops = match from {
+            None => self.slots.tops_likely(),
+            Some(f) => {
+                f.slots.tops_seen() || (f.slots.tops_likely() && f.header.occupied.get() == 0)
+            }
+        };
         self.slots.populate(k, tops);
     }
 
@@ -136,7 +153,7 @@ mod tests {
     const SLOTS: usize = 1 << 17;
 
     fn table() -> Box<WordTable> {
-        WordTable::new(Placement::first(SLOTS), 0)
+        WordTable::new(Placement::first(SLOTS), 0, true)
     }
 
     /// A growth's memory steps fault in the successor's top bytes only
@@ -173,6 +190,15 @@ mod tests {
         from.slots.complete(9, pending, &big, 7).unwrap();
         assert!(from.slots.tops_seen());
         assert_eq!(resident_after(Some(&from)), pages);
+
+        // A key type below 8 bytes: never, not even with nothing known.
+        let small_first = WordTable::new(Placement::first(SLOTS), 0, false);
+        small_first.populate_all(None);
+        assert_eq!(small_first.slots.resident_top_pages(), 0);
+        let next = small_first.successor(Placement::first(SLOTS), 1).unwrap();
+        assert!(!next.slots.tops_likely(), "inherited");
+        next.populate_all(Some(&small_first));
+        assert_eq!(next.slots.resident_top_pages(), 0);
     }
 
     /// Through the map, each growth's steps: a map of small keys grown to
@@ -195,5 +221,30 @@ mod tests {
             "grown, and no resize under way"
         );
         assert_eq!(root.slots.resident_top_pages(), 0);
+    }
+
+    /// Through the map: `with_capacity` faults in the top bytes for 8-byte
+    /// keys (nothing is known of them yet), not for smaller ones.
+    #[test]
+    fn with_capacity_faults_in_top_bytes_only_for_keys_that_can_have_them() {
+        if let Some(why) = residency_unknowable() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+        fn top_pages<K: crate::WordSized>(map: &crate::WordMap<K, u32>) -> (usize, usize) {
+            let guard = map.raw().pin();
+            let root = map.raw().resizer().root(&guard);
+            let pages = root.header.slots() / crate::resize::memory::map::page_size();
+            (root.slots.resident_top_pages(), pages)
+        }
+        let (resident, pages) = top_pages(&crate::WordMap::<u64, u32>::with_capacity(1 << 17));
+        assert_eq!(resident, pages);
+        let (resident, _) = top_pages(&crate::WordMap::<u32, u32>::with_capacity(1 << 17));
+        assert_eq!(resident, 0);
+        let (resident, _) = top_pages(&crate::WordMap::<(u16, char), u32>::with_capacity(1 << 17));
+        assert_eq!(
+            resident, pages,
+            "a pair is 8 bytes: its top byte is the second's"
+        );
     }
 }
