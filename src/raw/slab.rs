@@ -559,7 +559,7 @@ impl Slabs {
                 // back now, not with the region. (A region unmapped below
                 // takes them along.) One call per range of them: first-fit
                 // takes leave one range, but nothing relies on it.
-                let mut ahead = region.ahead;
+                let mut ahead = std::mem::take(&mut region.ahead);
                 while ahead != 0 {
                     let from = ahead.trailing_zeros() as usize;
                     let n = (ahead >> from).trailing_ones() as usize;
@@ -569,7 +569,6 @@ impl Slabs {
                     unsafe { discard(region.base.add(from * SPAN), n) };
                     ahead &= !span_bits(from, n);
                 }
-                region.ahead = 0;
             }
         } else if region.used == 0 {
             self.warm -= region.warm.count_ones();

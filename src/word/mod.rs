@@ -82,10 +82,11 @@ pub struct WordMap<K, V, S = DefaultHashBuilder> {
 /// Whether keys of type `K` may have a top byte (bits 56..64 of their
 /// word): only a type of 8 bytes (an over-approximation for 8-byte pairs
 /// whose second half is 3 bytes or less of value, such as `(u16, char)`:
-/// their tables fault 1 byte per slot in ahead for nothing). A smaller [`WordSized`] type zero-extends
-/// (its docs), so a map of such keys never faults in its tables' top-byte
-/// arrays ahead (`word/table.rs`). A hint: a small type that does not
-/// zero-extend has those pages faulted in by its own writes.
+/// their tables fault 1 byte per slot in ahead for nothing). A smaller
+/// [`WordSized`] type zero-extends (its docs), so a map of such keys never
+/// faults in its tables' top-byte arrays ahead (`word/table.rs`). A hint:
+/// a small type that does not zero-extend has those pages faulted in by
+/// its own writes.
 fn tops_likely<K>() -> bool {
     std::mem::size_of::<K>() >= 8
 }

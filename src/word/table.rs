@@ -152,6 +152,16 @@ mod tests {
     /// Slots per table: top bytes of 128 KiB, a mapping of their own.
     const SLOTS: usize = 1 << 17;
 
+    /// Whether this kernel cannot show which pages are resident
+    /// (`residency_unknowable`); says why if so.
+    fn skipped() -> bool {
+        let why = residency_unknowable();
+        if let Some(why) = why {
+            eprintln!("skipped: {why}");
+        }
+        why.is_some()
+    }
+
     fn table() -> Box<WordTable> {
         WordTable::new(Placement::first(SLOTS), 0, true)
     }
@@ -162,8 +172,7 @@ mod tests {
     /// never makes them resident (1 byte per slot, 6 % of the table).
     #[test]
     fn top_bytes_are_faulted_in_only_for_keys_that_may_have_them() {
-        if let Some(why) = residency_unknowable() {
-            eprintln!("skipped: {why}");
+        if skipped() {
             return;
         }
         let pages = SLOTS / crate::resize::memory::map::page_size();
@@ -205,8 +214,7 @@ mod tests {
     /// 2^19 slots never faulted its root's top bytes in.
     #[test]
     fn a_map_grown_with_small_keys_never_faults_its_top_bytes_in() {
-        if let Some(why) = residency_unknowable() {
-            eprintln!("skipped: {why}");
+        if skipped() {
             return;
         }
         let map = crate::WordMap::<u64, u64>::new();
@@ -227,8 +235,7 @@ mod tests {
     /// keys (nothing is known of them yet), not for smaller ones.
     #[test]
     fn with_capacity_faults_in_top_bytes_only_for_keys_that_can_have_them() {
-        if let Some(why) = residency_unknowable() {
-            eprintln!("skipped: {why}");
+        if skipped() {
             return;
         }
         fn top_pages<K: crate::WordSized>(map: &crate::WordMap<K, u32>) -> (usize, usize) {
