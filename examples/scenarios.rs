@@ -33,6 +33,9 @@
 //! ```sh
 //! cargo run --release --example scenarios
 //! ```
+//!
+//! To run some of the scenarios only, name their numbers
+//! (`cargo run --release --example scenarios -- 3 4`).
 
 use std::collections::HashMap as StdHashMap;
 use std::io::Write as _;
@@ -50,14 +53,19 @@ fn main() {
     // several times that, mostly in the lock's scenarios, whose writers
     // wait behind the walkers (seen: over 120 s in scenario 2).
     start_watchdog(Duration::from_secs(900));
+    let chosen = chosen_scenarios();
     print_preamble();
 
-    let results = [
-        play::<ManyWriters>(1),
-        play::<IterateWhileWriting>(2),
-        play::<DeleteDuringIteration>(3),
-        play::<GrowWhileReading>(4),
+    let scenarios: [fn(usize) -> bool; 4] = [
+        play::<ManyWriters>,
+        play::<IterateWhileWriting>,
+        play::<DeleteDuringIteration>,
+        play::<GrowWhileReading>,
     ];
+    let results: Vec<bool> = (1..=scenarios.len())
+        .filter(|number| chosen.is_empty() || chosen.contains(number))
+        .map(|number| scenarios[number - 1](number))
+        .collect();
 
     let failed = results.iter().filter(|passed| !**passed).count();
     println!();
@@ -68,6 +76,21 @@ fn main() {
         println!("{failed} scenario(s) FAIL");
         std::process::exit(1);
     }
+}
+
+/// The scenario numbers named on the command line (none: all of them).
+/// Anything else ends the process with a usage message.
+fn chosen_scenarios() -> Vec<usize> {
+    std::env::args()
+        .skip(1)
+        .map(|arg| match arg.parse::<usize>() {
+            Ok(number @ 1..=4) => number,
+            _ => {
+                eprintln!("usage: scenarios [1|2|3|4]...  (no argument: all four; got {arg:?})");
+                std::process::exit(2);
+            }
+        })
+        .collect()
 }
 
 fn print_preamble() {
