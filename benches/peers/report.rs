@@ -54,10 +54,22 @@ const NOTES_START: &str =
     "<!-- notes:start (hand-written; kept when the report is regenerated) -->";
 const NOTES_END: &str = "<!-- notes:end -->";
 
+/// The hand-written notes of the report at `path`: what lies between the
+/// markers, and anything written after the end marker too (the report
+/// ends with the notes, so text appended to the file belongs to them; a
+/// regeneration once dropped two notes left there).
 fn kept_notes(path: &Path) -> String {
     let old = std::fs::read_to_string(path).unwrap_or_default();
     match (old.find(NOTES_START), old.find(NOTES_END)) {
-        (Some(a), Some(b)) if a < b => old[a + NOTES_START.len()..b].trim().to_string(),
+        (Some(a), Some(b)) if a < b => {
+            let inside = old[a + NOTES_START.len()..b].trim();
+            let after = old[b + NOTES_END.len()..].trim();
+            if after.is_empty() {
+                inside.to_string()
+            } else {
+                format!("{inside}\n\n{after}")
+            }
+        }
         _ => "No notes recorded yet.".into(),
     }
 }
