@@ -399,7 +399,21 @@ impl<S: BuildHasher> RawWordMap<S> {
                     if u.frozen() {
                         // Pending and frozen: the claim lost to a migration
                         // of `table`, which copies nothing for it. The value
-                        // must land further on.
+                        // must land further on, so the slot is marked copied
+                        // first, as a writer's seal marks it (`copy_slot`):
+                        // the next table gets nothing for a key before its
+                        // slot here says `COPIED`, which is what lets `find`
+                        // take a frozen, uncopied slot for the key's last
+                        // word. The migrator that froze the slot marks it
+                        // too, but may stall before it does. Marking early
+                        // is safe: a lookup reaches this slot only through
+                        // the older table's slot, which our caller marks
+                        // copied after the value has landed.
+                        // Mutation for checking the regression test
+                        // (`a_copy_pending_in_a_migrating_table_...`): leave
+                        // the mark to the migrator.
+                        #[cfg(not(lfmap_mutation = "word_pending_unmarked"))]
+                        table.slots.mark_copied(i, u);
                         table = next_of(table, guard)
                             .expect("a frozen slot in a table with no successor");
                         continue 'tables;
@@ -509,5 +523,60 @@ impl<S> RawWordMap<S> {
     /// The resize state, for the resize engine's tests (`resize/mod.rs`).
     pub(crate) fn resizer(&self) -> &Resizer<WordTable> {
         &self.resize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DefaultHashBuilder;
+
+    /// The first slot of `key`'s probe sequence in `table` that `key`
+    /// owns, or the first unclaimed one.
+    fn slot_of(table: &WordTable, key: &KeyId) -> usize {
+        table
+            .placement()
+            .probe(key.hash)
+            .find(|&i| {
+                let u = table.slots.load(i);
+                u.is_unclaimed() || table.slots.owns(i, u, key)
+            })
+            .expect("a slot for the key")
+    }
+
+    /// A copy whose pending claim in the next table is frozen by that
+    /// table's own migration goes on to the table after it; a lookup that
+    /// follows the key's copied slot must then follow it there too, not take
+    /// the frozen pending slot for the key's last word (found by review:
+    /// `get` answered `None` for a present key until the migrator that froze
+    /// the slot marked it copied). The interleaving, replayed on one thread:
+    /// copier A freezes the key's slot in T0 and claims it pending in T1;
+    /// T1's resize starts and migrator B freezes that pending slot, then
+    /// stalls; A finishes its copy.
+    #[test]
+    fn a_copy_pending_in_a_migrating_table_leaves_the_key_findable() {
+        let raw = RawWordMap::new(16, DefaultHashBuilder::default(), true);
+        let guard = raw.pin();
+        // A key with a top byte: its claims are pending until completed.
+        let key = raw.key(0xab00_0000_0000_0001);
+        raw.write(&key, |_| Action::Put(7), &guard);
+        let t0 = raw.root(&guard);
+        raw.resize.start_resize(t0, &guard);
+        let t1 = next_of(t0, &guard).expect("T0 -> T1");
+        // A: freezes the key's slot in T0, claims it pending in T1.
+        let i = slot_of(t0, &key);
+        let frozen = t0.slots.freeze(i);
+        let j = slot_of(t1, &key);
+        let pending = t1.slots.claim(j, &key, 7).expect("an empty slot");
+        assert!(!pending.valued(), "a top-byte key's claim is pending");
+        // T1's resize starts; B freezes the pending slot and stalls.
+        raw.resize.start_resize(t1, &guard);
+        let t2 = next_of(t1, &guard).expect("T1 -> T2");
+        t1.slots.freeze(j);
+        // A goes on: its copy lands in T2, and T0's slot is marked copied.
+        raw.copy_slot(t0, i, frozen, t1, &guard);
+        assert_eq!(find(t2, &key, &guard), Some(7), "the copy is in T2");
+        assert_eq!(find(t0, &key, &guard), Some(7), "a lookup from T0");
+        assert_eq!(find(t1, &key, &guard), Some(7), "a lookup from T1");
     }
 }
