@@ -46,7 +46,14 @@
 //!   lock delays other threads' refills and give-backs, not their map
 //!   operations on cached blocks; like any lock, it is not fork-safe (a
 //!   child forked while another thread holds it must not touch an
-//!   `lfmap` map before `exec`).
+//!   `lfmap` map before `exec`). A forked child also never gets back the
+//!   blocks that the parent's other threads held in their caches (those
+//!   threads do not exist in the child): up to a refill's worth per size
+//!   class and thread stays allocated there, with the spans and regions
+//!   that hold it.
+//! * **Discards are hints.** In a process that locked its memory
+//!   (`mlockall`) the kernel refuses `MADV_DONTNEED`; the spans then stay
+//!   resident, and nothing else changes (`tests/mlock.rs`).
 //!
 //! Not used under loom or with `--cfg lfmap_no_pool` (`pool.rs`).
 

@@ -425,9 +425,14 @@ pub(crate) mod map {
         let _ = unsafe { libc::madvise(at.cast(), len, MADV_POPULATE_WRITE) };
     }
 
-    /// Gives the pages of `len` bytes at `at` (page-aligned) back to the
-    /// kernel, keeping the mapping: they read as zeroes afterwards and
-    /// cost no resident memory until written again.
+    /// Asks the kernel to take back the pages of `len` bytes at `at`
+    /// (page-aligned), keeping the mapping, so that they cost no resident
+    /// memory until written again. A hint, as [`populate`] is: the kernel
+    /// refuses it for locked memory (`EINVAL` in a process that called
+    /// `mlockall`, as latency-sensitive services do), and the pages then
+    /// stay resident with their bytes. Callers assume nothing about the
+    /// bytes afterwards (the slab writes every header and block it hands
+    /// out), only that they may be lost.
     ///
     /// # Safety
     ///
@@ -435,11 +440,14 @@ pub(crate) mod map {
     /// in it is in use (its bytes are lost).
     pub(crate) unsafe fn discard(at: *mut u8, len: usize) {
         // SAFETY: the caller's: ours, mapped, unused.
-        let r = unsafe { libc::madvise(at.cast(), len, libc::MADV_DONTNEED) };
-        debug_assert_eq!(r, 0, "madvise(MADV_DONTNEED) failed");
+        let _ = unsafe { libc::madvise(at.cast(), len, libc::MADV_DONTNEED) };
     }
 
-    /// Unmaps what [`map`] mapped.
+    /// Unmaps what [`map`] mapped. Unmapping part of a mapping that the
+    /// kernel merged with its neighbours splits it, which fails (`ENOMEM`)
+    /// in a process at its limit of mappings (`vm.max_map_count`); the
+    /// range then stays mapped, and its pages are given back as by
+    /// [`discard`], so that what leaks is address space, not memory.
     ///
     /// # Safety
     ///
@@ -448,8 +456,10 @@ pub(crate) mod map {
     /// unmapped once.
     pub(crate) unsafe fn unmap(ptr: *mut u8, size: usize) {
         // SAFETY: the caller's.
-        let r = unsafe { libc::munmap(ptr.cast(), size) };
-        debug_assert_eq!(r, 0, "munmap failed");
+        if unsafe { libc::munmap(ptr.cast(), size) } != 0 {
+            // SAFETY: still mapped (the call failed), ours and unused.
+            unsafe { discard(ptr, size) };
+        }
     }
 
     /// Pages of `len` bytes at `at` (a page's start, inside one live
