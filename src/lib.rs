@@ -25,8 +25,9 @@
 //! ```
 //!
 //! [`HashSet`] and [`WordSet`] are the sets: thin wrappers over
-//! `HashMap<T, ()>` and `WordMap<T, bool>`, with the same guarantees (and,
-//! under the features below, rayon support and serde as a sequence).
+//! `HashMap<T, ()>` and `WordMap<T, bool>`, with the same guarantees
+//! (under the features below, serde as a sequence, and for `HashSet` rayon
+//! support).
 //!
 //! ## Guarantees
 //!
@@ -65,8 +66,11 @@
 //!
 //! ## Features
 //!
-//! * `rayon`: `par_iter`, `FromParallelIterator`, `ParallelExtend`.
-//! * `serde`: `Serialize` and `Deserialize` as a map.
+//! * `rayon`: `par_iter`, `FromParallelIterator`, `ParallelExtend` for
+//!   [`HashMap`] and [`HashSet`].
+//! * `serde`: `Serialize` and `Deserialize`: [`HashMap`] and [`WordMap`]
+//!   as a map, [`HashSet`] and [`WordSet`] as a sequence (each in the same
+//!   form as its sibling, so either reads the other's output).
 //! * `seize`: `HashMap` reclaims with seize (papaya's reclaimer) instead of
 //!   the built-in asymmetric epochs.
 //! * `crossbeam-epoch`: `HashMap` reclaims with crossbeam-epoch (wins over

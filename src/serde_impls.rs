@@ -1,5 +1,7 @@
 //! serde support (cargo feature `serde`): a map serializes as a map, a set
-//! as a sequence.
+//! as a sequence; [`WordMap`] and [`WordSet`] as their keys' and values'
+//! own types, exactly like [`HashMap`] and [`HashSet`], so the four
+//! round-trip through each other's formats.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -10,6 +12,8 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::map::HashMap;
 use crate::set::HashSet;
+use crate::word::WordSized;
+use crate::{WordMap, WordSet};
 
 impl<K, V, S> Serialize for HashMap<K, V, S>
 where
@@ -137,6 +141,133 @@ where
             while let Some(x) = access.next_element()? {
                 s.insert(x);
             }
+        }
+        Ok(set)
+    }
+}
+
+impl<K, V, S> Serialize for WordMap<K, V, S>
+where
+    K: WordSized + Serialize,
+    V: WordSized + Serialize,
+    S: BuildHasher,
+{
+    /// Serializes the pairs an iteration yields, as a map (see the
+    /// iteration guarantee: concurrent writes may or may not be included).
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u32, i64> = [(7, -1)].into_iter().collect();
+    /// assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"7":-1}"#);
+    /// ```
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut out = serializer.serialize_map(None)?;
+        for (k, v) in self.iter() {
+            out.serialize_entry(&k, &v)?;
+        }
+        out.end()
+    }
+}
+
+impl<'de, K, V, S> Deserialize<'de> for WordMap<K, V, S>
+where
+    K: WordSized + Deserialize<'de>,
+    V: WordSized + Deserialize<'de>,
+    S: BuildHasher + Default,
+{
+    /// Deserializes a map; of a repeated key, the last value is kept.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u32, i64> = serde_json::from_str(r#"{"1": 5, "1": 6}"#).unwrap();
+    /// assert_eq!((map.len(), map.get(&1)), (1, Some(6)));
+    /// ```
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(WordMapVisitor(PhantomData))
+    }
+}
+
+struct WordMapVisitor<K, V, S>(Builds<WordMap<K, V, S>>);
+
+impl<'de, K, V, S> Visitor<'de> for WordMapVisitor<K, V, S>
+where
+    K: WordSized + Deserialize<'de>,
+    V: WordSized + Deserialize<'de>,
+    S: BuildHasher + Default,
+{
+    type Value = WordMap<K, V, S>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        // Cap the hint: it comes from the input, which may lie.
+        let hint = access.size_hint().unwrap_or(0).min(1 << 16);
+        let map = WordMap::with_hasher(S::default());
+        map.room_for_extend(hint);
+        while let Some((k, v)) = access.next_entry()? {
+            map.insert(k, v);
+        }
+        Ok(map)
+    }
+}
+
+impl<T, S> Serialize for WordSet<T, S>
+where
+    T: WordSized + Serialize,
+    S: BuildHasher,
+{
+    /// Serializes the elements an iteration yields, as a sequence (see the
+    /// iteration guarantee: concurrent writes may or may not be included).
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<char> = ['x'].into_iter().collect();
+    /// assert_eq!(serde_json::to_string(&set).unwrap(), r#"["x"]"#);
+    /// ```
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut out = serializer.serialize_seq(None)?;
+        for x in self.iter() {
+            out.serialize_element(&x)?;
+        }
+        out.end()
+    }
+}
+
+impl<'de, T, S> Deserialize<'de> for WordSet<T, S>
+where
+    T: WordSized + Deserialize<'de>,
+    S: BuildHasher + Default,
+{
+    /// Deserializes a sequence; repeated elements are kept once.
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u8> = serde_json::from_str("[1, 2, 2]").unwrap();
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(WordSetVisitor(PhantomData))
+    }
+}
+
+struct WordSetVisitor<T, S>(Builds<WordSet<T, S>>);
+
+impl<'de, T, S> Visitor<'de> for WordSetVisitor<T, S>
+where
+    T: WordSized + Deserialize<'de>,
+    S: BuildHasher + Default,
+{
+    type Value = WordSet<T, S>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        // Cap the hint: it comes from the input, which may lie.
+        let hint = access.size_hint().unwrap_or(0).min(1 << 16);
+        let set = WordSet::with_hasher(S::default());
+        set.room_for_extend(hint);
+        while let Some(x) = access.next_element()? {
+            set.insert(x);
         }
         Ok(set)
     }

@@ -66,7 +66,7 @@ mod rayon_support {
 
 #[cfg(feature = "serde")]
 mod serde_support {
-    use lfmap::HashMap;
+    use lfmap::{HashMap, HashSet, WordMap, WordSet};
 
     #[test]
     fn serde_round_trip() {
@@ -81,5 +81,57 @@ mod serde_support {
         let empty: HashMap<u8, u8> = serde_json::from_str("{}").unwrap();
         assert!(empty.is_empty());
         assert!(serde_json::from_str::<HashMap<u8, u8>>("[1,2]").is_err());
+    }
+
+    /// `WordMap` and `WordSet` serialize as `HashMap` and `HashSet` do, so
+    /// each reads the other's output; a round trip keeps every pair,
+    /// including keys with a top byte and values of every width.
+    #[test]
+    fn word_containers_round_trip_and_match_the_generic_ones() {
+        let words: WordMap<u64, i32> = (0..5_000u64)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15), -(i as i32)))
+            .collect();
+        let json = serde_json::to_string(&words).unwrap();
+        let back: WordMap<u64, i32> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, words);
+        let generic: HashMap<u64, i32> = serde_json::from_str(&json).unwrap();
+        assert_eq!(generic.len(), 5_000);
+        let again: WordMap<u64, i32> =
+            serde_json::from_str(&serde_json::to_string(&generic).unwrap()).unwrap();
+        assert_eq!(again, words);
+
+        let set: WordSet<char> = "concurrent".chars().collect();
+        let json = serde_json::to_string(&set).unwrap();
+        let back: WordSet<char> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, set);
+        let generic: HashSet<char> = serde_json::from_str(&json).unwrap();
+        assert_eq!(generic.len(), set.len());
+
+        assert!(serde_json::from_str::<WordMap<u8, u8>>("[1,2]").is_err());
+        assert!(serde_json::from_str::<WordMap<u8, u8>>(r#"{"1": 300}"#).is_err());
+        assert!(serde_json::from_str::<WordSet<u8>>("{}").is_err());
+        assert!(serde_json::from_str::<WordSet<u8>>("[]")
+            .unwrap()
+            .is_empty());
+    }
+
+    /// Serializing while other threads write: no panic, and the output
+    /// holds every key present throughout (the iteration guarantee).
+    #[test]
+    fn a_word_map_serializes_while_it_grows() {
+        let map: WordMap<u64, u64> = (0..1_000u64).map(|i| (i, i)).collect();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 1_000..50_000u64 {
+                    map.insert(i, i);
+                }
+            });
+            for _ in 0..5 {
+                let json = serde_json::to_string(&map).unwrap();
+                let seen: std::collections::HashMap<u64, u64> =
+                    serde_json::from_str(&json).unwrap();
+                assert!((0..1_000).all(|i| seen.get(&i) == Some(&i)));
+            }
+        });
     }
 }

@@ -417,6 +417,14 @@ impl<T: WordSized, S: BuildHasher> Extend<T> for WordSet<T, S> {
     }
 }
 
+impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
+    /// Before an `extend` of `hint` elements: room for them, without a
+    /// floor (as [`WordMap`]'s).
+    pub(crate) fn room_for_extend(&self, hint: usize) {
+        self.map.room_for_extend(hint);
+    }
+}
+
 impl<T: WordSized, S: BuildHasher> Extend<T> for &WordSet<T, S> {
     /// Extends through a shared reference: threads may extend one set at
     /// once.
@@ -431,7 +439,7 @@ impl<T: WordSized, S: BuildHasher> Extend<T> for &WordSet<T, S> {
     /// ```
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
         let iter = iter.into_iter();
-        self.map.room_for_extend(iter.size_hint().0);
+        self.room_for_extend(iter.size_hint().0);
         for x in iter {
             self.insert(x);
         }

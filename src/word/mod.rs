@@ -757,6 +757,29 @@ pub enum WordCompute<V, R> {
     Aborted(R),
 }
 
+impl<K: WordSized, V: WordSized, S: BuildHasher> PartialEq for WordMap<K, V, S> {
+    /// Equal when both hold the same keys with the same values, both
+    /// compared by bit pattern (as the map compares keys; a `f64` value
+    /// `NaN` equals itself, `0.0` differs from `-0.0`). Meaningful only
+    /// when neither map is being written concurrently.
+    ///
+    /// ```
+    /// let a: lfmap::WordMap<u8, f64> = [(1, 0.5), (2, f64::NAN)].into_iter().collect();
+    /// let b: lfmap::WordMap<u8, f64> = [(2, f64::NAN), (1, 0.5)].into_iter().collect();
+    /// assert_eq!(a, b);
+    /// b.insert(1, -0.5);
+    /// assert_ne!(a, b);
+    /// ```
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().count() == other.iter().count()
+            && self
+                .iter()
+                .all(|(k, v)| other.get(&k).map(V::to_word) == Some(v.to_word()))
+    }
+}
+
+impl<K: WordSized, V: WordSized, S: BuildHasher> Eq for WordMap<K, V, S> {}
+
 impl<K: WordSized, V: WordSized, S: BuildHasher> fmt::Debug for WordMap<K, V, S>
 where
     K: fmt::Debug,
