@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use super::slot::{Entry, Slots};
 use crate::error::TryReserveError;
-use crate::reclaim::stack::Stack;
+use crate::reclaim::stack::{Stack, Taken};
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::resize::memory::alloc_failed;
 use crate::resize::policy::{GRAIN, MAX_SLOTS, MIN_SLOTS};
@@ -103,10 +103,36 @@ impl<K, V> Table<K, V> {
         self.drain_deferred(guard);
     }
 
-    /// Retires every parked entry through `guard`.
+    /// Retires every parked entry through `guard`. A retirement may free
+    /// entries and so run a user's `Drop`; if that panics, the entries not
+    /// yet retired go back on the stack, where the table's drop frees them
+    /// (found by review: they leaked).
     pub(crate) fn drain_deferred(&self, guard: &impl ReclaimGuard) {
-        // SeqCst: the promoter's side of the pattern `defer_retire` states.
-        for Parked(entry) in self.deferred.take_all(Ordering::SeqCst) {
+        /// The entries taken and not yet retired, put back if dropped
+        /// early (an unwind).
+        struct Rest<'t, K, V> {
+            table: &'t Table<K, V>,
+            taken: Taken<Parked<K, V>>,
+        }
+        impl<K, V> Drop for Rest<'_, K, V> {
+            fn drop(&mut self) {
+                // Unwinding under loom: leave loom's state alone (`sync.rs`).
+                if crate::sync::loom_unwinding() {
+                    return;
+                }
+                for parked in self.taken.by_ref() {
+                    // SeqCst: as every push onto `deferred`.
+                    self.table.deferred.push(parked, Ordering::SeqCst);
+                }
+            }
+        }
+        let mut rest = Rest {
+            table: self,
+            // SeqCst: the promoter's side of the pattern `defer_retire`
+            // states.
+            taken: self.deferred.take_all(Ordering::SeqCst),
+        };
+        for Parked(entry) in rest.taken.by_ref() {
             // SAFETY: the entry was unlinked from this table by the CAS that
             // parked it, parked once, taken once (the take gave us the whole
             // stack), and the older table that could still reach it has been

@@ -33,7 +33,11 @@
 //! Nothing waits for a helper. It takes sub-chunks from the same cursor as
 //! the writers (`cursor.rs`), with the same idempotent copies, so a helper
 //! that stalls, or is dropped mid-migration, leaves at most a sub-chunk
-//! taken, which writers finish as they finish any stalled writer's. The
+//! taken, as a stalled writer does. Nobody takes a taken sub-chunk again:
+//! until the helper resumes, the migration ends only with a whole pass
+//! (`finish`), which an iteration, `reserve` or `shrink_to_fit` makes, and
+//! every write makes once the new table must resize too; meanwhile every
+//! operation passes through both tables, and nothing is lost. The
 //! bounds above put the writers back to work before the next resize could
 //! stack up behind an unfinished one; and the write in 16 that helps
 //! anyway ends a migration that no helper works on even when no insert
@@ -260,9 +264,15 @@ pub(crate) trait Assist: Sync {
 /// help again where the helper falls behind: each write that meets a
 /// migration once the new table, with what is left to copy, would pass
 /// 5/8 full, and all the faulting-in once the old table is 23/32 full.
-/// A helper that stalls or exits never blocks anyone, and a migration it
-/// leaves unfinished still ends, since a write in 16 helps anyway; its
-/// work goes back to the writers.
+/// A helper that stalls or exits never blocks anyone, and the work it
+/// leaves goes back to the writers (a write in 16 helps anyway). A
+/// sub-chunk it took and did not finish is the exception: until the
+/// helper resumes, that migration ends only with a whole pass, which an
+/// iteration, [`reserve`](crate::HashMap::reserve) or
+/// [`shrink_to_fit`](crate::HashMap::shrink_to_fit) makes, and writers
+/// make once the new table must resize too; until then every operation
+/// passes through both tables. (A writer that panics mid-share, in a
+/// user's `Eq` during a copy, leaves the same.)
 ///
 /// A helper also unmaps retired tables, a MiB at a time, for every map in
 /// the process while it is registered (`munmap` of a large table otherwise

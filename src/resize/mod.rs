@@ -92,8 +92,8 @@ use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::stats::{claim_batch, MapCounters, Occupancy};
 use crate::sync::stat::AtomicUsize as StatUsize;
-use crate::sync::AtomicPtr;
-use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
+use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
+use crate::sync::{fence, AtomicPtr};
 
 /// The most sub-chunks one helping write migrates (`Resizer::help`): a
 /// shrink's share, whatever the ratio of the tables (64 slots).
@@ -770,7 +770,7 @@ impl<T: Generation> Resizer<T> {
             return;
         }
         let slots = policy::resize_slots(table.header().slots(), self.len(), self.min_slots());
-        if let Err(e) = self.start_resize_to(table, slots, Origin::Policy, guard) {
+        if let Err(e) = self.start_resize_to(table, slots, Origin::Policy, guard, || {}) {
             alloc_failed(e);
         }
     }
@@ -778,14 +778,17 @@ impl<T: Generation> Resizer<T> {
     /// Starts a resize of `table` to a table of `slots` slots unless one
     /// already runs (whatever its size): installs as `table`'s successor
     /// the prepared table if it serves ([`Origin`]), else a new one (whose
-    /// memory is faulted in first for the `Caller`). An allocation failure
-    /// leaves everything as it was.
+    /// memory is faulted in first for the `Caller`). `before_install` runs
+    /// once the table is had and faulted in, just before the CAS that may
+    /// install it (`reserve` raises its floor there). An allocation failure
+    /// leaves everything as it was, `before_install` not run.
     fn start_resize_to<G: ReclaimGuard>(
         &self,
         table: &T,
         slots: usize,
         origin: Origin,
         guard: &G,
+        before_install: impl FnOnce(),
     ) -> Result<(), TryReserveError> {
         if next_of(table, guard).is_some() {
             return Ok(());
@@ -824,6 +827,7 @@ impl<T: Generation> Resizer<T> {
         if origin == Origin::Caller {
             new_table.populate_all(Some(table));
         }
+        before_install();
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
         // failure: we then use the winner's table.
@@ -891,6 +895,16 @@ impl<T: Generation> Resizer<T> {
         let fits = policy::slots_to_fit(wanted);
         // Leaving the floor alone is having set it already.
         let mut floor_set = floor == Floor::Leave;
+        // The floor before this call first raised it, and the highest value
+        // it raised it to: on an error, the floor goes back (the map is
+        // unchanged on error), unless another call raised it further.
+        let mut raised: Option<(usize, usize)> = None;
+        let raise = |to: usize, raised: &mut Option<(usize, usize)>| {
+            let before = self.min_slots.fetch_max(to, Relaxed);
+            let first = raised.map_or(before, |(first, _)| first);
+            let high = raised.map_or(to, |(_, high)| high.max(to));
+            *raised = Some((first, high));
+        };
         loop {
             let root = self.root(guard);
             if next_of(root, guard).is_some() {
@@ -904,35 +918,45 @@ impl<T: Generation> Resizer<T> {
                 }
                 // Raise the floor, then look once more: a shrink that
                 // started before the floor rose must not undo the room.
-                self.min_slots.fetch_max(fits, Relaxed);
+                raise(fits, &mut raised);
                 floor_set = true;
                 continue;
             }
-            // The floor rises before the table is installed: a remover
-            // that reaches the new table does so through `next` (Acquire,
-            // after our Release CAS), so it reads the raised floor and
-            // cannot start a shrink below it. (A shrink that read the old
-            // floor before this store can still start from the old root,
-            // and is finished below before we look again.)
-            let (slots, before) = match floor {
-                Floor::Raise => (slots, self.min_slots.fetch_max(slots, Relaxed)),
+            let slots = match floor {
+                Floor::Raise => slots,
                 Floor::Leave => {
                     let doubled = root.len().saturating_mul(2);
-                    let slots = if doubled <= policy::MAX_SLOTS {
+                    if doubled <= policy::MAX_SLOTS {
                         slots.max(doubled)
                     } else {
                         slots
-                    };
-                    (slots, slots)
+                    }
                 }
             };
-            if let Err(e) = self.start_resize_to(root, slots, Origin::Caller, guard) {
-                if !floor_set && before < slots {
-                    // Nothing changed: put the floor back (unless another
-                    // reserve raised it further meanwhile).
-                    let _ = self
-                        .min_slots
-                        .compare_exchange(slots, before, Relaxed, Relaxed);
+            // The floor rises once the table is had, just before it is
+            // installed: not sooner, or a writer's own resize meanwhile
+            // would size itself to the floor (`resize_slots`) and allocate
+            // a table as large as ours, or fail to and abort the process,
+            // inside an unrelated insert (found by review); not later, as
+            // a remover that reaches the new table does so through `next`
+            // (Acquire, after our Release CAS), so it reads the raised
+            // floor and cannot start a shrink below it. (A shrink that read
+            // the old floor before this store can still start from the old
+            // root, and is finished below before we look again.)
+            let installed = self.start_resize_to(root, slots, Origin::Caller, guard, || {
+                if floor == Floor::Raise {
+                    raise(slots, &mut raised);
+                }
+            });
+            if let Err(e) = installed {
+                if let Some((first, high)) = raised {
+                    if first < high {
+                        // Put the floor back (unless another reserve
+                        // raised it further meanwhile).
+                        let _ = self
+                            .min_slots
+                            .compare_exchange(high, first, Relaxed, Relaxed);
+                    }
                 }
                 return Err(e);
             }
@@ -985,7 +1009,7 @@ impl<T: Generation> Resizer<T> {
                 return;
             }
             if self
-                .start_resize_to(root, slots, Origin::Caller, guard)
+                .start_resize_to(root, slots, Origin::Caller, guard, || {})
                 .is_err()
             {
                 return;
@@ -1100,6 +1124,16 @@ impl<T: Generation> Resizer<T> {
 
     /// Moves the root forward past every finished table, retiring each.
     pub(crate) fn promote<G: ReclaimGuard>(&self, guard: &G) {
+        // SeqCst fence: every caller has just set a table's `finished`
+        // (Release), and now reads the root's. Two completers of stacked
+        // tables (A migrating into B, B into C) are the store-buffering
+        // pattern: with acquire/release alone, B's completer can read A
+        // unfinished while A's, having promoted to B, reads B unfinished,
+        // and nobody promotes past B until something else calls `finish`
+        // (found by review). With a SeqCst fence between each one's store
+        // and its loads, at least one of them sees the other's flag. Once
+        // per completed table, off every operation's path.
+        fence(SeqCst);
         loop {
             let root = self.root(guard);
             if !root.header().cursor.is_finished() {
@@ -1123,13 +1157,16 @@ impl<T: Generation> Resizer<T> {
                 root.header()
                     .successor_slots
                     .store(next.header().slots(), Relaxed);
-                // The old table is unreachable for operations that start
-                // from now on.
-                next.promoted(guard);
                 // SAFETY: our CAS unlinked `old` from the root, the only
                 // place it was reachable from (older tables were promoted
                 // past earlier); it is retired exactly once, by the winner.
+                // Retired before `promoted`, which may run a user's `Drop`:
+                // a panic there must not leave the old table unretired
+                // (found by review: it leaked, with the entries it owns).
                 unsafe { guard.retire_now(old) };
+                // The old table is unreachable for operations that start
+                // from now on.
+                next.promoted(guard);
             }
         }
     }

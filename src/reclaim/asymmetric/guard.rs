@@ -314,7 +314,9 @@ impl ReclaimGuard for TableGuard<'_> {
 pub(crate) struct TableOwnedGuard<'a> {
     owner: &'a TableReclaim,
     record: &'a Record,
-    _not_sync: PhantomData<Cell<()>>,
+    /// This guard retired a table: try to free it when unpinning (as
+    /// [`TableGuard`]'s; the cell also makes the guard `!Sync`).
+    retired: Cell<bool>,
 }
 
 impl<'a> TableOwnedGuard<'a> {
@@ -323,7 +325,7 @@ impl<'a> TableOwnedGuard<'a> {
         TableOwnedGuard {
             owner,
             record: owner.claim_and_announce(),
-            _not_sync: PhantomData,
+            retired: Cell::new(false),
         }
     }
 }
@@ -343,8 +345,14 @@ impl Drop for TableOwnedGuard<'_> {
             self.owner.tick_draining();
         }
         // SAFETY: `_release` holds the record until after this call, and
-        // gives it back then: the record is not kept.
-        unsafe { self.owner.after_unpin(tick, self.record, false) };
+        // gives it back then: the record is not kept. A table this guard
+        // retired is scanned for now, not at a later tick (found by
+        // review: a `WordMap::iter` that finished a resize left the old
+        // table to later pins, or to the map's drop if none came).
+        unsafe {
+            self.owner
+                .after_unpin(self.retired.get() || tick, self.record, false)
+        };
     }
 }
 
@@ -380,6 +388,7 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
     }
 
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
+        self.retired.set(true);
         // SAFETY: the caller's obligations are `retire_now`'s.
         unsafe { self.owner.retire_now(ptr) }
     }

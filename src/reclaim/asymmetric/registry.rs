@@ -45,13 +45,33 @@ pub(super) struct Record {
     depth: std::sync::atomic::AtomicU32,
 }
 
+/// The end of a process that leaked 2^32 - 1 guards on one thread
+/// ([`Record::enter`]).
+#[cold]
+#[inline(never)]
+fn too_many_guards() -> ! {
+    eprintln!(
+        "lfmap: 2^32 - 1 guards pinned at once on one thread (leaked with mem::forget?); aborting"
+    );
+    std::process::abort();
+}
+
 impl Record {
     /// Counts a new guard of the holder's; returns the depth before it.
+    ///
+    /// Aborts the process rather than wrap, as `Arc` does with its count:
+    /// 2^32 - 1 guards of one holder alive at once can only be guards
+    /// leaked with `mem::forget`, and a wrapped depth would let the next
+    /// guard's drop unpin the holder while older guards still hold
+    /// references (found by review).
     #[inline]
     pub(super) fn enter(&self) -> u32 {
         use std::sync::atomic::Ordering::Relaxed;
         let depth = self.depth.load(Relaxed);
-        self.depth.store(depth + 1, Relaxed);
+        let Some(next) = depth.checked_add(1) else {
+            too_many_guards();
+        };
+        self.depth.store(next, Relaxed);
         depth
     }
 
