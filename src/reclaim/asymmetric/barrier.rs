@@ -97,13 +97,18 @@ mod native {
         }
 
         /// Registers the process for private expedited membarriers; false
-        /// where the kernel (or valgrind) does not offer them.
+        /// where the kernel (or valgrind) does not offer them. One barrier
+        /// is issued too, and must succeed: a seccomp filter that lets the
+        /// query and the registration through but not the barrier itself
+        /// then selects the fence strategy here, instead of aborting the
+        /// process at the first epoch bump (`barrier`).
         pub(super) fn register() -> bool {
             let supported = membarrier(CMD_QUERY);
             let needed = (CMD_PRIVATE_EXPEDITED | CMD_REGISTER_PRIVATE_EXPEDITED) as libc::c_long;
             supported >= 0
                 && supported & needed == needed
                 && membarrier(CMD_REGISTER_PRIVATE_EXPEDITED) == 0
+                && membarrier(CMD_PRIVATE_EXPEDITED) == 0
         }
 
         pub(super) fn barrier() {
