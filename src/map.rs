@@ -1180,10 +1180,24 @@ where
     V: Clone,
     S: BuildHasher + Clone,
 {
+    /// A new map with clones of the entries an iteration yields, and a
+    /// clone of the hasher. Sized as [`collect`](FromIterator) sizes: room
+    /// for them, without the floor [`with_capacity`](HashMap::with_capacity)
+    /// sets, so the clone shrinks as usual when emptied (found by review:
+    /// it kept its first size for good).
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u32, u32> = (0..10_000).map(|i| (i, i)).collect();
+    /// let copy = map.clone();
+    /// assert_eq!(copy, map);
+    /// copy.pin().clear();
+    /// assert!(copy.capacity() < 100);
+    /// ```
     fn clone(&self) -> Self {
-        let clone = HashMap::with_capacity_and_hasher(self.len(), self.raw.hasher.clone());
+        let clone = HashMap::with_hasher(self.raw.hasher.clone());
         {
             let (from, to) = (self.pin(), clone.pin());
+            to.room_for_extend(self.len());
             for (k, v) in from.iter() {
                 to.insert(k.clone(), v.clone());
             }

@@ -375,6 +375,21 @@ impl<T: WordSized + fmt::Debug, S: BuildHasher> fmt::Debug for WordSet<T, S> {
     }
 }
 
+impl<T: WordSized, S: BuildHasher + Clone> Clone for WordSet<T, S> {
+    /// A new set with the elements an iteration yields, and a clone of the
+    /// hasher (sized as `collect` sizes).
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u8> = (0..3).collect();
+    /// assert_eq!(set.clone(), set);
+    /// ```
+    fn clone(&self) -> Self {
+        WordSet {
+            map: self.map.clone(),
+        }
+    }
+}
+
 impl<T: WordSized, S: BuildHasher> PartialEq for WordSet<T, S> {
     /// Equal when both hold the same elements (by bit pattern). Meaningful
     /// only when neither set is being written concurrently.

@@ -757,6 +757,28 @@ pub enum WordCompute<V, R> {
     Aborted(R),
 }
 
+impl<K: WordSized, V: WordSized, S: BuildHasher + Clone> Clone for WordMap<K, V, S> {
+    /// A new map with the pairs an iteration yields, and a clone of the
+    /// hasher; sized as [`collect`](FromIterator) sizes (no floor: the
+    /// clone shrinks as usual when emptied).
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u32, u32> = (0..10_000).map(|i| (i, i)).collect();
+    /// let copy = map.clone();
+    /// assert_eq!(copy, map);
+    /// copy.clear();
+    /// assert!(copy.capacity() < 100);
+    /// ```
+    fn clone(&self) -> Self {
+        let clone = WordMap::with_hasher(self.raw.hasher.clone());
+        clone.room_for_extend(self.len());
+        for (k, v) in self.iter() {
+            clone.insert(k, v);
+        }
+        clone
+    }
+}
+
 impl<K: WordSized, V: WordSized, S: BuildHasher> PartialEq for WordMap<K, V, S> {
     /// Equal when both hold the same keys with the same values, both
     /// compared by bit pattern (as the map compares keys; a `f64` value
