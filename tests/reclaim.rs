@@ -61,7 +61,9 @@ fn entry_blocks_move_between_maps_and_threads() {
 }
 
 /// Threads that retire entries and exit at once: their partial bags stay
-/// with the map, which frees every entry exactly once when it drops.
+/// behind, and the map frees every entry exactly once when it drops. (That
+/// the garbage pending stays bounded as threads come and go is checked in
+/// `reclaim_alone.rs`, where no other test's pins hold it back.)
 #[test]
 fn exited_threads_garbage_is_freed_exactly_once() {
     let books = Books::new();
@@ -80,11 +82,6 @@ fn exited_threads_garbage_is_freed_exactly_once() {
                 });
             }
         });
-        let pending = map.stats().pending_garbage;
-        assert!(
-            pending < 64 * 8 * 4,
-            "generation {generation}: {pending} pending"
-        );
     }
     assert_eq!(map.len(), 40);
     drop(map);
@@ -114,9 +111,15 @@ fn churn_beside_a_pinning_reader() -> (HashMap<u64, [u64; 4]>, usize, Vec<usize>
             let mut pins = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let m = map.pin();
-                let seen = m.get(&(pins % 64)).copied();
+                // The reference, not a copy: read again after the sleep,
+                // through the pin, while writers replace the key and
+                // retire this value. (A copy taken at once, as this test
+                // once did, could not see a value freed under the pin.)
+                let seen = m.get(&(pins % 64));
+                let before = seen.copied();
                 thread::sleep(Duration::from_micros(20));
-                if let Some(v) = seen {
+                if let (Some(v), Some(before)) = (seen, before) {
+                    assert_eq!(*v, before, "a value changed under a pin");
                     assert_eq!(v[1], v[0] * 3, "a value changed under a pin");
                 }
                 drop(m);

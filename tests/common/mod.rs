@@ -45,7 +45,10 @@ pub use drops::{Books, Ledger, Tracked};
 pub use garbage::settle;
 pub use hashers::{Shape, ShapedHash};
 pub use memory::vm_rss_kib;
-pub use panics::{arm, disarm, panic_message, quiet_planned_panics, PanicKey, ON_EQ, ON_HASH};
+pub use panics::{
+    arm, assert_planned, disarm, is_planned, panic_message, quiet_planned_panics, PanicKey, ON_EQ,
+    ON_HASH,
+};
 pub use rng::{shuffle, Rng};
 pub(crate) use runner::both_maps;
 pub use runner::{Ops, TestMap};

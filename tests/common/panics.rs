@@ -83,6 +83,24 @@ impl PartialEq for PanicKey {
 }
 impl Eq for PanicKey {}
 
+/// Whether `payload` is a planned panic (its message starts with
+/// "planned"): a test that expects one must not count any other panic,
+/// such as an assertion inside lfmap, as the one it planned.
+pub fn is_planned(payload: &(dyn Any + Send)) -> bool {
+    panic_message(payload).starts_with("planned")
+}
+
+/// Asserts that `r` is a planned panic ([`is_planned`]); any other panic
+/// goes on unwinding, with its own message.
+#[track_caller]
+pub fn assert_planned<T>(r: std::thread::Result<T>) {
+    match r {
+        Ok(_) => panic!("expected a planned panic, got none"),
+        Err(payload) if is_planned(&*payload) => {}
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
 /// The message of a panic payload (`""` for a payload that is no string).
 pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
     payload
