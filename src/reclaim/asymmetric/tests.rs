@@ -146,15 +146,22 @@ fn alternating_between_two_maps_still_frees() {
 #[test]
 fn records_are_reused_by_later_threads() {
     let _alone = alone();
-    for _ in 0..64 {
-        std::thread::spawn(|| drop(TableReclaim::new().pin()))
-            .join()
-            .unwrap();
-    }
-    let n = GLOBAL.records().count();
-    // 64 threads one after another: each reuses the record the last
-    // one gave back (other test threads hold a few).
-    assert!(n < 40, "{n} records");
+    // 64 threads one after another: each reuses a record an earlier one
+    // gave back. Counted by the records they used, not by all the records
+    // the process has: other tests' threads (as many at once as the
+    // machine has cores) take records too, and may take a given-back one
+    // first, so a few distinct ones are expected, never one per thread.
+    let mut used: Vec<usize> = (0..64)
+        .map(|_| {
+            std::thread::spawn(|| TableReclaim::new().pin().slot())
+                .join()
+                .unwrap()
+                .expect("a thread's record")
+        })
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    assert!(used.len() < 32, "{} records for 64 threads", used.len());
 }
 
 /// Retires `n` fresh probes as entries (the batched path), in one pin.
