@@ -26,8 +26,8 @@
 //!
 //! [`HashSet`] and [`WordSet`] are the sets: thin wrappers over
 //! `HashMap<T, ()>` and `WordMap<T, bool>`, with the same guarantees
-//! (under the features below, serde as a sequence, and for `HashSet` rayon
-//! support).
+//! (and, under the features below, rayon support and serde as a
+//! sequence).
 //!
 //! ## Guarantees
 //!
@@ -66,8 +66,9 @@
 //!
 //! ## Features
 //!
-//! * `rayon`: `par_iter`, `FromParallelIterator`, `ParallelExtend` for
-//!   [`HashMap`] and [`HashSet`].
+//! * `rayon`: `par_iter`, `FromParallelIterator`, `ParallelExtend`, for
+//!   all four containers (`par_iter` on a pinned handle of the generic
+//!   ones).
 //! * `serde`: `Serialize` and `Deserialize`: [`HashMap`] and [`WordMap`]
 //!   as a map, [`HashSet`] and [`WordSet`] as a sequence (each in the same
 //!   form as its sibling, so either reads the other's output).
@@ -118,6 +119,8 @@ pub use resize::assist::ResizeHelper;
 pub use resize::memory::{huge_pages, set_huge_pages};
 pub use set::{HashSet, HashSetRef, SetIntoIter, SetIter, SetOwnedIter, WordSet, WordSetIter};
 pub use stats::{ProbeStats, Stats};
+#[cfg(feature = "rayon")]
+pub use word::WordParIter;
 pub use word::{
     Iter as WordIter, Keys as WordKeys, Values as WordValues, WordCompute, WordInteger, WordMap,
     WordSized,

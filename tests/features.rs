@@ -62,6 +62,66 @@ mod rayon_support {
             }
         });
     }
+
+    /// `WordMap` and `WordSet` have the same parallel walk and collection:
+    /// the walk yields what `iter` yields, and `par_extend` makes room
+    /// first.
+    #[test]
+    fn word_containers_par_iter_equals_sequential() {
+        let n = if cfg!(debug_assertions) {
+            100_000u64
+        } else {
+            1_000_000
+        };
+        let map: lfmap::WordMap<u64, u64> = (0..n)
+            .into_par_iter()
+            .map(|i| (i << 8 | 0xab << 56, i * 7))
+            .collect();
+        assert_eq!(map.len(), n as usize);
+        let mut par: Vec<(u64, u64)> = map.par_iter().collect();
+        let mut seq: Vec<(u64, u64)> = map.iter().collect();
+        par.sort_unstable();
+        seq.sort_unstable();
+        assert_eq!(par, seq);
+        assert_eq!(par.len(), n as usize);
+
+        let set: lfmap::WordSet<u32> = (0..100_000u32).into_par_iter().collect();
+        assert_eq!(
+            set.par_iter().map(u64::from).sum::<u64>(),
+            (0..100_000u64).sum::<u64>()
+        );
+        let grown: lfmap::WordMap<u64, u64> = lfmap::WordMap::new();
+        (&grown).par_extend((0..100_000u64).into_par_iter().map(|i| (i, i)));
+        assert_eq!((grown.len(), grown.stats().resizes), (100_000, 1));
+    }
+
+    /// A `WordMap`'s parallel walk while another thread grows the map
+    /// (the walk finishes a resize in progress first, and later resizes
+    /// copy from the table it walks): keys present throughout are yielded
+    /// exactly once.
+    #[test]
+    fn word_map_par_iter_while_a_writer_grows_the_map() {
+        let map: lfmap::WordMap<u64, u64> = (0..10_000u64).map(|i| (i, i)).collect();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 10_000..200_000u64 {
+                    map.insert(i, i);
+                }
+            });
+            for _ in 0..5 {
+                let mut stable: Vec<u64> = map
+                    .par_iter()
+                    .filter(|&(k, v)| k < 10_000 && k == v)
+                    .map(|(k, _)| k)
+                    .collect();
+                let len = stable.len();
+                stable.sort_unstable();
+                stable.dedup();
+                assert_eq!(stable.len(), len, "a key was yielded twice");
+                assert_eq!(len, 10_000, "stable keys missed");
+            }
+        });
+    }
 }
 
 #[cfg(feature = "serde")]

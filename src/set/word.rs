@@ -460,3 +460,78 @@ impl<T: WordSized, S: BuildHasher> Extend<T> for &WordSet<T, S> {
         }
     }
 }
+
+/// rayon support (cargo feature `rayon`), as the map's (`word/par.rs`).
+#[cfg(feature = "rayon")]
+mod par {
+    use std::hash::BuildHasher;
+
+    use rayon::iter::{
+        FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator,
+    };
+
+    use super::WordSet;
+    use crate::word::WordSized;
+
+    impl<T: WordSized, S: BuildHasher + Sync> WordSet<T, S> {
+        /// A parallel iterator over the elements (copies), with the
+        /// guarantee of [`iter`](WordSet::iter): each element present for
+        /// the whole walk is yielded exactly once, none twice.
+        ///
+        /// ```
+        /// use rayon::prelude::*;
+        /// let set: lfmap::WordSet<u64> = (0..10_000).collect();
+        /// assert_eq!(set.par_iter().sum::<u64>(), (0..10_000).sum());
+        /// ```
+        pub fn par_iter(&self) -> impl ParallelIterator<Item = T> + '_ {
+            self.map.par_iter().map(|(x, _)| x)
+        }
+    }
+
+    impl<T: WordSized, S: BuildHasher + Sync> ParallelExtend<T> for &WordSet<T, S> {
+        /// Extends through a shared reference, inserting from rayon's
+        /// workers, after making room (when the length is known).
+        ///
+        /// ```
+        /// use rayon::prelude::*;
+        /// let set = lfmap::WordSet::new();
+        /// (&set).par_extend((0..1000u32).into_par_iter().map(|i| i % 500));
+        /// assert_eq!(set.len(), 500);
+        /// ```
+        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, items: I) {
+            let set: &WordSet<T, S> = self;
+            let items = items.into_par_iter();
+            if let Some(n) = items.opt_len() {
+                set.room_for_extend(n);
+            }
+            items.for_each(|x| {
+                set.insert(x);
+            });
+        }
+    }
+
+    impl<T: WordSized, S: BuildHasher + Sync> ParallelExtend<T> for WordSet<T, S> {
+        /// ```
+        /// use rayon::prelude::*;
+        /// let mut set = lfmap::WordSet::new();
+        /// set.par_extend((0..1000u32).into_par_iter());
+        /// assert_eq!(set.len(), 1000);
+        /// ```
+        fn par_extend<I: IntoParallelIterator<Item = T>>(&mut self, items: I) {
+            (&*self).par_extend(items);
+        }
+    }
+
+    impl<T: WordSized, S: BuildHasher + Default + Sync> FromParallelIterator<T> for WordSet<T, S> {
+        /// ```
+        /// use rayon::prelude::*;
+        /// let set: lfmap::WordSet<u32> = (0..1000u32).into_par_iter().collect();
+        /// assert_eq!(set.len(), 1000);
+        /// ```
+        fn from_par_iter<I: IntoParallelIterator<Item = T>>(items: I) -> Self {
+            let mut set = WordSet::with_hasher(S::default());
+            set.par_extend(items);
+            set
+        }
+    }
+}

@@ -11,6 +11,8 @@
 //! | `mod.rs` | the public API |
 
 mod bits;
+#[cfg(feature = "rayon")]
+mod par;
 mod raw;
 mod slot;
 pub(crate) mod table;
@@ -20,6 +22,8 @@ use std::hash::BuildHasher;
 use std::marker::PhantomData;
 
 pub use self::bits::{WordInteger, WordSized};
+#[cfg(feature = "rayon")]
+pub use self::par::WordParIter;
 use self::raw::{Action, RawWordMap};
 use self::table::WordTable;
 use crate::iter::Walk;
