@@ -274,9 +274,18 @@ fn failed_try_reserves_leave_other_threads_resizes_alone<M: Capacity>() {
     if cfg!(not(target_pointer_width = "64")) {
         return;
     }
+    /// Sets the flag when dropped: a failed assertion below stops the
+    /// writer too, so the test fails instead of hanging.
+    struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let map = M::new();
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
+        let stop_writer = Stop(&stop);
         s.spawn(|| {
             let m = map.pin();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -299,7 +308,7 @@ fn failed_try_reserves_leave_other_threads_resizes_alone<M: Capacity>() {
                 }
             }
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(stop_writer);
     });
     // No floor was left behind: the emptied map shrinks back.
     assert_eq!(map.len(), 0);
