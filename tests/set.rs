@@ -20,8 +20,8 @@ use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
 mod common;
 use common::{
-    arm, disarm, panic_message, quiet_planned_panics, shuffle, Ledger, PanicKey, Rng, Shape,
-    ShapedHash, Tracked, ON_EQ, ON_HASH,
+    arm, disarm, panic_message, quiet_planned_panics, shuffle, CountOnDrop, Ledger, PanicKey, Rng,
+    Shape, ShapedHash, Tracked, ON_EQ, ON_HASH,
 };
 
 /// Work multiplier: debug builds (and profile `checked`) are slower.
@@ -519,6 +519,7 @@ fn iterate_during_churn<S: TestSet>() {
         for w in 0..writers {
             let (set, done) = (&set, &done);
             s.spawn(move || {
+                let _done = CountOnDrop(done);
                 let base = STABLE + w * per_writer;
                 for i in 0..per_writer {
                     assert!(set.insert(base + i));
@@ -530,7 +531,6 @@ fn iterate_during_churn<S: TestSet>() {
                 for i in 0..per_writer {
                     set.remove(base + i);
                 }
-                done.fetch_add(1, Ordering::Release);
             });
         }
         for _ in 0..2 {

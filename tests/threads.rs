@@ -15,7 +15,7 @@ use std::sync::Barrier;
 use std::thread;
 
 mod common;
-use common::{both_maps, Ops, Rng, TestMap};
+use common::{both_maps, CountOnDrop, Ops, Rng, TestMap};
 
 const THREADS: [usize; 3] = [2, 4, 8];
 
@@ -311,6 +311,7 @@ fn churn<M: TestMap>(threads: usize, pin: Pin) {
         for w in 0..writers {
             let (map, done, start) = (&map, &done, &start);
             s.spawn(move || {
+                let _done = CountOnDrop(done);
                 let long = matches!(pin, Pin::Long).then(|| map.pin());
                 let mut rng = Rng::new(w + 1);
                 start.wait();
@@ -337,7 +338,6 @@ fn churn<M: TestMap>(threads: usize, pin: Pin) {
                         check_churn_value(k, v, writers);
                     }
                 }
-                done.fetch_add(1, Ordering::Release);
             });
         }
         for r in 0..threads as u64 - writers {
@@ -417,6 +417,7 @@ fn iterate_while_growing<M: TestMap>(threads: usize, pin: Pin) {
         for w in 0..writers {
             let (map, done, start) = (&map, &done, &start);
             s.spawn(move || {
+                let _done = CountOnDrop(done);
                 let long = matches!(pin, Pin::Long).then(|| map.pin());
                 let base = STABLE + w * per_writer;
                 start.wait();
@@ -440,7 +441,6 @@ fn iterate_while_growing<M: TestMap>(threads: usize, pin: Pin) {
                         assert_eq!(m.remove(&(old - 1)), Some(value_of(old - 1)));
                     }
                 }
-                done.fetch_add(1, Ordering::Release);
             });
         }
         for _ in 0..iterators {

@@ -42,6 +42,18 @@ pub mod runner;
 pub mod sweep;
 
 pub use drops::{Books, Ledger, Tracked};
+
+/// Counts one finished thread when dropped, also when the thread panics:
+/// threads that wait for the count (`while done < writers`) then stop, and
+/// a failed assertion fails the test instead of hanging it.
+pub struct CountOnDrop<'a>(pub &'a std::sync::atomic::AtomicUsize);
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        // Release: the waiters' Acquire load then sees the thread's work.
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+}
 pub use garbage::settle;
 pub use hashers::{Shape, ShapedHash};
 pub use memory::vm_rss_kib;
