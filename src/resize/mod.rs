@@ -469,6 +469,11 @@ pub(crate) struct Resizer<T: Generation> {
     /// policy input, like the counters (a statistics atomic, so loom does
     /// not interleave it).
     min_slots: StatUsize,
+    /// How many times a `reserve` has raised `min_slots`: a failed
+    /// `reserve` puts the floor back only if no other one raised it since
+    /// its own last raise (else it would erase a floor another call set
+    /// and returned with). Relaxed, as `min_slots`.
+    floor_raises: StatUsize,
     /// Resize helpers registered with the map (`assist.rs`): while there
     /// are any, writers leave the migration and the prepared table's
     /// memory to them, within the bounds of `policy::assistant_keeps_up`.
@@ -485,6 +490,7 @@ impl<T: Generation> Resizer<T> {
         first.populate_all(None);
         Resizer {
             min_slots: StatUsize::new(first.header().slots()),
+            floor_raises: StatUsize::new(0),
             root: AtomicPtr::new(Box::into_raw(first)),
             counters: MapCounters::new(),
             assistants: StatUsize::new(0),
@@ -828,6 +834,19 @@ impl<T: Generation> Resizer<T> {
             new_table.populate_all(Some(table));
         }
         before_install();
+        // A shrink sized from the floor as it was (`resize_slots`) gives
+        // up if a `reserve` has raised it since: that call may already
+        // have looked for a resize to wait for, found none, and returned.
+        // (It narrows the window to the instant between this load and the
+        // CAS; a shrink that slips through costs a later growth, nothing
+        // else.)
+        if origin == Origin::Policy && slots < h.slots() && slots < self.min_slots() {
+            if !fits {
+                // SAFETY: never published; we still own it alone.
+                discard(unsafe { Box::from_raw(new) });
+            }
+            return Ok(());
+        }
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
         // failure: we then use the winner's table.
@@ -895,15 +914,17 @@ impl<T: Generation> Resizer<T> {
         let fits = policy::slots_to_fit(wanted);
         // Leaving the floor alone is having set it already.
         let mut floor_set = floor == Floor::Leave;
-        // The floor before this call first raised it, and the highest value
-        // it raised it to: on an error, the floor goes back (the map is
-        // unchanged on error), unless another call raised it further.
-        let mut raised: Option<(usize, usize)> = None;
-        let raise = |to: usize, raised: &mut Option<(usize, usize)>| {
+        // The floor before this call first raised it, the highest value it
+        // raised it to, and the raise count its last raise left: on an
+        // error the floor goes back (the map is unchanged on error), unless
+        // another call raised it since.
+        let mut raised: Option<(usize, usize, usize)> = None;
+        let raise = |to: usize, raised: &mut Option<(usize, usize, usize)>| {
             let before = self.min_slots.fetch_max(to, Relaxed);
-            let first = raised.map_or(before, |(first, _)| first);
-            let high = raised.map_or(to, |(_, high)| high.max(to));
-            *raised = Some((first, high));
+            let ticket = self.floor_raises.fetch_add(1, Relaxed) + 1;
+            let first = raised.map_or(before, |(first, _, _)| first);
+            let high = raised.map_or(to, |(_, high, _)| high.max(to));
+            *raised = Some((first, high, ticket));
         };
         loop {
             let root = self.root(guard);
@@ -917,7 +938,8 @@ impl<T: Generation> Resizer<T> {
                     return Ok(());
                 }
                 // Raise the floor, then look once more: a shrink that
-                // started before the floor rose must not undo the room.
+                // started before the floor rose gives up at its install
+                // (`start_resize_to`) or is finished before we look again.
                 raise(fits, &mut raised);
                 floor_set = true;
                 continue;
@@ -940,19 +962,19 @@ impl<T: Generation> Resizer<T> {
             // inside an unrelated insert (found by review); not later, as
             // a remover that reaches the new table does so through `next`
             // (Acquire, after our Release CAS), so it reads the raised
-            // floor and cannot start a shrink below it. (A shrink that read
-            // the old floor before this store can still start from the old
-            // root, and is finished below before we look again.)
+            // floor and cannot start a shrink below it.
+            let mut ran = false;
             let installed = self.start_resize_to(root, slots, Origin::Caller, guard, || {
+                ran = true;
                 if floor == Floor::Raise {
                     raise(slots, &mut raised);
                 }
             });
             if let Err(e) = installed {
-                if let Some((first, high)) = raised {
-                    if first < high {
-                        // Put the floor back (unless another reserve
-                        // raised it further meanwhile).
+                if let Some((first, high, ticket)) = raised {
+                    // Put the floor back, unless another reserve raised
+                    // it since our last raise (or raised it further).
+                    if first < high && self.floor_raises.load(Relaxed) == ticket {
                         let _ = self
                             .min_slots
                             .compare_exchange(high, first, Relaxed, Relaxed);
@@ -960,7 +982,10 @@ impl<T: Generation> Resizer<T> {
                 }
                 return Err(e);
             }
-            floor_set = true;
+            // Set only if this call raised it: a resize another thread
+            // installed first (`start_resize_to` then returns at once)
+            // leaves it to the branch above, once that resize is done.
+            floor_set |= ran;
             self.finish(map, root, guard);
             if floor == Floor::Leave {
                 return Ok(());
