@@ -32,8 +32,10 @@
 //! ## Guarantees
 //!
 //! * Any number of threads get, insert, remove, update and iterate at once;
-//!   no operation takes a lock, waits for another thread, or panics because
-//!   of what other threads do.
+//!   no operation waits for another thread's map operation, or panics
+//!   because of what other threads do. (The one lock is [`HashMap`]'s entry
+//!   allocator's, taken once per refill or give-back of a thread's cache of
+//!   entry blocks, never per operation.)
 //! * Every operation is linearizable except iteration, `clear`, `retain`
 //!   and `len` (see below and `docs/design.md`).
 //! * A resize is incremental and cooperative: a writer that meets one
@@ -42,8 +44,11 @@
 //! * Removed and replaced values are freed only when no pinned handle can
 //!   still see them: epochs whose pin is two plain stores, a retired entry
 //!   pushed onto the retiring thread's own bag, and an epoch bump (with a
-//!   `membarrier` on Linux, at most once a millisecond for entries) paying
-//!   for the barrier. A write executes one locked instruction, its CAS.
+//!   `membarrier` on Linux, at most once a millisecond for entries unless
+//!   256 sealed batches wait) paying for the barrier. A replace or remove
+//!   executes one locked instruction, its CAS; an insert of a new key also
+//!   adds to the table's occupancy count (every time below 8,192 slots,
+//!   once per batch of up to 16 above).
 //!   The cargo features `seize` and `crossbeam-epoch` make [`HashMap`]
 //!   reclaim with those crates instead; [`WordMap`] retires nothing but
 //!   whole tables and always uses the built-in epochs.

@@ -46,8 +46,10 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// A lock-free concurrent hash map.
 ///
 /// Any number of threads may read, insert, remove, update and iterate at
-/// once through [`pin`](HashMap::pin)ned handles; no operation takes a lock
-/// or waits for another thread. The table grows and shrinks by cooperative,
+/// once through [`pin`](HashMap::pin)ned handles; no operation waits for
+/// another thread's (the entry allocator's one lock is taken once per
+/// refill of a thread's block cache, not per operation). The table grows
+/// and shrinks by cooperative,
 /// incremental migration: writers that meet a resize move a small chunk of
 /// it forward, so no operation pays for a whole copy.
 ///
@@ -395,7 +397,8 @@ impl<K, V, S: Default> Default for HashMap<K, V, S> {
 /// A pinned handle to a [`HashMap`], from [`HashMap::pin`] or
 /// [`HashMap::pin_owned`].
 ///
-/// Every method runs lock-free. References it returns live as long as the
+/// Every method is lock-free, but for the entry allocator's refills
+/// ([`HashMap`]). References it returns live as long as the
 /// handle. With the default [`LocalGuard`] the handle is tied to the thread
 /// that pinned it (not `Send`); with an [`OwnedGuard`] it may move.
 pub struct HashMapRef<'map, K, V, S = DefaultHashBuilder, G = LocalGuard<'map>> {

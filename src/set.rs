@@ -30,8 +30,9 @@ use crate::stats::{ProbeStats, Stats};
 /// `scc::HashSet` map onto it).
 ///
 /// Elements are read and written through a [`pin`](HashSet::pin)ned
-/// handle, like the map's entries; no operation takes a lock or waits for
-/// another thread, and the table resizes cooperatively and incrementally.
+/// handle, like the map's entries; no operation waits for another thread's
+/// (as for [`HashMap`](crate::HashMap), the entry allocator's refills
+/// aside), and the table resizes cooperatively and incrementally.
 ///
 /// ```
 /// use lfmap::HashSet;
@@ -243,7 +244,8 @@ impl<T, S: Default> Default for HashSet<T, S> {
 /// A pinned handle to a [`HashSet`], from [`HashSet::pin`] or
 /// [`HashSet::pin_owned`].
 ///
-/// Every method runs lock-free. References it returns live as long as the
+/// Every method is lock-free, but for the entry allocator's refills
+/// ([`HashMap`](crate::HashMap)). References it returns live as long as the
 /// handle. With the default [`LocalGuard`] the handle is tied to the thread
 /// that pinned it (not `Send`); with an [`OwnedGuard`] it may move.
 ///

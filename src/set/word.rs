@@ -31,7 +31,8 @@ use crate::word::{Iter as WordMapIter, WordMap, WordSized};
 /// assert_eq!(seen.len(), 100);
 /// ```
 ///
-/// Every operation except iteration, `clear` and `len` is linearizable;
+/// Every operation except iteration, `clear`, `retain` and `len` is
+/// linearizable;
 /// iteration has the [`HashSet`](crate::HashSet)'s guarantee: an element
 /// present for the whole iteration is yielded exactly once.
 pub struct WordSet<T, S = DefaultHashBuilder> {

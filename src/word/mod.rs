@@ -72,10 +72,11 @@ use crate::stats::{ProbeStats, Stats};
 /// assert_eq!(hits.len(), 100);
 /// ```
 ///
-/// Every operation except iteration and `len` is linearizable
-/// (`docs/design.md`, "WordMap"). Iteration is weakly consistent with the
-/// same guarantee as [`HashMap`](crate::HashMap)'s: a key present for the
-/// whole iteration is yielded exactly once, even across resizes.
+/// Every operation except iteration, `clear`, `retain` and `len` is
+/// linearizable (`docs/design.md`, "WordMap"). Iteration is weakly
+/// consistent with the same guarantee as [`HashMap`](crate::HashMap)'s: a
+/// key present for the whole iteration is yielded exactly once, even across
+/// resizes.
 pub struct WordMap<K, V, S = DefaultHashBuilder> {
     raw: RawWordMap<S>,
     // Keys and values are stored as words; `WordSized` types are `Send +
