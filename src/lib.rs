@@ -33,9 +33,11 @@
 //!
 //! * Any number of threads get, insert, remove, update and iterate at once;
 //!   no operation waits for another thread's map operation, or panics
-//!   because of what other threads do. (The one lock is [`HashMap`]'s entry
-//!   allocator's, taken once per refill or give-back of a thread's cache of
-//!   entry blocks, never per operation.)
+//!   because of what other threads do. (The locks there are, never taken
+//!   per operation: [`HashMap`]'s entry allocator's, once per refill or
+//!   give-back of a thread's cache of entry blocks; and, while a
+//!   [`ResizeHelper`] is registered, the queue of retired tables it
+//!   unmaps.)
 //! * Every operation is linearizable except iteration, `clear`, `retain`
 //!   and `len` (see below and `docs/design.md`).
 //! * A resize is incremental and cooperative: a writer that meets one
