@@ -551,3 +551,46 @@ fn write_racing_prepared_doubling() {
         assert!(stats.resizes == 1 && stats.slots == 8, "{stats:?}");
     });
 }
+
+/// 16. a migration's copies reach a thread through the completion counts
+/// alone. Keys 3 and 1 (T0 slots 0 and 1, T1 homes 1 and 3) and 5 (T0 slot
+/// 2, T1 home 4) fill 3 of 4 slots; inserting 6 (T0 slot 3, T1 home 7)
+/// starts the growth to 8 slots, nothing migrated. One thread inserts 12
+/// (helping: one sub-chunk of T0); the other updates 5 (helping: the
+/// other sub-chunk) and then looks up 3 and 1. The two sub-chunks' copies
+/// land in different halves of T1, so neither thread's CAS meets the
+/// other's: when the updater completes the table and promotes it, then
+/// looks up the keys the inserter copied, only the range word's and
+/// `done`'s AcqRel counts (`cursor.rs`, `complete`) order those copies
+/// before its loads. Mutation `range_relaxed` (the counts Relaxed): the
+/// lookup misses a key present throughout.
+#[test]
+fn get_after_cross_promotion() {
+    model(|| {
+        let map = map();
+        {
+            let m = map.pin();
+            for k in [3, 1, 5, 6] {
+                m.insert(k, k);
+            }
+        }
+        let s = map.stats();
+        assert!(s.resizes == 1 && s.resizes_finished == 0, "{s:?}");
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || assert_eq!(m1.pin().insert(12, 12), None),
+            move || {
+                let m = m2.pin();
+                assert_eq!(m.update(&5, |v| v + 100), Some(&105));
+                for k in [3, 1] {
+                    assert_eq!(m.get(&k), Some(&k), "key {k}");
+                }
+            },
+        );
+        let m = map.pin();
+        for (k, v) in [(3, 3), (1, 1), (5, 105), (6, 6), (12, 12)] {
+            assert_eq!(m.get(&k), Some(&v), "key {k}");
+        }
+        assert_eq!(m.iter().count(), 5);
+    });
+}

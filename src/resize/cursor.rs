@@ -70,7 +70,9 @@ use crate::sync::{AtomicBool, AtomicU64, AtomicUsize};
 /// another thread than the one whose copies it must publish (through the
 /// range's word). Not seen there: `done` added by two ranges' completers
 /// (a second range would take two more writes than the models make); its
-/// ordering argument is the range word's, which they check.
+/// ordering argument is the range word's, which model 16
+/// (`get_after_cross_promotion`, mutation `range_relaxed`) checks: it
+/// fails when the counts are Relaxed.
 pub(crate) const SUB: usize = if cfg!(loom) { 2 } else { 8 };
 
 /// Sub-chunks per range: how many writes of one party a range's claim (and
@@ -286,11 +288,17 @@ impl Cursor {
         // and publish its own (Release). RMWs on one word form a release
         // sequence, so the range's completer acquires every sub-chunk's
         // copies and releases them with its own through `done`.
-        if (self.ranges[r].fetch_add(ONE_DONE, AcqRel) >> 32) + 1 != subs {
+        // Mutation for checking loom model 16 (docs/verification.md): the
+        // counts without their ordering.
+        #[cfg(lfmap_mutation = "range_relaxed")]
+        let order = crate::sync::Ordering::Relaxed;
+        #[cfg(not(lfmap_mutation = "range_relaxed"))]
+        let order = AcqRel;
+        if (self.ranges[r].fetch_add(ONE_DONE, order) >> 32) + 1 != subs {
             return false;
         }
         let len = (slots - r * RANGE).min(RANGE);
-        if self.shared.done.fetch_add(len, AcqRel) + len == slots {
+        if self.shared.done.fetch_add(len, order) + len == slots {
             self.set_finished();
             return true;
         }
