@@ -285,16 +285,46 @@ fn iter_yields_frozen_entry() {
 }
 
 /// A value that records its own drop, and checks it is not read after.
+/// `cell` makes loom check the order, not only the fact: a reader reads it
+/// (`with`) and the drop writes it (`with_mut`), so a drop that is not
+/// ordered after every pinned reader's read is a causality violation, even
+/// if it happens later in the execution (which `alive` alone cannot see).
 struct Tracked {
     value: u64,
     drops: &'static AtomicUsize,
     alive: bool,
+    cell: loom::cell::UnsafeCell<u64>,
+}
+
+// SAFETY: the cell is read by pinned readers and written only by the drop;
+// loom checks that every such read happens before that write (that is what
+// the model tests), and reports any that does not.
+unsafe impl Sync for Tracked {}
+
+impl Tracked {
+    fn new(value: u64, drops: &'static AtomicUsize) -> Tracked {
+        Tracked {
+            value,
+            drops,
+            alive: true,
+            cell: loom::cell::UnsafeCell::new(value),
+        }
+    }
+
+    /// Reads the value through the checked cell.
+    fn read(&self) -> u64 {
+        // SAFETY: written only by the drop, which loom checks is ordered
+        // after this read.
+        self.cell.with(|p| unsafe { *p })
+    }
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
         assert!(self.alive, "dropped twice");
         self.alive = false;
+        // SAFETY: we own the value; loom checks no read races this write.
+        self.cell.with_mut(|p| unsafe { *p = 0 });
         self.drops.fetch_add(1, SeqCst);
     }
 }
@@ -308,26 +338,12 @@ fn reclamation_respects_pins() {
     model(|| {
         DROPS.store(0, SeqCst);
         let map: Arc<HashMap<u64, Tracked, Fixed>> = Arc::new(HashMap::with_hasher(Fixed));
-        map.pin().insert(
-            1,
-            Tracked {
-                value: 10,
-                drops: &DROPS,
-                alive: true,
-            },
-        );
+        map.pin().insert(1, Tracked::new(10, &DROPS));
         let (m1, m2) = (map.clone(), map.clone());
         race(
             move || {
                 let m = m1.pin();
-                m.insert(
-                    1,
-                    Tracked {
-                        value: 11,
-                        drops: &DROPS,
-                        alive: true,
-                    },
-                );
+                m.insert(1, Tracked::new(11, &DROPS));
                 m.remove(&1);
             },
             move || {
@@ -336,6 +352,7 @@ fn reclamation_respects_pins() {
                     thread::yield_now();
                     assert!(v.alive, "a value was freed while a pinned reader held it");
                     assert!(v.value == 10 || v.value == 11);
+                    assert_eq!(v.read(), v.value);
                 }
             },
         );

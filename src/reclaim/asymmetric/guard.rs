@@ -155,6 +155,13 @@ enum Pin {
     Own,
 }
 
+/// The unpin's ordering: `Release` (the guards' drops say why).
+/// Mutation for checking loom model 10 (docs/verification.md): `Relaxed`.
+#[cfg(not(lfmap_mutation = "unpin_relaxed"))]
+const UNPIN: crate::sync::Ordering = Release;
+#[cfg(lfmap_mutation = "unpin_relaxed")]
+const UNPIN: crate::sync::Ordering = crate::sync::Ordering::Relaxed;
+
 /// A pin of the current thread.
 pub(crate) struct TableGuard<'a> {
     owner: &'a TableReclaim,
@@ -232,14 +239,14 @@ impl Drop for TableGuard<'_> {
                 // Release: the table accesses of every guard of this pin
                 // (the others already dropped) happen before a scan that
                 // reads "not pinned" (Acquire) and frees.
-                self.record.announcement.unpin(Release);
+                self.record.announcement.unpin(UNPIN);
                 if !alive {
                     release.0 = Some(self.record);
                 }
             }
         } else {
             // Release: as above.
-            self.record.announcement.unpin(Release);
+            self.record.announcement.unpin(UNPIN);
             release.0 = Some(self.record);
             tick = self.owner.owned_tick();
         }
