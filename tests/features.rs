@@ -5,13 +5,29 @@ mod rayon_support {
     use lfmap::HashMap;
     use rayon::prelude::*;
 
-    #[test]
-    fn par_iter_equals_sequential_on_a_million_keys() {
-        let n = if cfg!(debug_assertions) {
-            100_000u64
+    /// Keys 0 to 9,999 (present throughout a walk) were each yielded
+    /// exactly once among `yielded`.
+    fn assert_each_stable_key_once(yielded: Vec<u64>) {
+        let mut stable: Vec<u64> = yielded.into_iter().filter(|&k| k < 10_000).collect();
+        let len = stable.len();
+        stable.sort_unstable();
+        stable.dedup();
+        assert_eq!(stable.len(), len, "a key was yielded twice");
+        assert_eq!(len, 10_000, "stable keys missed");
+    }
+
+    /// A million keys, or a tenth of them in a debug build.
+    fn million_or_less() -> u64 {
+        if cfg!(debug_assertions) {
+            100_000
         } else {
             1_000_000
-        };
+        }
+    }
+
+    #[test]
+    fn par_iter_equals_sequential_on_a_million_keys() {
+        let n = million_or_less();
         let map: HashMap<u64, u64> = (0..n).into_par_iter().map(|i| (i, i * 7)).collect();
         assert_eq!(map.len(), n as usize);
         let m = map.pin();
@@ -49,16 +65,7 @@ mod rayon_support {
             });
             for _ in 0..5 {
                 let m = map.pin();
-                let mut stable: Vec<u64> = m
-                    .par_iter()
-                    .map(|(k, _)| *k)
-                    .filter(|k| *k < 10_000)
-                    .collect();
-                let len = stable.len();
-                stable.sort_unstable();
-                stable.dedup();
-                assert_eq!(stable.len(), len, "a key was yielded twice");
-                assert_eq!(len, 10_000, "stable keys missed");
+                assert_each_stable_key_once(m.par_iter().map(|(k, _)| *k).collect());
             }
         });
     }
@@ -68,11 +75,7 @@ mod rayon_support {
     /// first.
     #[test]
     fn word_containers_par_iter_equals_sequential() {
-        let n = if cfg!(debug_assertions) {
-            100_000u64
-        } else {
-            1_000_000
-        };
+        let n = million_or_less();
         let map: lfmap::WordMap<u64, u64> = (0..n)
             .into_par_iter()
             .map(|i| (i << 8 | 0xab << 56, i * 7))
@@ -109,16 +112,12 @@ mod rayon_support {
                 }
             });
             for _ in 0..5 {
-                let mut stable: Vec<u64> = map
-                    .par_iter()
-                    .filter(|&(k, v)| k < 10_000 && k == v)
-                    .map(|(k, _)| k)
-                    .collect();
-                let len = stable.len();
-                stable.sort_unstable();
-                stable.dedup();
-                assert_eq!(stable.len(), len, "a key was yielded twice");
-                assert_eq!(len, 10_000, "stable keys missed");
+                assert_each_stable_key_once(
+                    map.par_iter()
+                        .filter(|&(k, v)| k == v)
+                        .map(|(k, _)| k)
+                        .collect(),
+                );
             }
         });
     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use lfmap::HashMap;
 
 mod common;
-use common::{settle, vm_rss_kib, Books, Rng, Tracked};
+use common::{retire_from_exiting_threads, settle, vm_rss_kib, Books, Rng, Tracked};
 
 /// Two maps with entries of one size, used in turns by several threads:
 /// blocks freed by one map's reclaimer (and by its drop) serve the other
@@ -69,19 +69,7 @@ fn exited_threads_garbage_is_freed_exactly_once() {
     let books = Books::new();
     let map: HashMap<Tracked, Tracked> = HashMap::new();
     for generation in 0..8u64 {
-        thread::scope(|s| {
-            for t in 0..4u64 {
-                let (map, books) = (&map, &books);
-                s.spawn(move || {
-                    // Fewer retirements than a batch (64): the whole bag is
-                    // left behind when the thread exits.
-                    for i in 0..40u64 {
-                        let k = t * 100 + i % 10;
-                        map.pin().insert(books.k(k), books.v(generation * 1000 + i));
-                    }
-                });
-            }
-        });
+        retire_from_exiting_threads(&map, &books, generation);
     }
     assert_eq!(map.len(), 40);
     drop(map);

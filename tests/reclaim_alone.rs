@@ -4,12 +4,10 @@
 //! run here, one after the other in a single test, with nothing beside
 //! them.
 
-use std::thread;
-
 use lfmap::HashMap;
 
 mod common;
-use common::{Books, Tracked};
+use common::{retire_from_exiting_threads, Books, Tracked};
 
 #[test]
 fn reclamation_alone() {
@@ -29,19 +27,7 @@ fn exited_threads_garbage_stays_bounded() {
     let map: HashMap<Tracked, Tracked> = HashMap::new();
     let mut most = 0;
     for generation in 0..64u64 {
-        thread::scope(|s| {
-            for t in 0..4u64 {
-                let (map, books) = (&map, &books);
-                s.spawn(move || {
-                    // Fewer retirements than a batch (64): the whole bag is
-                    // left behind when the thread exits.
-                    for i in 0..40u64 {
-                        let k = t * 100 + i % 10;
-                        map.pin().insert(books.k(k), books.v(generation * 1000 + i));
-                    }
-                });
-            }
-        });
+        retire_from_exiting_threads(&map, &books, generation);
         most = most.max(map.stats().pending_garbage);
     }
     assert!(most < 4_000, "garbage pending grew to {most}");

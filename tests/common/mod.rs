@@ -54,7 +54,7 @@ impl Drop for CountOnDrop<'_> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 }
-pub use garbage::settle;
+pub use garbage::{retire_from_exiting_threads, settle};
 pub use hashers::{Shape, ShapedHash};
 pub use memory::vm_rss_kib;
 pub use panics::{
