@@ -467,3 +467,31 @@ fn add_racing_helper_migration() {
         );
     });
 }
+
+/// 16. a pin's announcement carries the reads of the pin before it on the
+/// same record (`registry.rs`, the Release store): one thread looks a key
+/// up twice (two pins, one record, the first unpinned before the second
+/// announces), the other grows the map to the end of its migration (keys
+/// 4, 5 and 6: the last completes and promotes, retiring the old table,
+/// and scans when its pin ends). A scan that reads the second pin's
+/// announcement must also see the first pin's reads of the old table, or
+/// it frees the table under them (a causality violation on the table's
+/// liveness cell). Mutation `tables_relaxed_announce`.
+#[test]
+fn scan_after_a_repin_sees_the_earlier_pins_reads() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || {
+                assert_eq!(m1.get(&1), Some(1));
+                assert_eq!(m1.get(&2), Some(2));
+            },
+            move || {
+                grow(&m2);
+                assert_eq!(m2.insert(6, 6), None);
+            },
+        );
+        check_content(&map, &(1..=6).map(|k| (k, k)).collect::<Vec<_>>());
+    });
+}
