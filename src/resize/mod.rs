@@ -834,19 +834,6 @@ impl<T: Generation> Resizer<T> {
             new_table.populate_all(Some(table));
         }
         before_install();
-        // A shrink sized from the floor as it was (`resize_slots`) gives
-        // up if a `reserve` has raised it since: that call may already
-        // have looked for a resize to wait for, found none, and returned.
-        // (It narrows the window to the instant between this load and the
-        // CAS; a shrink that slips through costs a later growth, nothing
-        // else.)
-        if origin == Origin::Policy && slots < h.slots() && slots < self.min_slots() {
-            if !fits {
-                // SAFETY: never published; we still own it alone.
-                discard(unsafe { Box::from_raw(new) });
-            }
-            return Ok(());
-        }
         // AcqRel on success: Release publishes the new table's initialised
         // arrays to every thread that loads `next` with Acquire. Acquire on
         // failure: we then use the winner's table.
@@ -938,8 +925,13 @@ impl<T: Generation> Resizer<T> {
                     return Ok(());
                 }
                 // Raise the floor, then look once more: a shrink that
-                // started before the floor rose gives up at its install
-                // (`start_resize_to`) or is finished before we look again.
+                // started before the floor rose and is installed by then is
+                // finished before we look again. One installed just after
+                // our look (sized from the old floor) still goes below the
+                // floor: a window of a few instructions, whose cost is a
+                // later growth, nothing else. (A shrink cannot give up at
+                // its install instead: a writer that found its table full
+                // relies on `start_resize` installing a successor.)
                 raise(fits, &mut raised);
                 floor_set = true;
                 continue;
