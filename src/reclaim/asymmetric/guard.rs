@@ -344,7 +344,7 @@ impl Drop for TableOwnedGuard<'_> {
             return;
         }
         // Release: as in `TableGuard::drop`.
-        self.record.announcement.unpin(Release);
+        self.record.announcement.unpin(UNPIN);
         // Released after `after_unpin`, as in `TableGuard::drop`.
         let _release = ReleaseOnDrop(Some(self.record));
         let tick = self.owner.owned_tick();
