@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap as StdMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::{both_maps, panic_message, Ops, Rng, TestMap};
+use common::{both_maps, panic_message, Ops, Rng, StopOnDrop, TestMap};
 use lfmap::{HashMap, TryReserveError, WordMap};
 use quickcheck::{quickcheck, Arbitrary, Gen};
 
@@ -274,18 +274,12 @@ fn failed_try_reserves_leave_other_threads_resizes_alone<M: Capacity>() {
     if cfg!(not(target_pointer_width = "64")) {
         return;
     }
-    /// Sets the flag when dropped: a failed assertion below stops the
-    /// writer too, so the test fails instead of hanging.
-    struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
     let map = M::new();
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
-        let stop_writer = Stop(&stop);
+        // Sets the flag when dropped: a failed assertion below stops the
+        // writer too, so the test fails instead of hanging.
+        let stop_writer = StopOnDrop(&stop);
         s.spawn(|| {
             let m = map.pin();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -335,6 +329,10 @@ fn reserve_while_others_write_loses_nothing<M: Capacity>() {
     }
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
+        // Stops the readers and the resizer however the writers end: a
+        // writer's failed assertion fails the join below, and the others
+        // must not run on forever.
+        let stop = StopOnDrop(&done);
         let writers: Vec<_> = (0..2u64)
             .map(|w| {
                 let map = &map;
@@ -378,7 +376,7 @@ fn reserve_while_others_write_loses_nothing<M: Capacity>() {
         for w in writers {
             w.join().unwrap();
         }
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(stop);
     });
     // Exact contents: every key of every writer except those removed (a
     // key divisible by 3 may or may not have been picked as a victim).
@@ -473,6 +471,9 @@ fn odd_sized_tables_grow_and_shrink_under_threads<M: Capacity>() {
     }
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
+        // Stops the reader and the iterator however the writers end (see
+        // `reserve_while_others_write_loses_nothing`).
+        let stop = StopOnDrop(&done);
         let writers: Vec<_> = (0..2u64)
             .map(|w| {
                 let map = &map;
@@ -507,7 +508,7 @@ fn odd_sized_tables_grow_and_shrink_under_threads<M: Capacity>() {
         for w in writers {
             w.join().unwrap();
         }
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(stop);
     });
     let slots = map.stats().slots;
     assert!(

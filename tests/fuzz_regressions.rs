@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use lfmap::{HashMap, Operation};
 
 mod common;
-use common::{Shape, ShapedHash};
+use common::{Shape, ShapedHash, StopOnDrop};
 
 /// Eight distinct hashes, spread over the whole range: keys pile up on
 /// few probe sequences, so threads writing different keys race for the
@@ -21,16 +21,6 @@ fn few_hashes() -> ShapedHash {
 /// How long each test races: long enough that the old code failed every
 /// run here (2 cores), short enough for CI.
 const RACE: Duration = Duration::from_millis(700);
-
-/// Sets `done` when dropped, also while a failed assertion unwinds, so
-/// the churning thread stops and the test fails instead of hanging.
-struct Stop<'a>(&'a AtomicBool);
-
-impl Drop for Stop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
 
 /// Inserts and removes keys disjoint from `0..own` until `done`: the map
 /// keeps claiming slots next to the own keys' and keeps rebuilding (full of
@@ -68,7 +58,9 @@ fn compute_closure_runs_once_without_contention_on_its_key() {
     std::thread::scope(|s| {
         s.spawn(|| churn(&map, &barrier, &done));
         barrier.wait();
-        let _stop = Stop(&done);
+        // Sets `done` also while a failed assertion unwinds, so the
+        // churning thread stops and the test fails instead of hanging.
+        let _stop = StopOnDrop(&done);
         let start = Instant::now();
         let mut round = 0u64;
         while start.elapsed() < RACE {
@@ -116,7 +108,8 @@ fn update_closure_runs_once_without_contention_on_its_key() {
     std::thread::scope(|s| {
         s.spawn(|| churn(&map, &barrier, &done));
         barrier.wait();
-        let _stop = Stop(&done);
+        // As above: stops the churn on a failed assertion too.
+        let _stop = StopOnDrop(&done);
         let start = Instant::now();
         while start.elapsed() < RACE {
             rounds += 1;

@@ -3,13 +3,12 @@
 //! the table back. (Resident memory is checked in `tests/rss.rs`, alone in
 //! its own binary.)
 
-use std::sync::Barrier;
 use std::thread;
 
 use lfmap::HashMap;
 
 mod common;
-use common::{settle, Rng};
+use common::{settle, Rng, UnwindBarrier};
 
 /// Operations per churning thread.
 const OPS: u64 = if cfg!(debug_assertions) {
@@ -82,7 +81,10 @@ fn sample_quiet<S>(map: &HashMap<u64, u64, S>, when: &str) {
 /// thread`, so every returned value can be checked for its key. Every
 /// [`PHASE`] operations the threads meet at `barrier`, unpinned, and thread 0
 /// checks that the garbage was reclaimed.
-fn churn(map: &HashMap<u64, u64>, thread: u64, barrier: &Barrier) -> usize {
+fn churn(map: &HashMap<u64, u64>, thread: u64, barrier: &UnwindBarrier) -> usize {
+    // A failed check in one thread breaks the barrier: the other fails at
+    // it too, instead of waiting there forever.
+    let barrier = barrier.enter();
     let mut rng = Rng::new(thread + 1);
     let check = |k: u64, v: Option<&u64>| {
         if let Some(&v) = v {
@@ -165,7 +167,7 @@ fn garbage_bounded_churn_one_thread() {
 #[test]
 fn garbage_bounded_churn_two_threads() {
     let map = HashMap::with_capacity(0);
-    let barrier = Barrier::new(2);
+    let barrier = UnwindBarrier::new(2);
     let quiet_checks: usize = thread::scope(|s| {
         let handles: Vec<_> = (0..2)
             .map(|t| {

@@ -3,9 +3,10 @@
 //! shrinking, across tables both under and over the 4 MiB from which huge
 //! pages are asked for. Its own test binary: the setting is process-wide.
 
-use std::sync::Barrier;
-
 use lfmap::{HashMap, WordMap};
+
+mod common;
+use common::UnwindBarrier;
 
 const THREADS: u64 = 2;
 const PER: u64 = 300_000;
@@ -18,11 +19,14 @@ fn maps_on_huge_pages_grow_and_shrink() {
 
     let map = HashMap::new();
     let words: WordMap<u64, u64> = WordMap::new();
-    let barrier = Barrier::new(THREADS as usize);
+    let barrier = UnwindBarrier::new(THREADS as usize);
     std::thread::scope(|s| {
         for t in 0..THREADS {
             let (map, words, barrier) = (&map, &words, &barrier);
             s.spawn(move || {
+                // Entered before the pin: a panic in it breaks the start
+                // line instead of leaving the other thread there.
+                let barrier = barrier.enter();
                 let m = map.pin();
                 barrier.wait();
                 for k in t * PER..(t + 1) * PER {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use lfmap::HashMap;
 
 mod common;
-use common::{retire_from_exiting_threads, settle, vm_rss_kib, Books, Rng, Tracked};
+use common::{retire_from_exiting_threads, settle, vm_rss_kib, Books, Rng, StopOnDrop, Tracked};
 
 /// Two maps with entries of one size, used in turns by several threads:
 /// blocks freed by one map's reclaimer (and by its drop) serve the other
@@ -138,6 +138,10 @@ fn churn_beside_a_pinning_reader() -> (HashMap<u64, [u64; 4]>, usize, Vec<usize>
                 })
             })
             .collect();
+        // Stops the reader however the writers end: a writer's failed
+        // assertion fails the join below, and the reader must not pin on
+        // forever.
+        let stop_reader = StopOnDrop(stop);
         while !writers.iter().all(|w| w.is_finished()) {
             rss.push(vm_rss_kib());
             thread::sleep(Duration::from_millis(5));
@@ -147,7 +151,7 @@ fn churn_beside_a_pinning_reader() -> (HashMap<u64, [u64; 4]>, usize, Vec<usize>
             .map(|w| w.join().unwrap())
             .max()
             .unwrap_or(0);
-        stop.store(true, Ordering::Relaxed);
+        drop(stop_reader);
         assert!(reader.join().unwrap() > 0, "the reader never pinned");
     });
     (map, max_pending, rss)

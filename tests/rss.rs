@@ -17,13 +17,12 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Barrier;
 use std::thread;
 
 use lfmap::HashMap;
 
 mod common;
-use common::{settle, Rng};
+use common::{settle, Rng, UnwindBarrier};
 
 /// The system allocator, counting live bytes.
 struct Counting;
@@ -107,12 +106,15 @@ fn churn_keeps_memory_bounded() {
     let threads = 2;
     let per_thread = total / threads;
     let map: HashMap<u64, String> = HashMap::with_capacity(0);
-    let barrier = Barrier::new(threads as usize);
+    let barrier = UnwindBarrier::new(threads as usize);
     let samples: Vec<Vec<(usize, usize)>> = thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let (map, barrier) = (&map, &barrier);
                 s.spawn(move || {
+                    // A failed check in one thread breaks the barrier: the
+                    // other fails at it too, instead of waiting forever.
+                    let barrier = barrier.enter();
                     let mut rng = Rng::new(t + 1);
                     let mut samples = Vec::new();
                     for i in 0..per_thread {

@@ -21,7 +21,7 @@ use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 mod common;
 use common::{
     arm, disarm, panic_message, quiet_planned_panics, shuffle, CountOnDrop, Ledger, PanicKey, Rng,
-    Shape, ShapedHash, Tracked, ON_EQ, ON_HASH,
+    Shape, ShapedHash, StopOnDrop, Tracked, ON_EQ, ON_HASH,
 };
 
 /// Work multiplier: debug builds (and profile `checked`) are slower.
@@ -585,6 +585,9 @@ fn hash_set_long_pins_during_churn() {
                 i += 1;
             }
         });
+        // Stops the churn however the passes end: a failed check would
+        // otherwise leave the scope waiting for the churn forever.
+        let _stop = StopOnDrop(&stop);
         for pass in 0..20 {
             let m = set.pin();
             let mut seen = StdSet::new();
@@ -605,7 +608,6 @@ fn hash_set_long_pins_during_churn() {
             });
             assert!((0..STABLE).all(|x| judged.contains(&x)), "pass {pass}");
         }
-        stop.store(true, Ordering::Relaxed);
     });
     let m = set.pin();
     assert!((0..STABLE).all(|x| m.contains(&x)));
@@ -993,6 +995,9 @@ mod rayon_support {
                     i += 1;
                 }
             });
+            // Stops the churn however the passes end (see
+            // `hash_set_long_pins_during_churn`).
+            let _stop = StopOnDrop(&stop);
             for pass in 0..5 {
                 let m = set.pin();
                 let all: Vec<u64> = m.par_iter().copied().collect();
@@ -1000,7 +1005,6 @@ mod rayon_support {
                 assert_eq!(distinct.len(), all.len(), "pass {pass}: an element twice");
                 assert!((0..STABLE).all(|x| distinct.contains(&x)), "pass {pass}");
             }
-            stop.store(true, Ordering::Relaxed);
         });
     }
 }

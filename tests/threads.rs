@@ -11,11 +11,10 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Barrier;
 use std::thread;
 
 mod common;
-use common::{both_maps, CountOnDrop, Ops, Rng, TestMap};
+use common::{both_maps, CountOnDrop, Ops, Rng, StopOnDrop, TestMap, UnwindBarrier};
 
 const THREADS: [usize; 3] = [2, 4, 8];
 
@@ -44,11 +43,12 @@ fn disjoint_inserts<M: TestMap>(threads: usize, pin: Pin) {
     let name = M::NAME;
     let per_thread = 10_000 * SCALE as u64;
     let map = M::with_capacity(0);
-    let start = Barrier::new(threads);
+    let start = UnwindBarrier::new(threads);
     thread::scope(|s| {
         for t in 0..threads as u64 {
             let (map, start) = (&map, &start);
             s.spawn(move || {
+                let start = start.enter();
                 start.wait();
                 let keys = (0..per_thread).map(|i| i * threads as u64 + t);
                 match pin {
@@ -128,12 +128,13 @@ fn racing_get_or_insert<M: TestMap>(threads: usize, pin: Pin) {
     let name = M::NAME;
     let keys = 5_000 * SCALE as u64;
     let map = M::with_capacity(0);
-    let start = Barrier::new(threads);
+    let start = UnwindBarrier::new(threads);
     let seen: Vec<Vec<u64>> = thread::scope(|s| {
         let handles: Vec<_> = (0..threads as u64)
             .map(|t| {
                 let (map, start) = (&map, &start);
                 s.spawn(move || {
+                    let start = start.enter();
                     start.wait();
                     // Every thread walks the keys in the same order, so the
                     // threads collide on the same key all the time.
@@ -213,11 +214,14 @@ fn update_counters<M: TestMap>(threads: usize, pin: Pin) {
     for k in 0..COUNTERS {
         map.pin().insert(k, 0);
     }
-    let start = Barrier::new(threads);
+    let start = UnwindBarrier::new(threads);
     thread::scope(|s| {
         for t in 0..threads as u64 {
             let (map, start) = (&map, &start);
             s.spawn(move || {
+                // Entered before the pin: a panic in it breaks the start
+                // line instead of leaving the other threads there.
+                let start = start.enter();
                 let long = matches!(pin, Pin::Long).then(|| map.pin());
                 let mut last = [0u64; COUNTERS as usize];
                 start.wait();
@@ -306,12 +310,13 @@ fn churn<M: TestMap>(threads: usize, pin: Pin) {
     let map = M::with_capacity(0);
     let done = AtomicUsize::new(0);
     let reads = AtomicUsize::new(0);
-    let start = Barrier::new(threads);
+    let start = UnwindBarrier::new(threads);
     thread::scope(|s| {
         for w in 0..writers {
             let (map, done, start) = (&map, &done, &start);
             s.spawn(move || {
                 let _done = CountOnDrop(done);
+                let start = start.enter();
                 let long = matches!(pin, Pin::Long).then(|| map.pin());
                 let mut rng = Rng::new(w + 1);
                 start.wait();
@@ -343,6 +348,7 @@ fn churn<M: TestMap>(threads: usize, pin: Pin) {
         for r in 0..threads as u64 - writers {
             let (map, done, reads, start) = (&map, &done, &reads, &start);
             s.spawn(move || {
+                let start = start.enter();
                 let long = matches!(pin, Pin::Long).then(|| map.pin());
                 let mut rng = Rng::new(100 + r);
                 let mut n = 0;
@@ -412,12 +418,13 @@ fn iterate_while_growing<M: TestMap>(threads: usize, pin: Pin) {
     let resizes_before = map.stats().resizes;
     let done = AtomicUsize::new(0);
     let iterations = AtomicUsize::new(0);
-    let start = Barrier::new(threads);
+    let start = UnwindBarrier::new(threads);
     thread::scope(|s| {
         for w in 0..writers {
             let (map, done, start) = (&map, &done, &start);
             s.spawn(move || {
                 let _done = CountOnDrop(done);
+                let start = start.enter();
                 let long = matches!(pin, Pin::Long).then(|| map.pin());
                 let base = STABLE + w * per_writer;
                 start.wait();
@@ -446,6 +453,7 @@ fn iterate_while_growing<M: TestMap>(threads: usize, pin: Pin) {
         for _ in 0..iterators {
             let (map, done, iterations, start) = (&map, &done, &iterations, &start);
             s.spawn(move || {
+                let start = start.enter();
                 let total_keys = (STABLE + writers * per_writer) as usize;
                 let mut seen = vec![false; total_keys];
                 let mut n = 0;
@@ -517,12 +525,13 @@ fn get_during_migration<M: TestMap>(threads: usize, pin: Pin) {
     let stop = AtomicBool::new(false);
     let max_slots = AtomicUsize::new(0);
     let lookups = AtomicUsize::new(0);
-    let start = Barrier::new(threads);
+    let start = UnwindBarrier::new(threads);
     thread::scope(|s| {
         let writer_handles: Vec<_> = (0..writers)
             .map(|w| {
                 let (map, max_slots, start) = (&map, &max_slots, &start);
                 s.spawn(move || {
+                    let start = start.enter();
                     let long = matches!(pin, Pin::Long).then(|| map.pin());
                     let base = PRESENT + w * per_writer;
                     start.wait();
@@ -548,6 +557,7 @@ fn get_during_migration<M: TestMap>(threads: usize, pin: Pin) {
         for r in 0..threads as u64 - writers {
             let (map, stop, lookups, start) = (&map, &stop, &lookups, &start);
             s.spawn(move || {
+                let start = start.enter();
                 let long = matches!(pin, Pin::Long).then(|| map.pin());
                 let mut rng = Rng::new(r + 7);
                 let mut n = 0;
@@ -564,10 +574,12 @@ fn get_during_migration<M: TestMap>(threads: usize, pin: Pin) {
                 lookups.fetch_add(n, Ordering::Relaxed);
             });
         }
+        // Stops the readers however the writers end: a writer's failed
+        // assertion fails the join below, and the readers must not spin on.
+        let _stop = StopOnDrop(&stop);
         for h in writer_handles {
             h.join().unwrap();
         }
-        stop.store(true, Ordering::Relaxed);
     });
     let stats = map.stats();
     // At least one grow and one shrink per round.
@@ -682,6 +694,9 @@ fn iteration_during_growth_yields_stable_keys_once<M: TestMap>() {
                 i += 1;
             }
         });
+        // Stops the churn however this thread's checks end: a failed one
+        // would otherwise leave the scope waiting for the churn forever.
+        let _stop = StopOnDrop(stop);
         let mut passes = 0u64;
         while passes < 50 || map.stats().resizes < resizes_wanted {
             let mut seen = HashSet::new();
@@ -704,7 +719,6 @@ fn iteration_during_growth_yields_stable_keys_once<M: TestMap>() {
                 map.stats()
             );
         }
-        stop.store(true, Ordering::Relaxed);
     });
 }
 
@@ -772,11 +786,12 @@ fn concurrent_adds_lose_nothing<M: TestMap>() {
     for threads in THREADS.map(|t| t as u64) {
         let map = M::new();
         let rounds = 64 * 300u64; // a multiple of both hot-key counts
-        let barrier = Barrier::new(threads as usize);
+        let barrier = UnwindBarrier::new(threads as usize);
         thread::scope(|s| {
             for t in 0..threads {
                 let (map, barrier) = (&map, &barrier);
                 s.spawn(move || {
+                    let barrier = barrier.enter();
                     barrier.wait();
                     for i in 0..rounds {
                         let m = map.pin();
@@ -814,18 +829,12 @@ fn concurrent_adds_lose_nothing<M: TestMap>() {
 /// in time is the scheduler's business, so nothing here depends on how
 /// much it did.
 fn with_helper<M: TestMap>(map: &M, work: impl FnOnce()) {
-    /// Stops the helper however `work` ends: a failed assertion in it
-    /// would otherwise leave the scope waiting for the helper forever.
-    struct StopOnDrop<'a>(&'a AtomicBool);
-    impl Drop for StopOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Release);
-        }
-    }
     let stop = AtomicBool::new(false);
     let helper = map.resize_helper();
     thread::scope(|s| {
         s.spawn(|| helper.run(&stop));
+        // Stops the helper however `work` ends: a failed assertion in it
+        // would otherwise leave the scope waiting for the helper forever.
         let _stop = StopOnDrop(&stop);
         work();
     });
@@ -876,22 +885,22 @@ fn adds_and_iteration_with_a_helper<M: TestMap>() {
         map.pin().insert(k, 0);
     }
     let (threads, rounds) = (3u64, 20_000u64);
-    let writing = AtomicUsize::new(threads as usize);
+    let done = AtomicUsize::new(0);
     with_helper(&map, || {
         thread::scope(|s| {
             for t in 0..threads {
-                let (map, writing) = (&map, &writing);
+                let (map, done) = (&map, &done);
                 s.spawn(move || {
+                    let _done = CountOnDrop(done);
                     for r in 0..rounds {
                         let m = map.pin();
                         m.add(&(r % stable), 1);
                         m.insert(1 << 40 | (t << 32) | r, r);
                     }
-                    writing.fetch_sub(1, Ordering::Release);
                 });
             }
             let mut passes = 0;
-            while passes < 3 || writing.load(Ordering::Acquire) > 0 {
+            while passes < 3 || done.load(Ordering::Acquire) < threads as usize {
                 let mut seen = HashSet::new();
                 for (k, _) in map.pin().iter() {
                     assert!(seen.insert(k), "key {k:#x} yielded twice");

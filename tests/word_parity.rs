@@ -24,7 +24,9 @@ use std::thread;
 use lfmap::{Operation, WordCompute, WordMap, WordSized};
 
 mod common;
-use common::{both_maps, quiet_planned_panics, shuffle, Ops, Rng, Shape, ShapedHash, TestMap};
+use common::{
+    both_maps, quiet_planned_panics, shuffle, Ops, Rng, Shape, ShapedHash, StopOnDrop, TestMap,
+};
 
 const THREADS: u64 = 4;
 
@@ -172,6 +174,9 @@ fn retain_during_churn<M: TestMap>() {
                 }
             });
         }
+        // Stops the churn however the rounds end: a failed check would
+        // otherwise leave the scope waiting for the churn forever.
+        let _stop = StopOnDrop(done);
         for round in 0..4 * SCALE {
             for k in 0..STABLE {
                 map.pin().insert(k, !k);
@@ -201,7 +206,6 @@ fn retain_during_churn<M: TestMap>() {
                 assert_eq!(m.get(&k), want, "{}: round {round}: key {k}", M::NAME);
             }
         }
-        done.store(true, Ordering::Relaxed);
     });
 }
 

@@ -14,6 +14,9 @@ use std::thread;
 
 use lfmap::WordMap;
 
+mod common;
+use common::StopOnDrop;
+
 const THREADS: u64 = 4;
 
 #[test]
@@ -64,6 +67,9 @@ fn readers_survive_table_retirement_and_tables_are_freed() {
                 }
             });
         }
+        // Stops the readers however the writes end: a failed check would
+        // otherwise leave the scope waiting for them forever.
+        let _stop = StopOnDrop(done);
         for round in 0..rounds {
             let base = 1 << 40 | round << 20;
             for i in 0..20_000 {
@@ -73,7 +79,6 @@ fn readers_survive_table_retirement_and_tables_are_freed() {
                 assert_eq!(map.remove(&(base | i)), Some(i));
             }
         }
-        done.store(true, Ordering::Relaxed);
     });
     let stats = map.stats();
     assert!(stats.resizes >= 2 * rounds, "{stats:?}");

@@ -13,6 +13,8 @@
 //!   double drop and a leak are each caught as such.
 //! * [`panics`]: [`PanicKey`], a key whose `Hash` and `Eq` panic on the
 //!   calls a test arms, and the helpers around planned panics.
+//! * [`barrier`]: [`UnwindBarrier`], a barrier that a panicking thread
+//!   breaks, so the threads waiting at it fail instead of hanging.
 //! * [`sweep`]: [`SweepOrder`] and [`sweep_prefix`], the orders "remove
 //!   what you iterate" removes keys in (issue #12).
 //! * [`runner`]: [`TestMap`] and [`Ops`], one interface over
@@ -32,6 +34,7 @@
 
 #![allow(dead_code, unused_imports, unused_macros)]
 
+pub mod barrier;
 pub mod drops;
 pub mod garbage;
 pub mod hashers;
@@ -41,6 +44,7 @@ pub mod rng;
 pub mod runner;
 pub mod sweep;
 
+pub use barrier::UnwindBarrier;
 pub use drops::{Books, Ledger, Tracked};
 
 /// Counts one finished thread when dropped, also when the thread panics:
@@ -54,6 +58,19 @@ impl Drop for CountOnDrop<'_> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 }
+
+/// Sets a stop flag when dropped, also when the thread holding it panics:
+/// threads that run until the flag (`while !stop`) then stop, and a failed
+/// assertion fails the test instead of hanging it.
+pub struct StopOnDrop<'a>(pub &'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        // Release: a waiter's Acquire load then sees the work done before.
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
 pub use garbage::{retire_from_exiting_threads, settle};
 pub use hashers::{Shape, ShapedHash};
 pub use memory::vm_rss_kib;
