@@ -26,16 +26,24 @@ use crate::sync::Ordering::Relaxed;
 pub struct Stats {
     /// Number of entries.
     pub len: usize,
-    /// Entries the current table holds before it starts a resize.
+    /// Entries the current table holds before it starts a resize. The
+    /// current table is the root: while a resize runs, the table being
+    /// migrated from (`capacity()` on the map answers for the table being
+    /// built instead).
     pub capacity: usize,
     /// Slots of the current table.
     pub slots: usize,
     /// Removed keys whose slots are not yet reclaimed (a resize drops them).
+    /// An estimate from counts: the current table's claimed slots less
+    /// `len`. It may read low: tables of 8,192 slots and more count
+    /// claims in batches, and while a resize runs, keys inserted into the
+    /// new table count in `len` but not in the old table's claims.
     pub tombstones: usize,
     /// Resizes started (growths, rebuilds and shrinks).
     pub resizes: u64,
-    /// Resizes finished (the root moved to the new table). `resizes -
-    /// resizes_finished` is the number in progress.
+    /// Resizes finished (the root moved to the new table); never more than
+    /// `resizes`, so `resizes - resizes_finished`, the number in progress,
+    /// cannot underflow.
     pub resizes_finished: u64,
     /// Keys inserted into the map (new keys, including re-inserted removed
     /// ones; replacing a present key's value does not count).
@@ -104,9 +112,15 @@ impl Counter {
     }
 
     /// The total, clamped at zero (cells may be negative: a gauge raised on
-    /// one thread and lowered on another).
+    /// one thread and lowered on another). Summed with wraparound: cells
+    /// that each wrapped still add up to the true total while it fits
+    /// (`isize` is 32 bits on some targets), where a checked sum would
+    /// panic.
     pub(crate) fn sum(&self) -> usize {
-        let cells: isize = self.cells.each().map(|c| c.load(Relaxed)).sum();
+        let cells = self
+            .cells
+            .each()
+            .fold(0isize, |t, c| t.wrapping_add(c.load(Relaxed)));
         cells.wrapping_add(self.shared.load(Relaxed)).max(0) as usize
     }
 }
@@ -152,8 +166,8 @@ impl Occupancy {
 /// slots (whose load limit is a few thousand claims away at most), then one
 /// batch per 4096 slots, at most 16. A party holds back fewer than a batch
 /// per table, so the count lags by under `parties * slots / 4096` claims
-/// (at 64 parties, a quarter of the slots at worst, and 16 parties cost
-/// 6 % of the table): a resize starts that late at most. Two things keep
+/// (1/64 of the slots at 64 parties, 0.4 % at 16): a resize starts that
+/// late at most. Two things keep
 /// the lag from hurting: a write whose probe runs long adds its party's
 /// held-back claims at once (`MapCounters::claimed`'s `flush`), and a
 /// write that laps a full table starts a resize whatever the count.
@@ -162,19 +176,29 @@ pub(crate) fn claim_batch(slots: usize) -> usize {
     (slots >> 12).clamp(1, 16)
 }
 
+/// The length that `inserted` and `removed` keys leave (0 if a concurrent
+/// read saw more removals than insertions). At most the keys a table can
+/// hold, so it fits `usize` on every target.
+fn len_of(inserted: u64, removed: u64) -> usize {
+    usize::try_from(inserted.saturating_sub(removed)).unwrap_or(usize::MAX)
+}
+
 /// One party's counts in one map: written only by the holder of the
 /// record at whose index it sits (the writing thread's, or its owned
 /// guard's), with plain loads and stores; read by anyone (`len`, `stats`).
 struct PartyCounts {
-    /// Keys this party inserted (new or revived) and removed.
-    inserted: AtomicIsize,
-    removed: AtomicIsize,
+    /// Keys this party inserted (new or revived) and removed. 64 bits on
+    /// every target: they only grow, and a 32-bit count would wrap after
+    /// 2^31 writes, minutes of a busy map's life (its `len` then read 0,
+    /// which would shrink the map's table).
+    inserted: AtomicU64,
+    removed: AtomicU64,
     /// The generation + 1 of the table its held-back claims were made in
     /// (0: none), and how many ([`MapCounters::claimed`]).
     claims_table: AtomicU64,
     claims: AtomicUsize,
     /// Migration sub-chunks this party moved while helping.
-    chunks: AtomicIsize,
+    chunks: AtomicU64,
     /// The generation + 1 of the table whose migration range this party
     /// last worked in (0: none), that range, and the first slot of the
     /// sub-chunk it fetched ahead (`usize::MAX`: none)
@@ -187,11 +211,11 @@ struct PartyCounts {
 impl PartyCounts {
     fn new() -> PartyCounts {
         PartyCounts {
-            inserted: AtomicIsize::new(0),
-            removed: AtomicIsize::new(0),
+            inserted: AtomicU64::new(0),
+            removed: AtomicU64::new(0),
             claims_table: AtomicU64::new(0),
             claims: AtomicUsize::new(0),
-            chunks: AtomicIsize::new(0),
+            chunks: AtomicU64::new(0),
             range_table: AtomicU64::new(0),
             range: AtomicUsize::new(0),
             ahead: AtomicUsize::new(usize::MAX),
@@ -258,10 +282,16 @@ impl MapCounters {
     /// load and store of its own line), or of the shared cell without a
     /// record; returns the cell's new value.
     #[inline]
-    fn bump(&self, slot: Option<usize>, f: fn(&PartyCounts) -> &AtomicIsize) -> isize {
+    fn bump(&self, slot: Option<usize>, f: fn(&PartyCounts) -> &AtomicU64) -> u64 {
         match slot {
-            Some(i) => own_add(f(self.parties.get(i)), 1),
-            None => f(&self.shared).fetch_add(1, Relaxed) + 1,
+            Some(i) => {
+                // A plain load and store: this party alone writes the cell.
+                let cell = f(self.parties.get(i));
+                let v = cell.load(Relaxed).wrapping_add(1);
+                cell.store(v, Relaxed);
+                v
+            }
+            None => f(&self.shared).fetch_add(1, Relaxed).wrapping_add(1),
         }
     }
 
@@ -274,7 +304,7 @@ impl MapCounters {
     /// Counts a key removed by the party holding record `slot`; returns
     /// that party's removals so far (callers sample on it).
     #[inline]
-    pub(crate) fn removed(&self, slot: Option<usize>) -> isize {
+    pub(crate) fn removed(&self, slot: Option<usize>) -> u64 {
         self.bump(slot, |p| &p.removed)
     }
 
@@ -364,14 +394,18 @@ impl MapCounters {
         }
     }
 
-    /// One of the parties' counts, summed over every party.
-    fn sum(&self, f: fn(&PartyCounts) -> &AtomicIsize) -> usize {
-        let parties: isize = self.parties.each().map(|p| f(p).load(Relaxed)).sum();
-        parties.wrapping_add(f(&self.shared).load(Relaxed)).max(0) as usize
+    /// One of the parties' counts, summed over every party (64-bit counts
+    /// that only grow: no wraparound in practice).
+    fn sum(&self, f: fn(&PartyCounts) -> &AtomicU64) -> u64 {
+        let parties = self
+            .parties
+            .each()
+            .fold(0u64, |t, p| t.wrapping_add(f(p).load(Relaxed)));
+        parties.wrapping_add(f(&self.shared).load(Relaxed))
     }
 
     /// Keys inserted and removed, over every party.
-    fn sums(&self) -> (usize, usize) {
+    fn sums(&self) -> (u64, u64) {
         // Each cell is read once, Relaxed, at some moment of the call: each
         // sum lies between its values at the call's start and end, so the
         // length is off by at most the writes that complete meanwhile (no
@@ -386,7 +420,7 @@ impl MapCounters {
     /// Number of keys (see `HashMap::len`).
     pub(crate) fn len(&self) -> usize {
         let (inserted, removed) = self.sums();
-        inserted.saturating_sub(removed)
+        len_of(inserted, removed)
     }
 
     /// Restarts the key counts (a map emptied with exclusive access).
@@ -401,17 +435,23 @@ impl MapCounters {
 
     pub(crate) fn stats(&self, root: RootFacts) -> Stats {
         let (inserts, removes) = self.sums();
-        let len = inserts.saturating_sub(removes);
+        let len = len_of(inserts, removes);
+        // Finished first, then started: a resize is counted as started
+        // after its install and may finish (be promoted) before that, so
+        // read the other way round a fast resize could show as finished
+        // and not started. The `min` covers the first case too.
+        let finished = self.promotions.get();
+        let resizes = self.resizes.get();
         Stats {
             len,
             capacity: crate::resize::policy::capacity(root.slots),
             slots: root.slots,
             tombstones: root.occupied.saturating_sub(len),
-            resizes: self.resizes.get(),
-            resizes_finished: self.promotions.get(),
-            inserts: inserts as u64,
-            removes: removes as u64,
-            chunks_helped: self.sum(|p| &p.chunks) as u64,
+            resizes,
+            resizes_finished: finished.min(resizes),
+            inserts,
+            removes,
+            chunks_helped: self.sum(|p| &p.chunks),
             chunks_assisted: self.assisted.get(),
             generation: root.generation,
             pending_garbage: root.pending_garbage,
@@ -448,7 +488,9 @@ pub struct ProbeStats {
     /// Live keys found in it.
     pub keys: usize,
     /// Over those keys, the total number of slots a lookup reads to reach
-    /// each (1 for a key in its home slot).
+    /// each (1 for a key in its home slot). Saturating: with a hasher that
+    /// sends every key to one home it grows as `keys² / 2`, past
+    /// `usize::MAX` near 92,000 keys on 32-bit targets.
     pub total_probe: usize,
     /// The most slots a lookup of a present key reads.
     pub max_probe: usize,
@@ -501,7 +543,7 @@ impl ProbeScan {
     pub(crate) fn slot(&mut self, claimed: bool, live_probe: Option<usize>) {
         if let Some(p) = live_probe {
             self.stats.keys += 1;
-            self.stats.total_probe += p;
+            self.stats.total_probe = self.stats.total_probe.saturating_add(p);
             self.stats.max_probe = self.stats.max_probe.max(p);
         }
         if claimed {

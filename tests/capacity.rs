@@ -542,8 +542,44 @@ fn odd_sized_tables_grow_and_shrink_under_threads<M: Capacity>() {
     );
 }
 
+/// Tombstones hold slots until a resize drops them: `reserve(n)` on a
+/// table whose live keys leave room for `n` more but whose tombstones do
+/// not rebuilds it, so the `n` inserts after it still run without a
+/// resize. (Found by review: `reserve` counted live keys only, and the
+/// first insert after it started a rebuild.)
+fn reserve_counts_tombstones<M: Capacity>() {
+    let map = M::new();
+    map.reserve(1_000);
+    let capacity = map.capacity();
+    // Fill the table to its load limit with tombstones: each key is
+    // inserted and removed, and claims a slot for good.
+    let m = map.pin();
+    for i in 0..capacity as u64 {
+        m.insert(i, i);
+        m.remove(&i);
+    }
+    drop(m);
+    assert_eq!(map.len(), 0);
+    map.reserve(1_000);
+    let resizes = map.stats().resizes;
+    let m = map.pin();
+    for i in 0..1_000u64 {
+        m.insert(1 << 32 | i, i);
+    }
+    assert_eq!(
+        map.stats().resizes,
+        resizes,
+        "{}: resized while filling what was reserved",
+        M::NAME
+    );
+    assert_eq!(map.len(), 1_000);
+    // The rebuild kept the table's size: `reserve` does not shrink.
+    assert!(map.capacity() >= capacity, "{}", M::NAME);
+}
+
 both_maps!(
     reserve_then_fill_never_resizes,
+    reserve_counts_tombstones,
     reserve_floor_holds_until_shrink_to_fit,
     shrink_to_fit_lifts_with_capacity,
     impossible_requests_leave_the_map_intact,

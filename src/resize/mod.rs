@@ -906,6 +906,8 @@ impl<T: Generation> Resizer<T> {
         // error the floor goes back (the map is unchanged on error), unless
         // another call raised it since.
         let mut raised: Option<(usize, usize, usize)> = None;
+        // Whether this call installed a table.
+        let mut rebuilt = false;
         let raise = |to: usize, raised: &mut Option<(usize, usize, usize)>| {
             let before = self.min_slots.fetch_max(to, Relaxed);
             let ticket = self.floor_raises.fetch_add(1, Relaxed) + 1;
@@ -920,7 +922,17 @@ impl<T: Generation> Resizer<T> {
                 self.finish(map, root, guard);
                 continue;
             }
-            if policy::capacity(root.len()) >= wanted {
+            let capacity = policy::capacity(root.len());
+            // Tombstones hold slots until a resize drops them: a table
+            // with room for `wanted` keys but whose claims (live keys and
+            // tombstones) leave less than `additional` free would resize
+            // at the next inserts. It is rebuilt here, at its size. Looked
+            // at until this call installed a table: after that only `len`
+            // counts, or writers that keep inserting meanwhile would keep
+            // this loop rebuilding.
+            let claimed = root.header().occupied.get();
+            let tombstones_fit = rebuilt || claimed.saturating_add(additional) <= capacity;
+            if capacity >= wanted && tombstones_fit {
                 if floor_set {
                     return Ok(());
                 }
@@ -937,6 +949,8 @@ impl<T: Generation> Resizer<T> {
                 continue;
             }
             let slots = match floor {
+                // Room enough but for the tombstones: rebuild at this size.
+                _ if capacity >= wanted => root.len(),
                 Floor::Raise => slots,
                 Floor::Leave => {
                     let doubled = root.len().saturating_mul(2);
@@ -956,10 +970,13 @@ impl<T: Generation> Resizer<T> {
             // (Acquire, after our Release CAS), so it reads the raised
             // floor and cannot start a shrink below it.
             let mut ran = false;
+            // A rebuild for tombstones raises the floor only as far as
+            // `wanted` needs, not to the table's size.
+            let floor_to = if capacity >= wanted { fits } else { slots };
             let installed = self.start_resize_to(root, slots, Origin::Caller, guard, || {
                 ran = true;
                 if floor == Floor::Raise {
-                    raise(slots, &mut raised);
+                    raise(floor_to, &mut raised);
                 }
             });
             if let Err(e) = installed {
@@ -978,6 +995,7 @@ impl<T: Generation> Resizer<T> {
             // installed first (`start_resize_to` then returns at once)
             // leaves it to the branch above, once that resize is done.
             floor_set |= ran;
+            rebuilt |= ran;
             self.finish(map, root, guard);
             if floor == Floor::Leave {
                 return Ok(());
