@@ -48,7 +48,7 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// Any number of threads may read, insert, remove, update and iterate at
 /// once through [`pin`](HashMap::pin)ned handles; no operation waits for
 /// another thread's (the entry allocator's one lock is taken once per
-/// refill of a thread's block cache, not per operation). The table grows
+/// refill or give-back of a thread's block cache, not per operation). The table grows
 /// and shrinks by cooperative,
 /// incremental migration: writers that meet a resize move a small chunk of
 /// it forward, so no operation pays for a whole copy.
@@ -397,8 +397,8 @@ impl<K, V, S: Default> Default for HashMap<K, V, S> {
 /// A pinned handle to a [`HashMap`], from [`HashMap::pin`] or
 /// [`HashMap::pin_owned`].
 ///
-/// Every method is lock-free, but for the entry allocator's refills
-/// ([`HashMap`]). References it returns live as long as the
+/// Every method is lock-free, but for the entry allocator's refills and
+/// give-backs ([`HashMap`]). References it returns live as long as the
 /// handle. With the default [`LocalGuard`] the handle is tied to the thread
 /// that pinned it (not `Send`); with an [`OwnedGuard`] it may move.
 pub struct HashMapRef<'map, K, V, S = DefaultHashBuilder, G = LocalGuard<'map>> {
@@ -1247,7 +1247,7 @@ where
     /// ```
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let map = HashMap::with_hasher(S::default());
-        map.pin().extend_from(iter);
+        map.extend_from(iter);
         map
     }
 }
@@ -1270,7 +1270,7 @@ where
     /// assert_eq!(map.stats().resizes, 1);
     /// ```
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        self.pin().extend_from(iter);
+        self.extend_from(iter);
     }
 }
 
@@ -1280,7 +1280,28 @@ where
     S: BuildHasher,
 {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        self.pin().extend_from(iter);
+        self.extend_from(iter);
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// Makes room for `iter`'s size hint, then inserts every pair, each
+    /// under a pin of its own. Not one pin for the whole iteration:
+    /// `iter.next()` is the caller's code, which may run long or block (a
+    /// deserializer reading a socket, a reader of standard input), and a
+    /// pin held meanwhile would hold back the freeing of what every map
+    /// in the process removes ([`pin`](HashMap::pin)). A pin and an unpin
+    /// are a few plain stores.
+    pub(crate) fn extend_from<I: IntoIterator<Item = (K, V)>>(&self, iter: I) {
+        let iter = iter.into_iter();
+        self.pin().room_for_extend(iter.size_hint().0);
+        for (k, v) in iter {
+            self.pin().insert(k, v);
+        }
     }
 }
 
@@ -1290,14 +1311,6 @@ where
     S: BuildHasher,
     G: ReclaimGuard,
 {
-    fn extend_from<I: IntoIterator<Item = (K, V)>>(&self, iter: I) {
-        let iter = iter.into_iter();
-        self.room_for_extend(iter.size_hint().0);
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
-    }
-
     /// Before an `extend` of `hint` keys: room for them (all in an empty
     /// map, half in one with keys, which they may repeat), so that a large
     /// extend resizes once instead of once per doubling. No floor: the map

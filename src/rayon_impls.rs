@@ -114,12 +114,11 @@ where
         if let Some(n) = items.opt_len() {
             map.pin().room_for_extend(n);
         }
-        items.for_each_init(
-            || map.pin(),
-            |m, (k, v)| {
-                m.insert(k, v);
-            },
-        );
+        // A pin per pair, not one per worker across the upstream closures
+        // (the caller's code, which may run long): as `extend`.
+        items.for_each(|(k, v)| {
+            map.pin().insert(k, v);
+        });
     }
 }
 
@@ -199,12 +198,10 @@ where
         if let Some(n) = items.opt_len() {
             set.pin().room_for_extend(n);
         }
-        items.for_each_init(
-            || set.pin(),
-            |s, x| {
-                s.insert(x);
-            },
-        );
+        // A pin per element, as `HashMap`'s `par_extend`.
+        items.for_each(|x| {
+            set.pin().insert(x);
+        });
     }
 }
 

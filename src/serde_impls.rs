@@ -1,7 +1,19 @@
 //! serde support (cargo feature `serde`): a map serializes as a map, a set
 //! as a sequence; [`WordMap`] and [`WordSet`] as their keys' and values'
-//! own types, exactly like [`HashMap`] and [`HashSet`], so the four
-//! round-trip through each other's formats.
+//! own types, exactly like [`HashMap`] and [`HashSet`], so each reads its
+//! sibling's output (`HashMap` and `WordMap`, `HashSet` and `WordSet`).
+//!
+//! Output states its length up front, as formats without delimiters need
+//! (bincode, postcard): a container that other threads write to cannot
+//! know the count its iteration will yield, so it is serialized from a
+//! snapshot taken by one iteration (references to the entries under one
+//! pin for the generic containers, copies for the word ones), which then
+//! gives the exact count. The snapshot is one pointer pair (or one key and
+//! value) per entry, for the duration of the call.
+//!
+//! Deserializing inserts each element under a pin of its own: the input is
+//! read between elements, which may take long (a socket), and a pin held
+//! meanwhile would hold back the freeing of what every map removes.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -25,8 +37,9 @@ where
     /// guarantee: concurrent writes may or may not be included).
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let m = self.pin();
-        let mut out = serializer.serialize_map(None)?;
-        for (k, v) in m.iter() {
+        let entries: Vec<(&K, &V)> = m.iter().collect();
+        let mut out = serializer.serialize_map(Some(entries.len()))?;
+        for (k, v) in entries {
             out.serialize_entry(k, v)?;
         }
         out.end()
@@ -66,14 +79,12 @@ where
         // Cap the hint: it comes from the input, which may lie.
         let hint = access.size_hint().unwrap_or(0).min(1 << 16);
         let map = HashMap::with_hasher(S::default());
-        {
-            let m = map.pin();
-            // Room as `extend` makes it: no floor, so the map shrinks as
-            // usual once emptied.
-            m.room_for_extend(hint);
-            while let Some((k, v)) = access.next_entry()? {
-                m.insert(k, v);
-            }
+        // Room as `extend` makes it: no floor, so the map shrinks as usual
+        // once emptied.
+        map.pin().room_for_extend(hint);
+        // A pin per entry, not across the reads (module docs).
+        while let Some((k, v)) = access.next_entry()? {
+            map.pin().insert(k, v);
         }
         Ok(map)
     }
@@ -93,8 +104,9 @@ where
     /// ```
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let s = self.pin();
-        let mut out = serializer.serialize_seq(None)?;
-        for x in s.iter() {
+        let elements: Vec<&T> = s.iter().collect();
+        let mut out = serializer.serialize_seq(Some(elements.len()))?;
+        for x in elements {
             out.serialize_element(x)?;
         }
         out.end()
@@ -134,13 +146,11 @@ where
         // Cap the hint: it comes from the input, which may lie.
         let hint = access.size_hint().unwrap_or(0).min(1 << 16);
         let set = HashSet::with_hasher(S::default());
-        {
-            let s = set.pin();
-            // Room as `extend` makes it (no floor).
-            s.room_for_extend(hint);
-            while let Some(x) = access.next_element()? {
-                s.insert(x);
-            }
+        // Room as `extend` makes it (no floor).
+        set.pin().room_for_extend(hint);
+        // A pin per element, not across the reads (module docs).
+        while let Some(x) = access.next_element()? {
+            set.pin().insert(x);
         }
         Ok(set)
     }
@@ -160,9 +170,10 @@ where
     /// assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"7":-1}"#);
     /// ```
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let mut out = serializer.serialize_map(None)?;
-        for (k, v) in self.iter() {
-            out.serialize_entry(&k, &v)?;
+        let pairs: Vec<(K, V)> = self.iter().collect();
+        let mut out = serializer.serialize_map(Some(pairs.len()))?;
+        for (k, v) in &pairs {
+            out.serialize_entry(k, v)?;
         }
         out.end()
     }
@@ -224,9 +235,10 @@ where
     /// assert_eq!(serde_json::to_string(&set).unwrap(), r#"["x"]"#);
     /// ```
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let mut out = serializer.serialize_seq(None)?;
-        for x in self.iter() {
-            out.serialize_element(&x)?;
+        let elements: Vec<T> = self.iter().collect();
+        let mut out = serializer.serialize_seq(Some(elements.len()))?;
+        for x in &elements {
+            out.serialize_element(x)?;
         }
         out.end()
     }

@@ -700,7 +700,7 @@ where
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         // Room as `extend` makes it: no floor (see `HashMap::from_iter`).
         let set = HashSet::with_hasher(S::default());
-        set.pin().extend_from(iter);
+        set.extend_from(iter);
         set
     }
 }
@@ -716,7 +716,7 @@ where
     /// assert_eq!(set.len(), 3);
     /// ```
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
-        self.pin().extend_from(iter);
+        self.extend_from(iter);
     }
 }
 
@@ -737,7 +737,7 @@ where
     /// assert_eq!(set.len(), 150);
     /// ```
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
-        self.pin().extend_from(iter);
+        self.extend_from(iter);
     }
 }
 
@@ -813,17 +813,19 @@ impl<T: Eq + Send + Sync, S: Sync> HashSet<T, S> {
     }
 }
 
-impl<T, S, G> HashSetRef<'_, T, S, G>
+impl<T, S> HashSet<T, S>
 where
     T: Hash + Eq,
     S: BuildHasher,
-    G: ReclaimGuard,
 {
-    fn extend_from<I: IntoIterator<Item = T>>(&self, iter: I) {
+    /// Makes room for `iter`'s size hint, then inserts every element, each
+    /// under a pin of its own, as `HashMap`'s extend does (not one pin
+    /// across the caller's iterator, which may block).
+    pub(crate) fn extend_from<I: IntoIterator<Item = T>>(&self, iter: I) {
         let iter = iter.into_iter();
-        self.room_for_extend(iter.size_hint().0);
+        self.pin().room_for_extend(iter.size_hint().0);
         for x in iter {
-            self.insert(x);
+            self.pin().insert(x);
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The optional features: rayon and serde.
 
+mod common;
+
 #[cfg(feature = "rayon")]
 mod rayon_support {
     use lfmap::HashMap;
@@ -172,6 +174,70 @@ mod serde_support {
         assert!(serde_json::from_str::<WordSet<u8>>("[]")
             .unwrap()
             .is_empty());
+    }
+
+    /// Formats that write a length before the elements (postcard, bincode)
+    /// refuse a sequence or map of unknown length: every container states
+    /// its exact length, and reads its own output back.
+    #[test]
+    fn length_prefixed_formats_round_trip() {
+        let map: HashMap<String, u32> = (0..300u32).map(|i| (format!("k{i}"), i)).collect();
+        let bytes = postcard::to_stdvec(&map).unwrap();
+        assert_eq!(
+            postcard::from_bytes::<HashMap<String, u32>>(&bytes).unwrap(),
+            map
+        );
+
+        let set: HashSet<u64> = (0..300u64).collect();
+        let bytes = postcard::to_stdvec(&set).unwrap();
+        assert_eq!(postcard::from_bytes::<HashSet<u64>>(&bytes).unwrap(), set);
+
+        let words: WordMap<u64, i64> = (0..300u64).map(|i| (i << 40, -(i as i64))).collect();
+        let bytes = postcard::to_stdvec(&words).unwrap();
+        assert_eq!(
+            postcard::from_bytes::<WordMap<u64, i64>>(&bytes).unwrap(),
+            words
+        );
+        // The same form as the generic map's.
+        let generic: HashMap<u64, i64> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(generic.len(), 300);
+
+        let word_set: WordSet<u32> = (0..300u32).collect();
+        let bytes = postcard::to_stdvec(&word_set).unwrap();
+        assert_eq!(
+            postcard::from_bytes::<WordSet<u32>>(&bytes).unwrap(),
+            word_set
+        );
+    }
+
+    /// The length stated up front is the count written, also while other
+    /// threads insert and remove: the output always reads back.
+    #[test]
+    fn a_stated_length_holds_while_other_threads_write() {
+        let map: HashMap<u64, u64> = (0..2_000u64).map(|i| (i, i)).collect();
+        let words: WordMap<u64, u64> = (0..2_000u64).map(|i| (i, i)).collect();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut i = 2_000u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    map.pin().insert(i, i);
+                    words.insert(i, i);
+                    map.pin().remove(&(i - 1_000));
+                    words.remove(&(i - 1_000));
+                    i += 1;
+                }
+            });
+            let _stop = crate::common::StopOnDrop(&stop);
+            for _ in 0..20 {
+                let back: HashMap<u64, u64> =
+                    postcard::from_bytes(&postcard::to_stdvec(&map).unwrap()).unwrap();
+                assert!(back.pin().iter().all(|(k, v)| k == v));
+                let back: WordMap<u64, u64> =
+                    postcard::from_bytes(&postcard::to_stdvec(&words).unwrap()).unwrap();
+                assert!(back.iter().all(|(k, v)| k == v));
+            }
+        });
     }
 
     /// Serializing while other threads write: no panic, and the output

@@ -4,6 +4,9 @@
 //! run here, one after the other in a single test, with nothing beside
 //! them.
 
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
 use lfmap::HashMap;
 
 mod common;
@@ -13,6 +16,64 @@ use common::{retire_from_exiting_threads, Books, Tracked};
 fn reclamation_alone() {
     exited_threads_garbage_stays_bounded();
     a_word_map_iteration_that_finishes_a_resize_frees_the_old_table();
+    building_from_an_iterator_does_not_pin_across_it();
+}
+
+/// `extend`, `collect` and deserializing insert each element under a pin
+/// of its own, not under one pin across the caller's iterator, whose
+/// `next` may run long or block (a deserializer reading a socket): what
+/// another map removes while that iterator runs is freed before it ends.
+/// (Found by review: one pin held across the whole `extend` held back the
+/// frees of every map in the process.)
+fn building_from_an_iterator_does_not_pin_across_it() {
+    /// Counts its drops, by round.
+    struct Counted<'a>(&'a AtomicUsize);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let dropped = [AtomicUsize::new(0), AtomicUsize::new(0)];
+    let other: HashMap<u64, Counted<'_>> = HashMap::new();
+    // While the iterator yields its second element: retire a few batches'
+    // worth of the other map's entries, and keep using that map (up to two
+    // seconds) until some of them are freed.
+    let freed_while_iterating = |round: usize| {
+        for i in 0..256 {
+            let k = (round as u64) << 32 | i;
+            other.pin().insert(k, Counted(&dropped[round]));
+            other.pin().remove(&k);
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while dropped[round].load(SeqCst) == 0 && Instant::now() < deadline {
+            for _ in 0..128 {
+                drop(other.pin());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        dropped[round].load(SeqCst) > 0
+    };
+    let mut seen = Vec::new();
+    let map: HashMap<u64, u64> = HashMap::new();
+    (&map).extend((0..2).map(|i| {
+        if i == 1 {
+            seen.push(freed_while_iterating(0));
+        }
+        (i, i)
+    }));
+    let set: lfmap::HashSet<u64> = (0..2)
+        .inspect(|&i| {
+            if i == 1 {
+                seen.push(freed_while_iterating(1));
+            }
+        })
+        .collect();
+    assert_eq!((map.len(), set.len()), (2, 2));
+    assert_eq!(
+        seen,
+        [true, true],
+        "an entry removed meanwhile stayed unfreed"
+    );
 }
 
 /// Threads that retire entries and exit at once: their partial bags stay

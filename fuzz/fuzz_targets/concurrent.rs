@@ -2,9 +2,11 @@
 //! Each thread's own keys are checked exactly against its private model;
 //! shared keys, written by every thread, are checked for plausibility (the
 //! value was written by some script for that key, a thread never sees its
-//! own overwritten writes again, per-writer reads never go backwards). The
-//! final map is checked exactly, then dropped: every key and value
-//! constructed must have been dropped exactly once.
+//! own overwritten writes again, per-writer reads never go backwards). At
+//! the end, own keys are checked exactly and shared keys for plausibility
+//! again; then the map is dropped: every key and value constructed must
+//! have been dropped exactly once. The interleaving is the OS scheduler's:
+//! replay a crash many times (`-runs=1000`).
 #![no_main]
 
 use lfmap_fuzz::concurrent::{run, CInput};

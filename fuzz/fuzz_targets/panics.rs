@@ -9,7 +9,6 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use lfmap::DefaultHashBuilder;
 use lfmap_fuzz::hashing::{Shape, ShapedHash};
 use lfmap_fuzz::ledger::TKey;
 use lfmap_fuzz::model::{run, Arm, End, Op, Setup};
@@ -18,8 +17,9 @@ use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    /// `None`: lfmap's default hasher; otherwise an input-chosen hasher (few
-    /// distinct hashes make `Eq` run often: probes, copies in migrations).
+    /// `None`: a full hash with fixed keys (`hashing::Fixed`); otherwise an
+    /// input-chosen hasher (few distinct hashes make `Eq` run often: probes,
+    /// copies in migrations).
     shape: Option<Shape>,
     key_space: u8,
     capacity: u8,
@@ -40,7 +40,7 @@ fuzz_target!(|input: Input| {
     };
     let steps = input.steps.into_iter();
     match input.shape {
-        None => run::<TKey, _>(DefaultHashBuilder::default(), setup, steps),
+        None => run::<TKey, _>(lfmap_fuzz::hashing::Fixed::default(), setup, steps),
         Some(shape) => run::<TKey, _>(ShapedHash::new(shape), setup, steps),
     };
 });

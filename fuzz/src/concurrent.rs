@@ -68,7 +68,7 @@ pub enum COp {
 
 #[derive(Arbitrary, Clone, Debug)]
 pub struct CInput {
-    /// `None`: lfmap's default hasher; otherwise an input-chosen hasher.
+    /// `None`: a full hash with fixed keys (`hashing::Fixed`); otherwise an input-chosen hasher.
     pub shape: Option<crate::hashing::Shape>,
     pub capacity: u8,
     pub three_threads: bool,
@@ -673,7 +673,7 @@ fn run_with<S: BuildHasher + Sync>(input: &CInput, hasher: S) {
 
 pub fn run(input: &CInput) {
     match &input.shape {
-        None => run_with(input, lfmap::DefaultHashBuilder::default()),
+        None => run_with(input, crate::hashing::Fixed::default()),
         Some(shape) => run_with(input, crate::hashing::ShapedHash::new(shape.clone())),
     }
 }

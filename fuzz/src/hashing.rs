@@ -4,9 +4,11 @@
 //! writes into the hasher: its `u16` id, or the bytes of a string key folded
 //! into a `u64`). The shapes cover the cases the map must survive: every key
 //! on one hash; a handful of distinct hashes; hashes that differ only in
-//! their high bits (identical 7-bit tags) or only in their low 7 bits
-//! (identical high bits, distinct tags); and a table of hash values chosen
-//! byte for byte by the input.
+//! their high bits (identical 7-bit tags), or that share one home with
+//! distinct tags; and a table of hash values chosen byte for byte by the
+//! input. Fuzzing builds of the map place keys with a fixed salt (`cfg
+//! (fuzzing)`, `src/resize/probe.rs`), so a shape's homes, and any crash,
+//! repeat from run to run.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -22,8 +24,14 @@ pub enum Shape {
     /// `base ^ ((index % (n + 1)) << 57)`: homes differ, low 7 bits (tags)
     /// identical.
     HighOnly { n: u8, base: u64 },
-    /// `(base & !0x7f) | ((index % (n + 1)) & 0x7f)`: high bits identical,
-    /// only the tags differ.
+    /// Hashes whose *home* is the same in every table and whose tags (low
+    /// 7 bits) differ: `x * G⁻¹` for `x = (base & !0x7f) | ((index % (n +
+    /// 1)) & 0x7f)`. The map's home is the top bits of `(hash ^ salt) * G`
+    /// (`src/resize/probe.rs`, `G` the golden-ratio constant), and the salt
+    /// is 0 in fuzzing builds, so the product is `x`: its high bits are
+    /// `base`'s for every key, and the tags, the low 7 bits of `x * G⁻¹`,
+    /// are distinct for distinct `x` (`G⁻¹` is odd). Should the placement
+    /// change, these are still valid hashes, only no longer aimed.
     LowOnly { n: u8, base: u64 },
     /// `(index % (n + 1)) << shift`: small hashes shifted anywhere.
     Shifted { n: u8, shift: u8 },
@@ -32,6 +40,11 @@ pub enum Shape {
     /// A decent hash of the index (no collisions beyond chance).
     Mixed(u64),
 }
+
+/// A full hash with fixed keys (std's SipHash, keys 0), for targets that
+/// want no collisions beyond chance: the map's default hasher draws random
+/// keys per map, and a crash found with it would not repeat.
+pub type Fixed = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 /// A `BuildHasher` for a [`Shape`]; cheap to clone.
 #[derive(Clone, Debug)]
@@ -50,6 +63,11 @@ pub struct ShapedHasher {
     shape: Arc<Shape>,
     index: u64,
 }
+
+/// The inverse, mod 2^64, of the multiplier of the map's placement
+/// (`0x9E37_79B9_7F4A_7C15`, `src/resize/probe.rs`).
+const GOLDEN_INVERSE: u64 = 0xF1DE_83E1_9937_733D;
+const _: () = assert!(GOLDEN_INVERSE.wrapping_mul(0x9E37_79B9_7F4A_7C15) == 1);
 
 fn mix(mut h: u64) -> u64 {
     // splitmix64's finalizer.
@@ -73,7 +91,10 @@ impl Hasher for ShapedHasher {
             Shape::Const(c) => *c,
             Shape::Few { n, seed } => mix((i % (u64::from(*n) + 1)) ^ seed),
             Shape::HighOnly { n, base } => base ^ ((i % (u64::from(*n) + 1)) << 57),
-            Shape::LowOnly { n, base } => (base & !0x7f) | ((i % (u64::from(*n) + 1)) & 0x7f),
+            Shape::LowOnly { n, base } => {
+                let x = (base & !0x7f) | ((i % (u64::from(*n) + 1)) & 0x7f);
+                x.wrapping_mul(GOLDEN_INVERSE)
+            }
             Shape::Shifted { n, shift } => (i % (u64::from(*n) + 1)) << (shift % 64),
             Shape::Table(t) if t.is_empty() => 0,
             Shape::Table(t) => t[(i % t.len() as u64) as usize],

@@ -20,8 +20,8 @@
 //!
 //! # Which salt a table gets
 //!
-//! * **A map's first table** draws a random salt (0 under loom, whose models
-//!   must be deterministic). Two maps therefore order the same keys
+//! * **A map's first table** draws a random salt (0 under loom and in
+//!   fuzzing builds, whose runs must repeat). Two maps therefore order the same keys
 //!   differently, even with the same hasher, and filling one map in another's
 //!   iteration order cannot pile keys into a few homes (the quadratic
 //!   insertion std's map once had with a shared hasher seed).
@@ -161,13 +161,14 @@ impl Placement {
     }
 }
 
-/// A random salt for a new map (0 under loom).
+/// A random salt for a new map (0 under loom, and in fuzzing builds, whose
+/// runs must repeat: cargo-fuzz builds with `--cfg fuzzing`).
 fn first_salt() -> u64 {
-    #[cfg(loom)]
+    #[cfg(any(loom, fuzzing))]
     {
         0
     }
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, fuzzing)))]
     {
         use std::hash::BuildHasher;
         // `RandomState::new` draws per-thread random keys once and steps
