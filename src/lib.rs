@@ -37,7 +37,8 @@
 //!   per operation: [`HashMap`]'s entry allocator's, once per refill or
 //!   give-back of a thread's cache of entry blocks; and, while a
 //!   [`ResizeHelper`] is registered, the queue of retired tables it
-//!   unmaps.)
+//!   unmaps, which a free only tries: held, the freer unmaps the table
+//!   itself.)
 //! * Every operation is linearizable except iteration, `clear`, `retain`
 //!   and `len` (see below and `docs/design.md`).
 //! * A resize is incremental and cooperative: a writer that meets one

@@ -249,18 +249,64 @@ impl<K, V> Drop for Table<K, V> {
     /// keyed tombstone, or live and not handed to the next table; plus the
     /// entries parked on `deferred`. Runs only when the table is unreachable
     /// (retired and reclaimed, or dropped with the map).
+    ///
+    /// If a user's `Drop` panics, the rest are still freed as the panic
+    /// unwinds through here (a second panic aborts, as in std's
+    /// collections): every freed slot is emptied first, so the resumed
+    /// pass frees each entry once.
     fn drop(&mut self) {
         // Unwinding under loom: leave loom's state alone (`sync.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }
-        if self.owns_entries() {
-            // The rest of them, if `free_part` freed some.
-            self.slots.free_owned(self.freed_to, usize::MAX);
+        /// Frees the rest of the table's entries when dropped early.
+        struct Resume<'t, K, V>(&'t mut Table<K, V>);
+        impl<K, V> Drop for Resume<'_, K, V> {
+            fn drop(&mut self) {
+                self.0.free_rest();
+            }
         }
-        for Parked(entry) in self.deferred.take_all_mut() {
+        let resume = Resume(self);
+        resume.0.free_rest();
+        std::mem::forget(resume);
+    }
+}
+
+impl<K, V> Table<K, V> {
+    /// Frees every entry the table still owns (the table's drop).
+    fn free_rest(&mut self) {
+        if self.owns_entries() {
+            // The rest of them, if `free_part` freed some. A bounded
+            // budget (all the slots) makes the pass resumable: it empties
+            // each slot before freeing its entry. Under loom the models'
+            // frees stay free of those stores (no panicking `Drop` there).
+            let budget = if cfg!(loom) {
+                usize::MAX
+            } else {
+                self.slots.len()
+            };
+            self.freed_to = self.slots.free_owned(self.freed_to, budget);
+        }
+        /// The parked entries taken and not yet freed, put back if dropped
+        /// early (an unwind), for the resumed pass.
+        struct Rest<'t, K, V> {
+            table: &'t Table<K, V>,
+            taken: Taken<Parked<K, V>>,
+        }
+        impl<K, V> Drop for Rest<'_, K, V> {
+            fn drop(&mut self) {
+                for parked in self.taken.by_ref() {
+                    // SeqCst: as every push onto `deferred` (exclusive
+                    // access here: any order would do).
+                    self.table.deferred.push(parked, Ordering::SeqCst);
+                }
+            }
+        }
+        let taken = self.deferred.take_all_mut();
+        let mut rest = Rest { table: self, taken };
+        for Parked(entry) in rest.taken.by_ref() {
             // SAFETY: parked entries are owned by the stack, and nothing can
-            // reach this table any more.
+            // reach this table any more; each is taken off once.
             unsafe { Entry::free(entry) };
         }
     }

@@ -58,7 +58,7 @@ use crossbeam_utils::CachePadded;
 
 use super::memory::{self, Zeroed};
 use crate::error::TryReserveError;
-use crate::sync::stat::AtomicUsize as StatUsize;
+use crate::sync::stat::{AtomicBool as StatBool, AtomicUsize as StatUsize};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize};
 
@@ -163,6 +163,13 @@ struct Shared {
     /// sub-chunk is taken); a statistics atomic, so loom does not
     /// interleave it.
     open: StatUsize,
+    /// A party that took a sub-chunk panicked before completing it (user
+    /// code runs in a copy: `Eq`, a `WordMap`'s hasher). Its slots will
+    /// never be handed out again, so `done` cannot reach the slot count:
+    /// the first party to find nothing left to take and this set runs a
+    /// `finish` pass (`Resizer::migrate_share`). Relaxed, a statistics
+    /// atomic: a hint to run a pass that is correct at any time.
+    abandoned: StatBool,
     /// Where the cycle of steal attempts is: each attempt adds
     /// [`STEAL_SCAN`] and looks at that many ranges from its start (modulo
     /// the range count). Relaxed, a statistics atomic: it only spreads the
@@ -181,6 +188,7 @@ impl Cursor {
                 done: AtomicUsize::new(0),
                 finished: AtomicBool::new(false),
                 open: StatUsize::new(n),
+                abandoned: StatBool::new(false),
                 steal: StatUsize::new(0),
             }),
         })
@@ -303,6 +311,31 @@ impl Cursor {
             return true;
         }
         false
+    }
+
+    /// Whether every sub-chunk of range `r` (of a table of `slots` slots)
+    /// was completed. Acquire: reads the last of the range word's
+    /// read-modify-writes, whose release sequence carries every completed
+    /// sub-chunk's copies (`complete`); a `finish` pass that skips the
+    /// range therefore happens after them, and its `set_finished`
+    /// publishes them with its own.
+    #[inline]
+    pub(crate) fn range_done(&self, r: usize, slots: usize) -> bool {
+        self.ranges[r].load(Acquire) >> 32 >= Self::subs_in(r, slots)
+    }
+
+    /// Records that a party's sub-chunk was abandoned ([`Shared`]'s
+    /// `abandoned`).
+    #[cold]
+    pub(crate) fn abandon(&self) {
+        self.shared.abandoned.store(true, Relaxed);
+    }
+
+    /// Takes the abandoned mark, if set: the caller runs the `finish` pass
+    /// (and marks the cursor abandoned again if that pass panics too).
+    #[inline]
+    pub(crate) fn take_abandoned(&self) -> bool {
+        self.shared.abandoned.load(Relaxed) && self.shared.abandoned.swap(false, Relaxed)
     }
 
     /// Marks every slot migrated (by `complete` or by a `finish` pass).

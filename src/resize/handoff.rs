@@ -24,12 +24,14 @@
 //! takes the unmapping off other maps' threads).
 //!
 //! The queue is a mutex around a short list: a freer or a helper holds it
-//! for a push or a pop, never across an `munmap`. Frees are once per
-//! table retirement, rare next to operations, and with no helper in the
-//! process a free reads one counter and does not take the lock.
+//! for a push or a pop, never across an `munmap`. A freer only tries it:
+//! held by another thread, the freer unmaps the table itself, so no map
+//! operation waits for the lock. Frees are once per table retirement, rare
+//! next to operations, and with no helper in the process a free reads one
+//! counter and does not take the lock.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use super::memory::{map, STEP_BYTES};
 
@@ -93,7 +95,19 @@ impl Handoff {
     /// As [`unmap_table`].
     unsafe fn unmap_table(&self, ptr: *mut u8, size: usize) {
         if size > STEP_BYTES && self.helpers.load(Relaxed) > 0 {
-            let mut q = self.lock();
+            // Never waits: a free runs inside some thread's map operation
+            // (a reclaimer scan), and the queue's holder may be a helper
+            // that was preempted holding it. Contended, the table is
+            // unmapped here, as with no helper (found by review).
+            let mut q = match self.queue.try_lock() {
+                Ok(q) => q,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    // SAFETY: the caller's.
+                    unsafe { map::unmap(ptr, size) };
+                    return;
+                }
+            };
             if q.helpers > 0
                 && q.mappings.len() < MAX_QUEUED
                 && q.bytes.saturating_add(size) <= MAX_QUEUED_BYTES

@@ -69,7 +69,8 @@
 //! [`MAX_SHARE`] in a shrink, plus its own key's slot, and faults in at
 //! most one memory step of a prepared table; only when a resize is left
 //! unfinished while the next one is already needed does a writer
-//! finish the older one, O(slots) once for all.
+//! finish the older one: a pass over the ranges not yet completed,
+//! O(slots) at worst (also after a panic left a sub-chunk abandoned).
 
 pub(crate) mod assist;
 pub(crate) mod cursor;
@@ -79,12 +80,13 @@ pub(crate) mod memory;
 pub(crate) mod policy;
 pub(crate) mod probe;
 
+use std::mem;
 use std::ops::Range;
 
 use crossbeam_utils::CachePadded;
 
 pub(crate) use self::assist::Party;
-use self::cursor::{Cursor, CHUNK};
+use self::cursor::{Cursor, CHUNK, RANGE};
 use self::memory::alloc_failed;
 use self::policy::Shrink;
 use self::probe::Placement;
@@ -787,7 +789,9 @@ impl<T: Generation> Resizer<T> {
     /// memory is faulted in first for the `Caller`). `before_install` runs
     /// once the table is had and faulted in, just before the CAS that may
     /// install it (`reserve` raises its floor there). An allocation failure
-    /// leaves everything as it was, `before_install` not run.
+    /// leaves everything as it was, `before_install` not run. `Ok(true)` if
+    /// this call installed the table; `Ok(false)` if another's was there
+    /// or won the install.
     fn start_resize_to<G: ReclaimGuard>(
         &self,
         table: &T,
@@ -795,9 +799,9 @@ impl<T: Generation> Resizer<T> {
         origin: Origin,
         guard: &G,
         before_install: impl FnOnce(),
-    ) -> Result<(), TryReserveError> {
+    ) -> Result<bool, TryReserveError> {
         if next_of(table, guard).is_some() {
-            return Ok(());
+            return Ok(false);
         }
         let h = table.header();
         let generation = h.generation + 1;
@@ -841,13 +845,18 @@ impl<T: Generation> Resizer<T> {
             .next
             .compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire)
         {
-            Ok(_) => self.counters.resizes.bump(),
+            Ok(_) => {
+                self.counters.resizes.bump();
+                Ok(true)
+            }
             // The prepared table stays `table`'s (its drop frees it).
-            Err(_) if fits => {}
-            // SAFETY: never published; we still own it alone.
-            Err(_) => discard(unsafe { Box::from_raw(new) }),
+            Err(_) if fits => Ok(false),
+            Err(_) => {
+                // SAFETY: never published; we still own it alone.
+                discard(unsafe { Box::from_raw(new) });
+                Ok(false)
+            }
         }
-        Ok(())
     }
 
     /// The newest table: the root, or the last table a resize in progress
@@ -979,23 +988,29 @@ impl<T: Generation> Resizer<T> {
                     raise(floor_to, &mut raised);
                 }
             });
-            if let Err(e) = installed {
-                if let Some((first, high, ticket)) = raised {
-                    // Put the floor back, unless another reserve raised
-                    // it since our last raise (or raised it further).
-                    if first < high && self.floor_raises.load(Relaxed) == ticket {
-                        let _ = self
-                            .min_slots
-                            .compare_exchange(high, first, Relaxed, Relaxed);
+            let installed = match installed {
+                Ok(installed) => installed,
+                Err(e) => {
+                    if let Some((first, high, ticket)) = raised {
+                        // Put the floor back, unless another reserve raised
+                        // it since our last raise (or raised it further).
+                        if first < high && self.floor_raises.load(Relaxed) == ticket {
+                            let _ = self
+                                .min_slots
+                                .compare_exchange(high, first, Relaxed, Relaxed);
+                        }
                     }
+                    return Err(e);
                 }
-                return Err(e);
-            }
+            };
             // Set only if this call raised it: a resize another thread
             // installed first (`start_resize_to` then returns at once)
             // leaves it to the branch above, once that resize is done.
             floor_set |= ran;
-            rebuilt |= ran;
+            // Only if this call's table went in: another thread's resize
+            // (which won the install) may not have dropped the tombstones
+            // with room to spare.
+            rebuilt |= installed;
             self.finish(map, root, guard);
             if floor == Floor::Leave {
                 return Ok(());
@@ -1097,6 +1112,15 @@ impl<T: Generation> Resizer<T> {
         for moved in 0..share {
             let hint = self.counters.range_hint(guard.slot(), h.generation);
             let Some(taken) = h.cursor.next_chunk(slots, hint.map(|(range, _)| range)) else {
+                // Nothing left to take, but a sub-chunk taken by a party
+                // that panicked will never complete: migrate what is left
+                // here, once, rather than leave the migration open until
+                // something else calls `finish`.
+                if h.cursor.take_abandoned() {
+                    let rearm = AbandonOnUnwind(&h.cursor);
+                    self.finish(map, table, guard);
+                    mem::forget(rearm);
+                }
                 return moved;
             };
             // The sub-chunk this party's previous write fetched ahead (its
@@ -1106,9 +1130,13 @@ impl<T: Generation> Resizer<T> {
             if !fetched {
                 table.prepare_copy(next, taken.sub.clone());
             }
+            // A copy runs user code (`Eq`; a `WordMap`'s hasher): if it
+            // panics, this sub-chunk is never completed.
+            let abandon = AbandonOnUnwind(&h.cursor);
             for i in taken.sub.clone() {
                 map.migrate_slot(table, i, next, guard);
             }
+            mem::forget(abandon);
             match party {
                 Party::Writer => self.counters.helped(guard.slot()),
                 Party::Assistant => self.counters.assisted.bump(),
@@ -1145,11 +1173,25 @@ impl<T: Generation> Resizer<T> {
         let h = table.header();
         if !h.cursor.is_finished() {
             let slots = h.slots();
-            for start in (0..slots).step_by(CHUNK) {
-                let chunk = start..(start + CHUNK).min(slots);
-                table.prepare_copy(next, chunk.clone());
-                for i in chunk {
-                    map.migrate_slot(table, i, next, guard);
+            // Ranges the helpers completed are skipped, and the pass stops
+            // once another party finished the table: several writers that
+            // find resizes stacked each run a pass, and each paid for the
+            // whole table (found by review). What is left is the ranges
+            // still under way, each migrated whole, idempotently.
+            for start in (0..slots).step_by(RANGE) {
+                if h.cursor.range_done(start / RANGE, slots) {
+                    continue;
+                }
+                let end = (start + RANGE).min(slots);
+                for at in (start..end).step_by(CHUNK) {
+                    let chunk = at..(at + CHUNK).min(end);
+                    table.prepare_copy(next, chunk.clone());
+                    for i in chunk {
+                        map.migrate_slot(table, i, next, guard);
+                    }
+                }
+                if h.cursor.is_finished() {
+                    break;
                 }
             }
             h.cursor.set_finished();
@@ -1281,13 +1323,38 @@ impl<T: Generation> Drop for Resizer<T> {
         // `&mut self`: no guard, no other thread. Every table still linked
         // from the root is the map's; retired tables are freed by the
         // map's reclaimer, which drops after this.
-        let mut table = self.root.load(Relaxed);
-        while !table.is_null() {
-            // SAFETY: linked tables are owned by the map and freed once,
-            // here.
-            let mut owned = unsafe { Box::from_raw(table) };
-            table = owned.header_mut().next_exclusive();
-            drop(owned);
+        //
+        // If a table's drop panics (a user's `Drop`), the tables after it
+        // are still dropped as the panic unwinds (`Chain`'s drop; a second
+        // panic aborts, as in std's collections).
+        let mut chain = Chain(self.root.load(Relaxed));
+        while let Some(table) = chain.pop() {
+            drop(table);
+        }
+    }
+}
+
+/// The tables linked from one (`next`), owned: dropping it drops them.
+struct Chain<T: Generation>(*mut T);
+
+impl<T: Generation> Chain<T> {
+    /// The first table, unlinked from the rest.
+    fn pop(&mut self) -> Option<Box<T>> {
+        if self.0.is_null() {
+            return None;
+        }
+        // SAFETY: linked tables are owned by the map (the chain holds them
+        // now) and each is taken off once, here.
+        let mut table = unsafe { Box::from_raw(self.0) };
+        self.0 = table.header_mut().next_exclusive();
+        Some(table)
+    }
+}
+
+impl<T: Generation> Drop for Chain<T> {
+    fn drop(&mut self) {
+        while let Some(table) = self.pop() {
+            drop(table);
         }
     }
 }
@@ -1691,5 +1758,17 @@ mod tests {
         for k in 0..5_400u64 {
             assert_eq!(map.get(&k), Some(k));
         }
+    }
+}
+
+/// Marks a cursor's migration abandoned if dropped, that is, if the code
+/// it guards unwinds (it is forgotten otherwise): a sub-chunk a party took
+/// and did not complete ([`Cursor::abandon`]).
+struct AbandonOnUnwind<'a>(&'a Cursor);
+
+impl Drop for AbandonOnUnwind<'_> {
+    #[cold]
+    fn drop(&mut self) {
+        self.0.abandon();
     }
 }
