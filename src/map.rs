@@ -315,7 +315,11 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     }
 
     /// [`reserve`](HashMap::reserve), returning an error instead of
-    /// panicking or aborting. The map is unchanged on error.
+    /// panicking or aborting. The map is unchanged on error. The error
+    /// covers the table this call allocates: a resize another thread
+    /// started, which the call finishes first, may have to grow its own
+    /// new table when writers have filled it meanwhile, and that
+    /// allocation fails as a writer's does (an abort, like `Vec`'s).
     ///
     /// ```
     /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::new();
