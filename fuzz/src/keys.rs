@@ -32,11 +32,7 @@ impl FKey for u16 {
 impl FKey for String {
     type Q = str;
     fn make(id: u16, _: &Arc<Ledger>) -> String {
-        let mut s = format!("k{id}-");
-        for _ in 0..id % 7 {
-            s.push('x');
-        }
-        s
+        string_key(id)
     }
     fn id(&self) -> u16 {
         let digits = self[1..].split('-').next().unwrap_or("");
@@ -45,6 +41,15 @@ impl FKey for String {
     fn q(&self) -> &str {
         self.as_str()
     }
+}
+
+/// The string key of `id`: `k{id}-` and `id % 7` more bytes.
+pub fn string_key(id: u16) -> String {
+    let mut s = format!("k{id}-");
+    for _ in 0..id % 7 {
+        s.push('x');
+    }
+    s
 }
 
 /// Tracked keys: constructions and drops are counted.
@@ -58,5 +63,24 @@ impl FKey for TKey {
     }
     fn q(&self) -> &TKey {
         self
+    }
+}
+
+/// The key alphabet of the `word` and `sets` targets' `u64` keys: index
+/// `i % 16` picks a class, `i / 16` the low bits. It mixes small values,
+/// values whose top byte is set (`WordMap`'s pending-claim path) and that
+/// share their low 56 bits with a small one, and the extremes 0 and
+/// `u64::MAX`.
+pub fn word_key(i: u8) -> u64 {
+    let low = u64::from(i / 16);
+    match i % 16 {
+        0..=5 => low,
+        6..=8 => low | 0xab << 56,
+        9 => low | 0xff << 56,
+        10 => u64::MAX - low,
+        11 => low << 56,
+        12 => low << 48,
+        13 => 0,
+        _ => low | 1 << 40,
     }
 }

@@ -18,7 +18,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use arbitrary::Arbitrary;
-use lfmap::{Compute, HashMap, HashMapRef, Operation};
+use lfmap::{Compute, HashMap, HashMapRef, Operation, TryReserveError};
+
+use crate::capacity::{assert_reserved, assert_shrunk, huge, RESERVE_MOD};
 
 use crate::keys::FKey;
 use crate::ledger::{Ledger, TVal};
@@ -72,6 +74,23 @@ pub enum Op {
     CloneMap,
     /// `Extend` from a list of pairs.
     Extend(Vec<(u16, u32)>),
+    /// `reserve(additional % RESERVE_MOD)`: the capacity must then hold
+    /// `len + additional`; then up to `additional` new keys (the absent
+    /// ones from `fill` on) are inserted, which must not resize.
+    Reserve {
+        additional: u16,
+        fill: u16,
+    },
+    /// `try_reserve(additional % RESERVE_MOD)`: `Ok`, with room as
+    /// `Reserve`.
+    TryReserve(u16),
+    /// `try_reserve` of a request no table can hold
+    /// ([`huge`](crate::capacity::huge)): `Err(CapacityOverflow)`, and the
+    /// map unchanged (contents and capacity).
+    TryReserveHuge(u8),
+    /// `shrink_to_fit`: the contents unchanged, the capacity the smallest
+    /// that holds them.
+    ShrinkToFit,
 }
 
 /// A planned panic: the `after`-th call (mod 8) of a kind in `on`.
@@ -508,7 +527,78 @@ impl<K: FKey, S: BuildHasher + Clone> Engine<'_, K, S> {
                     self.after_panic(m);
                 }
             }
+            Op::Reserve { additional, fill } => {
+                let a = usize::from(additional % RESERVE_MOD);
+                match guarded(arm, || m.reserve(a)) {
+                    Some(()) => self.fill_reserved(m, a, fill),
+                    None => self.after_panic(m),
+                }
+            }
+            Op::TryReserve(additional) => {
+                let a = usize::from(additional % RESERVE_MOD);
+                match guarded(arm, || m.try_reserve(a)) {
+                    Some(got) => {
+                        assert_eq!(got, Ok(()), "step {step}: try_reserve({a})");
+                        let what = format!("step {step}: try_reserve");
+                        assert_reserved(m.capacity(), self.model.len(), a, &what);
+                    }
+                    None => self.after_panic(m),
+                }
+            }
+            Op::TryReserveHuge(pick) => {
+                let a = huge(pick, self.model.len());
+                let (cap, resizes) = (m.capacity(), self.map.stats().resizes);
+                match guarded(arm, || m.try_reserve(a)) {
+                    Some(got) => {
+                        assert_eq!(
+                            got,
+                            Err(TryReserveError::CapacityOverflow),
+                            "step {step}: try_reserve({a})"
+                        );
+                        assert_eq!(m.capacity(), cap, "step {step}: capacity after Err");
+                        let now = self.map.stats().resizes;
+                        assert_eq!(now, resizes, "step {step}: resized on Err");
+                        check_all(m, &self.model, keys, &self.kl, step);
+                    }
+                    None => self.after_panic(m),
+                }
+            }
+            Op::ShrinkToFit => match guarded(arm, || m.shrink_to_fit()) {
+                Some(()) => {
+                    let what = format!("step {step}: shrink_to_fit");
+                    assert_shrunk(m.capacity(), self.model.len(), &what);
+                    check_all(m, &self.model, keys, &self.kl, step);
+                }
+                None => self.after_panic(m),
+            },
         }
+    }
+
+    /// After `reserve(a)`: room for `a` more keys, and inserting up to `a`
+    /// new keys (the absent ones from `fill` on) starts no resize, even
+    /// where removed keys left tombstones.
+    fn fill_reserved(&mut self, m: &HashMapRef<'_, K, TVal, S>, a: usize, fill: u16) {
+        let step = self.step;
+        let what = format!("step {step}: reserve");
+        assert_reserved(m.capacity(), self.model.len(), a, &what);
+        let resizes = self.map.stats().resizes;
+        let mut added = 0;
+        for j in 0..self.keys {
+            let id = fill.wrapping_add(j) % self.keys;
+            if added == a || self.model.contains_key(&id) {
+                continue;
+            }
+            let v = u64::from(j) << 32 | u64::from(id);
+            let got = m.insert(self.key(id), self.val(v)).map(TVal::v);
+            assert_eq!(got, None, "step {step}: fill insert {id}");
+            self.model.insert(id, v);
+            added += 1;
+        }
+        let now = self.map.stats().resizes;
+        assert_eq!(
+            now, resizes,
+            "step {step}: {added} inserts after reserve({a}) resized"
+        );
     }
 
     /// `retain`: each key present is judged exactly once, on its current
@@ -575,8 +665,9 @@ impl<K: FKey, S: BuildHasher + Clone> Engine<'_, K, S> {
 }
 
 /// Compares the whole map with the model: `iter` yields every key once and
-/// nothing else, with the model's values; `keys`, `values`, `len`,
-/// `is_empty`, `stats` and a lookup of every key of the key space agree.
+/// nothing else, with the model's values; `keys` yields the model's keys
+/// and `values` the model's values (as sorted multisets); `len`,
+/// `is_empty` and a lookup of every key of the key space agree.
 pub fn check_all<K: FKey, S: BuildHasher>(
     m: &HashMapRef<'_, K, TVal, S>,
     model: &Model,
@@ -601,10 +692,16 @@ pub fn check_all<K: FKey, S: BuildHasher>(
         n += 1;
     }
     assert_eq!(n, model.len(), "step {step}: iter count");
-    assert_eq!(m.keys().count(), n, "step {step}: keys count");
-    let sum: u64 = m.values().map(|v| v.v() & 0xffff_ffff).sum();
-    let want: u64 = model.values().map(|v| v & 0xffff_ffff).sum();
-    assert_eq!(sum, want, "step {step}: values");
+    let mut got: Vec<u16> = m.keys().map(FKey::id).collect();
+    let mut want: Vec<u16> = model.keys().copied().collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "step {step}: keys");
+    let mut got: Vec<u64> = m.values().map(TVal::v).collect();
+    let mut want: Vec<u64> = model.values().copied().collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "step {step}: values");
     assert_eq!(m.len(), n, "step {step}: len");
     assert_eq!(m.is_empty(), n == 0, "step {step}: is_empty");
     for id in 0..keys {
