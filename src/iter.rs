@@ -35,6 +35,7 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::iter::FusedIterator;
 
 use crate::raw::slot::{Entry, Held};
 use crate::raw::table::Table;
@@ -93,7 +94,16 @@ where
     fn next(&mut self) -> Option<&'g Entry<K, V>> {
         self.walk.next(self.table, self.guard)
     }
+
+    /// At most one entry per slot not yet visited; other threads' removals
+    /// may leave none.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.walk.remaining()))
+    }
 }
+
+// A walk that returned `None` has passed its last slot and stays there.
+impl<K: Hash + Eq, V, G: ReclaimGuard> FusedIterator for RawIter<'_, K, V, G> {}
 
 /// How many slots a walk scans at a time ([`Slots::live_hint`]): one
 /// 64-bit mask. In a table between its shrink and grow thresholds that is
@@ -122,6 +132,13 @@ impl Walk {
             next: start,
             end,
         }
+    }
+
+    /// At most how many more entries the walk can yield: one per slot not
+    /// yet visited (the marked slots of the group at hand, and every slot
+    /// after it). An iterator's `size_hint` upper bound.
+    pub(crate) fn remaining(&self) -> usize {
+        self.live.count_ones() as usize + (self.end - self.next)
     }
 
     /// The first slot not yet visited (for `Debug`).
@@ -274,6 +291,18 @@ where
         let e = self.walk.next(table, &self.guard)?;
         Some((e.key.clone(), e.value.clone()))
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.walk.remaining()))
+    }
+}
+
+impl<K, V, G> FusedIterator for OwnedIter<'_, K, V, G>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    G: ReclaimGuard,
+{
 }
 
 /// An owning iterator over the entries of a [`HashMap`](crate::HashMap),
@@ -288,11 +317,19 @@ where
 pub struct IntoIter<K, V> {
     table: Box<Table<K, V>>,
     index: usize,
+    /// Entries not yet yielded: the map's length when it was consumed
+    /// (exact then: no other thread can have written since).
+    left: usize,
 }
 
 impl<K, V> IntoIter<K, V> {
-    pub(crate) fn new(table: Box<Table<K, V>>) -> Self {
-        IntoIter { table, index: 0 }
+    /// Yields the `len` entries of `table`.
+    pub(crate) fn new(table: Box<Table<K, V>>, len: usize) -> Self {
+        IntoIter {
+            table,
+            index: 0,
+            left: len,
+        }
     }
 }
 
@@ -313,12 +350,22 @@ impl<K, V> Iterator for IntoIter<K, V> {
             let i = self.index;
             self.index += 1;
             if let Some(pair) = self.table.slots.take_live(i) {
+                self.left = self.left.saturating_sub(1);
                 return Some(pair);
             }
         }
+        self.left = 0;
         None
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
 }
+
+impl<K, V> ExactSizeIterator for IntoIter<K, V> {}
+
+impl<K, V> FusedIterator for IntoIter<K, V> {}
 
 #[cfg(test)]
 mod tests {

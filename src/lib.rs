@@ -63,6 +63,16 @@
 //! and no key is yielded twice. Keys inserted or removed meanwhile may or may
 //! not appear.
 //!
+//! An iteration walks one table, with no resize under way: if another
+//! thread's resize is under way when it starts, the iterator finishes that
+//! migration first, in the calling thread (without waiting for anyone).
+//! That costs up to O(capacity), and runs the keys' `Eq` (a `WordMap`'s
+//! hasher) as any migration does. The same goes for everything built on a
+//! walk: `keys`, `values`, `retain`, `clear`, `Debug`, `PartialEq`,
+//! `Clone` and the rayon `par_iter`s. Iterators report `(0, Some(slots
+//! left))` as their size hint; those that consume a map (`into_iter`) are
+//! exact.
+//!
 //! ## Bad input
 //!
 //! A hasher that returns one hash for every key makes the map slow, not

@@ -6,6 +6,7 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::iter::FusedIterator;
 
 use crate::error::TryReserveError;
 use crate::guard::{LocalGuard, OwnedGuard};
@@ -55,7 +56,16 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 ///
 /// Removed and replaced values are freed only once no pinned handle can
 /// still see them, so `get` can hand out plain references: they live as
-/// long as the handle they came from.
+/// long as the handle they came from. Freeing runs the values' and keys'
+/// `Drop` later, a few at a time, inside some thread's later operation on
+/// the map (any thread's, not necessarily the remover's), or when the map
+/// drops: a `Drop` that takes a lock held around map calls can deadlock.
+///
+/// Not async-signal-safe: do not use a map from a signal handler (a pin
+/// interrupted before it is announced leaves the handler's reads
+/// unprotected). Not fork-safe either: a child forked while other threads
+/// use a map must not touch it, or any other lfmap map, before `exec`
+/// (locks and pins those threads held stay held in the child).
 ///
 /// ```
 /// use lfmap::HashMap;
@@ -153,8 +163,10 @@ impl<K, V, S> HashMap<K, V, S> {
     ///
     /// References returned by the handle stay valid as long as it lives,
     /// even if another thread removes the entry meanwhile. A handle delays
-    /// the freeing of memory removed by any thread, so keep handles
-    /// short-lived in long-running loops (pin per request, not per thread).
+    /// the freeing of memory removed by any thread from any map (epochs are
+    /// process-wide), so keep handles short-lived in long-running loops
+    /// (pin per request, not per thread). A handle leaked with
+    /// `mem::forget` holds every later free in the process back for good.
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -662,7 +674,8 @@ where
 
     /// Returns the value for `key`, inserting `value` first if the key is
     /// absent. Among racing callers for one key exactly one inserts, and all
-    /// of them get the winner's value.
+    /// of them get the winner's value (unless another thread removes the
+    /// key meanwhile: a caller after the removal inserts again).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -873,7 +886,8 @@ where
     }
 
     /// An iterator over the entries. Weakly consistent, never blocks: see
-    /// the [iteration guarantee](crate#iteration).
+    /// the [iteration guarantee](crate#iteration), and what starting one
+    /// costs while a resize is under way.
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -1031,7 +1045,15 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Iter<'g, K, V, G> {
     fn next(&mut self) -> Option<Self::Item> {
         self.raw.next().map(|e| (&e.key, &e.value))
     }
+
+    /// `(0, Some(slots not yet visited))`: other threads may remove what
+    /// is left.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.raw.size_hint()
+    }
 }
+
+impl<K: Hash + Eq, V, G: ReclaimGuard> FusedIterator for Iter<'_, K, V, G> {}
 
 /// Iterator over keys, from [`HashMapRef::keys`].
 ///
@@ -1059,7 +1081,13 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Keys<'g, K, V, G> {
     fn next(&mut self) -> Option<&'g K> {
         self.iter.next().map(|(k, _)| k)
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
 }
+
+impl<K: Hash + Eq, V, G: ReclaimGuard> FusedIterator for Keys<'_, K, V, G> {}
 
 /// Iterator over values, from [`HashMapRef::values`].
 ///
@@ -1087,7 +1115,13 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Values<'g, K, V, G> {
     fn next(&mut self) -> Option<&'g V> {
         self.iter.next().map(|(_, v)| v)
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
 }
+
+impl<K: Hash + Eq, V, G: ReclaimGuard> FusedIterator for Values<'_, K, V, G> {}
 
 impl<'h, 'map, K, V, S, G> IntoIterator for &'h HashMapRef<'map, K, V, S, G>
 where
@@ -1166,7 +1200,9 @@ where
     /// assert_eq!(pairs, [(1, String::from("one"))]);
     /// ```
     fn into_iter(mut self) -> IntoIter<K, V> {
-        IntoIter::new(self.raw.take_root())
+        // The length first: `take_root` leaves the map empty.
+        let len = self.raw.len();
+        IntoIter::new(self.raw.take_root(), len)
     }
 }
 

@@ -17,6 +17,7 @@ mod word;
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::iter::FusedIterator;
 
 pub use self::word::{WordSet, WordSetIter};
 use crate::guard::{LocalGuard, OwnedGuard};
@@ -541,7 +542,13 @@ impl<'g, T: Hash + Eq, G: ReclaimGuard> Iterator for SetIter<'g, T, G> {
     fn next(&mut self) -> Option<&'g T> {
         self.keys.next()
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.keys.size_hint()
+    }
 }
+
+impl<T: Hash + Eq, G: ReclaimGuard> FusedIterator for SetIter<'_, T, G> {}
 
 /// An iterator that owns its pinned handle and yields clones of the
 /// elements, from `IntoIterator` for [`HashSetRef`] (by value). Same
@@ -573,6 +580,17 @@ where
     fn next(&mut self) -> Option<T> {
         self.iter.next().map(|(k, ())| k)
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<T, G> FusedIterator for SetOwnedIter<'_, T, G>
+where
+    T: Hash + Eq + Clone,
+    G: ReclaimGuard,
+{
 }
 
 /// An owning iterator over the elements of a [`HashSet`], from its
@@ -600,7 +618,15 @@ impl<T> Iterator for SetIntoIter<T> {
     fn next(&mut self) -> Option<T> {
         self.iter.next().map(|(k, ())| k)
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
 }
+
+impl<T> ExactSizeIterator for SetIntoIter<T> {}
+
+impl<T> FusedIterator for SetIntoIter<T> {}
 
 impl<T, S> IntoIterator for HashSet<T, S>
 where

@@ -95,6 +95,48 @@ fn into_iter_yields_every_entry_once_even_mid_resize() {
     }
 }
 
+/// The consuming iterators know their length exactly (so `collect`
+/// sizes its target once) and count down as they go; every iterator is
+/// fused and bounds its size hint by the slots it has left.
+#[test]
+fn iterators_report_their_lengths_and_stay_finished() {
+    use std::iter::FusedIterator;
+    fn fused<I: FusedIterator>(_: &I) {}
+    let map: HashMap<u64, u64> = (0..1_000u64).map(|i| (i, i)).collect();
+    {
+        let m = map.pin();
+        for i in (0..1_000u64).step_by(4) {
+            m.remove(&i);
+        }
+        let mut iter = m.iter();
+        fused(&iter);
+        let (low, high) = iter.size_hint();
+        assert_eq!(low, 0);
+        assert!(high.is_some_and(|h| h >= 750), "{high:?}");
+        assert_eq!(iter.by_ref().count(), 750);
+        assert_eq!(iter.size_hint(), (0, Some(0)));
+        assert!(iter.next().is_none());
+    }
+    let mut into = map.into_iter();
+    assert_eq!(into.len(), 750);
+    into.next();
+    assert_eq!(into.len(), 749);
+    assert_eq!(into.by_ref().count(), 749);
+    assert_eq!((into.len(), into.next()), (0, None));
+
+    let set: lfmap::HashSet<u64> = (0..100u64).collect();
+    let into = set.into_iter();
+    assert_eq!(into.len(), 100);
+    assert_eq!(into.count(), 100);
+
+    let words: lfmap::WordMap<u64, u64> = (0..100u64).map(|i| (i, i)).collect();
+    let mut iter = words.iter();
+    fused(&iter);
+    assert!(iter.size_hint().1.is_some_and(|h| h >= 100));
+    assert_eq!(iter.by_ref().count(), 100);
+    assert_eq!((iter.size_hint(), iter.next()), ((0, Some(0)), None));
+}
+
 #[test]
 fn into_iter_partly_consumed_drops_the_rest_once() {
     let values = Ledger::new();

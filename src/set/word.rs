@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::hash::BuildHasher;
+use std::iter::FusedIterator;
 
 use crate::map::DefaultHashBuilder;
 use crate::stats::{ProbeStats, Stats};
@@ -343,7 +344,13 @@ impl<T: WordSized, S: BuildHasher> Iterator for WordSetIter<'_, T, S> {
     fn next(&mut self) -> Option<T> {
         self.iter.next().map(|(k, _)| k)
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
 }
+
+impl<T: WordSized, S: BuildHasher> FusedIterator for WordSetIter<'_, T, S> {}
 
 impl<'s, T: WordSized, S: BuildHasher> IntoIterator for &'s WordSet<T, S> {
     type Item = T;

@@ -19,6 +19,7 @@ pub(crate) mod table;
 
 use std::fmt;
 use std::hash::BuildHasher;
+use std::iter::FusedIterator;
 use std::marker::PhantomData;
 
 pub use self::bits::{WordInteger, WordSized};
@@ -52,7 +53,10 @@ use crate::stats::{ProbeStats, Stats};
 /// pin is two plain stores to the thread's own record (no locked instruction), and the
 /// thread that retires a table, once per resize, pays for the barrier.
 /// Methods pin internally; no guard is needed. Pinning is not
-/// async-signal-safe: do not use a `WordMap` from a signal handler.
+/// async-signal-safe: do not use a `WordMap` from a signal handler (a pin
+/// interrupted before it is announced leaves the handler's reads
+/// unprotected). Nor fork-safe: a child forked while other threads use a
+/// map must not touch one before `exec`.
 ///
 /// ```
 /// use lfmap::WordMap;
@@ -136,9 +140,17 @@ impl<K: WordSized, V: WordSized> WordMap<K, V> {
     }
 }
 
-impl<K: WordSized, V: WordSized> Default for WordMap<K, V> {
+impl<K: WordSized, V: WordSized, S: BuildHasher + Default> Default for WordMap<K, V, S> {
+    /// An empty map with the hasher's default (as `HashMap`'s and the
+    /// sets').
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u32, u32, std::collections::hash_map::RandomState> =
+    ///     Default::default();
+    /// assert!(map.is_empty());
+    /// ```
     fn default() -> Self {
-        Self::new()
+        Self::with_hasher(S::default())
     }
 }
 
@@ -659,7 +671,16 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Iter<'_, K, V, S> 
         let table = unsafe { &*self.table };
         raw::next_live(table, &mut self.walk).map(|(k, v)| (K::from_word(k), V::from_word(v)))
     }
+
+    /// `(0, Some(slots not yet visited))`: other threads may remove what
+    /// is left.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.walk.remaining()))
+    }
 }
+
+// A walk that returned `None` has passed its last slot and stays there.
+impl<K: WordSized, V: WordSized, S: BuildHasher> FusedIterator for Iter<'_, K, V, S> {}
 
 /// Iterator over a [`WordMap`]'s keys, from [`WordMap::keys`].
 ///
@@ -684,7 +705,13 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Keys<'_, K, V, S> 
     fn next(&mut self) -> Option<K> {
         self.iter.next().map(|(k, _)| k)
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
 }
+
+impl<K: WordSized, V: WordSized, S: BuildHasher> FusedIterator for Keys<'_, K, V, S> {}
 
 /// Iterator over a [`WordMap`]'s values, from [`WordMap::values`].
 ///
@@ -709,7 +736,13 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Values<'_, K, V, S
     fn next(&mut self) -> Option<V> {
         self.iter.next().map(|(_, v)| v)
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
 }
+
+impl<K: WordSized, V: WordSized, S: BuildHasher> FusedIterator for Values<'_, K, V, S> {}
 
 impl<'m, K: WordSized, V: WordSized, S: BuildHasher> IntoIterator for &'m WordMap<K, V, S> {
     type Item = (K, V);
