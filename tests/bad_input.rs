@@ -736,6 +736,24 @@ fn unwinding_through_a_pin_runs_no_other_drop() {
         }));
         assert_planned(r);
     }
+    // Writes from a destructor that a panic runs (a RAII guard that
+    // records something in a map): their retirements seal batches and
+    // would scan and free, but not while the thread unwinds.
+    struct WritesOnDrop<'a>(&'a HashMap<u64, Bomb>);
+    impl Drop for WritesOnDrop<'_> {
+        fn drop(&mut self) {
+            for i in 0..1_000u64 {
+                self.0.pin().insert(i % 100, Bomb);
+            }
+        }
+    }
+    for _ in 0..20 {
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            let _writes = WritesOnDrop(&map);
+            panic!("planned panic with writes in a destructor");
+        }));
+        assert_planned(r);
+    }
     DROP_PANICS.store(false, SeqCst);
     drop(map);
 }
