@@ -263,6 +263,11 @@ impl<K, V> Drop for Table<K, V> {
         struct Resume<'t, K, V>(&'t mut Table<K, V>);
         impl<K, V> Drop for Resume<'_, K, V> {
             fn drop(&mut self) {
+                // Unwinding under loom: leave loom's state alone (`sync.rs`;
+                // there the pass is not resumable, and a model has failed).
+                if crate::sync::loom_unwinding() {
+                    return;
+                }
                 self.0.free_rest();
             }
         }
@@ -295,6 +300,10 @@ impl<K, V> Table<K, V> {
         }
         impl<K, V> Drop for Rest<'_, K, V> {
             fn drop(&mut self) {
+                // Unwinding under loom: leave loom's state alone (`sync.rs`).
+                if crate::sync::loom_unwinding() {
+                    return;
+                }
                 for parked in self.taken.by_ref() {
                     // SeqCst: as every push onto `deferred` (exclusive
                     // access here: any order would do).

@@ -313,17 +313,6 @@ impl Cursor {
         false
     }
 
-    /// Whether every sub-chunk of range `r` (of a table of `slots` slots)
-    /// was completed. Acquire: reads the last of the range word's
-    /// read-modify-writes, whose release sequence carries every completed
-    /// sub-chunk's copies (`complete`); a `finish` pass that skips the
-    /// range therefore happens after them, and its `set_finished`
-    /// publishes them with its own.
-    #[inline]
-    pub(crate) fn range_done(&self, r: usize, slots: usize) -> bool {
-        self.ranges[r].load(Acquire) >> 32 >= Self::subs_in(r, slots)
-    }
-
     /// Records that a party's sub-chunk was abandoned ([`Shared`]'s
     /// `abandoned`).
     #[cold]
@@ -331,8 +320,7 @@ impl Cursor {
         self.shared.abandoned.store(true, Relaxed);
     }
 
-    /// Takes the abandoned mark, if set: the caller runs the `finish` pass
-    /// (and marks the cursor abandoned again if that pass panics too).
+    /// Takes the abandoned mark, if set: the caller runs the `finish` pass.
     #[inline]
     pub(crate) fn take_abandoned(&self) -> bool {
         self.shared.abandoned.load(Relaxed) && self.shared.abandoned.swap(false, Relaxed)

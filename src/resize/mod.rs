@@ -69,8 +69,8 @@
 //! [`MAX_SHARE`] in a shrink, plus its own key's slot, and faults in at
 //! most one memory step of a prepared table; only when a resize is left
 //! unfinished while the next one is already needed does a writer
-//! finish the older one: a pass over the ranges not yet completed,
-//! O(slots) at worst (also after a panic left a sub-chunk abandoned).
+//! finish the older one, O(slots) (also once after a panic left a
+//! sub-chunk abandoned).
 
 pub(crate) mod assist;
 pub(crate) mod cursor;
@@ -86,7 +86,7 @@ use std::ops::Range;
 use crossbeam_utils::CachePadded;
 
 pub(crate) use self::assist::Party;
-use self::cursor::{Cursor, CHUNK, RANGE};
+use self::cursor::{Cursor, CHUNK};
 use self::memory::alloc_failed;
 use self::policy::Shrink;
 use self::probe::Placement;
@@ -1116,10 +1116,12 @@ impl<T: Generation> Resizer<T> {
                 // that panicked will never complete: migrate what is left
                 // here, once, rather than leave the migration open until
                 // something else calls `finish`.
+                // Not marked again if the pass panics too (a copy that
+                // panics every time): then every later write would run a
+                // pass and panic; the migration is left to a stacked
+                // resize or an iteration, as before.
                 if h.cursor.take_abandoned() {
-                    let rearm = AbandonOnUnwind(&h.cursor);
                     self.finish(map, table, guard);
-                    mem::forget(rearm);
                 }
                 return moved;
             };
@@ -1173,25 +1175,11 @@ impl<T: Generation> Resizer<T> {
         let h = table.header();
         if !h.cursor.is_finished() {
             let slots = h.slots();
-            // Ranges the helpers completed are skipped, and the pass stops
-            // once another party finished the table: several writers that
-            // find resizes stacked each run a pass, and each paid for the
-            // whole table (found by review). What is left is the ranges
-            // still under way, each migrated whole, idempotently.
-            for start in (0..slots).step_by(RANGE) {
-                if h.cursor.range_done(start / RANGE, slots) {
-                    continue;
-                }
-                let end = (start + RANGE).min(slots);
-                for at in (start..end).step_by(CHUNK) {
-                    let chunk = at..(at + CHUNK).min(end);
-                    table.prepare_copy(next, chunk.clone());
-                    for i in chunk {
-                        map.migrate_slot(table, i, next, guard);
-                    }
-                }
-                if h.cursor.is_finished() {
-                    break;
+            for start in (0..slots).step_by(CHUNK) {
+                let chunk = start..(start + CHUNK).min(slots);
+                table.prepare_copy(next, chunk.clone());
+                for i in chunk {
+                    map.migrate_slot(table, i, next, guard);
                 }
             }
             h.cursor.set_finished();

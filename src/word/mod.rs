@@ -140,17 +140,12 @@ impl<K: WordSized, V: WordSized> WordMap<K, V> {
     }
 }
 
-impl<K: WordSized, V: WordSized, S: BuildHasher + Default> Default for WordMap<K, V, S> {
-    /// An empty map with the hasher's default (as `HashMap`'s and the
-    /// sets').
-    ///
-    /// ```
-    /// let map: lfmap::WordMap<u32, u32, std::collections::hash_map::RandomState> =
-    ///     Default::default();
-    /// assert!(map.is_empty());
-    /// ```
+/// For the default hasher only, so that `WordMap::default()` infers it
+/// (a generic `S` would need a type annotation at every such call); with
+/// another hasher, `WordMap::with_hasher(S::default())`.
+impl<K: WordSized, V: WordSized> Default for WordMap<K, V> {
     fn default() -> Self {
-        Self::with_hasher(S::default())
+        Self::new()
     }
 }
 
