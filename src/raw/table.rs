@@ -108,25 +108,7 @@ impl<K, V> Table<K, V> {
     /// yet retired go back on the stack, where the table's drop frees them
     /// (found by review: they leaked).
     pub(crate) fn drain_deferred(&self, guard: &impl ReclaimGuard) {
-        /// The entries taken and not yet retired, put back if dropped
-        /// early (an unwind).
-        struct Rest<'t, K, V> {
-            table: &'t Table<K, V>,
-            taken: Taken<Parked<K, V>>,
-        }
-        impl<K, V> Drop for Rest<'_, K, V> {
-            fn drop(&mut self) {
-                // Unwinding under loom: leave loom's state alone (`sync.rs`).
-                if crate::sync::loom_unwinding() {
-                    return;
-                }
-                for parked in self.taken.by_ref() {
-                    // SeqCst: as every push onto `deferred`.
-                    self.table.deferred.push(parked, Ordering::SeqCst);
-                }
-            }
-        }
-        let mut rest = Rest {
+        let mut rest = ParkedRest {
             table: self,
             // SeqCst: the promoter's side of the pattern `defer_retire`
             // states.
@@ -244,6 +226,27 @@ impl<K, V> Retire for Table<K, V> {
     }
 }
 
+/// Parked entries taken off a table's `deferred` stack and not yet retired
+/// or freed: put back on it if dropped early (a user's `Drop` panicked),
+/// for the table's drop or a resumed pass to free.
+struct ParkedRest<'t, K, V> {
+    table: &'t Table<K, V>,
+    taken: Taken<Parked<K, V>>,
+}
+
+impl<K, V> Drop for ParkedRest<'_, K, V> {
+    fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        for parked in self.taken.by_ref() {
+            // SeqCst: as every push onto `deferred`.
+            self.table.deferred.push(parked, Ordering::SeqCst);
+        }
+    }
+}
+
 impl<K, V> Drop for Table<K, V> {
     /// Frees the entries this table owns: every claimed word that is a
     /// keyed tombstone, or live and not handed to the next table; plus the
@@ -292,27 +295,8 @@ impl<K, V> Table<K, V> {
             };
             self.freed_to = self.slots.free_owned(self.freed_to, budget);
         }
-        /// The parked entries taken and not yet freed, put back if dropped
-        /// early (an unwind), for the resumed pass.
-        struct Rest<'t, K, V> {
-            table: &'t Table<K, V>,
-            taken: Taken<Parked<K, V>>,
-        }
-        impl<K, V> Drop for Rest<'_, K, V> {
-            fn drop(&mut self) {
-                // Unwinding under loom: leave loom's state alone (`sync.rs`).
-                if crate::sync::loom_unwinding() {
-                    return;
-                }
-                for parked in self.taken.by_ref() {
-                    // SeqCst: as every push onto `deferred` (exclusive
-                    // access here: any order would do).
-                    self.table.deferred.push(parked, Ordering::SeqCst);
-                }
-            }
-        }
         let taken = self.deferred.take_all_mut();
-        let mut rest = Rest { table: self, taken };
+        let mut rest = ParkedRest { table: self, taken };
         for Parked(entry) in rest.taken.by_ref() {
             // SAFETY: parked entries are owned by the stack, and nothing can
             // reach this table any more; each is taken off once.

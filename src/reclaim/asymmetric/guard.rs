@@ -250,7 +250,7 @@ impl Drop for TableGuard<'_> {
             release.0 = Some(self.record);
             tick = self.owner.owned_tick();
         }
-        let scan = frees_allowed(self.retired.get() || tick);
+        let scan = (self.retired.get() || tick) && frees_allowed();
         if tick && scan {
             self.owner.tick_draining();
         }
@@ -263,16 +263,17 @@ impl Drop for TableGuard<'_> {
     }
 }
 
-/// Whether an unpin that is `due` to free (a scan tick, or a table the
-/// guard retired) may: not while the thread unwinds. A guard dropped by a
-/// panic of user code inside an operation (`Hash`, `Eq`, a closure) would
-/// otherwise run other users' `Drop`s in its frees, and one that panicked
-/// then would abort the process (a panic during a panic). What it would
-/// have freed waits for a later pin's tick. (Found by review.) The check
-/// runs only when the unpin is due to free, about one in 61.
+/// Whether this thread may free now: not while it unwinds. A guard
+/// dropped, or a write made by a destructor, while a panic of user code
+/// unwinds (`Hash`, `Eq`, a closure) would otherwise run other users'
+/// `Drop`s in its frees, and one that panicked then would abort the process
+/// (a panic during a panic). What it would have freed waits for a later
+/// pin, seal or step. (Found by review.) Callers check it only when they
+/// are about to free (an unpin's tick, about one in 61; a bag with objects
+/// ready; a seal; a draining step).
 #[inline]
-fn frees_allowed(due: bool) -> bool {
-    due && !std::thread::panicking()
+pub(super) fn frees_allowed() -> bool {
+    !std::thread::panicking()
 }
 
 /// Gives a record back when dropped (after a guard's `after_unpin`, also
@@ -358,7 +359,7 @@ impl Drop for TableOwnedGuard<'_> {
         // Released after `after_unpin`, as in `TableGuard::drop`.
         let _release = ReleaseOnDrop(Some(self.record));
         let tick = self.owner.owned_tick();
-        let scan = frees_allowed(self.retired.get() || tick);
+        let scan = (self.retired.get() || tick) && frees_allowed();
         if tick && scan {
             self.owner.tick_draining();
         }

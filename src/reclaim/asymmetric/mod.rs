@@ -328,10 +328,8 @@ impl TableReclaim {
             if let Some(batch) = bag.push(Deferred::new(ptr)) {
                 self.seal(batch, bag);
             }
-            // Not while the thread unwinds (`guard.rs`, `frees_allowed`):
-            // a write from a destructor run by a panic would run other
-            // values' `Drop`s, and a panic there aborts.
-            if bag.has_ready() && !std::thread::panicking() {
+            // Not while the thread unwinds (`guard::frees_allowed`).
+            if bag.has_ready() && guard::frees_allowed() {
                 bag.free_ready(bags::FREE_PER_RETIREMENT);
             }
         }
@@ -360,10 +358,10 @@ impl TableReclaim {
         // (Acquire) happens after every unlink of its objects, so the bump
         // it makes for them comes after those unlinks (`reclaim`).
         self.retired.push(retired);
-        // No scan while the thread unwinds (as in `retire_in`): a later
-        // seal or tick scans.
+        // No scan while the thread unwinds (`guard::frees_allowed`): a
+        // later seal or tick scans.
         // SAFETY: the caller holds `bag`'s record.
-        if std::thread::panicking() || !unsafe { self.reclaim_into(Some(bag)) } {
+        if !guard::frees_allowed() || !unsafe { self.reclaim_into(Some(bag)) } {
             // Relaxed: a heuristic sizing a later scan's work.
             self.skipped.fetch_add(1, Relaxed);
         }
@@ -753,7 +751,7 @@ impl TableReclaim {
     #[inline]
     fn before_write(&self) {
         // Under loom tables are freed whole (`TABLE_STEP`): nothing to step.
-        if !cfg!(loom) && guard::write_step_due() && !std::thread::panicking() {
+        if !cfg!(loom) && guard::write_step_due() && guard::frees_allowed() {
             self.step_draining();
         }
     }
