@@ -45,9 +45,9 @@ pub(crate) struct PerRecord<T> {
 
 impl<T> PerRecord<T> {
     /// An empty directory whose values `make` builds.
-    pub(crate) fn new(make: fn() -> T) -> Self {
+    pub(crate) const fn new(make: fn() -> T) -> Self {
         PerRecord {
-            segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            segments: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS],
             make,
         }
     }

@@ -77,6 +77,45 @@ struct Local {
     /// Writes on this thread until its next step of the tables its maps
     /// free in steps ([`STEP_PERIOD`]; a countdown, as `tick`).
     writes: Cell<u32>,
+    /// The record of the last owned guard dropped on this thread, kept
+    /// (still taken) for the next owned guard pinned here: most owned
+    /// guards live and die on one thread, one at a time, and then reuse a
+    /// record with no atomic read-modify-write (a claim from the registry
+    /// costs two: `registry.rs`). Given back when the thread exits. (Not
+    /// under loom: a hand-over within one thread, with nothing to explore,
+    /// and the models' claims stay as they were.)
+    #[cfg(not(loom))]
+    spare: Cell<Option<&'static Record>>,
+}
+
+/// A record for an owned guard: this thread's spare, or a claim.
+#[inline]
+fn claim_owned() -> &'static Record {
+    #[cfg(not(loom))]
+    if let Ok(Some(r)) = LOCAL.try_with(|l| l.spare.take()) {
+        return r;
+    }
+    GLOBAL.claim()
+}
+
+/// Gives an owned guard's record back: kept as this thread's spare if it
+/// has none (and its locals are alive), else to the registry.
+#[inline]
+fn release_owned(r: &'static Record) {
+    #[cfg(not(loom))]
+    {
+        let kept = LOCAL.try_with(|l| {
+            let empty = l.spare.get().is_none();
+            if empty {
+                l.spare.set(Some(r));
+            }
+            empty
+        });
+        if kept == Ok(true) {
+            return;
+        }
+    }
+    GLOBAL.release(r);
 }
 
 /// Unpins between two pacing scans of one thread. Prime, so that a thread
@@ -127,8 +166,12 @@ impl Drop for Local {
         // guard drops (`TableGuard::drop`).
         if let Some(r) = self.record.get() {
             if r.depth() == 0 {
-                r.release();
+                GLOBAL.release(r);
             }
+        }
+        #[cfg(not(loom))]
+        if let Some(r) = self.spare.take() {
+            GLOBAL.release(r);
         }
     }
 }
@@ -136,7 +179,7 @@ impl Drop for Local {
 #[cfg(not(loom))]
 thread_local! {
     static LOCAL: Local = const {
-        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0) }
+        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0), spare: Cell::new(None) }
     };
 }
 
@@ -165,7 +208,7 @@ const UNPIN: crate::sync::Ordering = crate::sync::Ordering::Relaxed;
 /// A pin of the current thread.
 pub(crate) struct TableGuard<'a> {
     owner: &'a TableReclaim,
-    record: &'a Record,
+    record: &'static Record,
     pin: Pin,
     /// This guard retired a table: try to free it when unpinning.
     retired: Cell<bool>,
@@ -173,7 +216,7 @@ pub(crate) struct TableGuard<'a> {
 }
 
 impl<'a> TableGuard<'a> {
-    fn new(owner: &'a TableReclaim, record: &'a Record, pin: Pin) -> Self {
+    fn new(owner: &'a TableReclaim, record: &'static Record, pin: Pin) -> Self {
         TableGuard {
             owner,
             record,
@@ -207,7 +250,11 @@ impl<'a> TableGuard<'a> {
             }
             // The thread-local is gone (a pin from a thread-local's
             // destructor): pin with a record of the guard's own.
-            Err(_) => TableGuard::new(owner, owner.claim_and_announce(), Pin::Own),
+            Err(_) => {
+                let r = GLOBAL.claim();
+                GLOBAL.announce(r);
+                TableGuard::new(owner, r, Pin::Own)
+            }
         }
     }
 }
@@ -278,9 +325,9 @@ pub(super) fn frees_allowed() -> bool {
 
 /// Gives a record back when dropped (after a guard's `after_unpin`, also
 /// while a panic from it unwinds).
-struct ReleaseOnDrop<'a>(Option<&'a Record>);
+struct ReleaseOnDrop(Option<&'static Record>);
 
-impl Drop for ReleaseOnDrop<'_> {
+impl Drop for ReleaseOnDrop {
     #[inline]
     fn drop(&mut self) {
         // Unwinding under loom (`after_unpin` panicked: a model failed):
@@ -289,7 +336,7 @@ impl Drop for ReleaseOnDrop<'_> {
             return;
         }
         if let Some(record) = self.0 {
-            record.release();
+            release_owned(record);
         }
     }
 }
@@ -331,7 +378,7 @@ impl ReclaimGuard for TableGuard<'_> {
 /// without synchronisation by the record's holder alone.
 pub(crate) struct TableOwnedGuard<'a> {
     owner: &'a TableReclaim,
-    record: &'a Record,
+    record: &'static Record,
     /// This guard retired a table: try to free it when unpinning (as
     /// [`TableGuard`]'s; the cell also makes the guard `!Sync`).
     retired: Cell<bool>,
@@ -342,7 +389,11 @@ impl<'a> TableOwnedGuard<'a> {
     pub(super) fn pin(owner: &'a TableReclaim) -> Self {
         TableOwnedGuard {
             owner,
-            record: owner.claim_and_announce(),
+            record: {
+                let r = claim_owned();
+                GLOBAL.announce(r);
+                r
+            },
             retired: Cell::new(false),
         }
     }

@@ -273,13 +273,6 @@ impl TableReclaim {
         &GLOBAL
     }
 
-    /// Claims a record of the domain and pins with it.
-    fn claim_and_announce(&self) -> &Record {
-        let r = self.domain().claim();
-        self.domain().announce(r);
-        r
-    }
-
     /// Queues `ptr`, a large object retired rarely (a table), to be freed
     /// once no pin can hold it: the epoch is bumped for it at once, so the
     /// next scan that finds every pin past the bump frees it.

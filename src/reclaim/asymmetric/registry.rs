@@ -6,8 +6,18 @@
 //! to an owned guard, and says whether its holder is pinned and at which
 //! epoch. Records are never freed: a record whose holder is gone is claimed
 //! by the next party that needs one. The registry is a push-only
-//! [`Stack`] of padded records, walked by claims and by scans; under loom
-//! each execution's records are freed by the graveyard once it is over.
+//! [`Stack`] of padded records, walked by scans; under loom each
+//! execution's records are freed by the graveyard once it is over.
+//!
+//! A claim takes the free record with the *lowest* index ([`Numbered`]).
+//! Every map keeps per-record values by index (`directory.rs`), allocated
+//! up to the highest index that touched it; were a claim to take any free
+//! record, a spike of threads or owned guards (a blocking pool growing to
+//! hundreds of threads, then shrinking) would leave later threads holding
+//! high indices, and every map made afterwards would allocate directories
+//! of that size (hundreds of KiB per map at a few hundred records) and sum
+//! them in every `len`. Lowest first, indices stay as dense as the parties
+//! alive at once.
 
 use std::mem::ManuallyDrop;
 #[cfg(loom)]
@@ -16,12 +26,16 @@ use std::ptr::NonNull;
 use crossbeam_utils::CachePadded;
 
 use super::barrier;
+#[cfg(not(loom))]
+use super::directory::PerRecord;
 use super::epoch::{Announcement, Epoch, GlobalEpoch};
 #[cfg(loom)]
 use super::graveyard;
 use crate::reclaim::stack::Stack;
 use crate::sync::stat::AtomicUsize;
 use crate::sync::{AtomicBool, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicPtr, AtomicU64};
 use Ordering::{Acquire, Relaxed, Release};
 
 /// One pinning party's record.
@@ -102,11 +116,16 @@ impl Record {
         self.depth.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Gives the record back. Its holder must not be pinned.
-    pub(super) fn release(&self) {
-        // Release: the next claimer (Acquire CAS in `claim`) sees our last
-        // store, the unpinning one.
-        self.taken.store(false, Release);
+    /// Takes the record if it is free.
+    fn try_take(&self) -> bool {
+        // Acquire on success: the previous holder's last store (its
+        // unpinning one) happens before our use. The Relaxed pre-check
+        // only skips a CAS that would fail.
+        !self.taken.load(Relaxed)
+            && self
+                .taken
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
     }
 }
 
@@ -125,6 +144,10 @@ pub(super) struct Domain {
     /// atomic, std's even under loom: only the uniqueness of indices
     /// matters, which the read-modify-write gives.)
     count: AtomicUsize,
+    /// The records by index, and which are taken: how a claim finds the
+    /// lowest free one. (Not under loom: a model's few records are walked.)
+    #[cfg(not(loom))]
+    numbered: Numbered,
     /// Under loom: this execution's records, freed with the domain.
     #[cfg(loom)]
     allocated: Allocated,
@@ -150,6 +173,7 @@ impl Domain {
             epoch: GlobalEpoch::new(),
             records: ManuallyDrop::new(Stack::new()),
             count: AtomicUsize::new(0),
+            numbered: Numbered::new(),
         }
     }
 
@@ -173,19 +197,18 @@ impl Domain {
         unsafe { self.records.iter() }.map(|r| &**r)
     }
 
-    /// Claims a free record, or adds a new one.
+    /// Claims the free record with the lowest index (`Numbered`), or adds
+    /// a new one.
     pub(super) fn claim(&self) -> &Record {
-        for r in self.records() {
-            // Acquire on success: the previous holder's last store (its
-            // unpinning one) happens before our use. The Relaxed pre-check
-            // only skips a CAS that would fail.
-            if !r.taken.load(Relaxed)
-                && r.taken
-                    .compare_exchange(false, true, Acquire, Relaxed)
-                    .is_ok()
-            {
-                return r;
-            }
+        #[cfg(not(loom))]
+        if let Some(r) = self.numbered.take_lowest(self.count.load(Relaxed)) {
+            return r;
+        }
+        // Under loom: the few records of a model, walked (the claim's
+        // protocol, `try_take` and `release`, is the same).
+        #[cfg(loom)]
+        if let Some(r) = self.records().find(|r| r.try_take()) {
+            return r;
         }
         let record = CachePadded::new(Record {
             announcement: Announcement::unpinned(),
@@ -201,7 +224,22 @@ impl Domain {
         self.allocated.push(r);
         // SAFETY: records are never freed while the domain is in use (see
         // `records`).
-        unsafe { r.as_ref() }
+        let r = unsafe { r.as_ref() };
+        #[cfg(not(loom))]
+        self.numbered.add(r);
+        r
+    }
+
+    /// Gives `r`, one of this domain's records, back. Its holder must not
+    /// be pinned.
+    pub(super) fn release(&self, r: &Record) {
+        // First the hint, then the record: while the record is ours nobody
+        // else clears or sets its bit (`Numbered`).
+        #[cfg(not(loom))]
+        self.numbered.mark_free(r.index);
+        // Release: the next claimer (Acquire CAS in `try_take`) sees our
+        // last store, the unpinning one.
+        r.taken.store(false, Release);
     }
 
     /// The oldest epoch a record is pinned at, or `None` if none is pinned.
@@ -241,6 +279,99 @@ impl Domain {
         r.announcement.pin(e, order);
         barrier::light();
     }
+}
+
+/// The records by index, and a hint of which are taken: one bit per
+/// record, 64 to a word.
+///
+/// The hint is exact but for one transient state. A claim takes a record
+/// (its `taken` CAS, the protocol's authority) and then sets its bit; a
+/// release clears the bit and then frees the record. So between a claim's
+/// CAS and its bit, and between a release's bit and its store, the bit is
+/// clear while the record is taken: a claimer that tries it fails its CAS
+/// and goes on. The opposite, a set bit on a free record, cannot happen:
+/// each holder sets its bit before it clears it (program order), and the
+/// next holder's set follows the last holder's clear, because its CAS
+/// reads the store that followed that clear (Release, Acquire). All bit
+/// operations on a word are read-modify-writes of it, so they take effect
+/// in that order; `Relaxed` is enough, as the bits only steer the search.
+#[cfg(not(loom))]
+struct Numbered {
+    /// Record `i`, or null while it is being added.
+    records: PerRecord<AtomicPtr<Record>>,
+    /// Word `w`: the taken bits of records `64 w .. 64 w + 64`.
+    taken: PerRecord<AtomicU64>,
+}
+
+#[cfg(not(loom))]
+impl Numbered {
+    const fn new() -> Numbered {
+        Numbered {
+            records: PerRecord::new(null_record),
+            taken: PerRecord::new(no_bits),
+        }
+    }
+
+    /// Takes the free record of lowest index below `count`, if any.
+    fn take_lowest(&self, count: usize) -> Option<&Record> {
+        for w in 0..count.div_ceil(64) {
+            let word = self.taken.get(w);
+            // Relaxed: a hint (type docs); the record's CAS decides.
+            let mut bits = word.load(Relaxed);
+            // Bits past `count` stand for records that do not exist yet.
+            if count - 64 * w < 64 {
+                bits |= !0 << (count - 64 * w);
+            }
+            while bits != !0 {
+                let bit = (!bits).trailing_zeros() as usize;
+                bits |= 1 << bit;
+                // Acquire: pairs with `add`'s Release, so the record's
+                // fields are initialised. Null: still being added.
+                let r = self.records.get(64 * w + bit).load(Acquire);
+                // SAFETY: records are never freed (`Domain::records`).
+                if let Some(r) = unsafe { r.as_ref() } {
+                    if r.try_take() {
+                        // Relaxed: as above.
+                        word.fetch_or(1 << bit, Relaxed);
+                        return Some(r);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Adds `r`, a new record its creator holds.
+    fn add(&self, r: &Record) {
+        // Relaxed: as in `take_lowest`. Set before the record is found:
+        // the creator holds it.
+        self.taken
+            .get(r.index / 64)
+            .fetch_or(1 << (r.index % 64), Relaxed);
+        // Release: a claimer that finds the record (Acquire, `take_lowest`)
+        // sees its fields.
+        self.records
+            .get(r.index)
+            .store(r as *const Record as *mut Record, Release);
+    }
+
+    /// Marks record `index` free in the hint (its holder is releasing it).
+    fn mark_free(&self, index: usize) {
+        // Relaxed: as in `take_lowest`.
+        self.taken
+            .get(index / 64)
+            .fetch_and(!(1 << (index % 64)), Relaxed);
+    }
+}
+
+#[cfg(not(loom))]
+fn null_record() -> AtomicPtr<Record> {
+    AtomicPtr::new(std::ptr::null_mut())
+}
+
+#[cfg(not(loom))]
+fn no_bits() -> AtomicU64 {
+    AtomicU64::new(0)
 }
 
 /// Under loom: the records a domain allocated (their addresses: a record

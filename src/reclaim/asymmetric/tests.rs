@@ -458,9 +458,9 @@ fn a_reads_tick_leaves_the_freeing_to_sealing_writers() {
         }
         std::thread::sleep(std::time::Duration::from_micros(500));
     }
-    a.release();
+    GLOBAL.release(a);
     for reader in readers {
-        reader.release();
+        GLOBAL.release(reader);
     }
     assert!(done, "an idle map's ticks never freed its batch");
 }
