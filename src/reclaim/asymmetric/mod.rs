@@ -285,7 +285,13 @@ impl TableReclaim {
         // AcqRel: Release so a pin that reads the new epoch happens after
         // the unlink this call follows (see `Domain::announce`); Acquire
         // for the stamp's place in the epoch order.
-        let stamp = self.domain().epoch.advance(AcqRel);
+        // Mutation `table_stale_stamp`: stamp with the epoch as it is,
+        // without bumping (pins that read it may still hold the table).
+        let stamp = if cfg!(lfmap_mutation = "table_stale_stamp") {
+            self.domain().epoch.load(SeqCst)
+        } else {
+            self.domain().epoch.advance(AcqRel)
+        };
         // Every pin now either shows its announcement to a later scan or
         // loads the root after the unlink.
         barrier::heavy();
@@ -434,6 +440,10 @@ impl TableReclaim {
         // fence-only strategy this fence pairs with the pins' fences, and
         // in either strategy it makes the barriers precede our loads in the
         // fence order.
+        // (No model fails without it at bound 2: a scan whose own bump's
+        // barrier precedes its loads does not need it, and one that frees
+        // what another thread stamped needs a third thread in the model:
+        // docs/verification.md.)
         fence(SeqCst);
         // Acquire loads of every record (`Domain::oldest_pin`).
         let oldest_pin = self.domain().oldest_pin();

@@ -118,6 +118,13 @@ impl Record {
 
     /// Takes the record if it is free.
     fn try_take(&self) -> bool {
+        // Mutation `record_take_blind`: every try takes the record, taken
+        // or not (two parties then share it: one's unpin withdraws the
+        // other's pin).
+        if cfg!(lfmap_mutation = "record_take_blind") {
+            self.taken.store(true, Relaxed);
+            return true;
+        }
         // Acquire on success: the previous holder's last store (its
         // unpinning one) happens before our use. The Relaxed pre-check
         // only skips a CAS that would fail.
