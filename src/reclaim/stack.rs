@@ -1,8 +1,7 @@
 //! The crate's one lock-free stack: Treiber's, with no pop.
 //!
 //! Every stack of the reclamation code is this type: the table reclaimer's
-//! registry of records (push, walk; never taken) and its queue of retired
-//! tables and sealed batches (push, take all), and the
+//! queue of retired tables and sealed batches (push, take all), and the
 //! generic map's per-table deferred-retirement stack (`raw/table.rs`): push
 //! with `SeqCst`, take all with `SeqCst`, drain what is left when the table
 //! drops.
@@ -14,8 +13,6 @@
 //! * [`take_all`](Stack::take_all): swaps the head with null; the caller
 //!   owns every node pushed before, as a [`Taken`] list (an owning iterator,
 //!   newest first, that frees what it is not asked for when dropped);
-//! * [`iter`](Stack::iter): walks the stack without taking it, for a stack
-//!   whose nodes are never taken while walked;
 //! * drop: frees every node left, dropping its value.
 //!
 //! There is no pop, so there is no ABA problem: a node leaves the stack only
@@ -47,9 +44,6 @@
 //!   an argument of its own. (On x86 a load is a plain `mov` either way.)
 //! * `take_all`: the ordering of the swap, at least `Acquire`: pairs with
 //!   the pushes as above, so the taker may read and free every node.
-//! * `iter`: its load of the head is `Acquire`, for the same reason; the
-//!   links are plain fields, written only while a node is private (before
-//!   the CAS that publishes it) and only read after that CAS.
 //! * `take_all_mut`, drop: none (`&mut self`: no other access can race).
 //!
 //! Under loom the head is a loom atomic (`crate::sync`); the links and
@@ -62,10 +56,6 @@ use crate::sync::{AtomicPtr, Ordering};
 use Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
 /// One value of a stack and its link to the next (older) one.
-///
-/// `repr(C)` with the value first: a value's address is its node's
-/// (`Stack::into_node`, under loom, relies on it).
-#[repr(C)]
 pub(crate) struct Node<T> {
     value: T,
     /// The next older node. Written only while the node is private (before
@@ -73,7 +63,7 @@ pub(crate) struct Node<T> {
     next: *mut Node<T>,
 }
 
-/// A lock-free stack of `T` (push, take all, walk; no pop).
+/// A lock-free stack of `T` (push, take all; no pop).
 pub(crate) struct Stack<T> {
     head: AtomicPtr<Node<T>>,
 }
@@ -81,8 +71,7 @@ pub(crate) struct Stack<T> {
 // SAFETY: a stack owns its values; moving the stack moves them.
 unsafe impl<T: Send> Send for Stack<T> {}
 // SAFETY: through `&Stack` a value is pushed on one thread and taken (moved
-// out) on another, so `T: Send` is required and enough; `iter`, which shares
-// `&T` between threads, asks for `T: Sync` itself.
+// out) on another, so `T: Send` is required and enough (no `&T` is shared).
 unsafe impl<T: Send> Sync for Stack<T> {}
 
 /// Checks an ordering argument against the contract (module docs).
@@ -97,7 +86,7 @@ fn is_acquire(order: Ordering) -> bool {
 }
 
 impl<T> Stack<T> {
-    /// An empty stack (`const`: the registry's stack is a `static`'s).
+    /// An empty stack.
     #[cfg(not(loom))]
     pub(crate) const fn new() -> Self {
         Stack {
@@ -177,46 +166,6 @@ impl<T> Stack<T> {
             .with_mut(|h| std::mem::replace(h, ptr::null_mut()));
         Taken::from_head(head)
     }
-
-    /// The values on the stack, newest first, left on it.
-    ///
-    /// # Safety
-    ///
-    /// No node of this stack is taken off it ([`take_all`](Stack::take_all),
-    /// [`take_all_mut`](Stack::take_all_mut), drop) while the iterator or a
-    /// reference it returned is alive: a stack that is only pushed, such as
-    /// the registry of records.
-    pub(crate) unsafe fn iter(&self) -> Iter<'_, T>
-    where
-        T: Sync,
-    {
-        Iter {
-            // Acquire: pairs with the pushes' Release CAS; through the
-            // release sequence of the head (every later modification is a
-            // read-modify-write), this one load makes every node we reach
-            // initialised when we read it (module docs).
-            next: self.head.load(Acquire),
-            _stack: PhantomData,
-        }
-    }
-
-    /// The node holding `value` (from [`push`](Stack::push)), as a box
-    /// again. Under loom, the registry's records are freed this way by the
-    /// graveyard, after their stack was forgotten (loom's atomics cannot be
-    /// read once the execution is over).
-    ///
-    /// # Safety
-    ///
-    /// `value` was returned by `push`; the stack it was pushed on is never
-    /// used again (taken, walked, or dropped) with the node in it; and the
-    /// node is given back only once.
-    #[cfg(loom)]
-    pub(crate) unsafe fn into_node(value: NonNull<T>) -> Box<Node<T>> {
-        // SAFETY: the value is at its node's address (`repr(C)`, first
-        // field), and the node came from `Box::into_raw` in `push`; the
-        // caller gives it back once and the stack no longer uses it.
-        unsafe { Box::from_raw(value.as_ptr().cast::<Node<T>>()) }
-    }
 }
 
 impl<T> Default for Stack<T> {
@@ -276,26 +225,6 @@ impl<T> Drop for Taken<T> {
     }
 }
 
-/// A walk over a stack's values ([`Stack::iter`]).
-pub(crate) struct Iter<'a, T> {
-    next: *const Node<T>,
-    _stack: PhantomData<&'a Stack<T>>,
-}
-
-impl<'a, T> Iterator for Iter<'a, T> {
-    type Item = &'a T;
-
-    #[inline]
-    fn next(&mut self) -> Option<&'a T> {
-        // SAFETY: `iter`'s caller keeps every node on the stack while we
-        // walk; the head was read with Acquire, so each node reached is
-        // initialised, and its link was written before it was published.
-        let node = unsafe { self.next.as_ref() }?;
-        self.next = node.next;
-        Some(&node.value)
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -342,20 +271,6 @@ mod tests {
             assert_eq!(drops.load(Relaxed), 3);
             s.push(Tracked(9, drops.clone()), Release);
         }
-        assert_eq!(drops.load(Relaxed), 4);
-    }
-
-    #[test]
-    fn a_walk_sees_every_push_newest_first() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let s = Stack::new();
-        for i in 0..4 {
-            s.push(Tracked(i, drops.clone()), Release);
-        }
-        // SAFETY: nothing takes from `s` while the walk runs.
-        let walked: Vec<u32> = unsafe { s.iter() }.map(|t| t.0).collect();
-        assert_eq!(walked, [3, 2, 1, 0]);
-        assert_eq!(values(s.take_all(Acquire)), [3, 2, 1, 0]);
         assert_eq!(drops.load(Relaxed), 4);
     }
 

@@ -5,9 +5,10 @@
 //! A record belongs to a thread (cached in its thread-local, `guard.rs`) or
 //! to an owned guard, and says whether its holder is pinned and at which
 //! epoch. Records are never freed: a record whose holder is gone is claimed
-//! by the next party that needs one. The registry is a push-only
-//! [`Stack`] of padded records, walked by scans; under loom each
-//! execution's records are freed by the graveyard once it is over.
+//! by the next party that needs one. The records are numbered densely from
+//! 0 ([`Numbered`]: the records by index, and a bitmap of the taken ones),
+//! which both claims and scans read. Under loom a domain lives for one
+//! execution of a model and holds a few records of its own, made with it.
 //!
 //! A claim takes the free record with the *lowest* index ([`Numbered`]).
 //! Every map keeps per-record values by index (`directory.rs`), allocated
@@ -17,11 +18,8 @@
 //! high indices, and every map made afterwards would allocate directories
 //! of that size (hundreds of KiB per map at a few hundred records) and sum
 //! them in every `len`. Lowest first, indices stay as dense as the parties
-//! alive at once.
-
-use std::mem::ManuallyDrop;
-#[cfg(loom)]
-use std::ptr::NonNull;
+//! alive at once. And a scan reads only the records whose bit is set: the
+//! parties alive now, not every record a spike ever made.
 
 use crossbeam_utils::CachePadded;
 
@@ -31,11 +29,9 @@ use super::directory::PerRecord;
 use super::epoch::{Announcement, Epoch, GlobalEpoch};
 #[cfg(loom)]
 use super::graveyard;
-use crate::reclaim::stack::Stack;
-use crate::sync::stat::AtomicUsize;
-use crate::sync::{AtomicBool, Ordering};
 #[cfg(not(loom))]
-use std::sync::atomic::{AtomicPtr, AtomicU64};
+use crate::sync::stat::AtomicUsize;
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use Ordering::{Acquire, Relaxed, Release};
 
 /// One pinning party's record.
@@ -71,6 +67,16 @@ fn too_many_guards() -> ! {
 }
 
 impl Record {
+    /// Record `index`, `taken` or free.
+    fn new(index: usize, taken: bool) -> Record {
+        Record {
+            announcement: Announcement::unpinned(),
+            taken: AtomicBool::new(taken),
+            index,
+            depth: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
     /// Counts a new guard of the holder's; returns the depth before it.
     ///
     /// Aborts the process rather than wrap, as `Arc` does with its count:
@@ -140,24 +146,24 @@ impl Record {
 pub(super) struct Domain {
     /// The global epoch every pin reads and every retirement bumps.
     pub(super) epoch: GlobalEpoch,
-    /// Padded records, so one party's announcement never shares a cache
-    /// line with another's. (A node's link sits past the padded record: it
-    /// is written once, before the record is published, and only read by
-    /// walks, so it never shares a line with an announcement either.)
-    /// Never taken or dropped: records live as long as the domain's users
-    /// may hold them (`ManuallyDrop`; under loom, the graveyard frees them).
-    records: ManuallyDrop<Stack<CachePadded<Record>>>,
     /// Records created so far: the next record's index. (A statistics
-    /// atomic, std's even under loom: only the uniqueness of indices
-    /// matters, which the read-modify-write gives.)
+    /// atomic: only the uniqueness of indices matters, which the
+    /// read-modify-write gives, and a scan's view of it follows from its
+    /// fence: `oldest_pin`.) Not under loom, whose records are made with
+    /// the domain.
+    #[cfg(not(loom))]
     count: AtomicUsize,
     /// The records by index, and which are taken: how a claim finds the
-    /// lowest free one. (Not under loom: a model's few records are walked.)
+    /// lowest free one and a scan the parties alive. Each record is padded,
+    /// so one party's announcement never shares a cache line with
+    /// another's. Records are never freed while the domain is in use.
     #[cfg(not(loom))]
     numbered: Numbered,
-    /// Under loom: this execution's records, freed with the domain.
+    /// Under loom: in a box of its own, given to the graveyard when the
+    /// domain drops (a thread may finish its thread-locals' drops, which
+    /// release records, after the execution's statics dropped).
     #[cfg(loom)]
-    allocated: Allocated,
+    numbered: &'static Numbered,
     /// Under loom: this domain's id (`graveyard`).
     #[cfg(loom)]
     id: u64,
@@ -178,7 +184,6 @@ impl Domain {
     const fn new() -> Domain {
         Domain {
             epoch: GlobalEpoch::new(),
-            records: ManuallyDrop::new(Stack::new()),
             count: AtomicUsize::new(0),
             numbered: Numbered::new(),
         }
@@ -188,70 +193,63 @@ impl Domain {
     fn new() -> Domain {
         Domain {
             epoch: GlobalEpoch::new(),
-            records: ManuallyDrop::new(Stack::new()),
-            count: AtomicUsize::new(0),
-            allocated: Allocated::new(),
+            numbered: Box::leak(Box::new(Numbered::new())),
             id: graveyard::open(),
         }
     }
 
-    /// The records, newest first.
-    pub(super) fn records(&self) -> impl Iterator<Item = &Record> + '_ {
-        // SAFETY: the registry is only pushed: its nodes are never taken or
-        // dropped while the domain is in use (`records` is `ManuallyDrop`;
-        // under loom the graveyard frees them after the execution). The
-        // walk's ordering: `Stack::iter`.
-        unsafe { self.records.iter() }.map(|r| &**r)
-    }
-
     /// Claims the free record with the lowest index (`Numbered`), or adds
     /// a new one.
-    pub(super) fn claim(&self) -> &Record {
+    pub(super) fn claim(&'static self) -> &'static Record {
+        // Relaxed: a bound for the search (a record added meanwhile is
+        // found by a later claim; this one adds its own).
         #[cfg(not(loom))]
-        if let Some(r) = self.numbered.take_lowest(self.count.load(Relaxed)) {
+        let count = self.count.load(Relaxed);
+        #[cfg(loom)]
+        let count = LOOM_RECORDS;
+        if let Some(r) = self.numbered.take_lowest(count) {
             return r;
         }
-        // Under loom: the few records of a model, walked (the claim's
-        // protocol, `try_take` and `release`, is the same).
         #[cfg(loom)]
-        if let Some(r) = self.records().find(|r| r.try_take()) {
-            return r;
-        }
-        let record = CachePadded::new(Record {
-            announcement: Announcement::unpinned(),
-            taken: AtomicBool::new(true),
-            // Relaxed: only uniqueness matters (the RMW gives it).
-            index: self.count.fetch_add(1, Relaxed),
-            depth: std::sync::atomic::AtomicU32::new(0),
-        });
-        // Release: a thread that walks to the record (Acquire, `records`)
-        // sees its fields.
-        let r = self.records.push(record, Release);
-        #[cfg(loom)]
-        self.allocated.push(r);
-        // SAFETY: records are never freed while the domain is in use (see
-        // `records`).
-        let r = unsafe { r.as_ref() };
+        panic!("lfmap: a loom model holds more than {LOOM_RECORDS} records at once");
         #[cfg(not(loom))]
-        self.numbered.add(r);
-        r
+        {
+            // Relaxed: only uniqueness matters (the RMW gives it); a scan
+            // that must see this record sees the count too (`oldest_pin`).
+            let index = self.count.fetch_add(1, Relaxed);
+            let record = Box::new(CachePadded::new(Record::new(index, true)));
+            // Never freed: records live as long as the process (`GLOBAL`).
+            let r: &'static CachePadded<Record> = Box::leak(record);
+            self.numbered.add(r);
+            r
+        }
     }
 
-    /// Gives `r`, one of this domain's records, back. Its holder must not
-    /// be pinned.
+    /// Gives `r`, one of this domain's records, back. Its holder must have
+    /// withdrawn its pin.
     pub(super) fn release(&self, r: &Record) {
-        // First the hint, then the record: while the record is ours nobody
+        // First the bit, then the record: while the record is ours nobody
         // else clears or sets its bit (`Numbered`).
-        #[cfg(not(loom))]
         self.numbered.mark_free(r.index);
         // Release: the next claimer (Acquire CAS in `try_take`) sees our
-        // last store, the unpinning one.
+        // last stores, the unpinning one and the bit's.
         r.taken.store(false, Release);
     }
 
     /// The oldest epoch a record is pinned at, or `None` if none is pinned.
-    pub(super) fn oldest_pin(&self) -> Option<Epoch> {
-        self.records()
+    /// The caller has just passed a `SeqCst` fence (`reclaim`'s scan).
+    pub(super) fn oldest_pin(&'static self) -> Option<Epoch> {
+        // Relaxed: a pin's claim counted its record, set its bit and
+        // published it before it announced and passed its light barrier;
+        // if that barrier precedes our fence, we see all three, and if not,
+        // the pin loads the root after the unlink and cannot hold what the
+        // scan frees (`docs/design.md`, the "store, fence, load" proof).
+        #[cfg(not(loom))]
+        let count = self.count.load(Relaxed);
+        #[cfg(loom)]
+        let count = LOOM_RECORDS;
+        self.numbered
+            .held(count)
             // Acquire: pairs with the Release store of an unpin (or of a
             // later pin of the same record, `announce`), so every access the
             // holder made to a table happens before a free decided on the
@@ -288,30 +286,48 @@ impl Domain {
     }
 }
 
-/// The records by index, and a hint of which are taken: one bit per
-/// record, 64 to a word.
+/// The records by index, and which are taken: one bit per record, 64 to
+/// a word.
 ///
-/// The hint is exact but for one transient state. A claim takes a record
-/// (its `taken` CAS, the protocol's authority) and then sets its bit; a
-/// release clears the bit and then frees the record. So between a claim's
-/// CAS and its bit, and between a release's bit and its store, the bit is
-/// clear while the record is taken: a claimer that tries it fails its CAS
-/// and goes on. The opposite, a set bit on a free record, cannot happen:
-/// each holder sets its bit before it clears it (program order), and the
-/// next holder's set follows the last holder's clear, because its CAS
-/// reads the store that followed that clear (Release, Acquire). All bit
-/// operations on a word are read-modify-writes of it, so they take effect
-/// in that order; `Relaxed` is enough, as the bits only steer the search.
-#[cfg(not(loom))]
+/// A bit is set while its record is held, but for two transient states in
+/// which it is clear while the record is taken: between a claim's `taken`
+/// CAS and its bit (the holder has not announced yet), and between a
+/// release's bit and its `taken` store (the holder has withdrawn its pin).
+/// A set bit on a free record cannot happen: each holder sets its bit
+/// before it clears it (program order), and the next holder's set follows
+/// the last holder's clear, because its CAS reads the store that followed
+/// that clear (Release, Acquire). All bit operations on a word are
+/// read-modify-writes of it, so they take effect in that order.
+///
+/// So a claimer that finds a clear bit tries the record and, in the
+/// transient states, fails its CAS and goes on; and a scan may skip every
+/// record whose bit is clear (`Domain::oldest_pin`): its holder either has
+/// not announced (it will load the root after the unlink) or has
+/// withdrawn (the clear is a Release, the scan's load of the word an
+/// Acquire: the holder's table accesses happen before the free).
 struct Numbered {
     /// Record `i`, or null while it is being added.
-    records: PerRecord<AtomicPtr<Record>>,
+    #[cfg(not(loom))]
+    records: PerRecord<std::sync::atomic::AtomicPtr<CachePadded<Record>>>,
     /// Word `w`: the taken bits of records `64 w .. 64 w + 64`.
+    #[cfg(not(loom))]
     taken: PerRecord<AtomicU64>,
+    /// Under loom: a model's records, all made with the domain (free), so
+    /// that the models explore the bits, the claims and the announcements
+    /// but not the publication of new records (plain publication, through
+    /// a pointer that loom's std atomics could not order).
+    #[cfg(loom)]
+    records: [CachePadded<Record>; LOOM_RECORDS],
+    #[cfg(loom)]
+    taken: AtomicU64,
 }
 
-#[cfg(not(loom))]
+/// Under loom: the most records a model may hold at once.
+#[cfg(loom)]
+const LOOM_RECORDS: usize = 16;
+
 impl Numbered {
+    #[cfg(not(loom))]
     const fn new() -> Numbered {
         Numbered {
             records: PerRecord::new(null_record),
@@ -319,12 +335,54 @@ impl Numbered {
         }
     }
 
+    #[cfg(loom)]
+    fn new() -> Numbered {
+        Numbered {
+            records: std::array::from_fn(|i| CachePadded::new(Record::new(i, false))),
+            taken: no_bits(),
+        }
+    }
+
+    /// Record `index`, if it has been published (always, under loom).
+    #[inline]
+    fn record(&'static self, index: usize) -> Option<&'static Record> {
+        #[cfg(not(loom))]
+        {
+            // Acquire: pairs with `add`'s Release, so the record's fields
+            // are initialised. Null: still being added.
+            let r = self.records.get(index).load(Acquire);
+            // SAFETY: records are never freed (`Domain::claim`).
+            unsafe { r.as_ref() }.map(|r| &**r)
+        }
+        #[cfg(loom)]
+        Some(&self.records[index])
+    }
+
+    /// Word `w` of the bits.
+    #[inline]
+    fn word(&self, w: usize) -> &AtomicU64 {
+        #[cfg(not(loom))]
+        return self.taken.get(w);
+        #[cfg(loom)]
+        {
+            debug_assert_eq!(w, 0);
+            &self.taken
+        }
+    }
+
     /// Takes the free record of lowest index below `count`, if any.
-    fn take_lowest(&self, count: usize) -> Option<&Record> {
+    fn take_lowest(&'static self, count: usize) -> Option<&'static Record> {
         for w in 0..count.div_ceil(64) {
-            let word = self.taken.get(w);
-            // Relaxed: a hint (type docs); the record's CAS decides.
+            let word = self.word(w);
+            // Relaxed: the search's guide (type docs); the record's CAS
+            // decides. (Under loom a read-modify-write, which reads the
+            // latest value: a stale guide only sends the search to another
+            // record, and exploring every value the load may read made the
+            // models four times slower.)
+            #[cfg(not(loom))]
             let mut bits = word.load(Relaxed);
+            #[cfg(loom)]
+            let mut bits = word.fetch_or(0, Relaxed);
             // Bits past `count` stand for records that do not exist yet.
             if count - 64 * w < 64 {
                 bits |= !0 << (count - 64 * w);
@@ -332,13 +390,11 @@ impl Numbered {
             while bits != !0 {
                 let bit = (!bits).trailing_zeros() as usize;
                 bits |= 1 << bit;
-                // Acquire: pairs with `add`'s Release, so the record's
-                // fields are initialised. Null: still being added.
-                let r = self.records.get(64 * w + bit).load(Acquire);
-                // SAFETY: records are never freed (`Domain::records`).
-                if let Some(r) = unsafe { r.as_ref() } {
+                if let Some(r) = self.record(64 * w + bit) {
                     if r.try_take() {
-                        // Relaxed: as above.
+                        // Relaxed: sequenced before the holder's first
+                        // announcement and its light barrier, which is what
+                        // a scan relies on (type docs, `oldest_pin`).
                         word.fetch_or(1 << bit, Relaxed);
                         return Some(r);
                     }
@@ -349,79 +405,77 @@ impl Numbered {
     }
 
     /// Adds `r`, a new record its creator holds.
-    fn add(&self, r: &Record) {
+    #[cfg(not(loom))]
+    fn add(&self, r: &'static CachePadded<Record>) {
         // Relaxed: as in `take_lowest`. Set before the record is found:
         // the creator holds it.
-        self.taken
-            .get(r.index / 64)
+        self.word(r.index / 64)
             .fetch_or(1 << (r.index % 64), Relaxed);
-        // Release: a claimer that finds the record (Acquire, `take_lowest`)
-        // sees its fields.
-        self.records
-            .get(r.index)
-            .store(r as *const Record as *mut Record, Release);
+        // Release: a claimer or scan that finds the record (Acquire,
+        // `record`) sees its fields.
+        self.records.get(r.index).store(
+            r as *const CachePadded<Record> as *mut CachePadded<Record>,
+            Release,
+        );
     }
 
-    /// Marks record `index` free in the hint (its holder is releasing it).
+    /// Clears record `index`'s bit: its holder has withdrawn its pin and
+    /// is giving it back.
     fn mark_free(&self, index: usize) {
-        // Relaxed: as in `take_lowest`.
-        self.taken
-            .get(index / 64)
-            .fetch_and(!(1 << (index % 64)), Relaxed);
+        // Release: a scan that reads the cleared bit (Acquire, `held`) and
+        // so skips the record sees the holder's unpin and every table
+        // access before it. Every later change of the word is a
+        // read-modify-write, so a scan that reads a later value still
+        // synchronises with this one (a release sequence).
+        // Mutation `bit_clear_relaxed`: Relaxed.
+        let order = if cfg!(lfmap_mutation = "bit_clear_relaxed") {
+            Relaxed
+        } else {
+            Release
+        };
+        self.word(index / 64).fetch_and(!(1 << (index % 64)), order);
+    }
+
+    /// The records below `count` whose bit is set (type docs: every party
+    /// a scan must consider).
+    fn held(&'static self, count: usize) -> impl Iterator<Item = &'static Record> {
+        (0..count.div_ceil(64)).flat_map(move |w| {
+            // Acquire: pairs with `mark_free`'s Release (type docs).
+            let mut bits = self.word(w).load(Acquire);
+            std::iter::from_fn(move || loop {
+                if bits == 0 {
+                    return None;
+                }
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                // None: a record being added, whose creator has not
+                // announced yet (its pointer's store precedes its
+                // announcement and barrier, as its bit's does).
+                if let Some(r) = self.record(64 * w + bit) {
+                    return Some(r);
+                }
+            })
+        })
     }
 }
 
 #[cfg(not(loom))]
-fn null_record() -> AtomicPtr<Record> {
-    AtomicPtr::new(std::ptr::null_mut())
+fn null_record() -> std::sync::atomic::AtomicPtr<CachePadded<Record>> {
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut())
 }
 
-#[cfg(not(loom))]
 fn no_bits() -> AtomicU64 {
     AtomicU64::new(0)
-}
-
-/// Under loom: the records a domain allocated (their addresses: a record
-/// is shared through `&'static` references while the domain lives), so
-/// that they can be freed with the domain without reading the registry,
-/// whose loom atomics are gone once the execution is over.
-#[cfg(loom)]
-struct Allocated(std::sync::Mutex<Vec<usize>>);
-
-#[cfg(loom)]
-impl Allocated {
-    fn new() -> Allocated {
-        Allocated(std::sync::Mutex::new(Vec::new()))
-    }
-
-    fn push(&self, r: NonNull<CachePadded<Record>>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(r.as_ptr() as usize);
-    }
-
-    /// The domain `id` ends: its records go to the graveyard.
-    fn bury_all(&mut self, id: u64) {
-        let list = std::mem::take(self.0.get_mut().unwrap_or_else(|e| e.into_inner()));
-        graveyard::close(id);
-        for r in list {
-            // SAFETY: each address is a record this domain pushed on its
-            // registry, listed once; the registry is `ManuallyDrop` and
-            // never used again (the domain is being dropped), so the node
-            // is given back once, to be freed by the graveyard after the
-            // execution.
-            let node =
-                unsafe { Stack::into_node(NonNull::new_unchecked(r as *mut CachePadded<Record>)) };
-            graveyard::bury(node);
-        }
-    }
 }
 
 #[cfg(loom)]
 impl Drop for Domain {
     fn drop(&mut self) {
-        let id = self.id;
-        self.allocated.bury_all(id);
+        graveyard::close(self.id);
+        // SAFETY: `numbered` was leaked from a box in `new` and is given
+        // back once, here; a thread still releasing a record may read it
+        // until the graveyard frees it, when the next execution starts.
+        let numbered = unsafe { Box::from_raw(self.numbered as *const Numbered as *mut Numbered) };
+        graveyard::bury(numbered);
     }
 }
