@@ -104,6 +104,13 @@ pub trait BenchMap<K: Key>: Send + Sync + Sized {
     fn update(&self, k: &K::Q) -> bool;
     /// Iterates over every entry; returns the sum of the values.
     fn sum_values(&self) -> u64;
+    /// The number of entries by the map's own count (`len()`): exact for
+    /// every map here once no write is in flight, which is when the peers
+    /// children call it (after joining their workers).
+    fn len(&self) -> usize;
+    /// The number of entries its iterator visits: a count that does not
+    /// rely on the map's own counter, for the children's checks.
+    fn iter_len(&self) -> usize;
     /// Adds `delta` to the value of `k`, inserting `delta` if absent: the
     /// counter upsert, done the way each map's users would do it atomically.
     fn add(&self, k: K, delta: u64);
@@ -115,7 +122,8 @@ pub trait BenchMap<K: Key>: Send + Sync + Sized {
     }
 }
 
-/// lfmap (seize reclamation): one `pin` per operation.
+/// lfmap (its default reclaimer, the built-in asymmetric epochs:
+/// `src/reclaim/mod.rs`): one `pin` per operation.
 pub type Lfmap<K> = lfmap::HashMap<K, u64, Hasher>;
 
 impl<K: Key> BenchMap<K> for Lfmap<K> {
@@ -144,6 +152,12 @@ impl<K: Key> BenchMap<K> for Lfmap<K> {
     }
     fn sum_values(&self) -> u64 {
         self.pin().values().fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn len(&self) -> usize {
+        lfmap::HashMap::len(self)
+    }
+    fn iter_len(&self) -> usize {
+        self.pin().iter().count()
     }
     fn add(&self, k: K, delta: u64) {
         self.pin().compute(k, |cur| {
@@ -189,6 +203,12 @@ impl<K: Key> BenchMap<K> for Papaya<K> {
     fn sum_values(&self) -> u64 {
         self.pin().values().fold(0, |a, v| a.wrapping_add(*v))
     }
+    fn len(&self) -> usize {
+        papaya::HashMap::len(self)
+    }
+    fn iter_len(&self) -> usize {
+        self.pin().iter().count()
+    }
     fn add(&self, k: K, delta: u64) {
         self.pin().update_or_insert(k, |v| v + delta, delta);
     }
@@ -225,6 +245,12 @@ impl<K: Key> BenchMap<K> for Dash<K> {
     }
     fn sum_values(&self) -> u64 {
         self.iter().fold(0, |a, r| a.wrapping_add(*r.value()))
+    }
+    fn len(&self) -> usize {
+        dashmap::DashMap::len(self)
+    }
+    fn iter_len(&self) -> usize {
+        self.iter().count()
     }
     fn add(&self, k: K, delta: u64) {
         self.entry(k).and_modify(|v| *v += delta).or_insert(delta);
@@ -265,6 +291,12 @@ impl<K: Key> BenchMap<K> for Flurry<K> {
     }
     fn sum_values(&self) -> u64 {
         self.pin().values().fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn len(&self) -> usize {
+        flurry::HashMap::len(self)
+    }
+    fn iter_len(&self) -> usize {
+        self.pin().iter().count()
     }
     fn add(&self, k: K, delta: u64) {
         // flurry has no upsert: update if present, else try to insert, and
@@ -321,6 +353,17 @@ impl<K: Key> BenchMap<K> for Scc<K> {
         });
         sum
     }
+    fn len(&self) -> usize {
+        scc::HashMap::len(self)
+    }
+    fn iter_len(&self) -> usize {
+        let mut n = 0;
+        self.iter_sync(|_, _| {
+            n += 1;
+            true
+        });
+        n
+    }
     fn add(&self, k: K, delta: u64) {
         self.entry_sync(k)
             .and_modify(|v| *v += delta)
@@ -372,6 +415,12 @@ impl<K: Key> BenchMap<K> for RwLockMap<K> {
             .values()
             .fold(0, |a, v| a.wrapping_add(*v))
     }
+    fn len(&self) -> usize {
+        self.0.read().unwrap().len()
+    }
+    fn iter_len(&self) -> usize {
+        self.0.read().unwrap().iter().count()
+    }
     fn add(&self, k: K, delta: u64) {
         *self.0.write().unwrap().entry(k).or_insert(0) += delta;
     }
@@ -413,6 +462,12 @@ impl<K: Key> BenchMap<K> for MutexMap<K> {
             .unwrap()
             .values()
             .fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    fn iter_len(&self) -> usize {
+        self.0.lock().unwrap().iter().count()
     }
     fn add(&self, k: K, delta: u64) {
         *self.0.lock().unwrap().entry(k).or_insert(0) += delta;
@@ -480,6 +535,12 @@ impl<K: Key> BenchMap<K> for Single<K> {
     fn sum_values(&self) -> u64 {
         self.map().values().fold(0, |a, v| a.wrapping_add(*v))
     }
+    fn len(&self) -> usize {
+        self.map().len()
+    }
+    fn iter_len(&self) -> usize {
+        self.map().iter().count()
+    }
     fn add(&self, k: K, delta: u64) {
         *self.map_mut().entry(k).or_insert(0) += delta;
     }
@@ -515,6 +576,12 @@ impl BenchMap<u64> for Word {
     }
     fn sum_values(&self) -> u64 {
         self.iter().fold(0, |a, (_, v)| a.wrapping_add(v))
+    }
+    fn len(&self) -> usize {
+        lfmap::WordMap::len(self)
+    }
+    fn iter_len(&self) -> usize {
+        self.iter().count()
     }
     #[inline]
     fn add(&self, k: u64, delta: u64) {

@@ -1,7 +1,9 @@
 //! Child mode: every measurement runs in a fresh process started as
 //! `<bin> --child wl=... map=... threads=N key=u64 mode=thr presized=0
 //! keybits=20 ops=... grow=...`; it runs the workload for that map and key
-//! type and prints one `RESULT name=value ...` line.
+//! type and prints one `RESULT name=value ...` line, or, if the map fails
+//! one of the workload's correctness checks, a `CHECK FAILED: ...` line on
+//! stderr and exits with status 3 (`workloads::check`).
 
 use std::fmt::Write as _;
 
@@ -24,8 +26,11 @@ pub struct ChildCfg {
     pub ops: u64,
     /// Keys inserted by workloads 4-6.
     pub grow: u64,
-    /// Workloads 4-5: a thread beside the workers runs the map's resize
-    /// helper (lfmap's `ResizeHelper`; nothing for maps without one).
+    /// Workload 4: a thread beside the workers runs the map's resize
+    /// helper (lfmap's `ResizeHelper`; nothing for maps without one). The
+    /// driver never sets it (the report measures maps as they come); it is
+    /// for children run by hand, as in docs/benchmarks.md, "Resize
+    /// helpers" (`peers-user --child wl=rapid_grow threads=1 assist=1`).
     pub assist: bool,
 }
 

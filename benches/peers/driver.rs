@@ -112,12 +112,47 @@ fn build_user_binary() -> Option<PathBuf> {
     (ok && bin.exists()).then_some(bin)
 }
 
-/// Runs one child with `exe`; `None` if it failed or timed out.
-fn run_child(exe: &Path, cfg: &ChildCfg, timeout: Duration) -> Option<BTreeMap<String, f64>> {
+/// lfmap's switch for tables on huge pages, read by `peers-user`
+/// (`benches/user-build/main.rs`). Removed from every child's environment:
+/// the report measures lfmap's default (pages as the kernel gives them),
+/// and a variable left set in the shell must not change lfmap's rows
+/// unnoticed. Measuring with it is for children run by hand.
+const HUGE_PAGES_VAR: &str = "LFMAP_HUGE_PAGES";
+
+/// Why a child's measurement is left out of the report.
+fn failure_reason(
+    status: Option<std::process::ExitStatus>,
+    timeout: Duration,
+    said: &[String],
+) -> String {
+    // The child's own words first: a failed check, else a panic's message
+    // (the line after "panicked at").
+    if let Some(l) = said.iter().find(|l| l.starts_with("CHECK FAILED")) {
+        return l.clone();
+    }
+    if let Some(i) = said.iter().position(|l| l.contains("panicked at")) {
+        let msg = said.get(i + 1).map_or("", String::as_str);
+        return format!("panicked: {} {msg}", said[i].trim());
+    }
+    match status {
+        None => format!("timed out after {} s", timeout.as_secs()),
+        Some(st) if st.success() => "no RESULT line".into(),
+        Some(st) => format!("exited with {st}"),
+    }
+}
+
+/// Runs one child with `exe`: its `RESULT` fields, or why it failed (a
+/// correctness check, a panic, a crash, the timeout).
+fn run_child(
+    exe: &Path,
+    cfg: &ChildCfg,
+    timeout: Duration,
+) -> Result<BTreeMap<String, f64>, String> {
     let mut child = Command::new(exe)
         .args(cfg.args())
+        .env_remove(HUGE_PAGES_VAR)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn child");
     let stdout = child.stdout.take().unwrap();
@@ -126,6 +161,20 @@ fn run_child(exe: &Path, cfg: &ChildCfg, timeout: Duration) -> Option<BTreeMap<S
             .lines()
             .map_while(Result::ok)
             .find_map(|l| l.strip_prefix("RESULT").map(str::to_string))
+    });
+    // The child's stderr still goes to ours, line by line; its last lines
+    // are kept to say why it failed, if it does.
+    let stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut kept: Vec<String> = Vec::new();
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{l}");
+            kept.push(l);
+            if kept.len() > 64 {
+                kept.remove(0);
+            }
+        }
+        kept
     });
     let deadline = Instant::now() + timeout;
     let status = loop {
@@ -140,16 +189,34 @@ fn run_child(exe: &Path, cfg: &ChildCfg, timeout: Duration) -> Option<BTreeMap<S
         std::thread::sleep(Duration::from_millis(5));
     };
     let line = reader.join().ok().flatten();
-    if !status.is_some_and(|s| s.success()) {
-        eprintln!("  child failed or timed out: {:?}", cfg.args());
-        return None;
-    }
+    let said = errors.join().unwrap_or_default();
+    let fail = |why: String| {
+        // A check's or a panic's message has just been passed on above.
+        if said
+            .iter()
+            .any(|l| !l.trim().is_empty() && why.contains(l.trim()))
+        {
+            eprintln!("  child failed: {:?}", cfg.args());
+        } else {
+            eprintln!("  child failed ({why}): {:?}", cfg.args());
+        }
+        Err(why)
+    };
+    let line = match line {
+        Some(l) if status.is_some_and(|s| s.success()) => l,
+        _ => return fail(failure_reason(status, timeout, &said)),
+    };
     let mut fields = BTreeMap::new();
-    for kv in line?.split_whitespace() {
-        let (k, v) = kv.split_once('=')?;
-        fields.insert(k.to_string(), v.parse().ok()?);
+    for kv in line.split_whitespace() {
+        let parsed = kv
+            .split_once('=')
+            .and_then(|(k, v)| Some((k, v.parse::<f64>().ok()?)));
+        match parsed {
+            Some((k, v)) => fields.insert(k.to_string(), v),
+            None => return fail(format!("unreadable RESULT field {kv:?}")),
+        };
     }
-    Some(fields)
+    Ok(fields)
 }
 
 /// Processes of others that load the machine: fuzzers, cargo, rustc (our
@@ -302,7 +369,7 @@ pub fn driver_main(args: &[String]) {
             _ => own.as_path(),
         };
         match run_child(exe, job, timeout) {
-            Some(fields) => {
+            Ok(fields) => {
                 let headline = ["mops", "rss_per_entry", "r_p99.9"]
                     .iter()
                     .find_map(|k| fields.get(*k).map(|v| format!("{k}={v:.2}")))
@@ -326,7 +393,7 @@ pub fn driver_main(args: &[String]) {
                     fields,
                 });
             }
-            None => failed.push(job.clone()),
+            Err(why) => failed.push((job.clone(), why)),
         }
     }
     let env = RunEnv {
@@ -336,6 +403,7 @@ pub fn driver_main(args: &[String]) {
         minutes: started.elapsed().as_secs_f64() / 60.0,
         failed,
         user_build: user.is_some(),
+        huge_pages_env: std::env::var(HUGE_PAGES_VAR).ok(),
     };
     std::fs::create_dir_all(&o.out).expect("create output directory");
     write_report(&o, &records, &env);
@@ -344,6 +412,29 @@ pub fn driver_main(args: &[String]) {
         env.minutes,
         o.out.join("benchmarks.md").display()
     );
+    if !env.failed.is_empty() {
+        eprintln!(
+            "peers: {} measurement(s) FAILED (listed at the top of the report):",
+            env.failed.len()
+        );
+        for (job, why) in &env.failed {
+            eprintln!(
+                "  {} {} t={} {}: {why}",
+                job.wl, job.key, job.threads, job.map
+            );
+        }
+        // A map that lost or invented entries, or an lfmap child that
+        // failed in any way, fails the run (CI's smoke run included): the
+        // report is written first. A peer's timeout or crash only leaves
+        // its cell out.
+        let fatal = env.failed.iter().any(|(job, why)| {
+            why.starts_with("CHECK FAILED") || job.map == "lfmap" || job.map == "wordmap"
+        });
+        if fatal {
+            eprintln!("peers: a correctness check or an lfmap measurement failed");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// The conditions of a run, for the report: load, other busy processes,
@@ -355,5 +446,10 @@ pub struct RunEnv {
     pub load_end: String,
     pub foreign: Vec<String>,
     pub minutes: f64,
-    pub failed: Vec<ChildCfg>,
+    /// Each failed child and why (a correctness check's message, a panic,
+    /// a timeout).
+    pub failed: Vec<(ChildCfg, String)>,
+    /// `LFMAP_HUGE_PAGES` as the driver found it, removed from every
+    /// child's environment ([`HUGE_PAGES_VAR`]).
+    pub huge_pages_env: Option<String>,
 }

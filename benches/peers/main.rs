@@ -24,9 +24,11 @@
 //!   a loaded machine; then hands the records to the report.
 //! * [`child`]: child mode, its command line (`--child wl=... map=...`) and
 //!   the `RESULT` line it prints.
-//! * [`workloads`]: what a child runs and times; [`hist`] (latency
-//!   histograms, the timer's cost) and [`alloc`] (the counting global
-//!   allocator, RSS) measure it.
+//! * [`workloads`]: what a child runs and times, and the correctness
+//!   checks it makes afterwards (a failed one fails the child); [`hist`]
+//!   (latency histograms, the timer's cost), [`alloc`] (the counting
+//!   global allocator, RSS and its peak) and [`cpu`] (the CPU its threads
+//!   received) measure it.
 //! * [`stats`]: the records, medians over repetitions, queries.
 //! * [`report`]: `benchmarks.md` and the raw CSV, with [`targets`] (the
 //!   issues' bounds), [`charts`] (the SVGs) and [`provenance`] (versions,
@@ -38,6 +40,7 @@ mod common;
 mod alloc;
 mod charts;
 mod child;
+mod cpu;
 mod driver;
 mod hist;
 mod provenance;

@@ -38,9 +38,14 @@ pub fn command_output(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// The git commit the measured lfmap was built from, and whether `src/`
-/// had uncommitted changes; `LFMAP_BENCH_COMMIT` names it when the build
-/// is not in a git checkout (e.g. a `git archive` snapshot).
+/// What decides the figures besides the commit: lfmap's code, the
+/// harness that measures it, and the versions of every crate built.
+const MEASURED_PATHS: &[&str] = &["src", "benches", "Cargo.toml", "Cargo.lock"];
+
+/// The git commit the measured lfmap was built from, and which of
+/// [`MEASURED_PATHS`] had uncommitted changes (untracked files included);
+/// `LFMAP_BENCH_COMMIT` names it when the build is not in a git checkout
+/// (e.g. a `git archive` snapshot).
 pub fn source_revision(root: &Path) -> String {
     let dir = root.to_string_lossy();
     let head = command_output("git", &["-C", &dir, "rev-parse", "--short", "HEAD"]);
@@ -49,16 +54,27 @@ pub fn source_revision(root: &Path) -> String {
             .map(|c| format!("commit {c}"))
             .unwrap_or_else(|_| "unknown (not a git checkout)".into());
     }
-    let dirty =
-        !command_output("git", &["-C", &dir, "status", "--porcelain", "--", "src"]).is_empty();
-    format!(
-        "commit {head}{}",
-        if dirty {
-            " plus uncommitted changes in src/"
-        } else {
-            ""
-        }
-    )
+    let dirty: Vec<String> = MEASURED_PATHS
+        .iter()
+        .filter(|p| {
+            !command_output("git", &["-C", &dir, "status", "--porcelain", "--", p]).is_empty()
+        })
+        .map(|p| {
+            if root.join(p).is_dir() {
+                format!("{p}/")
+            } else {
+                p.to_string()
+            }
+        })
+        .collect();
+    if dirty.is_empty() {
+        format!("commit {head}")
+    } else {
+        format!(
+            "commit {head} plus uncommitted changes in {}",
+            dirty.join(", ")
+        )
+    }
 }
 
 /// `YYYY-MM-DD HH:MM UTC` from the system clock (civil-from-days).

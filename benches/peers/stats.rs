@@ -60,18 +60,45 @@ pub fn q<'a>(wl: &'a str, map: &'a str, threads: usize) -> Query<'a> {
     }
 }
 
+/// Whether record `r` is of the configuration `qu` selects.
+pub fn matches(r: &Record, qu: &Query) -> bool {
+    r.cfg.wl == qu.wl
+        && r.cfg.map == qu.map
+        && r.cfg.threads == qu.threads
+        && r.cfg.key == qu.key
+        && r.cfg.mode == qu.mode
+        && r.cfg.presized == qu.presized
+}
+
 pub fn get(records: &[Record], qu: &Query, field: &str) -> Option<Stat> {
     let mut vals: Vec<f64> = records
         .iter()
-        .filter(|r| {
-            r.cfg.wl == qu.wl
-                && r.cfg.map == qu.map
-                && r.cfg.threads == qu.threads
-                && r.cfg.key == qu.key
-                && r.cfg.mode == qu.mode
-                && r.cfg.presized == qu.presized
-        })
+        .filter(|r| matches(r, qu))
         .filter_map(|r| r.fields.get(field).copied())
         .collect();
     stat(&mut vals)
+}
+
+/// The least CPU share a child's timed threads may receive
+/// (`cpu::cpu_fields`) before the report marks its figures.
+pub const CPU_SHARE_MIN: f64 = 0.9;
+
+/// Whether a record's timed threads received less than [`CPU_SHARE_MIN`]
+/// of the cores they could use (`cpu.rs` defines the fields): by
+/// `cpu_share`, unless the threads slept and `cpu_got` shows that they
+/// got the CPU whenever they wanted it (a lock's waits, not a loaded
+/// machine).
+pub fn starved(r: &Record) -> bool {
+    let f = |k: &str| r.fields.get(k).copied();
+    let Some(share) = f("cpu_share") else {
+        return false;
+    };
+    let slept = f("sleeps").is_some_and(|n| n > 0.0);
+    let got = f("cpu_got").unwrap_or(share);
+    share < CPU_SHARE_MIN && !(slept && got >= CPU_SHARE_MIN)
+}
+
+/// Whether any repetition of the configuration `qu` selects was starved.
+pub fn any_starved(records: &[Record], qu: &Query) -> bool {
+    records.iter().any(|r| matches(r, qu) && starved(r))
 }

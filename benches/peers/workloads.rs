@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 
-use crate::alloc::{rss_bytes, COUNTING, LIVE, PEAK};
+use crate::alloc::{reset_peak_rss, rss_bytes, vm_hwm_bytes, COUNTING, LIVE, PEAK};
 use crate::child::ChildCfg;
 use crate::common::{mix, BenchMap, Key, Rng, Visit};
+use crate::cpu::{cpu_fields, span_end, span_start, Span};
 use crate::hist::{hist_fields, ns_since, timer_cost_ns, Hist};
 
 /// The workloads, in report order: id and title.
@@ -119,11 +120,65 @@ fn gen_ops(wl: &str, t: usize, n: u64, ops: u64) -> Vec<u64> {
 }
 
 /// A child's results: name and value, printed on its `RESULT` line.
-type Fields = Vec<(String, f64)>;
+pub type Fields = Vec<(String, f64)>;
 
-/// A worker's start, end, operations done and successful, by kind, and
+/// Checks a property that every correct map has whatever the threads'
+/// interleaving, after the timed part: if it fails, says so on stderr and
+/// exits with status 3 before the `RESULT` line, so the driver lists the
+/// run among the failed measurements (with this message) and no figure
+/// of a map that lost or invented entries reaches the report. Only
+/// properties that hold exactly are checked; each call says why it holds.
+fn check(c: &ChildCfg, ok: bool, what: impl FnOnce() -> String) {
+    if !ok {
+        eprintln!(
+            "CHECK FAILED: {} wl={} key={} threads={}: {}",
+            c.map,
+            c.wl,
+            c.key,
+            c.threads,
+            what()
+        );
+        std::process::exit(3);
+    }
+}
+
+/// Checks that `map` holds `expected` entries, by its own count and by
+/// its iterator's (the map is quiescent: every writer has been joined).
+fn check_len<K: Key, M: BenchMap<K>>(c: &ChildCfg, map: &M, expected: u64, why: &str) {
+    let len = map.len() as u64;
+    check(c, len == expected, || {
+        format!("len() = {len}, expected {expected} ({why})")
+    });
+    let visited = map.iter_len() as u64;
+    check(c, visited == expected, || {
+        format!("the iterator visits {visited} entries, expected {expected} ({why})")
+    });
+}
+
+/// Checks the sample of keys `0..n` that the rapid-grow and memory
+/// workloads read back (every 97th, and the last): each was inserted with
+/// itself as value, by a writer joined since, and nothing removes or
+/// updates it. (Every 97th: reading all 4M back would add seconds to
+/// every such child for little more assurance than `check_len` gives.)
+fn check_sample<M: BenchMap<u64>>(c: &ChildCfg, map: &M, n: u64) {
+    let sample = (0..n).step_by(97).chain(n.checked_sub(1));
+    let (mut found, mut tried) = (0u64, 0u64);
+    for i in sample {
+        tried += 1;
+        found += (map.get(&i) == Some(i)) as u64;
+    }
+    check(c, found == tried, || {
+        format!(
+            "{} of {tried} sampled keys of 0..{n} missing or with a wrong value after \
+             every insert returned",
+            tried - found
+        )
+    });
+}
+
+/// A worker's timed span, operations done and successful, by kind, and
 /// (in `lat` mode) each kind's latencies.
-type ThreadResult = (Instant, Instant, [u64; 4], [u64; 4], [Hist; 4]);
+type ThreadResult = (Span, [u64; 4], [u64; 4], [Hist; 4]);
 
 /// Workloads 1-3: prefill, then every thread runs its pre-generated ops.
 ///
@@ -136,13 +191,20 @@ fn run_ops<K: Key, M: BenchMap<K>>(c: &ChildCfg) -> Fields {
     let n = 1u64 << c.keybits;
     let per_thread = c.ops / c.threads as u64;
     let map = M::with_capacity(n as usize);
-    let mut live = 0u64;
+    let (mut live, mut fresh) = (0u64, 0u64);
     for i in 0..n {
         if prefilled(&c.wl, i) {
-            map.insert(K::owned(i), i);
+            fresh += map.insert(K::owned(i), i) as u64;
             live += 1;
         }
     }
+    // Distinct keys into an empty map, from one thread.
+    check(c, fresh == live, || {
+        format!(
+            "{} of {live} prefill inserts found the key present",
+            live - fresh
+        )
+    });
     let barrier = Barrier::new(c.threads);
     let results: Vec<ThreadResult> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..c.threads)
@@ -163,7 +225,7 @@ fn run_ops<K: Key, M: BenchMap<K>>(c: &ChildCfg) -> Fields {
                         }
                     };
                     barrier.wait();
-                    let start = Instant::now();
+                    let begun = span_start();
                     if lat {
                         for &o in &ops {
                             let kind = (o >> 62) as usize;
@@ -181,32 +243,76 @@ fn run_ops<K: Key, M: BenchMap<K>>(c: &ChildCfg) -> Fields {
                             hit[kind] += ok as u64;
                         }
                     }
-                    let end = Instant::now();
-                    (start, end, done, hit, hists)
+                    (span_end(begun), done, hit, hists)
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let start = results.iter().map(|r| r.0).min().unwrap();
-    let end = results.iter().map(|r| r.1).max().unwrap();
-    let total: u64 = results.iter().map(|r| r.2.iter().sum::<u64>()).sum();
+    let spans: Vec<Span> = results.iter().map(|r| r.0).collect();
+    let start = spans.iter().map(|s| s.start).min().unwrap();
+    let end = spans.iter().map(|s| s.end).max().unwrap();
+    let total: u64 = results.iter().map(|r| r.1.iter().sum::<u64>()).sum();
     let secs = (end - start).as_secs_f64();
-    let sum = |f: fn(&ThreadResult) -> u64| -> f64 { results.iter().map(f).sum::<u64>() as f64 };
+    // Operations done and successful of one kind, all threads together.
+    let done = |kind: u64| -> u64 { results.iter().map(|r| r.1[kind as usize]).sum() };
+    let hits = |kind: u64| -> u64 { results.iter().map(|r| r.2[kind as usize]).sum() };
+    let (gets, get_hits) = (done(OP_GET), hits(OP_GET));
+    let (inserts, insert_hits) = (done(OP_INSERT), hits(OP_INSERT));
+    let (removes, remove_hits) = (done(OP_REMOVE), hits(OP_REMOVE));
+    let (updates, update_hits) = (done(OP_UPDATE), hits(OP_UPDATE));
     let mut out: Fields = vec![
         ("mops".into(), total as f64 / secs / 1e6),
         ("secs".into(), secs),
         ("prefilled".into(), live as f64),
-        ("gets".into(), sum(|r| r.2[0])),
-        ("get_hits".into(), sum(|r| r.3[0])),
-        ("removes".into(), sum(|r| r.2[2])),
-        ("remove_hits".into(), sum(|r| r.3[2])),
+        ("gets".into(), gets as f64),
+        ("get_hits".into(), get_hits as f64),
+        ("inserts".into(), inserts as f64),
+        ("insert_hits".into(), insert_hits as f64),
+        ("removes".into(), removes as f64),
+        ("remove_hits".into(), remove_hits as f64),
+        ("updates".into(), updates as f64),
+        ("update_hits".into(), update_hits as f64),
     ];
+    cpu_fields(&spans, &mut out);
+    // Every workload: an insert that returns "was absent" added one entry,
+    // a remove that returns "was present" took one away, and nothing else
+    // changes the count (a replacing insert keeps it; an update changes a
+    // present key's value only: lfmap's, WordMap's, papaya's and scc's
+    // `update`, flurry's `compute_if_present` returning `Some`, and the
+    // others' `get_mut` never insert). So, however the operations
+    // interleaved, a correct map ends with exactly this many entries.
+    check(c, remove_hits <= live + insert_hits, || {
+        format!("{remove_hits} removes hit, more than {live} prefilled + {insert_hits} added")
+    });
+    let expected = live + insert_hits - remove_hits;
+    check_len(
+        c,
+        &map,
+        expected,
+        "prefilled + inserts that added - removes that removed",
+    );
+    if c.wl == "read_heavy" {
+        // Gets pick prefilled keys (`0..n`), which no operation removes or
+        // replaces; each thread inserts fresh keys of its own range
+        // (`n + t * cap ..`, never reused) and removes only keys it
+        // inserted earlier and has not removed yet (`gen_ops`: rem < ins).
+        // So every operation of this workload succeeds, in any correct map.
+        for (what, n, hit) in [
+            ("gets", gets, get_hits),
+            ("inserts", inserts, insert_hits),
+            ("removes", removes, remove_hits),
+        ] {
+            check(c, hit == n, || {
+                format!("{} of {n} {what} failed; all must succeed here", n - hit)
+            });
+        }
+    }
     if lat {
         for (kind, prefix) in [(OP_GET, "g_"), (OP_INSERT, "i_"), (OP_REMOVE, "d_")] {
             let mut h = Hist::new();
             for r in &results {
-                h.merge(&r.4[kind as usize]);
+                h.merge(&r.3[kind as usize]);
             }
             hist_fields(prefix, &h, &mut out);
         }
@@ -233,7 +339,8 @@ fn run_grow<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
             self.0.store(true, Ordering::Release);
         }
     }
-    let results: Vec<(Instant, Instant, Hist)> = std::thread::scope(|s| {
+    // Per worker: its timed span, its latencies, its inserts that added.
+    let results: Vec<(Span, Hist, u64)> = std::thread::scope(|s| {
         if c.assist {
             s.spawn(|| map.assist(&stop));
         }
@@ -243,21 +350,22 @@ fn run_grow<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
                 let (map, barrier) = (&map, &barrier);
                 s.spawn(move || {
                     let mut h = Hist::new();
+                    let mut added = 0u64;
                     let range = t as u64 * per..(t as u64 + 1) * per;
                     barrier.wait();
-                    let start = Instant::now();
+                    let begun = span_start();
                     if lat {
                         for i in range {
                             let a = Instant::now();
-                            map.insert(i, i);
+                            added += map.insert(i, i) as u64;
                             h.record(ns_since(a));
                         }
                     } else {
                         for i in range {
-                            map.insert(i, i);
+                            added += map.insert(i, i) as u64;
                         }
                     }
-                    (start, Instant::now(), h)
+                    (span_end(begun), h, added)
                 })
             })
             .collect();
@@ -265,25 +373,32 @@ fn run_grow<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
         drop(stop_helper);
         results
     });
-    let start = results.iter().map(|r| r.0).min().unwrap();
-    let end = results.iter().map(|r| r.1).max().unwrap();
+    let spans: Vec<Span> = results.iter().map(|r| r.0).collect();
+    let start = spans.iter().map(|s| s.start).min().unwrap();
+    let end = spans.iter().map(|s| s.end).max().unwrap();
     let secs = (end - start).as_secs_f64();
-    let found = (0..c.grow.min(per * c.threads as u64))
-        .step_by(97)
-        .filter(|i| map.get(i).is_some())
-        .count();
+    let total = per * c.threads as u64;
+    let added: u64 = results.iter().map(|r| r.2).sum();
+    // The threads' ranges are disjoint and nothing removes: every insert
+    // adds its key, and all `total` keys are there at the end.
+    check(c, added == total, || {
+        format!(
+            "{} of {total} inserts of fresh keys found them present",
+            total - added
+        )
+    });
+    check_len(c, &map, total, "keys inserted, all distinct, none removed");
+    check_sample(c, &map, total);
     let mut out: Fields = vec![
-        ("mops".into(), (per * c.threads as u64) as f64 / secs / 1e6),
+        ("mops".into(), total as f64 / secs / 1e6),
         ("secs".into(), secs),
-        (
-            "missing".into(),
-            ((per * c.threads as u64).div_ceil(97) - found as u64) as f64,
-        ),
+        ("insert_hits".into(), added as f64),
     ];
+    cpu_fields(&spans, &mut out);
     if lat {
         let mut h = Hist::new();
         for r in &results {
-            h.merge(&r.2);
+            h.merge(&r.1);
         }
         hist_fields("", &h, &mut out);
         out.push(("timer_ns".into(), timer as f64));
@@ -301,27 +416,31 @@ fn run_read_growth<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
     let done = AtomicBool::new(false);
     let barrier = Barrier::new(2);
     let grow = c.grow;
-    let (wh, (rh, misses, rsecs)) = std::thread::scope(|s| {
+    let ((wh, added, wspan), (rh, misses, rsecs, rspan)) = std::thread::scope(|s| {
         let writer = s.spawn(|| {
             let mut h = Hist::new();
+            let mut added = 0u64;
             barrier.wait();
+            let begun = span_start();
             for i in 0..grow {
                 let a = Instant::now();
-                map.insert(i, i);
+                added += map.insert(i, i) as u64;
                 h.record(ns_since(a));
                 if (i + 1) % 64 == 0 {
                     progress.store(i + 1, Ordering::Release);
                 }
             }
+            let span = span_end(begun);
             progress.store(grow, Ordering::Release);
             done.store(true, Ordering::Release);
-            h
+            (h, added, span)
         });
         let reader = s.spawn(|| {
             let mut h = Hist::new();
             let mut rng = Rng::new(7);
             let mut misses = 0u64;
             barrier.wait();
+            let begun = span_start();
             let start = Instant::now();
             while !done.load(Ordering::Acquire) {
                 let p = progress.load(Ordering::Acquire);
@@ -335,15 +454,34 @@ fn run_read_growth<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
                 h.record(ns_since(a));
                 misses += (v != Some(k)) as u64;
             }
-            (h, misses, start.elapsed().as_secs_f64())
+            let rsecs = start.elapsed().as_secs_f64();
+            (h, misses, rsecs, span_end(begun))
         });
         (writer.join().unwrap(), reader.join().unwrap())
     });
+    // The reader gets only keys below a published progress `p`: the writer
+    // inserted each of them (value = key) before its Release store of `p`,
+    // which the reader's Acquire load saw, and nothing removes or updates
+    // them. A correct map returns every one, with its value.
+    check(c, misses == 0, || {
+        format!(
+            "{misses} of {} reader gets of keys already inserted missed or read a wrong value",
+            rh.n
+        )
+    });
+    check(c, added == grow, || {
+        format!(
+            "{} of {grow} inserts of fresh keys found them present",
+            grow - added
+        )
+    });
+    check_len(c, &map, grow, "keys inserted, all distinct, none removed");
     let mut out: Fields = vec![
         ("reader_misses".into(), misses as f64),
         ("reader_mops".into(), rh.n as f64 / rsecs / 1e6),
         ("timer_ns".into(), timer as f64),
     ];
+    cpu_fields(&[wspan, rspan], &mut out);
     hist_fields("r_", &rh, &mut out);
     hist_fields("w_", &wh, &mut out);
     std::mem::forget(map);
@@ -353,30 +491,52 @@ fn run_read_growth<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
 /// Workload 6: heap and RSS per entry after inserting `grow` keys from one
 /// thread, into an empty or a pre-sized map.
 fn run_memory<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
+    // The peak resident set: the kernel's high-water mark, reset here to
+    // the current RSS so that it covers this loop alone. It is the only
+    // peak of lfmap's: its tables and `HashMap`'s entry spans are mapped
+    // from the kernel, past the counting allocator (`alloc.rs`).
+    let hwm_reset = reset_peak_rss();
     let rss0 = rss_bytes();
+    let begun = span_start();
     COUNTING.store(true, Ordering::SeqCst);
     let map = if c.presized {
         M::with_capacity(c.grow as usize)
     } else {
         M::new()
     };
+    let mut added = 0u64;
     for i in 0..c.grow {
-        map.insert(i, i);
+        added += map.insert(i, i) as u64;
     }
     let live = LIVE.load(Ordering::SeqCst) as f64;
     let peak = PEAK.load(Ordering::SeqCst) as f64;
-    let rss = rss_bytes().saturating_sub(rss0) as f64;
+    let rss_now = rss_bytes();
+    let hwm = vm_hwm_bytes();
     COUNTING.store(false, Ordering::SeqCst);
+    let span = span_end(begun);
+    let rss = rss_now.saturating_sub(rss0) as f64;
     let n = c.grow as f64;
-    let out = vec![
+    let mut out: Fields = vec![
         ("heap_per_entry".into(), live / n),
         ("peak_heap_per_entry".into(), peak / n),
         ("rss_per_entry".into(), rss / n),
-        (
-            "len_check".into(),
-            map.get(&(c.grow - 1)).is_some() as u64 as f64,
-        ),
     ];
+    if hwm_reset {
+        // The high-water mark is at least the RSS read just before it.
+        let peak_rss = hwm.max(rss_now).saturating_sub(rss0) as f64;
+        out.push(("peak_rss_per_entry".into(), peak_rss / n));
+    }
+    cpu_fields(&[span], &mut out);
+    // One thread inserts distinct keys and removes none.
+    check(c, added == c.grow, || {
+        format!(
+            "{} of {} inserts of fresh keys found them present",
+            c.grow - added,
+            c.grow
+        )
+    });
+    check_len(c, &map, c.grow, "keys inserted, all distinct, none removed");
+    check_sample(c, &map, c.grow);
     std::mem::forget(map);
     out
 }
@@ -392,7 +552,7 @@ fn run_counter<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
     let per = c.ops / c.threads as u64;
     let map = M::new();
     let barrier = Barrier::new(c.threads);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
+    let spans: Vec<Span> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..c.threads)
             .map(|t| {
                 let (map, barrier) = (&map, &barrier);
@@ -408,27 +568,32 @@ fn run_counter<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
                         })
                         .collect();
                     barrier.wait();
-                    let start = Instant::now();
+                    let begun = span_start();
                     for &k in &keys {
                         map.add(k, 1);
                     }
-                    (start, Instant::now())
+                    span_end(begun)
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let start = spans.iter().map(|r| r.0).min().unwrap();
-    let end = spans.iter().map(|r| r.1).max().unwrap();
+    let start = spans.iter().map(|s| s.start).min().unwrap();
+    let end = spans.iter().map(|s| s.end).max().unwrap();
     let secs = (end - start).as_secs_f64();
     let total = per * c.threads as u64;
+    // Every add is an atomic upsert of +1: no update lost, none doubled.
     let sum = map.sum_values();
-    assert_eq!(sum, total, "{}: counter sum {sum} != {total} adds", c.map);
+    check(c, sum == total, || {
+        format!("the counters sum to {sum}, not the {total} adds made")
+    });
     std::mem::forget(map);
-    vec![
+    let mut out: Fields = vec![
         ("mops".into(), total as f64 / secs / 1e6),
         ("secs".into(), secs),
-    ]
+    ];
+    cpu_fields(&spans, &mut out);
+    out
 }
 
 /// Runs a child's workload on map `M` with key type `K` (workloads 1-3).

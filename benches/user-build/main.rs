@@ -13,6 +13,8 @@ mod common;
 mod alloc;
 #[path = "../peers/child.rs"]
 mod child;
+#[path = "../peers/cpu.rs"]
+mod cpu;
 #[path = "../peers/hist.rs"]
 mod hist;
 #[path = "../peers/workloads.rs"]
@@ -23,8 +25,11 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("--child") => {
             // `LFMAP_HUGE_PAGES=1` measures lfmap with its tables on huge
-            // pages (`lfmap::set_huge_pages`, off by default and in the
-            // report); docs/benchmarks.md, "Huge pages".
+            // pages (`lfmap::set_huge_pages`, off by default); for children
+            // run by hand: docs/benchmarks.md, "Huge pages". The peers
+            // driver removes the variable from its children's environment,
+            // so that the report's figures are taken with lfmap's default
+            // (its machine table says so).
             if std::env::var_os("LFMAP_HUGE_PAGES").is_some_and(|v| v == "1") {
                 lfmap::set_huge_pages(true);
             }
