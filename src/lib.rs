@@ -40,7 +40,13 @@
 //!   unmaps, which a free only tries: held, the freer unmaps the table
 //!   itself.)
 //! * Every operation is linearizable except iteration, `clear`, `retain`
-//!   and `len` (see below and `docs/design.md`).
+//!   and `len` (and `is_empty`, which is `len() == 0`; see below and
+//!   `docs/design.md`). What is built on a walk is weakly consistent as
+//!   iteration is, not a snapshot: `Clone`, `Debug`, `PartialEq`, serde
+//!   serialization and the sets' relations (`is_subset`, `difference`,
+//!   ...). Each walks as an iteration does (keys inserted or removed
+//!   meanwhile may or may not be seen), so under concurrent writes the
+//!   result need not match the map at any single moment.
 //! * A resize is incremental and cooperative: a writer that meets one
 //!   migrates a small share of it (8 slots in a growth) before its own
 //!   write. No thread ever copies the whole table while others wait.
@@ -80,6 +86,36 @@
 //! that ran it and leaves the map consistent: nothing is lost, leaked or
 //! dropped twice. An impossible capacity panics with
 //! "lfmap: capacity overflow".
+//!
+//! ## Closures and reentrancy
+//!
+//! Some closures decide a write: `update` and `compute` (on
+//! [`HashMapRef`] and [`WordMap`]), `remove_if`'s predicate (the same),
+//! [`update_or_insert`](HashMapRef::update_or_insert)'s and
+//! [`update_or_insert_with`](HashMapRef::update_or_insert_with)'s update
+//! closure, and `retain`'s predicate (on the maps and the sets alike; the
+//! sets take no other closure that decides a write). Each runs on the
+//! entry it sees, and the change is applied by one CAS that succeeds only
+//! if the entry is still that one. If another thread changed it
+//! meanwhile, the closure runs again on the newer entry, so keep these
+//! closures free of side effects. A CAS lost to a resize, or to another
+//! key taking the empty slot, reuses the decision without running the
+//! closure again.
+//!
+//! Such a closure may use the map for other keys, reading or writing them
+//! (even writes that resize the table under the write it decides), but
+//! must not write the key it is deciding on: each such write changes that
+//! key's entry, so the CAS fails and the closure runs again, and a
+//! closure that writes its key on every run never returns (a livelock,
+//! within the one thread). Reading the key is fine.
+//!
+//! `get_or_insert_with`'s `make` (on [`HashMapRef`] and [`WordMap`]) and
+//! `update_or_insert_with`'s `insert` run at most once per call, and only
+//! if the key was absent when looked up. Running once, they may use the
+//! map freely, their own key included: if one inserts the key itself,
+//! `get_or_insert_with` returns that value (the made one is dropped, not
+//! inserted), and `update_or_insert_with` runs its update closure on it
+//! (and drops the made value).
 
 //!
 //! ## Features
@@ -106,8 +142,8 @@
 //! LeakSanitizer needs no suppressions. `docs/testing-with-lfmap.md` has
 //! the set-up, bounds that finish, and what is and is not checked.
 //!
-//! `docs/api.md` maps Go's `map` and `sync.Map`, papaya's and dashmap's
-//! calls to lfmap's.
+//! `docs/api.md` maps Go's `map` and `sync.Map`, papaya's, dashmap's,
+//! scc's and std's calls to lfmap's.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
@@ -135,11 +171,16 @@ pub use map::{
 };
 pub use resize::assist::ResizeHelper;
 pub use resize::memory::{huge_pages, set_huge_pages};
-pub use set::{HashSet, HashSetRef, SetIntoIter, SetIter, SetOwnedIter, WordSet, WordSetIter};
+pub use set::relations;
+pub use set::{
+    HashSet, HashSetRef, SetDifference, SetIntersection, SetIntoIter, SetIter, SetOwnedIter,
+    SetSymmetricDifference, SetUnion, WordSet, WordSetDifference, WordSetIntersection,
+    WordSetIntoIter, WordSetIter, WordSetSymmetricDifference, WordSetUnion,
+};
 pub use stats::{ProbeStats, Stats};
 #[cfg(feature = "rayon")]
 pub use word::WordParIter;
 pub use word::{
-    Iter as WordIter, Keys as WordKeys, Values as WordValues, WordCompute, WordInteger, WordMap,
-    WordSized,
+    IntoIter as WordIntoIter, Iter as WordIter, Keys as WordKeys, Values as WordValues,
+    WordCompute, WordInteger, WordMap, WordSized,
 };

@@ -222,7 +222,8 @@ impl<K, V, S> HashMap<K, V, S> {
         self.raw.len()
     }
 
-    /// Whether the map has no entries.
+    /// Whether the map has no entries: `len() == 0`, with
+    /// [`len`](HashMap::len)'s caveat under concurrent writes.
     ///
     /// ```
     /// let map: lfmap::HashMap<i32, i32> = lfmap::HashMap::new();
@@ -549,6 +550,9 @@ where
     /// entry, returning the removed pair. The predicate may run more than
     /// once if the entry changes concurrently.
     ///
+    /// The predicate may write other keys, not `key` (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
     /// ```
     /// let map = lfmap::HashMap::new();
     /// let m = map.pin();
@@ -617,7 +621,12 @@ where
     /// [`Operation`]. The decision is applied with one CAS that succeeds
     /// only if the entry is still the one `f` saw; otherwise `f` runs again
     /// on the newer entry, so it may run more than once (keep it free of side
-    /// effects). Needs `K: Clone` (as [`update`](HashMapRef::update)).
+    /// effects). A CAS lost to a resize, or to another key taking the empty
+    /// slot, reuses the decision: `f` reruns only when the key's entry
+    /// changed. Needs `K: Clone` (as [`update`](HashMapRef::update)).
+    ///
+    /// `f` may write other keys, not `key` (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
     ///
     /// ```
     /// use lfmap::{Compute, Operation};
@@ -703,6 +712,9 @@ where
     /// absent when looked up; its value is inserted only if the key is still
     /// absent (otherwise it is dropped and the present value returned).
     ///
+    /// `make` may use the map freely, `key` included (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
     /// ```
     /// let map = lfmap::HashMap::new();
     /// let m = map.pin();
@@ -725,6 +737,9 @@ where
     /// Retried on conflict: if another thread changes the entry between the
     /// read and the CAS, `f` runs again on the newer value, so `f` may run
     /// more than once and should have no side effects. No update is lost.
+    ///
+    /// `f` may write other keys, not `key` (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
     ///
     /// Needs `K: Clone`: every value version is one immutable allocation
     /// holding its key, which keeps reads at one pointer hop.
@@ -759,6 +774,118 @@ where
         }
     }
 
+    /// Replaces `key`'s value `v` with `update(&v)` if the key is present,
+    /// or inserts `value` if it is absent; returns the value now stored
+    /// (papaya's `update_or_insert`; dashmap's
+    /// `entry(k).and_modify(f).or_insert(v)`).
+    ///
+    /// Atomic, as [`compute`](HashMapRef::compute): the write is one CAS
+    /// that succeeds only if the key's entry (or its absence) is still the
+    /// one the decision was made on. If another thread changed it
+    /// meanwhile, the decision is made again on the newer state, so
+    /// `update` may run more than once (keep it free of side effects); no
+    /// update is lost. If the key appears between the lookup and the
+    /// insert, `update` runs on the newcomer and `value` is dropped; if it
+    /// goes between a lookup and the update, `value` is inserted after all.
+    /// Needs `K: Clone` (as [`update`](HashMapRef::update)).
+    ///
+    /// `update` may write other keys, not `key` (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.update_or_insert("hits", |n| n + 1, 1), &1);
+    /// assert_eq!(m.update_or_insert("hits", |n| n + 1, 1), &2);
+    /// assert_eq!(m.get("hits"), Some(&2));
+    /// ```
+    pub fn update_or_insert<F>(&self, key: K, update: F, value: V) -> &V
+    where
+        K: Clone,
+        F: FnMut(&V) -> V,
+    {
+        self.update_or_insert_with(key, update, || value)
+    }
+
+    /// [`update_or_insert`](HashMapRef::update_or_insert), with the value
+    /// to insert made by `insert()`: papaya's `update_or_insert_with`.
+    ///
+    /// `update` may run more than once, as in `update_or_insert`. `insert`
+    /// runs at most once per call, and only if the key was absent when
+    /// looked up; the value it made is kept across retries, so it is
+    /// inserted, or, if the key appeared meanwhile, dropped after `update`
+    /// ran on the newcomer. `update` may write other keys, not `key`;
+    /// `insert` may use the map freely, `key` included (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// let append = |s: &String| s.clone() + "b";
+    /// assert_eq!(m.update_or_insert_with(1, append, || String::from("a")), "a");
+    /// assert_eq!(m.update_or_insert_with(1, append, || unreachable!()), "ab");
+    /// ```
+    pub fn update_or_insert_with<F, I>(&self, key: K, mut update: F, insert: I) -> &V
+    where
+        K: Clone,
+        F: FnMut(&V) -> V,
+        I: FnOnce() -> V,
+    {
+        let hash = self.raw().hash(&key);
+        let mut insert = Some(insert);
+        // The value `insert` made, between attempts to insert it.
+        let mut made: Option<V> = None;
+        // Whether the entry left in `pending` carries `made` (rather than
+        // an `update` result, which a retry drops).
+        let mut pending_is_made = false;
+        let decide = |cur: Option<&Entry<K, V>>, pending: &mut Option<Pending<K, V>>| {
+            // A stale attempt from a failed CAS: keep the made value it
+            // carries for the next attempt to insert.
+            if let Some(stale) = pending.take() {
+                if pending_is_made {
+                    made = Some(stale.into_parts().1);
+                }
+            }
+            let value = match cur {
+                Some(e) => {
+                    pending_is_made = false;
+                    update(&e.value)
+                }
+                None => {
+                    pending_is_made = true;
+                    made.take()
+                        .unwrap_or_else(|| (insert.take().expect("insert runs at most once"))())
+                }
+            };
+            *pending = Some(Pending::new(hash, key.clone(), value));
+            Action::Put
+        };
+        let written = self.raw().write(hash, &key, decide, &self.guard);
+        &written
+            .cur
+            .expect("update_or_insert leaves the key present")
+            .value
+    }
+
+    /// Removes `key`, returning the stored key and its value (std's and
+    /// papaya's `remove_entry`; here by reference, valid as long as the
+    /// handle lives: the map frees them once no handle can see them).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(String::from("a"), 1);
+    /// assert_eq!(m.remove_entry("a"), Some((&String::from("a"), &1)));
+    /// assert_eq!(m.remove_entry("a"), None);
+    /// ```
+    pub fn remove_entry<Q>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.remove_if(key, |_, _| true)
+    }
+
     /// Number of entries (see [`HashMap::len`]).
     ///
     /// ```
@@ -771,7 +898,8 @@ where
         self.map.len()
     }
 
-    /// Whether the map is empty.
+    /// Whether the map is empty: `len() == 0`, with [`HashMap::len`]'s
+    /// caveat under concurrent writes.
     ///
     /// ```
     /// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
@@ -1226,8 +1354,10 @@ where
     /// A new map with clones of the entries an iteration yields, and a
     /// clone of the hasher. Sized as [`collect`](FromIterator) sizes: room
     /// for them, without the floor [`with_capacity`](HashMap::with_capacity)
-    /// sets, so the clone shrinks as usual when emptied (found by review:
-    /// it kept its first size for good).
+    /// sets, so the clone shrinks as usual when emptied.
+    ///
+    /// Under concurrent writes the clone is what one walk of the map saw
+    /// (the [iteration guarantee](crate#iteration)), not a snapshot.
     ///
     /// ```
     /// let map: lfmap::HashMap<u32, u32> = (0..10_000).map(|i| (i, i)).collect();
@@ -1319,8 +1449,85 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
+    /// Extends through a shared reference: threads may extend one map at
+    /// once. Not atomic: each pair is inserted under a pin of its own, so
+    /// other threads see the pairs arrive one by one (and a pair whose key
+    /// comes again later is replaced, as by [`insert`](HashMapRef::insert)).
+    /// Sized as the owned `extend` is.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| (&map).extend((0..100u32).map(|i| (i, i))));
+    ///     s.spawn(|| (&map).extend((50..150u32).map(|i| (i, i))));
+    /// });
+    /// assert_eq!(map.len(), 150);
+    /// ```
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         self.extend_from(iter);
+    }
+}
+
+impl<'a, K, V, S> Extend<(&'a K, &'a V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Copy,
+    V: Copy,
+    S: BuildHasher,
+{
+    /// Inserts copies of the pairs (as std's `Extend<(&K, &V)>`), through
+    /// the owned `extend`: sized alike, each pair under a pin of its own.
+    ///
+    /// ```
+    /// let mut map: lfmap::HashMap<u32, u32> = lfmap::HashMap::new();
+    /// let other = std::collections::HashMap::from([(1, 10), (2, 20)]);
+    /// map.extend(&other);
+    /// assert_eq!(map.pin().get(&2), Some(&20));
+    /// ```
+    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
+        Extend::<(K, V)>::extend(self, iter.into_iter().map(|(&k, &v)| (k, v)));
+    }
+}
+
+impl<'a, K, V, S> Extend<(&'a K, &'a V)> for &HashMap<K, V, S>
+where
+    K: Hash + Eq + Copy,
+    V: Copy,
+    S: BuildHasher,
+{
+    /// Inserts copies of the pairs through a shared reference, as the
+    /// `Extend<(K, V)>` for `&HashMap` does: threads may extend one map at
+    /// once; not atomic; each pair under a pin of its own.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u32, char> = lfmap::HashMap::new();
+    /// let pairs = [(1, 'a'), (2, 'b')];
+    /// (&map).extend(pairs.iter().map(|(k, v)| (k, v)));
+    /// assert_eq!(map.len(), 2);
+    /// ```
+    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
+        Extend::<(K, V)>::extend(self, iter.into_iter().map(|(&k, &v)| (k, v)));
+    }
+}
+
+impl<K, V, const N: usize> From<[(K, V); N]> for HashMap<K, V>
+where
+    K: Hash + Eq,
+{
+    /// A map of the array's pairs, as [`collect`](FromIterator) makes it:
+    /// one [`insert`](HashMapRef::insert) per pair, in order. Of pairs with
+    /// equal keys, the last pair wins, key and value (`insert` stores the
+    /// new key too; std's `HashMap::from` keeps the first key with the last
+    /// value). For the default hasher only, as std's and papaya's, so that
+    /// `HashMap::from([..])` needs no type annotation; with another hasher,
+    /// `collect` the array.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::from([("a", 1), ("b", 2), ("a", 3)]);
+    /// assert_eq!(map.len(), 2);
+    /// assert_eq!(map.pin().get("a"), Some(&3));
+    /// ```
+    fn from(pairs: [(K, V); N]) -> Self {
+        pairs.into_iter().collect()
     }
 }
 

@@ -4,14 +4,18 @@
 //! [`HashMap<T, ()>`](crate::HashMap) and [`WordSet<T>`] a
 //! [`WordMap<T, bool>`](crate::WordMap) whose value is always `true`. Every
 //! operation is the map's, so every guarantee is too: lock-freedom,
-//! linearizability (except iteration, `clear`, `retain` and `len`), the
-//! iteration guarantee, and the bad-input guarantees.
+//! linearizability (except iteration, `clear`, `retain` and `len`, and
+//! `is_empty`, which is `len() == 0`), weak consistency for what is built
+//! on a walk (`Clone`, `Debug`, `PartialEq`, serde serialization and the
+//! set relations), the iteration guarantee, and the bad-input guarantees.
 //!
 //! | file | what |
 //! |---|---|
 //! | `set.rs` | [`HashSet`], its pinned handle [`HashSetRef`], iterators |
 //! | `set/word.rs` | [`WordSet`] |
+//! | `set/relations.rs` | the set relations' iterators, shared by both sets |
 
+pub mod relations;
 mod word;
 
 use std::borrow::Borrow;
@@ -19,7 +23,10 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::iter::FusedIterator;
 
-pub use self::word::{WordSet, WordSetIter};
+pub use self::word::{
+    WordSet, WordSetDifference, WordSetIntersection, WordSetIntoIter, WordSetIter,
+    WordSetSymmetricDifference, WordSetUnion,
+};
 use crate::guard::{LocalGuard, OwnedGuard};
 use crate::iter::{IntoIter, OwnedIter};
 use crate::map::{DefaultHashBuilder, HashMap, HashMapRef, Keys};
@@ -179,7 +186,8 @@ impl<T, S> HashSet<T, S> {
         self.map.len()
     }
 
-    /// Whether the set has no elements.
+    /// Whether the set has no elements: `len() == 0`, with
+    /// [`len`](HashSet::len)'s caveat under concurrent writes.
     ///
     /// ```
     /// let set: lfmap::HashSet<i32> = lfmap::HashSet::new();
@@ -386,7 +394,8 @@ where
         self.map.len()
     }
 
-    /// Whether the set is empty.
+    /// Whether the set is empty: `len() == 0`, with [`HashSet::len`]'s
+    /// caveat under concurrent writes.
     ///
     /// ```
     /// let set: lfmap::HashSet<u8> = lfmap::HashSet::new();
@@ -446,6 +455,151 @@ where
         SetIter {
             keys: self.map.keys(),
         }
+    }
+}
+
+/// Set relations, as std's `HashSet` has them: the other set is another
+/// handle (pinned with [`pin`](HashSet::pin) or
+/// [`pin_owned`](HashSet::pin_owned)), and the iterators yield references
+/// valid as long as both handles are borrowed.
+///
+/// Under concurrent writes these are weakly consistent: they walk one set
+/// as [`iter`](HashSetRef::iter) does and look each element up in the
+/// other once, at the moment the walk reaches it. No snapshot of either
+/// set is taken, so with writers running an answer need not hold at any
+/// single moment (as [`PartialEq`] for sets); with no write in flight it
+/// is exact. The iterators are [`relations`](crate::relations)' generic
+/// ones, named here through aliases such as [`SetDifference`].
+impl<'set, T, S, G> HashSetRef<'set, T, S, G>
+where
+    T: Hash + Eq,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    /// Whether every element of `self` is in `other`. Walks `self`.
+    ///
+    /// ```
+    /// let a: lfmap::HashSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::HashSet<u8> = [1, 2, 3].into_iter().collect();
+    /// let (a, b) = (a.pin(), b.pin());
+    /// assert!(a.is_subset(&b));
+    /// assert!(!b.is_subset(&a));
+    /// ```
+    pub fn is_subset<G2: ReclaimGuard>(&self, other: &HashSetRef<'_, T, S, G2>) -> bool {
+        relations::all_in(self.iter(), other)
+    }
+
+    /// Whether every element of `other` is in `self`. Walks `other`.
+    ///
+    /// ```
+    /// let a: lfmap::HashSet<u8> = [1, 2, 3].into_iter().collect();
+    /// let b: lfmap::HashSet<u8> = [3].into_iter().collect();
+    /// let (a, b) = (a.pin(), b.pin_owned());
+    /// assert!(a.is_superset(&b));
+    /// assert!(!b.is_superset(&a));
+    /// ```
+    pub fn is_superset<G2: ReclaimGuard>(&self, other: &HashSetRef<'_, T, S, G2>) -> bool {
+        other.is_subset(self)
+    }
+
+    /// Whether `self` and `other` have no element in common. Walks the
+    /// set whose [`len`](HashSetRef::len) is smaller.
+    ///
+    /// ```
+    /// let a: lfmap::HashSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::HashSet<u8> = [3, 4].into_iter().collect();
+    /// let (a, b) = (a.pin(), b.pin());
+    /// assert!(a.is_disjoint(&b));
+    /// b.insert(2);
+    /// assert!(!a.is_disjoint(&b));
+    /// ```
+    pub fn is_disjoint<G2: ReclaimGuard>(&self, other: &HashSetRef<'_, T, S, G2>) -> bool {
+        if self.len() <= other.len() {
+            relations::none_in(self.iter(), other)
+        } else {
+            relations::none_in(other.iter(), self)
+        }
+    }
+
+    /// The elements of `self` that are not in `other`. Walks `self`,
+    /// looking each element up in `other` as it comes.
+    ///
+    /// ```
+    /// let a: lfmap::HashSet<u8> = [1, 2, 3].into_iter().collect();
+    /// let b: lfmap::HashSet<u8> = [2, 3, 4].into_iter().collect();
+    /// let (a, b) = (a.pin(), b.pin());
+    /// assert_eq!(a.difference(&b).collect::<Vec<_>>(), [&1]);
+    /// ```
+    pub fn difference<'a, G2: ReclaimGuard>(
+        &'a self,
+        other: &'a HashSetRef<'_, T, S, G2>,
+    ) -> SetDifference<'a, T, S, G, G2> {
+        relations::Difference::new(self.iter(), other)
+    }
+
+    /// The elements of `self` that are also in `other` (those of `self`:
+    /// the stored ones). Walks `self`.
+    ///
+    /// ```
+    /// let a: lfmap::HashSet<u8> = [1, 2, 3].into_iter().collect();
+    /// let b: lfmap::HashSet<u8> = [2, 3, 4].into_iter().collect();
+    /// let (a, b) = (a.pin(), b.pin());
+    /// let mut both: Vec<u8> = a.intersection(&b).copied().collect();
+    /// both.sort();
+    /// assert_eq!(both, [2, 3]);
+    /// ```
+    pub fn intersection<'a, G2: ReclaimGuard>(
+        &'a self,
+        other: &'a HashSetRef<'_, T, S, G2>,
+    ) -> SetIntersection<'a, T, S, G, G2> {
+        relations::Intersection::new(self.iter(), other)
+    }
+
+    /// The elements of `self`, then those of `other` not in `self`. Walks
+    /// both (both walks start here).
+    ///
+    /// Each element comes once when no write is in flight. Under
+    /// concurrent writes an element can come once from each walk: one
+    /// yielded from `self`, then removed from `self` while it is in
+    /// `other`, is yielded again by the walk of `other`.
+    ///
+    /// ```
+    /// let a: lfmap::HashSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::HashSet<u8> = [2, 3].into_iter().collect();
+    /// let (a, b) = (a.pin(), b.pin());
+    /// let mut all: Vec<u8> = a.union(&b).copied().collect();
+    /// all.sort();
+    /// assert_eq!(all, [1, 2, 3]);
+    /// ```
+    pub fn union<'a, G2: ReclaimGuard>(
+        &'a self,
+        other: &'a HashSetRef<'_, T, S, G2>,
+    ) -> SetUnion<'a, T, S, G, G2> {
+        relations::Union::new(self.iter(), other.difference(self))
+    }
+
+    /// The elements in exactly one of the two sets: those of `self` not in
+    /// `other`, then those of `other` not in `self`. Walks both.
+    ///
+    /// Each element comes once when no write is in flight. Under
+    /// concurrent writes an element can come once from each walk: one
+    /// yielded from `self` (absent from `other` then) that moves to
+    /// `other` (inserted there, removed from `self`) is yielded again by
+    /// the walk of `other`.
+    ///
+    /// ```
+    /// let a: lfmap::HashSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::HashSet<u8> = [2, 3].into_iter().collect();
+    /// let (a, b) = (a.pin(), b.pin());
+    /// let mut odd: Vec<u8> = a.symmetric_difference(&b).copied().collect();
+    /// odd.sort();
+    /// assert_eq!(odd, [1, 3]);
+    /// ```
+    pub fn symmetric_difference<'a, G2: ReclaimGuard>(
+        &'a self,
+        other: &'a HashSetRef<'_, T, S, G2>,
+    ) -> SetSymmetricDifference<'a, T, S, G, G2> {
+        relations::SymmetricDifference::new(self.difference(other), other.difference(self))
     }
 }
 
@@ -549,6 +703,69 @@ impl<'g, T: Hash + Eq, G: ReclaimGuard> Iterator for SetIter<'g, T, G> {
 }
 
 impl<T: Hash + Eq, G: ReclaimGuard> FusedIterator for SetIter<'_, T, G> {}
+
+/// Iterator over the elements of one [`HashSetRef`] not in another, from
+/// [`HashSetRef::difference`]: [`relations::Difference`] walking the first
+/// handle. Weakly consistent (see the set relations); fused. `G` is the
+/// walked handle's guard, `G2` the other's.
+///
+/// ```
+/// let a: lfmap::HashSet<u8> = [1, 2].into_iter().collect();
+/// let b: lfmap::HashSet<u8> = [2].into_iter().collect();
+/// let (a, b) = (a.pin(), b.pin());
+/// let iter: lfmap::SetDifference<'_, u8, _, _, _> = a.difference(&b);
+/// assert_eq!(iter.collect::<Vec<_>>(), [&1]);
+/// ```
+pub type SetDifference<'a, T, S, G, G2> =
+    relations::Difference<SetIter<'a, T, G>, &'a HashSetRef<'a, T, S, G2>>;
+
+/// Iterator over the elements of one [`HashSetRef`] that are also in
+/// another, from [`HashSetRef::intersection`]:
+/// [`relations::Intersection`] walking the first handle. Weakly consistent
+/// (see the set relations); fused.
+///
+/// ```
+/// let a: lfmap::HashSet<u8> = [1, 2].into_iter().collect();
+/// let b: lfmap::HashSet<u8> = [2].into_iter().collect();
+/// let (a, b) = (a.pin(), b.pin());
+/// let iter: lfmap::SetIntersection<'_, u8, _, _, _> = a.intersection(&b);
+/// assert_eq!(iter.collect::<Vec<_>>(), [&2]);
+/// ```
+pub type SetIntersection<'a, T, S, G, G2> =
+    relations::Intersection<SetIter<'a, T, G>, &'a HashSetRef<'a, T, S, G2>>;
+
+/// Iterator over the elements of either of two [`HashSetRef`]s, from
+/// [`HashSetRef::union`]: [`relations::Union`] of a walk of the first
+/// handle and a [`SetDifference`] of the second from the first. Each
+/// element once when no write is in flight; under concurrent writes an
+/// element can come once from each walk (see [`HashSetRef::union`]).
+/// Fused.
+///
+/// ```
+/// let a: lfmap::HashSet<u8> = [1].into_iter().collect();
+/// let b: lfmap::HashSet<u8> = [1].into_iter().collect();
+/// let (a, b) = (a.pin(), b.pin());
+/// let iter: lfmap::SetUnion<'_, u8, _, _, _> = a.union(&b);
+/// assert_eq!(iter.collect::<Vec<_>>(), [&1]);
+/// ```
+pub type SetUnion<'a, T, S, G, G2> =
+    relations::Union<SetIter<'a, T, G>, SetDifference<'a, T, S, G2, G>>;
+
+/// Iterator over the elements in exactly one of two [`HashSetRef`]s, from
+/// [`HashSetRef::symmetric_difference`]: [`relations::SymmetricDifference`]
+/// of the two [`SetDifference`]s. Each element once when no write is in
+/// flight; under concurrent writes an element can come once from each walk
+/// (see [`HashSetRef::symmetric_difference`]). Fused.
+///
+/// ```
+/// let a: lfmap::HashSet<u8> = [1].into_iter().collect();
+/// let b: lfmap::HashSet<u8> = [1].into_iter().collect();
+/// let (a, b) = (a.pin(), b.pin());
+/// let iter: lfmap::SetSymmetricDifference<'_, u8, _, _, _> = a.symmetric_difference(&b);
+/// assert_eq!(iter.count(), 0);
+/// ```
+pub type SetSymmetricDifference<'a, T, S, G, G2> =
+    relations::SymmetricDifference<SetDifference<'a, T, S, G, G2>, SetDifference<'a, T, S, G2, G>>;
 
 /// An iterator that owns its pinned handle and yields clones of the
 /// elements, from `IntoIterator` for [`HashSetRef`] (by value). Same
@@ -673,7 +890,8 @@ where
     S: BuildHasher + Clone,
 {
     /// A new set with clones of the elements an iteration yields, and a
-    /// clone of the hasher.
+    /// clone of the hasher. Under concurrent writes, what one walk saw, not
+    /// a snapshot.
     ///
     /// ```
     /// let set: lfmap::HashSet<u8> = (0..3).collect();
@@ -752,7 +970,8 @@ where
     S: BuildHasher,
 {
     /// Extends through a shared reference: threads may extend one set at
-    /// once.
+    /// once. Not atomic: each element is inserted under a pin of its own,
+    /// and other threads see them arrive one by one.
     ///
     /// ```
     /// let set = lfmap::HashSet::new();
@@ -764,6 +983,64 @@ where
     /// ```
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
         self.extend_from(iter);
+    }
+}
+
+impl<'a, T, S> Extend<&'a T> for HashSet<T, S>
+where
+    T: Hash + Eq + Copy,
+    S: BuildHasher,
+{
+    /// Inserts copies of the elements (as std's `Extend<&T>`), through the
+    /// owned `extend`: sized alike, each element under a pin of its own.
+    ///
+    /// ```
+    /// let mut set: lfmap::HashSet<u8> = lfmap::HashSet::new();
+    /// set.extend(&[1, 2, 2]);
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    fn extend<I: IntoIterator<Item = &'a T>>(&mut self, iter: I) {
+        Extend::<T>::extend(self, iter.into_iter().copied());
+    }
+}
+
+impl<'a, T, S> Extend<&'a T> for &HashSet<T, S>
+where
+    T: Hash + Eq + Copy,
+    S: BuildHasher,
+{
+    /// Inserts copies of the elements through a shared reference, as the
+    /// `Extend<T>` for `&HashSet` does (threads may extend one set at once;
+    /// not atomic).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u8> = lfmap::HashSet::new();
+    /// (&set).extend(&[1, 2]);
+    /// assert!(set.pin().contains(&2));
+    /// ```
+    fn extend<I: IntoIterator<Item = &'a T>>(&mut self, iter: I) {
+        Extend::<T>::extend(self, iter.into_iter().copied());
+    }
+}
+
+impl<T, const N: usize> From<[T; N]> for HashSet<T>
+where
+    T: Hash + Eq,
+{
+    /// A set of the array's elements, as [`collect`](FromIterator) makes
+    /// it (of equal elements, the first one stays, as with
+    /// [`insert`](HashSetRef::insert) and std's `HashSet::from`). For the
+    /// default hasher only, as std's and papaya's, so that
+    /// `HashSet::from([..])` needs no type annotation; with another hasher,
+    /// `collect` the array.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::from(["a", "b", "a"]);
+    /// assert_eq!(set.len(), 2);
+    /// assert!(set.pin().contains("b"));
+    /// ```
+    fn from(elements: [T; N]) -> Self {
+        elements.into_iter().collect()
     }
 }
 

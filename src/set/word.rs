@@ -5,9 +5,10 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::iter::FusedIterator;
 
+use super::relations;
 use crate::map::DefaultHashBuilder;
 use crate::stats::{ProbeStats, Stats};
-use crate::word::{Iter as WordMapIter, WordMap, WordSized};
+use crate::word::{IntoIter as WordMapIntoIter, Iter as WordMapIter, WordMap, WordSized};
 
 /// A lock-free concurrent set of word-sized elements, stored inline: a
 /// [`WordMap<T, bool>`](crate::WordMap) with a set's API.
@@ -32,9 +33,11 @@ use crate::word::{Iter as WordMapIter, WordMap, WordSized};
 /// assert_eq!(seen.len(), 100);
 /// ```
 ///
-/// Every operation except iteration, `clear`, `retain` and `len` is
-/// linearizable;
-/// iteration has the [`HashSet`](crate::HashSet)'s guarantee: an element
+/// Every operation except iteration, `clear`, `retain` and `len` (and
+/// `is_empty`, which is `len() == 0`) is linearizable. What is built on a
+/// walk is weakly consistent as iteration is, not a snapshot: `Clone`,
+/// `Debug`, `PartialEq`, serde serialization and the set relations.
+/// Iteration has the [`HashSet`](crate::HashSet)'s guarantee: an element
 /// present for the whole iteration is yielded exactly once.
 pub struct WordSet<T, S = DefaultHashBuilder> {
     map: WordMap<T, bool, S>,
@@ -258,6 +261,126 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     }
 }
 
+/// Set relations, as std's `HashSet` has them, by value.
+///
+/// Under concurrent writes these are weakly consistent: they walk one set
+/// as [`iter`](WordSet::iter) does and look each element up in the other
+/// once, at the moment the walk reaches it. No snapshot of either set is
+/// taken, so with writers running an answer need not hold at any single
+/// moment (as [`PartialEq`] for sets); with no write in flight it is exact.
+/// The iterators are [`relations`](crate::relations)' generic ones, named
+/// here through aliases such as [`WordSetDifference`].
+impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
+    /// Whether every element of `self` is in `other`. Walks `self`.
+    ///
+    /// ```
+    /// let a: lfmap::WordSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::WordSet<u8> = [1, 2, 3].into_iter().collect();
+    /// assert!(a.is_subset(&b));
+    /// assert!(!b.is_subset(&a));
+    /// ```
+    pub fn is_subset(&self, other: &WordSet<T, S>) -> bool {
+        relations::all_in(self.iter(), other)
+    }
+
+    /// Whether every element of `other` is in `self`. Walks `other`.
+    ///
+    /// ```
+    /// let a: lfmap::WordSet<u8> = [1, 2, 3].into_iter().collect();
+    /// let b: lfmap::WordSet<u8> = [3].into_iter().collect();
+    /// assert!(a.is_superset(&b));
+    /// assert!(!b.is_superset(&a));
+    /// ```
+    pub fn is_superset(&self, other: &WordSet<T, S>) -> bool {
+        other.is_subset(self)
+    }
+
+    /// Whether `self` and `other` have no element in common. Walks the
+    /// set whose [`len`](WordSet::len) is smaller.
+    ///
+    /// ```
+    /// let a: lfmap::WordSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::WordSet<u8> = [3, 4].into_iter().collect();
+    /// assert!(a.is_disjoint(&b));
+    /// b.insert(2);
+    /// assert!(!a.is_disjoint(&b));
+    /// ```
+    pub fn is_disjoint(&self, other: &WordSet<T, S>) -> bool {
+        if self.len() <= other.len() {
+            relations::none_in(self.iter(), other)
+        } else {
+            relations::none_in(other.iter(), self)
+        }
+    }
+
+    /// The elements of `self` that are not in `other`. Walks `self`,
+    /// looking each element up in `other` as it comes.
+    ///
+    /// ```
+    /// let a: lfmap::WordSet<u8> = [1, 2, 3].into_iter().collect();
+    /// let b: lfmap::WordSet<u8> = [2, 3, 4].into_iter().collect();
+    /// assert_eq!(a.difference(&b).collect::<Vec<_>>(), [1]);
+    /// ```
+    pub fn difference<'a>(&'a self, other: &'a WordSet<T, S>) -> WordSetDifference<'a, T, S> {
+        relations::Difference::new(self.iter(), other)
+    }
+
+    /// The elements of `self` that are also in `other`. Walks `self`.
+    ///
+    /// ```
+    /// let a: lfmap::WordSet<u8> = [1, 2, 3].into_iter().collect();
+    /// let b: lfmap::WordSet<u8> = [2, 3, 4].into_iter().collect();
+    /// let mut both: Vec<u8> = a.intersection(&b).collect();
+    /// both.sort();
+    /// assert_eq!(both, [2, 3]);
+    /// ```
+    pub fn intersection<'a>(&'a self, other: &'a WordSet<T, S>) -> WordSetIntersection<'a, T, S> {
+        relations::Intersection::new(self.iter(), other)
+    }
+
+    /// The elements of `self`, then those of `other` not in `self`. Walks
+    /// both (both walks start here).
+    ///
+    /// Each element comes once when no write is in flight. Under
+    /// concurrent writes an element can come once from each walk: one
+    /// yielded from `self`, then removed from `self` while it is in
+    /// `other`, is yielded again by the walk of `other`.
+    ///
+    /// ```
+    /// let a: lfmap::WordSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::WordSet<u8> = [2, 3].into_iter().collect();
+    /// let mut all: Vec<u8> = a.union(&b).collect();
+    /// all.sort();
+    /// assert_eq!(all, [1, 2, 3]);
+    /// ```
+    pub fn union<'a>(&'a self, other: &'a WordSet<T, S>) -> WordSetUnion<'a, T, S> {
+        relations::Union::new(self.iter(), other.difference(self))
+    }
+
+    /// The elements in exactly one of the two sets: those of `self` not in
+    /// `other`, then those of `other` not in `self`. Walks both.
+    ///
+    /// Each element comes once when no write is in flight. Under
+    /// concurrent writes an element can come once from each walk: one
+    /// yielded from `self` (absent from `other` then) that moves to
+    /// `other` (inserted there, removed from `self`) is yielded again by
+    /// the walk of `other`.
+    ///
+    /// ```
+    /// let a: lfmap::WordSet<u8> = [1, 2].into_iter().collect();
+    /// let b: lfmap::WordSet<u8> = [2, 3].into_iter().collect();
+    /// let mut odd: Vec<u8> = a.symmetric_difference(&b).collect();
+    /// odd.sort();
+    /// assert_eq!(odd, [1, 3]);
+    /// ```
+    pub fn symmetric_difference<'a>(
+        &'a self,
+        other: &'a WordSet<T, S>,
+    ) -> WordSetSymmetricDifference<'a, T, S> {
+        relations::SymmetricDifference::new(self.difference(other), other.difference(self))
+    }
+}
+
 impl<T: WordSized, S: BuildHasher + Sync> WordSet<T, S> {
     /// Registers a [`ResizeHelper`](crate::ResizeHelper) with the set
     /// ([`WordMap::resize_helper`]).
@@ -276,8 +399,11 @@ impl<T: WordSized, S: BuildHasher + Sync> WordSet<T, S> {
 }
 
 impl<T, S> WordSet<T, S> {
-    /// Number of elements. Exact when no write runs concurrently;
-    /// otherwise a recent value.
+    /// Number of elements. Exact when no write runs concurrently; while
+    /// writes run, off by at most the inserts and removes that complete
+    /// during the call (each writer's counts are read once, at some moment
+    /// of the call; never below 0, and it never stops writers), as
+    /// [`WordMap::len`].
     ///
     /// ```
     /// let set = lfmap::WordSet::new();
@@ -288,7 +414,8 @@ impl<T, S> WordSet<T, S> {
         self.map.len()
     }
 
-    /// Whether the set has no elements (see [`len`](WordSet::len)).
+    /// Whether the set has no elements: `len() == 0`, with
+    /// [`len`](WordSet::len)'s caveat under concurrent writes.
     ///
     /// ```
     /// assert!(lfmap::WordSet::<u8>::new().is_empty());
@@ -352,6 +479,124 @@ impl<T: WordSized, S: BuildHasher> Iterator for WordSetIter<'_, T, S> {
 
 impl<T: WordSized, S: BuildHasher> FusedIterator for WordSetIter<'_, T, S> {}
 
+/// Iterator over the elements of one [`WordSet`] not in another, from
+/// [`WordSet::difference`]: [`relations::Difference`] walking the first
+/// set. Weakly consistent (see the set relations); fused.
+///
+/// ```
+/// let a: lfmap::WordSet<u8> = [1, 2].into_iter().collect();
+/// let b: lfmap::WordSet<u8> = [2].into_iter().collect();
+/// let iter: lfmap::WordSetDifference<'_, u8, _> = a.difference(&b);
+/// assert_eq!(iter.collect::<Vec<_>>(), [1]);
+/// ```
+pub type WordSetDifference<'a, T, S> =
+    relations::Difference<WordSetIter<'a, T, S>, &'a WordSet<T, S>>;
+
+/// Iterator over the elements of one [`WordSet`] that are also in
+/// another, from [`WordSet::intersection`]: [`relations::Intersection`]
+/// walking the first set. Weakly consistent (see the set relations);
+/// fused.
+///
+/// ```
+/// let a: lfmap::WordSet<u8> = [1, 2].into_iter().collect();
+/// let b: lfmap::WordSet<u8> = [2].into_iter().collect();
+/// let iter: lfmap::WordSetIntersection<'_, u8, _> = a.intersection(&b);
+/// assert_eq!(iter.collect::<Vec<_>>(), [2]);
+/// ```
+pub type WordSetIntersection<'a, T, S> =
+    relations::Intersection<WordSetIter<'a, T, S>, &'a WordSet<T, S>>;
+
+/// Iterator over the elements of either of two [`WordSet`]s, from
+/// [`WordSet::union`]: [`relations::Union`] of a walk of the first set and
+/// a [`WordSetDifference`] of the second from the first. Each element once
+/// when no write is in flight; under concurrent writes an element can come
+/// once from each walk (see [`WordSet::union`]). Fused.
+///
+/// ```
+/// let a: lfmap::WordSet<u8> = [1].into_iter().collect();
+/// let b: lfmap::WordSet<u8> = [1].into_iter().collect();
+/// let iter: lfmap::WordSetUnion<'_, u8, _> = a.union(&b);
+/// assert_eq!(iter.collect::<Vec<_>>(), [1]);
+/// ```
+pub type WordSetUnion<'a, T, S> =
+    relations::Union<WordSetIter<'a, T, S>, WordSetDifference<'a, T, S>>;
+
+/// Iterator over the elements in exactly one of two [`WordSet`]s, from
+/// [`WordSet::symmetric_difference`]:
+/// [`relations::SymmetricDifference`] of the two [`WordSetDifference`]s.
+/// Each element once when no write is in flight; under concurrent writes
+/// an element can come once from each walk (see
+/// [`WordSet::symmetric_difference`]). Fused.
+///
+/// ```
+/// let a: lfmap::WordSet<u8> = [1].into_iter().collect();
+/// let b: lfmap::WordSet<u8> = [1].into_iter().collect();
+/// let iter: lfmap::WordSetSymmetricDifference<'_, u8, _> = a.symmetric_difference(&b);
+/// assert_eq!(iter.count(), 0);
+/// ```
+pub type WordSetSymmetricDifference<'a, T, S> =
+    relations::SymmetricDifference<WordSetDifference<'a, T, S>, WordSetDifference<'a, T, S>>;
+
+/// An owning iterator over a [`WordSet`]'s elements, from its
+/// `IntoIterator` implementation (by value). Exact length, fused; it holds
+/// the elements in a buffer (O(len) memory), not the set. Order is
+/// unspecified.
+///
+/// ```
+/// let set: lfmap::WordSet<u8> = [5].into_iter().collect();
+/// let iter: lfmap::WordSetIntoIter<u8> = set.into_iter();
+/// assert_eq!(iter.len(), 1);
+/// assert_eq!(iter.collect::<Vec<_>>(), [5]);
+/// ```
+pub struct WordSetIntoIter<T> {
+    iter: WordMapIntoIter<T, bool>,
+}
+
+impl<T> fmt::Debug for WordSetIntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WordSetIntoIter").field(&self.iter).finish()
+    }
+}
+
+impl<T> Iterator for WordSetIntoIter<T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        self.iter.next().map(|(x, _)| x)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<T> ExactSizeIterator for WordSetIntoIter<T> {}
+
+impl<T> FusedIterator for WordSetIntoIter<T> {}
+
+impl<T: WordSized, S: BuildHasher> IntoIterator for WordSet<T, S> {
+    type Item = T;
+    type IntoIter = WordSetIntoIter<T>;
+
+    /// Consumes the set, yielding its elements, each exactly once (the set
+    /// is owned: no other thread writes it). As the map's: the elements are
+    /// copied out into a buffer first and the set's tables freed before the
+    /// first one comes, so it takes O(len) memory while iterating.
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u32> = (0..3).collect();
+    /// let mut all: Vec<u32> = set.into_iter().collect();
+    /// all.sort();
+    /// assert_eq!(all, [0, 1, 2]);
+    /// ```
+    fn into_iter(self) -> WordSetIntoIter<T> {
+        WordSetIntoIter {
+            iter: self.map.into_iter(),
+        }
+    }
+}
+
 impl<'s, T: WordSized, S: BuildHasher> IntoIterator for &'s WordSet<T, S> {
     type Item = T;
     type IntoIter = WordSetIter<'s, T, S>;
@@ -385,7 +630,8 @@ impl<T: WordSized + fmt::Debug, S: BuildHasher> fmt::Debug for WordSet<T, S> {
 
 impl<T: WordSized, S: BuildHasher + Clone> Clone for WordSet<T, S> {
     /// A new set with the elements an iteration yields, and a clone of the
-    /// hasher (sized as `collect` sizes).
+    /// hasher (sized as `collect` sizes). Under concurrent writes, what one
+    /// walk saw, not a snapshot.
     ///
     /// ```
     /// let set: lfmap::WordSet<u8> = (0..3).collect();
@@ -450,7 +696,7 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
 
 impl<T: WordSized, S: BuildHasher> Extend<T> for &WordSet<T, S> {
     /// Extends through a shared reference: threads may extend one set at
-    /// once.
+    /// once. Not atomic: other threads see the elements arrive one by one.
     ///
     /// ```
     /// let set = lfmap::WordSet::new();
@@ -466,6 +712,50 @@ impl<T: WordSized, S: BuildHasher> Extend<T> for &WordSet<T, S> {
         for x in iter {
             self.insert(x);
         }
+    }
+}
+
+impl<'a, T: WordSized, S: BuildHasher> Extend<&'a T> for WordSet<T, S> {
+    /// Inserts copies of the elements (as std's `Extend<&T>`), through the
+    /// owned `extend`.
+    ///
+    /// ```
+    /// let mut set: lfmap::WordSet<u8> = lfmap::WordSet::new();
+    /// set.extend(&[1, 2, 2]);
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    fn extend<I: IntoIterator<Item = &'a T>>(&mut self, iter: I) {
+        Extend::<T>::extend(self, iter.into_iter().copied());
+    }
+}
+
+impl<'a, T: WordSized, S: BuildHasher> Extend<&'a T> for &WordSet<T, S> {
+    /// Inserts copies of the elements through a shared reference, as the
+    /// `Extend<T>` for `&WordSet` does (threads may extend one set at once;
+    /// not atomic).
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u8> = lfmap::WordSet::new();
+    /// (&set).extend(&[1, 2]);
+    /// assert!(set.contains(&2));
+    /// ```
+    fn extend<I: IntoIterator<Item = &'a T>>(&mut self, iter: I) {
+        Extend::<T>::extend(self, iter.into_iter().copied());
+    }
+}
+
+impl<T: WordSized, const N: usize> From<[T; N]> for WordSet<T> {
+    /// A set of the array's elements, as [`collect`](FromIterator) makes
+    /// it (duplicates count once). For the default hasher only, so that
+    /// `WordSet::from([..])` needs no type annotation; with another hasher,
+    /// `collect` the array.
+    ///
+    /// ```
+    /// let set = lfmap::WordSet::from([1u32, 2, 2, 3]);
+    /// assert_eq!(set.len(), 3);
+    /// ```
+    fn from(elements: [T; N]) -> Self {
+        elements.into_iter().collect()
     }
 }
 

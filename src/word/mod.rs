@@ -76,11 +76,13 @@ use crate::stats::{ProbeStats, Stats};
 /// assert_eq!(hits.len(), 100);
 /// ```
 ///
-/// Every operation except iteration, `clear`, `retain` and `len` is
-/// linearizable (`docs/design.md`, "WordMap"). Iteration is weakly
-/// consistent with the same guarantee as [`HashMap`](crate::HashMap)'s: a
-/// key present for the whole iteration is yielded exactly once, even across
-/// resizes.
+/// Every operation except iteration, `clear`, `retain` and `len` (and
+/// `is_empty`, which is `len() == 0`) is linearizable (`docs/design.md`,
+/// "WordMap"). What is built on a walk is weakly consistent as iteration
+/// is, not a snapshot: `Clone`, `Debug`, `PartialEq` and serde
+/// serialization. Iteration is weakly consistent with the same guarantee
+/// as [`HashMap`](crate::HashMap)'s: a key present for the whole iteration
+/// is yielded exactly once, even across resizes.
 pub struct WordMap<K, V, S = DefaultHashBuilder> {
     raw: RawWordMap<S>,
     // Keys and values are stored as words; `WordSized` types are `Send +
@@ -270,6 +272,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// `make` runs at most once, and only if the key was absent when looked
     /// at (another thread may still insert it first: its value is returned).
     ///
+    /// `make` may use the map freely, `key` included (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
     /// ```
     /// let map = lfmap::WordMap::new();
     /// assert_eq!(map.get_or_insert_with(1u8, || 5u8), 5);
@@ -307,6 +312,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// the new value. `f` may run more than once, but only when another
     /// thread changed the key between runs (lock-free retry); the value
     /// written is `f` of the value it replaced.
+    ///
+    /// `f` may write other keys, not `key` (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
     ///
     /// ```
     /// let map = lfmap::WordMap::new();
@@ -456,6 +464,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// value removed is one it said `true` to. Among threads racing to
     /// remove one key, exactly one gets `Some`.
     ///
+    /// The predicate may write other keys, not `key` (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
     /// ```
     /// let map = lfmap::WordMap::new();
     /// map.insert(1u64, 10u64);
@@ -485,6 +496,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// another thread changed the key meanwhile (a CAS lost to a resize or
     /// to another key reuses the decision), so it may run more than once:
     /// keep it free of side effects.
+    ///
+    /// `f` may write other keys, not `key` (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
     ///
     /// ```
     /// use lfmap::{Operation, WordCompute};
@@ -601,7 +615,8 @@ impl<K, V, S> WordMap<K, V, S> {
         self.raw.len()
     }
 
-    /// Whether the map has no keys (see [`len`](WordMap::len)).
+    /// Whether the map has no keys: `len() == 0`, with
+    /// [`len`](WordMap::len)'s caveat under concurrent writes.
     ///
     /// ```
     /// assert!(lfmap::WordMap::<u8, u8>::new().is_empty());
@@ -793,7 +808,9 @@ pub enum WordCompute<V, R> {
 impl<K: WordSized, V: WordSized, S: BuildHasher + Clone> Clone for WordMap<K, V, S> {
     /// A new map with the pairs an iteration yields, and a clone of the
     /// hasher; sized as [`collect`](FromIterator) sizes (no floor: the
-    /// clone shrinks as usual when emptied).
+    /// clone shrinks as usual when emptied). Under concurrent writes, what
+    /// one walk saw (the [iteration guarantee](crate#iteration)), not a
+    /// snapshot.
     ///
     /// ```
     /// let map: lfmap::WordMap<u32, u32> = (0..10_000).map(|i| (i, i)).collect();
@@ -865,7 +882,17 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Extend<(K, V)> for WordMap<K, V
 
 impl<K: WordSized, V: WordSized, S: BuildHasher> Extend<(K, V)> for &WordMap<K, V, S> {
     /// Extends through a shared reference: threads may extend one map at
-    /// once.
+    /// once. Not atomic: other threads see the pairs arrive one by one
+    /// (each insert pins by itself). Sized as the owned `extend` is.
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::new();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| (&map).extend((0..100u32).map(|i| (i, i))));
+    ///     s.spawn(|| (&map).extend((50..150u32).map(|i| (i, i))));
+    /// });
+    /// assert_eq!(map.len(), 150);
+    /// ```
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         let iter = iter.into_iter();
         self.room_for_extend(iter.size_hint().0);
@@ -893,6 +920,122 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Default> FromIterator<(K, V)>
         map
     }
 }
+
+impl<'a, K: WordSized, V: WordSized, S: BuildHasher> Extend<(&'a K, &'a V)> for WordMap<K, V, S> {
+    /// Inserts copies of the pairs (as std's `Extend<(&K, &V)>`), through
+    /// the owned `extend`.
+    ///
+    /// ```
+    /// let mut map: lfmap::WordMap<u32, u32> = lfmap::WordMap::new();
+    /// let other = std::collections::HashMap::from([(1, 10), (2, 20)]);
+    /// map.extend(&other);
+    /// assert_eq!(map.get(&2), Some(20));
+    /// ```
+    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
+        Extend::<(K, V)>::extend(self, iter.into_iter().map(|(&k, &v)| (k, v)));
+    }
+}
+
+impl<'a, K: WordSized, V: WordSized, S: BuildHasher> Extend<(&'a K, &'a V)> for &WordMap<K, V, S> {
+    /// Inserts copies of the pairs through a shared reference, as the
+    /// `Extend<(K, V)>` for `&WordMap` does (threads may extend one map at
+    /// once; not atomic).
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u32, char> = lfmap::WordMap::new();
+    /// let pairs = [(1, 'a'), (2, 'b')];
+    /// (&map).extend(pairs.iter().map(|(k, v)| (k, v)));
+    /// assert_eq!(map.get(&1), Some('a'));
+    /// ```
+    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
+        Extend::<(K, V)>::extend(self, iter.into_iter().map(|(&k, &v)| (k, v)));
+    }
+}
+
+impl<K: WordSized, V: WordSized, const N: usize> From<[(K, V); N]> for WordMap<K, V> {
+    /// A map of the array's pairs, as [`collect`](FromIterator) makes it;
+    /// of pairs with equal keys, the last pair wins, key and value (keys
+    /// are equal only when their bits are, so the two are the same key).
+    /// For the default hasher only, so that
+    /// `WordMap::from([..])` needs no type annotation (as
+    /// [`Default`](WordMap::default)); with another hasher, `collect` the
+    /// array.
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::from([(1u64, 10u64), (2, 20), (1, 11)]);
+    /// assert_eq!(map.len(), 2);
+    /// assert_eq!(map.get(&1), Some(11));
+    /// ```
+    fn from(pairs: [(K, V); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl<K: WordSized, V: WordSized, S: BuildHasher> IntoIterator for WordMap<K, V, S> {
+    type Item = (K, V);
+    type IntoIter = IntoIter<K, V>;
+
+    /// Consumes the map, yielding its pairs. The map is owned, so no other
+    /// thread writes it: every pair is yielded exactly once, and the
+    /// iterator knows its length. It copies the pairs out into a buffer
+    /// first and frees the map's tables before the first pair comes, so it
+    /// takes O(len) memory (`size_of::<(K, V)>()` per pair) while
+    /// iterating. Order is unspecified.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u32, u32> = (0..3).map(|i| (i, 10 * i)).collect();
+    /// let mut pairs: Vec<(u32, u32)> = map.into_iter().collect();
+    /// pairs.sort();
+    /// assert_eq!(pairs, [(0, 0), (1, 10), (2, 20)]);
+    /// ```
+    fn into_iter(self) -> IntoIter<K, V> {
+        let mut pairs = Vec::with_capacity(self.len());
+        pairs.extend(self.iter());
+        IntoIter {
+            pairs: pairs.into_iter(),
+        }
+    }
+}
+
+/// An owning iterator over a [`WordMap`]'s `(key, value)` pairs, from its
+/// `IntoIterator` implementation (by value). Exact length, fused; it holds
+/// the pairs in a buffer (O(len) memory), not the map. Order is
+/// unspecified.
+///
+/// ```
+/// let map: lfmap::WordMap<u8, u8> = [(1, 2)].into_iter().collect();
+/// let iter: lfmap::WordIntoIter<u8, u8> = map.into_iter();
+/// assert_eq!(iter.len(), 1);
+/// assert_eq!(iter.collect::<Vec<_>>(), [(1, 2)]);
+/// ```
+pub struct IntoIter<K, V> {
+    pairs: std::vec::IntoIter<(K, V)>,
+}
+
+impl<K, V> fmt::Debug for IntoIter<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WordIntoIter")
+            .field("left", &self.pairs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Iterator for IntoIter<K, V> {
+    type Item = (K, V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(K, V)> {
+        self.pairs.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.pairs.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for IntoIter<K, V> {}
+
+impl<K, V> FusedIterator for IntoIter<K, V> {}
 
 impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// Before an `extend` of `hint` keys: room for them, without a floor
