@@ -12,8 +12,6 @@
 //! Measured with a global allocator that counts live bytes, so this binary
 //! holds a single test and nothing runs beside it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::thread;
 
 use lfmap::{HashMap, WordMap};
@@ -21,47 +19,8 @@ use lfmap::{HashMap, WordMap};
 mod common;
 use common::UnwindBarrier;
 
-/// The system allocator, counting live bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to `System` unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, forwarded.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Relaxed);
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, forwarded.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract, forwarded.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Relaxed);
-            LIVE.fetch_add(new_size, Relaxed);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: common::Counting = common::Counting;
 
 /// Parties alive at once in each spike.
 const SPIKE: usize = 300;
@@ -72,7 +31,7 @@ const SPIKE: usize = 300;
 /// thread does).
 fn small_maps_bytes() -> usize {
     thread::spawn(|| {
-        let before = LIVE.load(Relaxed);
+        let before = common::live_bytes();
         let map: HashMap<u64, u64> = HashMap::new();
         let words: WordMap<u64, u64> = WordMap::new();
         for k in 0..4 {
@@ -84,7 +43,7 @@ fn small_maps_bytes() -> usize {
         words.remove(&0);
         assert_eq!(map.len(), 3);
         assert_eq!(words.len(), 3);
-        let held = LIVE.load(Relaxed).saturating_sub(before);
+        let held = common::live_bytes().saturating_sub(before);
         drop((map, words));
         held
     })

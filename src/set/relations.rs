@@ -212,108 +212,78 @@ where
     }
 }
 
-/// The elements of either of two sets, from `union`
-/// ([`HashSetRef::union`], [`WordSet::union`]): a walk of the first set,
-/// then a [`Difference`] of the second from the first. Named through
-/// [`SetUnion`](crate::SetUnion) and [`WordSetUnion`](crate::WordSetUnion).
-/// Each element once when no write is in flight; under concurrent writes
-/// an element can come once from each walk (see
-/// [`HashSetRef::union`]). Fused.
-pub struct Union<A, B> {
-    walks: Chain<A, B>,
-}
-
-impl<A, B> Union<A, B> {
-    pub(crate) fn new(first: A, rest: B) -> Self {
-        Union {
-            walks: Chain { first, rest },
+/// Defines an iterator that is [`Chain`] of two walks under a name of its
+/// own (its docs given as attributes): `Union` and `SymmetricDifference`.
+macro_rules! chained {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name<A, B> {
+            walks: Chain<A, B>,
         }
-    }
-}
 
-impl<A: fmt::Debug, B: fmt::Debug> fmt::Debug for Union<A, B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Union")
-            .field(&self.walks.first)
-            .field(&self.walks.rest)
-            .finish()
-    }
-}
-
-impl<A, B> Iterator for Union<A, B>
-where
-    A: Iterator,
-    B: Iterator<Item = A::Item>,
-{
-    type Item = A::Item;
-
-    #[inline]
-    fn next(&mut self) -> Option<A::Item> {
-        self.walks.next()
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.walks.size_hint()
-    }
-}
-
-impl<A, B> FusedIterator for Union<A, B>
-where
-    A: FusedIterator,
-    B: FusedIterator<Item = A::Item>,
-{
-}
-
-/// The elements in exactly one of two sets, from `symmetric_difference`
-/// ([`HashSetRef::symmetric_difference`],
-/// [`WordSet::symmetric_difference`]): a [`Difference`] of the second set
-/// from the first, then one of the first from the second. Named through
-/// [`SetSymmetricDifference`](crate::SetSymmetricDifference) and
-/// [`WordSetSymmetricDifference`](crate::WordSetSymmetricDifference). Each
-/// element once when no write is in flight; under concurrent writes an
-/// element that moves between the sets can come once from each walk.
-/// Fused.
-pub struct SymmetricDifference<A, B> {
-    walks: Chain<A, B>,
-}
-
-impl<A, B> SymmetricDifference<A, B> {
-    pub(crate) fn new(first: A, rest: B) -> Self {
-        SymmetricDifference {
-            walks: Chain { first, rest },
+        impl<A, B> $name<A, B> {
+            pub(crate) fn new(first: A, rest: B) -> Self {
+                $name {
+                    walks: Chain { first, rest },
+                }
+            }
         }
-    }
+
+        impl<A: fmt::Debug, B: fmt::Debug> fmt::Debug for $name<A, B> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name))
+                    .field(&self.walks.first)
+                    .field(&self.walks.rest)
+                    .finish()
+            }
+        }
+
+        impl<A, B> Iterator for $name<A, B>
+        where
+            A: Iterator,
+            B: Iterator<Item = A::Item>,
+        {
+            type Item = A::Item;
+
+            #[inline]
+            fn next(&mut self) -> Option<A::Item> {
+                self.walks.next()
+            }
+
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.walks.size_hint()
+            }
+        }
+
+        impl<A, B> FusedIterator for $name<A, B>
+        where
+            A: FusedIterator,
+            B: FusedIterator<Item = A::Item>,
+        {
+        }
+    };
 }
 
-impl<A: fmt::Debug, B: fmt::Debug> fmt::Debug for SymmetricDifference<A, B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SymmetricDifference")
-            .field(&self.walks.first)
-            .field(&self.walks.rest)
-            .finish()
-    }
+chained! {
+    /// The elements of either of two sets, from `union`
+    /// ([`HashSetRef::union`], [`WordSet::union`]): a walk of the first set,
+    /// then a [`Difference`] of the second from the first. Named through
+    /// [`SetUnion`](crate::SetUnion) and [`WordSetUnion`](crate::WordSetUnion).
+    /// Each element once when no write is in flight; under concurrent writes
+    /// an element can come once from each walk (see
+    /// [`HashSetRef::union`]). Fused.
+    Union
 }
 
-impl<A, B> Iterator for SymmetricDifference<A, B>
-where
-    A: Iterator,
-    B: Iterator<Item = A::Item>,
-{
-    type Item = A::Item;
-
-    #[inline]
-    fn next(&mut self) -> Option<A::Item> {
-        self.walks.next()
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.walks.size_hint()
-    }
-}
-
-impl<A, B> FusedIterator for SymmetricDifference<A, B>
-where
-    A: FusedIterator,
-    B: FusedIterator<Item = A::Item>,
-{
+chained! {
+    /// The elements in exactly one of two sets, from `symmetric_difference`
+    /// ([`HashSetRef::symmetric_difference`],
+    /// [`WordSet::symmetric_difference`]): a [`Difference`] of the second set
+    /// from the first, then one of the first from the second. Named through
+    /// [`SetSymmetricDifference`](crate::SetSymmetricDifference) and
+    /// [`WordSetSymmetricDifference`](crate::WordSetSymmetricDifference). Each
+    /// element once when no write is in flight; under concurrent writes an
+    /// element that moves between the sets can come once from each walk.
+    /// Fused.
+    SymmetricDifference
 }

@@ -5,6 +5,8 @@
 //!   feed the maps: the full digest, the key itself, one constant, a few
 //!   distinct values (small, spread out, or with identical tags).
 //! * [`memory`]: [`vm_rss_kib`], the process's resident memory.
+//! * [`counting`]: [`Counting`], a global allocator counting live heap
+//!   bytes ([`live_bytes`]), for binaries that install it.
 //! * [`garbage`]: [`settle`], which keeps using a map until its retired
 //!   garbage has been freed (or a second has passed).
 //! * [`rng`]: [`Rng`], the small deterministic PRNG, and [`shuffle`].
@@ -35,6 +37,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod barrier;
+pub mod counting;
 pub mod drops;
 pub mod garbage;
 pub mod hashers;
@@ -45,6 +48,7 @@ pub mod runner;
 pub mod sweep;
 
 pub use barrier::UnwindBarrier;
+pub use counting::{live_bytes, Counting};
 pub use drops::{Books, Ledger, Tracked};
 
 /// Counts one finished thread when dropped, also when the thread panics:
