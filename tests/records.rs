@@ -51,6 +51,22 @@ fn small_maps_bytes() -> usize {
     .expect("the measuring thread")
 }
 
+/// Heap bytes that a small `HashMap` used through owned guards holds,
+/// made and measured on the calling thread: each guard's record is the
+/// thread's spare, whose index sizes the map's per-party values.
+fn small_map_bytes_through_owned_guards() -> usize {
+    let before = common::live_bytes();
+    let map: HashMap<u64, u64> = HashMap::new();
+    for k in 0..4 {
+        map.pin_owned().insert(k, k);
+    }
+    map.pin_owned().remove(&0);
+    assert_eq!(map.len(), 3);
+    let held = common::live_bytes().saturating_sub(before);
+    drop(map);
+    held
+}
+
 #[test]
 fn maps_made_after_a_spike_of_parties_cost_what_they_cost_before() {
     // Warm up: the first use of each map kind makes process-wide state
@@ -58,6 +74,8 @@ fn maps_made_after_a_spike_of_parties_cost_what_they_cost_before() {
     // find.
     small_maps_bytes();
     let before = small_maps_bytes();
+    small_map_bytes_through_owned_guards();
+    let before_owned = small_map_bytes_through_owned_guards();
 
     // A spike of threads, all pinned at once, each on a record of its own.
     let shared: HashMap<u64, u64> = HashMap::new();
@@ -84,8 +102,13 @@ fn maps_made_after_a_spike_of_parties_cost_what_they_cost_before() {
             h.join().expect("a spike thread");
         }
     });
-    // A spike of owned guards on this thread.
-    let owned: Vec<_> = (0..SPIKE).map(|_| shared.pin_owned()).collect();
+    // A spike of owned guards on this thread, dropped from the last: the
+    // thread keeps one record as its spare for its next owned guards,
+    // which must be the spike's lowest, not its highest.
+    let mut owned: Vec<_> = (0..SPIKE).map(|_| shared.pin_owned()).collect();
+    while let Some(guard) = owned.pop() {
+        drop(guard);
+    }
     drop(owned);
     drop((shared, shared_words));
 
@@ -96,5 +119,11 @@ fn maps_made_after_a_spike_of_parties_cost_what_they_cost_before() {
     assert!(
         after <= before + 4096,
         "small maps made after a spike of {SPIKE} parties hold {after} bytes, {before} before it"
+    );
+    let after_owned = small_map_bytes_through_owned_guards();
+    assert!(
+        after_owned <= before_owned + 4096,
+        "a small map used through owned guards after a spike of {SPIKE} owned guards holds \
+         {after_owned} bytes, {before_owned} before it"
     );
 }

@@ -34,11 +34,11 @@
 //! thread and 37 % at 2; reads lost their two locked instructions and kept
 //! their speed at 2^20 keys, where two cache misses per hit dominate.
 //!
-//! [`stack`] is the crate's one lock-free stack (push, take all, walk; each
+//! [`stack`] is the crate's one lock-free stack (push, take all; each
 //! synchronising access's ordering chosen and justified by the caller): the
-//! `asymmetric` backend's registry of records and queue of retired tables
-//! are both one, and so is the generic map's per-table deferred-retirement
-//! stack (`raw/table.rs`). The traits of the contract above live in
+//! `asymmetric` backend's queue of retired tables and batches is one, and
+//! so is the generic map's per-table deferred-retirement stack
+//! (`raw/table.rs`). The traits of the contract above live in
 //! [`contract`], a leaf module every backend and map depends on.
 
 mod asymmetric;

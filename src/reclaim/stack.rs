@@ -28,8 +28,8 @@
 //! justifies) what it needs. The contract:
 //!
 //! * `push`: the ordering of the successful CAS, at least
-//!   `Release`: whoever later reads the new head with `Acquire` (a take, a
-//!   walk) sees the node's value and link, and everything the pusher did
+//!   `Release`: whoever later reads the new head with `Acquire` (a take)
+//!   sees the node's value and link, and everything the pusher did
 //!   before the push. Every concurrent modification of the head is a
 //!   read-modify-write (push, take; `take_all_mut` and drop hold `&mut` and
 //!   so come after every other access), so each continues the release

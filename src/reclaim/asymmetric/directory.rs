@@ -25,6 +25,9 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 const SEGMENTS: usize = 20;
 /// Values in segment 0 (under loom two, to keep the models' maps small).
 const FIRST: usize = if cfg!(loom) { 2 } else { 8 };
+/// Indices a directory covers: `0..CAPACITY`.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) const CAPACITY: usize = FIRST * ((1 << SEGMENTS) - 1);
 
 /// Segment and offset of index `index`.
 #[inline]
@@ -50,6 +53,18 @@ impl<T> PerRecord<T> {
             segments: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS],
             make,
         }
+    }
+
+    /// The value at `index` if its segment is installed: no allocation,
+    /// and `None` past the directory rather than a panic.
+    #[cfg_attr(loom, allow(dead_code))]
+    #[inline]
+    pub(crate) fn get_installed(&self, index: usize) -> Option<&T> {
+        let (k, offset) = locate(index);
+        // Acquire: as in `get`.
+        let first = self.segments.get(k)?.load(Acquire);
+        // SAFETY: as in `get`, for an installed segment.
+        (!first.is_null()).then(|| unsafe { &*first.add(offset) })
     }
 
     /// The value at `index`, its segment allocated if needed.

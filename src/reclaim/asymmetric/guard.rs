@@ -11,7 +11,10 @@
 //! Every guard's drop then calls `TableReclaim::after_unpin` (a pacing
 //! tick, or a table retired), and only after it gives back a record it
 //! holds alone (an owned guard's, or one whose thread-local is gone):
-//! `after_unpin` may free what the record's bag adopted.
+//! `after_unpin` may free what the record's bag adopted. An owned guard's
+//! record goes back to the thread it drops on, which keeps one such
+//! record, still taken, as its *spare* for its next owned guard
+//! ([`release_owned`]; given back when the thread exits).
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -98,23 +101,31 @@ fn claim_owned() -> &'static Record {
     GLOBAL.claim()
 }
 
-/// Gives an owned guard's record back: kept as this thread's spare if it
-/// has none (and its locals are alive), else to the registry.
+/// Gives an owned guard's record back: kept as this thread's spare (and
+/// its locals alive), else to the registry. Of the record and a spare
+/// already kept, the one of lower index stays and the other goes back:
+/// a thread that drops a spike of owned guards from the last keeps the
+/// spike's lowest record, not its highest, so its later owned guards
+/// keep indices (and every map's per-record values) dense (found by
+/// review: `tests/records.rs`).
 #[inline]
 fn release_owned(r: &'static Record) {
     #[cfg(not(loom))]
-    {
-        let kept = LOCAL.try_with(|l| {
-            let empty = l.spare.get().is_none();
-            if empty {
-                l.spare.set(Some(r));
-            }
-            empty
-        });
-        if kept == Ok(true) {
-            return;
+    let r = match LOCAL.try_with(|l| match l.spare.get() {
+        None => {
+            l.spare.set(Some(r));
+            None
         }
-    }
+        Some(kept) if r.index < kept.index => {
+            l.spare.set(Some(r));
+            Some(kept)
+        }
+        Some(_) => Some(r),
+    }) {
+        Ok(None) => return,
+        Ok(Some(back)) => back,
+        Err(_) => r,
+    };
     GLOBAL.release(r);
 }
 

@@ -52,7 +52,7 @@
 //! |---|---|
 //! | this one | [`TableReclaim`], the backend: retire, scan, pacing, drop |
 //! | [`epoch`] | [`Epoch`](epoch::Epoch), the global epoch, a record's announcement (pinned at an epoch, or not) |
-//! | [`registry`] | the process-wide [`Domain`]: the records (a push-only stack) and the global epoch; claim, announce, the oldest pin |
+//! | [`registry`] | the process-wide [`Domain`]: the records, numbered densely, with a bit per taken record, and the global epoch; claim (lowest index first), announce, the oldest pin (of the records whose bit is set) |
 //! | [`barrier`] | the barrier strategy: `membarrier` or fences |
 //! | [`guard`] | the thread's record cache; the guards, pin and unpin |
 //! | [`retired`] | a map's queue of retired tables and sealed batches |
@@ -608,9 +608,10 @@ impl TableReclaim {
     ///
     /// `keeps`: the caller keeps `record` after this call (a thread-bound
     /// pin whose thread goes on), so that its later ticks and retirements
-    /// free what its bag adopts. An owned guard gives its record back right
-    /// after: what it adopted would wait for the record's next holder in
-    /// this map, or the map's drop.
+    /// free what its bag adopts. An owned guard gives its record up right
+    /// after (to its thread's spare, or the registry): what it adopted
+    /// would wait for the record's next holder in this map, or the map's
+    /// drop.
     ///
     /// # Safety
     ///
@@ -669,8 +670,8 @@ impl TableReclaim {
     unsafe fn scan_on_tick(&self, record: &Record, keeps: bool) {
         // Relaxed: a heuristic, as in `after_unpin`. A map that never
         // sealed (a `WordMap`) retires tables only: no bag is touched. A
-        // record given back after this tick would leave its bag's adopted
-        // objects to its next holder: no adoption then.
+        // record given up after this tick (an owned guard's) would leave
+        // its bag's adopted objects to its next holder: no adoption then.
         if !keeps || self.seals.load(Relaxed) == 0 {
             self.reclaim();
             return;

@@ -18,19 +18,20 @@
 //! high indices, and every map made afterwards would allocate directories
 //! of that size (hundreds of KiB per map at a few hundred records) and sum
 //! them in every `len`. Lowest first, indices stay as dense as the parties
-//! alive at once. And a scan reads only the records whose bit is set: the
+//! alive at once (each live thread that used owned guards also holds one
+//! spare record: `guard.rs`). And a scan reads only the records whose bit is set: the
 //! parties alive now, not every record a spike ever made.
 
 use crossbeam_utils::CachePadded;
 
 use super::barrier;
 #[cfg(not(loom))]
-use super::directory::PerRecord;
+use super::directory::{self, PerRecord};
 use super::epoch::{Announcement, Epoch, GlobalEpoch};
 #[cfg(loom)]
 use super::graveyard;
 #[cfg(not(loom))]
-use crate::sync::stat::AtomicUsize;
+use crate::sync::AtomicUsize;
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use Ordering::{Acquire, Relaxed, Release};
 
@@ -64,6 +65,17 @@ fn too_many_guards() -> ! {
         "lfmap: 2^32 - 1 guards pinned at once on one thread (leaked with mem::forget?); aborting"
     );
     std::process::abort();
+}
+
+/// More pinning parties at once than the records' directories cover.
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn too_many_records() -> ! {
+    panic!(
+        "lfmap: more than {} parties pinned at once (threads and owned guards)",
+        directory::CAPACITY
+    )
 }
 
 impl Record {
@@ -146,11 +158,9 @@ impl Record {
 pub(super) struct Domain {
     /// The global epoch every pin reads and every retirement bumps.
     pub(super) epoch: GlobalEpoch,
-    /// Records created so far: the next record's index. (A statistics
-    /// atomic: only the uniqueness of indices matters, which the
-    /// read-modify-write gives, and a scan's view of it follows from its
-    /// fence: `oldest_pin`.) Not under loom, whose records are made with
-    /// the domain.
+    /// Records created so far: the next record's index, and the bound of
+    /// every scan (`oldest_pin`: a step of the reclamation argument). Not
+    /// under loom, whose records are made with the domain.
     #[cfg(not(loom))]
     count: AtomicUsize,
     /// The records by index, and which are taken: how a claim finds the
@@ -163,7 +173,7 @@ pub(super) struct Domain {
     /// domain drops (a thread may finish its thread-locals' drops, which
     /// release records, after the execution's statics dropped).
     #[cfg(loom)]
-    numbered: &'static Numbered,
+    numbered: std::ptr::NonNull<Numbered>,
     /// Under loom: this domain's id (`graveyard`).
     #[cfg(loom)]
     id: u64,
@@ -193,9 +203,21 @@ impl Domain {
     fn new() -> Domain {
         Domain {
             epoch: GlobalEpoch::new(),
-            numbered: Box::leak(Box::new(Numbered::new())),
+            numbered: std::ptr::NonNull::from(Box::leak(Box::new(Numbered::new()))),
             id: graveyard::open(),
         }
+    }
+
+    /// The records and their bits.
+    #[inline]
+    fn numbered(&'static self) -> &'static Numbered {
+        #[cfg(not(loom))]
+        return &self.numbered;
+        // SAFETY: the box lives until the domain drops (then in the
+        // graveyard until the next execution); it is only read through
+        // shared references (its contents are atomics).
+        #[cfg(loom)]
+        return unsafe { self.numbered.as_ref() };
     }
 
     /// Claims the free record with the lowest index (`Numbered`), or adds
@@ -207,30 +229,41 @@ impl Domain {
         let count = self.count.load(Relaxed);
         #[cfg(loom)]
         let count = LOOM_RECORDS;
-        if let Some(r) = self.numbered.take_lowest(count) {
+        if let Some(r) = self.numbered().take_lowest(count) {
             return r;
         }
         #[cfg(loom)]
         panic!("lfmap: a loom model holds more than {LOOM_RECORDS} records at once");
         #[cfg(not(loom))]
         {
-            // Relaxed: only uniqueness matters (the RMW gives it); a scan
-            // that must see this record sees the count too (`oldest_pin`).
+            // Past the directories (8 million parties pinned at once, or
+            // leaked guards): a clear panic here, before the count or a bit
+            // records a party that has no record (every later scan would
+            // find it). Two claimers past the bound at once may both
+            // count; scans skip unpublished indices.
+            if count >= directory::CAPACITY {
+                too_many_records();
+            }
+            // Relaxed: the RMW makes indices unique; a scan that must see
+            // this record sees the count too (`oldest_pin`).
             let index = self.count.fetch_add(1, Relaxed);
+            if index >= directory::CAPACITY {
+                too_many_records();
+            }
             let record = Box::new(CachePadded::new(Record::new(index, true)));
             // Never freed: records live as long as the process (`GLOBAL`).
             let r: &'static CachePadded<Record> = Box::leak(record);
-            self.numbered.add(r);
+            self.numbered().add(r);
             r
         }
     }
 
     /// Gives `r`, one of this domain's records, back. Its holder must have
     /// withdrawn its pin.
-    pub(super) fn release(&self, r: &Record) {
+    pub(super) fn release(&'static self, r: &Record) {
         // First the bit, then the record: while the record is ours nobody
         // else clears or sets its bit (`Numbered`).
-        self.numbered.mark_free(r.index);
+        self.numbered().mark_free(r.index);
         // Release: the next claimer (Acquire CAS in `try_take`) sees our
         // last stores, the unpinning one and the bit's.
         r.taken.store(false, Release);
@@ -248,7 +281,7 @@ impl Domain {
         let count = self.count.load(Relaxed);
         #[cfg(loom)]
         let count = LOOM_RECORDS;
-        self.numbered
+        self.numbered()
             .held(count)
             // Acquire: pairs with the Release store of an unpin (or of a
             // later pin of the same record, `announce`), so every access the
@@ -350,7 +383,7 @@ impl Numbered {
         {
             // Acquire: pairs with `add`'s Release, so the record's fields
             // are initialised. Null: still being added.
-            let r = self.records.get(index).load(Acquire);
+            let r = self.records.get_installed(index)?.load(Acquire);
             // SAFETY: records are never freed (`Domain::claim`).
             unsafe { r.as_ref() }.map(|r| &**r)
         }
@@ -358,7 +391,7 @@ impl Numbered {
         Some(&self.records[index])
     }
 
-    /// Word `w` of the bits.
+    /// Word `w` of the bits, installed if needed.
     #[inline]
     fn word(&self, w: usize) -> &AtomicU64 {
         #[cfg(not(loom))]
@@ -367,6 +400,18 @@ impl Numbered {
         {
             debug_assert_eq!(w, 0);
             &self.taken
+        }
+    }
+
+    /// Word `w` of the bits if installed (a scan installs nothing).
+    #[inline]
+    fn word_installed(&self, w: usize) -> Option<&AtomicU64> {
+        #[cfg(not(loom))]
+        return self.taken.get_installed(w);
+        #[cfg(loom)]
+        {
+            debug_assert_eq!(w, 0);
+            Some(&self.taken)
         }
     }
 
@@ -440,8 +485,9 @@ impl Numbered {
     /// a scan must consider).
     fn held(&'static self, count: usize) -> impl Iterator<Item = &'static Record> {
         (0..count.div_ceil(64)).flat_map(move |w| {
-            // Acquire: pairs with `mark_free`'s Release (type docs).
-            let mut bits = self.word(w).load(Acquire);
+            // Acquire: pairs with `mark_free`'s Release (type docs). A
+            // word not installed yet has no bit set.
+            let mut bits = self.word_installed(w).map_or(0, |word| word.load(Acquire));
             std::iter::from_fn(move || loop {
                 if bits == 0 {
                     return None;
@@ -468,6 +514,15 @@ fn no_bits() -> AtomicU64 {
     AtomicU64::new(0)
 }
 
+// SAFETY (loom only): the domain owns its `Numbered` through the pointer,
+// as a box would, and shares it only as `&Numbered`, whose contents are
+// atomics; so the domain is as `Send` and `Sync` as the box would make it.
+#[cfg(loom)]
+unsafe impl Send for Domain {}
+// SAFETY: as for `Send`.
+#[cfg(loom)]
+unsafe impl Sync for Domain {}
+
 #[cfg(loom)]
 impl Drop for Domain {
     fn drop(&mut self) {
@@ -475,7 +530,7 @@ impl Drop for Domain {
         // SAFETY: `numbered` was leaked from a box in `new` and is given
         // back once, here; a thread still releasing a record may read it
         // until the graveyard frees it, when the next execution starts.
-        let numbered = unsafe { Box::from_raw(self.numbered as *const Numbered as *mut Numbered) };
+        let numbered = unsafe { Box::from_raw(self.numbered.as_ptr()) };
         graveyard::bury(numbered);
     }
 }
