@@ -36,10 +36,11 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::iter::FusedIterator;
+use std::marker::PhantomData;
 
 use crate::raw::slot::{Entry, Held};
 use crate::raw::table::Table;
-use crate::raw::RawMap;
+use crate::raw::{Exclusive, RawMap};
 use crate::reclaim::ReclaimGuard;
 use crate::resize::Generation;
 
@@ -366,6 +367,274 @@ impl<K, V> Iterator for IntoIter<K, V> {
 impl<K, V> ExactSizeIterator for IntoIter<K, V> {}
 
 impl<K, V> FusedIterator for IntoIter<K, V> {}
+
+/// An iterator over `(&K, &mut V)`, from
+/// [`HashMap::iter_mut`](crate::HashMap::iter_mut), which needs exclusive
+/// access (`&mut`) to the map. Each entry is yielded exactly once; order is
+/// unspecified.
+///
+/// ```
+/// let mut map = lfmap::HashMap::from([(1, 10), (2, 20)]);
+/// for (_, v) in map.iter_mut() {
+///     *v += 1;
+/// }
+/// assert_eq!(map.pin().get(&2), Some(&21));
+/// ```
+pub struct IterMut<'a, K, V> {
+    root: Exclusive<'a, K, V>,
+    walk: Walk,
+    /// Entries not yet yielded: exact, as for [`IntoIter`] (no other
+    /// thread can write while the map is borrowed mutably).
+    left: usize,
+    _values: PhantomData<&'a mut V>,
+}
+
+impl<'a, K, V> IterMut<'a, K, V> {
+    /// Walks the root of a map held by `&mut` (every resize finished:
+    /// [`RawMap::exclusive`]), whose length is `len`.
+    pub(crate) fn new(root: Exclusive<'a, K, V>, len: usize) -> Self {
+        let walk = Walk::new(0, root.slots());
+        IterMut {
+            root,
+            walk,
+            left: len,
+            _values: PhantomData,
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for IterMut<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IterMut")
+            .field("slot", &self.walk.position())
+            .field("left", &self.left)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, K, V> Iterator for IterMut<'a, K, V> {
+    type Item = (&'a K, &'a mut V);
+
+    fn next(&mut self) -> Option<(&'a K, &'a mut V)> {
+        let root = &self.root;
+        let Some(entry) = self
+            .walk
+            .visit(|start, n| root.live_hint(start, n), |i| root.live(i))
+        else {
+            self.left = 0;
+            return None;
+        };
+        self.left = self.left.saturating_sub(1);
+        let entry = entry.as_ptr();
+        // SAFETY: `entry` is the live entry of one slot of the root of a map
+        // borrowed mutably for `'a` (`RawMap::exclusive`): no other thread
+        // is inside the map, and none can enter, retire or free the entry
+        // before `'a` ends. The walk visits each slot once, and after every
+        // resize was finished each key is in exactly one slot of the root,
+        // no slot of it frozen or copied: so this entry is yielded once, and
+        // no other reference to its value exists. (An older table, retired
+        // and not yet freed, may still point at the entry; nothing reads it
+        // through that table any more.) Tombstones and entries already
+        // replaced or removed are in no live slot: never yielded. The value
+        // is reached through the pointer the slot holds (write provenance
+        // from its allocation), and only the value is lent mutably; the key
+        // (and the stored hash) stay untouched, so the entry still hashes
+        // to its slot.
+        unsafe { Some((&(*entry).key, &mut *std::ptr::addr_of_mut!((*entry).value))) }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
+
+// A walk that returned `None` has passed its last slot and stays there.
+impl<K, V> FusedIterator for IterMut<'_, K, V> {}
+
+/// An iterator over `&mut V`, from
+/// [`HashMap::values_mut`](crate::HashMap::values_mut) (exclusive access).
+///
+/// ```
+/// let mut map = lfmap::HashMap::from([("a", 1), ("b", 2)]);
+/// map.values_mut().for_each(|v| *v *= 10);
+/// assert_eq!(map.pin().get("b"), Some(&20));
+/// ```
+pub struct ValuesMut<'a, K, V> {
+    iter: IterMut<'a, K, V>,
+}
+
+impl<'a, K, V> ValuesMut<'a, K, V> {
+    pub(crate) fn new(iter: IterMut<'a, K, V>) -> Self {
+        ValuesMut { iter }
+    }
+}
+
+impl<K, V> fmt::Debug for ValuesMut<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ValuesMut").field(&self.iter).finish()
+    }
+}
+
+impl<'a, K, V> Iterator for ValuesMut<'a, K, V> {
+    type Item = &'a mut V;
+
+    fn next(&mut self) -> Option<&'a mut V> {
+        self.iter.next().map(|(_, v)| v)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for ValuesMut<'_, K, V> {}
+
+impl<K, V> FusedIterator for ValuesMut<'_, K, V> {}
+
+/// A draining iterator over the entries of a [`HashMap`](crate::HashMap),
+/// from [`HashMap::drain`](crate::HashMap::drain) (exclusive access).
+///
+/// The map is already empty when `drain` returns: the iterator owns the
+/// table the entries were in. Dropped before the end, it drops the entries
+/// it did not yield, each once (if one of their `Drop`s panics, the rest
+/// are still dropped as the panic unwinds; a second panic aborts, as in
+/// std's collections). Leaked (`mem::forget`), it leaks them; the map is
+/// empty and usable either way.
+///
+/// ```
+/// let mut map = lfmap::HashMap::from([(1, "a"), (2, "b")]);
+/// let mut drained: Vec<_> = map.drain().collect();
+/// drained.sort();
+/// assert_eq!(drained, [(1, "a"), (2, "b")]);
+/// assert!(map.is_empty());
+/// ```
+pub struct Drain<'a, K, V> {
+    /// Owns the root taken out of the map (`RawMap::take_root`, which
+    /// finished every resize first, so each key is in one of its slots).
+    /// Each yielded entry's slot is emptied before its pair is moved out
+    /// (`Slots::take_live`), so the table's drop (`Table::drop`), when
+    /// this is dropped early, frees only what was not yielded, each entry
+    /// once; a panicking `Drop` there is resumed past as the panic unwinds.
+    /// Retired entries (replaced or removed earlier) are in no slot of it:
+    /// never yielded, freed by the map's reclaimer.
+    iter: IntoIter<K, V>,
+    /// Borrows the map as std's `Drain` does, though the entries left no
+    /// longer live in it.
+    _map: PhantomData<&'a mut ()>,
+}
+
+impl<K, V> Drain<'_, K, V> {
+    /// Yields the `len` entries of `table`, the root just taken out of the
+    /// map (`RawMap::take_root`).
+    pub(crate) fn new(table: Box<Table<K, V>>, len: usize) -> Self {
+        Drain {
+            iter: IntoIter::new(table, len),
+            _map: PhantomData,
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for Drain<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Drain").field(&self.iter).finish()
+    }
+}
+
+impl<K, V> Iterator for Drain<'_, K, V> {
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        self.iter.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for Drain<'_, K, V> {}
+
+impl<K, V> FusedIterator for Drain<'_, K, V> {}
+
+/// An owning iterator over the keys of a [`HashMap`](crate::HashMap), from
+/// [`HashMap::into_keys`](crate::HashMap::into_keys).
+///
+/// ```
+/// let map = lfmap::HashMap::from([(1, "a")]);
+/// assert_eq!(map.into_keys().collect::<Vec<_>>(), [1]);
+/// ```
+pub struct IntoKeys<K, V> {
+    iter: IntoIter<K, V>,
+}
+
+impl<K, V> IntoKeys<K, V> {
+    pub(crate) fn new(iter: IntoIter<K, V>) -> Self {
+        IntoKeys { iter }
+    }
+}
+
+impl<K, V> fmt::Debug for IntoKeys<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IntoKeys").field(&self.iter).finish()
+    }
+}
+
+impl<K, V> Iterator for IntoKeys<K, V> {
+    type Item = K;
+
+    fn next(&mut self) -> Option<K> {
+        self.iter.next().map(|(k, _)| k)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for IntoKeys<K, V> {}
+
+impl<K, V> FusedIterator for IntoKeys<K, V> {}
+
+/// An owning iterator over the values of a [`HashMap`](crate::HashMap),
+/// from [`HashMap::into_values`](crate::HashMap::into_values).
+///
+/// ```
+/// let map = lfmap::HashMap::from([(1, "a")]);
+/// assert_eq!(map.into_values().collect::<Vec<_>>(), ["a"]);
+/// ```
+pub struct IntoValues<K, V> {
+    iter: IntoIter<K, V>,
+}
+
+impl<K, V> IntoValues<K, V> {
+    pub(crate) fn new(iter: IntoIter<K, V>) -> Self {
+        IntoValues { iter }
+    }
+}
+
+impl<K, V> fmt::Debug for IntoValues<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IntoValues").field(&self.iter).finish()
+    }
+}
+
+impl<K, V> Iterator for IntoValues<K, V> {
+    type Item = V;
+
+    fn next(&mut self) -> Option<V> {
+        self.iter.next().map(|(_, v)| v)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for IntoValues<K, V> {}
+
+impl<K, V> FusedIterator for IntoValues<K, V> {}
 
 #[cfg(test)]
 mod tests {

@@ -165,7 +165,7 @@ mod word;
 
 pub use error::TryReserveError;
 pub use guard::{Guard, LocalGuard, OwnedGuard};
-pub use iter::{IntoIter, OwnedIter};
+pub use iter::{Drain, IntoIter, IntoKeys, IntoValues, IterMut, OwnedIter, ValuesMut};
 pub use map::{
     Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,
 };

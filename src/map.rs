@@ -10,7 +10,7 @@ use std::iter::FusedIterator;
 
 use crate::error::TryReserveError;
 use crate::guard::{LocalGuard, OwnedGuard};
-use crate::iter::{IntoIter, OwnedIter, RawIter};
+use crate::iter::{Drain, IntoIter, IntoKeys, IntoValues, IterMut, OwnedIter, RawIter, ValuesMut};
 use crate::raw::slot::{Entry, Pending};
 use crate::raw::{Action, RawMap, Written};
 use crate::reclaim::ReclaimGuard;
@@ -366,6 +366,136 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// ```
     pub fn shrink_to_fit(&self) {
         self.raw.shrink_to_fit(&self.raw.pin());
+    }
+}
+
+/// Exclusive access: std's `&mut self` and consuming calls. Holding the
+/// map by `&mut` (or by value) proves no handle, iterator or resize helper
+/// of it is alive, since each borrows the map, so no other thread is inside
+/// it: values can be changed in place and moved out, as in std. They are
+/// not available while any handle is alive (the borrow checker refuses):
+///
+/// ```compile_fail
+/// let mut map = lfmap::HashMap::from([(1, 1)]);
+/// let m = map.pin();
+/// let one = m.get(&1);
+/// map.get_mut(&1); // error: `map` is borrowed by `m`
+/// assert_eq!(one, Some(&1));
+/// ```
+///
+/// The `&mut self` ones first finish any resize that other threads left
+/// under way (cooperative resizes advance a few slots per write, so one can
+/// outlast the writes that started it): an O(capacity) step, once, that
+/// the next writer would otherwise share out.
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// A mutable reference to the value of `key`, if present: std's
+    /// `get_mut`. Needs exclusive access (`&mut self`): no handle may be
+    /// alive, and the value is changed in place, without the allocation a
+    /// handle's [`update`](HashMapRef::update) makes.
+    ///
+    /// ```
+    /// let mut map = lfmap::HashMap::new();
+    /// map.pin().insert("apples", 3);
+    /// if let Some(n) = map.get_mut("apples") {
+    ///     *n += 1;
+    /// }
+    /// assert_eq!(map.get_mut("pears"), None);
+    /// assert_eq!(map.pin().get("apples"), Some(&4));
+    /// ```
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.raw.hash(key);
+        self.raw.get_mut(hash, key)
+    }
+
+    /// An iterator over the entries as `(&K, &mut V)`, each exactly once,
+    /// in unspecified order: std's `iter_mut`. Needs exclusive access
+    /// (`&mut self`): no handle may be alive. Exact length.
+    ///
+    /// ```
+    /// let mut map: lfmap::HashMap<u32, u32> = (0..100).map(|i| (i, i)).collect();
+    /// for (k, v) in map.iter_mut() {
+    ///     *v = k * 2;
+    /// }
+    /// assert_eq!(map.pin().get(&21), Some(&42));
+    /// ```
+    pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
+        let len = self.raw.len();
+        IterMut::new(self.raw.exclusive(), len)
+    }
+
+    /// An iterator over the values as `&mut V`: std's `values_mut`, as
+    /// [`iter_mut`](HashMap::iter_mut) without the keys. Needs exclusive
+    /// access (`&mut self`).
+    ///
+    /// ```
+    /// let mut map = lfmap::HashMap::from([("a", 1), ("b", 2)]);
+    /// for v in map.values_mut() {
+    ///     *v += 10;
+    /// }
+    /// let m = map.pin();
+    /// assert_eq!((m.get("a"), m.get("b")), (Some(&11), Some(&12)));
+    /// ```
+    pub fn values_mut(&mut self) -> ValuesMut<'_, K, V> {
+        ValuesMut::new(self.iter_mut())
+    }
+
+    /// Empties the map, returning its entries by value: std's `drain`.
+    /// Needs exclusive access (`&mut self`).
+    ///
+    /// The map is empty once `drain` returns, and usable at once (after
+    /// the iterator is dropped, as the borrow requires): it keeps its hasher
+    /// and the capacity floor of [`with_capacity`](HashMap::with_capacity)
+    /// or [`reserve`](HashMap::reserve), with a fresh table of that size.
+    /// The iterator owns the old table: the entries it does not yield are
+    /// dropped with it, each once (leaked with it if it is leaked).
+    ///
+    /// ```
+    /// let mut map = lfmap::HashMap::from([(1, String::from("one")), (2, String::from("two"))]);
+    /// let mut pairs: Vec<(i32, String)> = map.drain().collect();
+    /// pairs.sort();
+    /// assert_eq!(pairs, [(1, "one".to_string()), (2, "two".to_string())]);
+    /// assert!(map.is_empty());
+    /// map.pin().insert(3, String::from("three"));
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn drain(&mut self) -> Drain<'_, K, V> {
+        // The length first: `take_root` leaves the map empty.
+        let len = self.raw.len();
+        Drain::new(self.raw.take_root(), len)
+    }
+
+    /// Consumes the map, yielding its keys by value: std's `into_keys`
+    /// (the values are dropped).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::from([(2, 'b'), (1, 'a')]);
+    /// let mut keys: Vec<i32> = map.into_keys().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
+    pub fn into_keys(self) -> IntoKeys<K, V> {
+        IntoKeys::new(self.into_iter())
+    }
+
+    /// Consumes the map, yielding its values by value: std's `into_values`
+    /// (the keys are dropped).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::from([(1, String::from("a")), (2, String::from("b"))]);
+    /// let mut values: Vec<String> = map.into_values().collect();
+    /// values.sort();
+    /// assert_eq!(values, ["a", "b"]);
+    /// ```
+    pub fn into_values(self) -> IntoValues<K, V> {
+        IntoValues::new(self.into_iter())
     }
 }
 

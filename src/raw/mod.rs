@@ -13,10 +13,11 @@ pub(crate) mod table;
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 use self::slot::{tag_of, Entry, Held, Pending, Word};
 use self::table::Table;
-use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer};
+use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer, Retire};
 use crate::resize::assist::{Assist, Work};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
@@ -491,6 +492,159 @@ where
         let empty = Table::new(Placement::first(self.resize.min_slots()), 0, false);
         self.resize.replace_root(empty)
     }
+}
+
+impl<K, V, S> RawMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// Finishes every resize in progress and returns the root table for
+    /// the `&mut self` methods of `HashMap` (`get_mut`, `iter_mut`), which
+    /// read and change its entries in place without pinning.
+    ///
+    /// With `&mut self`, no handle, iterator or helper of this map is
+    /// alive (each borrows the map), so no other thread is inside it, and
+    /// none can enter while the returned view (which keeps `self` borrowed
+    /// mutably) lives. After `finish_all` the root has no successor: every
+    /// key present is in exactly one of its slots, and none of its words is
+    /// frozen or copied (only a migration *out of* a table freezes its
+    /// words, and it has none). Older tables may still sit retired in the
+    /// reclaimer, their `COPIED` words pointing at entries the root now
+    /// owns; a retired table never reads those entries again (its free
+    /// skips copied words: `Slots::free_owned`), and the view never looks at
+    /// those tables.
+    pub(crate) fn exclusive(&mut self) -> Exclusive<'_, K, V> {
+        let root: *const Table<K, V> = {
+            let guard = self.pin();
+            self.resize.finish_all(self, &guard);
+            self.root(&guard)
+        };
+        // SAFETY: the root was loaded under a pin, and it stays the root,
+        // unretired, for as long as `self` is borrowed mutably: only a
+        // resize retires it (started and finished through `&self`: a
+        // handle's write, `reserve`, `shrink_to_fit`, a resize helper) and
+        // only `replace_root` (`&mut self`) replaces it otherwise, and the
+        // returned view holds the `&mut` borrow for its whole life. So
+        // dropping the pin does not let it be freed.
+        let table = unsafe { &*root };
+        Exclusive { table }
+    }
+
+    /// The value of `key` (whose hash is `hash`), lent mutably for as long
+    /// as the map is: `HashMap::get_mut`.
+    pub(crate) fn get_mut<Q>(&mut self, hash: u64, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let entry = self.exclusive().find(hash, key)?.as_ptr();
+        // SAFETY: `entry` is the live entry of `key`'s one slot in the root
+        // of a map borrowed mutably for the returned lifetime (`exclusive`,
+        // which finished every resize): no other thread is inside the map,
+        // and none can replace, remove, retire or free the entry, or read
+        // its value, until that borrow ends; nor can this thread, whose
+        // every other access needs the same borrow. A removed key's
+        // tombstone and a replaced or retired entry are never returned by
+        // `find`. The pointer is the one the slot holds (write provenance
+        // from the entry's allocation, never a shared reference's), and only
+        // the value is lent mutably: the key and the stored hash stay
+        // untouched, so the entry still belongs in its slot. An older table,
+        // retired and not yet freed, may still point at the entry; nothing
+        // reads it through that table any more (`exclusive`).
+        Some(unsafe { &mut *std::ptr::addr_of_mut!((*entry).value) })
+    }
+}
+
+/// The root table of a map held by `&mut` (see [`RawMap::exclusive`]),
+/// read without a pin: live entries as raw pointers, for the `&mut self`
+/// methods to hand out `&mut V` (through the pointer the slot holds, never
+/// through a shared reference to the entry).
+pub(crate) struct Exclusive<'m, K, V> {
+    table: &'m Table<K, V>,
+}
+
+impl<K, V> Exclusive<'_, K, V> {
+    /// The number of slots.
+    pub(crate) fn slots(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Which of slots `start..start + n` look live: a walk's hint
+    /// (`iter::Walk`), as for a pinned walk.
+    pub(crate) fn live_hint(&self, start: usize, n: usize) -> u64 {
+        self.table.slots.live_hint(start, n)
+    }
+
+    /// The live entry of slot `i`, if it holds one the root owns: not
+    /// vacant, not a tombstone (a removed key, whose entry is no value of
+    /// the map's), not handed on (`COPIED`, which the root, having no
+    /// successor, never is). A replaced or removed-and-retired entry is in
+    /// no slot at all, so it is never returned.
+    pub(crate) fn live(&self, i: usize) -> Option<NonNull<Entry<K, V>>> {
+        let w = self.table.slots.load(i, &NoPin);
+        debug_assert!(
+            !w.frozen(),
+            "the root of a map held by &mut is not migrating"
+        );
+        if w.deleted() || w.copied() {
+            return None;
+        }
+        NonNull::new(w.ptr())
+    }
+
+    /// The live entry of `key`, whose hash is `hash`, if any: the root's
+    /// probe, as [`find`] runs it with no next table to follow.
+    pub(crate) fn find<Q>(&self, hash: u64, key: &Q) -> Option<NonNull<Entry<K, V>>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let table = self.table;
+        let tag = tag_of(hash);
+        for i in table.placement().probe(hash) {
+            let w = table.slots.load(i, &NoPin);
+            debug_assert!(
+                !w.frozen(),
+                "the root of a map held by &mut is not migrating"
+            );
+            // An entry-less word ends the key's probe sequence (unclaimed;
+            // a sealed one would mean a migration, and there is none).
+            let e = w.entry()?;
+            if w.tag() != tag || e.key.borrow() != key {
+                continue;
+            }
+            // The key's one slot in the root: live, or a tombstone.
+            if w.deleted() || w.copied() {
+                return None;
+            }
+            return NonNull::new(w.ptr());
+        }
+        None
+    }
+}
+
+/// The "guard" an [`Exclusive`] view loads slots with: no pin at all.
+/// Pins exist to keep what a load returns from being freed while other
+/// threads retire it; a map held by `&mut` has no other thread inside it,
+/// and the view only loads (it never retires, and so never frees),
+/// so a plain Acquire load is all the protection a word needs. Private to
+/// this module, so nothing else can make it stand in for a pin.
+struct NoPin;
+
+impl ReclaimGuard for NoPin {
+    #[inline]
+    fn protect<T>(&self, ptr: &crate::sync::AtomicPtr<T>) -> *mut T {
+        // Acquire, every backend's minimum (`reclaim::contract`); with
+        // exclusive access every write happened-before this load anyway.
+        ptr.load(crate::sync::Ordering::Acquire)
+    }
+
+    unsafe fn retire<T: Retire>(&self, _ptr: *mut T) {
+        unreachable!("an exclusive view of the map only loads slots; it never retires");
+    }
+
+    fn before_write(&self) {}
 }
 
 impl<K: Eq, V, S> RawMap<K, V, S> {
