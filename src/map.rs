@@ -375,12 +375,19 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
 /// it: values can be changed in place and moved out, as in std. They are
 /// not available while any handle is alive (the borrow checker refuses):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0502
 /// let mut map = lfmap::HashMap::from([(1, 1)]);
 /// let m = map.pin();
 /// let one = m.get(&1);
 /// map.get_mut(&1); // error: `map` is borrowed by `m`
 /// assert_eq!(one, Some(&1));
+/// ```
+///
+/// ```compile_fail,E0502
+/// let mut map = lfmap::HashMap::from([(1, 1)]);
+/// let owned = map.pin_owned();
+/// map.drain(); // error: `map` is borrowed by the owned handle
+/// drop(owned);
 /// ```
 ///
 /// The `&mut self` ones first finish any resize that other threads left
@@ -469,7 +476,7 @@ where
     pub fn drain(&mut self) -> Drain<'_, K, V> {
         // The length first: `take_root` leaves the map empty.
         let len = self.raw.len();
-        Drain::new(self.raw.take_root(), len)
+        Drain::new(self.raw.take_root(true), len)
     }
 
     /// Consumes the map, yielding its keys by value: std's `into_keys`
@@ -1460,7 +1467,7 @@ where
     fn into_iter(mut self) -> IntoIter<K, V> {
         // The length first: `take_root` leaves the map empty.
         let len = self.raw.len();
-        IntoIter::new(self.raw.take_root(), len)
+        IntoIter::new(self.raw.take_root(false), len)
     }
 }
 

@@ -423,14 +423,30 @@ impl MapCounters {
         len_of(inserted, removed)
     }
 
-    /// Restarts the key counts (a map emptied with exclusive access).
-    pub(crate) fn reset_len(&mut self) {
+    /// The map's root was replaced by an empty table of generation
+    /// `generation` (a map emptied with exclusive access: `drain`, or the
+    /// consuming `into_iter`). Its keys count as removed (so `len` reads 0
+    /// while the cumulative counts keep growing, as [`Stats`] documents
+    /// them), and every party's held-back claims and migration range,
+    /// which were the old table's, are dropped: the new table may reuse
+    /// the old one's generation tag, and they must not reach its occupancy
+    /// (found by review).
+    pub(crate) fn reset_for_empty_root(&mut self) {
+        // `&mut self`: no writer runs, so the sums are exact.
+        let (inserts, removes) = self.sums();
+        let len = inserts.wrapping_sub(removes);
         // Relaxed: `&mut self` orders these stores before any later use of
         // the map.
         for p in self.parties.each().map(|p| &**p).chain([&self.shared]) {
-            p.inserted.store(0, Relaxed);
-            p.removed.store(0, Relaxed);
+            p.claims_table.store(0, Relaxed);
+            p.claims.store(0, Relaxed);
+            p.range_table.store(0, Relaxed);
+            p.ahead.store(usize::MAX, Relaxed);
         }
+        let removed = self.shared.removed.load(Relaxed);
+        self.shared
+            .removed
+            .store(removed.wrapping_add(len), Relaxed);
     }
 
     pub(crate) fn stats(&self, root: RootFacts) -> Stats {

@@ -484,12 +484,19 @@ where
     /// the map, leaving an empty table in its place. With `&mut self`, no
     /// other thread runs: the returned table holds every entry, each
     /// exactly once.
-    pub(crate) fn take_root(&mut self) -> Box<Table<K, V>> {
+    ///
+    /// `reused`: the map goes on (`drain`), so the empty table's memory is
+    /// faulted in now, as a new map's first table is (`Resizer::new`);
+    /// for a map being consumed (`into_iter`) that would be wasted.
+    pub(crate) fn take_root(&mut self, reused: bool) -> Box<Table<K, V>> {
         {
             let guard = self.pin();
             self.resize.finish_all(self, &guard);
         }
         let empty = Table::new(Placement::first(self.resize.min_slots()), 0, false);
+        if reused {
+            empty.populate_all(None);
+        }
         self.resize.replace_root(empty)
     }
 }

@@ -1295,7 +1295,7 @@ impl<T: Generation> Resizer<T> {
     /// successor and holds every key, each exactly once.
     pub(crate) fn replace_root(&mut self, empty: Box<T>) -> Box<T> {
         let root = self.root.swap(Box::into_raw(empty), Relaxed);
-        self.counters.reset_len();
+        self.counters.reset_for_empty_root();
         // SAFETY: the root is linked from nowhere else, and `&mut self`
         // means no guard of the map is alive: we own it alone.
         unsafe { Box::from_raw(root) }
