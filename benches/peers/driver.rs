@@ -344,6 +344,11 @@ pub fn driver_main(args: &[String]) {
         o.out.display()
     );
     let timeout = Duration::from_secs(if o.quick { 120 } else { 300 });
+    // The source the binaries are built from: read now, before the run,
+    // not when the report is written (edits made during a run would
+    // otherwise be reported as measured).
+    let source =
+        crate::provenance::source_revision(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
     let own = std::env::current_exe().expect("current_exe");
     let user = if o.maps.iter().any(|m| is_lfmap(m)) {
         build_user_binary()
@@ -404,6 +409,7 @@ pub fn driver_main(args: &[String]) {
         failed,
         user_build: user.is_some(),
         huge_pages_env: std::env::var(HUGE_PAGES_VAR).ok(),
+        source,
     };
     std::fs::create_dir_all(&o.out).expect("create output directory");
     write_report(&o, &records, &env);
@@ -452,4 +458,7 @@ pub struct RunEnv {
     /// `LFMAP_HUGE_PAGES` as the driver found it, removed from every
     /// child's environment ([`HUGE_PAGES_VAR`]).
     pub huge_pages_env: Option<String>,
+    /// The lfmap source revision when the run started
+    /// (`provenance::source_revision`).
+    pub source: String,
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::charts::{latency_chart, throughput_chart};
 use crate::common::{is_concurrent, takes_key, MAP_IDS};
 use crate::driver::{Opts, RunEnv};
-use crate::provenance::{cargo_lock_versions, command_output, source_revision, utc_now};
+use crate::provenance::{cargo_lock_versions, command_output, utc_now};
 use crate::stats::{any_starved, get, q, starved, stat, Query, Record, Stat, CPU_SHARE_MIN};
 use crate::targets::targets;
 use crate::workloads::WORKLOADS;
@@ -218,7 +218,7 @@ pub fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
     )
     .unwrap();
     writeln!(w, "| rustc | {} |", command_output("rustc", &["--version"])).unwrap();
-    writeln!(w, "| lfmap source | {} |", source_revision(root)).unwrap();
+    writeln!(w, "| lfmap source | {} |", env.source).unwrap();
     writeln!(
         w,
         "| crates | lfmap {} (default features: asymmetric-epoch reclamation), papaya {} (seize {}), dashmap {}, flurry {}, scc {}, hashbrown {}, foldhash {}, criterion {} |",
