@@ -514,13 +514,13 @@ fn no_bits() -> AtomicU64 {
     AtomicU64::new(0)
 }
 
-// SAFETY (loom only): the domain owns its `Numbered` through the pointer,
+#[cfg(loom)]
+// SAFETY: (loom only) the domain owns its `Numbered` through the pointer,
 // as a box would, and shares it only as `&Numbered`, whose contents are
 // atomics; so the domain is as `Send` and `Sync` as the box would make it.
-#[cfg(loom)]
 unsafe impl Send for Domain {}
-// SAFETY: as for `Send`.
 #[cfg(loom)]
+// SAFETY: as for `Send`.
 unsafe impl Sync for Domain {}
 
 #[cfg(loom)]
