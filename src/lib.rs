@@ -173,9 +173,9 @@ pub use resize::assist::ResizeHelper;
 pub use resize::memory::{huge_pages, set_huge_pages};
 pub use set::relations;
 pub use set::{
-    HashSet, HashSetRef, SetDifference, SetIntersection, SetIntoIter, SetIter, SetOwnedIter,
-    SetSymmetricDifference, SetUnion, WordSet, WordSetDifference, WordSetIntersection,
-    WordSetIntoIter, WordSetIter, WordSetSymmetricDifference, WordSetUnion,
+    HashSet, HashSetRef, SetDifference, SetDrain, SetIntersection, SetIntoIter, SetIter,
+    SetOwnedIter, SetSymmetricDifference, SetUnion, WordSet, WordSetDifference,
+    WordSetIntersection, WordSetIntoIter, WordSetIter, WordSetSymmetricDifference, WordSetUnion,
 };
 pub use stats::{ProbeStats, Stats};
 #[cfg(feature = "rayon")]

@@ -28,7 +28,7 @@ pub use self::word::{
     WordSetSymmetricDifference, WordSetUnion,
 };
 use crate::guard::{LocalGuard, OwnedGuard};
-use crate::iter::{IntoIter, OwnedIter};
+use crate::iter::{Drain, IntoIter, OwnedIter};
 use crate::map::{DefaultHashBuilder, HashMap, HashMapRef, Keys};
 use crate::reclaim::ReclaimGuard;
 use crate::stats::{ProbeStats, Stats};
@@ -810,6 +810,34 @@ where
 {
 }
 
+/// A draining iterator over a [`HashSet`]'s elements, from
+/// [`HashSet::drain`] (exclusive access). Exact-size and fused.
+pub struct SetDrain<'a, T> {
+    iter: Drain<'a, T, ()>,
+}
+
+impl<T> fmt::Debug for SetDrain<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SetDrain").field(&self.iter).finish()
+    }
+}
+
+impl<T> Iterator for SetDrain<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.iter.next().map(|(t, ())| t)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<T> ExactSizeIterator for SetDrain<'_, T> {}
+
+impl<T> FusedIterator for SetDrain<'_, T> {}
+
 /// An owning iterator over the elements of a [`HashSet`], from its
 /// `IntoIterator` implementation. Order is unspecified.
 ///
@@ -1121,6 +1149,28 @@ where
     T: Hash + Eq,
     S: BuildHasher,
 {
+    /// Removes every element, yielding each by value: std's `drain`. Needs
+    /// exclusive access (`&mut`: no handle of the set is alive, which the
+    /// borrow checker enforces), as [`HashMap::drain`], which it is built
+    /// on: the set is empty when this returns, keeps its hasher and
+    /// capacity floor, and the elements the iterator does not yield are
+    /// dropped with it, each once.
+    ///
+    /// ```
+    /// let mut set = lfmap::HashSet::from([1, 2, 3]);
+    /// let mut all: Vec<i32> = set.drain().collect();
+    /// all.sort();
+    /// assert_eq!(all, [1, 2, 3]);
+    /// assert!(set.is_empty());
+    /// set.pin().insert(4);
+    /// assert_eq!(set.len(), 1);
+    /// ```
+    pub fn drain(&mut self) -> SetDrain<'_, T> {
+        SetDrain {
+            iter: self.map.drain(),
+        }
+    }
+
     /// Makes room for `iter`'s size hint, then inserts every element, each
     /// under a pin of its own, as `HashMap`'s extend does (not one pin
     /// across the caller's iterator, which may block).

@@ -726,3 +726,37 @@ fn a_drain_after_removals_and_replacements_drops_everything_once() {
         .vals
         .assert_balanced("values after removals, replacements and a drain");
 }
+
+/// `HashSet::drain`: every element once, by value, the set empty and
+/// reusable afterwards; an early-dropped drain drops the rest once.
+#[test]
+fn a_set_drain_yields_every_element_once() {
+    let books = Books::new();
+    let mut set: lfmap::HashSet<Tracked> = lfmap::HashSet::with_capacity(0);
+    {
+        let s = set.pin();
+        for k in 0..1_000 {
+            s.insert(books.k(k));
+        }
+        for k in (0..1_000).step_by(4) {
+            s.remove(&books.k(k));
+        }
+    }
+    let mut ids: Vec<u64> = set.drain().map(|t| t.id()).collect();
+    ids.sort_unstable();
+    let want: Vec<u64> = (0..1_000).filter(|k| k % 4 != 0).collect();
+    assert_eq!(ids, want);
+    assert!(set.is_empty());
+    {
+        let s = set.pin();
+        for k in 0..10 {
+            s.insert(books.k(k));
+        }
+    }
+    let first: Vec<_> = set.drain().take(3).collect();
+    assert_eq!(first.len(), 3);
+    drop(first);
+    assert!(set.is_empty());
+    drop(set);
+    books.keys.assert_balanced("a set's drains");
+}

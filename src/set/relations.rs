@@ -84,104 +84,76 @@ where
     Intersection::new(walk, other).next().is_none()
 }
 
-/// The elements a walk of one set yields that another set does not hold,
-/// from `difference` ([`HashSetRef::difference`],
-/// [`WordSet::difference`]); named through
-/// [`SetDifference`](crate::SetDifference) and
-/// [`WordSetDifference`](crate::WordSetDifference). `I` is the walk, `P`
-/// the probed set. Weakly consistent (see the set relations); fused.
-pub struct Difference<I, P> {
-    iter: I,
-    other: P,
+/// Defines a walk of one set filtered by membership in another (its docs
+/// given as attributes): `Difference` keeps what the other set lacks
+/// (`$held` false), `Intersection` what it holds (`$held` true).
+macro_rules! filtered {
+    ($(#[$doc:meta])* $name:ident, $held:literal) => {
+        $(#[$doc])*
+        pub struct $name<I, P> {
+            iter: I,
+            other: P,
+        }
+
+        impl<I, P> $name<I, P> {
+            pub(crate) fn new(iter: I, other: P) -> Self {
+                $name { iter, other }
+            }
+        }
+
+        impl<I: fmt::Debug, P> fmt::Debug for $name<I, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.iter).finish()
+            }
+        }
+
+        impl<I, P> Iterator for $name<I, P>
+        where
+            I: Iterator,
+            I::Item: Borrow<P::Elem>,
+            P: Probe,
+        {
+            type Item = I::Item;
+
+            #[inline]
+            fn next(&mut self) -> Option<I::Item> {
+                let other = &self.other;
+                self.iter.find(|x| other.has(x.borrow()) == $held)
+            }
+
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                (0, self.iter.size_hint().1)
+            }
+        }
+
+        impl<I, P> FusedIterator for $name<I, P>
+        where
+            I: FusedIterator,
+            I::Item: Borrow<P::Elem>,
+            P: Probe,
+        {
+        }
+    };
 }
 
-impl<I, P> Difference<I, P> {
-    pub(crate) fn new(iter: I, other: P) -> Self {
-        Difference { iter, other }
-    }
+filtered! {
+    /// The elements a walk of one set yields that another set does not hold,
+    /// from `difference` ([`HashSetRef::difference`],
+    /// [`WordSet::difference`]); named through
+    /// [`SetDifference`](crate::SetDifference) and
+    /// [`WordSetDifference`](crate::WordSetDifference). `I` is the walk, `P`
+    /// the probed set. Weakly consistent (see the set relations); fused.
+    Difference, false
 }
 
-impl<I: fmt::Debug, P> fmt::Debug for Difference<I, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Difference").field(&self.iter).finish()
-    }
-}
-
-impl<I, P> Iterator for Difference<I, P>
-where
-    I: Iterator,
-    I::Item: Borrow<P::Elem>,
-    P: Probe,
-{
-    type Item = I::Item;
-
-    #[inline]
-    fn next(&mut self) -> Option<I::Item> {
-        let other = &self.other;
-        self.iter.find(|x| !other.has(x.borrow()))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, self.iter.size_hint().1)
-    }
-}
-
-impl<I, P> FusedIterator for Difference<I, P>
-where
-    I: FusedIterator,
-    I::Item: Borrow<P::Elem>,
-    P: Probe,
-{
-}
-
-/// The elements a walk of one set yields that another set also holds (the
-/// walked set's), from `intersection` ([`HashSetRef::intersection`],
-/// [`WordSet::intersection`]); named through
-/// [`SetIntersection`](crate::SetIntersection) and
-/// [`WordSetIntersection`](crate::WordSetIntersection). `I` is the walk,
-/// `P` the probed set. Weakly consistent (see the set relations); fused.
-pub struct Intersection<I, P> {
-    iter: I,
-    other: P,
-}
-
-impl<I, P> Intersection<I, P> {
-    pub(crate) fn new(iter: I, other: P) -> Self {
-        Intersection { iter, other }
-    }
-}
-
-impl<I: fmt::Debug, P> fmt::Debug for Intersection<I, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Intersection").field(&self.iter).finish()
-    }
-}
-
-impl<I, P> Iterator for Intersection<I, P>
-where
-    I: Iterator,
-    I::Item: Borrow<P::Elem>,
-    P: Probe,
-{
-    type Item = I::Item;
-
-    #[inline]
-    fn next(&mut self) -> Option<I::Item> {
-        let other = &self.other;
-        self.iter.find(|x| other.has(x.borrow()))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, self.iter.size_hint().1)
-    }
-}
-
-impl<I, P> FusedIterator for Intersection<I, P>
-where
-    I: FusedIterator,
-    I::Item: Borrow<P::Elem>,
-    P: Probe,
-{
+filtered! {
+    /// The elements a walk of one set yields that another set also holds (the
+    /// walked set's), from `intersection` ([`HashSetRef::intersection`],
+    /// [`WordSet::intersection`]); named through
+    /// [`SetIntersection`](crate::SetIntersection) and
+    /// [`WordSetIntersection`](crate::WordSetIntersection). `I` is the walk,
+    /// `P` the probed set. Weakly consistent (see the set relations); fused.
+    Intersection, true
 }
 
 /// Two walks one after the other: `first`, then `rest` (each fused).
