@@ -535,7 +535,10 @@ where
         // returned view holds the `&mut` borrow for its whole life. So
         // dropping the pin does not let it be freed.
         let table = unsafe { &*root };
-        Exclusive { table }
+        Exclusive {
+            table,
+            no_pin: NoPin,
+        }
     }
 
     /// The value of `key` (whose hash is `hash`), lent mutably for as long
@@ -569,6 +572,10 @@ where
 /// through a shared reference to the entry).
 pub(crate) struct Exclusive<'m, K, V> {
     table: &'m Table<K, V>,
+    /// The "guard" slots are loaded with, borrowed from the view so that
+    /// what a load returns cannot outlive it (a `&NoPin` made on the spot
+    /// would be a promoted constant, of any lifetime: found by review).
+    no_pin: NoPin,
 }
 
 impl<K, V> Exclusive<'_, K, V> {
@@ -589,7 +596,7 @@ impl<K, V> Exclusive<'_, K, V> {
     /// successor, never is). A replaced or removed-and-retired entry is in
     /// no slot at all, so it is never returned.
     pub(crate) fn live(&self, i: usize) -> Option<NonNull<Entry<K, V>>> {
-        let w = self.table.slots.load(i, &NoPin);
+        let w = self.table.slots.load(i, &self.no_pin);
         debug_assert!(
             !w.frozen(),
             "the root of a map held by &mut is not migrating"
@@ -610,7 +617,7 @@ impl<K, V> Exclusive<'_, K, V> {
         let table = self.table;
         let tag = tag_of(hash);
         for i in table.placement().probe(hash) {
-            let w = table.slots.load(i, &NoPin);
+            let w = table.slots.load(i, &self.no_pin);
             debug_assert!(
                 !w.frozen(),
                 "the root of a map held by &mut is not migrating"
