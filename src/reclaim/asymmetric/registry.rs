@@ -220,15 +220,23 @@ impl Domain {
         return unsafe { self.numbered.as_ref() };
     }
 
+    /// The records made so far: indices `0..bound()` (`Relaxed`: why it is
+    /// enough for claims and scans, see `claim` and `oldest_pin`). Under
+    /// loom, every record a model may hold, all made with the domain.
+    #[inline]
+    fn bound(&self) -> usize {
+        #[cfg(not(loom))]
+        return self.count.load(Relaxed);
+        #[cfg(loom)]
+        return LOOM_RECORDS;
+    }
+
     /// Claims the free record with the lowest index (`Numbered`), or adds
     /// a new one.
     pub(super) fn claim(&'static self) -> &'static Record {
-        // Relaxed: a bound for the search (a record added meanwhile is
-        // found by a later claim; this one adds its own).
-        #[cfg(not(loom))]
-        let count = self.count.load(Relaxed);
-        #[cfg(loom)]
-        let count = LOOM_RECORDS;
+        // A record added meanwhile is found by a later claim; this one adds
+        // its own.
+        let count = self.bound();
         if let Some(r) = self.numbered().take_lowest(count) {
             return r;
         }
@@ -277,12 +285,8 @@ impl Domain {
         // if that barrier precedes our fence, we see all three, and if not,
         // the pin loads the root after the unlink and cannot hold what the
         // scan frees (`docs/design.md`, the "store, fence, load" proof).
-        #[cfg(not(loom))]
-        let count = self.count.load(Relaxed);
-        #[cfg(loom)]
-        let count = LOOM_RECORDS;
         self.numbered()
-            .held(count)
+            .held(self.bound())
             // Acquire: pairs with the Release store of an unpin (or of a
             // later pin of the same record, `announce`), so every access the
             // holder made to a table happens before a free decided on the
