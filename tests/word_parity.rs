@@ -473,6 +473,68 @@ fn keys_values_and_into_iter_are_debug_and_send() {
         n += 1;
     }
     assert_eq!(n, 50);
+    fn send_sync<T: Send + Sync>(t: T) -> T {
+        t
+    }
+    let consumed = send_sync(map.into_iter());
+    assert!(format!("{consumed:?}").starts_with("WordIntoIter"));
+    assert_eq!(send_sync(consumed).len(), 50);
+}
+
+/// Consuming a `WordMap` or `WordSet` whose growth or shrink is half
+/// done: every pair exactly once, with its last value, and an exact
+/// length at every step (`ExactSizeIterator`, which `collect` trusts).
+/// The consumed map's half-migrated old table and its successor both hold
+/// some keys; only the finished root may be walked.
+#[test]
+fn consuming_mid_resize_yields_each_pair_once_with_exact_len() {
+    fn resizing(s: lfmap::Stats) -> bool {
+        s.resizes > s.resizes_finished
+    }
+    let mut seen_mid_growth = 0;
+    let mut seen_mid_shrink = 0;
+    for past in (0..5000u64).step_by(113) {
+        // Growth: insert past `past` until a resize is under way.
+        let map: WordMap<u64, u64> = WordMap::new();
+        let mut n = 0;
+        while n < past || !resizing(map.stats()) {
+            map.insert(n, n);
+            map.insert(n, n * 3); // a replaced value: only the last comes out
+            n += 1;
+            assert!(n < 10_000_000, "no growth left under way");
+        }
+        seen_mid_growth += usize::from(resizing(map.stats()));
+        let mut iter = map.into_iter();
+        assert_eq!(iter.len(), n as usize);
+        let mut got = HashSet::new();
+        let mut left = n as usize;
+        while let Some((k, v)) = iter.next() {
+            left -= 1;
+            assert_eq!(iter.len(), left, "exact length after key {k}");
+            assert_eq!(v, k * 3, "key {k}'s last value");
+            assert!(k < n && got.insert(k), "key {k} yielded twice or never put");
+        }
+        assert_eq!((got.len(), iter.len(), iter.next()), (n as usize, 0, None));
+
+        // Shrink: remove most keys until a shrink is under way, through a set.
+        let set: lfmap::WordSet<u64> = (0..past + 2000).collect();
+        let mut k = 0;
+        while k < past + 2000 && !resizing(set.stats()) {
+            set.remove(&k);
+            k += 1;
+        }
+        seen_mid_shrink += usize::from(resizing(set.stats()));
+        let want: HashSet<u64> = (k..past + 2000).collect();
+        let iter = set.into_iter();
+        assert_eq!(iter.len(), want.len());
+        let got: Vec<u64> = iter.collect();
+        assert_eq!(got.len(), want.len(), "an element yielded twice");
+        assert_eq!(got.into_iter().collect::<HashSet<_>>(), want);
+    }
+    assert!(
+        seen_mid_growth > 0 && seen_mid_shrink > 0,
+        "no resize was under way"
+    );
 }
 
 // ---------------------------------------------------------------------------

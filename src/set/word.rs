@@ -539,7 +539,7 @@ pub type WordSetSymmetricDifference<'a, T, S> =
 
 /// An owning iterator over a [`WordSet`]'s elements, from its
 /// `IntoIterator` implementation (by value). Exact length, fused; it holds
-/// the elements in a buffer (O(len) memory), not the set. Order is
+/// the set's table (not a copy of its elements) until it drops. Order is
 /// unspecified.
 ///
 /// ```
@@ -558,7 +558,7 @@ impl<T> fmt::Debug for WordSetIntoIter<T> {
     }
 }
 
-impl<T> Iterator for WordSetIntoIter<T> {
+impl<T: WordSized> Iterator for WordSetIntoIter<T> {
     type Item = T;
 
     #[inline]
@@ -571,18 +571,17 @@ impl<T> Iterator for WordSetIntoIter<T> {
     }
 }
 
-impl<T> ExactSizeIterator for WordSetIntoIter<T> {}
+impl<T: WordSized> ExactSizeIterator for WordSetIntoIter<T> {}
 
-impl<T> FusedIterator for WordSetIntoIter<T> {}
+impl<T: WordSized> FusedIterator for WordSetIntoIter<T> {}
 
 impl<T: WordSized, S: BuildHasher> IntoIterator for WordSet<T, S> {
     type Item = T;
     type IntoIter = WordSetIntoIter<T>;
 
     /// Consumes the set, yielding its elements, each exactly once (the set
-    /// is owned: no other thread writes it). As the map's: the elements are
-    /// copied out into a buffer first and the set's tables freed before the
-    /// first one comes, so it takes O(len) memory while iterating.
+    /// is owned: no other thread writes it). As the map's: it walks the
+    /// set's one table, which it holds until it drops, with no buffer.
     ///
     /// ```
     /// let set: lfmap::WordSet<u32> = (0..3).collect();

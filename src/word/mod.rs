@@ -977,10 +977,10 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> IntoIterator for WordMap<K, V, 
 
     /// Consumes the map, yielding its pairs. The map is owned, so no other
     /// thread writes it: every pair is yielded exactly once, and the
-    /// iterator knows its length. It copies the pairs out into a buffer
-    /// first and frees the map's tables before the first pair comes, so it
-    /// takes O(len) memory (`size_of::<(K, V)>()` per pair) while
-    /// iterating. Order is unspecified.
+    /// iterator knows its length. It first finishes any resize left under
+    /// way, then keeps the map's one table and walks it, with no buffer:
+    /// the map's other memory goes when this is called, its table's when
+    /// the iterator drops. Order is unspecified.
     ///
     /// ```
     /// let map: lfmap::WordMap<u32, u32> = (0..3).map(|i| (i, 10 * i)).collect();
@@ -988,18 +988,22 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> IntoIterator for WordMap<K, V, 
     /// pairs.sort();
     /// assert_eq!(pairs, [(0, 0), (1, 10), (2, 20)]);
     /// ```
-    fn into_iter(self) -> IntoIter<K, V> {
-        let mut pairs = Vec::with_capacity(self.len());
-        pairs.extend(self.iter());
+    fn into_iter(mut self) -> IntoIter<K, V> {
+        // Exact: no other thread can have written since (`&mut`).
+        let left = self.len();
+        let table = self.raw.take_root();
         IntoIter {
-            pairs: pairs.into_iter(),
+            walk: Walk::new(0, table.len()),
+            table,
+            left,
+            _types: PhantomData,
         }
     }
 }
 
 /// An owning iterator over a [`WordMap`]'s `(key, value)` pairs, from its
 /// `IntoIterator` implementation (by value). Exact length, fused; it holds
-/// the pairs in a buffer (O(len) memory), not the map. Order is
+/// the map's table (not a copy of its pairs) until it drops. Order is
 /// unspecified.
 ///
 /// ```
@@ -1009,33 +1013,51 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> IntoIterator for WordMap<K, V, 
 /// assert_eq!(iter.collect::<Vec<_>>(), [(1, 2)]);
 /// ```
 pub struct IntoIter<K, V> {
-    pairs: std::vec::IntoIter<(K, V)>,
+    /// The consumed map's root, with no successor and no other owner
+    /// (`RawWordMap::take_root`): nothing writes its units any more.
+    table: Box<WordTable>,
+    walk: Walk,
+    /// Pairs not yet yielded: the map's length when it was consumed.
+    left: usize,
+    // Keys and values are words in the table; `WordSized` types are `Send
+    // + Sync + Copy`, so this changes no auto trait.
+    _types: PhantomData<(K, V)>,
 }
 
 impl<K, V> fmt::Debug for IntoIter<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WordIntoIter")
-            .field("left", &self.pairs.len())
+            .field("left", &self.left)
             .finish_non_exhaustive()
     }
 }
 
-impl<K, V> Iterator for IntoIter<K, V> {
+impl<K: WordSized, V: WordSized> Iterator for IntoIter<K, V> {
     type Item = (K, V);
 
     #[inline]
     fn next(&mut self) -> Option<(K, V)> {
-        self.pairs.next()
+        match raw::next_live(&self.table, &mut self.walk) {
+            Some((k, v)) => {
+                self.left = self.left.saturating_sub(1);
+                Some((K::from_word(k), V::from_word(v)))
+            }
+            None => {
+                self.left = 0;
+                None
+            }
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.pairs.size_hint()
+        (self.left, Some(self.left))
     }
 }
 
-impl<K, V> ExactSizeIterator for IntoIter<K, V> {}
+impl<K: WordSized, V: WordSized> ExactSizeIterator for IntoIter<K, V> {}
 
-impl<K, V> FusedIterator for IntoIter<K, V> {}
+// A walk that returned `None` has passed its last slot and stays there.
+impl<K: WordSized, V: WordSized> FusedIterator for IntoIter<K, V> {}
 
 impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// Before an `extend` of `hint` keys: room for them, without a floor

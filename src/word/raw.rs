@@ -516,6 +516,23 @@ impl<S: BuildHasher> RawWordMap<S> {
     pub(crate) fn shrink_to_fit(&self) {
         self.resize.shrink_to_fit(self, &self.pin());
     }
+
+    /// Finishes every resize in progress and takes the root table out,
+    /// leaving an empty first-size table (never faulted in: the map is
+    /// being consumed) and a length of zero: `WordMap::into_iter`. With
+    /// `&mut self` no handle, iterator or helper of the map is alive, so no
+    /// other thread can start a resize or write after `finish_all`: the
+    /// returned table has no successor, none of its units is frozen, and it
+    /// holds every key of the map, each in exactly one unit.
+    pub(crate) fn take_root(&mut self) -> Box<WordTable> {
+        let tops_likely = {
+            let guard = self.pin();
+            self.resize.finish_all(self, &guard);
+            self.root(&guard).slots.tops_likely()
+        };
+        let empty = WordTable::new(Placement::first(self.resize.min_slots()), 0, tops_likely);
+        self.resize.replace_root(empty)
+    }
 }
 
 #[cfg(all(test, not(loom)))]
