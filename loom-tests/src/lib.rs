@@ -85,6 +85,26 @@ pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     );
 }
 
+/// [`model`] with its preemption bound capped at `max`: for a model too
+/// large to explore at the bound the others use (it says so in its docs).
+pub fn model_bounded<F: Fn() + Sync + Send + 'static>(max: usize, f: F) {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::Arc;
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(max).min(max));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    builder.check(move || {
+        counter.fetch_add(1, Relaxed);
+        f();
+    });
+    eprintln!(
+        "explored {} interleavings (preemption bound {:?})",
+        runs.load(Relaxed),
+        builder.preemption_bound
+    );
+}
+
 /// Runs `a` and `b` on two spawned threads and returns their results. Both
 /// sides run on spawned threads (not one on the model's main thread), which
 /// is the shape loom explores most thoroughly.

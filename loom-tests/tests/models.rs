@@ -4,11 +4,14 @@
 //! Each model starts from a 4-slot table (lfmap's loom minimum), so a
 //! handful of keys is enough to make a resize happen inside the model.
 #![cfg(loom)]
+// Each model's doc opens with its number ("7. an update races ..."), which
+// rustdoc reads as a list item; it is a label.
+#![allow(clippy::doc_lazy_continuation)]
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use lfmap::HashMap;
-use lfmap_loom_tests::{model, race, Collide, Fixed};
+use lfmap_loom_tests::{model, model_bounded, race, Collide, Fixed};
 use loom::sync::Arc;
 use loom::thread;
 
@@ -609,5 +612,64 @@ fn get_after_cross_promotion() {
             assert_eq!(m.get(&k), Some(&v), "key {k}");
         }
         assert_eq!(m.iter().count(), 5);
+    });
+}
+
+/// 17. a migration's copies reach a thread through `done` alone: two
+/// ranges, each completed by its own thread. An 8-slot table (two ranges
+/// of two sub-chunks) holding 6 keys starts its growth to 16 slots on the
+/// 7th, nothing migrated. Each thread then updates two keys (two helping
+/// writes: four sub-chunks in all) and looks every key up. Where one
+/// thread completes one range alone and the other the other range, the
+/// ranges' words are different words: the thread whose `done` count
+/// completes the table, and which promotes it, is ordered after the other
+/// range's copies only by `done`'s AcqRel `fetch_add` (`cursor.rs`,
+/// `complete`). Mutation `done_relaxed` (that count Relaxed, the range
+/// words' still AcqRel): a lookup after the promotion misses a key the
+/// other thread copied. The largest of the generic models: it runs at a
+/// preemption bound of at most 1 ([`model_bounded`]).
+#[test]
+fn get_after_two_range_promotion() {
+    model_bounded(2, || {
+        let map: Arc<Map> = Arc::new(HashMap::with_capacity_and_hasher(4, Fixed));
+        assert_eq!(map.stats().slots, 8);
+        let keys = {
+            let m = map.pin();
+            let mut keys = Vec::new();
+            let mut k = 1;
+            while map.stats().resizes == 0 {
+                assert_eq!(m.insert(k, k), None);
+                keys.push(k);
+                k += 1;
+            }
+            keys
+        };
+        let s = map.stats();
+        assert!(
+            keys.len() == 7 && s.resizes == 1 && s.resizes_finished == 0,
+            "{keys:?} {s:?}"
+        );
+        let (m1, m2) = (map.clone(), map.clone());
+        let lookups = |m: &Map, mine: [u64; 2]| {
+            let m = m.pin();
+            for k in mine {
+                assert_eq!(m.update(&k, |v| v + 100), Some(&(k + 100)));
+            }
+            for k in 1..=7 {
+                let want = if k <= 4 { k + 100 } else { k };
+                // The other thread's keys may or may not be updated yet.
+                let got = *m.get(&k).unwrap_or_else(|| panic!("key {k} missing"));
+                assert!(got == k || got == want, "key {k}: {got}");
+            }
+        };
+        race(move || lookups(&m1, [1, 2]), move || lookups(&m2, [3, 4]));
+        let m = map.pin();
+        for k in 1..=7 {
+            let want = if k <= 4 { k + 100 } else { k };
+            assert_eq!(m.get(&k), Some(&want), "key {k}");
+        }
+        assert_eq!(m.iter().count(), 7);
+        let s = map.stats();
+        assert!(s.resizes_finished == 1 && s.slots == 16, "{s:?}");
     });
 }

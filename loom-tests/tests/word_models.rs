@@ -10,6 +10,9 @@
 //! CASes (*pending*, then *complete*), by the claimer or by anyone else who
 //! needs the slot, and a migration copies them the same way.
 #![cfg(loom)]
+// Each model's doc opens with its number ("7. an update races ..."), which
+// rustdoc reads as a list item; it is a label.
+#![allow(clippy::doc_lazy_continuation)]
 
 use lfmap::WordMap;
 use lfmap_loom_tests::{model, race, Collide, Fixed};

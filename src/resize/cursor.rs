@@ -68,11 +68,11 @@ use crate::sync::{AtomicBool, AtomicU64, AtomicUsize};
 /// record there), so the second write steals the range's second
 /// sub-chunk and completes the range: the models see a range completed by
 /// another thread than the one whose copies it must publish (through the
-/// range's word). Not seen there: `done` added by two ranges' completers
-/// (a second range would take two more writes than the models make); its
-/// ordering argument is the range word's, which model 16
-/// (`get_after_cross_promotion`, mutation `range_relaxed`) checks: it
-/// fails when the counts are Relaxed.
+/// range's word). Model 16 (`get_after_cross_promotion`, mutation
+/// `range_relaxed`) checks that ordering; model 17
+/// (`get_after_two_range_promotion`, an 8-slot table of two ranges, four
+/// writes; mutation `done_relaxed`) checks `done`'s, added by two ranges'
+/// completers.
 pub(crate) const SUB: usize = if cfg!(loom) { 2 } else { 8 };
 
 /// Sub-chunks per range: how many writes of one party a range's claim (and
@@ -306,6 +306,10 @@ impl Cursor {
             return false;
         }
         let len = (slots - r * RANGE).min(RANGE);
+        // Mutation for checking loom model 17: `done`'s count alone
+        // without its ordering (the range words keep theirs).
+        #[cfg(lfmap_mutation = "done_relaxed")]
+        let order = crate::sync::Ordering::Relaxed;
         if self.shared.done.fetch_add(len, order) + len == slots {
             self.set_finished();
             return true;
