@@ -79,6 +79,12 @@
 //! left))` as their size hint; those that consume a map (`into_iter`) are
 //! exact.
 //!
+//! Every iteration starts at the table's first slot. To empty a map key by
+//! key, use `retain`, `clear` (or, with `&mut`, `drain`), not a loop that
+//! removes what a fresh `iter().next()` returns: each such walk would
+//! rescan the tombstones the earlier removals left in front of it, so the
+//! loop costs O(n × capacity), as it would with std's map.
+//!
 //! ## Bad input
 //!
 //! A hasher that returns one hash for every key makes the map slow, not

@@ -1471,6 +1471,29 @@ where
     }
 }
 
+impl<'a, K, V, S> IntoIterator for &'a mut HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    type Item = (&'a K, &'a mut V);
+    type IntoIter = IterMut<'a, K, V>;
+
+    /// [`iter_mut`](HashMap::iter_mut), for `for (k, v) in &mut map` as
+    /// with std's map: exclusive access, each entry exactly once.
+    ///
+    /// ```
+    /// let mut map = lfmap::HashMap::from([(1, 10), (2, 20)]);
+    /// for (k, v) in &mut map {
+    ///     *v += k;
+    /// }
+    /// assert_eq!(map.pin().get(&2), Some(&22));
+    /// ```
+    fn into_iter(self) -> IterMut<'a, K, V> {
+        self.iter_mut()
+    }
+}
+
 impl<K, V, S> fmt::Debug for HashMap<K, V, S>
 where
     K: Hash + Eq + fmt::Debug,

@@ -644,6 +644,22 @@ fn the_iterators_are_send() {
     assert_eq!(total, 100);
     let keys = send(map.into_keys());
     assert_eq!(thread::spawn(move || keys.count()).join().unwrap(), 0);
+
+    // With std's bounds: values that are `Send` but not `Sync` (a map that
+    // could not be shared, but can lend its values to one other thread).
+    let mut cells: HashMap<u64, std::cell::Cell<u64>> = HashMap::new();
+    cells.pin().insert(1, std::cell::Cell::new(1));
+    thread::scope(|s| {
+        let iter = send(cells.iter_mut());
+        s.spawn(move || iter.for_each(|(_, c)| c.set(c.get() + 1)));
+    });
+    thread::scope(|s| {
+        let values = send(cells.values_mut());
+        s.spawn(move || values.for_each(|c| *c.get_mut() *= 10));
+    });
+    let mut got: Vec<u64> = (&mut cells).into_iter().map(|(_, c)| c.get()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [20]);
 }
 
 /// A drain keeps the map's statistics cumulative (its keys count as

@@ -136,15 +136,21 @@ fn grow_then_delete_all(threads: u64, n: u64) -> Result<(), String> {
     let (heap_before, rss_before) = (heap_kib(), rss_kib());
     let map: HashMap<u64, u64> = HashMap::with_capacity(0);
     let per = n / threads;
+    // Joined one by one: a scope's own join returns before the threads'
+    // thread-local destructors (their entry caches, `raw/pool.rs`) have run,
+    // a handle's `join` after (rust-lang/rust#116179).
     thread::scope(|s| {
-        for t in 0..threads {
-            let map = &map;
-            s.spawn(move || {
-                for k in t * per..(t + 1) * per {
-                    assert_eq!(map.pin().insert(k, k), None);
-                }
-            });
-        }
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let map = &map;
+                s.spawn(move || {
+                    for k in t * per..(t + 1) * per {
+                        assert_eq!(map.pin().insert(k, k), None);
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
     });
     let grown_stats = map.stats();
     let (heap_grown, rss_grown) = (heap_kib(), rss_kib());
@@ -161,14 +167,17 @@ fn grow_then_delete_all(threads: u64, n: u64) -> Result<(), String> {
         "grew by only {rss_growth} KiB RSS ({heap_growth} KiB heap) for {n} keys"
     );
     thread::scope(|s| {
-        for t in 0..threads {
-            let map = &map;
-            s.spawn(move || {
-                for k in t * per..(t + 1) * per {
-                    assert_eq!(map.pin().remove(&k), Some(&k));
-                }
-            });
-        }
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let map = &map;
+                s.spawn(move || {
+                    for k in t * per..(t + 1) * per {
+                        assert_eq!(map.pin().remove(&k), Some(&k));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
     });
     let removed_stats = map.stats();
     // A few more operations, as a real workload would do.

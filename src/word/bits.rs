@@ -92,9 +92,13 @@ use std::num::{
 ///   an [`update`](crate::WordMap::update) or
 ///   [`compute`](crate::WordMap::compute) closure returns), to get the word
 ///   the map then stores or looks up. `from_word` is called only to hand
-///   you a copy of a stored word. The map never decodes a word to act on
-///   it: a sweep such as [`retain`](crate::WordMap::retain) judges the
-///   decoded copy and removes by the stored word.
+///   you a copy of a stored word. The map's own operations never decode a
+///   word to act on it: a sweep such as [`retain`](crate::WordMap::retain)
+///   judges the decoded copy and removes by the stored word. What is built
+///   from decoded copies through the public API does re-encode them:
+///   `Clone`, `PartialEq`, the set relations and serde. With a lossy
+///   `from_word` those give wrong answers too (`map == map` may be false,
+///   a clone may hold other keys).
 /// * No `unsafe` code in lfmap depends on what either method returns. All
 ///   it relies on of the type is `Send + Sync` (for the iterator's `Send`),
 ///   supertraits the compiler checks for every impl; `Copy` means nothing

@@ -493,9 +493,10 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// `f` sees the key's current value (`None` if absent) and returns an
     /// [`Operation`]. The decision is applied with one CAS that succeeds
     /// only if the value is still the one `f` saw; `f` runs again only when
-    /// another thread changed the key meanwhile (a CAS lost to a resize or
-    /// to another key reuses the decision), so it may run more than once:
-    /// keep it free of side effects.
+    /// another thread changed the key meanwhile, to a value other than the
+    /// one `f` last decided on (a CAS lost to a resize or to another key,
+    /// or to a change that put the same value back, reuses the decision),
+    /// so it may run more than once: keep it free of side effects.
     ///
     /// `f` may write other keys, not `key` (see
     /// [closures and reentrancy](crate#closures-and-reentrancy)).

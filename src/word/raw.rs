@@ -243,9 +243,14 @@ impl<S: BuildHasher> RawWordMap<S> {
                     };
                     match table.slots.claim(i, key, v) {
                         Ok(claimed) => {
-                            self.resize.after_claim(table, probed, guard);
+                            // Counted before `after_claim`, which may start
+                            // a resize (and panic on capacity overflow): the
+                            // key is in, whatever happens next.
                             if claimed.valued() {
                                 self.resize.counters.inserted(guard.slot());
+                            }
+                            self.resize.after_claim(table, probed, guard);
+                            if claimed.valued() {
                                 return (None, Some(v));
                             }
                             // Pending: complete it below, like anyone's.
