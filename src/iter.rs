@@ -51,6 +51,19 @@ pub(crate) struct RawIter<'g, K, V, G> {
     walk: Walk,
 }
 
+// A clone walks on from the same slot, under the same guard: what is left
+// of the walk, with the same guarantee (std's iterators are `Clone` too).
+// By hand: a derive would ask `K`, `V` and `G` to be `Clone`.
+impl<K, V, G> Clone for RawIter<'_, K, V, G> {
+    fn clone(&self) -> Self {
+        RawIter {
+            guard: self.guard,
+            table: self.table,
+            walk: self.walk,
+        }
+    }
+}
+
 impl<'g, K, V, G: ReclaimGuard> RawIter<'g, K, V, G>
 where
     K: Hash + Eq,

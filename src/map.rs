@@ -1297,6 +1297,16 @@ pub struct Iter<'g, K, V, G> {
     raw: RawIter<'g, K, V, G>,
 }
 
+/// What is left of the walk, from the same slot under the same guard (as
+/// std's iterators).
+impl<K, V, G> Clone for Iter<'_, K, V, G> {
+    fn clone(&self) -> Self {
+        Iter {
+            raw: self.raw.clone(),
+        }
+    }
+}
+
 impl<K, V, G> fmt::Debug for Iter<'_, K, V, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.raw.fmt(f)
@@ -1333,6 +1343,16 @@ pub struct Keys<'g, K, V, G> {
     iter: Iter<'g, K, V, G>,
 }
 
+/// What is left of the walk, from the same slot under the same guard (as
+/// std's iterators).
+impl<K, V, G> Clone for Keys<'_, K, V, G> {
+    fn clone(&self) -> Self {
+        Keys {
+            iter: self.iter.clone(),
+        }
+    }
+}
+
 impl<K, V, G> fmt::Debug for Keys<'_, K, V, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Keys").field(&self.iter).finish()
@@ -1365,6 +1385,16 @@ impl<K: Hash + Eq, V, G: ReclaimGuard> FusedIterator for Keys<'_, K, V, G> {}
 /// ```
 pub struct Values<'g, K, V, G> {
     iter: Iter<'g, K, V, G>,
+}
+
+/// What is left of the walk, from the same slot under the same guard (as
+/// std's iterators).
+impl<K, V, G> Clone for Values<'_, K, V, G> {
+    fn clone(&self) -> Self {
+        Values {
+            iter: self.iter.clone(),
+        }
+    }
 }
 
 impl<K, V, G> fmt::Debug for Values<'_, K, V, G> {

@@ -683,6 +683,16 @@ pub struct SetIter<'g, T, G> {
     keys: Keys<'g, T, (), G>,
 }
 
+/// What is left of the walk, from the same slot under the same guard (as
+/// std's iterators).
+impl<T, G> Clone for SetIter<'_, T, G> {
+    fn clone(&self) -> Self {
+        SetIter {
+            keys: self.keys.clone(),
+        }
+    }
+}
+
 impl<T, G> fmt::Debug for SetIter<'_, T, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SetIter").field(&self.keys).finish()

@@ -1,8 +1,8 @@
 //! The calls a user porting from std, papaya or dashmap reaches for, each
 //! checked against `std::collections` on the same input: `From` arrays,
 //! `Extend` from references, the consuming iterators of `WordMap` and
-//! `WordSet`, papaya's `update_or_insert` family and `remove_entry`, and
-//! std's set relations.
+//! `WordSet`, papaya's `update_or_insert` family and `remove_entry`,
+//! std's set relations, and `Clone` for the borrowing iterators.
 
 use std::collections::{HashMap as StdMap, HashSet as StdSet};
 use std::hash::{Hash, Hasher};
@@ -868,4 +868,61 @@ fn closures_may_write_other_keys_and_make_may_write_its_own() {
     });
     assert_eq!((got, words.get(&5)), (50, Some(50)));
     assert_eq!(words.len(), 1 + 1_500);
+}
+
+/// The borrowing iterators of `HashMap` and `HashSet` are `Clone`, as std's
+/// are (with no `Clone` bound on the key, value or guard): a clone yields
+/// what is left of the walk, from where it was cloned, and the original
+/// goes on unaffected.
+#[test]
+fn borrowing_iterators_clone_from_where_they_are() {
+    struct NotClone(u64);
+    impl PartialEq for NotClone {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for NotClone {}
+    impl Hash for NotClone {
+        fn hash<H: Hasher>(&self, state: &mut H) {
+            self.0.hash(state);
+        }
+    }
+    let map: HashMap<NotClone, NotClone> = HashMap::new();
+    let m = map.pin();
+    for k in 0..200 {
+        m.insert(NotClone(k), NotClone(k * 2));
+    }
+    let mut iter = m.iter();
+    let first: Vec<u64> = iter.by_ref().take(70).map(|(k, _)| k.0).collect();
+    let rest: Vec<(u64, u64)> = iter.clone().map(|(k, v)| (k.0, v.0)).collect();
+    assert_eq!(rest.len(), 130);
+    assert_eq!(iter.map(|(k, v)| (k.0, v.0)).collect::<Vec<_>>(), rest);
+    let all: StdSet<u64> = first
+        .iter()
+        .copied()
+        .chain(rest.iter().map(|p| p.0))
+        .collect();
+    assert_eq!(all.len(), 200);
+
+    let mut keys = m.keys();
+    keys.next();
+    assert_eq!(keys.clone().count(), 199);
+    assert_eq!(
+        keys.map(|k| k.0).sum::<u64>() + m.keys().next().unwrap().0,
+        199 * 100
+    );
+    let values = m.values();
+    assert_eq!(values.clone().map(|v| v.0).sum::<u64>(), 199 * 200);
+    assert_eq!(values.count(), 200);
+
+    let set: HashSet<u64> = (0..50).collect();
+    let s = set.pin();
+    let mut elements = s.iter();
+    elements.next();
+    let copy = elements.clone();
+    assert_eq!(
+        sorted(copy.copied().collect()),
+        sorted(elements.copied().collect())
+    );
 }
