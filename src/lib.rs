@@ -140,7 +140,7 @@
 //! ## Testing code that uses lfmap
 //!
 //! Your own loom models work out of the box: under `--cfg loom` lfmap takes
-//! its atomics from loom, hashes deterministically ([`DefaultHashBuilder`]
+//! its protocols' atomics from loom (not its statistics counters), hashes deterministically ([`DefaultHashBuilder`]
 //! is then a fixed-seed hasher), starts tables at 4 slots so your models see
 //! resizes, frees `WordMap`'s per-thread records with each execution, and
 //! leaves loom alone while a failed model unwinds, so the failure is
@@ -190,3 +190,9 @@ pub use word::{
     IntoIter as WordIntoIter, Iter as WordIter, Keys as WordKeys, Values as WordValues,
     WordCompute, WordInteger, WordMap, WordSized,
 };
+
+/// The README's code blocks, compiled and run as doc tests so that they
+/// stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

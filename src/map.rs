@@ -163,10 +163,12 @@ impl<K, V, S> HashMap<K, V, S> {
     ///
     /// References returned by the handle stay valid as long as it lives,
     /// even if another thread removes the entry meanwhile. A handle delays
-    /// the freeing of memory removed by any thread from any map (epochs are
-    /// process-wide), so keep handles short-lived in long-running loops
-    /// (pin per request, not per thread). A handle leaked with
-    /// `mem::forget` holds every later free in the process back for good.
+    /// the freeing of memory removed by any thread from any map (with the
+    /// default backend, whose epochs are process-wide; with the `seize` or
+    /// `crossbeam-epoch` feature, from this map), so keep handles
+    /// short-lived in long-running loops (pin per request, not per thread).
+    /// A handle leaked with `mem::forget` holds every later free back for
+    /// good (in the process, or in this map).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -555,6 +557,19 @@ impl<K, V, S: Default> Default for HashMap<K, V, S> {
 /// give-backs ([`HashMap`]). References it returns live as long as the
 /// handle. With the default [`LocalGuard`] the handle is tied to the thread
 /// that pinned it (not `Send`); with an [`OwnedGuard`] it may move.
+///
+/// ```
+/// use lfmap::{HashMap, HashMapRef};
+///
+/// fn record(m: &HashMapRef<'_, String, u32>, name: &str) -> u32 {
+///     *m.update_or_insert(name.to_string(), |n| n + 1, 1)
+/// }
+///
+/// let map = HashMap::new();
+/// let m = map.pin();
+/// record(&m, "a");
+/// assert_eq!(record(&m, "a"), 2);
+/// ```
 pub struct HashMapRef<'map, K, V, S = DefaultHashBuilder, G = LocalGuard<'map>> {
     map: &'map HashMap<K, V, S>,
     guard: G,

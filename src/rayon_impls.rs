@@ -101,6 +101,17 @@ where
     }
 }
 
+/// Inserts the pairs from rayon's workers into a shared map (`&HashMap`),
+/// a pin per pair, after making room when the length is known.
+///
+/// ```
+/// use rayon::prelude::*;
+/// let map = lfmap::HashMap::new();
+/// let mut shared = &map;
+/// shared.par_extend((0..1_000u32).into_par_iter().map(|i| (i, i * i)));
+/// assert_eq!(map.pin().get(&30), Some(&900));
+/// assert_eq!(map.len(), 1_000);
+/// ```
 impl<K, V, S> ParallelExtend<(K, V)> for &HashMap<K, V, S>
 where
     K: Hash + Eq + Send + Sync,

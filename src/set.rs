@@ -822,6 +822,14 @@ where
 
 /// A draining iterator over a [`HashSet`]'s elements, from
 /// [`HashSet::drain`] (exclusive access). Exact-size and fused.
+///
+/// ```
+/// let mut set: lfmap::HashSet<u8> = [1, 2].into_iter().collect();
+/// let drain: lfmap::SetDrain<'_, u8> = set.drain();
+/// assert_eq!(drain.len(), 2);
+/// assert_eq!(drain.sum::<u8>(), 3);
+/// assert!(set.pin().is_empty());
+/// ```
 pub struct SetDrain<'a, T> {
     iter: Drain<'a, T, ()>,
 }

@@ -3,8 +3,8 @@
 //! Each map owns its own [`Collector`], so deferred destructors of `K` and
 //! `V` (which need not be `'static`) run at the latest when the map drops,
 //! never after. The price is that a pin registers a fresh participant with
-//! that collector (`register().pin()`, one allocation); the default seize
-//! backend has no such cost.
+//! that collector (`register().pin()`, one allocation); the default
+//! (asymmetric epochs) and `seize` backends have no such cost.
 
 use crossbeam_epoch::{Collector, Guard};
 

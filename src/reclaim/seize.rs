@@ -1,4 +1,6 @@
-//! The default backend: [`seize`], the reclaimer papaya uses.
+//! The `seize` backend (cargo feature `seize`): [`seize`], the reclaimer
+//! papaya uses. (The default backend is the built-in asymmetric epochs,
+//! `reclaim/asymmetric/`.)
 //!
 //! A seize pin is a thread-local access and a `SeqCst` store; its unpin an
 //! atomic swap. (seize's `fast-barrier` feature would make the pin's store

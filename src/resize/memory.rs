@@ -124,6 +124,12 @@ pub fn set_huge_pages(enabled: bool) {
 
 /// Whether huge pages are requested for the tables allocated from now on
 /// (the last [`set_huge_pages`]): the request, not what the kernel grants.
+///
+/// ```
+/// // Off unless a program asks (`set_huge_pages`).
+/// let requested: bool = lfmap::huge_pages();
+/// # let _ = requested;
+/// ```
 pub fn huge_pages() -> bool {
     HUGE_PAGES.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -58,6 +58,11 @@ use crate::stats::{ProbeStats, Stats};
 /// unprotected). Nor fork-safe: a child forked while other threads use a
 /// map must not touch one before `exec`.
 ///
+/// Lock-free where the target has a 128-bit CAS: x86_64 (`cmpxchg16b`,
+/// detected at run time), AArch64, riscv64, s390x and powerpc64. Elsewhere
+/// (32-bit targets among them) the slot operations fall back to a global
+/// lock table (`portable-atomic`'s fallback): still correct, not lock-free.
+///
 /// ```
 /// use lfmap::WordMap;
 /// use std::thread;
@@ -649,7 +654,17 @@ impl<K, V, S> WordMap<K, V, S> {
 }
 
 /// Iterator over a [`WordMap`]'s `(key, value)` pairs, from
-/// [`WordMap::iter`].
+/// [`WordMap::iter`]. It holds its own pin: a function can return it.
+///
+/// ```
+/// fn evens(map: &lfmap::WordMap<u32, u32>) -> impl Iterator<Item = u32> + '_ {
+///     map.iter().filter(|(k, _)| k % 2 == 0).map(|(_, v)| v)
+/// }
+/// let map: lfmap::WordMap<u32, u32> = (0..10).map(|i| (i, 10 * i)).collect();
+/// let iter: lfmap::WordIter<'_, u32, u32, _> = map.iter();
+/// assert_eq!(iter.count(), 10);
+/// assert_eq!(evens(&map).sum::<u32>(), 200);
+/// ```
 pub struct Iter<'m, K, V, S> {
     /// Keeps `table` alive (held, never read).
     _guard: raw::WordOwnedGuard<'m>,

@@ -47,6 +47,13 @@ unsafe impl Sync for Shared {}
 
 /// A parallel iterator over a [`WordMap`]'s `(key, value)` pairs, from
 /// [`WordMap::par_iter`].
+///
+/// ```
+/// use rayon::prelude::*;
+/// let map: lfmap::WordMap<u32, u32> = (0..1_000).map(|i| (i, 2 * i)).collect();
+/// let iter: lfmap::WordParIter<'_, u32, u32, _> = map.par_iter();
+/// assert_eq!(iter.filter(|&(k, v)| v == 2 * k).count(), 1_000);
+/// ```
 pub struct WordParIter<'m, K, V, S> {
     /// Keeps the table alive until every worker is done.
     guard: WordOwnedGuard<'m>,
