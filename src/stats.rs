@@ -394,6 +394,13 @@ impl MapCounters {
         }
     }
 
+    /// How many parties' counts a sum reads (at least 1): what one
+    /// [`len`](Self::len) costs, in cache lines.
+    #[inline]
+    pub(crate) fn parties(&self) -> usize {
+        self.parties.installed().max(1)
+    }
+
     /// One of the parties' counts, summed over every party (64-bit counts
     /// that only grow: no wraparound in practice).
     fn sum(&self, f: fn(&PartyCounts) -> &AtomicU64) -> u64 {

@@ -577,7 +577,57 @@ fn reserve_counts_tombstones<M: Capacity>() {
     assert!(map.capacity() >= capacity, "{}", M::NAME);
 }
 
+/// Many threads empty a map between two of their own shrink checks: the
+/// map must still shrink. Eight threads each remove 64 of their 125 keys
+/// (their 64th removal checks, the map still a quarter full), then the
+/// other 61 (counts 65 to 125: with one check per 64 removals of a party,
+/// none of them checks again). With the interval scaled to the table and
+/// the parties (`policy::shrink_check_every`), one of them checks in the
+/// last sixteenth, and the map shrinks (found by review: it stayed at
+/// 2,048 slots, empty).
+fn many_threads_emptying_a_map_shrink_it<M: Capacity + Sync>() {
+    const THREADS: u64 = 8;
+    const PER: u64 = 125;
+    let map = M::new();
+    let m = map.pin();
+    for k in 0..THREADS * PER {
+        m.insert(k, k);
+    }
+    drop(m);
+    let grown = map.stats().slots;
+    assert!(grown > 1024, "{}: {:?}", M::NAME, map.stats());
+    let barrier = common::UnwindBarrier::new(THREADS as usize);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (map, barrier) = (&map, &barrier);
+                s.spawn(move || {
+                    let barrier = barrier.enter();
+                    let mine = t * PER..(t + 1) * PER;
+                    for k in mine.clone().take(64) {
+                        assert_eq!(map.pin().remove(&k), Some(k));
+                    }
+                    barrier.wait();
+                    for k in mine.skip(64) {
+                        assert_eq!(map.pin().remove(&k), Some(k));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+    });
+    assert_eq!(map.len(), 0);
+    let stats = map.stats();
+    assert!(
+        stats.slots <= grown / 8,
+        "{}: an emptied map kept {} of its {grown} slots: {stats:?}",
+        M::NAME,
+        stats.slots
+    );
+}
+
 both_maps!(
+    many_threads_emptying_a_map_shrink_it,
     reserve_then_fill_never_resizes,
     reserve_counts_tombstones,
     reserve_floor_holds_until_shrink_to_fit,

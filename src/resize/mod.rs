@@ -761,7 +761,8 @@ impl<T: Generation> Resizer<T> {
             return;
         }
         let slots = table.header().slots();
-        let sample = slots <= 1024 || local & 63 == 0;
+        let sample = slots <= 1024
+            || local & (policy::shrink_check_every(slots, self.counters.parties()) - 1) == 0;
         if sample && policy::should_shrink(slots, self.min_slots(), self.len()) {
             self.start_resize(table, guard);
         }

@@ -18,8 +18,8 @@
 //! what issue #16 took counters out of loom for.
 
 use std::ptr;
-use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::{AtomicPtr, AtomicUsize};
 
 /// Segments in a directory.
 const SEGMENTS: usize = 20;
@@ -42,6 +42,8 @@ fn locate(index: usize) -> (usize, usize) {
 pub(crate) struct PerRecord<T> {
     /// Segment `k`: the first of `FIRST << k` values, or null.
     segments: [AtomicPtr<T>; SEGMENTS],
+    /// Values in the installed segments: what [`each`](Self::each) walks.
+    installed: AtomicUsize,
     /// Makes a value.
     make: fn() -> T,
 }
@@ -51,6 +53,7 @@ impl<T> PerRecord<T> {
     pub(crate) const fn new(make: fn() -> T) -> Self {
         PerRecord {
             segments: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS],
+            installed: AtomicUsize::new(0),
             make,
         }
     }
@@ -94,13 +97,25 @@ impl<T> PerRecord<T> {
         // AcqRel: Release publishes the values; Acquire, on failure, reads
         // the winner's.
         match self.segments[k].compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire) {
-            Ok(_) => fresh,
+            Ok(_) => {
+                // Relaxed: a size hint (`installed`), ordered with nothing.
+                self.installed.fetch_add(FIRST << k, Relaxed);
+                fresh
+            }
             Err(winner) => {
                 // SAFETY: `fresh` is ours, never published, of this length.
                 drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, FIRST << k)) });
                 winner
             }
         }
+    }
+
+    /// How many values [`each`](Self::each) walks now (every installed
+    /// segment's): one load, a hint that may lag a segment installed
+    /// meanwhile.
+    #[inline]
+    pub(crate) fn installed(&self) -> usize {
+        self.installed.load(Relaxed)
     }
 
     /// Every value of every installed segment (values never used included:
