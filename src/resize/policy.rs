@@ -27,8 +27,12 @@ use crate::error::TryReserveError;
 /// that models of a few operations already resize.
 pub(crate) const MIN_SLOTS: usize = if cfg!(loom) { 4 } else { 16 };
 
-/// The largest table lfmap allocates: `2^(usize::BITS - 5)` slots, so that
-/// slot arrays never overflow `isize` in bytes.
+/// The largest table lfmap sizes: `2^(usize::BITS - 5)` slots. A limit on
+/// the slot count, not on bytes: at 16 bytes a slot (`WordMap`) the
+/// largest table would be `2^(usize::BITS - 1)` bytes, past `isize`, and
+/// its allocation fails cleanly (a `Layout` error: `try_reserve` returns
+/// it, a growth panics with lfmap's capacity message) before any memory
+/// is touched. On 64-bit targets no machine reaches either bound.
 pub(crate) const MAX_SLOTS: usize = 1 << (usize::BITS - 5);
 
 /// Every table's slot count is a multiple of this: 16 slots (the smallest
@@ -47,7 +51,7 @@ fn table_size(n: usize) -> Option<usize> {
 #[cold]
 #[track_caller]
 pub(crate) fn capacity_overflow() -> ! {
-    panic!("lfmap: capacity overflow (requested more than {MAX_SLOTS} slots)")
+    panic!("lfmap: capacity overflow (more than {MAX_SLOTS} slots, or more bytes than the address space holds)")
 }
 
 /// The size of the resize that follows a table of `slots` slots holding
