@@ -180,14 +180,15 @@ pub use resize::memory::{huge_pages, set_huge_pages};
 pub use set::relations;
 pub use set::{
     HashSet, HashSetRef, SetDifference, SetDrain, SetIntersection, SetIntoIter, SetIter,
-    SetOwnedIter, SetSymmetricDifference, SetUnion, WordSet, WordSetDifference,
+    SetOwnedIter, SetSymmetricDifference, SetUnion, WordSet, WordSetDifference, WordSetDrain,
     WordSetIntersection, WordSetIntoIter, WordSetIter, WordSetSymmetricDifference, WordSetUnion,
 };
 pub use stats::{ProbeStats, Stats};
 #[cfg(feature = "rayon")]
 pub use word::WordParIter;
 pub use word::{
-    IntoIter as WordIntoIter, Iter as WordIter, Keys as WordKeys, Values as WordValues,
+    Drain as WordDrain, IntoIter as WordIntoIter, IntoKeys as WordIntoKeys,
+    IntoValues as WordIntoValues, Iter as WordIter, Keys as WordKeys, Values as WordValues,
     WordCompute, WordInteger, WordMap, WordSized,
 };
 

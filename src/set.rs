@@ -24,7 +24,7 @@ use std::hash::{BuildHasher, Hash};
 use std::iter::FusedIterator;
 
 pub use self::word::{
-    WordSet, WordSetDifference, WordSetIntersection, WordSetIntoIter, WordSetIter,
+    WordSet, WordSetDifference, WordSetDrain, WordSetIntersection, WordSetIntoIter, WordSetIter,
     WordSetSymmetricDifference, WordSetUnion,
 };
 use crate::guard::{LocalGuard, OwnedGuard};

@@ -537,6 +537,63 @@ fn consuming_mid_resize_yields_each_pair_once_with_exact_len() {
     );
 }
 
+/// `drain` mid-growth: every pair once with an exact length, the map
+/// empty and usable at once, its floor and hasher kept, its statistics
+/// cumulative (the drained keys count as removed); a drain dropped early
+/// leaves the map as empty; `into_keys` and `into_values` are complete.
+#[test]
+fn drain_and_into_keys_values_mid_resize() {
+    fn resizing(s: lfmap::Stats) -> bool {
+        s.resizes > s.resizes_finished
+    }
+    for past in (0..4000u64).step_by(331) {
+        let mut map: WordMap<u64, u64> = WordMap::with_capacity(100);
+        let floor = map.capacity();
+        let mut n = 0;
+        while n < past || !resizing(map.stats()) {
+            map.insert(n, n + 1);
+            n += 1;
+        }
+        let mut drain = map.drain();
+        let mut got = HashSet::new();
+        let mut left = n as usize;
+        assert_eq!(drain.len(), left);
+        while let Some((k, v)) = drain.next() {
+            left -= 1;
+            assert_eq!((drain.len(), v), (left, k + 1));
+            assert!(got.insert(k), "key {k} twice");
+        }
+        assert_eq!(got.len(), n as usize);
+        drop(drain);
+        let s = map.stats();
+        assert_eq!((map.len(), s.len, s.inserts, s.removes), (0, 0, n, n), "{s:?}");
+        assert_eq!(map.capacity(), floor, "the floor of with_capacity stays");
+        assert_eq!(map.get(&1), None);
+        for k in 0..n {
+            map.insert(k, k);
+        }
+        // A drain dropped after one pair: the map is empty all the same.
+        let mut early = map.drain();
+        assert!(early.next().is_some());
+        drop(early);
+        assert_eq!(map.iter().count(), 0);
+        map.insert(7, 70);
+        assert_eq!(map.get(&7), Some(70));
+
+        let map: WordMap<u64, u64> = (0..n).map(|k| (k, k * 2)).collect();
+        let keys = map.clone().into_keys();
+        assert_eq!(keys.len(), n as usize);
+        assert_eq!(keys.collect::<HashSet<_>>(), (0..n).collect());
+        let values: Vec<u64> = map.into_values().collect();
+        assert_eq!(values.len(), n as usize);
+        assert_eq!(values.iter().sum::<u64>(), (0..n).map(|k| k * 2).sum());
+    }
+    let mut set: lfmap::WordSet<u32> = (0..1000).collect();
+    let drained: HashSet<u32> = set.drain().collect();
+    assert_eq!((drained.len(), set.len()), (1000, 0));
+    assert!(set.insert(5));
+}
+
 // ---------------------------------------------------------------------------
 // Wrong `WordSized` impls: wrong answers, no panic, no UB, still usable
 // ---------------------------------------------------------------------------

@@ -8,7 +8,9 @@ use std::iter::FusedIterator;
 use super::relations;
 use crate::map::DefaultHashBuilder;
 use crate::stats::{ProbeStats, Stats};
-use crate::word::{IntoIter as WordMapIntoIter, Iter as WordMapIter, WordMap, WordSized};
+use crate::word::{
+    Drain as WordMapDrain, IntoIter as WordMapIntoIter, Iter as WordMapIter, WordMap, WordSized,
+};
 
 /// A lock-free concurrent set of word-sized elements, stored inline: a
 /// [`WordMap<T, bool>`](crate::WordMap) with a set's API.
@@ -155,6 +157,26 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     #[inline]
     pub fn remove(&self, value: &T) -> bool {
         self.map.remove(value).is_some()
+    }
+
+    /// Removes every element, yielding each: std's `drain`, as
+    /// [`WordMap::drain`], which it is built on. Needs exclusive access
+    /// (`&mut self`); the set is empty when this returns and keeps its
+    /// hasher and capacity floor. Exact length.
+    ///
+    /// ```
+    /// let mut set = lfmap::WordSet::from([3u32, 1, 2]);
+    /// let drain: lfmap::WordSetDrain<'_, u32> = set.drain();
+    /// assert_eq!(drain.len(), 3);
+    /// let mut all: Vec<u32> = drain.collect();
+    /// all.sort();
+    /// assert_eq!(all, [1, 2, 3]);
+    /// assert!(set.is_empty());
+    /// ```
+    pub fn drain(&mut self) -> WordSetDrain<'_, T> {
+        WordSetDrain {
+            iter: self.map.drain(),
+        }
     }
 
     /// Removes every element. Not atomic: elements inserted meanwhile may
@@ -536,6 +558,35 @@ pub type WordSetUnion<'a, T, S> =
 /// ```
 pub type WordSetSymmetricDifference<'a, T, S> =
     relations::SymmetricDifference<WordSetDifference<'a, T, S>, WordSetDifference<'a, T, S>>;
+
+/// A draining iterator over a [`WordSet`]'s elements, from
+/// [`WordSet::drain`]. Exact length, fused.
+pub struct WordSetDrain<'a, T> {
+    iter: WordMapDrain<'a, T, bool>,
+}
+
+impl<T> fmt::Debug for WordSetDrain<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WordSetDrain").field(&self.iter).finish()
+    }
+}
+
+impl<T: WordSized> Iterator for WordSetDrain<'_, T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        self.iter.next().map(|(x, _)| x)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<T: WordSized> ExactSizeIterator for WordSetDrain<'_, T> {}
+
+impl<T: WordSized> FusedIterator for WordSetDrain<'_, T> {}
 
 /// An owning iterator over a [`WordSet`]'s elements, from its
 /// `IntoIterator` implementation (by value). Exact length, fused; it holds

@@ -1007,7 +1007,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> IntoIterator for WordMap<K, V, 
     fn into_iter(mut self) -> IntoIter<K, V> {
         // Exact: no other thread can have written since (`&mut`).
         let left = self.len();
-        let table = self.raw.take_root();
+        let table = self.raw.take_root(false);
         IntoIter {
             walk: Walk::new(0, table.len()),
             table,
@@ -1074,6 +1074,173 @@ impl<K: WordSized, V: WordSized> ExactSizeIterator for IntoIter<K, V> {}
 
 // A walk that returned `None` has passed its last slot and stays there.
 impl<K: WordSized, V: WordSized> FusedIterator for IntoIter<K, V> {}
+
+impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
+    /// Empties the map, yielding its pairs: std's `drain`. Needs exclusive
+    /// access (`&mut self`: no iterator or helper of the map is alive,
+    /// which the borrow checker enforces). Any resize left under way is
+    /// finished first, so each pair comes exactly once; the map is empty
+    /// when this returns, and keeps its hasher and the capacity floor of
+    /// [`with_capacity`](WordMap::with_capacity) or
+    /// [`reserve`](WordMap::reserve), with a fresh table of that size. The
+    /// iterator owns the old table and frees it when it drops, yielded to
+    /// the end or not. Exact length.
+    ///
+    /// ```
+    /// let mut map = lfmap::WordMap::from([(1u32, 'a'), (2, 'b')]);
+    /// let mut pairs: Vec<(u32, char)> = map.drain().collect();
+    /// pairs.sort();
+    /// assert_eq!(pairs, [(1, 'a'), (2, 'b')]);
+    /// assert!(map.is_empty());
+    /// map.insert(3, 'c');
+    /// assert_eq!(map.len(), 1);
+    /// ```
+    pub fn drain(&mut self) -> Drain<'_, K, V> {
+        // The length first: `take_root` leaves the map empty.
+        let left = self.len();
+        let table = self.raw.take_root(true);
+        Drain {
+            iter: IntoIter {
+                walk: Walk::new(0, table.len()),
+                table,
+                left,
+                _types: PhantomData,
+            },
+            _map: PhantomData,
+        }
+    }
+
+    /// Consumes the map, yielding its keys: std's `into_keys`, as
+    /// [`into_iter`](IntoIterator::into_iter) without the values.
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::from([(2u8, 20u8), (1, 10)]);
+    /// let mut keys: Vec<u8> = map.into_keys().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
+    pub fn into_keys(self) -> IntoKeys<K, V> {
+        IntoKeys {
+            iter: self.into_iter(),
+        }
+    }
+
+    /// Consumes the map, yielding its values: std's `into_values`.
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::from([(2u8, 20u8), (1, 10)]);
+    /// assert_eq!(map.into_values().map(u32::from).sum::<u32>(), 30);
+    /// ```
+    pub fn into_values(self) -> IntoValues<K, V> {
+        IntoValues {
+            iter: self.into_iter(),
+        }
+    }
+}
+
+/// A draining iterator over a [`WordMap`]'s pairs, from
+/// [`WordMap::drain`]. Exact length, fused; it owns the table the pairs
+/// were in (the map is already empty) and frees it when it drops.
+///
+/// ```
+/// let mut map = lfmap::WordMap::from([(7u64, 70u64)]);
+/// let drain: lfmap::WordDrain<'_, u64, u64> = map.drain();
+/// assert_eq!(drain.len(), 1);
+/// assert_eq!(drain.collect::<Vec<_>>(), [(7, 70)]);
+/// ```
+pub struct Drain<'a, K, V> {
+    iter: IntoIter<K, V>,
+    /// The map stays borrowed, as std's `drain` borrows it.
+    _map: PhantomData<&'a mut ()>,
+}
+
+/// An owning iterator over a [`WordMap`]'s keys, from
+/// [`WordMap::into_keys`]. Exact length, fused.
+///
+/// ```
+/// let map = lfmap::WordMap::from([(1u16, 2u16)]);
+/// let keys: lfmap::WordIntoKeys<u16, u16> = map.into_keys();
+/// assert_eq!(keys.collect::<Vec<_>>(), [1]);
+/// ```
+pub struct IntoKeys<K, V> {
+    iter: IntoIter<K, V>,
+}
+
+/// An owning iterator over a [`WordMap`]'s values, from
+/// [`WordMap::into_values`]. Exact length, fused.
+///
+/// ```
+/// let map = lfmap::WordMap::from([(1u16, 2u16)]);
+/// let values: lfmap::WordIntoValues<u16, u16> = map.into_values();
+/// assert_eq!(values.collect::<Vec<_>>(), [2]);
+/// ```
+pub struct IntoValues<K, V> {
+    iter: IntoIter<K, V>,
+}
+
+impl<K, V> fmt::Debug for Drain<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WordDrain").field(&self.iter).finish()
+    }
+}
+
+impl<K, V> fmt::Debug for IntoKeys<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WordIntoKeys").field(&self.iter).finish()
+    }
+}
+
+impl<K, V> fmt::Debug for IntoValues<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WordIntoValues").field(&self.iter).finish()
+    }
+}
+
+impl<K: WordSized, V: WordSized> Iterator for Drain<'_, K, V> {
+    type Item = (K, V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(K, V)> {
+        self.iter.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<K: WordSized, V: WordSized> Iterator for IntoKeys<K, V> {
+    type Item = K;
+
+    #[inline]
+    fn next(&mut self) -> Option<K> {
+        self.iter.next().map(|(k, _)| k)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<K: WordSized, V: WordSized> Iterator for IntoValues<K, V> {
+    type Item = V;
+
+    #[inline]
+    fn next(&mut self) -> Option<V> {
+        self.iter.next().map(|(_, v)| v)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl<K: WordSized, V: WordSized> ExactSizeIterator for Drain<'_, K, V> {}
+impl<K: WordSized, V: WordSized> ExactSizeIterator for IntoKeys<K, V> {}
+impl<K: WordSized, V: WordSized> ExactSizeIterator for IntoValues<K, V> {}
+impl<K: WordSized, V: WordSized> FusedIterator for Drain<'_, K, V> {}
+impl<K: WordSized, V: WordSized> FusedIterator for IntoKeys<K, V> {}
+impl<K: WordSized, V: WordSized> FusedIterator for IntoValues<K, V> {}
 
 impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// Before an `extend` of `hint` keys: room for them, without a floor

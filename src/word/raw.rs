@@ -523,19 +523,24 @@ impl<S: BuildHasher> RawWordMap<S> {
     }
 
     /// Finishes every resize in progress and takes the root table out,
-    /// leaving an empty first-size table (never faulted in: the map is
-    /// being consumed) and a length of zero: `WordMap::into_iter`. With
+    /// leaving an empty table of the floor's size and a length of zero:
+    /// `WordMap::into_iter` and `drain`. `reused`: the map goes on
+    /// (`drain`), so the empty table is faulted in now, as a new map's
+    /// first table is; for a map being consumed that would be wasted. With
     /// `&mut self` no handle, iterator or helper of the map is alive, so no
     /// other thread can start a resize or write after `finish_all`: the
     /// returned table has no successor, none of its units is frozen, and it
     /// holds every key of the map, each in exactly one unit.
-    pub(crate) fn take_root(&mut self) -> Box<WordTable> {
+    pub(crate) fn take_root(&mut self, reused: bool) -> Box<WordTable> {
         let tops_likely = {
             let guard = self.pin();
             self.resize.finish_all(self, &guard);
             self.root(&guard).slots.tops_likely()
         };
         let empty = WordTable::new(Placement::first(self.resize.min_slots()), 0, tops_likely);
+        if reused {
+            empty.populate_all(None);
+        }
         self.resize.replace_root(empty)
     }
 }
