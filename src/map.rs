@@ -367,7 +367,26 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// assert_eq!(map.pin().get(&1), Some(&1));
     /// ```
     pub fn shrink_to_fit(&self) {
-        self.raw.shrink_to_fit(&self.raw.pin());
+        self.raw.shrink_to(0, &self.raw.pin());
+    }
+
+    /// Shrinks the table as [`shrink_to_fit`](HashMap::shrink_to_fit) does,
+    /// but keeps room for at least `min_capacity` keys: std's `shrink_to`.
+    /// The floor of [`with_capacity`](HashMap::with_capacity) and
+    /// [`reserve`](HashMap::reserve) is lowered to `min_capacity` (never
+    /// raised), so later removals do not shrink the table below it either.
+    /// Never grows the table. O(capacity) when it shrinks.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(100_000);
+    /// map.pin().insert(1, 1);
+    /// map.shrink_to(1_000);
+    /// assert!((1_000..10_000).contains(&map.capacity()));
+    /// map.shrink_to(0);
+    /// assert!(map.capacity() < 100);
+    /// ```
+    pub fn shrink_to(&self, min_capacity: usize) {
+        self.raw.shrink_to(min_capacity, &self.raw.pin());
     }
 }
 
@@ -1104,7 +1123,19 @@ where
     /// assert!(m.capacity() < 100);
     /// ```
     pub fn shrink_to_fit(&self) {
-        self.raw().shrink_to_fit(&self.guard);
+        self.raw().shrink_to(0, &self.guard);
+    }
+
+    /// [`HashMap::shrink_to`], through this handle's pin.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(10_000);
+    /// let m = map.pin();
+    /// m.shrink_to(500);
+    /// assert!((500..5_000).contains(&m.capacity()));
+    /// ```
+    pub fn shrink_to(&self, min_capacity: usize) {
+        self.raw().shrink_to(min_capacity, &self.guard);
     }
 
     /// Removes every entry present when the call starts. Not atomic: it

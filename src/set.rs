@@ -1143,6 +1143,18 @@ impl<T: Hash + Eq, S: BuildHasher> HashSet<T, S> {
     pub fn shrink_to_fit(&self) {
         self.map.shrink_to_fit();
     }
+
+    /// Shrinks the table, keeping room for at least `min_capacity`
+    /// elements (see [`HashMap::shrink_to`](crate::HashMap::shrink_to)).
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::with_capacity(10_000);
+    /// set.shrink_to(100);
+    /// assert!((100..1_000).contains(&set.capacity()));
+    /// ```
+    pub fn shrink_to(&self, min_capacity: usize) {
+        self.map.shrink_to(min_capacity);
+    }
 }
 
 impl<T: Eq + Send + Sync, S: Sync> HashSet<T, S> {

@@ -17,6 +17,7 @@ trait Capacity: TestMap {
     fn reserve(&self, additional: usize);
     fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError>;
     fn shrink_to_fit(&self);
+    fn shrink_to(&self, min_capacity: usize);
     /// `Extend` through a shared reference.
     fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>);
 }
@@ -33,6 +34,9 @@ impl Capacity for HashMap<u64, u64> {
     }
     fn shrink_to_fit(&self) {
         HashMap::shrink_to_fit(self)
+    }
+    fn shrink_to(&self, min_capacity: usize) {
+        HashMap::shrink_to(self, min_capacity)
     }
     fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
         let mut map = self;
@@ -52,6 +56,9 @@ impl Capacity for WordMap<u64, u64> {
     }
     fn shrink_to_fit(&self) {
         WordMap::shrink_to_fit(self)
+    }
+    fn shrink_to(&self, min_capacity: usize) {
+        WordMap::shrink_to(self, min_capacity)
     }
     fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
         let mut map = self;
@@ -626,7 +633,69 @@ fn many_threads_emptying_a_map_shrink_it<M: Capacity + Sync>() {
     );
 }
 
+/// `shrink_to(n)`: the table shrinks to what the keys and `n` need, the
+/// floor drops to `n` (never rises), later removals do not shrink below
+/// it, the table never grows, and an impossible `n` changes nothing.
+fn shrink_to_keeps_room_for_its_argument<M: Capacity>() {
+    let map = M::with_capacity(100_000);
+    let m = map.pin();
+    for k in 0..10 {
+        m.insert(k, k);
+    }
+    drop(m);
+    let big = map.capacity();
+    map.shrink_to(usize::MAX);
+    assert_eq!(map.capacity(), big, "{}: an impossible shrink_to", M::NAME);
+    map.shrink_to(1_000);
+    let cap = map.capacity();
+    assert!((1_000..2_000).contains(&cap), "{}: {cap}", M::NAME);
+    // The floor is 1,000 keys now: emptying the map and churning keeps it.
+    let m = map.pin();
+    for round in 0..20u64 {
+        for k in 0..500 {
+            m.insert(1_000 + round * 500 + k, k);
+        }
+        for k in 0..500 {
+            m.remove(&(1_000 + round * 500 + k));
+        }
+    }
+    for k in 0..10 {
+        m.remove(&k);
+    }
+    drop(m);
+    assert!(map.capacity() >= 1_000, "{}: {:?}", M::NAME, map.stats());
+    // Raising nothing: a larger argument neither grows the table nor the
+    // floor.
+    map.shrink_to(50_000);
+    assert!(map.capacity() < 2_000, "{}: {:?}", M::NAME, map.stats());
+    // More keys than the argument: room for the keys.
+    let m = map.pin();
+    for k in 0..3_000 {
+        m.insert(k, k);
+    }
+    drop(m);
+    map.shrink_to(5);
+    assert!(map.capacity() >= 3_000, "{}: {:?}", M::NAME, map.stats());
+    assert_eq!(map.len(), 3_000);
+    for k in 0..3_000 {
+        m_get(&map, k);
+    }
+    // And to nothing: shrink_to_fit's floor.
+    let m = map.pin();
+    for k in 0..3_000 {
+        m.remove(&k);
+    }
+    drop(m);
+    map.shrink_to(0);
+    assert!(map.capacity() < 100, "{}: {:?}", M::NAME, map.stats());
+}
+
+fn m_get<M: Capacity>(map: &M, k: u64) {
+    assert_eq!(map.pin().get(&k), Some(k), "{}: key {k}", M::NAME);
+}
+
 both_maps!(
+    shrink_to_keeps_room_for_its_argument,
     many_threads_emptying_a_map_shrink_it,
     reserve_then_fill_never_resizes,
     reserve_counts_tombstones,

@@ -566,7 +566,11 @@ fn drain_and_into_keys_values_mid_resize() {
         assert_eq!(got.len(), n as usize);
         drop(drain);
         let s = map.stats();
-        assert_eq!((map.len(), s.len, s.inserts, s.removes), (0, 0, n, n), "{s:?}");
+        assert_eq!(
+            (map.len(), s.len, s.inserts, s.removes),
+            (0, 0, n, n),
+            "{s:?}"
+        );
         assert_eq!(map.capacity(), floor, "the floor of with_capacity stays");
         assert_eq!(map.get(&1), None);
         for k in 0..n {

@@ -682,9 +682,10 @@ impl<K: Eq, V, S> RawMap<K, V, S> {
         self.resize.room_for_extend(self, hint, guard);
     }
 
-    /// Shrinks to the smallest table that fits (`Resizer::shrink_to_fit`).
-    pub(crate) fn shrink_to_fit<G: ReclaimGuard>(&self, guard: &G) {
-        self.resize.shrink_to_fit(self, guard);
+    /// Shrinks to the smallest table that fits the keys and
+    /// `min_capacity` of them (`Resizer::shrink_to`).
+    pub(crate) fn shrink_to<G: ReclaimGuard>(&self, min_capacity: usize, guard: &G) {
+        self.resize.shrink_to(self, min_capacity, guard);
     }
 }
 

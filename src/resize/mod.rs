@@ -1034,23 +1034,31 @@ impl<T: Generation> Resizer<T> {
         }
     }
 
-    /// Drops the floor that `with_capacity` and `reserve` set, and shrinks
-    /// the table to the smallest that holds the current keys below its load
-    /// limit, migrating it in the calling thread. Best effort: if the
-    /// smaller table cannot be allocated, the map keeps its table.
-    pub(crate) fn shrink_to_fit<P, G>(&self, map: &P, guard: &G)
+    /// Lowers the floor that `with_capacity` and `reserve` set to what
+    /// `min_capacity` keys need below the load limit (never raises it),
+    /// and shrinks the table to the smallest that holds the current keys,
+    /// and `min_capacity` of them, below its load limit, migrating it in
+    /// the calling thread: `shrink_to`, and with 0 `shrink_to_fit`. Never
+    /// grows the table. Best effort: if the smaller table cannot be
+    /// allocated, the map keeps its table.
+    pub(crate) fn shrink_to<P, G>(&self, map: &P, min_capacity: usize, guard: &G)
     where
         P: Migrate<Table = T>,
         G: ReclaimGuard,
     {
-        self.min_slots.store(policy::MIN_SLOTS, Relaxed);
+        // A capacity no table holds lowers nothing, shrinks nothing.
+        let Some(floor) = policy::try_slots_to_fit(min_capacity) else {
+            return;
+        };
+        self.min_slots
+            .fetch_min(floor.max(policy::MIN_SLOTS), Relaxed);
         loop {
             let root = self.root(guard);
             if next_of(root, guard).is_some() {
                 self.finish(map, root, guard);
                 continue;
             }
-            let slots = policy::slots_to_fit(self.len());
+            let slots = policy::slots_to_fit(self.len().max(min_capacity));
             let tombstones = root.header().occupied.get() > self.len();
             // A prepared successor's memory goes too: the rebuild (to the
             // fit, or at the same size) retires the root, whose free frees

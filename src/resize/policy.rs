@@ -368,7 +368,7 @@ pub(crate) fn slots_to_fit(n: usize) -> usize {
 }
 
 /// [`slots_to_fit`], or `None` past [`MAX_SLOTS`].
-fn try_slots_to_fit(n: usize) -> Option<usize> {
+pub(crate) fn try_slots_to_fit(n: usize) -> Option<usize> {
     // `capacity(slots) = slots / 4 * 3 >= n` needs `slots >= 4 * ceil(n / 3)`
     // (`GRAIN` is a multiple of 4, so rounding up keeps that).
     n.div_ceil(3).checked_mul(4).and_then(table_size)

@@ -281,6 +281,18 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     pub fn shrink_to_fit(&self) {
         self.map.shrink_to_fit();
     }
+
+    /// Shrinks the table, keeping room for at least `min_capacity`
+    /// elements (see [`WordMap::shrink_to`]).
+    ///
+    /// ```
+    /// let set: lfmap::WordSet<u64> = lfmap::WordSet::with_capacity(10_000);
+    /// set.shrink_to(100);
+    /// assert!((100..1_000).contains(&set.capacity()));
+    /// ```
+    pub fn shrink_to(&self, min_capacity: usize) {
+        self.map.shrink_to(min_capacity);
+    }
 }
 
 /// Set relations, as std's `HashSet` has them, by value.

@@ -1329,7 +1329,24 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// assert_eq!(map.get(&1), Some(1));
     /// ```
     pub fn shrink_to_fit(&self) {
-        self.raw.shrink_to_fit();
+        self.raw.shrink_to(0);
+    }
+
+    /// Shrinks the table as [`shrink_to_fit`](WordMap::shrink_to_fit) does,
+    /// but keeps room for at least `min_capacity` keys: std's `shrink_to`.
+    /// The floor of [`with_capacity`](WordMap::with_capacity) and
+    /// [`reserve`](WordMap::reserve) is lowered to `min_capacity` (never
+    /// raised), so later removals do not shrink the table below it either.
+    /// Never grows the table.
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(100_000);
+    /// map.insert(1, 1);
+    /// map.shrink_to(1_000);
+    /// assert!((1_000..10_000).contains(&map.capacity()));
+    /// ```
+    pub fn shrink_to(&self, min_capacity: usize) {
+        self.raw.shrink_to(min_capacity);
     }
 }
 

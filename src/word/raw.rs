@@ -517,9 +517,10 @@ impl<S: BuildHasher> RawWordMap<S> {
         self.resize.room_for_extend(self, hint, &self.pin());
     }
 
-    /// Shrinks to the smallest table that fits (`Resizer::shrink_to_fit`).
-    pub(crate) fn shrink_to_fit(&self) {
-        self.resize.shrink_to_fit(self, &self.pin());
+    /// Shrinks to the smallest table that fits the keys and `min_capacity`
+    /// of them (`Resizer::shrink_to`).
+    pub(crate) fn shrink_to(&self, min_capacity: usize) {
+        self.resize.shrink_to(self, min_capacity, &self.pin());
     }
 
     /// Finishes every resize in progress and takes the root table out,
