@@ -25,19 +25,25 @@
 //!   that freed blocks go back to the spans, `FLUSH` at a time. A thread
 //!   that empties a map keeps almost nothing within a few windows (the
 //!   estimate halves with each), so its cached blocks do not pin spans.
-//!   When the
-//!   thread exits, its cache gives every block back. So memory follows the
-//!   maps: a map that shrinks or drops returns its entries' blocks to the
-//!   spans, except at most `CAP_BYTES` per class on each thread that freed
-//!   them.
+//!   Windows are counted in the thread's own frees: a thread that only
+//!   allocates (a loader, a rayon worker after `par_extend`, whose entries
+//!   are freed on other threads or not at all) never ends one, and keeps
+//!   the rest of its last refill per class, up to [`MAX_REFILL`] blocks
+//!   within a run of 32 spans (510 KiB of 24-byte blocks, whose pages the
+//!   refill faulted in), until it exits: for good, on a pool's threads that
+//!   never exit. When the thread exits, its cache gives every block back.
+//!   So memory follows the maps: a map that shrinks or drops returns its
+//!   entries' blocks to the spans, except at most `CAP_BYTES` per class on
+//!   each thread that freed them, and the unused rest of a refill per
+//!   class on each thread that allocated them, until that thread ends a
+//!   window of frees without allocating, or exits.
 //! * **Refills.** An empty list takes a batch of blocks at once
 //!   ([`List::refill`]: doubling, at most 21,760, `CAP_BYTES` and a run of
 //!   32 spans), so that the spans' lock is taken once per batch and the
 //!   page faults of fresh blocks land in one allocation per thousands, not
-//!   in one in a hundred and seventy. A thread that only allocates (its
-//!   entries freed on other threads) therefore keeps up to a batch of unused
-//!   blocks per class, within `CAP_BYTES`, until it allocates them, ends
-//!   a window without allocating, or exits.
+//!   in one in a hundred and seventy. A thread that only allocates
+//!   therefore keeps up to a batch of unused blocks per class until it
+//!   allocates them or exits ("Bound").
 //! * **Any map, any backend.** The cache knows nothing of maps: a block
 //!   freed by one map's reclaimer may hold the next entry of another map of
 //!   the same class. It serves every reclamation backend the same way.
@@ -206,14 +212,21 @@ impl List {
 
     /// Keeps `block`; gives the list's excess back to the spans in one
     /// batch once it is [`FLUSH`] blocks over its limit.
+    ///
+    /// # Safety
+    ///
+    /// `block` is a block of class `class` that came from the spans
+    /// (through any thread's list), is free (nothing uses it any more), and
+    /// is given back once.
     #[inline]
-    fn push(&self, block: *mut Block, class: usize) {
+    unsafe fn push(&self, block: *mut Block, class: usize) {
         let frees = self.frees.get() + 1;
         self.frees.set(frees);
         if frees >= WINDOW {
             self.adapt(class);
         }
-        // SAFETY: the block is ours and at least 8 bytes, 8-aligned.
+        // SAFETY: the caller's: free and ours, and a block of a class is
+        // at least 8 bytes, 8-aligned.
         unsafe { self.link(block) };
         if self.len.get() > self.limit.get() + FLUSH {
             self.give_back(self.len.get() - self.limit.get());
@@ -366,7 +379,10 @@ unsafe fn release<T>(ptr: *mut T) {
     };
     let block = ptr.cast::<Block>();
     if CACHE
-        .try_with(|c| c.lists[class].push(block, class))
+        // SAFETY: the caller's: a block of `class` from the spans
+        // (`alloc_with` took it from a list or from them), its value gone,
+        // given back once.
+        .try_with(|c| unsafe { c.lists[class].push(block, class) })
         .is_err()
     {
         // The thread's cache is gone (a free during thread exit): straight

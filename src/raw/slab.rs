@@ -51,6 +51,12 @@
 //!   threads do not exist in the child): up to a refill's worth per size
 //!   class and thread stays allocated there, with the spans and regions
 //!   that hold it.
+//! * **Small pages.** Each new region is advised `MADV_NOHUGEPAGE` (Linux,
+//!   a hint, ignored where the kernel has no transparent huge pages): with
+//!   them `always`, the kernel could back regions (adjacent ones merge
+//!   into one mapping) with 2 MiB pages, and a 16 KiB discard inside one
+//!   frees nothing until the kernel gets round to splitting it.
+//!   [`set_huge_pages`](crate::set_huge_pages) covers tables only.
 //! * **Discards are hints.** In a process that locked its memory
 //!   (`mlockall`) the kernel refuses `MADV_DONTNEED`; the spans then stay
 //!   resident, and nothing else changes (`tests/mlock.rs`).
@@ -705,9 +711,17 @@ const REGION_BYTES: usize = REGION_SPANS * SPAN + SPAN;
 #[cfg(all(not(loom), target_os = "linux"))]
 fn alloc_region() -> Option<(*mut u8, *mut u8)> {
     let p = crate::resize::memory::map::map(REGION_BYTES);
+    if p.is_null() {
+        return None;
+    }
+    // Small pages only, whatever the kernel's THP policy (module docs): a
+    // hint; an error (a kernel without transparent huge pages) is ignored.
+    // SAFETY: `[p, p + REGION_BYTES)` is the mapping just made, ours; the
+    // advice changes no byte.
+    let _ = unsafe { libc::madvise(p.cast(), REGION_BYTES, libc::MADV_NOHUGEPAGE) };
     // The pages before the first span are never touched: no resident
     // memory.
-    (!p.is_null()).then(|| (p, p.map_addr(|a| a.next_multiple_of(SPAN))))
+    Some((p, p.map_addr(|a| a.next_multiple_of(SPAN))))
 }
 
 /// # Safety
@@ -1064,6 +1078,40 @@ mod tests {
             s.give(chain(&g));
         }
         assert!(s.resident_bound() <= RESERVE as usize * SPAN);
+    }
+
+    /// Regions are advised against huge pages (the `nh` flag of their
+    /// mapping), where the kernel has transparent huge pages.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn regions_are_on_small_pages() {
+        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
+            return;
+        }
+        let mut s = Slabs::new();
+        let g = blocks(&s.take(4, 1), 4);
+        let at = s.regions[0].base.addr();
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read smaps");
+        let mut inside = false;
+        let mut flags = None;
+        for line in smaps.lines() {
+            let range = line.split_once(' ').and_then(|(r, _)| r.split_once('-'));
+            if let Some((lo, hi)) = range {
+                if let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                {
+                    inside = (lo..hi).contains(&at);
+                    continue;
+                }
+            }
+            if let Some(f) = line.strip_prefix("VmFlags:").filter(|_| inside) {
+                flags = Some(f.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
+            }
+        }
+        let flags = flags.expect("the region's mapping in smaps");
+        assert!(flags.iter().any(|f| f == "nh"), "flags {flags:?}");
+        // SAFETY: granted blocks, given back once.
+        unsafe { s.give(chain(&g)) };
     }
 
     #[test]

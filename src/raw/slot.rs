@@ -124,11 +124,17 @@ pub(crate) fn tag_of(hash: u64) -> usize {
 /// has three free low bits.
 ///
 /// `repr(C)`, key and value first: a lookup hit reads the key and the value,
-/// and for word-sized pairs those 16 bytes share a cache line wherever the
-/// allocator puts the entry (16-aligned), while the stored hash, read only by
-/// migrations, may spill into the next line. (With the hash first, a 24-byte
-/// entry at offset 48 of a line had its value in the next line: a second
-/// miss on half of all lookups; `docs/benchmarks.md`, notes.)
+/// and the stored hash, read only by migrations, comes last, where spilling
+/// into the next cache line costs least. Entries are 8-aligned blocks packed
+/// end to end (`pool.rs`, `slab.rs`): a 24-byte entry (word-sized key and
+/// value) starts at offset 64 of its span plus a multiple of 24, so its
+/// offset in a line cycles through the eight multiples of 8, and key and
+/// value share a line in seven entries of eight; the eighth, at offset 56,
+/// has its value in the next line (which did not show in read-heavy runs:
+/// `docs/benchmarks.md`, "Issue #15"). (With the hash first, in glibc's
+/// 16-aligned chunks, a 24-byte entry at offset 48 of a line had its value
+/// in the next line: a second miss on half of all lookups;
+/// `docs/benchmarks.md`, notes.)
 #[repr(C, align(8))]
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
