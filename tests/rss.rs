@@ -225,28 +225,24 @@ fn grow_then_delete_all(threads: u64, n: u64) -> Result<(), String> {
 /// does not grow by a copy of its pairs (a buffer of 200,000 `(u64, u64)`
 /// pairs would be 3.1 MiB; the tables are mapped, not heap).
 fn consuming_a_word_map_copies_nothing() {
+    /// Consumes `iter` of `n` items; its first item may not take more
+    /// than 64 KiB of heap.
+    fn consume<T>(what: &str, n: u64, make: impl FnOnce() -> Box<dyn Iterator<Item = T>>) {
+        let before = common::live_bytes();
+        let mut iter = make();
+        let first = iter.next();
+        let during = common::live_bytes();
+        assert!(
+            first.is_some() && during <= before + 64 * 1024,
+            "consuming a {what} of {n}: heap {before} -> {during} bytes"
+        );
+        assert_eq!(iter.count() as u64, n - 1);
+    }
     let n = 200_000u64;
     let map: lfmap::WordMap<u64, u64> = (0..n).map(|k| (k, !k)).collect();
-    let before = common::live_bytes();
-    let mut iter = map.into_iter();
-    let first = iter.next();
-    let during = common::live_bytes();
-    assert!(
-        first.is_some() && during <= before + 64 * 1024,
-        "consuming a map of {n} pairs: heap {before} -> {during} bytes"
-    );
-    assert_eq!(iter.map(|(k, v)| u64::from(k == !v)).sum::<u64>(), n - 1);
-
+    consume("map", n, || Box::new(map.into_iter()));
     let set: lfmap::WordSet<u64> = (0..n).collect();
-    let before = common::live_bytes();
-    let mut iter = set.into_iter();
-    let first = iter.next();
-    let during = common::live_bytes();
-    assert!(
-        first.is_some() && during <= before + 64 * 1024,
-        "consuming a set of {n} elements: heap {before} -> {during} bytes"
-    );
-    assert_eq!(iter.count() as u64, n - 1);
+    consume("set", n, || Box::new(set.into_iter()));
 }
 
 #[test]

@@ -66,23 +66,7 @@ impl BuildHasher for Fixed {
 /// Prints how many interleavings were explored, so a model that explores
 /// suspiciously few shows it.
 pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-    use std::sync::Arc;
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counter = runs.clone();
-    builder.check(move || {
-        counter.fetch_add(1, Relaxed);
-        f();
-    });
-    eprintln!(
-        "explored {} interleavings (preemption bound {:?})",
-        runs.load(Relaxed),
-        builder.preemption_bound
-    );
+    model_bounded(usize::MAX, f);
 }
 
 /// [`model`] with its preemption bound capped at `max`: for a model too
@@ -91,7 +75,7 @@ pub fn model_bounded<F: Fn() + Sync + Send + 'static>(max: usize, f: F) {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::sync::Arc;
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(max).min(max));
+    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(2).min(max));
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = runs.clone();
     builder.check(move || {
