@@ -463,15 +463,18 @@ impl<'a, K, V> Iterator for IterMut<'a, K, V> {
 
 impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
 
-// SAFETY: std's bounds (`&K` and `&mut V` cross to the receiving thread:
-// `K: Sync`, `V: Send`). The auto trait would ask `K, V: Send + Sync`,
+// SAFETY: std's (hashbrown's) bounds, `K: Send, V: Send`, as for sending
+// the `&mut` map itself. The auto trait would ask `K, V: Send + Sync`,
 // through the shared table reference, for what a shared *map* needs; here
-// the map is borrowed mutably for `'a`, so no other thread is inside it, and
-// the iterator itself touches nothing but the root's slot words (atomic
-// loads), the pointers they hold and the entries they point at, never a
-// pin or any other thread-local state. The thread that holds it is the only
-// one that reads the keys and values through it.
-unsafe impl<K: Sync, V: Send> Send for IterMut<'_, K, V> {}
+// the map is borrowed mutably for `'a`, so no other thread is inside it or
+// can reach its entries (a resize helper, a handle, an iterator and the
+// map's reclamation all go through the map), and the iterator itself
+// touches nothing but the root's slot words (atomic loads), the pointers
+// they hold and the entries they point at, never a pin or any other
+// thread-local state. So the thread that holds it is the only one that
+// reads the keys and values for `'a`: they are lent to it, as an owned
+// map's would be.
+unsafe impl<K: Send, V: Send> Send for IterMut<'_, K, V> {}
 
 // SAFETY: through `&IterMut` only `size_hint` and `Debug` run, which read
 // the walk's position and count, no key or value; std's bounds.

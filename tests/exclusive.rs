@@ -660,6 +660,21 @@ fn the_iterators_are_send() {
     let mut got: Vec<u64> = (&mut cells).into_iter().map(|(_, c)| c.get()).collect();
     got.sort_unstable();
     assert_eq!(got, [20]);
+
+    // And keys that are `Send` but not `Sync`, as hashbrown's `IterMut`
+    // allows: the map is borrowed mutably, so the keys are lent to one
+    // thread at a time.
+    #[derive(PartialEq, Eq, Hash)]
+    struct SendOnly(u64, std::marker::PhantomData<std::cell::Cell<()>>);
+    let mut by_send_only: HashMap<SendOnly, u64> = HashMap::new();
+    by_send_only
+        .pin()
+        .insert(SendOnly(3, std::marker::PhantomData), 30);
+    thread::scope(|s| {
+        let iter = send(by_send_only.iter_mut());
+        s.spawn(move || iter.for_each(|(k, v)| *v += k.0));
+    });
+    assert_eq!(by_send_only.iter_mut().map(|(_, v)| *v).sum::<u64>(), 33);
 }
 
 /// A drain keeps the map's statistics cumulative (its keys count as

@@ -20,7 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use arbitrary::Arbitrary;
 use lfmap::{Operation, TryReserveError, WordCompute, WordMap};
-use lfmap_fuzz::capacity::{assert_reserved, assert_shrunk, huge, RESERVE_MOD};
+use lfmap_fuzz::capacity::{assert_reserved, assert_shrunk, assert_shrunk_to, huge, RESERVE_MOD};
 use lfmap_fuzz::hashing::{Shape, ShapedHash};
 use lfmap_fuzz::keys::word_key as key;
 use lfmap_fuzz::model::{compute_op, removes};
@@ -89,6 +89,12 @@ enum Op {
     ShrinkToFit,
     Check,
     Clear,
+    /// `shrink_to(min % RESERVE_MOD)`: contents unchanged, capacity what
+    /// fits the entries and `min` of them, or unchanged if smaller.
+    ShrinkTo(u16),
+    /// `drain` (`&mut`), `n` pairs taken (all if 255), the rest dropped
+    /// with the iterator: each pair once, the map empty after.
+    Drain(u8),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -394,7 +400,35 @@ fn op(map: &Map, model: &mut Model, op: Op) {
             map.clear();
             model.clear();
         }
+        Op::ShrinkTo(min) => {
+            let min = usize::from(min % RESERVE_MOD);
+            let before = map.capacity();
+            map.shrink_to(min);
+            assert_shrunk_to(before, map.capacity(), model.len(), min, "shrink_to");
+            check(map, model);
+        }
+        Op::Drain(_) => unreachable!("drained in the input's loop, with `&mut`"),
     }
+}
+
+/// `Op::Drain(n)`: needs the map by `&mut`.
+fn drain(map: &mut Map, model: &mut Model, n: u8) {
+    let take = if n == u8::MAX {
+        usize::MAX
+    } else {
+        usize::from(n)
+    };
+    let mut drain = map.drain();
+    assert_eq!(drain.len(), model.len(), "drain's length");
+    let mut seen = HashSet::new();
+    for (k, v) in drain.by_ref().take(take) {
+        assert!(seen.insert(k), "drain yielded {k:#x} twice");
+        assert_eq!(model.get(&k), Some(&v), "drain yielded {k:#x}");
+    }
+    assert_eq!(seen.len(), model.len().min(take), "drain count");
+    assert_eq!(drain.len(), model.len() - seen.len(), "drain's length left");
+    drop(drain);
+    model.clear();
 }
 
 fuzz_target!(|input: Input| {
@@ -406,10 +440,13 @@ fuzz_target!(|input: Input| {
         shared,
         own,
     } = input;
-    let map = WordMap::with_capacity_and_hasher(usize::from(capacity), ShapedHash::new(shape));
+    let mut map = WordMap::with_capacity_and_hasher(usize::from(capacity), ShapedHash::new(shape));
     let mut model = Model::new();
     for o in ops.into_iter().take(2000) {
-        op(&map, &mut model, o);
+        match o {
+            Op::Drain(n) => drain(&mut map, &mut model, n),
+            o => op(&map, &mut model, o),
+        }
         assert_eq!(map.len(), model.len());
     }
     check(&map, &model);

@@ -1,4 +1,5 @@
-//! What the targets expect of `reserve`, `try_reserve` and `shrink_to_fit`,
+//! What the targets expect of `reserve`, `try_reserve`, `shrink_to_fit` and
+//! `shrink_to`,
 //! shared by the map model (`model.rs`), the `word` and the `sets` targets.
 
 /// Requests of `reserve`/`try_reserve` are taken modulo this: large enough
@@ -43,5 +44,24 @@ pub fn assert_reserved(capacity: usize, len: usize, additional: usize, what: &st
     assert!(
         capacity >= len + additional,
         "{what}: capacity {capacity} after reserve({additional}) with {len} entries"
+    );
+}
+
+/// The capacity of the table sized to fit `n` entries below its load
+/// limit (`slots_to_fit`, `src/resize/policy.rs`): `4 * ceil(n / 3)` slots
+/// rounded up to the grain of 16 (at least 16), 3/4 of them.
+pub fn fit_capacity(n: usize) -> usize {
+    let slots = (n.div_ceil(3) * 4).max(16).next_multiple_of(16);
+    slots / 4 * 3
+}
+
+/// After `shrink_to(min)` with `len` entries, from a capacity of
+/// `before`: the table that fits `max(len, min)`, or, if the table was
+/// smaller than that already, the same (`shrink_to` never grows).
+pub fn assert_shrunk_to(before: usize, after: usize, len: usize, min: usize, what: &str) {
+    let want = before.min(fit_capacity(len.max(min)));
+    assert_eq!(
+        after, want,
+        "{what}: capacity {before} -> {after} after shrink_to({min}) with {len} entries"
     );
 }

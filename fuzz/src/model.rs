@@ -20,7 +20,7 @@ use std::sync::Arc;
 use arbitrary::Arbitrary;
 use lfmap::{Compute, HashMap, HashMapRef, Operation, TryReserveError};
 
-use crate::capacity::{assert_reserved, assert_shrunk, huge, RESERVE_MOD};
+use crate::capacity::{assert_reserved, assert_shrunk, assert_shrunk_to, huge, RESERVE_MOD};
 
 use crate::keys::FKey;
 use crate::ledger::{Ledger, TVal};
@@ -91,6 +91,10 @@ pub enum Op {
     /// `shrink_to_fit`: the contents unchanged, the capacity the smallest
     /// that holds them.
     ShrinkToFit,
+    /// `shrink_to(min % RESERVE_MOD)`: the contents unchanged, the
+    /// capacity what fits the entries and `min` of them, or unchanged if
+    /// the table was smaller.
+    ShrinkTo(u16),
 }
 
 /// A planned panic: the `after`-th call (mod 8) of a kind in `on`.
@@ -109,6 +113,10 @@ pub enum End {
     IntoIter,
     /// `into_iter`, `n` pairs taken, then the iterator is dropped.
     IntoIterPartial(u8),
+    /// `drain`, `n` pairs taken (all of them if `n` is 255), then the
+    /// iterator is dropped: the map is empty and usable (a few keys are
+    /// inserted and read back), then dropped.
+    Drain(u8),
 }
 
 /// The scenario of one run.
@@ -571,6 +579,18 @@ impl<K: FKey, S: BuildHasher + Clone> Engine<'_, K, S> {
                 }
                 None => self.after_panic(m),
             },
+            Op::ShrinkTo(min) => {
+                let min = usize::from(min % RESERVE_MOD);
+                let before = m.capacity();
+                match guarded(arm, || m.shrink_to(min)) {
+                    Some(()) => {
+                        let what = format!("step {step}: shrink_to");
+                        assert_shrunk_to(before, m.capacity(), self.model.len(), min, &what);
+                        check_all(m, &self.model, keys, &self.kl, step);
+                    }
+                    None => self.after_panic(m),
+                }
+            }
         }
     }
 
@@ -754,7 +774,7 @@ pub fn run<K: FKey, S: BuildHasher + Clone>(
     let (kl, vl) = (Ledger::new(), Ledger::new());
     let mut panics;
     {
-        let map: HashMap<K, TVal, S> =
+        let mut map: HashMap<K, TVal, S> =
             HashMap::with_capacity_and_hasher(usize::from(setup.capacity % 80), hasher);
         let mut e = Engine {
             map: &map,
@@ -807,6 +827,46 @@ pub fn run<K: FKey, S: BuildHasher + Clone>(
                         assert_eq!(pairs.len(), model.len().min(take), "into_iter count");
                     }
                     None => panics += 1,
+                }
+            }
+            End::Drain(n) => {
+                let take = if n == u8::MAX {
+                    usize::MAX
+                } else {
+                    usize::from(n)
+                };
+                let got = guarded(setup.end_arm, || {
+                    map.drain()
+                        .take(take)
+                        .map(|(k, v)| (k.id(), v.v()))
+                        .collect::<Vec<_>>()
+                });
+                match got {
+                    Some(pairs) => {
+                        let mut seen = vec![false; usize::from(keys)];
+                        for &(id, v) in &pairs {
+                            assert!(
+                                !std::mem::replace(&mut seen[usize::from(id)], true),
+                                "drain yielded {id} twice"
+                            );
+                            assert_eq!(model.get(&id), Some(&v), "drain yielded {id}");
+                        }
+                        assert_eq!(pairs.len(), model.len().min(take), "drain count");
+                        assert_eq!(map.len(), 0, "len after drain");
+                        assert_eq!(map.pin().iter().count(), 0, "entries after drain");
+                    }
+                    // Unwound inside `drain` (a key's `Eq` while it finished
+                    // a resize, or a `Drop` of what it had not yielded):
+                    // the map holds its keys, or none; it goes on below.
+                    None => panics += 1,
+                }
+                // The map goes on: new pairs in, read back, dropped with it.
+                let m = map.pin();
+                for id in 0..keys.min(4) {
+                    let v = u64::from(id) + 7;
+                    m.insert(K::make(id, &kl), TVal::new(&vl, v));
+                    let got = m.get(K::make(id, &kl).q()).map(TVal::v);
+                    assert_eq!(got, Some(v), "key {id} after drain");
                 }
             }
         }

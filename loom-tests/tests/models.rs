@@ -627,7 +627,8 @@ fn get_after_cross_promotion() {
 /// `complete`). Mutation `done_relaxed` (that count Relaxed, the range
 /// words' still AcqRel): a lookup after the promotion misses a key the
 /// other thread copied. The largest of the generic models: it runs at a
-/// preemption bound of at most 1 ([`model_bounded`]).
+/// preemption bound of at most 2 ([`model_bounded`]; at 1 it passes under
+/// the mutation too).
 #[test]
 fn get_after_two_range_promotion() {
     model_bounded(2, || {
@@ -646,7 +647,7 @@ fn get_after_two_range_promotion() {
         };
         let s = map.stats();
         assert!(
-            keys.len() == 7 && s.resizes == 1 && s.resizes_finished == 0,
+            keys.len() == 7 && s.resizes == 1 && s.resizes_finished == 0 && s.chunks_helped == 0,
             "{keys:?} {s:?}"
         );
         let (m1, m2) = (map.clone(), map.clone());

@@ -354,11 +354,12 @@ impl<'a> ResizeHelper<'a> {
     /// Steps until `stop` is set (checked with `Acquire` between steps),
     /// sleeping while there is no work: 50 µs at first, doubling to 1 ms
     /// while none appears; any work found resets the sleep. Once `stop` is
-    /// set it finishes the migration under way, if any (at most one
-    /// table's: the writers were leaving it to the helper, and a map left
-    /// to readers, which never migrate, would otherwise keep both tables,
-    /// and a lookup of a moved key would probe both, until its next
-    /// writes), and returns. A loop of your own around
+    /// set it migrates what is left of the migration under way, if any (at
+    /// most one table's: the writers were leaving it to the helper, and a
+    /// map left to readers, which never migrate, would otherwise keep both
+    /// tables, and a lookup of a moved key would probe both, until its
+    /// next writes), and returns; sub-chunks that writers hold mid-copy
+    /// then are theirs to finish. A loop of your own around
     /// [`step`](Self::step) does the same by stepping until it returns
     /// `false` before it drops the helper.
     ///

@@ -280,15 +280,20 @@ pub(crate) fn should_shrink(slots: usize, min_slots: usize, len: usize) -> bool 
 /// a table of `slots` slots larger than 1,024 (smaller ones check on every
 /// removal), with the map's counts spread over `parties` parties (a check
 /// sums them all, so it is sampled): a power of two, at most 64 and at
-/// most `slots / (16 · parties)`. Then however the parties share the
-/// removals that take a map from `slots / 16` live keys to none, one of
-/// them makes a check in that stretch: were each to make fewer than its
-/// interval there, they would make fewer than `parties · slots / (16 ·
-/// parties)` removals in all. (With a fixed 64, nine parties emptying a
-/// 2,048-slot map could all pass the stretch between two of their checks:
-/// the map stayed at 2,048 slots, empty; found by review.)
+/// most `slots / (16 · min(parties, 16))`. Then however up to 16 parties
+/// share the removals that take a map from `slots / 16` live keys to none,
+/// one of them makes a check in that stretch: were each to make fewer
+/// than its interval there, they would make fewer than `parties · slots /
+/// (16 · parties)` removals in all. (With a fixed 64, nine parties
+/// emptying a 2,048-slot map could all pass the stretch between two of
+/// their checks: the map stayed at 2,048 slots, empty; found by review.)
+/// Past 16 parties the interval stops shrinking: a check reads every
+/// party's counts, so its cost per removal would grow with the square of
+/// the parties (found by the review of the change); a map emptied by more
+/// threads at once, none of which removes again, may keep its table until
+/// the next checked removal. Tables of 16,384 slots or more keep 64.
 pub(crate) fn shrink_check_every(slots: usize, parties: usize) -> u64 {
-    let every = (slots / (16 * parties.max(1))).clamp(1, 64);
+    let every = (slots / (16 * parties.clamp(1, 16))).clamp(1, 64);
     1 << every.ilog2()
 }
 
@@ -385,22 +390,26 @@ mod tests {
     use super::{assistant_keeps_up, expected_len_at_resize, prepared_serves, shrink_check_every};
 
     /// The shrink check's interval: a power of two up to 64, small enough
-    /// that parties each checking less often than it could not together
-    /// remove the last sixteenth of a table's keys.
+    /// that up to 16 parties each checking less often than it could not
+    /// together remove the last sixteenth of a table's keys, and never
+    /// below what 16 parties need (a check's cost grows with the parties).
     #[test]
-    fn shrink_checks_come_often_enough_for_any_number_of_parties() {
+    fn shrink_checks_come_often_enough_for_up_to_sixteen_parties() {
         for slots in (1040..1 << 20).step_by(4_112) {
-            for parties in [1, 2, 8, 24, 56, 120, 1_000, 100_000] {
+            for parties in [1, 2, 8, 16, 24, 56, 120, 1_000, 100_000] {
                 let every = shrink_check_every(slots, parties);
+                let counted = parties.min(16) as u64;
                 assert!(every.is_power_of_two() && every <= 64);
                 assert!(
-                    every == 1 || parties as u64 * every <= slots as u64 / 16,
+                    every == 1 || counted * every <= slots as u64 / 16,
                     "{slots} slots, {parties} parties: every {every}"
                 );
+                assert_eq!(every, shrink_check_every(slots, parties.min(16)));
             }
         }
         assert_eq!(shrink_check_every(1 << 20, 8), 64);
-        assert_eq!(shrink_check_every(2048, 24), 4);
+        assert_eq!(shrink_check_every(16_384, 120), 64);
+        assert_eq!(shrink_check_every(2048, 24), 8);
     }
 
     /// A growth of 4,096 slots, 3,072 claimed, into 8,192 (5/8: 5,120).
