@@ -20,7 +20,7 @@ use std::sync::Arc;
 use arbitrary::Arbitrary;
 use lfmap::{HashSet, HashSetRef, TryReserveError, WordSet};
 
-use crate::capacity::{assert_reserved, assert_shrunk, huge, RESERVE_MOD};
+use crate::capacity::{assert_reserved, assert_shrunk, assert_shrunk_to, huge, RESERVE_MOD};
 use crate::hashing::{Fixed, Shape, ShapedHash};
 use crate::keys::{string_key, word_key, FKey};
 use crate::ledger::{Ledger, TKey};
@@ -177,6 +177,9 @@ pub enum SetOp {
         key: u16,
         churn: u8,
     },
+    /// `shrink_to(min % RESERVE_MOD)`: contents unchanged, the capacity
+    /// that fits the elements and `min` of them, or unchanged if smaller.
+    ShrinkTo(u16),
 }
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
@@ -420,6 +423,14 @@ impl<E: Elem, S: BuildHasher + Clone> Engine<'_, E, S> {
                 assert_shrunk(self.set.capacity(), self.model.len(), &what);
                 self.check(s);
             }
+            SetOp::ShrinkTo(min) => {
+                let min = usize::from(min % RESERVE_MOD);
+                let before = self.set.capacity();
+                self.set.shrink_to(min);
+                let what = format!("step {step}: shrink_to");
+                assert_shrunk_to(before, self.set.capacity(), self.model.len(), min, &what);
+                self.check(s);
+            }
             SetOp::StaleTake { key, churn } => {
                 let id = key % keys;
                 let p = E::probe(id);
@@ -618,6 +629,14 @@ fn run_word<S: BuildHasher + Clone>(hasher: S, input: &SetInput) {
                 set.shrink_to_fit();
                 let what = format!("step {step}: shrink_to_fit");
                 assert_shrunk(set.capacity(), model.len(), &what);
+                check(&set, &model, step);
+            }
+            SetOp::ShrinkTo(min) => {
+                let min = usize::from(min % RESERVE_MOD);
+                let before = set.capacity();
+                set.shrink_to(min);
+                let what = format!("step {step}: shrink_to");
+                assert_shrunk_to(before, set.capacity(), model.len(), min, &what);
                 check(&set, &model, step);
             }
         }
