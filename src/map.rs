@@ -680,9 +680,15 @@ where
     /// assert_eq!(m.get(&1), Some(&"b"));
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<&V> {
+        self.insert_entry(key, value).map(|(_, v)| v)
+    }
+
+    /// [`insert`](Self::insert), returning the previous entry, key and
+    /// value (`HashSetRef::replace`).
+    pub(crate) fn insert_entry(&self, key: K, value: V) -> Option<(&K, &V)> {
         self.write_owned(key, value, |_| Action::Put)
             .prev
-            .map(|e| &e.value)
+            .map(|e| (&e.key, &e.value))
     }
 
     /// Runs a write whose key the caller owns: the key goes into a pending

@@ -309,6 +309,33 @@ where
         self.map.try_insert(value, ()).is_ok()
     }
 
+    /// Adds `value`, replacing the equal element if there is one, which it
+    /// returns: std's `replace`. The replaced element is lent for as long
+    /// as the handle lives (it is dropped once no handle can see it).
+    ///
+    /// ```
+    /// // Equal by name, told apart by their ids.
+    /// #[derive(Debug)]
+    /// struct User { name: &'static str, id: u32 }
+    /// impl PartialEq for User {
+    ///     fn eq(&self, other: &Self) -> bool { self.name == other.name }
+    /// }
+    /// impl Eq for User {}
+    /// impl std::hash::Hash for User {
+    ///     fn hash<H: std::hash::Hasher>(&self, h: &mut H) { self.name.hash(h) }
+    /// }
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// assert!(s.replace(User { name: "ann", id: 1 }).is_none());
+    /// let old = s.replace(User { name: "ann", id: 2 }).unwrap();
+    /// assert_eq!(old.id, 1);
+    /// assert_eq!(s.len(), 1);
+    /// assert_eq!(s.iter().next().unwrap().id, 2);
+    /// ```
+    pub fn replace(&self, value: T) -> Option<&T> {
+        self.map.insert_entry(value, ()).map(|(old, ())| old)
+    }
+
     /// Whether `value` is present.
     ///
     /// ```

@@ -926,3 +926,56 @@ fn borrowing_iterators_clone_from_where_they_are() {
         sorted(elements.copied().collect())
     );
 }
+
+/// `replace` as std's: the equal element that was there comes back (for
+/// `HashSet`, the stored one, told apart here by a field equality ignores),
+/// and the set then holds the new one; counted drops: each element once.
+#[test]
+fn set_replace_matches_std() {
+    #[derive(Debug, Clone)]
+    struct Tagged(u8, u32, Arc<AtomicUsize>);
+    impl PartialEq for Tagged {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Tagged {}
+    impl Hash for Tagged {
+        fn hash<H: Hasher>(&self, state: &mut H) {
+            self.0.hash(state);
+        }
+    }
+    impl Drop for Tagged {
+        fn drop(&mut self) {
+            self.2.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let made = AtomicUsize::new(0);
+    let t = |id, tag| {
+        made.fetch_add(1, Ordering::Relaxed);
+        Tagged(id, tag, drops.clone())
+    };
+    let mut std_set = StdSet::new();
+    let set = HashSet::new();
+    for (i, (id, tag)) in [(1, 10), (2, 20), (1, 11), (1, 12), (3, 30), (2, 21)]
+        .into_iter()
+        .enumerate()
+    {
+        let want = std_set.replace(t(id, tag)).map(|old: Tagged| old.1);
+        let s = set.pin();
+        let got = s.replace(t(id, tag)).map(|old| old.1);
+        assert_eq!(got, want, "replace #{i} of {id}");
+        let stored = s.get(&t(id, 0)).map(|e| e.1);
+        assert_eq!(stored, std_set.get(&t(id, 0)).map(|e| e.1));
+    }
+    assert_eq!(set.len(), std_set.len());
+    drop((std_set, set));
+    // Every element made (for both sets, and the probes) dropped once.
+    assert_eq!(drops.load(Ordering::Relaxed), made.load(Ordering::Relaxed));
+
+    let words = WordSet::new();
+    assert_eq!(words.replace(7u16), None);
+    assert_eq!(words.replace(7u16), Some(7));
+    assert_eq!(sorted(words.iter().collect()), [7]);
+}

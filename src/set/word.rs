@@ -118,6 +118,22 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
         }
     }
 
+    /// Adds `value`, returning the equal element that was there: std's
+    /// `replace`. Elements are equal only when their words are, so the
+    /// element returned is `value` itself, and the set is the same either
+    /// way: [`insert`](Self::insert) saying it in another form.
+    ///
+    /// ```
+    /// let set = lfmap::WordSet::new();
+    /// assert_eq!(set.replace('x'), None);
+    /// assert_eq!(set.replace('x'), Some('x'));
+    /// assert_eq!(set.len(), 1);
+    /// ```
+    #[inline]
+    pub fn replace(&self, value: T) -> Option<T> {
+        (!self.insert(value)).then_some(value)
+    }
+
     /// Adds `value`; returns whether it was newly inserted. Linearizable:
     /// of any number of threads inserting one element into a set without
     /// it, exactly one gets `true`. An element already present costs one
