@@ -838,3 +838,36 @@ fn wrong_impls_under_threads_never_panic_in_the_map() {
     assert!(consistent(&map) <= 4);
     assert_eq!(consistent(&other), fickle_inserts.into_inner());
 }
+
+/// `try_insert` under racing threads: exactly one `Ok` per key, every
+/// `Err` carries the winner's value, and the winner's value stays.
+#[test]
+fn try_insert_has_one_winner_per_key() {
+    const THREADS: u64 = 4;
+    const KEYS: u64 = 5_000;
+    let map: WordMap<u64, u64> = WordMap::new();
+    let outcomes: Vec<Vec<Result<(), u64>>> = thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let map = &map;
+                s.spawn(move || (0..KEYS).map(|k| map.try_insert(k, t)).collect())
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for k in 0..KEYS {
+        let winner = map.get(&k).expect("some thread inserted it");
+        let wins: Vec<u64> = (0..THREADS)
+            .filter(|&t| outcomes[t as usize][k as usize].is_ok())
+            .collect();
+        assert_eq!(wins, [winner], "key {k}: one winner, the value that stayed");
+        for t in (0..THREADS).filter(|&t| t != winner) {
+            assert_eq!(
+                outcomes[t as usize][k as usize],
+                Err(winner),
+                "key {k}, thread {t}"
+            );
+        }
+    }
+    assert_eq!(map.len(), KEYS as usize);
+}

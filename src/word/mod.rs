@@ -260,6 +260,38 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         self.write(*key, |_| Action::Remove).0.map(V::from_word)
     }
 
+    /// Inserts `key -> value` only if `key` is absent: `Ok(())` if this
+    /// call inserted it, else `Err` with the value the key has (and nothing
+    /// changed). Linearizable: of threads racing to insert one absent key,
+    /// exactly one gets `Ok`, and the others get its value. (As
+    /// [`HashMapRef::try_insert`](crate::HashMapRef::try_insert), with the
+    /// value by copy: yours is yours still.)
+    ///
+    /// ```
+    /// let owners = lfmap::WordMap::new();
+    /// assert_eq!(owners.try_insert(7u32, 'a'), Ok(()));
+    /// assert_eq!(owners.try_insert(7, 'b'), Err('a'));
+    /// assert_eq!(owners.get(&7), Some('a'));
+    /// ```
+    pub fn try_insert(&self, key: K, value: V) -> Result<(), V> {
+        let key = self.key(key);
+        let guard = self.raw.pin();
+        // A present key costs one lookup and no write, as `get_or_insert`.
+        if let Some(cur) = self.raw.get(&key, &guard) {
+            return Err(V::from_word(cur));
+        }
+        let bits = value.to_word();
+        let (prev, _) = self.raw.write(
+            &key,
+            |cur| match cur {
+                Some(_) => Action::Keep,
+                None => Action::Put(bits),
+            },
+            &guard,
+        );
+        prev.map_or(Ok(()), |cur| Err(V::from_word(cur)))
+    }
+
     /// The value of `key`, inserting `value` first if the key is absent.
     ///
     /// ```
