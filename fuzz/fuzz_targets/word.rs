@@ -95,6 +95,8 @@ enum Op {
     /// `drain` (`&mut`), `n` pairs taken (all if 255), the rest dropped
     /// with the iterator: each pair once, the map empty after.
     Drain(u8),
+    /// `try_insert(k, v)`: `Ok` if absent (then present), else the value.
+    TryInsert(u8, u64),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -408,6 +410,16 @@ fn op(map: &Map, model: &mut Model, op: Op) {
             check(map, model);
         }
         Op::Drain(_) => unreachable!("drained in the input's loop, with `&mut`"),
+        Op::TryInsert(k, v) => {
+            let want = match model.get(&key(k)) {
+                Some(&cur) => Err(cur),
+                None => {
+                    model.insert(key(k), v);
+                    Ok(())
+                }
+            };
+            assert_eq!(map.try_insert(key(k), v), want, "try_insert {:#x}", key(k));
+        }
     }
 }
 
