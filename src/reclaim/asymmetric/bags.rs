@@ -290,6 +290,9 @@ impl Bag {
     /// As for [`push`](Self::push).
     #[inline]
     pub(super) unsafe fn free_ready(&self, n: usize) {
+        // The destructors run here may write this map: not a free of theirs
+        // (`guard::frees_allowed`).
+        let _freeing = super::guard::Freeing::enter();
         for _ in 0..n {
             // SAFETY: the caller holds the record; the borrow ends before
             // the free, which may run a user's `Drop` that retires into

@@ -80,6 +80,9 @@ struct Local {
     /// Writes on this thread until its next step of the tables its maps
     /// free in steps ([`STEP_PERIOD`]; a countdown, as `tick`).
     writes: Cell<u32>,
+    /// Whether this thread is running retired objects' destructors
+    /// ([`Freeing`]): its writes meanwhile retire without freeing.
+    freeing: Cell<bool>,
     /// The record of the last owned guard dropped on this thread, kept
     /// (still taken) for the next owned guard pinned here: most owned
     /// guards live and die on one thread, one at a time, and then reuse a
@@ -190,13 +193,13 @@ impl Drop for Local {
 #[cfg(not(loom))]
 thread_local! {
     static LOCAL: Local = const {
-        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0), spare: Cell::new(None) }
+        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0), freeing: Cell::new(false), spare: Cell::new(None) }
     };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0), writes: Cell::new(0) };
+    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0), writes: Cell::new(0), freeing: Cell::new(false) };
 }
 
 /// How a [`TableGuard`] holds its pin.
@@ -329,9 +332,40 @@ impl Drop for TableGuard<'_> {
 /// pin, seal or step. (Found by review.) Callers check it only when they
 /// are about to free (an unpin's tick, about one in 61; a bag with objects
 /// ready; a seal; a draining step).
+///
+/// Nor while it already frees (a [`Freeing`] scope): a retired value's
+/// `Drop` that writes its own map retires what it replaces or removes, and
+/// a free there would run the next value's `Drop`, which writes again, and
+/// so on, one stack frame deeper each time until the queue of freeable
+/// objects ran dry (found by testing: a stack overflow after some 16,000
+/// nested `Drop`s, a map whose values' `Drop` inserts another key). The
+/// outermost free goes on with what the nested writes leave.
 #[inline]
 pub(super) fn frees_allowed() -> bool {
-    !std::thread::panicking()
+    !std::thread::panicking() && !LOCAL.try_with(|l| l.freeing.get()).unwrap_or(false)
+}
+
+/// Marks this thread as freeing retired objects (running their
+/// destructors) until dropped, also when a destructor panics:
+/// [`frees_allowed`] says no meanwhile. Scopes nest; the outermost clears
+/// the mark. On a thread whose locals are gone (its exit), no mark, and
+/// nothing to nest into either.
+pub(super) struct Freeing(bool);
+
+impl Freeing {
+    #[inline]
+    pub(super) fn enter() -> Self {
+        Freeing(LOCAL.try_with(|l| l.freeing.replace(true)).unwrap_or(true))
+    }
+}
+
+impl Drop for Freeing {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.0 {
+            let _ = LOCAL.try_with(|l| l.freeing.set(false));
+        }
+    }
 }
 
 /// Gives a record back when dropped (after a guard's `after_unpin`, also

@@ -146,6 +146,9 @@ impl Retired {
     /// No pin can still reach the object, and its last accesses happen
     /// before this call.
     pub(super) unsafe fn free(self) {
+        // The destructors run here may write their map: not a free of
+        // theirs (`guard::frees_allowed`).
+        let _freeing = super::guard::Freeing::enter();
         match self.object {
             // SAFETY: the caller's; `ptr` and `free` were paired by
             // `table`, and `self` is consumed, so the table is freed once.
@@ -164,6 +167,8 @@ impl Retired {
     ///
     /// As for [`free`](Self::free).
     pub(super) unsafe fn free_step(&mut self, budget: usize) -> bool {
+        // As in `free`.
+        let _freeing = super::guard::Freeing::enter();
         match &self.object {
             // SAFETY: the caller's; not freed yet (`free` consumes `self`),
             // and ours alone (`&mut self`).
