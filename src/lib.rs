@@ -93,6 +93,15 @@
 //! dropped twice. An impossible capacity panics with
 //! "lfmap: capacity overflow".
 //!
+//! A value's `Drop` runs when the value is freed: for a removed or
+//! replaced value, later, inside some operation of any thread that uses
+//! the map (or the map's drop). A `Drop` that panics unwinds out of that
+//! operation, and the map stays consistent with every other value freed
+//! once; a second panic while the first unwinds (two panicking `Drop`s
+//! freed in one call, such as the map's drop) aborts the process, as it
+//! does for std's collections. A `Drop` may use the map (a write there
+//! retires what it replaces, to be freed later, never inside that `Drop`).
+//!
 //! ## Closures and reentrancy
 //!
 //! Some closures decide a write: `update` and `compute` (on
