@@ -100,7 +100,8 @@
 //! once; a second panic while the first unwinds (two panicking `Drop`s
 //! freed in one call, such as the map's drop) aborts the process, as it
 //! does for std's collections. A `Drop` may use the map (a write there
-//! retires what it replaces, to be freed later, never inside that `Drop`).
+//! retires what it replaces, to be freed later: with the default
+//! reclaimer never inside that `Drop`, so frees do not nest).
 //!
 //! ## Closures and reentrancy
 //!
