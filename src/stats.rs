@@ -430,6 +430,16 @@ impl MapCounters {
         len_of(inserted, removed)
     }
 
+    /// [`len`](Self::len), or `None` if more removals than insertions were
+    /// counted: a read racing the counts of one key's insert and removal
+    /// (briefly), or a map whose keys' hashes are not deterministic, where a
+    /// key copied twice by a `WordMap`'s migration is removed twice (for
+    /// good: the count no longer says what the tables hold).
+    pub(crate) fn len_if_consistent(&self) -> Option<usize> {
+        let (inserted, removed) = self.sums();
+        (inserted >= removed).then(|| len_of(inserted, removed))
+    }
+
     /// The map's root was replaced by an empty table of generation
     /// `generation` (a map emptied with exclusive access: `drain`, or the
     /// consuming `into_iter`). Its keys count as removed (so `len` reads 0

@@ -867,3 +867,86 @@ fn a_drop_that_writes_its_own_map_does_not_nest_frees() {
     );
     assert_eq!(MAP.len(), 1_001);
 }
+
+/// A hasher whose result changes from call to call (two hashes per key,
+/// alternating): a logic error, which may give wrong answers (a `WordMap`
+/// rehashes keys as it copies them, so a key may land twice and `len`
+/// drift), but must not hang. It did: two copiers placing one key twice
+/// left the counted removals above the counted inserts, the policy sized
+/// each resize from that count, every successor filled before its
+/// migration ended, and every thread spun in its copy (found by testing).
+/// A resize of a table found full is now at least a doubling. Four threads
+/// insert, remove, clear and shrink; a watchdog fails the test if they do
+/// not finish (they take about a second here; a livelock never does).
+#[test]
+fn a_hash_that_changes_between_calls_does_not_hang() {
+    use std::hash::Hasher;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    #[derive(Clone, Default)]
+    struct Flaky;
+    struct FlakyHasher(u64);
+    impl BuildHasher for Flaky {
+        type Hasher = FlakyHasher;
+        fn build_hasher(&self) -> FlakyHasher {
+            FlakyHasher(0)
+        }
+    }
+    impl Hasher for FlakyHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        fn finish(&self) -> u64 {
+            if CALLS.fetch_add(1, Relaxed) % 2 == 0 {
+                self.0
+            } else {
+                !self.0
+            }
+        }
+    }
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let set: lfmap::WordSet<u64, Flaky> = lfmap::WordSet::with_hasher(Flaky);
+        let map: HashMap<u64, u64, Flaky> = HashMap::with_hasher(Flaky);
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (set, map) = (&set, &map);
+                s.spawn(move || {
+                    let mut rng = Rng::new(t + 1);
+                    for _ in 0..100_000 {
+                        let x = rng.next_u64();
+                        let k = x % 5_000;
+                        if x % 11 < 4 {
+                            set.remove(&k);
+                            map.pin().remove(&k);
+                        } else {
+                            set.insert(k);
+                            map.pin().insert(k, x);
+                        }
+                        match (x >> 20) % 2_000 {
+                            0 => set.clear(),
+                            1..=3 => set.shrink_to(8),
+                            4 => map.pin().clear(),
+                            5 => map.shrink_to(8),
+                            _ => {}
+                        }
+                    }
+                });
+            }
+        });
+        // Wrong answers are allowed; a usable map is not optional.
+        set.insert(1);
+        assert!(set.iter().count() <= set.capacity() + 64);
+        let _ = done.send(());
+    });
+    // Generous: a livelock never ends, and the workload takes about a
+    // second on a quiet 2-core machine.
+    if finished.recv_timeout(Duration::from_secs(300)).is_err() {
+        panic!("four threads did not finish 100,000 operations each in 300 s: livelock");
+    }
+}

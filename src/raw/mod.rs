@@ -393,7 +393,7 @@ where
             }
             // A full lap without the key or an empty slot: the table is
             // full. Start a resize (or join the one already started).
-            self.resize.start_resize(table, guard);
+            self.resize.start_resize_full(table, guard);
         }
     }
 

@@ -514,6 +514,20 @@ impl<T: Generation> Resizer<T> {
         self.counters.len()
     }
 
+    /// The live count a resize of `table` is sized from: [`len`](Self::len),
+    /// or, where more removals than insertions were counted (a logic error
+    /// of the keys' hashes, `MapCounters::len_if_consistent`), `table`'s
+    /// claimed slots, which bound what it holds: sized from a count of 0,
+    /// each resize chose the smallest table, which its own migration's
+    /// copies overfilled, and every write paid a cascade of resizes
+    /// (found by testing: a `WordSet` under a hasher whose result changes
+    /// between calls slowed to about a thousand operations a second).
+    fn policy_len(&self, table: &T) -> usize {
+        self.counters
+            .len_if_consistent()
+            .unwrap_or_else(|| table.header().occupied.get())
+    }
+
     /// The slot count no resize goes below.
     #[inline]
     pub(crate) fn min_slots(&self) -> usize {
@@ -763,7 +777,10 @@ impl<T: Generation> Resizer<T> {
         let slots = table.header().slots();
         let sample = slots <= 1024
             || local & (policy::shrink_check_every(slots, self.counters.parties()) - 1) == 0;
-        if sample && policy::should_shrink(slots, self.min_slots(), self.len()) {
+        // No shrink on counts that have lost track of the tables
+        // (`policy_len`).
+        let len = || self.counters.len_if_consistent();
+        if sample && len().is_some_and(|len| policy::should_shrink(slots, self.min_slots(), len)) {
             self.start_resize(table, guard);
         }
     }
@@ -778,7 +795,41 @@ impl<T: Generation> Resizer<T> {
         if next_of(table, guard).is_some() {
             return;
         }
-        let slots = policy::resize_slots(table.header().slots(), self.len(), self.min_slots());
+        let slots = policy::resize_slots(
+            table.header().slots(),
+            self.policy_len(table),
+            self.min_slots(),
+        );
+        if let Err(e) = self.start_resize_to(table, slots, Origin::Policy, guard, || {}) {
+            alloc_failed(e);
+        }
+    }
+
+    /// Starts the resize that follows `table`, which a probe found full (a
+    /// whole lap without its key or an empty slot), unless one already
+    /// runs: as [`start_resize`](Self::start_resize), but at least a
+    /// doubling. The policy sizes a resize from the map's count, which
+    /// trails what a full table holds when its keys' hashes are not
+    /// deterministic (a `WordMap` rehashes keys as it copies them, so two
+    /// copiers can place one key twice, and the counted removals then
+    /// exceed the counted inserts): a successor of that size filled before
+    /// its migration ended, and so did every successor stacked after it,
+    /// and every thread spun in its copy (found by testing: a livelock).
+    /// A map whose hashes are sound reaches a full lap only when its claim
+    /// counts trail its table (they are counted in batches above 8,192
+    /// slots), where a doubling is what the count would soon have asked.
+    pub(crate) fn start_resize_full<G: ReclaimGuard>(&self, table: &T, guard: &G) {
+        if next_of(table, guard).is_some() {
+            return;
+        }
+        let h = table.header();
+        let doubled = h
+            .slots()
+            .checked_mul(2)
+            .filter(|&s| s <= policy::MAX_SLOTS)
+            .unwrap_or_else(|| policy::capacity_overflow());
+        let slots =
+            policy::resize_slots(h.slots(), self.policy_len(table), self.min_slots()).max(doubled);
         if let Err(e) = self.start_resize_to(table, slots, Origin::Policy, guard, || {}) {
             alloc_failed(e);
         }
@@ -1058,8 +1109,9 @@ impl<T: Generation> Resizer<T> {
                 self.finish(map, root, guard);
                 continue;
             }
-            let slots = policy::slots_to_fit(self.len().max(min_capacity));
-            let tombstones = root.header().occupied.get() > self.len();
+            let len = self.policy_len(root);
+            let slots = policy::slots_to_fit(len.max(min_capacity));
+            let tombstones = root.header().occupied.get() > len;
             // A prepared successor's memory goes too: the rebuild (to the
             // fit, or at the same size) retires the root, whose free frees
             // it.

@@ -300,7 +300,7 @@ impl<S: BuildHasher> RawWordMap<S> {
             }
             // A full lap without the key or an empty slot: the table is
             // full. Start a resize (or join the one already started).
-            self.resize.start_resize(table, guard);
+            self.resize.start_resize_full(table, guard);
         }
     }
 
@@ -430,7 +430,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                 }
             }
             // Full: make room in a successor and continue there.
-            self.resize.start_resize(table, guard);
+            self.resize.start_resize_full(table, guard);
             table = next_of(table, guard).expect("start_resize installs a successor");
         }
     }
