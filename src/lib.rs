@@ -110,7 +110,7 @@
 //! freed in one call, such as the map's drop) aborts the process, as it
 //! does for std's collections. A `Drop` may use the map (a write there
 //! retires what it replaces, to be freed later: with the default
-//! reclaimer never inside that `Drop`, so frees do not nest).
+//! reclaimer, frees nest at most two deep).
 //!
 //! ## Closures and reentrancy
 //!

@@ -136,7 +136,7 @@ fn insert_copy<'g, K: Eq, V, G: ReclaimGuard>(
             }
         }
         // Full: make room in a successor and continue there.
-        resize.start_resize(table, guard);
+        resize.start_resize_full(table, guard);
         table = next_of(table, guard).expect("start_resize installs a successor");
     }
 }

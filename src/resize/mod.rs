@@ -522,10 +522,18 @@ impl<T: Generation> Resizer<T> {
     /// copies overfilled, and every write paid a cascade of resizes
     /// (found by testing: a `WordSet` under a hasher whose result changes
     /// between calls slowed to about a thousand operations a second).
+    ///
+    /// Capped at half the slots, so that such a resize is a same-size
+    /// rebuild, never a growth: a map whose counts lost track would
+    /// otherwise double at every load-triggered resize, tombstones or not,
+    /// and grow without bound under churn (found by the review of the
+    /// change). It grows where a probe finds a table full
+    /// (`start_resize_full`).
     fn policy_len(&self, table: &T) -> usize {
-        self.counters
-            .len_if_consistent()
-            .unwrap_or_else(|| table.header().occupied.get())
+        self.counters.len_if_consistent().unwrap_or_else(|| {
+            let h = table.header();
+            h.occupied.get().min(h.slots() / 2)
+        })
     }
 
     /// The slot count no resize goes below.
@@ -818,6 +826,9 @@ impl<T: Generation> Resizer<T> {
     /// A map whose hashes are sound reaches a full lap only when its claim
     /// counts trail its table (they are counted in batches above 8,192
     /// slots), where a doubling is what the count would soon have asked.
+    /// (A prepared successor that the policy's own size would take serves
+    /// here too, as in `start_resize`: then a later full lap of that
+    /// table doubles.)
     pub(crate) fn start_resize_full<G: ReclaimGuard>(&self, table: &T, guard: &G) {
         if next_of(table, guard).is_some() {
             return;

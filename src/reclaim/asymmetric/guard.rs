@@ -59,6 +59,11 @@ impl Reclaim for TableReclaim {
     /// or its first step). True if either did something (not if another
     /// thread was stepping).
     fn free_step(&self) -> bool {
+        // A resize helper stepped from a destructor (or while a panic
+        // unwinds) frees nothing, as any write there (`frees_allowed`).
+        if !frees_allowed() {
+            return false;
+        }
         if self.step_draining() {
             return true;
         }
@@ -80,9 +85,10 @@ struct Local {
     /// Writes on this thread until its next step of the tables its maps
     /// free in steps ([`STEP_PERIOD`]; a countdown, as `tick`).
     writes: Cell<u32>,
-    /// Whether this thread is running retired objects' destructors
-    /// ([`Freeing`]): its writes meanwhile retire without freeing.
-    freeing: Cell<bool>,
+    /// How many [`Freeing`] scopes this thread is in (running retired
+    /// objects' destructors): from [`MAX_FREEING`] on, its writes retire
+    /// without freeing.
+    freeing: Cell<u32>,
     /// The record of the last owned guard dropped on this thread, kept
     /// (still taken) for the next owned guard pinned here: most owned
     /// guards live and die on one thread, one at a time, and then reuse a
@@ -193,13 +199,13 @@ impl Drop for Local {
 #[cfg(not(loom))]
 thread_local! {
     static LOCAL: Local = const {
-        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0), freeing: Cell::new(false), spare: Cell::new(None) }
+        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0), freeing: Cell::new(0), spare: Cell::new(None) }
     };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0), writes: Cell::new(0), freeing: Cell::new(false) };
+    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0), writes: Cell::new(0), freeing: Cell::new(0) };
 }
 
 /// How a [`TableGuard`] holds its pin.
@@ -333,38 +339,53 @@ impl Drop for TableGuard<'_> {
 /// are about to free (an unpin's tick, about one in 61; a bag with objects
 /// ready; a seal; a draining step).
 ///
-/// Nor while it already frees (a [`Freeing`] scope): a retired value's
-/// `Drop` that writes its own map retires what it replaces or removes, and
-/// a free there would run the next value's `Drop`, which writes again, and
-/// so on, one stack frame deeper each time until the queue of freeable
-/// objects ran dry (found by testing: a stack overflow after some 16,000
-/// nested `Drop`s, a map whose values' `Drop` inserts another key). The
-/// outermost free goes on with what the nested writes leave.
+/// Nor while it already frees [`MAX_FREEING`] deep (nested [`Freeing`]
+/// scopes): a retired value's `Drop` that writes its own map retires what
+/// it replaces or removes, and a free there runs the next value's `Drop`,
+/// which writes again, and so on, one stack frame deeper each time until
+/// the queue of freeable objects ran dry (found by testing: a stack
+/// overflow after some 16,000 nested `Drop`s, a map whose values' `Drop`
+/// inserts another key). A depth, not a flag: a map written only from
+/// another map's destructors must still free (with a flag it never did:
+/// found by the review of the change). The outer frees go on with what
+/// the nested writes leave. Nor on a thread whose locals are gone (its
+/// exit, in other thread-locals' destructors): no depth to count there.
 #[inline]
 pub(super) fn frees_allowed() -> bool {
-    !std::thread::panicking() && !LOCAL.try_with(|l| l.freeing.get()).unwrap_or(false)
+    !std::thread::panicking()
+        && LOCAL
+            .try_with(|l| l.freeing.get() < MAX_FREEING)
+            .unwrap_or(false)
 }
 
+/// How many frees may be under way on a thread at once: 2, a free inside
+/// a destructor that a free runs (so a map written only from another
+/// map's destructors frees), and none deeper.
+const MAX_FREEING: u32 = 2;
+
 /// Marks this thread as freeing retired objects (running their
-/// destructors) until dropped, also when a destructor panics:
-/// [`frees_allowed`] says no meanwhile. Scopes nest; the outermost clears
-/// the mark. On a thread whose locals are gone (its exit), no mark, and
-/// nothing to nest into either.
-pub(super) struct Freeing(bool);
+/// destructors) until dropped, also when a destructor panics: one level
+/// deeper for [`frees_allowed`]. On a thread whose locals are gone, no
+/// mark (frees are not allowed there anyway).
+pub(super) struct Freeing(());
 
 impl Freeing {
     #[inline]
     pub(super) fn enter() -> Self {
-        Freeing(LOCAL.try_with(|l| l.freeing.replace(true)).unwrap_or(true))
+        let _ = LOCAL.try_with(|l| l.freeing.set(l.freeing.get() + 1));
+        Freeing(())
     }
 }
 
 impl Drop for Freeing {
     #[inline]
     fn drop(&mut self) {
-        if !self.0 {
-            let _ = LOCAL.try_with(|l| l.freeing.set(false));
+        // Unwinding under loom (a model failed): leave loom's state alone
+        // (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
         }
+        let _ = LOCAL.try_with(|l| l.freeing.set(l.freeing.get().saturating_sub(1)));
     }
 }
 
