@@ -761,6 +761,21 @@ impl Scenario {
     }
 }
 
+/// What a consuming walk (`into_iter`, `drain`) of `take` pairs yielded:
+/// no key twice, each with the model's value, as many as there were (or
+/// `take`).
+fn check_yielded(pairs: &[(u16, u64)], model: &Model, keys: u16, take: usize, what: &str) {
+    let mut seen = vec![false; usize::from(keys)];
+    for &(id, v) in pairs {
+        assert!(
+            !std::mem::replace(&mut seen[usize::from(id)], true),
+            "{what} yielded {id} twice"
+        );
+        assert_eq!(model.get(&id), Some(&v), "{what} yielded {id}");
+    }
+    assert_eq!(pairs.len(), model.len().min(take), "{what} count");
+}
+
 /// Runs a scenario: `steps` yields each operation with its planned panic
 /// (always `None` outside the `panics` target). Checks the final contents,
 /// ends the map as `setup.end` says, and checks every key and value was
@@ -815,17 +830,7 @@ pub fn run<K: FKey, S: BuildHasher + Clone>(
                         .collect::<Vec<_>>()
                 });
                 match got {
-                    Some(pairs) => {
-                        let mut seen = vec![false; usize::from(keys)];
-                        for &(id, v) in &pairs {
-                            assert!(
-                                !std::mem::replace(&mut seen[usize::from(id)], true),
-                                "into_iter yielded {id} twice"
-                            );
-                            assert_eq!(model.get(&id), Some(&v), "into_iter yielded {id}");
-                        }
-                        assert_eq!(pairs.len(), model.len().min(take), "into_iter count");
-                    }
+                    Some(pairs) => check_yielded(&pairs, &model, keys, take, "into_iter"),
                     None => panics += 1,
                 }
             }
@@ -843,15 +848,7 @@ pub fn run<K: FKey, S: BuildHasher + Clone>(
                 });
                 match got {
                     Some(pairs) => {
-                        let mut seen = vec![false; usize::from(keys)];
-                        for &(id, v) in &pairs {
-                            assert!(
-                                !std::mem::replace(&mut seen[usize::from(id)], true),
-                                "drain yielded {id} twice"
-                            );
-                            assert_eq!(model.get(&id), Some(&v), "drain yielded {id}");
-                        }
-                        assert_eq!(pairs.len(), model.len().min(take), "drain count");
+                        check_yielded(&pairs, &model, keys, take, "drain");
                         assert_eq!(map.len(), 0, "len after drain");
                         assert_eq!(map.pin().iter().count(), 0, "entries after drain");
                     }
