@@ -835,10 +835,12 @@ fn exclusive_access_after_panics_in_migrations_sees_each_key_once() {
 #[test]
 fn a_drop_that_writes_its_own_map_does_not_nest_frees() {
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-    use std::sync::LazyLock;
+    use std::ptr;
+    use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 
-    static MAP: LazyLock<HashMap<u64, Writer>> = LazyLock::new(HashMap::new);
+    /// The map the values write, published while it lives (not a static:
+    /// a map never dropped is a leak to LeakSanitizer, which CI runs).
+    static MAP: AtomicPtr<HashMap<u64, Writer>> = AtomicPtr::new(ptr::null_mut());
     static DEEPEST: AtomicUsize = AtomicUsize::new(0);
     thread_local!(static DEPTH: Cell<usize> = const { Cell::new(0) });
     /// Writes another key of `MAP` when dropped, if `writes`.
@@ -848,25 +850,33 @@ fn a_drop_that_writes_its_own_map_does_not_nest_frees() {
             let depth = DEPTH.with(|d| d.get() + 1);
             DEPTH.with(|d| d.set(depth));
             DEEPEST.fetch_max(depth, Relaxed);
-            if self.0 {
-                MAP.pin().insert(u64::MAX, Writer(false));
+            let map = MAP.load(SeqCst);
+            if self.0 && !map.is_null() {
+                // SAFETY: `MAP` points at the test's map only while it is
+                // alive (set after it was made, cleared before it drops),
+                // and every `Writer` drop before the clear runs while the
+                // test holds the map.
+                unsafe { &*map }.pin().insert(u64::MAX, Writer(false));
             }
             DEPTH.with(|d| d.set(depth - 1));
         }
     }
-    std::thread::spawn(|| {
-        for i in 0..200_000u64 {
-            MAP.pin().insert(i % 1_000, Writer(true));
-        }
-    })
-    .join()
-    .unwrap();
+    let map: HashMap<u64, Writer> = HashMap::new();
+    MAP.store(ptr::from_ref(&map).cast_mut(), SeqCst);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..200_000u64 {
+                map.pin().insert(i % 1_000, Writer(true));
+            }
+        });
+    });
+    MAP.store(ptr::null_mut(), SeqCst);
     let deepest = DEEPEST.load(Relaxed);
     assert!(
         (1..=2).contains(&deepest),
         "destructors nested {deepest} deep"
     );
-    assert_eq!(MAP.len(), 1_001);
+    assert_eq!(map.len(), 1_001);
 }
 
 /// A hasher whose result changes from call to call (two hashes per key,

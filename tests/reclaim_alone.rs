@@ -135,24 +135,38 @@ fn a_word_map_iteration_that_finishes_a_resize_frees_the_old_table() {
 /// with a flag, every write of the second map came from inside a free of
 /// the first, and none of them ever freed; found by review).
 fn a_map_written_from_another_maps_destructors_frees() {
-    use std::sync::LazyLock;
-    static COUNTS: LazyLock<HashMap<u64, u64>> = LazyLock::new(HashMap::new);
+    use std::ptr;
+    use std::sync::atomic::AtomicPtr;
+
+    /// The map the values' drops write, published while it lives (not a
+    /// static: a map never dropped is a leak to LeakSanitizer).
+    static COUNTS: AtomicPtr<HashMap<u64, u64>> = AtomicPtr::new(ptr::null_mut());
     /// Counts itself in `COUNTS` (a replace: one retirement there) when
     /// dropped.
     struct Counted;
     impl Drop for Counted {
         fn drop(&mut self) {
-            COUNTS.pin().insert(0, 0);
+            let counts = COUNTS.load(SeqCst);
+            if !counts.is_null() {
+                // SAFETY: `COUNTS` points at the test's map only while it
+                // is alive (cleared before it drops, after every
+                // `Counted` was dropped).
+                unsafe { &*counts }.pin().insert(0, 0);
+            }
         }
     }
+    let counts: HashMap<u64, u64> = HashMap::new();
+    COUNTS.store(ptr::from_ref(&counts).cast_mut(), SeqCst);
     let values: HashMap<u64, Counted> = HashMap::new();
-    std::thread::spawn(move || {
-        for i in 0..200_000u64 {
-            values.pin().insert(i % 1_000, Counted);
-        }
-    })
-    .join()
-    .unwrap();
-    let pending = COUNTS.stats().pending_garbage;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..200_000u64 {
+                values.pin().insert(i % 1_000, Counted);
+            }
+        });
+    });
+    drop(values);
+    COUNTS.store(ptr::null_mut(), SeqCst);
+    let pending = counts.stats().pending_garbage;
     assert!(pending < 20_000, "{pending} retired entries never freed");
 }
