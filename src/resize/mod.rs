@@ -783,8 +783,13 @@ impl<T: Generation> Resizer<T> {
             return;
         }
         let slots = table.header().slots();
+        // Every 64th removal checks at any size; a table below 16,384 slots
+        // may want more often (`shrink_check_every`, which is 64 from there
+        // on): only those pay for working the interval out.
         let sample = slots <= 1024
-            || local & (policy::shrink_check_every(slots, self.counters.parties()) - 1) == 0;
+            || local & 63 == 0
+            || (slots < 16_384
+                && local & (policy::shrink_check_every(slots, self.counters.parties()) - 1) == 0);
         // No shrink on counts that have lost track of the tables
         // (`policy_len`).
         let len = || self.counters.len_if_consistent();
