@@ -294,6 +294,10 @@ enum Origin {
     /// ([`policy::prepared_serves`]); a fresh table faults in as the
     /// writes and copies first touch it.
     Policy,
+    /// A resize after a probe found the table full (`start_resize_full`):
+    /// as `Policy`, but only a prepared table of the very size wanted
+    /// serves.
+    FullLap,
 }
 
 /// Why a table prepares no successor (`Resizer::allocate_prepared`).
@@ -805,17 +809,7 @@ impl<T: Generation> Resizer<T> {
     /// when mostly empty); the new placement from `probe.rs`'s policy
     /// (a doubling keeps split order, anything else rehashes).
     pub(crate) fn start_resize<G: ReclaimGuard>(&self, table: &T, guard: &G) {
-        if next_of(table, guard).is_some() {
-            return;
-        }
-        let slots = policy::resize_slots(
-            table.header().slots(),
-            self.policy_len(table),
-            self.min_slots(),
-        );
-        if let Err(e) = self.start_resize_to(table, slots, Origin::Policy, guard, || {}) {
-            alloc_failed(e);
-        }
+        self.start_resize_from(table, 0, Origin::Policy, guard);
     }
 
     /// Starts the resize that follows `table`, which a probe found full (a
@@ -831,22 +825,44 @@ impl<T: Generation> Resizer<T> {
     /// A map whose hashes are sound reaches a full lap only when its claim
     /// counts trail its table (they are counted in batches above 8,192
     /// slots), where a doubling is what the count would soon have asked.
-    /// (A prepared successor that the policy's own size would take serves
-    /// here too, as in `start_resize`: then a later full lap of that
-    /// table doubles.)
+    /// Only a prepared successor of the very size wanted serves it (the
+    /// prepared doubling, if the policy asks no more): a prepared rebuild,
+    /// which [`policy::prepared_serves`] lets serve a growth that leaves
+    /// it at most 9/16 live, would give the full lap a table no larger,
+    /// or smaller, than the one that was full.
     pub(crate) fn start_resize_full<G: ReclaimGuard>(&self, table: &T, guard: &G) {
         if next_of(table, guard).is_some() {
             return;
         }
-        let h = table.header();
-        let doubled = h
+        let doubled = table
+            .header()
             .slots()
             .checked_mul(2)
             .filter(|&s| s <= policy::MAX_SLOTS)
             .unwrap_or_else(|| policy::capacity_overflow());
-        let slots =
-            policy::resize_slots(h.slots(), self.policy_len(table), self.min_slots()).max(doubled);
-        if let Err(e) = self.start_resize_to(table, slots, Origin::Policy, guard, || {}) {
+        self.start_resize_from(table, doubled, Origin::FullLap, guard);
+    }
+
+    /// The policy's resize of `table`, to at least `at_least` slots,
+    /// unless one already runs; an allocation failure panics
+    /// ([`alloc_failed`]), as a growth that `insert` needs must.
+    fn start_resize_from<G: ReclaimGuard>(
+        &self,
+        table: &T,
+        at_least: usize,
+        origin: Origin,
+        guard: &G,
+    ) {
+        if next_of(table, guard).is_some() {
+            return;
+        }
+        let slots = policy::resize_slots(
+            table.header().slots(),
+            self.policy_len(table),
+            self.min_slots(),
+        )
+        .max(at_least);
+        if let Err(e) = self.start_resize_to(table, slots, origin, guard, || {}) {
             alloc_failed(e);
         }
     }
@@ -1807,6 +1823,49 @@ mod tests {
             k += 1;
             assert_eq!(map.stats().resizes, resizes, "resized unprepared");
         }
+    }
+
+    /// A full lap's resize at least doubles even where the table has a
+    /// same-size rebuild prepared, which a growth from the policy may take
+    /// (`policy::prepared_serves`): a map grown to 9,600 keys (16,384
+    /// slots, not yet 5/8 claimed) that then churns at 5,600 live prepares
+    /// a rebuild (of 13,328 slots), and a probe that finds the table full
+    /// gets a fresh table of 32,768 slots instead.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_full_lap_doubles_past_a_prepared_rebuild() {
+        let map = WordMap::<u64, u64>::new();
+        for k in 0..9_600u64 {
+            map.insert(k, k);
+        }
+        assert!(!root_prepared(&map));
+        for k in 0..4_000u64 {
+            map.remove(&k);
+        }
+        let mut k = 9_600u64;
+        while !root_prepared(&map) {
+            map.insert(k, k);
+            map.remove(&(k - 5_600));
+            k += 1;
+            assert!(k < 20_000, "no rebuild prepared");
+        }
+        let guard = map.raw().pin();
+        let resizer = map.raw().resizer();
+        let root = resizer.root(&guard);
+        assert_eq!(root.header().slots(), 16_384);
+        let prepared = root.header().prepared.load(Relaxed);
+        // SAFETY: set once, freed with `root`, which `guard` protects.
+        let prepared_slots = unsafe { &*prepared }.header().slots();
+        assert!(prepared_slots < 16_384, "a rebuild: {prepared_slots}");
+        resizer.start_resize_full(root, &guard);
+        let next = next_of(root, &guard).expect("a resize started");
+        assert!(!std::ptr::eq(next, prepared), "the prepared rebuild served");
+        assert_eq!(next.header().slots(), 32_768);
+        drop(guard);
+        for j in k - 5_600..k {
+            assert_eq!(map.get(&j), Some(j));
+        }
+        assert_eq!(map.len(), 5_600);
     }
 
     /// `shrink_to_fit` on a map that stopped growing past 5/8 gives its
