@@ -75,6 +75,9 @@ macro_rules! delegate_guard {
             fn before_write(&self) {
                 self.0.before_write()
             }
+            fn flush(&self) {
+                self.0.flush()
+            }
         }
 
         impl fmt::Debug for $guard<'_> {

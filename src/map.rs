@@ -60,6 +60,9 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// `Drop` later, a few at a time, inside some thread's later operation on
 /// the map (any thread's, not necessarily the remover's), or when the map
 /// drops: a `Drop` that takes a lock held around map calls can deadlock.
+/// Each thread hands what it retires over in batches, so its last few
+/// removals wait for its later writes; [`HashMapRef::flush`] hands them
+/// over at once.
 ///
 /// Not async-signal-safe: do not use a map from a signal handler (a pin
 /// interrupted before it is announced leaves the handler's reads
@@ -1086,6 +1089,40 @@ where
         self.len() == 0
     }
 
+    /// Hands what this handle's thread removed or replaced in this map, and
+    /// the reclaimer still holds back, over to be freed now rather than
+    /// once more of it has piled up.
+    ///
+    /// A removed or replaced entry's `Drop` runs once no pinned handle can
+    /// still see it, but each thread first gathers what it retires in a
+    /// batch (64 entries with the default reclaimer; the `seize` and
+    /// `crossbeam-epoch` backends have their own), so the last few that a
+    /// thread removed wait for its later writes. After `flush` they wait
+    /// only for the pins that may still see them, this handle's included:
+    /// they are freed inside a later operation on the map, of any thread,
+    /// once those pins are gone (or when the map drops). For a value whose
+    /// `Drop` matters soon (a file, a connection, a channel's sender).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let map = lfmap::HashMap::new();
+    /// let shared = Arc::new(());
+    /// map.pin().insert(1, Arc::clone(&shared));
+    /// let m = map.pin();
+    /// m.remove(&1);
+    /// m.flush();
+    /// drop(m);
+    /// // Freed inside later operations, once no pin can see it.
+    /// while Arc::strong_count(&shared) > 1 {
+    ///     drop(map.pin());
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// ```
+    pub fn flush(&self) {
+        self.guard.flush();
+    }
+
     /// [`HashMap::capacity`], through this handle's pin.
     ///
     /// ```
@@ -1194,7 +1231,7 @@ where
                     _ => Action::Keep,
                 };
                 self.raw()
-                    .write_in_sweep(e.hash, &e.key, decide, &self.guard);
+                    .write_in_sweep(e.hash(), &e.key, decide, &self.guard);
             }
         }
         // The sweep removed keys in slot order without shrinking on the way;

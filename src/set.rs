@@ -432,6 +432,21 @@ where
         self.map.is_empty()
     }
 
+    /// Hands what this handle's thread removed or replaced in this set
+    /// over to be freed as soon as no pinned handle can see it
+    /// ([`HashMapRef::flush`]).
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.insert(String::from("a"));
+    /// s.remove("a");
+    /// s.flush();
+    /// ```
+    pub fn flush(&self) {
+        self.map.flush();
+    }
+
     /// Removes every element present when the call starts. Not atomic:
     /// elements inserted meanwhile may remain (see
     /// [`HashMapRef::clear`]).

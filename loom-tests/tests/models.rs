@@ -674,3 +674,53 @@ fn get_after_two_range_promotion() {
         assert!(s.resizes_finished == 1 && s.slots == 16, "{s:?}");
     });
 }
+
+/// 18. a removal racing a re-insert of its key: the removal leaves a keyed
+/// tombstone and retires only the value's drop; the re-insert either
+/// replaces the value first (the removal then removes the new one, whose
+/// tombstone its table frees with it) or revives the tombstone, retiring
+/// the old entry, whose key and block go once both that free and the
+/// value's drop have run, in either order (`raw/slot.rs`, `Meta`). The
+/// remover reads the value before removing it and checks it after: its
+/// own pin keeps it alive. Every value is dropped exactly once (a second
+/// drop panics in `Tracked::drop`).
+#[test]
+fn remove_racing_revive() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    model(|| {
+        DROPS.store(0, SeqCst);
+        let map: Arc<HashMap<u64, Tracked, Fixed>> = Arc::new(HashMap::with_hasher(Fixed));
+        map.pin().insert(1, Tracked::new(10, &DROPS));
+        let (m1, m2) = (map.clone(), map.clone());
+        let (removed, replaced) = race(
+            move || {
+                let m = m1.pin();
+                let removed = m.remove(&1).map(|v| {
+                    thread::yield_now();
+                    assert!(
+                        v.alive,
+                        "a removed value was dropped under its remover's pin"
+                    );
+                    assert_eq!(v.read(), v.value);
+                    v.value
+                });
+                removed
+            },
+            move || {
+                m2.pin()
+                    .insert(1, Tracked::new(11, &DROPS))
+                    .map(|v| v.value)
+            },
+        );
+        let now = map.pin().get(&1).map(|v| v.value);
+        match (removed, replaced, now) {
+            // The removal first, then the re-insert revived the tombstone.
+            (Some(10), None, Some(11)) => {}
+            // The re-insert replaced 10, and the removal took 11.
+            (Some(11), Some(10), None) => {}
+            other => panic!("not a linearizable outcome: {other:?}"),
+        }
+        drop(map);
+        assert_eq!(DROPS.load(SeqCst), 2);
+    });
+}

@@ -64,7 +64,7 @@ pub(super) fn seal_key<K, V, Q, G>(
         if w.tag() != tag {
             continue;
         }
-        if e.hash == hash && e.key.borrow() == key {
+        if e.hash() == hash && e.key.borrow() == key {
             let w = table.slots.freeze(i, guard);
             copy_slot(resize, table, i, w, next, guard);
             return;
@@ -107,7 +107,7 @@ fn insert_copy<'g, K: Eq, V, G: ReclaimGuard>(
     let word = Fresh::moved(from);
     let tag = from.tag();
     'tables: loop {
-        for i in table.placement().probe(e.hash) {
+        for i in table.placement().probe(e.hash()) {
             let mut w = table.slots.load(i, guard);
             if w.is_unclaimed() {
                 match table.slots.claim(i, &word, guard) {
@@ -131,7 +131,7 @@ fn insert_copy<'g, K: Eq, V, G: ReclaimGuard>(
             if std::ptr::eq(other, e) {
                 return; // copied by another helper
             }
-            if other.hash == e.hash && other.key == e.key {
+            if other.hash() == e.hash() && other.key == e.key {
                 return; // the key is here already, possibly newer
             }
         }

@@ -15,7 +15,7 @@ use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use self::slot::{tag_of, Entry, Held, Pending, Word};
+use self::slot::{tag_of, Entry, Held, Pending, RemovedValue, Word};
 use self::table::Table;
 use crate::reclaim::{Reclaim, ReclaimGuard, Reclaimer, Retire};
 use crate::resize::assist::{Assist, Work};
@@ -115,7 +115,7 @@ impl<K, V, S> RawMap<K, V, S> {
         for i in 0..root.len() {
             let w = root.slots.load(i, &guard);
             let live = match w.view() {
-                Held::Live(e) if !w.copied() => Some(root.placement().probe_length(e.hash, i)),
+                Held::Live(e) if !w.copied() => Some(root.placement().probe_length(e.hash(), i)),
                 _ => None,
             };
             scan.slot(!w.is_vacant(), live);
@@ -129,9 +129,12 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
+    /// The key's hash, with the bits an entry keeps its reclamation state
+    /// in cleared (`slot::HASH_MASK`): every hash the map computes or
+    /// stores is one of these.
     #[inline]
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
-        self.hasher.hash_one(key)
+        self.hasher.hash_one(key) & slot::HASH_MASK
     }
 
     /// Looks `key` up, starting at the root.
@@ -194,7 +197,7 @@ where
     where
         F: FnMut(Option<&'g Entry<K, V>>) -> Action,
     {
-        let hash = entry.entry().hash;
+        let hash = entry.entry().hash();
         // SAFETY: the key lives in `entry`'s allocation, which from here on
         // is only ever moved between `pending` and the table, never freed,
         // until this call returns: `decide` below cannot reach `pending`, and
@@ -359,6 +362,7 @@ where
                             }
                             match table.slots.delete(i, w) {
                                 Ok(()) => {
+                                    self.retire_removed(w, guard);
                                     table.note_tombstone();
                                     self.resize.after_remove(table, shrink, guard);
                                     return Written {
@@ -426,6 +430,28 @@ where
         #[cfg(not(lfmap_mutation = "free_early"))]
         unsafe {
             guard.retire(entry)
+        };
+    }
+
+    /// Retires the drop of the value of `removed`, a live word whose entry
+    /// a successful delete CAS just made a keyed tombstone. The entry
+    /// stays with the slot, for its key; its value is dropped once every
+    /// reader that could still see it live has left (`slot::Meta` says how
+    /// that drop and the entry's owner share the entry).
+    fn retire_removed<G: ReclaimGuard>(&self, removed: Word<'_, K, V>, guard: &G) {
+        let entry = removed.entry().expect("a deleted word held an entry");
+        entry.mark_removed();
+        // SAFETY: our CAS unlinked the value (no slot holds the entry live
+        // any more, and no older table can lead a read to it live: a
+        // writer seals the key in every older table before it writes, and
+        // a sealed slot that is copied sends readers here), and a removal
+        // happens once per entry: the value's drop is retired once.
+        unsafe {
+            guard.retire(
+                std::ptr::from_ref(entry)
+                    .cast_mut()
+                    .cast::<RemovedValue<K, V>>(),
+            )
         };
     }
 }
@@ -659,6 +685,8 @@ impl ReclaimGuard for NoPin {
     }
 
     fn before_write(&self) {}
+
+    fn flush(&self) {}
 }
 
 impl<K: Eq, V, S> RawMap<K, V, S> {

@@ -370,7 +370,7 @@ pub(crate) fn alloc_with<T>(value: T) -> *mut T {
 /// `ptr` came from [`alloc_with::<T>`], its value is no longer used, and
 /// the block is given back once.
 #[inline]
-unsafe fn release<T>(ptr: *mut T) {
+pub(crate) unsafe fn release<T>(ptr: *mut T) {
     let Some(class) = class_of::<T>() else {
         // SAFETY: `alloc_with` made this block with `Box::new` (a bypassing
         // type); `MaybeUninit` frees it without dropping the value again.

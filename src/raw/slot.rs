@@ -138,17 +138,229 @@ pub(crate) fn tag_of(hash: u64) -> usize {
 #[repr(C, align(8))]
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
+    /// Dropped by whoever frees the entry, or, once the key is removed,
+    /// by the removal's [`RemovedValue`] (see [`Meta`]): never through a
+    /// `drop_in_place` of the whole published entry.
     pub(crate) value: V,
     /// The key's full hash, stored so that helpers and migrations never call
-    /// the user's `Hash` (which may be slow or panic).
-    pub(crate) hash: u64,
+    /// the user's `Hash` (which may be slow or panic), and the entry's
+    /// reclamation state.
+    meta: Meta,
+}
+
+impl<K, V> Entry<K, V> {
+    /// The key's full hash (as [`RawMap::hash`](super::RawMap::hash)
+    /// computes it: its top [`STATE_BITS`] bits are clear).
+    #[inline]
+    pub(crate) fn hash(&self) -> u64 {
+        self.meta.hash()
+    }
+
+    /// Marks the entry removed: its value's drop is pending
+    /// ([`RemovedValue`]). Called once, by the writer whose CAS deleted
+    /// it, before it retires that drop.
+    pub(crate) fn mark_removed(&self) {
+        self.meta.mark_removed();
+    }
+}
+
+/// The top bits of a stored hash, which hold an entry's reclamation state
+/// instead ([`Meta`]); `RawMap::hash` clears them in every hash it
+/// computes, so a stored hash and a computed one compare equal, and both
+/// place a key alike. The top bits, not the low ones: the tag takes the
+/// low bits, and an identity hash of small integers has its top bits
+/// clear anyway.
+pub(crate) const STATE_BITS: u32 = 3;
+
+/// The hash bits of a stored hash word.
+pub(crate) const HASH_MASK: u64 = u64::MAX >> STATE_BITS;
+
+/// A removal scheduled the value's drop ([`RemovedValue`]), which has not
+/// run yet: the entry is the removal's to free.
+const VALUE_PENDING: u64 = 1 << 63;
+/// The removal's drop of the value has run.
+const VALUE_GONE: u64 = 1 << 62;
+/// The entry's owner (the table that holds it, a writer that revived its
+/// tombstone) let go of it.
+const RELEASED: u64 = 1 << 61;
+
+/// An entry's hash and reclamation state.
+///
+/// A removal leaves the entry in its slot as a keyed tombstone, which the
+/// table owns until it is freed (a migration leaves tombstones behind), or
+/// a writer that revives the slot retires; readers of the slot compare its
+/// key until then. Its value is another matter: nothing reads the value of
+/// a removed entry once the readers that saw it live are gone, so the
+/// removal retires the value's drop at once ([`RemovedValue`]). Two frees
+/// then race for one entry: the value's drop (after the removal's grace
+/// period) and the owner's free of the rest (after its own). Whichever
+/// comes second frees the entry's block:
+///
+/// * the removal sets `VALUE_PENDING` (Relaxed: no other thread writes the
+///   state before the remover unpins, and both frees wait for that);
+/// * the value's drop runs, then flips `VALUE_PENDING` to `VALUE_GONE` and,
+///   if `RELEASED` was set, frees the key and the block;
+/// * the owner's free sets `RELEASED` and, if `VALUE_PENDING` was clear,
+///   frees the key, the value unless `VALUE_GONE`, and the block.
+///
+/// Both read-modify-writes are `AcqRel`, on one location, so exactly one
+/// sees the other's bit, and whatever the first did to the entry (the
+/// value's drop) happens-before the second's free. An entry never removed
+/// has no state: its owner's free frees it whole, as before.
+///
+/// Outside loom the state sits in the top bits of the stored hash
+/// (`STATE_BITS`): an entry stays key, value and hash. Loom has no way to
+/// leave the hash loads out of its models, so there the state is an atomic
+/// of its own beside a plain hash.
+#[cfg(not(loom))]
+struct Meta(std::sync::atomic::AtomicU64);
+
+#[cfg(loom)]
+struct Meta {
+    hash: u64,
+    state: crate::sync::AtomicU64,
+}
+
+impl Meta {
+    fn new(hash: u64) -> Meta {
+        debug_assert_eq!(hash & !HASH_MASK, 0, "a hash with state bits set");
+        #[cfg(not(loom))]
+        return Meta(std::sync::atomic::AtomicU64::new(hash & HASH_MASK));
+        #[cfg(loom)]
+        return Meta {
+            hash: hash & HASH_MASK,
+            state: crate::sync::AtomicU64::new(0),
+        };
+    }
+
+    #[inline]
+    fn hash(&self) -> u64 {
+        // Relaxed: the hash bits never change after the entry is built,
+        // and the Acquire load of the word that led here (or the entry's
+        // construction on this thread) orders them before this load.
+        #[cfg(not(loom))]
+        return self.0.load(Relaxed) & HASH_MASK;
+        #[cfg(loom)]
+        return self.hash;
+    }
+
+    /// The removal's mark, made once, by the writer whose CAS deleted the
+    /// entry, while it is still pinned.
+    fn mark_removed(&self) {
+        // Relaxed: no other thread writes the state until both frees run,
+        // and each runs after the remover's unpin, which the reclaimer
+        // orders before it (that is its grace period); readers of the
+        // hash bits read them unchanged.
+        #[cfg(not(loom))]
+        self.0.fetch_or(VALUE_PENDING, Relaxed);
+        #[cfg(loom)]
+        self.state.fetch_or(VALUE_PENDING, Relaxed);
+    }
+
+    /// The value's drop has run: flips `VALUE_PENDING` to `VALUE_GONE`,
+    /// returning the state before.
+    fn value_dropped(&self) -> u64 {
+        // AcqRel: Release orders the value's drop before the owner's free
+        // of the block (if the owner comes second); Acquire orders the
+        // owner's last use before our free (if we do).
+        #[cfg(not(loom))]
+        return self.0.fetch_xor(VALUE_PENDING | VALUE_GONE, AcqRel);
+        #[cfg(loom)]
+        return self.state.fetch_xor(VALUE_PENDING | VALUE_GONE, AcqRel);
+    }
+
+    /// The owner lets go: sets `RELEASED`, returning the state before.
+    fn release(&self) -> u64 {
+        // AcqRel: as in `value_dropped`, the other side of the pair.
+        #[cfg(not(loom))]
+        return self.0.fetch_or(RELEASED, AcqRel);
+        #[cfg(loom)]
+        return self.state.fetch_or(RELEASED, AcqRel);
+    }
 }
 
 impl<K, V> Retire for Entry<K, V> {
+    /// The owner's free ([`Meta`]): the whole entry, or, for a removed
+    /// one, the key and the block once the value's drop has run (else
+    /// that drop frees them).
     unsafe fn free(ptr: *mut Self) {
-        // SAFETY: entries are allocated by `pool::alloc_with` (`Pending::new`)
-        // and the caller guarantees this is the only free.
-        unsafe { pool::free(ptr) };
+        // SAFETY: the caller's: retired (or owned) once, unreachable.
+        let before = unsafe { &(*ptr).meta }.release();
+        if before & VALUE_PENDING != 0 {
+            return;
+        }
+        // Mutation for checking loom model 18 and the drop tests
+        // (docs/verification.md): the owner drops the value even after the
+        // removal's drop of it has run.
+        let value = cfg!(lfmap_mutation = "owner_drops_gone_value") || before & VALUE_GONE == 0;
+        // SAFETY: the entry is ours alone now: no drop of its value is
+        // pending, and it came from `pool::alloc_with`.
+        unsafe { free_rest(ptr, value) };
+    }
+}
+
+/// Drops the key of `ptr`, and its value if `value`, then gives the block
+/// back; each step also runs while an earlier one's panic unwinds, as a
+/// struct's fields drop.
+///
+/// # Safety
+///
+/// `ptr` came from `pool::alloc_with`, nobody else uses it, and its value
+/// is live exactly if `value`.
+unsafe fn free_rest<K, V>(ptr: *mut Entry<K, V>, value: bool) {
+    /// The value (if live) and the block, after the key.
+    struct Rest<K, V>(*mut Entry<K, V>, bool);
+    impl<K, V> Drop for Rest<K, V> {
+        fn drop(&mut self) {
+            /// The block, last.
+            struct Block<K, V>(*mut Entry<K, V>);
+            impl<K, V> Drop for Block<K, V> {
+                fn drop(&mut self) {
+                    // SAFETY: `free_rest`'s caller: from `alloc_with`, its
+                    // key and value dropped, given back once.
+                    unsafe { pool::release(self.0) };
+                }
+            }
+            let block = Block(self.0);
+            if self.1 {
+                // SAFETY: `free_rest`'s caller: the value is live, ours.
+                unsafe { std::ptr::drop_in_place(std::ptr::addr_of_mut!((*block.0).value)) };
+            }
+        }
+    }
+    let rest = Rest(ptr, value);
+    // SAFETY: the caller's: the key is live and ours alone.
+    unsafe { std::ptr::drop_in_place(std::ptr::addr_of_mut!((*rest.0).key)) };
+}
+
+/// A removed entry, retired as the drop of its value ([`Meta`]): the same
+/// address as the entry, which stays in its slot as a tombstone.
+#[repr(transparent)]
+pub(crate) struct RemovedValue<K, V>(Entry<K, V>);
+
+impl<K, V> Retire for RemovedValue<K, V> {
+    /// Drops the value; frees the rest if the owner let go first.
+    unsafe fn free(ptr: *mut Self) {
+        /// Marks the value gone, also while its drop's panic unwinds.
+        struct Gone<K, V>(*mut Entry<K, V>);
+        impl<K, V> Drop for Gone<K, V> {
+            fn drop(&mut self) {
+                // SAFETY: the block stays ours until we or the owner free
+                // it, and the owner frees it only after seeing our flip.
+                let before = unsafe { &(*self.0).meta }.value_dropped();
+                debug_assert_ne!(before & VALUE_PENDING, 0, "no drop was pending");
+                if before & RELEASED != 0 {
+                    // SAFETY: the owner let go (it saw `VALUE_PENDING`
+                    // and left the rest to us); the value is gone.
+                    unsafe { free_rest(self.0, false) };
+                }
+            }
+        }
+        let gone = Gone(ptr.cast::<Entry<K, V>>());
+        // SAFETY: retired once, by the removal (`RawMap::retire_removed`),
+        // after every reader that could reach the value live left: only
+        // the key of a tombstone is read from then on.
+        unsafe { std::ptr::drop_in_place(std::ptr::addr_of_mut!((*gone.0).value)) };
     }
 }
 
@@ -159,7 +371,11 @@ pub(crate) struct Pending<K, V>(*mut Entry<K, V>);
 
 impl<K, V> Pending<K, V> {
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
-        let ptr = pool::alloc_with(Entry { hash, key, value });
+        let ptr = pool::alloc_with(Entry {
+            key,
+            value,
+            meta: Meta::new(hash),
+        });
         if ptr.addr() & HIGH_BITS != 0 {
             // An address with any of its top 8 bits set (above 2^56, or a
             // pointer tagged in its top byte). Report it, never corrupt.
@@ -172,7 +388,7 @@ impl<K, V> Pending<K, V> {
     /// hash.
     #[inline]
     fn fresh(&self) -> Fresh<K, V> {
-        Fresh(self.0.map_addr(|a| a | tag_of(self.entry().hash)))
+        Fresh(self.0.map_addr(|a| a | tag_of(self.entry().hash())))
     }
 
     /// The entry, for as long as this `Pending` is borrowed.
@@ -368,7 +584,7 @@ impl<K, V> fmt::Debug for Word<'_, K, V> {
 impl<K, V> fmt::Debug for Entry<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entry")
-            .field("hash", &format_args!("{:#018x}", self.hash))
+            .field("hash", &format_args!("{:#018x}", self.hash()))
             .finish_non_exhaustive()
     }
 }
@@ -609,7 +825,7 @@ impl<K, V> Slots<K, V> {
                 .load(Relaxed)
                 .map_addr(|a| a & !(FLAGS | HIGH_BITS));
             // The line holding the stored hash, which the copy reads.
-            let hash = std::mem::offset_of!(Entry<K, V>, hash);
+            let hash = std::mem::offset_of!(Entry<K, V>, meta);
             crate::resize::memory::prefetch(entry.cast::<u8>().wrapping_add(hash));
         }
         #[cfg(loom)]
@@ -752,7 +968,7 @@ mod tests {
         let e = slots
             .claim_pending(3, Pending::new(0x55, 7, 70), &g)
             .unwrap();
-        assert_eq!((e.key, e.value, e.hash), (7, 70, 0x55));
+        assert_eq!((e.key, e.value, e.hash()), (7, 70, 0x55));
         let live = slots.load(3, &g);
         assert!(matches!(live.view(), Held::Live(x) if std::ptr::eq(x, e)));
         assert_eq!(live.tag(), tag_of(0x55));

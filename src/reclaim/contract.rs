@@ -116,6 +116,13 @@ pub trait ReclaimGuard {
     /// forward it.
     fn before_write(&self);
 
+    /// Hands what this guard's party retired in this map, and the backend
+    /// still holds back until more arrives (a thread-local bag or batch),
+    /// to the reclaimer now: it is then freed as soon as no pin can hold
+    /// it, inside a later operation (not this one, whose own pin still
+    /// can). Required, not defaulted, for the reason `before_write` is.
+    fn flush(&self);
+
     /// The index of a record held by this guard's party alone while the
     /// guard lives (`stats.rs`: per-party counters), or `None` (counts then
     /// go to a shared cell). The asymmetric backend's guards give the

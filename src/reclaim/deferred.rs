@@ -83,6 +83,9 @@ impl ReclaimGuard for DeferredGuard<'_> {
     #[inline]
     fn before_write(&self) {}
 
+    /// Nothing: this backend frees everything when the map drops.
+    fn flush(&self) {}
+
     fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
         // Acquire: pairs with the Release CAS that published the object.
         ptr.load(Ordering::Acquire)

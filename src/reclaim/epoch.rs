@@ -96,6 +96,10 @@ impl ReclaimGuard for EpochGuard<'_> {
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
         // SAFETY: as for `retire`.
         unsafe { self.retire(ptr) };
+        self.flush();
+    }
+
+    fn flush(&self) {
         // Move the thread-local bag to the global queue, where any thread's
         // next pin can collect it once the epoch has advanced.
         self.guard.flush();
@@ -138,5 +142,9 @@ impl ReclaimGuard for EpochOwnedGuard<'_> {
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
         // SAFETY: the caller's obligations are `retire_now`'s.
         unsafe { self.0.retire_now(ptr) }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
     }
 }

@@ -154,12 +154,16 @@ impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
         // SAFETY: as for `retire`.
         unsafe { self.retire(ptr) };
+        self.flush();
+    }
+
+    fn flush(&self) {
         // seize hands a thread's batch to the reclaimer only once it holds
         // at least one entry per thread that is active at that moment, and a
         // batch left behind by a thread that exits waits for a new thread to
-        // take its slot. A table is large and retired once per resize, so pad
-        // the batch with no-op entries and flush it now: then it is freed as
-        // soon as the threads active now have left. The padding is a few
+        // take its slot. So pad the batch with no-op entries and flush it
+        // now: then it is freed as soon as the threads active now have left
+        // (a table, retired once per resize, always goes this way). The padding is a few
         // hundred cheap pushes per resize.
         let _scope = Scope::enter(self.pending);
         for _ in 0..padding() {

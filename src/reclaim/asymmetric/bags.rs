@@ -237,6 +237,27 @@ impl Bag {
         batch
     }
 
+    /// Empties the bag, however few objects it holds, and returns them
+    /// sealed; `None` if it holds none.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    pub(super) unsafe fn take_unsealed(&self) -> Option<Batch> {
+        // SAFETY: the caller holds the record (as in `push`).
+        let items = unsafe { &mut *self.items.get() };
+        if items.is_empty() {
+            return None;
+        }
+        // SAFETY: as above.
+        let fresh =
+            unsafe { (*self.spares.get()).pop() }.unwrap_or_else(|| Vec::with_capacity(BATCH));
+        let batch = Batch(std::mem::replace(items, fresh));
+        // SAFETY: as above.
+        unsafe { self.update_len() };
+        Some(batch)
+    }
+
     /// Stores the gauge.
     ///
     /// # Safety

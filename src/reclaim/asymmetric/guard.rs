@@ -431,6 +431,11 @@ impl ReclaimGuard for TableGuard<'_> {
         self.owner.before_write();
     }
 
+    fn flush(&self) {
+        // SAFETY: this guard's record is held by this thread.
+        unsafe { self.owner.flush_in(self.record) }
+    }
+
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
         self.retired.set(true);
         // SAFETY: the caller's obligations are `retire_now`'s.
@@ -518,6 +523,11 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
     #[inline]
     fn before_write(&self) {
         self.owner.before_write();
+    }
+
+    fn flush(&self) {
+        // SAFETY: the record is this guard's alone.
+        unsafe { self.owner.flush_in(self.record) }
     }
 
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {

@@ -334,6 +334,23 @@ impl TableReclaim {
         }
     }
 
+    /// Seals `record`'s bag in this map now, whatever it holds
+    /// (`ReclaimGuard::flush`), as a full bag is sealed.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `record`.
+    unsafe fn flush_in(&self, record: &Record) {
+        let bag = self.bags.get(record.index);
+        // SAFETY: the caller holds `record`; every object in the bag was
+        // retired once and unlinked before its push (`retire_in`).
+        unsafe {
+            if let Some(batch) = bag.take_unsealed() {
+                self.seal(batch, bag);
+            }
+        }
+    }
+
     /// Queues a sealed batch, unstamped, and scans; what the scan finds
     /// freeable goes to `bag`, to be freed a few objects per later
     /// retirement.
