@@ -118,7 +118,11 @@ impl<K, V> HashMap<K, V> {
     /// # Panics
     ///
     /// Panics with "lfmap: capacity overflow" if the table this needs would
-    /// not fit in the address space.
+    /// not fit in the address space; a table that fits but cannot be had
+    /// from the system ends the process as an allocation failure does in
+    /// std ([`handle_alloc_error`](std::alloc::handle_alloc_error)).
+    /// [`try_reserve`](HashMap::try_reserve) on a new map returns both as
+    /// errors.
     ///
     /// ```
     /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(1000);
@@ -292,8 +296,12 @@ impl<K, V, S> HashMap<K, V, S> {
 impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// How many entries the map holds before its table must grow: the
     /// current (or, during a resize, the new) table's load limit, 3/4 of
-    /// its slots. Removed keys keep their slots until the next resize, so
-    /// after many removals fewer new keys than `capacity() - len()` may fit.
+    /// its slots, or `len()` if that is more (a large table may hold a
+    /// few entries past its limit before its growth starts). Removed keys
+    /// keep their slots until the next resize, so after many removals
+    /// fewer new keys than `capacity() - len()` may fit. Never 0: a map
+    /// always has a table, of 16 slots at least, so `new()` and
+    /// `with_capacity(0)` report 12 where std reports 0.
     ///
     /// ```
     /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(1000);
@@ -1396,9 +1404,16 @@ impl<K, V, G> Clone for Iter<'_, K, V, G> {
     }
 }
 
-impl<K, V, G> fmt::Debug for Iter<'_, K, V, G> {
+/// The pairs the walk has left to yield, as std's iterators print (a walk
+/// of the rest of the table, on a clone).
+impl<K, V, G> fmt::Debug for Iter<'_, K, V, G>
+where
+    K: Hash + Eq + fmt::Debug,
+    V: fmt::Debug,
+    G: ReclaimGuard,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.raw.fmt(f)
+        f.debug_list().entries(self.clone()).finish()
     }
 }
 
@@ -1442,9 +1457,10 @@ impl<K, V, G> Clone for Keys<'_, K, V, G> {
     }
 }
 
-impl<K, V, G> fmt::Debug for Keys<'_, K, V, G> {
+/// The keys left to yield (as [`Iter`]'s `Debug`).
+impl<K: Hash + Eq + fmt::Debug, V, G: ReclaimGuard> fmt::Debug for Keys<'_, K, V, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Keys").field(&self.iter).finish()
+        f.debug_list().entries(self.clone()).finish()
     }
 }
 
@@ -1486,9 +1502,10 @@ impl<K, V, G> Clone for Values<'_, K, V, G> {
     }
 }
 
-impl<K, V, G> fmt::Debug for Values<'_, K, V, G> {
+/// The values left to yield (as [`Iter`]'s `Debug`).
+impl<K: Hash + Eq, V: fmt::Debug, G: ReclaimGuard> fmt::Debug for Values<'_, K, V, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Values").field(&self.iter).finish()
+        f.debug_list().entries(self.clone()).finish()
     }
 }
 

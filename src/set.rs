@@ -735,9 +735,11 @@ impl<T, G> Clone for SetIter<'_, T, G> {
     }
 }
 
-impl<T, G> fmt::Debug for SetIter<'_, T, G> {
+/// The elements left to yield, as std's iterators print (a walk of the
+/// rest of the table, on a clone).
+impl<T: Hash + Eq + fmt::Debug, G: ReclaimGuard> fmt::Debug for SetIter<'_, T, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SetIter").field(&self.keys).finish()
+        f.debug_list().entries(self.clone()).finish()
     }
 }
 

@@ -227,3 +227,24 @@ fn metrics_count_a_known_sequence_exactly() {
     );
     assert_eq!(map.stats().removes, 2);
 }
+
+/// Iterators print what they have left to yield, as std's do (a port of
+/// hashbrown's `test_iter_debug_format` found their internal state
+/// printed instead).
+#[test]
+fn iterators_debug_as_their_rest() {
+    let map = lfmap::HashMap::new();
+    let m = map.pin();
+    m.insert(1, 2);
+    assert_eq!(format!("{:?}", m.iter()), "[(1, 2)]");
+    assert_eq!(format!("{:?}", m.keys()), "[1]");
+    assert_eq!(format!("{:?}", m.values()), "[2]");
+    let mut iter = m.iter();
+    assert!(iter.next().is_some());
+    assert_eq!(format!("{iter:?}"), "[]");
+    assert!(iter.next().is_none(), "printing consumed nothing");
+    let set = lfmap::HashSet::new();
+    let s = set.pin();
+    s.insert("a");
+    assert_eq!(format!("{:?}", s.iter()), r#"["a"]"#);
+}

@@ -692,7 +692,7 @@ impl ReclaimGuard for NoPin {
 impl<K: Eq, V, S> RawMap<K, V, S> {
     /// Keys the newest table holds before it must grow.
     pub(crate) fn capacity<G: ReclaimGuard>(&self, guard: &G) -> usize {
-        self.resize.capacity(guard)
+        self.resize.reported_capacity(guard)
     }
 
     /// Makes room for `additional` more keys (`Resizer::reserve`).

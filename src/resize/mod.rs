@@ -959,6 +959,16 @@ impl<T: Generation> Resizer<T> {
         policy::capacity(self.newest(guard).len())
     }
 
+    /// The capacity the maps report: [`capacity`](Self::capacity), or the
+    /// count if that is more. Above 8,192 slots claims are counted in
+    /// batches (`policy.rs`), so a table may hold a few keys past its load
+    /// limit before a write sees the count that starts its growth; it does
+    /// hold them, and `capacity() >= len()` holds as in std (a port of
+    /// hashbrown's tests found `capacity() - len()` underflowing).
+    pub(crate) fn reported_capacity<G: ReclaimGuard>(&self, guard: &G) -> usize {
+        self.capacity(guard).max(self.len())
+    }
+
     /// Makes room for `additional` more keys than the map holds now: if the
     /// table's [`capacity`](Self::capacity) is smaller, resizes it to a
     /// table that fits them, migrating it in the calling thread (like any

@@ -1288,8 +1288,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
 /// faults in the memory of the table it installs.
 impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// How many keys the map holds before its table must grow: the current
-    /// (or, during a resize, the new) table's load limit, 3/4 of its slots.
-    /// Removed keys keep their slots until the next resize.
+    /// (or, during a resize, the new) table's load limit, 3/4 of its slots,
+    /// or `len()` if that is more (as [`HashMap::capacity`](crate::HashMap::capacity);
+    /// never 0). Removed keys keep their slots until the next resize.
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(1000);

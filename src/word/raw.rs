@@ -502,7 +502,7 @@ impl<S: BuildHasher> Migrate for RawWordMap<S> {
 impl<S: BuildHasher> RawWordMap<S> {
     /// Keys the newest table holds before it must grow.
     pub(crate) fn capacity(&self) -> usize {
-        self.resize.capacity(&self.pin())
+        self.resize.reported_capacity(&self.pin())
     }
 
     /// Makes room for `additional` more keys (`Resizer::reserve`).
