@@ -940,7 +940,10 @@ fn debug_and_equality() {
     assert_eq!(text.len(), "{1, 2, 3}".len(), "{text}");
     assert_eq!(format!("{:?}", set.pin()), text);
     // An iterator prints what it has left, as std's do.
-    assert_eq!(format!("{:?}", set.pin().iter()).replace('{', "[").len(), text.len());
+    assert_eq!(
+        format!("{:?}", set.pin().iter()).replace('{', "[").len(),
+        text.len()
+    );
     assert!(format!("{:?}", set.pin().iter()).starts_with('['));
     assert_eq!(format!("{:?}", HashSet::<u8>::new()), "{}");
     let words: WordSet<char> = ['a'].into_iter().collect();

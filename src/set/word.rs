@@ -175,6 +175,33 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
         self.map.remove(value).is_some()
     }
 
+    /// The element equal to `value`, if present: std's `get` (elements are
+    /// compared by their bits, so it is `*value`).
+    ///
+    /// ```
+    /// let set = lfmap::WordSet::new();
+    /// set.insert(5u8);
+    /// assert_eq!(set.get(&5), Some(5));
+    /// assert_eq!(set.get(&6), None);
+    /// ```
+    #[inline]
+    pub fn get(&self, value: &T) -> Option<T> {
+        self.contains(value).then_some(*value)
+    }
+
+    /// Removes `value` and returns it, if it was present: std's `take`.
+    ///
+    /// ```
+    /// let set = lfmap::WordSet::new();
+    /// set.insert('q');
+    /// assert_eq!(set.take(&'q'), Some('q'));
+    /// assert_eq!(set.take(&'q'), None);
+    /// ```
+    #[inline]
+    pub fn take(&self, value: &T) -> Option<T> {
+        self.remove(value).then_some(*value)
+    }
+
     /// Removes every element, yielding each: std's `drain`, as
     /// [`WordMap::drain`], which it is built on. Needs exclusive access
     /// (`&mut self`); the set is empty when this returns and keeps its

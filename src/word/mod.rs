@@ -222,6 +222,20 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         self.get(key).is_some()
     }
 
+    /// The key and value of `key`, if present: std's `get_key_value`. Keys
+    /// are compared by their bits, so the stored key is `*key`.
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::new();
+    /// map.insert(7u32, 'x');
+    /// assert_eq!(map.get_key_value(&7), Some((7, 'x')));
+    /// assert_eq!(map.get_key_value(&8), None);
+    /// ```
+    #[inline]
+    pub fn get_key_value(&self, key: &K) -> Option<(K, V)> {
+        self.get(key).map(|v| (*key, v))
+    }
+
     /// Runs the write engine for `key` with `decide` over bit patterns.
     #[inline]
     fn write(
@@ -258,6 +272,21 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     #[inline]
     pub fn remove(&self, key: &K) -> Option<V> {
         self.write(*key, |_| Action::Remove).0.map(V::from_word)
+    }
+
+    /// Removes `key`; returns the key and the value it had: std's
+    /// `remove_entry` (the key is `*key`, as in
+    /// [`get_key_value`](Self::get_key_value)).
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::new();
+    /// map.insert(3u16, 'c');
+    /// assert_eq!(map.remove_entry(&3), Some((3, 'c')));
+    /// assert_eq!(map.remove_entry(&3), None);
+    /// ```
+    #[inline]
+    pub fn remove_entry(&self, key: &K) -> Option<(K, V)> {
+        self.remove(key).map(|v| (*key, v))
     }
 
     /// Inserts `key -> value` only if `key` is absent: `Ok(())` if this
