@@ -60,9 +60,10 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// `Drop` later, a few at a time, inside some thread's later operation on
 /// the map (any thread's, not necessarily the remover's), or when the map
 /// drops: a `Drop` that takes a lock held around map calls can deadlock.
-/// Each thread hands what it retires over in batches, so its last few
-/// removals wait for its later writes; [`HashMapRef::flush`] hands them
-/// over at once.
+/// Each thread hands what it retires over in batches (64 with the default
+/// reclaimer), so its last few removals wait for its later writes, or,
+/// once it exits, for the next thread that takes its place in the map (or
+/// the map's drop); [`HashMapRef::flush`] hands them over at once.
 ///
 /// Not async-signal-safe: do not use a map from a signal handler (a pin
 /// interrupted before it is announced leaves the handler's reads
@@ -1097,19 +1098,24 @@ where
         self.len() == 0
     }
 
-    /// Hands what this handle's thread removed or replaced in this map, and
-    /// the reclaimer still holds back, over to be freed now rather than
-    /// once more of it has piled up.
+    /// Hands what this handle removed or replaced in this map (its
+    /// thread's, or, for a [`pin_owned`](HashMap::pin_owned) handle, its
+    /// own), and the reclaimer still holds back, over to be freed now
+    /// rather than once more of it has piled up.
     ///
-    /// A removed or replaced entry's `Drop` runs once no pinned handle can
+    /// A removed or replaced value's `Drop` runs once no pinned handle can
     /// still see it, but each thread first gathers what it retires in a
-    /// batch (64 entries with the default reclaimer; the `seize` and
+    /// batch (64 objects with the default reclaimer; the `seize` and
     /// `crossbeam-epoch` backends have their own), so the last few that a
-    /// thread removed wait for its later writes. After `flush` they wait
-    /// only for the pins that may still see them, this handle's included:
-    /// they are freed inside a later operation on the map, of any thread,
-    /// once those pins are gone (or when the map drops). For a value whose
-    /// `Drop` matters soon (a file, a connection, a channel's sender).
+    /// thread removed wait for its later writes, or, once it exits, for
+    /// the next thread that takes its place in the map. After `flush` they
+    /// wait only for the pins that may still see them, this handle's
+    /// included, and for the reclaimer's next epoch bump (at most a
+    /// millisecond away with the default reclaimer): they are freed inside
+    /// a later operation on the map, of any thread (or when the map
+    /// drops). For a value whose `Drop` matters soon (a file, a
+    /// connection, a channel's sender); not per operation: with `seize`, a
+    /// flush pads the batch with a few hundred no-op entries.
     ///
     /// ```
     /// use std::sync::Arc;

@@ -62,10 +62,12 @@ pub struct Stats {
     pub chunks_assisted: u64,
     /// Generation of the current table (0 before the first resize).
     pub generation: u64,
-    /// Retired entries and tables not yet freed by the reclaimer. A
-    /// retired table counts as one, also while the entries it owns (those
-    /// of keys removed while it was the current table) are freed a few at
-    /// a time by the map's later writes.
+    /// Retired entries, removed values and tables not yet freed by the
+    /// reclaimer (each thread's last retirements wait in its batch until
+    /// it fills or `flush` hands it over). A retired table counts as one,
+    /// also while the entries it owns (the tombstones of keys removed
+    /// while it was the current table, whose values went at removal) are
+    /// freed a few at a time by the map's later writes.
     pub pending_garbage: usize,
 }
 

@@ -823,62 +823,6 @@ fn exclusive_access_after_panics_in_migrations_sees_each_key_once() {
     vals.assert_balanced("values");
 }
 
-/// A value whose `Drop` writes its own map (the crate docs allow a
-/// destructor to use the map): the write retires what it replaces, and a
-/// free there would run the next value's `Drop`, which writes again, one
-/// stack frame deeper each time. With the default reclaimer that nested
-/// some 16,000 `Drop`s and overflowed a thread's stack (found by testing).
-/// Frees now nest at most two deep (`guard::MAX_FREEING`): a write made
-/// while the thread is two frees deep retires without freeing. Checked by
-/// the deepest nesting of the `Drop`s, on a thread with the default 2 MiB
-/// stack.
-#[test]
-fn a_drop_that_writes_its_own_map_does_not_nest_frees() {
-    use std::cell::Cell;
-    use std::ptr;
-    use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
-
-    /// The map the values write, published while it lives (not a static:
-    /// a map never dropped is a leak to LeakSanitizer, which CI runs).
-    static MAP: AtomicPtr<HashMap<u64, Writer>> = AtomicPtr::new(ptr::null_mut());
-    static DEEPEST: AtomicUsize = AtomicUsize::new(0);
-    thread_local!(static DEPTH: Cell<usize> = const { Cell::new(0) });
-    /// Writes another key of `MAP` when dropped, if `writes`.
-    struct Writer(bool);
-    impl Drop for Writer {
-        fn drop(&mut self) {
-            let depth = DEPTH.with(|d| d.get() + 1);
-            DEPTH.with(|d| d.set(depth));
-            DEEPEST.fetch_max(depth, Relaxed);
-            let map = MAP.load(SeqCst);
-            if self.0 && !map.is_null() {
-                // SAFETY: `MAP` points at the test's map only while it is
-                // alive (set after it was made, cleared before it drops),
-                // and every `Writer` drop before the clear runs while the
-                // test holds the map.
-                unsafe { &*map }.pin().insert(u64::MAX, Writer(false));
-            }
-            DEPTH.with(|d| d.set(depth - 1));
-        }
-    }
-    let map: HashMap<u64, Writer> = HashMap::new();
-    MAP.store(ptr::from_ref(&map).cast_mut(), SeqCst);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            for i in 0..200_000u64 {
-                map.pin().insert(i % 1_000, Writer(true));
-            }
-        });
-    });
-    MAP.store(ptr::null_mut(), SeqCst);
-    let deepest = DEEPEST.load(Relaxed);
-    assert!(
-        (1..=2).contains(&deepest),
-        "destructors nested {deepest} deep"
-    );
-    assert_eq!(map.len(), 1_001);
-}
-
 /// A hasher whose result changes from call to call (two hashes per key,
 /// alternating): a logic error, which may give wrong answers (a `WordMap`
 /// rehashes keys as it copies them, so a key may land twice and `len`

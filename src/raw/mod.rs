@@ -362,9 +362,14 @@ where
                             }
                             match table.slots.delete(i, w) {
                                 Ok(()) => {
-                                    self.retire_removed(w, guard);
+                                    // The bookkeeping first: the retirement
+                                    // may free others' values, whose `Drop`
+                                    // may panic, and the count and the
+                                    // table's tombstone flag must not miss
+                                    // this removal then.
                                     table.note_tombstone();
                                     self.resize.after_remove(table, shrink, guard);
+                                    self.retire_removed(w, guard);
                                     return Written {
                                         prev: cur,
                                         cur: None,
@@ -439,6 +444,12 @@ where
     /// reader that could still see it live has left (`slot::Meta` says how
     /// that drop and the entry's owner share the entry).
     fn retire_removed<G: ReclaimGuard>(&self, removed: Word<'_, K, V>, guard: &G) {
+        // A value without drop glue (a set's `()`, a `Copy` value) has
+        // nothing to drop early: the entry's owner frees it whole, as it
+        // frees a replaced entry, and the removal costs no retirement.
+        if !std::mem::needs_drop::<V>() {
+            return;
+        }
         let entry = removed.entry().expect("a deleted word held an entry");
         entry.mark_removed();
         // SAFETY: our CAS unlinked the value (no slot holds the entry live

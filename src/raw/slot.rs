@@ -201,12 +201,17 @@ const RELEASED: u64 = 1 << 61;
 /// * the value's drop runs, then flips `VALUE_PENDING` to `VALUE_GONE` and,
 ///   if `RELEASED` was set, frees the key and the block;
 /// * the owner's free sets `RELEASED` and, if `VALUE_PENDING` was clear,
-///   frees the key, the value unless `VALUE_GONE`, and the block.
+///   frees the key, the value unless `VALUE_GONE`, and the block. It
+///   loads the state first (Acquire): with `VALUE_PENDING` clear it is
+///   clear for good, and the owner frees without a read-modify-write (the
+///   common case: replaced entries, a dropped map's live ones).
 ///
 /// Both read-modify-writes are `AcqRel`, on one location, so exactly one
 /// sees the other's bit, and whatever the first did to the entry (the
 /// value's drop) happens-before the second's free. An entry never removed
-/// has no state: its owner's free frees it whole, as before.
+/// has no state: its owner's free frees it whole, as before; so does one
+/// whose value has no drop glue, whose removal retires nothing
+/// (`RawMap::retire_removed`).
 ///
 /// Outside loom the state sits in the top bits of the stored hash
 /// (`STATE_BITS`): an entry stays key, value and hash. Loom has no way to
@@ -269,6 +274,18 @@ impl Meta {
         return self.state.fetch_xor(VALUE_PENDING | VALUE_GONE, AcqRel);
     }
 
+    /// The state as the owner's free finds it, without writing: if no drop
+    /// of the value is pending, none ever will be (the removal's mark
+    /// happens-before the owner's free), and the owner may free at once.
+    fn settled(&self) -> u64 {
+        // Acquire: a `VALUE_GONE` seen here was set by the value's drop
+        // (Release), which then happens-before our free of the block.
+        #[cfg(not(loom))]
+        return self.0.load(Acquire) & !HASH_MASK;
+        #[cfg(loom)]
+        return self.state.load(Acquire);
+    }
+
     /// The owner lets go: sets `RELEASED`, returning the state before.
     fn release(&self) -> u64 {
         // AcqRel: as in `value_dropped`, the other side of the pair.
@@ -285,9 +302,16 @@ impl<K, V> Retire for Entry<K, V> {
     /// that drop frees them).
     unsafe fn free(ptr: *mut Self) {
         // SAFETY: the caller's: retired (or owned) once, unreachable.
-        let before = unsafe { &(*ptr).meta }.release();
+        let meta = unsafe { &(*ptr).meta };
+        // Most entries freed were never removed (replaced ones, the live
+        // ones of a dropped map), or their value's drop has run: a load
+        // tells, and only a pending drop needs the read-modify-write.
+        let mut before = meta.settled();
         if before & VALUE_PENDING != 0 {
-            return;
+            before = meta.release();
+            if before & VALUE_PENDING != 0 {
+                return;
+            }
         }
         // Mutation for checking loom model 18 and the drop tests
         // (docs/verification.md): the owner drops the value even after the
