@@ -303,7 +303,7 @@ where
         // which stays pinned until we drop.
         let table = unsafe { &*self.table };
         let e = self.walk.next(table, &self.guard)?;
-        Some((e.key.clone(), e.value.clone()))
+        Some((e.key.clone(), e.value().clone()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -453,7 +453,7 @@ impl<'a, K, V> Iterator for IterMut<'a, K, V> {
         // from its allocation), and only the value is lent mutably; the key
         // (and the stored hash) stay untouched, so the entry still hashes
         // to its slot.
-        unsafe { Some((&(*entry).key, &mut *std::ptr::addr_of_mut!((*entry).value))) }
+        unsafe { Some((&(*entry).key, &mut *Entry::value_ptr(entry))) }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -637,7 +637,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.raw().hash(key);
-        self.raw().get(hash, key, &self.guard).map(|e| &e.value)
+        self.raw().get(hash, key, &self.guard).map(|e| e.value())
     }
 
     /// Returns the key-value pair for `key`.
@@ -657,7 +657,7 @@ where
         let hash = self.raw().hash(key);
         self.raw()
             .get(hash, key, &self.guard)
-            .map(|e| (&e.key, &e.value))
+            .map(|e| (&e.key, e.value()))
     }
 
     /// Whether `key` is present.
@@ -700,7 +700,7 @@ where
     pub(crate) fn insert_entry(&self, key: K, value: V) -> Option<(&K, &V)> {
         self.write_owned(key, value, |_| Action::Put)
             .prev
-            .map(|e| (&e.key, &e.value))
+            .map(|e| (&e.key, e.value()))
     }
 
     /// Runs a write whose key the caller owns: the key goes into a pending
@@ -732,7 +732,7 @@ where
         let written = self
             .raw()
             .write(hash, key, |_, _| Action::Remove, &self.guard);
-        written.prev.map(|e| &e.value)
+        written.prev.map(|e| e.value())
     }
 
     /// Removes `key` if `should_remove(key, value)` holds for its current
@@ -757,12 +757,12 @@ where
     {
         let hash = self.raw().hash(key);
         let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
-            Some(e) if should_remove(&e.key, &e.value) => Action::Remove,
+            Some(e) if should_remove(&e.key, e.value()) => Action::Remove,
             _ => Action::Keep,
         };
         let written = self.raw().write(hash, key, decide, &self.guard);
         match (written.prev, written.cur) {
-            (Some(e), None) => Some((&e.key, &e.value)),
+            (Some(e), None) => Some((&e.key, e.value())),
             _ => None,
         }
     }
@@ -789,10 +789,10 @@ where
             }
         };
         let (written, pending) = self.raw().write_owned(entry, decide, &self.guard);
-        let current = &written
+        let current = written
             .cur
             .expect("try_insert leaves the key present")
-            .value;
+            .value();
         match pending {
             None => Ok(current),
             Some(unused) => Err(OccupiedError {
@@ -842,7 +842,7 @@ where
         let hash = self.raw().hash(&key);
         let mut aborted = None;
         let decide = |cur: Option<&Entry<K, V>>, pending: &mut Option<Pending<K, V>>| {
-            match f(cur.map(|e| (&e.key, &e.value))) {
+            match f(cur.map(|e| (&e.key, e.value()))) {
                 Operation::Insert(value) => {
                     // A stale attempt from a failed CAS is dropped here.
                     *pending = Some(Pending::new(hash, key.clone(), value));
@@ -860,12 +860,12 @@ where
             return Compute::Aborted(r);
         }
         match (written.prev, written.cur) {
-            (None, Some(new)) => Compute::Inserted(&new.value),
+            (None, Some(new)) => Compute::Inserted(new.value()),
             (Some(old), Some(new)) => Compute::Updated {
-                old: &old.value,
-                new: &new.value,
+                old: old.value(),
+                new: new.value(),
             },
-            (Some(old), None) => Compute::Removed(&old.value),
+            (Some(old), None) => Compute::Removed(old.value()),
             (None, None) => Compute::Absent,
         }
     }
@@ -889,11 +889,10 @@ where
                 Action::Put
             }
         };
-        &self
-            .write_owned(key, value, decide)
+        self.write_owned(key, value, decide)
             .cur
             .expect("get_or_insert leaves the key present")
-            .value
+            .value()
     }
 
     /// Returns the value for `key`, inserting `make()` first if the key is
@@ -951,13 +950,13 @@ where
             None => Action::Keep,
             Some(e) => {
                 // A stale attempt from a failed CAS is dropped here.
-                *pending = Some(Pending::new(hash, e.key.clone(), f(&e.value)));
+                *pending = Some(Pending::new(hash, e.key.clone(), f(e.value())));
                 Action::Put
             }
         };
         let written = self.raw().write(hash, key, decide, &self.guard);
         if written.prev.is_some() {
-            written.cur.map(|e| &e.value)
+            written.cur.map(|e| e.value())
         } else {
             None
         }
@@ -1038,7 +1037,7 @@ where
             let value = match cur {
                 Some(e) => {
                     pending_is_made = false;
-                    update(&e.value)
+                    update(e.value())
                 }
                 None => {
                     pending_is_made = true;
@@ -1050,10 +1049,10 @@ where
             Action::Put
         };
         let written = self.raw().write(hash, &key, decide, &self.guard);
-        &written
+        written
             .cur
             .expect("update_or_insert leaves the key present")
-            .value
+            .value()
     }
 
     /// Removes `key`, returning the stored key and its value (std's and
@@ -1239,9 +1238,9 @@ where
         F: FnMut(&K, &V) -> bool,
     {
         for e in RawIter::new(self.raw(), &self.guard) {
-            if !keep(&e.key, &e.value) {
+            if !keep(&e.key, e.value()) {
                 let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
-                    Some(c) if std::ptr::eq(c, e) || !keep(&c.key, &c.value) => Action::Remove,
+                    Some(c) if std::ptr::eq(c, e) || !keep(&c.key, c.value()) => Action::Remove,
                     _ => Action::Keep,
                 };
                 self.raw()
@@ -1428,7 +1427,7 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Iter<'g, K, V, G> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.raw.next().map(|e| (&e.key, &e.value))
+        self.raw.next().map(|e| (&e.key, e.value()))
     }
 
     /// `(0, Some(slots not yet visited))`: other threads may remove what

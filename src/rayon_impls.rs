@@ -96,7 +96,7 @@ where
                 // guard pinned this same map (`protected_by`'s contract).
                 let entries: Vec<&Entry<K, V>> =
                     walk.map(|e| unsafe { protected_by(caller, e) }).collect();
-                entries.into_iter().map(|e| (&e.key, &e.value))
+                entries.into_iter().map(|e| (&e.key, e.value()))
             })
     }
 }

@@ -199,11 +199,11 @@ mod tests {
             // Before the copy lands, lookups start at the root, T0 (T1
             // becomes the root only once T0 is finished, and that waits
             // for this copy).
-            let found = find(t0, hash, &key, &guard).map(|e| e.value);
+            let found = find(t0, hash, &key, &guard).map(|e| *e.value());
             assert_eq!(found, Some(value), "T0, before the mark");
             copy_slot(&raw.resize, t0, i, frozen, t1, &guard);
             for (from, name) in [(t0, "T0"), (t1, "T1"), (t2, "T2")] {
-                let found = find(from, hash, &key, &guard).map(|e| e.value);
+                let found = find(from, hash, &key, &guard).map(|e| *e.value());
                 if name == "T2" && freeze_claim {
                     // Nobody copied T1's frozen claim on yet: T2 does not
                     // hold the key, and a lookup never starts there while

@@ -599,7 +599,7 @@ where
         // untouched, so the entry still belongs in its slot. An older table,
         // retired and not yet freed, may still point at the entry; nothing
         // reads it through that table any more (`exclusive`).
-        Some(unsafe { &mut *std::ptr::addr_of_mut!((*entry).value) })
+        Some(unsafe { &mut *Entry::value_ptr(entry) })
     }
 }
 

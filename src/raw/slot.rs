@@ -83,6 +83,7 @@
 //!   word; every writer CAS expects an unfrozen word and fails on a frozen
 //!   one, so no write can land behind a copy.
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -140,15 +141,40 @@ pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     /// Dropped by whoever frees the entry, or, once the key is removed,
     /// by the removal's [`RemovedValue`] (see [`Meta`]): never through a
-    /// `drop_in_place` of the whole published entry.
-    pub(crate) value: V,
+    /// `drop_in_place` of the whole published entry. In a cell because
+    /// that drop writes it while other threads may still hold the entry
+    /// (a tombstone's readers compare its key and hash, never its value).
+    value: UnsafeCell<V>,
     /// The key's full hash, stored so that helpers and migrations never call
     /// the user's `Hash` (which may be slow or panic), and the entry's
     /// reclamation state.
     meta: Meta,
 }
 
+// SAFETY: shared entries are only read (the key, the hash, the value),
+// except the value's one drop (a removal's `RemovedValue`), which runs once
+// no thread can read the value any more, and the state bits, which are
+// atomic; so sharing an entry is sharing its key and value.
+unsafe impl<K: Sync, V: Sync> Sync for Entry<K, V> {}
+
 impl<K, V> Entry<K, V> {
+    /// The value, for as long as the entry is borrowed.
+    #[inline]
+    pub(crate) fn value(&self) -> &V {
+        // SAFETY: the value is written once, by its drop, and that runs
+        // when no reference to a live entry's value remains: the entry's
+        // owner frees it (exclusive), or a removal's grace period has
+        // passed, after which nothing reads a tombstone's value (`Meta`).
+        unsafe { &*self.value.get() }
+    }
+
+    /// The value, through exclusive access.
+    #[inline]
+    pub(crate) fn value_ptr(entry: *mut Self) -> *mut V {
+        // SAFETY: a place projection only: nothing is read or written.
+        unsafe { UnsafeCell::raw_get(std::ptr::addr_of!((*entry).value)) }
+    }
+
     /// The key's full hash (as [`RawMap::hash`](super::RawMap::hash)
     /// computes it: its top [`STATE_BITS`] bits are clear).
     #[inline]
@@ -348,7 +374,7 @@ unsafe fn free_rest<K, V>(ptr: *mut Entry<K, V>, value: bool) {
             let block = Block(self.0);
             if self.1 {
                 // SAFETY: `free_rest`'s caller: the value is live, ours.
-                unsafe { std::ptr::drop_in_place(std::ptr::addr_of_mut!((*block.0).value)) };
+                unsafe { std::ptr::drop_in_place(Entry::value_ptr(block.0)) };
             }
         }
     }
@@ -384,7 +410,7 @@ impl<K, V> Retire for RemovedValue<K, V> {
         // SAFETY: retired once, by the removal (`RawMap::retire_removed`),
         // after every reader that could reach the value live left: only
         // the key of a tombstone is read from then on.
-        unsafe { std::ptr::drop_in_place(std::ptr::addr_of_mut!((*gone.0).value)) };
+        unsafe { std::ptr::drop_in_place(Entry::value_ptr(gone.0)) };
     }
 }
 
@@ -397,7 +423,7 @@ impl<K, V> Pending<K, V> {
     pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
         let ptr = pool::alloc_with(Entry {
             key,
-            value,
+            value: UnsafeCell::new(value),
             meta: Meta::new(hash),
         });
         if ptr.addr() & HIGH_BITS != 0 {
@@ -437,7 +463,7 @@ impl<K, V> Pending<K, V> {
         // SAFETY: never published, so we own the allocation alone; it came
         // from `pool::alloc_with` in `Pending::new`.
         let entry = unsafe { pool::take(ptr) };
-        (entry.key, entry.value)
+        (entry.key, entry.value.into_inner())
     }
 }
 
@@ -880,7 +906,7 @@ impl<K, V> Slots<K, V> {
         // on), we have exclusive access, and the slot no longer points to it.
         // From `pool::alloc_with`, like every entry.
         let entry = unsafe { pool::take(w.ptr()) };
-        Some((entry.key, entry.value))
+        Some((entry.key, entry.value.into_inner()))
     }
 
     /// The number of slots.
@@ -992,7 +1018,7 @@ mod tests {
         let e = slots
             .claim_pending(3, Pending::new(0x55, 7, 70), &g)
             .unwrap();
-        assert_eq!((e.key, e.value, e.hash()), (7, 70, 0x55));
+        assert_eq!((e.key, *e.value(), e.hash()), (7, 70, 0x55));
         let live = slots.load(3, &g);
         assert!(matches!(live.view(), Held::Live(x) if std::ptr::eq(x, e)));
         assert_eq!(live.tag(), tag_of(0x55));
@@ -1011,7 +1037,7 @@ mod tests {
         let revived = slots
             .replace(3, removed, Pending::new(0x55, 7, 71))
             .unwrap();
-        assert_eq!(revived.value, 71);
+        assert_eq!(*revived.value(), 71);
         assert_eq!(slots.load(3, &g).inherited(), INHERITED == 0);
         // SAFETY: unlinked by the replace above; this test owns it alone.
         unsafe { Entry::free(removed.ptr()) };
