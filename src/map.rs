@@ -802,6 +802,28 @@ where
         }
     }
 
+    /// [`try_insert`](Self::try_insert) with the value made only if `key`
+    /// looks absent: `Ok` with the value this call inserted, or `Err` with
+    /// the key's value (papaya's `try_insert_with`). `make` runs at most
+    /// once; if another thread inserts the key between the look and the
+    /// insert, the value made is dropped and `Err` has the winner's.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.try_insert_with("a", || 1), Ok(&1));
+    /// assert_eq!(m.try_insert_with("a", || unreachable!()), Err(&1));
+    /// ```
+    pub fn try_insert_with<F>(&self, key: K, make: F) -> Result<&V, &V>
+    where
+        F: FnOnce() -> V,
+    {
+        if let Some(current) = self.get(&key) {
+            return Err(current);
+        }
+        self.try_insert(key, make()).map_err(|e| e.current)
+    }
+
     /// Atomically reads, then inserts, replaces, removes or leaves the entry
     /// of `key`, as `f` decides from the current entry: the general
     /// read-modify-write from which the other writes could be built.
@@ -1168,6 +1190,17 @@ where
     /// ```
     pub fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
         self.raw().try_reserve(additional, &self.guard)
+    }
+
+    /// The map this handle pins (papaya's `HashMapRef::map`).
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// assert!(std::ptr::eq(m.map(), &map));
+    /// ```
+    pub fn map(&self) -> &'map HashMap<K, V, S> {
+        self.map
     }
 
     /// [`HashMap::shrink_to_fit`], through this handle's pin.

@@ -447,6 +447,28 @@ where
         self.map.flush();
     }
 
+    /// [`HashSet::reserve`], through this handle's pin.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+    /// let s = set.pin();
+    /// s.reserve(1000);
+    /// assert!(set.capacity() >= 1000);
+    /// ```
+    pub fn reserve(&self, additional: usize) {
+        self.map.reserve(additional);
+    }
+
+    /// [`HashSet::try_reserve`], through this handle's pin.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::new();
+    /// assert!(set.pin().try_reserve(usize::MAX).is_err());
+    /// ```
+    pub fn try_reserve(&self, additional: usize) -> Result<(), crate::TryReserveError> {
+        self.map.try_reserve(additional)
+    }
+
     /// Removes every element present when the call starts. Not atomic:
     /// elements inserted meanwhile may remain (see
     /// [`HashMapRef::clear`]).
