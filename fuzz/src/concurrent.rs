@@ -536,7 +536,8 @@ fn run_script<S: BuildHasher>(
                 let _ = m.len();
                 let _ = map.stats();
             }
-            COp::Repin => {}
+            // As in the model target: the repin came first; flush too.
+            COp::Repin => m.flush(),
             COp::InsertRange { start, count } => {
                 for j in 0..usize::from(count % 64) {
                     let id = plan.own_id(t, u16::from(start) + j as u16);

@@ -46,7 +46,8 @@ pub enum Op {
     /// Full comparison of the contents (iter, keys, values, get of every key).
     Iter,
     Len,
-    /// Drop the pinned handle and pin again (lets garbage be reclaimed).
+    /// Drop the pinned handle and pin again (lets garbage be reclaimed), then
+    /// `flush` the thread's batch of retirements.
     Repin,
     /// Inserts `count` consecutive keys: drives growth with few input bytes.
     InsertRange {
@@ -386,7 +387,9 @@ impl<K: FKey, S: BuildHasher + Clone> Engine<'_, K, S> {
                 assert_eq!(m.is_empty(), n == 0, "step {step}: is_empty");
                 assert_eq!(self.map.stats().len, n, "step {step}: stats.len");
             }
-            Op::Repin => {}
+            // The repin happened before this call; hand this thread's
+            // batch of retirements over too (`flush`).
+            Op::Repin => m.flush(),
             Op::InsertRange {
                 start,
                 count,
