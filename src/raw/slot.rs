@@ -222,8 +222,9 @@ const RELEASED: u64 = 1 << 61;
 /// period) and the owner's free of the rest (after its own). Whichever
 /// comes second frees the entry's block:
 ///
-/// * the removal sets `VALUE_PENDING` (Relaxed: no other thread writes the
-///   state before the remover unpins, and both frees wait for that);
+/// * the removal sets `VALUE_PENDING` (a Relaxed load and store, no
+///   read-modify-write: no other thread writes the state before the
+///   remover unpins, and both frees wait for that);
 /// * the value's drop runs, then flips `VALUE_PENDING` to `VALUE_GONE` and,
 ///   if `RELEASED` was set, frees the key and the block;
 /// * the owner's free sets `RELEASED` and, if `VALUE_PENDING` was clear,
@@ -278,14 +279,17 @@ impl Meta {
     /// The removal's mark, made once, by the writer whose CAS deleted the
     /// entry, while it is still pinned.
     fn mark_removed(&self) {
-        // Relaxed: no other thread writes the state until both frees run,
-        // and each runs after the remover's unpin, which the reclaimer
-        // orders before it (that is its grace period); readers of the
-        // hash bits read them unchanged.
+        // A load and a store, not a read-modify-write (no locked
+        // instruction): no other thread writes the word until one of the
+        // two frees runs, and each runs after the remover's unpin, which
+        // the reclaimer orders before it (that is its grace period), so
+        // nothing can come between the two. Relaxed for the same reason;
+        // readers of the hash bits read them unchanged.
         #[cfg(not(loom))]
-        self.0.fetch_or(VALUE_PENDING, Relaxed);
+        self.0.store(self.0.load(Relaxed) | VALUE_PENDING, Relaxed);
         #[cfg(loom)]
-        self.state.fetch_or(VALUE_PENDING, Relaxed);
+        self.state
+            .store(self.state.load(Relaxed) | VALUE_PENDING, Relaxed);
     }
 
     /// The value's drop has run: flips `VALUE_PENDING` to `VALUE_GONE`,
