@@ -1341,6 +1341,33 @@ where
     }
 }
 
+/// `m[&key]`: the value of `key`, lent while the handle lives, as std's
+/// `map[&key]`.
+///
+/// # Panics
+///
+/// If `key` is absent.
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// let m = map.pin();
+/// m.insert("a", 1);
+/// assert_eq!(m[&"a"], 1);
+/// ```
+impl<K, Q, V, S, G> std::ops::Index<&Q> for HashMapRef<'_, K, V, S, G>
+where
+    K: Hash + Eq + Borrow<Q>,
+    Q: Hash + Eq + ?Sized,
+    S: BuildHasher,
+    G: ReclaimGuard,
+{
+    type Output = V;
+
+    fn index(&self, key: &Q) -> &V {
+        self.get(key).expect("lfmap: no entry for the key")
+    }
+}
+
 /// The error of [`HashMapRef::try_insert`]: the key was present.
 ///
 /// ```

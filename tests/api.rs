@@ -248,3 +248,14 @@ fn iterators_debug_as_their_rest() {
     s.insert("a");
     assert_eq!(format!("{:?}", s.iter()), r#"["a"]"#);
 }
+
+/// `m[&key]` as std's `map[&key]`: the value, or a panic for an absent key.
+#[test]
+fn index_by_key() {
+    let map: HashMap<String, u32> = HashMap::new();
+    let m = map.pin();
+    m.insert("a".to_string(), 1);
+    assert_eq!(m["a"], 1);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m["b"]));
+    assert!(r.is_err(), "an absent key indexed");
+}
