@@ -56,10 +56,14 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 ///
 /// Removed and replaced values are freed only once no pinned handle can
 /// still see them, so `get` can hand out plain references: they live as
-/// long as the handle they came from. Freeing runs the values' and keys'
-/// `Drop` later, a few at a time, inside some thread's later operation on
-/// the map (any thread's, not necessarily the remover's), or when the map
-/// drops: a `Drop` that takes a lock held around map calls can deadlock.
+/// long as the handle they came from. Freeing runs the values' `Drop`
+/// later, a few at a time, inside some thread's later operation on the map
+/// (any thread's, not necessarily the remover's), or when the map drops:
+/// a `Drop` that takes a lock held around map calls can deadlock. A
+/// removed *key* stays longer: its slot keeps it, as a tombstone, until
+/// the table's next resize (which churn brings: tombstones count against
+/// the load limit) or until the key is inserted again; keep resources in
+/// values, not keys.
 /// Each thread hands what it retires over in batches (64 with the default
 /// reclaimer), so its last few removals wait for its later writes, or,
 /// once it exits, for the next thread that takes its place in the map (or
@@ -135,7 +139,11 @@ impl<K, V> HashMap<K, V> {
 }
 
 impl<K, V, S> HashMap<K, V, S> {
-    /// Creates an empty map that hashes keys with `hasher`.
+    /// Creates an empty map that hashes keys with `hasher`. The map uses
+    /// the low 61 bits of each hash (the top three hold an entry's
+    /// reclamation state): keys whose hashes differ only there collide,
+    /// which only a hasher that puts all its difference in the top bits
+    /// (an identity hash of multiples of 2^61) would notice.
     ///
     /// ```
     /// use std::collections::hash_map::RandomState;
@@ -1149,11 +1157,18 @@ where
     /// m.flush();
     /// drop(m);
     /// // Freed inside later operations, once no pin can see it.
+    /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     /// while Arc::strong_count(&shared) > 1 {
+    ///     assert!(std::time::Instant::now() < deadline, "never freed");
     ///     drop(map.pin());
     ///     std::thread::sleep(std::time::Duration::from_millis(1));
     /// }
     /// ```
+    ///
+    /// A flush may free what is already freeable, running those values'
+    /// `Drop`s (a panic there unwinds out of `flush`). With the
+    /// `crossbeam-epoch` backend each handle has its own batch, handed
+    /// over when the handle drops anyway.
     pub fn flush(&self) {
         self.guard.flush();
     }

@@ -391,8 +391,10 @@ where
     }
 
     /// Removes `value` and returns the element that was stored, valid as
-    /// long as the handle lives (std's `take`, by reference: the set frees
-    /// it once no handle can see it).
+    /// long as the handle lives (std's `take`, by reference). A removed
+    /// element is a removed key: its slot keeps it until the table's next
+    /// resize or until it is inserted again, and only then is it freed,
+    /// once no handle can see it ([`HashMap`](crate::HashMap)'s docs).
     ///
     /// ```
     /// let set = lfmap::HashSet::new();
@@ -432,15 +434,18 @@ where
         self.map.is_empty()
     }
 
-    /// Hands what this handle's thread removed or replaced in this set
-    /// over to be freed as soon as no pinned handle can see it
-    /// ([`HashMapRef::flush`]).
+    /// Hands what this handle's thread retired in this set over to be
+    /// freed as soon as no pinned handle can see it
+    /// ([`HashMapRef::flush`]): elements replaced by `replace`, and the
+    /// tombstones of a table a resize retired. A removed element is a
+    /// removed key, which its slot keeps until the next resize (see
+    /// [`take`](Self::take)): a flush does not free it sooner.
     ///
     /// ```
     /// let set = lfmap::HashSet::new();
     /// let s = set.pin();
     /// s.insert(String::from("a"));
-    /// s.remove("a");
+    /// s.replace(String::from("a"));
     /// s.flush();
     /// ```
     pub fn flush(&self) {
@@ -467,6 +472,38 @@ where
     /// ```
     pub fn try_reserve(&self, additional: usize) -> Result<(), crate::TryReserveError> {
         self.map.try_reserve(additional)
+    }
+
+    /// [`HashSet::capacity`], through this handle's pin.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::with_capacity(100);
+    /// assert!(set.pin().capacity() >= 100);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+
+    /// [`HashSet::shrink_to_fit`], through this handle's pin.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::with_capacity(10_000);
+    /// set.pin().shrink_to_fit();
+    /// assert!(set.capacity() < 100);
+    /// ```
+    pub fn shrink_to_fit(&self) {
+        self.map.shrink_to_fit();
+    }
+
+    /// [`HashSet::shrink_to`], through this handle's pin.
+    ///
+    /// ```
+    /// let set: lfmap::HashSet<u64> = lfmap::HashSet::with_capacity(10_000);
+    /// set.pin().shrink_to(500);
+    /// assert!(set.capacity() >= 500 && set.capacity() < 10_000);
+    /// ```
+    pub fn shrink_to(&self, min_capacity: usize) {
+        self.map.shrink_to(min_capacity);
     }
 
     /// Removes every element present when the call starts. Not atomic:

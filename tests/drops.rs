@@ -76,58 +76,6 @@ fn removed_values_dropped() {
     books.assert_balanced("remove / remove_if");
 }
 
-/// A removed value is dropped once the pins that could see it are gone,
-/// while the map goes on at the same size: the key's tombstone keeps the
-/// key for the slot, not the value. (Before, a removed value lived until
-/// a resize dropped the table that held its tombstone: a removed `Arc`,
-/// file or channel end stayed alive for as long as the map did not
-/// resize.) Retirements wait in the retiring thread's batch until it is
-/// sealed (64 with the default reclaimer): of 1,000 removed values, all
-/// but the last few are dropped, and after a `flush` all of them.
-#[test]
-fn removed_values_are_dropped_without_a_resize() {
-    let books = Books::new();
-    let map = Map::with_capacity(4_000);
-    {
-        let m = map.pin();
-        for k in 0..2_000u64 {
-            m.insert(books.k(k), books.v(k));
-        }
-    }
-    let resizes = map.stats().resizes;
-    for k in 0..1_000u64 {
-        assert_eq!(map.pin().remove(&books.k(k)).map(Tracked::id), Some(k));
-    }
-    // Some of their keys come back: the tombstones revive, with new values.
-    for k in 0..10u64 {
-        assert!(map.pin().insert(books.k(k), books.v(10_000 + k)).is_none());
-    }
-    settle(&map, 100);
-    assert_eq!(map.stats().resizes, resizes, "the map resized");
-    let removed_alive = books.vals.live() - 1_010;
-    assert!(
-        removed_alive < 100,
-        "{removed_alive} of 1,000 removed values alive"
-    );
-    map.pin().flush();
-    settle(&map, 1);
-    assert_eq!(
-        books.vals.live(),
-        1_010,
-        "removed values alive after a flush"
-    );
-    for k in 0..2_000u64 {
-        let expected = match k {
-            0..10 => Some(10_000 + k),
-            10..1_000 => None,
-            _ => Some(k),
-        };
-        assert_eq!(value_of(&map, &books, k), expected);
-    }
-    drop(map);
-    books.assert_balanced("removed values");
-}
-
 #[test]
 fn update_drops_replaced_values() {
     let books = Books::new();

@@ -452,11 +452,14 @@ where
         }
         let entry = removed.entry().expect("a deleted word held an entry");
         entry.mark_removed();
-        // SAFETY: our CAS unlinked the value (no slot holds the entry live
-        // any more, and no older table can lead a read to it live: a
-        // writer seals the key in every older table before it writes, and
-        // a sealed slot that is copied sends readers here), and a removal
-        // happens once per entry: the value's drop is retired once.
+        // SAFETY: our CAS unlinked the value: no slot holds the entry live
+        // any more. An older table's frozen word for it is `COPIED` (this
+        // writer sealed the key there before it wrote), so a lookup that
+        // reaches the entry through it moves on to this table; a walk that
+        // takes a value from a `COPIED` word pinned before that resize
+        // began, hence before this removal, and the grace period waits for
+        // it (design.md, "Removed values"). A removal happens once per
+        // entry: the value's drop is retired once.
         unsafe {
             guard.retire(
                 std::ptr::from_ref(entry)

@@ -9,7 +9,8 @@
 //! long as that guard and no longer.
 //!
 //! A slot is one atomic word (`AtomicPtr<Entry>`) of a table's [`Slots`]: a
-//! pointer to an immutable heap [`Entry`] `{key, value, hash}`, with the
+//! pointer to a heap [`Entry`] `{key, value, hash}` (its key and hash never
+//! change once published; its value only through `&mut` or its drop), with the
 //! slot's **tag** in its high bits and three state flags in its low bits:
 //!
 //! | bits | name | meaning |
@@ -121,8 +122,9 @@ pub(crate) fn tag_of(hash: u64) -> usize {
     ((hash as usize) << TAG_SHIFT) & TAG_MASK
 }
 
-/// One key-value pair, immutable once published. Aligned to 8 so the word
-/// has three free low bits.
+/// One key-value pair: key and hash fixed once published, the value changed
+/// only through exclusive access or dropped by a removal (`Meta`). Aligned
+/// to 8 so the word has three free low bits.
 ///
 /// `repr(C)`, key and value first: a lookup hit reads the key and the value,
 /// and the stored hash, read only by migrations, comes last, where spilling
@@ -154,24 +156,34 @@ pub(crate) struct Entry<K, V> {
 // SAFETY: shared entries are only read (the key, the hash, the value),
 // except the value's one drop (a removal's `RemovedValue`), which runs once
 // no thread can read the value any more, and the state bits, which are
-// atomic; so sharing an entry is sharing its key and value.
+// atomic; so sharing an entry is sharing its key and value. (That drop may
+// run on another thread than the insert's: moving `V` across threads,
+// which needs `V: Send`, as the map's own `Send`/`Sync` bounds require.)
 unsafe impl<K: Sync, V: Sync> Sync for Entry<K, V> {}
 
 impl<K, V> Entry<K, V> {
     /// The value, for as long as the entry is borrowed.
     #[inline]
     pub(crate) fn value(&self) -> &V {
-        // SAFETY: the value is written once, by its drop, and that runs
-        // when no reference to a live entry's value remains: the entry's
-        // owner frees it (exclusive), or a removal's grace period has
-        // passed, after which nothing reads a tombstone's value (`Meta`).
+        // SAFETY: the value is written only through exclusive access to the
+        // map (`get_mut`, `iter_mut`, `values_mut`, which borrow it for
+        // their whole use), and by its drop, which runs when no reference
+        // to a live entry's value remains: the entry's owner frees it, or a
+        // removal's grace period has passed, after which nothing reads a
+        // tombstone's value (`Meta`).
         unsafe { &*self.value.get() }
     }
 
-    /// The value, through exclusive access.
+    /// A pointer to the value of `entry`, for its drop or for exclusive
+    /// access.
+    ///
+    /// # Safety
+    ///
+    /// `entry` points to an entry (allocated, not yet given back).
     #[inline]
-    pub(crate) fn value_ptr(entry: *mut Self) -> *mut V {
-        // SAFETY: a place projection only: nothing is read or written.
+    pub(crate) unsafe fn value_ptr(entry: *mut Self) -> *mut V {
+        // SAFETY: the caller's: `entry` is in bounds of its allocation, so
+        // the field projection is too; nothing is read or written.
         unsafe { UnsafeCell::raw_get(std::ptr::addr_of!((*entry).value)) }
     }
 
@@ -245,7 +257,7 @@ const RELEASED: u64 = 1 << 61;
 /// leave the hash loads out of its models, so there the state is an atomic
 /// of its own beside a plain hash.
 #[cfg(not(loom))]
-struct Meta(std::sync::atomic::AtomicU64);
+struct Meta(crate::sync::AtomicU64);
 
 #[cfg(loom)]
 struct Meta {
@@ -257,7 +269,7 @@ impl Meta {
     fn new(hash: u64) -> Meta {
         debug_assert_eq!(hash & !HASH_MASK, 0, "a hash with state bits set");
         #[cfg(not(loom))]
-        return Meta(std::sync::atomic::AtomicU64::new(hash & HASH_MASK));
+        return Meta(crate::sync::AtomicU64::new(hash & HASH_MASK));
         #[cfg(loom)]
         return Meta {
             hash: hash & HASH_MASK,
@@ -331,7 +343,10 @@ impl<K, V> Retire for Entry<K, V> {
     /// one, the key and the block once the value's drop has run (else
     /// that drop frees them).
     unsafe fn free(ptr: *mut Self) {
-        // SAFETY: the caller's: retired (or owned) once, unreachable.
+        // SAFETY: the caller's: retired (or owned) once, and unreachable
+        // from the map; a removal's `RemovedValue` may still be running on
+        // the block (its value), which is why nothing but `meta` is
+        // touched until the state says the entry is ours.
         let meta = unsafe { &(*ptr).meta };
         // Most entries freed were never removed (replaced ones, the live
         // ones of a dropped map), or their value's drop has run: a load
