@@ -332,6 +332,15 @@ impl Drop for Tracked {
     }
 }
 
+/// A map holding key 1 mapped to a `Tracked` 10, whose drops (and those of
+/// every value the model adds) `drops` counts from 0.
+fn tracked_map(drops: &'static AtomicUsize) -> Arc<HashMap<u64, Tracked, Fixed>> {
+    drops.store(0, SeqCst);
+    let map = Arc::new(HashMap::with_hasher(Fixed));
+    map.pin().insert(1, Tracked::new(10, drops));
+    map
+}
+
 /// 10. reclamation: a value read by a pinned reader stays valid while the
 /// reader is pinned, even though a writer replaces and retires it; every
 /// value is dropped exactly once by the end.
@@ -339,9 +348,7 @@ impl Drop for Tracked {
 fn reclamation_respects_pins() {
     static DROPS: AtomicUsize = AtomicUsize::new(0);
     model(|| {
-        DROPS.store(0, SeqCst);
-        let map: Arc<HashMap<u64, Tracked, Fixed>> = Arc::new(HashMap::with_hasher(Fixed));
-        map.pin().insert(1, Tracked::new(10, &DROPS));
+        let map = tracked_map(&DROPS);
         let (m1, m2) = (map.clone(), map.clone());
         race(
             move || {
@@ -688,9 +695,7 @@ fn get_after_two_range_promotion() {
 fn remove_racing_revive() {
     static DROPS: AtomicUsize = AtomicUsize::new(0);
     model(|| {
-        DROPS.store(0, SeqCst);
-        let map: Arc<HashMap<u64, Tracked, Fixed>> = Arc::new(HashMap::with_hasher(Fixed));
-        map.pin().insert(1, Tracked::new(10, &DROPS));
+        let map = tracked_map(&DROPS);
         let (m1, m2) = (map.clone(), map.clone());
         let (removed, replaced) = race(
             move || {
