@@ -288,6 +288,16 @@ impl Meta {
         return self.hash;
     }
 
+    /// The word the state bits live in (outside loom, with the hash in its
+    /// other bits, which the state operations below leave as they are).
+    #[inline]
+    fn word(&self) -> &crate::sync::AtomicU64 {
+        #[cfg(not(loom))]
+        return &self.0;
+        #[cfg(loom)]
+        return &self.state;
+    }
+
     /// The removal's mark, made once, by the writer whose CAS deleted the
     /// entry, while it is still pinned.
     fn mark_removed(&self) {
@@ -297,23 +307,17 @@ impl Meta {
         // the reclaimer orders before it (that is its grace period), so
         // nothing can come between the two. Relaxed for the same reason;
         // readers of the hash bits read them unchanged.
-        #[cfg(not(loom))]
-        self.0.store(self.0.load(Relaxed) | VALUE_PENDING, Relaxed);
-        #[cfg(loom)]
-        self.state
-            .store(self.state.load(Relaxed) | VALUE_PENDING, Relaxed);
+        let word = self.word();
+        word.store(word.load(Relaxed) | VALUE_PENDING, Relaxed);
     }
 
     /// The value's drop has run: flips `VALUE_PENDING` to `VALUE_GONE`,
-    /// returning the state before.
+    /// returning the word before.
     fn value_dropped(&self) -> u64 {
         // AcqRel: Release orders the value's drop before the owner's free
         // of the block (if the owner comes second); Acquire orders the
         // owner's last use before our free (if we do).
-        #[cfg(not(loom))]
-        return self.0.fetch_xor(VALUE_PENDING | VALUE_GONE, AcqRel);
-        #[cfg(loom)]
-        return self.state.fetch_xor(VALUE_PENDING | VALUE_GONE, AcqRel);
+        self.word().fetch_xor(VALUE_PENDING | VALUE_GONE, AcqRel)
     }
 
     /// The state as the owner's free finds it, without writing: if no drop
@@ -322,19 +326,13 @@ impl Meta {
     fn settled(&self) -> u64 {
         // Acquire: a `VALUE_GONE` seen here was set by the value's drop
         // (Release), which then happens-before our free of the block.
-        #[cfg(not(loom))]
-        return self.0.load(Acquire) & !HASH_MASK;
-        #[cfg(loom)]
-        return self.state.load(Acquire);
+        self.word().load(Acquire) & !HASH_MASK
     }
 
-    /// The owner lets go: sets `RELEASED`, returning the state before.
+    /// The owner lets go: sets `RELEASED`, returning the word before.
     fn release(&self) -> u64 {
         // AcqRel: as in `value_dropped`, the other side of the pair.
-        #[cfg(not(loom))]
-        return self.0.fetch_or(RELEASED, AcqRel);
-        #[cfg(loom)]
-        return self.state.fetch_or(RELEASED, AcqRel);
+        self.word().fetch_or(RELEASED, AcqRel)
     }
 }
 
