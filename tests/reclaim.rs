@@ -246,3 +246,113 @@ fn handles_dropped_out_of_order_keep_their_references() {
     settle(&map, 1);
     assert!(dropped.load(Ordering::SeqCst), "never freed");
 }
+
+/// A map dropped while the threads that removed from it still live frees
+/// all they removed, in its drop. (With the crossbeam-epoch backend each
+/// thread keeps its participant in the map's collector for its next pins,
+/// so the collector outlives the map, and neither the collector's drop nor
+/// the threads' exit may be what runs the frees.)
+#[test]
+fn a_maps_drop_frees_what_living_threads_removed() {
+    let books = Books::new();
+    let map = std::sync::Arc::new(HashMap::new());
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let checked = AtomicBool::new(false);
+    thread::scope(|s| {
+        // Set also if an assertion below fails: the threads then exit
+        // and the test fails instead of hanging.
+        let release = StopOnDrop(&checked);
+        for t in 0..2u64 {
+            let (map, books, done_tx, checked) = (map.clone(), &books, done_tx.clone(), &checked);
+            s.spawn(move || {
+                for i in 0..1_000u64 {
+                    let k = t * 1_000 + i;
+                    let m = map.pin();
+                    m.insert(books.k(k), books.v(k));
+                    if i % 4 != 0 {
+                        m.remove(&books.k(k));
+                    }
+                }
+                // The last removals, with no pin after them that could
+                // free them here: the map's drop has to.
+                for i in 0..8u64 {
+                    map.pin().remove(&books.k(t * 1_000 + i * 4));
+                }
+                drop(map);
+                done_tx.send(()).unwrap();
+                // Alive, with whatever this thread keeps, until checked.
+                let deadline = std::time::Instant::now() + Duration::from_secs(120);
+                while !checked.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            });
+        }
+        for _ in 0..2 {
+            done_rx
+                .recv_timeout(Duration::from_secs(120))
+                .expect("a thread failed before dropping its handle on the map");
+        }
+        drop(std::sync::Arc::into_inner(map).expect("the threads dropped theirs"));
+        assert_eq!(books.vals.live(), 0, "values the map's drop left alive");
+        books.assert_balanced("a map dropped beside the threads that removed from it");
+        drop(release);
+    });
+}
+
+/// A value whose `Drop` writes to another map, freed by pins and flushes
+/// of the map it was removed from: the frees run inside those calls, and
+/// each write they make lands.
+#[test]
+fn frees_that_write_to_another_map_inside_pins() {
+    struct Echo<'a> {
+        into: &'a HashMap<u64, u64>,
+        id: u64,
+    }
+    impl Drop for Echo<'_> {
+        fn drop(&mut self) {
+            self.into.pin().insert(self.id, self.id);
+        }
+    }
+    const N: u64 = 20_000;
+    let echoes = HashMap::new();
+    {
+        let map = HashMap::new();
+        for id in 0..N {
+            let m = map.pin();
+            m.insert(id % 64, Echo { into: &echoes, id });
+            if id % 1_000 == 0 {
+                m.flush();
+            }
+        }
+        // Everything replaced so far, and the 64 left, goes by now.
+    }
+    assert_eq!(echoes.len(), N as usize);
+    let m = echoes.pin();
+    assert!((0..N).all(|id| m.get(&id) == Some(&id)));
+}
+
+/// One thread using more maps in turn than a thread keeps reclamation
+/// state for (the crossbeam-epoch backend caches its participants in the
+/// last eight collectors it pinned): every map frees every value exactly
+/// once, each in its own drop, whichever state was evicted meanwhile.
+#[test]
+fn many_maps_in_turn_free_exactly_once() {
+    // A ledger per map: what one map's drop leaves alive shows as such.
+    let books: Vec<Books> = (0..20).map(|_| Books::new()).collect();
+    let maps: Vec<HashMap<Tracked, Tracked>> = (0..20).map(|_| HashMap::new()).collect();
+    for round in 0..50u64 {
+        for (map, books) in maps.iter().zip(&books) {
+            let m = map.pin();
+            let k = round % 7;
+            m.insert(books.k(k), books.v(round));
+            if round % 3 == 0 {
+                m.remove(&books.k(k));
+            }
+        }
+    }
+    for (i, (map, books)) in maps.into_iter().zip(&books).enumerate() {
+        assert!(books.vals.live() > 0);
+        drop(map);
+        books.assert_balanced(&format!("map {i} of many in turn"));
+    }
+}
