@@ -188,6 +188,49 @@ mod stats;
 mod sync;
 mod word;
 
+/// The trait of lookup keys: `get`, `remove` and the other methods that
+/// take a borrowed key accept any `Q: Hash + Equivalent<K>`, which every
+/// `Q` that `K` borrows as is (`String` keys looked up by `&str`). It is
+/// the `equivalent` crate's trait, the one hashbrown, indexmap, papaya and
+/// scc take, so one implementation serves all of them.
+///
+/// Implement it to look up a composite key without building one. `Q` must
+/// hash as the key it is equivalent to does:
+///
+/// ```
+/// use std::hash::{Hash, Hasher};
+/// use lfmap::Equivalent;
+///
+/// #[derive(Hash, PartialEq, Eq)]
+/// struct Route {
+///     host: String,
+///     path: String,
+/// }
+///
+/// /// A route by borrowed parts: hashes as `Route` does (field by field).
+/// struct RouteRef<'a>(&'a str, &'a str);
+///
+/// impl Hash for RouteRef<'_> {
+///     fn hash<H: Hasher>(&self, state: &mut H) {
+///         self.0.hash(state);
+///         self.1.hash(state);
+///     }
+/// }
+///
+/// impl Equivalent<Route> for RouteRef<'_> {
+///     fn equivalent(&self, key: &Route) -> bool {
+///         self.0 == key.host && self.1 == key.path
+///     }
+/// }
+///
+/// let routes = lfmap::HashMap::new();
+/// let m = routes.pin();
+/// m.insert(Route { host: "a.example".into(), path: "/".into() }, 1);
+/// assert_eq!(m.get(&RouteRef("a.example", "/")), Some(&1));
+/// assert_eq!(m.remove(&RouteRef("a.example", "/")), Some(&1));
+/// assert!(m.is_empty());
+/// ```
+pub use equivalent::Equivalent;
 pub use error::TryReserveError;
 pub use guard::{Guard, LocalGuard, OwnedGuard};
 pub use iter::{Drain, IntoIter, IntoKeys, IntoValues, IterMut, OwnedIter, ValuesMut};

@@ -3,8 +3,9 @@
 //! This layer is thin on purpose: it hashes, allocates entries, and states
 //! each operation as a `decide` function for the raw write engine.
 
-use std::borrow::Borrow;
 use std::fmt;
+
+use equivalent::Equivalent;
 use std::hash::{BuildHasher, Hash};
 use std::iter::FusedIterator;
 
@@ -456,8 +457,7 @@ where
     /// ```
     pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         let hash = self.raw.hash(key);
         self.raw.get_mut(hash, key)
@@ -641,8 +641,7 @@ where
     #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         let hash = self.raw().hash(key);
         self.raw().get(hash, key, &self.guard).map(|e| e.value())
@@ -659,8 +658,7 @@ where
     #[inline]
     pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         let hash = self.raw().hash(key);
         self.raw()
@@ -680,8 +678,7 @@ where
     #[inline]
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         self.get(key).is_some()
     }
@@ -733,8 +730,7 @@ where
     /// ```
     pub fn remove<Q>(&self, key: &Q) -> Option<&V>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         let hash = self.raw().hash(key);
         let written = self
@@ -759,8 +755,7 @@ where
     /// ```
     pub fn remove_if<Q, F>(&self, key: &Q, mut should_remove: F) -> Option<(&K, &V)>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
         F: FnMut(&K, &V) -> bool,
     {
         let hash = self.raw().hash(key);
@@ -971,8 +966,8 @@ where
     /// ```
     pub fn update<Q, F>(&self, key: &Q, mut f: F) -> Option<&V>
     where
-        K: Borrow<Q> + Clone,
-        Q: Hash + Eq + ?Sized,
+        K: Clone,
+        Q: Hash + Equivalent<K> + ?Sized,
         F: FnMut(&V) -> V,
     {
         let hash = self.raw().hash(key);
@@ -1098,8 +1093,7 @@ where
     /// ```
     pub fn remove_entry<Q>(&self, key: &Q) -> Option<(&K, &V)>
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
         self.remove_if(key, |_, _| true)
     }
@@ -1371,8 +1365,8 @@ where
 /// ```
 impl<K, Q, V, S, G> std::ops::Index<&Q> for HashMapRef<'_, K, V, S, G>
 where
-    K: Hash + Eq + Borrow<Q>,
-    Q: Hash + Eq + ?Sized,
+    K: Hash + Eq,
+    Q: Hash + Equivalent<K> + ?Sized,
     S: BuildHasher,
     G: ReclaimGuard,
 {

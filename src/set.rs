@@ -18,7 +18,7 @@
 pub mod relations;
 mod word;
 
-use std::borrow::Borrow;
+use equivalent::Equivalent;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::iter::FusedIterator;
@@ -348,8 +348,7 @@ where
     #[inline]
     pub fn contains<Q>(&self, value: &Q) -> bool
     where
-        T: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<T> + ?Sized,
     {
         self.map.contains_key(value)
     }
@@ -367,8 +366,7 @@ where
     #[inline]
     pub fn get<Q>(&self, value: &Q) -> Option<&T>
     where
-        T: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<T> + ?Sized,
     {
         self.map.get_key_value(value).map(|(k, _)| k)
     }
@@ -384,8 +382,7 @@ where
     /// ```
     pub fn remove<Q>(&self, value: &Q) -> bool
     where
-        T: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<T> + ?Sized,
     {
         self.map.remove(value).is_some()
     }
@@ -405,8 +402,7 @@ where
     /// ```
     pub fn take<Q>(&self, value: &Q) -> Option<&T>
     where
-        T: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<T> + ?Sized,
     {
         self.map.remove_if(value, |_, _| true).map(|(k, _)| k)
     }

@@ -259,3 +259,73 @@ fn index_by_key() {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m["b"]));
     assert!(r.is_err(), "an absent key indexed");
 }
+
+/// A composite key, looked up by borrowed parts through `Equivalent`.
+#[derive(Hash, PartialEq, Eq, Clone, Debug)]
+struct Route {
+    host: String,
+    path: String,
+}
+
+/// Hashes as `Route` does (field by field).
+#[derive(Hash)]
+struct RouteRef<'a>(&'a str, &'a str);
+
+impl lfmap::Equivalent<Route> for RouteRef<'_> {
+    fn equivalent(&self, key: &Route) -> bool {
+        self.0 == key.host && self.1 == key.path
+    }
+}
+
+fn route(host: &str, path: &str) -> Route {
+    Route {
+        host: host.into(),
+        path: path.into(),
+    }
+}
+
+/// Every method that takes a borrowed key takes an `Equivalent` one, on
+/// both sides of a resize: the lookups find the key, the writes change
+/// it, and keys that differ in one part stay apart.
+#[test]
+fn lookups_take_equivalent_keys() {
+    let mut map = HashMap::new();
+    {
+        let m = map.pin();
+        // Enough keys to resize several times while they go in.
+        for i in 0..2_000u64 {
+            m.insert(route(&format!("h{}", i % 40), &format!("/{i}")), i);
+        }
+        let (h, p) = ("h7".to_string(), "/7".to_string());
+        let q = RouteRef(&h, &p);
+        assert_eq!(m.get(&q), Some(&7));
+        assert!(m.contains_key(&q));
+        assert_eq!(m.get_key_value(&q), Some((&route("h7", "/7"), &7)));
+        assert_eq!(m[&q], 7);
+        assert!(m.get(&RouteRef("h8", "/7")).is_none());
+        assert_eq!(m.update(&q, |v| v + 1), Some(&8));
+        assert_eq!(m.remove_if(&q, |_, v| *v == 0), None);
+        assert_eq!(
+            m.remove_if(&q, |_, v| *v == 8),
+            Some((&route("h7", "/7"), &8))
+        );
+        assert_eq!(m.remove(&RouteRef("h9", "/9")), Some(&9));
+        assert_eq!(
+            m.remove_entry(&RouteRef("h10", "/10")),
+            Some((&route("h10", "/10"), &10))
+        );
+        assert_eq!(m.remove(&RouteRef("h9", "/9")), None);
+        assert_eq!(m.len(), 1_997);
+    }
+    *map.get_mut(&RouteRef("h11", "/11")).unwrap() += 100;
+    assert_eq!(map.pin().get(&RouteRef("h11", "/11")), Some(&111));
+
+    let set = lfmap::HashSet::new();
+    let s = set.pin();
+    s.insert(route("a", "/"));
+    assert!(s.contains(&RouteRef("a", "/")));
+    assert_eq!(s.get(&RouteRef("a", "/")), Some(&route("a", "/")));
+    assert_eq!(s.take(&RouteRef("a", "/")), Some(&route("a", "/")));
+    assert!(!s.remove(&RouteRef("a", "/")));
+    assert!(s.is_empty());
+}

@@ -7,7 +7,7 @@
 //! cloned and no user code runs); a tombstone stays with the old table and
 //! is freed with it.
 
-use std::borrow::Borrow;
+use equivalent::Equivalent;
 
 use super::slot::{tag_of, Fresh, Word};
 use super::table::Table;
@@ -45,8 +45,8 @@ pub(super) fn seal_key<K, V, Q, G>(
     key: &Q,
     guard: &G,
 ) where
-    K: Eq + Borrow<Q>,
-    Q: Eq + ?Sized,
+    K: Eq,
+    Q: Equivalent<K> + ?Sized,
     G: ReclaimGuard,
 {
     let tag = tag_of(hash);
@@ -64,7 +64,7 @@ pub(super) fn seal_key<K, V, Q, G>(
         if w.tag() != tag {
             continue;
         }
-        if e.hash() == hash && e.key.borrow() == key {
+        if e.hash() == hash && key.equivalent(&e.key) {
             let w = table.slots.freeze(i, guard);
             copy_slot(resize, table, i, w, next, guard);
             return;

@@ -10,7 +10,7 @@ mod slab;
 pub(crate) mod slot;
 pub(crate) mod table;
 
-use std::borrow::Borrow;
+use equivalent::Equivalent;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -146,8 +146,7 @@ where
         guard: &'g G,
     ) -> Option<&'g Entry<K, V>>
     where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
+        Q: Equivalent<K> + ?Sized,
     {
         find(self.root(guard), hash, key, guard)
     }
@@ -175,8 +174,7 @@ where
         guard: &'g G,
     ) -> Written<'g, K, V>
     where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
+        Q: Equivalent<K> + ?Sized,
         F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
     {
         // SAFETY: `key` is the caller's borrow, not inside `pending`.
@@ -232,8 +230,7 @@ where
         guard: &'g G,
     ) -> Written<'g, K, V>
     where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
+        Q: Equivalent<K> + ?Sized,
         F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
     {
         // SAFETY: `key` is the caller's borrow, not inside `pending`.
@@ -272,8 +269,7 @@ where
         guard: &'g G,
     ) -> Written<'g, K, V>
     where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
+        Q: Equivalent<K> + ?Sized,
         F: FnMut(Option<&'g Entry<K, V>>, &mut Option<Pending<K, V>>) -> Action,
     {
         // The last decision and the state it was made on (the live entry's
@@ -342,7 +338,7 @@ where
                     // and a failed claim means it is no longer unclaimed).
                     continue 'tables;
                 };
-                if w.tag() != tag || e.key.borrow() != key {
+                if w.tag() != tag || !key.equivalent(&e.key) {
                     continue;
                 }
                 // This is the key's slot; it stays so (slot.rs invariant).
@@ -483,8 +479,7 @@ pub(crate) fn find<'g, K, V, Q, G: ReclaimGuard>(
     guard: &'g G,
 ) -> Option<&'g Entry<K, V>>
 where
-    K: Borrow<Q>,
-    Q: Eq + ?Sized,
+    Q: Equivalent<K> + ?Sized,
 {
     let tag = tag_of(hash);
     'tables: loop {
@@ -501,7 +496,7 @@ where
                 // Unclaimed: the key's probe sequence ends here.
                 return None;
             };
-            if w.tag() != tag || e.key.borrow() != key {
+            if w.tag() != tag || !key.equivalent(&e.key) {
                 continue;
             }
             if w.copied() {
@@ -585,8 +580,7 @@ where
     /// as the map is: `HashMap::get_mut`.
     pub(crate) fn get_mut<Q>(&mut self, hash: u64, key: &Q) -> Option<&mut V>
     where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
+        Q: Equivalent<K> + ?Sized,
     {
         let entry = self.exclusive().find(hash, key)?.as_ptr();
         // SAFETY: `entry` is the live entry of `key`'s one slot in the root
@@ -651,8 +645,7 @@ impl<K, V> Exclusive<'_, K, V> {
     /// probe, as [`find`] runs it with no next table to follow.
     pub(crate) fn find<Q>(&self, hash: u64, key: &Q) -> Option<NonNull<Entry<K, V>>>
     where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
+        Q: Equivalent<K> + ?Sized,
     {
         let table = self.table;
         let tag = tag_of(hash);
@@ -665,7 +658,7 @@ impl<K, V> Exclusive<'_, K, V> {
             // An entry-less word ends the key's probe sequence (unclaimed;
             // a sealed one would mean a migration, and there is none).
             let e = w.entry()?;
-            if w.tag() != tag || e.key.borrow() != key {
+            if w.tag() != tag || !key.equivalent(&e.key) {
                 continue;
             }
             // The key's one slot in the root: live, or a tombstone.
