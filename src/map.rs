@@ -1161,8 +1161,9 @@ where
     ///
     /// A flush may free what is already freeable, running those values'
     /// `Drop`s (a panic there unwinds out of `flush`). With the
-    /// `crossbeam-epoch` backend each handle has its own batch, handed
-    /// over when the handle drops anyway.
+    /// `crossbeam-epoch` backend a thread's handles share one batch, which
+    /// a handle that removed or replaced something hands over when it
+    /// drops anyway.
     pub fn flush(&self) {
         self.guard.flush();
     }

@@ -287,6 +287,9 @@ fn a_maps_drop_frees_what_living_threads_removed() {
                 }
             });
         }
+        // Only the threads' senders left: a thread that fails drops its
+        // sender, and the receive fails at once, not after the timeout.
+        drop(done_tx);
         for _ in 0..2 {
             done_rx
                 .recv_timeout(Duration::from_secs(120))
@@ -354,5 +357,41 @@ fn many_maps_in_turn_free_exactly_once() {
         assert!(books.vals.live() > 0);
         drop(map);
         books.assert_balanced(&format!("map {i} of many in turn"));
+    }
+}
+
+/// Scoped threads that removed finish, and the map drops right after the
+/// scope returns, while those threads may still be in their thread-local
+/// destructors (a scope's join does not wait for those; with the
+/// crossbeam-epoch backend they release each thread's participant, which
+/// runs deferred calls): every value is dropped exactly once, in the map's
+/// drop at the latest.
+#[test]
+fn a_map_dropped_as_its_scoped_threads_exit_frees_all_once() {
+    for round in 0..20u64 {
+        let books = Books::new();
+        let map = HashMap::new();
+        thread::scope(|s| {
+            for t in 0..2u64 {
+                let (map, books) = (&map, &books);
+                s.spawn(move || {
+                    for i in 0..500u64 {
+                        let k = (round * 2 + t) * 1_000 + i;
+                        let m = map.pin();
+                        m.insert(books.k(k), books.v(k));
+                        if i % 2 == 0 {
+                            m.remove(&books.k(k));
+                        }
+                    }
+                });
+            }
+        });
+        drop(map);
+        assert_eq!(
+            books.vals.live(),
+            0,
+            "round {round}: values the map's drop left alive"
+        );
+        books.assert_balanced("a map dropped as its scoped threads exit");
     }
 }

@@ -1,37 +1,44 @@
 //! The `crossbeam-epoch` backend (cargo feature `crossbeam-epoch`).
 //!
-//! Each map owns its own [`Collector`], so deferred destructors of `K` and
-//! `V` (which need not be `'static`) run before the map's drop returns,
-//! never after.
+//! Each map owns its own [`Collector`], so that `K` and `V` need not be
+//! `'static`: every object the map retires is freed before the map's drop
+//! returns, never after, and never by code outside the map.
 //!
 //! **Participants are cached per thread.** Registering a participant
 //! (`Collector::register`) allocates crossbeam's `Local`, a record with an
 //! inline bag of 64 deferred calls, links it into the collector's list, and
 //! pushes its bag to the global queue when it goes. Doing that for every
-//! pin made this backend about 40× slower than the others
+//! pin made this backend 4–40× slower than the default one
 //! (docs/benchmarks.md, "The crossbeam-epoch backend"). Each thread instead
 //! keeps its participants in the last [`CACHED`] collectors it pinned
 //! (`PARTICIPANTS`, most recent first) and pins those. A participant that
-//! outlives its guards brings three obligations, each kept here:
+//! outlives its guards, in a collector that outlives its map, brings four
+//! obligations, each kept here:
 //!
 //! 1. **Its bag outlives the guard.** Garbage left in a cached participant's
-//!    bag would wait for that thread's later pins of the map, or run when
-//!    the thread exits, possibly after the map (and the `K` and `V` its
-//!    frees drop) is gone. A guard that retired therefore flushes its bag to
-//!    the collector's queue when it drops ([`EpochGuard`]'s `Drop`). So once
-//!    a map's guards are gone, no participant's bag holds its garbage.
-//! 2. **It keeps the collector alive** (the `Collector` is a shared
-//!    pointer), so the map's drop cannot leave the queue to the collector's
-//!    own drop. It drains the queue itself ([`EpochReclaim`]'s `Drop`). No
-//!    guard of the map lives then (every guard borrows it), so no
-//!    participant is pinned, each round advances the epoch, and every
-//!    queued bag expires and runs within a few rounds.
-//! 3. **Pinning and unregistering may run frees.** crossbeam collects
-//!    garbage every 128 pins, in a flush, and when a participant goes (it
-//!    pins once more). A free drops a user's `K` or `V`, whose `Drop` may
-//!    pin again, this map or another. So the cache is borrowed only to find
-//!    or insert a handle (an `Rc`, cloned out), never while pinning or
-//!    releasing one.
+//!    bag would wait for that thread's later pins of the map, or its exit.
+//!    So a guard that retired flushes its bag to the collector's queue when
+//!    it drops ([`EpochGuard`]'s `Drop`): once a map's guards are gone, no
+//!    participant's bag holds its garbage.
+//! 2. **Crossbeam runs deferred calls on any thread, at any time** a
+//!    participant of the collector collects: in a pin (one in 128), a
+//!    flush, and when a participant goes (evicted, or at its thread's exit,
+//!    inside a thread-local destructor, which for scoped threads may run
+//!    after the scope has returned). So a deferred call frees nothing: it
+//!    moves the object to the map's `ready` stack ([`Frees`]), and the map
+//!    frees it, in its own code, as a guard of the map drops (unpinned
+//!    first) or in the map's drop. No user `Drop` runs inside crossbeam.
+//! 3. **The collector outlives the map** (cached participants hold it), so
+//!    the map's drop cannot leave the queue to the collector's own drop. It
+//!    drains it ([`EpochReclaim`]'s `Drop`): pins and flushes until every
+//!    deferred call of the map has run (`Frees::queued`), which no guard of
+//!    the map holds back (each borrows the map). If one never runs (a
+//!    guard leaked with `mem::forget`, or a participant stalled elsewhere
+//!    past [`DRAIN_PATIENCE`]), the map closes its [`Frees`] and leaks it:
+//!    a call that runs later leaks its object instead of moving it.
+//! 4. **Pinning and releasing run deferred calls**, so the cache is
+//!    borrowed only to find or insert a handle (an `Rc`, cloned out), never
+//!    while pinning or releasing one.
 //!
 //! Owned guards (`pin_owned`), which may move between threads, still
 //! register a participant of their own, which goes with the guard.
@@ -39,34 +46,35 @@
 use std::cell::Cell;
 #[cfg(not(loom))]
 use std::cell::RefCell;
-use std::panic::{self, AssertUnwindSafe};
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
 use super::contract::{Reclaim, ReclaimGuard, Retire};
-use crate::stats::Counter;
-use crate::sync::{AtomicPtr, Ordering};
+use super::stack::Stack;
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 /// How many collectors' participants a thread keeps. A thread that pins
 /// more maps than this in turn registers anew for the least recent one.
 #[cfg(not(loom))]
 const CACHED: usize = 8;
 
-/// A drain's rounds in a row that free nothing before it stops: only a
-/// panicking `Drop` (which loses the rest of its bag for good, as in
-/// crossbeam) or a guard leaked with `mem::forget` (which holds every later
-/// free back) leaves garbage that no round can free.
-const DRAIN_IDLE_ROUNDS: u32 = 256;
-
 /// Whether threads keep their participants. Not under loom
 /// (`cfg(crossbeam_loom)`): there every pin registers, as an owned guard's
-/// does, and the collector's drop runs what is queued. The models check the
-/// map's protocols against crossbeam's real reclamation; a cache would
-/// multiply their executions (a drain's rounds against every exiting
-/// thread's release) and is a sequential structure of one thread, which
-/// `tests/reclaim.rs` checks from outside.
+/// does, and the collector's drop in the map's drop runs what is queued.
+/// The models check the map's protocols against crossbeam's real
+/// reclamation; a cache would multiply their executions (a drain's rounds
+/// against every exiting thread's release), and it is one thread's
+/// sequential structure, which `tests/reclaim.rs` checks from outside.
 const CACHE: bool = !cfg!(loom);
+
+/// How long the map's drop waits for its last deferred calls to run while
+/// none does (obligation 3 in the module docs) before it leaks them.
+const DRAIN_PATIENCE: Duration = Duration::from_millis(100);
 
 #[cfg(not(loom))]
 std::thread_local! {
@@ -93,7 +101,7 @@ fn cached_participant(collector: &Collector) -> Option<Rc<LocalHandle>> {
                     handle
                 }
                 None => {
-                    // `register` runs no user code.
+                    // `register` runs no deferred call.
                     let handle = Rc::new(collector.register());
                     if cache.len() == CACHED {
                         evicted = cache.pop();
@@ -107,8 +115,7 @@ fn cached_participant(collector: &Collector) -> Option<Rc<LocalHandle>> {
         .ok()
         .flatten();
     // Released outside the borrow: a participant that goes pins once more
-    // and may collect, running frees (obligation 3). Its bag holds none of
-    // any map's garbage (obligation 1).
+    // and may collect (obligation 4).
     drop(evicted);
     handle
 }
@@ -119,10 +126,99 @@ fn cached_participant(_: &Collector) -> Option<Rc<LocalHandle>> {
     None
 }
 
+/// A retired object whose grace period has ended, for the map to free.
+struct Freeable {
+    ptr: *mut (),
+    free: unsafe fn(*mut ()),
+}
+
+// SAFETY: a `Freeable` is the sole claim on a retired object that no thread
+// can reach any more; whichever thread takes it off `ready` frees it, once.
+unsafe impl Send for Freeable {}
+
+/// `T::free`, type-erased for a [`Freeable`].
+///
+/// # Safety
+///
+/// As for [`Retire::free`], with `ptr` a `*mut T`.
+unsafe fn free_as<T: Retire>(ptr: *mut ()) {
+    // SAFETY: the caller's obligations are `free`'s.
+    unsafe { T::free(ptr.cast::<T>()) }
+}
+
+/// What a map's deferred calls share with the map, allocated apart from it
+/// so that a call that runs after the map gave up on it (obligation 3 in
+/// the module docs) still finds it: the map then leaks it.
+struct Frees {
+    /// Deferred calls handed to crossbeam and not yet finished: the drain
+    /// waits for 0. A call's decrement (Release) is its last access.
+    queued: AtomicUsize,
+    /// Deferred calls between their check of `closed` and their move to
+    /// `ready` (the `SeqCst` handshake with a drain that closes).
+    running: AtomicUsize,
+    /// Set by a drain that gave up: calls that run later leak their object.
+    closed: AtomicBool,
+    /// Objects retired and not yet freed: the `pending` gauge.
+    unfreed: AtomicUsize,
+    /// Objects whose grace period ended, for the map's next guard drop (or
+    /// its drop) to free.
+    ready: Stack<Freeable>,
+}
+
+impl Frees {
+    /// Frees every object in `ready`, in the calling thread. A `Drop` that
+    /// panics unwinds out of here; the objects after it go back on `ready`.
+    fn free_ready(&self) {
+        /// Puts what is left of a take back, also when a free panics.
+        struct Rest<'a> {
+            taken: super::stack::Taken<Freeable>,
+            ready: &'a Stack<Freeable>,
+        }
+        impl Drop for Rest<'_> {
+            fn drop(&mut self) {
+                for f in self.taken.by_ref() {
+                    // Release: the taker after us (Acquire) reads the value.
+                    self.ready.push(f, Release);
+                }
+            }
+        }
+        // Acquire: pairs with the deferred calls' pushes (Release), so the
+        // objects' last uses before their retirement happen before the
+        // frees (crossbeam ordered those uses before the calls).
+        let mut rest = Rest {
+            taken: self.ready.take_all(Acquire),
+            ready: &self.ready,
+        };
+        for f in rest.taken.by_ref() {
+            // Counted first: a `Drop` that panics must not leave it.
+            self.unfreed.fetch_sub(1, Relaxed);
+            // SAFETY: the deferred call moved the object here once its
+            // grace period ended (no participant can reach it), and this
+            // take made it ours alone: freed once, here.
+            unsafe { (f.free)(f.ptr) };
+        }
+    }
+}
+
 /// The crossbeam-epoch backend.
 pub(crate) struct EpochReclaim {
-    collector: Collector,
-    pending: Box<Counter>,
+    collector: ManuallyDrop<Collector>,
+    /// A `Box<Frees>`'s pointer: freed by the map's drop, or leaked by it.
+    frees: NonNull<Frees>,
+}
+
+// SAFETY: the fields are a `Collector` (`Send + Sync`) and the pointer of a
+// boxed `Frees`, which is `Send + Sync` (atomics, and a stack of `Send`
+// values) and which this struct owns as a `Box` would.
+unsafe impl Send for EpochReclaim {}
+// SAFETY: as for `Send`: `&EpochReclaim` hands out only `&Frees`.
+unsafe impl Sync for EpochReclaim {}
+
+impl EpochReclaim {
+    fn frees(&self) -> &Frees {
+        // SAFETY: boxed in `new`, freed or leaked only in `drop`.
+        unsafe { self.frees.as_ref() }
+    }
 }
 
 impl Reclaim for EpochReclaim {
@@ -130,9 +226,16 @@ impl Reclaim for EpochReclaim {
     type OwnedGuard<'a> = EpochOwnedGuard<'a>;
 
     fn new() -> Self {
+        let frees = Box::new(Frees {
+            queued: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            unfreed: AtomicUsize::new(0),
+            ready: Stack::new(),
+        });
         EpochReclaim {
-            collector: Collector::new(),
-            pending: Box::new(Counter::new()),
+            collector: ManuallyDrop::new(Collector::new()),
+            frees: NonNull::from(Box::leak(frees)),
         }
     }
 
@@ -142,7 +245,7 @@ impl Reclaim for EpochReclaim {
             Some(participant) => participant.pin(),
             None => self.collector.register().pin(),
         };
-        EpochGuard::new(guard, &self.pending)
+        EpochGuard::new(guard, self.frees())
     }
 
     fn pin_owned(&self) -> EpochOwnedGuard<'_> {
@@ -150,77 +253,92 @@ impl Reclaim for EpochReclaim {
         // `Send`); it goes, pushing its bag, when the guard drops.
         EpochOwnedGuard(EpochGuard::new(
             self.collector.register().pin(),
-            &self.pending,
+            self.frees(),
         ))
     }
 
     fn pending(&self) -> usize {
-        // A gauge: the sum of its relaxed shards.
-        self.pending.sum()
+        // Relaxed: a gauge.
+        self.frees().unfreed.load(Relaxed)
     }
 }
 
 impl Drop for EpochReclaim {
-    /// Runs every deferred free still queued (obligation 2 in the module
-    /// docs): the collector itself may live on in other threads' caches.
+    /// Runs the map's deferred calls still queued and frees what they hand
+    /// over (obligation 3 in the module docs).
     fn drop(&mut self) {
-        if !CACHE {
-            // Every participant went with its guard: the collector's own
-            // drop, right after this, runs what is queued.
-            return;
-        }
-        let participant = self.collector.register();
-        let mut idle = 0;
-        let mut first_panic = None;
-        // `pending` counts the frees not yet run; every change to it
-        // happened before this drop (the guards that retired borrowed the
-        // map) or on this thread, inside the rounds below.
-        loop {
-            let before = self.pending.sum();
-            if before == 0 {
-                break;
-            }
-            // A pin and a flush: the flush advances the epoch (no other
-            // participant is pinned) and runs up to eight expired bags.
-            let round = panic::catch_unwind(AssertUnwindSafe(|| participant.pin().flush()));
-            if let Err(payload) = round {
-                first_panic.get_or_insert(payload);
-            }
-            if self.pending.sum() < before {
-                idle = 0;
-            } else {
-                idle += 1;
-                if idle == DRAIN_IDLE_ROUNDS {
+        // SAFETY: boxed in `new` and freed only at the end of this drop; a
+        // borrow apart from `self`, as the collector's drop below needs.
+        let frees: &Frees = unsafe { &*self.frees.as_ptr() };
+        // Acquire, here and below: pairs with each deferred call's last
+        // access (a Release decrement), so at 0 every call has finished
+        // with `frees` and its push to `ready` is visible. Retirements
+        // (Relaxed increments) happened before this drop: their guards
+        // borrowed the map.
+        let mut gave_up = false;
+        if CACHE && frees.queued.load(Acquire) != 0 {
+            let participant = self.collector.register();
+            let mut left = frees.queued.load(Acquire);
+            let mut since = Instant::now();
+            loop {
+                // A pin and a flush: the flush tries to advance the epoch
+                // (no guard of this map is pinned: each borrows it) and
+                // runs up to eight expired bags. Our calls run no user code.
+                participant.pin().flush();
+                let now = frees.queued.load(Acquire);
+                if now == 0 {
                     break;
                 }
-                // Another thread may be releasing its participant in this
-                // collector (the list walk then stalls): let it finish.
+                if now < left {
+                    (left, since) = (now, Instant::now());
+                } else if since.elapsed() > DRAIN_PATIENCE {
+                    gave_up = true;
+                    break;
+                } else {
+                    // Another thread may be releasing its participant here
+                    // (its pin holds the epoch back for a moment).
+                    std::thread::yield_now();
+                }
+            }
+        }
+        // SAFETY: dropped once, here, and not used after. If no thread
+        // keeps a participant (always under loom), this was the last
+        // reference and the collector's drop runs what is still queued.
+        unsafe { ManuallyDrop::drop(&mut self.collector) };
+        let leak = gave_up || frees.queued.load(Acquire) != 0;
+        if leak {
+            // SeqCst, with the calls' `running` increment and `closed`
+            // load: a call either sees `closed` (and leaks its object) or
+            // is counted in `running` here, and we wait for its push.
+            frees.closed.store(true, SeqCst);
+            while frees.running.load(SeqCst) != 0 {
                 std::thread::yield_now();
             }
         }
-        drop(participant);
-        if let Some(payload) = first_panic {
-            if !std::thread::panicking() {
-                panic::resume_unwind(payload);
-            }
+        frees.free_ready();
+        if !leak {
+            // SAFETY: boxed in `new`; every deferred call has finished with
+            // it (`queued` is 0) and no guard borrows the map any more.
+            drop(unsafe { Box::from_raw(self.frees.as_ptr()) });
         }
     }
 }
 
 /// A pinned crossbeam-epoch guard.
 pub(crate) struct EpochGuard<'a> {
-    guard: Guard,
-    pending: &'a Counter,
+    /// Dropped (unpinned) in our `Drop`, before the frees it runs.
+    guard: ManuallyDrop<Guard>,
+    frees: &'a Frees,
     /// Whether this guard put garbage in its participant's bag since its
     /// last flush (obligation 1 in the module docs).
     retired: Cell<bool>,
 }
 
 impl<'a> EpochGuard<'a> {
-    fn new(guard: Guard, pending: &'a Counter) -> Self {
+    fn new(guard: Guard, frees: &'a Frees) -> Self {
         EpochGuard {
-            guard,
-            pending,
+            guard: ManuallyDrop::new(guard),
+            frees,
             retired: Cell::new(false),
         }
     }
@@ -228,18 +346,20 @@ impl<'a> EpochGuard<'a> {
 
 impl Drop for EpochGuard<'_> {
     /// Hands what this guard retired to the collector's queue (obligation 1
-    /// in the module docs), still pinned: the `Guard` field drops after.
+    /// in the module docs), unpins, then frees what the map's deferred
+    /// calls made ready (obligation 2), unpinned: a free may run a `Drop`
+    /// that drops this very map, whose drain waits for no pin.
     fn drop(&mut self) {
-        if !CACHE || !self.retired.get() {
-            return;
-        }
-        if std::thread::panicking() {
-            // A `Drop` that a free runs may panic; out of a drop during
-            // unwinding that would abort. Caught, it loses the rest of that
-            // bag (freed never, like any bag a panic interrupts).
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| self.guard.flush()));
-        } else {
+        if CACHE && self.retired.get() {
+            // Runs deferred calls, never user code (ours only move objects).
             self.guard.flush();
+        }
+        // SAFETY: dropped once, here; the field is not used after.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        // Relaxed: a hint; the take in `free_ready` is what synchronises.
+        // Not while unwinding: a `Drop` that panicked there would abort.
+        if !self.frees.ready.is_empty(Relaxed) && !std::thread::panicking() {
+            self.frees.free_ready();
         }
     }
 }
@@ -265,24 +385,39 @@ impl ReclaimGuard for EpochGuard<'_> {
     }
 
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
-        // A striped gauge: writers on different threads touch different
-        // cache lines, so retiring adds no shared write to the hot path.
-        self.pending.add(1);
-        let pending: *const Counter = self.pending;
-        let ptr = SendPtr(ptr);
-        // Set before the call can panic-free: the bag holds the free from
-        // here on, and this guard's drop must hand it over.
+        // Relaxed: a gauge, and a count the map's drop reads after every
+        // retirement happened before it (the guards borrow the map).
+        self.frees.unfreed.fetch_add(1, Relaxed);
+        self.frees.queued.fetch_add(1, Relaxed);
+        // The bag holds the call from here on: this guard's drop hands it
+        // to the queue (obligation 1).
         self.retired.set(true);
-        // SAFETY: the closure runs once no pinned participant can hold `ptr`,
-        // and before the map's drop returns (obligations 1 and 2 in the
-        // module docs: this guard's drop flushes it to the queue, the
-        // backend's drop drains the queue), while the boxed `pending`
-        // counter and the `K` and `V` that `T::free` drops are still alive.
+        let ptr = SendPtr(ptr);
+        let frees = SendPtr(self.frees as *const Frees as *mut Frees);
+        // SAFETY: the call runs once no participant can hold `ptr`. It only
+        // moves the object to `ready` (the map frees it there), and its
+        // accesses to `frees` end with its `queued` decrement, which the
+        // map's drop waits for before it frees `frees` (or leaks it).
         unsafe {
             self.guard.defer_unchecked(move || {
-                let ptr = ptr;
-                (*pending).add(-1);
-                T::free(ptr.0);
+                let (ptr, frees) = (ptr, frees);
+                // SAFETY: alive until `queued` reaches 0, or for good.
+                let frees = &*frees.0;
+                // SeqCst: the handshake with a drain that closes (above).
+                frees.running.fetch_add(1, SeqCst);
+                if !frees.closed.load(SeqCst) {
+                    let object = Freeable {
+                        ptr: ptr.0.cast(),
+                        free: free_as::<T>,
+                    };
+                    // Release: the taker (Acquire) frees after this.
+                    frees.ready.push(object, Release);
+                }
+                // Release: a closing drain's SeqCst load of 0 then sees
+                // our push.
+                frees.running.fetch_sub(1, Release);
+                // Release, and our last access to `frees` (above).
+                frees.queued.fetch_sub(1, Release);
             })
         };
     }
@@ -295,9 +430,9 @@ impl ReclaimGuard for EpochGuard<'_> {
 
     fn flush(&self) {
         // Move the participant's bag to the global queue, where this or any
-        // thread's next flush or collecting pin frees it once the epoch has
-        // advanced. Cleared first: a free that panics in the flush leaves
-        // the bag already pushed.
+        // thread's next flush or collecting pin runs it once the epoch has
+        // advanced; the objects it hands over are freed at a later guard
+        // drop of the map.
         self.retired.set(false);
         self.guard.flush();
     }
@@ -313,7 +448,8 @@ pub(crate) struct EpochOwnedGuard<'a>(EpochGuard<'a>);
 // guard alone (its handle is already dropped, and it is in no thread's
 // cache), so nothing else ever touches that state; the guard is not `Sync`,
 // so only its current owner uses it; and moving it to another thread
-// happens-before that thread's first use. (`retired` is a `Cell`, `Send`.)
+// happens-before that thread's first use. (`retired` is a `Cell`, `Send`;
+// `Frees` is `Sync`.)
 unsafe impl Send for EpochOwnedGuard<'_> {}
 
 impl ReclaimGuard for EpochOwnedGuard<'_> {

@@ -144,6 +144,14 @@ impl<T> Stack<T> {
         }
     }
 
+    /// Whether the stack looked empty (a hint: a push or a take may land
+    /// right after; `order` is the load's).
+    #[inline]
+    #[allow(dead_code)]
+    pub(crate) fn is_empty(&self, order: Ordering) -> bool {
+        self.head.load(order).is_null()
+    }
+
     /// Takes every node off the stack; `order` is the swap's (at least
     /// `Acquire`: module docs). Afterwards the nodes are the caller's alone.
     #[inline]
