@@ -48,7 +48,8 @@
 //!
 //! What a helper costs: a thread, busy while the map resizes (a migration
 //! is about as much work as the inserts that caused it); its sleep when
-//! idle ([`IDLE_MIN`] to [`IDLE_MAX`]); and, because it faults the prepared
+//! idle ([`IDLE_MIN`] to [`IDLE_MAX`], then parked: [`PARK_AFTER`],
+//! [`PARK_MAX`]); and, because it faults the prepared
 //! table in as soon as the map is 5/8 full, a map that stops growing
 //! between 5/8 and 3/4 holds its next table resident sooner than with
 //! paced steps (`shrink_to_fit` gives it back).
@@ -104,6 +105,74 @@ pub(crate) const IDLE_MIN: Duration = Duration::from_micros(50);
 /// it starts (the writers' first writes into it leave their share to the
 /// helper, [`policy::assistant_keeps_up`]).
 pub(crate) const IDLE_MAX: Duration = Duration::from_millis(1);
+
+/// A helper idle this long parks: it sleeps until a resize starts or a
+/// table is prepared (any map's: [`ring`]), or for [`PARK_MAX`]. Until
+/// then it wakes every [`IDLE_MAX`], about a thousand times a second, so
+/// that it joins a migration soon after it starts; a service whose map
+/// stops growing keeps its helper, and should not pay that for good.
+pub(crate) const PARK_AFTER: Duration = Duration::from_millis(100);
+
+/// A parked helper's longest sleep: it wakes this often to look at the
+/// work nothing rings for (retired tables to unmap or free in steps) and
+/// at its `stop` flag, which it cannot be rung for: `run` returns at most
+/// this long after `stop` is set.
+pub(crate) const PARK_MAX: Duration = Duration::from_millis(50);
+
+/// The helpers parked for lack of work, process-wide ([`ring`]).
+struct Parked {
+    /// Whether any helper is parked or about to be: read by every ring.
+    any: AtomicBool,
+    threads: std::sync::Mutex<Vec<std::thread::Thread>>,
+}
+
+static PARKED: Parked = Parked {
+    any: AtomicBool::new(false),
+    threads: std::sync::Mutex::new(Vec::new()),
+};
+
+/// Wakes every parked helper: a resize started, or a table was prepared,
+/// in some map. One load for the writer that rings when no helper is
+/// parked (the common case); rings are once per resize and per prepared
+/// table, never per operation.
+pub(crate) fn ring() {
+    // Under loom helpers never park: nothing to ring (and the models keep
+    // their accesses).
+    if cfg!(loom) {
+        return;
+    }
+    // SeqCst fences here and in `park`, between each side's write and its
+    // read, a store-buffering pair: either the parking helper's last look
+    // for work sees the work announced before this ring (published with
+    // the map's own orderings), or this load sees `any` set and unparks
+    // the helper.
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    if PARKED.any.load(std::sync::atomic::Ordering::Relaxed) {
+        let threads = PARKED.threads.lock().unwrap_or_else(|e| e.into_inner());
+        for t in threads.iter() {
+            // A token, if the helper has not parked yet: its park returns.
+            t.unpark();
+        }
+    }
+}
+
+/// Takes the calling helper off the parked list.
+#[cfg(not(loom))]
+struct Unpark;
+
+#[cfg(not(loom))]
+impl Drop for Unpark {
+    fn drop(&mut self) {
+        let mut threads = PARKED.threads.lock().unwrap_or_else(|e| e.into_inner());
+        let me = std::thread::current().id();
+        threads.retain(|t| t.id() != me);
+        // Relaxed: under the lock, as every store of `any`; a ring that
+        // reads `false` here has no helper to wake (this one is awake).
+        PARKED
+            .any
+            .store(!threads.is_empty(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 impl<T: Generation> Resizer<T> {
     /// Whether a resize helper is registered with the map.
@@ -353,7 +422,12 @@ impl<'a> ResizeHelper<'a> {
 
     /// Steps until `stop` is set (checked with `Acquire` between steps),
     /// sleeping while there is no work: 50 µs at first, doubling to 1 ms
-    /// while none appears; any work found resets the sleep. Once `stop` is
+    /// while none appears; any work found resets the sleep. After 100 ms
+    /// with none it parks: a resize that starts, or a table prepared for
+    /// the next one, in any map wakes it at once, and otherwise it looks
+    /// again (and at `stop`) every 50 ms, so an idle helper wakes about 20
+    /// times a second instead of a thousand, and returns within 50 ms of
+    /// `stop` being set. Once `stop` is
     /// set it migrates what is left of the migration under way, if any (at
     /// most one table's: the writers were leaving it to the helper, and a
     /// map left to readers, which never migrate, would otherwise keep both
@@ -378,9 +452,19 @@ impl<'a> ResizeHelper<'a> {
     /// assert_eq!(map.get(&49_999), Some(49_999));
     /// ```
     pub fn run(&self, stop: &AtomicBool) {
+        self.run_parking(stop, PARK_MAX);
+    }
+
+    /// [`run`](Self::run), with a parked helper's longest sleep given.
+    fn run_parking(&self, stop: &AtomicBool, park_max: Duration) {
         let mut idle = IDLE_MIN;
+        let mut idle_since = None;
         while !stop.load(std::sync::atomic::Ordering::Acquire) {
-            match self.work() {
+            let work = self.work();
+            if work != Work::None {
+                idle_since = None;
+            }
+            match work {
                 Work::Migrated | Work::Freed => idle = IDLE_MIN,
                 Work::Memory => {
                     // Faulting in and unmapping hold the process's
@@ -394,6 +478,13 @@ impl<'a> ResizeHelper<'a> {
                     std::thread::sleep(MEMORY_PAUSE);
                 }
                 Work::None => {
+                    let since = *idle_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= PARK_AFTER {
+                        if self.park(park_max) {
+                            (idle, idle_since) = (IDLE_MIN, None);
+                        }
+                        continue;
+                    }
                     std::thread::sleep(idle);
                     idle = (idle * 2).min(IDLE_MAX);
                 }
@@ -404,6 +495,34 @@ impl<'a> ResizeHelper<'a> {
         // the readers). No faulting in or unmapping: the first step that is
         // not a migration ends it.
         while self.map.assist_step() == Work::Migrated {}
+    }
+}
+
+impl ResizeHelper<'_> {
+    /// Parks until a [`ring`] or for `max`, unless a last look finds work
+    /// (which it then did). Returns whether there was work.
+    #[cfg(not(loom))]
+    fn park(&self, max: Duration) -> bool {
+        {
+            let mut threads = PARKED.threads.lock().unwrap_or_else(|e| e.into_inner());
+            threads.push(std::thread::current());
+            PARKED.any.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        // SeqCst: the announcement above before the last look below
+        // (`ring`'s fence is the other half).
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        let _unpark = Unpark;
+        if self.work() != Work::None {
+            return true;
+        }
+        std::thread::park_timeout(max);
+        false
+    }
+
+    /// Under loom there is no parking: a sleep's worth of nothing.
+    #[cfg(loom)]
+    fn park(&self, _max: Duration) -> bool {
+        self.work() != Work::None
     }
 }
 
@@ -626,5 +745,52 @@ mod tests {
         let (claimed, total) = claimed();
         assert!(claimed >= total, "{claimed} {total}");
         assert_holds(&map, 5_400);
+    }
+
+    /// Whether the thread `id` is on the parked list.
+    fn parked(id: std::thread::ThreadId) -> bool {
+        let threads = PARKED.threads.lock().unwrap();
+        threads.iter().any(|t| t.id() == id)
+    }
+
+    /// An idle helper parks, and a resize that starts in the map wakes it
+    /// at once: its park here would last an hour, yet it migrates. (The
+    /// bounds below are liveness, not speed: a minute each.)
+    #[test]
+    fn a_parked_helper_is_rung_awake_by_a_resize() {
+        let map = WordMap::<u64, u64>::new();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let helper = s.spawn(|| {
+                map.resize_helper()
+                    .run_parking(&stop, Duration::from_secs(3_600))
+            });
+            let id = helper.thread().id();
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let mut woken = false;
+            while std::time::Instant::now() < deadline {
+                if parked(id) {
+                    // Growth: its first resize rings. Writers leave their
+                    // shares to the helper, so only it moves the chunks
+                    // the statistics count as assisted.
+                    for k in 0..50_000u64 {
+                        map.insert(k, k);
+                    }
+                    while std::time::Instant::now() < deadline {
+                        if map.stats().chunks_assisted > 0 {
+                            woken = true;
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            stop.store(true, std::sync::atomic::Ordering::Release);
+            helper.thread().unpark();
+            assert!(woken, "the helper never parked, or no resize woke it");
+        });
+        assert_holds(&map, 50_000);
     }
 }

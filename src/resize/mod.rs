@@ -662,7 +662,11 @@ impl<T: Generation> Resizer<T> {
                         .prepared
                         .compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire)
                     {
-                        Ok(_) => prepared = new,
+                        Ok(_) => {
+                            prepared = new;
+                            // A parked resize helper faults it in.
+                            assist::ring();
+                        }
                         Err(won) => {
                             // SAFETY: never published; we still own it alone.
                             discard(unsafe { Box::from_raw(new) });
@@ -931,6 +935,8 @@ impl<T: Generation> Resizer<T> {
         {
             Ok(_) => {
                 self.counters.resizes.bump();
+                // A parked resize helper joins the migration.
+                assist::ring();
                 Ok(true)
             }
             // The prepared table stays `table`'s (its drop frees it).
