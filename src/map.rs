@@ -1163,7 +1163,7 @@ where
     /// `Drop`s (a panic there unwinds out of `flush`). With the
     /// `crossbeam-epoch` backend a thread's handles share one batch, which
     /// a handle that removed or replaced something hands over when it
-    /// drops anyway.
+    /// drops anyway, and frees run as handles drop, not in `flush`.
     pub fn flush(&self) {
         self.guard.flush();
     }

@@ -34,8 +34,8 @@
 //!    deferred call of the map has run (`Frees::queued`), which no guard of
 //!    the map holds back (each borrows the map). If one never runs (a
 //!    guard leaked with `mem::forget`, or a participant stalled elsewhere
-//!    past [`DRAIN_PATIENCE`]), the map closes its [`Frees`] and leaks it:
-//!    a call that runs later leaks its object instead of moving it.
+//!    past [`DRAIN_PATIENCE`]), the map leaks its [`Frees`]: a call that
+//!    runs later moves its object onto a stack nobody frees.
 //! 4. **Pinning and releasing run deferred calls**, so the cache is
 //!    borrowed only to find or insert a handle (an `Rc`, cloned out), never
 //!    while pinning or releasing one.
@@ -55,8 +55,9 @@ use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
 use super::contract::{Reclaim, ReclaimGuard, Retire};
 use super::stack::Stack;
-use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-use Ordering::{Acquire, Relaxed, Release, SeqCst};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crossbeam_utils::CachePadded;
+use Ordering::{Acquire, Relaxed, Release};
 
 /// How many collectors' participants a thread keeps. A thread that pins
 /// more maps than this in turn registers anew for the least recent one.
@@ -73,8 +74,23 @@ const CACHED: usize = 8;
 const CACHE: bool = !cfg!(loom);
 
 /// How long the map's drop waits for its last deferred calls to run while
-/// none does (obligation 3 in the module docs) before it leaks them.
-const DRAIN_PATIENCE: Duration = Duration::from_millis(100);
+/// none does (obligation 3 in the module docs) before it leaks them: only
+/// a leaked guard, or a thread stalled that long inside crossbeam with a
+/// participant of this collector pinned, makes it wait at all.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(1);
+
+/// How deep frees may nest on one thread: a freed value whose `Drop`
+/// writes its own map frees again in that write's guard drop, and so on;
+/// past this depth what is ready waits for a later guard drop (or the
+/// map's drop) instead of the stack growing with it.
+#[cfg(not(loom))]
+const MAX_FREEING: u32 = 2;
+
+#[cfg(not(loom))]
+std::thread_local! {
+    /// How many `free_ready` calls this thread is inside.
+    static FREEING: Cell<u32> = const { Cell::new(0) };
+}
 
 #[cfg(not(loom))]
 std::thread_local! {
@@ -134,6 +150,10 @@ struct Freeable {
 
 // SAFETY: a `Freeable` is the sole claim on a retired object that no thread
 // can reach any more; whichever thread takes it off `ready` frees it, once.
+// The objects are the generic map's entries and tables, which hold `K` and
+// `V`, and the map is `Sync` (shared between threads, which is when a
+// `Freeable` changes threads) only for `K: Send` and `V: Send`
+// (`raw/mod.rs`).
 unsafe impl Send for Freeable {}
 
 /// `T::free`, type-erased for a [`Freeable`].
@@ -153,22 +173,26 @@ struct Frees {
     /// Deferred calls handed to crossbeam and not yet finished: the drain
     /// waits for 0. A call's decrement (Release) is its last access.
     queued: AtomicUsize,
-    /// Deferred calls between their check of `closed` and their move to
-    /// `ready` (the `SeqCst` handshake with a drain that closes).
-    running: AtomicUsize,
-    /// Set by a drain that gave up: calls that run later leak their object.
-    closed: AtomicBool,
     /// Objects retired and not yet freed: the `pending` gauge.
     unfreed: AtomicUsize,
     /// Objects whose grace period ended, for the map's next guard drop (or
-    /// its drop) to free.
-    ready: Stack<Freeable>,
+    /// its drop) to free. On a line of its own: every guard drop loads its
+    /// head, where every retirement writes the counters.
+    ready: CachePadded<Stack<Freeable>>,
 }
 
 impl Frees {
-    /// Frees every object in `ready`, in the calling thread. A `Drop` that
-    /// panics unwinds out of here; the objects after it go back on `ready`.
+    /// Frees every object in `ready`, in the calling thread, unless this
+    /// thread is already [`MAX_FREEING`] frees deep. A `Drop` that panics
+    /// unwinds out of here; the objects after it go back on `ready`.
     fn free_ready(&self) {
+        #[cfg(not(loom))]
+        let _depth = match FREEING.try_with(|d| d.get()) {
+            Ok(depth) if depth >= MAX_FREEING => return,
+            Ok(_) => Some(Depth::enter()),
+            // In a thread-local destructor: no nesting to bound there.
+            Err(_) => None,
+        };
         /// Puts what is left of a take back, also when a free panics.
         struct Rest<'a> {
             taken: super::stack::Taken<Freeable>,
@@ -200,6 +224,25 @@ impl Frees {
     }
 }
 
+/// One level of [`FREEING`], left on drop (also when a free panics).
+#[cfg(not(loom))]
+struct Depth;
+
+#[cfg(not(loom))]
+impl Depth {
+    fn enter() -> Depth {
+        FREEING.with(|d| d.set(d.get() + 1));
+        Depth
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for Depth {
+    fn drop(&mut self) {
+        let _ = FREEING.try_with(|d| d.set(d.get() - 1));
+    }
+}
+
 /// The crossbeam-epoch backend.
 pub(crate) struct EpochReclaim {
     collector: ManuallyDrop<Collector>,
@@ -228,10 +271,8 @@ impl Reclaim for EpochReclaim {
     fn new() -> Self {
         let frees = Box::new(Frees {
             queued: AtomicUsize::new(0),
-            running: AtomicUsize::new(0),
-            closed: AtomicBool::new(false),
             unfreed: AtomicUsize::new(0),
-            ready: Stack::new(),
+            ready: CachePadded::new(Stack::new()),
         });
         EpochReclaim {
             collector: ManuallyDrop::new(Collector::new()),
@@ -275,7 +316,6 @@ impl Drop for EpochReclaim {
         // with `frees` and its push to `ready` is visible. Retirements
         // (Relaxed increments) happened before this drop: their guards
         // borrowed the map.
-        let mut gave_up = false;
         if CACHE && frees.queued.load(Acquire) != 0 {
             let participant = self.collector.register();
             let mut left = frees.queued.load(Acquire);
@@ -292,7 +332,6 @@ impl Drop for EpochReclaim {
                 if now < left {
                     (left, since) = (now, Instant::now());
                 } else if since.elapsed() > DRAIN_PATIENCE {
-                    gave_up = true;
                     break;
                 } else {
                     // Another thread may be releasing its participant here
@@ -305,22 +344,37 @@ impl Drop for EpochReclaim {
         // keeps a participant (always under loom), this was the last
         // reference and the collector's drop runs what is still queued.
         unsafe { ManuallyDrop::drop(&mut self.collector) };
-        let leak = gave_up || frees.queued.load(Acquire) != 0;
-        if leak {
-            // SeqCst, with the calls' `running` increment and `closed`
-            // load: a call either sees `closed` (and leaks its object) or
-            // is counted in `running` here, and we wait for its push.
-            frees.closed.store(true, SeqCst);
-            while frees.running.load(SeqCst) != 0 {
-                std::thread::yield_now();
+        // Calls still queued (a leaked guard, a stalled thread): they may
+        // run later, so `frees` stays, leaked; what they move to `ready`
+        // then is never freed, as crossbeam never frees a leaked guard's
+        // garbage either.
+        let leak = frees.queued.load(Acquire) != 0;
+        /// Frees what is ready, and then `frees` itself unless leaking, also
+        /// when a `Drop` there panics: the rest is freed as that panic
+        /// unwinds (a second panic aborts, as in std's collections).
+        struct Finish<'a> {
+            frees: &'a Frees,
+            boxed: NonNull<Frees>,
+            leak: bool,
+        }
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                self.frees.free_ready();
+                if !self.leak {
+                    // SAFETY: boxed in `new`; every deferred call has
+                    // finished with it (`queued` is 0), no guard borrows
+                    // the map any more, and `self.frees` is not used after.
+                    drop(unsafe { Box::from_raw(self.boxed.as_ptr()) });
+                }
             }
         }
+        let finish = Finish {
+            frees,
+            boxed: self.frees,
+            leak,
+        };
         frees.free_ready();
-        if !leak {
-            // SAFETY: boxed in `new`; every deferred call has finished with
-            // it (`queued` is 0) and no guard borrows the map any more.
-            drop(unsafe { Box::from_raw(self.frees.as_ptr()) });
-        }
+        drop(finish);
     }
 }
 
@@ -347,8 +401,8 @@ impl<'a> EpochGuard<'a> {
 impl Drop for EpochGuard<'_> {
     /// Hands what this guard retired to the collector's queue (obligation 1
     /// in the module docs), unpins, then frees what the map's deferred
-    /// calls made ready (obligation 2), unpinned: a free may run a `Drop`
-    /// that drops this very map, whose drain waits for no pin.
+    /// calls made ready (obligation 2), unpinned, so that a free's `Drop`
+    /// that pins and writes maps (this one included) holds no epoch back.
     fn drop(&mut self) {
         if CACHE && self.retired.get() {
             // Runs deferred calls, never user code (ours only move objects).
@@ -363,8 +417,6 @@ impl Drop for EpochGuard<'_> {
         }
     }
 }
-
-struct SendPtr<T>(*mut T);
 
 impl ReclaimGuard for EpochGuard<'_> {
     /// Nothing: this backend frees each object whole.
@@ -392,31 +444,23 @@ impl ReclaimGuard for EpochGuard<'_> {
         // The bag holds the call from here on: this guard's drop hands it
         // to the queue (obligation 1).
         self.retired.set(true);
-        let ptr = SendPtr(ptr);
-        let frees = SendPtr(self.frees as *const Frees as *mut Frees);
+        let frees: *const Frees = self.frees;
         // SAFETY: the call runs once no participant can hold `ptr`. It only
         // moves the object to `ready` (the map frees it there), and its
         // accesses to `frees` end with its `queued` decrement, which the
-        // map's drop waits for before it frees `frees` (or leaks it).
+        // map's drop waits for before it frees `frees` (or else leaks it).
         unsafe {
             self.guard.defer_unchecked(move || {
-                let (ptr, frees) = (ptr, frees);
                 // SAFETY: alive until `queued` reaches 0, or for good.
-                let frees = &*frees.0;
-                // SeqCst: the handshake with a drain that closes (above).
-                frees.running.fetch_add(1, SeqCst);
-                if !frees.closed.load(SeqCst) {
-                    let object = Freeable {
-                        ptr: ptr.0.cast(),
-                        free: free_as::<T>,
-                    };
-                    // Release: the taker (Acquire) frees after this.
-                    frees.ready.push(object, Release);
-                }
-                // Release: a closing drain's SeqCst load of 0 then sees
-                // our push.
-                frees.running.fetch_sub(1, Release);
-                // Release, and our last access to `frees` (above).
+                let frees = &*frees;
+                let object = Freeable {
+                    ptr: ptr.cast(),
+                    free: free_as::<T>,
+                };
+                // Release: the taker (Acquire) frees after this.
+                frees.ready.push(object, Release);
+                // Release: the drain's Acquire load of 0 then sees our
+                // push. Our last access to `frees`.
                 frees.queued.fetch_sub(1, Release);
             })
         };
