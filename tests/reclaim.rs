@@ -406,11 +406,6 @@ fn a_map_dropped_as_its_scoped_threads_exit_frees_all_once() {
 /// a few deep; the rest wait for later operations). On a thread with a
 /// 256 KiB stack, which frees nested a thousand deep overflow.
 #[test]
-#[cfg_attr(
-    all(feature = "seize", not(feature = "crossbeam-epoch")),
-    ignore = "seize runs frees inside its own reclaim calls, nested without bound \
-              (624 deep here): docs/verification.md, sixth session"
-)]
 fn a_chain_of_drops_that_write_their_own_map_does_not_nest() {
     use std::cell::Cell;
     use std::sync::atomic::{AtomicPtr, AtomicUsize};

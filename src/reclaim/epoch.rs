@@ -25,9 +25,10 @@
 //!    flush, and when a participant goes (evicted, or at its thread's exit,
 //!    inside a thread-local destructor, which for scoped threads may run
 //!    after the scope has returned). So a deferred call frees nothing: it
-//!    moves the object to the map's `ready` stack ([`Frees`]), and the map
-//!    frees it, in its own code, as a guard of the map drops (unpinned
-//!    first) or in the map's drop. No user `Drop` runs inside crossbeam.
+//!    moves the object to the map's `ready` stack ([`Frees`], `ready.rs`),
+//!    and the map frees it, in its own code, as a guard of the map drops
+//!    (unpinned first, at most two frees deep) or in the map's drop. No
+//!    user `Drop` runs inside crossbeam.
 //! 3. **The collector outlives the map** (cached participants hold it), so
 //!    the map's drop cannot leave the queue to the collector's own drop. It
 //!    drains it ([`EpochReclaim`]'s `Drop`): pins and flushes until every
@@ -54,9 +55,8 @@ use std::time::{Duration, Instant};
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
 
 use super::contract::{Reclaim, ReclaimGuard, Retire};
-use super::stack::Stack;
+use super::ready::{Freeable, Ready};
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
-use crossbeam_utils::CachePadded;
 use Ordering::{Acquire, Relaxed, Release};
 
 /// How many collectors' participants a thread keeps. A thread that pins
@@ -78,19 +78,6 @@ const CACHE: bool = !cfg!(loom);
 /// a leaked guard, or a thread stalled that long inside crossbeam with a
 /// participant of this collector pinned, makes it wait at all.
 const DRAIN_PATIENCE: Duration = Duration::from_secs(1);
-
-/// How deep frees may nest on one thread: a freed value whose `Drop`
-/// writes its own map frees again in that write's guard drop, and so on;
-/// past this depth what is ready waits for a later guard drop (or the
-/// map's drop) instead of the stack growing with it.
-#[cfg(not(loom))]
-const MAX_FREEING: u32 = 2;
-
-#[cfg(not(loom))]
-std::thread_local! {
-    /// How many `free_ready` calls this thread is inside.
-    static FREEING: Cell<u32> = const { Cell::new(0) };
-}
 
 #[cfg(not(loom))]
 std::thread_local! {
@@ -142,30 +129,6 @@ fn cached_participant(_: &Collector) -> Option<Rc<LocalHandle>> {
     None
 }
 
-/// A retired object whose grace period has ended, for the map to free.
-struct Freeable {
-    ptr: *mut (),
-    free: unsafe fn(*mut ()),
-}
-
-// SAFETY: a `Freeable` is the sole claim on a retired object that no thread
-// can reach any more; whichever thread takes it off `ready` frees it, once.
-// The objects are the generic map's entries and tables, which hold `K` and
-// `V`, and the map is `Sync` (shared between threads, which is when a
-// `Freeable` changes threads) only for `K: Send` and `V: Send`
-// (`raw/mod.rs`).
-unsafe impl Send for Freeable {}
-
-/// `T::free`, type-erased for a [`Freeable`].
-///
-/// # Safety
-///
-/// As for [`Retire::free`], with `ptr` a `*mut T`.
-unsafe fn free_as<T: Retire>(ptr: *mut ()) {
-    // SAFETY: the caller's obligations are `free`'s.
-    unsafe { T::free(ptr.cast::<T>()) }
-}
-
 /// What a map's deferred calls share with the map, allocated apart from it
 /// so that a call that runs after the map gave up on it (obligation 3 in
 /// the module docs) still finds it: the map then leaks it.
@@ -176,70 +139,17 @@ struct Frees {
     /// Objects retired and not yet freed: the `pending` gauge.
     unfreed: AtomicUsize,
     /// Objects whose grace period ended, for the map's next guard drop (or
-    /// its drop) to free. On a line of its own: every guard drop loads its
-    /// head, where every retirement writes the counters.
-    ready: CachePadded<Stack<Freeable>>,
+    /// its drop) to free.
+    ready: Ready,
 }
 
 impl Frees {
-    /// Frees every object in `ready`, in the calling thread, unless this
-    /// thread is already [`MAX_FREEING`] frees deep. A `Drop` that panics
-    /// unwinds out of here; the objects after it go back on `ready`.
-    fn free_ready(&self) {
-        #[cfg(not(loom))]
-        let _depth = match FREEING.try_with(|d| d.get()) {
-            Ok(depth) if depth >= MAX_FREEING => return,
-            Ok(_) => Some(Depth::enter()),
-            // In a thread-local destructor: no nesting to bound there.
-            Err(_) => None,
-        };
-        /// Puts what is left of a take back, also when a free panics.
-        struct Rest<'a> {
-            taken: super::stack::Taken<Freeable>,
-            ready: &'a Stack<Freeable>,
-        }
-        impl Drop for Rest<'_> {
-            fn drop(&mut self) {
-                for f in self.taken.by_ref() {
-                    // Release: the taker after us (Acquire) reads the value.
-                    self.ready.push(f, Release);
-                }
-            }
-        }
-        // Acquire: pairs with the deferred calls' pushes (Release), so the
-        // objects' last uses before their retirement happen before the
-        // frees (crossbeam ordered those uses before the calls).
-        let mut rest = Rest {
-            taken: self.ready.take_all(Acquire),
-            ready: &self.ready,
-        };
-        for f in rest.taken.by_ref() {
-            // Counted first: a `Drop` that panics must not leave it.
+    /// Frees what is ready ([`Ready::free`]); `forced` in the map's drop.
+    fn free_ready(&self, forced: bool) {
+        // Relaxed: a gauge.
+        self.ready.free(forced, || {
             self.unfreed.fetch_sub(1, Relaxed);
-            // SAFETY: the deferred call moved the object here once its
-            // grace period ended (no participant can reach it), and this
-            // take made it ours alone: freed once, here.
-            unsafe { (f.free)(f.ptr) };
-        }
-    }
-}
-
-/// One level of [`FREEING`], left on drop (also when a free panics).
-#[cfg(not(loom))]
-struct Depth;
-
-#[cfg(not(loom))]
-impl Depth {
-    fn enter() -> Depth {
-        FREEING.with(|d| d.set(d.get() + 1));
-        Depth
-    }
-}
-
-#[cfg(not(loom))]
-impl Drop for Depth {
-    fn drop(&mut self) {
-        let _ = FREEING.try_with(|d| d.set(d.get() - 1));
+        });
     }
 }
 
@@ -272,7 +182,7 @@ impl Reclaim for EpochReclaim {
         let frees = Box::new(Frees {
             queued: AtomicUsize::new(0),
             unfreed: AtomicUsize::new(0),
-            ready: CachePadded::new(Stack::new()),
+            ready: Ready::new(),
         });
         EpochReclaim {
             collector: ManuallyDrop::new(Collector::new()),
@@ -359,7 +269,7 @@ impl Drop for EpochReclaim {
         }
         impl Drop for Finish<'_> {
             fn drop(&mut self) {
-                self.frees.free_ready();
+                self.frees.free_ready(true);
                 if !self.leak {
                     // SAFETY: boxed in `new`; every deferred call has
                     // finished with it (`queued` is 0), no guard borrows
@@ -373,7 +283,7 @@ impl Drop for EpochReclaim {
             boxed: self.frees,
             leak,
         };
-        frees.free_ready();
+        frees.free_ready(true);
         drop(finish);
     }
 }
@@ -412,8 +322,8 @@ impl Drop for EpochGuard<'_> {
         unsafe { ManuallyDrop::drop(&mut self.guard) };
         // Relaxed: a hint; the take in `free_ready` is what synchronises.
         // Not while unwinding: a `Drop` that panicked there would abort.
-        if !self.frees.ready.is_empty(Relaxed) && !std::thread::panicking() {
-            self.frees.free_ready();
+        if !self.frees.ready.looks_empty() && !std::thread::panicking() {
+            self.frees.free_ready(false);
         }
     }
 }
@@ -453,12 +363,7 @@ impl ReclaimGuard for EpochGuard<'_> {
             self.guard.defer_unchecked(move || {
                 // SAFETY: alive until `queued` reaches 0, or for good.
                 let frees = &*frees;
-                let object = Freeable {
-                    ptr: ptr.cast(),
-                    free: free_as::<T>,
-                };
-                // Release: the taker (Acquire) frees after this.
-                frees.ready.push(object, Release);
+                frees.ready.push(Freeable::of(ptr));
                 // Release: the drain's Acquire load of 0 then sees our
                 // push. Our last access to `frees`.
                 frees.queued.fetch_sub(1, Release);

@@ -47,6 +47,11 @@ pub(crate) mod contract;
 mod deferred;
 #[cfg(any(all(not(loom), feature = "crossbeam-epoch"), all(loom, crossbeam_loom)))]
 mod epoch;
+#[cfg(any(
+    all(not(loom), any(feature = "seize", feature = "crossbeam-epoch")),
+    all(loom, crossbeam_loom)
+))]
+mod ready;
 #[cfg(all(not(loom), feature = "seize", not(feature = "crossbeam-epoch")))]
 mod seize;
 pub(crate) mod stack;

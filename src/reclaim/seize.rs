@@ -11,11 +11,19 @@
 //! Retired objects are batched per thread and freed when every thread that
 //! was active at retirement has left.
 //!
-//! seize's reclaim callback gets no context pointer, so the pending-garbage
-//! gauge is decremented through a thread-local that points at the map's
-//! counter for exactly the duration of each seize call that may run
-//! reclaimers (guard drop, retire, `reclaim_all`). Each map has its own
-//! collector, so a callback only ever runs inside a call made for its map.
+//! seize's reclaim callback gets no context pointer, so it reaches the
+//! map's [`State`] (its pending-garbage gauge and its `ready` stack)
+//! through a thread-local that points at it for exactly the duration of
+//! each seize call that may run reclaimers (guard drop, retire,
+//! `reclaim_all`). Each map has its own collector, so a callback only ever
+//! runs inside a call made for its map.
+//!
+//! seize runs those callbacks inside its own calls: a freed value whose
+//! `Drop` writes its map retires again, and the guard drop of that write
+//! frees again, one level deeper each time. A callback that finds the
+//! thread two frees deep therefore hands its object to the map's `ready`
+//! stack (`ready.rs`), which the map frees as a later guard drops, and in
+//! its own drop.
 
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
@@ -24,44 +32,68 @@ use std::ptr;
 use seize::{Collector, LocalGuard, OwnedGuard};
 
 use super::contract::{Reclaim, ReclaimGuard, Retire};
+use super::ready::{Depth, Freeable, Ready};
 use crate::stats::Counter;
 use crate::sync::{AtomicPtr, Ordering};
 
-thread_local! {
-    /// The pending-garbage counter of the map whose seize call is running on
-    /// this thread, or null.
-    static PENDING: Cell<*const Counter> = const { Cell::new(ptr::null()) };
+/// What a map's reclaim callbacks reach (through [`CURRENT`]).
+struct State {
+    /// Objects retired and not yet freed: the gauge.
+    pending: Counter,
+    /// Objects a callback found too deep to free (module docs).
+    ready: Ready,
 }
 
-/// Restores the previous thread-local counter when dropped (calls nest when
+impl State {
+    /// Frees what is ready ([`Ready::free`]); `forced` in the map's drop.
+    fn free_ready(&self, forced: bool) {
+        // A striped gauge (relaxed shards).
+        self.ready.free(forced, || {
+            self.pending.add(-1);
+        });
+    }
+}
+
+thread_local! {
+    /// The state of the map whose seize call is running on this thread, or
+    /// null.
+    static CURRENT: Cell<*const State> = const { Cell::new(ptr::null()) };
+}
+
+/// Restores the previous thread-local state when dropped (calls nest when
 /// a value's destructor drops another map).
-struct Scope(*const Counter);
+struct Scope(*const State);
 
 impl Scope {
     #[inline]
-    fn enter(pending: &Counter) -> Scope {
-        Scope(PENDING.with(|p| p.replace(pending)))
+    fn enter(state: &State) -> Scope {
+        Scope(CURRENT.with(|p| p.replace(state)))
     }
 }
 
 impl Drop for Scope {
     #[inline]
     fn drop(&mut self) {
-        PENDING.with(|p| p.set(self.0));
+        CURRENT.with(|p| p.set(self.0));
     }
 }
 
 unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
-    PENDING.with(|p| {
-        let counter = p.get();
-        if !counter.is_null() {
-            // SAFETY: the pointer is set only while a seize call for this
-            // map runs on this thread (`Scope`), and the counter is boxed in
-            // the map's `SeizeReclaim`, which outlives that call.
-            // A striped gauge (relaxed shards); nothing synchronises through it.
-            unsafe { (*counter).add(-1) };
+    let state = CURRENT.with(|p| p.get());
+    if !state.is_null() {
+        // SAFETY: the pointer is set only while a seize call for this map
+        // runs on this thread (`Scope`), and the state is boxed in the map's
+        // `SeizeReclaim`, which outlives that call.
+        let state = unsafe { &*state };
+        if Depth::too_deep() {
+            // The map frees it, as a later guard drops (module docs).
+            state.ready.push(Freeable::of(ptr));
+            return;
         }
-    });
+        // A striped gauge (relaxed shards); nothing synchronises through it.
+        state.pending.add(-1);
+    }
+    let _depth = Depth::enter();
     // SAFETY: seize calls us once, after every guard that could have loaded
     // `ptr` is gone; `retire` passed a pointer valid for `T::free`.
     unsafe { T::free(ptr) }
@@ -71,7 +103,7 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
 pub(crate) struct SeizeReclaim {
     collector: Collector,
     /// Boxed so the address seen by in-flight reclaimers never moves.
-    pending: Box<Counter>,
+    state: Box<State>,
 }
 
 impl Reclaim for SeizeReclaim {
@@ -81,7 +113,10 @@ impl Reclaim for SeizeReclaim {
     fn new() -> Self {
         SeizeReclaim {
             collector: Collector::new(),
-            pending: Box::new(Counter::new()),
+            state: Box::new(State {
+                pending: Counter::new(),
+                ready: Ready::new(),
+            }),
         }
     }
 
@@ -89,29 +124,31 @@ impl Reclaim for SeizeReclaim {
     fn pin(&self) -> Self::Guard<'_> {
         SeizeGuard {
             guard: ManuallyDrop::new(self.collector.enter()),
-            pending: &self.pending,
+            state: &self.state,
         }
     }
 
     fn pin_owned(&self) -> Self::OwnedGuard<'_> {
         SeizeGuard {
             guard: ManuallyDrop::new(self.collector.enter_owned()),
-            pending: &self.pending,
+            state: &self.state,
         }
     }
 
     fn pending(&self) -> usize {
         // A gauge: the sum of its relaxed shards.
-        self.pending.sum()
+        self.state.pending.sum()
     }
 }
 
 impl Drop for SeizeReclaim {
     fn drop(&mut self) {
-        let _scope = Scope::enter(&self.pending);
+        let _scope = Scope::enter(&self.state);
         // SAFETY: `&mut self` proves no guard of this collector is alive (a
         // guard borrows the map), so nothing retired can still be in use.
         unsafe { self.collector.reclaim_all() };
+        // What the callbacks found too deep to free, whatever the depth now.
+        self.state.free_ready(true);
     }
 }
 
@@ -119,7 +156,7 @@ impl Drop for SeizeReclaim {
 /// `Send`; its pins cost a lock-free reservation of their own).
 pub(crate) struct SeizeGuard<'a, G: seize::Guard> {
     guard: ManuallyDrop<G>,
-    pending: &'a Counter,
+    state: &'a State,
 }
 
 impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
@@ -144,8 +181,8 @@ impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
         // A striped gauge: writers on different threads touch different
         // cache lines, so retiring adds no shared write to the hot path.
-        self.pending.add(1);
-        let _scope = Scope::enter(self.pending);
+        self.state.pending.add(1);
+        let _scope = Scope::enter(self.state);
         // SAFETY: the caller unlinked `ptr` and retires it once; `reclaim`
         // frees it with `T::free`, which is valid for it.
         unsafe { self.guard.defer_retire(ptr, reclaim::<T>) };
@@ -165,7 +202,7 @@ impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
         // now: then it is freed as soon as the threads active now have left
         // (a table, retired once per resize, always goes this way). The padding is a few
         // hundred cheap pushes per resize.
-        let _scope = Scope::enter(self.pending);
+        let _scope = Scope::enter(self.state);
         for _ in 0..padding() {
             // SAFETY: `noop` never dereferences its (dangling, never
             // allocated) pointer; a zero-sized type needs no memory.
@@ -195,8 +232,15 @@ fn padding() -> usize {
 
 impl<G: seize::Guard> Drop for SeizeGuard<'_, G> {
     fn drop(&mut self) {
-        let _scope = Scope::enter(self.pending);
-        // SAFETY: dropped exactly once, here.
-        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        {
+            let _scope = Scope::enter(self.state);
+            // SAFETY: dropped exactly once, here.
+            unsafe { ManuallyDrop::drop(&mut self.guard) };
+        }
+        // Unpinned now. Not while unwinding: a `Drop` that panicked there
+        // would abort.
+        if !self.state.ready.looks_empty() && !std::thread::panicking() {
+            self.state.free_ready(false);
+        }
     }
 }
