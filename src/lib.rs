@@ -104,13 +104,15 @@
 //!
 //! A value's `Drop` runs when the value is freed: for a removed or
 //! replaced value, later, inside some operation of any thread that uses
-//! the map (or the map's drop). A `Drop` that panics unwinds out of that
+//! the map, or as one of its handles drops (with the `crossbeam-epoch`
+//! feature always, with `seize` for frees that would nest deeper than
+//! two), or in the map's drop. A `Drop` that panics unwinds out of that
 //! operation, and the map stays consistent with every other value freed
 //! once; a second panic while the first unwinds (two panicking `Drop`s
 //! freed in one call, such as the map's drop) aborts the process, as it
 //! does for std's collections. A `Drop` may use the map (a write there
-//! retires what it replaces, to be freed later: with the default
-//! reclaimer, frees nest at most two deep).
+//! retires what it replaces, to be freed later: frees nest at most two
+//! deep on a thread, with every reclaimer).
 //!
 //! ## Closures and reentrancy
 //!
@@ -190,12 +192,15 @@ mod word;
 
 /// The trait of lookup keys: `get`, `remove` and the other methods that
 /// take a borrowed key accept any `Q: Hash + Equivalent<K>`, which every
-/// `Q` that `K` borrows as is (`String` keys looked up by `&str`). It is
-/// the `equivalent` crate's trait, the one hashbrown, indexmap, papaya and
-/// scc take, so one implementation serves all of them.
+/// `Q: Eq` that `K` borrows as is (`String` keys looked up by `&str`). It
+/// is the `equivalent` crate's trait, the one hashbrown, indexmap, papaya
+/// and scc take, so one implementation serves all of them.
 ///
 /// Implement it to look up a composite key without building one. `Q` must
-/// hash as the key it is equivalent to does:
+/// hash as the key it is equivalent to does, and `equivalent` must agree
+/// with `K`'s `Eq`; an implementation that breaks either only makes
+/// lookups miss or find the wrong entry, as a broken `Eq` does (crate
+/// docs, "Bad input"), never undefined behaviour:
 ///
 /// ```
 /// use std::hash::{Hash, Hasher};

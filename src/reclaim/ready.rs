@@ -8,13 +8,15 @@
 //! each freed value whose `Drop` writes its map. So a callback hands its
 //! object to the map's [`Ready`] stack instead (crossbeam's always, seize's
 //! when frees are already [`MAX_FREEING`] deep on the thread), and the map
-//! frees what is ready as its handles drop, unpinned, and in its own drop.
+//! frees what is ready as its handles drop (after the handle's unpin) and
+//! in its own drop.
 //!
 //! One nesting policy: frees nest at most [`MAX_FREEING`] deep on a thread
 //! ([`Depth`]); past it, what is ready waits for a later handle drop. A
 //! map's own drop frees everything whatever the depth (its nesting is
 //! bounded by what the user's values own, not by a chain of writes).
 
+#[cfg(not(loom))]
 use std::cell::Cell;
 
 use crossbeam_utils::CachePadded;
@@ -26,6 +28,7 @@ use crate::sync::Ordering::{Acquire, Relaxed, Release};
 /// How deep frees may nest on one thread ([`Depth`]).
 const MAX_FREEING: u32 = 2;
 
+#[cfg(not(loom))]
 std::thread_local! {
     /// How many frees this thread is inside (through [`Depth`]).
     static FREEING: Cell<u32> = const { Cell::new(0) };
@@ -38,20 +41,40 @@ pub(crate) struct Depth(bool);
 impl Depth {
     /// Enters a level (a no-op inside a thread-local destructor, where the
     /// count is gone: no chain of writes runs there).
+    #[cfg(not(loom))]
     pub(crate) fn enter() -> Depth {
         Depth(FREEING.try_with(|d| d.set(d.get() + 1)).is_ok())
     }
 
     /// Whether this thread is [`MAX_FREEING`] frees deep already.
+    #[cfg(not(loom))]
     pub(crate) fn too_deep() -> bool {
         FREEING
             .try_with(|d| d.get() >= MAX_FREEING)
             .unwrap_or(false)
     }
+
+    /// Under loom no depth is counted (loom runs its threads on one OS
+    /// thread, which would share one count): frees never wait for depth,
+    /// and the models' values nest none.
+    #[cfg(loom)]
+    pub(crate) fn enter() -> Depth {
+        Depth(false)
+    }
+
+    /// Under loom: never (see `enter`).
+    #[cfg(loom)]
+    pub(crate) fn too_deep() -> bool {
+        let _ = MAX_FREEING;
+        false
+    }
 }
 
 impl Drop for Depth {
     fn drop(&mut self) {
+        #[cfg(loom)]
+        let _ = self.0;
+        #[cfg(not(loom))]
         if self.0 {
             let _ = FREEING.try_with(|d| d.set(d.get() - 1));
         }

@@ -14,9 +14,10 @@
 //! seize's reclaim callback gets no context pointer, so it reaches the
 //! map's [`State`] (its pending-garbage gauge and its `ready` stack)
 //! through a thread-local that points at it for exactly the duration of
-//! each seize call that may run reclaimers (guard drop, retire,
-//! `reclaim_all`). Each map has its own collector, so a callback only ever
-//! runs inside a call made for its map.
+//! each seize call that may run reclaimers (guard drop, retire, flush,
+//! `reclaim_all` and the collector's drop after it). Each map has its own
+//! collector, so a callback only ever runs inside a call made for its
+//! map.
 //!
 //! seize runs those callbacks inside its own calls: a freed value whose
 //! `Drop` writes its map retires again, and the guard drop of that write
@@ -101,7 +102,11 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
 
 /// The seize backend.
 pub(crate) struct SeizeReclaim {
-    collector: Collector,
+    /// Dropped in our `Drop`, only after a `reclaim_all` that returned
+    /// (seize marks the batch it frees as being dropped; after a `Drop`
+    /// that panicked there, a second `reclaim_all`, the collector's own
+    /// drop, would free that mark's address: the collector is leaked then).
+    collector: ManuallyDrop<Collector>,
     /// Boxed so the address seen by in-flight reclaimers never moves.
     state: Box<State>,
 }
@@ -112,7 +117,7 @@ impl Reclaim for SeizeReclaim {
 
     fn new() -> Self {
         SeizeReclaim {
-            collector: Collector::new(),
+            collector: ManuallyDrop::new(Collector::new()),
             state: Box::new(State {
                 pending: Counter::new(),
                 ready: Ready::new(),
@@ -143,12 +148,37 @@ impl Reclaim for SeizeReclaim {
 
 impl Drop for SeizeReclaim {
     fn drop(&mut self) {
+        /// Frees what is ready, whatever the depth, and drops the collector
+        /// if its `reclaim_all` returned; also as a `Drop`'s panic unwinds
+        /// (a second panic aborts, as in std's collections).
+        struct Finish<'a> {
+            state: &'a State,
+            collector: &'a mut ManuallyDrop<Collector>,
+            reclaimed: bool,
+        }
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                self.state.free_ready(true);
+                if self.reclaimed {
+                    // SAFETY: dropped once, here; not used after. Its
+                    // `reclaim_all` finds nothing left.
+                    unsafe { ManuallyDrop::drop(self.collector) };
+                }
+            }
+        }
         let _scope = Scope::enter(&self.state);
+        let mut finish = Finish {
+            state: &self.state,
+            collector: &mut self.collector,
+            reclaimed: false,
+        };
         // SAFETY: `&mut self` proves no guard of this collector is alive (a
         // guard borrows the map), so nothing retired can still be in use.
-        unsafe { self.collector.reclaim_all() };
+        unsafe { finish.collector.reclaim_all() };
+        finish.reclaimed = true;
         // What the callbacks found too deep to free, whatever the depth now.
-        self.state.free_ready(true);
+        finish.state.free_ready(true);
+        drop(finish);
     }
 }
 
@@ -237,8 +267,8 @@ impl<G: seize::Guard> Drop for SeizeGuard<'_, G> {
             // SAFETY: dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.guard) };
         }
-        // Unpinned now. Not while unwinding: a `Drop` that panicked there
-        // would abort.
+        // Unpinned now (unless another handle of this thread is open). Not
+        // while unwinding: a `Drop` that panicked there would abort.
         if !self.state.ready.looks_empty() && !std::thread::panicking() {
             self.state.free_ready(false);
         }

@@ -427,7 +427,10 @@ impl<'a> ResizeHelper<'a> {
     /// the next one, in any map wakes it at once, and otherwise it looks
     /// again (and at `stop`) every 50 ms, so an idle helper wakes about 20
     /// times a second instead of a thousand, and returns within 50 ms of
-    /// `stop` being set. Once `stop` is
+    /// `stop` being set, or at once if its thread is also unparked
+    /// ([`Thread::unpark`](std::thread::Thread::unpark)). (A ring wakes
+    /// every parked helper of the process, whichever map it helps: rings
+    /// come once per resize, so that costs the others a look.) Once `stop` is
     /// set it migrates what is left of the migration under way, if any (at
     /// most one table's: the writers were leaving it to the helper, and a
     /// map left to readers, which never migrate, would otherwise keep both
@@ -480,8 +483,15 @@ impl<'a> ResizeHelper<'a> {
                 Work::None => {
                     let since = *idle_since.get_or_insert_with(std::time::Instant::now);
                     if since.elapsed() >= PARK_AFTER {
-                        if self.park(park_max) {
-                            (idle, idle_since) = (IDLE_MIN, None);
+                        match self.park(park_max) {
+                            Work::None => {}
+                            work => {
+                                (idle, idle_since) = (IDLE_MIN, None);
+                                if work == Work::Memory {
+                                    // As after any memory step (above).
+                                    std::thread::sleep(MEMORY_PAUSE);
+                                }
+                            }
                         }
                         continue;
                     }
@@ -500,9 +510,10 @@ impl<'a> ResizeHelper<'a> {
 
 impl ResizeHelper<'_> {
     /// Parks until a [`ring`] or for `max`, unless a last look finds work
-    /// (which it then did). Returns whether there was work.
+    /// (which it then did). Returns that work, or `Work::None` after a
+    /// park.
     #[cfg(not(loom))]
-    fn park(&self, max: Duration) -> bool {
+    fn park(&self, max: Duration) -> Work {
         {
             let mut threads = PARKED.threads.lock().unwrap_or_else(|e| e.into_inner());
             threads.push(std::thread::current());
@@ -512,17 +523,17 @@ impl ResizeHelper<'_> {
         // (`ring`'s fence is the other half).
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         let _unpark = Unpark;
-        if self.work() != Work::None {
-            return true;
+        let work = self.work();
+        if work == Work::None {
+            std::thread::park_timeout(max);
         }
-        std::thread::park_timeout(max);
-        false
+        work
     }
 
-    /// Under loom there is no parking: a sleep's worth of nothing.
+    /// Under loom there is no parking: a look for work.
     #[cfg(loom)]
-    fn park(&self, _max: Duration) -> bool {
-        self.work() != Work::None
+    fn park(&self, _max: Duration) -> Work {
+        self.work()
     }
 }
 
