@@ -464,6 +464,21 @@ fn a_chain_of_drops_that_write_their_own_map_does_not_nest() {
     drop(map);
 }
 
+/// The value whose `Drop` panics: `Bomb(BOMB, ..)`.
+const BOMB: u64 = 77;
+
+/// Counts its drop, then panics if it is the `BOMB`.
+struct Bomb<'a>(u64, &'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Bomb<'_> {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        if self.0 == BOMB {
+            panic!("a value's Drop panicked");
+        }
+    }
+}
+
 /// A `Drop` that panics while the map frees what was replaced in it,
 /// inside an operation or in the map's drop: the panic propagates, and
 /// every other value is still dropped exactly once (seize leaves the rest
@@ -474,15 +489,6 @@ fn a_panicking_drop_leaves_no_other_value_behind() {
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::sync::atomic::AtomicUsize;
 
-    struct Bomb<'a>(u64, &'a AtomicUsize);
-    impl Drop for Bomb<'_> {
-        fn drop(&mut self) {
-            self.1.fetch_add(1, Ordering::SeqCst);
-            if self.0 == 77 {
-                panic!("a value's Drop panicked");
-            }
-        }
-    }
     let dropped = AtomicUsize::new(0);
     let mut created = 0;
     let map = HashMap::new();
@@ -513,20 +519,11 @@ fn a_panicking_drop_in_the_maps_drop_alone() {
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::sync::atomic::AtomicUsize;
 
-    struct Bomb<'a>(u64, &'a AtomicUsize);
-    impl Drop for Bomb<'_> {
-        fn drop(&mut self) {
-            self.1.fetch_add(1, Ordering::SeqCst);
-            if self.0 == 0 {
-                panic!("a value's Drop panicked");
-            }
-        }
-    }
     let dropped = AtomicUsize::new(0);
     let map = HashMap::new();
     {
         let m = map.pin();
-        m.insert(1, Bomb(0, &dropped));
+        m.insert(1, Bomb(BOMB, &dropped));
         m.insert(1, Bomb(1, &dropped));
         m.insert(2, Bomb(2, &dropped));
         m.insert(2, Bomb(3, &dropped));
