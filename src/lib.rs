@@ -112,7 +112,8 @@
 //! freed in one call, such as the map's drop) aborts the process, as it
 //! does for std's collections. A `Drop` may use the map (a write there
 //! retires what it replaces, to be freed later: frees nest at most two
-//! deep on a thread, with every reclaimer).
+//! deep on a thread, with every reclaimer, and a map's drop frees what
+//! waits, whatever the depth).
 //!
 //! ## Closures and reentrancy
 //!

@@ -12,9 +12,9 @@
 //! in its own drop.
 //!
 //! One nesting policy: frees nest at most [`MAX_FREEING`] deep on a thread
-//! ([`Depth`]); past it, what is ready waits for a later handle drop. A
-//! map's own drop frees everything whatever the depth (its nesting is
-//! bounded by what the user's values own, not by a chain of writes).
+//! ([`Depth`]); past it, what is ready waits for a later handle drop, or
+//! the map's drop, which frees everything whatever the depth (its nesting
+//! is bounded by what the user's values own, not by a chain of writes).
 
 #[cfg(not(loom))]
 use std::cell::Cell;
@@ -39,8 +39,8 @@ std::thread_local! {
 pub(crate) struct Depth(bool);
 
 impl Depth {
-    /// Enters a level (a no-op inside a thread-local destructor, where the
-    /// count is gone: no chain of writes runs there).
+    /// Enters a level (a no-op where the count cannot be reached: a
+    /// thread-local destructor on targets that destroy the count).
     #[cfg(not(loom))]
     pub(crate) fn enter() -> Depth {
         Depth(FREEING.try_with(|d| d.set(d.get() + 1)).is_ok())

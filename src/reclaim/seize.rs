@@ -35,14 +35,18 @@ use seize::{Collector, LocalGuard, OwnedGuard};
 use super::contract::{Reclaim, ReclaimGuard, Retire};
 use super::ready::{Depth, Freeable, Ready};
 use crate::stats::Counter;
-use crate::sync::{AtomicPtr, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, Ordering};
+use Ordering::Relaxed;
 
 /// What a map's reclaim callbacks reach (through [`CURRENT`]).
 struct State {
     /// Objects retired and not yet freed: the gauge.
     pending: Counter,
-    /// Objects a callback found too deep to free (module docs).
+    /// Objects a callback found too deep to free (module docs), or that
+    /// the map's drop took over.
     ready: Ready,
+    /// Set by the map's drop: every callback hands its object over.
+    handing_over: AtomicBool,
 }
 
 impl State {
@@ -86,8 +90,10 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
         // runs on this thread (`Scope`), and the state is boxed in the map's
         // `SeizeReclaim`, which outlives that call.
         let state = unsafe { &*state };
-        if Depth::too_deep() {
-            // The map frees it, as a later guard drops (module docs).
+        // Relaxed: set on this thread, by the map's drop.
+        if Depth::too_deep() || state.handing_over.load(Relaxed) {
+            // The map frees it, as a later guard drops (module docs), or
+            // in its drop.
             state.ready.push(Freeable::of(ptr));
             return;
         }
@@ -102,11 +108,7 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
 
 /// The seize backend.
 pub(crate) struct SeizeReclaim {
-    /// Dropped in our `Drop`, only after a `reclaim_all` that returned
-    /// (seize marks the batch it frees as being dropped; after a `Drop`
-    /// that panicked there, a second `reclaim_all`, the collector's own
-    /// drop, would free that mark's address: the collector is leaked then).
-    collector: ManuallyDrop<Collector>,
+    collector: Collector,
     /// Boxed so the address seen by in-flight reclaimers never moves.
     state: Box<State>,
 }
@@ -117,10 +119,11 @@ impl Reclaim for SeizeReclaim {
 
     fn new() -> Self {
         SeizeReclaim {
-            collector: ManuallyDrop::new(Collector::new()),
+            collector: Collector::new(),
             state: Box::new(State {
                 pending: Counter::new(),
                 ready: Ready::new(),
+                handing_over: AtomicBool::new(false),
             }),
         }
     }
@@ -147,38 +150,34 @@ impl Reclaim for SeizeReclaim {
 }
 
 impl Drop for SeizeReclaim {
+    /// Runs what seize still holds as hand-overs, then frees it all here:
+    /// seize resumes no batch a `Drop` panicked in (and its collector's
+    /// drop would go over that batch again), so no user code runs inside
+    /// seize now, and a `Drop` that panics in the frees below leaves the
+    /// rest to be freed as it unwinds (a second panic aborts, as in std's
+    /// collections).
     fn drop(&mut self) {
-        /// Frees what is ready, whatever the depth, and drops the collector
-        /// if its `reclaim_all` returned; also as a `Drop`'s panic unwinds
-        /// (a second panic aborts, as in std's collections).
-        struct Finish<'a> {
-            state: &'a State,
-            collector: &'a mut ManuallyDrop<Collector>,
-            reclaimed: bool,
-        }
+        /// Frees what is ready, whatever the depth, also as a panic unwinds.
+        struct Finish<'a>(&'a State);
         impl Drop for Finish<'_> {
             fn drop(&mut self) {
-                self.state.free_ready(true);
-                if self.reclaimed {
-                    // SAFETY: dropped once, here; not used after. Its
-                    // `reclaim_all` finds nothing left.
-                    unsafe { ManuallyDrop::drop(self.collector) };
-                }
+                self.0.free_ready(true);
             }
         }
-        let _scope = Scope::enter(&self.state);
-        let mut finish = Finish {
-            state: &self.state,
-            collector: &mut self.collector,
-            reclaimed: false,
-        };
-        // SAFETY: `&mut self` proves no guard of this collector is alive (a
-        // guard borrows the map), so nothing retired can still be in use.
-        unsafe { finish.collector.reclaim_all() };
-        finish.reclaimed = true;
-        // What the callbacks found too deep to free, whatever the depth now.
-        finish.state.free_ready(true);
+        // Relaxed: read by the callbacks `reclaim_all` runs on this thread.
+        self.state.handing_over.store(true, Relaxed);
+        {
+            let _scope = Scope::enter(&self.state);
+            // SAFETY: `&mut self` proves no guard of this collector is
+            // alive (a guard borrows the map), so nothing retired can still
+            // be in use. Every callback only hands its object over.
+            unsafe { self.collector.reclaim_all() };
+        }
+        let finish = Finish(&self.state);
+        self.state.free_ready(true);
         drop(finish);
+        // Then the collector drops (a field): its own `reclaim_all` finds
+        // nothing, as nothing can be retired into it under `&mut self`.
     }
 }
 

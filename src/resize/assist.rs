@@ -430,7 +430,8 @@ impl<'a> ResizeHelper<'a> {
     /// `stop` being set, or at once if its thread is also unparked
     /// ([`Thread::unpark`](std::thread::Thread::unpark)). (A ring wakes
     /// every parked helper of the process, whichever map it helps: rings
-    /// come once per resize, so that costs the others a look.) Once `stop` is
+    /// come once per resize and per prepared table, so that costs the
+    /// others a look.) Once `stop` is
     /// set it migrates what is left of the migration under way, if any (at
     /// most one table's: the writers were leaving it to the helper, and a
     /// map left to readers, which never migrate, would otherwise keep both
