@@ -535,3 +535,30 @@ fn a_panicking_drop_in_the_maps_drop_alone() {
     assert!(dropped <= 4, "values dropped twice");
     assert_eq!(dropped, 4, "values left behind");
 }
+
+/// With the crossbeam-epoch backend, a handle leaked with `mem::forget`
+/// holds back the map's frees retired after it, for good: the map's drop
+/// waits a second for them, then returns and leaks them (never frees them
+/// later, when the map and what its values borrow are gone), nothing
+/// freed twice, nothing hung.
+#[cfg(feature = "crossbeam-epoch")]
+#[test]
+fn a_leaked_handle_makes_the_maps_drop_leak_not_hang() {
+    let books = Books::new();
+    let map = HashMap::new();
+    map.pin().insert(books.k(1), books.v(1));
+    std::mem::forget(map.pin());
+    map.pin().insert(books.k(1), books.v(2));
+    let started = std::time::Instant::now();
+    drop(map);
+    // A liveness bound, not a speed one: the drop waits about a second.
+    assert!(started.elapsed() < Duration::from_secs(60), "the drop hung");
+    assert!(
+        books.vals.dropped() <= books.vals.created(),
+        "values dropped twice"
+    );
+    assert!(
+        books.vals.live() >= 1,
+        "a value held back by the leaked handle was freed"
+    );
+}
