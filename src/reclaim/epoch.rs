@@ -136,21 +136,10 @@ struct Frees {
     /// Deferred calls handed to crossbeam and not yet finished: the drain
     /// waits for 0. A call's decrement (Release) is its last access.
     queued: AtomicUsize,
-    /// Objects retired and not yet freed: the `pending` gauge.
-    unfreed: AtomicUsize,
-    /// Objects whose grace period ended, for the map's next guard drop (or
-    /// its drop) to free.
+    /// Objects retired and not yet freed (the `pending` gauge), and those
+    /// whose grace period ended, for the map's next guard drop (or its
+    /// drop) to free.
     ready: Ready,
-}
-
-impl Frees {
-    /// Frees what is ready ([`Ready::free`]); `forced` in the map's drop.
-    fn free_ready(&self, forced: bool) {
-        // Relaxed: a gauge.
-        self.ready.free(forced, || {
-            self.unfreed.fetch_sub(1, Relaxed);
-        });
-    }
 }
 
 /// The crossbeam-epoch backend.
@@ -181,7 +170,6 @@ impl Reclaim for EpochReclaim {
     fn new() -> Self {
         let frees = Box::new(Frees {
             queued: AtomicUsize::new(0),
-            unfreed: AtomicUsize::new(0),
             ready: Ready::new(),
         });
         EpochReclaim {
@@ -210,7 +198,7 @@ impl Reclaim for EpochReclaim {
 
     fn pending(&self) -> usize {
         // Relaxed: a gauge.
-        self.frees().unfreed.load(Relaxed)
+        self.frees().ready.pending()
     }
 }
 
@@ -269,7 +257,7 @@ impl Drop for EpochReclaim {
         }
         impl Drop for Finish<'_> {
             fn drop(&mut self) {
-                self.frees.free_ready(true);
+                self.frees.ready.free(true);
                 if !self.leak {
                     // SAFETY: boxed in `new`; every deferred call has
                     // finished with it (`queued` is 0), no guard borrows
@@ -283,7 +271,9 @@ impl Drop for EpochReclaim {
             boxed: self.frees,
             leak,
         };
-        frees.free_ready(true);
+        // Freed here first: if a `Drop` panics, `finish` frees the rest as
+        // the panic unwinds (then finds nothing left otherwise).
+        frees.ready.free(true);
         drop(finish);
     }
 }
@@ -320,10 +310,10 @@ impl Drop for EpochGuard<'_> {
         }
         // SAFETY: dropped once, here; the field is not used after.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
-        // Relaxed: a hint; the take in `free_ready` is what synchronises.
+        // Relaxed: a hint; the take in `Ready::free` is what synchronises.
         // Not while unwinding: a `Drop` that panicked there would abort.
         if !self.frees.ready.looks_empty() && !std::thread::panicking() {
-            self.frees.free_ready(false);
+            self.frees.ready.free(false);
         }
     }
 }
@@ -347,9 +337,9 @@ impl ReclaimGuard for EpochGuard<'_> {
     }
 
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
-        // Relaxed: a gauge, and a count the map's drop reads after every
-        // retirement happened before it (the guards borrow the map).
-        self.frees.unfreed.fetch_add(1, Relaxed);
+        self.frees.ready.retired();
+        // Relaxed: a count the map's drop reads after every retirement
+        // happened before it (the guards borrow the map).
         self.frees.queued.fetch_add(1, Relaxed);
         // The bag holds the call from here on: this guard's drop hands it
         // to the queue (obligation 1).

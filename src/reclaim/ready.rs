@@ -23,6 +23,7 @@ use crossbeam_utils::CachePadded;
 
 use super::contract::Retire;
 use super::stack::{Stack, Taken};
+use crate::stats::Counter;
 use crate::sync::Ordering::{Acquire, Relaxed, Release};
 
 /// How deep frees may nest on one thread ([`Depth`]).
@@ -115,13 +116,40 @@ unsafe fn free_as<T: Retire>(ptr: *mut ()) {
     unsafe { T::free(ptr.cast::<T>()) }
 }
 
-/// A map's objects ready to be freed. On a cache line of its own: every
-/// handle drop of the map loads its head.
-pub(crate) struct Ready(CachePadded<Stack<Freeable>>);
+/// A map's retired objects not yet freed: a gauge of them all, and the
+/// stack of those ready for the map to free.
+pub(crate) struct Ready {
+    /// On a cache line of its own: every handle drop of the map loads its
+    /// head, where every retirement writes the gauge.
+    stack: CachePadded<Stack<Freeable>>,
+    /// Objects retired and not yet freed (the backend's `pending`).
+    pending: Counter,
+}
 
 impl Ready {
     pub(crate) fn new() -> Ready {
-        Ready(CachePadded::new(Stack::new()))
+        Ready {
+            stack: CachePadded::new(Stack::new()),
+            pending: Counter::new(),
+        }
+    }
+
+    /// Counts an object retired.
+    #[inline]
+    pub(crate) fn retired(&self) {
+        // A striped gauge (relaxed shards); nothing synchronises through it.
+        self.pending.add(1);
+    }
+
+    /// Counts an object the reclaimer freed itself, not through the stack.
+    #[inline]
+    pub(crate) fn freed(&self) {
+        self.pending.add(-1);
+    }
+
+    /// Objects retired and not yet freed (a gauge).
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.sum()
     }
 
     /// Hands an object over; a later [`free`](Ready::free) frees it.
@@ -129,21 +157,21 @@ impl Ready {
         // Release: the taker (Acquire, in `free`) frees after this, and
         // after every use of the object that happened before the push
         // (the reclaimer ordered the readers' uses before its callback).
-        self.0.push(object, Release);
+        self.stack.push(object, Release);
     }
 
     /// Whether anything looked ready (a hint: `free` is what synchronises).
     #[inline]
     pub(crate) fn looks_empty(&self) -> bool {
-        self.0.is_empty(Relaxed)
+        self.stack.is_empty(Relaxed)
     }
 
-    /// Frees what is ready, in the calling thread, calling `counted` before
-    /// each free (the backend's gauge), unless this thread is already
-    /// [`MAX_FREEING`] frees deep and not `forced` (a map's drop forces:
-    /// it must free everything before it returns). A `Drop` that panics
-    /// unwinds out of here; the objects after it go back on the stack.
-    pub(crate) fn free(&self, forced: bool, mut counted: impl FnMut()) {
+    /// Frees what is ready, in the calling thread, unless this thread is
+    /// already [`MAX_FREEING`] frees deep and not `forced` (a map's drop
+    /// forces: it must free everything before it returns). A `Drop` that
+    /// panics unwinds out of here; the objects after it go back on the
+    /// stack.
+    pub(crate) fn free(&self, forced: bool) {
         if !forced && Depth::too_deep() {
             return;
         }
@@ -164,14 +192,14 @@ impl Ready {
             // Acquire: pairs with the pushes (Release), so the objects' last
             // uses happen before their frees.
             let mut rest = Rest {
-                taken: self.0.take_all(Acquire),
+                taken: self.stack.take_all(Acquire),
                 ready: self,
             };
             let mut any = false;
             for object in rest.taken.by_ref() {
                 any = true;
                 // Counted first: a `Drop` that panics must not leave it.
-                counted();
+                self.freed();
                 // SAFETY: the reclaimer handed the object over once its
                 // grace period ended (no thread can reach it), and this take
                 // made it ours alone: freed once, here.

@@ -34,29 +34,17 @@ use seize::{Collector, LocalGuard, OwnedGuard};
 
 use super::contract::{Reclaim, ReclaimGuard, Retire};
 use super::ready::{Depth, Freeable, Ready};
-use crate::stats::Counter;
 use crate::sync::{AtomicBool, AtomicPtr, Ordering};
 use Ordering::Relaxed;
 
 /// What a map's reclaim callbacks reach (through [`CURRENT`]).
 struct State {
-    /// Objects retired and not yet freed: the gauge.
-    pending: Counter,
-    /// Objects a callback found too deep to free (module docs), or that
-    /// the map's drop took over.
+    /// Objects retired and not yet freed (the gauge), and those a callback
+    /// found too deep to free (module docs) or that the map's drop took
+    /// over.
     ready: Ready,
     /// Set by the map's drop: every callback hands its object over.
     handing_over: AtomicBool,
-}
-
-impl State {
-    /// Frees what is ready ([`Ready::free`]); `forced` in the map's drop.
-    fn free_ready(&self, forced: bool) {
-        // A striped gauge (relaxed shards).
-        self.ready.free(forced, || {
-            self.pending.add(-1);
-        });
-    }
 }
 
 thread_local! {
@@ -97,8 +85,7 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
             state.ready.push(Freeable::of(ptr));
             return;
         }
-        // A striped gauge (relaxed shards); nothing synchronises through it.
-        state.pending.add(-1);
+        state.ready.freed();
     }
     let _depth = Depth::enter();
     // SAFETY: seize calls us once, after every guard that could have loaded
@@ -121,7 +108,6 @@ impl Reclaim for SeizeReclaim {
         SeizeReclaim {
             collector: Collector::new(),
             state: Box::new(State {
-                pending: Counter::new(),
                 ready: Ready::new(),
                 handing_over: AtomicBool::new(false),
             }),
@@ -145,7 +131,7 @@ impl Reclaim for SeizeReclaim {
 
     fn pending(&self) -> usize {
         // A gauge: the sum of its relaxed shards.
-        self.state.pending.sum()
+        self.state.ready.pending()
     }
 }
 
@@ -161,7 +147,7 @@ impl Drop for SeizeReclaim {
         struct Finish<'a>(&'a State);
         impl Drop for Finish<'_> {
             fn drop(&mut self) {
-                self.0.free_ready(true);
+                self.0.ready.free(true);
             }
         }
         // Relaxed: read by the callbacks `reclaim_all` runs on this thread.
@@ -174,7 +160,7 @@ impl Drop for SeizeReclaim {
             unsafe { self.collector.reclaim_all() };
         }
         let finish = Finish(&self.state);
-        self.state.free_ready(true);
+        self.state.ready.free(true);
         drop(finish);
         // Then the collector drops (a field): its own `reclaim_all` finds
         // nothing, as nothing can be retired into it under `&mut self`.
@@ -210,7 +196,7 @@ impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
         // A striped gauge: writers on different threads touch different
         // cache lines, so retiring adds no shared write to the hot path.
-        self.state.pending.add(1);
+        self.state.ready.retired();
         let _scope = Scope::enter(self.state);
         // SAFETY: the caller unlinked `ptr` and retires it once; `reclaim`
         // frees it with `T::free`, which is valid for it.
@@ -269,7 +255,7 @@ impl<G: seize::Guard> Drop for SeizeGuard<'_, G> {
         // Unpinned now (unless another handle of this thread is open). Not
         // while unwinding: a `Drop` that panicked there would abort.
         if !self.state.ready.looks_empty() && !std::thread::panicking() {
-            self.state.free_ready(false);
+            self.state.ready.free(false);
         }
     }
 }
