@@ -260,6 +260,16 @@ pub use word::{
     WordCompute, WordInteger, WordMap, WordSized,
 };
 
+/// Internals that the loom models in `loom-tests/` drive directly, where a
+/// protocol has no public entry point a model could reach (the resize
+/// helper's park-and-ring handshake: helpers do not park under loom). Only
+/// built with `--cfg loom`; not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::resize::parking::Parking;
+}
+
 /// The README's code blocks, compiled and run as doc tests so that they
 /// stay true.
 #[cfg(doctest)]

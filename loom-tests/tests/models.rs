@@ -729,3 +729,40 @@ fn remove_racing_revive() {
         assert_eq!(DROPS.load(SeqCst), 2);
     });
 }
+
+/// 19. An idle resize helper parks, and a resize that starts then rings
+/// it awake (`resize/parking.rs`, the handshake as it ships; helpers do not
+/// park in the other models). Two helpers park unless their last look
+/// sees the work; the main thread publishes the work (a Relaxed store: the
+/// fences alone must carry it) and rings once. Under loom a park has no
+/// timeout, so a lost ring leaves a helper parked for good, which loom
+/// reports as a deadlock. Two helpers, so that one leaving the list while
+/// the other announces itself is explored too (a leave that cleared `any`
+/// whatever the list held would hide the second from the ring).
+/// `ring_without_fence` makes it fail.
+#[test]
+fn parked_helper_is_rung() {
+    use lfmap::__loom::Parking;
+    use loom::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::time::Duration;
+    model(|| {
+        let parking = Arc::new(Parking::new());
+        let work = Arc::new(AtomicBool::new(false));
+        let helper = |parking: Arc<Parking>, work: Arc<AtomicBool>| {
+            thread::spawn(move || {
+                // Parks until rung; woken, it looks again (a real helper
+                // loops, looking for work, in the same way).
+                while parking
+                    .park_unless(|| work.load(Relaxed).then_some(()), Duration::MAX)
+                    .is_none()
+                {}
+            })
+        };
+        let h1 = helper(parking.clone(), work.clone());
+        let h2 = helper(parking.clone(), work.clone());
+        work.store(true, Relaxed);
+        parking.ring();
+        h1.join().unwrap();
+        h2.join().unwrap();
+    });
+}

@@ -119,59 +119,16 @@ pub(crate) const PARK_AFTER: Duration = Duration::from_millis(100);
 /// this long after `stop` is set.
 pub(crate) const PARK_MAX: Duration = Duration::from_millis(50);
 
-/// The helpers parked for lack of work, process-wide ([`ring`]).
-struct Parked {
-    /// Whether any helper is parked or about to be: read by every ring.
-    any: AtomicBool,
-    threads: std::sync::Mutex<Vec<std::thread::Thread>>,
-}
-
-static PARKED: Parked = Parked {
-    any: AtomicBool::new(false),
-    threads: std::sync::Mutex::new(Vec::new()),
-};
-
 /// Wakes every parked helper: a resize started, or a table was prepared,
-/// in some map. One load for the writer that rings when no helper is
-/// parked (the common case); rings are once per resize and per prepared
-/// table, never per operation.
+/// in some map. One fence and one load for the writer that rings when no
+/// helper is parked (the common case); rings are once per resize and per
+/// prepared table, never per operation. The handshake is
+/// [`parking`](super::parking)'s.
 pub(crate) fn ring() {
     // Under loom helpers never park: nothing to ring (and the models keep
-    // their accesses).
-    if cfg!(loom) {
-        return;
-    }
-    // SeqCst fences here and in `park`, between each side's write and its
-    // read, a store-buffering pair: either the parking helper's last look
-    // for work sees the work announced before this ring (published with
-    // the map's own orderings), or this load sees `any` set and unparks
-    // the helper.
-    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-    if PARKED.any.load(std::sync::atomic::Ordering::Relaxed) {
-        let threads = PARKED.threads.lock().unwrap_or_else(|e| e.into_inner());
-        for t in threads.iter() {
-            // A token, if the helper has not parked yet: its park returns.
-            t.unpark();
-        }
-    }
-}
-
-/// Takes the calling helper off the parked list.
-#[cfg(not(loom))]
-struct Unpark;
-
-#[cfg(not(loom))]
-impl Drop for Unpark {
-    fn drop(&mut self) {
-        let mut threads = PARKED.threads.lock().unwrap_or_else(|e| e.into_inner());
-        let me = std::thread::current().id();
-        threads.retain(|t| t.id() != me);
-        // Relaxed: under the lock, as every store of `any`; a ring that
-        // reads `false` here has no helper to wake (this one is awake).
-        PARKED
-            .any
-            .store(!threads.is_empty(), std::sync::atomic::Ordering::Relaxed);
-    }
+    // their accesses; model 19 drives the handshake itself).
+    #[cfg(not(loom))]
+    super::parking::PARKED.ring();
 }
 
 impl<T: Generation> Resizer<T> {
@@ -515,20 +472,10 @@ impl ResizeHelper<'_> {
     /// park.
     #[cfg(not(loom))]
     fn park(&self, max: Duration) -> Work {
-        {
-            let mut threads = PARKED.threads.lock().unwrap_or_else(|e| e.into_inner());
-            threads.push(std::thread::current());
-            PARKED.any.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        // SeqCst: the announcement above before the last look below
-        // (`ring`'s fence is the other half).
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        let _unpark = Unpark;
-        let work = self.work();
-        if work == Work::None {
-            std::thread::park_timeout(max);
-        }
-        work
+        let look = || Some(self.work()).filter(|w| *w != Work::None);
+        super::parking::PARKED
+            .park_unless(look, max)
+            .unwrap_or(Work::None)
     }
 
     /// Under loom there is no parking: a look for work.
@@ -761,8 +708,7 @@ mod tests {
 
     /// Whether the thread `id` is on the parked list.
     fn parked(id: std::thread::ThreadId) -> bool {
-        let threads = PARKED.threads.lock().unwrap();
-        threads.iter().any(|t| t.id() == id)
+        crate::resize::parking::PARKED.holds(id)
     }
 
     /// An idle helper parks, and a resize that starts in the map wakes it

@@ -77,6 +77,7 @@ pub(crate) mod cursor;
 #[cfg(not(loom))]
 mod handoff;
 pub(crate) mod memory;
+pub(crate) mod parking;
 pub(crate) mod policy;
 pub(crate) mod probe;
 

@@ -1,0 +1,174 @@
+//! The handshake that parks an idle resize helper and wakes it when work
+//! comes: one protocol, in one place, driven as it ships by loom model 19
+//! (`loom-tests/tests/models.rs`, `parked_helper_is_rung`).
+//!
+//! A helper with nothing to do for a while ([`assist`](super::assist))
+//! parks on [`PARKED`]; a writer that starts a resize or publishes a
+//! prepared table rings it ([`Parking::ring`]). The writer's side must stay
+//! cheap (rings are once per resize, and most processes have no helper),
+//! and no ring may be lost: a helper that parks just as a resize starts
+//! would otherwise sleep through the growth it exists to take.
+//!
+//! The two sides are a store-buffering pair. The helper announces itself
+//! (`any`, under the list's lock), then a `SeqCst` fence, then looks for
+//! work once more; the ringer publishes its work (with the map's own
+//! orderings), then a `SeqCst` fence, then loads `any`. Of two `SeqCst`
+//! fences one comes first in their single total order: if the helper's
+//! does, the ringer's load sees the announcement (or a later store, which
+//! is made under the lock from the list, so it is `true` while the helper
+//! is on it) and unparks the helper; if the ringer's does, the helper's
+//! last look sees the work and it does not park. An unpark that comes
+//! before the park leaves the thread's token, so that park returns at
+//! once. Loom model 19 fails without the ringer's fence (mutation
+//! `ring_without_fence`: the helper parks for good, a deadlock).
+//!
+//! Outside loom a park also ends after the caller's longest sleep, so
+//! that the helper sees what nothing rings for (its `stop` flag, retired
+//! tables to free). Under loom it has no timeout, so a lost ring is a
+//! deadlock the model reports.
+
+use crate::sync::{AtomicBool, Ordering::Relaxed};
+#[cfg(loom)]
+use loom::{sync::Mutex, thread::Thread};
+use std::time::Duration;
+#[cfg(not(loom))]
+use std::{sync::Mutex, thread::Thread};
+
+/// Threads parked for lack of work, and the flag every ring reads.
+///
+/// Under `--cfg loom` this type is reachable as `lfmap::__loom::Parking`,
+/// for loom model 19 alone; it is not part of the API.
+pub struct Parking {
+    /// Whether any thread is parked or about to be. Written only under
+    /// `threads`' lock, as `!threads.is_empty()`.
+    any: AtomicBool,
+    threads: Mutex<Vec<Thread>>,
+}
+
+/// The resize helpers' list, process-wide: a ring from any map wakes every
+/// parked helper (rings are rare; a helper woken for another map's resize
+/// looks once and parks again).
+#[cfg(not(loom))]
+pub(crate) static PARKED: Parking = Parking::new();
+
+impl Parking {
+    /// An empty list.
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> Self {
+        Parking {
+            any: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An empty list (loom's atomics and mutex have no `const` constructor).
+    #[cfg(loom)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Parking {
+            any: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Parks the calling thread until a [`ring`](Self::ring), or for at
+    /// most `max` (no limit under loom), unless a last look finds work:
+    /// `look` returns `Some` when there is work, which is then returned
+    /// without parking. Returns `None` after a park (rung, timed out, or
+    /// woken spuriously: the caller looks again).
+    pub fn park_unless<W>(&self, look: impl FnOnce() -> Option<W>, max: Duration) -> Option<W> {
+        {
+            let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+            threads.push(current());
+            // Relaxed: under the lock; the fence below orders it before
+            // the last look.
+            self.any.store(true, Relaxed);
+        }
+        // SeqCst: the announcement above before the last look below; the
+        // ringer's fence is the other half (module docs).
+        crate::sync::fence(crate::sync::Ordering::SeqCst);
+        let _leave = Leave(self);
+        let work = look();
+        if work.is_none() {
+            park(max);
+        }
+        work
+    }
+
+    /// Wakes every thread parked here, or about to park: work was just
+    /// published. One fence and one load when nobody is parked.
+    pub fn ring(&self) {
+        // SeqCst: the caller's publication of its work before the load of
+        // `any` (module docs). Planted mutation `ring_without_fence`
+        // removes it, and model 19 deadlocks.
+        if !cfg!(lfmap_mutation = "ring_without_fence") {
+            crate::sync::fence(crate::sync::Ordering::SeqCst);
+        }
+        if self.any.load(Relaxed) {
+            let threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+            for t in threads.iter() {
+                // A token, if the thread has not parked yet: its park
+                // returns at once.
+                t.unpark();
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl Parking {
+    /// Whether the thread `id` is on the list (parked or about to be).
+    pub(crate) fn holds(&self, id: std::thread::ThreadId) -> bool {
+        let threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        threads.iter().any(|t| t.id() == id)
+    }
+}
+
+impl std::fmt::Debug for Parking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parking")
+            .field("any", &self.any.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Takes the calling thread off the list when its park ends (or its look
+/// panicked).
+struct Leave<'a>(&'a Parking);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        let parking = self.0;
+        let mut threads = parking.threads.lock().unwrap_or_else(|e| e.into_inner());
+        let me = current().id();
+        if let Some(i) = threads.iter().position(|t| t.id() == me) {
+            threads.swap_remove(i);
+        }
+        // Relaxed: under the lock, as every store of `any`; a ring that
+        // reads `false` has no thread to wake (this one is awake).
+        parking.any.store(!threads.is_empty(), Relaxed);
+    }
+}
+
+#[cfg(not(loom))]
+fn current() -> Thread {
+    std::thread::current()
+}
+
+#[cfg(loom)]
+fn current() -> Thread {
+    loom::thread::current()
+}
+
+#[cfg(not(loom))]
+fn park(max: Duration) {
+    std::thread::park_timeout(max);
+}
+
+#[cfg(loom)]
+fn park(_max: Duration) {
+    loom::thread::park();
+}
