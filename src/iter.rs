@@ -281,11 +281,27 @@ where
 // yielded items are owned clones (K, V: Send).
 unsafe impl<K: Send + Sync, V: Send + Sync, G: Send> Send for OwnedIter<'_, K, V, G> {}
 
-impl<K, V, G> fmt::Debug for OwnedIter<'_, K, V, G> {
+impl<K: Hash + Eq, V, G: ReclaimGuard> OwnedIter<'_, K, V, G> {
+    /// The pairs the walk has left to yield, by reference (for `Debug`, the
+    /// set's too): the rest of the walk, on a copy of its position, under
+    /// the same guard.
+    pub(crate) fn rest(&self) -> impl Iterator<Item = (&K, &V)> {
+        // SAFETY: as in `next`: loaded under `self.guard`, which we own.
+        let table = unsafe { &*self.table };
+        let mut walk = self.walk;
+        std::iter::from_fn(move || walk.next(table, &self.guard)).map(|e| (&e.key, e.value()))
+    }
+}
+
+/// The pairs left to yield, as std's iterators print.
+impl<K, V, G> fmt::Debug for OwnedIter<'_, K, V, G>
+where
+    K: Hash + Eq + fmt::Debug,
+    V: fmt::Debug,
+    G: ReclaimGuard,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedIter")
-            .field("slot", &self.walk.position())
-            .finish_non_exhaustive()
+        f.debug_list().entries(self.rest()).finish()
     }
 }
 
@@ -347,12 +363,20 @@ impl<K, V> IntoIter<K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for IntoIter<K, V> {
+impl<K, V> IntoIter<K, V> {
+    /// The pairs not yet yielded, by reference (for `Debug`, the set's
+    /// too).
+    pub(crate) fn rest(&self) -> impl Iterator<Item = (&K, &V)> {
+        (self.index..self.table.len())
+            .filter_map(|i| self.table.slots.peek_live(i))
+            .map(|e| (&e.key, e.value()))
+    }
+}
+
+/// The pairs left to yield, as std's `IntoIter` prints.
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for IntoIter<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntoIter")
-            .field("slot", &self.index)
-            .field("slots", &self.table.len())
-            .finish_non_exhaustive()
+        f.debug_list().entries(self.rest()).finish()
     }
 }
 
@@ -416,12 +440,29 @@ impl<'a, K, V> IterMut<'a, K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for IterMut<'_, K, V> {
+impl<K, V> IterMut<'_, K, V> {
+    /// The pairs not yet yielded, by shared reference (for `Debug`): the
+    /// rest of the walk, on a copy of its position.
+    fn rest(&self) -> impl Iterator<Item = (&K, &V)> {
+        let (root, mut walk) = (&self.root, self.walk);
+        std::iter::from_fn(move || {
+            walk.visit(|start, n| root.live_hint(start, n), |i| root.live(i))
+        })
+        .map(|entry| {
+            // SAFETY: a live entry of the root of a map borrowed mutably
+            // (as in `next`), not yet yielded (the copy walks on from the
+            // walk's position, and each key is in one slot): no `&mut` to
+            // its value exists, and none is made while `&self` lives.
+            let entry = unsafe { entry.as_ref() };
+            (&entry.key, entry.value())
+        })
+    }
+}
+
+/// The pairs left to yield, as std's `IterMut` prints.
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for IterMut<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IterMut")
-            .field("slot", &self.walk.position())
-            .field("left", &self.left)
-            .finish_non_exhaustive()
+        f.debug_list().entries(self.rest()).finish()
     }
 }
 
@@ -476,8 +517,10 @@ impl<K, V> ExactSizeIterator for IterMut<'_, K, V> {}
 // map's would be.
 unsafe impl<K: Send, V: Send> Send for IterMut<'_, K, V> {}
 
-// SAFETY: through `&IterMut` only `size_hint` and `Debug` run, which read
-// the walk's position and count, no key or value; std's bounds.
+// SAFETY: through `&IterMut` only `size_hint` and `Debug` run: the walk's
+// position and count, and `Debug` reads the keys and values not yet
+// yielded through shared references (`K: Sync, V: Sync`), to which no
+// `&mut` exists; std's bounds.
 unsafe impl<K: Sync, V: Sync> Sync for IterMut<'_, K, V> {}
 
 // A walk that returned `None` has passed its last slot and stays there.
@@ -501,9 +544,12 @@ impl<'a, K, V> ValuesMut<'a, K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for ValuesMut<'_, K, V> {
+/// The values left to yield, as std's `ValuesMut` prints.
+impl<K, V: fmt::Debug> fmt::Debug for ValuesMut<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ValuesMut").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(_, v)| v))
+            .finish()
     }
 }
 
@@ -566,9 +612,17 @@ impl<K, V> Drain<'_, K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for Drain<'_, K, V> {
+impl<K, V> Drain<'_, K, V> {
+    /// The pairs not yet yielded, by reference (for `Debug`, the sets' too).
+    pub(crate) fn rest(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.iter.rest()
+    }
+}
+
+/// The pairs left to yield, as std's `Drain` prints.
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for Drain<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Drain").field(&self.iter).finish()
+        f.debug_list().entries(self.rest()).finish()
     }
 }
 
@@ -605,9 +659,12 @@ impl<K, V> IntoKeys<K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for IntoKeys<K, V> {
+/// The keys left to yield, as std's `IntoKeys` prints.
+impl<K: fmt::Debug, V> fmt::Debug for IntoKeys<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("IntoKeys").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(k, _)| k))
+            .finish()
     }
 }
 
@@ -644,9 +701,12 @@ impl<K, V> IntoValues<K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for IntoValues<K, V> {
+/// The values left to yield, as std's `IntoValues` prints.
+impl<K, V: fmt::Debug> fmt::Debug for IntoValues<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("IntoValues").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(_, v)| v))
+            .finish()
     }
 }
 

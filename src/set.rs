@@ -889,9 +889,12 @@ pub struct SetOwnedIter<'set, T, G> {
     iter: OwnedIter<'set, T, (), G>,
 }
 
-impl<T, G> fmt::Debug for SetOwnedIter<'_, T, G> {
+/// The elements left to yield, as std's iterators print.
+impl<T: Hash + Eq + fmt::Debug, G: ReclaimGuard> fmt::Debug for SetOwnedIter<'_, T, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SetOwnedIter").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(t, ())| t))
+            .finish()
     }
 }
 
@@ -933,9 +936,12 @@ pub struct SetDrain<'a, T> {
     iter: Drain<'a, T, ()>,
 }
 
-impl<T> fmt::Debug for SetDrain<'_, T> {
+/// The elements left to yield, as std's `Drain` prints.
+impl<T: fmt::Debug> fmt::Debug for SetDrain<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SetDrain").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(t, ())| t))
+            .finish()
     }
 }
 
@@ -967,9 +973,12 @@ pub struct SetIntoIter<T> {
     iter: IntoIter<T, ()>,
 }
 
-impl<T> fmt::Debug for SetIntoIter<T> {
+/// The elements left to yield, as std's `IntoIter` prints.
+impl<T: fmt::Debug> fmt::Debug for SetIntoIter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SetIntoIter").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(t, ())| t))
+            .finish()
     }
 }
 

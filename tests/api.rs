@@ -249,6 +249,73 @@ fn iterators_debug_as_their_rest() {
     assert_eq!(format!("{:?}", s.iter()), r#"["a"]"#);
 }
 
+/// The owning, draining and exclusive iterators print what they have
+/// left, as std's do, after yielding part of it: `HashMap`'s, `WordMap`'s
+/// and the sets'. (They printed a slot index before.)
+#[test]
+fn owning_and_exclusive_iterators_debug_as_their_rest() {
+    fn two() -> lfmap::HashMap<u8, char> {
+        lfmap::HashMap::from([(1, 'a'), (2, 'b')])
+    }
+    /// Yields one item, then checks the printed rest is the other one.
+    fn check<I: Iterator + std::fmt::Debug>(mut iter: I, rest: impl Fn(&I::Item) -> String)
+    where
+        I::Item: std::fmt::Debug,
+    {
+        let whole = format!("{iter:?}");
+        let first = iter.next().expect("two items");
+        let printed = format!("{iter:?}");
+        assert_eq!(printed, rest(&first), "after {first:?} (whole: {whole})");
+        assert!(whole.contains(&printed[1..printed.len() - 1]), "{whole}");
+        let last = iter.next().expect("the second item");
+        assert_ne!(format!("{first:?}"), format!("{last:?}"));
+        assert_eq!(format!("{iter:?}"), "[]", "printing consumed nothing");
+        assert!(iter.next().is_none());
+    }
+    let other = |k: u8| if k == 1 { (2, 'b') } else { (1, 'a') };
+    check(two().into_iter(), |&(k, _)| format!("[{:?}]", other(k)));
+    check(two().into_keys(), |&k| format!("[{}]", other(k).0));
+    check(two().into_values(), |&v| {
+        format!("[{:?}]", if v == 'a' { 'b' } else { 'a' })
+    });
+    let mut map = two();
+    check(map.drain(), |&(k, _)| format!("[{:?}]", other(k)));
+    let mut map = two();
+    check(map.iter_mut(), |(k, _)| {
+        let (k, v) = other(**k);
+        format!("[({k}, {v:?})]")
+    });
+    check(map.values_mut(), |v| {
+        format!("[{:?}]", if **v == 'a' { 'b' } else { 'a' })
+    });
+    check(map.pin_owned().into_iter(), |&(k, _)| {
+        format!("[{:?}]", other(k))
+    });
+
+    let words = || lfmap::WordMap::<u8, u8>::from([(1, 10), (2, 20)]);
+    let other = |k: u8| if k == 1 { (2u8, 20u8) } else { (1, 10) };
+    check(words().into_iter(), |&(k, _)| format!("[{:?}]", other(k)));
+    check(words().into_keys(), |&k| format!("[{}]", other(k).0));
+    check(words().into_values(), |&v| format!("[{}]", 30 - v));
+    let mut w = words();
+    check(w.drain(), |&(k, _)| format!("[{:?}]", other(k)));
+    let w = words();
+    check(w.iter(), |&(k, _)| format!("[{:?}]", other(k)));
+    check(w.keys(), |&k| format!("[{}]", other(k).0));
+    check(w.values(), |&v| format!("[{}]", 30 - v));
+
+    let set = || lfmap::HashSet::from([1u8, 2]);
+    check(set().into_iter(), |&x| format!("[{}]", 3 - x));
+    let mut s = set();
+    check(s.drain(), |&x| format!("[{}]", 3 - x));
+    check(set().pin_owned().into_iter(), |&x| format!("[{}]", 3 - x));
+    let wset = || lfmap::WordSet::from([1u8, 2]);
+    check(wset().into_iter(), |&x| format!("[{}]", 3 - x));
+    let mut ws = wset();
+    check(ws.drain(), |&x| format!("[{}]", 3 - x));
+    check(wset().iter(), |&x| format!("[{}]", 3 - x));
+}
+
 /// `m[&key]` as std's `map[&key]`: the value, or a panic for an absent key.
 #[test]
 fn index_by_key() {

@@ -535,9 +535,12 @@ pub struct WordSetIter<'s, T, S> {
     iter: WordMapIter<'s, T, bool, S>,
 }
 
-impl<T, S> fmt::Debug for WordSetIter<'_, T, S> {
+/// The elements left to yield, as std's iterators print.
+impl<T: WordSized + fmt::Debug, S> fmt::Debug for WordSetIter<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WordSetIter").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(t, _)| t))
+            .finish()
     }
 }
 
@@ -620,9 +623,12 @@ pub struct WordSetDrain<'a, T> {
     iter: WordMapDrain<'a, T, bool>,
 }
 
-impl<T> fmt::Debug for WordSetDrain<'_, T> {
+/// The elements left to yield, as std's `Drain` prints.
+impl<T: WordSized + fmt::Debug> fmt::Debug for WordSetDrain<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WordSetDrain").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(t, _)| t))
+            .finish()
     }
 }
 
@@ -658,9 +664,12 @@ pub struct WordSetIntoIter<T> {
     iter: WordMapIntoIter<T, bool>,
 }
 
-impl<T> fmt::Debug for WordSetIntoIter<T> {
+/// The elements left to yield, as std's `IntoIter` prints.
+impl<T: WordSized + fmt::Debug> fmt::Debug for WordSetIntoIter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WordSetIntoIter").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(t, _)| t))
+            .finish()
     }
 }
 

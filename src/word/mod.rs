@@ -735,11 +735,22 @@ pub struct Iter<'m, K, V, S> {
     _map: PhantomData<&'m WordMap<K, V, S>>,
 }
 
-impl<K, V, S> fmt::Debug for Iter<'_, K, V, S> {
+impl<K: WordSized, V: WordSized, S> Iter<'_, K, V, S> {
+    /// The pairs the walk has left to yield (for `Debug`, the set's too):
+    /// the rest of the walk, on a copy of its position.
+    pub(crate) fn rest(&self) -> impl Iterator<Item = (K, V)> + '_ {
+        // SAFETY: loaded through `self._guard`, alive while `self` is.
+        let table = unsafe { &*self.table };
+        let mut walk = self.walk;
+        std::iter::from_fn(move || raw::next_live(table, &mut walk))
+            .map(|(k, v)| (K::from_word(k), V::from_word(v)))
+    }
+}
+
+/// The pairs left to yield, as std's iterators print.
+impl<K: WordSized + fmt::Debug, V: WordSized + fmt::Debug, S> fmt::Debug for Iter<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WordIter")
-            .field("slot", &self.walk.position())
-            .finish_non_exhaustive()
+        f.debug_list().entries(self.rest()).finish()
     }
 }
 
@@ -780,9 +791,12 @@ pub struct Keys<'m, K, V, S> {
     iter: Iter<'m, K, V, S>,
 }
 
-impl<K, V, S> fmt::Debug for Keys<'_, K, V, S> {
+/// The keys left to yield, as std's iterators print.
+impl<K: WordSized + fmt::Debug, V: WordSized, S> fmt::Debug for Keys<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WordKeys").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(k, _)| k))
+            .finish()
     }
 }
 
@@ -811,9 +825,12 @@ pub struct Values<'m, K, V, S> {
     iter: Iter<'m, K, V, S>,
 }
 
-impl<K, V, S> fmt::Debug for Values<'_, K, V, S> {
+/// The values left to yield, as std's iterators print.
+impl<K: WordSized, V: WordSized + fmt::Debug, S> fmt::Debug for Values<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WordValues").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(_, v)| v))
+            .finish()
     }
 }
 
@@ -1101,11 +1118,20 @@ pub struct IntoIter<K, V> {
     _types: PhantomData<(K, V)>,
 }
 
-impl<K, V> fmt::Debug for IntoIter<K, V> {
+impl<K: WordSized, V: WordSized> IntoIter<K, V> {
+    /// The pairs not yet yielded (for `Debug`, the set's too): the rest of
+    /// the walk, on a copy of its position.
+    pub(crate) fn rest(&self) -> impl Iterator<Item = (K, V)> + '_ {
+        let mut walk = self.walk;
+        std::iter::from_fn(move || raw::next_live(&self.table, &mut walk))
+            .map(|(k, v)| (K::from_word(k), V::from_word(v)))
+    }
+}
+
+/// The pairs left to yield, as std's `IntoIter` prints.
+impl<K: WordSized + fmt::Debug, V: WordSized + fmt::Debug> fmt::Debug for IntoIter<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WordIntoIter")
-            .field("left", &self.left)
-            .finish_non_exhaustive()
+        f.debug_list().entries(self.rest()).finish()
     }
 }
 
@@ -1239,21 +1265,35 @@ pub struct IntoValues<K, V> {
     iter: IntoIter<K, V>,
 }
 
-impl<K, V> fmt::Debug for Drain<'_, K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WordDrain").field(&self.iter).finish()
+impl<K: WordSized, V: WordSized> Drain<'_, K, V> {
+    /// The pairs not yet yielded (for `Debug`, the set's too).
+    pub(crate) fn rest(&self) -> impl Iterator<Item = (K, V)> + '_ {
+        self.iter.rest()
     }
 }
 
-impl<K, V> fmt::Debug for IntoKeys<K, V> {
+/// The pairs left to yield, as std's `Drain` prints.
+impl<K: WordSized + fmt::Debug, V: WordSized + fmt::Debug> fmt::Debug for Drain<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WordIntoKeys").field(&self.iter).finish()
+        f.debug_list().entries(self.rest()).finish()
     }
 }
 
-impl<K, V> fmt::Debug for IntoValues<K, V> {
+/// The keys left to yield, as std's `IntoKeys` prints.
+impl<K: WordSized + fmt::Debug, V: WordSized> fmt::Debug for IntoKeys<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WordIntoValues").field(&self.iter).finish()
+        f.debug_list()
+            .entries(self.iter.rest().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+/// The values left to yield, as std's `IntoValues` prints.
+impl<K: WordSized, V: WordSized + fmt::Debug> fmt::Debug for IntoValues<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter.rest().map(|(_, v)| v))
+            .finish()
     }
 }
 
