@@ -281,10 +281,11 @@ where
 // yielded items are owned clones (K, V: Send).
 unsafe impl<K: Send + Sync, V: Send + Sync, G: Send> Send for OwnedIter<'_, K, V, G> {}
 
-impl<K: Hash + Eq, V, G: ReclaimGuard> OwnedIter<'_, K, V, G> {
-    /// The pairs the walk has left to yield, by reference (for `Debug`, the
-    /// set's too): the rest of the walk, on a copy of its position, under
-    /// the same guard.
+impl<K, V, G: ReclaimGuard> OwnedIter<'_, K, V, G> {
+    /// The pairs the walk has left to yield as the call finds them, by
+    /// reference (for `Debug`, the set's too): the rest of the walk, on a
+    /// copy of its position, under the same guard. Other threads may
+    /// write meanwhile, so a later `next` may yield otherwise.
     pub(crate) fn rest(&self) -> impl Iterator<Item = (&K, &V)> {
         // SAFETY: as in `next`: loaded under `self.guard`, which we own.
         let table = unsafe { &*self.table };
@@ -293,10 +294,11 @@ impl<K: Hash + Eq, V, G: ReclaimGuard> OwnedIter<'_, K, V, G> {
     }
 }
 
-/// The pairs left to yield, as std's iterators print.
+/// The pairs left to yield, as std's iterators print (as they are when
+/// printed: other threads may write meanwhile).
 impl<K, V, G> fmt::Debug for OwnedIter<'_, K, V, G>
 where
-    K: Hash + Eq + fmt::Debug,
+    K: fmt::Debug,
     V: fmt::Debug,
     G: ReclaimGuard,
 {
@@ -368,7 +370,10 @@ impl<K, V> IntoIter<K, V> {
     /// too).
     pub(crate) fn rest(&self) -> impl Iterator<Item = (&K, &V)> {
         (self.index..self.table.len())
-            .filter_map(|i| self.table.slots.peek_live(i))
+            // SAFETY: `table` is the consumed map's root, owned by this
+            // iterator alone (no other thread, handle or reclaimer can
+            // reach it: `IntoIter::new`'s callers took it out of the map).
+            .filter_map(|i| unsafe { self.table.slots.peek_live(i) })
             .map(|e| (&e.key, e.value()))
     }
 }

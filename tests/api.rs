@@ -316,6 +316,59 @@ fn owning_and_exclusive_iterators_debug_as_their_rest() {
     check(wset().iter(), |&x| format!("[{}]", 3 - x));
 }
 
+/// The same over 300 items, several groups of slots of the walk: after
+/// a few items are yielded, what an iterator prints is exactly what it
+/// goes on to yield, in order (an exact oracle for every owning, draining
+/// and exclusive iterator).
+#[test]
+fn iterators_print_exactly_what_they_go_on_to_yield() {
+    fn check<I: Iterator + std::fmt::Debug>(mut iter: I)
+    where
+        I::Item: std::fmt::Debug,
+    {
+        for _ in 0..7 {
+            iter.next().expect("300 items");
+        }
+        let printed = format!("{iter:?}");
+        let rest: Vec<I::Item> = iter.collect();
+        assert_eq!(rest.len(), 293);
+        assert_eq!(printed, format!("{rest:?}"));
+    }
+    let map = || {
+        (0..300u32)
+            .map(|i| (i, i * 3))
+            .collect::<lfmap::HashMap<_, _>>()
+    };
+    check(map().into_iter());
+    check(map().into_keys());
+    check(map().into_values());
+    check(map().drain());
+    check(map().iter_mut());
+    check(map().values_mut());
+    check(map().pin_owned().into_iter());
+    let words = || {
+        (0..300u32)
+            .map(|i| (i, i * 3))
+            .collect::<lfmap::WordMap<_, _>>()
+    };
+    check(words().into_iter());
+    check(words().into_keys());
+    check(words().into_values());
+    check(words().drain());
+    let w = words();
+    check(w.iter());
+    check(w.keys());
+    check(w.values());
+    let set = || (0..300u32).collect::<lfmap::HashSet<_>>();
+    check(set().into_iter());
+    check(set().drain());
+    check(set().pin_owned().into_iter());
+    let wset = || (0..300u32).collect::<lfmap::WordSet<_>>();
+    check(wset().into_iter());
+    check(wset().drain());
+    check(wset().iter());
+}
+
 /// `m[&key]` as std's `map[&key]`: the value, or a panic for an absent key.
 #[test]
 fn index_by_key() {

@@ -929,15 +929,21 @@ impl<K, V> Slots<K, V> {
     /// The live entry of slot `i` of a table this thread owns
     /// exclusively, left in place (what [`take_live`](Self::take_live)
     /// would take): for the owning iterators' `Debug`.
-    pub(crate) fn peek_live(&self, i: usize) -> Option<&Entry<K, V>> {
+    ///
+    /// # Safety
+    ///
+    /// The table is owned by the caller alone (no other thread can reach
+    /// it, and nothing of it is retired to a reclaimer): its live entries
+    /// are then freed or taken only through `&mut self`.
+    pub(crate) unsafe fn peek_live(&self, i: usize) -> Option<&Entry<K, V>> {
         // Relaxed: exclusive access (every write happened-before it).
         let w = Word::<K, V>::loaded(self.words[i].load(Relaxed));
         if w.is_vacant() || w.deleted() || w.copied() {
             return None;
         }
         // SAFETY: the table owns this live entry (not deleted, not handed
-        // on), and its exclusive owner frees or takes it only through
-        // `&mut self`, which this borrow excludes.
+        // on), and its exclusive owner (the caller's contract) frees or
+        // takes it only through `&mut self`, which this borrow excludes.
         Some(unsafe { &*w.ptr() })
     }
 

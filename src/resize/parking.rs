@@ -144,9 +144,9 @@ impl Drop for Leave<'_> {
         let parking = self.0;
         let mut threads = parking.threads.lock().unwrap_or_else(|e| e.into_inner());
         let me = current().id();
-        if let Some(i) = threads.iter().position(|t| t.id() == me) {
-            threads.swap_remove(i);
-        }
+        // Every entry of this thread (one per park, so one; all, so that
+        // no stale entry could keep `any` set for good).
+        threads.retain(|t| t.id() != me);
         // Relaxed: under the lock, as every store of `any`; a ring that
         // reads `false` has no thread to wake (this one is awake).
         parking.any.store(!threads.is_empty(), Relaxed);

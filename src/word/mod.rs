@@ -736,8 +736,10 @@ pub struct Iter<'m, K, V, S> {
 }
 
 impl<K: WordSized, V: WordSized, S> Iter<'_, K, V, S> {
-    /// The pairs the walk has left to yield (for `Debug`, the set's too):
-    /// the rest of the walk, on a copy of its position.
+    /// The pairs the walk has left to yield as the call finds them (for
+    /// `Debug`, the set's too): the rest of the walk, on a copy of its
+    /// position. Other threads may write meanwhile, so a later `next` may
+    /// yield otherwise.
     pub(crate) fn rest(&self) -> impl Iterator<Item = (K, V)> + '_ {
         // SAFETY: loaded through `self._guard`, alive while `self` is.
         let table = unsafe { &*self.table };
@@ -747,7 +749,8 @@ impl<K: WordSized, V: WordSized, S> Iter<'_, K, V, S> {
     }
 }
 
-/// The pairs left to yield, as std's iterators print.
+/// The pairs left to yield, as std's iterators print (as they are when
+/// printed: other threads may write meanwhile).
 impl<K: WordSized + fmt::Debug, V: WordSized + fmt::Debug, S> fmt::Debug for Iter<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.rest()).finish()
