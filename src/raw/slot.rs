@@ -1174,16 +1174,19 @@ mod tests {
     /// which it must leave alone), at budgets that end steps inside the
     /// 64-slot masks of its scan: each step frees at most its budget,
     /// every owning slot before the position it returns is freed, and in
-    /// the end exactly the owned entries are dropped, each once.
+    /// the end exactly the owned entries are dropped, each once. One
+    /// owned entry's `Drop` panics, at a place that differs by budget: the
+    /// step it cuts short is resumed from where it began.
     #[test]
     fn steps_free_exactly_the_owned_entries_at_any_budget() {
         const N: usize = 700;
-        for budget in [1, 3, 7, 16, 40] {
+        for (budget, bomb) in [(1, 100), (3, 257), (7, 64), (16, 390), (40, 600)] {
             let reclaim = Reclaimer::new();
             let g = reclaim.pin();
             let dropped = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
             let mut slots = Slots::<usize, Noted>::try_new(N).unwrap();
             let (mut owned, mut copied) = (Vec::new(), Vec::new());
+            let mut fired = false;
             let mut x = 0x2545_f491_4f6c_dd1du64;
             for i in 0..N {
                 x ^= x << 13;
@@ -1193,9 +1196,11 @@ mod tests {
                 if kind < 9 {
                     continue;
                 }
+                // The first owned slot at or after `bomb` panics in its drop.
+                let armed = kind <= 15 && i >= bomb && !std::mem::replace(&mut fired, true);
                 let value = Noted {
                     id: i,
-                    bomb: usize::MAX,
+                    bomb: if armed { i } else { usize::MAX },
                     dropped: dropped.clone(),
                 };
                 assert!(slots
@@ -1215,19 +1220,28 @@ mod tests {
                 }
             }
             drop(g);
-            let mut at = 0;
+            assert!(fired, "budget {budget}: no owned slot at or after {bomb}");
+            let (mut at, mut panics) = (0, 0);
             while at < N {
                 let before = dropped.lock().unwrap().len();
-                let next = slots.free_owned(at, budget);
+                let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    slots.free_owned(at, budget)
+                }));
                 let freed = dropped.lock().unwrap().len() - before;
                 assert!(freed <= budget, "budget {budget}: a step freed {freed}");
+                let Ok(next) = step else {
+                    panics += 1;
+                    continue;
+                };
                 assert!(next > at, "budget {budget}: no progress at {at}");
+                assert!(next <= N, "budget {budget}: past the end ({next})");
                 let done = dropped.lock().unwrap().clone();
                 for &i in owned.iter().filter(|&&i| i < next) {
                     assert!(done.contains(&i), "budget {budget}: slot {i} skipped");
                 }
                 at = next;
             }
+            assert_eq!(panics, 1, "budget {budget}: the bomb went off once");
             let mut ids = std::mem::take(&mut *dropped.lock().unwrap());
             ids.sort_unstable();
             assert_eq!(ids, owned, "budget {budget}: owned entries dropped once");

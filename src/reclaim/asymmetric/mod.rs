@@ -293,9 +293,12 @@ impl TableReclaim {
             self.domain().epoch.advance(AcqRel)
         };
         // Every pin now either shows its announcement to a later scan or
-        // loads the root after the unlink. Mutation
-        // `scan_and_heavy_unfenced` removes it together with the scan's
-        // fence (either alone covers the pattern under loom: `scan`).
+        // loads the root after the unlink. Required: with `membarrier` it
+        // is the one barrier of the pattern (pins issue only a compiler
+        // fence). Mutation `scan_and_heavy_unfenced` removes it together
+        // with the scan's fence; under loom (the fence strategy) either
+        // alone closes the pattern, so no model sees this one alone gone
+        // (`scan`).
         if !cfg!(lfmap_mutation = "scan_and_heavy_unfenced") {
             barrier::heavy();
         }
@@ -461,16 +464,21 @@ impl TableReclaim {
         // fence-only strategy this fence pairs with the pins' fences, and
         // in either strategy it makes the barriers precede our loads in the
         // fence order.
-        // Under loom (and C++20's rules for the SeqCst order) this fence and
-        // the retirement's heavy barrier each close the store-buffering
-        // pattern alone: every object a scan frees has such a barrier
-        // before the scan's loads in happens-before (a table's in
-        // `retire_now`, before its Release push; a batch's in this scan's
-        // own bump; a held object's through the `scanning` flag). So no
-        // model fails without this fence alone, and it stays for the
-        // membarrier strategy, whose pins issue no hardware fence; the
-        // mutation `scan_and_heavy_unfenced` removes both, and model 16 of
-        // `word_models.rs` fails (docs/verification.md).
+        // Every object a scan frees has a heavy barrier before the scan's
+        // loads in happens-before (a table's in `retire_now`, before its
+        // Release push; a batch's in this scan's own bump; a held
+        // object's through the `scanning` flag). That barrier is what
+        // closes the store-buffering pattern with the pins: the only one
+        // under `membarrier` (whose pins issue no hardware fence, so this
+        // fence has nothing there to pair with), and enough alone under
+        // the fence strategy too (C++20's rules for the SeqCst order, and
+        // loom's). This fence is therefore redundant under both; it is
+        // kept as cheap insurance (one per scan) for a reading by the
+        // older rules and for any future path that reaches the loads
+        // without such a barrier. No model fails without it alone; the
+        // mutation `scan_and_heavy_unfenced` removes it with the
+        // retirement's barrier, and model 16 of `word_models.rs` fails
+        // (docs/verification.md).
         if !cfg!(lfmap_mutation = "scan_and_heavy_unfenced") {
             fence(SeqCst);
         }
