@@ -85,10 +85,16 @@ fn churn_keeps_memory_bounded() {
                             _ => map.pin().update(&k, |_| v.clone()).map(|p| p.len()),
                         };
                         assert!(prev.is_none_or(|len| len == 64));
-                        // Measure at quiet points, every tenth of the run.
+                        // Measure at quiet points, every tenth of the run,
+                        // once the garbage in flight is freed (the other
+                        // thread waits unpinned): the samples then hold
+                        // live memory and any leak, not how far a loaded
+                        // machine let reclamation lag (with crossbeam-epoch
+                        // a run beside a busy CI once measured 1 MiB more).
                         if (i + 1) % (per_thread / 10) == 0 {
                             barrier.wait();
                             if t == 0 {
+                                settle(map, 1_000);
                                 samples.push((heap_kib(), rss_kib()));
                             }
                             barrier.wait();
