@@ -913,11 +913,7 @@ impl<K, V> Slots<K, V> {
     /// exclusively, leaving the slot vacant; `None` if it holds no live,
     /// owned entry (vacant, a tombstone, or handed to the next table).
     pub(crate) fn take_live(&mut self, i: usize) -> Option<(K, V)> {
-        // Relaxed: exclusive access (every write happened-before it).
-        let w = Word::<K, V>::loaded(self.words[i].load(Relaxed));
-        if w.is_vacant() || w.deleted() || w.copied() {
-            return None;
-        }
+        let w = self.owned_live(i)?;
         self.words[i].store(std::ptr::null_mut(), Relaxed);
         // SAFETY: the table owns this live entry (not deleted, not handed
         // on), we have exclusive access, and the slot no longer points to it.
@@ -936,15 +932,21 @@ impl<K, V> Slots<K, V> {
     /// it, and nothing of it is retired to a reclaimer): its live entries
     /// are then freed or taken only through `&mut self`.
     pub(crate) unsafe fn peek_live(&self, i: usize) -> Option<&Entry<K, V>> {
-        // Relaxed: exclusive access (every write happened-before it).
-        let w = Word::<K, V>::loaded(self.words[i].load(Relaxed));
-        if w.is_vacant() || w.deleted() || w.copied() {
-            return None;
-        }
+        let w = self.owned_live(i)?;
         // SAFETY: the table owns this live entry (not deleted, not handed
         // on), and its exclusive owner (the caller's contract) frees or
         // takes it only through `&mut self`, which this borrow excludes.
         Some(unsafe { &*w.ptr() })
+    }
+
+    /// Slot `i`'s word, if it holds a live entry this table owns (not
+    /// vacant, not a tombstone, not handed to a next table), for a table
+    /// owned alone ([`take_live`](Self::take_live),
+    /// [`peek_live`](Self::peek_live)).
+    fn owned_live(&self, i: usize) -> Option<Word<'_, K, V>> {
+        // Relaxed: exclusive access (every write happened-before it).
+        let w = Word::<K, V>::loaded(self.words[i].load(Relaxed));
+        (!w.is_vacant() && !w.deleted() && !w.copied()).then_some(w)
     }
 
     /// The number of slots.
@@ -1215,7 +1217,7 @@ mod tests {
                     _ => {
                         let frozen = slots.freeze(i, &g);
                         slots.mark_copied(i, frozen);
-                        copied.push((i, frozen.ptr()));
+                        copied.push(frozen.ptr());
                     }
                 }
             }
@@ -1248,7 +1250,7 @@ mod tests {
             assert_eq!(slots.free_owned(0, usize::MAX), N);
             assert!(dropped.lock().unwrap().is_empty(), "a copied entry freed");
             let handed_on = copied.len();
-            for (_, ptr) in copied {
+            for ptr in copied {
                 // SAFETY: handed on, so not the table's: the test owns it.
                 unsafe { Entry::free(ptr) };
             }
