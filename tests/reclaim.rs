@@ -481,9 +481,10 @@ impl Drop for Bomb<'_> {
 
 /// A `Drop` that panics while the map frees what was replaced in it,
 /// inside an operation or in the map's drop: the panic propagates, and
-/// every other value is still dropped exactly once (seize leaves the rest
-/// of the batch it was freeing: docs/verification.md; there, only no
-/// double drop).
+/// every other value is still dropped exactly once. (With seize the panic
+/// unwound through seize, which left the rest of the batch it was freeing:
+/// 82 of 1,000 values leaked; its callbacks now catch the panic and raise it
+/// once seize has freed the batch, `reclaim/seize.rs`.)
 #[test]
 fn a_panicking_drop_leaves_no_other_value_behind() {
     use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -504,9 +505,12 @@ fn a_panicking_drop_leaves_no_other_value_behind() {
     assert!(in_ops.is_err() || in_drop.is_err(), "the Drop never ran");
     let dropped = dropped.load(Ordering::SeqCst);
     assert!(dropped <= created, "values dropped twice");
-    if !cfg!(all(feature = "seize", not(feature = "crossbeam-epoch"))) {
-        assert_eq!(dropped, created, "values left behind");
-    }
+    assert_eq!(
+        dropped,
+        created,
+        "values left behind: {}",
+        created - dropped
+    );
 }
 
 /// A `Drop` that panics in the map's drop itself (the replaced value is

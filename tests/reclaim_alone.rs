@@ -225,16 +225,9 @@ fn panicking_drops_freed_inside_removals_leave_len_exact() {
     }
     assert!(panics > 0, "no Drop panicked inside an operation");
     drop(map);
-    // seize leaves the rest of a batch whose `Drop` panicked
-    // (docs/verification.md): with it, only no double drop.
-    let other_backend = cfg!(all(feature = "seize", not(feature = "crossbeam-epoch")));
     let dropped = dropped.load(SeqCst) as u64;
     assert!(dropped <= created, "values dropped twice");
-    assert!(
-        other_backend || dropped == created,
-        "{} values leaked",
-        created - dropped
-    );
+    assert_eq!(dropped, created, "{} values leaked", created - dropped);
 }
 
 /// A value whose `Drop` writes its own map (the crate docs allow a

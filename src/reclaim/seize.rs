@@ -25,9 +25,20 @@
 //! thread two frees deep therefore hands its object to the map's `ready`
 //! stack (`ready.rs`), which the map frees as a later guard drops, and in
 //! its own drop.
+//!
+//! A `Drop` that panics in a callback must not unwind through seize:
+//! seize does not resume the batch it was freeing, so every later object of
+//! that batch leaked (17,503 values in `tests/reclaim_alone.rs`'s
+//! panicking-drops check). So a callback catches the panic, keeps the
+//! first one per seize call ([`CAUGHT`]) and returns; seize frees the rest
+//! of its batch; and the [`Scope`] around the call raises that panic again
+//! once seize has returned, out of the operation whose guard drop, retire
+//! or flush ran the batch, as before.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 
 use seize::{Collector, LocalGuard, OwnedGuard};
@@ -47,32 +58,67 @@ struct State {
     handing_over: AtomicBool,
 }
 
+/// A panic's payload, as `catch_unwind` returns it.
+type Payload = Box<dyn Any + Send>;
+
 thread_local! {
     /// The state of the map whose seize call is running on this thread, or
     /// null.
     static CURRENT: Cell<*const State> = const { Cell::new(ptr::null()) };
+    /// The first panic a callback caught during the innermost seize call
+    /// running on this thread (module docs), to be raised again by its
+    /// [`Scope`].
+    static CAUGHT: Cell<Option<Payload>> = const { Cell::new(None) };
 }
 
-/// Restores the previous thread-local state when dropped (calls nest when
-/// a value's destructor drops another map).
-struct Scope(*const State);
+/// One seize call of a map that may run callbacks: points [`CURRENT`] at
+/// the map for its duration, and on leaving restores the enclosing call's
+/// state (calls nest when a value's destructor drops or writes another map)
+/// and raises the panic a callback caught during it, if any.
+struct Scope {
+    outer: *const State,
+    /// The enclosing call's caught panic, put back on leaving.
+    outer_caught: Option<Payload>,
+}
 
 impl Scope {
     #[inline]
     fn enter(state: &State) -> Scope {
-        Scope(CURRENT.with(|p| p.replace(state)))
+        Scope {
+            outer: CURRENT.with(|p| p.replace(state)),
+            outer_caught: CAUGHT.with(Cell::take),
+        }
     }
 }
 
 impl Drop for Scope {
     #[inline]
     fn drop(&mut self) {
-        CURRENT.with(|p| p.set(self.0));
+        CURRENT.with(|p| p.set(self.outer));
+        let caught = CAUGHT.with(|c| c.replace(self.outer_caught.take()));
+        if let Some(payload) = caught {
+            // Already unwinding (the seize call itself panicked): that panic
+            // goes on; a second one would abort.
+            if !std::thread::panicking() {
+                panic::resume_unwind(payload);
+            }
+        }
     }
+}
+
+/// Keeps `payload` for the running call's [`Scope`], unless it holds an
+/// earlier one (which is raised; this one is dropped).
+#[cold]
+fn keep_caught(payload: Payload) {
+    CAUGHT.with(|c| {
+        let first = c.take().unwrap_or(payload);
+        c.set(Some(first));
+    });
 }
 
 unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
     let state = CURRENT.with(|p| p.get());
+    let _depth;
     if !state.is_null() {
         // SAFETY: the pointer is set only while a seize call for this map
         // runs on this thread (`Scope`), and the state is boxed in the map's
@@ -86,10 +132,23 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
             return;
         }
         state.ready.freed();
+        _depth = Depth::enter();
+        // A panic stays out of seize: its `Scope` raises it once seize has
+        // freed the rest of the batch (module docs). The object counts as
+        // freed whatever its `Drop` did: `T::free` deallocates as it
+        // unwinds, as a panicking drop in std's collections does.
+        // SAFETY: seize calls us once, after every guard that could have
+        // loaded `ptr` is gone; `retire` passed a pointer valid for
+        // `T::free`.
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| unsafe { T::free(ptr) })) {
+            keep_caught(payload);
+        }
+        return;
     }
-    let _depth = Depth::enter();
-    // SAFETY: seize calls us once, after every guard that could have loaded
-    // `ptr` is gone; `retire` passed a pointer valid for `T::free`.
+    // Outside any call of ours (none is known to run callbacks there): no
+    // scope to raise a panic in, so it unwinds as it comes.
+    _depth = Depth::enter();
+    // SAFETY: as above.
     unsafe { T::free(ptr) }
 }
 
