@@ -30,8 +30,8 @@
 //! seize does not resume the batch it was freeing, so every later object of
 //! that batch leaked (17,503 values in `tests/reclaim_alone.rs`'s
 //! panicking-drops check). So a callback catches the panic, keeps the
-//! first one per seize call ([`CAUGHT`]) and returns; seize frees the rest
-//! of its batch; and the [`Scope`] around the call raises that panic again
+//! first one per seize call (in the slot [`within`] gives it) and returns;
+//! seize frees the rest of its batch; and `within` raises that panic again
 //! once seize has returned, out of the operation whose guard drop, retire
 //! or flush ran the batch, as before.
 
@@ -61,69 +61,66 @@ struct State {
 /// A panic's payload, as `catch_unwind` returns it.
 type Payload = Box<dyn Any + Send>;
 
+/// The seize call of a map running on this thread ([`within`]).
+#[derive(Clone, Copy)]
+struct Current {
+    /// The map's state, or null outside any such call.
+    state: *const State,
+    /// Where a callback keeps the first panic it caught during the call.
+    caught: *mut Option<Payload>,
+}
+
 thread_local! {
-    /// The state of the map whose seize call is running on this thread, or
-    /// null.
-    static CURRENT: Cell<*const State> = const { Cell::new(ptr::null()) };
-    /// The first panic a callback caught during the innermost seize call
-    /// running on this thread (module docs), to be raised again by its
-    /// [`Scope`].
-    static CAUGHT: Cell<Option<Payload>> = const { Cell::new(None) };
+    /// The innermost seize call of a map running on this thread. Raw
+    /// pointers, so no destructor: an access is a plain thread-local load.
+    static CURRENT: Cell<Current> = const {
+        Cell::new(Current { state: ptr::null(), caught: ptr::null_mut() })
+    };
 }
 
-/// One seize call of a map that may run callbacks: points [`CURRENT`] at
-/// the map for its duration, and on leaving restores the enclosing call's
-/// state (calls nest when a value's destructor drops or writes another map)
-/// and raises the panic a callback caught during it, if any.
-struct Scope {
-    outer: *const State,
-    /// The enclosing call's caught panic, put back on leaving.
-    outer_caught: Option<Payload>,
-}
-
-impl Scope {
-    #[inline]
-    fn enter(state: &State) -> Scope {
-        Scope {
-            outer: CURRENT.with(|p| p.replace(state)),
-            outer_caught: CAUGHT.with(Cell::take),
+/// Runs `call`, a seize call for the map of `state` that may run callbacks,
+/// with [`CURRENT`] pointing at the map and at a slot for a caught panic;
+/// then restores the enclosing call's (calls nest when a value's
+/// destructor drops or writes another map) and raises the panic a callback
+/// caught, if any (module docs), unless the thread is already unwinding. If
+/// `call` itself unwinds, that panic goes on and a caught one is dropped.
+#[inline]
+fn within<R>(state: &State, call: impl FnOnce() -> R) -> R {
+    /// Puts the enclosing call back, also as `call` unwinds.
+    struct Restore(Current);
+    impl Drop for Restore {
+        #[inline]
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
         }
     }
-}
-
-impl Drop for Scope {
-    #[inline]
-    fn drop(&mut self) {
-        CURRENT.with(|p| p.set(self.outer));
-        let caught = CAUGHT.with(|c| c.replace(self.outer_caught.take()));
-        if let Some(payload) = caught {
-            // Already unwinding (the seize call itself panicked): that panic
-            // goes on; a second one would abort.
-            if !std::thread::panicking() {
-                panic::resume_unwind(payload);
-            }
+    let mut caught: Option<Payload> = None;
+    let restore = Restore(CURRENT.with(|c| {
+        c.replace(Current {
+            state,
+            caught: &mut caught,
+        })
+    }));
+    let r = call();
+    drop(restore);
+    if let Some(payload) = caught {
+        // Not while unwinding (a guard dropped by another panic): a second
+        // panic there would abort; that one goes on, this one is dropped.
+        if !std::thread::panicking() {
+            panic::resume_unwind(payload);
         }
     }
-}
-
-/// Keeps `payload` for the running call's [`Scope`], unless it holds an
-/// earlier one (which is raised; this one is dropped).
-#[cold]
-fn keep_caught(payload: Payload) {
-    CAUGHT.with(|c| {
-        let first = c.take().unwrap_or(payload);
-        c.set(Some(first));
-    });
+    r
 }
 
 unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
-    let state = CURRENT.with(|p| p.get());
+    let current = CURRENT.with(Cell::get);
     let _depth;
-    if !state.is_null() {
+    if !current.state.is_null() {
         // SAFETY: the pointer is set only while a seize call for this map
-        // runs on this thread (`Scope`), and the state is boxed in the map's
+        // runs on this thread (`within`), and the state is boxed in the map's
         // `SeizeReclaim`, which outlives that call.
-        let state = unsafe { &*state };
+        let state = unsafe { &*current.state };
         // Relaxed: set on this thread, by the map's drop.
         if Depth::too_deep() || state.handing_over.load(Relaxed) {
             // The map frees it, as a later guard drops (module docs), or
@@ -133,7 +130,7 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
         }
         state.ready.freed();
         _depth = Depth::enter();
-        // A panic stays out of seize: its `Scope` raises it once seize has
+        // A panic stays out of seize: `within` raises it once seize has
         // freed the rest of the batch (module docs). The object counts as
         // freed whatever its `Drop` did: `T::free` deallocates as it
         // unwinds, as a panicking drop in std's collections does.
@@ -141,7 +138,14 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
         // loaded `ptr` is gone; `retire` passed a pointer valid for
         // `T::free`.
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| unsafe { T::free(ptr) })) {
-            keep_caught(payload);
+            // SAFETY: set with `state` by the `within` running on this
+            // thread, whose slot lives until that call returns; nothing else
+            // touches it meanwhile. A later panic of the same call is
+            // dropped: the first is raised.
+            let slot = unsafe { &mut *current.caught };
+            if slot.is_none() {
+                *slot = Some(payload);
+            }
         }
         return;
     }
@@ -211,13 +215,10 @@ impl Drop for SeizeReclaim {
         }
         // Relaxed: read by the callbacks `reclaim_all` runs on this thread.
         self.state.handing_over.store(true, Relaxed);
-        {
-            let _scope = Scope::enter(&self.state);
-            // SAFETY: `&mut self` proves no guard of this collector is
-            // alive (a guard borrows the map), so nothing retired can still
-            // be in use. Every callback only hands its object over.
-            unsafe { self.collector.reclaim_all() };
-        }
+        // SAFETY: `&mut self` proves no guard of this collector is alive (a
+        // guard borrows the map), so nothing retired can still be in use.
+        // Every callback only hands its object over.
+        within(&self.state, || unsafe { self.collector.reclaim_all() });
         let finish = Finish(&self.state);
         self.state.ready.free(true);
         drop(finish);
@@ -256,10 +257,11 @@ impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
         // A striped gauge: writers on different threads touch different
         // cache lines, so retiring adds no shared write to the hot path.
         self.state.ready.retired();
-        let _scope = Scope::enter(self.state);
         // SAFETY: the caller unlinked `ptr` and retires it once; `reclaim`
         // frees it with `T::free`, which is valid for it.
-        unsafe { self.guard.defer_retire(ptr, reclaim::<T>) };
+        within(self.state, || unsafe {
+            self.guard.defer_retire(ptr, reclaim::<T>)
+        });
     }
 
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
@@ -276,16 +278,17 @@ impl<G: seize::Guard> ReclaimGuard for SeizeGuard<'_, G> {
         // now: then it is freed as soon as the threads active now have left
         // (a table, retired once per resize, always goes this way). The padding is a few
         // hundred cheap pushes per resize.
-        let _scope = Scope::enter(self.state);
-        for _ in 0..padding() {
-            // SAFETY: `noop` never dereferences its (dangling, never
-            // allocated) pointer; a zero-sized type needs no memory.
-            unsafe {
-                self.guard
-                    .defer_retire(std::ptr::NonNull::<Filler>::dangling().as_ptr(), noop)
-            };
-        }
-        self.guard.flush();
+        within(self.state, || {
+            for _ in 0..padding() {
+                // SAFETY: `noop` never dereferences its (dangling, never
+                // allocated) pointer; a zero-sized type needs no memory.
+                unsafe {
+                    self.guard
+                        .defer_retire(std::ptr::NonNull::<Filler>::dangling().as_ptr(), noop)
+                };
+            }
+            self.guard.flush();
+        });
     }
 }
 
@@ -306,11 +309,10 @@ fn padding() -> usize {
 
 impl<G: seize::Guard> Drop for SeizeGuard<'_, G> {
     fn drop(&mut self) {
-        {
-            let _scope = Scope::enter(self.state);
-            // SAFETY: dropped exactly once, here.
-            unsafe { ManuallyDrop::drop(&mut self.guard) };
-        }
+        // SAFETY: dropped exactly once, here.
+        within(self.state, || unsafe {
+            ManuallyDrop::drop(&mut self.guard)
+        });
         // Unpinned now (unless another handle of this thread is open). Not
         // while unwinding: a `Drop` that panicked there would abort.
         if !self.state.ready.looks_empty() && !std::thread::panicking() {
