@@ -566,3 +566,40 @@ fn a_leaked_handle_makes_the_maps_drop_leak_not_hang() {
         "a value held back by the leaked handle was freed"
     );
 }
+
+/// A map kept in a thread-local, written by its thread, drops as the
+/// thread exits, after other thread-locals' destructors ran: its drop,
+/// and the frees of what it retired, must not need a thread-local that is
+/// already gone. (Found by review: a first version of the seize backend's
+/// panic handling kept a caught panic in a thread-local with a destructor,
+/// which this drop then touched, and the process aborted.)
+#[test]
+fn a_thread_local_map_drops_at_thread_exit() {
+    use std::sync::atomic::AtomicUsize;
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    /// Counts its drops.
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    thread_local! {
+        static MAP: HashMap<u64, Counted> = HashMap::new();
+    }
+    thread::spawn(|| {
+        // The map's thread-local comes first, so its destructor runs
+        // last, after those the writes below register.
+        MAP.with(|_| {});
+        MAP.with(|map| {
+            let m = map.pin();
+            for k in 0..1_000 {
+                m.insert(k % 10, Counted);
+            }
+            m.remove(&0);
+        });
+    })
+    .join()
+    .expect("the thread and its thread-locals' drops finished");
+    assert_eq!(DROPPED.load(Ordering::SeqCst), 1_000, "values left behind");
+}

@@ -33,7 +33,10 @@
 //! first one per seize call (in the slot [`within`] gives it) and returns;
 //! seize frees the rest of its batch; and `within` raises that panic again
 //! once seize has returned, out of the operation whose guard drop, retire
-//! or flush ran the batch, as before.
+//! or flush ran the batch, as before. One case differs: a guard dropped
+//! while another panic unwinds (a user's `Hash` or `Eq` that panicked
+//! mid-operation) cannot raise a second panic, which used to abort the
+//! process; its callbacks' panics are dropped and the first one goes on.
 
 use std::any::Any;
 use std::cell::Cell;
