@@ -4,8 +4,8 @@
 //! also states the protocol).
 //!
 //! A copy moves the entry itself (the same allocation, so no `K`/`V` is
-//! cloned and no user code runs); a tombstone stays with the old table and
-//! is freed with it.
+//! cloned and no user code runs: not even `Eq`, see [`insert_copy`]); a
+//! tombstone stays with the old table and is freed with it.
 
 use equivalent::Equivalent;
 
@@ -17,7 +17,7 @@ use crate::resize::{next_of, Generation, Resizer};
 /// Freezes slot `i` of `table` and copies it into `next` (the generic
 /// map's [`Migrate::migrate_slot`](crate::resize::Migrate::migrate_slot)).
 #[inline]
-pub(super) fn migrate_slot<K: Eq, V, G: ReclaimGuard>(
+pub(super) fn migrate_slot<K, V, G: ReclaimGuard>(
     resize: &Resizer<Table<K, V>>,
     table: &Table<K, V>,
     i: usize,
@@ -76,7 +76,7 @@ pub(super) fn seal_key<K, V, Q, G>(
 /// Copies frozen slot `i` of `table` into `next` unless that is done. Live
 /// entries move (the same allocation); tombstones stay with `table` and are
 /// freed with it.
-fn copy_slot<K: Eq, V, G: ReclaimGuard>(
+fn copy_slot<K, V, G: ReclaimGuard>(
     resize: &Resizer<Table<K, V>>,
     table: &Table<K, V>,
     i: usize,
@@ -88,18 +88,36 @@ fn copy_slot<K: Eq, V, G: ReclaimGuard>(
         return;
     }
     if !w.deleted() {
-        insert_copy(resize, next, w, guard);
+        insert_copy(resize, next, (table, i), w, guard);
     }
     table.slots.mark_copied(i, w);
 }
 
-/// Inserts the entry of `from` (a frozen, live word of an older table) into
-/// `table` unless its key is there already (as this very entry, a newer
-/// one, or a keyed tombstone). If `table` is itself migrating and sealed for
-/// the key, goes on to its successor.
-fn insert_copy<'g, K: Eq, V, G: ReclaimGuard>(
+/// Inserts the entry of `from` (the frozen, live word of slot `source` of
+/// an older table) into `table` unless its key is there already (as this
+/// very entry, a newer one, or a keyed tombstone). If `table` is itself
+/// migrating and sealed for the key, goes on to its successor.
+///
+/// A slot of the key holding another entry than `from`'s is told from a
+/// slot of another key with the same hash without calling `Eq`: by the
+/// source slot's `COPIED` mark. Any entry of the key in a newer table other
+/// than `from`'s own was written after `source` was marked: a writer seals
+/// the key in every older table before writing (`Resizer::writable`), and
+/// sealing a key whose slot holds an entry copies it and marks the slot
+/// before the seal returns (`seal_key`); a removal or revival there is such
+/// a write too. So a same-hash entry met while `source` is unmarked belongs
+/// to another key, and the probe goes on; met once `source` is marked,
+/// some copier has placed `from` (the mark follows the placement), and this
+/// copy is done either way. Ordering: the load of the newer table's slot is
+/// Acquire and the writer's write there is a Release CAS that follows its
+/// mark in program order, so the reload of `source` below sees the mark.
+/// Calling `Eq` here ran user code inside any thread's migration share (a
+/// panicking `Eq` then broke other keys' writes), and a non-equivalence
+/// `Eq` merged two stored entries, leaking one value's drop.
+fn insert_copy<'g, K, V, G: ReclaimGuard>(
     resize: &Resizer<Table<K, V>>,
     mut table: &'g Table<K, V>,
+    source: (&Table<K, V>, usize),
     from: Word<'_, K, V>,
     guard: &'g G,
 ) {
@@ -131,8 +149,15 @@ fn insert_copy<'g, K: Eq, V, G: ReclaimGuard>(
             if std::ptr::eq(other, e) {
                 return; // copied by another helper
             }
-            if other.hash() == e.hash() && other.key == e.key {
-                return; // the key is here already, possibly newer
+            // Mutations for checking the tests and the loom models
+            // (docs/verification.md): take a same-hash entry for the key, as
+            // a hash-only `Eq` would; or never, as if the mark did not count.
+            if other.hash() == e.hash()
+                && !cfg!(lfmap_mutation = "copy_ignores_mark")
+                && (cfg!(lfmap_mutation = "copy_trusts_hash")
+                    || source.0.slots.load(source.1, guard).copied())
+            {
+                return; // the key is here already, possibly newer (above)
             }
         }
         // Full: make room in a successor and continue there.
@@ -187,7 +212,7 @@ mod tests {
             if freeze_claim {
                 // A claims in T1 (the entry itself), then T1's migration
                 // freezes that slot before copying it.
-                insert_copy(&raw.resize, t1, frozen, &guard);
+                insert_copy(&raw.resize, t1, (t0, i), frozen, &guard);
                 raw.resize.start_resize(t1, &guard);
                 t1.slots.freeze(j, &guard);
             } else {
