@@ -163,8 +163,9 @@ struct Shared {
     /// sub-chunk is taken); a statistics atomic, so loom does not
     /// interleave it.
     open: StatUsize,
-    /// A party that took a sub-chunk panicked before completing it (user
-    /// code runs in a copy: `Eq`, a `WordMap`'s hasher). Its slots will
+    /// A party that took a sub-chunk panicked before completing it (a
+    /// `WordMap`'s copy runs its hasher; a write's seal of its own key runs
+    /// `Eq`; a successor may fail to allocate). Its slots will
     /// never be handed out again, so `done` cannot reach the slot count:
     /// the first party to find nothing left to take and this set runs a
     /// `finish` pass (`Resizer::migrate_share`). Relaxed, a statistics
