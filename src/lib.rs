@@ -96,11 +96,9 @@
 //! As for std's maps, it is a logic error for keys to hash differently
 //! from call to call, for equal keys to hash differently, or for `Eq` not
 //! to be an equivalence (`a == b` and `b == c` but `a != c`). The map then
-//! gives wrong answers: keys not found, found twice, a wrong `len`. With
-//! such an `Eq` a resize may also keep only one of two stored entries
-//! that compare equal, and the other's value is then never dropped (a
-//! leak, as std allows for logic errors). Never undefined behaviour,
-//! never a hang, and the map stays usable.
+//! gives wrong answers: keys not found, found twice, a wrong `len`. Never
+//! undefined behaviour, never a hang, never a leak (a resize's copy calls
+//! no `Eq`, so it keeps every stored entry), and the map stays usable.
 //!
 //! A value's `Drop` runs when the value is freed: for a removed or
 //! replaced value, later, inside some operation of any thread that uses

@@ -16,7 +16,7 @@ use lfmap::HashMap;
 mod common;
 use common::{
     arm, assert_planned, both_maps, disarm, is_planned, panic_message, quiet_planned_panics,
-    Ledger, Ops, PanicKey, Rng, Shape, ShapedHash, TestMap, Tracked, ON_EQ, ON_HASH,
+    Ledger, Ops, PanicHash, PanicKey, Rng, Shape, ShapedHash, TestMap, Tracked, ON_EQ, ON_HASH,
 };
 
 // ---------------------------------------------------------------------------
@@ -282,7 +282,7 @@ fn panicking_hash_and_eq_default_hasher() {
 fn panicking_hash_and_eq_few_hashes() {
     quiet_planned_panics();
     // Few distinct hashes: probes and seals call `Eq` constantly, so panics
-    // land inside resizes (a write's seal of its key inside its share).
+    // land inside resizes (a write's seal of its key in the old table).
     for (seed, n) in [(11, 1), (12, 4), (13, 16), (14, 64)] {
         panicking_key_ops(ShapedHash(Shape::Mod(n)), seed, 300, PANIC_OPS / 2);
     }
@@ -594,57 +594,55 @@ both_maps!(
 // (e) panics inside the map's own work: migrations, drops, unwinding pins
 // ---------------------------------------------------------------------------
 
-/// A write whose migration share panics (a user's `Eq` in a copy) leaves
-/// its sub-chunk taken and never completed: later writes still finish the
-/// migration, without an iteration or another resize. (Found by review:
-/// the migration stayed open, with the old table's memory, until
-/// something called `finish`.)
+/// A write whose migration share panics (a `WordMap`'s hasher in a copy:
+/// the only user code a share runs, as a `HashMap`'s copy calls none)
+/// leaves its sub-chunk taken and never completed: later writes still
+/// finish the migration, without an iteration or another resize. (Found by
+/// review: the migration stayed open, with the old table's memory, until
+/// something called `finish`. Until the eighth session this test drove a
+/// `HashMap` whose copy's `Eq` panicked.)
 #[test]
 fn a_panic_in_a_migration_share_leaves_no_migration_open() {
     quiet_planned_panics();
-    let keys = Ledger::new();
-    let vals = Ledger::new();
-    {
-        // Eight hashes: every copy into the new table compares keys.
-        let map: HashMap<PanicKey, Tracked, _> =
-            HashMap::with_capacity_and_hasher(0, ShapedHash(Shape::Mod(8)));
-        let mut k = 0u64;
-        let insert = |k: u64| {
-            map.pin()
-                .insert(PanicKey::new(&keys, k), Tracked::new(&vals, k));
-        };
-        // Grow to a table of a few hundred slots with a resize under way.
-        loop {
-            insert(k);
-            k += 1;
-            let s = map.stats();
-            if s.slots >= 256 && s.resizes > s.resizes_finished {
-                break;
-            }
-            assert!(k < 100_000, "no resize left under way: {s:?}");
-        }
-        // The next write helps first: its first `Eq` call is in a copy.
-        arm(0, ON_EQ);
-        let r = catch_unwind(AssertUnwindSafe(|| insert(k)));
-        disarm();
-        assert_planned(r);
+    let map: lfmap::WordMap<u64, u64, _> =
+        lfmap::WordMap::with_capacity_and_hasher(0, PanicHash::default());
+    let mut k = 0u64;
+    // Grow to a table of a few hundred slots with a resize under way.
+    loop {
+        map.insert(k, k);
         k += 1;
-        // Writes enough to take every sub-chunk left, not enough for the
-        // new table to grow (it is at most half full after the copies).
-        let slots = map.stats().slots as u64;
-        for _ in 0..slots / 4 {
-            insert(k);
-            k += 1;
-        }
         let s = map.stats();
-        assert_eq!(
-            s.resizes, s.resizes_finished,
-            "a migration stayed open after a panic in it: {s:?}"
-        );
-        assert_eq!(map.len() as u64, k - 1);
+        if s.slots >= 256 && s.resizes > s.resizes_finished {
+            break;
+        }
+        assert!(k < 100_000, "no resize left under way: {s:?}");
     }
-    keys.assert_balanced("keys");
-    vals.assert_balanced("values");
+    // The next write hashes its key (the first hash), then helps: the
+    // first copy of its share rehashes a key (the second) and panics.
+    let failed = k;
+    arm(1, ON_HASH);
+    let r = catch_unwind(AssertUnwindSafe(|| map.insert(failed, failed)));
+    disarm();
+    assert_planned(r);
+    k += 1;
+    // Writes enough to take every sub-chunk left, not enough for the new
+    // table to grow (it is at most half full after the copies).
+    let slots = map.stats().slots as u64;
+    for _ in 0..slots / 4 {
+        map.insert(k, k);
+        k += 1;
+    }
+    let s = map.stats();
+    assert_eq!(
+        s.resizes, s.resizes_finished,
+        "a migration stayed open after a panic in it: {s:?}"
+    );
+    // Every key but the one whose write panicked, with its value.
+    assert_eq!(map.len() as u64, k - 1);
+    for key in 0..k {
+        let expected = (key != failed).then_some(key);
+        assert_eq!(map.get(&key), expected, "key {key}");
+    }
 }
 
 /// A value whose `Drop` panics while the map is dropped: every other key
@@ -758,13 +756,14 @@ fn unwinding_through_a_pin_runs_no_other_drop() {
     drop(map);
 }
 
-/// Exclusive access (`iter_mut`, `drain`) to a map whose migration a
-/// panicking `Eq` left with an abandoned sub-chunk: the resize that
-/// exclusive access finishes first calls no `Eq` (a copy tells a key's
-/// newer entry by its source slot's mark, `raw/migrate.rs`), so a key type
-/// whose `Eq` panics does not stop it; each key comes out exactly once,
-/// every key and value dropped once (found by review: untested). (Until
-/// the eighth session a copy compared keys, and its `Eq` panicked here.)
+/// Exclusive access (`iter_mut`, `drain`) to a map mid-migration, after a
+/// write whose `Eq` panicked: the resize that exclusive access finishes
+/// first calls no `Eq` (a copy tells a key's newer entry by its source
+/// slot's mark, `raw/migrate.rs`), so a key type whose `Eq` panics does
+/// not stop it; each key comes out exactly once, every key and value
+/// dropped once (found by review: untested). (Until the eighth session a
+/// copy compared keys: the write's `Eq` panicked in its share, leaving an
+/// abandoned sub-chunk, and exclusive access's own copies panicked too.)
 #[test]
 fn exclusive_access_after_panics_in_migrations_sees_each_key_once() {
     quiet_planned_panics();
@@ -784,9 +783,9 @@ fn exclusive_access_after_panics_in_migrations_sees_each_key_once() {
             }
             assert!(n < 100_000, "no resize left under way: {s:?}");
         }
-        // A write that panics in its migration share's seal of its own key
-        // (the one `Eq` a migration still calls): its sub-chunk is
-        // abandoned, and the write changes nothing.
+        // A write that panics in the seal of its own key in the old table
+        // (the one `Eq` a migration still calls, after the write's share):
+        // the write changes nothing.
         arm(0, ON_EQ);
         let r = catch_unwind(AssertUnwindSafe(|| {
             map.pin()
@@ -942,14 +941,17 @@ fn a_non_equivalence_eq_loses_no_drop() {
         fn hash<H: Hasher>(&self, _: &mut H) {}
     }
     let vals = Ledger::new();
-    {
+    // Maps of their own salts: in one of 16 the shared home is the last
+    // slot, `Pred(1)` wraps to the first and is copied first, and the old
+    // comparison (`Pred(1) == Pred(0)`, false) kept both.
+    for _ in 0..32 {
         let mut map = HashMap::new();
         // `Pred(1) == Pred(0)` is false, so the second insert adds a key.
         map.pin().insert(Pred(0), Tracked::new(&vals, 0));
         map.pin().insert(Pred(1), Tracked::new(&vals, 1));
         assert_eq!(map.len(), 2);
-        // Resizes copy both, `Pred(0)` first (the earlier slot): the copy
-        // of `Pred(1)` meets it, and `Pred(0) == Pred(1)` is true.
+        // Resizes copy both, mostly `Pred(0)` first (the earlier slot):
+        // the copy of `Pred(1)` meets it, and `Pred(0) == Pred(1)` is true.
         map.reserve(10_000);
         let ids: Vec<u64> = map.iter_mut().map(|(_, v)| v.id()).collect();
         assert_eq!(ids.len(), 2, "an entry lost in a resize: {ids:?}");

@@ -26,7 +26,8 @@
 //! key's is skipped without touching its entry (a false match costs one
 //! entry read in 128); only a matching tag leads to the entry, where the
 //! key is compared (lookups skip the stored hash: on a hit they then touch
-//! only the entry's key and value; migrations compare hashes first). The home slot comes from the
+//! only the entry's key and value; migrations compare hashes, never keys:
+//! `raw/migrate.rs`). The home slot comes from the
 //! *high* bits of the spread hash (`resize/probe.rs`) and the tag from the low
 //! bits of the hash, so the two are independent.
 //!
@@ -99,7 +100,7 @@ use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
 /// Where the tag sits in a word: the top seven bits on 64-bit targets.
 /// 32-bit targets have no spare high bits, so their tag is always 0: every
 /// probe step there reads the entry (lookups compare the key; migrations
-/// compare the stored hash first, then the key).
+/// compare the stored hash).
 const TAG_SHIFT: u32 = usize::BITS - 7;
 const TAG_MASK: usize = if usize::BITS == 64 {
     0x7f << TAG_SHIFT

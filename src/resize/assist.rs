@@ -298,7 +298,7 @@ pub(crate) trait Assist: Sync {
 /// [`shrink_to_fit`](crate::HashMap::shrink_to_fit) makes, and writers
 /// make once the new table must resize too; until then every operation
 /// passes through both tables. (A writer that panics mid-share, in a
-/// user's `Eq` during a copy, leaves the same.)
+/// `WordMap`'s hasher during a copy, leaves the same.)
 ///
 /// A helper also unmaps retired tables, a MiB at a time, for every map in
 /// the process while it is registered (`munmap` of a large table otherwise

@@ -164,8 +164,8 @@ struct Shared {
     /// interleave it.
     open: StatUsize,
     /// A party that took a sub-chunk panicked before completing it (a
-    /// `WordMap`'s copy runs its hasher; a write's seal of its own key runs
-    /// `Eq`; a successor may fail to allocate). Its slots will
+    /// `WordMap`'s copy runs the map's hasher; a `HashMap`'s runs no user
+    /// code). Its slots will
     /// never be handed out again, so `done` cannot reach the slot count:
     /// the first party to find nothing left to take and this set runs a
     /// `finish` pass (`Resizer::migrate_share`). Relaxed, a statistics

@@ -1242,8 +1242,8 @@ impl<T: Generation> Resizer<T> {
             if !fetched {
                 table.prepare_copy(next, taken.sub.clone());
             }
-            // A copy may panic (a `WordMap`'s hasher; a successor that
-            // cannot be allocated): then this sub-chunk is never completed.
+            // A `WordMap`'s copy runs the map's hasher: if it panics, this
+            // sub-chunk is never completed.
             let abandon = AbandonOnUnwind(&h.cursor);
             for i in taken.sub.clone() {
                 map.migrate_slot(table, i, next, guard);

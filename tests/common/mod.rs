@@ -79,8 +79,8 @@ pub use garbage::{retire_from_exiting_threads, settle};
 pub use hashers::{Shape, ShapedHash};
 pub use memory::vm_rss_kib;
 pub use panics::{
-    arm, assert_planned, disarm, is_planned, panic_message, quiet_planned_panics, PanicKey, ON_EQ,
-    ON_HASH,
+    arm, assert_planned, disarm, is_planned, panic_message, quiet_planned_panics, PanicHash,
+    PanicKey, ON_EQ, ON_HASH,
 };
 pub use rng::{shuffle, Rng};
 pub(crate) use runner::both_maps;

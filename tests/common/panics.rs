@@ -4,10 +4,11 @@
 
 use std::any::Any;
 use std::cell::Cell;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Once};
 
 use super::drops::{Ledger, Tracked};
+use super::hashers::{ShapedHash, ShapedHasher};
 
 thread_local! {
     /// `Some(n)`: the `n`-th counted `Hash`/`Eq` call from now (0 = the
@@ -82,6 +83,36 @@ impl PartialEq for PanicKey {
     }
 }
 impl Eq for PanicKey {}
+
+/// A hasher that counts as a [`PanicKey`]'s `Hash` does ([`ON_HASH`]):
+/// its `finish` may panic (see [`arm`]). For maps that hash with their
+/// hasher alone, keys that cannot panic: a `WordMap` hashes its key words
+/// with it, in its own operations and in its migration's copies.
+#[derive(Clone, Default)]
+pub struct PanicHash(pub ShapedHash);
+
+impl BuildHasher for PanicHash {
+    type Hasher = PanicHasher;
+    fn build_hasher(&self) -> PanicHasher {
+        PanicHasher(self.0.build_hasher())
+    }
+}
+
+/// The [`PanicHash`] hasher.
+pub struct PanicHasher(ShapedHasher);
+
+impl Hasher for PanicHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0.write_u64(n);
+    }
+    fn finish(&self) -> u64 {
+        maybe_panic(ON_HASH);
+        self.0.finish()
+    }
+}
 
 /// Whether `payload` is a planned panic (its message starts with
 /// "planned"): a test that expects one must not count any other panic,
