@@ -97,8 +97,9 @@
 //! from call to call, for equal keys to hash differently, or for `Eq` not
 //! to be an equivalence (`a == b` and `b == c` but `a != c`). The map then
 //! gives wrong answers: keys not found, found twice, a wrong `len`. Never
-//! undefined behaviour, never a hang, never a leak (a resize's copy calls
-//! no `Eq`, so it keeps every stored entry), and the map stays usable.
+//! undefined behaviour, never a hang, and the map stays usable; and every
+//! stored entry is still dropped once (a resize's copy calls no `Eq`, so
+//! it never merges two stored entries into one).
 //!
 //! A value's `Drop` runs when the value is freed: for a removed or
 //! replaced value, later, inside some operation of any thread that uses
