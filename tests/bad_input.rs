@@ -959,3 +959,81 @@ fn a_non_equivalence_eq_loses_no_drop() {
     }
     vals.assert_balanced("values");
 }
+
+/// Keys whose `Eq` is no equivalence, by each of three relations, under
+/// random writes, removals, sweeps and resizes (grow, rebuild, shrink,
+/// `clear`): the map answers what it answers, but nothing panics, nothing
+/// hangs, and when it drops every key and value was dropped exactly once.
+/// (Before the eighth session a resize's copy compared keys and could
+/// merge two stored entries, leaking one: `a_non_equivalence_eq_loses_no_drop`.)
+#[test]
+fn logic_error_eq_under_churn_drops_every_key_and_value_once() {
+    use std::hash::{Hash, Hasher};
+    /// How a [`OddKey`] compares.
+    #[derive(Clone, Copy, Debug)]
+    enum Relation {
+        /// Equal to itself and to its successor: not symmetric.
+        Successor,
+        /// Equal when ids differ by at most one: not transitive.
+        Near,
+        /// Never equal, not even to itself: not reflexive.
+        Never,
+    }
+    /// A tracked key with an odd `Eq`; it hashes as `id / 4`, so
+    /// neighbours share a hash and meet in probes and copies.
+    #[derive(Clone)]
+    struct OddKey(Tracked, Relation);
+    impl PartialEq for OddKey {
+        fn eq(&self, other: &OddKey) -> bool {
+            let (a, b) = (self.0.id(), other.0.id());
+            match self.1 {
+                Relation::Successor => a == b || a + 1 == b,
+                Relation::Near => a.abs_diff(b) <= 1,
+                Relation::Never => false,
+            }
+        }
+    }
+    impl Eq for OddKey {}
+    impl Hash for OddKey {
+        fn hash<H: Hasher>(&self, h: &mut H) {
+            (self.0.id() / 4).hash(h);
+        }
+    }
+    for (seed, relation) in [
+        (1, Relation::Successor),
+        (2, Relation::Near),
+        (3, Relation::Never),
+    ] {
+        let keys = Ledger::new();
+        let vals = Ledger::new();
+        {
+            let map: HashMap<OddKey, Tracked> = HashMap::new();
+            let mut rng = Rng::new(seed);
+            let key = |rng: &mut Rng| OddKey(Tracked::new(&keys, rng.below(600)), relation);
+            for step in 0..20_000u64 {
+                let m = map.pin();
+                match rng.below(100) {
+                    0..45 => {
+                        m.insert(key(&mut rng), Tracked::new(&vals, step));
+                    }
+                    45..75 => {
+                        m.remove(&key(&mut rng));
+                    }
+                    75..85 => {
+                        let _ = m.get(&key(&mut rng)).map(Tracked::id);
+                    }
+                    85..92 => {
+                        m.update(&key(&mut rng), |v| Tracked::new(&vals, v.id() + 1));
+                    }
+                    92..96 => m.retain(|k, _| k.0.id() % 3 != 0),
+                    96..98 => m.shrink_to_fit(),
+                    98 => m.reserve(256),
+                    _ => m.clear(),
+                }
+            }
+            let _ = map.len();
+        }
+        keys.assert_balanced(&format!("keys, {relation:?}"));
+        vals.assert_balanced(&format!("values, {relation:?}"));
+    }
+}
