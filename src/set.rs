@@ -39,7 +39,7 @@ use crate::stats::{ProbeStats, Stats};
 ///
 /// Elements are read and written through a [`pin`](HashSet::pin)ned
 /// handle, like the map's entries; no operation waits for another thread's
-/// (as for [`HashMap`](crate::HashMap), the entry allocator's refills
+/// (as for [`HashMap`], the entry allocator's refills
 /// aside), and the table resizes cooperatively and incrementally.
 ///
 /// ```
@@ -254,7 +254,7 @@ impl<T, S: Default> Default for HashSet<T, S> {
 /// [`HashSet::pin_owned`].
 ///
 /// Every method is lock-free, but for the entry allocator's refills
-/// ([`HashMap`](crate::HashMap)). References it returns live as long as the
+/// ([`HashMap`]). References it returns live as long as the
 /// handle. With the default [`LocalGuard`] the handle is tied to the thread
 /// that pinned it (not `Send`); with an [`OwnedGuard`] it may move.
 ///
@@ -391,7 +391,7 @@ where
     /// long as the handle lives (std's `take`, by reference). A removed
     /// element is a removed key: its slot keeps it until the table's next
     /// resize or until it is inserted again, and only then is it freed,
-    /// once no handle can see it ([`HashMap`](crate::HashMap)'s docs).
+    /// once no handle can see it ([`HashMap`]'s docs).
     ///
     /// ```
     /// let set = lfmap::HashSet::new();
@@ -565,7 +565,7 @@ where
 /// other once, at the moment the walk reaches it. No snapshot of either
 /// set is taken, so with writers running an answer need not hold at any
 /// single moment (as [`PartialEq`] for sets); with no write in flight it
-/// is exact. The iterators are [`relations`](crate::relations)' generic
+/// is exact. The iterators are [`relations`]' generic
 /// ones, named here through aliases such as [`SetDifference`].
 impl<'set, T, S, G> HashSetRef<'set, T, S, G>
 where

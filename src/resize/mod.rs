@@ -982,7 +982,7 @@ impl<T: Generation> Resizer<T> {
     /// resize it is cooperative: other threads keep reading and writing,
     /// and help by a sub-chunk when they write). With [`Floor::Raise`] (the
     /// user's `reserve`) the new size is also the floor later shrinks
-    /// respect, until [`shrink_to_fit`](Self::shrink_to_fit). With
+    /// respect, until [`shrink_to_fit`](crate::HashMap::shrink_to_fit). With
     /// [`Floor::Leave`] (`extend`) the map shrinks as usual once emptied,
     /// the table at least doubles (so that the doubling a growing map has
     /// prepared is the one installed, in split order), and one resize is

@@ -345,7 +345,7 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
 /// once, at the moment the walk reaches it. No snapshot of either set is
 /// taken, so with writers running an answer need not hold at any single
 /// moment (as [`PartialEq`] for sets); with no write in flight it is exact.
-/// The iterators are [`relations`](crate::relations)' generic ones, named
+/// The iterators are [`relations`]' generic ones, named
 /// here through aliases such as [`WordSetDifference`].
 impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     /// Whether every element of `self` is in `other`. Walks `self`.

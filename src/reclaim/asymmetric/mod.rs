@@ -30,7 +30,7 @@
 //! | pin | store the announcement | `Release` | a scan that reads it where an earlier pin of the record ended must see that pin's accesses (`announce`) |
 //! | pin | light barrier | compiler fence, or `fence(SeqCst)` | the store before the root load, against the heavy barrier ([`barrier`]) |
 //! | unpin | store "not pinned" | `Release` | the pin's table accesses happen before a free decided on it ([`guard`]) |
-//! | retire | bump the epoch | `AcqRel` | see [`TableReclaim::retire`] |
+//! | retire | bump the epoch | `AcqRel` | see [`TableReclaim::retire_now`] |
 //! | retire | heavy barrier, then push | `membarrier` or `fence(SeqCst)`; `Release` push | every pin now shows its announcement or loads the root after the unlink; the push carries that to the scanner ([`retired`]) |
 //! | scan | take the queue, fence, read records | `Acquire` swap, `fence(SeqCst)`, `Acquire` loads | after every taken retirement's barrier; sees every announcement the barriers split off ([`TableReclaim::reclaim`]) |
 //!

@@ -39,7 +39,7 @@ mod clock {
     use std::sync::OnceLock;
     use std::time::Instant;
 
-    /// When the last bump ran: nanoseconds since [`origin`] (a heuristic,
+    /// When the last bump ran: nanoseconds on the [`now`] clock (a heuristic,
     /// read and written Relaxed; never a step of the reclamation argument).
     pub(super) static LAST: AtomicU64 = AtomicU64::new(0);
 
