@@ -402,8 +402,8 @@ impl Slabs {
             let sp = unsafe { &mut *span };
             let size = sp.size as usize;
             let first = ((block.addr() - span.addr() - HEADER) / size) as u32;
-            // A range runs to the end of each span but its last (a run's
-            // spans are consecutive: `next_fresh`).
+            // `n` blocks from `fresh`, walked as `next_fresh` walks them,
+            // fill each span to its end before the next one's block 0.
             let here = left.min(sp.cap - first);
             left -= here;
             debug_assert!(first + here <= sp.bump, "blocks never carved");
