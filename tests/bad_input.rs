@@ -919,39 +919,63 @@ fn a_hash_that_changes_between_calls_does_not_hang() {
     }
 }
 
+/// How an [`OddKey`] compares: three ways for `Eq` to be no equivalence.
+#[derive(Clone, Copy, Debug)]
+enum Relation {
+    /// Equal to itself and to its successor: not symmetric.
+    Successor,
+    /// Equal when ids differ by at most one: not transitive.
+    Near,
+    /// Never equal, not even to itself: not reflexive.
+    Never,
+}
+
+/// A tracked key with an odd `Eq`; it hashes as `id / 4`, so neighbours
+/// share a hash and meet in probes and copies.
+#[derive(Clone)]
+struct OddKey(Tracked, Relation);
+
+impl PartialEq for OddKey {
+    fn eq(&self, other: &OddKey) -> bool {
+        let (a, b) = (self.0.id(), other.0.id());
+        match self.1 {
+            Relation::Successor => a == b || a + 1 == b,
+            Relation::Near => a.abs_diff(b) <= 1,
+            Relation::Never => false,
+        }
+    }
+}
+
+impl Eq for OddKey {}
+
+impl std::hash::Hash for OddKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.0.id() / 4).hash(h);
+    }
+}
+
 /// An `Eq` that is not an equivalence (here not symmetric: `k` equals its
-/// successor, not the other way round) under a constant hash: two stored
+/// successor, not the other way round), keys 0 and 1 on one hash: two stored
 /// keys that `==` relates both live through resizes, and every value is
 /// dropped once. (A resize's copy used to compare keys and took the
 /// second for a newer version of the first, so its value was never
 /// dropped: docs/verification.md. A copy now calls no `Eq`.)
 #[test]
 fn a_non_equivalence_eq_loses_no_drop() {
-    use std::hash::{Hash, Hasher};
-    /// Equal to itself and to its successor.
-    #[derive(Debug)]
-    struct Pred(u64);
-    impl PartialEq for Pred {
-        fn eq(&self, other: &Pred) -> bool {
-            self.0 == other.0 || self.0 + 1 == other.0
-        }
-    }
-    impl Eq for Pred {}
-    impl Hash for Pred {
-        fn hash<H: Hasher>(&self, _: &mut H) {}
-    }
+    let keys = Ledger::new();
     let vals = Ledger::new();
+    let pred = |id| OddKey(Tracked::new(&keys, id), Relation::Successor);
     // Maps of their own salts: in one of 16 the shared home is the last
-    // slot, `Pred(1)` wraps to the first and is copied first, and the old
-    // comparison (`Pred(1) == Pred(0)`, false) kept both.
+    // slot, key 1 wraps to the first and is copied first, and the old
+    // comparison (`key 1 == key 0`, false) kept both.
     for _ in 0..32 {
         let mut map = HashMap::new();
-        // `Pred(1) == Pred(0)` is false, so the second insert adds a key.
-        map.pin().insert(Pred(0), Tracked::new(&vals, 0));
-        map.pin().insert(Pred(1), Tracked::new(&vals, 1));
+        // `key 1 == key 0` is false, so the second insert adds a key.
+        map.pin().insert(pred(0), Tracked::new(&vals, 0));
+        map.pin().insert(pred(1), Tracked::new(&vals, 1));
         assert_eq!(map.len(), 2);
-        // Resizes copy both, mostly `Pred(0)` first (the earlier slot):
-        // the copy of `Pred(1)` meets it, and `Pred(0) == Pred(1)` is true.
+        // Resizes copy both, mostly key 0 first (the earlier slot):
+        // the copy of key 1 meets it, and `key 0 == key 1` is true.
         map.reserve(10_000);
         let ids: Vec<u64> = map.iter_mut().map(|(_, v)| v.id()).collect();
         assert_eq!(ids.len(), 2, "an entry lost in a resize: {ids:?}");
@@ -968,37 +992,6 @@ fn a_non_equivalence_eq_loses_no_drop() {
 /// merge two stored entries, leaking one: `a_non_equivalence_eq_loses_no_drop`.)
 #[test]
 fn logic_error_eq_under_churn_drops_every_key_and_value_once() {
-    use std::hash::{Hash, Hasher};
-    /// How a [`OddKey`] compares.
-    #[derive(Clone, Copy, Debug)]
-    enum Relation {
-        /// Equal to itself and to its successor: not symmetric.
-        Successor,
-        /// Equal when ids differ by at most one: not transitive.
-        Near,
-        /// Never equal, not even to itself: not reflexive.
-        Never,
-    }
-    /// A tracked key with an odd `Eq`; it hashes as `id / 4`, so
-    /// neighbours share a hash and meet in probes and copies.
-    #[derive(Clone)]
-    struct OddKey(Tracked, Relation);
-    impl PartialEq for OddKey {
-        fn eq(&self, other: &OddKey) -> bool {
-            let (a, b) = (self.0.id(), other.0.id());
-            match self.1 {
-                Relation::Successor => a == b || a + 1 == b,
-                Relation::Near => a.abs_diff(b) <= 1,
-                Relation::Never => false,
-            }
-        }
-    }
-    impl Eq for OddKey {}
-    impl Hash for OddKey {
-        fn hash<H: Hasher>(&self, h: &mut H) {
-            (self.0.id() / 4).hash(h);
-        }
-    }
     for (seed, relation) in [
         (1, Relation::Successor),
         (2, Relation::Near),

@@ -118,7 +118,6 @@ fn within<R>(state: &State, call: impl FnOnce() -> R) -> R {
 
 unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
     let current = CURRENT.with(Cell::get);
-    let _depth;
     if !current.state.is_null() {
         // SAFETY: the pointer is set only while a seize call for this map
         // runs on this thread (`within`), and the state is boxed in the map's
@@ -132,31 +131,30 @@ unsafe fn reclaim<T: Retire>(ptr: *mut T, _collector: &Collector) {
             return;
         }
         state.ready.freed();
-        _depth = Depth::enter();
-        // A panic stays out of seize: `within` raises it once seize has
-        // freed the rest of the batch (module docs). The object counts as
-        // freed whatever its `Drop` did: `T::free` deallocates as it
-        // unwinds, as a panicking drop in std's collections does.
-        // SAFETY: seize calls us once, after every guard that could have
-        // loaded `ptr` is gone; `retire` passed a pointer valid for
-        // `T::free`.
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| unsafe { T::free(ptr) })) {
-            // SAFETY: set with `state` by the `within` running on this
-            // thread, whose slot lives until that call returns; nothing else
-            // touches it meanwhile. A later panic of the same call is
-            // dropped: the first is raised.
-            let slot = unsafe { &mut *current.caught };
-            if slot.is_none() {
-                *slot = Some(payload);
-            }
-        }
-        return;
     }
-    // Outside any call of ours (none is known to run callbacks there): no
-    // scope to raise a panic in, so it unwinds as it comes.
-    _depth = Depth::enter();
-    // SAFETY: as above.
-    unsafe { T::free(ptr) }
+    let _depth = Depth::enter();
+    // SAFETY: seize calls us once, after every guard that could have loaded
+    // `ptr` is gone; `retire` passed a pointer valid for `T::free`.
+    let free = || unsafe { T::free(ptr) };
+    if current.caught.is_null() {
+        // Outside any call of ours (none is known to run callbacks there):
+        // no scope to raise a panic in, so it unwinds as it comes.
+        return free();
+    }
+    // A panic stays out of seize: `within` raises it once seize has freed
+    // the rest of the batch (module docs). The object counts as freed
+    // whatever its `Drop` did: `T::free` deallocates as it unwinds, as a
+    // panicking drop in std's collections does.
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(free)) {
+        // SAFETY: set with `state` by the `within` running on this thread,
+        // whose slot lives until that call returns; nothing else touches it
+        // meanwhile. A later panic of the same call is dropped: the first
+        // is raised.
+        let slot = unsafe { &mut *current.caught };
+        if slot.is_none() {
+            *slot = Some(payload);
+        }
+    }
 }
 
 /// The seize backend.
