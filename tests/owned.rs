@@ -1,5 +1,6 @@
 //! Owned pins: `Send` handles that cross threads and `.await` points.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,26 +8,66 @@ use lfmap::HashMap;
 
 fn assert_send<T: Send>(_: &T) {}
 
+/// A value that records its drop.
+struct Named(&'static str, Arc<AtomicBool>);
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        self.1.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Pins and unpins `map` from this thread for a while (about 50 ms, with
+/// sleeps for the paced epoch bumps), which frees whatever no pin holds.
+fn drive_reclamation<K, V>(map: &HashMap<K, V>) {
+    for _ in 0..50 {
+        for _ in 0..128 {
+            drop(map.pin());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn owned_handle_is_send_and_outlives_moves() {
     let map = HashMap::new();
+    let dropped = Arc::new(AtomicBool::new(false));
     let m = map.pin_owned();
     assert_send(&m);
-    m.insert(1u64, String::from("one"));
+    m.insert(1u64, Named("one", dropped.clone()));
     let v = m.get(&1).unwrap();
-    // Another thread removes the entry while our owned pin holds it.
+    // Another thread removes the entry while our owned pin holds it, hands
+    // its garbage over, and drives reclamation: nothing but the owned pin
+    // keeps the value.
     std::thread::scope(|s| {
-        s.spawn(|| assert_eq!(map.pin().remove(&1).map(String::as_str), Some("one")));
+        s.spawn(|| {
+            let r = map.pin();
+            assert_eq!(r.remove(&1).map(|v| v.0), Some("one"));
+            r.flush();
+            drop(r);
+            drive_reclamation(&map);
+        });
     });
-    assert_eq!(v, "one", "the removed value stays valid while pinned");
-    // The handle itself moves to another thread and keeps working there.
+    assert!(!dropped.load(Ordering::SeqCst), "freed under an owned pin");
+    assert_eq!(v.0, "one", "the removed value stays valid while pinned");
+    // The handle itself moves to another thread and keeps working there,
+    // and its drop there lets the value go.
     std::thread::scope(|s| {
         s.spawn(move || {
-            m.insert(2, String::from("two"));
-            assert_eq!(m.get(&2).map(String::as_str), Some("two"));
+            m.insert(2, Named("two", Arc::default()));
+            assert_eq!(m.get(&2).map(|v| v.0), Some("two"));
         });
     });
     assert_eq!(map.len(), 1);
+    let mut freed = false;
+    for _ in 0..20 {
+        drive_reclamation(&map);
+        if dropped.load(Ordering::SeqCst) {
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "never freed once the owned pin was gone");
 }
 
 #[test]
