@@ -38,7 +38,8 @@
 //!   give-back of a thread's cache of entry blocks; and, while a
 //!   [`ResizeHelper`] is registered, the queue of retired tables it
 //!   unmaps, which a free only tries: held, the freer unmaps the table
-//!   itself.)
+//!   itself, and the list of parked helpers, which a resize's start in a
+//!   map with a helper takes to wake them.)
 //! * Every operation is linearizable except iteration, `clear`, `retain`
 //!   and `len` (and `is_empty`, which is `len() == 0`; see below and
 //!   `docs/design.md`). What is built on a walk is weakly consistent as

@@ -738,30 +738,36 @@ fn remove_racing_revive() {
 /// timeout, so a lost ring leaves a helper parked for good, which loom
 /// reports as a deadlock. Two helpers, so that one leaving the list while
 /// the other announces itself is explored too (a leave that cleared `any`
-/// whatever the list held would hide the second from the ring).
+/// whatever the list held would hide the second from the ring). The
+/// ringer rings only if the map has a helper (`Resizer::ring`): each
+/// helper registers (a Relaxed add, as `ResizeHelper::new`'s) before it
+/// ever parks, and the ringer reads the count after its fence.
 /// `ring_without_fence` makes it fail.
 #[test]
 fn parked_helper_is_rung() {
     use lfmap::__loom::Parking;
-    use loom::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
     use std::time::Duration;
     model(|| {
         let parking = Arc::new(Parking::new());
         let work = Arc::new(AtomicBool::new(false));
-        let helper = |parking: Arc<Parking>, work: Arc<AtomicBool>| {
-            thread::spawn(move || {
-                // Parks until rung; woken, it looks again (a real helper
-                // loops, looking for work, in the same way).
-                while parking
-                    .park_unless(|| work.load(Relaxed).then_some(()), Duration::MAX)
-                    .is_none()
-                {}
-            })
-        };
-        let h1 = helper(parking.clone(), work.clone());
-        let h2 = helper(parking.clone(), work.clone());
+        let assistants = Arc::new(AtomicUsize::new(0));
+        let helper =
+            |parking: Arc<Parking>, work: Arc<AtomicBool>, assistants: Arc<AtomicUsize>| {
+                thread::spawn(move || {
+                    assistants.fetch_add(1, Relaxed);
+                    // Parks until rung; woken, it looks again (a real helper
+                    // loops, looking for work, in the same way).
+                    while parking
+                        .park_unless(|| work.load(Relaxed).then_some(()), Duration::MAX)
+                        .is_none()
+                    {}
+                })
+            };
+        let h1 = helper(parking.clone(), work.clone(), assistants.clone());
+        let h2 = helper(parking.clone(), work.clone(), assistants.clone());
         work.store(true, Relaxed);
-        parking.ring();
+        parking.ring_if(|| assistants.load(Relaxed) > 0);
         h1.join().unwrap();
         h2.join().unwrap();
     });

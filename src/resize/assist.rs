@@ -107,7 +107,8 @@ pub(crate) const IDLE_MIN: Duration = Duration::from_micros(50);
 pub(crate) const IDLE_MAX: Duration = Duration::from_millis(1);
 
 /// A helper idle this long parks: it sleeps until a resize starts or a
-/// table is prepared (any map's: [`ring`]), or for [`PARK_MAX`]. Until
+/// table is prepared (in a map with a helper: [`Resizer::ring`]), or for
+/// [`PARK_MAX`]. Until
 /// then it wakes every [`IDLE_MAX`], about a thousand times a second, so
 /// that it joins a migration soon after it starts; a service whose map
 /// stops growing keeps its helper, and should not pay that for good.
@@ -119,19 +120,21 @@ pub(crate) const PARK_AFTER: Duration = Duration::from_millis(100);
 /// this long after `stop` is set.
 pub(crate) const PARK_MAX: Duration = Duration::from_millis(50);
 
-/// Wakes every parked helper: a resize started, or a table was prepared,
-/// in some map. One fence and one load for the writer that rings when no
-/// helper is parked (the common case); rings are once per resize and per
-/// prepared table, never per operation. The handshake is
-/// [`parking`](super::parking)'s.
-pub(crate) fn ring() {
-    // Under loom helpers never park: nothing to ring (and the models keep
-    // their accesses; model 19 drives the handshake itself).
-    #[cfg(not(loom))]
-    super::parking::PARKED.ring();
-}
-
 impl<T: Generation> Resizer<T> {
+    /// Wakes every parked helper if this map has one: a resize started, or
+    /// a table was prepared, here. One fence and one load for the writer
+    /// that rings when no helper is parked (the common case), and one more
+    /// load when helpers of other maps are; rings are once per resize and
+    /// per prepared table, never per operation. The handshake is
+    /// [`parking`](super::parking)'s; a helper looks only at its own map,
+    /// so other maps' work is no reason to wake it.
+    pub(crate) fn ring(&self) {
+        // Under loom helpers never park: nothing to ring (and the models
+        // keep their accesses; model 19 drives the handshake itself).
+        #[cfg(not(loom))]
+        super::parking::PARKED.ring_if(|| self.assisted());
+    }
+
     /// Whether a resize helper is registered with the map.
     #[inline]
     pub(crate) fn assisted(&self) -> bool {
@@ -349,8 +352,10 @@ impl<'a> ResizeHelper<'a> {
     /// migrates up to 128 slots of a running resize, or faults in one step
     /// (1 MiB) of the table a growing map has allocated for its next
     /// growth, or else unmaps one step (1 MiB) of a retired table. Returns
-    /// whether it found work; `false` means the map is not resizing and has
-    /// nothing to prepare or give back right now. The migration and the
+    /// whether it found work; `false` means the map has no resize work
+    /// left to take (no resize runs, or its last slots are being copied by
+    /// other threads right now) and nothing to prepare or give back. The
+    /// migration and the
     /// faulting-in are lock-free, like every operation: they take work from
     /// the same pool as the writers. (Retired tables wait for the helpers
     /// on a short process-wide queue behind a mutex, held for a push or a
@@ -467,7 +472,7 @@ impl<'a> ResizeHelper<'a> {
 }
 
 impl ResizeHelper<'_> {
-    /// Parks until a [`ring`] or for `max`, unless a last look finds work
+    /// Parks until a [`ring`](Resizer::ring) or for `max`, unless a last look finds work
     /// (which it then did). Returns that work, or `Work::None` after a
     /// park.
     #[cfg(not(loom))]
@@ -576,6 +581,39 @@ mod tests {
         let k = resizing_with_helper(&map, &helper);
         let s = map.stats();
         assert_eq!(s.resizes, s.resizes_finished + 1, "{s:?}");
+        helper.run(&AtomicBool::new(true));
+        drop(helper);
+        let s = map.stats();
+        assert_eq!(s.resizes, s.resizes_finished, "{s:?}");
+        assert_holds(&map, k);
+    }
+
+    /// A range a writer left half taken (a write in 16 helps anyway, and
+    /// takes one sub-chunk of the range it claims) is no reason for a
+    /// helper to stop short: once every range is claimed, a helper steals
+    /// from any range with sub-chunks left, not only from the 16 range
+    /// words a write looks at (found by review: a stopped helper's last
+    /// steps saw an empty window and left the migration open).
+    #[test]
+    fn a_stopped_helper_finishes_ranges_writers_left_half_taken() {
+        let map = WordMap::<u64, u64>::new();
+        let helper = map.resize_helper();
+        let k = resizing_with_helper(&map, &helper);
+        // The helper claims the first range and migrates it (a step
+        // migrates up to 16 sub-chunks: one range).
+        assert!(helper.step());
+        // A thread of its own (no range hint here) updates keys: the 16th
+        // write helps anyway, claims the next range and takes one of its
+        // sub-chunks.
+        let before = map.stats().chunks_helped;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 0..policy::ASSISTED_WRITES_PER_SHARE as u64 {
+                    map.insert(i, i);
+                }
+            });
+        });
+        assert_eq!(map.stats().chunks_helped, before + 1);
         helper.run(&AtomicBool::new(true));
         drop(helper);
         let s = map.stats();
@@ -709,6 +747,53 @@ mod tests {
     /// Whether the thread `id` is on the parked list.
     fn parked(id: std::thread::ThreadId) -> bool {
         crate::resize::parking::PARKED.holds(id)
+    }
+
+    /// A map with no helper rings nobody: its resizes start while a helper
+    /// of another map is parked and the parked list's lock is held (found
+    /// by review: every resize start in the process took that lock while
+    /// any helper parked, so a write could wait on a helper thread). The
+    /// wait below is a liveness bound, not a speed one.
+    #[test]
+    fn a_map_without_a_helper_never_waits_on_the_parked_list() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let parking = &crate::resize::parking::PARKED;
+        let map = WordMap::<u64, u64>::new();
+        let (done, release) = (AtomicBool::new(false), AtomicBool::new(false));
+        std::thread::scope(|s| {
+            // A parked thread keeps the list's flag set (it parks again
+            // when another test's ring wakes it).
+            let parked_one = s.spawn(|| {
+                while !release.load(SeqCst) {
+                    parking.park_unless(|| None::<()>, Duration::from_secs(3_600));
+                }
+            });
+            let id = parked_one.thread().id();
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !parked(id) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let held = parking.lock_for_test();
+            let writer = s.spawn(|| {
+                // Several resizes, each of which would ring.
+                for k in 0..5_000u64 {
+                    map.insert(k, k);
+                }
+                done.store(true, SeqCst);
+            });
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !done.load(SeqCst) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let finished = done.load(SeqCst);
+            drop(held);
+            writer.join().unwrap();
+            release.store(true, SeqCst);
+            parked_one.thread().unpark();
+            assert!(finished, "a write waited on the parked helpers' lock");
+        });
+        assert!(map.stats().resizes > 0);
+        assert_holds(&map, 5_000);
     }
 
     /// An idle helper parks, and a resize that starts in the map wakes it

@@ -238,9 +238,19 @@ impl Cursor {
 
     /// Hands out the next sub-chunk of a table of `slots` slots, if any is
     /// left to take: from `hint` (the range the caller last worked in, in
-    /// this table), else from a newly claimed range, else stolen.
+    /// this table), else from a newly claimed range, else stolen. A write
+    /// steals from the next [`STEAL_SCAN`] ranges of the cycle only, and
+    /// may find nothing there while other ranges have sub-chunks left; a
+    /// resize helper (`scan_all`), whose "nothing" means the migration has
+    /// no work left to take (it stops, or parks, on it), looks at every
+    /// range before it says so.
     #[inline]
-    pub(crate) fn next_chunk(&self, slots: usize, hint: Option<usize>) -> Option<Taken> {
+    pub(crate) fn next_chunk(
+        &self,
+        slots: usize,
+        hint: Option<usize>,
+        scan_all: bool,
+    ) -> Option<Taken> {
         let n = self.ranges.len();
         let found = |r: usize, sub: Range<usize>| Taken { sub, range: r };
         if let Some(r) = hint.filter(|&r| r < n) {
@@ -268,9 +278,12 @@ impl Cursor {
         // Steal: look at the next `STEAL_SCAN` ranges of the cycle (plain
         // loads of adjacent words, two lines), and take from the first with
         // a sub-chunk left. Bounded work per write; the cycle reaches every
-        // range within `n / STEAL_SCAN` attempts.
+        // range within `n / STEAL_SCAN` attempts. A helper looks on to the
+        // whole table (one word per 128 slots), which it does only while
+        // `open` says some range has sub-chunks left.
+        let scan = if scan_all { n } else { STEAL_SCAN.min(n) };
         let from = shared.steal.fetch_add(STEAL_SCAN, Relaxed);
-        (0..STEAL_SCAN.min(n)).find_map(|i| {
+        (0..scan).find_map(|i| {
             let r = from.wrapping_add(i) % n;
             self.take(r, slots, false).map(|sub| found(r, sub))
         })
@@ -411,7 +424,7 @@ mod tests {
         fn next(&mut self) -> Option<Range<usize>> {
             let attempts = self.cursor.ranges.len().div_ceil(STEAL_SCAN) + 1;
             (0..attempts).find_map(|_| {
-                let taken = self.cursor.next_chunk(self.slots, self.hint)?;
+                let taken = self.cursor.next_chunk(self.slots, self.hint, false)?;
                 self.hint = Some(taken.range);
                 assert_eq!(taken.range, taken.sub.start / RANGE);
                 Some(taken.sub)
@@ -511,12 +524,12 @@ mod tests {
         for n in [1 << 12, 125] {
             let slots = n * RANGE;
             let cursor = Cursor::try_new(slots).unwrap();
-            let first = cursor.next_chunk(slots, None).unwrap();
-            let second = cursor.next_chunk(slots, None).unwrap();
+            let first = cursor.next_chunk(slots, None, false).unwrap();
+            let second = cursor.next_chunk(slots, None, false).unwrap();
             assert_eq!((first.range, first.sub), (0, 0..SUB));
             assert_eq!(second.range, n / WAYS);
             // The first party's next sub-chunk continues its range.
-            let next = cursor.next_chunk(slots, Some(first.range)).unwrap();
+            let next = cursor.next_chunk(slots, Some(first.range), false).unwrap();
             assert_eq!((next.range, next.sub), (0, SUB..2 * SUB));
             let mut all: Vec<usize> = (0..n).map(|k| unit_of(k, n)).collect();
             all.sort_unstable();

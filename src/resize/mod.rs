@@ -666,7 +666,7 @@ impl<T: Generation> Resizer<T> {
                         Ok(_) => {
                             prepared = new;
                             // A parked resize helper faults it in.
-                            assist::ring();
+                            self.ring();
                         }
                         Err(won) => {
                             // SAFETY: never published; we still own it alone.
@@ -937,7 +937,7 @@ impl<T: Generation> Resizer<T> {
             Ok(_) => {
                 self.counters.resizes.bump();
                 // A parked resize helper joins the migration.
-                assist::ring();
+                self.ring();
                 Ok(true)
             }
             // The prepared table stays `table`'s (its drop frees it).
@@ -1221,7 +1221,8 @@ impl<T: Generation> Resizer<T> {
         let slots = h.slots();
         for moved in 0..share {
             let hint = self.counters.range_hint(guard.slot(), h.generation);
-            let Some(taken) = h.cursor.next_chunk(slots, hint.map(|(range, _)| range)) else {
+            let range = hint.map(|(range, _)| range);
+            let Some(taken) = h.cursor.next_chunk(slots, range, party == Party::Assistant) else {
                 // Nothing left to take, but a sub-chunk taken by a party
                 // that panicked will never complete: migrate what is left
                 // here, once, rather than leave the migration open until

@@ -4,7 +4,7 @@
 //!
 //! A helper with nothing to do for a while ([`assist`](super::assist))
 //! parks on [`PARKED`]; a writer that starts a resize or publishes a
-//! prepared table rings it ([`Parking::ring`]). The writer's side must stay
+//! prepared table rings it ([`Parking::ring_if`]). The writer's side must stay
 //! cheap (rings are once per resize, and most processes have no helper),
 //! and no ring may be lost: a helper that parks just as a resize starts
 //! would otherwise sleep through the growth it exists to take.
@@ -45,9 +45,9 @@ pub struct Parking {
     threads: Mutex<Vec<Thread>>,
 }
 
-/// The resize helpers' list, process-wide: a ring from any map wakes every
-/// parked helper (rings are rare; a helper woken for another map's resize
-/// looks once and parks again).
+/// The resize helpers' list, process-wide: a ring from a map with a
+/// helper wakes every parked helper (rings are rare; a helper woken for
+/// another map's resize looks once and parks again).
 #[cfg(not(loom))]
 pub(crate) static PARKED: Parking = Parking::new();
 
@@ -71,7 +71,7 @@ impl Parking {
         }
     }
 
-    /// Parks the calling thread until a [`ring`](Self::ring), or for at
+    /// Parks the calling thread until a [`ring_if`](Self::ring_if), or for at
     /// most `max` (no limit under loom), unless a last look finds work:
     /// `look` returns `Some` when there is work, which is then returned
     /// without parking. Returns `None` after a park (rung, timed out, or
@@ -95,16 +95,25 @@ impl Parking {
         work
     }
 
-    /// Wakes every thread parked here, or about to park: work was just
-    /// published. One fence and one load when nobody is parked.
-    pub fn ring(&self) {
+    /// Wakes every thread parked here, or about to park, if `wanted` (read
+    /// after the fence) says a parked thread may want the work, which was
+    /// just published. One fence and one load when nobody is parked.
+    ///
+    /// A map rings only while it has a resize helper, which registered
+    /// before any of its parks' fences: a ringer whose fence comes later
+    /// reads the registration, and one whose fence comes first is seen by
+    /// the helper's last look. The list's lock is then taken only by
+    /// writes of maps that have a helper, never by other maps' (found by
+    /// review: every map's resize start waited on it while any helper in
+    /// the process parked).
+    pub fn ring_if(&self, wanted: impl FnOnce() -> bool) {
         // SeqCst: the caller's publication of its work before the load of
         // `any` (module docs). Planted mutation `ring_without_fence`
         // removes it, and model 19 deadlocks.
         if !cfg!(lfmap_mutation = "ring_without_fence") {
             crate::sync::fence(crate::sync::Ordering::SeqCst);
         }
-        if self.any.load(Relaxed) {
+        if self.any.load(Relaxed) && wanted() {
             let threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
             for t in threads.iter() {
                 // A token, if the thread has not parked yet: its park
@@ -117,6 +126,11 @@ impl Parking {
 
 #[cfg(all(test, not(loom)))]
 impl Parking {
+    /// Holds the list's lock until the guard drops.
+    pub(crate) fn lock_for_test(&self) -> std::sync::MutexGuard<'_, Vec<Thread>> {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether the thread `id` is on the list (parked or about to be).
     pub(crate) fn holds(&self, id: std::thread::ThreadId) -> bool {
         let threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
