@@ -528,7 +528,16 @@ where
             let guard = self.pin();
             self.resize.finish_all(self, &guard);
         }
-        let empty = Table::new(Placement::first(self.resize.min_slots()), 0, false);
+        // A consumed map's empty table is dropped with it unused: the
+        // smallest there is, not one of the capacity floor's size (which
+        // would map, and under strict overcommit commit, a second table as
+        // large as the first: found by review).
+        let slots = if reused {
+            self.resize.min_slots()
+        } else {
+            crate::resize::policy::MIN_SLOTS
+        };
+        let empty = Table::new(Placement::first(slots), 0, false);
         if reused {
             empty.populate_all(None);
         }

@@ -103,24 +103,22 @@ impl<K, V> Table<K, V> {
         self.drain_deferred(guard);
     }
 
-    /// Retires every parked entry through `guard`. A retirement may free
-    /// entries and so run a user's `Drop`; if that panics, the entries not
-    /// yet retired go back on the stack, where the table's drop frees them
-    /// (found by review: they leaked).
-    pub(crate) fn drain_deferred(&self, guard: &impl ReclaimGuard) {
-        let mut rest = ParkedRest {
-            table: self,
+    /// Retires every parked entry through `guard`, once the older table
+    /// is unlinked ([`older_released`](Self::older_released): the only
+    /// time it is called). A retirement may free entries and so run a
+    /// user's `Drop`; if that panics, the entries not yet retired are
+    /// retired as it unwinds ([`RetireRest`]). (Put back on the stack, as
+    /// first written, they waited for the table's own free, which a map
+    /// that stops resizing never makes: found by review.)
+    pub(crate) fn drain_deferred<G: ReclaimGuard>(&self, guard: &G) {
+        debug_assert!(self.older_released());
+        let mut rest = RetireRest {
+            guard,
             // SeqCst: the promoter's side of the pattern `defer_retire`
             // states.
             taken: self.deferred.take_all(Ordering::SeqCst),
         };
-        for Parked(entry) in rest.taken.by_ref() {
-            // SAFETY: the entry was unlinked from this table by the CAS that
-            // parked it, parked once, taken once (the take gave us the whole
-            // stack), and the older table that could still reach it has been
-            // unlinked from the root.
-            unsafe { guard.retire(entry) };
-        }
+        rest.retire_all();
     }
 
     /// Whether the slots still point at entries this table owns (some may
@@ -226,9 +224,41 @@ impl<K, V> Retire for Table<K, V> {
     }
 }
 
-/// Parked entries taken off a table's `deferred` stack and not yet retired
-/// or freed: put back on it if dropped early (a user's `Drop` panicked),
-/// for the table's drop or a resumed pass to free.
+/// Parked entries taken off a table's `deferred` stack after the older
+/// table was unlinked, to retire: the ones left when a retirement's free
+/// panics (a user's `Drop`) are retired as the panic unwinds, which frees
+/// nothing then (every backend defers its frees while the thread unwinds,
+/// or catches what they raise), so each is retired once.
+struct RetireRest<'g, K, V, G: ReclaimGuard> {
+    guard: &'g G,
+    taken: Taken<Parked<K, V>>,
+}
+
+impl<K, V, G: ReclaimGuard> RetireRest<'_, K, V, G> {
+    fn retire_all(&mut self) {
+        for Parked(entry) in self.taken.by_ref() {
+            // SAFETY: the entry was unlinked from its table by the CAS that
+            // parked it, parked once, taken once (the take gave us the
+            // whole stack), and the older table that could still reach it
+            // has been unlinked from the root (`drain_deferred`).
+            unsafe { self.guard.retire(entry) };
+        }
+    }
+}
+
+impl<K, V, G: ReclaimGuard> Drop for RetireRest<'_, K, V, G> {
+    fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        self.retire_all();
+    }
+}
+
+/// Parked entries taken off a table's `deferred` stack in its drop and not
+/// yet freed: put back on it if dropped early (a user's `Drop` panicked),
+/// for the resumed pass to free.
 struct ParkedRest<'t, K, V> {
     table: &'t Table<K, V>,
     taken: Taken<Parked<K, V>>,
@@ -302,5 +332,79 @@ impl<K, V> Table<K, V> {
             // reach this table any more; each is taken off once.
             unsafe { Entry::free(entry) };
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::raw::slot::Pending;
+    use crate::sync::AtomicPtr;
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    /// A value that counts its drops.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A guard whose retirements free at once (no reader exists in this
+    /// test), and whose first retirement then panics, as a retirement does
+    /// when the frees it runs reach a user's panicking `Drop`.
+    struct FirstRetirePanics {
+        calls: Cell<usize>,
+    }
+
+    impl ReclaimGuard for FirstRetirePanics {
+        fn protect<T>(&self, ptr: &AtomicPtr<T>) -> *mut T {
+            ptr.load(Ordering::Acquire)
+        }
+
+        unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
+            self.calls.set(self.calls.get() + 1);
+            // SAFETY: the caller's obligations: retired once, and nothing
+            // else here can reach it.
+            unsafe { T::free(ptr) };
+            if self.calls.get() == 1 {
+                panic!("a value's Drop panicked in the retirement's frees");
+            }
+        }
+
+        fn before_write(&self) {}
+
+        fn flush(&self) {}
+    }
+
+    /// A promotion whose retirement of the parked entries panics still
+    /// retires the rest of them (found by review: they went back on the
+    /// stack, which nothing drains after the promotion, so their values
+    /// lived until the table itself was freed, which a map that stops
+    /// resizing never does).
+    #[test]
+    fn a_panic_in_a_promotions_retirements_leaves_no_entry_parked() {
+        let table = Table::<u64, Counted>::new(Placement::first(MIN_SLOTS), 0, true);
+        let drops = Arc::new(AtomicUsize::new(0));
+        for k in 0..3u64 {
+            let pending = Pending::new(k, k, Counted(drops.clone()));
+            let entry = pending.as_ptr().cast_mut();
+            // The stack owns it from here.
+            std::mem::forget(pending);
+            assert!(table.defer_retire(entry));
+        }
+        let guard = FirstRetirePanics {
+            calls: Cell::new(0),
+        };
+        let promoted =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| table.release_older(&guard)));
+        assert!(promoted.is_err());
+        assert_eq!(guard.calls.get(), 3, "a parked entry was left unretired");
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+        drop(table);
+        assert_eq!(drops.load(Ordering::SeqCst), 3, "an entry freed twice");
     }
 }

@@ -538,7 +538,14 @@ impl<S: BuildHasher> RawWordMap<S> {
             self.resize.finish_all(self, &guard);
             self.root(&guard).slots.tops_likely()
         };
-        let empty = WordTable::new(Placement::first(self.resize.min_slots()), 0, tops_likely);
+        // As the generic map's (`raw/mod.rs`): a consumed map's empty
+        // table is the smallest there is.
+        let slots = if reused {
+            self.resize.min_slots()
+        } else {
+            crate::resize::policy::MIN_SLOTS
+        };
+        let empty = WordTable::new(Placement::first(slots), 0, tops_likely);
         if reused {
             empty.populate_all(None);
         }
@@ -558,6 +565,28 @@ impl<S> RawWordMap<S> {
 mod tests {
     use super::*;
     use crate::DefaultHashBuilder;
+
+    /// A map consumed (`into_iter`) is left the smallest table, not one of
+    /// its capacity floor's size (found by review: a second table as large
+    /// as the first was mapped, only to be dropped); one that goes on
+    /// (`drain`) keeps its floor.
+    #[cfg(not(loom))]
+    #[test]
+    fn a_consumed_map_is_left_the_smallest_table() {
+        let floor = 1 << 16;
+        for reused in [false, true] {
+            let mut raw = RawWordMap::new(floor, DefaultHashBuilder::default(), true);
+            raw.try_reserve(floor / 2).unwrap();
+            drop(raw.take_root(reused));
+            let left = raw.resizer().root(&raw.pin()).header().slots();
+            let want = if reused {
+                floor
+            } else {
+                crate::resize::policy::MIN_SLOTS
+            };
+            assert_eq!(left, want, "reused: {reused}");
+        }
+    }
 
     /// The first slot of `key`'s probe sequence in `table` that `key`
     /// owns, or the first unclaimed one.
