@@ -212,6 +212,12 @@ impl<K, V> Retire for Table<K, V> {
         // SAFETY: the caller owns the unreachable table alone, and has not
         // freed it (`Retire::free_part`).
         let table = unsafe { &mut *ptr };
+        // A prepared table the resize did not install goes with the first
+        // step, not the last: nothing reaches it any more, and a table
+        // freed in steps (one with tombstones) may take thousands of
+        // writes to finish, or never, in a map that stops writing (found
+        // by review: `shrink_to_fit` kept it until then). Idempotent.
+        table.header.free_prepared();
         // Unbounded (a backend's whole free, or under loom): `free` does it.
         if budget == usize::MAX || table.header.freed_whole() || !table.owns_entries() {
             return true;
@@ -378,6 +384,30 @@ mod tests {
         fn before_write(&self) {}
 
         fn flush(&self) {}
+    }
+
+    /// A table freed in steps gives its unused prepared successor back at
+    /// its first step.
+    #[test]
+    fn a_tables_first_step_frees_its_unused_prepared_table() {
+        let table = Box::into_raw(Table::<u64, u64>::new(
+            Placement::first(MIN_SLOTS),
+            0,
+            false,
+        ));
+        let prepared = Table::<u64, u64>::new(Placement::first(2 * MIN_SLOTS), 1, false);
+        // SAFETY: `table` is ours alone; it owns `prepared` from here.
+        unsafe {
+            (*table)
+                .header
+                .set_prepared_for_test(Box::into_raw(prepared))
+        };
+        // SAFETY: unreachable, ours alone, not freed yet.
+        unsafe { Table::free_part(table, 1) };
+        // SAFETY: as above.
+        assert!(unsafe { (*table).header.prepared_dealt_with() });
+        // SAFETY: as above; the prepared table is not freed again.
+        unsafe { Table::free(table) };
     }
 
     /// A promotion whose retirement of the parked entries panics still

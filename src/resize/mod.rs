@@ -216,6 +216,19 @@ impl<T: Generation> Header<T> {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+impl<T: Generation> Header<T> {
+    /// Sets the prepared table, which this header then owns.
+    pub(crate) fn set_prepared_for_test(&self, prepared: *mut T) {
+        self.prepared.store(prepared, Relaxed);
+    }
+
+    /// Whether the prepared table was dealt with ([`Header::free_prepared`]).
+    pub(crate) fn prepared_dealt_with(&self) -> bool {
+        self.prepared_freed
+    }
+}
+
 impl<T: Generation> Header<T> {
     /// Frees the prepared table unless the resize installed it as `next`
     /// (then the chain owns it: `Resizer`'s drop or the reclaimer frees
