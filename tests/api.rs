@@ -48,31 +48,38 @@ fn compute_covers_every_outcome() {
     assert_eq!(map.len(), 0);
 }
 
+/// `try_insert` under racing threads: exactly one `Ok` per key. The
+/// threads start together and walk the keys in the same order, over
+/// several rounds, so that they contend for the same keys.
 #[test]
 fn try_insert_has_one_winner_per_key() {
-    let map = HashMap::with_capacity(0);
-    let wins = AtomicUsize::new(0);
-    thread::scope(|s| {
-        for t in 0..4u64 {
-            let (map, wins) = (&map, &wins);
-            s.spawn(move || {
-                for k in 0..2_000u64 {
-                    match map.pin().try_insert(k, t) {
-                        Ok(&v) => {
-                            assert_eq!(v, t);
-                            wins.fetch_add(1, SeqCst);
-                        }
-                        Err(e) => {
-                            assert_eq!(e.not_inserted, t);
-                            assert!(*e.current < 4);
+    for _round in 0..20 {
+        let map = HashMap::with_capacity(0);
+        let wins = AtomicUsize::new(0);
+        let start = std::sync::Barrier::new(4);
+        thread::scope(|s| {
+            for t in 0..4u64 {
+                let (map, wins, start) = (&map, &wins, &start);
+                s.spawn(move || {
+                    start.wait();
+                    for k in 0..2_000u64 {
+                        match map.pin().try_insert(k, t) {
+                            Ok(&v) => {
+                                assert_eq!(v, t);
+                                wins.fetch_add(1, SeqCst);
+                            }
+                            Err(e) => {
+                                assert_eq!(e.not_inserted, t);
+                                assert!(*e.current < 4);
+                            }
                         }
                     }
-                }
-            });
-        }
-    });
-    assert_eq!(wins.load(SeqCst), 2_000);
-    assert_eq!(map.len(), 2_000);
+                });
+            }
+        });
+        assert_eq!(wins.load(SeqCst), 2_000);
+        assert_eq!(map.len(), 2_000);
+    }
 }
 
 #[test]

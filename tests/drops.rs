@@ -183,48 +183,6 @@ fn drop_map_with_live_entries_and_tombstones() {
     }
 }
 
-/// A cache's map (new keys in, the oldest out) retires tables that own
-/// the entries of the keys removed since they came, thousands here, half
-/// a million in a cache of that size; they are freed a few at a time over
-/// later operations, never all in one (issue #15: one operation of 16–72
-/// ms). Counts the values dropped inside each operation of one thread: a
-/// value is dropped only when its entry is freed. (The asymmetric
-/// backend's steps; crossbeam-epoch and seize free a table whole.)
-#[cfg(not(any(feature = "seize", feature = "crossbeam-epoch")))]
-#[test]
-fn a_churning_maps_retired_tables_are_freed_a_few_entries_at_a_time() {
-    const WINDOW: u64 = 20_000;
-    let books = Books::new();
-    let map = Map::new();
-    for k in 0..WINDOW {
-        map.pin().insert(books.k(k), books.v(k));
-    }
-    let mut most = 0;
-    for k in WINDOW..12 * WINDOW {
-        let before = books.vals.dropped();
-        assert!(map.pin().insert(books.k(k), books.v(k)).is_none());
-        let between = books.vals.dropped();
-        assert!(map.pin().remove(&books.k(k - WINDOW)).is_some());
-        let after = books.vals.dropped();
-        most = most.max(between - before).max(after - between);
-    }
-    // Most of the 220,000 values removed were freed along the way: tables
-    // were retired and freed, so the bound below was put to the test.
-    let freed = books.vals.dropped();
-    assert!(freed > 150_000, "only {freed} values freed while churning");
-    // A write's step frees 16 of each of at most 4 tables; a scan's first
-    // steps, 16 of each table it finds freeable (a pin elsewhere in the
-    // process may hold a few back); the build before freed whole tables,
-    // 29,152 entries in one operation.
-    assert!(
-        most <= 512,
-        "one operation freed {most} entries (of {freed} freed while churning)"
-    );
-    assert_eq!(map.len(), WINDOW as usize);
-    drop(map);
-    books.assert_balanced("churning map");
-}
-
 /// A resize helper frees the entries of a churning map's retired tables
 /// too: with no other operation running, its steps alone free them all.
 #[cfg(not(any(feature = "seize", feature = "crossbeam-epoch")))]
@@ -505,6 +463,62 @@ fn concurrent_churn_4_threads() {
 fn concurrent_churn_8_threads() {
     churn(8, 64, CHURN_OPS / 4);
     churn(8, 2000, CHURN_OPS / 4);
+}
+
+/// A closure whose result loses its CAS (another thread replaced the key
+/// in between) runs again, and the result it built first is dropped:
+/// `update`, `compute` and `update_or_insert`. The conflict is made, not
+/// hoped for: each closure's first call has another thread replace the
+/// key before it returns.
+#[test]
+fn a_closure_result_that_loses_its_cas_is_dropped() {
+    let books = Books::new();
+    let map = Map::with_capacity(0);
+    let m = map.pin();
+    m.insert(books.k(0), books.v(0));
+    // Has another thread replace key 0's value with `id`.
+    let replace_elsewhere = |id: u64| {
+        thread::scope(|s| {
+            s.spawn(|| {
+                map.pin().insert(books.k(0), books.v(id));
+            });
+        });
+    };
+    let calls = AtomicUsize::new(0);
+    let new = m.update(&books.k(0), |v| {
+        if calls.fetch_add(1, Ordering::Relaxed) == 0 {
+            replace_elsewhere(10);
+        }
+        books.v(v.id() + 1)
+    });
+    assert_eq!(new.map(Tracked::id), Some(11), "applied to the newer value");
+    assert_eq!(calls.swap(0, Ordering::Relaxed), 2);
+    let outcome = m.compute(books.k(0), |entry| {
+        if calls.fetch_add(1, Ordering::Relaxed) == 0 {
+            replace_elsewhere(20);
+        }
+        lfmap::Operation::<_, ()>::Insert(books.v(entry.map_or(0, |(_, v)| v.id()) + 1))
+    });
+    assert!(matches!(outcome, lfmap::Compute::Updated { new, .. } if new.id() == 21));
+    assert_eq!(calls.swap(0, Ordering::Relaxed), 2);
+    let v = m.update_or_insert(
+        books.k(0),
+        |v| {
+            if calls.fetch_add(1, Ordering::Relaxed) == 0 {
+                replace_elsewhere(30);
+            }
+            books.v(v.id() + 1)
+        },
+        books.v(99),
+    );
+    assert_eq!(v.id(), 31);
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+    // Built: the first value, three by the other thread, two per closure
+    // (one discarded each), and `update_or_insert`'s unused 99.
+    assert_eq!(books.vals.created(), 1 + 3 + 3 * 2 + 1);
+    drop(m);
+    drop(map);
+    books.assert_balanced("closure results that lost their CAS");
 }
 
 /// Concurrent updates on one key: every update lands exactly once (no lost

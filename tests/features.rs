@@ -58,17 +58,21 @@ mod rayon_support {
     fn par_extend_and_par_iter_while_writers_grow_the_map() {
         let map: HashMap<u64, u64> = HashMap::with_capacity(0);
         (&map).par_extend((0..10_000u64).into_par_iter().map(|i| (i, i)));
+        let go = std::sync::atomic::AtomicBool::new(false);
+        let until = map.stats().resizes + 1;
         std::thread::scope(|s| {
             s.spawn(|| {
+                crate::common::wait_for(&go);
                 let m = map.pin();
                 for i in 10_000..200_000u64 {
                     m.insert(i, i);
                 }
             });
-            for _ in 0..5 {
+            let resizes = || map.stats().resizes;
+            crate::common::passes_across_resizes(&go, 5, until, resizes, |_| {
                 let m = map.pin();
                 assert_each_stable_key_once(m.par_iter().map(|(k, _)| *k).collect());
-            }
+            });
         });
     }
 
@@ -107,20 +111,24 @@ mod rayon_support {
     #[test]
     fn word_map_par_iter_while_a_writer_grows_the_map() {
         let map: lfmap::WordMap<u64, u64> = (0..10_000u64).map(|i| (i, i)).collect();
+        let go = std::sync::atomic::AtomicBool::new(false);
+        let until = map.stats().resizes + 1;
         std::thread::scope(|s| {
             s.spawn(|| {
+                crate::common::wait_for(&go);
                 for i in 10_000..200_000u64 {
                     map.insert(i, i);
                 }
             });
-            for _ in 0..5 {
+            let resizes = || map.stats().resizes;
+            crate::common::passes_across_resizes(&go, 5, until, resizes, |_| {
                 assert_each_stable_key_once(
                     map.par_iter()
                         .filter(|&(k, v)| k == v)
                         .map(|(k, _)| k)
                         .collect(),
                 );
-            }
+            });
         });
     }
 }
@@ -217,8 +225,12 @@ mod serde_support {
         let map: HashMap<u64, u64> = (0..2_000u64).map(|i| (i, i)).collect();
         let words: WordMap<u64, u64> = (0..2_000u64).map(|i| (i, i)).collect();
         let stop = std::sync::atomic::AtomicBool::new(false);
+        let go = std::sync::atomic::AtomicBool::new(false);
+        let until = map.stats().resizes + 1;
+        let words_until = words.stats().resizes + 1;
         std::thread::scope(|s| {
             s.spawn(|| {
+                crate::common::wait_for(&go);
                 let mut i = 2_000u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     map.pin().insert(i, i);
@@ -229,14 +241,17 @@ mod serde_support {
                 }
             });
             let _stop = crate::common::StopOnDrop(&stop);
-            for _ in 0..20 {
+            // Both maps resized since the passes began: 1.
+            let resizes =
+                || u64::from(map.stats().resizes >= until && words.stats().resizes >= words_until);
+            crate::common::passes_across_resizes(&go, 20, 1, resizes, |_| {
                 let back: HashMap<u64, u64> =
                     postcard::from_bytes(&postcard::to_stdvec(&map).unwrap()).unwrap();
                 assert!(back.pin().iter().all(|(k, v)| k == v));
                 let back: WordMap<u64, u64> =
                     postcard::from_bytes(&postcard::to_stdvec(&words).unwrap()).unwrap();
                 assert!(back.iter().all(|(k, v)| k == v));
-            }
+            });
         });
     }
 
@@ -245,18 +260,22 @@ mod serde_support {
     #[test]
     fn a_word_map_serializes_while_it_grows() {
         let map: WordMap<u64, u64> = (0..1_000u64).map(|i| (i, i)).collect();
+        let go = std::sync::atomic::AtomicBool::new(false);
+        let until = map.stats().resizes + 1;
         std::thread::scope(|s| {
             s.spawn(|| {
+                crate::common::wait_for(&go);
                 for i in 1_000..50_000u64 {
                     map.insert(i, i);
                 }
             });
-            for _ in 0..5 {
+            let resizes = || map.stats().resizes;
+            crate::common::passes_across_resizes(&go, 5, until, resizes, |_| {
                 let json = serde_json::to_string(&map).unwrap();
                 let seen: std::collections::HashMap<u64, u64> =
                     serde_json::from_str(&json).unwrap();
                 assert!((0..1_000).all(|i| seen.get(&i) == Some(&i)));
-            }
+            });
         });
     }
 }

@@ -571,9 +571,11 @@ both_sets!(
 fn hash_set_long_pins_during_churn() {
     let set: HashSet<u64> = HashSet::with_capacity(0);
     (&set).extend(0..STABLE);
-    let stop = AtomicBool::new(false);
+    let (stop, go) = (AtomicBool::new(false), AtomicBool::new(false));
+    let until = set.stats().resizes + 1;
     thread::scope(|s| {
         s.spawn(|| {
+            common::wait_for(&go);
             let m = set.pin();
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) || i < 50_000 {
@@ -588,7 +590,8 @@ fn hash_set_long_pins_during_churn() {
         // Stops the churn however the passes end: a failed check would
         // otherwise leave the scope waiting for the churn forever.
         let _stop = StopOnDrop(&stop);
-        for pass in 0..20 {
+        let resizes = || set.stats().resizes;
+        common::passes_across_resizes(&go, 20, until, resizes, |pass| {
             let m = set.pin();
             let mut seen = StdSet::new();
             for x in &m {
@@ -607,7 +610,7 @@ fn hash_set_long_pins_during_churn() {
                 true
             });
             assert!((0..STABLE).all(|x| judged.contains(&x)), "pass {pass}");
-        }
+        });
     });
     let m = set.pin();
     assert!((0..STABLE).all(|x| m.contains(&x)));
@@ -987,9 +990,11 @@ mod rayon_support {
     fn par_iter_while_writers_churn() {
         let set: HashSet<u64> = HashSet::with_capacity(0);
         (&set).par_extend((0..STABLE).into_par_iter());
-        let stop = AtomicBool::new(false);
+        let (stop, go) = (AtomicBool::new(false), AtomicBool::new(false));
+        let until = set.stats().resizes + 1;
         thread::scope(|s| {
             s.spawn(|| {
+                common::wait_for(&go);
                 let m = set.pin();
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) || i < 50_000 {
@@ -1003,13 +1008,14 @@ mod rayon_support {
             // Stops the churn however the passes end (see
             // `hash_set_long_pins_during_churn`).
             let _stop = StopOnDrop(&stop);
-            for pass in 0..5 {
+            let resizes = || set.stats().resizes;
+            common::passes_across_resizes(&go, 5, until, resizes, |pass| {
                 let m = set.pin();
                 let all: Vec<u64> = m.par_iter().copied().collect();
                 let distinct: StdSet<u64> = all.iter().copied().collect();
                 assert_eq!(distinct.len(), all.len(), "pass {pass}: an element twice");
                 assert!((0..STABLE).all(|x| distinct.contains(&x)), "pass {pass}");
-            }
+            });
         });
     }
 }

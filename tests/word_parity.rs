@@ -846,17 +846,29 @@ fn wrong_impls_under_threads_never_panic_in_the_map() {
 }
 
 /// `try_insert` under racing threads: exactly one `Ok` per key, every
-/// `Err` carries the winner's value, and the winner's value stays.
+/// `Err` carries the winner's value, and the winner's value stays. The
+/// threads start together and walk the keys in the same order, over
+/// several rounds, so that they contend for the same keys.
 #[test]
 fn try_insert_has_one_winner_per_key() {
+    for _round in 0..10 {
+        try_insert_round();
+    }
+}
+
+fn try_insert_round() {
     const THREADS: u64 = 4;
     const KEYS: u64 = 5_000;
     let map: WordMap<u64, u64> = WordMap::new();
+    let start = std::sync::Barrier::new(THREADS as usize);
     let outcomes: Vec<Vec<Result<(), u64>>> = thread::scope(|s| {
         let workers: Vec<_> = (0..THREADS)
             .map(|t| {
-                let map = &map;
-                s.spawn(move || (0..KEYS).map(|k| map.try_insert(k, t)).collect())
+                let (map, start) = (&map, &start);
+                s.spawn(move || {
+                    start.wait();
+                    (0..KEYS).map(|k| map.try_insert(k, t)).collect()
+                })
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()

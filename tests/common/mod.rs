@@ -75,6 +75,37 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
+/// Runs `pass` at least `min` times, and on until `resizes()` reads at
+/// least `until` (or a minute has passed: a liveness bound, never reached
+/// while a writer beside the passes grows the map). A test whose writer
+/// starts when the first pass does (`go`, set here just before it) then
+/// has its passes overlap the writer's resizes whatever the scheduler does:
+/// a fixed count of passes could end before a writer spawned beside them
+/// first ran (found by review).
+pub fn passes_across_resizes(
+    go: &std::sync::atomic::AtomicBool,
+    min: usize,
+    until: u64,
+    resizes: impl Fn() -> u64,
+    mut pass: impl FnMut(usize),
+) {
+    go.store(true, std::sync::atomic::Ordering::Release);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut n = 0;
+    while n < min || (resizes() < until && std::time::Instant::now() < deadline) {
+        pass(n);
+        n += 1;
+    }
+}
+
+/// Waits (yielding) until `go` is set: a writer's start, tied to the
+/// first pass of [`passes_across_resizes`].
+pub fn wait_for(go: &std::sync::atomic::AtomicBool) {
+    while !go.load(std::sync::atomic::Ordering::Acquire) {
+        std::thread::yield_now();
+    }
+}
+
 pub use garbage::{retire_from_exiting_threads, settle};
 pub use hashers::{Shape, ShapedHash};
 pub use memory::vm_rss_kib;
