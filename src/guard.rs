@@ -17,7 +17,36 @@ use crate::reclaim::{ReclaimGuard, Retire};
 /// let m: lfmap::HashMapRef<'_, u8, u8, _, lfmap::LocalGuard<'_>> = map.pin();
 /// m.insert(1, 1);
 /// ```
-pub struct LocalGuard<'a>(pub(crate) raw::Guard<'a>);
+///
+/// A `pin` handle neither moves to nor is shared with another thread (take
+/// [`pin_owned`](crate::HashMap::pin_owned) for that):
+///
+/// ```compile_fail
+/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+/// let m = map.pin();
+/// std::thread::scope(|s| {
+///     s.spawn(move || {
+///         m.insert(1, 1);
+///     });
+/// });
+/// ```
+///
+/// ```compile_fail
+/// let map: lfmap::HashMap<u8, u8> = lfmap::HashMap::new();
+/// let m = map.pin();
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         m.insert(1, 1);
+///     });
+/// });
+/// ```
+pub struct LocalGuard<'a>(
+    pub(crate) raw::Guard<'a>,
+    /// `!Send` and `!Sync` whatever the backend: the guard's pin belongs
+    /// to its thread's record (found by review: under `--cfg loom`, whose
+    /// backend guard is `Send + Sync`, a `pin` handle could move).
+    pub(crate) PhantomData<*const ()>,
+);
 
 /// The guard of a [`HashMap::pin_owned`](crate::HashMap::pin_owned) handle:
 /// `Send`, so the handle can move to another thread (or across an

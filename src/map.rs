@@ -199,7 +199,7 @@ impl<K, V, S> HashMap<K, V, S> {
     pub fn pin(&self) -> HashMapRef<'_, K, V, S> {
         HashMapRef {
             map: self,
-            guard: LocalGuard(self.raw.pin()),
+            guard: LocalGuard(self.raw.pin(), std::marker::PhantomData),
         }
     }
 
