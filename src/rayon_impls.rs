@@ -1,5 +1,13 @@
 //! rayon support (cargo feature `rayon`): parallel iteration over a pinned
 //! map or set, and parallel collection into a map or set.
+//!
+//! Equal keys in a parallel collection (`collect`, `par_extend`): rayon's
+//! workers insert as they go, so which of them stays is unspecified (for a
+//! set, which of equal elements), as with dashmap's parallel collection;
+//! std's and hashbrown's keep the last, in the iterator's order, and so do
+//! lfmap's sequential `collect`, `extend` and `From`. Where the last must
+//! win, collect in order first (rayon's `collect_vec_list`) and `extend`
+//! from that.
 
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;

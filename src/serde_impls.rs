@@ -9,7 +9,13 @@
 //! snapshot taken by one iteration (references to the entries under one
 //! pin for the generic containers, copies for the word ones), which then
 //! gives the exact count. The snapshot is one pointer pair (or one key and
-//! value) per entry, for the duration of the call.
+//! value) per entry, for the duration of the call. The generic
+//! containers' pin lasts the whole call, writes to the serializer's
+//! output included; with the default backend a pin holds back the freeing
+//! of what every map in the process removes meanwhile, so serialize one
+//! into a buffer, not into a writer that can block (a socket). (The word
+//! containers unpin before they write. `Debug` output, `{:?}`, is the
+//! same: one pin for the whole write.)
 //!
 //! Deserializing inserts each element under a pin of its own: the input is
 //! read between elements, which may take long (a socket), and a pin held

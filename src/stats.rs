@@ -26,7 +26,10 @@ use crate::sync::Ordering::Relaxed;
 pub struct Stats {
     /// Number of entries.
     pub len: usize,
-    /// Entries the current table holds before it starts a resize. The
+    /// Entries the current table holds before it starts a resize, and
+    /// never fewer than `len` (above its batched counts' granularity a
+    /// table takes a few keys past its load limit before its growth
+    /// starts). The
     /// current table is the root: while a resize runs, the table being
     /// migrated from (`capacity()` on the map answers for the table being
     /// built instead).
@@ -479,7 +482,9 @@ impl MapCounters {
         let resizes = self.resizes.get();
         Stats {
             len,
-            capacity: crate::resize::policy::capacity(root.slots),
+            // Never below `len` (a table holds a few keys past its load
+            // limit before its growth starts), as `capacity()`.
+            capacity: crate::resize::policy::capacity(root.slots).max(len),
             slots: root.slots,
             tombstones: root.occupied.saturating_sub(len),
             resizes,

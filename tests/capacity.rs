@@ -861,5 +861,9 @@ fn capacity_is_never_below_len() {
             words.capacity(),
             words.len()
         );
+        // The statistics' field too (found by review: it was not).
+        for s in [map.stats(), words.stats()] {
+            assert!(s.capacity >= s.len, "{s:?}");
+        }
     }
 }

@@ -421,7 +421,11 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     /// Each element comes once when no write is in flight. Under
     /// concurrent writes an element can come once from each walk: one
     /// yielded from `self`, then removed from `self` while it is in
-    /// `other`, is yielded again by the walk of `other`.
+    /// `other`, is yielded again by the walk of `other`. And one can be
+    /// missed: an element of `other` inserted into `self` after the walk
+    /// of `self` passed its place is then skipped by the walk of `other`
+    /// as one of `self`'s, though it was in `other` throughout. (Two walks
+    /// and no memory of what they yielded can promise neither.)
     ///
     /// ```
     /// let a: lfmap::WordSet<u8> = [1, 2].into_iter().collect();

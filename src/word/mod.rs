@@ -147,12 +147,22 @@ impl<K: WordSized, V: WordSized> WordMap<K, V> {
     }
 }
 
-/// For the default hasher only, so that `WordMap::default()` infers it
-/// (a generic `S` would need a type annotation at every such call); with
-/// another hasher, `WordMap::with_hasher(S::default())`.
-impl<K: WordSized, V: WordSized> Default for WordMap<K, V> {
+impl<K: WordSized, V: WordSized, S: BuildHasher + Default> Default for WordMap<K, V, S> {
+    /// An empty map with a default hasher, as the other containers' and
+    /// std's (for any `S: Default`, so that a struct holding a `WordMap`
+    /// with a hasher of its own can derive `Default`).
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u64, u64> = Default::default();
+    /// assert!(map.is_empty());
+    /// #[derive(Default)]
+    /// struct Counters {
+    ///     hits: lfmap::WordMap<u64, u64, std::hash::BuildHasherDefault<std::hash::DefaultHasher>>,
+    /// }
+    /// assert!(Counters::default().hits.is_empty());
+    /// ```
     fn default() -> Self {
-        Self::new()
+        Self::with_hasher(S::default())
     }
 }
 

@@ -2,7 +2,8 @@
 //! of the map, and parallel collection into it, as the generic map has
 //! (`rayon_impls.rs`). Keys and values are copies, so no worker hands out
 //! a reference: a pin held by the caller for the whole walk keeps the
-//! table alive, and the workers only read it.
+//! table alive, and the workers only read it. As there, which of equal
+//! keys a parallel collection keeps is unspecified.
 
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
