@@ -802,6 +802,12 @@ impl<T: Hash + Eq + fmt::Debug, G: ReclaimGuard> fmt::Debug for SetIter<'_, T, G
     }
 }
 
+impl<T: Hash + Eq, G: ReclaimGuard> relations::Rest for SetIter<'_, T, G> {
+    fn rest(&self) -> impl Iterator<Item = Self::Item> + '_ {
+        self.clone()
+    }
+}
+
 impl<'g, T: Hash + Eq, G: ReclaimGuard> Iterator for SetIter<'g, T, G> {
     type Item = &'g T;
 

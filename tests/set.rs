@@ -1040,3 +1040,43 @@ mod serde_support {
         assert!(serde_json::from_str::<HashSet<u8>>("[1, -1]").is_err());
     }
 }
+
+/// The relation iterators print the elements they have left, as std's do
+/// (they printed the unfiltered walk: found by review), and a
+/// `HashSetRef`'s clone, as std's: what is left, from the same place.
+#[test]
+fn relation_iterators_debug_as_their_rest_and_clone() {
+    let (a, b): (HashSet<u8>, HashSet<u8>) =
+        ([1, 2].into_iter().collect(), [2].into_iter().collect());
+    let (a, b) = (a.pin(), b.pin());
+    assert_eq!(format!("{:?}", a.difference(&b)), "[1]");
+    assert_eq!(format!("{:?}", a.intersection(&b)), "[2]");
+    let (c, d): (HashSet<u8>, HashSet<u8>) =
+        ([1].into_iter().collect(), [1, 3].into_iter().collect());
+    let (c, d) = (c.pin(), d.pin());
+    assert_eq!(format!("{:?}", c.symmetric_difference(&d)), "[3]");
+    let (e, f): (HashSet<u8>, HashSet<u8>) = ([1].into_iter().collect(), [2].into_iter().collect());
+    let (e, f) = (e.pin(), f.pin());
+    let mut union = e.union(&f);
+    assert_eq!(format!("{union:?}"), "[1, 2]");
+    let copy = union.clone();
+    assert_eq!(union.next(), Some(&1));
+    assert_eq!(format!("{union:?}"), "[2]");
+    assert_eq!(copy.copied().collect::<Vec<_>>(), [1, 2]);
+    let mut diff = a.difference(&b);
+    let copy = diff.clone();
+    assert_eq!(diff.next(), Some(&1));
+    assert_eq!(format!("{diff:?}"), "[]");
+    assert_eq!(copy.collect::<Vec<_>>(), [&1]);
+
+    let (a, b): (WordSet<u8>, WordSet<u8>) =
+        ([1, 2].into_iter().collect(), [2].into_iter().collect());
+    assert_eq!(format!("{:?}", a.difference(&b)), "[1]");
+    assert_eq!(format!("{:?}", a.intersection(&b)), "[2]");
+    let (e, f): (WordSet<u8>, WordSet<u8>) = ([1].into_iter().collect(), [2].into_iter().collect());
+    assert_eq!(format!("{:?}", e.union(&f)), "[1, 2]");
+    assert_eq!(
+        format!("{:?}", e.symmetric_difference(&f)).len(),
+        "[1, 2]".len()
+    );
+}

@@ -27,6 +27,18 @@ use crate::reclaim::ReclaimGuard;
 use crate::word::WordSized;
 
 pub(crate) use self::probe::Probe;
+pub(crate) use self::rest::Rest;
+
+mod rest {
+    /// A walk that can show what it has left without moving on: for the
+    /// relations' `Debug`, which prints the elements still to come, as
+    /// std's set iterators print (sealed, as `Probe`).
+    pub trait Rest: Iterator {
+        /// The items this iterator would yield from here (other threads
+        /// may write meanwhile, so a later `next` may yield otherwise).
+        fn rest(&self) -> impl Iterator<Item = Self::Item> + '_;
+    }
+}
 
 mod probe {
     /// A set the relations look elements up in: `&HashSetRef` or
@@ -101,9 +113,39 @@ macro_rules! filtered {
             }
         }
 
-        impl<I: fmt::Debug, P> fmt::Debug for $name<I, P> {
+        /// What is left, from the same place (where the walk can be
+        /// cloned: a [`HashSetRef`]'s, as std's set iterators).
+        impl<I: Clone, P: Clone> Clone for $name<I, P> {
+            fn clone(&self) -> Self {
+                $name {
+                    iter: self.iter.clone(),
+                    other: self.other.clone(),
+                }
+            }
+        }
+
+        impl<I, P> Rest for $name<I, P>
+        where
+            I: Rest,
+            I::Item: Borrow<P::Elem>,
+            P: Probe,
+        {
+            fn rest(&self) -> impl Iterator<Item = I::Item> + '_ {
+                let other = &self.other;
+                self.iter.rest().filter(move |x| other.has(x.borrow()) == $held)
+            }
+        }
+
+        /// The elements left to yield, as std's set iterators print (each
+        /// looked up in the other set as it is printed).
+        impl<I, P> fmt::Debug for $name<I, P>
+        where
+            I: Rest,
+            I::Item: Borrow<P::Elem> + fmt::Debug,
+            P: Probe,
+        {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($name)).field(&self.iter).finish()
+                f.debug_list().entries(self.rest()).finish()
             }
         }
 
@@ -159,6 +201,7 @@ filtered! {
 /// Two walks one after the other: `first`, then `rest` (each fused).
 /// The logic of [`Union`] and [`SymmetricDifference`], which differ only
 /// in what they chain.
+#[derive(Clone)]
 struct Chain<A, B> {
     first: A,
     rest: B,
@@ -201,11 +244,27 @@ macro_rules! chained {
             }
         }
 
-        impl<A: fmt::Debug, B: fmt::Debug> fmt::Debug for $name<A, B> {
+        /// What is left, from the same place (where both walks can be
+        /// cloned: [`HashSetRef`]'s, as std's set iterators).
+        impl<A: Clone, B: Clone> Clone for $name<A, B> {
+            fn clone(&self) -> Self {
+                $name {
+                    walks: self.walks.clone(),
+                }
+            }
+        }
+
+        /// The elements left to yield, as std's set iterators print.
+        impl<A, B> fmt::Debug for $name<A, B>
+        where
+            A: Rest,
+            A::Item: fmt::Debug,
+            B: Rest<Item = A::Item>,
+        {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($name))
-                    .field(&self.walks.first)
-                    .field(&self.walks.rest)
+                f.debug_list()
+                    .entries(self.walks.first.rest())
+                    .entries(self.walks.rest.rest())
                     .finish()
             }
         }

@@ -548,6 +548,12 @@ impl<T: WordSized + fmt::Debug, S> fmt::Debug for WordSetIter<'_, T, S> {
     }
 }
 
+impl<T: WordSized, S: BuildHasher> relations::Rest for WordSetIter<'_, T, S> {
+    fn rest(&self) -> impl Iterator<Item = T> + '_ {
+        self.iter.rest().map(|(t, _)| t)
+    }
+}
+
 impl<T: WordSized, S: BuildHasher> Iterator for WordSetIter<'_, T, S> {
     type Item = T;
 
