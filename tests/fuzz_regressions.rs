@@ -2,7 +2,7 @@
 //! docs/verification.md, "Findings"). Each test says which target found
 //! what, and fails on the code before the fix.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -22,10 +22,31 @@ fn few_hashes() -> ShapedHash {
 /// run here (2 cores), short enough for CI.
 const RACE: Duration = Duration::from_millis(700);
 
+/// Churn rounds the race must also see, however long they take: on a
+/// loaded machine the churning thread may barely run in [`RACE`], and the
+/// race would then test nothing (found by review). Tens of thousands run
+/// in `RACE` here.
+const MIN_CHURN: u64 = 20_000;
+
+/// Whether the race started at `start` goes on: for [`RACE`], and until
+/// the churn has made [`MIN_CHURN`] rounds (or a minute has passed: a
+/// liveness bound).
+fn racing(start: Instant, churned: &AtomicU64) -> bool {
+    let elapsed = start.elapsed();
+    elapsed < RACE
+        || (churned.load(Ordering::Relaxed) < MIN_CHURN && elapsed < Duration::from_secs(60))
+}
+
 /// Inserts and removes keys disjoint from `0..own` until `done`: the map
 /// keeps claiming slots next to the own keys' and keeps rebuilding (full of
 /// tombstones) or growing, so slots freeze under the other thread's feet.
-fn churn(map: &HashMap<u64, u64, ShapedHash>, barrier: &Barrier, done: &AtomicBool) {
+/// Counts its rounds in `churned`.
+fn churn(
+    map: &HashMap<u64, u64, ShapedHash>,
+    barrier: &Barrier,
+    done: &AtomicBool,
+    churned: &AtomicU64,
+) {
     barrier.wait();
     let mut k = 1_000_000u64;
     while !done.load(Ordering::Relaxed) {
@@ -33,6 +54,7 @@ fn churn(map: &HashMap<u64, u64, ShapedHash>, barrier: &Barrier, done: &AtomicBo
         m.insert(k, k);
         m.remove(&(k - 40));
         k += 1;
+        churned.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -53,17 +75,17 @@ fn compute_closure_runs_once_without_contention_on_its_key() {
     const OWN: u64 = 16;
     let map: HashMap<u64, u64, ShapedHash> = HashMap::with_hasher(few_hashes());
     let barrier = Barrier::new(2);
-    let done = AtomicBool::new(false);
+    let (done, churned) = (AtomicBool::new(false), AtomicU64::new(0));
     let mut model = [None::<u64>; OWN as usize];
     std::thread::scope(|s| {
-        s.spawn(|| churn(&map, &barrier, &done));
+        s.spawn(|| churn(&map, &barrier, &done, &churned));
         barrier.wait();
         // Sets `done` also while a failed assertion unwinds, so the
         // churning thread stops and the test fails instead of hanging.
         let _stop = StopOnDrop(&done);
         let start = Instant::now();
         let mut round = 0u64;
-        while start.elapsed() < RACE {
+        while racing(start, &churned) {
             round += 1;
             for key in 0..OWN {
                 let mut calls = 0;
@@ -103,15 +125,15 @@ fn update_closure_runs_once_without_contention_on_its_key() {
         }
     }
     let barrier = Barrier::new(2);
-    let done = AtomicBool::new(false);
+    let (done, churned) = (AtomicBool::new(false), AtomicU64::new(0));
     let mut rounds = 0;
     std::thread::scope(|s| {
-        s.spawn(|| churn(&map, &barrier, &done));
+        s.spawn(|| churn(&map, &barrier, &done, &churned));
         barrier.wait();
         // As above: stops the churn on a failed assertion too.
         let _stop = StopOnDrop(&done);
         let start = Instant::now();
-        while start.elapsed() < RACE {
+        while racing(start, &churned) {
             rounds += 1;
             for key in 0..OWN {
                 let mut calls = 0;
