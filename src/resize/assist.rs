@@ -386,7 +386,8 @@ impl<'a> ResizeHelper<'a> {
     /// sleeping while there is no work: 50 µs at first, doubling to 1 ms
     /// while none appears; any work found resets the sleep. After 100 ms
     /// with none it parks: a resize that starts, or a table prepared for
-    /// the next one, in any map wakes it at once, and otherwise it looks
+    /// the next one, in its map (or in any other map with a helper) wakes
+    /// it at once, and otherwise it looks
     /// again (and at `stop`) every 50 ms, so an idle helper wakes about 20
     /// times a second instead of a thousand, and returns within 50 ms of
     /// `stop` being set, or at once if its thread is also unparked
@@ -769,11 +770,29 @@ mod tests {
                 }
             });
             let id = parked_one.thread().id();
-            let deadline = std::time::Instant::now() + Duration::from_secs(60);
-            while !parked(id) && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
+            // Lets the parked thread go however this test ends (a failed
+            // assertion would otherwise leave the scope waiting for it).
+            struct Release<'a>(&'a AtomicBool, std::thread::Thread);
+            impl Drop for Release<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, SeqCst);
+                    self.1.unpark();
+                }
             }
-            let held = parking.lock_for_test();
+            let _release = Release(&release, parked_one.thread().clone());
+            // The list's lock, taken while the thread is on the list (so
+            // the flag every ring reads is set): another test's ring may
+            // wake it in between, and it parks again.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let held = loop {
+                let held = parking.lock_for_test();
+                if held.iter().any(|t| t.id() == id) {
+                    break held;
+                }
+                drop(held);
+                assert!(std::time::Instant::now() < deadline, "never parked");
+                std::thread::sleep(Duration::from_millis(1));
+            };
             let writer = s.spawn(|| {
                 // Several resizes, each of which would ring.
                 for k in 0..5_000u64 {
@@ -788,8 +807,6 @@ mod tests {
             let finished = done.load(SeqCst);
             drop(held);
             writer.join().unwrap();
-            release.store(true, SeqCst);
-            parked_one.thread().unpark();
             assert!(finished, "a write waited on the parked helpers' lock");
         });
         assert!(map.stats().resizes > 0);

@@ -147,22 +147,15 @@ impl<K: WordSized, V: WordSized> WordMap<K, V> {
     }
 }
 
-impl<K: WordSized, V: WordSized, S: BuildHasher + Default> Default for WordMap<K, V, S> {
-    /// An empty map with a default hasher, as the other containers' and
-    /// std's (for any `S: Default`, so that a struct holding a `WordMap`
-    /// with a hasher of its own can derive `Default`).
-    ///
-    /// ```
-    /// let map: lfmap::WordMap<u64, u64> = Default::default();
-    /// assert!(map.is_empty());
-    /// #[derive(Default)]
-    /// struct Counters {
-    ///     hits: lfmap::WordMap<u64, u64, std::hash::BuildHasherDefault<std::hash::DefaultHasher>>,
-    /// }
-    /// assert!(Counters::default().hits.is_empty());
-    /// ```
+/// For the default hasher only, so that `WordMap::default()` infers it
+/// (a generic `S` would need a type annotation at every such call, as
+/// std's `HashMap::default()` does, and code written against this impl
+/// would stop compiling); with another hasher,
+/// `WordMap::with_hasher(S::default())`. (`WordSet`, `HashMap` and
+/// `HashSet` have the generic impl, as std's.)
+impl<K: WordSized, V: WordSized> Default for WordMap<K, V> {
     fn default() -> Self {
-        Self::with_hasher(S::default())
+        Self::new()
     }
 }
 
@@ -1065,8 +1058,8 @@ impl<K: WordSized, V: WordSized, const N: usize> From<[(K, V); N]> for WordMap<K
     /// are equal only when their bits are, so the two are the same key).
     /// For the default hasher only, so that
     /// `WordMap::from([..])` needs no type annotation (as
-    /// [`Default`](WordMap::default)); with another hasher, `collect` the
-    /// array.
+    /// [`Default`](WordMap::default), and std's `From`); with another
+    /// hasher, `collect` the array.
     ///
     /// ```
     /// let map = lfmap::WordMap::from([(1u64, 10u64), (2, 20), (1, 11)]);

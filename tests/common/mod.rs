@@ -96,6 +96,9 @@ pub fn passes_across_resizes(
         pass(n);
         n += 1;
     }
+    // The writer resized while the passes ran (else they overlapped
+    // nothing the test is about).
+    assert!(resizes() >= until, "no resize in a minute of passes");
 }
 
 /// Waits (yielding) until `go` is set: a writer's start, tied to the
