@@ -57,6 +57,15 @@ fn retire_one(r: &TableReclaim, freed: &Arc<Count>) {
     unsafe { g.retire_now(probe(freed)) };
 }
 
+/// Retires a probe from a thread of its own (which pins, retires and
+/// exits), then scans `r`.
+fn retire_elsewhere_then_scan(r: &TableReclaim, freed: &Arc<Count>) {
+    std::thread::scope(|s| {
+        s.spawn(|| retire_one(r, freed));
+    });
+    r.reclaim();
+}
+
 /// Runs `f` while another thread holds a pin of `pinner` taken before.
 fn while_pinned_elsewhere(pinner: &TableReclaim, f: impl FnOnce()) {
     let (pinned, go) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
@@ -369,10 +378,7 @@ fn guards_dropped_out_of_order_keep_the_thread_pinned() {
         // The first guard goes while the second still reads: the thread
         // must stay pinned.
         drop(first);
-        std::thread::scope(|s| {
-            s.spawn(|| retire_one(&r, &freed));
-        });
-        r.reclaim();
+        retire_elsewhere_then_scan(&r, &freed);
         assert_eq!(freed.load(Relaxed), 0, "freed under a live guard");
         drop(second);
         r.reclaim();
@@ -381,10 +387,7 @@ fn guards_dropped_out_of_order_keep_the_thread_pinned() {
         }
         // And the thread's next pin announces itself again.
         let again = r.pin();
-        std::thread::scope(|s| {
-            s.spawn(|| retire_one(&r, &freed));
-        });
-        r.reclaim();
+        retire_elsewhere_then_scan(&r, &freed);
         assert_eq!(freed.load(Relaxed), 1, "freed under a later guard");
         drop(again);
         r.reclaim();
