@@ -528,15 +528,7 @@ where
             let guard = self.pin();
             self.resize.finish_all(self, &guard);
         }
-        // A consumed map's empty table is dropped with it unused: the
-        // smallest there is, not one of the capacity floor's size (which
-        // would map, and under strict overcommit commit, a second table as
-        // large as the first: found by review).
-        let slots = if reused {
-            self.resize.min_slots()
-        } else {
-            crate::resize::policy::MIN_SLOTS
-        };
+        let slots = self.resize.empty_root_slots(reused);
         let empty = Table::new(Placement::first(slots), 0, false);
         if reused {
             empty.populate_all(None);

@@ -560,6 +560,20 @@ impl<T: Generation> Resizer<T> {
         self.min_slots.load(Relaxed)
     }
 
+    /// The size of the empty table a map's `take_root` leaves: the
+    /// capacity floor's if the map goes on (`reused`: `drain`); the
+    /// smallest there is if it is consumed (`into_iter`), whose empty
+    /// table is dropped with it unused (one of the floor's size would map,
+    /// and under strict overcommit commit, a second table as large as the
+    /// first: found by review).
+    pub(crate) fn empty_root_slots(&self, reused: bool) -> usize {
+        if reused {
+            self.min_slots()
+        } else {
+            policy::MIN_SLOTS
+        }
+    }
+
     /// The newest table a write to the key of `hash` may land in, starting
     /// from `table`: while `table` is migrating, helps the migration by its
     /// share ([`help`](Self::help)), makes `table` final for the key

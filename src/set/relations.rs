@@ -102,6 +102,9 @@ where
 macro_rules! filtered {
     ($(#[$doc:meta])* $name:ident, $held:literal) => {
         $(#[$doc])*
+        // Clone: what is left, from the same place (where the walk can be
+        // cloned: a `HashSetRef`'s, as std's set iterators).
+        #[derive(Clone)]
         pub struct $name<I, P> {
             iter: I,
             other: P,
@@ -110,17 +113,6 @@ macro_rules! filtered {
         impl<I, P> $name<I, P> {
             pub(crate) fn new(iter: I, other: P) -> Self {
                 $name { iter, other }
-            }
-        }
-
-        /// What is left, from the same place (where the walk can be
-        /// cloned: a [`HashSetRef`]'s, as std's set iterators).
-        impl<I: Clone, P: Clone> Clone for $name<I, P> {
-            fn clone(&self) -> Self {
-                $name {
-                    iter: self.iter.clone(),
-                    other: self.other.clone(),
-                }
             }
         }
 
@@ -232,6 +224,8 @@ where
 macro_rules! chained {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        // Clone: as the filtered walks' (where both walks can be cloned).
+        #[derive(Clone)]
         pub struct $name<A, B> {
             walks: Chain<A, B>,
         }
@@ -240,16 +234,6 @@ macro_rules! chained {
             pub(crate) fn new(first: A, rest: B) -> Self {
                 $name {
                     walks: Chain { first, rest },
-                }
-            }
-        }
-
-        /// What is left, from the same place (where both walks can be
-        /// cloned: [`HashSetRef`]'s, as std's set iterators).
-        impl<A: Clone, B: Clone> Clone for $name<A, B> {
-            fn clone(&self) -> Self {
-                $name {
-                    walks: self.walks.clone(),
                 }
             }
         }

@@ -538,13 +538,7 @@ impl<S: BuildHasher> RawWordMap<S> {
             self.resize.finish_all(self, &guard);
             self.root(&guard).slots.tops_likely()
         };
-        // As the generic map's (`raw/mod.rs`): a consumed map's empty
-        // table is the smallest there is.
-        let slots = if reused {
-            self.resize.min_slots()
-        } else {
-            crate::resize::policy::MIN_SLOTS
-        };
+        let slots = self.resize.empty_root_slots(reused);
         let empty = WordTable::new(Placement::first(slots), 0, tops_likely);
         if reused {
             empty.populate_all(None);
