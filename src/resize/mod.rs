@@ -110,6 +110,11 @@ const MAX_SHARE: usize = 8;
 /// count matters.
 const LONG_PROBE: usize = 8;
 
+/// How many more times a resize the policy (or a full lap) needs looks
+/// again after its successor's allocation failed, a yield apart, before
+/// the failure aborts (`start_resize_from`).
+const ALLOC_RETRIES: u32 = 3;
+
 /// What every table generation carries for the resize engine, whatever its
 /// slots hold. `repr(C)`, so that the fields every operation reads
 /// (`placement`, `next`) share the first cache line in this order, apart
@@ -894,8 +899,23 @@ impl<T: Generation> Resizer<T> {
             self.min_slots(),
         )
         .max(at_least);
-        if let Err(e) = self.start_resize_to(table, slots, origin, guard, || {}) {
-            alloc_failed(e);
+        // Writers that race to start one resize each map a successor, and
+        // the CAS that installs one discards the others. Where the system
+        // commits memory strictly (`vm.overcommit_memory = 2`), a loser's
+        // mapping can fail only because the winner's took the room: the
+        // growth this write needs is then there, or about to be (the
+        // winner is between its mapping and its CAS), or the winner lost
+        // too and gave its table back. So a failure looks again, after a
+        // yield, a few times (`start_resize_to` returns at once once a
+        // successor is installed) before it is the map's to report: it
+        // aborted the process, found by review.
+        let mut tries = 0;
+        while let Err(e) = self.start_resize_to(table, slots, origin, guard, || {}) {
+            tries += 1;
+            if tries > ALLOC_RETRIES {
+                alloc_failed(e);
+            }
+            std::thread::yield_now();
         }
     }
 
@@ -944,6 +964,8 @@ impl<T: Generation> Resizer<T> {
         let new = if fits {
             prepared
         } else {
+            #[cfg(all(test, not(loom)))]
+            tests::fail_successor::<T>()?;
             Box::into_raw(table.successor(placement, generation)?)
         };
         // SAFETY: `new` is unpublished, or the prepared table, which
@@ -1118,6 +1140,10 @@ impl<T: Generation> Resizer<T> {
             });
             let installed = match installed {
                 Ok(installed) => installed,
+                // Another thread's successor went in while ours failed to
+                // allocate (as in `start_resize_from`): the loop finishes
+                // that resize and judges the table it leaves.
+                Err(_) if next_of(root, guard).is_some() => continue,
                 Err(e) => {
                     if let Some((first, high, ticket)) = raised {
                         // Put the floor back, unless another reserve raised
@@ -1490,6 +1516,96 @@ mod tests {
     use super::policy::{predicted_resize, should_prepare, steps_due};
     use super::*;
     use crate::WordMap;
+    use std::cell::RefCell;
+
+    std::thread_local! {
+        /// A stand-in for the system refusing this thread's next successor
+        /// table: set, it is taken and run, and that allocation fails.
+        static FAIL_SUCCESSOR: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    /// Called where `start_resize_to` allocates a successor: fails it if
+    /// this thread's test asked for that.
+    pub(super) fn fail_successor<T>() -> Result<(), TryReserveError> {
+        match FAIL_SUCCESSOR.with(|f| f.borrow_mut().take()) {
+            Some(meanwhile) => {
+                meanwhile();
+                Err(TryReserveError::AllocError {
+                    layout: std::alloc::Layout::new::<T>(),
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A writer whose successor allocation fails while another writer's
+    /// succeeds goes on into the installed table instead of aborting the
+    /// process (found by review: the failure aborted at once, so under
+    /// strict overcommit two writers racing to grow one map could abort
+    /// where either alone would have grown it). On the old code this test
+    /// aborts the test binary ("memory allocation of ... failed").
+    #[test]
+    fn a_failed_successor_allocation_yields_to_the_installed_one() {
+        fn grow(map: &WordMap<u64, u64>) {
+            let guard = map.raw().pin();
+            let resizer = map.raw().resizer();
+            resizer.start_resize_full(resizer.root(&guard), &guard);
+        }
+        let map = std::sync::Arc::new(WordMap::<u64, u64>::new());
+        for k in 0..100 {
+            map.insert(k, k);
+        }
+        // No migration left open by the inserts (they end them bit by bit).
+        let slots = map.raw().stable_root(&map.raw().pin()).len();
+        // This thread's allocation fails once the other thread's table is
+        // installed (the race, in the order that loses).
+        let other = std::sync::Arc::clone(&map);
+        FAIL_SUCCESSOR.with(|f| {
+            *f.borrow_mut() = Some(Box::new(move || {
+                std::thread::spawn(move || grow(&other)).join().unwrap();
+            }));
+        });
+        grow(&map);
+        assert!(
+            FAIL_SUCCESSOR.with(|f| f.borrow().is_none()),
+            "no allocation was failed"
+        );
+        {
+            let guard = map.raw().pin();
+            let root = map.raw().resizer().root(&guard);
+            let newest = next_of(root, &guard).unwrap_or(root);
+            assert_eq!(newest.len(), 2 * slots);
+        }
+        for k in 100..1_000 {
+            map.insert(k, k);
+        }
+        assert_eq!(map.len(), 1_000);
+        assert!((0..1_000).all(|k| map.get(&k) == Some(k)));
+    }
+
+    /// `try_reserve` whose table fails to allocate while another thread's
+    /// resize is installed judges the table that resize leaves instead of
+    /// reporting the failure (on the old code: `Err(AllocError)`).
+    #[test]
+    fn try_reserve_yields_to_a_resize_installed_while_it_failed() {
+        let map = std::sync::Arc::new(WordMap::<u64, u64>::new());
+        for k in 0..100 {
+            map.insert(k, k);
+        }
+        let _ = map.raw().stable_root(&map.raw().pin());
+        let other = std::sync::Arc::clone(&map);
+        FAIL_SUCCESSOR.with(|f| {
+            *f.borrow_mut() = Some(Box::new(move || {
+                std::thread::spawn(move || other.reserve(400))
+                    .join()
+                    .unwrap();
+            }));
+        });
+        assert_eq!(map.try_reserve(300), Ok(()));
+        assert!(FAIL_SUCCESSOR.with(|f| f.borrow().is_none()));
+        assert!(map.capacity() >= 400, "{}", map.capacity());
+        assert!((0..100).all(|k| map.get(&k) == Some(k)));
+    }
 
     fn addr<T>(table: &T) -> usize {
         table as *const T as usize
