@@ -73,12 +73,13 @@
 //! An iteration walks one table, with no resize under way: if another
 //! thread's resize is under way when it starts, the iterator finishes that
 //! migration first, in the calling thread (without waiting for anyone).
-//! That costs up to O(capacity), and runs the keys' `Eq` (a `WordMap`'s
-//! hasher) as any migration does. The same goes for everything built on a
-//! walk: `keys`, `values`, `retain`, `clear`, `Debug`, `PartialEq`,
-//! `Clone` and the rayon `par_iter`s. Iterators report `(0, Some(slots
-//! left))` as their size hint; those that consume a map (`into_iter`) are
-//! exact.
+//! That costs up to O(capacity), and runs a `WordMap`'s hasher on each key
+//! it copies, as any of its migrations does (a `HashMap`'s copies run no
+//! user code: its entries keep their hash). The same goes for everything
+//! built on a walk: `keys`, `values`, `retain`, `clear`, `Debug`,
+//! `PartialEq`, `Clone` and the rayon `par_iter`s. Iterators report `(0,
+//! Some(slots left))` as their size hint; those that consume a map
+//! (`into_iter`) are exact.
 //!
 //! Every iteration starts at the table's first slot. To empty a map key by
 //! key, use `retain`, `clear` (or, with `&mut`, `drain`), not a loop that

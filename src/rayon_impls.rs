@@ -110,7 +110,9 @@ where
 }
 
 /// Inserts the pairs from rayon's workers into a shared map (`&HashMap`),
-/// a pin per pair, after making room when the length is known.
+/// a pin per pair, after making room when the length is known. Which of
+/// several pairs with equal keys stays is unspecified: rayon's workers
+/// insert as they go.
 ///
 /// ```
 /// use rayon::prelude::*;
@@ -147,6 +149,11 @@ where
     V: Send + Sync,
     S: BuildHasher + Sync,
 {
+    /// Which of several pairs with equal keys stays is unspecified:
+    /// rayon's workers insert as they go. (rayon's collection into std's
+    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `extend` and `collect` do.)
+    ///
     /// ```
     /// use rayon::prelude::*;
     /// let mut map = lfmap::HashMap::new();
@@ -164,6 +171,11 @@ where
     V: Send + Sync,
     S: BuildHasher + Default + Sync,
 {
+    /// Which of several pairs with equal keys stays is unspecified:
+    /// rayon's workers insert as they go. (rayon's collection into std's
+    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `extend` and `collect` do.)
+    ///
     /// ```
     /// use rayon::prelude::*;
     /// let map: lfmap::HashMap<u32, u32> = (0..1000u32).into_par_iter().map(|i| (i, i)).collect();
@@ -202,6 +214,11 @@ where
     T: Hash + Eq + Send + Sync,
     S: BuildHasher + Sync,
 {
+    /// Which of several equal elements stays is unspecified:
+    /// rayon's workers insert as they go. (rayon's collection into std's
+    /// `HashSet`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `extend` and `collect` do.)
+    ///
     /// Extends through a shared reference, inserting from rayon's workers.
     ///
     /// ```
@@ -229,6 +246,11 @@ where
     T: Hash + Eq + Send + Sync,
     S: BuildHasher + Sync,
 {
+    /// Which of several equal elements stays is unspecified:
+    /// rayon's workers insert as they go. (rayon's collection into std's
+    /// `HashSet`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `extend` and `collect` do.)
+    ///
     /// ```
     /// use rayon::prelude::*;
     /// let mut set = lfmap::HashSet::new();
@@ -245,6 +267,11 @@ where
     T: Hash + Eq + Send + Sync,
     S: BuildHasher + Default + Sync,
 {
+    /// Which of several equal elements stays is unspecified:
+    /// rayon's workers insert as they go. (rayon's collection into std's
+    /// `HashSet`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `extend` and `collect` do.)
+    ///
     /// ```
     /// use rayon::prelude::*;
     /// let set: lfmap::HashSet<u32> = (0..1000u32).into_par_iter().collect();

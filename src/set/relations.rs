@@ -282,7 +282,8 @@ macro_rules! chained {
 chained! {
     /// The elements of either of two sets, from `union`
     /// ([`HashSetRef::union`], [`WordSet::union`]): a walk of the first set,
-    /// then a [`Difference`] of the second from the first. Named through
+    /// then the elements of the second that are not in the first (a
+    /// [`Difference`]). Named through
     /// [`SetUnion`](crate::SetUnion) and [`WordSetUnion`](crate::WordSetUnion).
     /// Each element once when no write is in flight; under concurrent writes
     /// an element can come once from each walk (see
@@ -293,8 +294,9 @@ chained! {
 chained! {
     /// The elements in exactly one of two sets, from `symmetric_difference`
     /// ([`HashSetRef::symmetric_difference`],
-    /// [`WordSet::symmetric_difference`]): a [`Difference`] of the second set
-    /// from the first, then one of the first from the second. Named through
+    /// [`WordSet::symmetric_difference`]): the elements of the first set
+    /// that are not in the second, then those of the second that are not
+    /// in the first (two [`Difference`]s). Named through
     /// [`SetSymmetricDifference`](crate::SetSymmetricDifference) and
     /// [`WordSetSymmetricDifference`](crate::WordSetSymmetricDifference). Each
     /// element once when no write is in flight; under concurrent writes an

@@ -62,7 +62,13 @@ use std::num::{
 ///
 /// `to_word` must be **injective** (distinct values, distinct words) and
 /// `from_word(v.to_word())` must give back `v`. The map only ever calls
-/// `from_word` on words `to_word` produced.
+/// `from_word` on words `to_word` produced; but `from_word` is a safe
+/// method, which any code can call with any word, so it must be sound for
+/// **every** `u64`: decode with checks (the built-in `char` and `NonZero*`
+/// impls panic on a word no value has), never with `transmute` or
+/// `new_unchecked` of an enum, a `bool`, a `NonZero*` or a pointer. For
+/// the same reason, `to_word` should read a value field by field, not
+/// transmute a struct whose padding bytes are uninitialised.
 ///
 /// Keys are **hashed and compared by their word**, not with `Hash` and `Eq`
 /// (which the type need not implement): two keys are the same key exactly
@@ -134,7 +140,8 @@ pub trait WordSized: Copy + Send + Sync + 'static {
     fn to_word(self) -> u64;
 
     /// The value whose [`to_word`](WordSized::to_word) is `word`. The map
-    /// calls it only on words `to_word` produced.
+    /// calls it only on words `to_word` produced; it must still be sound
+    /// for any word (it may panic on one no value has: "The contract").
     ///
     /// ```
     /// use lfmap::WordSized;

@@ -128,6 +128,11 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelIterator
 impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelExtend<(K, V)>
     for &WordMap<K, V, S>
 {
+    /// Which of several pairs with equal keys stays is unspecified:
+    /// rayon's workers insert as they go. (rayon's collection into std's
+    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `extend` and `collect` do.)
+    ///
     /// Extends through a shared reference, inserting from rayon's workers,
     /// after making room (when the length is known) as `extend` does.
     ///
@@ -152,6 +157,11 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelExtend<(K, V)>
 impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelExtend<(K, V)>
     for WordMap<K, V, S>
 {
+    /// Which of several pairs with equal keys stays is unspecified:
+    /// rayon's workers insert as they go. (rayon's collection into std's
+    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `extend` and `collect` do.)
+    ///
     /// ```
     /// use rayon::prelude::*;
     /// let mut map = lfmap::WordMap::new();
@@ -166,6 +176,11 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelExtend<(K, V)>
 impl<K: WordSized, V: WordSized, S: BuildHasher + Default + Sync> FromParallelIterator<(K, V)>
     for WordMap<K, V, S>
 {
+    /// Which of several pairs with equal keys stays is unspecified:
+    /// rayon's workers insert as they go. (rayon's collection into std's
+    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `extend` and `collect` do.)
+    ///
     /// ```
     /// use rayon::prelude::*;
     /// let map: lfmap::WordMap<u32, u32> = (0..1000u32).into_par_iter().map(|i| (i, i)).collect();
