@@ -175,7 +175,7 @@ mod tests {
 
     /// The slot of `key` in `table`, or the first unclaimed one of its
     /// probe sequence.
-    fn slot_of(table: &Table<u64, u64>, hash: u64, key: u64, guard: &impl ReclaimGuard) -> usize {
+    fn slot_of<V>(table: &Table<u64, V>, hash: u64, key: u64, guard: &impl ReclaimGuard) -> usize {
         table
             .placement()
             .probe(hash)
@@ -184,6 +184,65 @@ mod tests {
                 w.is_unclaimed() || w.entry().is_some_and(|e| e.key == key)
             })
             .expect("a slot for the key")
+    }
+
+    /// A writer of a key whose `Hash` gave it another hash (a logic error)
+    /// with the same tag never replaces the entry a copy placed: a late
+    /// copier of that entry, which stalled between its freeze and its
+    /// probe, tells the key's slot by the stored hash, and would place the
+    /// entry again, live and retired at once (found by review: a double
+    /// drop, and the entry freed while reachable). The writer claims a
+    /// slot of its own instead.
+    #[test]
+    fn a_writer_of_another_hash_leaves_a_copied_entry_to_its_late_copier() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::sync::Arc;
+        struct Drops(Arc<AtomicUsize>);
+        impl Drop for Drops {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        {
+            let raw = RawMap::<u64, Drops, _>::new(16, DefaultHashBuilder::default());
+            let guard = raw.pin();
+            let key = 1u64;
+            let h1 = raw.hash(&key);
+            let value = || Drops(Arc::clone(&drops));
+            raw.write_owned(Pending::new(h1, key, value()), |_| Action::Put, &guard);
+            let t0 = raw.root(&guard);
+            raw.resize.start_resize(t0, &guard);
+            let t1 = next_of(t0, &guard).expect("T0 -> T1");
+            // B freezes the key's slot and stalls; A copies it and marks it.
+            let i = slot_of(t0, h1, key, &guard);
+            let frozen = t0.slots.freeze(i, &guard);
+            copy_slot(&raw.resize, t0, i, frozen, t1, &guard);
+            let j = slot_of(t1, h1, key, &guard);
+            assert_eq!(t1.slots.load(j, &guard).ptr(), frozen.ptr());
+            // W writes the key under another hash: same tag, same home in T1.
+            let h2 = (1u64..)
+                .map(|m| h1 ^ (m << 7))
+                .find(|&h| {
+                    h & !crate::raw::slot::HASH_MASK == 0
+                        && t1.placement().home(h) == t1.placement().home(h1)
+                })
+                .expect("a hash with the same tag and home");
+            assert_eq!(tag_of(h2), tag_of(h1));
+            raw.write_owned(Pending::new(h2, key, value()), |_| Action::Put, &guard);
+            assert_eq!(
+                t1.slots.load(j, &guard).ptr(),
+                frozen.ptr(),
+                "a writer of another hash replaced the copied entry"
+            );
+            // B resumes with its stale word: the entry is there already.
+            copy_slot(&raw.resize, t0, i, frozen, t1, &guard);
+            let placed = (0..t1.len())
+                .filter(|&s| t1.slots.load(s, &guard).ptr() == frozen.ptr())
+                .count();
+            assert_eq!(placed, 1, "the entry placed twice");
+        }
+        assert_eq!(drops.load(SeqCst), 2, "each value dropped once");
     }
 
     /// The generic map's side of the stacked-resize case the `WordMap` got
