@@ -54,8 +54,9 @@
 //! * Removed and replaced values are freed only when no pinned handle can
 //!   still see them: epochs whose pin is two plain stores, a retired entry
 //!   pushed onto the retiring thread's own bag, and an epoch bump (with a
-//!   `membarrier` on Linux, at most once a millisecond for entries unless
-//!   256 sealed batches wait) paying for the barrier. A replace or remove
+//!   `membarrier` on Linux, for entries at most once a millisecond in the
+//!   process, plus once per two milliseconds in a map whose batches wait,
+//!   or when 256 sealed batches wait) paying for the barrier. A replace or remove
 //!   executes one locked instruction, its CAS; an insert of a new key also
 //!   adds to the table's occupancy count (every time below 8,192 slots,
 //!   once per batch of up to 16 above).

@@ -1133,8 +1133,9 @@ where
     /// thread removed wait for its later writes, or, once it exits, for
     /// the next thread that takes its place in the map. After `flush` they
     /// wait only for the pins that may still see them, this handle's
-    /// included, and for the reclaimer's next epoch bump (at most a
-    /// millisecond away with the default reclaimer): they are freed inside
+    /// included, and for the reclaimer's next epoch bump (with the
+    /// default reclaimer, at the map's first scan two milliseconds on, or
+    /// sooner): they are freed inside
     /// a later operation on the map, of any thread (or when the map
     /// drops). For a value whose `Drop` matters soon (a file, a
     /// connection, a channel's sender); not per operation: with `seize`, a

@@ -202,6 +202,10 @@ struct ScanState {
     held: VecDeque<Retired>,
     /// Sealed batches waiting for a bump the pacing allows.
     unstamped: Vec<Retired>,
+    /// When the oldest of `unstamped` was taken, on the pacing clock
+    /// (`pacing::now`): the pacing bounds its wait however often other
+    /// maps bump.
+    unstamped_since: u64,
     /// Objects in `held` (a table counts 1, a batch its length): the
     /// backlog a scan's budget follows.
     held_objects: usize,
@@ -247,6 +251,7 @@ impl TableReclaim {
             scan: UnsafeCell::new(ScanState {
                 held: VecDeque::new(),
                 unstamped: Vec::new(),
+                unstamped_since: 0,
                 held_objects: 0,
             }),
             bags: Bags::new(),
@@ -426,6 +431,7 @@ impl TableReclaim {
         // ours alone. Newest first: stamped ones (tables) join `held` in
         // the order they were pushed.
         let mut stamped = Vec::new();
+        let none_waited = st.unstamped.is_empty();
         for r in self.retired.take() {
             if r.is_stamped() {
                 stamped.push(r);
@@ -433,9 +439,14 @@ impl TableReclaim {
                 st.unstamped.push(r);
             }
         }
+        if none_waited && !st.unstamped.is_empty() {
+            st.unstamped_since = pacing::now();
+        }
         st.held_objects += stamped.iter().map(Retired::count).sum::<usize>();
         st.held.extend(stamped.into_iter().rev());
-        if !st.unstamped.is_empty() && pacing::may_bump(st.unstamped.len()) {
+        if !st.unstamped.is_empty()
+            && pacing::may_bump(st.unstamped.len(), Some(st.unstamped_since))
+        {
             // AcqRel, as in `retire_now`. Every unlink of a taken batch's
             // objects happens before its push (Release), our take
             // (Acquire), and so this bump: a pin that reads the new epoch
@@ -675,7 +686,7 @@ impl TableReclaim {
             unsafe { self.scan_on_tick(record, keeps) };
         } else if self.writers_idle(record) {
             self.reclaim();
-        } else if pacing::may_bump(0) {
+        } else if pacing::may_bump(0, None) {
             // Writers are sealing, and a bump is due: this tick makes it
             // (a `membarrier`, tens of microseconds on a VM) and stamps
             // their batches; their scans free them. Reads are most of the

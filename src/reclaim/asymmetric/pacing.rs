@@ -10,8 +10,16 @@
 //! (which bounds the garbage a burst of writes leaves unstamped). Otherwise
 //! the scanner keeps them, unstamped, and a later scan stamps them.
 //!
+//! The interval is the process's, so that the barriers of many maps do
+//! not add up; but then a map whose scans come rarely (a few removals and
+//! a `flush`) could find it taken by a busy map's bumps at every scan, and
+//! its batches waited for 256 of their kind, for good (found by review).
+//! So a scan also bumps once its map's oldest unstamped batch has waited
+//! [`MAX_WAIT`].
+//!
 //! The bound: at most one batch bump per `INTERVAL` per process, plus one
-//! per `MAX_UNSTAMPED` batches a single scan takes. Tables (`retire_now`)
+//! per `MAX_WAIT` per map that has batches waiting, plus one per
+//! `MAX_UNSTAMPED` batches a single scan takes. Tables (`retire_now`)
 //! bump at once; they are one per resize. Under loom every scan may bump
 //! (time is not part of a model, and a model must replay).
 
@@ -32,6 +40,12 @@ const INTERVAL: u64 = 1_000_000;
 /// interval paces them.
 #[cfg(not(loom))]
 const MAX_UNSTAMPED: usize = 256;
+
+/// A scan whose map's oldest unstamped batch has waited this long bumps
+/// whatever other maps did: 2 ms, the interval twice (so that maps that
+/// each seal about once per interval still share most bumps).
+#[cfg(not(loom))]
+const MAX_WAIT: u64 = 2 * INTERVAL;
 
 #[cfg(not(loom))]
 mod clock {
@@ -54,12 +68,26 @@ mod clock {
     }
 }
 
-/// Whether a scan holding `unstamped` unstamped batches may bump now.
+/// Now, on the pacing clock (nanoseconds).
 #[cfg(not(loom))]
 #[inline]
-pub(super) fn may_bump(unstamped: usize) -> bool {
+pub(super) fn now() -> u64 {
+    clock::now()
+}
+
+/// Whether a scan holding `unstamped` unstamped batches, the oldest of
+/// them taken at `waiting_since` (on the [`now`] clock; `None` for a tick
+/// that does not know), may bump now.
+#[cfg(not(loom))]
+#[inline]
+pub(super) fn may_bump(unstamped: usize, waiting_since: Option<u64>) -> bool {
     use std::sync::atomic::Ordering::Relaxed;
-    unstamped >= MAX_UNSTAMPED || clock::now().saturating_sub(clock::LAST.load(Relaxed)) >= INTERVAL
+    if unstamped >= MAX_UNSTAMPED {
+        return true;
+    }
+    let now = clock::now();
+    now.saturating_sub(clock::LAST.load(Relaxed)) >= INTERVAL
+        || waiting_since.is_some_and(|since| now.saturating_sub(since) >= MAX_WAIT)
 }
 
 /// Records that a bump (and its barrier) just ran.
@@ -79,7 +107,12 @@ pub(super) fn allow_bump() {
 }
 
 #[cfg(loom)]
-pub(super) fn may_bump(_unstamped: usize) -> bool {
+pub(super) fn now() -> u64 {
+    0
+}
+
+#[cfg(loom)]
+pub(super) fn may_bump(_unstamped: usize, _waiting_since: Option<u64>) -> bool {
     true
 }
 

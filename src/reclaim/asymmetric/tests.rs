@@ -965,3 +965,33 @@ fn a_step_that_finishes_tables_still_visits_only_a_few() {
     assert_eq!(wholes, first_few(tables.len(), 1, 0));
     assert_eq!(r.pending_objects(), 2);
 }
+
+/// A map whose batches wait while other maps bump the epoch all the time
+/// still gets them stamped, within the pacing's `MAX_WAIT`: the interval
+/// is the process's, and a quiet map's scans found it taken by a busy
+/// map's bumps at every try, so its batches waited for 256 of their kind,
+/// for good (found by review). Here a bump marked just before each of the
+/// map's scans stands in for the busy map.
+#[test]
+fn a_quiet_maps_batches_are_stamped_while_other_maps_bump() {
+    let _alone = alone();
+    // Each attempt: a fresh map, one batch sealed (its scan finds the
+    // interval taken), then scans for a second. Another test's pin may
+    // hold the free back; an attempt then starts over.
+    without_foreign_pins(|| {
+        let r = TableReclaim::new();
+        let freed = Arc::new(Count::new(0));
+        super::pacing::bumped();
+        retire_entries(&r, &freed, bags::BATCH);
+        assert_eq!(freed.load(Relaxed), 0);
+        for _ in 0..2000 {
+            super::pacing::bumped();
+            r.reclaim();
+            if freed.load(Relaxed) == bags::BATCH {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(500));
+        }
+        false
+    });
+}
