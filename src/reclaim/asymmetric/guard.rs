@@ -422,8 +422,12 @@ impl ReclaimGuard for TableGuard<'_> {
     #[inline]
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
         // SAFETY: the caller's obligations are `retire_in`'s, and this
-        // guard's record is held by this thread (or by this guard).
-        unsafe { self.owner.retire_in(self.record, ptr) }
+        // guard's record is held by this thread (or by this guard). A
+        // record of the guard's own goes back when it drops.
+        unsafe {
+            self.owner
+                .retire_in(self.record, ptr, self.pin == Pin::Thread)
+        }
     }
 
     #[inline]
@@ -432,8 +436,9 @@ impl ReclaimGuard for TableGuard<'_> {
     }
 
     fn flush(&self) {
-        // SAFETY: this guard's record is held by this thread.
-        unsafe { self.owner.flush_in(self.record) }
+        // SAFETY: this guard's record is held by this thread (or by this
+        // guard).
+        unsafe { self.owner.flush_in(self.record, self.pin == Pin::Thread) }
     }
 
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
@@ -495,6 +500,14 @@ impl Drop for TableOwnedGuard<'_> {
 }
 
 #[cfg(test)]
+impl<'a> TableGuard<'a> {
+    /// The guard's record (tests drive its pacing ticks directly).
+    pub(super) fn record(&self) -> &'a Record {
+        self.record
+    }
+}
+
+#[cfg(test)]
 impl<'a> TableOwnedGuard<'a> {
     /// The guard's record (tests drive its pacing ticks directly).
     pub(super) fn record(&self) -> &'a Record {
@@ -516,8 +529,8 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
 
     unsafe fn retire<T: Retire>(&self, ptr: *mut T) {
         // SAFETY: the caller's obligations are `retire_in`'s, and the
-        // record is this guard's alone.
-        unsafe { self.owner.retire_in(self.record, ptr) }
+        // record is this guard's alone, until it drops.
+        unsafe { self.owner.retire_in(self.record, ptr, false) }
     }
 
     #[inline]
@@ -526,8 +539,8 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
     }
 
     fn flush(&self) {
-        // SAFETY: the record is this guard's alone.
-        unsafe { self.owner.flush_in(self.record) }
+        // SAFETY: the record is this guard's alone, until it drops.
+        unsafe { self.owner.flush_in(self.record, false) }
     }
 
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {

@@ -327,9 +327,11 @@ impl TableReclaim {
     /// # Safety
     ///
     /// As for `retire_now`; and the caller holds `record` (it pinned with
-    /// it), so that the bag is its alone (`bags.rs`).
+    /// it), so that the bag is its alone (`bags.rs`). `keeps`: the caller
+    /// keeps `record` after its pin (as in `after_unpin`), so its bag may
+    /// adopt what the seal's scan finds freeable.
     #[inline]
-    unsafe fn retire_in<T: Retire>(&self, record: &Record, ptr: *mut T) {
+    unsafe fn retire_in<T: Retire>(&self, record: &Record, ptr: *mut T, keeps: bool) {
         let bag = self.bags.get(record.index);
         // SAFETY: the caller's obligations are `Deferred::new`'s and
         // `Bag::push`'s; holding `record` is also all that `seal`,
@@ -337,7 +339,7 @@ impl TableReclaim {
         // retired once and unlinked before their push).
         unsafe {
             if let Some(batch) = bag.push(Deferred::new(ptr)) {
-                self.seal(batch, bag);
+                self.seal(batch, bag, keeps);
             }
             // Not while the thread unwinds (`guard::frees_allowed`).
             if bag.has_ready() && guard::frees_allowed() {
@@ -351,21 +353,24 @@ impl TableReclaim {
     ///
     /// # Safety
     ///
-    /// The caller holds `record`.
-    unsafe fn flush_in(&self, record: &Record) {
+    /// The caller holds `record`; `keeps` as for `retire_in`.
+    unsafe fn flush_in(&self, record: &Record, keeps: bool) {
         let bag = self.bags.get(record.index);
         // SAFETY: the caller holds `record`; every object in the bag was
         // retired once and unlinked before its push (`retire_in`).
         unsafe {
             if let Some(batch) = bag.take_unsealed() {
-                self.seal(batch, bag);
+                self.seal(batch, bag, keeps);
             }
         }
     }
 
     /// Queues a sealed batch, unstamped, and scans; what the scan finds
-    /// freeable goes to `bag`, to be freed a few objects per later
-    /// retirement.
+    /// freeable goes to `bag` if the caller `keeps` its record, to be freed
+    /// a few objects per later retirement, and is freed now otherwise. (An
+    /// owned guard gives its record up when it drops, so what its bag
+    /// adopted waited for the record's next holder in this map, or the
+    /// map's drop, as `scan_on_tick` already said: found by review.)
     ///
     /// # Safety
     ///
@@ -373,7 +378,7 @@ impl TableReclaim {
     /// `batch` was retired once and unlinked before its push into the bag
     /// (`retire_in`).
     #[cold]
-    unsafe fn seal(&self, batch: Batch, bag: &Bag) {
+    unsafe fn seal(&self, batch: Batch, bag: &Bag, keeps: bool) {
         let n = batch.len();
         // The batch is freed only through the queue, once; its objects'
         // unlinks precede this in program order (the bag's holder is this
@@ -389,7 +394,7 @@ impl TableReclaim {
         // No scan while the thread unwinds (`guard::frees_allowed`): a
         // later seal or tick scans.
         // SAFETY: the caller holds `bag`'s record.
-        if !guard::frees_allowed() || !unsafe { self.reclaim_into(Some(bag)) } {
+        if !guard::frees_allowed() || !unsafe { self.reclaim_into(keeps.then_some(bag)) } {
             // Relaxed: a heuristic sizing a later scan's work.
             self.skipped.fetch_add(1, Relaxed);
         }
