@@ -157,7 +157,13 @@
 //!   as a map, [`HashSet`] and [`WordSet`] as a sequence (each in the same
 //!   form as its sibling, so either reads the other's output).
 //! * `seize`: `HashMap` reclaims with seize (papaya's reclaimer) instead of
-//!   the built-in asymmetric epochs.
+//!   the built-in asymmetric epochs. One rule comes with it: do not keep a
+//!   handle from [`HashMap::pin`] in a thread-local (a `pin_owned` handle
+//!   is fine). seize gives the thread's id back in a thread-local
+//!   destructor of its own, which may run while such a handle still
+//!   lives, and another thread may then be given the id. A handle taken
+//!   inside a thread-local destructor is safe: lfmap pins with an owned
+//!   guard there.
 //! * `crossbeam-epoch`: `HashMap` reclaims with crossbeam-epoch (wins over
 //!   `seize`). `WordMap` keeps the built-in epochs under either.
 //!

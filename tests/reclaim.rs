@@ -634,3 +634,40 @@ fn a_thread_local_map_drops_at_thread_exit() {
     .expect("the thread and its thread-locals' drops finished");
     assert_eq!(DROPPED.load(Ordering::SeqCst), 1_000, "values left behind");
 }
+
+/// A value whose `Drop` writes a map, kept in a thread-local that the
+/// thread set up before its first use of the map, so that its destructor
+/// runs after the reclaimer's own thread-locals are gone (a "flush at
+/// thread exit" pattern): the write lands and the process lives. (Found by
+/// review: with `seize`, which releases the thread's id in a thread-local
+/// destructor of its own, the pin panicked there, and a panic in a
+/// thread-local destructor aborts the process.)
+#[test]
+fn a_map_written_from_a_late_thread_local_destructor() {
+    use std::sync::OnceLock;
+    static MAP: OnceLock<HashMap<u64, u64>> = OnceLock::new();
+    fn map() -> &'static HashMap<u64, u64> {
+        MAP.get_or_init(HashMap::new)
+    }
+    struct FlushAtExit;
+    impl Drop for FlushAtExit {
+        fn drop(&mut self) {
+            let m = map().pin();
+            m.insert(1, 1);
+            m.remove(&0);
+        }
+    }
+    thread_local! {
+        static FLUSH: FlushAtExit = const { FlushAtExit };
+    }
+    thread::spawn(|| {
+        // First: its destructor runs after those the pin below registers.
+        FLUSH.with(|_| {});
+        map().pin().insert(0, 0);
+    })
+    .join()
+    .expect("the thread and its thread-locals' drops finished");
+    let m = map().pin();
+    assert_eq!(m.get(&1), Some(&1));
+    assert_eq!(m.get(&0), None);
+}

@@ -165,7 +165,7 @@ pub(crate) struct SeizeReclaim {
 }
 
 impl Reclaim for SeizeReclaim {
-    type Guard<'a> = SeizeGuard<'a, LocalGuard<'a>>;
+    type Guard<'a> = SeizeGuard<'a, ThreadPin<'a>>;
     type OwnedGuard<'a> = SeizeGuard<'a, OwnedGuard<'a>>;
 
     fn new() -> Self {
@@ -180,8 +180,15 @@ impl Reclaim for SeizeReclaim {
 
     #[inline]
     fn pin(&self) -> Self::Guard<'_> {
+        // Seize's thread id is gone once `ALIVE` is (see there): a pin in
+        // a thread-local destructor that late takes an owned guard.
+        let guard = if ALIVE.try_with(|_| ()).is_ok() {
+            ThreadPin::Local(self.collector.enter())
+        } else {
+            ThreadPin::Owned(self.collector.enter_owned())
+        };
         SeizeGuard {
-            guard: ManuallyDrop::new(self.collector.enter()),
+            guard: ManuallyDrop::new(guard),
             state: &self.state,
         }
     }
@@ -225,6 +232,91 @@ impl Drop for SeizeReclaim {
         drop(finish);
         // Then the collector drops (a field): its own `reclaim_all` finds
         // nothing, as nothing can be retired into it under `&mut self`.
+    }
+}
+
+/// Alive until the thread's thread-locals are torn down: touched by every
+/// thread pin before seize's own first use on the thread, so that its
+/// destructor is registered before seize's (which releases the thread's
+/// id) and runs after it (thread-local destructors run in reverse order of
+/// registration). A pin that finds it gone runs in a thread-local
+/// destructor that may come after seize released the id, where seize's
+/// `enter` panics, and a panic there aborts the process (found by review:
+/// a value whose `Drop` writes a map, in a thread-local set up before the
+/// thread's first pin). Such a pin takes an owned guard. (Conservative: if
+/// something else used seize on the thread first, its id outlives `ALIVE`,
+/// and a late pin takes an owned guard it did not need.)
+///
+/// What this cannot mend, and the docs of the `seize` feature say: a
+/// thread pin *held* in a thread-local while the thread exits outlives
+/// seize's id, which another thread may then be given.
+struct Alive;
+
+impl Drop for Alive {
+    fn drop(&mut self) {}
+}
+
+thread_local! {
+    static ALIVE: Alive = const { Alive };
+}
+
+/// A thread pin: seize's thread-local guard, or an owned one where the
+/// thread's seize id is gone ([`Alive`]). `!Send`, as the local guard.
+pub(crate) enum ThreadPin<'a> {
+    Local(LocalGuard<'a>),
+    Owned(OwnedGuard<'a>),
+}
+
+/// Each call goes to the guard within.
+impl seize::Guard for ThreadPin<'_> {
+    #[inline]
+    fn refresh(&mut self) {
+        match self {
+            ThreadPin::Local(g) => g.refresh(),
+            ThreadPin::Owned(g) => g.refresh(),
+        }
+    }
+
+    #[inline]
+    fn flush(&self) {
+        match self {
+            ThreadPin::Local(g) => g.flush(),
+            ThreadPin::Owned(g) => g.flush(),
+        }
+    }
+
+    #[inline]
+    fn collector(&self) -> &Collector {
+        match self {
+            ThreadPin::Local(g) => g.collector(),
+            ThreadPin::Owned(g) => g.collector(),
+        }
+    }
+
+    #[inline]
+    fn thread_id(&self) -> usize {
+        match self {
+            ThreadPin::Local(g) => g.thread_id(),
+            ThreadPin::Owned(g) => g.thread_id(),
+        }
+    }
+
+    #[inline]
+    fn protect<T>(&self, ptr: &AtomicPtr<T>, order: Ordering) -> *mut T {
+        match self {
+            ThreadPin::Local(g) => g.protect(ptr, order),
+            ThreadPin::Owned(g) => g.protect(ptr, order),
+        }
+    }
+
+    #[inline]
+    unsafe fn defer_retire<T>(&self, ptr: *mut T, reclaim: unsafe fn(*mut T, &Collector)) {
+        match self {
+            // SAFETY: the caller's obligations, passed on.
+            ThreadPin::Local(g) => unsafe { g.defer_retire(ptr, reclaim) },
+            // SAFETY: as above.
+            ThreadPin::Owned(g) => unsafe { g.defer_retire(ptr, reclaim) },
+        }
     }
 }
 

@@ -113,9 +113,12 @@ impl<T> Stack<T> {
         }));
         // SAFETY: `node` is a fresh box: a list of one, ours until the CAS.
         unsafe { self.link(node, node, order) };
-        // SAFETY: `Box::into_raw` never returns null. The value is at the
-        // node's address (`repr(C)`, first field).
-        unsafe { NonNull::new_unchecked(node.cast::<T>()) }
+        // SAFETY: `node` is a live allocation (a node leaves the stack only
+        // through a take, which the caller does not race with its own
+        // push), so the field's address is in bounds and never null. (Its
+        // field, not the node's address: `Node` has the default layout,
+        // which may put `next` first; found by review.)
+        unsafe { NonNull::new_unchecked(ptr::addr_of_mut!((*node).value)) }
     }
 
     /// Links the private list `first..=last` on top of the head.
@@ -246,6 +249,22 @@ mod tests {
         fn drop(&mut self) {
             self.1.fetch_add(1, Relaxed);
         }
+    }
+
+    /// `push` returns the address of the value, whatever the node's layout
+    /// (a `u8` beside a pointer: the compiler may put the pointer first).
+    #[test]
+    fn push_returns_the_values_address() {
+        let s = Stack::new();
+        let p = s.push(7u8, Release);
+        // SAFETY: the node is on the stack until `take_all` below.
+        assert_eq!(unsafe { *p.as_ptr() }, 7);
+        let _ = s.take_all(Acquire);
+        let s = Stack::new();
+        let q = s.push([1u64, 2, 3], Release);
+        // SAFETY: as above.
+        assert_eq!(unsafe { *q.as_ptr() }, [1, 2, 3]);
+        let _ = s.take_all(Acquire);
     }
 
     fn values(list: Taken<Tracked>) -> Vec<u32> {
