@@ -772,3 +772,57 @@ fn parked_helper_is_rung() {
         h2.join().unwrap();
     });
 }
+
+/// 20. A replaced entry that a migration copied in is parked on its new
+/// table's deferred list while the old table can still reach it, and the
+/// promotion that unlinks the old table drains the list
+/// (`Table::defer_retire`, `release_older`). The writer's push and the
+/// promoter's drain race: a store-buffering pair (the writer pushes, then
+/// reads the flag; the promoter clears the flag, then takes the list),
+/// which `SeqCst` on both sides and the writer's look at the flag after
+/// its push close: whichever comes second drains. Here the writer starts a
+/// resize of a full 8-slot table and replaces key 1, copied in by its
+/// share, while another thread finishes the migration (a walk does) and
+/// promotes; the main thread then finishes it if it is still open. Every
+/// replaced entry must have been retired, none left parked: with the
+/// deferred backend (nothing freed before the map's drop) the count of
+/// retired objects shows it. Mutation `defer_skip_recheck` (no look after
+/// the push) leaves the entry parked when the drain came first.
+#[test]
+fn defer_racing_promotion() {
+    model(|| {
+        let map: Arc<Map> = Arc::new(HashMap::with_capacity_and_hasher(4, Fixed));
+        let keys = map.capacity() as u64;
+        {
+            let m = map.pin();
+            for k in 1..=keys {
+                m.insert(k, k);
+            }
+        }
+        let s = map.stats();
+        assert!(s.slots == 8 && s.resizes == 0, "{s:?}");
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || {
+                let m = m1.pin();
+                assert_eq!(m.insert(keys + 1, 0), None);
+                assert_eq!(m.insert(1, 10), Some(&1));
+            },
+            move || {
+                // A walk starts from a stable root: it finishes the
+                // migration, if one runs, and promotes.
+                let n = m2.pin().iter().count() as u64;
+                assert!(n == keys || n == keys + 1, "{n}");
+            },
+        );
+        // Finished here if the walk came before the resize.
+        assert_eq!(map.pin().iter().count() as u64, keys + 1);
+        let s = map.stats();
+        assert!(s.resizes == 1 && s.resizes_finished == 1, "{s:?}");
+        if !cfg!(any(crossbeam_loom, lfmap_loom_asymmetric)) {
+            // The old table and key 1's first entry, parked or not.
+            assert_eq!(s.pending_garbage, 2, "a replaced entry left parked: {s:?}");
+        }
+        assert_eq!(map.pin().get(&1), Some(&10));
+    });
+}
