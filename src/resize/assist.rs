@@ -129,6 +129,10 @@ impl<T: Generation> Resizer<T> {
     /// [`parking`](super::parking)'s; a helper looks only at its own map,
     /// so other maps' work is no reason to wake it.
     pub(crate) fn ring(&self) {
+        #[cfg(all(test, not(loom)))]
+        if self.assisted() {
+            tests::RINGS.with(|r| r.set(r.get() + 1));
+        }
         // Under loom helpers never park: nothing to ring (and the models
         // keep their accesses; model 19 drives the handshake itself).
         #[cfg(not(loom))]
@@ -531,6 +535,42 @@ mod tests {
                 return k;
             }
         }
+    }
+
+    std::thread_local! {
+        /// Rings of maps with a helper made on this thread (`Resizer::ring`).
+        pub(super) static RINGS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A promotion that leaves the root migrating (a resize was stacked on
+    /// the one it finished) rings the map's parked helpers: the helper looks
+    /// at the root's migration only, so the stacked resize's own ring may
+    /// have found it with nothing to do, and it parked again (found by
+    /// review: it then slept up to `PARK_MAX` while writers left it the
+    /// work).
+    #[test]
+    fn a_promotion_onto_a_migrating_root_rings() {
+        let map = WordMap::<u64, u64>::new();
+        let helper = map.resize_helper();
+        let _ = resizing_with_helper(&map, &helper);
+        let resizer = map.raw().resizer();
+        let guard = map.raw().pin();
+        let old = resizer.root(&guard);
+        let middle = crate::resize::next_of(old, &guard).expect("a resize runs");
+        // Stack a resize on the one running.
+        resizer.start_resize_full(middle, &guard);
+        assert!(crate::resize::next_of(middle, &guard).is_some());
+        let rings = RINGS.with(std::cell::Cell::get);
+        // The helper finishes the older migration; its last step promotes.
+        while std::ptr::eq(resizer.root(&guard), old) {
+            assert!(helper.step(), "the older migration has work left");
+        }
+        assert!(std::ptr::eq(resizer.root(&guard), middle));
+        assert_eq!(RINGS.with(std::cell::Cell::get), rings + 1);
+        drop(guard);
+        while helper.step() {}
+        let s = map.stats();
+        assert_eq!(s.resizes, s.resizes_finished, "{s:?}");
     }
 
     fn assert_holds(map: &WordMap<u64, u64>, keys: u64) {

@@ -1396,6 +1396,15 @@ impl<T: Generation> Resizer<T> {
                 // The old table is unreachable for operations that start
                 // from now on.
                 next.promoted(guard);
+                // A resize stacked on the one just finished is now the
+                // root's, the only one a resize helper looks at: its start
+                // rang while the helper found no work in the older one, so
+                // the helper may have parked again (found by review: it
+                // slept up to `assist::PARK_MAX` while writers left it the
+                // work).
+                if next_of(next, guard).is_some() {
+                    self.ring();
+                }
             }
         }
     }
