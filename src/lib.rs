@@ -55,8 +55,8 @@
 //!   still see them: epochs whose pin is two plain stores, a retired entry
 //!   pushed onto the retiring thread's own bag, and an epoch bump (with a
 //!   `membarrier` on Linux, for entries at most once a millisecond in the
-//!   process, plus once per two milliseconds in a map whose batches wait,
-//!   or when 256 sealed batches wait) paying for the barrier. A replace or remove
+//!   process, four times while some map's batches have waited two, or
+//!   when 256 sealed batches wait) paying for the barrier. A replace or remove
 //!   executes one locked instruction, its CAS; an insert of a new key also
 //!   adds to the table's occupancy count (every time below 8,192 slots,
 //!   once per batch of up to 16 above).

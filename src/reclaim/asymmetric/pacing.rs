@@ -15,11 +15,13 @@
 //! a `flush`) could find it taken by a busy map's bumps at every scan, and
 //! its batches waited for 256 of their kind, for good (found by review).
 //! So a scan also bumps once its map's oldest unstamped batch has waited
-//! [`MAX_WAIT`].
+//! [`MAX_WAIT`], if the last bump in the process is at least
+//! [`STARVED_INTERVAL`] old: maps that each wait that long get their turns
+//! at up to four times the usual rate, never more, however many they are.
 //!
-//! The bound: at most one batch bump per `INTERVAL` per process, plus one
-//! per `MAX_WAIT` per map that has batches waiting, plus one per
-//! `MAX_UNSTAMPED` batches a single scan takes. Tables (`retire_now`)
+//! The bound: at most one batch bump per `INTERVAL` per process, or one
+//! per `STARVED_INTERVAL` while some map's batches have waited `MAX_WAIT`,
+//! plus one per `MAX_UNSTAMPED` batches a single scan takes. Tables (`retire_now`)
 //! bump at once; they are one per resize. Under loom every scan may bump
 //! (time is not part of a model, and a model must replay).
 
@@ -42,10 +44,17 @@ const INTERVAL: u64 = 1_000_000;
 const MAX_UNSTAMPED: usize = 256;
 
 /// A scan whose map's oldest unstamped batch has waited this long bumps
-/// whatever other maps did: 2 ms, the interval twice (so that maps that
-/// each seal about once per interval still share most bumps).
+/// once the last bump is [`STARVED_INTERVAL`] old: 2 ms, the interval
+/// twice (so that maps that each seal about once per interval still share
+/// most bumps).
 #[cfg(not(loom))]
 const MAX_WAIT: u64 = 2 * INTERVAL;
+
+/// The shortest time between two bumps when the second is for a map whose
+/// batches waited [`MAX_WAIT`]: a quarter of the interval, so that many
+/// such maps add at most three bumps per interval to the process's.
+#[cfg(not(loom))]
+const STARVED_INTERVAL: u64 = INTERVAL / 4;
 
 #[cfg(not(loom))]
 mod clock {
@@ -86,8 +95,10 @@ pub(super) fn may_bump(unstamped: usize, waiting_since: Option<u64>) -> bool {
         return true;
     }
     let now = clock::now();
-    now.saturating_sub(clock::LAST.load(Relaxed)) >= INTERVAL
-        || waiting_since.is_some_and(|since| now.saturating_sub(since) >= MAX_WAIT)
+    let since_last = now.saturating_sub(clock::LAST.load(Relaxed));
+    since_last >= INTERVAL
+        || (since_last >= STARVED_INTERVAL
+            && waiting_since.is_some_and(|since| now.saturating_sub(since) >= MAX_WAIT))
 }
 
 /// Records that a bump (and its barrier) just ran.
@@ -104,6 +115,14 @@ pub(super) fn bumped() {
 pub(super) fn allow_bump() {
     use std::sync::atomic::Ordering::Relaxed;
     clock::LAST.store(0, Relaxed);
+}
+
+/// Marks a bump as made half an interval ago (tests: another map's
+/// bumps keep the interval taken, but not the starved maps' turn).
+#[cfg(all(test, not(loom)))]
+pub(super) fn bumped_half_an_interval_ago() {
+    use std::sync::atomic::Ordering::Relaxed;
+    clock::LAST.store(clock::now().saturating_sub(INTERVAL / 2), Relaxed);
 }
 
 #[cfg(loom)]
