@@ -276,6 +276,13 @@ pub use word::{
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::resize::parking::Parking;
+
+    /// Whether `HashMap` reclaims with the deferred backend here (frees
+    /// nothing before the map's drop), so that a model may read the count
+    /// of retired objects as exact. Set by lfmap's own cfgs, which a
+    /// mutation run may give lfmap alone (`.ci/mutations`).
+    pub const DEFERRED_RECLAMATION: bool =
+        cfg!(all(not(crossbeam_loom), not(lfmap_loom_asymmetric)));
 }
 
 /// The README's code blocks, compiled and run as doc tests so that they

@@ -1134,8 +1134,9 @@ where
     /// the next thread that takes its place in the map. After `flush` they
     /// wait only for the pins that may still see them, this handle's
     /// included, and for the reclaimer's next epoch bump (with the
-    /// default reclaimer, at the map's first scan two milliseconds on, or
-    /// sooner): they are freed inside
+    /// default reclaimer, a millisecond or so; at a map's scan once its
+    /// batches have waited two, in turn with other maps that waited
+    /// longer): they are freed inside
     /// a later operation on the map, of any thread (or when the map
     /// drops). For a value whose `Drop` matters soon (a file, a
     /// connection, a channel's sender); not per operation: with `seize`, a

@@ -182,10 +182,10 @@ impl Reclaim for SeizeReclaim {
     fn pin(&self) -> Self::Guard<'_> {
         // Seize's thread id is gone once `ALIVE` is (see there): a pin in
         // a thread-local destructor that late takes an owned guard.
-        let guard = if ALIVE.try_with(|_| ()).is_ok() {
-            ThreadPin::Local(self.collector.enter())
-        } else {
-            ThreadPin::Owned(self.collector.enter_owned())
+        let guard = match ALIVE.try_with(|a| a.pinned.get()) {
+            Ok(true) => ThreadPin::Local(self.collector.enter()),
+            Ok(false) => first_pin(&self.collector),
+            Err(_) => ThreadPin::Owned(self.collector.enter_owned()),
         };
         SeizeGuard {
             guard: ManuallyDrop::new(guard),
@@ -243,21 +243,42 @@ impl Drop for SeizeReclaim {
 /// destructor that may come after seize released the id, where seize's
 /// `enter` panics, and a panic there aborts the process (found by review:
 /// a value whose `Drop` writes a map, in a thread-local set up before the
-/// thread's first pin). Such a pin takes an owned guard. (Conservative: if
-/// something else used seize on the thread first, its id outlives `ALIVE`,
-/// and a late pin takes an owned guard it did not need.)
+/// thread's first pin). Such a pin takes an owned guard. If something else
+/// used seize on the thread before lfmap did, its id may be gone before
+/// `ALIVE` is first touched: the thread's first pin ([`first_pin`])
+/// therefore catches a panic of `enter` and takes an owned guard then.
 ///
 /// What this cannot mend, and the docs of the `seize` feature say: a
 /// thread pin *held* in a thread-local while the thread exits outlives
 /// seize's id, which another thread may then be given.
-struct Alive;
+struct Alive {
+    /// Whether a thread pin has been taken on this thread.
+    pinned: Cell<bool>,
+}
 
 impl Drop for Alive {
     fn drop(&mut self) {}
 }
 
 thread_local! {
-    static ALIVE: Alive = const { Alive };
+    static ALIVE: Alive = const { Alive { pinned: Cell::new(false) } };
+}
+
+/// The thread's first pin of any map (module docs, [`Alive`]): seize's
+/// `enter`, or an owned guard if that panics because seize, used on this
+/// thread before lfmap was, gave the thread's id back already (this is a
+/// thread-local destructor that runs after seize's). The panic's message
+/// is printed by the panic hook; with `panic = "abort"` the process
+/// aborts there, as before.
+#[cold]
+fn first_pin(collector: &Collector) -> ThreadPin<'_> {
+    match panic::catch_unwind(AssertUnwindSafe(|| collector.enter())) {
+        Ok(guard) => {
+            let _ = ALIVE.try_with(|a| a.pinned.set(true));
+            ThreadPin::Local(guard)
+        }
+        Err(_) => ThreadPin::Owned(collector.enter_owned()),
+    }
 }
 
 /// A thread pin: seize's thread-local guard, or an owned one where the
@@ -293,6 +314,8 @@ impl seize::Guard for ThreadPin<'_> {
         }
     }
 
+    /// Never called by lfmap: seize's owned guard answers with the calling
+    /// thread's id, which `Owned` exists for the lack of (it would panic).
     #[inline]
     fn thread_id(&self) -> usize {
         match self {
@@ -411,5 +434,48 @@ impl<G: seize::Guard> Drop for SeizeGuard<'_, G> {
         if !self.state.ready.looks_empty() && !std::thread::panicking() {
             self.state.ready.free(false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread whose first pin of any map comes in a thread-local
+    /// destructor that runs after seize, used on the thread before lfmap
+    /// was, gave the thread's id back: seize's `enter` panics there, and the
+    /// pin takes an owned guard instead of aborting the process (found by
+    /// review). On the old code the test binary aborts.
+    #[test]
+    fn a_first_pin_after_seize_gave_the_thread_id_back_is_owned() {
+        use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+        static PINNED: AtomicU8 = AtomicU8::new(0);
+        struct Late;
+        impl Drop for Late {
+            fn drop(&mut self) {
+                let r = SeizeReclaim::new();
+                let g = r.pin();
+                PINNED.store(
+                    if matches!(*g.guard, ThreadPin::Owned(_)) {
+                        2
+                    } else {
+                        1
+                    },
+                    SeqCst,
+                );
+            }
+        }
+        thread_local! {
+            static LATE: Late = const { Late };
+        }
+        std::thread::spawn(|| {
+            // First: its destructor runs after seize's, registered below.
+            LATE.with(|_| {});
+            let other = Collector::new();
+            drop(other.enter());
+        })
+        .join()
+        .expect("the thread's thread-local destructors ran");
+        assert_eq!(PINNED.load(SeqCst), 2, "not pinned with an owned guard");
     }
 }

@@ -111,14 +111,15 @@ impl<T> Stack<T> {
             value,
             next: ptr::null_mut(),
         }));
+        // SAFETY: `node` is a fresh box, ours alone until the CAS below (a
+        // take may free it at once after that), so the field's address is
+        // in bounds and never null. Its field, not the node's address:
+        // `Node` has the default layout, which may put `next` first (found
+        // by review).
+        let value = unsafe { NonNull::new_unchecked(ptr::addr_of_mut!((*node).value)) };
         // SAFETY: `node` is a fresh box: a list of one, ours until the CAS.
         unsafe { self.link(node, node, order) };
-        // SAFETY: `node` is a live allocation (a node leaves the stack only
-        // through a take, which the caller does not race with its own
-        // push), so the field's address is in bounds and never null. (Its
-        // field, not the node's address: `Node` has the default layout,
-        // which may put `next` first; found by review.)
-        unsafe { NonNull::new_unchecked(ptr::addr_of_mut!((*node).value)) }
+        value
     }
 
     /// Links the private list `first..=last` on top of the head.

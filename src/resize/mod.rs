@@ -110,6 +110,25 @@ const MAX_SHARE: usize = 8;
 /// count matters.
 const LONG_PROBE: usize = 8;
 
+/// One count of `Header::installing`, taken back when dropped (also when
+/// the allocation fails or a panic unwinds).
+struct Installing<'a>(&'a StatUsize);
+
+impl<'a> Installing<'a> {
+    fn new(count: &'a StatUsize) -> Self {
+        // Relaxed: a hint (`Header::installing`).
+        count.fetch_add(1, Relaxed);
+        Installing(count)
+    }
+}
+
+impl Drop for Installing<'_> {
+    fn drop(&mut self) {
+        // Relaxed: as above.
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 /// How many more times a resize the policy (or a full lap) needs looks
 /// again after its successor's allocation failed, a yield apart, before
 /// the failure aborts (`start_resize_from`).
@@ -160,6 +179,15 @@ pub(crate) struct Header<T: Generation> {
     /// ([`policy::expected_len_at_resize`]). Relaxed: a policy input (a
     /// statistics atomic, so loom does not interleave it).
     len_at_install: StatUsize,
+    /// Threads that are allocating (or faulting in) a successor for this
+    /// table and have not yet tried to install it (`start_resize_to`): a
+    /// thread whose own allocation failed waits for them, as one of them
+    /// may install the growth it needs, rather than abort at once (found
+    /// by review: a `reserve` faults its table in between its allocation
+    /// and its CAS, for milliseconds). Relaxed: a hint; the install itself
+    /// is `next`'s CAS (a statistics atomic, so loom does not interleave
+    /// it).
+    installing: StatUsize,
     /// The slots of the table that replaced this one as the root, once it
     /// did (0 until then): set by the promotion that retires this table,
     /// read by its free ([`Header::freed_whole`]). Relaxed: the free
@@ -188,6 +216,7 @@ impl<T: Generation> Header<T> {
             prepare_retry_at: StatUsize::new(0),
             prepared_freed: false,
             len_at_install: StatUsize::new(0),
+            installing: StatUsize::new(0),
             successor_slots: StatUsize::new(0),
             occupied: CachePadded::new(Occupancy::new()),
             cursor: Cursor::try_new(placement.slots())?,
@@ -911,6 +940,14 @@ impl<T: Generation> Resizer<T> {
         // aborted the process, found by review.
         let mut tries = 0;
         while let Err(e) = self.start_resize_to(table, slots, origin, guard, || {}) {
+            // Relaxed: a hint (`Header::installing`); the next try reads
+            // `next` with Acquire.
+            if table.header().installing.load(Relaxed) > 0 {
+                // Another thread's successor is on its way: its CAS (or
+                // its failure) ends the wait at a later try.
+                std::thread::sleep(std::time::Duration::from_micros(100));
+                continue;
+            }
             tries += 1;
             if tries > ALLOC_RETRIES {
                 alloc_failed(e);
@@ -961,6 +998,9 @@ impl<T: Generation> Resizer<T> {
                         self.len(),
                     ))
         });
+        // Counted from before the allocation to after the CAS (or the
+        // failure): `Header::installing`.
+        let _installing = (!fits).then(|| Installing::new(&h.installing));
         let new = if fits {
             prepared
         } else {
@@ -1402,8 +1442,17 @@ impl<T: Generation> Resizer<T> {
                 // the helper may have parked again (found by review: it
                 // slept up to `assist::PARK_MAX` while writers left it the
                 // work).
-                if next_of(next, guard).is_some() {
-                    self.ring();
+                // SeqCst fence (with a helper only): our root CAS before
+                // the load of `next`, the other half of the installer's
+                // (its CAS of `next`, then its ring's fence): one of the
+                // two sees the other's store, so either we ring or its
+                // ring's woken helper finds the new root (a store-buffering
+                // pair, as in `parking.rs`).
+                if self.assisted() {
+                    fence(SeqCst);
+                    if next_of(next, guard).is_some() {
+                        self.ring();
+                    }
                 }
             }
         }
@@ -1528,63 +1577,97 @@ mod tests {
     use std::cell::RefCell;
 
     std::thread_local! {
-        /// A stand-in for the system refusing this thread's next successor
-        /// table: set, it is taken and run, and that allocation fails.
-        static FAIL_SUCCESSOR: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+        /// A stand-in for the system refusing this thread's successor
+        /// tables: while set, it runs at each allocation (the first run
+        /// may start another thread's install), and the allocation fails.
+        static FAIL_SUCCESSOR: RefCell<Option<Box<dyn FnMut()>>> = const { RefCell::new(None) };
     }
 
     /// Called where `start_resize_to` allocates a successor: fails it if
     /// this thread's test asked for that.
     pub(super) fn fail_successor<T>() -> Result<(), TryReserveError> {
-        match FAIL_SUCCESSOR.with(|f| f.borrow_mut().take()) {
+        let failing = FAIL_SUCCESSOR.with(|f| match f.borrow_mut().as_mut() {
             Some(meanwhile) => {
                 meanwhile();
-                Err(TryReserveError::AllocError {
-                    layout: std::alloc::Layout::new::<T>(),
-                })
+                true
             }
-            None => Ok(()),
+            None => false,
+        });
+        if failing {
+            return Err(TryReserveError::AllocError {
+                layout: std::alloc::Layout::new::<T>(),
+            });
         }
+        Ok(())
     }
 
-    /// A writer whose successor allocation fails while another writer's
-    /// succeeds goes on into the installed table instead of aborting the
-    /// process (found by review: the failure aborted at once, so under
-    /// strict overcommit two writers racing to grow one map could abort
-    /// where either alone would have grown it). On the old code this test
-    /// aborts the test binary ("memory allocation of ... failed").
-    #[test]
-    fn a_failed_successor_allocation_yields_to_the_installed_one() {
-        fn grow(map: &WordMap<u64, u64>) {
-            let guard = map.raw().pin();
-            let resizer = map.raw().resizer();
-            resizer.start_resize_full(resizer.root(&guard), &guard);
+    /// Makes every successor allocation of this thread fail, running
+    /// `first` at the first of them, until the returned guard drops.
+    fn failing_successors(first: impl FnOnce() + 'static) -> impl Drop {
+        let mut first = Some(first);
+        FAIL_SUCCESSOR.with(|f| {
+            *f.borrow_mut() = Some(Box::new(move || {
+                if let Some(first) = first.take() {
+                    first();
+                }
+            }));
+        });
+        struct Stop;
+        impl Drop for Stop {
+            fn drop(&mut self) {
+                FAIL_SUCCESSOR.with(|f| f.borrow_mut().take());
+            }
         }
+        Stop
+    }
+
+    /// Grows `map`'s root, as a writer that found it full does.
+    fn grow(map: &WordMap<u64, u64>) {
+        let guard = map.raw().pin();
+        let resizer = map.raw().resizer();
+        resizer.start_resize_full(resizer.root(&guard), &guard);
+    }
+
+    /// A map of 100 keys with no migration left open; its root's size.
+    fn settled_map() -> (std::sync::Arc<WordMap<u64, u64>>, usize) {
         let map = std::sync::Arc::new(WordMap::<u64, u64>::new());
         for k in 0..100 {
             map.insert(k, k);
         }
-        // No migration left open by the inserts (they end them bit by bit).
+        // The inserts end a migration bit by bit: end it here.
         let slots = map.raw().stable_root(&map.raw().pin()).len();
+        (map, slots)
+    }
+
+    /// The size of `map`'s newest table.
+    fn newest_len(map: &WordMap<u64, u64>) -> usize {
+        let guard = map.raw().pin();
+        let root = map.raw().resizer().root(&guard);
+        next_of(root, &guard).unwrap_or(root).len()
+    }
+
+    /// A writer whose successor allocations fail while another writer's
+    /// succeeds and is installed goes on into the installed table instead
+    /// of aborting the process (found by review: the failure aborted at
+    /// once, so under strict overcommit two writers racing to grow one map
+    /// could abort where either alone would have grown it). On the old
+    /// code this test aborts the test binary ("memory allocation of ...
+    /// failed").
+    #[test]
+    fn a_failed_successor_allocation_yields_to_the_installed_one() {
+        let (map, slots) = settled_map();
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (other, flag) = (std::sync::Arc::clone(&map), std::sync::Arc::clone(&failed));
         // This thread's allocation fails once the other thread's table is
         // installed (the race, in the order that loses).
-        let other = std::sync::Arc::clone(&map);
-        FAIL_SUCCESSOR.with(|f| {
-            *f.borrow_mut() = Some(Box::new(move || {
-                std::thread::spawn(move || grow(&other)).join().unwrap();
-            }));
+        let failing = failing_successors(move || {
+            flag.store(true, Relaxed);
+            std::thread::spawn(move || grow(&other)).join().unwrap();
         });
         grow(&map);
-        assert!(
-            FAIL_SUCCESSOR.with(|f| f.borrow().is_none()),
-            "no allocation was failed"
-        );
-        {
-            let guard = map.raw().pin();
-            let root = map.raw().resizer().root(&guard);
-            let newest = next_of(root, &guard).unwrap_or(root);
-            assert_eq!(newest.len(), 2 * slots);
-        }
+        drop(failing);
+        assert!(failed.load(Relaxed), "no allocation was failed");
+        assert_eq!(newest_len(&map), 2 * slots);
         for k in 100..1_000 {
             map.insert(k, k);
         }
@@ -1592,26 +1675,62 @@ mod tests {
         assert!((0..1_000).all(|k| map.get(&k) == Some(k)));
     }
 
+    /// A writer whose allocations fail while another thread is still
+    /// between its own allocation and its install (a `reserve` faulting its
+    /// table in, for milliseconds) waits for that install instead of
+    /// aborting after its three quick looks (found by review; on the old
+    /// code this test aborts the test binary).
+    #[test]
+    fn a_failed_successor_allocation_waits_for_an_install_under_way() {
+        static OTHER: std::sync::Mutex<Option<std::thread::JoinHandle<()>>> =
+            std::sync::Mutex::new(None);
+        let (map, slots) = settled_map();
+        let other = std::sync::Arc::clone(&map);
+        let failing = failing_successors(move || {
+            // Another thread is mid-install, counted as `start_resize_to`
+            // counts it, and installs 50 ms later.
+            let (tx, rx) = std::sync::mpsc::channel();
+            *OTHER.lock().unwrap() = Some(std::thread::spawn(move || {
+                let guard = other.raw().pin();
+                let root = other.raw().resizer().root(&guard);
+                root.header().installing.fetch_add(1, Relaxed);
+                tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                grow(&other);
+                // `guard` keeps the old root alive to here.
+                root.header().installing.fetch_sub(1, Relaxed);
+            }));
+            rx.recv().unwrap();
+        });
+        grow(&map);
+        drop(failing);
+        let other = OTHER
+            .lock()
+            .unwrap()
+            .take()
+            .expect("no allocation was failed");
+        other.join().unwrap();
+        assert_eq!(newest_len(&map), 2 * slots);
+        assert!((0..100).all(|k| map.get(&k) == Some(k)));
+    }
+
     /// `try_reserve` whose table fails to allocate while another thread's
     /// resize is installed judges the table that resize leaves instead of
     /// reporting the failure (on the old code: `Err(AllocError)`).
     #[test]
     fn try_reserve_yields_to_a_resize_installed_while_it_failed() {
-        let map = std::sync::Arc::new(WordMap::<u64, u64>::new());
-        for k in 0..100 {
-            map.insert(k, k);
-        }
-        let _ = map.raw().stable_root(&map.raw().pin());
-        let other = std::sync::Arc::clone(&map);
-        FAIL_SUCCESSOR.with(|f| {
-            *f.borrow_mut() = Some(Box::new(move || {
-                std::thread::spawn(move || other.reserve(400))
-                    .join()
-                    .unwrap();
-            }));
+        let (map, _) = settled_map();
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (other, flag) = (std::sync::Arc::clone(&map), std::sync::Arc::clone(&failed));
+        let failing = failing_successors(move || {
+            flag.store(true, Relaxed);
+            std::thread::spawn(move || other.reserve(400))
+                .join()
+                .unwrap();
         });
         assert_eq!(map.try_reserve(300), Ok(()));
-        assert!(FAIL_SUCCESSOR.with(|f| f.borrow().is_none()));
+        drop(failing);
+        assert!(failed.load(Relaxed), "no allocation was failed");
         assert!(map.capacity() >= 400, "{}", map.capacity());
         assert!((0..100).all(|k| map.get(&k) == Some(k)));
     }

@@ -466,6 +466,7 @@ impl TableReclaim {
             };
             barrier::heavy();
             pacing::bumped();
+            pacing::withdraw(st.unstamped_since);
             st.held_objects += st.unstamped.iter().map(Retired::count).sum::<usize>();
             st.held.extend(st.unstamped.drain(..).map(|mut r| {
                 r.stamp_if_unstamped(stamp);
@@ -852,6 +853,10 @@ impl Drop for TableReclaim {
         let st = self.scan.get_mut();
         let held = std::mem::take(&mut st.held);
         let unstamped = std::mem::take(&mut st.unstamped);
+        if !unstamped.is_empty() {
+            // Its announcement, if it starved: gone with the map.
+            pacing::withdraw(st.unstamped_since);
+        }
         // The bags gave up their objects (each retired once) to these
         // batches, freed below, once.
         let bags = self.bags.drain_mut().into_iter().map(Retired::batch);

@@ -14,14 +14,20 @@
 //! not add up; but then a map whose scans come rarely (a few removals and
 //! a `flush`) could find it taken by a busy map's bumps at every scan, and
 //! its batches waited for 256 of their kind, for good (found by review).
-//! So a scan also bumps once its map's oldest unstamped batch has waited
-//! [`MAX_WAIT`], if the last bump in the process is at least
-//! [`STARVED_INTERVAL`] old: maps that each wait that long get their turns
-//! at up to four times the usual rate, never more, however many they are.
+//! So a map whose oldest unstamped batch has waited [`MAX_WAIT`] is
+//! *starved*: it announces how long it has waited, and the starved map
+//! that has waited longest bumps at its next scan once the last bump in
+//! the process is at least [`STARVED_INTERVAL`] old. Starved maps get their
+//! turns oldest first (busy maps starve too, sharing the interval, and
+//! scan all the time: first come, first served, they took every turn and
+//! the quiet map starved again; found by review), at up to four times the
+//! usual rate, never more, however many they are. An announcement whose
+//! map never scans again (an idle map keeps its batches until its next
+//! scan) stops holding the others back after [`STALE`].
 //!
 //! The bound: at most one batch bump per `INTERVAL` per process, or one
-//! per `STARVED_INTERVAL` while some map's batches have waited `MAX_WAIT`,
-//! plus one per `MAX_UNSTAMPED` batches a single scan takes. Tables (`retire_now`)
+//! per `STARVED_INTERVAL` while some map is starved, plus one per
+//! `MAX_UNSTAMPED` batches a single scan takes. Tables (`retire_now`)
 //! bump at once; they are one per resize. Under loom every scan may bump
 //! (time is not part of a model, and a model must replay).
 
@@ -56,6 +62,11 @@ const MAX_WAIT: u64 = 2 * INTERVAL;
 #[cfg(not(loom))]
 const STARVED_INTERVAL: u64 = INTERVAL / 4;
 
+/// How long the starved map that has waited longest keeps the others from
+/// the starved turns (nanoseconds since its wait began): 1 s.
+#[cfg(not(loom))]
+const STALE: u64 = 1_000_000_000;
+
 #[cfg(not(loom))]
 mod clock {
     use std::sync::atomic::AtomicU64;
@@ -65,6 +76,11 @@ mod clock {
     /// When the last bump ran: nanoseconds on the [`now`] clock (a heuristic,
     /// read and written Relaxed; never a step of the reclamation argument).
     pub(super) static LAST: AtomicU64 = AtomicU64::new(0);
+
+    /// When the wait of the starved map that has waited longest began (its
+    /// `waiting_since`), or `u64::MAX` for none: announced by `fetch_min`,
+    /// withdrawn by its bump or its map's drop (a heuristic, Relaxed).
+    pub(super) static STARVED: AtomicU64 = AtomicU64::new(u64::MAX);
 
     /// Nanoseconds since the first call in the process (a monotonic clock,
     /// through the vDSO: no system call).
@@ -96,9 +112,19 @@ pub(super) fn may_bump(unstamped: usize, waiting_since: Option<u64>) -> bool {
     }
     let now = clock::now();
     let since_last = now.saturating_sub(clock::LAST.load(Relaxed));
-    since_last >= INTERVAL
-        || (since_last >= STARVED_INTERVAL
-            && waiting_since.is_some_and(|since| now.saturating_sub(since) >= MAX_WAIT))
+    if since_last >= INTERVAL {
+        return true;
+    }
+    let Some(since) = waiting_since else {
+        return false;
+    };
+    if now.saturating_sub(since) < MAX_WAIT {
+        return false;
+    }
+    // Starved: announce the wait, and take the turn if it is open and no
+    // announced wait is longer (or that one's map stopped scanning).
+    let oldest = clock::STARVED.fetch_min(since, Relaxed).min(since);
+    since_last >= STARVED_INTERVAL && (since <= oldest || now.saturating_sub(oldest) >= STALE)
 }
 
 /// Records that a bump (and its barrier) just ran.
@@ -107,6 +133,15 @@ pub(super) fn may_bump(unstamped: usize, waiting_since: Option<u64>) -> bool {
 pub(super) fn bumped() {
     use std::sync::atomic::Ordering::Relaxed;
     clock::LAST.store(clock::now(), Relaxed);
+}
+
+/// Withdraws the announcement of a map whose wait began at `since`, if it
+/// is the one announced: the map bumped, or drops.
+#[cfg(not(loom))]
+#[inline]
+pub(super) fn withdraw(since: u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let _ = clock::STARVED.compare_exchange(since, u64::MAX, Relaxed, Relaxed);
 }
 
 /// Lets the next scan bump at once, as if the last bump were long ago
@@ -137,3 +172,6 @@ pub(super) fn may_bump(_unstamped: usize, _waiting_since: Option<u64>) -> bool {
 
 #[cfg(loom)]
 pub(super) fn bumped() {}
+
+#[cfg(loom)]
+pub(super) fn withdraw(_since: u64) {}

@@ -1036,3 +1036,66 @@ fn an_owned_guards_seal_adopts_nothing() {
         freed.load(Relaxed) >= bags::BATCH
     });
 }
+
+/// Starved maps take the starved turns oldest first: a map that waited
+/// less cannot take the turn from one that waited more, even when it scans
+/// first (busy maps starve too, and scan all the time: first come, first
+/// served, they took every turn and a quiet map starved again; found by
+/// review).
+#[test]
+fn starved_maps_take_their_turns_oldest_first() {
+    let _alone = alone();
+    let wait = || std::thread::sleep(std::time::Duration::from_millis(3));
+    // An attempt fails over (returns false) where another test's pin or
+    // starved map, or a preemption longer than half an interval, changes
+    // the outcome; an implementation without the order fails every one.
+    without_foreign_pins(|| {
+        let (older, younger) = (TableReclaim::new(), TableReclaim::new());
+        let (freed_older, freed_younger) = (Arc::new(Count::new(0)), Arc::new(Count::new(0)));
+        super::pacing::bumped();
+        retire_entries(&older, &freed_older, bags::BATCH);
+        wait();
+        // Starved, it announces its wait; the turn is not open (a bump now).
+        super::pacing::bumped();
+        older.reclaim();
+        super::pacing::bumped();
+        retire_entries(&younger, &freed_younger, bags::BATCH);
+        wait();
+        // The turn is open, but the younger map waited less.
+        super::pacing::bumped_half_an_interval_ago();
+        younger.reclaim();
+        if freed_younger.load(Relaxed) != 0 {
+            return false;
+        }
+        super::pacing::bumped_half_an_interval_ago();
+        older.reclaim();
+        if freed_older.load(Relaxed) != bags::BATCH {
+            return false;
+        }
+        // Now the younger map is the one that waited longest.
+        super::pacing::bumped_half_an_interval_ago();
+        younger.reclaim();
+        freed_younger.load(Relaxed) == bags::BATCH
+    });
+}
+
+/// The starved turn waits a quarter interval after the last bump: however
+/// many maps starve, they add at most three bumps (each a `membarrier`
+/// that interrupts every running thread) per interval.
+#[test]
+fn a_starved_turn_waits_a_quarter_interval_after_a_bump() {
+    let _alone = alone();
+    // The clock starts at its first use: a wait from its start is long
+    // enough to starve 3 ms on.
+    let _ = super::pacing::now();
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    // An attempt fails over where this thread was preempted for a quarter
+    // interval between the two calls.
+    without_foreign_pins(|| {
+        super::pacing::bumped();
+        // Starved since the clock began, the oldest wait there can be.
+        let took = super::pacing::may_bump(1, Some(0));
+        super::pacing::withdraw(0);
+        !took
+    });
+}
