@@ -115,10 +115,27 @@ fn churn_keeps_memory_bounded() {
     // Inserts and updates (5/8 of the operations) allocate about 100 bytes
     // each: leaking a tenth of them would add over 10 MiB between the first
     // and the last sample.
-    let ((heap0, rss0), (heap9, rss9)) = (samples[0], samples[9]);
+    let ((heap0, rss0), (_, rss9)) = (samples[0], samples[9]);
+    // A backend's own garbage can lag behind the map's (crossbeam-epoch
+    // frees the nodes of its queue of sealed bags through the epoch too:
+    // 4.7 MiB of them at the last sample once, in a CI run on a machine
+    // loaded by other work, with the map's own pending garbage under 1,000
+    // objects). It goes with more pins, as a leak would not: the end of
+    // the run is judged once the heap stops coming down, or after 10 s.
+    let mut heap_end = heap_kib();
+    for _ in 0..1_000 {
+        if heap_end <= heap0 + MIB {
+            break;
+        }
+        for _ in 0..1_024 {
+            drop(map.pin());
+        }
+        thread::sleep(std::time::Duration::from_millis(10));
+        heap_end = heap_kib();
+    }
     assert!(
-        heap9 <= heap0 + MIB,
-        "heap grew from {heap0} KiB to {heap9} KiB during churn: {samples:?} (heap, RSS) KiB"
+        heap_end <= heap0 + MIB,
+        "heap grew from {heap0} KiB to {heap_end} KiB during churn: {samples:?} (heap, RSS) KiB"
     );
     // Resident memory: not with crossbeam-epoch, whose collector allocates
     // per pin and frees through the epoch itself (`tests/reclaim.rs` says
