@@ -23,7 +23,7 @@
 //! the quiet map starved again; found by review), at up to four times the
 //! usual rate, never more, however many they are. An announcement whose
 //! map never scans again (an idle map keeps its batches until its next
-//! scan) stops holding the others back after [`STALE`].
+//! scan) is replaced by the next starved map's after [`STALE`].
 //!
 //! The bound: at most one batch bump per `INTERVAL` per process, or one
 //! per `STARVED_INTERVAL` while some map is starved, plus one per
@@ -63,7 +63,8 @@ const MAX_WAIT: u64 = 2 * INTERVAL;
 const STARVED_INTERVAL: u64 = INTERVAL / 4;
 
 /// How long the starved map that has waited longest keeps the others from
-/// the starved turns (nanoseconds since its wait began): 1 s.
+/// the starved turns without taking one (nanoseconds since its wait
+/// began): 1 s. Then the next starved map's announcement replaces its.
 #[cfg(not(loom))]
 const STALE: u64 = 1_000_000_000;
 
@@ -122,9 +123,17 @@ pub(super) fn may_bump(unstamped: usize, waiting_since: Option<u64>) -> bool {
         return false;
     }
     // Starved: announce the wait, and take the turn if it is open and no
-    // announced wait is longer (or that one's map stopped scanning).
-    let oldest = clock::STARVED.fetch_min(since, Relaxed).min(since);
-    since_last >= STARVED_INTERVAL && (since <= oldest || now.saturating_sub(oldest) >= STALE)
+    // announced wait is longer. A longer one announced more than `STALE`
+    // ago is a map that stopped scanning (idle, or leaked): ours replaces
+    // it (its map, should it scan again, announces itself anew).
+    let mut oldest = clock::STARVED.fetch_min(since, Relaxed).min(since);
+    if oldest < since && now.saturating_sub(oldest) >= STALE {
+        oldest = match clock::STARVED.compare_exchange(oldest, since, Relaxed, Relaxed) {
+            Ok(_) => since,
+            Err(now_announced) => now_announced,
+        };
+    }
+    since_last >= STARVED_INTERVAL && since <= oldest
 }
 
 /// Records that a bump (and its barrier) just ran.
@@ -159,6 +168,18 @@ pub(super) fn bumped_half_an_interval_ago() {
     use std::sync::atomic::Ordering::Relaxed;
     clock::LAST.store(clock::now().saturating_sub(INTERVAL / 2), Relaxed);
 }
+
+/// Announces a starved map whose wait began at `since` (tests: a map
+/// that stopped scanning).
+#[cfg(all(test, not(loom)))]
+pub(super) fn announce(since: u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    clock::STARVED.fetch_min(since, Relaxed);
+}
+
+/// [`STALE`], for tests.
+#[cfg(all(test, not(loom)))]
+pub(super) const STALE_FOR_TESTS: u64 = STALE;
 
 #[cfg(loom)]
 pub(super) fn now() -> u64 {

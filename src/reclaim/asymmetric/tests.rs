@@ -1099,3 +1099,28 @@ fn a_starved_turn_waits_a_quarter_interval_after_a_bump() {
         !took
     });
 }
+
+/// An announcement of a starved map that stopped scanning (idle, or
+/// leaked) gives way, once stale, to the next starved map's: it would
+/// otherwise hold every other map from the starved turns for good.
+#[test]
+fn a_stale_starved_announcement_gives_way() {
+    let _alone = alone();
+    // A wait that began at the clock's start is stale once the clock has
+    // run that long.
+    while super::pacing::now() < super::pacing::STALE_FOR_TESTS + 10_000_000 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    without_foreign_pins(|| {
+        super::pacing::announce(1);
+        let r = TableReclaim::new();
+        let freed = Arc::new(Count::new(0));
+        super::pacing::bumped();
+        retire_entries(&r, &freed, bags::BATCH);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        super::pacing::bumped_half_an_interval_ago();
+        r.reclaim();
+        super::pacing::withdraw(1);
+        freed.load(Relaxed) == bags::BATCH
+    });
+}
