@@ -644,15 +644,18 @@ fn a_thread_local_map_drops_at_thread_exit() {
 /// thread-local destructor aborts the process.)
 #[test]
 fn a_map_written_from_a_late_thread_local_destructor() {
-    use std::sync::OnceLock;
-    static MAP: OnceLock<HashMap<u64, u64>> = OnceLock::new();
-    fn map() -> &'static HashMap<u64, u64> {
-        MAP.get_or_init(HashMap::new)
+    use std::sync::{Arc, Mutex};
+    // Taken back and dropped at the end (a static map that is never
+    // dropped would leave its entries to LeakSanitizer).
+    static MAP: Mutex<Option<Arc<HashMap<u64, u64>>>> = Mutex::new(None);
+    fn map() -> Arc<HashMap<u64, u64>> {
+        Arc::clone(MAP.lock().unwrap().as_ref().expect("the test's map"))
     }
     struct FlushAtExit;
     impl Drop for FlushAtExit {
         fn drop(&mut self) {
-            let m = map().pin();
+            let map = map();
+            let m = map.pin();
             m.insert(1, 1);
             m.remove(&0);
         }
@@ -660,6 +663,7 @@ fn a_map_written_from_a_late_thread_local_destructor() {
     thread_local! {
         static FLUSH: FlushAtExit = const { FlushAtExit };
     }
+    *MAP.lock().unwrap() = Some(Arc::new(HashMap::new()));
     thread::spawn(|| {
         // First: its destructor runs after those the pin below registers.
         FLUSH.with(|_| {});
@@ -667,7 +671,8 @@ fn a_map_written_from_a_late_thread_local_destructor() {
     })
     .join()
     .expect("the thread and its thread-locals' drops finished");
-    let m = map().pin();
+    let map = MAP.lock().unwrap().take().expect("the test's map");
+    let m = map.pin();
     assert_eq!(m.get(&1), Some(&1));
     assert_eq!(m.get(&0), None);
 }
