@@ -73,14 +73,14 @@
 //! Invariants the map relies on:
 //!
 //! * **A slot belongs to one key per table.** Once claimed, every entry the
-//!   word ever points to carries an equal key and the same stored hash
-//!   (replacements are built from the same key by a writer that matched
-//!   the stored hash, `RawMap::write_with`; a removal keeps the entry). So
-//!   a key occupies at most one slot per table under one hash, and a probe
-//!   that found it may retry its CAS on that slot without searching again.
-//!   (A `Hash` that varies for one key, a logic error, can give it a slot
-//!   per hash, never an entry shared by two slots: a copy tells the key's
-//!   slot by the stored hash too.)
+//!   word ever points to carries an equal key (replacements are built from
+//!   the same key; a removal keeps the entry). So a key occupies at most
+//!   one slot per table, and a probe that found it may retry its CAS on
+//!   that slot without searching again. (A `Hash` that varies for one key,
+//!   a logic error, can give it a slot per hash; never an entry shared by
+//!   two slots: a copy tells the key's slot by the stored hash, and a
+//!   writer replaces a copied-in entry only under its stored hash,
+//!   `RawMap::write_with`.)
 //! * **A probe may stop at the first word without an entry.** Slots are
 //!   claimed, never released, within a table; a key is inserted only into
 //!   the first unclaimed slot of its probe sequence, so every slot before
@@ -800,10 +800,9 @@ impl<K, V> Slots<K, V> {
             new.0.addr() & TAG_MASK,
             "a slot belongs to one key"
         );
-        debug_assert_eq!(
-            cur.entry().map(Entry::hash),
-            Some(entry.entry().hash()),
-            "a slot belongs to one key under one hash"
+        debug_assert!(
+            !cur.inherited() || cur.entry().map(Entry::hash) == Some(entry.entry().hash()),
+            "a copied-in entry is replaced only under its own hash"
         );
         debug_assert!(!cur.is_vacant() && !cur.frozen());
         // Release on success: publishes `new`'s initialisation. Acquire on
