@@ -16,7 +16,8 @@ use lfmap::HashMap;
 mod common;
 use common::{
     arm, assert_planned, both_maps, disarm, is_planned, panic_message, quiet_planned_panics,
-    Ledger, Ops, PanicHash, PanicKey, Rng, Shape, ShapedHash, TestMap, Tracked, ON_EQ, ON_HASH,
+    Ledger, Ops, PanicHash, PanicKey, PerCall, Rng, Shape, ShapedHash, TestMap, Tracked, ON_EQ,
+    ON_HASH,
 };
 
 // ---------------------------------------------------------------------------
@@ -851,39 +852,16 @@ fn exclusive_access_after_panics_in_migrations_sees_each_key_once() {
 /// not finish (they take about a second here; a livelock never does).
 #[test]
 fn a_hash_that_changes_between_calls_does_not_hang() {
-    use std::hash::Hasher;
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     use std::sync::mpsc;
     use std::time::Duration;
 
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    #[derive(Clone, Default)]
-    struct Flaky;
-    struct FlakyHasher(u64);
-    impl BuildHasher for Flaky {
-        type Hasher = FlakyHasher;
-        fn build_hasher(&self) -> FlakyHasher {
-            FlakyHasher(0)
-        }
-    }
-    impl Hasher for FlakyHasher {
-        fn write(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        fn finish(&self) -> u64 {
-            if CALLS.fetch_add(1, Relaxed) % 2 == 0 {
-                self.0
-            } else {
-                !self.0
-            }
-        }
-    }
+    type Flaky = PerCall;
+    // Every other call, the digest's complement.
+    const FLAKY: PerCall = PerCall(|h, call| if call % 2 == 0 { h } else { !h });
     let (done, finished) = mpsc::channel();
     let worker = std::thread::spawn(move || {
-        let set: lfmap::WordSet<u64, Flaky> = lfmap::WordSet::with_hasher(Flaky);
-        let map: HashMap<u64, u64, Flaky> = HashMap::with_hasher(Flaky);
+        let set: lfmap::WordSet<u64, Flaky> = lfmap::WordSet::with_hasher(FLAKY);
+        let map: HashMap<u64, u64, Flaky> = HashMap::with_hasher(FLAKY);
         std::thread::scope(|s| {
             for t in 0..4u64 {
                 let (set, map) = (&set, &map);
@@ -940,39 +918,17 @@ fn a_hash_that_changes_between_calls_does_not_hang() {
 /// is the unit test `a_writer_of_another_hash_leaves_a_copied_entry_to_its_late_copier`.)
 #[test]
 fn a_hash_that_varies_above_its_tag_drops_every_value_once() {
-    use std::hash::Hasher;
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    #[derive(Clone, Default)]
-    struct Drift;
-    struct DriftHasher(u64);
-    impl BuildHasher for Drift {
-        type Hasher = DriftHasher;
-        fn build_hasher(&self) -> DriftHasher {
-            DriftHasher(0)
-        }
-    }
-    impl Hasher for DriftHasher {
-        fn write(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        fn finish(&self) -> u64 {
-            // One of four hashes per key, all with the same low bits.
-            self.0 ^ ((CALLS.fetch_add(1, Relaxed) % 4) << 7)
-        }
-    }
+    // One of four hashes per key, all with the same low bits.
+    const DRIFT: PerCall = PerCall(|h, call| h ^ ((call % 4) << 7));
     let vals = Ledger::new();
     {
-        let map: HashMap<u64, Tracked, Drift> = HashMap::with_hasher(Drift);
+        let map: HashMap<u64, Tracked, PerCall> = HashMap::with_hasher(DRIFT);
         std::thread::scope(|s| {
             for t in 0..3u64 {
                 let (map, vals) = (&map, &vals);
                 s.spawn(move || {
                     let mut rng = Rng::new(t + 7);
-                    for _ in 0..200_000 {
+                    for _ in 0..400_000 {
                         let x = rng.next_u64();
                         let k = x % 3_000;
                         let m = map.pin();

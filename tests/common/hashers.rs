@@ -104,3 +104,32 @@ impl Hasher for ShapedHasher {
         }
     }
 }
+
+/// A hasher whose result changes from call to call, as a `Hash` that is a
+/// logic error's does: FNV-1a of the key's bytes, then `vary(digest,
+/// call)`, where `call` counts every hash in the process.
+#[derive(Clone, Copy)]
+pub struct PerCall(pub fn(u64, u64) -> u64);
+
+/// The hasher [`PerCall`] builds.
+pub struct PerCallHasher(u64, fn(u64, u64) -> u64);
+
+impl BuildHasher for PerCall {
+    type Hasher = PerCallHasher;
+    fn build_hasher(&self) -> PerCallHasher {
+        PerCallHasher(0xcbf2_9ce4_8422_2325, self.0)
+    }
+}
+
+impl Hasher for PerCallHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        static CALLS: AtomicU64 = AtomicU64::new(0);
+        (self.1)(self.0, CALLS.fetch_add(1, Relaxed))
+    }
+}

@@ -110,7 +110,7 @@ pub fn wait_for(go: &std::sync::atomic::AtomicBool) {
 }
 
 pub use garbage::{retire_from_exiting_threads, settle};
-pub use hashers::{Shape, ShapedHash};
+pub use hashers::{PerCall, Shape, ShapedHash};
 pub use memory::vm_rss_kib;
 pub use panics::{
     arm, assert_planned, disarm, is_planned, panic_message, quiet_planned_panics, PanicHash,
