@@ -281,8 +281,7 @@ pub mod __loom {
     /// nothing before the map's drop), so that a model may read the count
     /// of retired objects as exact. Set by lfmap's own cfgs, which a
     /// mutation run may give lfmap alone (`.ci/mutations`).
-    pub const DEFERRED_RECLAMATION: bool =
-        cfg!(all(not(crossbeam_loom), not(lfmap_loom_asymmetric)));
+    pub const DEFERRED_RECLAMATION: bool = crate::reclaim::DEFERRED;
 }
 
 /// The README's code blocks, compiled and run as doc tests so that they

@@ -68,6 +68,12 @@ pub(crate) use self::epoch::EpochReclaim as Reclaimer;
 #[cfg(all(not(loom), feature = "seize", not(feature = "crossbeam-epoch")))]
 pub(crate) use self::seize::SeizeReclaim as Reclaimer;
 
+/// Whether `Reclaimer` is the deferred backend, which frees nothing before
+/// the map's drop (the loom models read it through `lfmap::__loom`, to
+/// take the count of retired objects as exact).
+#[cfg(loom)]
+pub(crate) const DEFERRED: bool = cfg!(all(not(crossbeam_loom), not(lfmap_loom_asymmetric)));
+
 /// Under loom: where an execution's retired memory waits for the next one
 /// (`asymmetric/graveyard.rs`).
 #[cfg(loom)]

@@ -934,10 +934,11 @@ impl<T: Generation> Resizer<T> {
         // mapping can fail only because the winner's took the room: the
         // growth this write needs is then there, or about to be (the
         // winner is between its mapping and its CAS), or the winner lost
-        // too and gave its table back. So a failure looks again, after a
-        // yield, a few times (`start_resize_to` returns at once once a
-        // successor is installed) before it is the map's to report: it
-        // aborted the process, found by review.
+        // too and gave its table back. So a failure waits while another
+        // thread's successor is on its way (`Header::installing`), then
+        // looks again a few times a yield apart (`start_resize_to` returns
+        // at once once a successor is installed), before it is the map's
+        // to report: it aborted the process, found by review.
         let mut tries = 0;
         while let Err(e) = self.start_resize_to(table, slots, origin, guard, || {}) {
             // Relaxed: a hint (`Header::installing`); the next try reads
