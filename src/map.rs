@@ -74,7 +74,8 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// interrupted before it is announced leaves the handler's reads
 /// unprotected). Not fork-safe either: a child forked while other threads
 /// use a map must not touch it, or any other lfmap map, before `exec`
-/// (locks and pins those threads held stay held in the child).
+/// (locks and pins those threads held stay held in the child); it may
+/// exit normally, running thread-local destructors.
 ///
 /// ```
 /// use lfmap::HashMap;

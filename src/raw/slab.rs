@@ -46,7 +46,10 @@
 //!   lock delays other threads' refills and give-backs, not their map
 //!   operations on cached blocks; like any lock, it is not fork-safe (a
 //!   child forked while another thread holds it must not touch an
-//!   `lfmap` map before `exec`). A forked child also never gets back the
+//!   `lfmap` map before `exec`). Such a child may still exit normally:
+//!   its exiting thread's cache gives its blocks back only if the lock is
+//!   free there, and keeps them otherwise ([`slabs_at_exit`]). A forked
+//!   child also never gets back the
 //!   blocks that the parent's other threads held in their caches (those
 //!   threads do not exist in the child): up to a refill's worth per size
 //!   class and thread stays allocated there, with the spans and regions
@@ -64,7 +67,8 @@
 //! Not used under loom or with `--cfg lfmap_no_pool` (`pool.rs`).
 
 use std::ptr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 /// Bytes per span, and their alignment: four pages. A span with one block
 /// in use stays resident, so smaller spans follow a thinning map more
@@ -279,7 +283,45 @@ static SLABS: Mutex<Slabs> = Mutex::new(Slabs::new());
 /// The process's spans, locked. Nothing panics while the lock is held, but
 /// a poisoned lock would still hold consistent bookkeeping: go on.
 pub(crate) fn slabs() -> MutexGuard<'static, Slabs> {
+    note_process();
     SLABS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The id of the process that first took the spans' lock (0: not yet).
+/// A child forked from it inherits the value, and the lock as it was at
+/// the fork, held or not, with none of the parent's other threads.
+static LOCKED_IN: AtomicU32 = AtomicU32::new(0);
+
+/// Remembers this process as the one the spans' lock belongs to, once.
+#[inline]
+fn note_process() {
+    // Relaxed: the value is only ever compared with a process id, and the
+    // one store that matters comes before the lock is first taken, on the
+    // same thread (a child that first takes the lock itself inherited no
+    // held lock, whatever it stores here).
+    if LOCKED_IN.load(Relaxed) == 0 {
+        let _ = LOCKED_IN.compare_exchange(0, std::process::id(), Relaxed, Relaxed);
+    }
+}
+
+/// The spans, locked, for a thread's exit (its cache's give-back, a free
+/// after its cache is gone): [`slabs`], except in a child forked from a
+/// process whose other threads took the lock, where it may be held by a
+/// thread that does not exist in the child and would never be let go.
+/// There it is only tried, and `None` means the caller keeps (leaks) what
+/// it was giving back: the child's exit takes it with the address space,
+/// where waiting hung the child in its `exit` (found by review: glibc's
+/// `exit` runs the exiting thread's thread-local destructors).
+pub(crate) fn slabs_at_exit() -> Option<MutexGuard<'static, Slabs>> {
+    let ours = LOCKED_IN.load(Relaxed);
+    if ours == 0 || ours == std::process::id() {
+        return Some(slabs());
+    }
+    match SLABS.try_lock() {
+        Ok(slabs) => Some(slabs),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
 }
 
 impl Slabs {
