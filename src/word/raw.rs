@@ -119,7 +119,8 @@ pub(crate) fn find<'g, G: ReclaimGuard>(
                 continue 'tables;
             }
             // Frozen but not copied: still this table's final word on the
-            // key (the next table gets nothing for it before `COPIED`).
+            // key (the next table gets no newer value for it before
+            // `COPIED`: copies of this very value may land first).
             return u.live();
         }
         table = next_of(table, guard)?;

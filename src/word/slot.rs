@@ -476,7 +476,11 @@ impl Units {
     /// the next table (or has none to copy). A store, not a CAS: a frozen
     /// unit changes in no other way, and every marker writes the same bits.
     /// Release: a reader that sees `COPIED` (Acquire) goes to the next table
-    /// and must find the copy this thread placed or saw placed there.
+    /// and must find there the copy this thread placed or saw placed. One
+    /// caller marks before its value lands: `insert_copy`, on its own
+    /// pending claim in a migrating table, which a lookup reaches only
+    /// through the older table's slot, marked once that value has landed
+    /// further on (its comment says why).
     #[inline]
     pub(crate) fn mark_copied(&self, i: usize, frozen: Unit) {
         debug_assert!(frozen.frozen());
