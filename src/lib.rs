@@ -112,7 +112,16 @@
 //! operation, and the map stays consistent with every other value freed
 //! once; a second panic while the first unwinds (two panicking `Drop`s
 //! freed in one call, such as the map's drop) aborts the process, as it
-//! does for std's collections. A `Drop` may use the map (a write there
+//! does for std's collections. A handle's drop is such an operation, and
+//! Rust does not drop a function's return value when a local's destructor
+//! panics after the value was built (rust-lang/rust#47949): a function of
+//! the shape `{ let m = map.pin(); m.get(&k).cloned() }` leaks what it was
+//! returning (there an `Arc` clone, so its value is never dropped) when
+//! the drop of `m` frees a value whose `Drop` panics. Where values' `Drop`s
+//! may panic, drop the handle before returning (`let v =
+//! m.get(&k).cloned(); drop(m); v`): a local is dropped as the panic
+//! unwinds. lfmap's own functions that return what they built under a
+//! pin (`Clone`, `collect`) drop their pins first. A `Drop` may use the map (a write there
 //! retires what it replaces, to be freed later: frees nest at most two
 //! deep on a thread, with every reclaimer, and a map's drop frees what
 //! waits, whatever the depth).
