@@ -9,7 +9,7 @@
 
 use equivalent::Equivalent;
 
-use super::slot::{tag_of, Fresh, Word};
+use super::slot::{tag_of, Entry, Fresh, Word};
 use super::table::Table;
 use crate::reclaim::ReclaimGuard;
 use crate::resize::{next_of, Generation, Resizer};
@@ -33,16 +33,67 @@ pub(super) fn migrate_slot<K, V, G: ReclaimGuard>(
     copy_slot(resize, table, i, w, next, guard);
 }
 
+/// What a write's last seal (`seal_key`) found: the newer table it sealed
+/// the key for, and the entry of the key's slot in the older one (its
+/// source slot now marked `COPIED`), if it had one.
+///
+/// A write takes an entry that a migration copied into a table
+/// (`INHERITED`) for its key's only if it is that entry, while a migration
+/// into the table may still run (the write reached the table through a
+/// seal). The late copier's check in [`insert_copy`] rests on it: a
+/// same-hash entry in a newer table with the source slot unmarked belongs
+/// to another key, because a writer that replaced a copied entry marked
+/// (or saw marked) that entry's source slot first. With an `Eq` that is
+/// not an equivalence (`a == b`, `b == c`, `a != c`: a logic error) or
+/// that answers differently from call to call, `Eq` alone matched a copy
+/// whose source the writer's seal had not reached (it stops at the first
+/// slot `Eq` takes): the writer replaced the copy of `c` after sealing
+/// `a`'s slot, and a late copier of `c`'s slot placed `c`'s entry again,
+/// live and retired at once, freed twice (found by review). The write
+/// now takes such an entry for another key's: at worst a duplicate key,
+/// never a shared entry. A write that starts at a root table needs no
+/// such check: a root was promoted, so its migration is finished and
+/// every source slot is marked.
+pub(super) struct Sealed<K, V> {
+    /// The newer table of the last seal (null: none in this write).
+    into: *const Table<K, V>,
+    /// The entry that seal found for the key (null: none).
+    entry: *const Entry<K, V>,
+}
+
+impl<K, V> Sealed<K, V> {
+    /// No seal yet.
+    pub(super) fn new() -> Self {
+        Sealed {
+            into: std::ptr::null(),
+            entry: std::ptr::null(),
+        }
+    }
+
+    /// Whether a write in `table` may take `entry`, which a migration
+    /// copied there, for its key's (its hash and `Eq` matched).
+    #[inline]
+    pub(super) fn allows(&self, table: &Table<K, V>, entry: &Entry<K, V>) -> bool {
+        // Mutation for checking the regression test
+        // (`a_writer_takes_only_the_copy_its_seal_reached`): `Eq` alone.
+        if cfg!(lfmap_mutation = "take_unsealed_copy") {
+            return true;
+        }
+        !std::ptr::eq(self.into, table) || std::ptr::eq(self.entry, entry)
+    }
+}
+
 /// Makes `table` final for `key`: freezes the key's slot (and copies it
 /// into `next`), or seals the empty slot ending its probe sequence. After
 /// this no write to `key` can land in `table`, and the key's state in
-/// `table` is in `next`.
+/// `table` is in `next`. `sealed` records what this seal found.
 pub(super) fn seal_key<K, V, Q, G>(
     resize: &Resizer<Table<K, V>>,
     table: &Table<K, V>,
     next: &Table<K, V>,
     hash: u64,
     key: &Q,
+    sealed: &mut Sealed<K, V>,
     guard: &G,
 ) where
     K: Eq,
@@ -50,6 +101,10 @@ pub(super) fn seal_key<K, V, Q, G>(
     G: ReclaimGuard,
 {
     let tag = tag_of(hash);
+    *sealed = Sealed {
+        into: next,
+        entry: std::ptr::null(),
+    };
     for i in table.placement().probe(hash) {
         let mut w = table.slots.load(i, guard);
         if w.is_unclaimed() {
@@ -67,6 +122,7 @@ pub(super) fn seal_key<K, V, Q, G>(
         if e.hash() == hash && key.equivalent(&e.key) {
             let w = table.slots.freeze(i, guard);
             copy_slot(resize, table, i, w, next, guard);
+            sealed.entry = e;
             return;
         }
     }
@@ -243,6 +299,90 @@ mod tests {
             assert_eq!(placed, 1, "the entry placed twice");
         }
         assert_eq!(drops.load(SeqCst), 2, "each value dropped once");
+    }
+
+    /// A writer takes a copied-in entry for its key's only if its own seal
+    /// reached that entry's source slot. Keys `a`, `b`, `c` share a hash
+    /// and `b` equals both others, `a` not `c` (an `Eq` that is not an
+    /// equivalence: a logic error). Copier X places `c`'s entry in T1 and
+    /// stalls before marking its source; writer Y of `b` seals `a`'s slot
+    /// (the first `Eq` takes), and in T1 met `c`'s copy first: it replaced
+    /// it, parking it for retirement, and a late copier Z of `c`'s source,
+    /// unmarked, placed it again: live and retired at once, dropped twice
+    /// (found by review: 4 drops of 3 values). Y now replaces `a`'s copy.
+    #[test]
+    fn a_writer_takes_only_the_copy_its_seal_reached() {
+        use std::hash::{Hash, Hasher};
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::sync::Arc;
+        /// Equal when the ids differ by at most one; one hash for all.
+        struct Near(u64);
+        impl PartialEq for Near {
+            fn eq(&self, other: &Near) -> bool {
+                self.0.abs_diff(other.0) <= 1
+            }
+        }
+        impl Eq for Near {}
+        impl Hash for Near {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                0u8.hash(state);
+            }
+        }
+        struct Drops(Arc<AtomicUsize>);
+        impl Drop for Drops {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        {
+            // A map whose first table puts the hash's home where Y's share
+            // of the migration (the first sub-chunk) does not reach.
+            let raw = std::iter::repeat_with(|| {
+                RawMap::<Near, Drops, _>::new(16, DefaultHashBuilder::default())
+            })
+            .take(10_000)
+            .find(|raw| {
+                let guard = raw.pin();
+                let home = raw.root(&guard).placement().home(raw.hash(&Near(0)));
+                (8..14).contains(&home)
+            })
+            .expect("a map with the home past the first sub-chunk");
+            let guard = raw.pin();
+            let h = raw.hash(&Near(0));
+            let value = || Drops(Arc::clone(&drops));
+            raw.write_owned(Pending::new(h, Near(0), value()), |_| Action::Put, &guard);
+            raw.write_owned(Pending::new(h, Near(2), value()), |_| Action::Put, &guard);
+            let t0 = raw.root(&guard);
+            let s1 = t0.placement().home(h);
+            let s2 = s1 + 1;
+            assert_eq!(t0.slots.load(s1, &guard).entry().map(|e| e.key.0), Some(0));
+            assert_eq!(t0.slots.load(s2, &guard).entry().map(|e| e.key.0), Some(2));
+            raw.resize.start_resize(t0, &guard);
+            let t1 = next_of(t0, &guard).expect("T0 -> T1");
+            // X: freezes `c`'s slot and places its copy, not yet marked.
+            let frozen = t0.slots.freeze(s2, &guard);
+            insert_copy(&raw.resize, t1, (t0, s2), frozen, &guard);
+            // Y writes `b` through the write engine.
+            raw.write_owned(Pending::new(h, Near(1), value()), |_| Action::Put, &guard);
+            assert!(!t0.slots.load(s2, &guard).copied());
+            let placed = |t1: &Table<Near, Drops>| {
+                (0..t1.len())
+                    .filter(|&j| t1.slots.load(j, &guard).ptr() == frozen.ptr())
+                    .count()
+            };
+            assert_eq!(placed(t1), 1, "Y replaced the copy of `c`");
+            // Z, a late copier of `c`'s slot, with the word X froze.
+            copy_slot(&raw.resize, t0, s2, frozen, t1, &guard);
+            assert_eq!(placed(t1), 1, "`c`'s entry placed twice");
+            // X resumes: its mark.
+            t0.slots.mark_copied(s2, frozen);
+        }
+        assert_eq!(
+            drops.load(SeqCst),
+            3,
+            "each of the three values dropped once"
+        );
     }
 
     /// The generic map's side of the stacked-resize case the `WordMap` got

@@ -290,6 +290,7 @@ where
         let tag = tag_of(hash);
         let mut table = self.root(guard);
         let mut depth = 0;
+        let mut sealed = migrate::Sealed::new();
         'tables: loop {
             // While a resize runs: help it, make sure nothing about this key
             // stays behind in the old table, and write in the new one.
@@ -298,9 +299,9 @@ where
                 .writable(self, table, hash, &mut depth, guard, |old, new| {
                     // Mutation for checking the loom models (docs/verification.md).
                     #[cfg(not(lfmap_mutation = "skip_seal"))]
-                    migrate::seal_key(&self.resize, old, new, hash, key, guard);
+                    migrate::seal_key(&self.resize, old, new, hash, key, &mut sealed, guard);
                     #[cfg(lfmap_mutation = "skip_seal")]
-                    let _ = (old, new);
+                    let _ = (old, new, &mut sealed);
                 });
             let mut probed = 0;
             for i in table.placement().probe(hash) {
@@ -352,8 +353,13 @@ where
                 // table, so no copy places it again: its hash is not
                 // loaded (one line fewer for an eighth of the entries,
                 // whose hash starts the next line: 4 % of a presized
-                // map's exchange throughput at 1 thread).
-                if w.tag() != tag || !key.equivalent(&e.key) || (w.inherited() && e.hash() != hash)
+                // map's exchange throughput at 1 thread). And while a
+                // migration into this table may still run, only the entry
+                // this write's seal found (`migrate::Sealed`: an `Eq` that
+                // is not an equivalence matched others).
+                if w.tag() != tag
+                    || !key.equivalent(&e.key)
+                    || (w.inherited() && (e.hash() != hash || !sealed.allows(table, e)))
                 {
                     continue;
                 }
