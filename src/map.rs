@@ -1135,11 +1135,12 @@ where
     /// the next thread that takes its place in the map. After `flush` they
     /// wait only for the pins that may still see them, this handle's
     /// included, and for the reclaimer's next epoch bump (with the
-    /// default reclaimer, a millisecond or so; at a map's scan once its
-    /// batches have waited two, in turn with other maps that waited
-    /// longer): they are freed inside
-    /// a later operation on the map, of any thread (or when the map
-    /// drops). For a value whose `Drop` matters soon (a file, a
+    /// default reclaimer, bumps come at most once a millisecond, in turn
+    /// with other maps whose batches waited longer): they are freed inside
+    /// a later operation on the map, of any thread (this handle's drop,
+    /// if no other pin holds them and a bump was due; else one of the next
+    /// few dozen operations of a thread, however far apart they come), or
+    /// when the map drops. For a value whose `Drop` matters soon (a file, a
     /// connection, a channel's sender); not per operation: with `seize`, a
     /// flush pads the batch with a few hundred no-op entries.
     ///

@@ -230,7 +230,7 @@ pub(crate) struct TableGuard<'a> {
     owner: &'a TableReclaim,
     record: &'static Record,
     pin: Pin,
-    /// This guard retired a table: try to free it when unpinning.
+    /// This guard retired a table, or flushed: try to free when unpinning.
     retired: Cell<bool>,
     _not_send: PhantomData<*const ()>,
 }
@@ -436,9 +436,11 @@ impl ReclaimGuard for TableGuard<'_> {
     }
 
     fn flush(&self) {
+        // Its unpin scans: what the flush queued may be freeable then.
+        self.retired.set(true);
         // SAFETY: this guard's record is held by this thread (or by this
         // guard).
-        unsafe { self.owner.flush_in(self.record, self.pin == Pin::Thread) }
+        unsafe { self.owner.flush_in(self.record) }
     }
 
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
@@ -539,8 +541,10 @@ impl ReclaimGuard for TableOwnedGuard<'_> {
     }
 
     fn flush(&self) {
+        // Its unpin scans, as a thread pin's (above).
+        self.retired.set(true);
         // SAFETY: the record is this guard's alone, until it drops.
-        unsafe { self.owner.flush_in(self.record, false) }
+        unsafe { self.owner.flush_in(self.record) }
     }
 
     unsafe fn retire_now<T: Retire>(&self, ptr: *mut T) {
