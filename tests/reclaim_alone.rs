@@ -40,12 +40,6 @@ fn reclamation_alone() {
     a_churning_maps_retired_tables_are_freed_a_few_entries_at_a_time();
 }
 
-/// `extend`, `collect` and deserializing insert each element under a pin
-/// of its own, not under one pin across the caller's iterator, whose
-/// `next` may run long or block (a deserializer reading a socket): what
-/// another map removes while that iterator runs is freed before it ends.
-/// (Found by review: one pin held across the whole `extend` held back the
-/// frees of every map in the process.)
 /// A value removed and flushed is freed once no pin can see it: by the
 /// flushing handle's drop, or within a few dozen operations on the map,
 /// however far apart they come. The default reclaimer's ticks waited for
@@ -77,6 +71,12 @@ fn a_flushed_value_is_freed_within_a_few_operations() {
     }
 }
 
+/// `extend`, `collect` and deserializing insert each element under a pin
+/// of its own, not under one pin across the caller's iterator, whose
+/// `next` may run long or block (a deserializer reading a socket): what
+/// another map removes while that iterator runs is freed before it ends.
+/// (Found by review: one pin held across the whole `extend` held back the
+/// frees of every map in the process.)
 fn building_from_an_iterator_does_not_pin_across_it() {
     /// Counts its drops, by round.
     struct Counted<'a>(&'a AtomicUsize);

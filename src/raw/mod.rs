@@ -359,7 +359,8 @@ where
                 // is not an equivalence matched others).
                 if w.tag() != tag
                     || !key.equivalent(&e.key)
-                    || (w.inherited() && (e.hash() != hash || !sealed.allows(table, e)))
+                    || (w.inherited()
+                        && (e.hash() != hash || !sealed.takes(&self.resize, table, e, guard)))
                 {
                     continue;
                 }

@@ -48,7 +48,8 @@
 //!   child forked while another thread holds it must not touch an
 //!   `lfmap` map before `exec`). Such a child may still exit normally:
 //!   its exiting thread's cache gives its blocks back only if the lock is
-//!   free there, and keeps them otherwise ([`slabs_at_exit`]). A forked
+//!   free there, and keeps them otherwise ([`slabs_at_exit`], told by a
+//!   fork handler on Linux). A forked
 //!   child also never gets back the
 //!   blocks that the parent's other threads held in their caches (those
 //!   threads do not exist in the child): up to a refill's worth per size
@@ -67,7 +68,7 @@
 //! Not used under loom or with `--cfg lfmap_no_pool` (`pool.rs`).
 
 use std::ptr;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 /// Bytes per span, and their alignment: four pages. A span with one block
@@ -294,38 +295,59 @@ static SLABS: Mutex<Slabs> = Mutex::new(Slabs::new());
 /// The process's spans, locked. Nothing panics while the lock is held, but
 /// a poisoned lock would still hold consistent bookkeeping: go on.
 pub(crate) fn slabs() -> MutexGuard<'static, Slabs> {
-    note_process();
+    watch_forks();
     SLABS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The id of the process that first took the spans' lock (0: not yet).
-/// A child forked from it inherits the value, and the lock as it was at
-/// the fork, held or not, with none of the parent's other threads.
-static LOCKED_IN: AtomicU32 = AtomicU32::new(0);
+/// Set in a child process whose parent's other threads held the spans'
+/// lock at the fork (`after_fork`): those threads do not exist in the
+/// child, and the lock stays held there for good.
+static ABANDONED: AtomicBool = AtomicBool::new(false);
 
-/// Remembers this process as the one the spans' lock belongs to, once.
+/// Registers [`after_fork`] with the C library, once, before this
+/// process first takes the lock (Linux; elsewhere a forked child's exit
+/// waits for the lock, as any call of its does).
 #[inline]
-fn note_process() {
-    // Relaxed: the value is only ever compared with a process id, and the
-    // one store that matters comes before the lock is first taken, on the
-    // same thread (a child that first takes the lock itself inherited no
-    // held lock, whatever it stores here).
-    if LOCKED_IN.load(Relaxed) == 0 {
-        let _ = LOCKED_IN.compare_exchange(0, std::process::id(), Relaxed, Relaxed);
+fn watch_forks() {
+    #[cfg(target_os = "linux")]
+    {
+        static WATCH: std::sync::Once = std::sync::Once::new();
+        WATCH.call_once(|| {
+            // SAFETY: registers a handler that is sound to run in a forked
+            // child (below); the prepare and parent handlers are none. A
+            // registration that fails (out of memory) leaves the child's
+            // exit waiting for the lock, as before.
+            unsafe { libc::pthread_atfork(None, None, Some(after_fork)) };
+        });
+    }
+}
+
+/// Runs in a forked child, on the one thread it has: the spans' lock is
+/// free unless a thread of the parent held it at the fork, which
+/// [`slabs_at_exit`] must then not wait for. A try and an unlock: atomic
+/// operations on the lock's word (and a wake, which no one needs), which
+/// a child may make before it uses anything else.
+#[cfg(target_os = "linux")]
+extern "C" fn after_fork() {
+    match SLABS.try_lock() {
+        Ok(slabs) => drop(slabs),
+        Err(TryLockError::Poisoned(p)) => drop(p.into_inner()),
+        Err(TryLockError::WouldBlock) => ABANDONED.store(true, Relaxed),
     }
 }
 
 /// The spans, locked, for a thread's exit (its cache's give-back, a free
-/// after its cache is gone): [`slabs`], except in a child forked from a
-/// process whose other threads took the lock, where it may be held by a
-/// thread that does not exist in the child and would never be let go.
-/// There it is only tried, and `None` means the caller keeps (leaks) what
-/// it was giving back: the child's exit takes it with the address space,
-/// where waiting hung the child in its `exit` (found by review: glibc's
-/// `exit` runs the exiting thread's thread-local destructors).
+/// after its cache is gone): [`slabs`], except in a child forked while a
+/// thread of its parent held the lock, which would never be let go there
+/// (found by review: glibc's `exit` runs the exiting thread's thread-local
+/// destructors, and a child that never used a map hung in its `exit`).
+/// There the lock is only tried, and `None` means the caller keeps (leaks)
+/// what it was giving back: the child's exit takes it with the address
+/// space. (A child forked while the lock was free, such as a pre-fork
+/// worker of a single-threaded parent, gives back as any process does.)
 pub(crate) fn slabs_at_exit() -> Option<MutexGuard<'static, Slabs>> {
-    let ours = LOCKED_IN.load(Relaxed);
-    if ours == 0 || ours == std::process::id() {
+    // Relaxed: set in this process before any of its other threads ran.
+    if !ABANDONED.load(Relaxed) {
         return Some(slabs());
     }
     match SLABS.try_lock() {

@@ -104,7 +104,7 @@ use crate::sync::AtomicBool;
 use crate::sync::Ordering::{Acquire, Release};
 // `pending`, `tables` (statistics), `seals` and `tick` (scan pacing) are
 // heuristics, never a step of the reclamation argument (`sync.rs`, `stat`).
-use crate::sync::stat::{AtomicBool as StatBool, AtomicUsize};
+use crate::sync::stat::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 
 /// Objects one scan frees at most while little is freeable: one batch,
@@ -185,13 +185,21 @@ pub(crate) struct TableReclaim {
     /// Unpins of this map by owned guards while objects are queued; every
     /// 64th scans. (Thread-bound pins count on their thread: `guard.rs`.)
     tick: AtomicUsize,
-    /// A flush queued objects that are not freed yet: pacing ticks free
-    /// what they can ([`after_unpin`](Self::after_unpin)) instead of
-    /// waiting for the writers to be idle ([`IDLE_TICKS`]), and the
-    /// flushing guard's own unpin scans. Cleared by a tick that leaves
-    /// nothing queued ([`settle_flush`](Self::settle_flush)).
-    flushed: StatBool,
+    /// Pacing ticks (of any thread) left that free what they can
+    /// ([`after_unpin`](Self::after_unpin)) rather than wait for the
+    /// writers to be idle ([`IDLE_TICKS`]): a flush sets [`FLUSH_TICKS`].
+    flush_ticks: AtomicUsize,
 }
+
+/// Ticks that free at once after a flush ([`TableReclaim::flush_ticks`]).
+/// Two free what a flush queued unless a pin holds it back (the first
+/// stamps it, if no bump came since; the next frees it); the rest wait out
+/// a short pin. A bound, not "until freed": while writers keep sealing,
+/// something is always queued, and every tick (reads' included) would
+/// free batches for good, which the pacing leaves to the writers (found
+/// by the session's diff review: a flag cleared only when nothing was
+/// queued stayed set through 20,000 later writes).
+const FLUSH_TICKS: usize = 16;
 
 /// Objects a scan took off the queue and could not free yet. Every object
 /// is visited by a constant number of scans, so a scan's cost is that of
@@ -267,7 +275,7 @@ impl TableReclaim {
             skipped: AtomicUsize::new(0),
             seals: AtomicUsize::new(0),
             tick: AtomicUsize::new(0),
-            flushed: StatBool::new(false),
+            flush_ticks: AtomicUsize::new(0),
         }
     }
 
@@ -359,11 +367,12 @@ impl TableReclaim {
     /// (`ReclaimGuard::flush`), as a full bag is sealed, and frees at once
     /// what its scan finds freeable and what the bag adopted earlier (a
     /// flush is for values whose `Drop` matters soon: nothing is adopted
-    /// to be freed a few at a time). What must still wait for pins is
-    /// marked flushed: the map's pacing ticks free it as soon as they can,
-    /// not once its writers are idle ([`after_unpin`](Self::after_unpin);
-    /// they waited some 550 operations of a thread, found by a port of
-    /// flurry's tests), and the flushing guard's own unpin scans.
+    /// to be freed a few at a time). For what must still wait for pins,
+    /// the map's next [`FLUSH_TICKS`] pacing ticks free what they can,
+    /// rather than wait for its writers to be idle
+    /// ([`after_unpin`](Self::after_unpin); flushed values waited some 550
+    /// operations of a thread, found by a port of flurry's tests), and the
+    /// flushing guard's own unpin scans.
     ///
     /// # Safety
     ///
@@ -381,25 +390,10 @@ impl TableReclaim {
                 bag.free_ready(usize::MAX);
             }
         }
-        // SeqCst, with `settle_flush`'s: either that tick's load of
-        // `pending` sees this flush's objects, or its clearing of the flag
-        // comes before this store in the flag's order (the fences' rules
-        // for a modification before one fence and a read or a modification
-        // after the other). A heuristic either way: a flush whose flag is
-        // lost waits as an unflushed batch does.
-        fence(SeqCst);
+        // Relaxed: a heuristic, as `pending` is; a max, so that no tick's
+        // count-down loses this flush's ticks.
         if self.pending.load(Relaxed) > 0 {
-            self.flushed.store(true, Relaxed);
-        }
-    }
-
-    /// After a tick's free of flushed objects: clears the flag once
-    /// nothing is queued, unless a flush came meanwhile (`flush_in`).
-    fn settle_flush(&self) {
-        self.flushed.store(false, Relaxed);
-        fence(SeqCst);
-        if self.pending.load(Relaxed) > 0 {
-            self.flushed.store(true, Relaxed);
+            self.flush_ticks.fetch_max(FLUSH_TICKS, Relaxed);
         }
     }
 
@@ -725,10 +719,13 @@ impl TableReclaim {
         }
         if cfg!(loom) {
             self.reclaim();
-        } else if self.flushed.load(Relaxed) {
-            // Freed now, not adopted: what a flush handed over.
+        } else if self.flush_ticks.load(Relaxed) > 0 {
+            // Freed now, not adopted: what a flush handed over. Relaxed, as
+            // above; racing ticks may take one tick between them.
+            let _ = self
+                .flush_ticks
+                .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
             self.reclaim();
-            self.settle_flush();
         } else if self.tables.load(Relaxed) > 0 {
             // SAFETY: the caller's.
             unsafe { self.scan_on_tick(record, keeps) };

@@ -1124,3 +1124,41 @@ fn a_stale_starved_announcement_gives_way() {
         freed.load(Relaxed) == bags::BATCH
     });
 }
+
+/// A flush makes the map's next ticks free what they can, a bounded
+/// number of them: while a pin elsewhere holds the flushed batch (and
+/// writers keep sealing, which leaves something queued throughout), the
+/// ticks go back to the usual pacing after `FLUSH_TICKS` of them. A flag
+/// cleared only once nothing was queued stayed set for good, and every
+/// tick, reads' included, freed batches (found by the diff review). Once
+/// the pin ends, the flushing thread's next ticks free the batch.
+#[test]
+fn a_flush_speeds_up_a_bounded_number_of_ticks() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    while_pinned_elsewhere(&r, || {
+        let g = r.pin();
+        // SAFETY: never shared; retired once.
+        unsafe { g.retire(probe(&freed)) };
+        g.flush();
+        drop(g);
+        assert_eq!(r.flush_ticks.load(Relaxed), super::FLUSH_TICKS - 1);
+        // Every thread pin's unpin counts towards this thread's ticks.
+        for _ in 0..(super::FLUSH_TICKS + 2) * 61 {
+            drop(r.pin());
+        }
+        assert_eq!(r.flush_ticks.load(Relaxed), 0, "ticks freed past the bound");
+        assert_eq!(freed.load(Relaxed), 0, "freed under an older pin");
+    });
+    without_foreign_pins(|| {
+        let g = r.pin();
+        g.flush();
+        drop(g);
+        for _ in 0..3 * 61 {
+            drop(r.pin());
+            std::thread::sleep(std::time::Duration::from_micros(20));
+        }
+        freed.load(Relaxed) == 1
+    });
+}
