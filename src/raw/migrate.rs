@@ -534,6 +534,41 @@ mod tests {
         });
     }
 
+    /// The key of the stacked-resize tests below.
+    const STACKED: u64 = 0xab00_0000_0000_0001;
+
+    /// T0 holds [`STACKED`], and T0 -> T1 -> T2 are stacked resizes whose
+    /// second sealed T1's slot for the key: a copy of the key from T0 goes
+    /// on past T1 into T2. Returns the key's hash.
+    fn stacked_past_a_sealed_slot<G: ReclaimGuard>(
+        raw: &RawMap<u64, u64, DefaultHashBuilder>,
+        guard: &G,
+    ) -> u64 {
+        let hash = raw.hash(&STACKED);
+        raw.write_owned(Pending::new(hash, STACKED, 7), |_| Action::Put, guard);
+        let t0 = raw.root(guard);
+        raw.resize.start_resize(t0, guard);
+        let t1 = next_of(t0, guard).expect("T0 -> T1");
+        let j = slot_of(t1, hash, STACKED, guard);
+        raw.resize.start_resize(t1, guard);
+        assert!(t1.slots.seal(j, guard).is_ok());
+        hash
+    }
+
+    /// The values of the live, unfrozen words of `table` and its successors.
+    fn live_from<G: ReclaimGuard>(table: &Table<u64, u64>, guard: &G) -> Vec<u64> {
+        let mut live = Vec::new();
+        let mut table = Some(table);
+        while let Some(t) = table {
+            live.extend((0..t.len()).filter_map(|s| {
+                let w = t.slots.load(s, guard);
+                w.live().filter(|_| !w.frozen()).map(|e| *e.value())
+            }));
+            table = next_of(t, guard);
+        }
+        live
+    }
+
     /// Across stacked resizes a write's seal of the first table may forward
     /// the key's copy past the second table, whose slot for the key a
     /// migration of it sealed, into the third; the seal of the second table
@@ -543,28 +578,16 @@ mod tests {
     fn a_copy_forwarded_past_a_sealed_table_is_the_writes_own() {
         let raw = RawMap::<u64, u64, _>::new(16, DefaultHashBuilder::default());
         let guard = raw.pin();
-        let key = 0xab00_0000_0000_0001u64;
-        let hash = raw.hash(&key);
-        raw.write_owned(Pending::new(hash, key, 7), |_| Action::Put, &guard);
+        let hash = stacked_past_a_sealed_slot(&raw, &guard);
         let t0 = raw.root(&guard);
-        raw.resize.start_resize(t0, &guard);
-        let t1 = next_of(t0, &guard).expect("T0 -> T1");
-        let j = slot_of(t1, hash, key, &guard);
-        raw.resize.start_resize(t1, &guard);
-        assert!(t1.slots.seal(j, &guard).is_ok());
-        raw.write_owned(Pending::new(hash, key, 8), |_| Action::Put, &guard);
-        let mut live = Vec::new();
-        let mut table = Some(t0);
-        while let Some(t) = table {
-            live.extend((0..t.len()).filter_map(|s| {
-                let w = t.slots.load(s, &guard);
-                w.live().filter(|_| !w.frozen()).map(|e| *e.value())
-            }));
-            table = next_of(t, &guard);
-        }
-        assert_eq!(live, [8], "the key live once, unfrozen, with the new value");
+        raw.write_owned(Pending::new(hash, STACKED, 8), |_| Action::Put, &guard);
         assert_eq!(
-            find(raw.root(&guard), hash, &key, &guard).map(|e| *e.value()),
+            live_from(t0, &guard),
+            [8],
+            "the key live once, with the new value"
+        );
+        assert_eq!(
+            find(raw.root(&guard), hash, &STACKED, &guard).map(|e| *e.value()),
             Some(8)
         );
     }
@@ -572,34 +595,25 @@ mod tests {
     /// A copied-in entry that none of the write's seals found is taken
     /// when no table the write sealed holds it: it came from a table older
     /// than the write's root, whose migration is finished. T0's copy of the
-    /// key goes on past T1, whose slot for it a migration of T1 sealed,
-    /// into T2; T0 is promoted away; a write from the root T1 finds the
-    /// key's slot there sealed, and must take the copy in T2 (a rule that
-    /// took only what the seals found stored the key twice).
+    /// key goes on past T1's sealed slot into T2; T0 is promoted away; a
+    /// write from the root T1 finds the key's slot there sealed, and must
+    /// take the copy in T2 (a rule that took only what the seals found
+    /// stored the key twice).
     #[test]
     fn a_copy_from_a_finished_migration_is_taken() {
         let raw = RawMap::<u64, u64, _>::new(16, DefaultHashBuilder::default());
         let guard = raw.pin();
-        let key = 0xab00_0000_0000_0001u64;
-        let hash = raw.hash(&key);
-        raw.write_owned(Pending::new(hash, key, 7), |_| Action::Put, &guard);
+        let hash = stacked_past_a_sealed_slot(&raw, &guard);
         let t0 = raw.root(&guard);
-        raw.resize.start_resize(t0, &guard);
         let t1 = next_of(t0, &guard).expect("T0 -> T1");
-        let j = slot_of(t1, hash, key, &guard);
-        raw.resize.start_resize(t1, &guard);
-        assert!(t1.slots.seal(j, &guard).is_ok());
         raw.resize.finish(&raw, t0, &guard);
         assert!(std::ptr::eq(raw.root(&guard), t1), "T0 promoted away");
-        let t2 = next_of(t1, &guard).expect("T1 -> T2");
-        raw.write_owned(Pending::new(hash, key, 8), |_| Action::Put, &guard);
-        let live: Vec<u64> = [t1, t2]
-            .iter()
-            .flat_map(|t| (0..t.len()).map(|s| t.slots.load(s, &guard)))
-            .filter(|w| !w.frozen())
-            .filter_map(|w| w.live().map(|e| *e.value()))
-            .collect();
-        assert_eq!(live, [8], "the key live once, unfrozen, with the new value");
+        raw.write_owned(Pending::new(hash, STACKED, 8), |_| Action::Put, &guard);
+        assert_eq!(
+            live_from(t1, &guard),
+            [8],
+            "the key live once, with the new value"
+        );
     }
 
     /// The generic map's side of the stacked-resize case the `WordMap` got
