@@ -159,6 +159,7 @@ pub(super) fn seal_key<'g, K, V, Q, G>(
     if !sealed.into.is_some_and(|into| std::ptr::eq(into, table)) {
         sealed.entry = std::ptr::null();
     }
+    let carried = sealed.entry;
     sealed.into = Some(next);
     if let Some(at) = sealed.from.get_mut(sealed.passed) {
         *at = Some(table);
@@ -178,7 +179,13 @@ pub(super) fn seal_key<'g, K, V, Q, G>(
         if w.tag() != tag {
             continue;
         }
-        if e.hash() == hash && key.equivalent(&e.key) {
+        // The carried entry is the key's by its pointer: its copy in this
+        // table is frozen, copied on and marked below like the key's own,
+        // whatever `Eq` answers now (found by review: an `Eq` that said no
+        // here let the seal pass the copy, unmarked, and carry the entry
+        // on; the write then replaced it in the next table, and a late
+        // copier of the unmarked slot placed it again).
+        if std::ptr::eq(e, carried) || (e.hash() == hash && key.equivalent(&e.key)) {
             let w = table.slots.freeze(i, guard);
             copy_slot(resize, table, i, w, next, guard);
             // The entry frozen and copied, not `e`: a write that reached
@@ -614,6 +621,127 @@ mod tests {
             [8],
             "the key live once, with the new value"
         );
+    }
+
+    /// A seal takes the copy of the entry it carries from the previous
+    /// table for the key's by its pointer, not by `Eq`. Writer W's seal of
+    /// T0 copies the key's entry `e` into T1; at W's seal of T1, a
+    /// migrator X of T1 freezes the copy, places it in T2 and stalls
+    /// before marking, and `Eq` (nondeterministic: a logic error) says no.
+    /// The seal passed the copy and carried `e`; W took `e` in T2 as the
+    /// entry its seals found and replaced it, and a late copier of the
+    /// unmarked slot placed it again: dropped twice (found by review). The
+    /// seal now marks that copy; the `Eq` call X's step hooks into is then
+    /// W's compare in T2, whose "no" costs a duplicate key, nothing worse.
+    #[test]
+    fn a_seal_takes_the_carried_entry_by_its_pointer() {
+        use std::cell::{Cell, RefCell};
+        use std::hash::{Hash, Hasher};
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::sync::{mpsc, Arc};
+        /// Asked at an `Eq` call: `Some(answer)`, or `None` to compare.
+        type Hook = Box<dyn FnOnce() -> Option<bool>>;
+        std::thread_local! {
+            /// `Eq` calls to let through before the hook.
+            static SKIP: Cell<usize> = const { Cell::new(0) };
+            /// Asked at the next `Eq` call after `SKIP`.
+            static HOOK: RefCell<Option<Hook>> = RefCell::new(None);
+        }
+        struct K(u64);
+        impl PartialEq for K {
+            fn eq(&self, other: &K) -> bool {
+                if SKIP.get() > 0 {
+                    SKIP.set(SKIP.get() - 1);
+                } else if let Some(hook) = HOOK.with(|h| h.borrow_mut().take()) {
+                    if let Some(answer) = hook() {
+                        return answer;
+                    }
+                }
+                self.0 == other.0
+            }
+        }
+        impl Eq for K {}
+        impl Hash for K {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.0.hash(state);
+            }
+        }
+        struct Drops(Arc<AtomicUsize>);
+        impl Drop for Drops {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+        enum Step {
+            Asked,
+            Done,
+        }
+        // Maps whose placement lets W's own share of the migration freeze
+        // T1's copy first never meet the race: try fresh ones until one does
+        // (on the old code; the fix leaves the hook nothing to meet).
+        for _ in 0..300 {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let met = {
+                let raw = RawMap::<K, Drops, _>::new(16, DefaultHashBuilder::default());
+                let guard = raw.pin();
+                let h = raw.hash(&K(1));
+                let value = || Drops(Arc::clone(&drops));
+                raw.write_owned(Pending::new(h, K(1), value()), |_| Action::Put, &guard);
+                let t0 = raw.root(&guard);
+                let e = (0..t0.len())
+                    .map(|i| t0.slots.load(i, &guard).ptr())
+                    .find(|p| !p.is_null())
+                    .expect("the key's entry");
+                raw.resize.start_resize(t0, &guard);
+                let t1 = next_of(t0, &guard).expect("T0 -> T1");
+                raw.resize.start_resize(t1, &guard);
+                let t2 = next_of(t1, &guard).expect("T1 -> T2");
+                let (step, wait_step) = mpsc::channel();
+                let (answer, wait_answer) = mpsc::channel::<Option<bool>>();
+                let mut late = None;
+                std::thread::scope(|s| {
+                    let (raw, step, v) = (&raw, step.clone(), value());
+                    s.spawn(move || {
+                        // Past W's seal of T0 (its one `Eq` call there).
+                        SKIP.set(1);
+                        let asked = step.clone();
+                        HOOK.with(|hook| {
+                            *hook.borrow_mut() = Some(Box::new(move || {
+                                asked.send(Step::Asked).unwrap();
+                                wait_answer.recv().unwrap()
+                            }))
+                        });
+                        raw.write_owned(Pending::new(h, K(1), v), |_| Action::Put, &raw.pin());
+                        HOOK.with(|hook| hook.borrow_mut().take());
+                        step.send(Step::Done).unwrap();
+                    });
+                    while let Step::Asked = wait_step.recv().unwrap() {
+                        // X: freezes T1's copy of `e`, places it in T2, stalls.
+                        let j = (0..t1.len()).find(|&j| {
+                            let w = t1.slots.load(j, &guard);
+                            w.ptr() == e && !w.frozen()
+                        });
+                        if let Some(j) = j {
+                            let frozen = t1.slots.freeze(j, &guard);
+                            insert_copy(&raw.resize, t2, (t1, j), frozen, &guard);
+                            late = Some(j);
+                        }
+                        answer.send(j.map(|_| false)).unwrap();
+                    }
+                });
+                // A late copier of T1's slot, frozen and unmarked: the hook met
+                // the copy unfrozen only where the seal had passed it.
+                if let Some(j) = late {
+                    let w = t1.slots.load(j, &guard);
+                    copy_slot(&raw.resize, t1, j, w, t2, &guard);
+                }
+                late.is_some()
+            };
+            assert_eq!(drops.load(SeqCst), 2, "each value dropped once");
+            if met {
+                break;
+            }
+        }
     }
 
     /// The generic map's side of the stacked-resize case the `WordMap` got
