@@ -60,6 +60,10 @@ pub(super) struct Sealed<'g, K, V> {
     /// The newer table of the last seal (none in this write yet).
     into: Option<&'g Table<K, V>>,
     /// The entry the seals found for the key (null: none). Compared only.
+    /// It may be a tombstone's, or one placed under another hash by a
+    /// writer that replaced the key's entry between the seal's load and
+    /// its freeze: harmless, as a write takes it only where its hash
+    /// matches, and its slot was frozen and marked by the seal.
     entry: *const Entry<K, V>,
     /// The older tables this write sealed, oldest first: the first
     /// [`SEALED_TABLES`] of `passed`.
