@@ -11,12 +11,11 @@ use common::{both_maps, panic_message, Ops, Rng, StopOnDrop, TestMap};
 use lfmap::{HashMap, TryReserveError, WordMap};
 use quickcheck::{quickcheck, Arbitrary, Gen};
 
-/// Capacity control, on either map.
+/// Capacity control, on either map (`reserve` and `shrink_to_fit` are
+/// [`TestMap`]'s).
 trait Capacity: TestMap {
     fn capacity(&self) -> usize;
-    fn reserve(&self, additional: usize);
     fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError>;
-    fn shrink_to_fit(&self);
     fn shrink_to(&self, min_capacity: usize);
     /// `Extend` through a shared reference.
     fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>);
@@ -26,14 +25,8 @@ impl Capacity for HashMap<u64, u64> {
     fn capacity(&self) -> usize {
         HashMap::capacity(self)
     }
-    fn reserve(&self, additional: usize) {
-        HashMap::reserve(self, additional)
-    }
     fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
         HashMap::try_reserve(self, additional)
-    }
-    fn shrink_to_fit(&self) {
-        HashMap::shrink_to_fit(self)
     }
     fn shrink_to(&self, min_capacity: usize) {
         HashMap::shrink_to(self, min_capacity)
@@ -48,14 +41,8 @@ impl Capacity for WordMap<u64, u64> {
     fn capacity(&self) -> usize {
         WordMap::capacity(self)
     }
-    fn reserve(&self, additional: usize) {
-        WordMap::reserve(self, additional)
-    }
     fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
         WordMap::try_reserve(self, additional)
-    }
-    fn shrink_to_fit(&self) {
-        WordMap::shrink_to_fit(self)
     }
     fn shrink_to(&self, min_capacity: usize) {
         WordMap::shrink_to(self, min_capacity)

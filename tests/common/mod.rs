@@ -4,6 +4,9 @@
 //! * [`hashers`]: [`ShapedHash`], hash functions of every shape the tests
 //!   feed the maps: the full digest, the key itself, one constant, a few
 //!   distinct values (small, spread out, or with identical tags).
+//! * [`history`]: [`Clock`](history::Clock), [`Record`](history::Record)
+//!   and [`check`](history::check), a linearizability checker for one
+//!   key's history recorded from real threads.
 //! * [`memory`]: [`vm_rss_kib`], the process's resident memory.
 //! * [`counting`]: [`Counting`], a global allocator counting live heap
 //!   bytes ([`live_bytes`]), for binaries that install it.
@@ -41,6 +44,7 @@ pub mod counting;
 pub mod drops;
 pub mod garbage;
 pub mod hashers;
+pub mod history;
 pub mod memory;
 pub mod panics;
 pub mod rng;

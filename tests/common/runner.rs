@@ -77,6 +77,12 @@ pub trait TestMap: Send + Sync + Sized {
 
     fn hasher(&self) -> &Self::Hasher;
 
+    /// The map's `reserve`.
+    fn reserve(&self, additional: usize);
+
+    /// The map's `shrink_to_fit`.
+    fn shrink_to_fit(&self);
+
     /// The hash the map's hasher gives `key`.
     fn hash(&self, key: u64) -> u64 {
         self.hasher().hash_one(key)
@@ -158,6 +164,12 @@ impl<S: BuildHasher + Clone + Default + Send + Sync> TestMap for HashMap<u64, u6
     }
     fn hasher(&self) -> &S {
         HashMap::hasher(self)
+    }
+    fn reserve(&self, additional: usize) {
+        HashMap::reserve(self, additional)
+    }
+    fn shrink_to_fit(&self) {
+        HashMap::shrink_to_fit(self)
     }
 }
 
@@ -261,6 +273,12 @@ impl<S: BuildHasher + Clone + Default + Send + Sync> TestMap for WordMap<u64, u6
     }
     fn hasher(&self) -> &S {
         WordMap::hasher(self)
+    }
+    fn reserve(&self, additional: usize) {
+        WordMap::reserve(self, additional)
+    }
+    fn shrink_to_fit(&self) {
+        WordMap::shrink_to_fit(self)
     }
 }
 
