@@ -35,7 +35,9 @@ use common::history::{self, Call, Clock, Record, Ret};
 use common::rng::Rng;
 use common::runner::{both_maps, Ops, TestMap};
 use common::CountOnDrop;
-use lfmap::{Operation, WordCompute};
+use std::hash::BuildHasher;
+
+use lfmap::{HashMap, HashMapRef, Operation, WordCompute, WordMap};
 
 /// Threads that run the recorded operations.
 const THREADS: usize = 4;
@@ -58,10 +60,86 @@ const KEYS: [u64; 6] = [
 /// The first key the churn thread uses.
 const CHURN_BASE: u64 = 1 << 40;
 
+/// What one per-key operation is given: the key, a fresh value, a delta,
+/// the value a `compare_exchange` expects, and a roll that picks the verb.
+#[derive(Clone, Copy)]
+struct Args {
+    key: u64,
+    value: u64,
+    delta: u64,
+    expected: u64,
+    roll: u64,
+}
+
+/// A map whose per-key operations the test records: every map runs the
+/// verbs both maps share ([`shared_operation`]); a map may add its own.
+trait Recorded: TestMap {
+    /// Runs one operation on `a.key` through `handle`; what it asked and
+    /// what it returned.
+    fn operate(handle: &Self::Handle<'_>, a: Args) -> (Call, Ret) {
+        shared_operation(handle, a)
+    }
+}
+
+impl<S: BuildHasher + Clone + Default + Send + Sync> Recorded for WordMap<u64, u64, S> {}
+
+/// `HashMap` adds the verbs only it has, about a quarter of the time.
+impl<S: BuildHasher + Clone + Default + Send + Sync> Recorded for HashMap<u64, u64, S> {
+    fn operate(handle: &HashMapRef<'_, u64, u64, S>, a: Args) -> (Call, Ret) {
+        let Args {
+            key, value, delta, ..
+        } = a;
+        let try_ret = |r: Result<&u64, &u64>| Ret::Try(r.copied().map_err(|v| *v));
+        match a.roll % 30 {
+            0 => (
+                Call::TryInsert(value),
+                try_ret(handle.try_insert(key, value).map_err(|e| e.current)),
+            ),
+            1 => (
+                Call::TryInsert(value),
+                try_ret(handle.try_insert_with(key, || value)),
+            ),
+            2 => (
+                Call::GetOrInsert(value),
+                Ret::One(*handle.get_or_insert_with(key, || value)),
+            ),
+            3 => (
+                Call::UpdateOrInsert {
+                    init: value,
+                    d: delta,
+                },
+                Ret::One(*handle.update_or_insert(key, |v| v.wrapping_add(delta), value)),
+            ),
+            4 => (
+                Call::UpdateOrInsert {
+                    init: value,
+                    d: delta,
+                },
+                Ret::One(*handle.update_or_insert_with(key, |v| v.wrapping_add(delta), || value)),
+            ),
+            5 => {
+                let found = handle.get_key_value(&key);
+                assert!(found.is_none_or(|(k, _)| *k == key), "another key's entry");
+                (Call::Get, Ret::Value(found.map(|(_, v)| *v)))
+            }
+            6 => {
+                let removed = handle.remove_entry(&key);
+                assert!(
+                    removed.is_none_or(|(k, _)| *k == key),
+                    "another key's entry"
+                );
+                (Call::Remove, Ret::Value(removed.map(|(_, v)| *v)))
+            }
+            7 => (Call::Contains, Ret::Present(handle.contains_key(&key))),
+            _ => shared_operation(handle, a),
+        }
+    }
+}
+
 /// One recording thread's operation on tracked key `key` (an index into
 /// [`KEYS`]), or a whole-map walk; pushes what it recorded to `out`.
-fn one_operation<H: Ops>(
-    handle: &H,
+fn one_operation<M: Recorded>(
+    handle: &M::Handle<'_>,
     rng: &mut Rng,
     clock: &Clock,
     thread: u8,
@@ -121,8 +199,45 @@ fn one_operation<H: Ops>(
     // A compare_exchange against the value this thread saw last, so that
     // some succeed.
     let expected = seen[k].unwrap_or(value);
+    let args = Args {
+        key,
+        value,
+        delta,
+        expected,
+        roll,
+    };
     let called = clock.tick();
-    let (call, ret) = match roll % 11 {
+    let (call, ret) = M::operate(handle, args);
+    let returned = clock.tick();
+    seen[k] = match ret {
+        Ret::Value(v) => v.or(seen[k]),
+        Ret::One(v) => Some(v),
+        Ret::Exchange(Ok(_)) => Some(value),
+        Ret::Exchange(Err(v)) => v,
+        Ret::Computed(_, now) => now,
+        Ret::Try(Ok(v) | Err(v)) => Some(v),
+        Ret::Present(_) | Ret::Unit => seen[k],
+    };
+    let record = Record {
+        thread,
+        call,
+        ret,
+        called,
+        returned,
+    };
+    out.push((k, record));
+}
+
+/// One of the per-key verbs both maps have, by `a.roll`.
+fn shared_operation<H: Ops>(handle: &H, a: Args) -> (Call, Ret) {
+    let Args {
+        key,
+        value,
+        delta,
+        expected,
+        roll,
+    } = a;
+    match roll % 11 {
         0 | 1 => (Call::Get, Ret::Value(handle.get(&key))),
         2 | 3 => (Call::Insert(value), Ret::Value(handle.insert(key, value))),
         4 => (Call::Remove, Ret::Value(handle.remove(&key))),
@@ -164,24 +279,7 @@ fn one_operation<H: Ops>(
                 ret,
             )
         }
-    };
-    let returned = clock.tick();
-    seen[k] = match ret {
-        Ret::Value(v) => v.or(seen[k]),
-        Ret::One(v) => Some(v),
-        Ret::Exchange(Ok(_)) => Some(value),
-        Ret::Exchange(Err(v)) => v,
-        Ret::Computed(_, now) => now,
-        Ret::Unit => seen[k],
-    };
-    let record = Record {
-        thread,
-        call,
-        ret,
-        called,
-        returned,
-    };
-    out.push((k, record));
+    }
 }
 
 /// Sets its flag when dropped, also when its thread panics.
@@ -197,7 +295,7 @@ impl Drop for StopOnDrop<'_> {
 /// helper thread, if `helper`), then checks each tracked key's history.
 /// `churn` bounds how many keys the churn thread holds at once (weak
 /// hashes get fewer: their probes are long).
-fn record_and_check<M: TestMap>(map: M, seed: u64, churn: u64, helper: bool) {
+fn record_and_check<M: Recorded>(map: M, seed: u64, churn: u64, helper: bool) {
     let clock = Clock::default();
     let finished = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -217,7 +315,7 @@ fn record_and_check<M: TestMap>(map: M, seed: u64, churn: u64, helper: bool) {
                 for _ in 0..OPS / batch {
                     let handle = map.pin();
                     for _ in 0..batch {
-                        one_operation(&handle, &mut rng, clock, t as u8, &mut seen, &mut out);
+                        one_operation::<M>(&handle, &mut rng, clock, t as u8, &mut seen, &mut out);
                     }
                 }
                 records.lock().unwrap().extend(out);
@@ -283,7 +381,7 @@ fn record_and_check<M: TestMap>(map: M, seed: u64, churn: u64, helper: bool) {
     }
 }
 
-fn per_key_operations_are_linearizable<M: TestMap>() {
+fn per_key_operations_are_linearizable<M: Recorded>() {
     // The second run with a resize helper thread migrating beside the
     // writers (`ResizeHelper`).
     for (seed, helper) in [(0x11, false), (0x12, true)] {
@@ -293,7 +391,7 @@ fn per_key_operations_are_linearizable<M: TestMap>() {
 
 /// Weak hashes: tracked and churned keys share homes and tags, so writes
 /// of different keys probe through one another's slots during migrations.
-fn per_key_operations_are_linearizable_under_weak_hashes<M: TestMap<Hasher = ShapedHash>>() {
+fn per_key_operations_are_linearizable_under_weak_hashes<M: Recorded<Hasher = ShapedHash>>() {
     for (seed, shape) in [(0x21, Shape::TagClash(8)), (0x22, Shape::Spread(16))] {
         record_and_check(M::with_hasher(ShapedHash(shape)), seed, 200, false);
     }

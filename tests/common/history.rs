@@ -64,6 +64,13 @@ pub enum Call {
     Add(u64),
     /// `compare_exchange(current, new)`; returns [`Ret::Exchange`].
     CompareExchange(u64, u64),
+    /// `try_insert(v)` (or `try_insert_with`); returns [`Ret::Try`].
+    TryInsert(u64),
+    /// `update_or_insert(|v| v + d, init)`; returns [`Ret::One`], the
+    /// value now there.
+    UpdateOrInsert { init: u64, d: u64 },
+    /// `contains_key`; returns [`Ret::Present`].
+    Contains,
     /// `remove_if(|_, v| v is odd)`; returns the value removed.
     RemoveIfOdd,
     /// `compute`: insert `init` if absent, remove an odd value, add `d` to
@@ -87,6 +94,11 @@ pub enum Ret {
     One(u64),
     /// `compare_exchange`'s result.
     Exchange(Result<u64, Option<u64>>),
+    /// `try_insert`'s: `Ok` with the value inserted, or `Err` with the
+    /// value found.
+    Try(Result<u64, u64>),
+    /// Whether the key was present.
+    Present(bool),
     /// `compute`'s outcome as (value before, value after).
     Computed(Option<u64>, Option<u64>),
     /// Nothing observable (`clear`, `retain`).
@@ -147,6 +159,15 @@ pub fn step(state: State, call: Call, ret: Ret) -> Option<State> {
                 (Ret::Exchange(Err(state)), state)
             }
         }
+        Call::TryInsert(v) => match state {
+            None => (Ret::Try(Ok(v)), Some(v)),
+            Some(found) => (Ret::Try(Err(found)), state),
+        },
+        Call::UpdateOrInsert { init, d } => {
+            let now = state.map_or(init, |v| v.wrapping_add(d));
+            (Ret::One(now), Some(now))
+        }
+        Call::Contains => (Ret::Present(state.is_some()), state),
         Call::RemoveIfOdd => match state {
             Some(v) if odd(v) => (Ret::Value(Some(v)), None),
             _ => (Ret::Value(None), state),
