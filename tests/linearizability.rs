@@ -15,6 +15,11 @@
 //! that count (`threads.rs`) see the first; only an order check sees the
 //! others.
 //!
+//! One call in 64 has its closure panic (`update`, `remove_if`,
+//! `compute`, and `HashMap`'s `*_with` and `update_or_insert`): such a
+//! call must have had no effect, so it is left out of the history, and
+//! any effect it had would leave a return no linearization explains.
+//!
 //! Whole-map operations enter each key's history as what they promise per
 //! key (`common::history`, module docs): `clear` and `retain` act on each
 //! key at some moment during them, and an iteration reads each key at
@@ -26,12 +31,14 @@
 mod common;
 
 use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread;
 
 use common::hashers::{Shape, ShapedHash};
 use common::history::{self, Call, Clock, Record, Ret};
+use common::panics::{is_planned, panic_message, quiet_planned_panics};
 use common::rng::Rng;
 use common::runner::{both_maps, Ops, TestMap};
 use common::CountOnDrop;
@@ -61,7 +68,8 @@ const KEYS: [u64; 6] = [
 const CHURN_BASE: u64 = 1 << 40;
 
 /// What one per-key operation is given: the key, a fresh value, a delta,
-/// the value a `compare_exchange` expects, and a roll that picks the verb.
+/// the value a `compare_exchange` expects, a roll that picks the verb, and
+/// whether its closure panics.
 #[derive(Clone, Copy)]
 struct Args {
     key: u64,
@@ -69,6 +77,18 @@ struct Args {
     delta: u64,
     expected: u64,
     roll: u64,
+    /// Whether the call's closure (if it runs one, and once it runs)
+    /// panics: the call must then have had no effect, so it is left out of
+    /// the history, and any effect it had shows as a return no
+    /// linearization explains.
+    panics: bool,
+}
+
+/// A closure's panic, planned by [`Args::panics`].
+fn trip(a: &Args) {
+    if a.panics {
+        panic!("planned panic in a closure");
+    }
 }
 
 /// A map whose per-key operations the test records: every map runs the
@@ -97,18 +117,31 @@ impl<S: BuildHasher + Clone + Default + Send + Sync> Recorded for HashMap<u64, u
             ),
             1 => (
                 Call::TryInsert(value),
-                try_ret(handle.try_insert_with(key, || value)),
+                try_ret(handle.try_insert_with(key, || {
+                    trip(&a);
+                    value
+                })),
             ),
             2 => (
                 Call::GetOrInsert(value),
-                Ret::One(*handle.get_or_insert_with(key, || value)),
+                Ret::One(*handle.get_or_insert_with(key, || {
+                    trip(&a);
+                    value
+                })),
             ),
             3 => (
                 Call::UpdateOrInsert {
                     init: value,
                     d: delta,
                 },
-                Ret::One(*handle.update_or_insert(key, |v| v.wrapping_add(delta), value)),
+                Ret::One(*handle.update_or_insert(
+                    key,
+                    |v| {
+                        trip(&a);
+                        v.wrapping_add(delta)
+                    },
+                    value,
+                )),
             ),
             4 => (
                 Call::UpdateOrInsert {
@@ -205,9 +238,20 @@ fn one_operation<M: Recorded>(
         delta,
         expected,
         roll,
+        panics: rng.below(64) == 0,
     };
     let called = clock.tick();
-    let (call, ret) = M::operate(handle, args);
+    let (call, ret) = match catch_unwind(AssertUnwindSafe(|| M::operate(handle, args))) {
+        Ok(done) => done,
+        Err(payload) => {
+            assert!(
+                is_planned(&*payload),
+                "{}",
+                panic_message(&*payload).to_owned()
+            );
+            return;
+        }
+    };
     let returned = clock.tick();
     seen[k] = match ret {
         Ret::Value(v) => v.or(seen[k]),
@@ -236,6 +280,7 @@ fn shared_operation<H: Ops>(handle: &H, a: Args) -> (Call, Ret) {
         delta,
         expected,
         roll,
+        ..
     } = a;
     match roll % 11 {
         0 | 1 => (Call::Get, Ret::Value(handle.get(&key))),
@@ -247,7 +292,10 @@ fn shared_operation<H: Ops>(handle: &H, a: Args) -> (Call, Ret) {
         ),
         6 => (
             Call::Update(delta),
-            Ret::Value(handle.update(&key, |v| v.wrapping_add(delta))),
+            Ret::Value(handle.update(&key, |v| {
+                trip(&a);
+                v.wrapping_add(delta)
+            })),
         ),
         7 => (Call::Add(delta), Ret::One(handle.add(&key, delta))),
         8 => (
@@ -256,10 +304,14 @@ fn shared_operation<H: Ops>(handle: &H, a: Args) -> (Call, Ret) {
         ),
         9 => (
             Call::RemoveIfOdd,
-            Ret::Value(handle.remove_if(&key, |_, v| v % 2 == 1)),
+            Ret::Value(handle.remove_if(&key, |_, v| {
+                trip(&a);
+                v % 2 == 1
+            })),
         ),
         _ => {
             let step = |cur: Option<u64>| match cur {
+                _ if a.panics => panic!("planned panic in a closure"),
                 None => Operation::<u64, ()>::Insert(value),
                 Some(v) if v % 2 == 1 => Operation::Remove,
                 Some(v) => Operation::Insert(v.wrapping_add(delta)),
@@ -296,6 +348,7 @@ impl Drop for StopOnDrop<'_> {
 /// `churn` bounds how many keys the churn thread holds at once (weak
 /// hashes get fewer: their probes are long).
 fn record_and_check<M: Recorded>(map: M, seed: u64, churn: u64, helper: bool) {
+    quiet_planned_panics();
     let clock = Clock::default();
     let finished = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
