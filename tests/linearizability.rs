@@ -259,6 +259,7 @@ fn one_operation<M: Recorded>(
         Ret::Exchange(Ok(_)) => Some(value),
         Ret::Exchange(Err(v)) => v,
         Ret::Computed(_, now) => now,
+        Ret::Aborted(v) => Some(v),
         Ret::Try(Ok(v) | Err(v)) => Some(v),
         Ret::Present(_) | Ret::Unit => seen[k],
     };
@@ -309,28 +310,46 @@ fn shared_operation<H: Ops>(handle: &H, a: Args) -> (Call, Ret) {
                 v % 2 == 1
             })),
         ),
-        _ => {
+        _ if roll / 11 % 2 == 0 => {
             let step = |cur: Option<u64>| match cur {
                 _ if a.panics => panic!("planned panic in a closure"),
-                None => Operation::<u64, ()>::Insert(value),
+                None => Operation::<u64, u64>::Insert(value),
                 Some(v) if v % 2 == 1 => Operation::Remove,
                 Some(v) => Operation::Insert(v.wrapping_add(delta)),
-            };
-            let ret = match handle.compute(key, step) {
-                WordCompute::Inserted(v) => Ret::Computed(None, Some(v)),
-                WordCompute::Updated { old, new } => Ret::Computed(Some(old), Some(new)),
-                WordCompute::Removed(v) => Ret::Computed(Some(v), None),
-                WordCompute::Absent => Ret::Computed(None, None),
-                WordCompute::Aborted(()) => unreachable!("the closure never aborts"),
             };
             (
                 Call::Compute {
                     init: value,
                     d: delta,
                 },
-                ret,
+                computed(handle.compute(key, step)),
             )
         }
+        // `compute`'s other outcomes: a removal of an absent key, and an
+        // abort.
+        _ => {
+            let step = |cur: Option<u64>| match cur {
+                _ if a.panics => panic!("planned panic in a closure"),
+                None => Operation::Remove,
+                Some(v) if v % 3 == 0 => Operation::Abort(v),
+                Some(v) => Operation::Insert(v ^ delta),
+            };
+            (
+                Call::ComputeOrAbort { d: delta },
+                computed(handle.compute(key, step)),
+            )
+        }
+    }
+}
+
+/// `compute`'s outcome, as recorded.
+fn computed(outcome: WordCompute<u64, u64>) -> Ret {
+    match outcome {
+        WordCompute::Inserted(v) => Ret::Computed(None, Some(v)),
+        WordCompute::Updated { old, new } => Ret::Computed(Some(old), Some(new)),
+        WordCompute::Removed(v) => Ret::Computed(Some(v), None),
+        WordCompute::Absent => Ret::Computed(None, None),
+        WordCompute::Aborted(v) => Ret::Aborted(v),
     }
 }
 

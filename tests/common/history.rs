@@ -76,6 +76,10 @@ pub enum Call {
     /// `compute`: insert `init` if absent, remove an odd value, add `d` to
     /// an even one; returns [`Ret::Computed`].
     Compute { init: u64, d: u64 },
+    /// `compute`: remove if absent (nothing to do), abort with a value
+    /// divisible by 3, xor `d` into any other; returns [`Ret::Computed`] or
+    /// [`Ret::Aborted`].
+    ComputeOrAbort { d: u64 },
     /// One step of `clear` (every key goes at some moment of it).
     Clear,
     /// One step of `retain(|_, v| v is even)`.
@@ -101,6 +105,8 @@ pub enum Ret {
     Present(bool),
     /// `compute`'s outcome as (value before, value after).
     Computed(Option<u64>, Option<u64>),
+    /// `compute` aborted, with the value its closure saw.
+    Aborted(u64),
     /// Nothing observable (`clear`, `retain`).
     Unit,
 }
@@ -180,6 +186,11 @@ pub fn step(state: State, call: Call, ret: Ret) -> Option<State> {
             };
             (Ret::Computed(state, next), next)
         }
+        Call::ComputeOrAbort { d } => match state {
+            None => (Ret::Computed(None, None), None),
+            Some(v) if v % 3 == 0 => (Ret::Aborted(v), state),
+            Some(v) => (Ret::Computed(state, Some(v ^ d)), Some(v ^ d)),
+        },
         Call::Clear => (Ret::Unit, None),
         Call::RetainEven => match state {
             Some(v) if odd(v) => (Ret::Unit, None),
