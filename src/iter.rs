@@ -8,9 +8,13 @@
 //! * a key present for the whole iteration is yielded **exactly once**,
 //!   even while one or more resizes run;
 //! * no key is ever yielded twice;
-//! * keys inserted or removed during the iteration may or may not appear,
-//!   and a yielded value is one the key held at some moment during the
-//!   iteration.
+//! * a yielded value is the one the key has when the walk reaches it
+//!   (within the `next` call that yields it): a key removed before the
+//!   walk reaches it is not yielded, and a key updated before then is
+//!   yielded with its new value, as Go promises of its maps;
+//! * keys inserted or removed during the iteration may or may not appear
+//!   otherwise: a key inserted after the walk passed its place, or removed
+//!   after the walk yielded it, is seen as it was there.
 //!
 //! # How
 //!
@@ -22,16 +26,21 @@
 //! between slots within a table; removal leaves a keyed tombstone). The
 //! iterator walks `T`'s slots once, in order:
 //!
-//! * a live word is yielded as it is, even when `COPIED`: a resize that
-//!   began after the walk moved the key forward, and the word still points
-//!   at the entry the key held when the resize froze the slot, a moment
-//!   during the iteration (the guard keeps that entry alive). The walk does
-//!   not follow the key into the newer table: that would be a hashed lookup
-//!   per entry, and the guarantee does not need it;
+//! * a live word is yielded, unless it is `COPIED`: a resize that began
+//!   after the walk moved the key forward, and the word still points at
+//!   the entry the key held when the resize froze the slot. The key may
+//!   have been updated or removed in the newer table since, so the walk
+//!   looks it up there (from the next table on, as `get` does once it
+//!   meets the copied slot) and yields what it finds, or nothing. A frozen
+//!   word not yet `COPIED` is still the key's current state (no newer write
+//!   for the key lands before the mark);
 //! * empty slots and tombstones are skipped.
 //!
 //! A key present throughout has one slot in `T`, visited once: yielded
 //! once. A key is yielded only from its own slot of `T`: never twice.
+//! The lookups cost a hashed probe per key whose slot a resize copied after
+//! the walk began (docs/benchmarks.md, "Walks that follow copied keys");
+//! a walk of a map no resize overtakes makes none.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -40,9 +49,9 @@ use std::marker::PhantomData;
 
 use crate::raw::slot::{Entry, Held};
 use crate::raw::table::Table;
-use crate::raw::{Exclusive, RawMap};
+use crate::raw::{find, Exclusive, RawMap};
 use crate::reclaim::ReclaimGuard;
-use crate::resize::Generation;
+use crate::resize::{next_of, Generation};
 
 /// The raw iterator: yields the live entries of a stable root table.
 pub(crate) struct RawIter<'g, K, V, G> {
@@ -119,6 +128,28 @@ where
 // A walk that returned `None` has passed its last slot and stays there.
 impl<K: Hash + Eq, V, G: ReclaimGuard> FusedIterator for RawIter<'_, K, V, G> {}
 
+/// The entry the key of `e` has now, for a walk that met its slot of
+/// `table` `COPIED` with entry `e`: the key's state is in the tables after
+/// `table`, and `find` gives it (`None`: removed since). Out of line: a
+/// walk takes this only for slots a resize copied after the walk began.
+/// (No prefetch ahead, unlike `WordMap`'s walk: measured, it cost more
+/// than it saved over `HashMap`'s 8-byte slots.)
+#[inline(never)]
+fn current<'g, K: Eq, V, G: ReclaimGuard>(
+    table: &'g Table<K, V>,
+    e: &'g Entry<K, V>,
+    guard: &'g G,
+) -> Option<&'g Entry<K, V>> {
+    // A `COPIED` word is in a table that has a successor: the resize that
+    // copied it linked it before migrating (and a promotion leaves the
+    // link in place for the table's life).
+    let Some(next) = next_of(table, guard) else {
+        debug_assert!(false, "a copied slot in a table without a successor");
+        return Some(e);
+    };
+    find(next, e.hash(), &e.key, guard)
+}
+
 /// How many slots a walk scans at a time ([`Slots::live_hint`]): one
 /// 64-bit mask. In a table between its shrink and grow thresholds that is
 /// about 8 to 48 live entries, whose fetches the scan starts together.
@@ -164,25 +195,38 @@ impl Walk {
         }
     }
 
-    /// The next live entry of `table` at or after the cursor.
+    /// The next live entry of `table` at or after the cursor: the key's
+    /// entry at the moment the walk reaches its slot.
     ///
-    /// A live word is yielded whether or not a resize has copied it since
-    /// the walk began: a copied word still points at the entry the key held
-    /// when its slot was frozen, which is after the walk began (see the
-    /// module docs), so that is a value the key held during the iteration.
-    /// Following the key into the newer table instead would cost a hashed
-    /// lookup (a cache miss) per entry.
+    /// A live word that a resize begun since the walk started has marked
+    /// `COPIED` still points at the entry the key held when its slot was
+    /// frozen; the key may have been updated or removed in the newer
+    /// table since. The walk then looks the key up from the next table on
+    /// ([`current`]), so that it never yields a value the key no longer
+    /// held when the walk reached it, nor a key already removed: what Go
+    /// promises of a map iteration (an entry removed before it is reached
+    /// is not produced). The lookup runs the key's `Eq`, and only for
+    /// slots a resize has copied since the walk began.
     #[inline]
-    pub(crate) fn next<'g, K, V, G: ReclaimGuard>(
+    pub(crate) fn next<'g, K: Eq, V, G: ReclaimGuard>(
         &mut self,
         table: &'g Table<K, V>,
         guard: &'g G,
     ) -> Option<&'g Entry<K, V>> {
         self.visit(
             |start, n| table.slots.live_hint(start, n),
-            |i| match table.slots.load(i, guard).view() {
-                Held::Live(e) => Some(e),
-                _ => None,
+            |i| {
+                let w = table.slots.load(i, guard);
+                match w.view() {
+                    // Mutation for checking the models (docs/verification.md):
+                    // the walk yields a copied word's frozen entry, as before
+                    // the twelfth session.
+                    Held::Live(e) if w.copied() && !cfg!(lfmap_mutation = "walk_yields_frozen") => {
+                        current(table, e, guard)
+                    }
+                    Held::Live(e) => Some(e),
+                    _ => None,
+                }
             },
         )
     }
@@ -281,7 +325,7 @@ where
 // yielded items are owned clones (K, V: Send).
 unsafe impl<K: Send + Sync, V: Send + Sync, G: Send> Send for OwnedIter<'_, K, V, G> {}
 
-impl<K, V, G: ReclaimGuard> OwnedIter<'_, K, V, G> {
+impl<K: Eq, V, G: ReclaimGuard> OwnedIter<'_, K, V, G> {
     /// The pairs the walk has left to yield as the call finds them, by
     /// reference (for `Debug`, the set's too): the rest of the walk, on a
     /// copy of its position, under the same guard. Other threads may
@@ -298,7 +342,7 @@ impl<K, V, G: ReclaimGuard> OwnedIter<'_, K, V, G> {
 /// printed: other threads may write meanwhile).
 impl<K, V, G> fmt::Debug for OwnedIter<'_, K, V, G>
 where
-    K: fmt::Debug,
+    K: Eq + fmt::Debug,
     V: fmt::Debug,
     G: ReclaimGuard,
 {

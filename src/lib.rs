@@ -68,15 +68,20 @@
 //!
 //! Iteration is weakly consistent and never blocks: a key present for the
 //! whole iteration is yielded exactly once, even across concurrent resizes,
-//! and no key is yielded twice. Keys inserted or removed meanwhile may or may
-//! not appear.
+//! and no key is yielded twice. A yielded value is the one the key has when
+//! the walk reaches it: as in Go, a key removed before the walk reaches it
+//! is not yielded, and one updated before then comes with its new value.
+//! Keys inserted or removed meanwhile may or may not appear otherwise.
 //!
 //! An iteration walks one table, with no resize under way: if another
 //! thread's resize is under way when it starts, the iterator finishes that
 //! migration first, in the calling thread (without waiting for anyone).
 //! That costs up to O(capacity), and runs a `WordMap`'s hasher on each key
 //! it copies, as any of its migrations does (a `HashMap`'s copies run no
-//! user code: its entries keep their hash). The same goes for everything
+//! user code: its entries keep their hash). A resize that starts during
+//! the walk moves keys ahead of it into a newer table; the walk looks each
+//! such key up there, which runs the `WordMap`'s hasher, or the
+//! `HashMap`'s key `Eq`, once per key moved. The same goes for everything
 //! built on a walk: `keys`, `values`, `retain`, `clear`, `Debug`,
 //! `PartialEq`, `Clone` and the rayon `par_iter`s. Iterators report `(0,
 //! Some(slots left))` as their size hint; those that consume a map

@@ -900,7 +900,7 @@ pub struct SetOwnedIter<'set, T, G> {
 }
 
 /// The elements left to yield, as std's iterators print.
-impl<T: fmt::Debug, G: ReclaimGuard> fmt::Debug for SetOwnedIter<'_, T, G> {
+impl<T: Eq + fmt::Debug, G: ReclaimGuard> fmt::Debug for SetOwnedIter<'_, T, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.iter.rest().map(|(t, ())| t))

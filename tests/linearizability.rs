@@ -21,9 +21,10 @@
 //! any effect it had would leave a return no linearization explains.
 //!
 //! Whole-map operations enter each key's history as what they promise per
-//! key (`common::history`, module docs): `clear` and `retain` act on each
-//! key at some moment during them, and an iteration reads each key at
-//! some moment during it.
+//! key: `clear` and `retain` act on each key at some moment during them;
+//! an iteration reads a key it yields within the `next` call that yields
+//! it (the value the key has when the walk reaches it: `src/iter.rs`), and
+//! a key it does not yield was absent at some moment of the walk.
 //!
 //! No assertion depends on timing: a slow or loaded machine overlaps fewer
 //! calls, which checks less, but never fails a correct map.
@@ -194,29 +195,40 @@ fn one_operation<M: Recorded>(
     // The whole-map walks, rarely: each records one step per tracked key.
     if roll < 6 {
         let called = clock.tick();
-        let (call, rets) = match roll {
+        // Per tracked key: what the walk recorded for it, with the tickets
+        // of the `next` call that yielded it (`None`: not yielded).
+        let mut steps = [(Ret::Unit, None); KEYS.len()];
+        let call = match roll {
             0 => {
                 handle.clear();
-                (Call::Clear, [Ret::Unit; KEYS.len()])
+                Call::Clear
             }
             1 | 2 => {
                 handle.retain(|_, v| v % 2 == 0);
-                (Call::RetainEven, [Ret::Unit; KEYS.len()])
+                Call::RetainEven
             }
             _ => {
-                let mut yielded = [None; KEYS.len()];
+                // A yielded value is the key's at the moment the walk
+                // reached it, within the `next` call that returned it; a
+                // key not yielded was absent at some moment of the walk.
+                steps = [(Ret::Value(None), None); KEYS.len()];
                 let mut keys = HashSet::new();
-                for (k, v) in handle.iter() {
+                let mut walk = handle.iter();
+                loop {
+                    let before = clock.tick();
+                    let Some((k, v)) = walk.next() else { break };
+                    let after = clock.tick();
                     assert!(keys.insert(k), "an iteration yielded key {k} twice");
                     if let Some(i) = KEYS.iter().position(|&t| t == k) {
-                        yielded[i] = Some(v);
+                        steps[i] = (Ret::Value(Some(v)), Some((before, after)));
                     }
                 }
-                (Call::Iterate, yielded.map(Ret::Value))
+                Call::Iterate
             }
         };
         let returned = clock.tick();
-        for (i, ret) in rets.into_iter().enumerate() {
+        for (i, (ret, yielded)) in steps.into_iter().enumerate() {
+            let (called, returned) = yielded.unwrap_or((called, returned));
             let record = Record {
                 thread,
                 call,

@@ -260,6 +260,36 @@ fn iter_racing_resize() {
     });
 }
 
+/// 8b. an iteration whose own thread removes a key ahead of the walk while
+/// a resize races: where the resize (or the removal's seal) copied key 1's
+/// unit forward, the walk looks the key up where it is now, so it never
+/// yields key 1 after its removal; keys 2 and 3 are yielded once each
+/// (the generic map's model 9c; mutation `walk_yields_frozen`).
+#[test]
+fn iter_skips_a_key_removed_ahead() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        race(
+            move || grow(&m1),
+            move || {
+                let walk = m2.iter();
+                assert_eq!(m2.remove(&1), Some(1));
+                let mut pairs: Vec<(u64, u64)> = walk.collect();
+                pairs.sort_unstable();
+                assert!(
+                    pairs.iter().all(|&(k, _)| k != 1),
+                    "key 1 yielded after its removal: {pairs:?}"
+                );
+                assert!(
+                    pairs.starts_with(&[(2, 2), (3, 3)]),
+                    "keys 2 and 3 once each: {pairs:?}"
+                );
+            },
+        );
+    });
+}
+
 /// 9. compare_exchange vs compare_exchange from the same current value:
 /// exactly one succeeds; the other fails with the winner's new value.
 #[test]

@@ -477,11 +477,12 @@ where
         // SAFETY: our CAS unlinked the value: no slot holds the entry live
         // any more. An older table's frozen word for it is `COPIED` (this
         // writer sealed the key there before it wrote), so a lookup that
-        // reaches the entry through it moves on to this table; a walk that
-        // takes a value from a `COPIED` word pinned before that resize
-        // began, hence before this removal, and the grace period waits for
-        // it (design.md, "Removed values"). A removal happens once per
-        // entry: the value's drop is retired once.
+        // reaches the entry through it moves on to this table, and so does
+        // a walk (`iter.rs`: it reads only the entry's key and hash there,
+        // which stay with the tombstone, to look the key up); a reader
+        // that loaded the value before this CAS is pinned, and the grace
+        // period waits for it (design.md, "Removed values"). A removal
+        // happens once per entry: the value's drop is retired once.
         unsafe {
             guard.retire(
                 std::ptr::from_ref(entry)

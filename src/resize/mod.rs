@@ -510,6 +510,31 @@ pub(crate) fn prefetch_successor_home<T: Generation, G: ReclaimGuard>(
     }
 }
 
+/// For a walk that met slot `i` of `table` copied forward and looks its
+/// key up in `next` (`word/raw.rs`, `next_live`): asks the CPU to start
+/// loading where the keys of slot `i + 16` went in `next`, so that a walk
+/// over a table a growth copied out overlaps the misses of its lookups, as
+/// a migration's copies do. A growth keeps split order, so those keys land
+/// at `⌊(i + 16)·m/n⌋` of `next`'s `m` slots (`Placement::split_range`); a
+/// rehashing resize scatters them, and then nothing is prefetched. In 64
+/// bits: the 128-bit division `split_range` makes is a library call that
+/// cost more than the miss it hid (docs/benchmarks.md, "Walks that follow
+/// copied keys"), and for `HashMap`'s denser slots the hardware's own
+/// prefetcher keeps up, so only `WordMap`'s walk asks.
+#[inline]
+pub(crate) fn prefetch_followed<T: Generation>(table: &T, next: &T, i: usize) {
+    const AHEAD: usize = 16;
+    let j = i + AHEAD;
+    if !memory::PREFETCHES || j >= table.len() || !next.placement().splits(table.placement()) {
+        return;
+    }
+    let Some(scaled) = (j as u64).checked_mul(next.len() as u64) else {
+        return;
+    };
+    let to = (scaled / table.len() as u64) as usize;
+    next.prefetch_slots(to..to + 1);
+}
+
 /// The resize state of one map: its root table, its counters, and the
 /// driver that helps, finishes and promotes resizes.
 pub(crate) struct Resizer<T: Generation> {

@@ -540,7 +540,7 @@ pub struct WordSetIter<'s, T, S> {
 }
 
 /// The elements left to yield, as std's iterators print.
-impl<T: WordSized + fmt::Debug, S> fmt::Debug for WordSetIter<'_, T, S> {
+impl<T: WordSized + fmt::Debug, S: BuildHasher> fmt::Debug for WordSetIter<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.iter.rest().map(|(t, _)| t))

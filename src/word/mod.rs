@@ -506,7 +506,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         let guard = self.raw.pin();
         let table = self.raw.stable_root(&guard);
         let mut walk = Walk::new(0, table.len());
-        while let Some((bits, judged)) = raw::next_live(table, &mut walk) {
+        while let Some((bits, judged)) = raw::next_live(&self.raw, table, &mut walk, &guard) {
             if keep(bits, judged) {
                 continue;
             }
@@ -641,7 +641,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
             _guard: guard,
             table,
             walk,
-            _map: PhantomData,
+            map: self,
         }
     }
 
@@ -735,10 +735,11 @@ pub struct Iter<'m, K, V, S> {
     /// The table walked: loaded through the guard, so alive while it is.
     table: *const WordTable,
     walk: Walk,
-    _map: PhantomData<&'m WordMap<K, V, S>>,
+    /// The map, for the lookup of a key a resize moved on.
+    map: &'m WordMap<K, V, S>,
 }
 
-impl<K: WordSized, V: WordSized, S> Iter<'_, K, V, S> {
+impl<K: WordSized, V: WordSized, S: BuildHasher> Iter<'_, K, V, S> {
     /// The pairs the walk has left to yield as the call finds them (for
     /// `Debug`, the set's too): the rest of the walk, on a copy of its
     /// position. Other threads may write meanwhile, so a later `next` may
@@ -747,14 +748,17 @@ impl<K: WordSized, V: WordSized, S> Iter<'_, K, V, S> {
         // SAFETY: loaded through `self._guard`, alive while `self` is.
         let table = unsafe { &*self.table };
         let mut walk = self.walk;
-        std::iter::from_fn(move || raw::next_live(table, &mut walk))
+        let (map, guard) = (&self.map.raw, &self._guard);
+        std::iter::from_fn(move || raw::next_live(map, table, &mut walk, guard))
             .map(|(k, v)| (K::from_word(k), V::from_word(v)))
     }
 }
 
 /// The pairs left to yield, as std's iterators print (as they are when
 /// printed: other threads may write meanwhile).
-impl<K: WordSized + fmt::Debug, V: WordSized + fmt::Debug, S> fmt::Debug for Iter<'_, K, V, S> {
+impl<K: WordSized + fmt::Debug, V: WordSized + fmt::Debug, S: BuildHasher> fmt::Debug
+    for Iter<'_, K, V, S>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.rest()).finish()
     }
@@ -773,7 +777,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Iter<'_, K, V, S> 
     fn next(&mut self) -> Option<(K, V)> {
         // SAFETY: loaded through `self._guard`, which is alive.
         let table = unsafe { &*self.table };
-        raw::next_live(table, &mut self.walk).map(|(k, v)| (K::from_word(k), V::from_word(v)))
+        raw::next_live(&self.map.raw, table, &mut self.walk, &self._guard)
+            .map(|(k, v)| (K::from_word(k), V::from_word(v)))
     }
 
     /// `(0, Some(slots not yet visited))`: other threads may remove what
@@ -798,7 +803,7 @@ pub struct Keys<'m, K, V, S> {
 }
 
 /// The keys left to yield, as std's iterators print.
-impl<K: WordSized + fmt::Debug, V: WordSized, S> fmt::Debug for Keys<'_, K, V, S> {
+impl<K: WordSized + fmt::Debug, V: WordSized, S: BuildHasher> fmt::Debug for Keys<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.iter.rest().map(|(k, _)| k))
@@ -832,7 +837,7 @@ pub struct Values<'m, K, V, S> {
 }
 
 /// The values left to yield, as std's iterators print.
-impl<K: WordSized, V: WordSized + fmt::Debug, S> fmt::Debug for Values<'_, K, V, S> {
+impl<K: WordSized, V: WordSized + fmt::Debug, S: BuildHasher> fmt::Debug for Values<'_, K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.iter.rest().map(|(_, v)| v))
@@ -1129,7 +1134,7 @@ impl<K: WordSized, V: WordSized> IntoIter<K, V> {
     /// the walk, on a copy of its position.
     pub(crate) fn rest(&self) -> impl Iterator<Item = (K, V)> + '_ {
         let mut walk = self.walk;
-        std::iter::from_fn(move || raw::next_live(&self.table, &mut walk))
+        std::iter::from_fn(move || raw::next_owned(&self.table, &mut walk))
             .map(|(k, v)| (K::from_word(k), V::from_word(v)))
     }
 }
@@ -1146,7 +1151,7 @@ impl<K: WordSized, V: WordSized> Iterator for IntoIter<K, V> {
 
     #[inline]
     fn next(&mut self) -> Option<(K, V)> {
-        match raw::next_live(&self.table, &mut self.walk) {
+        match raw::next_owned(&self.table, &mut self.walk) {
             Some((k, v)) => {
                 self.left = self.left.saturating_sub(1);
                 Some((K::from_word(k), V::from_word(v)))

@@ -6,7 +6,6 @@
 //! keys a parallel collection keeps is unspecified.
 
 use std::hash::BuildHasher;
-use std::marker::PhantomData;
 
 use rayon::iter::plumbing::UnindexedConsumer;
 use rayon::iter::{FromParallelIterator, IntoParallelIterator, ParallelExtend, ParallelIterator};
@@ -59,7 +58,9 @@ pub struct WordParIter<'m, K, V, S> {
     /// Keeps the table alive until every worker is done.
     guard: WordOwnedGuard<'m>,
     table: Shared,
-    _map: PhantomData<&'m WordMap<K, V, S>>,
+    /// The map, for the workers' pins and the lookup of a key a resize
+    /// moved on.
+    map: &'m WordMap<K, V, S>,
 }
 
 impl<K, V, S> std::fmt::Debug for WordParIter<'_, K, V, S> {
@@ -92,7 +93,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> WordMap<K, V, S> {
         WordParIter {
             guard,
             table: Shared(table),
-            _map: PhantomData,
+            map: self,
         }
     }
 }
@@ -103,7 +104,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelIterator
     type Item = (K, V);
 
     fn drive_unindexed<C: UnindexedConsumer<Self::Item>>(self, consumer: C) -> C::Result {
-        let WordParIter { guard, table, .. } = self;
+        let WordParIter { guard, table, map } = self;
         // SAFETY: loaded through `guard`, which lives until after the walk.
         let slots = unsafe { table.table() }.len();
         let result = (0..slots.div_ceil(SPLIT))
@@ -114,8 +115,15 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelIterator
                 let table = unsafe { table.table() };
                 let start = split * SPLIT;
                 let mut walk = Walk::new(start, (start + SPLIT).min(slots));
+                // A pin of the worker's own, for the lookup of a key a resize
+                // moved on (`next_live`): the tables after `table` were
+                // linked after `guard` pinned, so they are retired, if ever,
+                // after that, and `guard` keeps them alive for the whole
+                // walk, as it keeps `table` (the generic map's workers pin
+                // the same way, `rayon_impls.rs`).
+                let pin = map.raw.pin();
                 std::iter::from_fn(move || {
-                    raw::next_live(table, &mut walk)
+                    raw::next_live(&map.raw, table, &mut walk, &pin)
                         .map(|(k, v)| (K::from_word(k), V::from_word(v)))
                 })
             })

@@ -16,7 +16,9 @@ use crate::reclaim::{Reclaim, ReclaimGuard, TableReclaimer};
 use crate::resize::assist::{Assist, Work};
 use crate::resize::policy::Shrink;
 use crate::resize::probe::Placement;
-use crate::resize::{next_of, prefetch_successor_home, Floor, Generation, Migrate, Resizer};
+use crate::resize::{
+    next_of, prefetch_followed, prefetch_successor_home, Floor, Generation, Migrate, Resizer,
+};
 use crate::stats::{ProbeScan, ProbeStats, RootFacts, Stats};
 
 /// What a write wants done, given the key's current value.
@@ -444,21 +446,68 @@ impl<S: BuildHasher> RawWordMap<S> {
 }
 
 /// The next live `(key bits, value bits)` of `table` (a table from
-/// [`RawWordMap::stable_root`]) at or after `walk`. The iteration
+/// [`RawWordMap::stable_root`], loaded under `guard`) at or after `walk`:
+/// the key's value at the moment the walk reaches its unit. The iteration
 /// guarantee is the generic map's (`src/iter.rs`), and so is the walk: each
 /// slot of `table` belongs to one key for the table's life and is visited
 /// once.
-pub(crate) fn next_live(table: &WordTable, walk: &mut Walk) -> Option<(u64, u64)> {
+pub(crate) fn next_live<'g, S: BuildHasher, G: ReclaimGuard>(
+    map: &RawWordMap<S>,
+    table: &'g WordTable,
+    walk: &mut Walk,
+    guard: &'g G,
+) -> Option<(u64, u64)> {
     walk.visit(
         |start, n| table.slots.live_hint(start, n),
         |i| {
             let u = table.slots.load(i);
-            // Yielded even when `COPIED`: a frozen unit keeps the value it
-            // had when a resize that began after the walk froze it, a value
-            // the key held during the iteration (as the generic map's walk,
-            // `iter.rs`); following the key into the newer table would be a
-            // hashed lookup per entry. Empty, sealed, pending or removed: no
-            // live key here.
+            // Empty, sealed, pending or removed: no live key here.
+            let value = u.live()?;
+            let bits = table.slots.key_bits(i, u);
+            // Mutation for checking the models (docs/verification.md): the
+            // walk yields a copied unit's frozen value, as before the
+            // twelfth session.
+            if u.copied() && !cfg!(lfmap_mutation = "walk_yields_frozen") {
+                // A resize begun since the walk started moved the key on;
+                // the unit keeps the value it had when frozen, and the key
+                // may have been updated or removed since: its value now is
+                // in the tables after this one (as the generic map's walk,
+                // `iter.rs`). A hashed lookup, only for units copied since
+                // the walk began.
+                return current(map, table, i, bits, guard).map(|v| (bits, v));
+            }
+            Some((bits, value))
+        },
+    )
+}
+
+/// The value the key `bits` has now, for a walk that met its unit `i` of
+/// `table` `COPIED` (`None`: removed since). Out of line, as the generic
+/// map's.
+#[inline(never)]
+fn current<'g, S: BuildHasher, G: ReclaimGuard>(
+    map: &RawWordMap<S>,
+    table: &'g WordTable,
+    i: usize,
+    bits: u64,
+    guard: &'g G,
+) -> Option<u64> {
+    // A `COPIED` unit is in a table with a successor (linked before its
+    // migration began, and left in place for the table's life).
+    let next = next_of(table, guard)?;
+    prefetch_followed(table, next, i);
+    find(next, &map.key(bits), guard)
+}
+
+/// The next live `(key bits, value bits)` of a table that no other thread
+/// can reach (an owned map's `into_iter` or `drain`): no resize runs, so no
+/// unit is `COPIED`.
+pub(crate) fn next_owned(table: &WordTable, walk: &mut Walk) -> Option<(u64, u64)> {
+    walk.visit(
+        |start, n| table.slots.live_hint(start, n),
+        |i| {
+            let u = table.slots.load(i);
+            debug_assert!(!u.copied(), "a copied unit in an owned table");
             u.live().map(|v| (table.slots.key_bits(i, u), v))
         },
     )

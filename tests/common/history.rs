@@ -23,12 +23,13 @@
 //! configurations stay few (a value per state, a bit per running thread),
 //! so the check is linear in the history's length.
 //!
-//! The whole-map walks count per key as the weakest thing they promise
-//! (`src/iter.rs`, "Guarantee"): an iteration reads each key at some
-//! moment during it (yielded with that value, or not yielded: absent at
-//! some moment); `clear` removes each key at some moment during it;
-//! `retain` judges each key once, at some moment, and removes it if the
-//! predicate says so.
+//! The whole-map walks count per key as what they promise per key
+//! (`src/iter.rs`, "Guarantee"), recorded by the caller with the interval
+//! in which it holds: an iteration reads a key it yields within the `next`
+//! call that yields it, and a key it does not yield was absent at some
+//! moment of the walk ([`Call::Iterate`] either way); `clear` removes each
+//! key at some moment during it; `retain` judges each key once, at some
+//! moment, and removes it if the predicate says so.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -85,7 +86,8 @@ pub enum Call {
     /// One step of `retain(|_, v| v is even)`.
     RetainEven,
     /// One key's share of an iteration: [`Ret::Value`], the value yielded
-    /// or `None` when the key was not yielded.
+    /// (recorded around the `next` call that yielded it) or `None` when
+    /// the key was not yielded (recorded around the whole walk).
     Iterate,
 }
 
