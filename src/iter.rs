@@ -10,8 +10,8 @@
 //! * no key is ever yielded twice;
 //! * a yielded value is the one the key has when the walk reaches it
 //!   (within the `next` call that yields it): a key removed before the
-//!   walk reaches it is not yielded, and a key updated before then is
-//!   yielded with its new value, as Go promises of its maps;
+//!   walk reaches it is not yielded (as Go promises of its maps), and a
+//!   key updated before then is yielded with its new value;
 //! * keys inserted or removed during the iteration may or may not appear
 //!   otherwise: a key inserted after the walk passed its place, or removed
 //!   after the walk yielded it, is seen as it was there.
@@ -132,8 +132,9 @@ impl<K: Hash + Eq, V, G: ReclaimGuard> FusedIterator for RawIter<'_, K, V, G> {}
 /// `table` `COPIED` with entry `e`: the key's state is in the tables after
 /// `table`, and `find` gives it (`None`: removed since). Out of line: a
 /// walk takes this only for slots a resize copied after the walk began.
-/// (No prefetch ahead, unlike `WordMap`'s walk: measured, it cost more
-/// than it saved over `HashMap`'s 8-byte slots.)
+/// (No prefetch ahead, unlike `WordMap`'s walk: as first written, with a
+/// 128-bit division, it made this walk slower, and the hardware
+/// prefetcher streams `HashMap`'s 8-byte slots: docs/benchmarks.md.)
 #[inline(never)]
 fn current<'g, K: Eq, V, G: ReclaimGuard>(
     table: &'g Table<K, V>,

@@ -69,8 +69,9 @@
 //! Iteration is weakly consistent and never blocks: a key present for the
 //! whole iteration is yielded exactly once, even across concurrent resizes,
 //! and no key is yielded twice. A yielded value is the one the key has when
-//! the walk reaches it: as in Go, a key removed before the walk reaches it
-//! is not yielded, and one updated before then comes with its new value.
+//! the walk reaches it: a key removed before the walk reaches it is not
+//! yielded (as Go promises), and one updated before then comes with its
+//! new value.
 //! Keys inserted or removed meanwhile may or may not appear otherwise.
 //!
 //! An iteration walks one table, with no resize under way: if another
@@ -81,7 +82,7 @@
 //! user code: its entries keep their hash). A resize that starts during
 //! the walk moves keys ahead of it into a newer table; the walk looks each
 //! such key up there, which runs the `WordMap`'s hasher, or the
-//! `HashMap`'s key `Eq`, once per key moved. The same goes for everything
+//! `HashMap`'s key `Eq` (on the keys its probe meets), for each key moved. The same goes for everything
 //! built on a walk: `keys`, `values`, `retain`, `clear`, `Debug`,
 //! `PartialEq`, `Clone` and the rayon `par_iter`s. Iterators report `(0,
 //! Some(slots left))` as their size hint; those that consume a map

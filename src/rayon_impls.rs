@@ -53,7 +53,10 @@ impl<G> Copy for Caller<'_, G> {}
 /// later write. If a resize (begun after the pin: the table had no
 /// successor when the caller started the walk) froze the slot, the entry
 /// is retired no sooner than that old table is unlinked
-/// (`Table::defer_retire`), which is later still.
+/// (`Table::defer_retire`), which is later still. If the slot was marked
+/// `COPIED`, the walk looked the key up in a successor (`iter.rs`,
+/// `current`) and found `entry` live there after the worker's pin: it is
+/// unlinked, hence retired, later still.
 ///
 /// # Safety
 ///

@@ -104,6 +104,49 @@ mod rayon_support {
         assert_eq!((grown.len(), grown.stats().resizes), (100_000, 1));
     }
 
+    /// The parallel walks follow keys a resize copied forward, as `iter`
+    /// does: made before the resizes, updates and removals below, they
+    /// yield no removed key and each other key with its new value (each
+    /// worker looks a copied key up under a pin of its own).
+    #[test]
+    fn par_iter_yields_keys_as_they_are_when_reached() {
+        let n = 20_000u64;
+        let bumped = |k: u64| k + (1 << 40);
+        let expect: Vec<(u64, u64)> = (0..n)
+            .filter(|k| k % 3 != 0)
+            .map(|k| (k, bumped(k)))
+            .collect();
+
+        let map: HashMap<u64, u64> = (0..n).map(|k| (k, k)).collect();
+        let m = map.pin();
+        let walk = m.par_iter();
+        map.reserve(4 * n as usize);
+        for k in 0..n {
+            if k % 3 == 0 {
+                m.remove(&k);
+            } else {
+                m.insert(k, bumped(k));
+            }
+        }
+        let mut pairs: Vec<(u64, u64)> = walk.map(|(k, v)| (*k, *v)).collect();
+        pairs.sort_unstable();
+        assert_eq!(pairs, expect, "HashMap");
+
+        let map: lfmap::WordMap<u64, u64> = (0..n).map(|k| (k, k)).collect();
+        let walk = map.par_iter();
+        map.reserve(4 * n as usize);
+        for k in 0..n {
+            if k % 3 == 0 {
+                map.remove(&k);
+            } else {
+                map.insert(k, bumped(k));
+            }
+        }
+        let mut pairs: Vec<(u64, u64)> = walk.collect();
+        pairs.sort_unstable();
+        assert_eq!(pairs, expect, "WordMap");
+    }
+
     /// A `WordMap`'s parallel walk while another thread grows the map
     /// (the walk finishes a resize in progress first, and later resizes
     /// copy from the table it walks): keys present throughout are yielded

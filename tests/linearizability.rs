@@ -416,8 +416,10 @@ fn record_and_check<M: Recorded>(map: M, seed: u64, churn: u64, helper: bool) {
             // Stops the helper when the churn ends, however it ends.
             let _stop = StopOnDrop(stop);
             let mut rng = Rng::new(seed ^ 0xC4_0124);
+            // At least one round, however the threads are scheduled: the
+            // resizes it makes are what the check needs.
             let mut round = 0u64;
-            while finished.load(Ordering::Relaxed) < THREADS {
+            while round == 0 || finished.load(Ordering::Relaxed) < THREADS {
                 let n = churn / 4 + rng.below(churn);
                 let base = CHURN_BASE + (round % 64) * 2 * churn;
                 let handle = map.pin();

@@ -311,6 +311,9 @@ fn iter_skips_a_key_removed_ahead() {
                 assert_eq!(m.remove(&1), Some(&1));
                 let mut pairs: Vec<(u64, u64)> = walk.map(|(&k, &v)| (k, v)).collect();
                 pairs.sort_unstable();
+                let mut keys: Vec<u64> = pairs.iter().map(|&(k, _)| k).collect();
+                keys.dedup();
+                assert_eq!(keys.len(), pairs.len(), "a key yielded twice: {pairs:?}");
                 assert!(
                     pairs.iter().all(|&(k, _)| k != 1),
                     "key 1 yielded after its removal: {pairs:?}"

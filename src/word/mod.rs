@@ -476,10 +476,10 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     }
 
     /// Keeps only the keys for which `keep(key, value)` holds. Each key
-    /// present throughout is judged once, on a value it held during the
-    /// sweep (the iteration guarantee of [`iter`](WordMap::iter)): its value
-    /// when the sweep reaches it, or, if a resize that began after the sweep
-    /// moved the key on, its value then. If that says `false` but the value
+    /// present throughout is judged once, on its value when the sweep
+    /// reaches it (the iteration guarantee of [`iter`](WordMap::iter), which
+    /// looks a key a resize moved on up where it is now). If that says
+    /// `false` but the value
     /// has changed since, the key is judged again on its current value, and
     /// removed only if that says `false` too. A key whose value does not
     /// change during the sweep is kept exactly when `keep` says so. Not atomic: keys inserted or removed meanwhile
@@ -638,7 +638,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         let walk = Walk::new(0, table.len());
         let table: *const WordTable = table;
         Iter {
-            _guard: guard,
+            guard,
             table,
             walk,
             map: self,
@@ -730,8 +730,9 @@ impl<K, V, S> WordMap<K, V, S> {
 /// assert_eq!(evens(&map).sum::<u32>(), 200);
 /// ```
 pub struct Iter<'m, K, V, S> {
-    /// Keeps `table` alive (held, never read).
-    _guard: raw::WordOwnedGuard<'m>,
+    /// Keeps `table` and its successors alive; protects the loads of the
+    /// lookups of keys a resize moved on (`raw::next_live`).
+    guard: raw::WordOwnedGuard<'m>,
     /// The table walked: loaded through the guard, so alive while it is.
     table: *const WordTable,
     walk: Walk,
@@ -745,10 +746,10 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Iter<'_, K, V, S> {
     /// position. Other threads may write meanwhile, so a later `next` may
     /// yield otherwise.
     pub(crate) fn rest(&self) -> impl Iterator<Item = (K, V)> + '_ {
-        // SAFETY: loaded through `self._guard`, alive while `self` is.
+        // SAFETY: loaded through `self.guard`, alive while `self` is.
         let table = unsafe { &*self.table };
         let mut walk = self.walk;
-        let (map, guard) = (&self.map.raw, &self._guard);
+        let (map, guard) = (&self.map.raw, &self.guard);
         std::iter::from_fn(move || raw::next_live(map, table, &mut walk, guard))
             .map(|(k, v)| (K::from_word(k), V::from_word(v)))
     }
@@ -775,9 +776,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Iterator for Iter<'_, K, V, S> 
 
     #[inline]
     fn next(&mut self) -> Option<(K, V)> {
-        // SAFETY: loaded through `self._guard`, which is alive.
+        // SAFETY: loaded through `self.guard`, which is alive.
         let table = unsafe { &*self.table };
-        raw::next_live(&self.map.raw, table, &mut self.walk, &self._guard)
+        raw::next_live(&self.map.raw, table, &mut self.walk, &self.guard)
             .map(|(k, v)| (K::from_word(k), V::from_word(v)))
     }
 

@@ -474,7 +474,7 @@ pub(crate) fn next_live<'g, S: BuildHasher, G: ReclaimGuard>(
                 // in the tables after this one (as the generic map's walk,
                 // `iter.rs`). A hashed lookup, only for units copied since
                 // the walk began.
-                return current(map, table, i, bits, guard).map(|v| (bits, v));
+                return current(map, table, i, bits, value, guard).map(|v| (bits, v));
             }
             Some((bits, value))
         },
@@ -482,19 +482,23 @@ pub(crate) fn next_live<'g, S: BuildHasher, G: ReclaimGuard>(
 }
 
 /// The value the key `bits` has now, for a walk that met its unit `i` of
-/// `table` `COPIED` (`None`: removed since). Out of line, as the generic
-/// map's.
+/// `table` `COPIED`, frozen with `frozen` (`None`: removed since). Out of
+/// line, as the generic map's.
 #[inline(never)]
 fn current<'g, S: BuildHasher, G: ReclaimGuard>(
     map: &RawWordMap<S>,
     table: &'g WordTable,
     i: usize,
     bits: u64,
+    frozen: u64,
     guard: &'g G,
 ) -> Option<u64> {
     // A `COPIED` unit is in a table with a successor (linked before its
     // migration began, and left in place for the table's life).
-    let next = next_of(table, guard)?;
+    let Some(next) = next_of(table, guard) else {
+        debug_assert!(false, "a copied unit in a table without a successor");
+        return Some(frozen);
+    };
     prefetch_followed(table, next, i);
     find(next, &map.key(bits), guard)
 }
