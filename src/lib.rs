@@ -71,8 +71,8 @@
 //! and no key is yielded twice. A yielded value is the one the key has when
 //! the walk reaches it: a key removed before the walk reaches it is not
 //! yielded (as Go promises), and one updated before then comes with its
-//! new value.
-//! Keys inserted or removed meanwhile may or may not appear otherwise.
+//! new value. Keys inserted or removed meanwhile may or may not appear
+//! otherwise.
 //!
 //! An iteration walks one table, with no resize under way: if another
 //! thread's resize is under way when it starts, the iterator finishes that
@@ -82,11 +82,11 @@
 //! user code: its entries keep their hash). A resize that starts during
 //! the walk moves keys ahead of it into a newer table; the walk looks each
 //! such key up there, which runs the `WordMap`'s hasher, or the
-//! `HashMap`'s key `Eq` (on the keys its probe meets), for each key moved. The same goes for everything
-//! built on a walk: `keys`, `values`, `retain`, `clear`, `Debug`,
-//! `PartialEq`, `Clone` and the rayon `par_iter`s. Iterators report `(0,
-//! Some(slots left))` as their size hint; those that consume a map
-//! (`into_iter`) are exact.
+//! `HashMap`'s key `Eq` (on the keys its probe meets), for each key
+//! moved. The same goes for everything built on a walk: `keys`, `values`,
+//! `retain`, `clear`, `Debug`, `PartialEq`, `Clone` and the rayon
+//! `par_iter`s. Iterators report `(0, Some(slots left))` as their size
+//! hint; those that consume a map (`into_iter`) are exact.
 //!
 //! Every iteration starts at the table's first slot. To empty a map key by
 //! key, use `retain`, `clear` (or, with `&mut`, `drain`), not a loop that

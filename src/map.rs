@@ -1260,9 +1260,9 @@ where
     /// Keeps only the entries for which `keep(key, value)` holds. Each key
     /// present throughout is judged once, on its value when the sweep
     /// reaches it (the iteration guarantee of [`iter`], which looks a key a
-    /// resize moved on up where it is now). If that says `false` but the value has changed
-    /// since, the key is judged again on its current value, and removed only
-    /// if that says `false` too. A key whose value does not change during
+    /// resize moved on up where it is now). If that says `false` but the
+    /// value has changed since, the key is judged again on its current
+    /// value, and removed only if that says `false` too. A key whose value does not change during
     /// the sweep is kept exactly when `keep` says so.
     /// O(capacity): if it removed most keys, the table shrinks once, at the
     /// end. If `keep` panics, the keys removed so far stay removed and the

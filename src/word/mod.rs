@@ -479,9 +479,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// present throughout is judged once, on its value when the sweep
     /// reaches it (the iteration guarantee of [`iter`](WordMap::iter), which
     /// looks a key a resize moved on up where it is now). If that says
-    /// `false` but the value
-    /// has changed since, the key is judged again on its current value, and
-    /// removed only if that says `false` too. A key whose value does not
+    /// `false` but the value has changed since, the key is judged again on
+    /// its current value, and removed only if that says `false` too. A key whose value does not
     /// change during the sweep is kept exactly when `keep` says so. Not atomic: keys inserted or removed meanwhile
     /// may or may not be judged. O(capacity): if it removed most keys, the table
     /// shrinks once, at the end. If `keep` panics, the keys removed so far
