@@ -42,7 +42,7 @@ use common::history::{self, Call, Clock, Record, Ret};
 use common::panics::{is_planned, panic_message, quiet_planned_panics};
 use common::rng::Rng;
 use common::runner::{both_maps, Ops, TestMap};
-use common::CountOnDrop;
+use common::{CountOnDrop, StopOnDrop};
 use std::hash::BuildHasher;
 
 use lfmap::{HashMap, HashMapRef, Operation, WordCompute, WordMap};
@@ -229,14 +229,7 @@ fn one_operation<M: Recorded>(
         let returned = clock.tick();
         for (i, (ret, yielded)) in steps.into_iter().enumerate() {
             let (called, returned) = yielded.unwrap_or((called, returned));
-            let record = Record {
-                thread,
-                call,
-                ret,
-                called,
-                returned,
-            };
-            out.push((i, record));
+            out.push((i, Record::new(thread, call, ret, called, returned)));
         }
         return;
     }
@@ -275,14 +268,7 @@ fn one_operation<M: Recorded>(
         Ret::Try(Ok(v) | Err(v)) => Some(v),
         Ret::Present(_) | Ret::Unit => seen[k],
     };
-    let record = Record {
-        thread,
-        call,
-        ret,
-        called,
-        returned,
-    };
-    out.push((k, record));
+    out.push((k, Record::new(thread, call, ret, called, returned)));
 }
 
 /// One of the per-key verbs both maps have, by `a.roll`.
@@ -362,15 +348,6 @@ fn computed(outcome: WordCompute<u64, u64>) -> Ret {
         WordCompute::Removed(v) => Ret::Computed(Some(v), None),
         WordCompute::Absent => Ret::Computed(None, None),
         WordCompute::Aborted(v) => Ret::Aborted(v),
-    }
-}
-
-/// Sets its flag when dropped, also when its thread panics.
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -495,13 +472,7 @@ mod checker {
     use super::common::history::{check, Call, Record, Ret};
 
     fn rec(thread: u8, called: u64, returned: u64, call: Call, ret: Ret) -> Record {
-        Record {
-            thread,
-            call,
-            ret,
-            called,
-            returned,
-        }
+        Record::new(thread, call, ret, called, returned)
     }
 
     #[test]

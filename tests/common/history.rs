@@ -126,6 +126,20 @@ pub struct Record {
     pub returned: u64,
 }
 
+impl Record {
+    /// `thread`'s `call`, which returned `ret`, between tickets `called`
+    /// and `returned`.
+    pub fn new(thread: u8, call: Call, ret: Ret, called: u64, returned: u64) -> Record {
+        Record {
+            thread,
+            call,
+            ret,
+            called,
+            returned,
+        }
+    }
+}
+
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
