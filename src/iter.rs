@@ -148,7 +148,9 @@ fn current<'g, K: Eq, V, G: ReclaimGuard>(
         debug_assert!(false, "a copied slot in a table without a successor");
         return Some(e);
     };
-    find(next, e.hash(), &e.key, guard)
+    // By the key object as well as by `==` (`StoredKey`): a key whose
+    // `Eq` is not reflexive is found too.
+    find(next, e.hash(), &e.stored_key(), guard)
 }
 
 /// How many slots a walk scans at a time ([`Slots::live_hint`]): one

@@ -108,7 +108,10 @@
 //! gives wrong answers: keys not found, found twice, a wrong `len`. Never
 //! undefined behaviour, never a hang, and the map stays usable; and every
 //! stored entry is still dropped once (a resize's copy calls no `Eq`, so
-//! it never merges two stored entries into one).
+//! it never merges two stored entries into one). A key whose `Eq` is not
+//! reflexive (a NaN-like key) is never found by a lookup, but it is still
+//! iterated, and `clear` and `retain` remove it, as std's do: those paths
+//! follow the entry they met, not only `==`.
 //!
 //! A value's `Drop` runs when the value is freed: for a removed or
 //! replaced value, later, inside some operation of any thread that uses

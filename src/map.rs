@@ -1290,7 +1290,7 @@ where
                     _ => Action::Keep,
                 };
                 self.raw()
-                    .write_in_sweep(e.hash(), &e.key, decide, &self.guard);
+                    .write_in_sweep(e.hash(), &e.stored_key(), decide, &self.guard);
             }
         }
         // The sweep removed keys in slot order without shrinking on the way;

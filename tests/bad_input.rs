@@ -1064,3 +1064,68 @@ fn logic_error_eq_under_churn_drops_every_key_and_value_once() {
         vals.assert_balanced(&format!("values, {relation:?}"));
     }
 }
+
+/// Keys equal to nothing, not even themselves (a NaN-like key: a logic
+/// error, as in std), can be inserted but never found by `==`. The paths
+/// that follow an entry they have already seen still reach them: `retain`
+/// and `clear` remove them (as std's `retain` and Go's `clear` do), and a
+/// walk whose table a resize copied out yields each exactly once (it looks
+/// a copied key up by the entry it met, not only by `==`). Before, `clear`
+/// left all 100 in the map and such a walk yielded none of them.
+#[test]
+fn keys_equal_to_nothing_are_walked_and_swept() {
+    let keys = Ledger::new();
+    let vals = Ledger::new();
+    let never = |id| OddKey(Tracked::new(&keys, id), Relation::Never);
+    let ids = |m: &lfmap::HashMapRef<'_, OddKey, Tracked, _, _>| {
+        let mut ids: Vec<u64> = m
+            .iter()
+            .map(|(k, v)| {
+                assert_eq!(k.0.id(), v.id());
+                v.id()
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    {
+        let map = HashMap::new();
+        let m = map.pin();
+        for i in 0..100 {
+            assert!(m.insert(never(i), Tracked::new(&vals, i)).is_none());
+        }
+        assert_eq!(m.len(), 100);
+        assert!(m.get(&never(7)).is_none(), "found by `==`");
+        // A walk made before a resize that copies its whole table.
+        let walk = m.iter();
+        let finished = map.stats().resizes_finished;
+        m.reserve(10_000);
+        assert!(map.stats().resizes_finished > finished, "{:?}", map.stats());
+        let mut walked: Vec<u64> = walk.map(|(_, v)| v.id()).collect();
+        walked.sort_unstable();
+        assert_eq!(
+            walked,
+            (0..100).collect::<Vec<_>>(),
+            "a walk overtaken by a resize"
+        );
+        m.retain(|k, _| k.0.id() % 2 == 0);
+        assert_eq!(m.len(), 50);
+        assert_eq!(ids(&m), (0..100).step_by(2).collect::<Vec<_>>());
+        m.clear();
+        assert_eq!(m.len(), 0);
+        assert_eq!(ids(&m), Vec::<u64>::new());
+    }
+    {
+        let set = lfmap::HashSet::new();
+        let s = set.pin();
+        for i in 0..100 {
+            assert!(s.insert(never(i)));
+        }
+        s.retain(|k| k.0.id() < 30);
+        assert_eq!(s.len(), 30);
+        s.clear();
+        assert!(s.is_empty() && s.iter().next().is_none());
+    }
+    keys.assert_balanced("keys equal to nothing");
+    vals.assert_balanced("their values");
+}

@@ -89,6 +89,7 @@
 //!   word; every writer CAS expects an unfrozen word and fails on a frozen
 //!   one, so no write can land behind a copy.
 
+use equivalent::Equivalent;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -199,11 +200,42 @@ impl<K, V> Entry<K, V> {
         self.meta.hash()
     }
 
+    /// The entry's key as a probe that follows this entry compares it:
+    /// [`StoredKey`].
+    #[inline]
+    pub(crate) fn stored_key(&self) -> StoredKey<'_, K> {
+        StoredKey(&self.key)
+    }
+
     /// Marks the entry removed: its value's drop is pending
     /// ([`RemovedValue`]). Called once, by the writer whose CAS deleted
     /// it, before it retires that drop.
     pub(crate) fn mark_removed(&self) {
         self.meta.mark_removed();
+    }
+}
+
+/// The key of an entry seen in a slot, as the paths that follow that entry
+/// look it up again: a walk that met the entry's slot copied forward
+/// (`iter::current`) and a sweep removing the entry (`retain`, `clear`).
+/// It matches a stored key that is the same key object, the entry itself
+/// (only a resize's copy moves an entry between slots, and it moves the
+/// pointer), or one that `==` calls equal.
+///
+/// For a lawful `Eq` the first test only skips a call whose answer is
+/// `true` anyway. It matters for a key whose `Eq` is not reflexive (a
+/// NaN-like key; a logic error, as in std): no lookup by `==` ever finds
+/// it, so without the identity test `clear` and `retain` would leave it in
+/// the map and a walk overtaken by a resize would skip it, where std's
+/// `retain` and Go's `clear` remove it and a walk must yield it. The
+/// identity is sound while the caller's guard pins the entry seen: its
+/// block cannot be freed and reused by another entry until then.
+pub(crate) struct StoredKey<'a, K>(&'a K);
+
+impl<K: Eq> Equivalent<K> for StoredKey<'_, K> {
+    #[inline]
+    fn equivalent(&self, key: &K) -> bool {
+        std::ptr::eq(self.0, key) || *self.0 == *key
     }
 }
 
