@@ -179,9 +179,14 @@
 //!   handle from [`HashMap::pin`] in a thread-local (a `pin_owned` handle
 //!   is fine). seize gives the thread's id back in a thread-local
 //!   destructor of its own, which may run while such a handle still
-//!   lives, and another thread may then be given the id. A handle taken
-//!   inside a thread-local destructor is safe: lfmap pins with an owned
-//!   guard there.
+//!   lives, and another thread may then be given the id. lfmap checks this
+//!   as the thread exits, before seize gives the id back: if a `pin`
+//!   handle of the thread is still alive then, the process aborts with a
+//!   message saying so, rather than let two threads share seize's state
+//!   for the id. (A `pin` handle in a thread-local first used after the
+//!   thread's first pin is dropped before that check and is fine, as is a
+//!   handle taken inside a thread-local destructor: lfmap pins with an
+//!   owned guard there.)
 //! * `crossbeam-epoch`: `HashMap` reclaims with crossbeam-epoch (wins over
 //!   `seize`). `WordMap` keeps the built-in epochs under either.
 //!

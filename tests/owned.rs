@@ -166,3 +166,82 @@ fn owned_iterator_outlives_the_call_that_pinned_and_crosses_threads() {
     });
     assert!(map.stats().resizes > 0);
 }
+
+/// Handles kept in thread-locals, under each backend: a `pin_owned` handle
+/// may be held there past the thread's end; so may a `pin` handle whose
+/// thread-local was set up after the thread's first pin. With `seize`, a
+/// `pin` handle held in a thread-local set up *before* the thread's first
+/// pin outlives seize's thread id (the feature's documented rule): the
+/// process aborts with a message instead of racing another thread for the
+/// id's reservation. Each case runs in a child process, the test binary
+/// itself (`held_handle_child`).
+#[test]
+fn handles_held_in_thread_locals_past_the_threads_end() {
+    let run = |mode: &str| {
+        std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--ignored", "--exact", "held_handle_child", "--nocapture"])
+            .env("LFMAP_HELD_HANDLE", mode)
+            .output()
+            .expect("the child ran")
+    };
+    for mode in ["owned", "after_first_pin"] {
+        let out = run(mode);
+        assert!(
+            out.status.success(),
+            "{mode}: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run("before_first_pin");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if cfg!(all(feature = "seize", not(feature = "crossbeam-epoch"))) {
+        assert!(!out.status.success(), "the rule broken went unnoticed");
+        assert!(
+            stderr.contains("still alive in a thread-local"),
+            "no message: {stderr}"
+        );
+    } else {
+        // The other backends keep no per-thread id that a thread's end
+        // gives away: the handle is simply dropped last.
+        assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    }
+}
+
+/// The child process of `handles_held_in_thread_locals_past_the_threads_end`
+/// (`LFMAP_HELD_HANDLE` names the case): a thread keeps a handle of a
+/// static map in a thread-local and exits.
+#[test]
+#[ignore = "a child process of handles_held_in_thread_locals_past_the_threads_end"]
+fn held_handle_child() {
+    use std::cell::RefCell;
+    use std::sync::LazyLock;
+    static MAP: LazyLock<HashMap<u64, u64>> = LazyLock::new(HashMap::new);
+    thread_local! {
+        static HELD: RefCell<Option<lfmap::HashMapRef<'static, u64, u64>>> =
+            const { RefCell::new(None) };
+        static HELD_OWNED: RefCell<Option<lfmap::HashMapRef<'static, u64, u64, lfmap::DefaultHashBuilder, lfmap::OwnedGuard<'static>>>> =
+            const { RefCell::new(None) };
+    }
+    let mode = std::env::var("LFMAP_HELD_HANDLE").expect("run by the parent test");
+    std::thread::spawn(move || match mode.as_str() {
+        "owned" => HELD_OWNED.with(|h| {
+            let m = MAP.pin_owned();
+            m.insert(1, 1);
+            *h.borrow_mut() = Some(m);
+        }),
+        "after_first_pin" => {
+            MAP.pin().insert(2, 2);
+            HELD.with(|h| *h.borrow_mut() = Some(MAP.pin()));
+        }
+        "before_first_pin" => HELD.with(|h| {
+            let m = MAP.pin();
+            m.insert(3, 3);
+            *h.borrow_mut() = Some(m);
+        }),
+        other => panic!("unknown case {other}"),
+    })
+    .join()
+    .expect("the thread ended");
+    assert_eq!(MAP.len(), 1);
+}

@@ -182,7 +182,7 @@ impl Reclaim for SeizeReclaim {
     fn pin(&self) -> Self::Guard<'_> {
         // Seize's thread id is gone once `ALIVE` is (see there): a pin in
         // a thread-local destructor that late takes an owned guard.
-        let guard = match ALIVE.try_with(|a| a.pinned.get()) {
+        let guard = match count_local_pin() {
             Ok(true) => ThreadPin::Local(self.collector.enter()),
             Ok(false) => first_pin(&self.collector),
             Err(_) => ThreadPin::Owned(self.collector.enter_owned()),
@@ -250,18 +250,77 @@ impl Drop for SeizeReclaim {
 ///
 /// What this cannot mend, and the docs of the `seize` feature say: a
 /// thread pin *held* in a thread-local while the thread exits outlives
-/// seize's id, which another thread may then be given.
+/// seize's id, which another thread may then be given, and the two would
+/// share seize's per-thread reservation. [`Watch`] turns that into an
+/// abort with a message, before seize releases the id.
 struct Alive {
     /// Whether a thread pin has been taken on this thread.
     pinned: Cell<bool>,
+    /// Thread pins (`ThreadPin::Local`) of this thread alive now.
+    local: Cell<usize>,
 }
 
 impl Drop for Alive {
     fn drop(&mut self) {}
 }
 
+/// Touched by the thread's first thread pin right after seize's `enter`
+/// (which registers seize's own thread-local, the one that releases the
+/// thread's id), so its destructor runs *before* seize's. A thread pin
+/// still alive then is held in a thread-local whose destructor runs after
+/// seize released the id: from then on another thread may be given the id
+/// and use seize's reservation for it while this pin still does, a data
+/// race inside seize. That breaks the `seize` feature's documented rule
+/// (keep `pin_owned` handles, not `pin` ones, in thread-locals); rather
+/// than let it race, the process aborts here, with a message saying so.
+///
+/// Exact when lfmap is the first user of seize on the thread (no pin taken
+/// before this one is held past the thread's end without breaking the
+/// rule, and every pin that is, is caught). If other code used seize on
+/// the thread before lfmap did, seize's thread-local came earlier, and a
+/// thread-local set up between it and this one that holds a pin at the
+/// thread's end (the rule broken, but its pin dropped before seize's id
+/// goes) aborts too.
+struct Watch;
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // `ALIVE` was set up before `WATCH` (touched before the `enter`),
+        // so it is alive here; if not, no count is kept.
+        let held = ALIVE.try_with(|a| a.local.get()).unwrap_or(0);
+        if held > 0 {
+            eprintln!(
+                "lfmap: {held} handle(s) from `HashMap::pin` still alive in a thread-local \
+                 as its thread exits (feature `seize`): seize is about to give the thread's \
+                 id to another thread, which would race with the handle. Keep handles in \
+                 thread-locals from `pin_owned`. Aborting."
+            );
+            std::process::abort();
+        }
+    }
+}
+
 thread_local! {
-    static ALIVE: Alive = const { Alive { pinned: Cell::new(false) } };
+    static ALIVE: Alive = const {
+        Alive {
+            pinned: Cell::new(false),
+            local: Cell::new(0),
+        }
+    };
+    static WATCH: Watch = const { Watch };
+}
+
+/// A thread pin of this thread is made: counted in `ALIVE` (for `Watch`).
+/// `Err`: `ALIVE` is gone, and the pin must be owned.
+#[inline]
+fn count_local_pin() -> Result<bool, std::thread::AccessError> {
+    ALIVE.try_with(|a| {
+        let pinned = a.pinned.get();
+        if pinned {
+            a.local.set(a.local.get() + 1);
+        }
+        pinned
+    })
 }
 
 /// The thread's first pin of any map (module docs, [`Alive`]): seize's
@@ -274,7 +333,14 @@ thread_local! {
 fn first_pin(collector: &Collector) -> ThreadPin<'_> {
     match panic::catch_unwind(AssertUnwindSafe(|| collector.enter())) {
         Ok(guard) => {
-            let _ = ALIVE.try_with(|a| a.pinned.set(true));
+            let _ = ALIVE.try_with(|a| {
+                a.pinned.set(true);
+                a.local.set(a.local.get() + 1);
+            });
+            // Set up after seize's thread-local (registered by the `enter`
+            // above, unless seize was used on this thread before), so that
+            // its destructor runs before seize's: `Watch`.
+            let _ = WATCH.try_with(|_| {});
             ThreadPin::Local(guard)
         }
         Err(_) => ThreadPin::Owned(collector.enter_owned()),
@@ -286,6 +352,18 @@ fn first_pin(collector: &Collector) -> ThreadPin<'_> {
 pub(crate) enum ThreadPin<'a> {
     Local(LocalGuard<'a>),
     Owned(OwnedGuard<'a>),
+}
+
+/// A thread pin's end: uncounted (`Watch`), then seize's guard drops.
+impl Drop for ThreadPin<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let ThreadPin::Local(_) = self {
+            // `ALIVE` gone: a pin in a late thread-local destructor, whose
+            // count no `Watch` reads any more.
+            let _ = ALIVE.try_with(|a| a.local.set(a.local.get().saturating_sub(1)));
+        }
+    }
 }
 
 /// Each call goes to the guard within.
