@@ -1804,7 +1804,9 @@ where
     /// Inserts every pair, after making room for as many as the iterator's
     /// `size_hint` promises (all of them in an empty map, half in one with
     /// keys), so that a large extend resizes once rather than once per
-    /// doubling. The room is not a floor: the map shrinks as usual when
+    /// doubling. Below 256 promised pairs it makes no room first: so few
+    /// cost a doubling or two as they go, which is cheaper than counting
+    /// the map's keys on every small extend. The room is not a floor: the map shrinks as usual when
     /// emptied (unlike [`reserve`](HashMap::reserve)).
     ///
     /// ```

@@ -3,11 +3,12 @@
 //!
 //! Equal keys in a parallel collection (`collect`, `par_extend`): rayon's
 //! workers insert as they go, so which of them stays is unspecified (for a
-//! set, which of equal elements), as with dashmap's parallel collection;
-//! std's and hashbrown's keep the last, in the iterator's order, and so do
-//! lfmap's sequential `collect`, `extend` and `From`. Where the last must
-//! win, collect in order first (rayon's `collect_vec_list`) and `extend`
-//! from that.
+//! set, which of equal elements), as with dashmap's parallel collection.
+//! In the iterator's order, std's and hashbrown's maps keep the last value
+//! (std's with the first key) and their sets the first element; lfmap's
+//! sequential `collect`, `extend` and `From` keep a map's last pair and a
+//! set's first element. Where the order must decide, collect in order
+//! first (rayon's `collect_vec_list`) and `extend` from that.
 
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
@@ -47,7 +48,8 @@ impl<G> Copy for Caller<'_, G> {}
 ///
 /// Sound because `entry` is retired, if ever, after the caller's guard was
 /// pinned, and a backend frees an object only after every guard pinned
-/// before its retirement is dropped (reclaim contract 1). The worker loaded
+/// before its retirement is dropped (reclaim contract 4, which `pin` and
+/// `pin_owned` promise alike; the caller's guard may be either). The worker loaded
 /// `entry` from a slot of the walk's table after that pin. If the slot was
 /// not frozen, the entry was the key's then, and is retired only by a
 /// later write. If a resize (begun after the pin: the table had no
@@ -154,7 +156,7 @@ where
 {
     /// Which of several pairs with equal keys stays is unspecified:
     /// rayon's workers insert as they go. (rayon's collection into std's
-    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `HashMap`, and hashbrown's, keep the last value, as lfmap's sequential
     /// `extend` and `collect` do.)
     ///
     /// ```
@@ -176,7 +178,7 @@ where
 {
     /// Which of several pairs with equal keys stays is unspecified:
     /// rayon's workers insert as they go. (rayon's collection into std's
-    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `HashMap`, and hashbrown's, keep the last value, as lfmap's sequential
     /// `extend` and `collect` do.)
     ///
     /// ```
@@ -219,7 +221,7 @@ where
 {
     /// Which of several equal elements stays is unspecified:
     /// rayon's workers insert as they go. (rayon's collection into std's
-    /// `HashSet`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `HashSet`, and hashbrown's, keep the first, as lfmap's sequential
     /// `extend` and `collect` do.)
     ///
     /// Extends through a shared reference, inserting from rayon's workers.
@@ -251,7 +253,7 @@ where
 {
     /// Which of several equal elements stays is unspecified:
     /// rayon's workers insert as they go. (rayon's collection into std's
-    /// `HashSet`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `HashSet`, and hashbrown's, keep the first, as lfmap's sequential
     /// `extend` and `collect` do.)
     ///
     /// ```
@@ -272,7 +274,7 @@ where
 {
     /// Which of several equal elements stays is unspecified:
     /// rayon's workers insert as they go. (rayon's collection into std's
-    /// `HashSet`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `HashSet`, and hashbrown's, keep the first, as lfmap's sequential
     /// `extend` and `collect` do.)
     ///
     /// ```

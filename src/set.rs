@@ -573,7 +573,9 @@ where
     S: BuildHasher,
     G: ReclaimGuard,
 {
-    /// Whether every element of `self` is in `other`. Walks `self`.
+    /// Whether every element of `self` is in `other`. Walks `self` (with no
+    /// shortcut on the lengths, as std takes: under concurrent writes a
+    /// length is a count of a moment, not of the walk).
     ///
     /// ```
     /// let a: lfmap::HashSet<u8> = [1, 2].into_iter().collect();

@@ -736,9 +736,11 @@ impl<K, V> Slots<K, V> {
     }
 
     /// Loads slot `i`'s word under `guard`, which must be a pin of the map
-    /// that owns this table and must protect the table itself (it loaded
-    /// the table from the root or a `next` pointer): the `Word<'g>` then
-    /// stays valid for `'g`. Every caller in the crate passes such a guard.
+    /// that owns this table and must keep the table itself alive for `'g`:
+    /// it loaded the table from the root or a `next` pointer, or (rayon's
+    /// workers, `rayon_impls.rs`) it was pinned after the guard that did,
+    /// which lives longer (reclaim contract 4). The `Word<'g>` then stays
+    /// valid for `'g`.
     #[inline]
     pub(crate) fn load<'g>(&self, i: usize, guard: &'g impl ReclaimGuard) -> Word<'g, K, V> {
         Word::loaded(guard.protect(&self.words[i]))

@@ -61,7 +61,9 @@ pub(crate) trait Reclaim: Send + Sync + Sized {
     fn pin(&self) -> Self::Guard<'_>;
 
     /// Pins with a guard that is not tied to the current thread: it may be
-    /// held across `.await` points and moved to another thread.
+    /// held across `.await` points and moved to another thread. As for
+    /// [`pin`](Self::pin), objects retired from now on are not freed until
+    /// the returned guard is dropped.
     fn pin_owned(&self) -> Self::OwnedGuard<'_>;
 
     /// Objects retired but not yet freed (a gauge, read with `Relaxed`).

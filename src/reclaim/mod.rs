@@ -15,6 +15,11 @@
 //!    unreachable for operations that start later (unlinked by a CAS).
 //! 3. [`Retire::free`] runs exactly once per retired object, on some thread,
 //!    at the latest when the backend itself is dropped.
+//! 4. An object retired after a guard was pinned (by `pin` or `pin_owned`)
+//!    is not freed until that guard is dropped, whichever guard loaded it.
+//!    (Contract 1 follows for an object retired while a guard holds it; 4
+//!    also lets one guard keep alive what another, later pin loaded:
+//!    rayon's workers walk with pins of their own under the caller's.)
 //!
 //! Five backends implement the contract behind one small trait. `WordMap`,
 //! whose only garbage is one table per resize, always uses `asymmetric`;

@@ -348,7 +348,9 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
 /// The iterators are [`relations`]' generic ones, named
 /// here through aliases such as [`WordSetDifference`].
 impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
-    /// Whether every element of `self` is in `other`. Walks `self`.
+    /// Whether every element of `self` is in `other`. Walks `self` (with no
+    /// shortcut on the lengths, as std takes: under concurrent writes a
+    /// length is a count of a moment, not of the walk).
     ///
     /// ```
     /// let a: lfmap::WordSet<u8> = [1, 2].into_iter().collect();
@@ -629,6 +631,16 @@ pub type WordSetSymmetricDifference<'a, T, S> =
 
 /// A draining iterator over a [`WordSet`]'s elements, from
 /// [`WordSet::drain`]. Exact length, fused.
+///
+/// ```
+/// let mut set: lfmap::WordSet<u32> = (0..3).collect();
+/// let drain: lfmap::WordSetDrain<'_, u32> = set.drain();
+/// assert_eq!(drain.len(), 3);
+/// let mut all: Vec<u32> = drain.collect();
+/// all.sort();
+/// assert_eq!(all, [0, 1, 2]);
+/// assert!(set.is_empty());
+/// ```
 pub struct WordSetDrain<'a, T> {
     iter: WordMapDrain<'a, T, bool>,
 }

@@ -63,6 +63,8 @@ pub struct WordParIter<'m, K, V, S> {
     map: &'m WordMap<K, V, S>,
 }
 
+/// Prints no items, unlike the sequential iterators (which print what
+/// they have left): a parallel iterator's items are its workers' to walk.
 impl<K, V, S> std::fmt::Debug for WordParIter<'_, K, V, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WordParIter").finish_non_exhaustive()
@@ -138,7 +140,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelExtend<(K, V)>
 {
     /// Which of several pairs with equal keys stays is unspecified:
     /// rayon's workers insert as they go. (rayon's collection into std's
-    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `HashMap`, and hashbrown's, keep the last value, as lfmap's sequential
     /// `extend` and `collect` do.)
     ///
     /// Extends through a shared reference, inserting from rayon's workers,
@@ -167,7 +169,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelExtend<(K, V)>
 {
     /// Which of several pairs with equal keys stays is unspecified:
     /// rayon's workers insert as they go. (rayon's collection into std's
-    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `HashMap`, and hashbrown's, keep the last value, as lfmap's sequential
     /// `extend` and `collect` do.)
     ///
     /// ```
@@ -186,7 +188,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Default + Sync> FromParallelIt
 {
     /// Which of several pairs with equal keys stays is unspecified:
     /// rayon's workers insert as they go. (rayon's collection into std's
-    /// `HashMap`, and hashbrown's, keep the last, as lfmap's sequential
+    /// `HashMap`, and hashbrown's, keep the last value, as lfmap's sequential
     /// `extend` and `collect` do.)
     ///
     /// ```
