@@ -311,7 +311,10 @@ pub(crate) trait Assist: Sync {
 /// the process while it is registered (`munmap` of a large table otherwise
 /// stalls the freeing thread, and every thread that takes a page fault
 /// meanwhile, for milliseconds); up to 512 MiB of them wait for helpers'
-/// steps, and the last helper to be dropped unmaps what is left. And it
+/// steps, and the last helper to be dropped unmaps what is left. Only
+/// while helpers step: once none has stepped for a second (a helper kept
+/// but no longer stepped, or forgotten), tables are unmapped by their
+/// freers again, and the first such free unmaps what waits. And it
 /// frees the entries a `HashMap`'s retired tables own (its removed keys':
 /// otherwise a step every few writes, and on reads once writes stop).
 ///

@@ -17,8 +17,14 @@
 //! ([`STEP_BYTES`]) per [`ResizeHelper::step`](crate::ResizeHelper::step)
 //! that has nothing else to do. The queue is bounded ([`MAX_QUEUED`]
 //! mappings, [`MAX_QUEUED_BYTES`] in all; past either, the freer unmaps as
-//! before), so a helper that stops stepping holds back at most that much
-//! memory, and the last helper to leave unmaps what is left. Any helper
+//! before), and it is used only while helpers step: a table is queued only
+//! if some helper stepped within the last [`STALE`], and a free that finds
+//! no helper stepped for that long unmaps what the queue holds as well as
+//! its own table (a helper that stopped stepping, or that was forgotten
+//! with `mem::forget` and stays registered for good, would otherwise hold
+//! back up to the queue's bound of every map's retired tables, for the
+//! process's life: found by review). The last helper to leave unmaps what
+//! is left. Any helper
 //! drains any map's tables: the queue is the process's, like the
 //! memory-map lock it is about (a helper registered with one map also
 //! takes the unmapping off other maps' threads).
@@ -32,6 +38,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use super::memory::{map, STEP_BYTES};
 
@@ -45,6 +52,11 @@ const MAX_QUEUED: usize = 4;
 /// most this much of retired tables mapped, until it drops.
 const MAX_QUEUED_BYTES: usize = 512 << 20;
 
+/// How long after the helpers' last step the queue still takes tables. A
+/// running helper ([`ResizeHelper::run`](crate::ResizeHelper::run)) steps
+/// at least every 50 ms, parked or not.
+const STALE: Duration = Duration::from_secs(1);
+
 /// The process's queue ([`Handoff`]).
 static HANDOFF: Handoff = Handoff::new();
 
@@ -56,6 +68,9 @@ struct Queue {
     mappings: Vec<(usize, usize)>,
     /// Their bytes, together.
     bytes: usize,
+    /// When a helper last stepped ([`Handoff::step`]), whether or not it
+    /// found a mapping to unmap; `None` until one has.
+    stepped: Option<Instant>,
 }
 
 /// Helpers and the mappings queued for them: one per process
@@ -77,6 +92,7 @@ impl Handoff {
                 helpers: 0,
                 mappings: Vec::new(),
                 bytes: 0,
+                stepped: None,
             }),
         }
     }
@@ -108,13 +124,25 @@ impl Handoff {
                     return;
                 }
             };
+            let stepping = q.stepped.is_some_and(|t| t.elapsed() < STALE);
             if q.helpers > 0
+                && stepping
                 && q.mappings.len() < MAX_QUEUED
                 && q.bytes.saturating_add(size) <= MAX_QUEUED_BYTES
             {
                 q.mappings.push((ptr as usize, size));
                 q.bytes += size;
                 return;
+            }
+            if !stepping && !q.mappings.is_empty() {
+                // No helper steps: what they left queued goes back here,
+                // with this table, as it would with no helper at all.
+                q.bytes = 0;
+                let left = std::mem::take(&mut q.mappings);
+                drop(q);
+                // SAFETY: queued by this function, whose caller gave each
+                // mapping up; taken off the queue, so unmapped once, here.
+                unsafe { unmap_all(left) };
             }
         }
         // SAFETY: the caller's.
@@ -138,16 +166,15 @@ impl Handoff {
             q.bytes = 0;
             std::mem::take(&mut q.mappings)
         };
-        for (at, size) in left {
-            // SAFETY: queued by `unmap_table`, whose caller gave the
-            // mapping up; taken off the queue, so unmapped once, here.
-            unsafe { map::unmap(at as *mut u8, size) };
-        }
+        // SAFETY: queued by `unmap_table`, whose caller gave each mapping
+        // up; taken off the queue, so unmapped once, here.
+        unsafe { unmap_all(left) };
     }
 
     fn step(&self) -> bool {
         let (at, size) = {
             let mut q = self.lock();
+            q.stepped = Some(Instant::now());
             let (at, size) = match q.mappings.first_mut() {
                 None => return false,
                 Some(m) if m.1 > STEP_BYTES => {
@@ -170,9 +197,23 @@ impl Handoff {
     }
 }
 
+/// Unmaps each of `mappings`, `(address, bytes)`.
+///
+/// # Safety
+///
+/// Each is a whole mapping, or the rest of one past the steps already
+/// unmapped, that was queued by [`Handoff::unmap_table`] and taken off the
+/// queue by the caller: nobody else unmaps it.
+unsafe fn unmap_all(mappings: Vec<(usize, usize)>) {
+    for (at, size) in mappings {
+        // SAFETY: the caller's.
+        unsafe { map::unmap(at as *mut u8, size) };
+    }
+}
+
 /// Gives a freed table's mapping of `size` bytes at `ptr` back to the
-/// kernel: now, or, while a resize helper is registered and the queue has
-/// room, by the helpers' steps.
+/// kernel: now, or, while a resize helper is registered and stepping and
+/// the queue has room, by the helpers' steps.
 ///
 /// # Safety
 ///
@@ -228,6 +269,12 @@ mod tests {
         give_up(&h, mapping(size), size);
         assert!(h.lock().mappings.is_empty(), "queued with no helper");
         h.joined();
+        give_up(&h, mapping(size), size);
+        assert!(
+            h.lock().mappings.is_empty(),
+            "queued for a helper that never stepped"
+        );
+        assert!(!h.step());
         give_up(&h, mapping(STEP_BYTES), STEP_BYTES);
         assert!(h.lock().mappings.is_empty(), "a small mapping queued");
         let at = mapping(size);
@@ -261,10 +308,39 @@ mod tests {
     fn the_queue_holds_at_most_its_bytes() {
         let h = Handoff::new();
         h.joined();
+        assert!(!h.step());
         let big = MAX_QUEUED_BYTES / 2 + STEP_BYTES;
         give_up(&h, mapping(big), big);
         give_up(&h, mapping(big), big);
         assert_eq!(h.lock().mappings.len(), 1);
         h.left();
+    }
+
+    /// A helper that stops stepping (here: its last step over a second
+    /// ago, as for one forgotten with `mem::forget`, which stays registered
+    /// for good) holds nothing back: the next free unmaps the queue with
+    /// its own table, and queues nothing more.
+    #[test]
+    fn a_helper_that_stopped_stepping_holds_nothing_back() {
+        let h = Handoff::new();
+        h.joined();
+        assert!(!h.step());
+        let size = 2 * STEP_BYTES;
+        give_up(&h, mapping(size), size);
+        give_up(&h, mapping(size), size);
+        assert_eq!(h.lock().mappings.len(), 2);
+        {
+            let mut q = h.lock();
+            let long_ago = Instant::now().checked_sub(2 * STALE);
+            q.stepped = Some(long_ago.expect("a clock a few seconds old"));
+        }
+        give_up(&h, mapping(size), size);
+        assert!(h.lock().mappings.is_empty() && h.lock().bytes == 0);
+        assert!(!h.step(), "nothing left to step over");
+        // Stepping again, it queues again.
+        give_up(&h, mapping(size), size);
+        assert_eq!(h.lock().mappings.len(), 1);
+        h.left();
+        assert!(h.lock().mappings.is_empty());
     }
 }
