@@ -800,9 +800,28 @@ mod tests {
     /// wait below is a liveness bound, not a speed one.
     #[test]
     fn a_map_without_a_helper_never_waits_on_the_parked_list() {
+        writes_beside_a_held_parked_list(false);
+    }
+
+    /// A map with a helper rings, and its ring only tries the parked
+    /// list's lock: held (by a helper joining or leaving the list, here by
+    /// the test), the ring is left to the holder (`Parking::deliver`), and
+    /// the write goes on (found by review: it waited on the lock, so a
+    /// helper preempted holding it stalled the writers of its map).
+    #[test]
+    fn a_map_with_a_helper_never_waits_on_the_parked_list() {
+        writes_beside_a_held_parked_list(true);
+    }
+
+    /// A thread parked on the process's list, the list's lock held, and a
+    /// writer of a fresh map (with a registered helper that never steps,
+    /// if `with_helper`) that grows it through several resizes: the
+    /// writer must finish while the lock is held.
+    fn writes_beside_a_held_parked_list(with_helper: bool) {
         use std::sync::atomic::Ordering::SeqCst;
         let parking = &crate::resize::parking::PARKED;
         let map = WordMap::<u64, u64>::new();
+        let helper = with_helper.then(|| map.resize_helper());
         let (done, release) = (AtomicBool::new(false), AtomicBool::new(false));
         std::thread::scope(|s| {
             // A parked thread keeps the list's flag set (it parks again
@@ -852,6 +871,7 @@ mod tests {
             writer.join().unwrap();
             assert!(finished, "a write waited on the parked helpers' lock");
         });
+        drop(helper);
         assert!(map.stats().resizes > 0);
         assert_holds(&map, 5_000);
     }

@@ -22,14 +22,33 @@
 //! once. Loom model 19 fails without the ringer's fence (mutation
 //! `ring_without_fence`: the helper parks for good, a deadlock).
 //!
+//! The ringer never waits for the list's lock, which a helper holds to
+//! join or leave the list and may be preempted holding (a writer that
+//! blocked there would no longer be lock-free; found by review). It
+//! records the ring in `missed` and only tries the lock; whoever holds
+//! the lock looks at `missed` after letting go and rings for it
+//! ([`Parking::deliver`]). Another store-buffering pair: the ringer
+//! stores `missed`, a `SeqCst` fence, then tries the lock; the holder
+//! unlocks, a `SeqCst` fence, then loads `missed`. Either the ringer's
+//! try sees the lock free, or the holder sees the ring. The ringer's
+//! store is a `Release` swap and the delivery's an `Acquire` swap, all of
+//! them read-modify-writes, so the delivery synchronizes with every ring
+//! it takes over, and a helper it wakes sees their work. Loom model 19
+//! fails if a ringer that finds the lock taken drops its ring (mutation
+//! `ring_skips_busy_list`: one helper stays parked).
+//!
 //! Outside loom a park also ends after the caller's longest sleep, so
 //! that the helper sees what nothing rings for (its `stop` flag, retired
 //! tables to free). Under loom it has no timeout, so a lost ring is a
 //! deadlock the model reports.
 
-use crate::sync::{AtomicBool, Ordering::Relaxed};
+use crate::sync::{
+    AtomicBool,
+    Ordering::{Acquire, Relaxed, Release},
+};
 #[cfg(loom)]
 use loom::{sync::Mutex, thread::Thread};
+use std::sync::TryLockError;
 use std::time::Duration;
 #[cfg(not(loom))]
 use std::{sync::Mutex, thread::Thread};
@@ -42,6 +61,9 @@ pub struct Parking {
     /// Whether any thread is parked or about to be. Written only under
     /// `threads`' lock, as `!threads.is_empty()`.
     any: AtomicBool,
+    /// A ring not yet delivered: set by a ringer, cleared by whoever
+    /// takes the lock and wakes the list for it ([`Parking::deliver`]).
+    missed: AtomicBool,
     threads: Mutex<Vec<Thread>>,
 }
 
@@ -57,6 +79,7 @@ impl Parking {
     pub(crate) const fn new() -> Self {
         Parking {
             any: AtomicBool::new(false),
+            missed: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
         }
     }
@@ -67,6 +90,7 @@ impl Parking {
     pub fn new() -> Self {
         Parking {
             any: AtomicBool::new(false),
+            missed: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
         }
     }
@@ -85,8 +109,10 @@ impl Parking {
             self.any.store(true, Relaxed);
         }
         // SeqCst: the announcement above before the last look below; the
-        // ringer's fence is the other half (module docs).
+        // ringer's fence is the other half (module docs). Also the unlock
+        // above before `deliver`'s look at `missed`.
         crate::sync::fence(crate::sync::Ordering::SeqCst);
+        self.deliver();
         let _leave = Leave(self);
         let work = look();
         if work.is_none() {
@@ -114,12 +140,50 @@ impl Parking {
             crate::sync::fence(crate::sync::Ordering::SeqCst);
         }
         if self.any.load(Relaxed) && wanted() {
-            let threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-            for t in threads.iter() {
-                // A token, if the thread has not parked yet: its park
-                // returns at once.
-                t.unpark();
+            if cfg!(lfmap_mutation = "ring_skips_busy_list") {
+                // The planted bug: a ring that finds the lock taken is lost.
+                if let Ok(threads) = self.threads.try_lock() {
+                    threads.iter().for_each(Thread::unpark);
+                }
+                return;
             }
+            // Release: the work this ring is for (published before the
+            // fence above) happens before whatever the delivery that
+            // takes this ring over wakes (an `Acquire` swap of the same
+            // read-modify-write chain; module docs).
+            self.missed.swap(true, Release);
+            // SeqCst: the store above before the look at the lock in
+            // `deliver`; the holder's fence after its unlock is the other
+            // half (module docs).
+            crate::sync::fence(crate::sync::Ordering::SeqCst);
+            self.deliver();
+        }
+    }
+
+    /// Wakes every thread on the list for the rings recorded in `missed`,
+    /// if the list's lock is free now; if it is taken, its holder does so
+    /// after letting go (it calls this after a `SeqCst` fence). Never
+    /// waits. Loops: a ring recorded while this thread held the lock is
+    /// this thread's to deliver too.
+    fn deliver(&self) {
+        while self.missed.load(Relaxed) {
+            let threads = match self.threads.try_lock() {
+                Ok(threads) => threads,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => return,
+            };
+            // Acquire: every ring taken over here (module docs). Under
+            // the lock, so one delivery per recorded ring.
+            if self.missed.swap(false, Acquire) {
+                for t in threads.iter() {
+                    // A token, if the thread has not parked yet: its park
+                    // returns at once.
+                    t.unpark();
+                }
+            }
+            drop(threads);
+            // SeqCst: the unlock above before the look at `missed`.
+            crate::sync::fence(crate::sync::Ordering::SeqCst);
         }
     }
 }
@@ -164,6 +228,10 @@ impl Drop for Leave<'_> {
         // Relaxed: under the lock, as every store of `any`; a ring that
         // reads `false` has no thread to wake (this one is awake).
         parking.any.store(!threads.is_empty(), Relaxed);
+        drop(threads);
+        // SeqCst: the unlock above before `deliver`'s look at `missed`.
+        crate::sync::fence(crate::sync::Ordering::SeqCst);
+        parking.deliver();
     }
 }
 
