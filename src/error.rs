@@ -18,7 +18,10 @@ use std::fmt;
 #[non_exhaustive]
 pub enum TryReserveError {
     /// The table this needs would have more slots than lfmap allocates
-    /// (`2^(usize::BITS - 5)`) or more bytes than the address space holds.
+    /// (`2^(usize::BITS - 5)`) or more than `isize::MAX` bytes, the most any
+    /// allocation may ask for. (A smaller table that the system cannot give,
+    /// more than it has or than its address space holds, is an
+    /// [`AllocError`](TryReserveError::AllocError).)
     CapacityOverflow,
     /// The allocator could not provide the table's memory.
     AllocError {

@@ -125,9 +125,11 @@ impl<K, V> HashMap<K, V> {
     /// # Panics
     ///
     /// Panics with "lfmap: capacity overflow" if the table this needs would
-    /// not fit in the address space; a table that fits but cannot be had
-    /// from the system ends the process as an allocation failure does in
-    /// std ([`handle_alloc_error`](std::alloc::handle_alloc_error)).
+    /// take more than `isize::MAX` bytes (the most any allocation may ask
+    /// for, as for std's collections); a smaller table that the system
+    /// cannot give (more than it has, or than the address space holds) ends
+    /// the process as an allocation failure does in std
+    /// ([`handle_alloc_error`](std::alloc::handle_alloc_error)).
     /// [`try_reserve`](HashMap::try_reserve) on a new map returns both as
     /// errors.
     ///
@@ -331,8 +333,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     ///
     /// # Panics
     ///
-    /// Panics with "lfmap: capacity overflow" if the table would not fit in
-    /// the address space, and aborts like `Vec` if the allocator fails; use
+    /// Panics with "lfmap: capacity overflow" if the table would take more
+    /// than `isize::MAX` bytes, and aborts like `Vec` if the allocator
+    /// cannot give a smaller one; use
     /// [`try_reserve`](HashMap::try_reserve) to get an error instead.
     ///
     /// ```
@@ -357,6 +360,12 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// started, which the call finishes first, may have to grow its own
     /// new table when writers have filled it meanwhile, and that
     /// allocation fails as a writer's does (an abort, like `Vec`'s).
+    ///
+    /// Unlike `Vec::try_reserve`, an `Ok` means the table's memory is
+    /// faulted in already (so that the inserts it makes room for take no
+    /// page fault). Where the kernel overcommits memory or a memory cgroup
+    /// limits the process, that step can end in the out-of-memory killer
+    /// rather than in an error, as touching any memory can.
     ///
     /// ```
     /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::new();

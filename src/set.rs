@@ -87,7 +87,8 @@ impl<T> HashSet<T> {
     /// # Panics
     ///
     /// Panics with "lfmap: capacity overflow" if the table this needs would
-    /// not fit in the address space.
+    /// take more than `isize::MAX` bytes, and aborts like `Vec` if the
+    /// allocator cannot give a smaller one.
     ///
     /// ```
     /// let set: lfmap::HashSet<u64> = lfmap::HashSet::with_capacity(1000);

@@ -402,8 +402,9 @@ impl<'a> ResizeHelper<'a> {
     /// every parked helper of the process, whichever map it helps: rings
     /// come once per resize and per prepared table, so that costs the
     /// others a look.) Once `stop` is
-    /// set it migrates what is left of the migration under way, if any (at
-    /// most one table's: the writers were leaving it to the helper, and a
+    /// set it migrates what is left of the migrations under way, if any
+    /// (usually one table's, and a resize stacked on it if one is; the
+    /// writers were leaving them to the helper, and a
     /// map left to readers, which never migrate, would otherwise keep both
     /// tables, and a lookup of a moved key would probe both, until its
     /// next writes), and returns; sub-chunks that writers hold mid-copy

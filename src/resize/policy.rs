@@ -51,7 +51,7 @@ fn table_size(n: usize) -> Option<usize> {
 #[cold]
 #[track_caller]
 pub(crate) fn capacity_overflow() -> ! {
-    panic!("lfmap: capacity overflow (more than {MAX_SLOTS} slots, or more bytes than the address space holds)")
+    panic!("lfmap: capacity overflow (more than {MAX_SLOTS} slots, or more than isize::MAX bytes)")
 }
 
 /// The size of the resize that follows a table of `slots` slots holding

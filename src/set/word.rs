@@ -291,7 +291,8 @@ impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     ///
     /// # Panics
     ///
-    /// As [`WordMap::reserve`]: on a capacity overflow.
+    /// As [`WordMap::reserve`]: on a capacity overflow, and it aborts like
+    /// `Vec` if the allocator cannot give the table.
     ///
     /// ```
     /// let set: lfmap::WordSet<u64> = lfmap::WordSet::new();

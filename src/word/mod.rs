@@ -177,7 +177,12 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     }
 
     /// Creates an empty map for `capacity` keys, hashing with `hasher`.
-    /// Panics with "lfmap: capacity overflow" if no table can be that large.
+    ///
+    /// # Panics
+    ///
+    /// Panics with "lfmap: capacity overflow" if the table would take more
+    /// than `isize::MAX` bytes, and aborts like `Vec` if the allocator
+    /// cannot give a smaller one ([`with_capacity`](WordMap::with_capacity)).
     ///
     /// ```
     /// use std::collections::hash_map::RandomState;
@@ -1389,8 +1394,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     ///
     /// # Panics
     ///
-    /// Panics with "lfmap: capacity overflow" if the table would not fit in
-    /// the address space, and aborts like `Vec` if the allocator fails; use
+    /// Panics with "lfmap: capacity overflow" if the table would take more
+    /// than `isize::MAX` bytes, and aborts like `Vec` if the allocator
+    /// cannot give a smaller one; use
     /// [`try_reserve`](WordMap::try_reserve) to get an error instead.
     ///
     /// ```
@@ -1414,6 +1420,10 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// started, which the call finishes first, may have to grow its own
     /// new table when writers have filled it meanwhile, and that
     /// allocation fails as a writer's does (an abort, like `Vec`'s).
+    ///
+    /// Unlike `Vec::try_reserve`, an `Ok` means the table's memory is
+    /// faulted in already ([`HashMap::try_reserve`](crate::HashMap::try_reserve)
+    /// says what that means under overcommit).
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::new();
