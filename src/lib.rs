@@ -183,7 +183,8 @@
 //!   as the thread exits, before seize gives the id back: if a `pin`
 //!   handle of the thread is still alive then, the process aborts with a
 //!   message saying so, rather than let two threads share seize's state
-//!   for the id. (A `pin` handle in a thread-local first used after the
+//!   for the id (a `pin` handle leaked with `mem::forget` on a thread
+//!   that then exits counts as alive). (A `pin` handle in a thread-local first used after the
 //!   thread's first pin is dropped before that check and is fine, as is a
 //!   handle taken inside a thread-local destructor: lfmap pins with an
 //!   owned guard there.)

@@ -208,7 +208,7 @@ fn handles_held_in_thread_locals_past_the_threads_end() {
     if cfg!(all(feature = "seize", not(feature = "crossbeam-epoch"))) {
         assert!(!out.status.success(), "the rule broken went unnoticed");
         assert!(
-            stderr.contains("still alive in a thread-local"),
+            stderr.contains("still alive as their thread exits"),
             "no message: {stderr}"
         );
     } else {

@@ -280,7 +280,10 @@ impl Drop for Alive {
 /// the thread before lfmap did, seize's thread-local came earlier, and a
 /// thread-local set up between it and this one that holds a pin at the
 /// thread's end (the rule broken, but its pin dropped before seize's id
-/// goes) aborts too.
+/// goes) aborts too. So does a thread that exits with a `pin` handle
+/// leaked by `mem::forget` (its count never comes down): such a handle
+/// keeps seize's reservation for the id entered, which the id's next
+/// thread would then share.
 struct Watch;
 
 impl Drop for Watch {
@@ -290,10 +293,10 @@ impl Drop for Watch {
         let held = ALIVE.try_with(|a| a.local.get()).unwrap_or(0);
         if held > 0 {
             eprintln!(
-                "lfmap: {held} handle(s) from `HashMap::pin` still alive in a thread-local \
-                 as its thread exits (feature `seize`): seize is about to give the thread's \
-                 id to another thread, which would race with the handle. Keep handles in \
-                 thread-locals from `pin_owned`. Aborting."
+                "lfmap: {held} handle(s) from `pin` still alive as their thread exits \
+                 (feature `seize`; held in a thread-local, or leaked with `mem::forget`): \
+                 seize is about to give the thread's id to another thread, which would race \
+                 with the handle. Keep handles in thread-locals from `pin_owned`. Aborting."
             );
             std::process::abort();
         }
