@@ -179,15 +179,15 @@
 //!   handle from [`HashMap::pin`] in a thread-local (a `pin_owned` handle
 //!   is fine). seize gives the thread's id back in a thread-local
 //!   destructor of its own, which may run while such a handle still
-//!   lives, and another thread may then be given the id. lfmap checks this
-//!   as the thread exits, before seize gives the id back: if a `pin`
-//!   handle of the thread is still alive then, the process aborts with a
-//!   message saying so, rather than let two threads share seize's state
-//!   for the id (a `pin` handle leaked with `mem::forget` on a thread
-//!   that then exits counts as alive). (A `pin` handle in a thread-local first used after the
-//!   thread's first pin is dropped before that check and is fine, as is a
-//!   handle taken inside a thread-local destructor: lfmap pins with an
-//!   owned guard there.)
+//!   lives, and another thread may then be given the id. A handle that is
+//!   then dropped, or that removes or replaces a value, would share seize's
+//!   state for the id with that thread: lfmap checks for it first and
+//!   aborts the process with a message saying so. (A `pin` handle in a
+//!   thread-local first used after the thread's first pin is dropped
+//!   before seize's destructor and is fine, as is one never dropped: leaked,
+//!   or on the stack of a thread that calls `std::process::exit`. A handle
+//!   taken inside a thread-local destructor that late pins with an owned
+//!   guard.)
 //! * `crossbeam-epoch`: `HashMap` reclaims with crossbeam-epoch (wins over
 //!   `seize`). `WordMap` keeps the built-in epochs under either.
 //!

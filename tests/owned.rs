@@ -169,12 +169,14 @@ fn owned_iterator_outlives_the_call_that_pinned_and_crosses_threads() {
 
 /// Handles kept in thread-locals, under each backend: a `pin_owned` handle
 /// may be held there past the thread's end; so may a `pin` handle whose
-/// thread-local was set up after the thread's first pin. With `seize`, a
-/// `pin` handle held in a thread-local set up *before* the thread's first
-/// pin outlives seize's thread id (the feature's documented rule): the
-/// process aborts with a message instead of racing another thread for the
-/// id's reservation. Each case runs in a child process, the test binary
-/// itself (`held_handle_child`).
+/// thread-local was set up after the thread's first pin; and a `pin`
+/// handle leaked with `mem::forget`, or on the stack of a thread that
+/// calls `process::exit`, is never dropped and harms nothing. With
+/// `seize`, a `pin` handle held in a thread-local set up *before* the
+/// thread's first pin is dropped after seize gave the thread's id back
+/// (the feature's documented rule): the process aborts with a message
+/// instead of racing the id's next thread for seize's state. Each case runs
+/// in a child process, the test binary itself (`held_handle_child`).
 #[test]
 fn handles_held_in_thread_locals_past_the_threads_end() {
     let run = |mode: &str| {
@@ -194,7 +196,7 @@ fn handles_held_in_thread_locals_past_the_threads_end() {
             .output()
             .expect("the child ran")
     };
-    for mode in ["owned", "after_first_pin"] {
+    for mode in ["owned", "after_first_pin", "forgotten", "exit_holding_one"] {
         let out = run(mode);
         assert!(
             out.status.success(),
@@ -208,7 +210,7 @@ fn handles_held_in_thread_locals_past_the_threads_end() {
     if cfg!(all(feature = "seize", not(feature = "crossbeam-epoch"))) {
         assert!(!out.status.success(), "the rule broken went unnoticed");
         assert!(
-            stderr.contains("still alive as their thread exits"),
+            stderr.contains("used or dropped after its thread gave"),
             "no message: {stderr}"
         );
     } else {
@@ -243,6 +245,18 @@ fn held_handle_child() {
         "after_first_pin" => {
             MAP.pin().insert(2, 2);
             HELD.with(|h| *h.borrow_mut() = Some(MAP.pin()));
+        }
+        // Never dropped: no abort, whatever the backend.
+        "forgotten" => {
+            MAP.pin().insert(4, 4);
+            std::mem::forget(MAP.pin());
+        }
+        // `exit` runs this thread's thread-local destructors, with the
+        // handle still on its stack: no abort either.
+        "exit_holding_one" => {
+            let m = MAP.pin();
+            m.insert(5, 5);
+            std::process::exit(0);
         }
         "before_first_pin" => HELD.with(|h| {
             let m = MAP.pin();

@@ -182,7 +182,7 @@ impl Reclaim for SeizeReclaim {
     fn pin(&self) -> Self::Guard<'_> {
         // Seize's thread id is gone once `ALIVE` is (see there): a pin in
         // a thread-local destructor that late takes an owned guard.
-        let guard = match count_local_pin() {
+        let guard = match ALIVE.try_with(|a| a.pinned.get()) {
             Ok(true) => ThreadPin::Local(self.collector.enter()),
             Ok(false) => first_pin(&self.collector),
             Err(_) => ThreadPin::Owned(self.collector.enter_owned()),
@@ -248,82 +248,60 @@ impl Drop for SeizeReclaim {
 /// `ALIVE` is first touched: the thread's first pin ([`first_pin`])
 /// therefore catches a panic of `enter` and takes an owned guard then.
 ///
-/// What this cannot mend, and the docs of the `seize` feature say: a
-/// thread pin *held* in a thread-local while the thread exits outlives
-/// seize's id, which another thread may then be given, and the two would
-/// share seize's per-thread reservation. [`Watch`] turns that into an
-/// abort with a message, before seize releases the id.
+/// What this cannot mend: a thread pin *held* in a thread-local set up
+/// before the thread's first pin outlives seize's id, which another thread
+/// may then be given; used or dropped then, it would share seize's
+/// per-thread state for the id with that thread (a data race). So a thread
+/// pin checks that `ALIVE` is still there before it touches that state
+/// (its drop, a retirement, a flush: [`ThreadPin`]) and aborts the process
+/// with a message if not ([`id_given_back`]). Its reads touch no per-thread
+/// state of seize's, and stay protected: the pin's count keeps the id's
+/// reservation entered whoever holds the id next. A pin that is never
+/// dropped again (leaked with `mem::forget`, or on the stack of a thread
+/// that calls `std::process::exit`, which runs the thread's thread-local
+/// destructors without unwinding) never aborts.
+///
+/// Exact when lfmap is the first user of seize on the thread: nothing is
+/// set up between `ALIVE` and seize's thread-local, so `ALIVE` is gone
+/// exactly when seize's id is. If other code used seize on the thread
+/// first, seize's thread-local comes before `ALIVE` and is destroyed after
+/// it, and a pin held in a thread-local destroyed between the two aborts
+/// too, although seize's id was still there (the feature's rule broken
+/// all the same).
 struct Alive {
     /// Whether a thread pin has been taken on this thread.
     pinned: Cell<bool>,
-    /// Thread pins (`ThreadPin::Local`) of this thread alive now.
-    local: Cell<usize>,
 }
 
 impl Drop for Alive {
     fn drop(&mut self) {}
 }
 
-/// Touched by the thread's first thread pin right after seize's `enter`
-/// (which registers seize's own thread-local, the one that releases the
-/// thread's id), so its destructor runs *before* seize's. A thread pin
-/// still alive then is held in a thread-local whose destructor runs after
-/// seize released the id: from then on another thread may be given the id
-/// and use seize's reservation for it while this pin still does, a data
-/// race inside seize. That breaks the `seize` feature's documented rule
-/// (keep `pin_owned` handles, not `pin` ones, in thread-locals); rather
-/// than let it race, the process aborts here, with a message saying so.
-///
-/// Exact when lfmap is the first user of seize on the thread (no pin taken
-/// before this one is held past the thread's end without breaking the
-/// rule, and every pin that is, is caught). If other code used seize on
-/// the thread before lfmap did, seize's thread-local came earlier, and a
-/// thread-local set up between it and this one that holds a pin at the
-/// thread's end (the rule broken, but its pin dropped before seize's id
-/// goes) aborts too. So does a thread that exits with a `pin` handle
-/// leaked by `mem::forget` (its count never comes down): such a handle
-/// keeps seize's reservation for the id entered, which the id's next
-/// thread would then share.
-struct Watch;
+thread_local! {
+    static ALIVE: Alive = const { Alive { pinned: Cell::new(false) } };
+}
 
-impl Drop for Watch {
-    fn drop(&mut self) {
-        // `ALIVE` was set up before `WATCH` (touched before the `enter`),
-        // so it is alive here; if not, no count is kept.
-        let held = ALIVE.try_with(|a| a.local.get()).unwrap_or(0);
-        if held > 0 {
-            eprintln!(
-                "lfmap: {held} handle(s) from `pin` still alive as their thread exits \
-                 (feature `seize`; held in a thread-local, or leaked with `mem::forget`): \
-                 seize is about to give the thread's id to another thread, which would race \
-                 with the handle. Keep handles in thread-locals from `pin_owned`. Aborting."
-            );
-            std::process::abort();
-        }
+/// Aborts if `ALIVE` is gone: the thread's seize id may belong to another
+/// thread now, and the caller, a thread pin, is about to touch seize's
+/// state for it ([`Alive`]).
+#[inline]
+fn check_id_kept() {
+    if ALIVE.try_with(|_| ()).is_err() {
+        id_given_back();
     }
 }
 
-thread_local! {
-    static ALIVE: Alive = const {
-        Alive {
-            pinned: Cell::new(false),
-            local: Cell::new(0),
-        }
-    };
-    static WATCH: Watch = const { Watch };
-}
-
-/// A thread pin of this thread is made: counted in `ALIVE` (for `Watch`).
-/// `Err`: `ALIVE` is gone, and the pin must be owned.
-#[inline]
-fn count_local_pin() -> Result<bool, std::thread::AccessError> {
-    ALIVE.try_with(|a| {
-        let pinned = a.pinned.get();
-        if pinned {
-            a.local.set(a.local.get() + 1);
-        }
-        pinned
-    })
+/// [`check_id_kept`]'s abort, with its message.
+#[cold]
+#[inline(never)]
+fn id_given_back() -> ! {
+    eprintln!(
+        "lfmap: a handle from `pin` was used or dropped after its thread gave \
+         seize's thread id back (feature `seize`): it was held in a thread-local \
+         that outlived seize's, and would now race with the id's next thread. Keep \
+         handles in thread-locals from `pin_owned`. Aborting."
+    );
+    std::process::abort();
 }
 
 /// The thread's first pin of any map (module docs, [`Alive`]): seize's
@@ -336,14 +314,7 @@ fn count_local_pin() -> Result<bool, std::thread::AccessError> {
 fn first_pin(collector: &Collector) -> ThreadPin<'_> {
     match panic::catch_unwind(AssertUnwindSafe(|| collector.enter())) {
         Ok(guard) => {
-            let _ = ALIVE.try_with(|a| {
-                a.pinned.set(true);
-                a.local.set(a.local.get() + 1);
-            });
-            // Set up after seize's thread-local (registered by the `enter`
-            // above, unless seize was used on this thread before), so that
-            // its destructor runs before seize's: `Watch`.
-            let _ = WATCH.try_with(|_| {});
+            let _ = ALIVE.try_with(|a| a.pinned.set(true));
             ThreadPin::Local(guard)
         }
         Err(_) => ThreadPin::Owned(collector.enter_owned()),
@@ -357,14 +328,13 @@ pub(crate) enum ThreadPin<'a> {
     Owned(OwnedGuard<'a>),
 }
 
-/// A thread pin's end: uncounted (`Watch`), then seize's guard drops.
+/// A thread pin's end: seize's guard leaves the thread's reservation,
+/// which must still be this thread's ([`check_id_kept`]).
 impl Drop for ThreadPin<'_> {
     #[inline]
     fn drop(&mut self) {
         if let ThreadPin::Local(_) = self {
-            // `ALIVE` gone: a pin in a late thread-local destructor, whose
-            // count no `Watch` reads any more.
-            let _ = ALIVE.try_with(|a| a.local.set(a.local.get().saturating_sub(1)));
+            check_id_kept();
         }
     }
 }
@@ -374,7 +344,10 @@ impl seize::Guard for ThreadPin<'_> {
     #[inline]
     fn refresh(&mut self) {
         match self {
-            ThreadPin::Local(g) => g.refresh(),
+            ThreadPin::Local(g) => {
+                check_id_kept();
+                g.refresh()
+            }
             ThreadPin::Owned(g) => g.refresh(),
         }
     }
@@ -382,7 +355,10 @@ impl seize::Guard for ThreadPin<'_> {
     #[inline]
     fn flush(&self) {
         match self {
-            ThreadPin::Local(g) => g.flush(),
+            ThreadPin::Local(g) => {
+                check_id_kept();
+                g.flush()
+            }
             ThreadPin::Owned(g) => g.flush(),
         }
     }
@@ -416,8 +392,12 @@ impl seize::Guard for ThreadPin<'_> {
     #[inline]
     unsafe fn defer_retire<T>(&self, ptr: *mut T, reclaim: unsafe fn(*mut T, &Collector)) {
         match self {
-            // SAFETY: the caller's obligations, passed on.
-            ThreadPin::Local(g) => unsafe { g.defer_retire(ptr, reclaim) },
+            ThreadPin::Local(g) => {
+                // The batch it adds to is the thread id's.
+                check_id_kept();
+                // SAFETY: the caller's obligations, passed on.
+                unsafe { g.defer_retire(ptr, reclaim) }
+            }
             // SAFETY: as above.
             ThreadPin::Owned(g) => unsafe { g.defer_retire(ptr, reclaim) },
         }

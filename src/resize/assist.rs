@@ -381,6 +381,10 @@ impl<'a> ResizeHelper<'a> {
 
     /// [`step`](Self::step), saying what it did.
     fn work(&self) -> Work {
+        // Stamped whatever the step finds: a helper busy migrating still
+        // takes the unmapping of the tables it empties (`handoff.rs`).
+        #[cfg(not(loom))]
+        super::handoff::helper_stepped();
         match self.map.assist_step() {
             #[cfg(not(loom))]
             Work::None if super::handoff::step() => Work::Memory,

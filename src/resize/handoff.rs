@@ -36,8 +36,8 @@
 //! next to operations, and with no helper in the process a free reads one
 //! counter and does not take the lock.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use super::memory::{map, STEP_BYTES};
@@ -54,8 +54,17 @@ const MAX_QUEUED_BYTES: usize = 512 << 20;
 
 /// How long after the helpers' last step the queue still takes tables. A
 /// running helper ([`ResizeHelper::run`](crate::ResizeHelper::run)) steps
-/// at least every 50 ms, parked or not.
+/// at least every 50 ms, parked, idle or migrating.
 const STALE: Duration = Duration::from_secs(1);
+
+/// The helpers' clock, in nanoseconds: from the first reading on, plus
+/// twice [`STALE`], so that a step stamped 0 ("never") or 1 (tests) is
+/// always stale.
+fn clock() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let since = BASE.get_or_init(Instant::now).elapsed().as_nanos();
+    u64::try_from(since).unwrap_or(u64::MAX / 2) + 2 * STALE.as_nanos() as u64
+}
 
 /// The process's queue ([`Handoff`]).
 static HANDOFF: Handoff = Handoff::new();
@@ -68,9 +77,6 @@ struct Queue {
     mappings: Vec<(usize, usize)>,
     /// Their bytes, together.
     bytes: usize,
-    /// When a helper last stepped ([`Handoff::step`]), whether or not it
-    /// found a mapping to unmap; `None` until one has.
-    stepped: Option<Instant>,
 }
 
 /// Helpers and the mappings queued for them: one per process
@@ -81,6 +87,10 @@ struct Handoff {
     /// non-zero only sends the free to the lock, which decides; a stale
     /// zero unmaps now, as with no helper.
     helpers: AtomicUsize,
+    /// When a helper last stepped ([`helper_stepped`]: every step, whatever
+    /// it found to do), by [`clock`]; 0 until one has. Relaxed: a stamp a
+    /// little stale only sends one table the other way.
+    stepped: AtomicU64,
     queue: Mutex<Queue>,
 }
 
@@ -88,11 +98,11 @@ impl Handoff {
     const fn new() -> Handoff {
         Handoff {
             helpers: AtomicUsize::new(0),
+            stepped: AtomicU64::new(0),
             queue: Mutex::new(Queue {
                 helpers: 0,
                 mappings: Vec::new(),
                 bytes: 0,
-                stepped: None,
             }),
         }
     }
@@ -124,7 +134,7 @@ impl Handoff {
                     return;
                 }
             };
-            let stepping = q.stepped.is_some_and(|t| t.elapsed() < STALE);
+            let stepping = self.stepping();
             if q.helpers > 0
                 && stepping
                 && q.mappings.len() < MAX_QUEUED
@@ -147,6 +157,17 @@ impl Handoff {
         }
         // SAFETY: the caller's.
         unsafe { map::unmap(ptr, size) };
+    }
+
+    /// A helper stepped, now.
+    fn stepped(&self) {
+        self.stepped.store(clock(), Relaxed);
+    }
+
+    /// Whether a helper stepped within the last [`STALE`].
+    fn stepping(&self) -> bool {
+        let at = self.stepped.load(Relaxed);
+        at != 0 && clock().saturating_sub(at) < STALE.as_nanos() as u64
     }
 
     fn joined(&self) {
@@ -174,7 +195,6 @@ impl Handoff {
     fn step(&self) -> bool {
         let (at, size) = {
             let mut q = self.lock();
-            q.stepped = Some(Instant::now());
             let (at, size) = match q.mappings.first_mut() {
                 None => return false,
                 Some(m) if m.1 > STEP_BYTES => {
@@ -222,6 +242,12 @@ unsafe fn unmap_all(mappings: Vec<(usize, usize)>) {
 pub(crate) unsafe fn unmap_table(ptr: *mut u8, size: usize) {
     // SAFETY: the caller's.
     unsafe { HANDOFF.unmap_table(ptr, size) }
+}
+
+/// A resize helper steps (`ResizeHelper::step`, whatever it finds to do):
+/// while helpers do, the queue takes tables.
+pub(crate) fn helper_stepped() {
+    HANDOFF.stepped();
 }
 
 /// Counts a resize helper in.
@@ -274,7 +300,7 @@ mod tests {
             h.lock().mappings.is_empty(),
             "queued for a helper that never stepped"
         );
-        assert!(!h.step());
+        h.stepped();
         give_up(&h, mapping(STEP_BYTES), STEP_BYTES);
         assert!(h.lock().mappings.is_empty(), "a small mapping queued");
         let at = mapping(size);
@@ -308,7 +334,7 @@ mod tests {
     fn the_queue_holds_at_most_its_bytes() {
         let h = Handoff::new();
         h.joined();
-        assert!(!h.step());
+        h.stepped();
         let big = MAX_QUEUED_BYTES / 2 + STEP_BYTES;
         give_up(&h, mapping(big), big);
         give_up(&h, mapping(big), big);
@@ -324,20 +350,18 @@ mod tests {
     fn a_helper_that_stopped_stepping_holds_nothing_back() {
         let h = Handoff::new();
         h.joined();
-        assert!(!h.step());
+        h.stepped();
         let size = 2 * STEP_BYTES;
         give_up(&h, mapping(size), size);
         give_up(&h, mapping(size), size);
         assert_eq!(h.lock().mappings.len(), 2);
-        {
-            let mut q = h.lock();
-            let long_ago = Instant::now().checked_sub(2 * STALE);
-            q.stepped = Some(long_ago.expect("a clock a few seconds old"));
-        }
+        // Stepped last over a second ago (`clock` starts past 2 s).
+        h.stepped.store(1, Relaxed);
         give_up(&h, mapping(size), size);
         assert!(h.lock().mappings.is_empty() && h.lock().bytes == 0);
         assert!(!h.step(), "nothing left to step over");
         // Stepping again, it queues again.
+        h.stepped();
         give_up(&h, mapping(size), size);
         assert_eq!(h.lock().mappings.len(), 1);
         h.left();

@@ -101,9 +101,13 @@ impl Parking {
     /// without parking. Returns `None` after a park (rung, timed out, or
     /// woken spuriously: the caller looks again).
     pub fn park_unless<W>(&self, look: impl FnOnce() -> Option<W>, max: Duration) -> Option<W> {
+        // Before the lock (`Leave` says why).
+        let me = current();
         {
             let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-            threads.push(current());
+            // A `push` that fails to allocate would unwind under the lock
+            // (an abort, with Rust's default allocation error handler).
+            threads.push(me);
             // Relaxed: under the lock; the fence below orders it before
             // the last look.
             self.any.store(true, Relaxed);
@@ -190,15 +194,43 @@ impl Parking {
 
 #[cfg(all(test, not(loom)))]
 impl Parking {
-    /// Holds the list's lock until the guard drops.
-    pub(crate) fn lock_for_test(&self) -> std::sync::MutexGuard<'_, Vec<Thread>> {
-        self.threads.lock().unwrap_or_else(|e| e.into_inner())
+    /// Holds the list's lock until the guard drops (which then delivers
+    /// the rings that came meanwhile, as every holder does).
+    pub(crate) fn lock_for_test(&self) -> HeldForTest<'_> {
+        HeldForTest {
+            threads: Some(self.threads.lock().unwrap_or_else(|e| e.into_inner())),
+            parking: self,
+        }
     }
 
     /// Whether the thread `id` is on the list (parked or about to be).
     pub(crate) fn holds(&self, id: std::thread::ThreadId) -> bool {
-        let threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-        threads.iter().any(|t| t.id() == id)
+        self.lock_for_test().iter().any(|t| t.id() == id)
+    }
+}
+
+/// The list's lock, held by a test ([`Parking::lock_for_test`]).
+#[cfg(all(test, not(loom)))]
+pub(crate) struct HeldForTest<'a> {
+    threads: Option<std::sync::MutexGuard<'a, Vec<Thread>>>,
+    parking: &'a Parking,
+}
+
+#[cfg(all(test, not(loom)))]
+impl std::ops::Deref for HeldForTest<'_> {
+    type Target = Vec<Thread>;
+
+    fn deref(&self) -> &Vec<Thread> {
+        self.threads.as_ref().expect("held until dropped")
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl Drop for HeldForTest<'_> {
+    fn drop(&mut self) {
+        drop(self.threads.take());
+        crate::sync::fence(crate::sync::Ordering::SeqCst);
+        self.parking.deliver();
     }
 }
 
@@ -220,8 +252,10 @@ impl Drop for Leave<'_> {
             return;
         }
         let parking = self.0;
-        let mut threads = parking.threads.lock().unwrap_or_else(|e| e.into_inner());
+        // Before the lock: nothing that could panic runs under it, so the
+        // lock is never let go without the delivery below.
         let me = current().id();
+        let mut threads = parking.threads.lock().unwrap_or_else(|e| e.into_inner());
         // Every entry of this thread (one per park, so one; all, so that
         // no stale entry could keep `any` set for good).
         threads.retain(|t| t.id() != me);
