@@ -1362,6 +1362,14 @@ where
     S: BuildHasher,
     G: ReclaimGuard,
 {
+    /// The entries an iteration yields, as a map (in the table's order).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, "a");
+    /// assert_eq!(format!("{m:?}"), r#"{1: "a"}"#);
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
@@ -1727,6 +1735,12 @@ where
     V: fmt::Debug,
     S: BuildHasher,
 {
+    /// As a pinned handle prints: the entries, as a map.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<u8, u8> = [(1, 2)].into_iter().collect();
+    /// assert_eq!(format!("{map:?}"), "{1: 2}");
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.pin().fmt(f)
     }
@@ -1774,6 +1788,14 @@ where
 {
     /// Equal when both hold the same keys with equal values. Meaningful
     /// only when neither map is being written concurrently.
+    ///
+    /// ```
+    /// let a: lfmap::HashMap<u32, &str> = [(1, "a"), (2, "b")].into_iter().collect();
+    /// let b: lfmap::HashMap<u32, &str> = [(2, "b"), (1, "a")].into_iter().collect();
+    /// assert!(a == b);
+    /// b.pin().insert(3, "c");
+    /// assert!(a != b);
+    /// ```
     fn eq(&self, other: &Self) -> bool {
         let (a, b) = (self.pin(), other.pin());
         a.iter().count() == b.iter().count() && a.iter().all(|(k, v)| b.get(k) == Some(v))

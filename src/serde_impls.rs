@@ -41,6 +41,11 @@ where
 {
     /// Serializes the entries an iteration yields (see the iteration
     /// guarantee: concurrent writes may or may not be included).
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<String, u32> = [("a".to_string(), 1)].into_iter().collect();
+    /// assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"a":1}"#);
+    /// ```
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let m = self.pin();
         let entries: Vec<(&K, &V)> = m.iter().collect();
@@ -58,6 +63,15 @@ where
     V: Deserialize<'de>,
     S: BuildHasher + Default,
 {
+    /// Reads a map; of repeated keys the last pair stays, as with
+    /// `insert`.
+    ///
+    /// ```
+    /// let map: lfmap::HashMap<String, u32> =
+    ///     serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+    /// assert_eq!(map.len(), 2);
+    /// assert_eq!(map.pin().get("a"), Some(&3));
+    /// ```
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(MapVisitor(PhantomData))
     }

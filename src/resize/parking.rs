@@ -168,7 +168,9 @@ impl Parking {
     /// if the list's lock is free now; if it is taken, its holder does so
     /// after letting go (it calls this after a `SeqCst` fence). Never
     /// waits. Loops: a ring recorded while this thread held the lock is
-    /// this thread's to deliver too.
+    /// this thread's to deliver too, so it ends once no new ring comes
+    /// during a pass (lock-free, not wait-free: each pass delivers at
+    /// least one ring).
     fn deliver(&self) {
         while self.missed.load(Relaxed) {
             let threads = match self.threads.try_lock() {

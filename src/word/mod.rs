@@ -967,6 +967,12 @@ where
     K: fmt::Debug,
     V: fmt::Debug,
 {
+    /// The pairs an iteration yields, as a map (in the table's order).
+    ///
+    /// ```
+    /// let map: lfmap::WordMap<u8, char> = [(1, 'x')].into_iter().collect();
+    /// assert_eq!(format!("{map:?}"), "{1: 'x'}");
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
