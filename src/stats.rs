@@ -4,7 +4,7 @@
 use crossbeam_utils::CachePadded;
 
 use crate::reclaim::{thread_record, PerRecord};
-// Statistics atomics: not interleaved by loom unless asked (`sync.rs`).
+// Statistics atomics: not interleaved by loom unless asked (`sync/mod.rs`).
 use crate::sync::stat::{AtomicIsize, AtomicU64, AtomicUsize};
 use crate::sync::Ordering::Relaxed;
 

@@ -254,7 +254,7 @@ impl<K, V, G: ReclaimGuard> RetireRest<'_, K, V, G> {
 
 impl<K, V, G: ReclaimGuard> Drop for RetireRest<'_, K, V, G> {
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }
@@ -272,7 +272,7 @@ struct ParkedRest<'t, K, V> {
 
 impl<K, V> Drop for ParkedRest<'_, K, V> {
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }
@@ -294,7 +294,7 @@ impl<K, V> Drop for Table<K, V> {
     /// collections): every freed slot is emptied first, so the resumed
     /// pass frees each entry once.
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }
@@ -302,7 +302,7 @@ impl<K, V> Drop for Table<K, V> {
         struct Resume<'t, K, V>(&'t mut Table<K, V>);
         impl<K, V> Drop for Resume<'_, K, V> {
             fn drop(&mut self) {
-                // Unwinding under loom: leave loom's state alone (`sync.rs`;
+                // Unwinding under loom: leave loom's state alone (`sync/mod.rs`;
                 // there the pass is not resumable, and a model has failed).
                 if crate::sync::loom_unwinding() {
                     return;

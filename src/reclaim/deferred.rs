@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use super::contract::{Reclaim, ReclaimGuard, Retire};
 use crate::sync::{AtomicPtr, Ordering};
-// A statistic (`sync.rs`, `stat`).
+// A statistic (`sync/mod.rs`, `stat`).
 use crate::sync::stat::AtomicIsize;
 
 type Garbage = Vec<(*mut (), unsafe fn(*mut ()))>;
@@ -60,7 +60,7 @@ impl Reclaim for DeferredReclaim {
 
 impl Drop for DeferredReclaim {
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }

@@ -189,7 +189,7 @@ impl<T> Default for Stack<T> {
 impl<T> Drop for Stack<T> {
     /// Drops every value left on the stack, and its node.
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`); the
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`); the
         // nodes leak with the failing execution.
         if crate::sync::loom_unwinding() {
             return;

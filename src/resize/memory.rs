@@ -16,7 +16,8 @@ pub(crate) unsafe trait Zeroable {}
 #[cfg(not(loom))]
 unsafe impl<T> Zeroable for AtomicPtr<T> {}
 // SAFETY: atomic integers have the in-memory representation of their
-// integer (`portable_atomic::AtomicU128` documents the same for `u128`);
+// integer (`portable_atomic::AtomicU128` documents the same for `u128`,
+// and `sync::AtomicU128` is a transparent wrapper of it on x86_64);
 // all-zero is 0.
 #[cfg(not(loom))]
 unsafe impl Zeroable for crate::sync::AtomicU8 {}

@@ -273,7 +273,7 @@ impl<T: Generation> Header<T> {
     }
 
     /// Gives up the prepared table without freeing it: a loom execution
-    /// that unwinds leaves loom's state alone (`sync.rs`), and the table's
+    /// that unwinds leaves loom's state alone (`sync/mod.rs`), and the table's
     /// later drop, outside that execution, must not touch it either.
     #[cfg(loom)]
     pub(crate) fn forget_prepared(&mut self) {
@@ -303,7 +303,7 @@ impl<T: Generation> Header<T> {
 
 impl<T: Generation> Drop for Header<T> {
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }
@@ -1552,7 +1552,7 @@ impl<T: Generation> Resizer<T> {
 
 impl<T: Generation> Drop for Resizer<T> {
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }

@@ -122,7 +122,7 @@ impl Retire for WordTable {
         let mut table = unsafe { Box::from_raw(ptr) };
         // Now, while this execution runs: the graveyard below drops the
         // table outside it (`Header::free_prepared`). Unwinding under loom:
-        // leave loom's state alone (`sync.rs`).
+        // leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             #[cfg(loom)]
             table.header.forget_prepared();

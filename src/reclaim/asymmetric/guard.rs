@@ -282,7 +282,7 @@ impl<'a> TableGuard<'a> {
 impl Drop for TableGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }
@@ -381,7 +381,7 @@ impl Drop for Freeing {
     #[inline]
     fn drop(&mut self) {
         // Unwinding under loom (a model failed): leave loom's state alone
-        // (`sync.rs`).
+        // (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }
@@ -397,7 +397,7 @@ impl Drop for ReleaseOnDrop {
     #[inline]
     fn drop(&mut self) {
         // Unwinding under loom (`after_unpin` panicked: a model failed):
-        // leave loom's state alone (`sync.rs`).
+        // leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }
@@ -479,7 +479,7 @@ impl<'a> TableOwnedGuard<'a> {
 
 impl Drop for TableOwnedGuard<'_> {
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }

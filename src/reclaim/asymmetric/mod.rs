@@ -103,7 +103,7 @@ use crate::sync::fence;
 use crate::sync::AtomicBool;
 use crate::sync::Ordering::{Acquire, Release};
 // `pending`, `tables` (statistics), `seals` and `tick` (scan pacing) are
-// heuristics, never a step of the reclamation argument (`sync.rs`, `stat`).
+// heuristics, never a step of the reclamation argument (`sync/mod.rs`, `stat`).
 use crate::sync::stat::AtomicUsize;
 use crate::sync::Ordering::{AcqRel, Relaxed, SeqCst};
 
@@ -883,7 +883,7 @@ impl TableReclaim {
 
 impl Drop for TableReclaim {
     fn drop(&mut self) {
-        // Unwinding under loom: leave loom's state alone (`sync.rs`).
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
         if crate::sync::loom_unwinding() {
             return;
         }

@@ -8,9 +8,11 @@
 //! (`stats.rs`) and the loom-only bookkeeping of `reclaim/asymmetric/`
 //! (`loom_graveyard`): none plays a part in any protocol.
 //!
-//! [`AtomicU128`] (the slot unit of `WordMap`) comes from `portable-atomic`:
-//! `cmpxchg16b` on x86_64 (detected at run time unless enabled at compile
-//! time), 128-bit load via `vmovdqa` where AVX guarantees it atomic. Loom has
+//! [`AtomicU128`] (the slot unit of `WordMap`) is, on x86_64, `cmpxchg16b`
+//! and `vmovdqa` inlined at each use behind a check made once
+//! ([`atomic128`]: the instructions, and why each is atomic), and
+//! `portable-atomic`'s elsewhere (LSE/LL-SC on AArch64, a documented
+//! fallback beyond) and on x86_64 CPUs without AVX. Loom has
 //! no 128-bit atomic, so under loom it is modelled as a `loom` mutex around a
 //! `u128`: every operation on the unit is then one atomic step of the model
 //! with at least acquire/release semantics, which is what the protocol uses.
@@ -25,7 +27,31 @@ pub(crate) use std::sync::atomic::{
     fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
 };
 
-#[cfg(not(loom))]
+#[cfg(all(
+    not(loom),
+    not(miri),
+    target_arch = "x86_64",
+    target_pointer_width = "64",
+    target_feature = "sse"
+))]
+mod atomic128;
+#[cfg(all(
+    not(loom),
+    not(miri),
+    target_arch = "x86_64",
+    target_pointer_width = "64",
+    target_feature = "sse"
+))]
+pub(crate) use atomic128::AtomicU128;
+#[cfg(all(
+    not(loom),
+    not(all(
+        not(miri),
+        target_arch = "x86_64",
+        target_pointer_width = "64",
+        target_feature = "sse"
+    ))
+))]
 pub(crate) use portable_atomic::AtomicU128;
 
 pub(crate) use std::sync::atomic::Ordering;
