@@ -57,9 +57,12 @@ const MAX_QUEUED_BYTES: usize = 512 << 20;
 /// at least every 50 ms, parked, idle or migrating.
 const STALE: Duration = Duration::from_secs(1);
 
+/// A step stamp that no helper made: `Handoff::stepped` until the first.
+const NEVER: u64 = 0;
+
 /// The helpers' clock, in nanoseconds: from the first reading on, plus
-/// twice [`STALE`], so that a step stamped 0 ("never") or 1 (tests) is
-/// always stale.
+/// twice [`STALE`], so that a step stamped [`NEVER`] or 1 (tests: "long
+/// ago") is always stale.
 fn clock() -> u64 {
     static BASE: OnceLock<Instant> = OnceLock::new();
     let since = BASE.get_or_init(Instant::now).elapsed().as_nanos();
@@ -88,7 +91,7 @@ struct Handoff {
     /// zero unmaps now, as with no helper.
     helpers: AtomicUsize,
     /// When a helper last stepped ([`helper_stepped`]: every step, whatever
-    /// it found to do), by [`clock`]; 0 until one has. Relaxed: a stamp a
+    /// it found to do), by [`clock`]; [`NEVER`] until one has. Relaxed: a stamp a
     /// little stale only sends one table the other way.
     stepped: AtomicU64,
     queue: Mutex<Queue>,
@@ -98,7 +101,7 @@ impl Handoff {
     const fn new() -> Handoff {
         Handoff {
             helpers: AtomicUsize::new(0),
-            stepped: AtomicU64::new(0),
+            stepped: AtomicU64::new(NEVER),
             queue: Mutex::new(Queue {
                 helpers: 0,
                 mappings: Vec::new(),
@@ -160,14 +163,14 @@ impl Handoff {
     }
 
     /// A helper stepped, now.
-    fn stepped(&self) {
+    fn stamp_step(&self) {
         self.stepped.store(clock(), Relaxed);
     }
 
     /// Whether a helper stepped within the last [`STALE`].
     fn stepping(&self) -> bool {
         let at = self.stepped.load(Relaxed);
-        at != 0 && clock().saturating_sub(at) < STALE.as_nanos() as u64
+        at != NEVER && clock().saturating_sub(at) < STALE.as_nanos() as u64
     }
 
     fn joined(&self) {
@@ -247,7 +250,7 @@ pub(crate) unsafe fn unmap_table(ptr: *mut u8, size: usize) {
 /// A resize helper steps (`ResizeHelper::step`, whatever it finds to do):
 /// while helpers do, the queue takes tables.
 pub(crate) fn helper_stepped() {
-    HANDOFF.stepped();
+    HANDOFF.stamp_step();
 }
 
 /// Counts a resize helper in.
@@ -300,7 +303,7 @@ mod tests {
             h.lock().mappings.is_empty(),
             "queued for a helper that never stepped"
         );
-        h.stepped();
+        h.stamp_step();
         give_up(&h, mapping(STEP_BYTES), STEP_BYTES);
         assert!(h.lock().mappings.is_empty(), "a small mapping queued");
         let at = mapping(size);
@@ -334,7 +337,7 @@ mod tests {
     fn the_queue_holds_at_most_its_bytes() {
         let h = Handoff::new();
         h.joined();
-        h.stepped();
+        h.stamp_step();
         let big = MAX_QUEUED_BYTES / 2 + STEP_BYTES;
         give_up(&h, mapping(big), big);
         give_up(&h, mapping(big), big);
@@ -350,7 +353,7 @@ mod tests {
     fn a_helper_that_stopped_stepping_holds_nothing_back() {
         let h = Handoff::new();
         h.joined();
-        h.stepped();
+        h.stamp_step();
         let size = 2 * STEP_BYTES;
         give_up(&h, mapping(size), size);
         give_up(&h, mapping(size), size);
@@ -361,7 +364,7 @@ mod tests {
         assert!(h.lock().mappings.is_empty() && h.lock().bytes == 0);
         assert!(!h.step(), "nothing left to step over");
         // Stepping again, it queues again.
-        h.stepped();
+        h.stamp_step();
         give_up(&h, mapping(size), size);
         assert_eq!(h.lock().mappings.len(), 1);
         h.left();
