@@ -156,8 +156,14 @@ impl Record {
 
 /// The announcements: the registry of records and the global epoch.
 pub(super) struct Domain {
-    /// The global epoch every pin reads and every retirement bumps.
-    pub(super) epoch: GlobalEpoch,
+    /// The global epoch every pin reads and every retirement bumps, on a
+    /// line of its own: the domain is a static, and the linker puts
+    /// whatever statics it likes beside it (the program's among them), so
+    /// a neighbour written often would otherwise make every pin's read of
+    /// the epoch a miss. (A layout change that happened to move the epoch
+    /// against other statics moved `WordMap`'s rapid growth by 10 %:
+    /// docs/benchmarks.md, "Fourteenth session".)
+    pub(super) epoch: CachePadded<GlobalEpoch>,
     /// Records created so far: the next record's index, and the bound of
     /// every scan (`oldest_pin`: a step of the reclamation argument). Not
     /// under loom, whose records are made with the domain.
@@ -193,7 +199,7 @@ impl Domain {
     #[cfg(not(loom))]
     const fn new() -> Domain {
         Domain {
-            epoch: GlobalEpoch::new(),
+            epoch: CachePadded::new(GlobalEpoch::new()),
             count: AtomicUsize::new(0),
             numbered: Numbered::new(),
         }
@@ -202,7 +208,7 @@ impl Domain {
     #[cfg(loom)]
     fn new() -> Domain {
         Domain {
-            epoch: GlobalEpoch::new(),
+            epoch: CachePadded::new(GlobalEpoch::new()),
             numbered: std::ptr::NonNull::from(Box::leak(Box::new(Numbered::new()))),
             id: graveyard::open(),
         }
