@@ -142,7 +142,8 @@
 //! [`update_or_insert`](HashMapRef::update_or_insert)'s and
 //! [`update_or_insert_with`](HashMapRef::update_or_insert_with)'s update
 //! closure, and `retain`'s predicate (on the maps and the sets alike; the
-//! sets take no other closure that decides a write). Each runs on the
+//! sets take no other closure that decides a write); so does the value's
+//! `PartialEq::eq` in [`HashMapRef::compare_exchange`]. Each runs on the
 //! entry it sees, and the change is applied by one CAS that succeeds only
 //! if the entry is still that one. If another thread changed it
 //! meanwhile, the closure runs again on the newer entry, so keep these
@@ -273,7 +274,8 @@ pub use error::TryReserveError;
 pub use guard::{Guard, LocalGuard, OwnedGuard};
 pub use iter::{Drain, IntoIter, IntoKeys, IntoValues, IterMut, OwnedIter, ValuesMut};
 pub use map::{
-    Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys, OccupiedError, Operation, Values,
+    CompareExchangeError, Compute, DefaultHashBuilder, HashMap, HashMapRef, Iter, Keys,
+    OccupiedError, Operation, Values,
 };
 pub use resize::assist::ResizeHelper;
 pub use resize::memory::{huge_pages, set_huge_pages};

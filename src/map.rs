@@ -997,6 +997,73 @@ where
         }
     }
 
+    /// Replaces `key`'s value with `new` if it equals `current` (Java's
+    /// `replace(key, old, new)`, folly's `assign_if_equal`): one CAS on
+    /// the entry the comparison was made on. Returns `Ok` with the value
+    /// replaced, or, if the key is absent or its value differs,
+    /// [`CompareExchangeError`] with the value the key has (`None`:
+    /// absent) and `new` given back.
+    ///
+    /// If another thread replaces the entry between the comparison and the
+    /// CAS, the comparison is made again on the newer value, so
+    /// `PartialEq::eq` may run more than once. Needs `K: Clone` (as
+    /// [`update`](HashMapRef::update)).
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let m = map.pin();
+    /// m.insert("k", 1);
+    /// assert_eq!(m.compare_exchange("k", &1, 2), Ok(&1));
+    /// let lfmap::CompareExchangeError { current, new } = m.compare_exchange("k", &1, 3).unwrap_err();
+    /// assert_eq!((current, new), (Some(&2), 3));
+    /// assert_eq!(m.compare_exchange("absent", &1, 4).unwrap_err().current, None);
+    /// assert_eq!(m.get("k"), Some(&2));
+    /// ```
+    pub fn compare_exchange<Q>(
+        &self,
+        key: &Q,
+        current: &V,
+        new: V,
+    ) -> Result<&V, CompareExchangeError<'_, V>>
+    where
+        K: Clone,
+        V: PartialEq,
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
+        let hash = self.raw().hash(key);
+        let mut new = Some(new);
+        // The last decision: the engine performs it before it returns.
+        let mut put = false;
+        let decide = |cur: Option<&Entry<K, V>>, pending: &mut Option<Pending<K, V>>| {
+            // An attempt whose CAS failed comes back here: its value is
+            // `new` again (its key, a clone, is dropped).
+            if let Some(stale) = pending.take() {
+                new = Some(stale.into_parts().1);
+            }
+            put = false;
+            match cur {
+                Some(e) if e.value() == current => {
+                    let value = new.take().expect("new is back after every attempt");
+                    *pending = Some(Pending::new(hash, e.key.clone(), value));
+                    put = true;
+                    Action::Put
+                }
+                _ => Action::Keep,
+            }
+        };
+        let written = self.raw().write(hash, key, decide, &self.guard);
+        if put {
+            let prev = written
+                .prev
+                .expect("a put replaces the entry it was decided on");
+            return Ok(prev.value());
+        }
+        Err(CompareExchangeError {
+            current: written.cur.map(|e| e.value()),
+            new: new.expect("new is back after every attempt"),
+        })
+    }
+
     /// Replaces `key`'s value `v` with `update(&v)` if the key is present,
     /// or inserts `value` if it is absent; returns the value now stored
     /// (papaya's `update_or_insert`; dashmap's
@@ -1426,6 +1493,36 @@ impl<V: fmt::Debug> fmt::Display for OccupiedError<'_, V> {
 }
 
 impl<V: fmt::Debug> std::error::Error for OccupiedError<'_, V> {}
+
+/// The error of [`HashMapRef::compare_exchange`]: the key was absent, or
+/// its value was not the one expected.
+///
+/// ```
+/// let map = lfmap::HashMap::new();
+/// let m = map.pin();
+/// m.insert("k", String::from("a"));
+/// let err = m.compare_exchange("k", &String::from("b"), String::from("c")).unwrap_err();
+/// assert_eq!(err.current.map(String::as_str), Some("a"));
+/// assert_eq!(err.new, "c"); // given back, not dropped
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct CompareExchangeError<'g, V> {
+    /// The value the key has (`None`: the key is absent).
+    pub current: Option<&'g V>,
+    /// The value that was not stored, given back.
+    pub new: V,
+}
+
+impl<V: fmt::Debug> fmt::Display for CompareExchangeError<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.current {
+            Some(v) => write!(f, "the key's value is {v:?}, not the one expected"),
+            None => f.write_str("the key is absent"),
+        }
+    }
+}
+
+impl<V: fmt::Debug> std::error::Error for CompareExchangeError<'_, V> {}
 
 /// What the closure of [`HashMapRef::compute`] wants done.
 ///

@@ -336,6 +336,15 @@ impl Counted {
     }
 }
 
+/// By `n`; a comparison with 666 on either side panics (a user's `Eq`
+/// that panics, for `compare_exchange`).
+impl PartialEq for Counted {
+    fn eq(&self, other: &Counted) -> bool {
+        assert!(self.n != 666 && other.n != 666, "eq panics");
+        self.n == other.n
+    }
+}
+
 impl Drop for Counted {
     fn drop(&mut self) {
         if let Some(c) = &self.census {
@@ -400,6 +409,45 @@ fn update_or_insert_with_keeps_its_made_value_across_retries() {
     drop(m);
     drop(map);
     assert_eq!((census.made(), census.dropped()), (1, 1));
+}
+
+/// `compare_exchange` whose `PartialEq` panics unwinds out of the call,
+/// leaves the map as it was and drops the value it was given exactly once;
+/// a failed exchange gives the value back; a successful one stores it.
+#[test]
+fn compare_exchange_panics_and_failures_keep_the_map_and_the_value_counted() {
+    let map: HashMap<u64, Counted> = HashMap::new();
+    map.pin().insert(1, Counted::plain(666));
+    map.pin().insert(2, Counted::plain(20));
+    let before = counted_entries(&map);
+
+    let census = Arc::new(Census::default());
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        let _ = map
+            .pin()
+            .compare_exchange(&1, &Counted::plain(1), Counted::tracked(7, &census));
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(counted_entries(&map), before);
+    assert_eq!((census.made(), census.dropped()), (1, 1));
+
+    let census = Arc::new(Census::default());
+    {
+        let m = map.pin();
+        let Err(e) = m.compare_exchange(&2, &Counted::plain(21), Counted::tracked(8, &census))
+        else {
+            panic!("20 is not 21");
+        };
+        assert_eq!((e.current.map(|v| v.n), e.new.n), (Some(20), 8));
+        assert_eq!(census.dropped(), 0, "given back, not dropped");
+        drop(e);
+        assert_eq!(census.dropped(), 1);
+        let swapped = m.compare_exchange(&2, &Counted::plain(20), Counted::tracked(9, &census));
+        assert_eq!(swapped.ok().map(|v| v.n), Some(20));
+    }
+    assert_eq!(map.pin().get(&2).map(|v| v.n), Some(9));
+    drop(map);
+    assert_eq!((census.made(), census.dropped()), (2, 2));
 }
 
 /// A panic in `update` or in `insert` unwinds out of the call, leaves the

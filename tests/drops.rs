@@ -103,6 +103,83 @@ fn update_drops_replaced_values() {
     books.assert_balanced("update");
 }
 
+/// `compare_exchange` as the counters of Java's `replace(k, old, new)`
+/// loops: threads raise shared counters, each step a compare-exchange
+/// from the value read. No raise is lost (each counter ends at the number
+/// of successful exchanges on it), a failed exchange gives its value
+/// back (the test drops it, the ledger sees it once), and every replaced
+/// value and cloned key is dropped exactly once.
+#[test]
+fn compare_exchange_loses_no_update_and_gives_back_what_it_did_not_store() {
+    const COUNTERS: u64 = 8;
+    let books = Books::new();
+    let map = Map::with_capacity(0);
+    for k in 0..COUNTERS {
+        map.pin().insert(books.k(k), books.v(0));
+    }
+    let won = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let threads = 4u64;
+    let steps = 3_000u64;
+    thread::scope(|s| {
+        for t in 0..threads {
+            let (map, books, won, failed) = (&map, &books, &won, &failed);
+            s.spawn(move || {
+                let mut rng = Rng::new(t + 1);
+                for i in 0..steps {
+                    let k = rng.below(COUNTERS);
+                    let probe = books.k(k);
+                    let m = map.pin();
+                    // Also grow and shrink the table under the exchanges.
+                    let churn = books.k(1_000 + t * steps + i);
+                    m.insert(churn, books.v(0));
+                    loop {
+                        let seen = m.get(&probe).expect("a counter is never removed").id();
+                        let expected = books.v(seen);
+                        match m.compare_exchange(&probe, &expected, books.v(seen + 1)) {
+                            Ok(old) => {
+                                assert_eq!(old.id(), seen);
+                                won.fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                            Err(e) => {
+                                // Another thread raised it: a higher value.
+                                let now = e.current.expect("present").id();
+                                assert!(now > seen, "{now} after {seen}");
+                                assert_eq!(e.new.id(), seen + 1, "the value given back");
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    if i % 2 == 1 {
+                        assert!(m.remove(&books.k(1_000 + t * steps + i - 1)).is_some());
+                        assert!(m.remove(&books.k(1_000 + t * steps + i)).is_some());
+                    }
+                }
+            });
+        }
+    });
+    let m = map.pin();
+    let total: u64 = (0..COUNTERS)
+        .map(|k| m.get(&books.k(k)).unwrap().id())
+        .sum();
+    assert_eq!(total, threads * steps, "raises lost");
+    assert_eq!(won.load(Ordering::Relaxed) as u64, threads * steps);
+    // Absent key and mismatched value: nothing stored, `new` given back.
+    let err = m
+        .compare_exchange(&books.k(999_999), &books.v(0), books.v(7))
+        .err()
+        .expect("an absent key exchanges nothing");
+    assert!(err.current.is_none());
+    assert_eq!(err.new.id(), 7);
+    drop(err);
+    drop(m);
+    assert_eq!(map.len(), COUNTERS as usize);
+    eprintln!("{} exchanges failed and were retried", failed.into_inner());
+    drop(map);
+    books.assert_balanced("compare_exchange");
+}
+
 #[test]
 fn get_or_insert_losers_dropped_at_once() {
     let books = Books::new();
