@@ -106,7 +106,8 @@ fn update_drops_replaced_values() {
 /// `compare_exchange` as the counters of Java's `replace(k, old, new)`
 /// loops: threads raise shared counters, each step a compare-exchange
 /// from the value read. No raise is lost (each counter ends at the number
-/// of successful exchanges on it), a failed exchange gives its value
+/// of successful exchanges on it) while the table grows and shrinks under
+/// them, a failed exchange gives its value
 /// back (the test drops it, the ledger sees it once), and every replaced
 /// value and cloned key is dropped exactly once.
 #[test]
@@ -121,16 +122,22 @@ fn compare_exchange_loses_no_update_and_gives_back_what_it_did_not_store() {
     let failed = AtomicUsize::new(0);
     let threads = 4u64;
     let steps = 3_000u64;
+    // Even with the threads run one after another, a block and the
+    // counters (208 keys) are past a 256-slot table's load limit (192).
+    const BLOCK: u64 = 200;
+    let most_slots = AtomicUsize::new(0);
     thread::scope(|s| {
         for t in 0..threads {
-            let (map, books, won, failed) = (&map, &books, &won, &failed);
+            let (map, books, won, failed, most_slots) = (&map, &books, &won, &failed, &most_slots);
             s.spawn(move || {
                 let mut rng = Rng::new(t + 1);
                 for i in 0..steps {
                     let k = rng.below(COUNTERS);
                     let probe = books.k(k);
                     let m = map.pin();
-                    // Also grow and shrink the table under the exchanges.
+                    // Also grow and shrink the table under the exchanges:
+                    // each thread holds up to `BLOCK` keys of its own,
+                    // then removes them all.
                     let churn = books.k(1_000 + t * steps + i);
                     m.insert(churn, books.v(0));
                     loop {
@@ -151,14 +158,22 @@ fn compare_exchange_loses_no_update_and_gives_back_what_it_did_not_store() {
                             }
                         }
                     }
-                    if i % 2 == 1 {
-                        assert!(m.remove(&books.k(1_000 + t * steps + i - 1)).is_some());
-                        assert!(m.remove(&books.k(1_000 + t * steps + i)).is_some());
+                    if i % BLOCK == BLOCK - 1 {
+                        for j in i + 1 - BLOCK..=i {
+                            assert!(m.remove(&books.k(1_000 + t * steps + j)).is_some());
+                        }
                     }
+                    most_slots.fetch_max(map.stats().slots, Ordering::Relaxed);
                 }
             });
         }
     });
+    // The exchanges raced growths and shrinks, not only rebuilds.
+    let (most, last) = (most_slots.into_inner(), map.stats().slots);
+    assert!(
+        most >= 256 && last < most,
+        "slots: at most {most}, {last} at the end"
+    );
     let m = map.pin();
     let total: u64 = (0..COUNTERS)
         .map(|k| m.get(&books.k(k)).unwrap().id())

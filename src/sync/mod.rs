@@ -12,7 +12,8 @@
 //! and `vmovdqa` inlined at each use behind a check made once
 //! ([`atomic128`]: the instructions, and why each is atomic), and
 //! `portable-atomic`'s elsewhere (LSE/LL-SC on AArch64, a documented
-//! fallback beyond) and on x86_64 CPUs without AVX. Loom has
+//! fallback beyond), on x86_64 CPUs without AVX, and on x86_64 builds with
+//! 32-bit pointers (x32), without SSE, or under Miri. Loom has
 //! no 128-bit atomic, so under loom it is modelled as a `loom` mutex around a
 //! `u128`: every operation on the unit is then one atomic step of the model
 //! with at least acquire/release semantics, which is what the protocol uses.

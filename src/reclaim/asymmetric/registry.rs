@@ -160,9 +160,9 @@ pub(super) struct Domain {
     /// line of its own: the domain is a static, and the linker puts
     /// whatever statics it likes beside it (the program's among them), so
     /// a neighbour written often would otherwise make every pin's read of
-    /// the epoch a miss. (A layout change that happened to move the epoch
-    /// against other statics moved `WordMap`'s rapid growth by 10 %:
-    /// docs/benchmarks.md, "Fourteenth session".)
+    /// the epoch a miss. No such neighbour was measured: it is a hazard
+    /// of layout, which lfmap does not control (docs/benchmarks.md,
+    /// "Fourteenth session").
     pub(super) epoch: CachePadded<GlobalEpoch>,
     /// Records created so far: the next record's index, and the bound of
     /// every scan (`oldest_pin`: a step of the reclamation argument). Not
