@@ -191,30 +191,21 @@ unsafe fn vmovdqa_store(dst: *mut u128, v: u128, seq_cst: bool) {
     // SAFETY: the caller's. The halves are assembled in a vector register
     // and written by one aligned `vmovdqa`.
     unsafe {
-        if seq_cst {
-            std::arch::asm!(
-                "vmovq {v}, {lo}",
-                "vpinsrq {v}, {v}, {hi}, 1",
-                "vmovdqa xmmword ptr [{dst}], {v}",
-                "mfence",
-                dst = in(reg) dst,
-                lo = in(reg) lo,
-                hi = in(reg) hi,
-                v = out(xmm_reg) _,
-                options(nostack, preserves_flags),
-            );
-        } else {
-            std::arch::asm!(
-                "vmovq {v}, {lo}",
-                "vpinsrq {v}, {v}, {hi}, 1",
-                "vmovdqa xmmword ptr [{dst}], {v}",
-                dst = in(reg) dst,
-                lo = in(reg) lo,
-                hi = in(reg) hi,
-                v = out(xmm_reg) _,
-                options(nostack, preserves_flags),
-            );
-        }
+        std::arch::asm!(
+            "vmovq {v}, {lo}",
+            "vpinsrq {v}, {v}, {hi}, 1",
+            "vmovdqa xmmword ptr [{dst}], {v}",
+            dst = in(reg) dst,
+            lo = in(reg) lo,
+            hi = in(reg) hi,
+            v = out(xmm_reg) _,
+            options(nostack, preserves_flags),
+        );
+    }
+    if seq_cst {
+        // `mfence` on x86_64: the store, then the fence, as compilers
+        // emit a sequentially consistent store.
+        std::sync::atomic::fence(Ordering::SeqCst);
     }
 }
 

@@ -13,7 +13,7 @@
 //! ([`atomic128`]: the instructions, and why each is atomic), and
 //! `portable-atomic`'s elsewhere (LSE/LL-SC on AArch64, a documented
 //! fallback beyond), on x86_64 CPUs without AVX, and on x86_64 builds with
-//! 32-bit pointers (x32), without SSE, or under Miri. Loom has
+//! 32-bit pointers (x32) or under Miri. Loom has
 //! no 128-bit atomic, so under loom it is modelled as a `loom` mutex around a
 //! `u128`: every operation on the unit is then one atomic step of the model
 //! with at least acquire/release semantics, which is what the protocol uses.
@@ -28,30 +28,25 @@ pub(crate) use std::sync::atomic::{
     fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
 };
 
+// Every x86_64 target with std has SSE, which the module's vector
+// registers need; x32 and Miri take portable-atomic's.
 #[cfg(all(
     not(loom),
     not(miri),
     target_arch = "x86_64",
-    target_pointer_width = "64",
-    target_feature = "sse"
+    target_pointer_width = "64"
 ))]
 mod atomic128;
 #[cfg(all(
     not(loom),
     not(miri),
     target_arch = "x86_64",
-    target_pointer_width = "64",
-    target_feature = "sse"
+    target_pointer_width = "64"
 ))]
 pub(crate) use atomic128::AtomicU128;
 #[cfg(all(
     not(loom),
-    not(all(
-        not(miri),
-        target_arch = "x86_64",
-        target_pointer_width = "64",
-        target_feature = "sse"
-    ))
+    any(miri, not(target_arch = "x86_64"), not(target_pointer_width = "64"))
 ))]
 pub(crate) use portable_atomic::AtomicU128;
 
