@@ -1038,7 +1038,13 @@ where
             // An attempt whose CAS failed comes back here: its value is
             // `new` again (its key, a clone, is dropped).
             if let Some(stale) = pending.take() {
-                new = Some(stale.into_parts().1);
+                // Mutation for checking loom model 21: the attempt's value
+                // dropped, not given back.
+                if cfg!(lfmap_mutation = "cx_drops_stale_attempt") {
+                    drop(stale);
+                } else {
+                    new = Some(stale.into_parts().1);
+                }
             }
             put = false;
             match cur {

@@ -866,3 +866,30 @@ fn defer_racing_promotion() {
         assert_eq!(map.pin().get(&1), Some(&10));
     });
 }
+
+/// 21. Two `compare_exchange`s of one key from the same expected value:
+/// exactly one replaces it, and the other fails on the winner's value and
+/// gets its own value back. A loser that decided before the winner's CAS
+/// takes its value back out of its unpublished attempt when the changed
+/// entry sends it to `decide` again (`cx_drops_stale_attempt` drops the
+/// attempt instead, and the loser has nothing to give back).
+#[test]
+fn compare_exchanges_of_one_key() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        let exchange = |m: Arc<Map>, new: u64| {
+            let h = m.pin();
+            let r = h.compare_exchange(&1, &1, new);
+            r.copied().map_err(|e| (e.current.copied(), e.new))
+        };
+        let (a, b) = race(move || exchange(m1, 10), move || exchange(m2, 20));
+        let winner = match (a, b) {
+            (Ok(1), Err((Some(10), 20))) => 10,
+            (Err((Some(20), 10)), Ok(1)) => 20,
+            other => panic!("not one winner and one loser: {other:?}"),
+        };
+        assert_eq!(map.pin().get(&1), Some(&winner));
+        assert_eq!(map.len(), 3);
+    });
+}
