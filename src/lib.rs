@@ -208,6 +208,8 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+#[cfg(not(loom))]
+mod clock;
 mod error;
 mod guard;
 mod iter;

@@ -37,8 +37,8 @@
 //! counter and does not take the lock.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Duration;
 
 use super::memory::{map, STEP_BYTES};
 
@@ -60,13 +60,11 @@ const STALE: Duration = Duration::from_secs(1);
 /// A step stamp that no helper made: `Handoff::stepped` until the first.
 const NEVER: u64 = 0;
 
-/// The helpers' clock, in nanoseconds: from the first reading on, plus
+/// The helpers' clock, in nanoseconds: the crate's ([`crate::clock`]) plus
 /// twice [`STALE`], so that a step stamped [`NEVER`] or 1 (tests: "long
 /// ago") is always stale.
 fn clock() -> u64 {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    let since = BASE.get_or_init(Instant::now).elapsed().as_nanos();
-    u64::try_from(since).unwrap_or(u64::MAX / 2) + 2 * STALE.as_nanos() as u64
+    crate::clock::now().saturating_add(2 * STALE.as_nanos() as u64)
 }
 
 /// The process's queue ([`Handoff`]).

@@ -69,36 +69,25 @@ const STARVED_INTERVAL: u64 = INTERVAL / 4;
 const STALE: u64 = 1_000_000_000;
 
 #[cfg(not(loom))]
-mod clock {
+mod stamps {
     use std::sync::atomic::AtomicU64;
-    use std::sync::OnceLock;
-    use std::time::Instant;
 
-    /// When the last bump ran: nanoseconds on the [`now`] clock (a heuristic,
-    /// read and written Relaxed; never a step of the reclamation argument).
+    /// When the last bump ran: nanoseconds on the [`now`](super::now)
+    /// clock (a heuristic, read and written Relaxed; never a step of the
+    /// reclamation argument).
     pub(super) static LAST: AtomicU64 = AtomicU64::new(0);
 
     /// When the wait of the starved map that has waited longest began (its
     /// `waiting_since`), or `u64::MAX` for none: announced by `fetch_min`,
     /// withdrawn by its bump or its map's drop (a heuristic, Relaxed).
     pub(super) static STARVED: AtomicU64 = AtomicU64::new(u64::MAX);
-
-    /// Nanoseconds since the first call in the process (a monotonic clock,
-    /// through the vDSO: no system call).
-    #[inline]
-    pub(super) fn now() -> u64 {
-        static ORIGIN: OnceLock<Instant> = OnceLock::new();
-        let origin = ORIGIN.get_or_init(Instant::now);
-        // 2^64 ns is 584 years: the cast never truncates in practice.
-        origin.elapsed().as_nanos() as u64
-    }
 }
 
-/// Now, on the pacing clock (nanoseconds).
+/// Now, in nanoseconds: the crate's clock ([`crate::clock`]).
 #[cfg(not(loom))]
 #[inline]
 pub(super) fn now() -> u64 {
-    clock::now()
+    crate::clock::now()
 }
 
 /// Whether a scan holding `unstamped` unstamped batches, the oldest of
@@ -111,8 +100,8 @@ pub(super) fn may_bump(unstamped: usize, waiting_since: Option<u64>) -> bool {
     if unstamped >= MAX_UNSTAMPED {
         return true;
     }
-    let now = clock::now();
-    let since_last = now.saturating_sub(clock::LAST.load(Relaxed));
+    let now = now();
+    let since_last = now.saturating_sub(stamps::LAST.load(Relaxed));
     if since_last >= INTERVAL {
         return true;
     }
@@ -126,9 +115,9 @@ pub(super) fn may_bump(unstamped: usize, waiting_since: Option<u64>) -> bool {
     // announced wait is longer. A longer one announced more than `STALE`
     // ago is a map that stopped scanning (idle, or leaked): ours replaces
     // it (its map, should it scan again, announces itself anew).
-    let mut oldest = clock::STARVED.fetch_min(since, Relaxed).min(since);
+    let mut oldest = stamps::STARVED.fetch_min(since, Relaxed).min(since);
     if oldest < since && now.saturating_sub(oldest) >= STALE {
-        oldest = match clock::STARVED.compare_exchange(oldest, since, Relaxed, Relaxed) {
+        oldest = match stamps::STARVED.compare_exchange(oldest, since, Relaxed, Relaxed) {
             Ok(_) => since,
             Err(now_announced) => now_announced,
         };
@@ -141,7 +130,7 @@ pub(super) fn may_bump(unstamped: usize, waiting_since: Option<u64>) -> bool {
 #[inline]
 pub(super) fn bumped() {
     use std::sync::atomic::Ordering::Relaxed;
-    clock::LAST.store(clock::now(), Relaxed);
+    stamps::LAST.store(now(), Relaxed);
 }
 
 /// Withdraws the announcement of a map whose wait began at `since`, if it
@@ -150,7 +139,7 @@ pub(super) fn bumped() {
 #[inline]
 pub(super) fn withdraw(since: u64) {
     use std::sync::atomic::Ordering::Relaxed;
-    let _ = clock::STARVED.compare_exchange(since, u64::MAX, Relaxed, Relaxed);
+    let _ = stamps::STARVED.compare_exchange(since, u64::MAX, Relaxed, Relaxed);
 }
 
 /// Lets the next scan bump at once, as if the last bump were long ago
@@ -158,7 +147,7 @@ pub(super) fn withdraw(since: u64) {
 #[cfg(all(test, not(loom)))]
 pub(super) fn allow_bump() {
     use std::sync::atomic::Ordering::Relaxed;
-    clock::LAST.store(0, Relaxed);
+    stamps::LAST.store(0, Relaxed);
 }
 
 /// Marks a bump as made half an interval ago (tests: another map's
@@ -166,7 +155,7 @@ pub(super) fn allow_bump() {
 #[cfg(all(test, not(loom)))]
 pub(super) fn bumped_half_an_interval_ago() {
     use std::sync::atomic::Ordering::Relaxed;
-    clock::LAST.store(clock::now().saturating_sub(INTERVAL / 2), Relaxed);
+    stamps::LAST.store(now().saturating_sub(INTERVAL / 2), Relaxed);
 }
 
 /// Announces a starved map whose wait began at `since` (tests: a map
@@ -174,7 +163,7 @@ pub(super) fn bumped_half_an_interval_ago() {
 #[cfg(all(test, not(loom)))]
 pub(super) fn announce(since: u64) {
     use std::sync::atomic::Ordering::Relaxed;
-    clock::STARVED.fetch_min(since, Relaxed);
+    stamps::STARVED.fetch_min(since, Relaxed);
 }
 
 /// [`STALE`], for tests.
