@@ -47,11 +47,17 @@ use crate::sync::{
     Ordering::{Acquire, Relaxed, Release},
 };
 #[cfg(loom)]
-use loom::{sync::Mutex, thread::Thread};
+use loom::{
+    sync::{Mutex, MutexGuard},
+    thread::Thread,
+};
 use std::sync::TryLockError;
 use std::time::Duration;
 #[cfg(not(loom))]
-use std::{sync::Mutex, thread::Thread};
+use std::{
+    sync::{Mutex, MutexGuard},
+    thread::Thread,
+};
 
 /// Threads parked for lack of work, and the flag every ring reads.
 ///
@@ -103,20 +109,16 @@ impl Parking {
     pub fn park_unless<W>(&self, look: impl FnOnce() -> Option<W>, max: Duration) -> Option<W> {
         // Before the lock (`Leave` says why).
         let me = current();
-        {
-            let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-            // A `push` that fails to allocate would unwind under the lock
-            // (an abort, with Rust's default allocation error handler).
-            threads.push(me);
-            // Relaxed: under the lock; the fence below orders it before
-            // the last look.
-            self.any.store(true, Relaxed);
-        }
-        // SeqCst: the announcement above before the last look below; the
-        // ringer's fence is the other half (module docs). Also the unlock
-        // above before `deliver`'s look at `missed`.
-        crate::sync::fence(crate::sync::Ordering::SeqCst);
-        self.deliver();
+        let mut threads = self.lock();
+        // A `push` that fails to allocate would unwind under the lock
+        // (an abort, with Rust's default allocation error handler).
+        threads.push(me);
+        // Relaxed: under the lock.
+        self.any.store(true, Relaxed);
+        // Letting go runs a `SeqCst` fence ([`Held`]), which also orders
+        // the announcement above before the last look below; the ringer's
+        // fence is the other half (module docs).
+        drop(threads);
         let _leave = Leave(self);
         let work = look();
         if work.is_none() {
@@ -164,13 +166,22 @@ impl Parking {
         }
     }
 
+    /// Takes the list's lock, waiting for it (a helper joining or leaving
+    /// the list; never a ringer). Letting go of it delivers the rings that
+    /// came meanwhile ([`Held`]).
+    fn lock(&self) -> Held<'_> {
+        Held {
+            threads: Some(self.threads.lock().unwrap_or_else(|e| e.into_inner())),
+            parking: self,
+        }
+    }
+
     /// Wakes every thread on the list for the rings recorded in `missed`,
     /// if the list's lock is free now; if it is taken, its holder does so
-    /// after letting go (it calls this after a `SeqCst` fence). Never
-    /// waits. Loops: a ring recorded while this thread held the lock is
-    /// this thread's to deliver too, so it ends once no new ring comes
-    /// during a pass (lock-free, not wait-free: each pass delivers at
-    /// least one ring).
+    /// after letting go ([`Held`]'s drop). Never waits. Loops: a ring
+    /// recorded while this thread held the lock is this thread's to
+    /// deliver too, so it ends once no new ring comes during a pass
+    /// (lock-free, not wait-free: each pass delivers at least one ring).
     fn deliver(&self) {
         while self.missed.load(Relaxed) {
             let threads = match self.threads.try_lock() {
@@ -194,32 +205,18 @@ impl Parking {
     }
 }
 
-#[cfg(all(test, not(loom)))]
-impl Parking {
-    /// Holds the list's lock until the guard drops (which then delivers
-    /// the rings that came meanwhile, as every holder does).
-    pub(crate) fn lock_for_test(&self) -> HeldForTest<'_> {
-        HeldForTest {
-            threads: Some(self.threads.lock().unwrap_or_else(|e| e.into_inner())),
-            parking: self,
-        }
-    }
-
-    /// Whether the thread `id` is on the list (parked or about to be).
-    pub(crate) fn holds(&self, id: std::thread::ThreadId) -> bool {
-        self.lock_for_test().iter().any(|t| t.id() == id)
-    }
-}
-
-/// The list's lock, held by a test ([`Parking::lock_for_test`]).
-#[cfg(all(test, not(loom)))]
-pub(crate) struct HeldForTest<'a> {
-    threads: Option<std::sync::MutexGuard<'a, Vec<Thread>>>,
+/// The list's lock, held by a helper joining or leaving the list (or a
+/// test). Its drop is the holder's half of the delivery handshake (module
+/// docs): unlock, a `SeqCst` fence, then [`Parking::deliver`], so that a
+/// ring whose ringer found the lock taken is delivered by the holder. No
+/// holder lets go another way.
+struct Held<'a> {
+    /// `Some` until the drop lets go.
+    threads: Option<MutexGuard<'a, Vec<Thread>>>,
     parking: &'a Parking,
 }
 
-#[cfg(all(test, not(loom)))]
-impl std::ops::Deref for HeldForTest<'_> {
+impl std::ops::Deref for Held<'_> {
     type Target = Vec<Thread>;
 
     fn deref(&self) -> &Vec<Thread> {
@@ -227,12 +224,38 @@ impl std::ops::Deref for HeldForTest<'_> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
-impl Drop for HeldForTest<'_> {
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<Thread> {
+        self.threads.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Held<'_> {
     fn drop(&mut self) {
         drop(self.threads.take());
+        // SeqCst: the unlock above before `deliver`'s look at `missed`;
+        // the ringer's fence after its store of `missed` is the other half
+        // (module docs).
         crate::sync::fence(crate::sync::Ordering::SeqCst);
-        self.parking.deliver();
+        // Planted mutation `holder_skips_delivery`: a ring that found the
+        // lock taken is lost, and model 19 deadlocks.
+        if !cfg!(lfmap_mutation = "holder_skips_delivery") {
+            self.parking.deliver();
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+impl Parking {
+    /// Holds the list's lock until the guard drops (which then delivers
+    /// the rings that came meanwhile, as every holder does).
+    pub(crate) fn lock_for_test(&self) -> impl std::ops::Deref<Target = Vec<Thread>> + '_ {
+        self.lock()
+    }
+
+    /// Whether the thread `id` is on the list (parked or about to be).
+    pub(crate) fn holds(&self, id: std::thread::ThreadId) -> bool {
+        self.lock_for_test().iter().any(|t| t.id() == id)
     }
 }
 
@@ -254,20 +277,16 @@ impl Drop for Leave<'_> {
             return;
         }
         let parking = self.0;
-        // Before the lock: nothing that could panic runs under it, so the
-        // lock is never let go without the delivery below.
+        // Before the lock, so that only the list's own steps run under it.
         let me = current().id();
-        let mut threads = parking.threads.lock().unwrap_or_else(|e| e.into_inner());
+        let mut threads = parking.lock();
         // Every entry of this thread (one per park, so one; all, so that
         // no stale entry could keep `any` set for good).
         threads.retain(|t| t.id() != me);
         // Relaxed: under the lock, as every store of `any`; a ring that
         // reads `false` has no thread to wake (this one is awake).
         parking.any.store(!threads.is_empty(), Relaxed);
-        drop(threads);
-        // SeqCst: the unlock above before `deliver`'s look at `missed`.
-        crate::sync::fence(crate::sync::Ordering::SeqCst);
-        parking.deliver();
+        // Letting go delivers what rang meanwhile ([`Held`]).
     }
 }
 
