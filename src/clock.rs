@@ -5,7 +5,8 @@
 //! bump pacing (`reclaim/asymmetric/pacing.rs`) and the resize helpers'
 //! step stamps (`resize/handoff.rs`). Each keeps its own offsets and
 //! thresholds; this module only reads the time. Not under loom, which has
-//! no time: neither reader is compiled there.
+//! no time: pacing has a stub there, and the helpers' handoff is not
+//! compiled.
 
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -1035,35 +1035,31 @@ where
         // The last decision: the engine performs it before it returns.
         let mut put = false;
         let decide = |cur: Option<&Entry<K, V>>, pending: &mut Option<Pending<K, V>>| {
-            // `pending` is `Some` here only when an attempt's CAS failed
-            // because the key's entry changed: the engine asks again.
-            // Mutation for checking loom models 21 and 22: the attempt,
-            // and the value in it, dropped.
-            if cfg!(lfmap_mutation = "cx_drops_stale_attempt") {
-                drop(pending.take());
+            // An attempt whose CAS failed because the key's entry changed
+            // comes back here: its value is `new` again (its key, a clone
+            // of the entry it was decided on, is dropped). A new attempt,
+            // if any, clones the key of the entry it replaces, as every
+            // write that keeps a key does: reusing the stale attempt
+            // whole would store an older entry's key, equal but perhaps
+            // not the same, which no order of the writes explains.
+            if let Some(stale) = pending.take() {
+                // Mutation for checking loom models 21 and 22: the
+                // attempt's value dropped, not given back.
+                if cfg!(lfmap_mutation = "cx_drops_stale_attempt") {
+                    drop(stale);
+                } else {
+                    new = Some(stale.into_parts().1);
+                }
             }
             put = false;
             match cur {
                 Some(e) if e.value() == current => {
-                    // The stale attempt, if any, is still right: the same
-                    // value for an equal key (cloned from the entry an
-                    // earlier decision saw), so it is published as it is,
-                    // with no new allocation and no second clone.
-                    if pending.is_none() {
-                        let value = new.take().expect("new is back after every attempt");
-                        *pending = Some(Pending::new(hash, e.key.clone(), value));
-                    }
+                    let value = new.take().expect("new is back after every attempt");
+                    *pending = Some(Pending::new(hash, e.key.clone(), value));
                     put = true;
                     Action::Put
                 }
-                _ => {
-                    // Not stored after all: the attempt's value is `new`
-                    // again (its key, a clone, is dropped).
-                    if let Some(stale) = pending.take() {
-                        new = Some(stale.into_parts().1);
-                    }
-                    Action::Keep
-                }
+                _ => Action::Keep,
             }
         };
         let written = self.raw().write(hash, key, decide, &self.guard);

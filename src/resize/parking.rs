@@ -209,7 +209,8 @@ impl Parking {
 /// test). Its drop is the holder's half of the delivery handshake (module
 /// docs): unlock, a `SeqCst` fence, then [`Parking::deliver`], so that a
 /// ring whose ringer found the lock taken is delivered by the holder. No
-/// holder lets go another way.
+/// holder lets go another way, but [`Parking::deliver`]'s own `try_lock`,
+/// which lets go the same way: unlock, fence, then a look at `missed`.
 struct Held<'a> {
     /// `Some` until the drop lets go.
     threads: Option<MutexGuard<'a, Vec<Thread>>>,
@@ -233,6 +234,11 @@ impl std::ops::DerefMut for Held<'_> {
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         drop(self.threads.take());
+        if crate::sync::loom_unwinding() {
+            // A failed model unwinding: more loom steps would panic again
+            // and abort the test binary (`loom_unwinding`).
+            return;
+        }
         // SeqCst: the unlock above before `deliver`'s look at `missed`;
         // the ringer's fence after its store of `missed` is the other half
         // (module docs).
