@@ -96,6 +96,16 @@ pub enum Op {
     /// capacity what fits the entries and `min` of them, or unchanged if
     /// the table was smaller.
     ShrinkTo(u16),
+    /// `compare_exchange(k, expected, new)`, `expected` the key's value in
+    /// the model when `use_current` (so that exchanges succeed), else
+    /// `current`: the result, the value given back on failure, and the
+    /// contents match the model.
+    CompareExchange {
+        key: u16,
+        use_current: bool,
+        current: u32,
+        new: u32,
+    },
 }
 
 /// A planned panic: the `after`-th call (mod 8) of a kind in `on`.
@@ -590,6 +600,38 @@ impl<K: FKey, S: BuildHasher + Clone> Engine<'_, K, S> {
                         let what = format!("step {step}: shrink_to");
                         assert_shrunk_to(before, m.capacity(), self.model.len(), min, &what);
                         check_all(m, &self.model, keys, &self.kl, step);
+                    }
+                    None => self.after_panic(m),
+                }
+            }
+            Op::CompareExchange {
+                key,
+                use_current,
+                current,
+                new,
+            } => {
+                let id = key % keys;
+                let now = self.model.get(&id).copied();
+                let expected = match now {
+                    Some(v) if use_current => v,
+                    _ => u64::from(current),
+                };
+                let new = u64::from(new);
+                let (k, exp, val) = (self.key(id), self.val(expected), self.val(new));
+                let got = guarded(arm, || match m.compare_exchange(k.q(), &exp, val) {
+                    Ok(prev) => Ok(prev.v()),
+                    Err(e) => Err((e.current.map(TVal::v), e.new.v())),
+                });
+                match got {
+                    Some(got) => {
+                        let want = match now {
+                            Some(v) if v == expected => {
+                                self.model.insert(id, new);
+                                Ok(v)
+                            }
+                            other => Err((other, new)),
+                        };
+                        assert_eq!(got, want, "step {step}: compare_exchange");
                     }
                     None => self.after_panic(m),
                 }

@@ -202,15 +202,12 @@ impl<S: BuildHasher> Ops for HashMapRef<'_, u64, u64, S> {
         }
     }
     fn compare_exchange(&self, key: &u64, current: u64, new: u64) -> Result<u64, Option<u64>> {
-        let swap = |e: Option<(&u64, &u64)>| match e {
-            Some((_, &v)) if v == current => Operation::Insert(new),
-            other => Operation::Abort(other.map(|(_, &v)| v)),
-        };
-        match self.compute(*key, swap) {
-            Compute::Updated { old: &old, .. } => Ok(old),
-            Compute::Aborted(seen) => Err(seen),
-            other => unreachable!("compare_exchange: {other:?}"),
-        }
+        HashMapRef::compare_exchange(self, key, &current, new)
+            .copied()
+            .map_err(|e| {
+                assert_eq!(e.new, new, "a failed exchange gives its own value back");
+                e.current.copied()
+            })
     }
     fn retain(&self, mut keep: impl FnMut(u64, u64) -> bool) {
         HashMapRef::retain(self, |k, v| keep(*k, *v));
