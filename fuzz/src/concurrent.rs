@@ -64,6 +64,11 @@ pub enum COp {
     },
     /// Busy-wait a little, to vary the interleaving.
     Spin(u8),
+    /// A read, then `compare_exchange` from the value read (with `false`;
+    /// an absent key expects a value never written), or from a value never
+    /// written (with `true`, which must fail): replaces it with this
+    /// operation's value unless another thread wrote the key in between.
+    CompareExchange(Target, bool),
 }
 
 #[derive(Arbitrary, Clone, Debug)]
@@ -180,6 +185,13 @@ impl Plan {
                                 plan.removable[usize::from(id)] = true;
                             }
                         }
+                    }
+                    // Writes only over a present value: no insert, and no
+                    // overwrite of the thread's own earlier writes that a
+                    // failed exchange leaves.
+                    COp::CompareExchange(target, _) => {
+                        let id = plan.id(t, target);
+                        plan.writes.insert(enc(t, id, s));
                     }
                     COp::GetOrInsert(target)
                     | COp::GetOrInsertWith(target)
@@ -559,6 +571,48 @@ fn run_script<S: BuildHasher>(
                 }
                 if n % 16 == 0 {
                     std::thread::yield_now();
+                }
+            }
+            COp::CompareExchange(target, never_written) => {
+                let id = plan.id(t, target);
+                let v = enc(t, id, now);
+                let read = m.get(&TKey::new(kl, id)).map(TVal::v);
+                single(view, id, read, now, |model| model.get(&id).copied());
+                // This operation's own value, which no entry holds yet.
+                let expected = if never_written { v } else { read.unwrap_or(v) };
+                let got = match m.compare_exchange(
+                    &TKey::new(kl, id),
+                    &TVal::new(vl, expected),
+                    TVal::new(vl, v),
+                ) {
+                    Ok(prev) => Ok(prev.v()),
+                    Err(e) => {
+                        assert_eq!(e.new.v(), v, "compare_exchange gave back another value");
+                        Err(e.current.map(TVal::v))
+                    }
+                };
+                if view.is_own(id) {
+                    let want = match view.model.get(&id) {
+                        Some(&cur) if cur == expected => {
+                            view.model.insert(id, v);
+                            Ok(cur)
+                        }
+                        other => Err(other.copied()),
+                    };
+                    assert_eq!(got, want, "thread {t}: compare_exchange own key {id}");
+                } else {
+                    match got {
+                        Ok(prev) => {
+                            assert_eq!(prev, expected, "compare_exchange replaced another value");
+                            view.observe(id, v, now);
+                        }
+                        Err(cur) => {
+                            // Values are unique per write: an equal one is
+                            // the expected entry, which the exchange replaces.
+                            assert_ne!(cur, Some(expected), "compare_exchange failed on its value");
+                            view.observe_opt(id, cur, now);
+                        }
+                    }
                 }
             }
         }
