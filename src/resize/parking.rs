@@ -208,9 +208,9 @@ impl Parking {
 /// The list's lock, held by a helper joining or leaving the list (or a
 /// test). Its drop is the holder's half of the delivery handshake (module
 /// docs): unlock, a `SeqCst` fence, then [`Parking::deliver`], so that a
-/// ring whose ringer found the lock taken is delivered by the holder. No
-/// holder lets go another way, but [`Parking::deliver`]'s own `try_lock`,
-/// which lets go the same way: unlock, fence, then a look at `missed`.
+/// ring whose ringer found the lock taken is delivered by the holder. The
+/// one other holder, [`Parking::deliver`]'s own `try_lock`, lets go the
+/// same way: unlock, fence, then a look at `missed`.
 struct Held<'a> {
     /// `Some` until the drop lets go.
     threads: Option<MutexGuard<'a, Vec<Thread>>>,
