@@ -224,7 +224,7 @@ impl Walk {
                     // Mutation for checking the models (docs/verification.md):
                     // the walk yields a copied word's frozen entry, as before
                     // the twelfth session.
-                    Held::Live(e) if w.copied() && !cfg!(lfmap_mutation = "walk_yields_frozen") => {
+                    Held::Live(e) if w.copied() && !mutation!("walk_yields_frozen") => {
                         current(table, e, guard)
                     }
                     Held::Live(e) => Some(e),

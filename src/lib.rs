@@ -208,6 +208,9 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+#[macro_use]
+mod mutation;
+
 #[cfg(not(loom))]
 mod clock;
 mod error;

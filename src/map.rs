@@ -1045,7 +1045,7 @@ where
             if let Some(stale) = pending.take() {
                 // Mutation for checking loom models 21 and 22: the
                 // attempt's value dropped, not given back.
-                if cfg!(lfmap_mutation = "cx_drops_stale_attempt") {
+                if mutation!("cx_drops_stale_attempt") {
                     drop(stale);
                 } else {
                     new = Some(stale.into_parts().1);

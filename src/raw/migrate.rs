@@ -26,10 +26,11 @@ pub(super) fn migrate_slot<K, V, G: ReclaimGuard>(
 ) {
     // Mutation for checking the loom models (docs/verification.md): copy
     // without freezing, so a write can land behind the copy.
-    #[cfg(lfmap_mutation = "skip_freeze")]
-    let w = table.slots.load(i, guard);
-    #[cfg(not(lfmap_mutation = "skip_freeze"))]
-    let w = table.slots.freeze(i, guard);
+    let w = if mutation!("skip_freeze") {
+        table.slots.load(i, guard)
+    } else {
+        table.slots.freeze(i, guard)
+    };
     copy_slot(resize, table, i, w, next, guard);
 }
 
@@ -108,7 +109,7 @@ impl<'g, K, V> Sealed<'g, K, V> {
         }
         // Mutation for checking the regression tests
         // (`a_writer_takes_only_the_copy_its_seal_reached`): `Eq` alone.
-        if cfg!(lfmap_mutation = "take_unsealed_copy") {
+        if mutation!("take_unsealed_copy") {
             return true;
         }
         if self.passed > SEALED_TABLES {
@@ -285,9 +286,8 @@ fn insert_copy<'g, K, V, G: ReclaimGuard>(
             // (docs/verification.md): take a same-hash entry for the key, as
             // a hash-only `Eq` would; or never, as if the mark did not count.
             if other.hash() == e.hash()
-                && !cfg!(lfmap_mutation = "copy_ignores_mark")
-                && (cfg!(lfmap_mutation = "copy_trusts_hash")
-                    || source.0.slots.load(source.1, guard).copied())
+                && !mutation!("copy_ignores_mark")
+                && (mutation!("copy_trusts_hash") || source.0.slots.load(source.1, guard).copied())
             {
                 return; // the key is here already, possibly newer (above)
             }

@@ -298,10 +298,9 @@ where
                 .resize
                 .writable(self, table, hash, &mut depth, guard, |old, new| {
                     // Mutation for checking the loom models (docs/verification.md).
-                    #[cfg(not(lfmap_mutation = "skip_seal"))]
-                    migrate::seal_key(&self.resize, old, new, hash, key, &mut sealed, guard);
-                    #[cfg(lfmap_mutation = "skip_seal")]
-                    let _ = (old, new, &mut sealed);
+                    if !mutation!("skip_seal") {
+                        migrate::seal_key(&self.resize, old, new, hash, key, &mut sealed, guard);
+                    }
                 });
             let mut probed = 0;
             for i in table.placement().probe(hash) {
@@ -438,8 +437,7 @@ where
         if old.inherited() && table.defer_retire(entry) {
             // Mutation for checking loom model 20 (`defer_racing_promotion`):
             // no look at the flag after the push.
-            #[cfg(not(lfmap_mutation = "defer_skip_recheck"))]
-            if table.older_released() {
+            if !mutation!("defer_skip_recheck") && table.older_released() {
                 // The promoter may have drained before our push landed.
                 table.drain_deferred(guard);
             }
@@ -447,17 +445,14 @@ where
         }
         // Mutation for checking the loom reclamation model
         // (docs/verification.md): free at once, ignoring pinned readers.
-        #[cfg(lfmap_mutation = "free_early")]
-        // SAFETY: none: this is the bug the mutation plants.
-        unsafe {
-            crate::reclaim::Retire::free(entry)
-        };
+        if mutation!("free_early") {
+            // SAFETY: none: this is the bug the mutation plants.
+            unsafe { crate::reclaim::Retire::free(entry) };
+            return;
+        }
         // SAFETY: our CAS unlinked `entry` from its only slot, and no older
         // table can reach it any more: it is retired exactly once, here.
-        #[cfg(not(lfmap_mutation = "free_early"))]
-        unsafe {
-            guard.retire(entry)
-        };
+        unsafe { guard.retire(entry) };
     }
 
     /// Retires the drop of the value of `removed`, a live word whose entry

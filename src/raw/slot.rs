@@ -396,7 +396,7 @@ impl<K, V> Retire for Entry<K, V> {
         // Mutation for checking loom model 18 and the drop tests
         // (docs/verification.md): the owner drops the value even after the
         // removal's drop of it has run.
-        let value = cfg!(lfmap_mutation = "owner_drops_gone_value") || before & VALUE_GONE == 0;
+        let value = mutation!("owner_drops_gone_value") || before & VALUE_GONE == 0;
         // SAFETY: the entry is ours alone now: no drop of its value is
         // pending, and it came from `pool::alloc_with`.
         unsafe { free_rest(ptr, value) };
@@ -612,7 +612,7 @@ impl<'g, K, V> Word<'g, K, V> {
         // Mutation for checking the loom models (docs/verification.md): take
         // every entry for one placed here first, so a replaced copy is
         // retired while the older table still leads readers to it.
-        if cfg!(lfmap_mutation = "retire_inherited_at_once") {
+        if mutation!("retire_inherited_at_once") {
             return false;
         }
         INHERITED == 0 || self.has(INHERITED)

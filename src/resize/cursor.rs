@@ -230,8 +230,11 @@ impl Cursor {
         // Mutation for checking the tests: the second sub-chunk of a range
         // is handed out as the first again, and its own slots never, while
         // the range still completes.
-        #[cfg(lfmap_mutation = "chunk_order_overlap")]
-        let s = if s == 1 { 0 } else { s };
+        let s = if mutation!("chunk_order_overlap") && s == 1 {
+            0
+        } else {
+            s
+        };
         let start = r * RANGE + s as usize * SUB;
         Some(start..(start + SUB).min(slots))
     }
@@ -312,18 +315,22 @@ impl Cursor {
         // copies and releases them with its own through `done`.
         // Mutation for checking loom model 16 (docs/verification.md): the
         // counts without their ordering.
-        #[cfg(lfmap_mutation = "range_relaxed")]
-        let order = crate::sync::Ordering::Relaxed;
-        #[cfg(not(lfmap_mutation = "range_relaxed"))]
-        let order = AcqRel;
+        let order = if mutation!("range_relaxed") {
+            crate::sync::Ordering::Relaxed
+        } else {
+            AcqRel
+        };
         if (self.ranges[r].fetch_add(ONE_DONE, order) >> 32) + 1 != subs {
             return false;
         }
         let len = (slots - r * RANGE).min(RANGE);
         // Mutation for checking loom model 17: `done`'s count alone
         // without its ordering (the range words keep theirs).
-        #[cfg(lfmap_mutation = "done_relaxed")]
-        let order = crate::sync::Ordering::Relaxed;
+        let order = if mutation!("done_relaxed") {
+            crate::sync::Ordering::Relaxed
+        } else {
+            order
+        };
         if self.shared.done.fetch_add(len, order) + len == slots {
             self.set_finished();
             return true;

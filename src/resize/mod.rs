@@ -290,8 +290,8 @@ impl<T: Generation> Header<T> {
         let prepared = self.prepared.load(Relaxed);
         // Mutation for checking the loom models (docs/verification.md):
         // free the prepared table even when the resize installed it.
-        let installed = !cfg!(lfmap_mutation = "free_installed_prepared")
-            && prepared == self.next.load(Relaxed);
+        let installed =
+            !mutation!("free_installed_prepared") && prepared == self.next.load(Relaxed);
         if !prepared.is_null() && !installed {
             // SAFETY: set once by `Resizer::prepare` from a `Box`, owned by
             // this header (it is not `next`), and nothing reaches it once
@@ -677,7 +677,7 @@ impl<T: Generation> Resizer<T> {
             }
             // Mutation for checking the loom models (docs/verification.md):
             // a write that leaves its share to a helper skips its seal too.
-            if !(cfg!(lfmap_mutation = "assist_skips_seal") && leave) {
+            if !(mutation!("assist_skips_seal") && leave) {
                 seal(table, next);
             }
             table = next;

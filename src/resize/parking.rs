@@ -142,11 +142,11 @@ impl Parking {
         // SeqCst: the caller's publication of its work before the load of
         // `any` (module docs). Planted mutation `ring_without_fence`
         // removes it, and model 19 deadlocks.
-        if !cfg!(lfmap_mutation = "ring_without_fence") {
+        if !mutation!("ring_without_fence") {
             crate::sync::fence(crate::sync::Ordering::SeqCst);
         }
         if self.any.load(Relaxed) && wanted() {
-            if cfg!(lfmap_mutation = "ring_skips_busy_list") {
+            if mutation!("ring_skips_busy_list") {
                 // The planted bug: a ring that finds the lock taken is lost.
                 if let Ok(threads) = self.threads.try_lock() {
                     threads.iter().for_each(Thread::unpark);
@@ -245,7 +245,7 @@ impl Drop for Held<'_> {
         crate::sync::fence(crate::sync::Ordering::SeqCst);
         // Planted mutation `holder_skips_delivery`: a ring that found the
         // lock taken is lost, and model 19 deadlocks.
-        if !cfg!(lfmap_mutation = "holder_skips_delivery") {
+        if !mutation!("holder_skips_delivery") {
             self.parking.deliver();
         }
     }

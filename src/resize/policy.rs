@@ -173,7 +173,7 @@ pub(crate) fn prepared_serves(
     // Mutation for checking loom model 15 and the unit tests
     // (docs/verification.md): no rule for the doubling line, so a prepared
     // table of the other kind never serves.
-    if cfg!(lfmap_mutation = "no_line_rule") && (prepared > slots) != (wanted > slots) {
+    if mutation!("no_line_rule") && (prepared > slots) != (wanted > slots) {
         return false;
     }
     match (prepared > slots, wanted > slots) {

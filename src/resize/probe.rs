@@ -84,7 +84,7 @@ impl Placement {
     pub(crate) fn successor(&self, slots: usize, generation: u64) -> Placement {
         // Mutation for checking the clustering tests (docs/verification.md):
         // every resize keeps the salt, as before issue #12.
-        let grows = cfg!(lfmap_mutation = "keep_placement") || slots > self.slots();
+        let grows = mutation!("keep_placement") || slots > self.slots();
         let salt = if grows {
             self.salt
         } else {

@@ -231,10 +231,9 @@ impl<S: BuildHasher> RawWordMap<S> {
                 .resize
                 .writable(self, table, key.hash, &mut depth, guard, |old, new| {
                     // Mutation for checking the loom models (docs/verification.md).
-                    #[cfg(not(lfmap_mutation = "word_skip_seal"))]
-                    self.seal_key(old, new, key, guard);
-                    #[cfg(lfmap_mutation = "word_skip_seal")]
-                    let _ = (old, new);
+                    if !mutation!("word_skip_seal") {
+                        self.seal_key(old, new, key, guard);
+                    }
                 });
             let mut probed = 0;
             for i in table.placement().probe(key.hash) {
@@ -399,9 +398,7 @@ impl<S: BuildHasher> RawWordMap<S> {
                 loop {
                     // Mutation for checking the loom models: take a pending
                     // slot for a finished copy (the value may never land).
-                    #[cfg(lfmap_mutation = "word_pending_done")]
-                    return;
-                    if u.valued() {
+                    if mutation!("word_pending_done") || u.valued() {
                         return;
                     }
                     if u.frozen() {
@@ -420,8 +417,9 @@ impl<S: BuildHasher> RawWordMap<S> {
                         // Mutation for checking the regression test
                         // (`a_copy_pending_in_a_migrating_table_...`): leave
                         // the mark to the migrator.
-                        #[cfg(not(lfmap_mutation = "word_pending_unmarked"))]
-                        table.slots.mark_copied(i, u);
+                        if !mutation!("word_pending_unmarked") {
+                            table.slots.mark_copied(i, u);
+                        }
                         table = next_of(table, guard)
                             .expect("a frozen slot in a table with no successor");
                         continue 'tables;
@@ -467,7 +465,7 @@ pub(crate) fn next_live<'g, S: BuildHasher, G: ReclaimGuard>(
             // Mutation for checking the models (docs/verification.md): the
             // walk yields a copied unit's frozen value, as before the
             // twelfth session.
-            if u.copied() && !cfg!(lfmap_mutation = "walk_yields_frozen") {
+            if u.copied() && !mutation!("walk_yields_frozen") {
                 // A resize begun since the walk started moved the key on;
                 // the unit keeps the value it had when frozen, and the key
                 // may have been updated or removed since: its value now is
@@ -545,10 +543,11 @@ impl<S: BuildHasher> Migrate for RawWordMap<S> {
     ) {
         // Mutation for checking the loom models (docs/verification.md): copy
         // without freezing, so a write can land behind the copy.
-        #[cfg(lfmap_mutation = "word_skip_freeze")]
-        let u = table.slots.load(i);
-        #[cfg(not(lfmap_mutation = "word_skip_freeze"))]
-        let u = table.slots.freeze(i);
+        let u = if mutation!("word_skip_freeze") {
+            table.slots.load(i)
+        } else {
+            table.slots.freeze(i)
+        };
         self.copy_slot(table, i, u, next, guard);
     }
 }

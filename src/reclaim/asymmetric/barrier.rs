@@ -153,7 +153,7 @@ mod model {
     pub(in super::super) fn light() {
         // Mutation `light_noop`: a pin without its fence (its announcement
         // may not be seen by a scan while it reads the table).
-        if !cfg!(lfmap_mutation = "light_noop") {
+        if !mutation!("light_noop") {
             fence(SeqCst);
         }
     }

@@ -220,10 +220,14 @@ enum Pin {
 
 /// The unpin's ordering: `Release` (the guards' drops say why).
 /// Mutation for checking loom model 10 (docs/verification.md): `Relaxed`.
-#[cfg(not(lfmap_mutation = "unpin_relaxed"))]
-const UNPIN: crate::sync::Ordering = Release;
-#[cfg(lfmap_mutation = "unpin_relaxed")]
-const UNPIN: crate::sync::Ordering = crate::sync::Ordering::Relaxed;
+#[inline(always)]
+fn unpin_order() -> crate::sync::Ordering {
+    if mutation!("unpin_relaxed") {
+        crate::sync::Ordering::Relaxed
+    } else {
+        Release
+    }
+}
 
 /// A pin of the current thread.
 pub(crate) struct TableGuard<'a> {
@@ -306,14 +310,14 @@ impl Drop for TableGuard<'_> {
                 // Release: the table accesses of every guard of this pin
                 // (the others already dropped) happen before a scan that
                 // reads "not pinned" (Acquire) and frees.
-                self.record.announcement.unpin(UNPIN);
+                self.record.announcement.unpin(unpin_order());
                 if !alive {
                     release.0 = Some(self.record);
                 }
             }
         } else {
             // Release: as above.
-            self.record.announcement.unpin(UNPIN);
+            self.record.announcement.unpin(unpin_order());
             release.0 = Some(self.record);
             tick = self.owner.owned_tick();
         }
@@ -484,7 +488,7 @@ impl Drop for TableOwnedGuard<'_> {
             return;
         }
         // Release: as in `TableGuard::drop`.
-        self.record.announcement.unpin(UNPIN);
+        self.record.announcement.unpin(unpin_order());
         // Released after `after_unpin`, as in `TableGuard::drop`.
         let _release = ReleaseOnDrop(Some(self.record));
         let tick = self.owner.owned_tick();

@@ -307,7 +307,7 @@ impl TableReclaim {
         // for the stamp's place in the epoch order.
         // Mutation `table_stale_stamp`: stamp with the epoch as it is,
         // without bumping (pins that read it may still hold the table).
-        let stamp = if cfg!(lfmap_mutation = "table_stale_stamp") {
+        let stamp = if mutation!("table_stale_stamp") {
             self.domain().epoch.load(SeqCst)
         } else {
             self.domain().epoch.advance(AcqRel)
@@ -319,7 +319,7 @@ impl TableReclaim {
         // with the scan's fence; under loom (the fence strategy) either
         // alone closes the pattern, so no model sees this one alone gone
         // (`scan`).
-        if !cfg!(lfmap_mutation = "scan_and_heavy_unfenced") {
+        if !mutation!("scan_and_heavy_unfenced") {
             barrier::heavy();
         }
         pacing::bumped();
@@ -491,7 +491,7 @@ impl TableReclaim {
             // take happened before our flag's Acquire.)
             // Mutation `batch_stale_stamp`: stamp with the epoch as it is,
             // without bumping (pins that read it may still hold objects).
-            let stamp = if cfg!(lfmap_mutation = "batch_stale_stamp") {
+            let stamp = if mutation!("batch_stale_stamp") {
                 self.domain().epoch.load(SeqCst)
             } else {
                 self.domain().epoch.advance(AcqRel)
@@ -528,7 +528,7 @@ impl TableReclaim {
         // mutation `scan_and_heavy_unfenced` removes it with the
         // retirement's barrier, and model 16 of `word_models.rs` fails
         // (docs/verification.md).
-        if !cfg!(lfmap_mutation = "scan_and_heavy_unfenced") {
+        if !mutation!("scan_and_heavy_unfenced") {
             fence(SeqCst);
         }
         // Acquire loads of every record (`Domain::oldest_pin`).
@@ -560,7 +560,7 @@ impl TableReclaim {
         let mut free = Vec::new();
         while let Some(front) = st.held.front() {
             let unreachable =
-                front.unreachable_under(oldest_pin) || cfg!(lfmap_mutation = "tables_ignore_pins");
+                front.unreachable_under(oldest_pin) || mutation!("tables_ignore_pins");
             if budget == 0 || !unreachable {
                 break;
             }

@@ -139,7 +139,7 @@ impl Record {
         // Mutation `record_take_blind`: every try takes the record, taken
         // or not (two parties then share it: one's unpin withdraws the
         // other's pin).
-        if cfg!(lfmap_mutation = "record_take_blind") {
+        if mutation!("record_take_blind") {
             self.taken.store(true, Relaxed);
             return true;
         }
@@ -319,7 +319,7 @@ impl Domain {
         // `mov` on x86. (Found by loom: with Relaxed, model 11 reports the
         // free racing the earlier pin's read.)
         // Mutation `tables_relaxed_announce`: the store loom caught.
-        let order = if cfg!(lfmap_mutation = "tables_relaxed_announce") {
+        let order = if mutation!("tables_relaxed_announce") {
             Relaxed
         } else {
             Release
@@ -483,7 +483,7 @@ impl Numbered {
         // read-modify-write, so a scan that reads a later value still
         // synchronises with this one (a release sequence).
         // Mutation `bit_clear_relaxed`: Relaxed.
-        let order = if cfg!(lfmap_mutation = "bit_clear_relaxed") {
+        let order = if mutation!("bit_clear_relaxed") {
             Relaxed
         } else {
             Release
