@@ -40,17 +40,27 @@ loom_binary() {
 
 # loom_jobs BOUND BINARY [--skip NAME]...: one job line "BOUND BINARY NAME"
 # per model of BINARY that no --skip names.
+# A binary that lists no model, or none left after the skips (built
+# without `--cfg loom`, say), is an error, not an empty set that passes.
 loom_jobs() {
-  local bound=$1 binary=$2 skipped=" " name
+  local bound=$1 binary=$2 skipped=" " names name emitted=0
   shift 2
   while [[ $# -gt 0 ]]; do
     [[ $1 == --skip ]] || { echo "loom_jobs: unexpected argument $1" >&2; return 1; }
     skipped+="$2 "
     shift 2
   done
-  "$binary" --list | sed -n 's/: test$//p' | while read -r name; do
-    [[ $skipped == *" $name "* ]] || echo "$bound $binary $name"
+  names=$("$binary" --list | sed -n 's/: test$//p') || return 1
+  for name in $names; do
+    if [[ $skipped != *" $name "* ]]; then
+      echo "$bound $binary $name"
+      emitted=$((emitted + 1))
+    fi
   done
+  if [[ $emitted -eq 0 ]]; then
+    echo "loom_jobs: no model to run in $binary" >&2
+    return 1
+  fi
 }
 
 # run_loom_job BOUND BINARY NAME DIR: one job of run_loom_jobs, its output
@@ -82,6 +92,10 @@ run_loom_job() {
 run_loom_jobs() {
   local file=$1 dir=target/loom-runs results failed=0
   shift
+  if [[ ! -s $file ]]; then
+    echo "run_loom_jobs: no job in $file" >&2
+    return 1
+  fi
   mkdir -p "$dir"
   results="$dir/results"
   : >"$results"
