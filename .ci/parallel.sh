@@ -99,17 +99,11 @@ run_loom_jobs() {
   mkdir -p "$dir"
   results="$dir/results"
   : >"$results"
-  {
-    local first
-    for first in "$@"; do grep " $first\$" "$file" || true; done
-    local -a skip=()
-    for first in "$@"; do skip+=(-e " $first\$"); done
-    if [[ ${#skip[@]} -gt 0 ]]; then grep -v "${skip[@]}" "$file" || true; else cat "$file"; fi
-  } >"$dir/ordered"
-  if ! diff <(sort "$dir/ordered") <(sort "$file") >/dev/null; then
-    echo "run_loom_jobs: ordering lost or doubled a job" >&2
-    return 1
-  fi
+  # A stable sort on each job's rank (its model's place among FIRST, or
+  # after them all): a reordering of FILE, so no job is lost or doubled.
+  awk -v first="$*" 'BEGIN { n = split(first, f, " "); for (i = 1; i <= n; i++) rank[f[i]] = i }
+    { print (($3 in rank) ? rank[$3] : n + 1), $0 }' "$file" |
+    sort -s -n -k1,1 | cut -d' ' -f2- >"$dir/ordered"
   export -f run_loom_job
   xargs -P 2 -L 1 bash -c 'run_loom_job "$1" "$2" "$3" "'"$dir"'"' _ <"$dir/ordered" || true
   sed 's/ log=.*//' "$results"

@@ -12,8 +12,8 @@
 //!   (`.ci/mutations`) builds each suite once this way and runs it once
 //!   per mutation, instead of one build per mutation.
 //!
-//! In a build with neither, every site is the constant `false`: the code
-//! that ships has no trace of them. Each NAME must be declared in
+//! In a build with neither, every site is the constant `false`, which the
+//! compiler folds away: the code that ships never takes a mutated branch. Each NAME must be declared in
 //! `Cargo.toml`'s `check-cfg` list, or the build warns (an error under
 //! CI's `-D warnings`), so a misspelt site cannot pass for a mutation.
 
