@@ -642,6 +642,8 @@ enum U64Op {
     RemoveIf(u64, u64),
     /// `compute` with [`compute_u64`]'s closure for this operand.
     Compute(u64, u64),
+    /// `update_or_insert_with`: `v * 3 + d` if present, else `d`.
+    UpdateOrInsert(u64, u64),
 }
 
 /// `U64Op::Retain`'s predicate.
@@ -686,7 +688,8 @@ impl Arbitrary for U64Op {
             6..=8 => U64Op::Remove(u64_key(g)),
             9..=10 => U64Op::Get(u64_key(g)),
             11..=12 => U64Op::Add(u64_key(g), v),
-            13 => U64Op::Update(u64_key(g), v),
+            13 if bool::arbitrary(g) => U64Op::Update(u64_key(g), v),
+            13 => U64Op::UpdateOrInsert(u64_key(g), v),
             14..=15 => U64Op::Cas(u64_key(g), v % 3, v),
             16..=17 => U64Op::GetOrInsert(u64_key(g), v),
             18 => U64Op::Check,
@@ -730,6 +733,27 @@ fn run_u64<M: TestMap>(map: M, ops: &[U64Op]) {
                 let e = model.entry(k).or_insert(0);
                 *e = e.wrapping_add(d);
                 assert_eq!(map.pin().add(&k, d), *e);
+            }
+            U64Op::UpdateOrInsert(k, d) => {
+                let step = |v: u64| v.wrapping_mul(3).wrapping_add(d);
+                let present = model.contains_key(&k);
+                let want = *model.entry(k).and_modify(|v| *v = step(*v)).or_insert(d);
+                let (mut updates, mut makes) = (0, 0);
+                let got = map.pin().update_or_insert_with(
+                    k,
+                    |v| {
+                        updates += 1;
+                        step(v)
+                    },
+                    || {
+                        makes += 1;
+                        d
+                    },
+                );
+                assert_eq!(got, want);
+                // One thread: each closure runs once, and only the one
+                // the key's presence calls for.
+                assert_eq!((updates, makes), if present { (1, 0) } else { (0, 1) });
             }
             U64Op::Update(k, d) => {
                 let want = model.get_mut(&k).map(|v| {

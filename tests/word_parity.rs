@@ -13,6 +13,11 @@
 //!   in the map and no undefined behaviour (CI runs the tests under
 //!   AddressSanitizer), and leave the map consistent and usable.
 //!
+//! * `update_or_insert` and `update_or_insert_with` (papaya's names):
+//!   against std's `entry(k).and_modify(f).or_insert(v)`, a made value
+//!   kept across retries, panicking closures, no increment lost under
+//!   threads with a remover.
+//!
 //! The single-threaded model of `retain`, `remove_if` and `compute` against
 //! std is `model.rs` (`U64Op::Retain`, `RemoveIf`, `Compute`).
 
@@ -888,4 +893,204 @@ fn try_insert_round() {
         }
     }
     assert_eq!(map.len(), KEYS as usize);
+}
+
+// ---------------------------------------------------------------------------
+// `update_or_insert` and `update_or_insert_with` (papaya's; dashmap's
+// `entry(k).and_modify(f).or_insert(v)`)
+// ---------------------------------------------------------------------------
+
+/// Against std's `entry(k).and_modify(f).or_insert(v)`, with removals
+/// mixed in, through a growth from empty; the `_with` form runs `insert`
+/// only for absent keys and `update` only for present ones (one thread:
+/// no retry).
+#[test]
+fn update_or_insert_matches_std_entry() {
+    let map: WordMap<u64, u64> = WordMap::new();
+    let mut model = std::collections::HashMap::new();
+    let mut rng = Rng::new(0x5eed);
+    let step = |v: u64| v.wrapping_mul(3).wrapping_add(1);
+    for round in 0..20_000 {
+        let k = rng.below(3_000);
+        let want = *model
+            .entry(k)
+            .and_modify(|v| *v = step(*v))
+            .or_insert(k + 1);
+        assert_eq!(map.update_or_insert(k, step, k + 1), want, "round {round}");
+        if rng.below(4) == 0 {
+            let gone = rng.below(3_000);
+            assert_eq!(map.remove(&gone), model.remove(&gone), "round {round}");
+        }
+    }
+    let (mut inserts, mut updates) = (0, 0);
+    let (mut want_inserts, mut want_updates) = (0, 0);
+    for round in 0..20_000 {
+        let k = rng.below(5_000);
+        if model.contains_key(&k) {
+            want_updates += 1;
+        } else {
+            want_inserts += 1;
+        }
+        let want = *model
+            .entry(k)
+            .and_modify(|v| *v = step(*v))
+            .or_insert(k ^ 7);
+        let got = map.update_or_insert_with(
+            k,
+            |v| {
+                updates += 1;
+                step(v)
+            },
+            || {
+                inserts += 1;
+                k ^ 7
+            },
+        );
+        assert_eq!(got, want, "round {round}");
+    }
+    assert_eq!((inserts, updates), (want_inserts, want_updates));
+    let mut pairs: Vec<(u64, u64)> = map.iter().collect();
+    pairs.sort_unstable();
+    let mut want: Vec<(u64, u64)> = model.into_iter().collect();
+    want.sort_unstable();
+    assert_eq!(pairs, want);
+    // Keys with a top byte take the pending claim; word-sized user types.
+    assert_eq!(map.update_or_insert(u64::MAX, |v| v + 1, 0), 0);
+    assert_eq!(map.update_or_insert(u64::MAX, |v| v + 1, 0), 1);
+    let ids: WordMap<UserId, (u32, u32)> = WordMap::new();
+    let grow = |(a, b): (u32, u32)| (a + 1, b * 2);
+    assert_eq!(ids.update_or_insert(UserId(9), grow, (0, 1)), (0, 1));
+    assert_eq!(ids.update_or_insert(UserId(9), grow, (0, 1)), (1, 2));
+}
+
+/// A retry keeps what `insert` made: `insert` itself inserts the key (it
+/// may use the map freely), so the call's own insert loses and `update`
+/// runs on that value; then `update` removes the key it ran on, so the
+/// retry finds it absent again and inserts the value made before, without
+/// running `insert` a second time.
+#[test]
+fn update_or_insert_with_keeps_its_made_value_across_retries() {
+    let map: WordMap<u64, u64> = WordMap::new();
+    let (mut inserts, mut updates) = (0, 0);
+    let got = map.update_or_insert_with(
+        1,
+        |v| {
+            updates += 1;
+            v + 1
+        },
+        || {
+            inserts += 1;
+            map.insert(1, 5);
+            100
+        },
+    );
+    assert_eq!((got, inserts, updates), (6, 1, 1));
+    assert_eq!(map.get(&1), Some(6));
+
+    let (mut inserts, mut updates) = (0, 0);
+    let got = map.update_or_insert_with(
+        2,
+        |v| {
+            updates += 1;
+            map.remove(&2);
+            v + 1
+        },
+        || {
+            inserts += 1;
+            map.insert(2, 5);
+            100
+        },
+    );
+    assert_eq!((got, inserts, updates), (100, 1, 1));
+    assert_eq!(map.get(&2), Some(100));
+    assert_eq!(map.len(), 2);
+}
+
+/// A panicking `update` or `insert` unwinds out of the call and leaves the
+/// map as it was, usable.
+#[test]
+fn update_or_insert_panics_leave_the_map_unchanged() {
+    quiet_planned_panics();
+    let map: WordMap<u64, u64> = (0..1_000).map(|k| (k, k)).collect();
+    for k in (0..2_000).step_by(7) {
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            map.update_or_insert(k, |_| panic!("planned"), 0)
+        }));
+        assert_eq!(r.is_err(), k < 1_000, "key {k}");
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            map.update_or_insert_with(k + 5_000, |v| v, || panic!("planned"))
+        }));
+        assert!(r.is_err(), "key {k}");
+    }
+    let added = (0..2_000).step_by(7).filter(|&k| k >= 1_000).count();
+    assert_eq!(map.len(), 1_000 + added);
+    for k in 0..2_000 {
+        let want = if k < 1_000 {
+            Some(k)
+        } else if k % 7 == 0 {
+            Some(0)
+        } else {
+            None
+        };
+        assert_eq!(map.get(&k), want, "key {k}");
+        assert_eq!(map.get(&(k + 5_000)), None, "key {}", k + 5_000);
+    }
+    assert_eq!(map.update_or_insert(3, |v| v + 1, 0), 4);
+}
+
+/// Threads bump shared counters while others remove them: every call
+/// counts once, none lost (each thread knows what it added, and a removal
+/// returns what it took out).
+#[test]
+fn concurrent_update_or_insert_loses_no_increment() {
+    const KEYS: u64 = 64;
+    let calls = 20_000 * SCALE;
+    let map: WordMap<u64, u64> = WordMap::new();
+    let start = SpinStart::new(THREADS as usize + 1);
+    let removed = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let inserts = AtomicU64::new(0);
+    thread::scope(|s| {
+        // Stops the remover however the workers end.
+        let stop_remover = StopOnDrop(&stop);
+        let remover = s.spawn(|| {
+            start.wait();
+            let mut rng = Rng::new(99);
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(v) = map.remove(&rng.below(KEYS)) {
+                    removed.fetch_add(v, Ordering::Relaxed);
+                }
+                thread::yield_now();
+            }
+        });
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (map, start, inserts) = (&map, &start, &inserts);
+                s.spawn(move || {
+                    start.wait();
+                    let mut rng = Rng::new(t + 1);
+                    for _ in 0..calls {
+                        map.update_or_insert_with(
+                            rng.below(KEYS),
+                            |v| v + 1,
+                            || {
+                                inserts.fetch_add(1, Ordering::Relaxed);
+                                1
+                            },
+                        );
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        drop(stop_remover);
+        remover.join().unwrap();
+    });
+    let left: u64 = map.values().sum();
+    assert_eq!(left + removed.load(Ordering::Relaxed), THREADS * calls);
+    // `insert` ran at most once per call, and at least once per key that
+    // ever appeared.
+    assert!(inserts.load(Ordering::Relaxed) <= THREADS * calls);
 }

@@ -97,6 +97,9 @@ enum Op {
     Drain(u8),
     /// `try_insert(k, v)`: `Ok` if absent (then present), else the value.
     TryInsert(u8, u64),
+    /// `update_or_insert_with(k, |v| v ^ d, || d)`; whichever closure runs
+    /// panics if the flag says so.
+    UpdateOrInsert(u8, u64, bool),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -252,6 +255,40 @@ fn op(map: &Map, model: &mut Model, op: Op) {
                 assert_eq!(got, want, "update");
             } else {
                 check(map, model);
+            }
+        }
+        Op::UpdateOrInsert(k, d, panic) => {
+            let present = model.contains_key(&key(k));
+            let (mut updates, mut makes) = (0, 0);
+            let got = run(panic, || {
+                map.update_or_insert_with(
+                    key(k),
+                    |v| {
+                        updates += 1;
+                        if panic {
+                            planned("update_or_insert's update");
+                        }
+                        v ^ d
+                    },
+                    || {
+                        makes += 1;
+                        if panic {
+                            planned("update_or_insert's insert");
+                        }
+                        d
+                    },
+                )
+            });
+            // No other thread: the closure the key's presence calls for
+            // runs once, the other never.
+            let want_runs = if present { (1, 0) } else { (0, 1) };
+            assert_eq!((updates, makes), want_runs, "update_or_insert runs");
+            match got {
+                Some(got) => {
+                    let e = model.entry(key(k)).and_modify(|v| *v ^= d).or_insert(d);
+                    assert_eq!(got, *e, "update_or_insert");
+                }
+                None => check(map, model),
             }
         }
         Op::Cas(k, cur, new) => {

@@ -404,6 +404,68 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         cur.map(V::from_word)
     }
 
+    /// Replaces `key`'s value `v` with `update(v)` if the key is present, or
+    /// inserts `value` if it is absent; returns the value now stored
+    /// (papaya's `update_or_insert`; dashmap's
+    /// `entry(k).and_modify(f).or_insert(v)`).
+    ///
+    /// Atomic, as [`compute`](WordMap::compute): one CAS that succeeds only
+    /// if the key's value (or its absence) is still the one the decision was
+    /// made on; otherwise the decision is made again on the newer state, so
+    /// `update` may run more than once (keep it free of side effects) and no
+    /// update is lost. For integer counters, [`add`](WordMap::add) is the
+    /// same with `update` an addition.
+    ///
+    /// `update` may write other keys, not `key` (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
+    /// ```
+    /// let max_seen = lfmap::WordMap::<u32, f64>::new();
+    /// assert_eq!(max_seen.update_or_insert(7, |v| v.max(2.5), 2.5), 2.5);
+    /// assert_eq!(max_seen.update_or_insert(7, |v| v.max(1.0), 1.0), 2.5);
+    /// assert_eq!(max_seen.update_or_insert(7, |v| v.max(4.0), 4.0), 4.0);
+    /// ```
+    pub fn update_or_insert<F>(&self, key: K, update: F, value: V) -> V
+    where
+        F: FnMut(V) -> V,
+    {
+        self.update_or_insert_with(key, update, || value)
+    }
+
+    /// [`update_or_insert`](WordMap::update_or_insert), with the value to
+    /// insert made by `insert()`: papaya's `update_or_insert_with`.
+    ///
+    /// `update` may run more than once, as in `update_or_insert`. `insert`
+    /// runs at most once per call, and only if the key was absent when
+    /// looked at; the value it made is kept across retries, so it is
+    /// inserted, or, if the key appeared meanwhile, dropped after `update`
+    /// ran on the newcomer's value. `update` may write other keys, not
+    /// `key`; `insert` may use the map freely, `key` included (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
+    /// ```
+    /// let map = lfmap::WordMap::<u64, u64>::new();
+    /// assert_eq!(map.update_or_insert_with(1, |v| v * 2, || 3), 3);
+    /// assert_eq!(map.update_or_insert_with(1, |v| v * 2, || unreachable!()), 6);
+    /// ```
+    pub fn update_or_insert_with<F, I>(&self, key: K, mut update: F, insert: I) -> V
+    where
+        F: FnMut(V) -> V,
+        I: FnOnce() -> V,
+    {
+        let mut insert = Some(insert);
+        // The word `insert` made, kept for a retry that finds the key
+        // still absent (a retry that finds it present drops it).
+        let mut made: Option<u64> = None;
+        let (_, cur) = self.write(key, |cur| match cur {
+            Some(v) => Action::Put(update(V::from_word(v)).to_word()),
+            None => Action::Put(
+                *made.get_or_insert_with(|| (insert.take().expect("made once"))().to_word()),
+            ),
+        });
+        V::from_word(cur.expect("update_or_insert leaves the key present"))
+    }
+
     /// Adds `delta` to `key`'s value (wrapping on overflow), starting from 0
     /// if the key is absent; returns the value **after** the addition. The
     /// atomic counter of a rate limiter or a histogram: one CAS per call in

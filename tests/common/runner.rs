@@ -112,6 +112,14 @@ pub trait Ops {
     /// The new value, if the key was present.
     fn update(&self, key: &u64, f: impl FnMut(u64) -> u64) -> Option<u64>;
     fn get_or_insert(&self, key: u64, value: u64) -> u64;
+    /// `update(v)` if present, else inserts `make()` (run at most once);
+    /// returns the value now stored.
+    fn update_or_insert_with(
+        &self,
+        key: u64,
+        update: impl FnMut(u64) -> u64,
+        make: impl FnOnce() -> u64,
+    ) -> u64;
     /// Adds `delta` (wrapping), starting from 0 if absent; returns the sum.
     fn add(&self, key: &u64, delta: u64) -> u64;
     /// `Ok(current)` if the value was `current` and is now `new`; else the
@@ -191,6 +199,14 @@ impl<S: BuildHasher> Ops for HashMapRef<'_, u64, u64, S> {
     }
     fn get_or_insert(&self, key: u64, value: u64) -> u64 {
         *HashMapRef::get_or_insert(self, key, value)
+    }
+    fn update_or_insert_with(
+        &self,
+        key: u64,
+        mut update: impl FnMut(u64) -> u64,
+        make: impl FnOnce() -> u64,
+    ) -> u64 {
+        *HashMapRef::update_or_insert_with(self, key, |v| update(*v), make)
     }
     fn add(&self, key: &u64, delta: u64) -> u64 {
         let sum = |e: Option<(&u64, &u64)>| {
@@ -297,6 +313,14 @@ impl<S: BuildHasher> Ops for &WordMap<u64, u64, S> {
     }
     fn get_or_insert(&self, key: u64, value: u64) -> u64 {
         WordMap::get_or_insert(self, key, value)
+    }
+    fn update_or_insert_with(
+        &self,
+        key: u64,
+        update: impl FnMut(u64) -> u64,
+        make: impl FnOnce() -> u64,
+    ) -> u64 {
+        WordMap::update_or_insert_with(self, key, update, make)
     }
     fn add(&self, key: &u64, delta: u64) -> u64 {
         WordMap::add(self, key, delta)
