@@ -120,6 +120,40 @@ macro_rules! delegate_guard {
 delegate_guard!(LocalGuard);
 delegate_guard!(OwnedGuard);
 
+/// Drops `*guard`, then puts `pin()` in its place: a handle's `refresh`.
+/// The old guard goes first: a pin taken while it lives would share its
+/// announcement (a thread's pins nest) and let go of nothing.
+///
+/// The old guard's drop may free retired values, whose `Drop` may panic:
+/// that panic is caught, the new pin put in place, and the panic resumed,
+/// so the handle is never left without a guard. `pin` itself does not
+/// unwind (a failed allocation aborts); if it did, the process aborts, as
+/// `*guard` then holds a value already dropped.
+pub(crate) fn repin<G>(guard: &mut G, pin: impl FnOnce() -> G) {
+    /// Aborts the process if dropped: armed while `*guard` is moved out.
+    struct Hole;
+    impl Drop for Hole {
+        fn drop(&mut self) {
+            std::process::abort();
+        }
+    }
+    // SAFETY: `*guard` is read out once and written back once. Between the
+    // two only the read-out value's drop (whose unwinding is caught) and
+    // `pin` run; if `pin` unwinds, `Hole`'s drop aborts the process before
+    // anything can use or drop `*guard` again.
+    let unwound = unsafe {
+        let old = std::ptr::read(guard);
+        let hole = Hole;
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(old))).err();
+        std::ptr::write(guard, pin());
+        std::mem::forget(hole);
+        unwound
+    };
+    if let Some(payload) = unwound {
+        std::panic::resume_unwind(payload);
+    }
+}
+
 /// The guard of a [`HashMapRef`](crate::HashMapRef): [`LocalGuard`] (from
 /// [`pin`](crate::HashMap::pin)) or [`OwnedGuard`] (from
 /// [`pin_owned`](crate::HashMap::pin_owned)). Sealed; name it to write

@@ -1433,6 +1433,71 @@ where
     }
 }
 
+impl<'map, K, V, S> HashMapRef<'map, K, V, S, LocalGuard<'map>> {
+    /// Lets go of this handle's pin and pins again, so that a handle kept
+    /// for a long time (a worker's loop, a benchmark's thread) stops holding
+    /// back the freeing of what every thread removed or replaced since it
+    /// was pinned: crossbeam-epoch's `Guard::repin`, seize's (and papaya's)
+    /// `refresh`. Takes `&mut self`, so no reference lent by the handle is
+    /// alive across it.
+    ///
+    /// Pins of one thread share one announcement: while another handle of
+    /// this thread is alive, the pin stays where it was (as crossbeam's
+    /// `repin` does), and the call only counts as an unpin and a pin. A
+    /// handle from [`pin_owned`](HashMap::pin_owned) has a pin of its own
+    /// and always lets go.
+    ///
+    /// # Panics
+    ///
+    /// The unpin may free what is freeable, running those values' `Drop`s;
+    /// a panic there unwinds out of `refresh` with the handle pinned again
+    /// and usable.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let mut m = map.pin();
+    /// for i in 0..10_000u64 {
+    ///     m.insert(i % 100, i);
+    ///     if i % 1_000 == 999 {
+    ///         m.refresh(); // the replaced values can now be freed
+    ///     }
+    /// }
+    /// assert_eq!(m.get(&99), Some(&9_999));
+    /// ```
+    pub fn refresh(&mut self) {
+        let map = self.map;
+        crate::guard::repin(&mut self.guard, || {
+            LocalGuard(map.raw.pin(), std::marker::PhantomData)
+        });
+    }
+}
+
+impl<'map, K, V, S> HashMapRef<'map, K, V, S, OwnedGuard<'map>> {
+    /// Lets go of this handle's pin and takes a new one: as for a
+    /// [`pin`](HashMap::pin) handle's
+    /// [`refresh`](HashMapRef::refresh), but an owned
+    /// handle's pin is its own, so it always lets go. For a handle held
+    /// across many requests of an async task.
+    ///
+    /// # Panics
+    ///
+    /// As for a `pin` handle's `refresh`.
+    ///
+    /// ```
+    /// let map = lfmap::HashMap::new();
+    /// let mut m = map.pin_owned();
+    /// m.insert(1, "a");
+    /// m.refresh();
+    /// assert_eq!(m.get(&1), Some(&"a"));
+    /// ```
+    pub fn refresh(&mut self) {
+        let map = self.map;
+        crate::guard::repin(&mut self.guard, || {
+            OwnedGuard(map.raw.pin_owned(), std::marker::PhantomData)
+        });
+    }
+}
+
 impl<K, V, S, G> fmt::Debug for HashMapRef<'_, K, V, S, G>
 where
     K: Hash + Eq + fmt::Debug,

@@ -707,6 +707,49 @@ where
     }
 }
 
+impl<'set, T, S> HashSetRef<'set, T, S, LocalGuard<'set>> {
+    /// Lets go of this handle's pin and pins again, so that a handle kept
+    /// for a long time stops holding back the freeing of what every thread
+    /// removed since it was pinned: as
+    /// [`HashMapRef::refresh`](HashMapRef::refresh)
+    /// (while another handle of this thread is alive, the pin stays where
+    /// it was; a panicking `Drop` of a freed element unwinds out of it with
+    /// the handle pinned again).
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let mut s = set.pin();
+    /// for i in 0..10_000u64 {
+    ///     s.insert(i);
+    ///     s.remove(&(i / 2));
+    ///     if i % 1_000 == 999 {
+    ///         s.refresh();
+    ///     }
+    /// }
+    /// assert!(s.contains(&9_999));
+    /// ```
+    pub fn refresh(&mut self) {
+        self.map.refresh();
+    }
+}
+
+impl<'set, T, S> HashSetRef<'set, T, S, OwnedGuard<'set>> {
+    /// Lets go of this handle's pin and takes a new one, as a `pin`
+    /// handle's [`refresh`](HashSetRef::refresh); an
+    /// owned handle's pin is its own, so it always lets go.
+    ///
+    /// ```
+    /// let set = lfmap::HashSet::new();
+    /// let mut s = set.pin_owned();
+    /// s.insert(1);
+    /// s.refresh();
+    /// assert!(s.contains(&1));
+    /// ```
+    pub fn refresh(&mut self) {
+        self.map.refresh();
+    }
+}
+
 impl<T, S, G> fmt::Debug for HashSetRef<'_, T, S, G>
 where
     T: Hash + Eq + fmt::Debug,

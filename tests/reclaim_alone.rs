@@ -35,6 +35,8 @@ fn reclamation_alone() {
     panicking_drops_freed_inside_removals_leave_len_exact();
     a_drop_that_writes_its_own_map_does_not_nest_frees();
     removed_values_are_dropped_without_a_resize();
+    refresh_lets_a_long_lived_handle_release_what_it_removed();
+    a_drop_that_panics_in_a_refresh_leaves_the_handle_pinned();
     a_flushed_value_is_freed_within_a_few_operations();
     #[cfg(not(any(feature = "seize", feature = "crossbeam-epoch")))]
     a_churning_maps_retired_tables_are_freed_a_few_entries_at_a_time();
@@ -50,6 +52,171 @@ fn reclamation_alone() {
 /// the crossbeam-epoch backend, which collects every 128th pin). The
 /// operations here are a millisecond apart, so no epoch bump is paced
 /// out: not a speed bound.
+/// Pins and unpins on this thread, and sleeps, `rounds` times over: what
+/// frees retired values when nothing holds them (scans run on unpins).
+fn churn<K, V, S>(map: &HashMap<K, V, S>, rounds: usize) {
+    for _ in 0..rounds {
+        for _ in 0..128 {
+            drop(map.pin());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A handle kept alive holds back the freeing of what it removed (and of
+/// everything else retired since it pinned); `refresh` lets go of its pin,
+/// so those values are freed by later operations while the handle lives
+/// on. A `pin` handle beside another handle of its thread keeps its pin
+/// where it was (the thread's pins share one announcement); an owned
+/// handle's pin is its own.
+fn refresh_lets_a_long_lived_handle_release_what_it_removed() {
+    /// Refreshes `refresh` (and flushes it) until `live()` is `want`:
+    /// how many rounds that took, or `None` after `limit` rounds.
+    fn rounds_to_free(
+        refresh: &mut dyn FnMut(),
+        map: &HashMap<Tracked, Tracked>,
+        live: &dyn Fn() -> usize,
+        want: usize,
+        limit: usize,
+    ) -> Option<usize> {
+        (0..limit).find(|_| {
+            refresh();
+            churn(map, 1);
+            live() == want
+        })
+    }
+    let books = Books::new();
+    let map: HashMap<Tracked, Tracked> = HashMap::with_capacity(4_000);
+    for k in 0..1_000u64 {
+        map.pin().insert(books.k(k), books.v(k));
+    }
+    let live = || books.vals.live();
+
+    // A `pin` handle.
+    let mut m = map.pin();
+    for k in 0..300u64 {
+        assert_eq!(m.remove(&books.k(k)).map(Tracked::id), Some(k));
+    }
+    m.flush();
+    churn(&map, 100);
+    assert_eq!(live(), 1_000, "freed while the handle held its pin");
+    // Beside another handle of the thread, its pin stays.
+    let other = map.pin();
+    for _ in 0..50 {
+        m.refresh();
+        m.flush();
+        churn(&map, 1);
+    }
+    assert_eq!(live(), 1_000, "freed while another handle held the pin");
+    drop(other);
+    let took = rounds_to_free(
+        &mut || {
+            m.refresh();
+            m.flush();
+        },
+        &map,
+        &live,
+        700,
+        2_000,
+    );
+    assert!(
+        took.is_some(),
+        "{} of 300 removed values alive",
+        live() - 700
+    );
+    // The handle is pinned again and works.
+    assert_eq!(m.get(&books.k(500)).map(Tracked::id), Some(500));
+    drop(m);
+
+    // An owned handle, refreshed on another thread than the one that
+    // pinned it.
+    let mut owned = map.pin_owned();
+    for k in 300..600u64 {
+        assert_eq!(owned.remove(&books.k(k)).map(Tracked::id), Some(k));
+    }
+    owned.flush();
+    churn(&map, 100);
+    assert_eq!(live(), 700, "freed while the owned handle held its pin");
+    let took = std::thread::scope(|s| {
+        s.spawn(|| {
+            rounds_to_free(
+                &mut || {
+                    owned.refresh();
+                    owned.flush();
+                },
+                &map,
+                &live,
+                400,
+                2_000,
+            )
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(
+        took.is_some(),
+        "{} of 300 removed values alive",
+        live() - 400
+    );
+    assert_eq!(owned.get(&books.k(700)).map(Tracked::id), Some(700));
+    drop(owned);
+    drop(map);
+    books.assert_balanced("refreshed handles");
+}
+
+/// A removed value whose `Drop` panics when `refresh`'s unpin frees it:
+/// the panic unwinds out of `refresh`, and the handle is pinned again and
+/// usable; every value is dropped once. (One `Drop` panics: a second panic
+/// in the same batch aborts, as in a `Vec`'s drop.)
+fn a_drop_that_panics_in_a_refresh_leaves_the_handle_pinned() {
+    /// Counts its drops; the first drop while `armed` panics and disarms.
+    struct Bomb<'a>(&'a AtomicUsize, &'a std::sync::atomic::AtomicBool);
+    impl Drop for Bomb<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+            if self.1.swap(false, SeqCst) {
+                panic!("planned panic in Drop");
+            }
+        }
+    }
+    quiet_planned_panics();
+    let dropped = AtomicUsize::new(0);
+    let armed = std::sync::atomic::AtomicBool::new(true);
+    let map: HashMap<u64, Bomb<'_>> = HashMap::new();
+    for k in 0..200 {
+        map.pin().insert(k, Bomb(&dropped, &armed));
+    }
+    let mut m = map.pin();
+    for k in 0..100 {
+        assert!(m.remove(&k).is_some());
+    }
+    m.flush();
+    let mut panicked = false;
+    for _ in 0..5_000 {
+        if catch_unwind(AssertUnwindSafe(|| m.refresh())).is_err() {
+            panicked = true;
+            // Pinned again: reads and writes work.
+            assert!(m.get(&150).is_some());
+            m.insert(150, Bomb(&dropped, &armed));
+            m.flush();
+        }
+        if dropped.load(SeqCst) == 101 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(panicked, "no Drop panicked inside a refresh");
+    assert_eq!(
+        dropped.load(SeqCst),
+        101,
+        "removed and replaced values freed"
+    );
+    assert_eq!(m.len(), 100);
+    drop(m);
+    drop(map);
+    assert_eq!(dropped.load(SeqCst), 201, "every value dropped once");
+}
+
 fn a_flushed_value_is_freed_within_a_few_operations() {
     let value = std::sync::Arc::new(());
     let map = HashMap::new();
