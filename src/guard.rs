@@ -126,21 +126,28 @@ delegate_guard!(OwnedGuard);
 ///
 /// The old guard's drop may free retired values, whose `Drop` may panic:
 /// that panic is caught, the new pin put in place, and the panic resumed,
-/// so the handle is never left without a guard. `pin` itself does not
-/// unwind (a failed allocation aborts); if it did, the process aborts, as
-/// `*guard` then holds a value already dropped.
+/// so the handle is never left without a guard. `pin` runs no user code
+/// (it frees nothing); it could unwind only where the process is out of
+/// records (more pinning parties than the registry holds), and then, with
+/// `*guard` holding a value already dropped, the process aborts.
 pub(crate) fn repin<G>(guard: &mut G, pin: impl FnOnce() -> G) {
     /// Aborts the process if dropped: armed while `*guard` is moved out.
     struct Hole;
     impl Drop for Hole {
         fn drop(&mut self) {
+            eprintln!("lfmap: pinning again in a handle's refresh panicked; aborting");
             std::process::abort();
         }
     }
-    // SAFETY: `*guard` is read out once and written back once. Between the
-    // two only the read-out value's drop (whose unwinding is caught) and
-    // `pin` run; if `pin` unwinds, `Hole`'s drop aborts the process before
-    // anything can use or drop `*guard` again.
+    // SAFETY: `*guard` is read out once and written back once, and no one
+    // else can see it in between: `guard` is borrowed exclusively for this
+    // call, and neither the frees run by the old guard's drop nor `pin`
+    // can reach the handle that holds it. If `pin` unwinds, `Hole`'s drop
+    // aborts before the handle (and its moved-out guard) is dropped again.
+    // `AssertUnwindSafe`: the closure consumes the old guard, and nothing
+    // of it is looked at after a panic; each backend's guard unpins and
+    // releases its record before it frees (or on unwind), so a panic in a
+    // free leaves no state half-changed.
     let unwound = unsafe {
         let old = std::ptr::read(guard);
         let hole = Hole;

@@ -1441,11 +1441,25 @@ impl<'map, K, V, S> HashMapRef<'map, K, V, S, LocalGuard<'map>> {
     /// `refresh`. Takes `&mut self`, so no reference lent by the handle is
     /// alive across it.
     ///
-    /// Pins of one thread share one announcement: while another handle of
-    /// this thread is alive, the pin stays where it was (as crossbeam's
-    /// `repin` does), and the call only counts as an unpin and a pin. A
-    /// handle from [`pin_owned`](HashMap::pin_owned) has a pin of its own
-    /// and always lets go.
+    /// Pins of one thread share one announcement: while another pinned
+    /// handle or iterator of this thread is alive, the pin stays where it
+    /// was (as crossbeam's `repin` does), and the call only counts as an
+    /// unpin and a pin. With the default reclaimer that is any map's
+    /// handle (its pins are process-wide); with the `seize` or
+    /// `crossbeam-epoch` backend, a handle of this map. A handle from
+    /// [`pin_owned`](HashMap::pin_owned) has a pin of its own and always
+    /// lets go.
+    ///
+    /// A reference the handle lent cannot be held across it:
+    ///
+    /// ```compile_fail
+    /// let map = lfmap::HashMap::new();
+    /// let mut m = map.pin();
+    /// m.insert(1, 1);
+    /// let one = m.get(&1).unwrap();
+    /// m.refresh();
+    /// assert_eq!(*one, 1);
+    /// ```
     ///
     /// # Panics
     ///

@@ -713,8 +713,8 @@ impl<'set, T, S> HashSetRef<'set, T, S, LocalGuard<'set>> {
     /// removed since it was pinned: as
     /// [`HashMapRef::refresh`](HashMapRef::refresh)
     /// (while another handle of this thread is alive, the pin stays where
-    /// it was; a panicking `Drop` of a freed element unwinds out of it with
-    /// the handle pinned again).
+    /// it was, the backends differing as said there; a panicking `Drop` of
+    /// a freed element unwinds out of it with the handle pinned again).
     ///
     /// ```
     /// let set = lfmap::HashSet::new();

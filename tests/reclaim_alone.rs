@@ -42,16 +42,6 @@ fn reclamation_alone() {
     a_churning_maps_retired_tables_are_freed_a_few_entries_at_a_time();
 }
 
-/// A value removed and flushed is freed once no pin can see it: by the
-/// flushing handle's drop, or within a few dozen operations on the map,
-/// however far apart they come. The default reclaimer's ticks waited for
-/// the map's writers to be idle for eight of them first, some 550
-/// operations of a thread, in time 600 ms for a map used once a
-/// millisecond, over 10 s for one used every 100 ms (found by a port of
-/// flurry's tests, against `flush`'s doc; 19 operations now, and 127 with
-/// the crossbeam-epoch backend, which collects every 128th pin). The
-/// operations here are a millisecond apart, so no epoch bump is paced
-/// out: not a speed bound.
 /// Pins and unpins on this thread, and sleeps, `rounds` times over: what
 /// frees retired values when nothing holds them (scans run on unpins).
 fn churn<K, V, S>(map: &HashMap<K, V, S>, rounds: usize) {
@@ -211,12 +201,39 @@ fn a_drop_that_panics_in_a_refresh_leaves_the_handle_pinned() {
         101,
         "removed and replaced values freed"
     );
-    assert_eq!(m.len(), 100);
+    // The new pin protects: a value removed through the handle stays
+    // alive for as long as it is held, then goes with a refresh.
+    assert!(m.remove(&160).is_some());
+    m.flush();
+    churn(&map, 50);
+    assert_eq!(
+        dropped.load(SeqCst),
+        101,
+        "freed under the handle's new pin"
+    );
+    let freed = (0..2_000).any(|_| {
+        m.refresh();
+        m.flush();
+        churn(&map, 1);
+        dropped.load(SeqCst) == 102
+    });
+    assert!(freed, "the value removed after the panic was never freed");
+    assert_eq!(m.len(), 99);
     drop(m);
     drop(map);
     assert_eq!(dropped.load(SeqCst), 201, "every value dropped once");
 }
 
+/// A value removed and flushed is freed once no pin can see it: by the
+/// flushing handle's drop, or within a few dozen operations on the map,
+/// however far apart they come. The default reclaimer's ticks waited for
+/// the map's writers to be idle for eight of them first, some 550
+/// operations of a thread, in time 600 ms for a map used once a
+/// millisecond, over 10 s for one used every 100 ms (found by a port of
+/// flurry's tests, against `flush`'s doc; 19 operations now, and 127 with
+/// the crossbeam-epoch backend, which collects every 128th pin). The
+/// operations here are a millisecond apart, so no epoch bump is paced
+/// out: not a speed bound.
 fn a_flushed_value_is_freed_within_a_few_operations() {
     let value = std::sync::Arc::new(());
     let map = HashMap::new();

@@ -1047,7 +1047,7 @@ fn concurrent_update_or_insert_loses_no_increment() {
     let calls = 20_000 * SCALE;
     let map: WordMap<u64, u64> = WordMap::new();
     let start = SpinStart::new(THREADS as usize + 1);
-    let removed = AtomicU64::new(0);
+    let (removed, removals) = (AtomicU64::new(0), AtomicU64::new(0));
     let stop = AtomicBool::new(false);
     let inserts = AtomicU64::new(0);
     thread::scope(|s| {
@@ -1059,6 +1059,7 @@ fn concurrent_update_or_insert_loses_no_increment() {
             while !stop.load(Ordering::Relaxed) {
                 if let Some(v) = map.remove(&rng.below(KEYS)) {
                     removed.fetch_add(v, Ordering::Relaxed);
+                    removals.fetch_add(1, Ordering::Relaxed);
                 }
                 thread::yield_now();
             }
@@ -1090,7 +1091,10 @@ fn concurrent_update_or_insert_loses_no_increment() {
     });
     let left: u64 = map.values().sum();
     assert_eq!(left + removed.load(Ordering::Relaxed), THREADS * calls);
-    // `insert` ran at most once per call, and at least once per key that
-    // ever appeared.
+    // Every time a key went from absent to present, a value made by
+    // `insert` went in (each made at most once per call, inserted at most
+    // once): at least one run per removal, and per key present at the end.
+    let appeared = removals.load(Ordering::Relaxed) + map.len() as u64;
+    assert!(inserts.load(Ordering::Relaxed) >= appeared);
     assert!(inserts.load(Ordering::Relaxed) <= THREADS * calls);
 }

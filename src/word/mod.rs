@@ -454,8 +454,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         I: FnOnce() -> V,
     {
         let mut insert = Some(insert);
-        // The word `insert` made, kept for a retry that finds the key
-        // still absent (a retry that finds it present drops it).
+        // The word `insert` made: kept across retries, and inserted by
+        // any that finds the key absent (after `update` ran on a present
+        // value, too); never made twice.
         let mut made: Option<u64> = None;
         let (_, cur) = self.write(key, |cur| match cur {
             Some(v) => Action::Put(update(V::from_word(v)).to_word()),
