@@ -75,7 +75,8 @@ enum Op {
     Retain(u32),
     Len,
     Iter,
-    /// Drop the pinned handle and pin again (lets garbage be reclaimed).
+    /// With a long-lived handle, `refresh` it (lets garbage be reclaimed);
+    /// otherwise, as every step, drop the pinned handle and pin again.
     Repin,
     /// "Remove what you iterate": remove a prefix of the keys, in a
     /// [`SweepOrder`], keeping the last `keep` tenths.
@@ -245,7 +246,10 @@ fn run<K: Key, S: BuildHasher + Clone + Spreads>(sc: &Scenario, hasher: S) {
     let mut pinned = Some(map.pin());
     for (step, &op) in sc.ops.iter().enumerate() {
         let ctx = format!("step {step} {op:?}");
-        if !sc.long_pin || matches!(op, Op::Repin) {
+        if sc.long_pin && matches!(op, Op::Repin) {
+            // The long-lived handle lets go of its pin and pins again.
+            pinned.as_mut().unwrap().refresh();
+        } else if !sc.long_pin {
             drop(pinned.take()); // unpin before pinning again
             pinned = Some(map.pin());
         }

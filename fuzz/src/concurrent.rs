@@ -317,7 +317,10 @@ fn run_script<S: BuildHasher>(
     let plan = view.plan;
     let mut pinned = Some(map.pin());
     for (q, op) in script.iter().take(MAX_SCRIPT).enumerate() {
-        if !long_pin || matches!(op, COp::Repin) {
+        if long_pin && matches!(op, COp::Repin) {
+            // The long-lived handle lets go of its pin while others write.
+            pinned.as_mut().unwrap().refresh();
+        } else if !long_pin {
             drop(pinned.take());
             pinned = Some(map.pin());
         }

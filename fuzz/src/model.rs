@@ -46,8 +46,9 @@ pub enum Op {
     /// Full comparison of the contents (iter, keys, values, get of every key).
     Iter,
     Len,
-    /// Drop the pinned handle and pin again (lets garbage be reclaimed), then
-    /// `flush` the thread's batch of retirements.
+    /// `refresh` the long-lived handle (lets garbage be reclaimed; when
+    /// pinning per step, nothing more), then `flush` the thread's batch of
+    /// retirements.
     Repin,
     /// Inserts `count` consecutive keys: drives growth with few input bytes.
     InsertRange {
@@ -138,7 +139,7 @@ pub struct Scenario {
     pub key_space: u8,
     /// `with_capacity(capacity % 80)`.
     pub capacity: u8,
-    /// Keep one pinned handle across operations (until `Repin`).
+    /// Keep one pinned handle across operations (`Repin` refreshes it).
     pub long_pin: bool,
     pub ops: Vec<Op>,
 }
@@ -786,7 +787,7 @@ pub struct Setup {
     pub key_space: u8,
     /// `with_capacity(capacity % 80)`.
     pub capacity: u8,
-    /// Keep one pinned handle across operations (until `Repin`).
+    /// Keep one pinned handle across operations (`Repin` refreshes it).
     pub long_pin: bool,
     pub end: End,
     /// A planned panic during `into_iter` (which finishes any resize in
@@ -848,7 +849,10 @@ pub fn run<K: FKey, S: BuildHasher + Clone>(
         let mut pinned = Some(map.pin());
         for (step, (op, arm)) in steps.take(MAX_OPS).enumerate() {
             e.step = step;
-            if !setup.long_pin || matches!(op, Op::Repin) {
+            if setup.long_pin && matches!(op, Op::Repin) {
+                // The long-lived handle lets go of its pin and pins again.
+                pinned.as_mut().unwrap().refresh();
+            } else if !setup.long_pin {
                 drop(pinned.take());
                 pinned = Some(map.pin());
             }

@@ -141,7 +141,7 @@ pub enum SetOp {
     /// Full comparison of the contents.
     Iter,
     Len,
-    /// Drop the pinned handle and pin again.
+    /// `refresh` the long-lived handle (when pinning per step, nothing).
     Repin,
     InsertRange {
         start: u16,
@@ -199,7 +199,7 @@ pub struct SetInput {
     pub key_space: u8,
     /// `with_capacity(capacity % 80)`.
     pub capacity: u8,
-    /// Keep one pinned handle across operations (until `Repin`).
+    /// Keep one pinned handle across operations (`Repin` refreshes it).
     pub long_pin: bool,
     /// End a `HashSet` with `into_iter` (checked) instead of a drop.
     pub into_iter: bool,
@@ -471,7 +471,10 @@ fn run_set<E: Elem, S: BuildHasher + Clone>(hasher: S, input: &SetInput) {
         let mut pinned = Some(set.pin());
         for (step, op) in input.ops.iter().take(MAX_OPS).enumerate() {
             e.step = step;
-            if !input.long_pin || matches!(op, SetOp::Repin) {
+            if input.long_pin && matches!(op, SetOp::Repin) {
+                // The long-lived handle lets go of its pin and pins again.
+                pinned.as_mut().unwrap().refresh();
+            } else if !input.long_pin {
                 drop(pinned.take());
                 pinned = Some(set.pin());
             }
