@@ -954,6 +954,35 @@ where
         self.get_or_insert(key, make())
     }
 
+    /// Returns the value for `key`, inserting the value `make()` gives first
+    /// if the key is absent; if `make` fails, its error, with the map
+    /// unchanged by the call (dashmap's `entry(k).or_try_insert_with(f)`).
+    /// `make` runs at most once per call, and only if the key was absent
+    /// when looked up; its value is inserted only if the key is still
+    /// absent (otherwise it is dropped and the present value returned).
+    ///
+    /// `make` may use the map freely, `key` included (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
+    /// ```
+    /// let config = lfmap::HashMap::new();
+    /// let c = config.pin();
+    /// let read = |s: &'static str| move || s.parse::<u16>();
+    /// assert_eq!(c.get_or_try_insert_with("port", read("8080")), Ok(&8080));
+    /// assert!(c.get_or_try_insert_with("retries", read("many")).is_err());
+    /// assert_eq!(c.get("retries"), None);
+    /// assert_eq!(c.get_or_try_insert_with("port", read("many")), Ok(&8080));
+    /// ```
+    pub fn get_or_try_insert_with<F, E>(&self, key: K, make: F) -> Result<&V, E>
+    where
+        F: FnOnce() -> Result<V, E>,
+    {
+        if let Some(v) = self.get(&key) {
+            return Ok(v);
+        }
+        Ok(self.get_or_insert(key, make()?))
+    }
+
     /// Atomically replaces the value of `key` with `f(&old)`, returning the
     /// new value, or `None` if the key is absent.
     ///

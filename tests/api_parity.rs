@@ -1029,3 +1029,95 @@ fn set_replace_matches_std() {
     assert_eq!(words.replace(7u16), Some(7));
     assert_eq!(sorted(words.iter().collect()), [7]);
 }
+
+/// `get_or_try_insert_with` (dashmap's `or_try_insert_with`): `make` runs
+/// only for an absent key, at most once; its error leaves the map as it
+/// was; its value is inserted, or, if `make` itself inserted the key,
+/// dropped (once) for the present value; every value made is dropped once.
+#[test]
+fn get_or_try_insert_with_inserts_only_what_make_gives() {
+    let census = Arc::new(Census::default());
+    let map: HashMap<u64, Counted> = HashMap::new();
+    let m = map.pin();
+    let mut runs = 0;
+    let got = m.get_or_try_insert_with(1, || {
+        runs += 1;
+        Ok::<_, &str>(Counted::tracked(10, &census))
+    });
+    assert_eq!((got.map(|v| v.n), runs), (Ok(10), 1));
+    // Present: `make` does not run.
+    let got = m.get_or_try_insert_with(1, || -> Result<Counted, &str> { unreachable!() });
+    assert_eq!(got.map(|v| v.n), Ok(10));
+    // An error: nothing inserted.
+    let got = m.get_or_try_insert_with(2, || Err("no"));
+    assert_eq!(got.err(), Some("no"));
+    assert_eq!((m.get(&2).map(|v| v.n), m.len()), (None, 1));
+    // `make` inserts the key itself, then gives a value: that value loses
+    // and is dropped by the call; the one `make` inserted is returned.
+    let got = m.get_or_try_insert_with(3, || {
+        m.insert(3, Counted::plain(30));
+        Ok::<_, &str>(Counted::tracked(31, &census))
+    });
+    assert_eq!(got.map(|v| v.n), Ok(30));
+    assert_eq!(census.dropped(), 1);
+    // `make` inserts the key, then fails: the error, the key as `make`
+    // left it.
+    let got = m.get_or_try_insert_with(4, || {
+        m.insert(4, Counted::plain(40));
+        Err("late")
+    });
+    assert_eq!(got.err(), Some("late"));
+    assert_eq!(m.get(&4).map(|v| v.n), Some(40));
+    assert_eq!(counted_entries(&map), [(1, 10), (3, 30), (4, 40)]);
+    drop(m);
+    drop(map);
+    assert_eq!((census.made(), census.dropped()), (2, 2));
+
+    // Threads race for keys, `make` failing for odd threads: each key's
+    // value is one made by an even thread, every call that returned `Ok`
+    // got it, and every value made is dropped once.
+    const THREADS: u64 = 4;
+    const KEYS: u64 = 2_000;
+    let census = Arc::new(Census::default());
+    let map: HashMap<u64, Counted> = HashMap::new();
+    let results: Vec<Vec<Result<u64, u64>>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (map, census) = (&map, &census);
+                s.spawn(move || {
+                    let m = map.pin();
+                    (0..KEYS)
+                        .map(|k| {
+                            m.get_or_try_insert_with(k, || {
+                                if t % 2 == 1 {
+                                    Err(t)
+                                } else {
+                                    Ok(Counted::tracked(t * KEYS + k, census))
+                                }
+                            })
+                            .map(|v| v.n)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let m = map.pin();
+    for k in 0..KEYS {
+        let stored = m.get(&k).map(|v| v.n);
+        for (t, r) in results.iter().enumerate() {
+            match r[k as usize] {
+                Ok(n) => assert_eq!(Some(n), stored, "key {k}, thread {t}"),
+                Err(e) => assert_eq!(e, t as u64, "key {k}: only odd threads fail"),
+            }
+        }
+        if let Some(n) = stored {
+            assert_eq!(n % KEYS, k);
+            assert_eq!((n / KEYS) % 2, 0, "key {k}: a failed make's value stored");
+        }
+    }
+    drop(m);
+    drop(map);
+    assert_eq!(census.dropped(), census.made());
+}

@@ -281,12 +281,25 @@ fn run<K: Key, S: BuildHasher + Clone + Spreads>(sc: &Scenario, hasher: S) {
             Op::GetOrInsertWith(k, v) => {
                 let k = key(k);
                 let present = model.contains_key(k.q());
-                let expected = *model.entry(k.clone()).or_insert(v);
                 let mut calls = 0;
-                let got = *m.get_or_insert_with(k, || {
+                let mut make = || {
                     calls += 1;
                     v
-                });
+                };
+                // A fifth of the calls through `get_or_try_insert_with` whose
+                // `make` fails (the model unchanged), a fifth through it
+                // succeeding, the rest through `get_or_insert_with`.
+                let got = match v % 5 {
+                    0 => m.get_or_try_insert_with(k.clone(), || Err(make())).copied(),
+                    1 => m
+                        .get_or_try_insert_with(k.clone(), || Ok::<_, u32>(make()))
+                        .copied(),
+                    _ => Ok(*m.get_or_insert_with(k.clone(), make)),
+                };
+                let expected = match model.get(k.q()) {
+                    None if v % 5 == 0 => Err(v),
+                    _ => Ok(*model.entry(k).or_insert(v)),
+                };
                 assert_eq!(got, expected, "{ctx}");
                 // Single-threaded, `make` runs exactly when the key is absent.
                 assert_eq!(calls, usize::from(!present), "{ctx}: make() calls");

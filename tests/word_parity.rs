@@ -1098,3 +1098,67 @@ fn concurrent_update_or_insert_loses_no_increment() {
     assert!(inserts.load(Ordering::Relaxed) >= appeared);
     assert!(inserts.load(Ordering::Relaxed) <= THREADS * calls);
 }
+
+/// `get_or_try_insert_with`: `make` only for an absent key, at most once;
+/// an error leaves the key absent; `make` may insert the key itself (its
+/// value then wins). Under threads, odd threads' `make` fails: every key
+/// ends with an even thread's value, which every `Ok` returned.
+#[test]
+fn get_or_try_insert_with_inserts_only_what_make_gives() {
+    let map: WordMap<u64, u64> = WordMap::new();
+    let mut runs = 0;
+    let got = map.get_or_try_insert_with(u64::MAX, || {
+        runs += 1;
+        Ok::<_, ()>(7)
+    });
+    assert_eq!((got, runs), (Ok(7), 1));
+    assert_eq!(map.get_or_try_insert_with(u64::MAX, || Err(())), Ok(7));
+    assert_eq!(map.get_or_try_insert_with(2, || Err("no")), Err("no"));
+    assert_eq!((map.get(&2), map.len()), (None, 1));
+    let got = map.get_or_try_insert_with(3, || {
+        map.insert(3, 30);
+        Ok::<_, ()>(31)
+    });
+    assert_eq!(got, Ok(30));
+    let got = map.get_or_try_insert_with(4, || {
+        map.insert(4, 40);
+        Err("late")
+    });
+    assert_eq!((got, map.get(&4)), (Err("late"), Some(40)));
+
+    const KEYS: u64 = 5_000;
+    let map: WordMap<u64, u64> = WordMap::new();
+    let results: Vec<Vec<Result<u64, u64>>> = thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let map = &map;
+                s.spawn(move || {
+                    (0..KEYS)
+                        .map(|k| {
+                            map.get_or_try_insert_with(k << 56 | k, || {
+                                if t % 2 == 1 {
+                                    Err(t)
+                                } else {
+                                    Ok(t * KEYS + k)
+                                }
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for k in 0..KEYS {
+        let stored = map.get(&(k << 56 | k));
+        for (t, r) in results.iter().enumerate() {
+            match r[k as usize] {
+                Ok(n) => assert_eq!(Some(n), stored, "key {k}, thread {t}"),
+                Err(e) => assert_eq!(e, t as u64, "key {k}: only odd threads fail"),
+            }
+        }
+        if let Some(n) = stored {
+            assert_eq!((n % KEYS, (n / KEYS) % 2), (k, 0), "key {k}");
+        }
+    }
+}

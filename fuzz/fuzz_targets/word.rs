@@ -57,7 +57,8 @@ enum Op {
     Update(u8, u64, bool),
     Cas(u8, u64, u64),
     GetOrInsert(u8, u64),
-    /// `get_or_insert_with`; the closure panics if the flag says so.
+    /// `get_or_insert_with`, or `get_or_try_insert_with` by `v % 3` (0: its
+    /// closure fails); the closure panics if the flag says so.
     GetOrInsertWith(u8, u64, bool),
     /// `remove_if(k, |_, v| removes(v, p))`, panicking if the flag says so.
     RemoveIf(u8, u8, bool),
@@ -310,18 +311,31 @@ fn op(map: &Map, model: &mut Model, op: Op) {
         Op::GetOrInsertWith(k, v, panic) => {
             let absent = !model.contains_key(&key(k));
             let mut runs = 0;
-            let got = run(panic && absent, || {
-                map.get_or_insert_with(key(k), || {
-                    runs += 1;
-                    if panic {
-                        planned("get_or_insert_with");
-                    }
-                    v
-                })
+            let mut make = || {
+                runs += 1;
+                if panic {
+                    planned("get_or_insert_with");
+                }
+                v
+            };
+            // A third of the calls through `get_or_try_insert_with` whose
+            // `make` fails (nothing inserted), a third through it succeeding.
+            let got = run(panic && absent, || match v % 3 {
+                0 => map.get_or_try_insert_with(key(k), || Err(make())),
+                1 => map.get_or_try_insert_with(key(k), || Ok::<_, u64>(make())),
+                _ => Ok(map.get_or_insert_with(key(k), make)),
             });
             assert_eq!(runs, usize::from(absent), "get_or_insert_with runs");
             match got {
-                Some(got) => assert_eq!(got, *model.entry(key(k)).or_insert(v)),
+                Some(Err(made)) => {
+                    assert!(absent && v % 3 == 0, "an error for a present key");
+                    assert_eq!(made, v);
+                    assert_eq!(map.get(&key(k)), None, "a failed make inserted");
+                }
+                Some(Ok(got)) => {
+                    assert!(!(absent && v % 3 == 0), "a failed make inserted");
+                    assert_eq!(got, *model.entry(key(k)).or_insert(v));
+                }
                 None => check(map, model),
             }
         }

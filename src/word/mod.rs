@@ -362,24 +362,83 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
         }))
     }
 
+    /// The value of `key`, inserting the value `make()` gives first if the
+    /// key is absent; if `make` fails, its error, with the map unchanged by
+    /// the call (dashmap's `entry(k).or_try_insert_with(f)`). `make` runs at
+    /// most once, and only if the key was absent when looked at (another
+    /// thread may still insert it first: its value is returned, and what
+    /// `make` gave is dropped).
+    ///
+    /// `make` may use the map freely, `key` included (see
+    /// [closures and reentrancy](crate#closures-and-reentrancy)).
+    ///
+    /// ```
+    /// let ports = lfmap::WordMap::<u32, u16>::new();
+    /// let parse = |s: &'static str| move || s.parse::<u16>();
+    /// assert_eq!(ports.get_or_try_insert_with(1, parse("8080")), Ok(8080));
+    /// assert!(ports.get_or_try_insert_with(2, parse("http")).is_err());
+    /// assert_eq!(ports.get(&2), None);
+    /// assert_eq!(ports.get_or_try_insert_with(1, parse("http")), Ok(8080));
+    /// ```
+    pub fn get_or_try_insert_with<F, E>(&self, key: K, make: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Result<V, E>,
+    {
+        let mut make = Some(make);
+        // What `make` gave, for a retry after a CAS lost to a resize or to
+        // another key: it runs once.
+        let mut made = None;
+        self.try_get_or_put(key, || {
+            if let Some(bits) = made {
+                return Ok(bits);
+            }
+            let bits = (make.take().expect("made once"))()?.to_word();
+            made = Some(bits);
+            Ok(bits)
+        })
+        .map(V::from_word)
+    }
+
     /// The value word of `key`, putting `put()` first if the key is absent:
-    /// a plain lookup first (no write, no migration help when present), then
-    /// the write engine, with one hash and one pin for both.
+    /// [`try_get_or_put`](Self::try_get_or_put) with a `put` that cannot
+    /// fail.
     fn get_or_put(&self, key: K, mut put: impl FnMut() -> u64) -> u64 {
+        match self.try_get_or_put(key, || Ok::<u64, std::convert::Infallible>(put())) {
+            Ok(word) => word,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The value word of `key`, putting what `put()` gives first if the key
+    /// is absent, or `put`'s error (nothing written): a plain lookup first
+    /// (no write, no migration help when present), then the write engine,
+    /// with one hash and one pin for both. `put` runs only on a decision
+    /// for an absent key; an error ends the write (`Keep`, which is final).
+    fn try_get_or_put<E>(&self, key: K, mut put: impl FnMut() -> Result<u64, E>) -> Result<u64, E> {
         let key = self.key(key);
         let guard = self.raw.pin();
         if let Some(v) = self.raw.get(&key, &guard) {
-            return v;
+            return Ok(v);
         }
+        let mut failed = None;
         let (_, cur) = self.raw.write(
             &key,
             |cur| match cur {
                 Some(_) => Action::Keep,
-                None => Action::Put(put()),
+                None => match put() {
+                    Ok(word) => Action::Put(word),
+                    Err(e) => {
+                        failed = Some(e);
+                        Action::Keep
+                    }
+                },
             },
             &guard,
         );
-        cur.expect("the write leaves the key present")
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(cur.expect("the write leaves the key present")),
+        }
     }
 
     /// Replaces `key`'s value `v` with `f(v)` if the key is present; returns
