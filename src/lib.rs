@@ -158,13 +158,16 @@
 //! closure that writes its key on every run never returns (a livelock,
 //! within the one thread). Reading the key is fine.
 //!
-//! `get_or_insert_with`'s `make` (on [`HashMapRef`] and [`WordMap`]) and
-//! `update_or_insert_with`'s `insert` run at most once per call, and only
-//! if the key was absent when looked up. Running once, they may use the
-//! map freely, their own key included: if one inserts the key itself,
-//! `get_or_insert_with` returns that value (the made one is dropped, not
-//! inserted), and `update_or_insert_with` runs its update closure on it
-//! (and drops the made value).
+//! `get_or_insert_with`'s and `get_or_try_insert_with`'s `make` (on
+//! [`HashMapRef`] and [`WordMap`]) and `update_or_insert_with`'s `insert`
+//! run at most once per call, and only if the key was absent when looked
+//! up. Running once, they may use the map freely, their own key included:
+//! if one inserts the key itself, `get_or_insert_with` (and
+//! `get_or_try_insert_with`, when `make` succeeds) returns that value (the
+//! made one is dropped, not inserted), and `update_or_insert_with` runs its
+//! update closure on it (and drops the made value). A `make` that inserts
+//! the key and then fails gives its error back, and the key stays as
+//! `make` left it.
 
 //!
 //! ## Features

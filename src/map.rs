@@ -955,8 +955,8 @@ where
     }
 
     /// Returns the value for `key`, inserting the value `make()` gives first
-    /// if the key is absent; if `make` fails, its error, with the map
-    /// unchanged by the call (dashmap's `entry(k).or_try_insert_with(f)`).
+    /// if the key is absent; if `make` fails, its error, with nothing
+    /// inserted by the call (dashmap's `entry(k).or_try_insert_with(f)`).
     /// `make` runs at most once per call, and only if the key was absent
     /// when looked up; its value is inserted only if the key is still
     /// absent (otherwise it is dropped and the present value returned).

@@ -363,7 +363,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     }
 
     /// The value of `key`, inserting the value `make()` gives first if the
-    /// key is absent; if `make` fails, its error, with the map unchanged by
+    /// key is absent; if `make` fails, its error, with nothing inserted by
     /// the call (dashmap's `entry(k).or_try_insert_with(f)`). `make` runs at
     /// most once, and only if the key was absent when looked at (another
     /// thread may still insert it first: its value is returned, and what
