@@ -139,6 +139,13 @@ pub(crate) fn repin<G>(guard: &mut G, pin: impl FnOnce() -> G) {
             std::process::abort();
         }
     }
+    // Mutation for checking `refresh_lets_a_long_lived_handle_release_what_
+    // it_removed` (`tests/reclaim_alone.rs`): the new pin first, which keeps
+    // the thread's old announcement.
+    if mutation!("refresh_pins_first") {
+        drop(std::mem::replace(guard, pin()));
+        return;
+    }
     // SAFETY: `*guard` is read out once and written back once, and no one
     // else can see it in between: `guard` is borrowed exclusively for this
     // call, and neither the frees run by the old guard's drop nor `pin`

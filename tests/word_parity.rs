@@ -296,12 +296,61 @@ fn remove_if_has_one_winner<M: TestMap<Hasher = ShapedHash>>() {
     }
 }
 
+/// Threads race `get_or_try_insert_with` for the same keys (with a top
+/// byte, on `WordMap` the pending claim), odd threads' `make` failing with
+/// the thread's number: every key ends with a value an even thread made
+/// for it, and every call that returned `Ok` returned that value.
+fn try_insert_races_store_a_made_value<M: TestMap>() {
+    let keys = 1_000 * SCALE;
+    let key = |k: u64| k << 56 | k;
+    let map = M::new();
+    let start = SpinStart::new(THREADS as usize);
+    let results: Vec<Vec<Result<u64, u64>>> = thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (map, start) = (&map, &start);
+                s.spawn(move || {
+                    start.wait();
+                    let m = map.pin();
+                    (0..keys)
+                        .map(|k| {
+                            m.get_or_try_insert_with(key(k), || {
+                                if t % 2 == 1 {
+                                    Err(t)
+                                } else {
+                                    Ok(t * keys + k)
+                                }
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let m = map.pin();
+    for k in 0..keys {
+        let stored = m.get(&key(k));
+        for (t, r) in results.iter().enumerate() {
+            match r[k as usize] {
+                Ok(n) => assert_eq!(Some(n), stored, "key {k}, thread {t}"),
+                Err(e) => assert_eq!(e, t as u64, "key {k}: only odd threads fail"),
+            }
+        }
+        // Even threads' `make` always succeeds: every key is present,
+        // with a value an even thread made for it.
+        let n = stored.unwrap_or_else(|| panic!("key {k} absent"));
+        assert_eq!((n % keys, (n / keys) % 2), (k, 0), "key {k}");
+    }
+}
+
 both_maps!(
     compute_increments_lose_nothing,
     compute_takes_every_token_once<ShapedHash>,
     retain_during_churn,
     retain_rejudges_changed_values,
     remove_if_has_one_winner<ShapedHash>,
+    try_insert_races_store_a_made_value,
 );
 
 // ---------------------------------------------------------------------------
@@ -1101,8 +1150,7 @@ fn concurrent_update_or_insert_loses_no_increment() {
 
 /// `get_or_try_insert_with`: `make` only for an absent key, at most once;
 /// an error leaves the key absent; `make` may insert the key itself (its
-/// value then wins). Under threads, odd threads' `make` fails: every key
-/// ends with an even thread's value, which every `Ok` returned.
+/// value then wins). (Under threads: `try_insert_races_store_a_made_value`.)
 #[test]
 fn get_or_try_insert_with_inserts_only_what_make_gives() {
     let map: WordMap<u64, u64> = WordMap::new();
@@ -1125,41 +1173,4 @@ fn get_or_try_insert_with_inserts_only_what_make_gives() {
         Err("late")
     });
     assert_eq!((got, map.get(&4)), (Err("late"), Some(40)));
-
-    const KEYS: u64 = 5_000;
-    let map: WordMap<u64, u64> = WordMap::new();
-    let results: Vec<Vec<Result<u64, u64>>> = thread::scope(|s| {
-        let workers: Vec<_> = (0..THREADS)
-            .map(|t| {
-                let map = &map;
-                s.spawn(move || {
-                    (0..KEYS)
-                        .map(|k| {
-                            map.get_or_try_insert_with(k << 56 | k, || {
-                                if t % 2 == 1 {
-                                    Err(t)
-                                } else {
-                                    Ok(t * KEYS + k)
-                                }
-                            })
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).collect()
-    });
-    for k in 0..KEYS {
-        let stored = map.get(&(k << 56 | k));
-        for (t, r) in results.iter().enumerate() {
-            match r[k as usize] {
-                Ok(n) => assert_eq!(Some(n), stored, "key {k}, thread {t}"),
-                Err(e) => assert_eq!(e, t as u64, "key {k}: only odd threads fail"),
-            }
-        }
-        // Even threads' `make` always succeeds: every key is present,
-        // with a value an even thread made for it.
-        let n = stored.unwrap_or_else(|| panic!("key {k} absent"));
-        assert_eq!((n % KEYS, (n / KEYS) % 2), (k, 0), "key {k}");
-    }
 }

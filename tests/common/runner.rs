@@ -112,6 +112,13 @@ pub trait Ops {
     /// The new value, if the key was present.
     fn update(&self, key: &u64, f: impl FnMut(u64) -> u64) -> Option<u64>;
     fn get_or_insert(&self, key: u64, value: u64) -> u64;
+    /// The value of `key`, inserting what `make()` gives if absent (run at
+    /// most once); `make`'s error inserts nothing.
+    fn get_or_try_insert_with<E>(
+        &self,
+        key: u64,
+        make: impl FnOnce() -> Result<u64, E>,
+    ) -> Result<u64, E>;
     /// `update(v)` if present, else inserts `make()` (run at most once);
     /// returns the value now stored.
     fn update_or_insert_with(
@@ -199,6 +206,13 @@ impl<S: BuildHasher> Ops for HashMapRef<'_, u64, u64, S> {
     }
     fn get_or_insert(&self, key: u64, value: u64) -> u64 {
         *HashMapRef::get_or_insert(self, key, value)
+    }
+    fn get_or_try_insert_with<E>(
+        &self,
+        key: u64,
+        make: impl FnOnce() -> Result<u64, E>,
+    ) -> Result<u64, E> {
+        HashMapRef::get_or_try_insert_with(self, key, make).copied()
     }
     fn update_or_insert_with(
         &self,
@@ -313,6 +327,13 @@ impl<S: BuildHasher> Ops for &WordMap<u64, u64, S> {
     }
     fn get_or_insert(&self, key: u64, value: u64) -> u64 {
         WordMap::get_or_insert(self, key, value)
+    }
+    fn get_or_try_insert_with<E>(
+        &self,
+        key: u64,
+        make: impl FnOnce() -> Result<u64, E>,
+    ) -> Result<u64, E> {
+        WordMap::get_or_try_insert_with(self, key, make)
     }
     fn update_or_insert_with(
         &self,
