@@ -917,6 +917,12 @@ where
     /// assert_eq!(m.get_or_insert(1, "b"), &"a");
     /// ```
     pub fn get_or_insert(&self, key: K, value: V) -> &V {
+        self.get_or_insert_entry(key, value).1
+    }
+
+    /// [`get_or_insert`](Self::get_or_insert), returning the entry's key
+    /// and value (`HashSetRef::get_or_insert`).
+    pub(crate) fn get_or_insert_entry(&self, key: K, value: V) -> (&K, &V) {
         let decide = |cur: Option<&Entry<K, V>>| {
             if cur.is_some() {
                 Action::Keep
@@ -924,10 +930,11 @@ where
                 Action::Put
             }
         };
-        self.write_owned(key, value, decide)
+        let entry = self
+            .write_owned(key, value, decide)
             .cur
-            .expect("get_or_insert leaves the key present")
-            .value()
+            .expect("get_or_insert leaves the key present");
+        (&entry.key, entry.value())
     }
 
     /// Returns the value for `key`, inserting `make()` first if the key is

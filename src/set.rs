@@ -337,6 +337,69 @@ where
         self.map.insert_entry(value, ()).map(|(old, ())| old)
     }
 
+    /// The element equal to `value`, adding `value` first if none is
+    /// present: the stored element either way, lent for as long as the
+    /// handle lives (std's and hashbrown's `get_or_insert`), an interner's
+    /// call. Among racing callers with equal elements exactly one adds its
+    /// own, and all of them get that one (unless another thread removes it
+    /// meanwhile: a caller after the removal adds again). A present
+    /// element is found by a lookup alone: nothing is written or
+    /// allocated, and `value` is dropped.
+    ///
+    /// ```
+    /// let names = lfmap::HashSet::new();
+    /// let n = names.pin();
+    /// let a: &String = n.get_or_insert(String::from("ann"));
+    /// let b: &String = n.get_or_insert(String::from("ann"));
+    /// assert!(std::ptr::eq(a, b)); // one stored copy
+    /// assert_eq!(n.len(), 1);
+    /// ```
+    pub fn get_or_insert(&self, value: T) -> &T {
+        if let Some(present) = self.get(&value) {
+            return present;
+        }
+        self.map.get_or_insert_entry(value, ()).0
+    }
+
+    /// The element equal to `value`, adding `make(value)` first if none is
+    /// present (std's and hashbrown's `get_or_insert_with`): the interner
+    /// that looks up by `&str` and builds the `String` (or `Arc<str>`) only
+    /// for a new one. `make` runs at most once per call, and only if no
+    /// equal element was present when looked up; what it made is added
+    /// only if none is by then (otherwise it is dropped and the present one
+    /// returned). `make` may use the set freely, `value` included.
+    ///
+    /// # Panics
+    ///
+    /// If `make(value)` is not equal to `value` (it would be stored where
+    /// lookups of `value` never find it), before anything is added, as in
+    /// hashbrown.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let words: lfmap::HashSet<Arc<str>> = lfmap::HashSet::new();
+    /// let w = words.pin();
+    /// let first = Arc::clone(w.get_or_insert_with("lock-free", |s| Arc::from(s)));
+    /// let again = w.get_or_insert_with("lock-free", |_| unreachable!());
+    /// assert!(Arc::ptr_eq(&first, again));
+    /// ```
+    pub fn get_or_insert_with<Q, F>(&self, value: &Q, make: F) -> &T
+    where
+        Q: Hash + Equivalent<T> + ?Sized,
+        F: FnOnce(&Q) -> T,
+    {
+        if let Some(present) = self.get(value) {
+            return present;
+        }
+        let made = make(value);
+        assert!(
+            value.equivalent(&made),
+            "HashSetRef::get_or_insert_with: the element made is not equal to the one looked up"
+        );
+        self.map.get_or_insert_entry(made, ()).0
+    }
+
     /// Whether `value` is present.
     ///
     /// ```

@@ -1080,3 +1080,92 @@ fn relation_iterators_debug_as_their_rest_and_clone() {
         "[1, 2]".len()
     );
 }
+
+/// `get_or_insert` and `get_or_insert_with`, an interner's calls: the
+/// stored element comes back, the one given is dropped when an equal one
+/// is present, `make` runs only for an absent element, and a `make` whose
+/// element is not equal to the one looked up panics before anything is
+/// added. Under threads interning the same words in different orders,
+/// every caller gets the one stored copy of each word.
+#[test]
+fn get_or_insert_interns() {
+    quiet_planned_panics();
+    let ledger = Ledger::new();
+    let el = |x| Tracked::new(&ledger, x);
+    let set = Tracks::new();
+    {
+        let s = set.pin();
+        let first: *const Tracked = s.get_or_insert(el(7));
+        let dropped = ledger.dropped();
+        assert!(std::ptr::eq(first, s.get_or_insert(el(7))));
+        assert_eq!(ledger.dropped(), dropped + 1, "the duplicate dropped");
+        let mut makes = 0;
+        let mut make = |t: &Tracked| {
+            makes += 1;
+            el(t.id())
+        };
+        assert_eq!(s.get_or_insert_with(&el(8), &mut make).id(), 8);
+        assert!(std::ptr::eq(first, s.get_or_insert_with(&el(7), &mut make)));
+        assert_eq!(makes, 1, "make ran for the present element");
+        // `make` gives an element not equal to the one looked up.
+        let wrong = catch_unwind(AssertUnwindSafe(|| {
+            s.get_or_insert_with(&el(9), |_| el(10));
+        }));
+        assert!(wrong.is_err(), "an unequal element was accepted");
+        assert!(!s.contains(&el(9)) && !s.contains(&el(10)));
+        assert_eq!(s.len(), 2);
+        // Through growth: 1,000 elements, each asked for twice.
+        for x in 100..1_100 {
+            let stored: *const Tracked = s.get_or_insert(el(x));
+            assert!(std::ptr::eq(
+                stored,
+                s.get_or_insert_with(&el(x), |_| unreachable!())
+            ));
+        }
+        assert_eq!(s.len(), 1_002);
+    }
+    drop(set);
+    assert_eq!(ledger.live(), 0);
+    ledger.assert_balanced("get_or_insert");
+
+    const WORDS: u64 = 2_000;
+    let words: HashSet<String> = HashSet::new();
+    let makes = AtomicUsize::new(0);
+    let start = Barrier::new(4);
+    let seen: Vec<Vec<(u64, usize)>> = thread::scope(|s| {
+        let workers: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (words, makes, start) = (&words, &makes, &start);
+                s.spawn(move || {
+                    let mut order: Vec<u64> = (0..WORDS).collect();
+                    shuffle(&mut order, t + 1);
+                    start.wait();
+                    let w = words.pin();
+                    order
+                        .into_iter()
+                        .map(|i| {
+                            let word = format!("word-{i}");
+                            let stored = w.get_or_insert_with(word.as_str(), |s| {
+                                makes.fetch_add(1, Ordering::Relaxed);
+                                s.to_owned()
+                            });
+                            assert_eq!(*stored, word);
+                            (i, stored as *const String as usize)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let w = words.pin();
+    assert_eq!(w.len(), WORDS as usize);
+    for per_thread in &seen {
+        for &(i, addr) in per_thread {
+            let stored = w.get(format!("word-{i}").as_str()).expect("interned");
+            assert_eq!(addr, stored as *const String as usize, "word {i}");
+        }
+    }
+    let makes = makes.load(Ordering::Relaxed) as u64;
+    assert!((WORDS..=4 * WORDS).contains(&makes), "{makes} makes");
+}
