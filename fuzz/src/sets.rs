@@ -250,10 +250,39 @@ impl<E: Elem, S: BuildHasher + Clone> Engine<'_, E, S> {
         self.model.get(q::<E>(&E::probe(id))).map(Elem::seen)
     }
 
+    /// `insert`, or by the tag, `get_or_insert` (tag % 3 == 1) or
+    /// `get_or_insert_with` (tag % 3 == 2), which return the stored
+    /// element: the one already there (by its tag), or the new one.
     fn insert(&mut self, s: &HashSetRef<'_, E, S>, id: u16, tag: u32) {
-        let got = s.insert(self.make(id, tag));
-        let want = self.model.insert(self.make(id, tag));
-        assert_eq!(got, want, "step {}: insert {id}", self.step);
+        let step = self.step;
+        if tag % 3 == 0 {
+            let got = s.insert(self.make(id, tag));
+            let want = self.model.insert(self.make(id, tag));
+            assert_eq!(got, want, "step {step}: insert {id}");
+            return;
+        }
+        let want = self
+            .get_model(id)
+            .unwrap_or_else(|| self.make(id, tag).seen());
+        let got = if tag % 3 == 1 {
+            s.get_or_insert(self.make(id, tag)).seen()
+        } else {
+            let p = E::probe(id);
+            let mut makes = 0;
+            let got = s
+                .get_or_insert_with(q::<E>(&p), |_| {
+                    makes += 1;
+                    self.make(id, tag)
+                })
+                .seen();
+            let absent = self.get_model(id).is_none();
+            assert_eq!(makes, usize::from(absent), "step {step}: makes");
+            got
+        };
+        assert_eq!(got, want, "step {step}: get_or_insert {id}");
+        if self.get_model(id).is_none() {
+            self.model.insert(self.make(id, tag));
+        }
     }
 
     fn remove(&mut self, s: &HashSetRef<'_, E, S>, id: u16) {
