@@ -1107,11 +1107,20 @@ fn get_or_insert_interns() {
         assert_eq!(s.get_or_insert_with(&el(8), &mut make).id(), 8);
         assert!(std::ptr::eq(first, s.get_or_insert_with(&el(7), &mut make)));
         assert_eq!(makes, 1, "make ran for the present element");
+        // `make` adds an equal element itself: the write finds it present,
+        // drops what `make` gave, and returns the stored one.
+        let stored = s.get_or_insert_with(&el(11), |_| {
+            s.insert(el(11));
+            el(11)
+        });
+        assert!(std::ptr::eq(stored, s.get(&el(11)).unwrap()));
+        assert!(s.remove(&el(11)));
         // `make` gives an element not equal to the one looked up.
         let wrong = catch_unwind(AssertUnwindSafe(|| {
             s.get_or_insert_with(&el(9), |_| el(10));
         }));
-        assert!(wrong.is_err(), "an unequal element was accepted");
+        let payload = wrong.expect_err("an unequal element was accepted");
+        assert!(panic_message(&*payload).contains("not equal"));
         assert!(!s.contains(&el(9)) && !s.contains(&el(10)));
         assert_eq!(s.len(), 2);
         // Through growth: 1,000 elements, each asked for twice.
