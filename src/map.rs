@@ -3,6 +3,7 @@
 //! This layer is thin on purpose: it hashes, allocates entries, and states
 //! each operation as a `decide` function for the raw write engine.
 
+use std::convert::Infallible;
 use std::fmt;
 
 use equivalent::Equivalent;
@@ -955,10 +956,8 @@ where
     where
         F: FnOnce() -> V,
     {
-        if let Some(v) = self.get(&key) {
-            return v;
-        }
-        self.get_or_insert(key, make())
+        let Ok(value) = self.get_or_try_insert_with(key, || Ok::<V, Infallible>(make()));
+        value
     }
 
     /// Returns the value for `key`, inserting the value `make()` gives first

@@ -17,6 +17,7 @@ mod raw;
 mod slot;
 pub(crate) mod table;
 
+use std::convert::Infallible;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::iter::FusedIterator;
@@ -339,7 +340,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     #[inline]
     pub fn get_or_insert(&self, key: K, value: V) -> V {
         let bits = value.to_word();
-        V::from_word(self.get_or_put(key, || bits))
+        let Ok(word) = self.try_get_or_put(key, || Ok::<u64, Infallible>(bits));
+        V::from_word(word)
     }
 
     /// The value of `key`, inserting `make()` first if the key is absent.
@@ -355,11 +357,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// assert_eq!(map.get_or_insert_with(1, || unreachable!()), 5);
     /// ```
     pub fn get_or_insert_with<F: FnOnce() -> V>(&self, key: K, make: F) -> V {
-        let mut make = Some(make);
-        let mut made = None;
-        V::from_word(self.get_or_put(key, || {
-            *made.get_or_insert_with(|| (make.take().expect("made once"))().to_word())
-        }))
+        let Ok(value) = self.get_or_try_insert_with(key, || Ok::<V, Infallible>(make()));
+        value
     }
 
     /// The value of `key`, inserting the value `make()` gives first if the
@@ -397,16 +396,6 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
             Ok(bits)
         })
         .map(V::from_word)
-    }
-
-    /// The value word of `key`, putting `put()` first if the key is absent:
-    /// [`try_get_or_put`](Self::try_get_or_put) with a `put` that cannot
-    /// fail.
-    fn get_or_put(&self, key: K, mut put: impl FnMut() -> u64) -> u64 {
-        match self.try_get_or_put(key, || Ok::<u64, std::convert::Infallible>(put())) {
-            Ok(word) => word,
-            Err(never) => match never {},
-        }
     }
 
     /// The value word of `key`, putting what `put()` gives first if the key
