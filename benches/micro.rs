@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of single operations, lfmap against its peers,
-//! at 1 and 2 threads: get (hit, miss), insert, remove, update, iterate.
+//! at 1 and 2 threads: get (hit, miss), insert, remove, update,
+//! get-or-insert of a present key, iterate.
 //!
 //! ```sh
 //! cargo bench --bench micro                 # everything (~4 min)
@@ -41,6 +42,7 @@ enum Op {
     Insert,
     Remove,
     Update,
+    GetOrInsertHit,
     Iterate,
 }
 
@@ -52,17 +54,19 @@ impl Op {
             Op::Insert => "insert",
             Op::Remove => "remove",
             Op::Update => "update",
+            Op::GetOrInsertHit => "get_or_insert_hit",
             Op::Iterate => "iterate",
         }
     }
 }
 
-const OPS: [Op; 6] = [
+const OPS: [Op; 7] = [
     Op::GetHit,
     Op::GetMiss,
     Op::Insert,
     Op::Remove,
     Op::Update,
+    Op::GetOrInsertHit,
     Op::Iterate,
 ];
 
@@ -124,7 +128,7 @@ impl Visit<u64> for Bench<'_, '_> {
         } = self;
         let t64 = threads as u64;
         match op {
-            Op::GetHit | Op::GetMiss | Op::Update => {
+            Op::GetHit | Op::GetMiss | Op::Update | Op::GetOrInsertHit => {
                 let map: M = prefilled(N);
                 let base = if op == Op::GetMiss { N } else { 0 };
                 let keys: Vec<Vec<u64>> = (0..threads).map(|t| lookups(t, base)).collect();
@@ -136,10 +140,10 @@ impl Visit<u64> for Bench<'_, '_> {
                             let start = Instant::now();
                             for i in 0..iters as usize {
                                 let k = &keys[i & (LOOKUPS - 1)];
-                                if op == Op::Update {
-                                    black_box(map.update(k));
-                                } else {
-                                    black_box(map.get(k));
+                                match op {
+                                    Op::Update => _ = black_box(map.update(k)),
+                                    Op::GetOrInsertHit => _ = black_box(map.get_or_insert(*k, 0)),
+                                    _ => _ = black_box(map.get(k)),
                                 }
                             }
                             start.elapsed()

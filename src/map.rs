@@ -909,7 +909,9 @@ where
     /// Returns the value for `key`, inserting `value` first if the key is
     /// absent. Among racing callers for one key exactly one inserts, and all
     /// of them get the winner's value (unless another thread removes the
-    /// key meanwhile: a caller after the removal inserts again).
+    /// key meanwhile: a caller after the removal inserts again). A present
+    /// key is found by a lookup alone: nothing is written or allocated,
+    /// and `key` and `value` are dropped.
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -924,6 +926,27 @@ where
     /// [`get_or_insert`](Self::get_or_insert), returning the entry's key
     /// and value (`HashSetRef::get_or_insert`).
     pub(crate) fn get_or_insert_entry(&self, key: K, value: V) -> (&K, &V) {
+        let hash = self.raw().hash(&key);
+        if let Some(e) = self.raw().get(hash, &key, &self.guard) {
+            return (&e.key, e.value());
+        }
+        self.put_if_absent(hash, key, value)
+    }
+
+    /// [`put_if_absent`](Self::put_if_absent) for a caller that looked the
+    /// key up by another type (`HashSetRef::get_or_insert_with`).
+    pub(crate) fn put_entry_if_absent(&self, key: K, value: V) -> (&K, &V) {
+        self.put_if_absent(self.raw().hash(&key), key, value)
+    }
+
+    /// The write half of the get-or-insert calls, after their lookup found
+    /// `key` (of hash `hash`) absent: puts `key -> value` unless the key is
+    /// present by now, and returns the entry the key then has. The lookup
+    /// comes first so that a present key costs a read alone: no entry
+    /// allocated and freed, no write, no migration help (the interner's
+    /// common case; measured in docs/benchmarks.md, "Get-or-insert looks
+    /// up first").
+    fn put_if_absent(&self, hash: u64, key: K, value: V) -> (&K, &V) {
         let decide = |cur: Option<&Entry<K, V>>| {
             if cur.is_some() {
                 Action::Keep
@@ -932,7 +955,9 @@ where
             }
         };
         let entry = self
-            .write_owned(key, value, decide)
+            .raw()
+            .write_owned(Pending::new(hash, key, value), decide, &self.guard)
+            .0
             .cur
             .expect("get_or_insert leaves the key present");
         (&entry.key, entry.value())
@@ -983,10 +1008,11 @@ where
     where
         F: FnOnce() -> Result<V, E>,
     {
-        if let Some(v) = self.get(&key) {
-            return Ok(v);
+        let hash = self.raw().hash(&key);
+        if let Some(e) = self.raw().get(hash, &key, &self.guard) {
+            return Ok(e.value());
         }
-        Ok(self.get_or_insert(key, make()?))
+        Ok(self.put_if_absent(hash, key, make()?).1)
     }
 
     /// Atomically replaces the value of `key` with `f(&old)`, returning the

@@ -355,9 +355,6 @@ where
     /// assert_eq!(n.len(), 1);
     /// ```
     pub fn get_or_insert(&self, value: T) -> &T {
-        if let Some(present) = self.get(&value) {
-            return present;
-        }
         self.map.get_or_insert_entry(value, ()).0
     }
 
@@ -397,7 +394,7 @@ where
             value.equivalent(&made),
             "HashSetRef::get_or_insert_with: the element made is not equal to the one looked up"
         );
-        self.map.get_or_insert_entry(made, ()).0
+        self.map.put_entry_if_absent(made, ()).0
     }
 
     /// Whether `value` is present.

@@ -235,6 +235,66 @@ fn metrics_count_a_known_sequence_exactly() {
     assert_eq!(map.stats().removes, 2);
 }
 
+/// A get-or-insert of a present key is a lookup alone: during a migration
+/// it helps with none of it (a write would take a sub-chunk), and nothing
+/// is written. `HashMap`, `HashSet` and `WordMap`, each such call.
+#[test]
+fn get_or_insert_of_a_present_key_writes_nothing_and_helps_no_migration() {
+    let map = HashMap::with_capacity(0);
+    let m = map.pin();
+    let set = lfmap::HashSet::with_capacity(0);
+    let s = set.pin();
+    let word = lfmap::WordMap::<u64, u64>::with_capacity(0);
+    let mut k = 0u64;
+    // Grow until each has a resize under way, with sub-chunks left.
+    let open = |st: lfmap::Stats| st.slots >= 256 && st.resizes > st.resizes_finished;
+    while !(open(map.stats()) && open(set.stats()) && open(word.stats())) {
+        if !open(map.stats()) {
+            m.insert(k, k);
+        }
+        if !open(set.stats()) {
+            s.insert(k);
+        }
+        if !open(word.stats()) {
+            word.insert(k, k);
+        }
+        k += 1;
+        assert!(k < 100_000, "no resize left under way");
+    }
+    let (before, set_before, word_before) = (map.stats(), set.stats(), word.stats());
+    for key in 0..k {
+        if let Some(&v) = m.get(&key) {
+            assert_eq!(m.get_or_insert(key, u64::MAX), &v);
+            assert_eq!(m.get_or_insert_with(key, || unreachable!()), &v);
+            let ok = m.get_or_try_insert_with(key, || Err::<u64, ()>(()));
+            assert_eq!(ok, Ok(&v));
+        }
+        if s.contains(&key) {
+            assert_eq!(s.get_or_insert(key), &key);
+            assert_eq!(s.get_or_insert_with(&key, |_| unreachable!()), &key);
+        }
+        if let Some(v) = word.get(&key) {
+            assert_eq!(word.get_or_insert(key, u64::MAX), v);
+            assert_eq!(word.get_or_insert_with(key, || unreachable!()), v);
+            let ok = word.get_or_try_insert_with(key, || Err::<u64, ()>(()));
+            assert_eq!(ok, Ok(v));
+        }
+    }
+    let after = [map.stats(), set.stats(), word.stats()];
+    let moved = |st: &lfmap::Stats| (st.chunks_helped, st.resizes_finished, st.inserts, st.len);
+    for (b, a) in [before, set_before, word_before].iter().zip(&after) {
+        assert_eq!(moved(b), moved(a), "{a:?}");
+    }
+    // The same calls for an absent key write, and help.
+    m.get_or_insert(k, k);
+    s.get_or_insert(k);
+    word.get_or_insert(k, k);
+    let helped = [map.stats(), set.stats(), word.stats()].map(|st| st.chunks_helped);
+    assert!(helped[0] > before.chunks_helped);
+    assert!(helped[1] > set_before.chunks_helped);
+    assert!(helped[2] > word_before.chunks_helped);
+}
+
 /// Iterators print what they have left to yield, as std's do (a port of
 /// hashbrown's `test_iter_debug_format` found their internal state
 /// printed instead).

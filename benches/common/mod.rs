@@ -114,6 +114,9 @@ pub trait BenchMap<K: Key>: Send + Sync + Sized {
     /// Adds `delta` to the value of `k`, inserting `delta` if absent: the
     /// counter upsert, done the way each map's users would do it atomically.
     fn add(&self, k: K, delta: u64);
+    /// The value of `k`, inserting `v` first if absent: the get-or-insert
+    /// (interning) call, done the way each map's users would do it.
+    fn get_or_insert(&self, k: K, v: u64) -> u64;
     /// Does the map's resize work on the calling thread until `stop` is
     /// set, where the map has a way to (lfmap's `ResizeHelper`); returns
     /// at once for the others.
@@ -164,6 +167,10 @@ impl<K: Key> BenchMap<K> for Lfmap<K> {
             lfmap::Operation::<u64, ()>::Insert(cur.map_or(delta, |(_, v)| v + delta))
         });
     }
+    #[inline]
+    fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        *self.pin().get_or_insert(k, v)
+    }
     fn assist(&self, stop: &std::sync::atomic::AtomicBool) {
         self.resize_helper().run(stop);
     }
@@ -212,6 +219,10 @@ impl<K: Key> BenchMap<K> for Papaya<K> {
     fn add(&self, k: K, delta: u64) {
         self.pin().update_or_insert(k, |v| v + delta, delta);
     }
+    #[inline]
+    fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        *self.pin().get_or_insert(k, v)
+    }
 }
 
 /// dashmap: sharded `RwLock`s over hashbrown tables.
@@ -254,6 +265,10 @@ impl<K: Key> BenchMap<K> for Dash<K> {
     }
     fn add(&self, k: K, delta: u64) {
         self.entry(k).and_modify(|v| *v += delta).or_insert(delta);
+    }
+    #[inline]
+    fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        *self.entry(k).or_insert(v)
     }
 }
 
@@ -313,6 +328,15 @@ impl<K: Key> BenchMap<K> for Flurry<K> {
             }
         }
     }
+    #[inline]
+    fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        // flurry has no get-or-insert: `try_insert` returns the present
+        // value where it does not insert.
+        match self.pin().try_insert(k, v) {
+            Ok(v) => *v,
+            Err(e) => *e.current,
+        }
+    }
 }
 
 /// scc: bucket-locked arrays with lock-free reads (sdd reclamation inside).
@@ -369,6 +393,10 @@ impl<K: Key> BenchMap<K> for Scc<K> {
             .and_modify(|v| *v += delta)
             .or_insert(delta);
     }
+    #[inline]
+    fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        *self.entry_sync(k).or_insert(v).get()
+    }
 }
 
 type Std<K> = StdHashMap<K, u64, Hasher>;
@@ -424,6 +452,10 @@ impl<K: Key> BenchMap<K> for RwLockMap<K> {
     fn add(&self, k: K, delta: u64) {
         *self.0.write().unwrap().entry(k).or_insert(0) += delta;
     }
+    #[inline]
+    fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        *self.0.write().unwrap().entry(k).or_insert(v)
+    }
 }
 
 /// `std::sync::Mutex<std::collections::HashMap>`.
@@ -471,6 +503,10 @@ impl<K: Key> BenchMap<K> for MutexMap<K> {
     }
     fn add(&self, k: K, delta: u64) {
         *self.0.lock().unwrap().entry(k).or_insert(0) += delta;
+    }
+    #[inline]
+    fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        *self.0.lock().unwrap().entry(k).or_insert(v)
     }
 }
 
@@ -544,6 +580,10 @@ impl<K: Key> BenchMap<K> for Single<K> {
     fn add(&self, k: K, delta: u64) {
         *self.map_mut().entry(k).or_insert(0) += delta;
     }
+    #[inline]
+    fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        *self.map_mut().entry(k).or_insert(v)
+    }
 }
 
 /// lfmap's `WordMap`: keys and values inline in the slots; methods pin
@@ -586,6 +626,10 @@ impl BenchMap<u64> for Word {
     #[inline]
     fn add(&self, k: u64, delta: u64) {
         lfmap::WordMap::add(self, &k, delta);
+    }
+    #[inline]
+    fn get_or_insert(&self, k: u64, v: u64) -> u64 {
+        lfmap::WordMap::get_or_insert(self, k, v)
     }
     fn assist(&self, stop: &std::sync::atomic::AtomicBool) {
         self.resize_helper().run(stop);
