@@ -783,7 +783,8 @@ where
 
     /// Inserts `key -> value` only if `key` is absent. Returns the inserted
     /// value, or, if the key was present, an [`OccupiedError`] holding the
-    /// current value and giving `value` back.
+    /// current value and giving `value` back. A present key is found by a
+    /// lookup alone: nothing is written or allocated.
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -794,23 +795,16 @@ where
     /// ```
     pub fn try_insert(&self, key: K, value: V) -> Result<&V, OccupiedError<'_, V>> {
         let hash = self.raw().hash(&key);
-        let entry = Pending::new(hash, key, value);
-        let decide = |cur: Option<&Entry<K, V>>| {
-            if cur.is_some() {
-                Action::Keep
-            } else {
-                Action::Put
-            }
-        };
-        let (written, pending) = self.raw().write_owned(entry, decide, &self.guard);
-        let current = written
-            .cur
-            .expect("try_insert leaves the key present")
-            .value();
-        match pending {
-            None => Ok(current),
-            Some(unused) => Err(OccupiedError {
-                current,
+        if let Some(e) = self.raw().get(hash, &key, &self.guard) {
+            return Err(OccupiedError {
+                current: e.value(),
+                not_inserted: value,
+            });
+        }
+        match self.put_if_absent(hash, key, value) {
+            (current, None) => Ok(current.value()),
+            (current, Some(unused)) => Err(OccupiedError {
+                current: current.value(),
                 not_inserted: unused.into_parts().1,
             }),
         }
@@ -832,10 +826,14 @@ where
     where
         F: FnOnce() -> V,
     {
-        if let Some(current) = self.get(&key) {
-            return Err(current);
+        let hash = self.raw().hash(&key);
+        if let Some(e) = self.raw().get(hash, &key, &self.guard) {
+            return Err(e.value());
         }
-        self.try_insert(key, make()).map_err(|e| e.current)
+        match self.put_if_absent(hash, key, make()) {
+            (current, None) => Ok(current.value()),
+            (current, Some(_)) => Err(current.value()),
+        }
     }
 
     /// Atomically reads, then inserts, replaces, removes or leaves the entry
@@ -927,26 +925,30 @@ where
     /// and value (`HashSetRef::get_or_insert`).
     pub(crate) fn get_or_insert_entry(&self, key: K, value: V) -> (&K, &V) {
         let hash = self.raw().hash(&key);
-        if let Some(e) = self.raw().get(hash, &key, &self.guard) {
-            return (&e.key, e.value());
-        }
-        self.put_if_absent(hash, key, value)
+        let entry = match self.raw().get(hash, &key, &self.guard) {
+            Some(e) => e,
+            None => self.put_if_absent(hash, key, value).0,
+        };
+        (&entry.key, entry.value())
     }
 
     /// [`put_if_absent`](Self::put_if_absent) for a caller that looked the
     /// key up by another type (`HashSetRef::get_or_insert_with`).
     pub(crate) fn put_entry_if_absent(&self, key: K, value: V) -> (&K, &V) {
-        self.put_if_absent(self.raw().hash(&key), key, value)
+        let entry = self.put_if_absent(self.raw().hash(&key), key, value).0;
+        (&entry.key, entry.value())
     }
 
-    /// The write half of the get-or-insert calls, after their lookup found
-    /// `key` (of hash `hash`) absent: puts `key -> value` unless the key is
-    /// present by now, and returns the entry the key then has. The lookup
-    /// comes first so that a present key costs a read alone: no entry
-    /// allocated and freed, no write, no migration help (the interner's
+    /// The write half of the insert-if-absent calls (`get_or_insert*`,
+    /// `try_insert*`), after their lookup found `key` (of hash `hash`)
+    /// absent: puts `key -> value` unless the key is present by now.
+    /// Returns the entry the key then has, and the pending entry unused if
+    /// the key was present (its value to hand back). The lookup comes first
+    /// so that a present key costs a read alone: no entry allocated and
+    /// freed, no write, no migration help (an interner's or a cache fill's
     /// common case; measured in docs/benchmarks.md, "Get-or-insert looks
     /// up first").
-    fn put_if_absent(&self, hash: u64, key: K, value: V) -> (&K, &V) {
+    fn put_if_absent(&self, hash: u64, key: K, value: V) -> (&Entry<K, V>, Option<Pending<K, V>>) {
         let decide = |cur: Option<&Entry<K, V>>| {
             if cur.is_some() {
                 Action::Keep
@@ -954,13 +956,13 @@ where
                 Action::Put
             }
         };
-        let entry = self
-            .raw()
-            .write_owned(Pending::new(hash, key, value), decide, &self.guard)
-            .0
+        let (written, unused) =
+            self.raw()
+                .write_owned(Pending::new(hash, key, value), decide, &self.guard);
+        let entry = written
             .cur
-            .expect("get_or_insert leaves the key present");
-        (&entry.key, entry.value())
+            .expect("an insert-if-absent leaves the key present");
+        (entry, unused)
     }
 
     /// Returns the value for `key`, inserting `make()` first if the key is
@@ -1012,7 +1014,7 @@ where
         if let Some(e) = self.raw().get(hash, &key, &self.guard) {
             return Ok(e.value());
         }
-        Ok(self.put_if_absent(hash, key, make()?).1)
+        Ok(self.put_if_absent(hash, key, make()?).0.value())
     }
 
     /// Atomically replaces the value of `key` with `f(&old)`, returning the

@@ -304,9 +304,6 @@ where
     /// assert_eq!(s.len(), 1);
     /// ```
     pub fn insert(&self, value: T) -> bool {
-        if self.map.contains_key(&value) {
-            return false;
-        }
         self.map.try_insert(value, ()).is_ok()
     }
 

@@ -235,11 +235,12 @@ fn metrics_count_a_known_sequence_exactly() {
     assert_eq!(map.stats().removes, 2);
 }
 
-/// A get-or-insert of a present key is a lookup alone: during a migration
-/// it helps with none of it (a write would take a sub-chunk), and nothing
-/// is written. `HashMap`, `HashSet` and `WordMap`, each such call.
+/// An insert-if-absent of a present key (get-or-insert, try-insert, a
+/// set's insert) is a lookup alone: during a migration it helps with none
+/// of it (a write would take a sub-chunk), and nothing is written.
+/// `HashMap`, `HashSet` and `WordMap`, each such call.
 #[test]
-fn get_or_insert_of_a_present_key_writes_nothing_and_helps_no_migration() {
+fn insert_if_absent_of_a_present_key_writes_nothing_and_helps_no_migration() {
     let map = HashMap::with_capacity(0);
     let m = map.pin();
     let set = lfmap::HashSet::with_capacity(0);
@@ -268,16 +269,21 @@ fn get_or_insert_of_a_present_key_writes_nothing_and_helps_no_migration() {
             assert_eq!(m.get_or_insert_with(key, || unreachable!()), &v);
             let ok = m.get_or_try_insert_with(key, || Err::<u64, ()>(()));
             assert_eq!(ok, Ok(&v));
+            let err = m.try_insert(key, u64::MAX).unwrap_err();
+            assert_eq!((err.current, err.not_inserted), (&v, u64::MAX));
+            assert_eq!(m.try_insert_with(key, || unreachable!()), Err(&v));
         }
         if s.contains(&key) {
             assert_eq!(s.get_or_insert(key), &key);
             assert_eq!(s.get_or_insert_with(&key, |_| unreachable!()), &key);
+            assert!(!s.insert(key));
         }
         if let Some(v) = word.get(&key) {
             assert_eq!(word.get_or_insert(key, u64::MAX), v);
             assert_eq!(word.get_or_insert_with(key, || unreachable!()), v);
             let ok = word.get_or_try_insert_with(key, || Err::<u64, ()>(()));
             assert_eq!(ok, Ok(v));
+            assert_eq!(word.try_insert(key, u64::MAX), Err(v));
         }
     }
     let after = [map.stats(), set.stats(), word.stats()];
