@@ -337,7 +337,7 @@ impl<K: Eq, V, G: ReclaimGuard> OwnedIter<'_, K, V, G> {
         // SAFETY: as in `next`: loaded under `self.guard`, which we own.
         let table = unsafe { &*self.table };
         let mut walk = self.walk;
-        std::iter::from_fn(move || walk.next(table, &self.guard)).map(|e| (&e.key, e.value()))
+        std::iter::from_fn(move || walk.next(table, &self.guard)).map(Entry::pair)
     }
 }
 
@@ -421,7 +421,7 @@ impl<K, V> IntoIter<K, V> {
             // iterator alone (no other thread, handle or reclaimer can
             // reach it: `IntoIter::new`'s callers took it out of the map).
             .filter_map(|i| unsafe { self.table.slots.peek_live(i) })
-            .map(|e| (&e.key, e.value()))
+            .map(Entry::pair)
     }
 }
 
@@ -505,8 +505,7 @@ impl<K, V> IterMut<'_, K, V> {
             // (as in `next`), not yet yielded (the copy walks on from the
             // walk's position, and each key is in one slot): no `&mut` to
             // its value exists, and none is made while `&self` lives.
-            let entry = unsafe { entry.as_ref() };
-            (&entry.key, entry.value())
+            unsafe { entry.as_ref() }.pair()
         })
     }
 }

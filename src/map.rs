@@ -672,9 +672,7 @@ where
         Q: Hash + Equivalent<K> + ?Sized,
     {
         let hash = self.raw().hash(key);
-        self.raw()
-            .get(hash, key, &self.guard)
-            .map(|e| (&e.key, e.value()))
+        self.raw().get(hash, key, &self.guard).map(Entry::pair)
     }
 
     /// Whether `key` is present.
@@ -776,7 +774,7 @@ where
         };
         let written = self.raw().write(hash, key, decide, &self.guard);
         match (written.prev, written.cur) {
-            (Some(e), None) => Some((&e.key, e.value())),
+            (Some(e), None) => Some(e.pair()),
             _ => None,
         }
     }
@@ -796,6 +794,7 @@ where
     pub fn try_insert(&self, key: K, value: V) -> Result<&V, OccupiedError<'_, V>> {
         let hash = self.raw().hash(&key);
         if let Some(e) = self.raw().get(hash, &key, &self.guard) {
+            drop(key);
             return Err(OccupiedError {
                 current: e.value(),
                 not_inserted: value,
@@ -876,7 +875,7 @@ where
         let hash = self.raw().hash(&key);
         let mut aborted = None;
         let decide = |cur: Option<&Entry<K, V>>, pending: &mut Option<Pending<K, V>>| {
-            match f(cur.map(|e| (&e.key, e.value()))) {
+            match f(cur.map(Entry::pair)) {
                 Operation::Insert(value) => {
                     // A stale attempt from a failed CAS is dropped here.
                     *pending = Some(Pending::new(hash, key.clone(), value));
@@ -925,18 +924,24 @@ where
     /// and value (`HashSetRef::get_or_insert`).
     pub(crate) fn get_or_insert_entry(&self, key: K, value: V) -> (&K, &V) {
         let hash = self.raw().hash(&key);
-        let entry = match self.raw().get(hash, &key, &self.guard) {
-            Some(e) => e,
-            None => self.put_if_absent(hash, key, value).0,
-        };
-        (&entry.key, entry.value())
+        match self.raw().get(hash, &key, &self.guard) {
+            Some(e) => {
+                // Key first, as a pending entry's drop would (the path
+                // where the write finds the key present).
+                drop(key);
+                drop(value);
+                e.pair()
+            }
+            None => self.put_if_absent(hash, key, value).0.pair(),
+        }
     }
 
     /// [`put_if_absent`](Self::put_if_absent) for a caller that looked the
     /// key up by another type (`HashSetRef::get_or_insert_with`).
     pub(crate) fn put_entry_if_absent(&self, key: K, value: V) -> (&K, &V) {
-        let entry = self.put_if_absent(self.raw().hash(&key), key, value).0;
-        (&entry.key, entry.value())
+        self.put_if_absent(self.raw().hash(&key), key, value)
+            .0
+            .pair()
     }
 
     /// The write half of the insert-if-absent calls (`get_or_insert*`,
@@ -956,9 +961,8 @@ where
                 Action::Put
             }
         };
-        let (written, unused) =
-            self.raw()
-                .write_owned(Pending::new(hash, key, value), decide, &self.guard);
+        let entry = Pending::new(hash, key, value);
+        let (written, unused) = self.raw().write_owned(entry, decide, &self.guard);
         let entry = written
             .cur
             .expect("an insert-if-absent leaves the key present");
@@ -1771,7 +1775,7 @@ impl<'g, K: Hash + Eq, V, G: ReclaimGuard> Iterator for Iter<'g, K, V, G> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.raw.next().map(|e| (&e.key, e.value()))
+        self.raw.next().map(Entry::pair)
     }
 
     /// `(0, Some(slots not yet visited))`: other threads may remove what

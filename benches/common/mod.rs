@@ -115,7 +115,10 @@ pub trait BenchMap<K: Key>: Send + Sync + Sized {
     /// counter upsert, done the way each map's users would do it atomically.
     fn add(&self, k: K, delta: u64);
     /// The value of `k`, inserting `v` first if absent: the get-or-insert
-    /// (interning) call, done the way each map's users would do it.
+    /// (interning) call, done the way each map's users would do it for a
+    /// mostly-present key: a read first where the map's read is cheaper
+    /// than its insert call (papaya, dashmap, scc, flurry, `RwLock`), else
+    /// the map's one call (lfmap's looks up first inside it).
     fn get_or_insert(&self, k: K, v: u64) -> u64;
     /// Does the map's resize work on the calling thread until `stop` is
     /// set, where the map has a way to (lfmap's `ResizeHelper`); returns
@@ -221,7 +224,13 @@ impl<K: Key> BenchMap<K> for Papaya<K> {
     }
     #[inline]
     fn get_or_insert(&self, k: K, v: u64) -> u64 {
-        *self.pin().get_or_insert(k, v)
+        // A get first: papaya's `get_or_insert` is its `try_insert`, which
+        // allocates the new entry before it looks.
+        let m = self.pin();
+        if let Some(v) = m.get(k.borrow()) {
+            return *v;
+        }
+        *m.get_or_insert(k, v)
     }
 }
 
@@ -268,6 +277,10 @@ impl<K: Key> BenchMap<K> for Dash<K> {
     }
     #[inline]
     fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        // A read lock first: a present key takes no write lock.
+        if let Some(r) = self.get(k.borrow()) {
+            return *r;
+        }
         *self.entry(k).or_insert(v)
     }
 }
@@ -330,9 +343,13 @@ impl<K: Key> BenchMap<K> for Flurry<K> {
     }
     #[inline]
     fn get_or_insert(&self, k: K, v: u64) -> u64 {
-        // flurry has no get-or-insert: `try_insert` returns the present
-        // value where it does not insert.
-        match self.pin().try_insert(k, v) {
+        // flurry has no get-or-insert: a get, then `try_insert`, which
+        // returns the present value where it does not insert.
+        let m = self.pin();
+        if let Some(v) = m.get(k.borrow()) {
+            return *v;
+        }
+        match m.try_insert(k, v) {
             Ok(v) => *v,
             Err(e) => *e.current,
         }
@@ -395,6 +412,10 @@ impl<K: Key> BenchMap<K> for Scc<K> {
     }
     #[inline]
     fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        // A shared read first: a present key takes no bucket lock.
+        if let Some(v) = self.read_sync(k.borrow(), |_, v| *v) {
+            return v;
+        }
         *self.entry_sync(k).or_insert(v).get()
     }
 }
@@ -454,6 +475,10 @@ impl<K: Key> BenchMap<K> for RwLockMap<K> {
     }
     #[inline]
     fn get_or_insert(&self, k: K, v: u64) -> u64 {
+        // A read lock first: a present key takes no write lock.
+        if let Some(v) = self.0.read().unwrap().get(k.borrow()) {
+            return *v;
+        }
         *self.0.write().unwrap().entry(k).or_insert(v)
     }
 }

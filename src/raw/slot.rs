@@ -168,6 +168,12 @@ pub(crate) struct Entry<K, V> {
 unsafe impl<K: Sync, V: Sync> Sync for Entry<K, V> {}
 
 impl<K, V> Entry<K, V> {
+    /// The key and the value, for as long as the entry is borrowed.
+    #[inline]
+    pub(crate) fn pair(&self) -> (&K, &V) {
+        (&self.key, self.value())
+    }
+
     /// The value, for as long as the entry is borrowed.
     #[inline]
     pub(crate) fn value(&self) -> &V {
