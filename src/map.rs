@@ -951,8 +951,8 @@ where
     /// the key was present (its value to hand back). The lookup comes first
     /// so that a present key costs a read alone: no entry allocated and
     /// freed, no write, no migration help (an interner's or a cache fill's
-    /// common case; measured in docs/benchmarks.md, "Get-or-insert looks
-    /// up first").
+    /// common case; measured in docs/benchmarks.md, "Get-or-insert and
+    /// try-insert look up first").
     fn put_if_absent(&self, hash: u64, key: K, value: V) -> (&Entry<K, V>, Option<Pending<K, V>>) {
         let decide = |cur: Option<&Entry<K, V>>| {
             if cur.is_some() {
