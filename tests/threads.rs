@@ -207,6 +207,118 @@ fn racing_get_or_insert_long_pin<M: TestMap>() {
 }
 
 // ---------------------------------------------------------------------------
+// try_insert and remove racing on a few keys, accounted exactly
+// ---------------------------------------------------------------------------
+
+/// Threads race `try_insert` (each value unique to its call) and `remove`
+/// on a few hot keys, while another thread grows and empties the map with
+/// filler keys (so the races cross resizes both ways). Per key, every
+/// successful `try_insert` starts a presence that exactly one `remove`
+/// ends, or that lasts to the end: inserts = removes + (present at the
+/// end); every removed value is one a `try_insert` inserted, removed
+/// once; every `Err` names a value some call inserted; the final value is
+/// the one inserted last and not removed. A lost update, a duplicate
+/// claim, or a hit that answered from a stale table breaks one of these.
+fn try_insert_and_remove_account_exactly<M: TestMap>() {
+    const HOT: u64 = 16;
+    let threads = 4u64;
+    let rounds = 10_000 * SCALE as u64;
+    let map = M::with_capacity(0);
+    let stop = AtomicBool::new(false);
+    let start = UnwindBarrier::new(threads as usize + 1);
+    // Per thread: (key, value) inserted; values removed; values an `Err` named.
+    type Log = (Vec<(u64, u64)>, Vec<(u64, u64)>, Vec<(u64, u64)>);
+    let logs: Vec<Log> = thread::scope(|s| {
+        let (map, stop, start) = (&map, &stop, &start);
+        let filler = s.spawn(move || {
+            let start = start.enter();
+            start.wait();
+            let mut cycles = 0u64;
+            while !stop.load(Ordering::Relaxed) || cycles < 2 {
+                let m = map.pin();
+                let base = 1 << 40;
+                for k in base..base + 2_000 {
+                    m.insert(k, k);
+                }
+                for k in base..base + 2_000 {
+                    m.remove(&k);
+                }
+                cycles += 1;
+            }
+            cycles
+        });
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let start = start.enter();
+                    start.wait();
+                    let mut rng = Rng::new(0x7A11 + t);
+                    let (mut ins, mut rem, mut err) = (Vec::new(), Vec::new(), Vec::new());
+                    for i in 0..rounds {
+                        let k = rng.below(HOT);
+                        let m = map.pin();
+                        if rng.below(2) == 0 {
+                            let v = (t << 32) | i;
+                            match m.try_insert(k, v) {
+                                Ok(()) => ins.push((k, v)),
+                                Err(cur) => err.push((k, cur)),
+                            }
+                        } else if let Some(v) = m.remove(&k) {
+                            rem.push((k, v));
+                        }
+                    }
+                    (ins, rem, err)
+                })
+            })
+            .collect();
+        // Stops the filler also if a racer panics (the scope then waits
+        // for it).
+        let stop_filler = StopOnDrop(stop);
+        let logs = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        drop(stop_filler);
+        assert!(filler.join().unwrap() >= 2);
+        logs
+    });
+    let name = M::NAME;
+    let inserted: HashSet<(u64, u64)> = logs.iter().flat_map(|l| l.0.iter().copied()).collect();
+    let mut removed = HashSet::new();
+    for &(k, v) in logs.iter().flat_map(|l| l.1.iter()) {
+        assert!(
+            inserted.contains(&(k, v)),
+            "{name}: key {k} removed {v:#x}, never inserted"
+        );
+        assert!(
+            removed.insert((k, v)),
+            "{name}: key {k}: {v:#x} removed twice"
+        );
+    }
+    for &(k, v) in logs.iter().flat_map(|l| l.2.iter()) {
+        assert!(
+            inserted.contains(&(k, v)),
+            "{name}: key {k}: an Err named {v:#x}, never inserted"
+        );
+    }
+    let m = map.pin();
+    for k in 0..HOT {
+        let ins = inserted.iter().filter(|e| e.0 == k).count();
+        let rem = removed.iter().filter(|e| e.0 == k).count();
+        let now = m.get(&k);
+        assert_eq!(
+            ins,
+            rem + now.is_some() as usize,
+            "{name}: key {k}: {ins} inserted, {rem} removed, now {now:?}"
+        );
+        if let Some(v) = now {
+            assert!(
+                inserted.contains(&(k, v)) && !removed.contains(&(k, v)),
+                "{name}: key {k}: {v:#x}"
+            );
+        }
+    }
+    assert!(map.stats().resizes >= 4, "{name}: {:?}", map.stats());
+}
+
+// ---------------------------------------------------------------------------
 // update increments while other keys force resizes
 // ---------------------------------------------------------------------------
 
@@ -948,6 +1060,7 @@ both_maps!(
     disjoint_inserts_long_pin,
     racing_get_or_insert_pin_per_op,
     racing_get_or_insert_long_pin,
+    try_insert_and_remove_account_exactly,
     update_counters_pin_per_op,
     update_counters_long_pin,
     churn_with_readers_pin_per_op,

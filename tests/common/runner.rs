@@ -112,6 +112,9 @@ pub trait Ops {
     /// The new value, if the key was present.
     fn update(&self, key: &u64, f: impl FnMut(u64) -> u64) -> Option<u64>;
     fn get_or_insert(&self, key: u64, value: u64) -> u64;
+    /// Inserts only if `key` is absent: `Ok` if this call inserted, else
+    /// the present value.
+    fn try_insert(&self, key: u64, value: u64) -> Result<(), u64>;
     /// The value of `key`, inserting what `make()` gives if absent (run at
     /// most once); `make`'s error inserts nothing.
     fn get_or_try_insert_with<E>(
@@ -206,6 +209,15 @@ impl<S: BuildHasher> Ops for HashMapRef<'_, u64, u64, S> {
     }
     fn get_or_insert(&self, key: u64, value: u64) -> u64 {
         *HashMapRef::get_or_insert(self, key, value)
+    }
+    fn try_insert(&self, key: u64, value: u64) -> Result<(), u64> {
+        match HashMapRef::try_insert(self, key, value) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                assert_eq!(e.not_inserted, value, "try_insert gave back another value");
+                Err(*e.current)
+            }
+        }
     }
     fn get_or_try_insert_with<E>(
         &self,
@@ -327,6 +339,9 @@ impl<S: BuildHasher> Ops for &WordMap<u64, u64, S> {
     }
     fn get_or_insert(&self, key: u64, value: u64) -> u64 {
         WordMap::get_or_insert(self, key, value)
+    }
+    fn try_insert(&self, key: u64, value: u64) -> Result<(), u64> {
+        WordMap::try_insert(self, key, value)
     }
     fn get_or_try_insert_with<E>(
         &self,
