@@ -68,6 +68,8 @@ enum Op {
     GetKeyValue(u16),
     GetOrInsert(u16, u32),
     GetOrInsertWith(u16, u32),
+    /// `try_insert`, or (odd values) `try_insert_with`.
+    TryInsert(u16, u32),
     Update(u16, u32),
     RemoveIf(u16, u32),
     ContainsKey(u16),
@@ -93,7 +95,8 @@ impl Arbitrary for Op {
             280..=459 => Op::Remove(k),
             460..=539 => Op::Get(k),
             540..=569 => Op::GetKeyValue(k),
-            570..=639 => Op::GetOrInsert(k, v),
+            570..=609 => Op::GetOrInsert(k, v),
+            610..=639 => Op::TryInsert(k, v),
             640..=699 => Op::GetOrInsertWith(k, v),
             700..=799 => Op::Update(k, v),
             800..=869 => Op::RemoveIf(k, v),
@@ -303,6 +306,32 @@ fn run<K: Key, S: BuildHasher + Clone + Spreads>(sc: &Scenario, hasher: S) {
                 assert_eq!(got, expected, "{ctx}");
                 // Single-threaded, `make` runs exactly when the key is absent.
                 assert_eq!(calls, usize::from(!present), "{ctx}: make() calls");
+            }
+            Op::TryInsert(k, v) => {
+                let k = key(k);
+                let present = model.get(k.q()).copied();
+                let got = if v % 2 == 0 {
+                    m.try_insert(k.clone(), v).map(|x| *x).map_err(|e| {
+                        assert_eq!(e.not_inserted, v, "{ctx}: the value given back");
+                        *e.current
+                    })
+                } else {
+                    let mut calls = 0;
+                    let got = m.try_insert_with(k.clone(), || {
+                        calls += 1;
+                        v
+                    });
+                    assert_eq!(calls, usize::from(present.is_none()), "{ctx}: make() calls");
+                    got.map(|x| *x).map_err(|x| *x)
+                };
+                let expected = match present {
+                    Some(cur) => Err(cur),
+                    None => {
+                        model.insert(k, v);
+                        Ok(v)
+                    }
+                };
+                assert_eq!(got, expected, "{ctx}");
             }
             Op::Update(k, d) => {
                 let k = key(k);
