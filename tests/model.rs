@@ -311,7 +311,7 @@ fn run<K: Key, S: BuildHasher + Clone + Spreads>(sc: &Scenario, hasher: S) {
                 let k = key(k);
                 let present = model.get(k.q()).copied();
                 let got = if v % 2 == 0 {
-                    m.try_insert(k.clone(), v).map(|x| *x).map_err(|e| {
+                    m.try_insert(k.clone(), v).copied().map_err(|e| {
                         assert_eq!(e.not_inserted, v, "{ctx}: the value given back");
                         *e.current
                     })
@@ -322,7 +322,7 @@ fn run<K: Key, S: BuildHasher + Clone + Spreads>(sc: &Scenario, hasher: S) {
                         v
                     });
                     assert_eq!(calls, usize::from(present.is_none()), "{ctx}: make() calls");
-                    got.map(|x| *x).map_err(|x| *x)
+                    got.copied().map_err(|x| *x)
                 };
                 let expected = match present {
                     Some(cur) => Err(cur),
