@@ -290,11 +290,8 @@ impl Drop for TableGuard<'_> {
         if crate::sync::loom_unwinding() {
             return;
         }
-        let mut tick = false;
-        // Released after `after_unpin`, which may touch the record's bags
-        // (also if it panics: a user's `Drop` run by a free).
-        let mut release = ReleaseOnDrop(None);
         if self.pin == Pin::Thread {
+            let mut tick = false;
             // Err: the thread-local died while we were pinned (`Local`'s
             // drop then left the record to the thread's last guard).
             let alive = LOCAL
@@ -306,21 +303,41 @@ impl Drop for TableGuard<'_> {
                 .is_ok();
             // The last of the thread's guards withdraws the pin, whatever
             // order they drop in.
-            if self.record.leave() == 0 {
+            let last = self.record.leave() == 0;
+            if last {
                 // Release: the table accesses of every guard of this pin
                 // (the others already dropped) happen before a scan that
                 // reads "not pinned" (Acquire) and frees.
                 self.record.announcement.unpin(unpin_order());
-                if !alive {
-                    release.0 = Some(self.record);
-                }
             }
+            // The common unpin ends here: the thread keeps its record, and
+            // no scan is due (`after_unpin` with `scan_due` false does
+            // nothing), so the rest, with its unwinding cleanup, stays out
+            // of line (`docs/benchmarks.md`, "The unpin's common path").
+            if alive && !tick && !self.retired.get() {
+                return;
+            }
+            let release = (last && !alive).then_some(self.record);
+            self.finish_unpin(tick, release);
         } else {
             // Release: as above.
             self.record.announcement.unpin(unpin_order());
-            release.0 = Some(self.record);
-            tick = self.owner.owned_tick();
+            let tick = self.owner.owned_tick();
+            self.finish_unpin(tick, Some(self.record));
         }
+    }
+}
+
+impl TableGuard<'_> {
+    /// The rest of an unpin whose pin is withdrawn already: a scan if one
+    /// is due (`tick`: the pacing tick; or this guard retired), then
+    /// `release` gives the record back, if the thread does not keep it.
+    #[cold]
+    #[inline(never)]
+    fn finish_unpin(&self, tick: bool, release: Option<&'static Record>) {
+        // Released after `after_unpin`, which may touch the record's bags
+        // (also if it panics: a user's `Drop` run by a free).
+        let release = ReleaseOnDrop(release);
         let scan = (self.retired.get() || tick) && frees_allowed();
         if tick && scan {
             self.owner.tick_draining();
