@@ -310,10 +310,12 @@ impl Drop for TableGuard<'_> {
                 // reads "not pinned" (Acquire) and frees.
                 self.record.announcement.unpin(unpin_order());
             }
-            // The common unpin ends here: the thread keeps its record, and
-            // no scan is due (`after_unpin` with `scan_due` false does
-            // nothing), so the rest, with its unwinding cleanup, stays out
-            // of line (`docs/benchmarks.md`, "The unpin's common path").
+            // The common unpin ends here: the thread keeps its record (a
+            // release needs `!alive`), the tick is not due (nor then
+            // `tick_draining`), and no scan is (`after_unpin` with
+            // `scan_due` false does nothing), so the rest, with its
+            // unwinding cleanup, stays out of line (`docs/benchmarks.md`,
+            // "The unpin's common path").
             if alive && !tick && !self.retired.get() {
                 return;
             }
@@ -506,7 +508,7 @@ impl Drop for TableOwnedGuard<'_> {
         }
         // Release: as in `TableGuard::drop`.
         self.record.announcement.unpin(unpin_order());
-        // Released after `after_unpin`, as in `TableGuard::drop`.
+        // Released after `after_unpin`, as in `TableGuard::finish_unpin`.
         let _release = ReleaseOnDrop(Some(self.record));
         let tick = self.owner.owned_tick();
         let scan = (self.retired.get() || tick) && frees_allowed();
