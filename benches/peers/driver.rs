@@ -27,6 +27,9 @@ pub struct Opts {
     pub keybits: u32,
     pub ops: u64,
     pub grow: u64,
+    /// A `peers-user` built beforehand (`--user-bin`), for a machine
+    /// without a toolchain; else the driver builds it.
+    pub user_bin: Option<PathBuf>,
 }
 
 fn list(v: &str) -> Vec<String> {
@@ -54,6 +57,7 @@ fn parse_opts(args: &[String]) -> Opts {
         keybits: if quick { 18 } else { 20 },
         ops: if quick { 1 << 20 } else { 8 << 20 },
         grow: if quick { 1 << 20 } else { 4 << 20 },
+        user_bin: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -72,6 +76,7 @@ fn parse_opts(args: &[String]) -> Opts {
             "--strings" => o.strings = true,
             "--no-strings" => o.strings = false,
             "--out" => o.out = PathBuf::from(val()),
+            "--user-bin" => o.user_bin = Some(PathBuf::from(val())),
             other => panic!("unknown option {other} (see the header of benches/peers/main.rs)"),
         }
     }
@@ -350,10 +355,16 @@ pub fn driver_main(args: &[String]) {
     let source =
         crate::provenance::source_revision(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
     let own = std::env::current_exe().expect("current_exe");
-    let user = if o.maps.iter().any(|m| is_lfmap(m)) {
-        build_user_binary()
-    } else {
+    let user = if !o.maps.iter().any(|m| is_lfmap(m)) {
         None
+    } else if let Some(bin) = &o.user_bin {
+        // Built elsewhere (`benches/device-scaling.sh`): used as given, and
+        // a path that is not there is an error, not a silent fallback to
+        // lfmap built beside its peers.
+        assert!(bin.is_file(), "--user-bin {}: no such file", bin.display());
+        Some(bin.clone())
+    } else {
+        build_user_binary()
     };
     if user.is_none() {
         eprintln!("peers: peers-user unavailable; lfmap's rows come from this binary");

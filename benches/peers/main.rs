@@ -7,7 +7,9 @@
 //! ```
 //!
 //! Options (after `--`): `--quick`, `--reps N`, `--maps a,b`, `--workloads
-//! a,b`, `--threads 1,2,4`, `--strings` / `--no-strings`, `--out DIR`.
+//! a,b`, `--threads 1,2,4`, `--strings` / `--no-strings`, `--out DIR`,
+//! `--user-bin PATH` (lfmap's rows from a `peers-user` built beforehand,
+//! for a machine with no toolchain: `benches/device-scaling.sh`).
 //!
 //! The driver re-executes this binary once per (repetition, workload, map,
 //! threads) with `--child ...`, so every measurement starts in a fresh
