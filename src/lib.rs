@@ -110,8 +110,11 @@
 //! stored entry is still dropped once (a resize's copy calls no `Eq`, so
 //! it never merges two stored entries into one). A key whose `Eq` is not
 //! reflexive (a NaN-like key) is never found by a lookup, but it is still
-//! iterated, and `clear` and `retain` remove it, as std's do: those paths
-//! follow the entry they met, not only `==`.
+//! iterated, and `clear` and `retain` remove it, as std's do: a sweep
+//! removes the entry it met and judged, found again by identity, not by
+//! `==`, so whatever `Eq` says, `clear` empties the map of the entries it
+//! met and `retain` removes exactly those its predicate said no to (`==`
+//! is asked only for a key whose entry was replaced meanwhile).
 //!
 //! A value's `Drop` runs when the value is freed: for a removed or
 //! replaced value, later, inside some operation of any thread that uses

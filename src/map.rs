@@ -1443,8 +1443,29 @@ where
     {
         for e in RawIter::new(self.raw(), &self.guard) {
             if !keep(&e.key, e.value()) {
+                // The entry judged, found by identity alone (`SameEntry`):
+                // it is where the walk met it, or where a resize moved it.
+                // Once found, that slot is the key's for the table's life,
+                // so if a write replaces the entry before our CAS, the
+                // engine retries on the replacement (no `Eq` asked), which
+                // is judged again on its own value.
+                let mut met = false;
+                let this = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| {
+                    met = cur.is_some();
+                    match cur {
+                        Some(c) if std::ptr::eq(c, e) || !keep(&c.key, c.value()) => Action::Remove,
+                        _ => Action::Keep,
+                    }
+                };
+                self.raw()
+                    .write_in_sweep(e.hash(), &e.same_entry(), this, &self.guard);
+                if met {
+                    continue;
+                }
+                // Gone: replaced or removed since. The key's entry now, by
+                // `==`, judged again on its own value.
                 let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
-                    Some(c) if std::ptr::eq(c, e) || !keep(&c.key, c.value()) => Action::Remove,
+                    Some(c) if !keep(&c.key, c.value()) => Action::Remove,
                     _ => Action::Keep,
                 };
                 self.raw()
