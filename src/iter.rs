@@ -148,9 +148,13 @@ fn current<'g, K: Eq, V, G: ReclaimGuard>(
         debug_assert!(false, "a copied slot in a table without a successor");
         return Some(e);
     };
-    // By the key object as well as by `==` (`StoredKey`): a key whose
-    // `Eq` is not reflexive is found too.
-    find(next, e.hash(), &e.stored_key(), guard)
+    // The entry met, by identity alone (`SameEntry`: where the copy moved
+    // it, with no `Eq` call, so an `Eq` that says yes to other keys cannot
+    // send the walk to their entries); else, replaced or removed since, the
+    // key's entry now, by the key object as well as by `==` (`StoredKey`:
+    // a key whose `Eq` is not reflexive is found too).
+    find(next, e.hash(), &e.same_entry(), guard)
+        .or_else(|| find(next, e.hash(), &e.stored_key(), guard))
 }
 
 /// How many slots a walk scans at a time ([`Slots::live_hint`]): one

@@ -1142,8 +1142,8 @@ fn keys_equal_to_nothing_are_walked_and_swept() {
 /// A sweep removes the entries it met and judged, not whichever entry
 /// `==` points it to: with an `Eq` that says yes to other keys (here on
 /// every third call, whatever the keys), `clear` still empties the map, as
-/// std's does, and `retain` removes exactly the entries its predicate said
-/// no to. Before, each removal looked its key up again by `==` and took
+/// std's does, `retain` removes exactly the entries its predicate said
+/// no to, and a walk overtaken by a resize yields each entry once. Before, each removal looked its key up again by `==` and took
 /// the first entry that answered yes: `clear` left about a third of 200
 /// entries in the map (found by an outside review).
 #[test]
@@ -1173,6 +1173,16 @@ fn sweeps_remove_the_entries_they_met_whatever_eq_says() {
             }
             let before = ids(&m);
             assert!(before.len() > 100, "round {round}: {} keys", before.len());
+            // A walk overtaken by a resize that copies its whole table
+            // follows each entry it meets there, not what `==` points to.
+            let walk = m.iter();
+            let finished = map.stats().resizes_finished;
+            m.reserve(before.len() * 8);
+            m.shrink_to_fit();
+            assert!(map.stats().resizes_finished > finished, "no resize");
+            let mut walked: Vec<u64> = walk.map(|(_, v)| v.id()).collect();
+            walked.sort_unstable();
+            assert_eq!(walked, before, "round {round}: an overtaken walk");
             m.retain(|k, _| k.0.id() % 2 == 0);
             let even: Vec<u64> = before.iter().copied().filter(|i| i % 2 == 0).collect();
             assert_eq!(ids(&m), even, "round {round}: retain");

@@ -227,9 +227,9 @@ impl<K, V> Entry<K, V> {
 }
 
 /// The key of an entry seen in a slot, as the paths that follow that entry
-/// look it up again: a walk that met the entry's slot copied forward
-/// (`iter::current`) and a sweep removing a key whose entry it met was
-/// replaced since (`retain`).
+/// look it up again once [`SameEntry`] no longer finds it (replaced or
+/// removed since): a walk that met the entry's slot copied forward
+/// (`iter::current`) and a sweep judging the key again (`retain`).
 /// It matches a stored key that is the same key object, the entry itself
 /// (only a resize's copy moves an entry between slots, and it moves the
 /// pointer), or one that `==` calls equal.
@@ -247,12 +247,13 @@ pub(crate) struct StoredKey<'a, K>(&'a K);
 /// An entry seen in a slot, looked up again by identity alone: it matches
 /// the stored key that is this entry's own key object, wherever a resize's
 /// copy moved the entry, and nothing else (no `Eq` is called). A sweep
-/// (`retain`, `clear`) removes the entry it met and judged this way, so an
-/// `Eq` that says yes to other keys (a logic error) cannot turn the
-/// removal onto another entry of the probe sequence (found by an outside
-/// review: `clear` left about a third of the entries in such a map, where
-/// std's `clear` empties it). Sound while the caller's guard pins the
-/// entry, as for [`StoredKey`].
+/// (`retain`, `clear`) removes the entry it met and judged this way, and a
+/// walk overtaken by a resize finds the entry it met this way, so an `Eq`
+/// that says yes to other keys (a logic error) cannot turn the removal
+/// onto another entry of the probe sequence, nor the walk (found by an
+/// outside review: `clear` left about a third of the entries in such a
+/// map, where std's `clear` empties it). Sound while the caller's guard
+/// pins the entry, as for [`StoredKey`].
 pub(crate) struct SameEntry<'a, K>(&'a K);
 
 impl<K> Equivalent<K> for SameEntry<'_, K> {
