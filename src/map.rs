@@ -1453,7 +1453,15 @@ where
                 let this = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| {
                     met = cur.is_some();
                     match cur {
-                        Some(c) if std::ptr::eq(c, e) || !keep(&c.key, c.value()) => Action::Remove,
+                        // Mutation for checking loom model 23: remove the
+                        // replacement too, unjudged.
+                        Some(c)
+                            if mutation!("sweep_takes_replacement")
+                                || std::ptr::eq(c, e)
+                                || !keep(&c.key, c.value()) =>
+                        {
+                            Action::Remove
+                        }
                         _ => Action::Keep,
                     }
                 };

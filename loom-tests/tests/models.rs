@@ -924,3 +924,33 @@ fn compare_exchange_racing_an_equal_write() {
         assert_eq!(map.len(), 3);
     });
 }
+
+/// 23. A `retain` racing a write that replaces the value it judges: the
+/// sweep meets key 1 at 1 (odd: remove it), and an insert makes it 2.
+/// Whatever the order, the 2 stays: the sweep removes the entry it met,
+/// found again by identity, or, once that entry is replaced, judges the
+/// replacement on its own value (the write engine retries a failed CAS
+/// on the same slot, with the new entry). `sweep_takes_replacement`
+/// removes whatever the slot holds once found: the 2 goes. (The first
+/// version of the identity lookup did that; the linearizability check of
+/// real threads caught it, this model shows it in every schedule.)
+#[test]
+fn retain_racing_a_replace_keeps_the_new_value() {
+    model(|| {
+        let map = map();
+        map.pin().insert(1, 1);
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), replaced) = race(
+            move || m1.pin().retain(|_, v| v % 2 == 0),
+            move || m2.pin().insert(1, 2).copied(),
+        );
+        // The insert replaced the 1, or came after the sweep removed it.
+        assert!(matches!(replaced, Some(1) | None), "{replaced:?}");
+        assert_eq!(
+            map.pin().get(&1),
+            Some(&2),
+            "the sweep removed the new value"
+        );
+        assert_eq!(map.len(), 1);
+    });
+}
