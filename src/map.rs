@@ -1449,25 +1449,24 @@ where
                 // so if a write replaces the entry before our CAS, the
                 // engine retries on the replacement (no `Eq` asked), which
                 // is judged again on its own value.
-                let mut met = false;
-                let this = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| {
-                    met = cur.is_some();
-                    match cur {
-                        // Mutation for checking loom model 23: remove the
-                        // replacement too, unjudged.
-                        Some(c)
-                            if mutation!("sweep_takes_replacement")
-                                || std::ptr::eq(c, e)
-                                || !keep(&c.key, c.value()) =>
-                        {
-                            Action::Remove
-                        }
-                        _ => Action::Keep,
+                let this = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
+                    // Mutation for checking loom model 23: remove the
+                    // replacement too, unjudged.
+                    Some(c)
+                        if mutation!("sweep_takes_replacement")
+                            || std::ptr::eq(c, e)
+                            || !keep(&c.key, c.value()) =>
+                    {
+                        Action::Remove
                     }
+                    _ => Action::Keep,
                 };
-                self.raw()
-                    .write_in_sweep(e.hash(), &e.same_entry(), this, &self.guard);
-                if met {
+                let written =
+                    self.raw()
+                        .write_in_sweep(e.hash(), &e.same_entry(), this, &self.guard);
+                // The state the last decision saw: an entry in the slot
+                // found (removed now, or kept), or none found.
+                if written.prev.is_some() {
                     continue;
                 }
                 // Gone: replaced or removed since. The key's entry now, by
