@@ -1443,40 +1443,36 @@ where
     {
         for e in RawIter::new(self.raw(), &self.guard) {
             if !keep(&e.key, e.value()) {
-                // The entry judged, found by identity alone (`SameEntry`):
-                // it is where the walk met it, or where a resize moved it.
-                // Once found, that slot is the key's for the table's life,
-                // so if a write replaces the entry before our CAS, the
-                // engine retries on the replacement (no `Eq` asked), which
-                // is judged again on its own value.
-                let this = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
-                    // Mutation for checking loom model 23: remove the
-                    // replacement too, unjudged.
-                    Some(c)
-                        if mutation!("sweep_takes_replacement")
-                            || std::ptr::eq(c, e)
-                            || !keep(&c.key, c.value()) =>
-                    {
-                        Action::Remove
-                    }
-                    _ => Action::Keep,
-                };
+                // Removed if it is still the entry judged, or if what
+                // replaced it is judged `false` on its own value too.
+                let mut decide =
+                    |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
+                        // Mutation for checking loom model 23: remove the
+                        // replacement too, unjudged.
+                        Some(c)
+                            if mutation!("sweep_takes_replacement")
+                                || std::ptr::eq(c, e)
+                                || !keep(&c.key, c.value()) =>
+                        {
+                            Action::Remove
+                        }
+                        _ => Action::Keep,
+                    };
+                // First the entry judged, found by identity alone
+                // (`SameEntry`): where the walk met it, or where a resize
+                // moved it. Once found, that slot is the key's for the
+                // table's life, so if a write replaces the entry before our
+                // CAS, the engine retries on the replacement (no `Eq`
+                // asked). `prev`: the state the last decision saw.
                 let written =
                     self.raw()
-                        .write_in_sweep(e.hash(), &e.same_entry(), this, &self.guard);
-                // The state the last decision saw: an entry in the slot
-                // found (removed now, or kept), or none found.
-                if written.prev.is_some() {
-                    continue;
+                        .write_in_sweep(e.hash(), &e.same_entry(), &mut decide, &self.guard);
+                if written.prev.is_none() {
+                    // Gone: replaced or removed since. The key's entry now,
+                    // by `==`.
+                    self.raw()
+                        .write_in_sweep(e.hash(), &e.stored_key(), decide, &self.guard);
                 }
-                // Gone: replaced or removed since. The key's entry now, by
-                // `==`, judged again on its own value.
-                let decide = |cur: Option<&Entry<K, V>>, _: &mut Option<Pending<K, V>>| match cur {
-                    Some(c) if !keep(&c.key, c.value()) => Action::Remove,
-                    _ => Action::Keep,
-                };
-                self.raw()
-                    .write_in_sweep(e.hash(), &e.stored_key(), decide, &self.guard);
             }
         }
         // The sweep removed keys in slot order without shrinking on the way;

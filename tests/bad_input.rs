@@ -1143,9 +1143,10 @@ fn keys_equal_to_nothing_are_walked_and_swept() {
 /// `==` points it to: with an `Eq` that says yes to other keys (here on
 /// every third call, whatever the keys), `clear` still empties the map, as
 /// std's does, `retain` removes exactly the entries its predicate said
-/// no to, and a walk overtaken by a resize yields each entry once. Before, each removal looked its key up again by `==` and took
-/// the first entry that answered yes: `clear` left about a third of 200
-/// entries in the map (found by an outside review).
+/// no to, and a walk overtaken by a resize yields each entry once.
+/// Before, each removal looked its key up again by `==` and took the first
+/// entry that answered yes: `clear` left about a third of 200 entries in
+/// the map (found by an outside review).
 #[test]
 fn sweeps_remove_the_entries_they_met_whatever_eq_says() {
     let keys = Ledger::new();
