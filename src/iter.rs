@@ -39,8 +39,10 @@
 //! A key present throughout has one slot in `T`, visited once: yielded
 //! once. A key is yielded only from its own slot of `T`: never twice.
 //! The lookups cost a hashed probe per key whose slot a resize copied after
-//! the walk began (docs/benchmarks.md, "Walks that follow copied keys");
-//! a walk of a map no resize overtakes makes none.
+//! the walk began (two for a `HashMap` key whose entry was replaced or
+//! removed since: the identity probe, then the key's; docs/benchmarks.md,
+//! "Walks that follow copied keys"); a walk of a map no resize overtakes
+//! makes none.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -212,8 +214,10 @@ impl Walk {
     /// ([`current`]), so that it never yields a value the key no longer
     /// held when the walk reached it, nor a key already removed: what Go
     /// promises of a map iteration (an entry removed before it is reached
-    /// is not produced). The lookup runs the key's `Eq`, and only for
-    /// slots a resize has copied since the walk began.
+    /// is not produced). The lookup runs only for slots a resize has
+    /// copied since the walk began; it looks for the entry met by identity
+    /// (no `Eq` call), and runs the key's `Eq` only if that entry was
+    /// replaced or removed since.
     #[inline]
     pub(crate) fn next<'g, K: Eq, V, G: ReclaimGuard>(
         &mut self,

@@ -81,9 +81,10 @@
 //! it copies, as any of its migrations does (a `HashMap`'s copies run no
 //! user code: its entries keep their hash). A resize that starts during
 //! the walk moves keys ahead of it into a newer table; the walk looks each
-//! such key up there, which runs the `WordMap`'s hasher, or the
-//! `HashMap`'s key `Eq` (on the keys its probe meets), for each key
-//! moved. The same goes for everything built on a walk: `keys`, `values`,
+//! such key up there, which runs the `WordMap`'s hasher for each key
+//! moved. A `HashMap` walk looks for the entry it met by identity (no user
+//! code), and runs the key's `Eq` (on the keys its probe meets) only for a
+//! moved key whose entry was replaced or removed since. The same goes for everything built on a walk: `keys`, `values`,
 //! `retain`, `clear`, `Debug`, `PartialEq`, `Clone` and the rayon
 //! `par_iter`s. Iterators report `(0, Some(slots left))` as their size
 //! hint; those that consume a map (`into_iter`) are exact.
