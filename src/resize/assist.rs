@@ -456,6 +456,13 @@ impl<'a> ResizeHelper<'a> {
                     idle = IDLE_MIN;
                     std::thread::sleep(MEMORY_PAUSE);
                 }
+                // Under loom: no clock, no sleep, no park. A yield tells
+                // loom that this thread waits for the others (for work, or
+                // for `stop`), which it then runs first; a sleep is no
+                // step of the model, and a helper that only looked again
+                // kept loom on one schedule until its branch limit (found
+                // by an outside user's model).
+                Work::None if cfg!(loom) => crate::sync::spin_hint(),
                 Work::None => {
                     let since = *idle_since.get_or_insert_with(std::time::Instant::now);
                     if since.elapsed() >= PARK_AFTER {

@@ -559,7 +559,15 @@ pub(crate) struct Resizer<T: Generation> {
     /// Relaxed: a policy input (a statistics atomic, so loom does not
     /// interleave it).
     assistants: StatUsize,
+    /// Under loom, [`LOOM_CANARY`], written once at creation: a map lives
+    /// in the loom execution that created it (`assert_same_execution`).
+    #[cfg(loom)]
+    canary: loom::sync::atomic::AtomicUsize,
 }
+
+/// The value of [`Resizer::canary`].
+#[cfg(loom)]
+const LOOM_CANARY: usize = 0x1fa9_ca11_ab1e_5eed;
 
 impl<T: Generation> Resizer<T> {
     /// A resizer whose root is `first`, never shrinking below `first`'s
@@ -573,12 +581,46 @@ impl<T: Generation> Resizer<T> {
             root: AtomicPtr::new(Box::into_raw(first)),
             counters: MapCounters::new(),
             assistants: StatUsize::new(0),
+            #[cfg(loom)]
+            canary: loom::sync::atomic::AtomicUsize::new(LOOM_CANARY),
         }
+    }
+
+    /// Under loom, panics with a clear message if the map is used outside
+    /// the loom execution that created it: from a `static` or `LazyLock`,
+    /// or kept from an earlier execution or model. loom's atomics live in
+    /// the execution that made them; in a later one the map's atomics name
+    /// other objects, or none, and a load could hand back another atomic's
+    /// value as a table pointer (found by an outside user's model: a
+    /// `WordMap` in a `LazyLock` segfaulted in its second execution). The
+    /// check is an unsynchronised load: no scheduling point, no
+    /// synchronisation, so it changes nothing that loom explores.
+    #[cfg(loom)]
+    #[inline]
+    fn assert_same_execution(&self) {
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: the canary is written only by its creation, which
+            // happens before every use of the map (whoever uses it got it
+            // from its creator), so this plain read races with nothing.
+            unsafe { self.canary.unsync_load() }
+        }));
+        assert!(
+            matches!(seen, Ok(LOOM_CANARY)),
+            "lfmap: a map used outside the loom execution that created it \
+             (a `static` or `LazyLock`, or a map kept from an earlier execution \
+             or model): loom's atomics live for one execution; create the map \
+             inside the model, or in a `loom::lazy_static!`"
+        );
     }
 
     /// The current root table.
     #[inline]
     pub(crate) fn root<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g T {
+        #[cfg(loom)]
+        self.assert_same_execution();
         // SAFETY: the root is never null, and a table loaded through a live
         // guard is freed only after that guard is dropped (it is retired
         // after being unlinked from `root`).
@@ -1576,12 +1618,21 @@ struct Chain<T: Generation>(*mut T);
 impl<T: Generation> Chain<T> {
     /// The first table, unlinked from the rest.
     fn pop(&mut self) -> Option<Box<T>> {
-        if self.0.is_null() {
+        // Off the chain before the box owns it: the load of `next` below
+        // is a step of the model under loom, where loom may stop the
+        // execution with a panic at any step (its branch limit). The box
+        // then frees the table once as the panic unwinds, and the chain,
+        // which no longer holds it, does not free it again (the tables
+        // after it leak, in an execution that is failing; found by an
+        // outside user's loom model, whose map was dropped as the limit
+        // struck: a double free that aborted the test binary).
+        let first = std::mem::replace(&mut self.0, std::ptr::null_mut());
+        if first.is_null() {
             return None;
         }
-        // SAFETY: linked tables are owned by the map (the chain holds them
-        // now) and each is taken off once, here.
-        let mut table = unsafe { Box::from_raw(self.0) };
+        // SAFETY: linked tables are owned by the map (the chain held them)
+        // and each is taken off once, here: the chain gave `first` up.
+        let mut table = unsafe { Box::from_raw(first) };
         self.0 = table.header_mut().next_exclusive();
         Some(table)
     }
@@ -1589,6 +1640,10 @@ impl<T: Generation> Chain<T> {
 
 impl<T: Generation> Drop for Chain<T> {
     fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`).
+        if crate::sync::loom_unwinding() {
+            return;
+        }
         while let Some(table) = self.pop() {
             drop(table);
         }

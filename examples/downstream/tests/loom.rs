@@ -224,3 +224,139 @@ fn a_racy_counter_is_caught() {
         }
     });
 }
+
+/// A service that gives migration a thread of its own
+/// (`ResizeHelper::run`) while a writer grows the map, and stops it when
+/// the writer is done: every key is there, and the helper returns. (Before,
+/// `run`'s idle path slept and read a clock, which are no steps of a loom
+/// model: the helper only looked again and again, and every such model hit
+/// loom's branch limit; found by an outside user's model.)
+#[test]
+fn a_resize_helper_thread_stops() {
+    model(|| {
+        let counts = Arc::new(lfmap::WordMap::<u64, u64>::new());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let helper = {
+            let (counts, stop) = (counts.clone(), stop.clone());
+            thread::spawn(move || counts.resize_helper().run(&stop))
+        };
+        for k in 0..4 {
+            counts.insert(k, k);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        helper.join().unwrap();
+        for k in 0..4 {
+            assert_eq!(counts.get(&k), Some(k));
+        }
+        // Not checked: that the helper finished the growth after `stop`.
+        // `stop` is a std atomic, which loom does not see as
+        // synchronisation, so in some executions the helper's loads do not
+        // yet see the table the writer installed (docs/testing-with-lfmap.md).
+        assert!(counts.stats().resizes >= 1);
+    });
+}
+
+/// A map kept from one model into the next (here in a `LazyLock`; a
+/// `static` map must be a `loom::lazy_static!`, made anew in each
+/// execution) is refused with lfmap's own message: loom's atomics live for
+/// one execution. Before, such a `WordMap` read another execution's
+/// objects as its table pointer and segfaulted (found by an outside
+/// user's model).
+#[test]
+#[should_panic(expected = "a map used outside the loom execution that created it")]
+fn a_map_kept_across_models_is_refused() {
+    static KEPT: std::sync::LazyLock<lfmap::WordMap<u64, u64>> =
+        std::sync::LazyLock::new(lfmap::WordMap::new);
+    loom::model(|| {
+        KEPT.insert(1, 1);
+    });
+    loom::model(|| {
+        let _ = KEPT.get(&1);
+    });
+}
+
+/// The models [`loom_stopping_a_model_anywhere_is_reported`] stops, by
+/// name: each grows a map through several resizes and drops it.
+fn stoppable_model(name: &str) {
+    match name {
+        "wordmap" => loom::model(|| {
+            let counts = lfmap::WordMap::<u64, u64>::new();
+            for k in 0..33 {
+                counts.insert(k, k);
+            }
+            assert_eq!(counts.len(), 33);
+        }),
+        "hashmap" => loom::model(|| {
+            let sessions = lfmap::HashMap::<u64, u64>::new();
+            let m = sessions.pin();
+            for k in 0..12 {
+                m.insert(k, k);
+            }
+            assert_eq!(m.len(), 12);
+        }),
+        _ => unreachable!("no model {name}"),
+    }
+}
+
+/// The child process of [`loom_stopping_a_model_anywhere_is_reported`]:
+/// runs the model its parent names, under the parent's
+/// `LOOM_MAX_BRANCHES`. Does nothing in a plain test run.
+#[test]
+fn stoppable_model_child() {
+    if let Ok(name) = std::env::var("LFMAP_STOPPABLE_MODEL") {
+        stoppable_model(&name);
+    }
+}
+
+/// loom stops an execution that exceeds its branch limit with a panic, at
+/// whatever step the limit falls on; here it falls on each of the last
+/// steps of a model in turn, the map's drop among them (one child process
+/// per limit). Each stop must be reported as a failed test, never abort
+/// the binary: found by an outside user's model, where the limit struck
+/// inside the drop of a map and the table being dropped was freed twice
+/// ("double free or corruption", SIGABRT).
+#[test]
+fn loom_stopping_a_model_anywhere_is_reported() {
+    use std::process::Command;
+    if std::env::var_os("LFMAP_STOPPABLE_MODEL").is_some() {
+        return;
+    }
+    let run = |name: &str, max_branches: usize| {
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "stoppable_model_child", "--test-threads=1"])
+            .env("LFMAP_STOPPABLE_MODEL", name)
+            .env("LOOM_MAX_BRANCHES", max_branches.to_string())
+            .env_remove("LOOM_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        // 0: finished; 101: a failed test (loom's panic). Anything else
+        // (a signal: the abort of a double free or a double panic) is a
+        // stop that was not reported.
+        assert!(
+            matches!(status.code(), Some(0 | 101)),
+            "model {name} under {max_branches} branches ended with {status}"
+        );
+        status.success()
+    };
+    for name in ["wordmap", "hashmap"] {
+        // The least limit the model finishes under: its length, found by
+        // bisection (the model is one thread, so one execution).
+        let (mut lo, mut hi) = (1, 1 << 16);
+        assert!(run(name, hi), "model {name} does not finish");
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if run(name, mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        // Its last steps are the map's drop.
+        for max_branches in hi.saturating_sub(120).max(1)..hi {
+            assert!(!run(name, max_branches));
+        }
+        eprintln!("{name}: {hi} branches, the last 120 stopped in turn");
+    }
+}
