@@ -84,10 +84,11 @@
 //! such key up there, which runs the `WordMap`'s hasher for each key
 //! moved. A `HashMap` walk looks for the entry it met by identity (no user
 //! code), and runs the key's `Eq` (on the keys its probe meets) only for a
-//! moved key whose entry was replaced or removed since. The same goes for everything built on a walk: `keys`, `values`,
-//! `retain`, `clear`, `Debug`, `PartialEq`, `Clone` and the rayon
-//! `par_iter`s. Iterators report `(0, Some(slots left))` as their size
-//! hint; those that consume a map (`into_iter`) are exact.
+//! moved key whose entry was replaced or removed since. The same goes for
+//! everything built on a walk: `keys`, `values`, `retain`, `clear`,
+//! `Debug`, `PartialEq`, `Clone` and the rayon `par_iter`s. Iterators
+//! report `(0, Some(slots left))` as their size hint; those that consume a
+//! map (`into_iter`) are exact.
 //!
 //! Every iteration starts at the table's first slot. To empty a map key by
 //! key, use `retain`, `clear` (or, with `&mut`, `drain`), not a loop that

@@ -594,7 +594,11 @@ impl<T: Generation> Resizer<T> {
     /// value as a table pointer (found by an outside user's model: a
     /// `WordMap` in a `LazyLock` segfaulted in its second execution). The
     /// check is an unsynchronised load: no scheduling point, no
-    /// synchronisation, so it changes nothing that loom explores.
+    /// synchronisation, so it changes nothing that loom explores. loom
+    /// refuses that load (a panic, caught here) where the map's creation
+    /// does not happen before it: a map from another execution, or one
+    /// passed to this thread without synchronisation (a user's bug that
+    /// loom would report at the map's next access anyway).
     #[cfg(loom)]
     #[inline]
     fn assert_same_execution(&self) {
@@ -611,8 +615,10 @@ impl<T: Generation> Resizer<T> {
             matches!(seen, Ok(LOOM_CANARY)),
             "lfmap: a map used outside the loom execution that created it \
              (a `static` or `LazyLock`, or a map kept from an earlier execution \
-             or model): loom's atomics live for one execution; create the map \
-             inside the model, or in a `loom::lazy_static!`"
+             or model), or handed to this thread without synchronisation: \
+             loom's atomics live for one execution; create the map inside the \
+             model, or in a `loom::lazy_static!`, and share it as a \
+             `loom::sync::Arc`"
         );
     }
 
