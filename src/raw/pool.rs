@@ -389,7 +389,10 @@ pub(crate) fn alloc_with<T>(value: T) -> *mut T {
         .try_with(|c| c.lists[class].pop(class))
         .unwrap_or_else(|_| take_one(class));
     if block.is_null() {
-        handle_alloc_error(Layout::new::<T>());
+        // The region the block would have come from could not be had:
+        // reported with its size, not the entry's (found by an outside
+        // test: "memory allocation of 24 bytes failed").
+        handle_alloc_error(slab::region_layout());
     }
     let block = block.cast::<T>();
     // SAFETY: the block is at least `size_of::<T>()` bytes (its class

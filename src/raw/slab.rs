@@ -854,7 +854,7 @@ const REGION_BYTES: usize = REGION_SPANS * SPAN + SPAN;
 /// span)`; `None` if the system has no memory.
 #[cfg(all(not(loom), target_os = "linux"))]
 fn alloc_region() -> Option<(*mut u8, *mut u8)> {
-    let p = crate::resize::memory::map::map(REGION_BYTES);
+    let p = crate::resize::memory::map_or_release(|| crate::resize::memory::map::map(REGION_BYTES));
     if p.is_null() {
         return None;
     }
@@ -878,9 +878,16 @@ unsafe fn free_region(at: *mut u8) {
     unsafe { crate::resize::memory::map::unmap(at, REGION_BYTES) };
 }
 
+/// What a region asks the system for: the allocation that failed when a
+/// block cannot be had, as an allocation failure reports it.
+#[cfg(all(not(loom), target_os = "linux"))]
+pub(crate) fn region_layout() -> std::alloc::Layout {
+    std::alloc::Layout::from_size_align(REGION_BYTES, SPAN).expect("a region layout")
+}
+
 /// Elsewhere, regions come from the global allocator, aligned to a span.
 #[cfg(not(all(not(loom), target_os = "linux")))]
-fn region_layout() -> std::alloc::Layout {
+pub(crate) fn region_layout() -> std::alloc::Layout {
     // A power-of-two alignment that divides the size: always valid.
     std::alloc::Layout::from_size_align(REGION_SPANS * SPAN, SPAN).expect("a region layout")
 }

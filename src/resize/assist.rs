@@ -314,7 +314,9 @@ pub(crate) trait Assist: Sync {
 /// steps, and the last helper to be dropped unmaps what is left. Only
 /// while helpers step: once none has stepped for a second (a helper kept
 /// but no longer stepped, or forgotten), tables are unmapped by their
-/// freers again, and the first such free unmaps what waits. And it
+/// freers again, and the first such free unmaps what waits; and a table
+/// or entry mapping that the system refuses takes back what waits before
+/// it fails (an address-space limit). And it
 /// frees the entries a `HashMap`'s retired tables own (its removed keys':
 /// otherwise a step every few writes, and on reads once writes stop).
 ///

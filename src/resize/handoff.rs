@@ -193,6 +193,20 @@ impl Handoff {
         unsafe { unmap_all(left) };
     }
 
+    /// [`release_queued`]'s work on this queue.
+    fn release_all(&self) -> bool {
+        let left = {
+            let mut q = self.lock();
+            q.bytes = 0;
+            std::mem::take(&mut q.mappings)
+        };
+        let any = !left.is_empty();
+        // SAFETY: queued by `unmap_table`, whose caller gave each mapping
+        // up; taken off the queue, so unmapped once, here.
+        unsafe { unmap_all(left) };
+        any
+    }
+
     fn step(&self) -> bool {
         let (at, size) = {
             let mut q = self.lock();
@@ -267,6 +281,16 @@ pub(crate) fn step() -> bool {
     HANDOFF.step()
 }
 
+/// Unmaps everything queued, now; returns whether there was anything. For
+/// a mapping the system refused: the retired tables that helpers had not
+/// yet given back may be what holds the room (found by an outside test
+/// under an address-space limit: with a helper registered, a table the
+/// size of one just dropped failed to map for up to 4 s, and an insert's
+/// growth aborted where it succeeds with no helper).
+pub(crate) fn release_queued() -> bool {
+    HANDOFF.release_all()
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
@@ -327,6 +351,33 @@ mod tests {
         h.left();
         assert!(h.lock().mappings.is_empty() && h.lock().bytes == 0);
         assert_eq!(h.helpers.load(Relaxed), 0);
+    }
+
+    /// A mapping the system refused gives back what the queue holds
+    /// (`memory::map_or_release`), however recently helpers stepped, and
+    /// leaves the helpers registered: the queue empties, and takes tables
+    /// again after.
+    #[test]
+    fn a_refused_mapping_releases_the_queue() {
+        let h = Handoff::new();
+        assert!(!h.release_all(), "an empty queue released something");
+        h.joined();
+        h.stamp_step();
+        let size = 2 * STEP_BYTES;
+        give_up(&h, mapping(size), size);
+        give_up(&h, mapping(size), size);
+        assert_eq!(h.lock().mappings.len(), 2);
+        assert!(h.release_all());
+        assert!(h.lock().mappings.is_empty() && h.lock().bytes == 0);
+        assert!(!h.release_all());
+        give_up(&h, mapping(size), size);
+        assert_eq!(
+            h.lock().mappings.len(),
+            1,
+            "the queue no longer takes tables"
+        );
+        h.left();
+        assert!(h.lock().mappings.is_empty());
     }
 
     /// The byte bound: a mapping that would take the queue past

@@ -268,6 +268,19 @@ pub(crate) fn populate<T>(_: &Zeroed<T>, _: usize) {}
 #[cfg(loom)]
 pub(crate) fn populate_range<T>(_: &Zeroed<T>, _: std::ops::Range<usize>) {}
 
+/// Maps memory with `map` (null if the system refuses); if the system
+/// refuses, gives back the retired tables that resize helpers still hold
+/// queued (`handoff.rs`), if any, and tries once more.
+#[cfg(not(loom))]
+pub(crate) fn map_or_release(mut map: impl FnMut() -> *mut u8) -> *mut u8 {
+    let p = map();
+    if p.is_null() && super::handoff::release_queued() {
+        map()
+    } else {
+        p
+    }
+}
+
 /// `n` zeroed atomics for a table (see [`Zeroed`]). Fails instead of
 /// aborting, for `try_reserve`.
 #[cfg(not(loom))]
@@ -283,7 +296,8 @@ pub(crate) fn try_zeroed_slice<T: Zeroable>(n: usize) -> Result<Zeroed<T>, TryRe
     }
     let (ptr, mapped) = if layout.size() >= MAP_DIRECTLY && map::AVAILABLE {
         let huge = layout.size() >= HUGE_FROM && huge_pages();
-        (map::map_table(layout.size(), huge).cast::<T>(), true)
+        let table = map_or_release(|| map::map_table(layout.size(), huge));
+        (table.cast::<T>(), true)
     } else {
         // SAFETY: the layout has a non-zero size.
         (unsafe { alloc_zeroed(layout) }.cast::<T>(), false)

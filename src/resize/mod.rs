@@ -937,8 +937,30 @@ impl<T: Generation> Resizer<T> {
         // (`policy_len`).
         let len = || self.counters.len_if_consistent();
         if sample && len().is_some_and(|len| policy::should_shrink(slots, self.min_slots(), len)) {
-            self.start_resize(table, guard);
+            self.try_start_resize(table, guard);
         }
+    }
+
+    /// Starts the policy's resize of `table`, as
+    /// [`start_resize`](Self::start_resize), where nothing needs it: a
+    /// shrink after removals, a sweep's tidy. Best effort: if the new
+    /// table cannot be had, `table` stays (a later removal or sweep tries
+    /// again), where a growth that a write needs reports the failure.
+    /// Removing keys to free memory must not end the process because the
+    /// smaller table could not be allocated (found by an outside test
+    /// under an address-space limit: a `remove` aborted). Returns whether
+    /// a resize of `table` is under way.
+    fn try_start_resize<G: ReclaimGuard>(&self, table: &T, guard: &G) -> bool {
+        if next_of(table, guard).is_some() {
+            return true;
+        }
+        let slots = policy::resize_slots(
+            table.header().slots(),
+            self.policy_len(table),
+            self.min_slots(),
+        );
+        self.start_resize_to(table, slots, Origin::Policy, guard, || {})
+            .is_ok()
     }
 
     /// Starts the resize that follows `table` unless one already runs. The
@@ -1567,8 +1589,8 @@ impl<T: Generation> Resizer<T> {
         let h = root.header();
         if next_of(root, guard).is_none()
             && policy::should_tidy(h.slots(), self.min_slots(), self.len(), h.occupied.get())
+            && self.try_start_resize(root, guard)
         {
-            self.start_resize(root, guard);
             self.finish(map, root, guard);
         }
     }
@@ -1820,6 +1842,65 @@ mod tests {
         assert!(failed.load(Relaxed), "no allocation was failed");
         assert!(map.capacity() >= 400, "{}", map.capacity());
         assert!((0..100).all(|k| map.get(&k) == Some(k)));
+    }
+
+    /// Removals and sweeps that would shrink the table while no smaller
+    /// table can be had: the map keeps its table, stays whole, and shrinks
+    /// once tables can be had again (on the old code the removal, or the
+    /// sweep's tidy, aborted the process: a shrink nothing needed reported
+    /// its allocation failure as a growth must). Both maps; removals one
+    /// by one, `retain` and `clear`.
+    #[test]
+    fn removals_and_sweeps_shrink_only_when_they_can() {
+        for how in ["remove", "retain", "clear"] {
+            let keep = |k: u64| how != "clear" && k % 64 == 0;
+            let word: WordMap<u64, u64> = WordMap::new();
+            let hash: crate::HashMap<u64, u64> = crate::HashMap::new();
+            for k in 0..4096 {
+                word.insert(k, k);
+                hash.pin().insert(k, k);
+            }
+            let before = (word.stats(), hash.stats());
+            let failing = failing_successors(|| {});
+            match how {
+                "remove" => {
+                    for k in (0..4096).filter(|&k| !keep(k)) {
+                        assert_eq!(word.remove(&k), Some(k));
+                        assert_eq!(hash.pin().remove(&k), Some(&k));
+                    }
+                }
+                "retain" => {
+                    word.retain(|k, _| keep(k));
+                    hash.pin().retain(|k, _| keep(*k));
+                }
+                _ => {
+                    word.clear();
+                    hash.pin().clear();
+                }
+            }
+            let during = (word.stats(), hash.stats());
+            drop(failing);
+            for (b, d) in [(&before.0, &during.0), (&before.1, &during.1)] {
+                assert_eq!((d.slots, d.resizes), (b.slots, b.resizes), "{how}: {d:?}");
+                assert_eq!(d.len, (0..4096).filter(|&k| keep(k)).count(), "{how}");
+            }
+            for k in 0..4096 {
+                assert_eq!(word.get(&k), keep(k).then_some(k), "{how}");
+                assert_eq!(hash.pin().get(&k), keep(k).then_some(&k), "{how}");
+            }
+            // Tables can be had again: the next removal's check (or sweep)
+            // shrinks.
+            for k in (0..4096).step_by(64) {
+                word.remove(&k);
+                hash.pin().remove(&k);
+            }
+            word.retain(|_, _| true);
+            hash.pin().retain(|_, _| true);
+            for (b, m) in [(&before.0, word.stats()), (&before.1, hash.stats())] {
+                assert!(m.slots < b.slots, "{how}: no shrink after: {m:?}");
+                assert_eq!(m.len, 0);
+            }
+        }
     }
 
     fn addr<T>(table: &T) -> usize {
