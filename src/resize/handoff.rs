@@ -353,20 +353,27 @@ mod tests {
         assert_eq!(h.helpers.load(Relaxed), 0);
     }
 
-    /// A mapping the system refused gives back what the queue holds
-    /// (`memory::map_or_release`), however recently helpers stepped, and
-    /// leaves the helpers registered: the queue empties, and takes tables
-    /// again after.
-    #[test]
-    fn a_refused_mapping_releases_the_queue() {
+    /// A queue of the test's own with a helper that just stepped, holding
+    /// two mappings; and their size.
+    fn two_queued() -> (Handoff, usize) {
         let h = Handoff::new();
-        assert!(!h.release_all(), "an empty queue released something");
         h.joined();
         h.stamp_step();
         let size = 2 * STEP_BYTES;
         give_up(&h, mapping(size), size);
         give_up(&h, mapping(size), size);
         assert_eq!(h.lock().mappings.len(), 2);
+        (h, size)
+    }
+
+    /// A mapping the system refused gives back what the queue holds
+    /// (`memory::map_or_release`), however recently helpers stepped, and
+    /// leaves the helpers registered: the queue empties, and takes tables
+    /// again after.
+    #[test]
+    fn a_refused_mapping_releases_the_queue() {
+        assert!(!Handoff::new().release_all(), "an empty queue released");
+        let (h, size) = two_queued();
         assert!(h.release_all());
         assert!(h.lock().mappings.is_empty() && h.lock().bytes == 0);
         assert!(!h.release_all());
@@ -400,13 +407,7 @@ mod tests {
     /// its own table, and queues nothing more.
     #[test]
     fn a_helper_that_stopped_stepping_holds_nothing_back() {
-        let h = Handoff::new();
-        h.joined();
-        h.stamp_step();
-        let size = 2 * STEP_BYTES;
-        give_up(&h, mapping(size), size);
-        give_up(&h, mapping(size), size);
-        assert_eq!(h.lock().mappings.len(), 2);
+        let (h, size) = two_queued();
         // Stepped last over a second ago (`clock` starts past 2 s).
         h.stepped.store(1, Relaxed);
         give_up(&h, mapping(size), size);
