@@ -12,8 +12,6 @@
 
 #![cfg(target_os = "linux")]
 
-use std::sync::atomic::{AtomicBool, Ordering::Release};
-
 use lfmap::{HashMap, WordMap};
 
 /// The process's mapped bytes (`VmSize`).
@@ -105,17 +103,33 @@ fn removals_and_sweeps_keep_their_table() {
     assert!(hash.stats().slots < slots.1 / 64, "{:?}", hash.stats());
 }
 
-/// With a resize helper running (for another map), tables of 136 MB are
-/// made and dropped in turn under a limit that holds one of them: each
-/// dropped table waits on the helper's queue to be unmapped in steps, and
-/// the next one, refused at first, gets that room back.
+/// With a resize helper registered (for another map) and stepping,
+/// tables of 136 MB are made and dropped in turn under a limit that holds
+/// one of them: each dropped table waits on the helper's queue to be
+/// unmapped in steps, and the next one, refused at first, gets that room
+/// back.
 fn tables_a_helper_holds_come_back() {
+    use std::sync::mpsc::channel;
     let helped: WordMap<u64, u64> = WordMap::new();
-    let stop = AtomicBool::new(false);
+    let (step, steps) = channel::<bool>();
+    let (stepped, acks) = channel::<()>();
     std::thread::scope(|s| {
-        s.spawn(|| helped.resize_helper().run(&stop));
-        // The helper steps at once; the queue takes tables while it does.
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // The helper steps when told, and only then: whatever it was given
+        // to unmap stays queued until the next table is refused. (Its
+        // thread's first allocations, a malloc arena of 64 MiB of address
+        // space among them, are made before the limit is set.)
+        s.spawn(move || {
+            let helper = helped.resize_helper();
+            while steps.recv().unwrap() {
+                helper.step();
+                stepped.send(()).unwrap();
+            }
+        });
+        let step_now = || {
+            step.send(true).unwrap();
+            acks.recv().unwrap();
+        };
+        step_now();
         {
             let _limit = Limit::room(150 << 20);
             for round in 0..6 {
@@ -123,9 +137,24 @@ fn tables_a_helper_holds_come_back() {
                 let big: WordMap<u64, u64> = WordMap::with_capacity(4_000_000);
                 big.insert(round, round);
                 assert_eq!(big.get(&round), Some(round));
+                // A fresh step: the queue takes tables while helpers step
+                // (within the last second).
+                step_now();
+                let stepped_at = std::time::Instant::now();
+                let mapped = vm_size();
+                drop(big);
+                // Queued, not unmapped: the process keeps the mapping (a
+                // check that the test exercises the queue; skipped if this
+                // thread was held up past the helpers' second).
+                if stepped_at.elapsed() < std::time::Duration::from_millis(500) {
+                    assert!(
+                        vm_size() + (100 << 20) > mapped,
+                        "round {round}: not queued"
+                    );
+                }
             }
         }
-        stop.store(true, Release);
+        step.send(false).unwrap();
     });
 }
 

@@ -32,7 +32,11 @@
 //! The queue is a mutex around a short list: a freer or a helper holds it
 //! for a push or a pop, never across an `munmap`. A freer only tries it:
 //! held by another thread, the freer unmaps the table itself, so no map
-//! operation waits for the lock. Frees are once per table retirement, rare
+//! operation waits for the lock, but one whose table or entry-region
+//! mapping the system refused: it takes the lock to unmap all that is
+//! queued before it tries again ([`release_queued`]; an entry region's
+//! refill does so holding the entry allocator's lock, whose other takers
+//! wait the while, on a path that otherwise ends the process). Frees are once per table retirement, rare
 //! next to operations, and with no helper in the process a free reads one
 //! counter and does not take the lock.
 
@@ -358,10 +362,13 @@ mod tests {
     fn two_queued() -> (Handoff, usize) {
         let h = Handoff::new();
         h.joined();
-        h.stamp_step();
         let size = 2 * STEP_BYTES;
-        give_up(&h, mapping(size), size);
-        give_up(&h, mapping(size), size);
+        for _ in 0..2 {
+            // Stamped just before: the queue takes tables whatever stalls
+            // the test (within the helpers' second, `STALE`).
+            h.stamp_step();
+            give_up(&h, mapping(size), size);
+        }
         assert_eq!(h.lock().mappings.len(), 2);
         (h, size)
     }
@@ -377,6 +384,7 @@ mod tests {
         assert!(h.release_all());
         assert!(h.lock().mappings.is_empty() && h.lock().bytes == 0);
         assert!(!h.release_all());
+        h.stamp_step();
         give_up(&h, mapping(size), size);
         assert_eq!(
             h.lock().mappings.len(),

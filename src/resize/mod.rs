@@ -559,15 +559,22 @@ pub(crate) struct Resizer<T: Generation> {
     /// Relaxed: a policy input (a statistics atomic, so loom does not
     /// interleave it).
     assistants: StatUsize,
-    /// Under loom, [`LOOM_CANARY`], written once at creation: a map lives
-    /// in the loom execution that created it (`assert_same_execution`).
+    /// Under loom, a loom atomic holding [`Resizer::canary_value`], written
+    /// once at creation: a map lives in the loom execution that created it
+    /// (`assert_same_execution`).
     #[cfg(loom)]
     canary: loom::sync::atomic::AtomicUsize,
+    /// What [`Resizer::canary`] holds: a number no other map of the
+    /// process has, so that a stale map whose canary names another map's
+    /// in a later execution does not pass for it (found by review).
+    #[cfg(loom)]
+    canary_value: usize,
 }
 
-/// The value of [`Resizer::canary`].
+/// Numbers the maps of the process for their loom canaries (a std atomic:
+/// bookkeeping, no step of any model).
 #[cfg(loom)]
-const LOOM_CANARY: usize = 0x1fa9_ca11_ab1e_5eed;
+static LOOM_CANARIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 impl<T: Generation> Resizer<T> {
     /// A resizer whose root is `first`, never shrinking below `first`'s
@@ -575,6 +582,8 @@ impl<T: Generation> Resizer<T> {
     /// smallest table): its memory is faulted in now ([`Origin::Caller`]).
     pub(crate) fn new(first: Box<T>) -> Self {
         first.populate_all(None);
+        #[cfg(loom)]
+        let canary_value = LOOM_CANARIES.fetch_add(1, Relaxed);
         Resizer {
             min_slots: StatUsize::new(first.header().slots()),
             floor_raises: StatUsize::new(0),
@@ -582,7 +591,9 @@ impl<T: Generation> Resizer<T> {
             counters: MapCounters::new(),
             assistants: StatUsize::new(0),
             #[cfg(loom)]
-            canary: loom::sync::atomic::AtomicUsize::new(LOOM_CANARY),
+            canary: loom::sync::atomic::AtomicUsize::new(canary_value),
+            #[cfg(loom)]
+            canary_value,
         }
     }
 
@@ -592,8 +603,10 @@ impl<T: Generation> Resizer<T> {
     /// the execution that made them; in a later one the map's atomics name
     /// other objects, or none, and a load could hand back another atomic's
     /// value as a table pointer (found by an outside user's model: a
-    /// `WordMap` in a `LazyLock` segfaulted in its second execution). The
-    /// check is an unsynchronised load: no scheduling point, no
+    /// `WordMap` in a `LazyLock` segfaulted in its second execution). Each
+    /// map's canary holds a number of its own, which the map also keeps
+    /// outside loom: a stale canary that names some other map's reads that
+    /// map's number. The check is an unsynchronised load: no scheduling point, no
     /// synchronisation, so it changes nothing that loom explores. loom
     /// refuses that load (a panic, caught here) where the map's creation
     /// does not happen before it: a map from another execution, or one
@@ -612,7 +625,7 @@ impl<T: Generation> Resizer<T> {
             unsafe { self.canary.unsync_load() }
         }));
         assert!(
-            matches!(seen, Ok(LOOM_CANARY)),
+            seen.is_ok_and(|v| v == self.canary_value),
             "lfmap: a map used outside the loom execution that created it \
              (a `static` or `LazyLock`, or a map kept from an earlier execution \
              or model), or handed to this thread without synchronisation: \
