@@ -606,12 +606,12 @@ impl<T: Generation> Resizer<T> {
     /// `WordMap` in a `LazyLock` segfaulted in its second execution). Each
     /// map's canary holds a number of its own, which the map also keeps
     /// outside loom: a stale canary that names some other map's reads that
-    /// map's number. The check is an unsynchronised load: no scheduling point, no
-    /// synchronisation, so it changes nothing that loom explores. loom
-    /// refuses that load (a panic, caught here) where the map's creation
-    /// does not happen before it: a map from another execution, or one
-    /// passed to this thread without synchronisation (a user's bug that
-    /// loom would report at the map's next access anyway).
+    /// map's number. The check is an unsynchronised load: no scheduling
+    /// point, no synchronisation, so it changes nothing that loom explores.
+    /// loom refuses that load (a panic, caught here) where the map's
+    /// creation does not happen before it: a map from another execution,
+    /// or one passed to this thread without synchronisation (a user's bug
+    /// that loom would report at the map's next access anyway).
     #[cfg(loom)]
     #[inline]
     fn assert_same_execution(&self) {
