@@ -967,13 +967,19 @@ impl<T: Generation> Resizer<T> {
         if next_of(table, guard).is_some() {
             return true;
         }
-        let slots = policy::resize_slots(
+        let slots = self.policy_slots(table);
+        self.start_resize_to(table, slots, Origin::Policy, guard, || {})
+            .is_ok()
+    }
+
+    /// The size the policy gives `table`'s successor, from the live count
+    /// (`policy::resize_slots`).
+    fn policy_slots(&self, table: &T) -> usize {
+        policy::resize_slots(
             table.header().slots(),
             self.policy_len(table),
             self.min_slots(),
-        );
-        self.start_resize_to(table, slots, Origin::Policy, guard, || {})
-            .is_ok()
+        )
     }
 
     /// Starts the resize that follows `table` unless one already runs. The
@@ -1030,12 +1036,7 @@ impl<T: Generation> Resizer<T> {
         if next_of(table, guard).is_some() {
             return;
         }
-        let slots = policy::resize_slots(
-            table.header().slots(),
-            self.policy_len(table),
-            self.min_slots(),
-        )
-        .max(at_least);
+        let slots = self.policy_slots(table).max(at_least);
         // Writers that race to start one resize each map a successor, and
         // the CAS that installs one discards the others. Where the system
         // commits memory strictly (`vm.overcommit_memory = 2`), a loser's
