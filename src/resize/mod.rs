@@ -582,6 +582,8 @@ impl<T: Generation> Resizer<T> {
     /// smallest table): its memory is faulted in now ([`Origin::Caller`]).
     pub(crate) fn new(first: Box<T>) -> Self {
         first.populate_all(None);
+        // Relaxed: the RMW alone makes each number unique; nothing is
+        // published through it.
         #[cfg(loom)]
         let canary_value = LOOM_CANARIES.fetch_add(1, Relaxed);
         Resizer {
