@@ -68,14 +68,11 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// values, not keys.
 /// Each thread hands what it retires over in batches (64 with the default
 /// reclaimer), so its last few removals wait for its later writes, or,
-/// once it exits, for the next thread that takes its place in the map (or
-/// the map's drop); [`HashMapRef::flush`] hands them over at once. With
-/// the default reclaimer a thread's place is reused lowest first, so the
-/// places of a burst of threads (or of [`pin_owned`](HashMap::pin_owned)
-/// handles) above the number alive later may not be taken again: up to 63
-/// removed values for each, in each map, wait for the map's drop. Code
-/// that ends such a burst and needs those values dropped (large values,
-/// resources) calls `flush` on each handle before it goes.
+/// once it exits, for the next thread that takes its place in the map;
+/// with the default reclaimer the map's later operations (any thread's)
+/// also take over what a place nobody holds has left, within about 10 ms
+/// of using the map (a map nobody uses again keeps them until its drop).
+/// [`HashMapRef::flush`] hands them over at once.
 ///
 /// Not async-signal-safe: do not use a map from a signal handler (a pin
 /// interrupted before it is announced leaves the handler's reads
@@ -221,9 +218,12 @@ impl<K, V, S> HashMap<K, V, S> {
     /// thread while it lives, so hold it for the length of a request, not
     /// for the life of a task. An owned pin costs a little more than
     /// [`pin`](HashMap::pin). The last few values it removed or replaced
-    /// (up to 63) wait, after it drops, for the next handle that takes its
-    /// place, which after a burst of handles may be none until the map
-    /// drops ([`HashMapRef::flush`] before the drop hands them over).
+    /// (up to 63) wait, after it drops, for the next owned handle pinned on
+    /// the thread it dropped on (which keeps its place for one), or, if
+    /// that thread keeps one already, for the next handle that takes its
+    /// place or the map's later operations, which with the default
+    /// reclaimer take them over within about 10 ms of using the map
+    /// ([`HashMapRef::flush`] before the drop hands them over at once).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -1295,12 +1295,11 @@ where
     /// batch (64 objects with the default reclaimer; the `seize` and
     /// `crossbeam-epoch` backends have their own), so the last few that a
     /// thread removed wait for its later writes, or, once it exits, for
-    /// the next thread that takes its place in the map, which may not come
-    /// (the default reclaimer reuses places lowest first: after a burst of
-    /// threads or owned handles, up to 63 values for each place above the
-    /// number alive later wait for the map's drop; found by an outside
-    /// test). An owned handle's place is given up when it drops. After
-    /// `flush` they
+    /// the next thread that takes its place in the map or, with the
+    /// default reclaimer, for the map's later operations, which take over
+    /// what a place nobody holds has left (within about 10 ms of using
+    /// the map). An owned handle's place is given up when it drops (see
+    /// [`pin_owned`](HashMap::pin_owned)). After `flush` they
     /// wait only for the pins that may still see them, this handle's
     /// included, and for the reclaimer's next epoch bump (with the
     /// default reclaimer, bumps come at most once a millisecond, in turn

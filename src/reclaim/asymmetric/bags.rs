@@ -31,13 +31,14 @@
 //! `Drop` that retires into the same bag again finds it consistent.
 //!
 //! A party that stops retiring leaves its bag's unsealed objects where
-//! they are: the next holder of its record fills the bag and seals it, or
-//! the map's drop frees them. What it adopted is freed by its pacing ticks
+//! they are: the next holder of its record fills the bag and seals it;
+//! once the party gives its record back, a scan of the map takes the bag
+//! over (`orphans.rs`); or the map's drop frees them. What it adopted is freed by its pacing ticks
 //! once it stops retiring (`TableReclaim::free_adopted_if_done`), by the
 //! next holder's retirements if it exits first, or by the map's drop.
 //! Unsealed garbage per map is thus bounded by `BATCH - 1` objects per
-//! record, adopted garbage by [`READY_MAX`], and records by the most
-//! parties ever pinned at once.
+//! record held now (and per record given back, until a scan of the map
+//! sweeps it), and adopted garbage by [`READY_MAX`].
 
 use std::cell::UnsafeCell;
 
@@ -367,9 +368,40 @@ impl Bag {
         unsafe { !(*self.ready.get()).is_empty() }
     }
 
-    /// Objects in the bag (a gauge).
-    fn len(&self) -> usize {
+    /// Objects in the bag (a gauge; after an Acquire that follows the
+    /// holder's give-back of the record, exact: `orphans.rs`).
+    pub(super) fn len(&self) -> usize {
         self.len.load(Relaxed)
+    }
+
+    /// Empties the bag for good: its unsealed and its adopted objects, as
+    /// one batch (`None` if it holds none), and its buffers freed, as in a
+    /// bag never used. For a bag whose last holder gave its record back
+    /// (`orphans.rs`): each unsealed object was retired once and unlinked
+    /// before its push, and each adopted one was found unreachable, so
+    /// both may be queued as a sealed batch is (adopted objects then wait
+    /// for a stamp they do not need: a delay, never an early free).
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    pub(super) unsafe fn surrender(&self) -> Option<Batch> {
+        // SAFETY: the caller holds the record; the borrows end before
+        // anything else is called, and nothing here runs a user's code.
+        let (items, ready, spares) = unsafe {
+            (
+                &mut *self.items.get(),
+                &mut *self.ready.get(),
+                &mut *self.spares.get(),
+            )
+        };
+        let mut all = std::mem::take(items);
+        all.append(ready);
+        *ready = Vec::new();
+        *spares = Vec::new();
+        // Relaxed: a gauge, as in `update_len`.
+        self.len.store(0, Relaxed);
+        (!all.is_empty()).then_some(Batch(all))
     }
 }
 
@@ -392,6 +424,27 @@ impl Bags {
     #[inline]
     pub(super) fn get(&self, index: usize) -> &Bag {
         self.0.get(index)
+    }
+
+    /// The bag of record `index` if its segment is allocated (a sweep
+    /// allocates nothing: `orphans.rs`).
+    #[inline]
+    pub(super) fn get_installed(&self, index: usize) -> Option<&Bag> {
+        self.0.get_installed(index).map(|b| &**b)
+    }
+
+    /// Whether any bag is allocated (a record retired into this map; never
+    /// in a `WordMap`): one load.
+    #[inline]
+    pub(super) fn any(&self) -> bool {
+        self.0.installed() > 0
+    }
+
+    /// One past the highest index whose bag is allocated (a bag allocated
+    /// meanwhile may be missed).
+    #[inline]
+    pub(super) fn index_bound(&self) -> usize {
+        self.0.index_bound()
     }
 
     /// Objects in every bag (a gauge: each bag's own count, read Relaxed).

@@ -60,7 +60,6 @@ impl<T> PerRecord<T> {
 
     /// The value at `index` if its segment is installed: no allocation,
     /// and `None` past the directory rather than a panic.
-    #[cfg_attr(loom, allow(dead_code))]
     #[inline]
     pub(crate) fn get_installed(&self, index: usize) -> Option<&T> {
         let (k, offset) = locate(index);
@@ -116,6 +115,19 @@ impl<T> PerRecord<T> {
     #[inline]
     pub(crate) fn installed(&self) -> usize {
         self.installed.load(Relaxed)
+    }
+
+    /// One past the highest index of an installed segment: every value
+    /// the directory holds has an index below it (segments are installed
+    /// in any order, so [`installed`](Self::installed) is no such bound).
+    /// A segment installed meanwhile may be missed.
+    pub(crate) fn index_bound(&self) -> usize {
+        (0..SEGMENTS)
+            .rev()
+            // Relaxed: a bound for a walk that reads each value through
+            // `get_installed` (Acquire) anyway.
+            .find(|&k| !self.segments[k].load(Relaxed).is_null())
+            .map_or(0, |k| FIRST * ((2 << k) - 1))
     }
 
     /// Every value of every installed segment (values never used included:
@@ -194,5 +206,19 @@ mod tests {
         let sum: usize = d.each().map(|v| v.load(Relaxed)).sum();
         let installed = d.each().count();
         assert_eq!(sum, 1 + 2 + 7 * (installed - 2));
+    }
+
+    #[test]
+    fn the_index_bound_covers_the_highest_segment() {
+        let d: PerRecord<u8> = PerRecord::new(|| 0);
+        assert_eq!(d.index_bound(), 0);
+        // Only the segment of index 100 (not those below it).
+        d.get(100);
+        let bound = d.index_bound();
+        assert!(bound > 100 && d.get_installed(bound - 1).is_some());
+        assert!(d.get_installed(bound).is_none());
+        assert!(d.installed() <= 100, "installed() is no index bound");
+        d.get(3);
+        assert_eq!(d.index_bound(), bound);
     }
 }

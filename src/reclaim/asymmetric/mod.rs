@@ -59,6 +59,7 @@
 //! | [`draining`] | a map's freeable tables that own entries, freed a step at a time by its writes |
 //! | [`bags`] | each record's unsealed retirements in a map, the batches they seal into, and the freeable objects a sealer (or a tick while a table waits) adopts |
 //! | [`pacing`] | when a scan may bump the epoch for sealed batches |
+//! | [`orphans`] | the sweep that takes over the bags of records nobody holds (a spike of threads or owned guards that is gone) |
 //! | `graveyard` | under loom: what an execution leaves, freed by the next |
 //!
 //! Records live in one process-wide domain shared by every `WordMap` and
@@ -81,6 +82,7 @@ mod epoch;
 #[cfg(loom)]
 pub(crate) mod graveyard;
 mod guard;
+mod orphans;
 mod pacing;
 mod registry;
 mod retired;
@@ -93,6 +95,7 @@ use self::bags::{Bag, Bags, Batch, Deferred};
 pub(crate) use self::directory::PerRecord;
 use self::draining::{Draining, Stepper};
 pub(crate) use self::guard::thread_record;
+use self::orphans::Sweep;
 use self::registry::{Domain, Record, GLOBAL};
 use self::retired::{Retired, RetiredTables};
 use super::contract::Retire;
@@ -185,6 +188,10 @@ pub(crate) struct TableReclaim {
     /// Unpins of this map by owned guards while objects are queued; every
     /// 64th scans. (Thread-bound pins count on their thread: `guard.rs`.)
     tick: AtomicUsize,
+    /// The domain's give-back count when the map's last finished sweep of
+    /// its bags began (`orphans.rs`): a pacing tick of a map with nothing
+    /// queued scans only if the count moved since.
+    swept: AtomicUsize,
     /// Pacing ticks (of any thread) left that free what they can
     /// ([`after_unpin`](Self::after_unpin)) rather than wait for the
     /// writers to be idle ([`IDLE_TICKS`]): a flush sets [`FLUSH_TICKS`].
@@ -223,6 +230,8 @@ struct ScanState {
     /// Objects in `held` (a table counts 1, a batch its length): the
     /// backlog a scan's budget follows.
     held_objects: usize,
+    /// The sweep of bags whose record nobody holds (`orphans.rs`).
+    sweep: Sweep,
 }
 
 // SAFETY: `scan` is only touched by the holder of `scanning` (or with
@@ -267,6 +276,7 @@ impl TableReclaim {
                 unstamped: Vec::new(),
                 unstamped_since: 0,
                 held_objects: 0,
+                sweep: Sweep::new(),
             }),
             bags: Bags::new(),
             draining: CachePadded::new(Draining::new()),
@@ -275,6 +285,7 @@ impl TableReclaim {
             skipped: AtomicUsize::new(0),
             seals: AtomicUsize::new(0),
             tick: AtomicUsize::new(0),
+            swept: AtomicUsize::new(0),
             flush_ticks: AtomicUsize::new(0),
         }
     }
@@ -469,6 +480,18 @@ impl TableReclaim {
         // the order they were pushed.
         let mut stamped = Vec::new();
         let none_waited = st.unstamped.is_empty();
+        // Bags whose record nobody holds (`orphans.rs`): their objects join
+        // the unstamped batches, as a seal's would. Their unlinks happen
+        // before the borrow's Acquire CAS, so before a bump below.
+        let swept = st
+            .sweep
+            .step(self.domain(), &self.bags, &self.swept, |batch| {
+                st.unstamped.push(Retired::batch(batch));
+            });
+        if swept > 0 {
+            // Relaxed: a gauge, as in `seal` (the bags' gauges dropped).
+            self.pending.fetch_add(swept, Relaxed);
+        }
         for r in self.retired.take() {
             if r.is_stamped() {
                 stamped.push(r);
@@ -715,6 +738,13 @@ impl TableReclaim {
         // `reclaim` takes the queue with Acquire.
         let pending = self.pending.load(Relaxed);
         if pending == 0 {
+            // Bags that parties gave up with their records may wait here
+            // (`orphans.rs`): a scan that only sweeps (and stamps what it
+            // takes, if a bump is due); a later tick frees it.
+            if self.bags.any() && Sweep::wanted(self.domain(), &self.swept) {
+                // SAFETY: no adopter.
+                unsafe { self.scan(None, false) };
+            }
             return;
         }
         if cfg!(loom) {
@@ -872,7 +902,10 @@ impl TableReclaim {
     #[inline]
     fn owned_tick(&self) -> bool {
         // Relaxed: hints, as in `after_unpin`.
-        if self.pending.load(Relaxed) == 0 && self.draining.len() == 0 {
+        if self.pending.load(Relaxed) == 0
+            && self.draining.len() == 0
+            && !(self.bags.any() && Sweep::wanted(self.domain(), &self.swept))
+        {
             return false;
         }
         let tick = self.tick.load(Relaxed).wrapping_add(1);

@@ -54,6 +54,13 @@ pub(super) struct Record {
     /// A std atomic under loom too: it is the holder's alone, so loom has
     /// no interleaving to explore in it.
     depth: std::sync::atomic::AtomicU32,
+    /// Parties holding the record now: a check of the protocol (never
+    /// more than one), in debug builds and under loom. Counted by every
+    /// take ([`try_take`](Record::try_take), a new record's creation) and
+    /// every give-back ([`Domain::release`], a [`Borrowed`]'s drop). A std
+    /// atomic: a check, not a step of any protocol.
+    #[cfg(any(debug_assertions, loom))]
+    holders: std::sync::atomic::AtomicUsize,
 }
 
 /// The end of a process that leaked 2^32 - 1 guards on one thread
@@ -86,7 +93,34 @@ impl Record {
             taken: AtomicBool::new(taken),
             index,
             depth: std::sync::atomic::AtomicU32::new(0),
+            #[cfg(any(debug_assertions, loom))]
+            holders: std::sync::atomic::AtomicUsize::new(taken as usize),
         }
+    }
+
+    /// Counts a new holder of the record (debug builds and loom): there
+    /// must have been none.
+    #[inline]
+    fn count_holder(&self) {
+        #[cfg(any(debug_assertions, loom))]
+        {
+            let before = self
+                .holders
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(
+                before, 0,
+                "lfmap: record {} held by two parties",
+                self.index
+            );
+        }
+    }
+
+    /// Counts a holder's give-back (debug builds and loom).
+    #[inline]
+    fn uncount_holder(&self) {
+        #[cfg(any(debug_assertions, loom))]
+        self.holders
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Counts a new guard of the holder's; returns the depth before it.
@@ -141,16 +175,21 @@ impl Record {
         // other's pin).
         if mutation!("record_take_blind") {
             self.taken.store(true, Relaxed);
+            self.count_holder();
             return true;
         }
         // Acquire on success: the previous holder's last store (its
         // unpinning one) happens before our use. The Relaxed pre-check
         // only skips a CAS that would fail.
-        !self.taken.load(Relaxed)
+        let taken = !self.taken.load(Relaxed)
             && self
                 .taken
                 .compare_exchange(false, true, Acquire, Relaxed)
-                .is_ok()
+                .is_ok();
+        if taken {
+            self.count_holder();
+        }
+        taken
     }
 }
 
@@ -169,6 +208,10 @@ pub(super) struct Domain {
     /// under loom, whose records are made with the domain.
     #[cfg(not(loom))]
     count: AtomicUsize,
+    /// Records given back so far ([`release`](Domain::release)): each map
+    /// that sees it change looks for bags that a party left behind
+    /// (`orphans.rs`). A heuristic trigger: a count never decides a free.
+    releases: std::sync::atomic::AtomicUsize,
     /// The records by index, and which are taken: how a claim finds the
     /// lowest free one and a scan the parties alive. Each record is padded,
     /// so one party's announcement never shares a cache line with
@@ -201,6 +244,7 @@ impl Domain {
         Domain {
             epoch: CachePadded::new(GlobalEpoch::new()),
             count: AtomicUsize::new(0),
+            releases: std::sync::atomic::AtomicUsize::new(0),
             numbered: Numbered::new(),
         }
     }
@@ -209,6 +253,7 @@ impl Domain {
     fn new() -> Domain {
         Domain {
             epoch: CachePadded::new(GlobalEpoch::new()),
+            releases: std::sync::atomic::AtomicUsize::new(0),
             numbered: std::ptr::NonNull::from(Box::leak(Box::new(Numbered::new()))),
             id: graveyard::open(),
         }
@@ -278,9 +323,59 @@ impl Domain {
         // First the bit, then the record: while the record is ours nobody
         // else clears or sets its bit (`Numbered`).
         self.numbered().mark_free(r.index);
+        r.uncount_holder();
         // Release: the next claimer (Acquire CAS in `try_take`) sees our
         // last stores, the unpinning one and the bit's.
         r.taken.store(false, Release);
+        // Release: a sweep that reads this count (Acquire, `releases`)
+        // finds the record free, or held by a later party (`orphans.rs`).
+        self.releases
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Records given back so far: a sweep that reads a count finds each
+    /// record given back before it free, or held by a later party (Acquire:
+    /// pairs with `release`'s Release; a heuristic trigger, never a step
+    /// of the reclamation argument).
+    #[inline]
+    pub(super) fn releases(&self) -> usize {
+        self.releases.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Records given back so far, read Relaxed: the pacing ticks' cheap
+    /// test for a sweep to do (`orphans.rs`).
+    #[inline]
+    pub(super) fn releases_hint(&self) -> usize {
+        self.releases.load(Relaxed)
+    }
+
+    /// Takes record `index` for a moment if it exists and is free: no pin,
+    /// no bit (the record stays out of claims' and scans' view as a free
+    /// record in the middle of a claim does: `Numbered`), so the taker
+    /// holds its per-map values (`bags.rs`) as a holder would. Given back
+    /// when the [`Borrowed`] drops. A claim that finds the record taken
+    /// goes on to the next free record, as it does when it loses a race.
+    pub(super) fn borrow(&'static self, index: usize) -> Option<Borrowed> {
+        if index >= self.bound() {
+            return None;
+        }
+        let r = self.numbered().record(index)?;
+        // Mutation `record_borrow_by_bit`: take a record whose bit is
+        // clear, without the CAS: in the middle of a claim (its CAS made,
+        // its bit not yet set) or of a release, two parties then hold it.
+        if mutation!("record_borrow_by_bit") {
+            if self.numbered().is_set(index) {
+                return None;
+            }
+            r.taken.store(true, Relaxed);
+            r.count_holder();
+            return Some(Borrowed(r));
+        }
+        // The claim's CAS (Acquire): the last holder's accesses to the
+        // record's values happen before ours. (`then`, not `then_some`: a
+        // `Borrowed` built and dropped on failure would give back a record
+        // another party holds; the holder count caught that draft.)
+        r.try_take().then(|| Borrowed(r))
     }
 
     /// The oldest epoch a record is pinned at, or `None` if none is pinned.
@@ -326,6 +421,34 @@ impl Domain {
         };
         r.announcement.pin(e, order);
         barrier::light();
+    }
+}
+
+/// A free record taken for a moment ([`Domain::borrow`]); given back when
+/// dropped. Its holder has no pin and sets no bit: it only touches the
+/// record's values in a map (`orphans.rs`).
+pub(super) struct Borrowed(&'static Record);
+
+impl Borrowed {
+    /// The record's index.
+    pub(super) fn index(&self) -> usize {
+        self.0.index
+    }
+}
+
+impl Drop for Borrowed {
+    fn drop(&mut self) {
+        // Unwinding under loom: leave loom's state alone (`sync/mod.rs`);
+        // the execution is failing.
+        if crate::sync::loom_unwinding() {
+            return;
+        }
+        self.0.uncount_holder();
+        // Release: the next holder (Acquire CAS in `try_take`) sees our
+        // accesses to the record's values. Not counted as a release: a
+        // sweep (`orphans.rs`) that counted its own give-backs would
+        // trigger itself for good.
+        self.0.taken.store(false, Release);
     }
 }
 
@@ -472,6 +595,12 @@ impl Numbered {
             r as *const CachePadded<Record> as *mut CachePadded<Record>,
             Release,
         );
+    }
+
+    /// Whether record `index`'s bit is set (mutation `record_borrow_by_bit`).
+    fn is_set(&self, index: usize) -> bool {
+        self.word_installed(index / 64)
+            .is_some_and(|word| word.load(Relaxed) & (1 << (index % 64)) != 0)
     }
 
     /// Clears record `index`'s bit: its holder has withdrawn its pin and
