@@ -211,7 +211,10 @@ pub(super) struct Domain {
     /// Records given back so far ([`release`](Domain::release)): each map
     /// that sees it change looks for bags that a party left behind
     /// (`orphans.rs`). A heuristic trigger: a count never decides a free.
-    releases: std::sync::atomic::AtomicUsize,
+    /// On a line of its own: a pool of owned guards gives records back
+    /// at the rate of its requests, and `count` beside it is read by
+    /// every claim and scan.
+    releases: CachePadded<std::sync::atomic::AtomicUsize>,
     /// The records by index, and which are taken: how a claim finds the
     /// lowest free one and a scan the parties alive. Each record is padded,
     /// so one party's announcement never shares a cache line with
@@ -244,7 +247,7 @@ impl Domain {
         Domain {
             epoch: CachePadded::new(GlobalEpoch::new()),
             count: AtomicUsize::new(0),
-            releases: std::sync::atomic::AtomicUsize::new(0),
+            releases: CachePadded::new(std::sync::atomic::AtomicUsize::new(0)),
             numbered: Numbered::new(),
         }
     }
@@ -253,7 +256,7 @@ impl Domain {
     fn new() -> Domain {
         Domain {
             epoch: CachePadded::new(GlobalEpoch::new()),
-            releases: std::sync::atomic::AtomicUsize::new(0),
+            releases: CachePadded::new(std::sync::atomic::AtomicUsize::new(0)),
             numbered: std::ptr::NonNull::from(Box::leak(Box::new(Numbered::new()))),
             id: graveyard::open(),
         }
