@@ -70,8 +70,8 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// reclaimer), so its last few removals wait for its later writes, or,
 /// once it exits, for the next thread that takes its place in the map;
 /// with the default reclaimer the map's later operations (any thread's)
-/// also take over what a place nobody holds has left, within about 10 ms
-/// of using the map (a map nobody uses again keeps them until its drop).
+/// also take over what a place nobody holds has left, after some thousands
+/// of them (a map nobody uses again keeps them until its drop).
 /// [`HashMapRef::flush`] hands them over at once.
 ///
 /// Not async-signal-safe: do not use a map from a signal handler (a pin
@@ -218,12 +218,12 @@ impl<K, V, S> HashMap<K, V, S> {
     /// thread while it lives, so hold it for the length of a request, not
     /// for the life of a task. An owned pin costs a little more than
     /// [`pin`](HashMap::pin). The last few values it removed or replaced
-    /// (up to 63) wait, after it drops, for the next owned handle pinned on
-    /// the thread it dropped on (which keeps its place for one), or, if
-    /// that thread keeps one already, for the next handle that takes its
-    /// place or the map's later operations, which with the default
-    /// reclaimer take them over within about 10 ms of using the map
-    /// ([`HashMapRef::flush`] before the drop hands them over at once).
+    /// (up to 63) wait, after it drops, for the next handle that takes its
+    /// place: the thread it drops on keeps one place for its next owned
+    /// handle, and with the default reclaimer the map's later operations
+    /// take over what a place nobody holds has left, after some thousands
+    /// of them ([`HashMapRef::flush`] before the drop hands them over at
+    /// once).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -1297,8 +1297,8 @@ where
     /// thread removed wait for its later writes, or, once it exits, for
     /// the next thread that takes its place in the map or, with the
     /// default reclaimer, for the map's later operations, which take over
-    /// what a place nobody holds has left (within about 10 ms of using
-    /// the map). An owned handle's place is given up when it drops (see
+    /// what a place nobody holds has left (after some thousands of
+    /// them). An owned handle's place is given up when it drops (see
     /// [`pin_owned`](HashMap::pin_owned)). After `flush` they
     /// wait only for the pins that may still see them, this handle's
     /// included, and for the reclaimer's next epoch bump (with the

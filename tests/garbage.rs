@@ -32,7 +32,9 @@ const PHASE: u64 = 50_000;
 /// (asymmetric epochs) keeps each record's partial bag (up to 63 entries)
 /// and the freeable entries its writer adopted and had not freed yet when
 /// it exited or stopped (up to 256: a writer parked at a barrier does not
-/// tick); its sealed batches are freed by the scans of later unpins once
+/// tick), until the settling thread's scans sweep an exited writer's
+/// record (`orphans.rs`: a sweep begins at most once per 10 ms, so it may
+/// not have run yet when the bound is met); its sealed batches are freed by the scans of later unpins once
 /// its paced epoch bump (at most one per millisecond) has run. Two
 /// writers: at most 638, plus up to 256 that the settling thread's own
 /// ticks adopt while a retired table waits (its later ticks free them). A

@@ -150,6 +150,36 @@ impl Batch {
     }
 }
 
+/// What a bag gave up ([`Bag::surrender`]): its objects, and its buffers,
+/// freed when this drops.
+pub(super) struct Surrendered {
+    objects: Vec<Deferred>,
+    _buffers: (Vec<Deferred>, Vec<Vec<Deferred>>),
+}
+
+impl Surrendered {
+    /// Objects given up.
+    pub(super) fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// The objects, as batches of at most [`BATCH`] (the bag's unsealed
+    /// and adopted objects together are up to `BATCH - 1 + READY_MAX`; a
+    /// scan with an adopter takes no batch larger than the adopter's room,
+    /// at most `READY_MAX`, so a larger one would stop every such scan:
+    /// found by review). The buffers are freed here.
+    pub(super) fn into_batches(self) -> impl Iterator<Item = Batch> {
+        let mut objects = self.objects;
+        std::iter::from_fn(move || {
+            if objects.is_empty() {
+                return None;
+            }
+            let rest = objects.split_off(objects.len().saturating_sub(BATCH));
+            Some(Batch(rest))
+        })
+    }
+}
+
 /// A record's unsealed retirements in one map, and the freeable objects its
 /// holder frees a few at a time.
 pub(super) struct Bag {
@@ -374,18 +404,19 @@ impl Bag {
         self.len.load(Relaxed)
     }
 
-    /// Empties the bag for good: its unsealed and its adopted objects, as
-    /// one batch (`None` if it holds none), and its buffers freed, as in a
-    /// bag never used. For a bag whose last holder gave its record back
-    /// (`orphans.rs`): each unsealed object was retired once and unlinked
-    /// before its push, and each adopted one was found unreachable, so
-    /// both may be queued as a sealed batch is (adopted objects then wait
-    /// for a stamp they do not need: a delay, never an early free).
+    /// Empties the bag for good: its unsealed and its adopted objects, and
+    /// its buffers, so that it is as a bag never used. For a bag whose
+    /// last holder gave its record back (`orphans.rs`): each unsealed
+    /// object was retired once and unlinked before its push, and each
+    /// adopted one was found unreachable, so both may be queued as sealed
+    /// batches are (adopted objects then wait for a stamp they do not
+    /// need: a delay, never an early free). The buffers are freed when
+    /// the [`Surrendered`] drops, after the caller gave the record back.
     ///
     /// # Safety
     ///
     /// As for [`push`](Self::push).
-    pub(super) unsafe fn surrender(&self) -> Option<Batch> {
+    pub(super) unsafe fn surrender(&self) -> Surrendered {
         // SAFETY: the caller holds the record; the borrows end before
         // anything else is called, and nothing here runs a user's code.
         let (items, ready, spares) = unsafe {
@@ -395,13 +426,15 @@ impl Bag {
                 &mut *self.spares.get(),
             )
         };
-        let mut all = std::mem::take(items);
-        all.append(ready);
-        *ready = Vec::new();
-        *spares = Vec::new();
+        let mut objects = std::mem::take(items);
+        objects.append(ready);
+        let buffers = (std::mem::take(ready), std::mem::take(spares));
         // Relaxed: a gauge, as in `update_len`.
         self.len.store(0, Relaxed);
-        (!all.is_empty()).then_some(Batch(all))
+        Surrendered {
+            objects,
+            _buffers: buffers,
+        }
     }
 }
 
@@ -440,11 +473,11 @@ impl Bags {
         self.0.installed() > 0
     }
 
-    /// One past the highest index whose bag is allocated (a bag allocated
-    /// meanwhile may be missed).
+    /// The lowest index from `index` on whose bag is allocated, if any (a
+    /// bag allocated meanwhile may be missed).
     #[inline]
-    pub(super) fn index_bound(&self) -> usize {
-        self.0.index_bound()
+    pub(super) fn next_installed(&self, index: usize) -> Option<usize> {
+        self.0.next_installed(index)
     }
 
     /// Objects in every bag (a gauge: each bag's own count, read Relaxed).

@@ -117,17 +117,24 @@ impl<T> PerRecord<T> {
         self.installed.load(Relaxed)
     }
 
-    /// One past the highest index of an installed segment: every value
-    /// the directory holds has an index below it (segments are installed
-    /// in any order, so [`installed`](Self::installed) is no such bound).
-    /// A segment installed meanwhile may be missed.
-    pub(crate) fn index_bound(&self) -> usize {
-        (0..SEGMENTS)
-            .rev()
-            // Relaxed: a bound for a walk that reads each value through
-            // `get_installed` (Acquire) anyway.
-            .find(|&k| !self.segments[k].load(Relaxed).is_null())
-            .map_or(0, |k| FIRST * ((2 << k) - 1))
+    /// The lowest index from `index` on whose segment is installed, if
+    /// any: a walk of the values that skips the segments never installed
+    /// (one party of high index installs one segment of its own, not
+    /// those below it). A segment installed meanwhile may be missed.
+    pub(crate) fn next_installed(&self, index: usize) -> Option<usize> {
+        let (k, _) = locate(index);
+        // Relaxed: a guide for a walk that reads each value through
+        // `get_installed` (Acquire) anyway.
+        let installed = |k: usize| !self.segments[k].load(Relaxed).is_null();
+        if k >= SEGMENTS {
+            return None;
+        }
+        if installed(k) {
+            return Some(index);
+        }
+        (k + 1..SEGMENTS)
+            .find(|&k| installed(k))
+            .map(|k| FIRST * ((1 << k) - 1))
     }
 
     /// Every value of every installed segment (values never used included:
@@ -209,16 +216,19 @@ mod tests {
     }
 
     #[test]
-    fn the_index_bound_covers_the_highest_segment() {
+    fn a_walk_skips_segments_never_installed() {
         let d: PerRecord<u8> = PerRecord::new(|| 0);
-        assert_eq!(d.index_bound(), 0);
+        assert_eq!(d.next_installed(0), None);
         // Only the segment of index 100 (not those below it).
         d.get(100);
-        let bound = d.index_bound();
-        assert!(bound > 100 && d.get_installed(bound - 1).is_some());
-        assert!(d.get_installed(bound).is_none());
-        assert!(d.installed() <= 100, "installed() is no index bound");
+        let (k, off) = locate(100);
+        let first = 100 - off;
+        assert_eq!(d.next_installed(0), Some(first));
+        assert_eq!(d.next_installed(100), Some(100));
+        assert_eq!(d.next_installed(first + (FIRST << k)), None);
+        assert_eq!(d.next_installed(CAPACITY + 5), None);
         d.get(3);
-        assert_eq!(d.index_bound(), bound);
+        assert_eq!(d.next_installed(0), Some(0));
+        assert_eq!(d.next_installed(FIRST), Some(first));
     }
 }

@@ -188,10 +188,10 @@ pub(crate) struct TableReclaim {
     /// Unpins of this map by owned guards while objects are queued; every
     /// 64th scans. (Thread-bound pins count on their thread: `guard.rs`.)
     tick: AtomicUsize,
-    /// The domain's give-back count when the map's last finished sweep of
-    /// its bags began (`orphans.rs`): a pacing tick of a map with nothing
-    /// queued scans only if the count moved since.
-    swept: AtomicUsize,
+    /// Whether a scan would have bags left behind to sweep
+    /// (`orphans.rs`): a pacing tick of a map with nothing queued scans
+    /// only then.
+    sweep_hint: orphans::Hint,
     /// Pacing ticks (of any thread) left that free what they can
     /// ([`after_unpin`](Self::after_unpin)) rather than wait for the
     /// writers to be idle ([`IDLE_TICKS`]): a flush sets [`FLUSH_TICKS`].
@@ -285,7 +285,7 @@ impl TableReclaim {
             skipped: AtomicUsize::new(0),
             seals: AtomicUsize::new(0),
             tick: AtomicUsize::new(0),
-            swept: AtomicUsize::new(0),
+            sweep_hint: orphans::Hint::new(),
             flush_ticks: AtomicUsize::new(0),
         }
     }
@@ -485,7 +485,7 @@ impl TableReclaim {
         // before the borrow's Acquire CAS, so before a bump below.
         let swept = st
             .sweep
-            .step(self.domain(), &self.bags, &self.swept, |batch| {
+            .step(self.domain(), &self.bags, &self.sweep_hint, |batch| {
                 st.unstamped.push(Retired::batch(batch));
             });
         if swept > 0 {
@@ -741,7 +741,7 @@ impl TableReclaim {
             // Bags that parties gave up with their records may wait here
             // (`orphans.rs`): a scan that only sweeps (and stamps what it
             // takes, if a bump is due); a later tick frees it.
-            if self.bags.any() && Sweep::wanted(self.domain(), &self.swept) {
+            if self.bags.any() && self.sweep_hint.wanted(self.domain()) {
                 // SAFETY: no adopter.
                 unsafe { self.scan(None, false) };
             }
@@ -902,10 +902,7 @@ impl TableReclaim {
     #[inline]
     fn owned_tick(&self) -> bool {
         // Relaxed: hints, as in `after_unpin`.
-        if self.pending.load(Relaxed) == 0
-            && self.draining.len() == 0
-            && !(self.bags.any() && Sweep::wanted(self.domain(), &self.swept))
-        {
+        if self.pending.load(Relaxed) == 0 && self.draining.len() == 0 {
             return false;
         }
         let tick = self.tick.load(Relaxed).wrapping_add(1);

@@ -28,7 +28,7 @@
 //!   at a time, and every access of the last holder happens before the
 //!   sweep's, every access of the sweep before the next holder's, exactly
 //!   as between two holders (`bags.rs`, "Who may touch a bag"). Loom model
-//!   23 (`a_sweep_borrows_only_free_records`) races a sweep with claims
+//!   24 (`a_sweep_borrows_only_free_records`) races a sweep with claims
 //!   and releases, and checks that no record is ever held twice; the
 //!   planted mutation `record_borrow_by_bit`, a borrow that trusts the
 //!   record's bit instead of its CAS, fails it.
@@ -62,12 +62,16 @@
 use super::bags::{Bags, Batch};
 use super::pacing;
 use super::registry::Domain;
+#[cfg(not(loom))]
+use crate::sync::stat::AtomicU64;
 use crate::sync::stat::AtomicUsize;
 use crate::sync::Ordering::Relaxed;
 
-/// Bags one scan looks at, at most: a sweep after a spike of a few
-/// thousand parties takes a few dozen scans, none of them longer by more
-/// than 64 loads of cold lines and a CAS for each bag that holds objects.
+/// Bags one scan looks at, at most (of those allocated: the walk skips
+/// the segments of the bag directory that were never allocated): a sweep
+/// after a spike of a few thousand parties takes a few dozen scans, none
+/// of them longer by more than 64 loads of cold lines and a CAS and a
+/// store for each bag that holds objects.
 const STEP: usize = 64;
 
 /// The shortest time between the starts of two sweeps of one map, in
@@ -82,10 +86,54 @@ const INTERVAL: u64 = 10_000_000;
 pub(super) struct Sweep {
     /// The domain's give-back count when the last sweep began.
     seen: usize,
-    /// The next bag to look at, while a sweep is under way.
+    /// The next index to look at, while a sweep is under way.
     next: Option<usize>,
     /// When the last sweep began, on the pacing clock (`None`: never).
     began: Option<u64>,
+}
+
+/// What a map's pacing ticks read to decide whether a scan would have
+/// sweeping to do ([`wanted`](Hint::wanted)), written by its scanner
+/// ([`Sweep::step`]). Heuristics, Relaxed.
+pub(super) struct Hint {
+    /// The give-back count the last finished sweep began with.
+    done: AtomicUsize,
+    /// When the next sweep may begin (pacing clock; not under loom, which
+    /// has no time).
+    #[cfg(not(loom))]
+    not_before: AtomicU64,
+}
+
+impl Hint {
+    pub(super) const fn new() -> Hint {
+        Hint {
+            done: AtomicUsize::new(0),
+            #[cfg(not(loom))]
+            not_before: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a scan of the map would have sweeping to do now: a record
+    /// was given back since the sweep that finished last began, and a
+    /// sweep may begin (or one is under way and may go on) by the
+    /// interval. For the pacing ticks of a thread in a map with nothing
+    /// queued, which otherwise do not scan: while no record is given back,
+    /// one load of the count and one of the hint; after one, a reading of
+    /// the clock too, so that a map whose parties keep giving records back
+    /// does not scan at every tick between two sweeps.
+    #[inline]
+    pub(super) fn wanted(&self, domain: &'static Domain) -> bool {
+        // Relaxed: heuristics; the sweep itself reads the count Acquire.
+        if domain.releases_hint() == self.done.load(Relaxed) {
+            return false;
+        }
+        #[cfg(loom)]
+        return true;
+        #[cfg(not(loom))]
+        {
+            pacing::now() >= self.not_before.load(Relaxed)
+        }
+    }
 }
 
 impl Sweep {
@@ -99,19 +147,18 @@ impl Sweep {
     }
 
     /// A step of the sweep of `bags` (this map's), if one is under way or
-    /// due: hands each batch it takes to `take`, to be queued unstamped
-    /// with the scanner's. Returns the objects taken.
-    ///
-    /// `done` is the map's hint for scans to come ([`Sweep::wanted`]):
-    /// the count a finished sweep began with.
+    /// due: hands each batch it takes (at most [`BATCH`](super::bags::BATCH)
+    /// objects each) to `take`, to be queued unstamped with the scanner's;
+    /// keeps `hint` (the map's) for its pacing ticks. Returns the objects
+    /// taken.
     pub(super) fn step(
         &mut self,
         domain: &'static Domain,
         bags: &Bags,
-        done: &AtomicUsize,
+        hint: &Hint,
         mut take: impl FnMut(Batch),
     ) -> usize {
-        let start = match self.next {
+        let mut index = match self.next {
             Some(next) => next,
             None => {
                 // Acquire (`Domain::releases`): every give-back it counts
@@ -120,16 +167,26 @@ impl Sweep {
                 if releases == self.seen || !self.due() {
                     return 0;
                 }
+                let now = pacing::now();
                 self.seen = releases;
-                self.began = Some(pacing::now());
+                self.began = Some(now);
+                #[cfg(not(loom))]
+                hint.not_before.store(now.saturating_add(INTERVAL), Relaxed);
                 0
             }
         };
-        let bound = bags.index_bound();
-        let end = bound.min(start.saturating_add(STEP));
         let mut taken = 0;
-        for index in start..end {
-            let Some(bag) = bags.get_installed(index) else {
+        let mut looked = 0;
+        self.next = loop {
+            if looked == STEP {
+                break Some(index);
+            }
+            let Some(at) = bags.next_installed(index) else {
+                break None;
+            };
+            looked += 1;
+            index = at + 1;
+            let Some(bag) = bags.get_installed(at) else {
                 continue;
             };
             // Most bags are empty or their record's holder is alive. Under
@@ -138,35 +195,23 @@ impl Sweep {
             if bag.len() == 0 && !cfg!(loom) {
                 continue;
             }
-            let Some(borrowed) = domain.borrow(index) else {
+            let Some(borrowed) = domain.borrow(at) else {
                 continue;
             };
-            debug_assert_eq!(borrowed.index(), index);
+            debug_assert_eq!(borrowed.index(), at);
             // SAFETY: we hold the bag's record until `borrowed` drops.
-            if let Some(batch) = unsafe { bag.surrender() } {
-                taken += batch.len();
-                take(batch);
-            }
+            let left = unsafe { bag.surrender() };
+            // Given back before anything else: a claim that wants the
+            // record finds it taken only for the surrender's few stores.
             drop(borrowed);
-        }
-        self.next = (end < bound).then_some(end);
+            taken += left.len();
+            left.into_batches().for_each(&mut take);
+        };
         if self.next.is_none() {
-            // Relaxed: a hint (`wanted`); only this scanner writes it.
-            done.store(self.seen, Relaxed);
+            // Relaxed: a hint (`Hint::wanted`); only the scanner writes it.
+            hint.done.store(self.seen, Relaxed);
         }
         taken
-    }
-
-    /// Whether a scan of the map would have sweeping to do: a record was
-    /// given back since the sweep that `done` (the map's hint, written by
-    /// [`step`](Self::step)) says finished last, or a sweep is under way.
-    /// For the pacing ticks of a map with nothing queued, which otherwise
-    /// do not scan: one load of the count, one of the hint. A sweep the
-    /// interval holds back keeps it true until the sweep begins.
-    #[inline]
-    pub(super) fn wanted(domain: &'static Domain, done: &AtomicUsize) -> bool {
-        // Relaxed: heuristics; the sweep itself reads the count Acquire.
-        domain.releases_hint() != done.load(Relaxed)
     }
 
     /// Whether a new sweep may begin now ([`INTERVAL`]; always under loom,
