@@ -34,7 +34,7 @@
 //! they are: the next holder of its record fills the bag and seals it;
 //! once the party gives its record back, a scan of the map takes the bag
 //! over (`orphans.rs`); or the map's drop frees them. What it adopted is freed by its pacing ticks
-//! once it stops retiring (`TableReclaim::free_adopted_if_done`), by the
+//! once it stops retiring (`TableReclaim::tidy_if_done`), by the
 //! next holder's retirements if it exits first, or by the map's drop.
 //! Unsealed garbage per map is thus bounded by `BATCH - 1` objects per
 //! record held now (and per record given back, until a scan of the map
@@ -210,7 +210,7 @@ pub(super) struct Bag {
     /// (`TableReclaim::writers_idle`); the same heuristic, the same rules.
     pub(super) idle_ticks: AtomicUsize,
     /// Whether the holder retired into this bag since it last asked
-    /// (`TableReclaim::free_adopted_if_done`, on pacing ticks and on the
+    /// (`TableReclaim::tidy_if_done`, on pacing ticks and on the
     /// unpin of a guard that retired a table: roughly, since its last
     /// tick); the same rules.
     retiring: AtomicBool,
