@@ -67,12 +67,14 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// the load limit) or until the key is inserted again; keep resources in
 /// values, not keys.
 /// Each thread hands what it retires over in batches (64 with the default
-/// reclaimer), so its last few removals wait for its later writes, or,
-/// once it exits, for the next thread that takes its place in the map;
-/// with the default reclaimer the map's later operations (any thread's)
-/// also take over what a place nobody holds has left, after some thousands
-/// of them (a map nobody uses again keeps them until its drop).
-/// [`HashMapRef::flush`] hands them over at once.
+/// reclaimer), so its last few removals wait for its later writes (with
+/// the default reclaimer, once it stops writing the map, for its next few
+/// dozen operations there), or, once it exits, for the next thread that
+/// takes its place in the map; with the default reclaimer the map's later
+/// operations (any thread's) also take over what a place nobody holds has
+/// left, after some thousands of them. A map nobody uses again keeps them
+/// until its drop, and a thread keeps what it left in maps it no longer
+/// uses until it exits. [`HashMapRef::flush`] hands them over at once.
 ///
 /// Not async-signal-safe: do not use a map from a signal handler (a pin
 /// interrupted before it is announced leaves the handler's reads
@@ -220,10 +222,11 @@ impl<K, V, S> HashMap<K, V, S> {
     /// [`pin`](HashMap::pin). The last few values it removed or replaced
     /// (up to 63) wait, after it drops, for the next handle that takes its
     /// place: the thread it drops on keeps one place for its next owned
-    /// handle, and with the default reclaimer the map's later operations
-    /// take over what a place nobody holds has left, after some thousands
-    /// of them ([`HashMapRef::flush`] before the drop hands them over at
-    /// once).
+    /// handle (with the default reclaimer, one that writes nothing in this
+    /// map hands them over as it drops), and with the default reclaimer
+    /// the map's later operations take over what a place nobody holds has
+    /// left, after some thousands of them ([`HashMapRef::flush`] before
+    /// the drop hands them over at once).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
@@ -1294,11 +1297,12 @@ where
     /// still see it, but each thread first gathers what it retires in a
     /// batch (64 objects with the default reclaimer; the `seize` and
     /// `crossbeam-epoch` backends have their own), so the last few that a
-    /// thread removed wait for its later writes, or, once it exits, for
-    /// the next thread that takes its place in the map or, with the
-    /// default reclaimer, for the map's later operations, which take over
-    /// what a place nobody holds has left (after some thousands of
-    /// them). An owned handle's place is given up when it drops (see
+    /// thread removed wait for its later writes (with the default
+    /// reclaimer, once it stops writing the map, for its next few dozen
+    /// operations there), or, once it exits, for the next thread that
+    /// takes its place in the map or, with the default reclaimer, for the
+    /// map's later operations, which take over what a place nobody holds
+    /// has left (after some thousands of them). An owned handle's place is given up when it drops (see
     /// [`pin_owned`](HashMap::pin_owned)). After `flush` they
     /// wait only for the pins that may still see them, this handle's
     /// included, and for the reclaimer's next epoch bump (with the
