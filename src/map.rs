@@ -222,8 +222,9 @@ impl<K, V, S> HashMap<K, V, S> {
     /// [`pin`](HashMap::pin). The last few values it removed or replaced
     /// (up to 63) wait, after it drops, for the next handle that takes its
     /// place: the thread it drops on keeps one place for its next owned
-    /// handle (with the default reclaimer, one that writes nothing in this
-    /// map hands them over as it drops), and with the default reclaimer
+    /// handle (with the default reclaimer, owned handles that write
+    /// nothing in this map hand them over within a few hundred of their
+    /// drops), and with the default reclaimer
     /// the map's later operations take over what a place nobody holds has
     /// left, after some thousands of them ([`HashMapRef::flush`] before
     /// the drop hands them over at once).

@@ -85,10 +85,6 @@ struct Local {
     /// Writes on this thread until its next step of the tables its maps
     /// free in steps ([`STEP_PERIOD`]; a countdown, as `tick`).
     writes: Cell<u32>,
-    /// Unpins of owned guards on this thread, in maps with nothing queued,
-    /// until the next one looks for bags left behind to sweep
-    /// ([`owned_sweep_due`]; a countdown, as `tick`).
-    owned: Cell<u32>,
     /// How many [`Freeing`] scopes this thread is in (running retired
     /// objects' destructors): from [`MAX_FREEING`] on, its writes retire
     /// without freeing.
@@ -171,23 +167,6 @@ pub(super) fn write_step_due() -> bool {
         .unwrap_or(false)
 }
 
-/// Whether this thread's countdown of owned guards' unpins in maps with
-/// nothing queued came up ([`SCAN_PERIOD`]): such an unpin then looks for
-/// bags left behind (`TableReclaim::owned_tick`, `orphans.rs`). A
-/// thread-local countdown, so that a pool of owned guards reads no shared
-/// line at each unpin; not the thread-bound pins' `tick`, whose pacing
-/// stays as it was.
-#[inline]
-pub(super) fn owned_sweep_due() -> bool {
-    LOCAL
-        .try_with(|l| {
-            let o = l.owned.get();
-            l.owned.set(if o == 0 { SCAN_PERIOD - 1 } else { o - 1 });
-            o == 0
-        })
-        .unwrap_or(false)
-}
-
 impl Drop for Local {
     fn drop(&mut self) {
         // A loom model that failed drops its thread-locals while unwinding,
@@ -220,13 +199,13 @@ impl Drop for Local {
 #[cfg(not(loom))]
 thread_local! {
     static LOCAL: Local = const {
-        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0), owned: Cell::new(0), freeing: Cell::new(0), spare: Cell::new(None) }
+        Local { record: Cell::new(None), tick: Cell::new(0), writes: Cell::new(0), freeing: Cell::new(0), spare: Cell::new(None) }
     };
 }
 
 #[cfg(loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0), writes: Cell::new(0), owned: Cell::new(0), freeing: Cell::new(0) };
+    static LOCAL: Local = Local { record: Cell::new(None), domain: Cell::new(0), tick: Cell::new(0), writes: Cell::new(0), freeing: Cell::new(0) };
 }
 
 /// How a [`TableGuard`] holds its pin.
@@ -345,7 +324,7 @@ impl Drop for TableGuard<'_> {
         } else {
             // Release: as above.
             self.record.announcement.unpin(unpin_order());
-            let tick = self.owner.owned_tick();
+            let tick = self.owner.owned_tick(self.record);
             self.finish_unpin(tick, Some(self.record));
         }
     }
@@ -531,16 +510,7 @@ impl Drop for TableOwnedGuard<'_> {
         self.record.announcement.unpin(unpin_order());
         // Released after `after_unpin`, as in `TableGuard::finish_unpin`.
         let _release = ReleaseOnDrop(Some(self.record));
-        // What the record's bag here holds and this guard's record did not
-        // add to since the last such call (a previous holder's, left to a
-        // guard that only reads): sealed now, not kept until the record's
-        // next writer. Not while the thread unwinds (it may free).
-        if frees_allowed() {
-            // SAFETY: `_release` holds the record until after this call;
-            // it is not kept.
-            unsafe { self.owner.tidy_if_done(self.record, false) };
-        }
-        let tick = self.owner.owned_tick();
+        let tick = self.owner.owned_tick(self.record);
         let scan = (self.retired.get() || tick) && frees_allowed();
         if tick && scan {
             self.owner.tick_draining();

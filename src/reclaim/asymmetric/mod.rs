@@ -922,17 +922,17 @@ impl TableReclaim {
     /// map, load then store, Relaxed: it only paces scans; `fetch_add`
     /// would put a locked instruction on every such unpin). Only read while
     /// objects are queued; while none are, a tick every 61st such unpin of
-    /// the thread if bags left behind may wait (`orphans.rs`).
+    /// the guard's record in a map with bags (for `tidy_if_done` and the
+    /// sweep of bags left behind, `orphans.rs`).
     #[inline]
-    fn owned_tick(&self) -> bool {
+    fn owned_tick(&self, record: &Record) -> bool {
         // Relaxed: hints, as in `after_unpin`.
         if self.pending.load(Relaxed) == 0 && self.draining.len() == 0 {
-            // Nothing queued: a tick only to sweep bags left behind
-            // (`orphans.rs`), paced by the thread's countdown, so that
+            // Nothing queued: a tick for the bags (`after_unpin`: what a
+            // holder that does not write here left, and bags left behind,
+            // `orphans.rs`), paced by the record's own countdown, so that
             // this map's line is not written at each such unpin.
-            return self.bags.any()
-                && guard::owned_sweep_due()
-                && self.sweep_hint.wanted(self.domain());
+            return self.bags.any() && record.countdown();
         }
         let tick = self.tick.load(Relaxed).wrapping_add(1);
         self.tick.store(tick, Relaxed);

@@ -54,6 +54,13 @@ pub(super) struct Record {
     /// A std atomic under loom too: it is the holder's alone, so loom has
     /// no interleaving to explore in it.
     depth: std::sync::atomic::AtomicU32,
+    /// Owned guards' unpins on this record, in maps with nothing queued,
+    /// until the next one ticks ([`countdown`](Record::countdown)): on the
+    /// line the unpin writes anyway, so a pool of owned guards pays no
+    /// thread-local lookup and writes no shared line for it. The holder's
+    /// alone, as `depth` (a hand-over is ordered by `taken`); a pacing
+    /// heuristic.
+    countdown: std::sync::atomic::AtomicU32,
     /// Parties holding the record now: a check of the protocol (never
     /// more than one), in debug builds and under loom. Counted by every
     /// take ([`try_take`](Record::try_take), a new record's creation) and
@@ -62,6 +69,10 @@ pub(super) struct Record {
     #[cfg(any(debug_assertions, loom))]
     holders: std::sync::atomic::AtomicUsize,
 }
+
+/// Owned guards' unpins per tick of a record's [`Record::countdown`]: 61,
+/// as a thread's pacing period (`guard.rs`, `SCAN_PERIOD`).
+const TICK_PERIOD: u32 = 256;
 
 /// The end of a process that leaked 2^32 - 1 guards on one thread
 /// ([`Record::enter`]).
@@ -93,6 +104,7 @@ impl Record {
             taken: AtomicBool::new(taken),
             index,
             depth: std::sync::atomic::AtomicU32::new(0),
+            countdown: std::sync::atomic::AtomicU32::new(0),
             #[cfg(any(debug_assertions, loom))]
             holders: std::sync::atomic::AtomicUsize::new(taken as usize),
         }
@@ -161,6 +173,17 @@ impl Record {
         } else {
             Some(self.index)
         }
+    }
+
+    /// Whether the holder's countdown came up: true every [`TICK_PERIOD`]th
+    /// call (`TableReclaim::owned_tick`).
+    #[inline]
+    pub(super) fn countdown(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let left = self.countdown.load(Relaxed);
+        self.countdown
+            .store(if left == 0 { TICK_PERIOD - 1 } else { left - 1 }, Relaxed);
+        left == 0
     }
 
     /// The holder's guards now alive.
