@@ -68,8 +68,8 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// values, not keys.
 /// Each thread hands what it retires over in batches (64 with the default
 /// reclaimer), so its last few removals wait for its later writes (with
-/// the default reclaimer, once it stops writing the map, for its next few
-/// dozen operations there), or, once it exits, for the next thread that
+/// the default reclaimer, once it stops writing the map, for some tens of
+/// milliseconds of its operations there), or, once it exits, for the next thread that
 /// takes its place in the map; with the default reclaimer the map's later
 /// operations (any thread's) also take over what a place nobody holds has
 /// left, after some thousands of them. A map nobody uses again keeps them
@@ -223,8 +223,8 @@ impl<K, V, S> HashMap<K, V, S> {
     /// (up to 63) wait, after it drops, for the next handle that takes its
     /// place: the thread it drops on keeps one place for its next owned
     /// handle (with the default reclaimer, owned handles that write
-    /// nothing in this map hand them over within a few hundred of their
-    /// drops), and with the default reclaimer
+    /// nothing in this map hand them over after some hundreds of their
+    /// drops over some tens of milliseconds), and with the default reclaimer
     /// the map's later operations take over what a place nobody holds has
     /// left, after some thousands of them ([`HashMapRef::flush`] before
     /// the drop hands them over at once).
@@ -1299,8 +1299,8 @@ where
     /// batch (64 objects with the default reclaimer; the `seize` and
     /// `crossbeam-epoch` backends have their own), so the last few that a
     /// thread removed wait for its later writes (with the default
-    /// reclaimer, once it stops writing the map, for its next few dozen
-    /// operations there), or, once it exits, for the next thread that
+    /// reclaimer, once it stops writing the map, for some tens of
+    /// milliseconds of its operations there), or, once it exits, for the next thread that
     /// takes its place in the map or, with the default reclaimer, for the
     /// map's later operations, which take over what a place nobody holds
     /// has left (after some thousands of them). An owned handle's place is given up when it drops (see

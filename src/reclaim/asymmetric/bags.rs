@@ -46,7 +46,7 @@ use crossbeam_utils::CachePadded;
 
 use super::directory::PerRecord;
 use crate::reclaim::contract::Retire;
-use crate::sync::stat::{AtomicBool, AtomicUsize};
+use crate::sync::stat::{AtomicBool, AtomicU64, AtomicUsize};
 use crate::sync::Ordering::Relaxed;
 
 /// Objects per sealed batch. Each seal costs a locked push onto the map's
@@ -214,6 +214,11 @@ pub(super) struct Bag {
     /// unpin of a guard that retired a table: roughly, since its last
     /// tick); the same rules.
     retiring: AtomicBool,
+    /// When a pacing tick of the holder first saw unsealed objects in the
+    /// bag since it was last emptied, on the pacing clock; 0 for not yet
+    /// ([`unsealed_waited`](Self::unsealed_waited)). The same rules as
+    /// `seals_seen`.
+    unsealed_since: AtomicU64,
 }
 
 // SAFETY: a bag holds retired objects that may be freed on any thread (the
@@ -237,6 +242,7 @@ impl Bag {
             seals_seen: AtomicUsize::new(0),
             idle_ticks: AtomicUsize::new(0),
             retiring: AtomicBool::new(false),
+            unsealed_since: AtomicU64::new(0),
         }
     }
 
@@ -261,6 +267,8 @@ impl Bag {
             // SAFETY: as above.
             let fresh =
                 unsafe { (*self.spares.get()).pop() }.unwrap_or_else(|| Vec::with_capacity(BATCH));
+            // Relaxed: the holder's heuristic (`unsealed_waited`).
+            self.unsealed_since.store(0, Relaxed);
             Some(Batch(std::mem::replace(items, fresh)))
         };
         // SAFETY: as above.
@@ -280,13 +288,45 @@ impl Bag {
         if items.is_empty() {
             return None;
         }
-        // SAFETY: as above.
-        let fresh =
-            unsafe { (*self.spares.get()).pop() }.unwrap_or_else(|| Vec::with_capacity(BATCH));
-        let batch = Batch(std::mem::replace(items, fresh));
+        // A vector of the objects' own length: the bag keeps its buffer
+        // (of `BATCH`) for its next retirements, so that a partial seal
+        // (a flush, a holder that stopped retiring) allocates what it
+        // seals, not a full batch's buffer that nobody gives back (a batch
+        // freed, not adopted, frees its buffer on the freeing thread).
+        let mut sealed = Vec::with_capacity(items.len());
+        sealed.append(items);
+        let batch = Batch(sealed);
+        // Relaxed: the holder's heuristic (`unsealed_waited`).
+        self.unsealed_since.store(0, Relaxed);
         // SAFETY: as above.
         unsafe { self.update_len() };
         Some(batch)
+    }
+
+    /// Whether the bag's unsealed objects have waited `age` nanoseconds
+    /// since a pacing tick of the holder first saw them (this call, at the
+    /// ticks: the first that sees them starts the wait). False while the
+    /// bag has none. Under loom, which has no time: whether it has any.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    pub(super) unsafe fn unsealed_waited(&self, age: u64) -> bool {
+        // SAFETY: the caller holds the record; a short borrow.
+        if unsafe { (*self.items.get()).is_empty() } {
+            return false;
+        }
+        if cfg!(loom) {
+            return true;
+        }
+        // Relaxed: the holder's heuristic.
+        let since = self.unsealed_since.load(Relaxed);
+        let now = super::pacing::now();
+        if since == 0 {
+            self.unsealed_since.store(now.max(1), Relaxed);
+            return false;
+        }
+        now.saturating_sub(since) >= age
     }
 
     /// Stores the gauge.
@@ -428,6 +468,8 @@ impl Bag {
         };
         let mut objects = std::mem::take(items);
         objects.append(ready);
+        // Relaxed: the holder's heuristic (`unsealed_waited`).
+        self.unsealed_since.store(0, Relaxed);
         let buffers = (std::mem::take(ready), std::mem::take(spares));
         // Relaxed: a gauge, as in `update_len`.
         self.len.store(0, Relaxed);

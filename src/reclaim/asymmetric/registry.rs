@@ -70,8 +70,10 @@ pub(super) struct Record {
     holders: std::sync::atomic::AtomicUsize,
 }
 
-/// Owned guards' unpins per tick of a record's [`Record::countdown`]: 61,
-/// as a thread's pacing period (`guard.rs`, `SCAN_PERIOD`).
+/// Owned guards' unpins per tick of a record's [`Record::countdown`]:
+/// 256, longer than a thread's pacing period (61, `guard.rs`), since these
+/// ticks only look after bags (a measured 0.4–1 ns per owned unpin with
+/// this period; docs/benchmarks.md, "Twenty-first session").
 const TICK_PERIOD: u32 = 256;
 
 /// The end of a process that leaked 2^32 - 1 guards on one thread
