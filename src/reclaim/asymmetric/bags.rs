@@ -219,6 +219,16 @@ pub(super) struct Bag {
     /// ([`unsealed_waited`](Self::unsealed_waited)). The same rules as
     /// `seals_seen`.
     unsealed_since: AtomicU64,
+    /// Whether the bag may hold allocated buffers while it holds no
+    /// object: set where a bag is emptied and keeps a buffer (a seal, a
+    /// partial seal) and where it reserves one (an adoption), cleared by
+    /// [`surrender`](Self::surrender); a bag with objects holds its
+    /// buffer anyway. So that a sweep of bags left behind (`orphans.rs`)
+    /// also frees an empty bag's buffers (up to 7 KiB: a batch's, the
+    /// adopted objects' and two spares), and only then borrows a record
+    /// whose bag holds nothing. The holder's, Relaxed; read by a sweep
+    /// after the give-back's Release, as the gauge.
+    buffers: AtomicBool,
 }
 
 // SAFETY: a bag holds retired objects that may be freed on any thread (the
@@ -243,6 +253,7 @@ impl Bag {
             idle_ticks: AtomicUsize::new(0),
             retiring: AtomicBool::new(false),
             unsealed_since: AtomicU64::new(0),
+            buffers: AtomicBool::new(false),
         }
     }
 
@@ -267,8 +278,10 @@ impl Bag {
             // SAFETY: as above.
             let fresh =
                 unsafe { (*self.spares.get()).pop() }.unwrap_or_else(|| Vec::with_capacity(BATCH));
-            // Relaxed: the holder's heuristic (`unsealed_waited`).
+            // Relaxed: the holder's heuristic (`unsealed_waited`), and a
+            // hint for sweeps (`buffers`).
             self.unsealed_since.store(0, Relaxed);
+            self.buffers.store(true, Relaxed);
             Some(Batch(std::mem::replace(items, fresh)))
         };
         // SAFETY: as above.
@@ -296,8 +309,10 @@ impl Bag {
         let mut sealed = Vec::with_capacity(items.len());
         sealed.append(items);
         let batch = Batch(sealed);
-        // Relaxed: the holder's heuristic (`unsealed_waited`).
+        // Relaxed: the holder's heuristic (`unsealed_waited`), and a hint
+        // for sweeps (`buffers`).
         self.unsealed_since.store(0, Relaxed);
+        self.buffers.store(true, Relaxed);
         // SAFETY: as above.
         unsafe { self.update_len() };
         Some(batch)
@@ -364,6 +379,8 @@ impl Bag {
         let mut buffer = batch.0;
         // Sized once for the most it holds, so that no adoption reallocates.
         ready.reserve_exact(READY_MAX - ready.len());
+        // Relaxed: a hint for sweeps (`buffers`).
+        self.buffers.store(true, Relaxed);
         ready.append(&mut buffer);
         // An empty buffer for a later seal.
         if buffer.capacity() >= BATCH && spares.len() < SPARES {
@@ -444,6 +461,31 @@ impl Bag {
         self.len.load(Relaxed)
     }
 
+    /// Whether the bag holds objects, or may hold buffers (`buffers`): what
+    /// a sweep of bags left behind takes over (`orphans.rs`).
+    pub(super) fn worth_a_sweep(&self) -> bool {
+        // Relaxed: as the gauge (`len`).
+        self.len() > 0 || self.buffers.load(Relaxed)
+    }
+
+    /// The capacity of the bag's buffers, in objects (tests).
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    #[cfg(test)]
+    pub(super) unsafe fn capacity(&self) -> usize {
+        // SAFETY: the caller holds the record, or no holder is active.
+        unsafe {
+            (*self.items.get()).capacity()
+                + (*self.ready.get()).capacity()
+                + (*self.spares.get())
+                    .iter()
+                    .map(Vec::capacity)
+                    .sum::<usize>()
+        }
+    }
+
     /// Empties the bag for good: its unsealed and its adopted objects, and
     /// its buffers, so that it is as a bag never used. For a bag whose
     /// last holder gave its record back (`orphans.rs`): each unsealed
@@ -468,8 +510,10 @@ impl Bag {
         };
         let mut objects = std::mem::take(items);
         objects.append(ready);
-        // Relaxed: the holder's heuristic (`unsealed_waited`).
+        // Relaxed: the holder's heuristic (`unsealed_waited`), and the
+        // sweeps' hint (`buffers`): the buffers go below.
         self.unsealed_since.store(0, Relaxed);
+        self.buffers.store(false, Relaxed);
         let buffers = (std::mem::take(ready), std::mem::take(spares));
         // Relaxed: a gauge, as in `update_len`.
         self.len.store(0, Relaxed);

@@ -189,10 +189,11 @@ impl Sweep {
             let Some(bag) = bags.get_installed(at) else {
                 continue;
             };
-            // Most bags are empty or their record's holder is alive. Under
-            // loom every retirement seals, so bags are empty: the models
-            // borrow every free record, to race the borrow with claims.
-            if bag.len() == 0 && !cfg!(loom) {
+            // Most bags are empty (holding no buffer either) or their
+            // record's holder is alive. Under loom every retirement seals,
+            // so bags are empty: the models borrow every free record, to
+            // race the borrow with claims.
+            if !bag.worth_a_sweep() && !cfg!(loom) {
                 continue;
             }
             let Some(borrowed) = domain.borrow(at) else {

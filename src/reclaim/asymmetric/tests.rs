@@ -1280,3 +1280,39 @@ fn a_sweep_leaves_a_live_partys_bag_alone() {
     drop(r);
     assert_eq!(kept.load(Relaxed), 10);
 }
+
+/// A sweep frees the buffers of an exited party's bag that holds no
+/// object (its last retirement sealed it): up to 7 KiB a bag, which a
+/// spike of writers would otherwise leave in every map it wrote until the
+/// map's drop.
+#[test]
+fn a_sweep_frees_an_empty_bags_buffers() {
+    let _alone = alone();
+    let r = TableReclaim::new();
+    let freed = Arc::new(Count::new(0));
+    drop(r.pin());
+    let index = std::thread::scope(|s| {
+        s.spawn(|| {
+            retire_entries(&r, &freed, bags::BATCH);
+            r.pin().record().index
+        })
+        .join()
+        .expect("the writer")
+    });
+    let bag = r.bags.get_installed(index).expect("the writer's bag");
+    // SAFETY: its holder exited and no other party retires into `r`.
+    assert!(unsafe { bag.capacity() } > 0, "a sealed bag keeps a buffer");
+    assert!(bag.worth_a_sweep());
+    for _ in 0..4_000 {
+        // SAFETY: as above.
+        if unsafe { bag.capacity() } == 0 {
+            break;
+        }
+        r.reclaim();
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+    // SAFETY: as above.
+    let capacity = unsafe { bag.capacity() };
+    assert_eq!(capacity, 0, "the empty bag's buffers stayed");
+    assert!(!bag.worth_a_sweep());
+}
