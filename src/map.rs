@@ -69,12 +69,13 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// Each thread hands what it retires over in batches (64 with the default
 /// reclaimer), so its last few removals wait for its later writes (with
 /// the default reclaimer, once it stops writing the map, for some tens of
-/// milliseconds of its operations there), or, once it exits, for the next thread that
-/// takes its place in the map; with the default reclaimer the map's later
-/// operations (any thread's) also take over what a place nobody holds has
-/// left, after some thousands of them. A map nobody uses again keeps them
-/// until its drop, and a thread keeps what it left in maps it no longer
-/// uses until it exits. [`HashMapRef::flush`] hands them over at once.
+/// milliseconds of its operations there), or, once it exits, for the next
+/// thread that takes its place in the map; with the default reclaimer the
+/// map's later operations (any thread's) also take over what a place
+/// nobody holds has left, after some thousands of them. A map nobody uses
+/// again keeps them until its drop, and a thread keeps what it left in
+/// maps it no longer uses until it exits. [`HashMapRef::flush`] hands them
+/// over at once.
 ///
 /// Not async-signal-safe: do not use a map from a signal handler (a pin
 /// interrupted before it is announced leaves the handler's reads
@@ -224,10 +225,10 @@ impl<K, V, S> HashMap<K, V, S> {
     /// place: the thread it drops on keeps one place for its next owned
     /// handle (with the default reclaimer, owned handles that write
     /// nothing in this map hand them over after some hundreds of their
-    /// drops over some tens of milliseconds), and with the default reclaimer
-    /// the map's later operations take over what a place nobody holds has
-    /// left, after some thousands of them ([`HashMapRef::flush`] before
-    /// the drop hands them over at once).
+    /// drops over some tens of milliseconds), and with the default
+    /// reclaimer the map's later operations take over what a place nobody
+    /// holds has left, after some thousands of them ([`HashMapRef::flush`]
+    /// before the drop hands them over at once).
     ///
     /// ```
     /// let map = lfmap::HashMap::new();
