@@ -576,16 +576,8 @@ impl Bags {
     pub(super) fn drain_mut(&mut self) -> Vec<Batch> {
         self.0
             .each()
-            .map(|bag| {
-                // Relaxed: a gauge, and `&mut self` orders the store.
-                bag.len.store(0, Relaxed);
-                // SAFETY: `&mut self`: no holder can be touching the bag.
-                let (items, ready) = unsafe { (&mut *bag.items.get(), &mut *bag.ready.get()) };
-                let mut all = std::mem::take(items);
-                all.append(ready);
-                Batch(all)
-            })
-            .filter(|b| b.len() > 0)
+            // SAFETY: `&mut self`: no holder can be touching the bag.
+            .flat_map(|bag| unsafe { bag.surrender() }.into_batches())
             .collect()
     }
 }

@@ -60,6 +60,7 @@
 //! empty.
 
 use super::bags::{Bags, Batch};
+#[cfg(not(loom))]
 use super::pacing;
 use super::registry::Domain;
 #[cfg(not(loom))]
@@ -88,8 +89,6 @@ pub(super) struct Sweep {
     seen: usize,
     /// The next index to look at, while a sweep is under way.
     next: Option<usize>,
-    /// When the last sweep began, on the pacing clock (`None`: never).
-    began: Option<u64>,
 }
 
 /// What a map's pacing ticks read to decide whether a scan would have
@@ -127,6 +126,14 @@ impl Hint {
         if domain.releases_hint() == self.done.load(Relaxed) {
             return false;
         }
+        self.due()
+    }
+
+    /// Whether a new sweep may begin now: [`INTERVAL`] after the last one
+    /// began (`not_before`, which the scanner wrote then; always under
+    /// loom, which has no time).
+    #[inline]
+    fn due(&self) -> bool {
         #[cfg(loom)]
         return true;
         #[cfg(not(loom))]
@@ -142,7 +149,6 @@ impl Sweep {
         Sweep {
             seen: 0,
             next: None,
-            began: None,
         }
     }
 
@@ -164,14 +170,13 @@ impl Sweep {
                 // Acquire (`Domain::releases`): every give-back it counts
                 // shows its record free, or held again, to the walk below.
                 let releases = domain.releases();
-                if releases == self.seen || !self.due() {
+                if releases == self.seen || !hint.due() {
                     return 0;
                 }
-                let now = pacing::now();
                 self.seen = releases;
-                self.began = Some(now);
                 #[cfg(not(loom))]
-                hint.not_before.store(now.saturating_add(INTERVAL), Relaxed);
+                hint.not_before
+                    .store(pacing::now().saturating_add(INTERVAL), Relaxed);
                 0
             }
         };
@@ -199,7 +204,6 @@ impl Sweep {
             let Some(borrowed) = domain.borrow(at) else {
                 continue;
             };
-            debug_assert_eq!(borrowed.index(), at);
             // SAFETY: we hold the bag's record until `borrowed` drops.
             let left = unsafe { bag.surrender() };
             // Given back before anything else: a claim that wants the
@@ -213,15 +217,5 @@ impl Sweep {
             hint.done.store(self.seen, Relaxed);
         }
         taken
-    }
-
-    /// Whether a new sweep may begin now ([`INTERVAL`]; always under loom,
-    /// which has no time).
-    fn due(&self) -> bool {
-        #[cfg(loom)]
-        return true;
-        #[cfg(not(loom))]
-        self.began
-            .is_none_or(|began| pacing::now().saturating_sub(began) >= INTERVAL)
     }
 }

@@ -457,13 +457,6 @@ impl Domain {
 /// record's values in a map (`orphans.rs`).
 pub(super) struct Borrowed(&'static Record);
 
-impl Borrowed {
-    /// The record's index.
-    pub(super) fn index(&self) -> usize {
-        self.0.index
-    }
-}
-
 impl Drop for Borrowed {
     fn drop(&mut self) {
         // Unwinding under loom: leave loom's state alone (`sync/mod.rs`);
