@@ -562,6 +562,51 @@ pub fn write_report(o: &Opts, records: &[Record], env: &RunEnv) {
             writeln!(w, "{row}|").unwrap();
         }
         writeln!(w).unwrap();
+        let grown = |m: &'static str| Query {
+            presized: false,
+            ..q("memory", m, 1)
+        };
+        if maps
+            .iter()
+            .any(|&m| get(records, &grown(m), "rss_octave_mean").is_some())
+        {
+            writeln!(
+                w,
+                "Grown from empty, the RSS per entry over one octave of sizes: the inserts go on \
+                 from {} keys, and the RSS growth per entry is read at {} · 2^(k/8) keys, \
+                 k = 0..7. A doubling table is half full after its growth and at its load \
+                 limit before the next, and a map may also hold a successor prepared ahead or \
+                 an old table still migrating: one size shows one phase of that cycle, the \
+                 octave shows each once.\n",
+                o.grow, o.grow
+            )
+            .unwrap();
+            writeln!(
+                w,
+                "| map | RSS at {} keys | mean over the octave | largest in the octave |",
+                o.grow
+            )
+            .unwrap();
+            writeln!(w, "|---|---:|---:|---:|").unwrap();
+            for &m in &maps {
+                let qu = grown(m);
+                let star = mark(records, &qu);
+                let cell = |f: &str| match get(records, &qu, f) {
+                    Some(s) => format!("{}{star}", fmt_stat(Some(s), 1)),
+                    None => fmt_stat(None, 1),
+                };
+                writeln!(
+                    w,
+                    "| {} | {} | {} | {} |",
+                    display_name(m),
+                    cell("rss_per_entry"),
+                    cell("rss_octave_mean"),
+                    cell("rss_octave_max")
+                )
+                .unwrap();
+            }
+            writeln!(w).unwrap();
+        }
         if maps.iter().any(|m| is_lfmap(m)) {
             writeln!(
                 w,

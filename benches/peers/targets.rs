@@ -181,6 +181,24 @@ pub fn targets(w: &mut String, records: &[Record], o: &Opts) {
         bound: "≤ 24 B".into(),
         met: wr.map(|r| r <= 24.0),
     });
+    // The same bounds over an octave of sizes (`octave_fields`): a map's
+    // memory per entry at one size is one phase of its resize cycle.
+    for (map, name, bound) in [("lfmap", "HashMap", 40.0), ("wordmap", "WordMap", 24.0)] {
+        let mean = med("memory", map, 1, "rss_octave_mean", "thr");
+        let max = med("memory", map, 1, "rss_octave_max", "thr");
+        ts.push(Target {
+            what: format!(
+                "memory, grown from empty: {name} bytes per entry (RSS) over an octave of sizes, mean (largest in brackets)"
+            ),
+            measured: mean,
+            shown: match (mean, max) {
+                (Some(m), Some(x)) => format!("{m:.1} B ({x:.1} B)"),
+                _ => "—".into(),
+            },
+            bound: format!("≤ {bound:.0} B"),
+            met: mean.map(|m| m <= bound),
+        });
+    }
     // Issue #14: lfmap as users build it (the `peers-user` rows) against
     // the better of dashmap and scc, at 1 and 2 threads, u64 and String keys.
     let medk = |wl: &str, m: &str, t: usize, key: &str| {

@@ -537,8 +537,40 @@ fn run_memory<M: BenchMap<u64>>(c: &ChildCfg) -> Fields {
     });
     check_len(c, &map, c.grow, "keys inserted, all distinct, none removed");
     check_sample(c, &map, c.grow);
+    if !c.presized {
+        octave_fields(&map, c.grow, rss0, &mut out);
+    }
     std::mem::forget(map);
     out
+}
+
+/// Sizes [`octave_fields`] reads in one octave: eight, log-spaced.
+const OCTAVE_POINTS: u32 = 8;
+
+/// Goes on inserting into `map` (holding keys `0..grow`), reading the RSS
+/// growth per entry at `grow · 2^(k/8)` keys, `k = 0..7` (one octave,
+/// log-spaced): their mean and the largest. One size flatters or wrongs any
+/// map whose memory per entry moves with where its size falls between two
+/// resizes (a doubling table: half full after it, at its load limit before
+/// it; a successor prepared or an old table still migrating adds its
+/// memory in between); an octave of sizes shows every phase once, for
+/// every map alike.
+fn octave_fields<M: BenchMap<u64>>(map: &M, grow: u64, rss0: u64, out: &mut Fields) {
+    let per_entry = |n: u64| rss_bytes().saturating_sub(rss0) as f64 / n as f64;
+    let mut seen = vec![per_entry(grow)];
+    let mut next = grow;
+    for k in 1..OCTAVE_POINTS {
+        let mark = (grow as f64 * 2f64.powf(f64::from(k) / f64::from(OCTAVE_POINTS))) as u64;
+        for i in next..mark {
+            map.insert(i, i);
+        }
+        next = mark;
+        seen.push(per_entry(mark));
+    }
+    let mean = seen.iter().sum::<f64>() / seen.len() as f64;
+    let max = seen.iter().copied().fold(0.0, f64::max);
+    out.push(("rss_octave_mean".into(), mean));
+    out.push(("rss_octave_max".into(), max));
 }
 
 /// Workload 7: counters, from an empty map. Every operation adds 1 to a key
