@@ -109,6 +109,10 @@ where
                 // guard pinned this same map (`protected_by`'s contract).
                 let entries: Vec<&Entry<K, V>> =
                     walk.map(|e| unsafe { protected_by(caller, e) }).collect();
+                // The pin goes before the entries are handed on: its drop
+                // may free a value whose `Drop` panics, which would leak a
+                // result still in the closure (crate docs, "Bad input").
+                drop(guard);
                 entries.into_iter().map(|e| (&e.key, e.value()))
             })
     }

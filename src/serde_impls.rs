@@ -29,7 +29,10 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::map::HashMap;
+use crate::raw::table::Table;
+use crate::resize::Generation;
 use crate::set::HashSet;
+use crate::word::table::WordTable;
 use crate::word::WordSized;
 use crate::{WordMap, WordSet};
 
@@ -49,11 +52,19 @@ where
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let m = self.pin();
         let entries: Vec<(&K, &V)> = m.iter().collect();
-        let mut out = serializer.serialize_map(Some(entries.len()))?;
-        for (k, v) in entries {
-            out.serialize_entry(k, v)?;
-        }
-        out.end()
+        let done = (|| {
+            let mut out = serializer.serialize_map(Some(entries.len()))?;
+            for &(k, v) in &entries {
+                out.serialize_entry(k, v)?;
+            }
+            out.end()
+        })();
+        // The pin goes before the result is returned: its drop may free a
+        // value whose `Drop` panics, and a result still in the call would
+        // then leak (crate docs, "Bad input").
+        drop(entries);
+        drop(m);
+        done
     }
 }
 
@@ -81,6 +92,38 @@ where
 /// drop-check obligations whatever `T` is.
 type Builds<T> = PhantomData<fn() -> T>;
 
+/// Table memory a container being deserialized may take before it has
+/// read an element, on the input's claim alone: 1 MiB, as serde caps its
+/// own containers' preallocation.
+const PREALLOC_BYTES: usize = 1 << 20;
+
+/// How many elements a container being deserialized makes room for before
+/// reading them, given the input's claim `hint` and `slot_bytes`, the size
+/// of a slot of its table. The claim may lie and costs the input nothing
+/// (bincode passes any length through, a zero-sized element takes no byte,
+/// and repeated keys claim room they never fill), so the room is at most:
+///
+/// * as many keys as the key type `K` has distinct values: one for a
+///   zero-sized type, `2^(8·n)` for one of `n < 8` bytes (more elements
+///   than that repeat keys);
+/// * [`PREALLOC_BYTES`] of table at the half load a reserved table has
+///   (`policy::try_slots_for_capacity`).
+///
+/// Elements past the room grow the map as inserts do. (An untrusted
+/// 8-byte bincode input claiming 65,536 `()` elements took 2 MiB of
+/// `WordSet` table for one element before; 1,000 of them in a `Vec`, 2 GB
+/// from 8 KB of input.)
+fn room<K>(hint: Option<usize>, slot_bytes: usize) -> usize {
+    let bits = 8 * std::mem::size_of::<K>();
+    let distinct = if bits < usize::BITS as usize {
+        1usize << bits
+    } else {
+        usize::MAX
+    };
+    let budget = PREALLOC_BYTES / (2 * slot_bytes.max(1));
+    hint.unwrap_or(0).min(distinct).min(budget)
+}
+
 struct MapVisitor<K, V, S>(Builds<HashMap<K, V, S>>);
 
 impl<'de, K, V, S> Visitor<'de> for MapVisitor<K, V, S>
@@ -96,8 +139,7 @@ where
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        // Cap the hint: it comes from the input, which may lie.
-        let hint = access.size_hint().unwrap_or(0).min(1 << 16);
+        let hint = room::<K>(access.size_hint(), <Table<K, V> as Generation>::SLOT_BYTES);
         let map = HashMap::with_hasher(S::default());
         // Room as `extend` makes it: no floor, so the map shrinks as usual
         // once emptied.
@@ -125,11 +167,17 @@ where
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let s = self.pin();
         let elements: Vec<&T> = s.iter().collect();
-        let mut out = serializer.serialize_seq(Some(elements.len()))?;
-        for x in elements {
-            out.serialize_element(x)?;
-        }
-        out.end()
+        let done = (|| {
+            let mut out = serializer.serialize_seq(Some(elements.len()))?;
+            for &x in &elements {
+                out.serialize_element(x)?;
+            }
+            out.end()
+        })();
+        // The pin goes first, as `HashMap`'s.
+        drop(elements);
+        drop(s);
+        done
     }
 }
 
@@ -163,8 +211,7 @@ where
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        // Cap the hint: it comes from the input, which may lie.
-        let hint = access.size_hint().unwrap_or(0).min(1 << 16);
+        let hint = room::<T>(access.size_hint(), <Table<T, ()> as Generation>::SLOT_BYTES);
         let set = HashSet::with_hasher(S::default());
         // Room as `extend` makes it (no floor).
         set.pin().room_for_extend(hint);
@@ -231,8 +278,7 @@ where
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        // Cap the hint: it comes from the input, which may lie.
-        let hint = access.size_hint().unwrap_or(0).min(1 << 16);
+        let hint = room::<K>(access.size_hint(), WordTable::SLOT_BYTES);
         let map = WordMap::with_hasher(S::default());
         map.room_for_extend(hint);
         while let Some((k, v)) = access.next_entry()? {
@@ -294,13 +340,103 @@ where
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        // Cap the hint: it comes from the input, which may lie.
-        let hint = access.size_hint().unwrap_or(0).min(1 << 16);
+        let hint = room::<T>(access.size_hint(), WordTable::SLOT_BYTES);
         let set = WordSet::with_hasher(S::default());
         set.room_for_extend(hint);
         while let Some(x) = access.next_element()? {
             set.insert(x);
         }
         Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::value::{Error, MapDeserializer, SeqDeserializer};
+
+    /// Yields `items` while claiming `claim` elements: an input's length
+    /// prefix that lies.
+    struct Claims<I> {
+        items: I,
+        claim: usize,
+    }
+
+    impl<I: Iterator> Iterator for Claims<I> {
+        type Item = I::Item;
+        fn next(&mut self) -> Option<I::Item> {
+            self.items.next()
+        }
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            (self.claim, Some(self.claim))
+        }
+    }
+
+    fn claims<I: IntoIterator>(items: I, claim: usize) -> Claims<I::IntoIter> {
+        Claims {
+            items: items.into_iter(),
+            claim,
+        }
+    }
+
+    #[test]
+    fn the_room_is_what_the_key_type_and_a_mebibyte_allow() {
+        assert_eq!(room::<()>(Some(1 << 40), 16), 1);
+        assert_eq!(room::<u8>(Some(1 << 40), 16), 256);
+        assert_eq!(room::<u16>(Some(1 << 40), 16), 1 << 15);
+        assert_eq!(room::<u64>(Some(1 << 40), 16), 1 << 15);
+        assert_eq!(room::<u64>(Some(1 << 40), 8), 1 << 16);
+        assert_eq!(room::<String>(Some(1_000), 8), 1_000);
+        assert_eq!(room::<String>(None, 8), 0);
+    }
+
+    #[test]
+    fn a_claim_of_zero_sized_elements_takes_no_table() {
+        let set: WordSet<()> =
+            WordSet::deserialize(SeqDeserializer::<_, Error>::new(claims([()], 1 << 40))).unwrap();
+        assert_eq!(set.len(), 1);
+        assert!(set.capacity() < 100, "capacity {}", set.capacity());
+        let set: HashSet<()> =
+            HashSet::deserialize(SeqDeserializer::<_, Error>::new(claims([()], 1 << 40))).unwrap();
+        assert_eq!(set.len(), 1);
+        assert!(set.capacity() < 100, "capacity {}", set.capacity());
+    }
+
+    #[test]
+    fn a_false_claim_takes_at_most_a_mebibyte_of_table() {
+        let map: WordMap<u64, u64> = WordMap::deserialize(MapDeserializer::<_, Error>::new(
+            claims([(1u64, 2u64)], 1 << 40),
+        ))
+        .unwrap();
+        assert_eq!(map.get(&1), Some(2));
+        // 16-byte units at 3/4 of a table of at most 1 MiB.
+        assert!(
+            map.capacity() <= (1 << 20) / 16 / 4 * 3,
+            "capacity {}",
+            map.capacity()
+        );
+        let map: HashMap<u64, u64> = HashMap::deserialize(MapDeserializer::<_, Error>::new(
+            claims([(1u64, 2u64)], 1 << 40),
+        ))
+        .unwrap();
+        assert_eq!(map.pin().get(&1), Some(&2));
+        let slot = std::mem::size_of::<usize>();
+        assert!(
+            map.capacity() <= (1 << 20) / slot / 4 * 3,
+            "capacity {}",
+            map.capacity()
+        );
+    }
+
+    #[test]
+    fn a_true_claim_still_makes_room() {
+        let n = 10_000u64;
+        let map: WordMap<u64, u64> = WordMap::deserialize(MapDeserializer::<_, Error>::new(
+            claims((0..n).map(|i| (i, i)), n as usize),
+        ))
+        .unwrap();
+        assert_eq!(map.len() as u64, n);
+        // Made room once, up front: a single resize.
+        assert_eq!(map.stats().resizes, 1, "{:?}", map.stats());
     }
 }
