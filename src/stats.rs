@@ -54,11 +54,17 @@ pub struct Stats {
     /// Keys removed from the map.
     pub removes: u64,
     /// Migration sub-chunks (8 slots each) moved by threads that were
-    /// helping: every one is moved by a writer that met the resize
-    /// (readers never help); `finish` passes, which move whole tables
+    /// helping: by a writer that met the resize (and by reads only as
+    /// `chunks_read`); `finish` passes, which move whole tables
     /// (`reserve`, `shrink_to_fit`, iteration, resizes stacking up), are
     /// not counted.
     pub chunks_helped: u64,
+    /// Migration sub-chunks moved by reads: a read moves one only once the
+    /// migration it meets has had no other progress for 50 ms (the writes
+    /// stopped while it was open, as after a bulk load), so that a map
+    /// that is only read from then on still finishes it and frees its old
+    /// table. Not counted in `chunks_helped`.
+    pub chunks_read: u64,
     /// Migration sub-chunks moved by [`ResizeHelper`](crate::ResizeHelper)s:
     /// the work a helper thread took off the map's writers. Not counted in
     /// `chunks_helped`.
@@ -211,6 +217,10 @@ struct PartyCounts {
     range_table: AtomicU64,
     range: AtomicUsize,
     ahead: AtomicUsize,
+    /// Whether this party's reads move a migration the writes left
+    /// (`resize/stall.rs`).
+    #[cfg(not(loom))]
+    stall: crate::resize::stall::StallWatch,
 }
 
 impl PartyCounts {
@@ -224,6 +234,8 @@ impl PartyCounts {
             range_table: AtomicU64::new(0),
             range: AtomicUsize::new(0),
             ahead: AtomicUsize::new(usize::MAX),
+            #[cfg(not(loom))]
+            stall: crate::resize::stall::StallWatch::new(),
         }
     }
 }
@@ -262,6 +274,9 @@ pub(crate) struct MapCounters {
     /// Migration sub-chunks moved by resize helpers (`resize/assist.rs`):
     /// few threads, so one shared counter.
     pub(crate) assisted: Events,
+    /// Migration sub-chunks moved by reads (`resize/stall.rs`): only while
+    /// no write moves the migration, so one shared counter.
+    pub(crate) read: Events,
 }
 
 /// What a [`Stats`] snapshot needs from the map's current root table.
@@ -280,7 +295,19 @@ impl MapCounters {
             resizes: Events::new(),
             promotions: Events::new(),
             assisted: Events::new(),
+            read: Events::new(),
         }
+    }
+
+    /// The stall watch of the party holding record `slot`
+    /// (`resize/stall.rs`); none without a record.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn stall_watch(
+        &self,
+        slot: Option<usize>,
+    ) -> Option<&crate::resize::stall::StallWatch> {
+        slot.map(|i| &self.parties.get(i).stall)
     }
 
     /// Adds one to count `f` of the party holding record `slot` (a plain
@@ -492,6 +519,7 @@ impl MapCounters {
             inserts,
             removes,
             chunks_helped: self.sum(|p| &p.chunks),
+            chunks_read: self.read.get(),
             chunks_assisted: self.assisted.get(),
             generation: root.generation,
             pending_garbage: root.pending_garbage,

@@ -148,7 +148,16 @@ where
     where
         Q: Equivalent<K> + ?Sized,
     {
-        find(self.root(guard), hash, key, guard)
+        let root = self.root(guard);
+        let found = find(root, hash, key, guard);
+        // A migration the writes left open is finished by reads
+        // (`resize/stall.rs`). Not under loom: no clock there, and the
+        // models' reads keep their steps.
+        #[cfg(not(loom))]
+        if let Some(next) = next_of(root, guard) {
+            self.resize.read_met_migration(self, root, next, guard);
+        }
+        found
     }
 
     /// The write engine behind remove, update, compute and friends, for a

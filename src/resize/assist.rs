@@ -69,6 +69,10 @@ pub(crate) enum Party {
     Writer,
     /// A resize helper (`chunks_assisted`).
     Assistant,
+    /// A read that met a migration the writes left (`stall.rs`;
+    /// `chunks_read`).
+    #[cfg(not(loom))]
+    Reader,
 }
 
 /// What one step of a helper did.

@@ -80,6 +80,8 @@ pub(crate) mod memory;
 pub(crate) mod parking;
 pub(crate) mod policy;
 pub(crate) mod probe;
+#[cfg(not(loom))]
+pub(crate) mod stall;
 
 use std::mem;
 use std::ops::Range;
@@ -1405,6 +1407,36 @@ impl<T: Generation> Resizer<T> {
         self.migrate_share(map, table, next, share, Party::Writer, guard);
     }
 
+    /// After a read that met `table`'s migration into `next`: moves a
+    /// sub-chunk of it if the migration has stalled (`stall.rs`: nothing
+    /// but reads moved it for 50 ms; the writes that would move it
+    /// stopped). Otherwise, and on most calls, a countdown on the party's
+    /// own line.
+    ///
+    /// Out of line: it runs only while a migration is open, and gets stay
+    /// as small as before it.
+    #[cfg(not(loom))]
+    #[inline(never)]
+    pub(crate) fn read_met_migration<P, G>(&self, map: &P, table: &T, next: &T, guard: &G)
+    where
+        P: Migrate<Table = T>,
+        G: ReclaimGuard,
+    {
+        let Some(watch) = self.counters.stall_watch(guard.slot()) else {
+            return;
+        };
+        let h = table.header();
+        let stalled = watch.met(
+            h.generation,
+            || h.cursor.done(),
+            || (self.counters.read.get() as usize).saturating_mul(cursor::SUB),
+            crate::clock::now,
+        );
+        if stalled {
+            self.migrate_share(map, table, next, 1, Party::Reader, guard);
+        }
+    }
+
     /// Migrates up to `share` sub-chunks of `table` into `next` for
     /// `party` (a writer's share, [`help`](Self::help), or a resize
     /// helper's, `assist.rs`), promoting if it completes the migration.
@@ -1458,6 +1490,8 @@ impl<T: Generation> Resizer<T> {
             match party {
                 Party::Writer => self.counters.helped(guard.slot()),
                 Party::Assistant => self.counters.assisted.bump(),
+                #[cfg(not(loom))]
+                Party::Reader => self.counters.read.bump(),
             }
             if h.cursor.complete(taken.sub.clone(), slots) {
                 self.promote(guard);

@@ -153,7 +153,16 @@ impl<S: BuildHasher> RawWordMap<S> {
 
     #[inline]
     pub(crate) fn get<G: ReclaimGuard>(&self, key: &KeyId, guard: &G) -> Option<u64> {
-        find(self.root(guard), key, guard)
+        let root = self.root(guard);
+        let found = find(root, key, guard);
+        // A migration the writes left open is finished by reads
+        // (`resize/stall.rs`). Not under loom: no clock there, and the
+        // models' reads keep their steps.
+        #[cfg(not(loom))]
+        if let Some(next) = next_of(root, guard) {
+            self.resize.read_met_migration(self, root, next, guard);
+        }
+        found
     }
 
     /// The write engine behind every update: finds `key`'s slot (or the
