@@ -398,12 +398,20 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// below its load limit, dropping the tombstones of removed keys, and
     /// lifts the floor that [`with_capacity`](HashMap::with_capacity) and
     /// [`reserve`](HashMap::reserve) set. O(capacity). Best effort: if the
-    /// smaller table cannot be allocated, the map keeps its table.
+    /// smaller table cannot be allocated, the map keeps its table. The
+    /// tables of earlier resizes, whose removed keys' entries later writes
+    /// free a few at a time, are freed whole too (once no pin can reach
+    /// them).
     ///
     /// It also gives back the next table that a growing map prepares ahead
     /// of its resize (from 5/8 load, so that no write faults in table
     /// memory during the resize): a map that stopped growing between 5/8
-    /// and 3/4 load holds up to twice its table's memory that way.
+    /// and 3/4 load holds up to twice its table's memory that way. So a
+    /// map loaded once and then only read is best ended with a
+    /// `shrink_to_fit()`: its table then fits what it holds at 3/4 load,
+    /// whatever phase of a resize the load ended in (a migration that the
+    /// load's writes left open is finished by the reads that follow, 50 ms
+    /// on, but a prepared table stays until a write or this call).
     ///
     /// ```
     /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(100_000);

@@ -290,3 +290,82 @@ fn grow_then_delete_all_shrinks_one_thread() {
 fn grow_then_delete_all_shrinks_two_threads() {
     grow_then_delete_all(2, GROW_KEYS);
 }
+
+/// A key that counts its drops: a removed key's entry stays in its table
+/// as a tombstone until the table is freed, so the count says which
+/// retired tables are gone.
+struct Counted(u64, &'static std::sync::atomic::AtomicUsize);
+
+impl PartialEq for Counted {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl Eq for Counted {}
+impl std::hash::Hash for Counted {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+    }
+}
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A map sized with `with_capacity(n)`, grown to `3n` keys and emptied
+/// down to 1,000: the removals shrink its table to the floor, a table half
+/// the size, whose predecessor (holding a tombstone per removed key) is
+/// then freed a step at a time by later writes. `shrink_to_fit`, which
+/// asks for the memory back, frees it whole (found by an outside test: 90
+/// MiB of a map of 1,000 keys stayed resident through `shrink_to_fit`
+/// and 100,000 writes). Checked by the keys' drops: every removed key's
+/// tombstone is freed once its table is.
+#[test]
+fn shrink_to_fit_frees_the_tables_left_to_steps() {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    let n = if cfg!(debug_assertions) {
+        30_000
+    } else {
+        100_000
+    };
+    let keep = 1_000u64;
+    let map: HashMap<Counted, u64> = HashMap::with_capacity(n);
+    for k in 0..3 * n as u64 {
+        map.pin().insert(Counted(k, &DROPS), k);
+    }
+    let grown = map.stats().slots;
+    for k in keep..3 * n as u64 {
+        map.pin().remove(&Counted(k, &DROPS));
+    }
+    // The lookups' keys are dropped too: count from here.
+    let floor = map.stats();
+    assert!(
+        floor.slots * 2 == grown,
+        "the removals shrank the table to the floor, half the grown table: {grown} -> {floor:?}"
+    );
+    map.shrink_to_fit();
+    assert!(map.stats().slots < floor.slots / 8, "{:?}", map.stats());
+    // The table `shrink_to_fit` itself retired goes whole at a later scan
+    // (a shrink's): a few pins let one run. Far fewer than the reads' own
+    // steps would need to free the older table (64 entries a pacing tick).
+    let removed = 3 * n - keep as usize;
+    // The removals' own arguments, then each lookup's.
+    let mut arguments = removed;
+    let freed = |arguments: usize| DROPS.load(Relaxed) - arguments;
+    for _ in 0..2_000 {
+        let _ = map.pin().get(&Counted(0, &DROPS));
+        arguments += 1;
+        if freed(arguments) >= removed {
+            break;
+        }
+    }
+    assert_eq!(
+        freed(arguments),
+        removed,
+        "removed keys freed after shrink_to_fit ({:?})",
+        map.stats()
+    );
+    assert_eq!(map.len(), keep as usize);
+}

@@ -77,6 +77,17 @@ pub(crate) trait Reclaim: Send + Sync + Sized {
     fn free_step(&self) -> bool {
         false
     }
+
+    /// Frees whole, now, what the backend would free in steps over later
+    /// operations (`free_step`'s tables), after a scan that hands on what
+    /// became freeable meanwhile: for a user's `shrink_to` and
+    /// `shrink_to_fit`, which ask for the memory back and cost O(capacity)
+    /// anyway. A caller's pin only keeps the scan from freeing what that
+    /// pin can reach (the table its own resize retired, which goes whole
+    /// at a later scan: a shrink's). Best effort: tables another thread is
+    /// stepping are left to the steps. Backends that free each object
+    /// whole have nothing to do.
+    fn free_steps_now(&self) {}
 }
 
 /// The operations a pinned thread performs on shared pointers.

@@ -1561,7 +1561,12 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// It also gives back the next table that a growing map prepares ahead
     /// of its resize (from 5/8 load, so that no write faults in table
     /// memory during the resize): a map that stopped growing between 5/8
-    /// and 3/4 load holds up to twice its table's memory that way.
+    /// and 3/4 load holds up to twice its table's memory that way. So a
+    /// map loaded once and then only read is best ended with a
+    /// `shrink_to_fit()`: its table then fits what it holds at 3/4 load,
+    /// whatever phase of a resize the load ended in (a migration that the
+    /// load's writes left open is finished by the reads that follow, 50 ms
+    /// on, but a prepared table stays until a write or this call).
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(100_000);

@@ -69,6 +69,16 @@ impl Reclaim for TableReclaim {
         }
         self.scan_for_tables()
     }
+
+    /// A scan for retired tables, then every table being freed in steps
+    /// freed whole (`draining.rs`), while no other thread steps them.
+    fn free_steps_now(&self) {
+        if !frees_allowed() {
+            return;
+        }
+        self.scan_for_tables();
+        self.free_draining_whole();
+    }
 }
 
 /// A thread's record (in [`GLOBAL`]) and pacing tick. The pin depth is in

@@ -909,6 +909,13 @@ impl TableReclaim {
         self.draining.len() > 0 && self.draining.step(TABLE_STEP, Stepper::Writer)
     }
 
+    /// Frees every table this map frees in steps whole ([`draining`]), a
+    /// few at a time, until none is left or another thread steps them:
+    /// a user's `shrink_to` (`Reclaim::free_steps_now`).
+    fn free_draining_whole(&self) {
+        while self.draining.len() > 0 && self.draining.step(usize::MAX, Stepper::Writer) {}
+    }
+
     /// On a pacing tick: a step of the tables this map frees in steps, if
     /// any and if its writers stopped stepping them ([`Draining::tick`]).
     #[inline]
