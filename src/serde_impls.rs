@@ -114,9 +114,9 @@ const PREALLOC_BYTES: usize = 1 << 20;
 /// `WordSet` table for one element before; 1,000 of them in a `Vec`, 2 GB
 /// from 8 KB of input.)
 fn room<K>(hint: Option<usize>, slot_bytes: usize) -> usize {
-    let bits = 8 * std::mem::size_of::<K>();
-    let distinct = if bits < usize::BITS as usize {
-        1usize << bits
+    let size = std::mem::size_of::<K>();
+    let distinct = if size < std::mem::size_of::<usize>() {
+        1usize << (8 * size)
     } else {
         usize::MAX
     };

@@ -60,10 +60,10 @@ pub struct Stats {
     /// not counted.
     pub chunks_helped: u64,
     /// Migration sub-chunks moved by reads: a read moves one only once the
-    /// migration it meets has had no other progress for 50 ms (the writes
-    /// stopped while it was open, as after a bulk load), so that a map
-    /// that is only read from then on still finishes it and frees its old
-    /// table. Not counted in `chunks_helped`.
+    /// writes and resize helpers moved the migration it meets by at most
+    /// 64 sub-chunks in 50 ms (they stopped while it was open, as after a
+    /// bulk load), so that a map that is only read from then on still
+    /// finishes it and frees its old table. Not counted in `chunks_helped`.
     pub chunks_read: u64,
     /// Migration sub-chunks moved by [`ResizeHelper`](crate::ResizeHelper)s:
     /// the work a helper thread took off the map's writers. Not counted in
@@ -297,6 +297,15 @@ impl MapCounters {
             assisted: Events::new(),
             read: Events::new(),
         }
+    }
+
+    /// Migration sub-chunks moved by writes and resize helpers, in every
+    /// migration of the map so far (not by reads): a sum over the
+    /// parties' cells, for the reads' stall watch (`resize/stall.rs`),
+    /// once in 64 reads that meet a migration.
+    #[cfg(not(loom))]
+    pub(crate) fn moved_by_others(&self) -> u64 {
+        self.sum(|p| &p.chunks).wrapping_add(self.assisted.get())
     }
 
     /// The stall watch of the party holding record `slot`

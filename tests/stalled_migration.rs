@@ -111,3 +111,49 @@ fn owned_handles_read_it_to_the_end_too() {
     );
     read_until_finished(n, |k| map.pin_owned().get(&k) == Some(&k), || map.stats());
 }
+
+/// The reads stay out of a migration the writes move: one thread doing a
+/// write per ten reads (each write moves a sub-chunk) grows a map through
+/// a migration of 2^20 slots and more (long against the 50 ms a stall
+/// takes to be seen). Only a pause of the thread for
+/// 50 ms (descheduled) can make its reads take a turn, and each such turn
+/// ends once the writes moved 64 sub-chunks (640 reads), against the
+/// 131,072 sub-chunks and more the writes move: so the reads' share stays
+/// far below the writes' on any machine. (An earlier stall watch compared
+/// each check with the last one instead of with the window's start: reads
+/// moved 124,307 sub-chunks against the writes' 6,706 in a review's run.)
+#[test]
+fn reads_leave_a_migration_the_writes_move_to_them() {
+    let map: WordMap<u64, u64> = WordMap::new();
+    let mut n = 0u64;
+    // Up to a growth of at least 2^20 slots under way.
+    loop {
+        map.insert(n, n);
+        n += 1;
+        if n % 64 == 0 {
+            let s = map.stats();
+            if open(&s) && s.slots >= 1 << 20 {
+                break;
+            }
+        }
+    }
+    let before = map.stats();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    while map.stats().resizes_finished < before.resizes {
+        for _ in 0..10 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            assert!(map.get(&(x % n)).is_some());
+        }
+        map.insert(n, n);
+        n += 1;
+    }
+    let after = map.stats();
+    let by_writes = after.chunks_helped - before.chunks_helped;
+    let by_reads = after.chunks_read - before.chunks_read;
+    assert!(
+        by_reads * 4 < by_writes,
+        "reads moved {by_reads} sub-chunks, writes {by_writes}: {after:?}"
+    );
+}

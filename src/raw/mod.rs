@@ -154,8 +154,8 @@ where
         // (`resize/stall.rs`). Not under loom: no clock there, and the
         // models' reads keep their steps.
         #[cfg(not(loom))]
-        if let Some(next) = next_of(root, guard) {
-            self.resize.read_met_migration(self, root, next, guard);
+        if root.header().migrating() {
+            self.resize.read_met_migration(self, root, guard);
         }
         found
     }
@@ -498,8 +498,9 @@ where
 }
 
 /// Looks `key` up in `table` and, where a migration has moved it, in the
-/// tables after it. Readers never write: a frozen slot that is not yet
-/// copied still holds the key's final value for this table.
+/// tables after it. The lookup writes nothing (a read's help with a
+/// stalled migration comes after it: `RawMap::get`): a frozen slot that is
+/// not yet copied still holds the key's final value for this table.
 ///
 /// Linearization: the Acquire load of the key's word (live or deleted),
 /// or of the first unclaimed, unfrozen word of its probe sequence (absent).

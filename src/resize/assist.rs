@@ -415,9 +415,9 @@ impl<'a> ResizeHelper<'a> {
     /// set it migrates what is left of the migrations under way, if any
     /// (usually one table's, and a resize stacked on it if one is; the
     /// writers were leaving them to the helper, and a
-    /// map left to readers, which never migrate, would otherwise keep both
-    /// tables, and a lookup of a moved key would probe both, until its
-    /// next writes), and returns; sub-chunks that writers hold mid-copy
+    /// map left to readers would otherwise keep both tables, a lookup of a
+    /// moved key probing both, until its next writes or, 50 ms on, until
+    /// its reads finish it a sub-chunk a read), and returns; sub-chunks that writers hold mid-copy
     /// then are theirs to finish. A loop of your own around
     /// [`step`](Self::step) does the same by stepping until it returns
     /// `false` before it drops the helper.

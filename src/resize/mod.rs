@@ -239,6 +239,15 @@ impl<T: Generation> Header<T> {
         self.placement.slots()
     }
 
+    /// Whether this table has a successor (is migrating, or was): a hint
+    /// for a read, which then looks again through its guard
+    /// (`Resizer::read_met_migration`). Relaxed: nothing is read through
+    /// it, and a stale answer costs one read's look (or skips one).
+    #[inline]
+    pub(crate) fn migrating(&self) -> bool {
+        !self.next.load(Relaxed).is_null()
+    }
+
     /// Whether a successor was prepared for this table (installed or not).
     fn has_prepared(&self) -> bool {
         // Relaxed: a policy input (`Resizer::shrink_to_fit`), nothing is
@@ -1407,29 +1416,31 @@ impl<T: Generation> Resizer<T> {
         self.migrate_share(map, table, next, share, Party::Writer, guard);
     }
 
-    /// After a read that met `table`'s migration into `next`: moves a
-    /// sub-chunk of it if the migration has stalled (`stall.rs`: nothing
-    /// but reads moved it for 50 ms; the writes that would move it
-    /// stopped). Otherwise, and on most calls, a countdown on the party's
-    /// own line.
+    /// After a read whose root `table` has a successor: moves a sub-chunk
+    /// of its migration if the writes left it stalled (`stall.rs`: they
+    /// and the resize helpers moved it by at most 64 sub-chunks in 50 ms or
+    /// more). Otherwise, and on most calls, a countdown on the party's own
+    /// line.
     ///
     /// Out of line: it runs only while a migration is open, and gets stay
     /// as small as before it.
     #[cfg(not(loom))]
     #[inline(never)]
-    pub(crate) fn read_met_migration<P, G>(&self, map: &P, table: &T, next: &T, guard: &G)
+    pub(crate) fn read_met_migration<P, G>(&self, map: &P, table: &T, guard: &G)
     where
         P: Migrate<Table = T>,
         G: ReclaimGuard,
     {
+        let Some(next) = next_of(table, guard) else {
+            return;
+        };
         let Some(watch) = self.counters.stall_watch(guard.slot()) else {
             return;
         };
         let h = table.header();
         let stalled = watch.met(
             h.generation,
-            || h.cursor.done(),
-            || (self.counters.read.get() as usize).saturating_mul(cursor::SUB),
+            || self.counters.moved_by_others(),
             crate::clock::now,
         );
         if stalled {

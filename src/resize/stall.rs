@@ -10,12 +10,15 @@
 //! and every lookup of a copied key reading both.
 //!
 //! So a read that meets an open migration watches it, per party (the
-//! record its guard holds): once in [`CHECK_EVERY`] such reads it reads the
-//! migration's progress (`Cursor::done`, the slots of the ranges
-//! completed) and the clock. While the progress that reads did not make
-//! stays under [`MARGIN`] for [`STALL`], the party's reads that meet the
+//! record its guard holds): once in [`CHECK_EVERY`] such reads it reads
+//! how many sub-chunks the writes and resize helpers have moved
+//! (`MapCounters::moved_by_others`, exact: the reads' own are counted
+//! apart) and the clock. A window opens at the first check and whenever
+//! that count has moved by more than [`MARGIN`] since the window opened;
+//! once a window has stayed open for [`STALL`] (others moved at most
+//! `MARGIN` sub-chunks in 50 ms or more), the party's reads that meet the
 //! migration move a sub-chunk each (`Party::Reader`), until it is done or
-//! the progress of others (writes, a resize helper) resumes.
+//! others move it again.
 //!
 //! A heuristic, not a protocol: a read migrates exactly as a write does
 //! (`Resizer::migrate_share`, which any number of parties run at once);
@@ -28,18 +31,19 @@
 use crate::sync::stat::{AtomicBool, AtomicU64, AtomicUsize};
 use crate::sync::Ordering::Relaxed;
 
-/// How long a migration's progress must stay below [`MARGIN`] (besides the
-/// reads' own) before reads move it: 50 ms, in nanoseconds.
+/// How long the others' progress must stay within [`MARGIN`] before
+/// reads move the migration: 50 ms, in nanoseconds.
 pub(crate) const STALL: u64 = 50_000_000;
 
 /// A read that meets a migration checks it once in this many.
 pub(crate) const CHECK_EVERY: usize = 64;
 
-/// Progress of others, in slots between two checks, that counts as the
-/// migration moving without the reads: two ranges (`Cursor::done` counts
-/// whole ranges, so a reader's own sub-chunks show there only once their
-/// range is complete, up to a range late).
-pub(crate) const MARGIN: usize = 2 * super::cursor::RANGE;
+/// Sub-chunks the writes and helpers may move in a window without it
+/// counting as progress: 64 (512 slots), so that a migration others move
+/// at under 1,280 sub-chunks a second (a trickle of writes, which would
+/// take minutes over a large table while every read of a copied key
+/// reads both tables) is taken over too.
+pub(crate) const MARGIN: u64 = 64;
 
 /// One party's watch over the migration its reads meet. Every field is
 /// written by the party holding the record alone: Relaxed loads and
@@ -49,11 +53,9 @@ pub(crate) struct StallWatch {
     /// The generation + 1 of the table whose migration is watched (0:
     /// none).
     table: AtomicU64,
-    /// `Cursor::done` and the map's count of slots moved by reads, at the
-    /// last check.
-    done: AtomicUsize,
-    read: AtomicUsize,
-    /// The clock (`crate::clock::now`) when others' progress was last seen.
+    /// The others' sub-chunk count when the window opened.
+    outside: AtomicU64,
+    /// The clock (`crate::clock::now`) when the window opened.
     since: AtomicU64,
     /// Reads that meet the migration until the next check.
     countdown: AtomicUsize,
@@ -65,8 +67,7 @@ impl StallWatch {
     pub(crate) fn new() -> StallWatch {
         StallWatch {
             table: AtomicU64::new(0),
-            done: AtomicUsize::new(0),
-            read: AtomicUsize::new(0),
+            outside: AtomicU64::new(0),
             since: AtomicU64::new(0),
             countdown: AtomicUsize::new(0),
             helping: AtomicBool::new(false),
@@ -74,26 +75,21 @@ impl StallWatch {
     }
 
     /// A read of this party met the migration of the table of generation
-    /// `generation`: whether it moves a sub-chunk. `done` reads the
-    /// migration's progress, `read` the slots reads moved in the map so far,
-    /// `now` the clock; each only at a check.
+    /// `generation`: whether it moves a sub-chunk. `outside` reads the
+    /// sub-chunks the writes and helpers moved in the map so far, `now`
+    /// the clock; each only at a check.
     #[inline]
     pub(crate) fn met(
         &self,
         generation: u64,
-        done: impl FnOnce() -> usize,
-        read: impl FnOnce() -> usize,
+        outside: impl FnOnce() -> u64,
         now: impl FnOnce() -> u64,
     ) -> bool {
         let tag = generation.wrapping_add(1);
         if self.table.load(Relaxed) != tag {
-            // A migration not watched yet: its first check is a baseline.
+            // A migration not watched yet: its first window opens.
             self.table.store(tag, Relaxed);
-            self.done.store(done(), Relaxed);
-            self.read.store(read(), Relaxed);
-            self.since.store(now(), Relaxed);
-            self.countdown.store(CHECK_EVERY, Relaxed);
-            self.helping.store(false, Relaxed);
+            self.open(outside(), now());
             return false;
         }
         let helping = self.helping.load(Relaxed);
@@ -103,20 +99,23 @@ impl StallWatch {
             return helping;
         }
         self.countdown.store(CHECK_EVERY, Relaxed);
-        let (done, read, now) = (done(), read(), now());
-        let moved = done.saturating_sub(self.done.load(Relaxed));
-        let by_reads = read.saturating_sub(self.read.load(Relaxed));
-        self.done.store(done, Relaxed);
-        self.read.store(read, Relaxed);
-        if moved.saturating_sub(by_reads) > MARGIN {
-            // Others move it: leave it to them.
-            self.since.store(now, Relaxed);
-            self.helping.store(false, Relaxed);
+        let (outside, now) = (outside(), now());
+        if outside.wrapping_sub(self.outside.load(Relaxed)) > MARGIN {
+            // Others move it: leave it to them, and watch anew.
+            self.open(outside, now);
             return false;
         }
         let stalled = now.saturating_sub(self.since.load(Relaxed)) >= STALL;
         self.helping.store(stalled, Relaxed);
         stalled
+    }
+
+    /// Opens a window at `outside` sub-chunks moved by others, at `now`.
+    fn open(&self, outside: u64, now: u64) {
+        self.outside.store(outside, Relaxed);
+        self.since.store(now, Relaxed);
+        self.countdown.store(CHECK_EVERY, Relaxed);
+        self.helping.store(false, Relaxed);
     }
 }
 
@@ -124,31 +123,33 @@ impl StallWatch {
 mod tests {
     use super::*;
 
-    /// Drives a watch through `reads` reads that meet generation 0's
-    /// migration, with the given progress and clock; returns how many
-    /// helped.
+    /// Drives a watch through the reads `reads` that meet generation 0's
+    /// migration, with others' progress and the clock as functions of the
+    /// read's index; returns how many helped.
     fn drive(
         w: &StallWatch,
-        reads: u32,
-        done: &dyn Fn(u32) -> usize,
-        by_reads: &dyn Fn(u32) -> usize,
-        clock: &dyn Fn(u32) -> u64,
-    ) -> u32 {
-        (0..reads)
-            .filter(|&r| w.met(0, || done(r), || by_reads(r), || clock(r)))
-            .count() as u32
+        reads: std::ops::Range<u64>,
+        outside: &dyn Fn(u64) -> u64,
+        clock: &dyn Fn(u64) -> u64,
+    ) -> u64 {
+        reads
+            .filter(|&r| w.met(0, || outside(r), || clock(r)))
+            .count() as u64
     }
 
+    const MS: u64 = 1_000_000;
+
     #[test]
-    fn a_migration_that_moves_is_left_to_the_writes() {
+    fn a_migration_others_move_is_left_to_them() {
         let w = StallWatch::new();
-        // Writes complete a range every read; a second passes per read.
+        // 1 µs a read, 10 s in all; others move twice the margin every
+        // 50 ms, steadily: under one sub-chunk between two checks.
+        let per_window = STALL / 1_000;
         let helped = drive(
             &w,
-            100_000,
-            &|r| r as usize * super::super::cursor::RANGE,
-            &|_| 0,
-            &|r| u64::from(r) * 1_000_000_000,
+            0..10_000_000,
+            &|r| r * (2 * MARGIN + 2) / per_window,
+            &|r| r * 1_000,
         );
         assert_eq!(helped, 0);
     }
@@ -156,56 +157,50 @@ mod tests {
     #[test]
     fn a_stalled_migration_is_moved_by_reads_after_the_stall() {
         let w = StallWatch::new();
-        // Nothing moves; 1 ms per read: the stall is seen at the first
-        // check 50 ms on, and every read helps from then on.
-        let helped = drive(&w, 10_000, &|_| 0, &|_| 0, &|r| u64::from(r) * 1_000_000);
-        let first_check =
-            ((STALL / 1_000_000) as u32).div_ceil(CHECK_EVERY as u32) * CHECK_EVERY as u32;
+        // Nothing moves; 1 ms a read: the stall is seen at the first check
+        // 50 ms on, and every read helps from then on.
+        let helped = drive(&w, 0..10_000, &|_| 0, &|r| r * MS);
+        let first_check = (STALL / MS).div_ceil(CHECK_EVERY as u64) * CHECK_EVERY as u64;
         assert_eq!(helped, 10_000 - first_check);
     }
 
     #[test]
-    fn reads_keep_helping_while_only_reads_move_it() {
+    fn a_trickle_within_the_margin_is_a_stall() {
         let w = StallWatch::new();
-        // Once stalled, the reads' own progress (counted apart, several
-        // readers' together) keeps them helping.
-        let stalled_from = 60_000u32;
+        // Others move MARGIN / 2 sub-chunks every 50 ms: reads take over.
         let helped = drive(
             &w,
-            200_000,
-            &|r| r.saturating_sub(stalled_from) as usize * 8,
-            &|r| r.saturating_sub(stalled_from) as usize * 8,
-            &|r| u64::from(r) * 1_000,
+            0..1_000_000,
+            &|r| r * 1_000 / STALL * (MARGIN / 2),
+            &|r| r * 1_000,
         );
-        assert!(
-            helped > 200_000 - stalled_from - CHECK_EVERY as u32,
-            "{helped}"
-        );
+        assert!(helped > 0);
     }
 
     #[test]
-    fn writes_that_resume_take_the_migration_back() {
+    fn progress_that_resumes_takes_the_migration_back() {
         let w = StallWatch::new();
-        let resume = 100_000u32;
-        let range = super::super::cursor::RANGE;
-        // Stalled (1 µs a read: 50,000 reads to the stall), then writes
-        // complete a range per read from `resume` on.
-        drive(&w, resume, &|_| 0, &|_| 0, &|r| u64::from(r) * 1_000);
-        assert!(w.helping.load(Relaxed), "stalled before the writes resume");
-        let helped = drive(&w, 1_000, &|r| r as usize * range, &|_| 0, &|r| {
-            u64::from(resume + r) * 1_000
-        });
-        assert!((helped as usize) < CHECK_EVERY, "{helped}");
+        drive(&w, 0..100_000, &|_| 0, &|r| r * 1_000);
+        assert!(w.helping.load(Relaxed), "stalled before others resume");
+        // Others move a sub-chunk a read from read 100,000 on.
+        let helped = drive(&w, 100_000..101_000, &|r| r - 100_000, &|r| r * 1_000);
+        assert!(helped < 2 * CHECK_EVERY as u64, "{helped}");
         assert!(!w.helping.load(Relaxed));
+        // And the next stall is waited for in full again.
+        let helped = drive(&w, 101_000..120_000, &|_| 1_000, &|r| r * 1_000);
+        assert_eq!(helped, 0, "within 50 ms of the last progress");
     }
 
     #[test]
     fn a_new_migration_starts_a_new_watch() {
         let w = StallWatch::new();
-        drive(&w, 10_000, &|_| 0, &|_| 0, &|r| u64::from(r) * 1_000_000);
+        drive(&w, 0..10_000, &|_| 0, &|r| r * MS);
         assert!(w.helping.load(Relaxed));
-        // Generation 1: a baseline first, no help.
-        assert!(!w.met(1, || 0, || 0, || 10_000_000_000));
+        // Generation 1, 10 s later: a new window, no help for its 50 ms.
+        assert!(!w.met(1, || 0, || 10_000 * MS));
+        for r in 1..=2 * CHECK_EVERY as u64 {
+            assert!(!w.met(1, || 0, || 10_000 * MS + r), "read {r}");
+        }
         assert!(!w.helping.load(Relaxed));
     }
 }

@@ -204,7 +204,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     }
 
     /// The value of `key`, if present. One probe over inline slots; no
-    /// allocation, no reference handed out.
+    /// allocation, no reference handed out. (A get that meets a migration
+    /// the writes left stalled moves a sub-chunk of it first: see
+    /// [`Stats::chunks_read`](crate::Stats::chunks_read).)
     ///
     /// ```
     /// let map = lfmap::WordMap::new();

@@ -89,7 +89,8 @@ impl<S> RawWordMap<S> {
 }
 
 /// Looks `key` up in `table` and, where a migration moved it, in the tables
-/// after it. Readers never write.
+/// after it. The lookup writes nothing (a read's help with a stalled
+/// migration comes after it: `RawWordMap::get`).
 ///
 /// Linearization: the Acquire load of the key's unit (live: its value;
 /// pending or removed: absent), or of the first unclaimed, unfrozen unit of
@@ -159,8 +160,8 @@ impl<S: BuildHasher> RawWordMap<S> {
         // (`resize/stall.rs`). Not under loom: no clock there, and the
         // models' reads keep their steps.
         #[cfg(not(loom))]
-        if let Some(next) = next_of(root, guard) {
-            self.resize.read_met_migration(self, root, next, guard);
+        if root.header().migrating() {
+            self.resize.read_met_migration(self, root, guard);
         }
         found
     }
