@@ -243,6 +243,7 @@ impl<T: Generation> Header<T> {
     /// for a read, which then looks again through its guard
     /// (`Resizer::read_met_migration`). Relaxed: nothing is read through
     /// it, and a stale answer costs one read's look (or skips one).
+    #[cfg(not(loom))]
     #[inline]
     pub(crate) fn migrating(&self) -> bool {
         !self.next.load(Relaxed).is_null()
