@@ -6,7 +6,7 @@
 //! migration is open (a bulk load that ends a little after a growth began,
 //! then only reads) kept it open for good: both tables resident (the old
 //! one half the size of the new, so 1.5 times the memory; measured, a
-//! `WordMap` of 6.5M keys at 62 bytes a key against 41.5 once finished)
+//! `WordMap` of 6.5M keys at 62 bytes a key against 41.3 once finished)
 //! and every lookup of a copied key reading both.
 //!
 //! So a read that meets an open migration watches it, per party (the
