@@ -321,6 +321,19 @@ pub mod __loom {
     /// of retired objects as exact. Set by lfmap's own cfgs, which a
     /// mutation run may give lfmap alone (`.ci/mutations`).
     pub const DEFERRED_RECLAMATION: bool = crate::reclaim::DEFERRED;
+
+    /// Releases the prepared table of `map`'s root, if one is ready, as an
+    /// operation does once its watch finds the map stopped growing short
+    /// of the resize (`resize/stall.rs`, which needs a clock loom does not
+    /// have). Whether this call released it.
+    pub fn release_prepared<K, V, S>(map: &crate::HashMap<K, V, S>) -> bool {
+        map.raw.release_prepared()
+    }
+
+    /// [`release_prepared`] for a `WordMap`.
+    pub fn release_prepared_word<K, V, S>(map: &crate::WordMap<K, V, S>) -> bool {
+        map.raw.release_prepared()
+    }
 }
 
 /// The README's code blocks, compiled and run as doc tests so that they

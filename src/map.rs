@@ -104,7 +104,7 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// assert_eq!(map.pin().get(&2500), Some(&500));
 /// ```
 pub struct HashMap<K, V, S = DefaultHashBuilder> {
-    raw: RawMap<K, V, S>,
+    pub(crate) raw: RawMap<K, V, S>,
 }
 
 impl<K, V> HashMap<K, V> {
@@ -403,15 +403,17 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// free a few at a time, are freed whole too (once no pin can reach
     /// them).
     ///
-    /// It also gives back the next table that a growing map prepares ahead
-    /// of its resize (from 5/8 load, so that no write faults in table
-    /// memory during the resize): a map that stopped growing between 5/8
-    /// and 3/4 load holds up to twice its table's memory that way. So a
-    /// map loaded once and then only read is best ended with a
-    /// `shrink_to_fit()`: its table then fits what it holds at 3/4 load,
-    /// whatever phase of a resize the load ended in (a migration that the
-    /// load's writes left open is finished by the reads that follow, 50 ms
-    /// on, but a prepared table stays until a write or this call).
+    /// It also gives back at once the next table that a growing map
+    /// prepares ahead of its resize (from 5/8 load, so that no write
+    /// faults in table memory during the resize; up to twice the table's
+    /// memory). Without this call, a map that stops growing short of the
+    /// resize releases that table by itself 50 ms after it stopped
+    /// claiming slots, at its next operations
+    /// ([`Stats::prepared_released`](crate::Stats::prepared_released)),
+    /// and a migration the load's writes left open is finished by the
+    /// operations that follow. So a map loaded once and then only read is
+    /// best ended with a `shrink_to_fit()` only to fit its table to what
+    /// it holds (at 3/4 load).
     ///
     /// ```
     /// let map: lfmap::HashMap<u64, u64> = lfmap::HashMap::with_capacity(100_000);

@@ -69,6 +69,13 @@ pub struct Stats {
     /// the work a helper thread took off the map's writers. Not counted in
     /// `chunks_helped`.
     pub chunks_assisted: u64,
+    /// Tables prepared ahead of a growth and released unused: past 5/8 of
+    /// its load a table prepares its successor (twice its memory, faulted
+    /// in while the map fills), and once the map has claimed at most 64
+    /// slots in 50 ms (it stopped growing short of the resize), an
+    /// operation that meets the prepared table releases it. It is
+    /// prepared again if the map claims another 1/64 of the table's slots.
+    pub prepared_released: u64,
     /// Generation of the current table (0 before the first resize).
     pub generation: u64,
     /// Retired entries, removed values and tables not yet freed by the
@@ -277,6 +284,8 @@ pub(crate) struct MapCounters {
     /// Migration sub-chunks moved by reads (`resize/stall.rs`): only while
     /// no write moves the migration, so one shared counter.
     pub(crate) read: Events,
+    /// Prepared tables released unused (`Resizer::release_prepared`).
+    pub(crate) released: Events,
 }
 
 /// What a [`Stats`] snapshot needs from the map's current root table.
@@ -296,6 +305,7 @@ impl MapCounters {
             promotions: Events::new(),
             assisted: Events::new(),
             read: Events::new(),
+            released: Events::new(),
         }
     }
 
@@ -530,6 +540,7 @@ impl MapCounters {
             chunks_helped: self.sum(|p| &p.chunks),
             chunks_read: self.read.get(),
             chunks_assisted: self.assisted.get(),
+            prepared_released: self.released.get(),
             generation: root.generation,
             pending_garbage: root.pending_garbage,
         }

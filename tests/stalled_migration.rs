@@ -157,3 +157,47 @@ fn reads_leave_a_migration_the_writes_move_to_them() {
         "reads moved {by_reads} sub-chunks, writes {by_writes}: {after:?}"
     );
 }
+
+/// A map whose writes only update once it stopped growing short of its
+/// resize (a table of counters) releases the table it prepared for the
+/// growth: writes watch it as reads do (`src/resize/stall.rs`). 70 % of
+/// 2^16 slots: past the 5/8 that prepares the doubling, short of the 3/4
+/// that starts it. Then the map grows on with every key and count kept.
+#[test]
+fn updates_alone_release_a_prepared_table() {
+    let map: HashMap<u64, u64> = HashMap::new();
+    let n = (SLOTS as u64) * 7 / 10;
+    for k in 0..n {
+        map.pin().insert(k, 0);
+    }
+    let s = map.stats();
+    assert_eq!((s.slots, s.prepared_released), (SLOTS, 0), "{s:?}");
+    let begun = Instant::now();
+    let mut rounds = 0u64;
+    while map.stats().prepared_released == 0 {
+        let m = map.pin();
+        for k in (0..n).step_by(5) {
+            assert!(m.update(&k, |c| c + 1).is_some(), "key {k} lost");
+        }
+        drop(m);
+        rounds += 1;
+        assert!(
+            begun.elapsed() < DEADLINE,
+            "after {rounds} rounds of updates in {:?} the prepared table is still held: {:?}",
+            begun.elapsed(),
+            map.stats()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut k = n;
+    while map.stats().slots == SLOTS {
+        map.pin().insert(k, rounds);
+        k += 1;
+    }
+    let m = map.pin();
+    for i in 0..k {
+        let want = if i >= n || i % 5 == 0 { rounds } else { 0 };
+        assert_eq!(m.get(&i), Some(&want), "key {i}");
+    }
+    assert_eq!(map.stats().prepared_released, 1, "{:?}", map.stats());
+}

@@ -987,3 +987,35 @@ fn a_sweep_borrows_only_free_records() {
         assert_eq!((m.get(&1), m.get(&2)), (Some(&10), Some(&20)));
     });
 }
+
+/// 25. a release of the prepared table (`Resizer::release_prepared`, which
+/// an operation runs once its watch finds the map stopped growing short of
+/// the resize; `resize/prepared.rs`) racing the resize that would install
+/// it. The table is prepared when key 3 fills 3 of the 4 slots; key 4
+/// starts the resize, key 5 helps it. The install takes the table with a
+/// CAS on the root's `prepared` word, the release empties that word with
+/// one: whichever comes second fails (the install then allocates its own
+/// table, the release does nothing). Every key lands exactly once, a
+/// release is counted only when it happened, and each table is freed once
+/// (`install_without_take`, an install that only reads the word, puts a
+/// table the release retired in the chain: freed twice).
+#[test]
+fn release_racing_install() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), released) = race(
+            move || grow(&m1),
+            move || lfmap::__loom::release_prepared(&m2),
+        );
+        let s = map.stats();
+        assert_eq!(s.prepared_released, u64::from(released), "{s:?}");
+        assert!(s.resizes >= 1, "{s:?}");
+        let m = map.pin();
+        for k in 1..=5 {
+            assert_eq!(m.get(&k), Some(&k), "key {k}");
+        }
+        assert_eq!(m.iter().count(), 5);
+        assert_eq!(map.len(), 5);
+    });
+}

@@ -540,3 +540,25 @@ fn scan_after_a_repin_sees_the_earlier_pins_reads() {
         check_content(&map, &(1..=6).map(|k| (k, k)).collect::<Vec<_>>());
     });
 }
+
+/// 17. a release of the prepared table racing the resize that would
+/// install it (the generic map's model 25, with `WordMap`'s table
+/// reclaimer, which frees a released table for real once no pin can reach
+/// it: every access to it, a memory step faulted in or the install's test
+/// of its size, must happen before that free). `install_without_take`
+/// installs a table the release retired.
+#[test]
+fn release_racing_install() {
+    model(|| {
+        let map = nearly_full();
+        let (m1, m2) = (map.clone(), map.clone());
+        let ((), released) = race(
+            move || grow(&m1),
+            move || lfmap::__loom::release_prepared_word(&m2),
+        );
+        let s = map.stats();
+        assert_eq!(s.prepared_released, u64::from(released), "{s:?}");
+        assert!(s.resizes >= 1, "{s:?}");
+        check_content(&map, &[(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]);
+    });
+}

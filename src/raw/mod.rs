@@ -85,6 +85,16 @@ impl<K, V, S> RawMap<K, V, S> {
         self.reclaim.pin_owned()
     }
 
+    /// Releases the root's prepared table (`Resizer::release_prepared`),
+    /// as an operation whose watch found the map stopped growing does: how
+    /// the loom models race a release (loom has no clock, so no watch
+    /// runs there). Whether this call released it.
+    #[cfg(loom)]
+    pub(crate) fn release_prepared(&self) -> bool {
+        let guard = self.pin();
+        self.resize.release_prepared(self.root(&guard), &guard)
+    }
+
     /// The current root table.
     #[inline]
     pub(crate) fn root<'g, G: ReclaimGuard>(&self, guard: &'g G) -> &'g Table<K, V> {
@@ -150,12 +160,13 @@ where
     {
         let root = self.root(guard);
         let found = find(root, hash, key, guard);
-        // A migration the writes left open is finished by reads
+        // A migration the writes left open is finished by reads, and a
+        // prepared table the map stopped growing towards is released
         // (`resize/stall.rs`). Not under loom: no clock there, and the
         // models' reads keep their steps.
         #[cfg(not(loom))]
-        if root.header().migrating() {
-            self.resize.read_met_migration(self, root, guard);
+        if root.header().resize_ahead() {
+            self.resize.met_resize(self, root, true, guard);
         }
         found
     }

@@ -52,7 +52,8 @@
 //! [`PARK_MAX`]); and, because it faults the prepared
 //! table in as soon as the map is 5/8 full, a map that stops growing
 //! between 5/8 and 3/4 holds its next table resident sooner than with
-//! paced steps (`shrink_to_fit` gives it back).
+//! paced steps (until its operations release it, `stall.rs`, or
+//! `shrink_to_fit` gives it back).
 
 use std::fmt;
 use std::sync::atomic::AtomicBool;
@@ -214,13 +215,14 @@ impl<T: Generation> Resizer<T> {
         let h = table.header();
         // Acquire: pairs with `prepare`'s publishing CAS, so the table's
         // header is initialised for us.
-        let prepared = h.prepared.load(Acquire);
-        // SAFETY: `prepared` is set once and freed only with `table` (or as
-        // `next`, after `table`); `table` is the root, loaded through the
-        // caller's guard, which keeps it allocated.
-        let Some(prepared) = (unsafe { prepared.as_ref() }) else {
+        let Some(prepared) = h.prepared.load(Acquire).ready() else {
             return false;
         };
+        // SAFETY: a ready table is freed with `table` (or, installed, as
+        // `next`, after `table`), or retired once released, after the
+        // caller's pin began; `table` is the root, loaded through the
+        // caller's guard, which keeps it allocated (`prepared.rs`).
+        let prepared = unsafe { &*prepared };
         let total = prepared.memory_steps();
         let steps = &prepared.header().steps_claimed;
         if steps.load(Relaxed) >= total || !self.still_serves(table, prepared) {
@@ -787,7 +789,7 @@ mod tests {
             assert_eq!(root.len(), 8_192);
             // SAFETY: the root's prepared table lives as long as the root,
             // which `guard` protects.
-            let prepared = unsafe { root.header().prepared.load(Acquire).as_ref() }
+            let prepared = unsafe { root.header().prepared.load(Acquire).table().as_ref() }
                 .expect("prepared past 5/8");
             (
                 prepared.header().steps_claimed.load(Relaxed),

@@ -373,8 +373,11 @@ impl Cursor {
     }
 
     /// Marks a table that was never installed as migrated: it holds
-    /// nothing to migrate (`resize::discard`). Exclusive access.
-    pub(crate) fn mark_unused(&mut self) {
+    /// nothing to migrate (`resize::discard`, `Resizer::release_prepared`).
+    /// Relaxed: read only by the table's free, which its owner's drop or
+    /// the reclaimer orders after this (no thread reads the cursor of a
+    /// table that was never installed).
+    pub(crate) fn mark_unused(&self) {
         self.shared.finished.store(true, Relaxed);
     }
 

@@ -79,6 +79,7 @@ mod handoff;
 pub(crate) mod memory;
 pub(crate) mod parking;
 pub(crate) mod policy;
+pub(crate) mod prepared;
 pub(crate) mod probe;
 #[cfg(not(loom))]
 pub(crate) mod stall;
@@ -92,6 +93,7 @@ pub(crate) use self::assist::Party;
 use self::cursor::{Cursor, CHUNK};
 use self::memory::alloc_failed;
 use self::policy::Shrink;
+use self::prepared::{Prepared, PreparedSlot};
 use self::probe::Placement;
 use crate::error::TryReserveError;
 use crate::reclaim::{ReclaimGuard, Retire};
@@ -151,11 +153,13 @@ pub(crate) struct Header<T: Generation> {
     /// The table this one is migrating into; null when no resize runs.
     next: AtomicPtr<T>,
     /// The table allocated ahead for this one's growth and faulted in step
-    /// by step while this one fills ([`Resizer::prepare`]); null until
-    /// then, set once. Owned by this header: installed as `next` by the
-    /// resize if its size is the one the resize wants (it then belongs to
-    /// the chain, like any `next`), freed with this table otherwise.
-    prepared: AtomicPtr<T>,
+    /// by step while this one fills ([`Resizer::prepare`]); empty until
+    /// then. Owned by this header while ready: taken and installed as
+    /// `next` by the resize if its size is the one the resize wants (it
+    /// then belongs to the chain, like any `next`), released by a map that
+    /// stopped growing towards it ([`Resizer::release_prepared`]), or
+    /// freed with this table (`prepared.rs` has the protocol).
+    prepared: PreparedSlot<T>,
     /// Memory steps of this table handed out, when it is a prepared one
     /// (`memory::populate`). Relaxed: it only partitions the faulting-in
     /// among writers; no memory is published through it (a statistics
@@ -213,7 +217,7 @@ impl<T: Generation> Header<T> {
             placement,
             generation,
             next: AtomicPtr::new(std::ptr::null_mut()),
-            prepared: AtomicPtr::new(std::ptr::null_mut()),
+            prepared: PreparedSlot::new(),
             steps_claimed: StatUsize::new(0),
             prepare_retry_at: StatUsize::new(0),
             prepared_freed: false,
@@ -239,21 +243,23 @@ impl<T: Generation> Header<T> {
         self.placement.slots()
     }
 
-    /// Whether this table has a successor (is migrating, or was): a hint
-    /// for a read, which then looks again through its guard
-    /// (`Resizer::read_met_migration`). Relaxed: nothing is read through
-    /// it, and a stale answer costs one read's look (or skips one).
+    /// Whether this table has a successor (is migrating, or was) or a
+    /// prepared one: a hint for an operation, which then looks again
+    /// through its guard (`Resizer::met_resize`). Relaxed: nothing is read
+    /// through either word, and a stale answer costs one look (or skips
+    /// one). Both words share the header's first line, which every
+    /// operation reads for `placement`.
     #[cfg(not(loom))]
     #[inline]
-    pub(crate) fn migrating(&self) -> bool {
-        !self.next.load(Relaxed).is_null()
+    pub(crate) fn resize_ahead(&self) -> bool {
+        !self.next.load(Relaxed).is_null() || !self.prepared.load(Relaxed).is_empty()
     }
 
-    /// Whether a successor was prepared for this table (installed or not).
+    /// Whether a successor is prepared for this table (installed or not).
     fn has_prepared(&self) -> bool {
         // Relaxed: a policy input (`Resizer::shrink_to_fit`), nothing is
         // read through the pointer.
-        !self.prepared.load(Relaxed).is_null()
+        !self.prepared.load(Relaxed).is_empty()
     }
 
     /// The successor, for a caller with exclusive access (drop).
@@ -266,7 +272,7 @@ impl<T: Generation> Header<T> {
 impl<T: Generation> Header<T> {
     /// Sets the prepared table, which this header then owns.
     pub(crate) fn set_prepared_for_test(&self, prepared: *mut T) {
-        self.prepared.store(prepared, Relaxed);
+        self.prepared.set_for_test(prepared);
     }
 
     /// Whether the prepared table was dealt with ([`Header::free_prepared`]).
@@ -276,10 +282,12 @@ impl<T: Generation> Header<T> {
 }
 
 impl<T: Generation> Header<T> {
-    /// Frees the prepared table unless the resize installed it as `next`
-    /// (then the chain owns it: `Resizer`'s drop or the reclaimer frees
-    /// it). Runs once, when this table is freed: from its drop, or earlier
-    /// from a map's free that keeps the table's memory (under loom).
+    /// Frees the prepared table if it is still ready (not taken by the
+    /// resize that installed it as `next`, which the chain then owns:
+    /// `Resizer`'s drop or the reclaimer frees it; not released, which the
+    /// reclaimer frees). Runs once, when this table is freed: from its
+    /// drop, or earlier from a map's free that keeps the table's memory
+    /// (under loom).
     pub(crate) fn free_prepared(&mut self) {
         self.free_prepared_unless(false);
     }
@@ -298,16 +306,11 @@ impl<T: Generation> Header<T> {
         if std::mem::replace(&mut self.prepared_freed, true) || forget {
             return;
         }
-        // Relaxed: `&mut self`, every write happened-before.
-        let prepared = self.prepared.load(Relaxed);
-        // Mutation for checking the loom models (docs/verification.md):
-        // free the prepared table even when the resize installed it.
-        let installed =
-            !mutation!("free_installed_prepared") && prepared == self.next.load(Relaxed);
-        if !prepared.is_null() && !installed {
-            // SAFETY: set once by `Resizer::prepare` from a `Box`, owned by
-            // this header (it is not `next`), and nothing reaches it once
-            // this table is unreachable; freed once, here.
+        if let Some(prepared) = self.prepared.owned_exclusive() {
+            // SAFETY: published by `Resizer::prepare` from a `Box`, owned by
+            // this header while ready (neither taken for `next` nor
+            // released), and nothing reaches it once this table is
+            // unreachable; freed once, here.
             discard(unsafe { Box::from_raw(prepared) });
         }
     }
@@ -763,6 +766,14 @@ impl<T: Generation> Resizer<T> {
                 self.finish(map, self.root(guard), guard);
             }
         }
+        // A prepared table the map stopped growing towards is released
+        // (`stall.rs`): writes watch it too, for a map whose writes only
+        // update. Relaxed: a hint on the line just read for `next`. Not
+        // under loom (no clock).
+        #[cfg(not(loom))]
+        if *depth == 0 && !table.header().prepared.load(Relaxed).is_empty() {
+            self.met_resize(map, table, false, guard);
+        }
         table
     }
 
@@ -806,51 +817,53 @@ impl<T: Generation> Resizer<T> {
     /// the resize allocates its own as before.
     fn prepare<G: ReclaimGuard>(&self, table: &T, occupied: usize, guard: &G) {
         let h = table.header();
-        // Acquire: pairs with the Release of the CAS below, so the table's
-        // header is initialised for us.
-        let mut prepared = h.prepared.load(Acquire);
-        if prepared.is_null() {
-            if occupied < h.prepare_retry_at.load(Relaxed) || next_of(table, guard).is_some() {
-                return;
-            }
-            match self.allocate_prepared(table, occupied) {
-                Ok(new) => {
-                    let new = Box::into_raw(new);
-                    // AcqRel on success: Release publishes the table's
-                    // initialised header to the threads that load
-                    // `prepared` (Acquire), here and in `start_resize_to`.
-                    // Acquire on failure: we use the winner's.
-                    match h
-                        .prepared
-                        .compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire)
-                    {
-                        Ok(_) => {
-                            prepared = new;
-                            // A parked resize helper faults it in.
-                            self.ring();
-                        }
-                        Err(won) => {
-                            // SAFETY: never published; we still own it alone.
-                            discard(unsafe { Box::from_raw(new) });
-                            prepared = won;
+        // Acquire: pairs with `publish`'s Release, so the table's header is
+        // initialised for us.
+        let prepared = match h.prepared.load(Acquire) {
+            Prepared::Ready(p) => p,
+            // Taken for an install: the resize has begun.
+            Prepared::Installed(_) => return,
+            Prepared::Empty => {
+                if occupied < h.prepare_retry_at.load(Relaxed) || next_of(table, guard).is_some() {
+                    return;
+                }
+                match self.allocate_prepared(table, occupied) {
+                    Ok(new) => {
+                        let new = Box::into_raw(new);
+                        match h.prepared.publish(new) {
+                            Ok(()) => {
+                                // A parked resize helper faults it in.
+                                self.ring();
+                                new
+                            }
+                            Err(won) => {
+                                // SAFETY: never published; we still own it
+                                // alone.
+                                discard(unsafe { Box::from_raw(new) });
+                                match won.ready() {
+                                    Some(won) => won,
+                                    None => return,
+                                }
+                            }
                         }
                     }
-                }
-                Err(Decline::ForGood) => {
-                    h.prepare_retry_at.store(usize::MAX, Relaxed);
-                    return;
-                }
-                Err(Decline::NotNow) => {
-                    // Look again after another 1/32 of the slots is
-                    // claimed: the map may churn (or grow) by then.
-                    let again = occupied.saturating_add((h.slots() / 32).max(1));
-                    h.prepare_retry_at.store(again, Relaxed);
-                    return;
+                    Err(Decline::ForGood) => {
+                        h.prepare_retry_at.store(usize::MAX, Relaxed);
+                        return;
+                    }
+                    Err(Decline::NotNow) => {
+                        // Look again after another 1/32 of the slots is
+                        // claimed: the map may churn (or grow) by then.
+                        let again = occupied.saturating_add((h.slots() / 32).max(1));
+                        h.prepare_retry_at.store(again, Relaxed);
+                        return;
+                    }
                 }
             }
-        }
-        // SAFETY: `prepared` is set once, freed only with `table` (or as
-        // `next`, after `table`), and `table` is protected by `guard`.
+        };
+        // SAFETY: a ready table is freed with `table` (or, installed, as
+        // `next`, after `table`), or retired once released, after our pin
+        // began; `table` is protected by `guard` (`prepared.rs`).
         let prepared = unsafe { &*prepared };
         let total = prepared.memory_steps();
         let steps = &prepared.header().steps_claimed;
@@ -1108,10 +1121,10 @@ impl<T: Generation> Resizer<T> {
         // pairs with `prepare`'s CAS); else a new one. (A prepared table is
         // `table`'s successor placement for its own size: the same salt
         // if it doubles, a fresh one drawn for this generation if not.)
-        let prepared = h.prepared.load(Acquire);
-        // SAFETY: as in `prepare`: set once, freed with `table`, which
-        // `guard` protects.
-        let fits = unsafe { prepared.as_ref() }.is_some_and(|p| {
+        let ready = h.prepared.load(Acquire).ready();
+        // SAFETY: as in `prepare`: a ready table is freed with `table`,
+        // which `guard` protects, or retired after our pin began.
+        let fits = ready.and_then(|p| unsafe { p.as_ref() }).is_some_and(|p| {
             *p.placement() == placement
                 || (origin == Origin::Policy
                     && policy::prepared_serves(
@@ -1122,18 +1135,22 @@ impl<T: Generation> Resizer<T> {
                         self.len(),
                     ))
         });
+        // The install takes it, or a release got it first: then a fresh
+        // table, as if none had been prepared (`prepared.rs`).
+        let prepared = ready.filter(|&p| fits && h.prepared.take(p));
+        let fits = prepared.is_some();
         // Counted from before the allocation to after the CAS (or the
         // failure): `Header::installing`.
         let _installing = (!fits).then(|| Installing::new(&h.installing));
-        let new = if fits {
+        let new = if let Some(prepared) = prepared {
             prepared
         } else {
             #[cfg(all(test, not(loom)))]
             tests::fail_successor::<T>()?;
             Box::into_raw(table.successor(placement, generation)?)
         };
-        // SAFETY: `new` is unpublished, or the prepared table, which
-        // `table` (protected by `guard`) keeps alive.
+        // SAFETY: `new` is unpublished, or the prepared table, taken by us:
+        // `table` (protected by `guard`) owns it until `next`'s CAS.
         let new_table = unsafe { &*new };
         new_table.header().len_at_install.store(self.len(), Relaxed);
         if origin == Origin::Caller {
@@ -1153,8 +1170,14 @@ impl<T: Generation> Resizer<T> {
                 self.ring();
                 Ok(true)
             }
-            // The prepared table stays `table`'s (its drop frees it).
-            Err(_) if fits => Ok(false),
+            // Another table won: the prepared one is `table`'s again (its
+            // drop frees it, or a release).
+            Err(_) if fits => {
+                if let Some(prepared) = prepared {
+                    h.prepared.untake(prepared);
+                }
+                Ok(false)
+            }
             Err(_) => {
                 // SAFETY: never published; we still own it alone.
                 discard(unsafe { Box::from_raw(new) });
@@ -1417,36 +1440,87 @@ impl<T: Generation> Resizer<T> {
         self.migrate_share(map, table, next, share, Party::Writer, guard);
     }
 
-    /// After a read whose root `table` has a successor: moves a sub-chunk
-    /// of its migration if the writes left it stalled (`stall.rs`: they
-    /// and the resize helpers moved it by at most 64 sub-chunks in 50 ms or
-    /// more). Otherwise, and on most calls, a countdown on the party's own
-    /// line.
+    /// After an operation whose root `table` has a successor or a prepared
+    /// one ([`Header::resize_ahead`]), by the watch of its party
+    /// (`stall.rs`):
     ///
-    /// Out of line: it runs only while a migration is open, and gets stay
-    /// as small as before it.
+    /// * a migration: a read moves a sub-chunk of it if the writes left it
+    ///   stalled (they and the resize helpers moved it by at most 64
+    ///   sub-chunks in 50 ms or more); a write has helped already;
+    /// * a prepared table and no migration: it is released
+    ///   ([`release_prepared`](Self::release_prepared)) once the map has
+    ///   claimed at most 64 slots of `table` in 50 ms or more.
+    ///
+    /// Otherwise, and on most calls, a countdown on the party's own line.
+    /// Out of line: it runs only while a resize is open or prepared, and
+    /// operations stay as small as before it.
     #[cfg(not(loom))]
     #[inline(never)]
-    pub(crate) fn read_met_migration<P, G>(&self, map: &P, table: &T, guard: &G)
+    pub(crate) fn met_resize<P, G>(&self, map: &P, table: &T, read: bool, guard: &G)
     where
         P: Migrate<Table = T>,
         G: ReclaimGuard,
     {
-        let Some(next) = next_of(table, guard) else {
-            return;
-        };
         let Some(watch) = self.counters.stall_watch(guard.slot()) else {
             return;
         };
         let h = table.header();
+        if let Some(next) = next_of(table, guard) {
+            let stalled = read
+                && watch.met(
+                    stall::Watched::Migration(h.generation),
+                    || self.counters.moved_by_others(),
+                    crate::clock::now,
+                );
+            if stalled {
+                self.migrate_share(map, table, next, 1, Party::Reader, guard);
+            }
+            return;
+        }
+        if h.prepared.load(Relaxed).is_empty() {
+            return;
+        }
         let stalled = watch.met(
-            h.generation,
-            || self.counters.moved_by_others(),
+            stall::Watched::Prepared(h.generation),
+            || h.occupied.get() as u64,
             crate::clock::now,
         );
         if stalled {
-            self.migrate_share(map, table, next, 1, Party::Reader, guard);
+            self.release_prepared(table, guard);
+            // A table prepared again later is watched anew, not found
+            // stalled by this party's next operation.
+            watch.forget();
         }
+    }
+
+    /// Releases `table`'s prepared successor, if it is still ready (not
+    /// taken by a resize that installs it): the map stopped growing
+    /// towards it. Retired, so a thread still faulting it in keeps it until
+    /// its pin ends (`prepared.rs`); the table prepares again if the map
+    /// claims another 1/64 of its slots. Returns whether this call
+    /// released it.
+    pub(crate) fn release_prepared<G: ReclaimGuard>(&self, table: &T, guard: &G) -> bool {
+        let h = table.header();
+        let Some(prepared) = h.prepared.load(Acquire).ready() else {
+            return false;
+        };
+        if !h.prepared.release(prepared) {
+            return false;
+        }
+        // Relaxed: a hint (`prepare_retry_at`).
+        let again = h.occupied.get().saturating_add((h.slots() / 64).max(1));
+        h.prepare_retry_at.store(again, Relaxed);
+        // SAFETY: our release emptied the slot, the only place the table
+        // was reachable from (`take` fails on it from now on, so no resize
+        // installs it); retired exactly once, by the releaser. It was
+        // never installed: nothing was migrated into it, and its cursor
+        // says so to its free (as `discard`'s).
+        unsafe {
+            (*prepared).header().cursor.mark_unused();
+            guard.retire_now(prepared);
+        }
+        self.counters.released.bump();
+        true
     }
 
     /// Migrates up to `share` sub-chunks of `table` into `next` for
@@ -2138,12 +2212,15 @@ mod tests {
             if let Some(next) = next_of(root, &guard) {
                 let prepared = h.prepared.load(Relaxed);
                 if memory::worth_preparing(next.len() * slot_bytes(next)) {
-                    assert_eq!(prepared as usize, addr(next));
+                    assert!(
+                        matches!(prepared, Prepared::Installed(p) if p as usize == addr(next)),
+                        "the resize installed another table"
+                    );
                     let steps = next.header().steps_claimed.load(Relaxed);
                     assert!(steps >= next.memory_steps() && steps > 0);
                     installed += 1;
                 } else {
-                    assert!(prepared.is_null());
+                    assert!(prepared.is_empty());
                 }
                 watched = Some(addr(root));
             }
@@ -2167,7 +2244,10 @@ mod tests {
             let (root, prepared) = {
                 let guard = map.raw().pin();
                 let root = resize.root(&guard);
-                (addr(root), root.header().prepared.load(Relaxed) as usize)
+                (
+                    addr(root),
+                    root.header().prepared.load(Relaxed).table() as usize,
+                )
             };
             (&map).extend((chunk * 1000..(chunk + 1) * 1000).map(|i| (i, i)));
             let guard = map.raw().pin();
@@ -2237,7 +2317,10 @@ mod tests {
     fn root_and_prepared(map: &WordMap<u64, u64>) -> (usize, usize) {
         let guard = map.raw().pin();
         let root = map.raw().resizer().root(&guard);
-        (addr(root), root.header().prepared.load(Relaxed) as usize)
+        (
+            addr(root),
+            root.header().prepared.load(Relaxed).table() as usize,
+        )
     }
 
     /// Inserts keys `0..window`, then keys on to `end`, each evicting the
@@ -2372,8 +2455,9 @@ mod tests {
         let resizer = map.raw().resizer();
         let root = resizer.root(&guard);
         assert_eq!(root.header().slots(), 16_384);
-        let prepared = root.header().prepared.load(Relaxed);
-        // SAFETY: set once, freed with `root`, which `guard` protects.
+        let prepared = root.header().prepared.load(Relaxed).table();
+        // SAFETY: ready, freed with `root`, which `guard` protects (this
+        // thread releases nothing here).
         let prepared_slots = unsafe { &*prepared }.header().slots();
         assert!(prepared_slots < 16_384, "a rebuild: {prepared_slots}");
         resizer.start_resize_full(root, &guard);

@@ -20,8 +20,20 @@
 //! migration move a sub-chunk each (`Party::Reader`), until it is done or
 //! others move it again.
 //!
+//! The same watch ends a growth the map stopped heading for: a table past
+//! 5/8 holds its prepared successor (`Resizer::prepare`, up to twice its
+//! own memory, faulted in), and a map that stops growing there, between
+//! 5/8 and 3/4, held it for good (a `WordMap` of 6.0M keys read 65.6 bytes
+//! a key). So an operation that finds a prepared table, and no
+//! migration, watches the slots claimed in the table (`Occupancy`, where
+//! every new key and every copy counts); once a window has stayed open for
+//! [`STALL`] with at most [`MARGIN`] claims, the table is released
+//! (`Resizer::release_prepared`). Reads and writes both watch it: a map
+//! whose writes only update (a table of counters) claims nothing.
+//!
 //! A heuristic, not a protocol: a read migrates exactly as a write does
-//! (`Resizer::migrate_share`, which any number of parties run at once);
+//! (`Resizer::migrate_share`, which any number of parties run at once),
+//! and a release is the prepared table's own protocol (`prepared.rs`);
 //! this module only decides when. [`STALL`] is long against a writer's
 //! gaps (a writer preempted for a time slice or two does not turn the
 //! reads of a growing map into migrators), short against a service's life.
@@ -38,6 +50,12 @@ pub(crate) const STALL: u64 = 50_000_000;
 /// A read that meets a migration checks it once in this many.
 pub(crate) const CHECK_EVERY: usize = 64;
 
+/// Checks a window must span before it counts as a stall: the party did
+/// at least `MIN_CHECKS * CHECK_EVERY` operations in it, so a window that
+/// grew long because this party itself was descheduled (a writer whose own
+/// claims are the progress) is not one.
+pub(crate) const MIN_CHECKS: usize = 2;
+
 /// Sub-chunks the writes and helpers may move in a window without it
 /// counting as progress: 64 (512 slots), so that a migration others move
 /// at under 1,280 sub-chunks a second (a trickle of writes, which would
@@ -45,20 +63,43 @@ pub(crate) const CHECK_EVERY: usize = 64;
 /// reads both tables) is taken over too.
 pub(crate) const MARGIN: u64 = 64;
 
-/// One party's watch over the migration its reads meet. Every field is
+/// What a watch watches, in the table of a generation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Watched {
+    /// The table's migration: the sub-chunks others move.
+    Migration(u64),
+    /// The table's prepared successor: the slots claimed in the table.
+    Prepared(u64),
+}
+
+impl Watched {
+    /// A tag that tells every watched thing of a map apart, never 0 (for
+    /// any generation a map reaches: one per resize, below 2^62).
+    fn tag(self) -> u64 {
+        match self {
+            Watched::Migration(g) => g.wrapping_add(1) << 1,
+            Watched::Prepared(g) => g.wrapping_add(1) << 1 | 1,
+        }
+    }
+}
+
+/// One party's watch over the migration (or prepared table) its
+/// operations meet. Every field is
 /// written by the party holding the record alone: Relaxed loads and
 /// stores, no read-modify-write. A record handed to another thread hands
 /// its watch over too, which only delays or hastens a decision.
 pub(crate) struct StallWatch {
-    /// The generation + 1 of the table whose migration is watched (0:
-    /// none).
+    /// What is watched ([`Watched::tag`]; 0: nothing).
     table: AtomicU64,
-    /// The others' sub-chunk count when the window opened.
+    /// The progress count (others' sub-chunks, or claims) when the window
+    /// opened.
     outside: AtomicU64,
     /// The clock (`crate::clock::now`) when the window opened.
     since: AtomicU64,
-    /// Reads that meet the migration until the next check.
+    /// Operations that meet it until the next check.
     countdown: AtomicUsize,
+    /// Checks since the window opened.
+    checks: AtomicUsize,
     /// The party's reads move the migration.
     helping: AtomicBool,
 }
@@ -70,33 +111,39 @@ impl StallWatch {
             outside: AtomicU64::new(0),
             since: AtomicU64::new(0),
             countdown: AtomicUsize::new(0),
+            checks: AtomicUsize::new(0),
             helping: AtomicBool::new(false),
         }
     }
 
-    /// A read of this party met the migration of the table of generation
-    /// `generation`: whether it moves a sub-chunk. `outside` reads the
-    /// sub-chunks the writes and helpers moved in the map so far, `now`
-    /// the clock; each only at a check.
+    /// An operation of this party met `watched`: whether it has stalled
+    /// (a read then moves a sub-chunk of the migration; an operation
+    /// releases the prepared table). `outside` reads the progress so far
+    /// (the sub-chunks the writes and helpers moved in the map, or the
+    /// slots claimed in the table), `now` the clock; each only at a check.
     #[inline]
     pub(crate) fn met(
         &self,
-        generation: u64,
+        watched: Watched,
         outside: impl FnOnce() -> u64,
         now: impl FnOnce() -> u64,
     ) -> bool {
-        let tag = generation.wrapping_add(1);
+        let tag = watched.tag();
         if self.table.load(Relaxed) != tag {
             // A migration not watched yet: its first window opens.
             self.table.store(tag, Relaxed);
             self.open(outside(), now());
             return false;
         }
-        let helping = self.helping.load(Relaxed);
         let left = self.countdown.load(Relaxed).saturating_sub(1);
         if left > 0 {
             self.countdown.store(left, Relaxed);
-            return helping;
+            // A stalled migration is moved by every read until the next
+            // check; a prepared table is released by a check alone, so a
+            // party whose window another party's release ended never acts
+            // on it (a table prepared again came with progress past the
+            // margin: 1/64 of its table's slots, at least 128 claims).
+            return matches!(watched, Watched::Migration(_)) && self.helping.load(Relaxed);
         }
         self.countdown.store(CHECK_EVERY, Relaxed);
         let (outside, now) = (outside(), now());
@@ -105,9 +152,22 @@ impl StallWatch {
             self.open(outside, now);
             return false;
         }
-        let stalled = now.saturating_sub(self.since.load(Relaxed)) >= STALL;
+        // At least two checks into the window: one gap of 50 ms between
+        // two checks is this party itself stopped (preempted), not the
+        // others; so a lone writer never releases its own growth's table.
+        let checks = self.checks.load(Relaxed) + 1;
+        self.checks.store(checks, Relaxed);
+        let stalled = checks >= MIN_CHECKS && now.saturating_sub(self.since.load(Relaxed)) >= STALL;
         self.helping.store(stalled, Relaxed);
         stalled
+    }
+
+    /// Forgets what is watched, after a release: the next operation that
+    /// meets a prepared table (one prepared again) opens a new window
+    /// rather than finding this one's stall.
+    pub(crate) fn forget(&self) {
+        self.table.store(0, Relaxed);
+        self.helping.store(false, Relaxed);
     }
 
     /// Opens a window at `outside` sub-chunks moved by others, at `now`.
@@ -115,6 +175,7 @@ impl StallWatch {
         self.outside.store(outside, Relaxed);
         self.since.store(now, Relaxed);
         self.countdown.store(CHECK_EVERY, Relaxed);
+        self.checks.store(0, Relaxed);
         self.helping.store(false, Relaxed);
     }
 }
@@ -133,7 +194,7 @@ mod tests {
         clock: &dyn Fn(u64) -> u64,
     ) -> u64 {
         reads
-            .filter(|&r| w.met(0, || outside(r), || clock(r)))
+            .filter(|&r| w.met(Watched::Migration(0), || outside(r), || clock(r)))
             .count() as u64
     }
 
@@ -160,7 +221,10 @@ mod tests {
         // Nothing moves; 1 ms a read: the stall is seen at the first check
         // 50 ms on, and every read helps from then on.
         let helped = drive(&w, 0..10_000, &|_| 0, &|r| r * MS);
-        let first_check = (STALL / MS).div_ceil(CHECK_EVERY as u64) * CHECK_EVERY as u64;
+        let first_check = (STALL / MS)
+            .div_ceil(CHECK_EVERY as u64)
+            .max(MIN_CHECKS as u64)
+            * CHECK_EVERY as u64;
         assert_eq!(helped, 10_000 - first_check);
     }
 
@@ -197,10 +261,71 @@ mod tests {
         drive(&w, 0..10_000, &|_| 0, &|r| r * MS);
         assert!(w.helping.load(Relaxed));
         // Generation 1, 10 s later: a new window, no help for its 50 ms.
-        assert!(!w.met(1, || 0, || 10_000 * MS));
+        assert!(!w.met(Watched::Migration(1), || 0, || 10_000 * MS));
         for r in 1..=2 * CHECK_EVERY as u64 {
-            assert!(!w.met(1, || 0, || 10_000 * MS + r), "read {r}");
+            assert!(
+                !w.met(Watched::Migration(1), || 0, || 10_000 * MS + r),
+                "read {r}"
+            );
         }
         assert!(!w.helping.load(Relaxed));
+    }
+
+    #[test]
+    fn one_long_gap_of_the_party_itself_is_not_a_stall() {
+        let w = StallWatch::new();
+        // A lone writer whose claims are the progress: 64 claims between
+        // two checks (at most MARGIN), and one gap of 100 ms (preempted)
+        // right after the window opened.
+        let claims = |r: u64| r;
+        let clock = |r: u64| {
+            if r <= CHECK_EVERY as u64 {
+                r
+            } else {
+                r + 100 * MS
+            }
+        };
+        assert!(!w.met(Watched::Prepared(0), || claims(0), || clock(0)));
+        let stalled = (1..=10 * CHECK_EVERY as u64)
+            .filter(|&r| w.met(Watched::Prepared(0), || claims(r), || clock(r)))
+            .count();
+        assert_eq!(stalled, 0);
+    }
+
+    #[test]
+    fn a_forgotten_watch_starts_over() {
+        let w = StallWatch::new();
+        let stalls = |w: &StallWatch, from: u64| {
+            (from..from + 1_000)
+                .filter(|&r| w.met(Watched::Prepared(0), || 0, || r * MS))
+                .count()
+        };
+        assert!(stalls(&w, 0) > 0);
+        w.forget();
+        // The same table prepared again: 50 ms before the next stall.
+        assert!(!w.met(Watched::Prepared(0), || 0, || 2_000 * MS));
+        for r in 1..2 * CHECK_EVERY as u64 {
+            assert!(!w.met(Watched::Prepared(0), || 0, || 2_000 * MS + r));
+        }
+    }
+
+    #[test]
+    fn a_prepared_table_is_watched_apart_from_the_migration() {
+        let w = StallWatch::new();
+        drive(&w, 0..10_000, &|_| 0, &|r| r * MS);
+        assert!(w.helping.load(Relaxed));
+        // The same generation's prepared table: a watch of its own.
+        assert!(!w.met(Watched::Prepared(0), || 0, || 10_000 * MS));
+        assert!(!w.helping.load(Relaxed));
+        // A stall of the prepared table is acted on at the check alone.
+        let acted = (1..10_000)
+            .filter(|&r| w.met(Watched::Prepared(0), || 0, || 10_000 * MS + r * MS))
+            .count();
+        assert!(
+            (1..=10_000 / CHECK_EVERY).contains(&acted),
+            "{acted}: the stall is acted on at checks, not between them"
+        );
+        assert_ne!(Watched::Prepared(0).tag(), Watched::Migration(0).tag());
+        assert_ne!(Watched::Prepared(0).tag(), Watched::Migration(1).tag());
     }
 }

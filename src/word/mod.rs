@@ -90,7 +90,7 @@ use crate::stats::{ProbeStats, Stats};
 /// as [`HashMap`](crate::HashMap)'s: a key present for the whole iteration
 /// is yielded exactly once, even across resizes.
 pub struct WordMap<K, V, S = DefaultHashBuilder> {
-    raw: RawWordMap<S>,
+    pub(crate) raw: RawWordMap<S>,
     // Keys and values are stored as words; `WordSized` types are `Send +
     // Sync + Copy`, so holding them by value changes no auto trait.
     _types: PhantomData<(K, V)>,
@@ -1560,15 +1560,17 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// floor that `with_capacity` and `reserve` set. O(capacity); best
     /// effort (if the smaller table cannot be allocated, nothing changes).
     ///
-    /// It also gives back the next table that a growing map prepares ahead
-    /// of its resize (from 5/8 load, so that no write faults in table
-    /// memory during the resize): a map that stopped growing between 5/8
-    /// and 3/4 load holds up to twice its table's memory that way. So a
-    /// map loaded once and then only read is best ended with a
-    /// `shrink_to_fit()`: its table then fits what it holds at 3/4 load,
-    /// whatever phase of a resize the load ended in (a migration that the
-    /// load's writes left open is finished by the reads that follow, 50 ms
-    /// on, but a prepared table stays until a write or this call).
+    /// It also gives back at once the next table that a growing map
+    /// prepares ahead of its resize (from 5/8 load, so that no write
+    /// faults in table memory during the resize; up to twice the table's
+    /// memory). Without this call, a map that stops growing short of the
+    /// resize releases that table by itself 50 ms after it stopped
+    /// claiming slots, at its next operations
+    /// ([`Stats::prepared_released`](crate::Stats::prepared_released)),
+    /// and a migration the load's writes left open is finished by the
+    /// operations that follow. So a map loaded once and then only read is
+    /// best ended with a `shrink_to_fit()` only to fit its table to what
+    /// it holds (at 3/4 load).
     ///
     /// ```
     /// let map: lfmap::WordMap<u64, u64> = lfmap::WordMap::with_capacity(100_000);

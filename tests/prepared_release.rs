@@ -1,0 +1,102 @@
+//! A map that stops growing short of its resize gives back the table it
+//! prepared for it (`src/resize/stall.rs`, `src/resize/prepared.rs`).
+//!
+//! Past 5/8 of its load limit a table allocates its successor, twice its
+//! size, and the writes fault it in, so that the resize takes no page
+//! fault. A map whose growth stops between 5/8 and 3/4 (a load that ends
+//! there, then reads) held that table for good: up to twice its memory.
+//!
+//! Resident memory is process-wide, so this binary holds a single test.
+
+#![cfg(target_os = "linux")]
+
+use std::time::{Duration, Instant};
+
+use lfmap::WordMap;
+
+mod common;
+
+/// The table the map stops in: 2^20 slots, 16 MiB; its prepared successor
+/// is 32 MiB.
+const SLOTS: usize = 1 << 20;
+
+/// How long the reads may take to release it: far beyond the 50 ms the
+/// watch waits, so that only reads that never release fail it, however
+/// loaded the machine.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+const MIB: usize = 1024;
+
+/// A `WordMap` loaded to 70 % of [`SLOTS`] (past 5/8, where its successor
+/// is prepared and about four fifths faulted in, short of the 3/4 that
+/// starts the growth), then only read: the reads release the successor and
+/// resident memory drops by most of it. The map then grows on as before,
+/// every key kept.
+#[test]
+fn a_map_that_stops_growing_gives_its_prepared_table_back() {
+    let map: WordMap<u64, u64> = WordMap::new();
+    let n = (SLOTS as u64) * 7 / 10;
+    for k in 0..n {
+        map.insert(k, k);
+    }
+    let s = map.stats();
+    assert_eq!(s.slots, SLOTS, "{s:?}");
+    assert_eq!(s.prepared_released, 0, "{s:?}");
+    // Older tables gone, so that only the prepared one can leave.
+    while map.stats().pending_garbage > 0 {
+        for k in 0..1_000 {
+            assert_eq!(map.get(&k), Some(k));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let before = common::vm_rss_kib();
+
+    let begun = Instant::now();
+    let mut reads = 0u64;
+    while map.stats().prepared_released == 0 {
+        for k in (0..n).step_by(7) {
+            assert_eq!(map.get(&k), Some(k), "key {k} lost");
+            reads += 1;
+        }
+        assert!(
+            begun.elapsed() < DEADLINE,
+            "after {reads} reads in {:?} the prepared table is still held: {:?}",
+            begun.elapsed(),
+            map.stats()
+        );
+        // The stall is measured in time: let it pass while nothing runs.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The released table is retired; reads' pins let it be freed.
+    while map.stats().pending_garbage > 0 {
+        for k in 0..1_000 {
+            assert_eq!(map.get(&k), Some(k));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let after = common::vm_rss_kib();
+    println!(
+        "released after {reads} reads: RSS {} → {} MiB",
+        before / MIB,
+        after / MIB
+    );
+    assert!(
+        after + 16 * MIB <= before,
+        "RSS {before} KiB → {after} KiB: the 32 MiB prepared table was not given back"
+    );
+
+    // The map grows on, every key kept, and nothing else is released: a
+    // lone writer's own claims are the progress its watch sees.
+    let mut k = n;
+    while map.stats().resizes_finished == s.resizes_finished {
+        map.insert(k, k);
+        k += 1;
+    }
+    let s = map.stats();
+    assert_eq!(s.slots, 2 * SLOTS, "{s:?}");
+    assert_eq!(s.prepared_released, 1, "{s:?}");
+    assert_eq!(map.len() as u64, k);
+    for i in 0..k {
+        assert_eq!(map.get(&i), Some(i), "key {i}");
+    }
+}
