@@ -407,8 +407,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// prepares ahead of its resize (from 5/8 load, so that no write
     /// faults in table memory during the resize; up to twice the table's
     /// memory). Without this call, a map that stops growing short of the
-    /// resize releases that table by itself 50 ms after it stopped
-    /// claiming slots, at its next operations
+    /// resize releases that table by itself, in the operations that
+    /// follow, once it has claimed almost nothing for a second
     /// ([`Stats::prepared_released`](crate::Stats::prepared_released)),
     /// and a migration the load's writes left open is finished by the
     /// operations that follow. So a map loaded once and then only read is

@@ -72,9 +72,10 @@ pub struct Stats {
     /// Tables prepared ahead of a growth and released unused: past 5/8 of
     /// its load a table prepares its successor (twice its memory, faulted
     /// in while the map fills), and once the map has claimed at most 64
-    /// slots in 50 ms (it stopped growing short of the resize), an
-    /// operation that meets the prepared table releases it. It is
-    /// prepared again if the map claims another 1/64 of the table's slots.
+    /// slots in a second of an operating thread's time (it stopped growing
+    /// short of the resize), an operation that meets the prepared table
+    /// releases it. It is prepared again if the map claims another 1/64
+    /// of the table's slots.
     pub prepared_released: u64,
     /// Generation of the current table (0 before the first resize).
     pub generation: u64,

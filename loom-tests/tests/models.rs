@@ -997,8 +997,9 @@ fn a_sweep_borrows_only_free_records() {
 /// one: whichever comes second fails (the install then allocates its own
 /// table, the release does nothing). Every key lands exactly once, a
 /// release is counted only when it happened, and each table is freed once
-/// (`install_without_take`, an install that only reads the word, puts a
-/// table the release retired in the chain: freed twice).
+/// (`take_by_load_store`, a take that loads the word and then stores it,
+/// lets a release in between retire the table the install puts in the
+/// chain: freed twice).
 #[test]
 fn release_racing_install() {
     model(|| {

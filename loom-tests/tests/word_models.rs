@@ -545,7 +545,7 @@ fn scan_after_a_repin_sees_the_earlier_pins_reads() {
 /// install it (the generic map's model 25, with `WordMap`'s table
 /// reclaimer, which frees a released table for real once no pin can reach
 /// it: every access to it, a memory step faulted in or the install's test
-/// of its size, must happen before that free). `install_without_take`
+/// of its size, must happen before that free). `take_by_load_store`
 /// installs a table the release retired.
 #[test]
 fn release_racing_install() {

@@ -61,7 +61,7 @@ use std::time::Duration;
 
 use super::{next_of, policy, Generation, Migrate, Resizer};
 use crate::reclaim::ReclaimGuard;
-use crate::sync::Ordering::{Acquire, Relaxed};
+use crate::sync::Ordering::Relaxed;
 
 /// Who migrates a sub-chunk: which count it lands in (`Stats`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -201,7 +201,7 @@ impl<T: Generation> Resizer<T> {
                 Work::None
             };
         }
-        if self.populate_ahead(root) {
+        if self.populate_ahead(root, guard) {
             Work::Memory
         } else {
             Work::None
@@ -211,11 +211,11 @@ impl<T: Generation> Resizer<T> {
     /// Faults in one memory step of `table`'s prepared successor, if it has
     /// one with steps left that would still serve the resize (the test of
     /// [`prepare`](Self::prepare)).
-    fn populate_ahead(&self, table: &T) -> bool {
+    fn populate_ahead<G: ReclaimGuard>(&self, table: &T, guard: &G) -> bool {
         let h = table.header();
-        // Acquire: pairs with `prepare`'s publishing CAS, so the table's
-        // header is initialised for us.
-        let Some(prepared) = h.prepared.load(Acquire).ready() else {
+        // Protected (at least Acquire: pairs with `prepare`'s publishing
+        // CAS, so the table's header is initialised for us).
+        let Some(prepared) = h.prepared.load_protected(guard).ready() else {
             return false;
         };
         // SAFETY: a ready table is freed with `table` (or, installed, as
@@ -789,8 +789,14 @@ mod tests {
             assert_eq!(root.len(), 8_192);
             // SAFETY: the root's prepared table lives as long as the root,
             // which `guard` protects.
-            let prepared = unsafe { root.header().prepared.load(Acquire).table().as_ref() }
-                .expect("prepared past 5/8");
+            let prepared = unsafe {
+                root.header()
+                    .prepared
+                    .load(crate::sync::Ordering::Acquire)
+                    .table()
+                    .as_ref()
+            }
+            .expect("prepared past 5/8");
             (
                 prepared.header().steps_claimed.load(Relaxed),
                 prepared.memory_steps(),

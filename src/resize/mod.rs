@@ -14,7 +14,7 @@
 //! Before a growth or a rebuild, its table is **prepared**
 //! ([`Resizer::prepare`]): once the root is 5/8 full, a writer allocates
 //! the table the resize will want and publishes it in the root's
-//! `prepared` (one CAS, set once), and writers then fault its memory in,
+//! `prepared` (one CAS; `prepared.rs`), and writers then fault its memory in,
 //! one bounded step per write at most, paced so that it is all present
 //! before the resize. The resize installs that table if it serves
 //! ([`policy::prepared_serves`]); no write, copy or read of it then takes
@@ -22,8 +22,11 @@
 //! writer later writes (which costs every thread a TLB shootdown). A table
 //! the resize does not use (the map turned from churning to growing, or
 //! the other way, past what the rule allows) is freed with the table that
-//! prepared it. A table that a user's call sizes is faulted in by that
-//! call instead ([`Origin`]).
+//! prepared it, and one the map stopped growing towards is released by
+//! its operations a second after its claims stopped (`stall.rs`): the
+//! install takes the table with a CAS and the release empties the word
+//! with one, so exactly one of them has it. A table that a user's call
+//! sizes is faulted in by that call instead ([`Origin`]).
 //!
 //! A resize starts when a writer installs `next` on the root table with one
 //! CAS ([`Resizer::start_resize`]). From then on:
@@ -106,6 +109,12 @@ use crate::sync::{fence, AtomicPtr};
 /// shrink's share, whatever the ratio of the tables (64 slots).
 const MAX_SHARE: usize = 8;
 
+/// The claims a watch allows a window without calling it progress
+/// (`stall::MARGIN`), as a count of slots.
+const RELEASE_MARGIN: usize = 64;
+#[cfg(not(loom))]
+const _: () = assert!(RELEASE_MARGIN as u64 == stall::MARGIN);
+
 /// Probe steps past which a claim counts its party's held-back claims at
 /// once (`after_claim`): a probe this long says the table may be fuller
 /// than its batched count shows. A linear probe for a new key averages
@@ -170,7 +179,9 @@ pub(crate) struct Header<T: Generation> {
     /// once it declined for good (too small, presized, no memory); a
     /// little above the occupancy at which it last found the map not
     /// growing (removals keeping it at half live), so that it looks again
-    /// if the map starts to grow. Relaxed: a hint that saves the
+    /// if the map starts to grow; another 1/64 of the slots past the
+    /// occupancy at which its prepared table was released
+    /// ([`Resizer::release_prepared`]). Relaxed: a hint that saves the
     /// decision's cost (a statistics atomic, so loom does not interleave
     /// it).
     prepare_retry_at: StatUsize,
@@ -817,9 +828,9 @@ impl<T: Generation> Resizer<T> {
     /// the resize allocates its own as before.
     fn prepare<G: ReclaimGuard>(&self, table: &T, occupied: usize, guard: &G) {
         let h = table.header();
-        // Acquire: pairs with `publish`'s Release, so the table's header is
-        // initialised for us.
-        let prepared = match h.prepared.load(Acquire) {
+        // Protected (at least Acquire: pairs with `publish`'s Release, so
+        // the table's header is initialised for us).
+        let prepared = match h.prepared.load_protected(guard) {
             Prepared::Ready(p) => p,
             // Taken for an install: the resize has begun.
             Prepared::Installed(_) => return,
@@ -1121,7 +1132,7 @@ impl<T: Generation> Resizer<T> {
         // pairs with `prepare`'s CAS); else a new one. (A prepared table is
         // `table`'s successor placement for its own size: the same salt
         // if it doubles, a fresh one drawn for this generation if not.)
-        let ready = h.prepared.load(Acquire).ready();
+        let ready = h.prepared.load_protected(guard).ready();
         // SAFETY: as in `prepare`: a ready table is freed with `table`,
         // which `guard` protects, or retired after our pin began.
         let fits = ready.and_then(|p| unsafe { p.as_ref() }).is_some_and(|p| {
@@ -1501,15 +1512,22 @@ impl<T: Generation> Resizer<T> {
     /// released it.
     pub(crate) fn release_prepared<G: ReclaimGuard>(&self, table: &T, guard: &G) -> bool {
         let h = table.header();
-        let Some(prepared) = h.prepared.load(Acquire).ready() else {
+        let Some(prepared) = h.prepared.load_protected(guard).ready() else {
             return false;
         };
+        // Prepared again only after another 1/64 of the slots is claimed,
+        // and at least twice the watch's margin (so every party's window
+        // that the release ended has seen progress by then). Stored first:
+        // a `prepare` that finds the slot empty must not find the old
+        // retry point (it would prepare again at once). Relaxed: a hint.
+        let again = h
+            .occupied
+            .get()
+            .saturating_add((h.slots() / 64).max(2 * RELEASE_MARGIN));
+        h.prepare_retry_at.store(again, Relaxed);
         if !h.prepared.release(prepared) {
             return false;
         }
-        // Relaxed: a hint (`prepare_retry_at`).
-        let again = h.occupied.get().saturating_add((h.slots() / 64).max(1));
-        h.prepare_retry_at.store(again, Relaxed);
         // SAFETY: our release emptied the slot, the only place the table
         // was reachable from (`take` fails on it from now on, so no resize
         // installs it); retired exactly once, by the releaser. It was

@@ -93,7 +93,7 @@ pub(crate) fn should_grow(slots: usize, occupied: usize) -> bool {
 /// of the table's slots before it grows. Later means fewer maps that stop
 /// growing hold a prepared table they never use (a map that settles
 /// between 5/8 and 3/4 keeps one, up to twice its table's memory, until
-/// its operations release it 50 ms after it stopped claiming slots,
+/// its operations release it a second after it stopped claiming slots,
 /// `stall.rs`); earlier would spread the steps thinner.
 #[inline]
 pub(crate) fn should_prepare(slots: usize, occupied: usize) -> bool {

@@ -27,6 +27,7 @@
 //! memory step in, or to test whether it serves) holds a pin from before
 //! the retirement, so `P` stays allocated for it (reclaim contract 4).
 
+use crate::reclaim::ReclaimGuard;
 use crate::sync::AtomicPtr;
 use crate::sync::Ordering::{self, AcqRel, Acquire, Relaxed, Release};
 
@@ -97,6 +98,15 @@ impl<T> PreparedSlot<T> {
         Prepared::decode(self.0.load(order))
     }
 
+    /// The slot's state, loaded through `guard` as every pointer to a
+    /// retirable object is (`reclaim` contract; at least Acquire): for a
+    /// caller that reads the ready table, which a release may retire
+    /// meanwhile.
+    #[inline]
+    pub(crate) fn load_protected<G: ReclaimGuard>(&self, guard: &G) -> Prepared<T> {
+        Prepared::decode(guard.protect(&self.0))
+    }
+
     /// Publishes `new` in an empty slot. `Err` with what is there instead
     /// (another writer's table, or a taken one); the caller still owns
     /// `new` then.
@@ -114,10 +124,15 @@ impl<T> PreparedSlot<T> {
     /// Takes ready table `p` for an install: `false` if it is no longer
     /// ready (released, or taken by another installer).
     pub(crate) fn take(&self, p: *mut T) -> bool {
-        // Mutation for checking the loom models (docs/verification.md): the
-        // install uses the table without taking it, so a release may
-        // retire a table the chain then holds.
-        if mutation!("install_without_take") {
+        // Mutation for checking the loom models (docs/verification.md): a
+        // take that loads, then stores, instead of one CAS: a release
+        // between the two retires the table the install then puts in the
+        // chain.
+        if mutation!("take_by_load_store") {
+            if self.0.load(Acquire) != p {
+                return false;
+            }
+            self.0.store(p.map_addr(|a| a | INSTALLED), Release);
             return true;
         }
         // AcqRel: what decides between an install and a release is that
@@ -136,9 +151,6 @@ impl<T> PreparedSlot<T> {
     /// and did not install (another table won `next`'s CAS): ready again,
     /// owned by the slot. Nothing else writes a taken word.
     pub(crate) fn untake(&self, p: *mut T) {
-        if mutation!("install_without_take") {
-            return;
-        }
         // Release: as `publish`'s, for the threads that load it again.
         self.0.store(p, Release);
     }

@@ -1,4 +1,5 @@
-//! Reads that finish a migration the writes left open.
+//! Operations that end what the writes left: a migration they left open,
+//! and a growth they stopped heading for.
 //!
 //! A migration moves by writes: each write that meets it migrates a share
 //! first (`Resizer::help`), and the gets do not, so that reads stay as fast
@@ -7,54 +8,67 @@
 //! then only reads) kept it open for good: both tables resident (the old
 //! one half the size of the new, so 1.5 times the memory; measured, a
 //! `WordMap` of 6.5M keys at 62 bytes a key against 41.3 once finished)
-//! and every lookup of a copied key reading both.
-//!
-//! So a read that meets an open migration watches it, per party (the
-//! record its guard holds): once in [`CHECK_EVERY`] such reads it reads
-//! how many sub-chunks the writes and resize helpers have moved
+//! and every lookup of a copied key reading both. So a read that meets an
+//! open migration watches it, per party (the record its guard holds),
+//! against the sub-chunks the writes and resize helpers have moved
 //! (`MapCounters::moved_by_others`, exact: the reads' own are counted
-//! apart) and the clock. A window opens at the first check and whenever
-//! that count has moved by more than [`MARGIN`] since the window opened;
-//! once a window has stayed open for [`STALL`] (others moved at most
-//! `MARGIN` sub-chunks in 50 ms or more), the party's reads that meet the
-//! migration move a sub-chunk each (`Party::Reader`), until it is done or
-//! others move it again.
+//! apart); once it has stalled, the party's reads that meet the migration
+//! move a sub-chunk each (`Party::Reader`), until it is done or others
+//! move it again.
 //!
-//! The same watch ends a growth the map stopped heading for: a table past
-//! 5/8 holds its prepared successor (`Resizer::prepare`, up to twice its
-//! own memory, faulted in), and a map that stops growing there, between
-//! 5/8 and 3/4, held it for good (a `WordMap` of 6.0M keys read 65.6 bytes
-//! a key). So an operation that finds a prepared table, and no
-//! migration, watches the slots claimed in the table (`Occupancy`, where
-//! every new key and every copy counts); once a window has stayed open for
-//! [`STALL`] with at most [`MARGIN`] claims, the table is released
-//! (`Resizer::release_prepared`). Reads and writes both watch it: a map
-//! whose writes only update (a table of counters) claims nothing.
+//! A table past 5/8 holds its prepared successor (`Resizer::prepare`, up
+//! to twice its own memory, faulted in), and a map that stopped growing
+//! there, between 5/8 and 3/4, held it for good (a `WordMap` of 6.0M keys
+//! read 65.6 bytes a key). So an operation that finds a prepared table, and
+//! no migration, watches the slots claimed in the table (`Occupancy`,
+//! where every new key and every copy counts); once that has stalled, the
+//! table is released (`Resizer::release_prepared`). Reads and writes both
+//! watch it: a map whose writes only update (a table of counters) claims
+//! nothing.
+//!
+//! **When a watch calls it a stall.** Once in [`CHECK_EVERY`] operations
+//! that meet the thing watched, the party reads the progress count and the
+//! clock. A window opens at the first check and whenever the count has
+//! moved by more than [`MARGIN`] since the window opened. The window's
+//! time is the party's *active* time: the gaps between its checks, each
+//! counted up to a quarter of the stall ([`GAP_SHARE`]). It is a stall
+//! once that time reaches [`Watched::stall`] (50 ms for a migration, 1 s
+//! for a prepared table) with the count still within the margin. So a
+//! stall spans at least four checks (256 operations) of the party, and a
+//! party's own pause (descheduled, or sleeping) adds at most a quarter:
+//! a thread that claims a slot in at least one of four of its operations
+//! (every loader, a get-then-insert or insert-then-remove loop) moves the
+//! count past the margin within those four checks, whatever its pauses,
+//! so it never releases its own growth's table.
 //!
 //! A heuristic, not a protocol: a read migrates exactly as a write does
 //! (`Resizer::migrate_share`, which any number of parties run at once),
 //! and a release is the prepared table's own protocol (`prepared.rs`);
-//! this module only decides when. [`STALL`] is long against a writer's
-//! gaps (a writer preempted for a time slice or two does not turn the
-//! reads of a growing map into migrators), short against a service's life.
-//! Not under loom, which has no clock: the models' reads never migrate.
+//! this module only decides when. The stalls are long against a writer's
+//! gaps and short against a service's life; a prepared table's is the
+//! longer, since only memory waits on it, and a map growing by fewer than
+//! 64 keys a second (minutes to its resize for a large table) gives it
+//! back meanwhile. Not under loom, which has no clock: the models'
+//! operations never migrate or release through a watch.
 
 // Heuristics, not protocol steps: the statistics atomics (`sync::stat`).
 use crate::sync::stat::{AtomicBool, AtomicU64, AtomicUsize};
 use crate::sync::Ordering::Relaxed;
 
-/// How long the others' progress must stay within [`MARGIN`] before
-/// reads move the migration: 50 ms, in nanoseconds.
+/// A stall of a migration: 50 ms of the party's active time, in
+/// nanoseconds ([`Watched::stall`]).
 pub(crate) const STALL: u64 = 50_000_000;
 
-/// A read that meets a migration checks it once in this many.
+/// A stall of a prepared table: 1 s of the party's active time.
+pub(crate) const PREPARED_STALL: u64 = 1_000_000_000;
+
+/// An operation that meets what is watched checks it once in this many.
 pub(crate) const CHECK_EVERY: usize = 64;
 
-/// Checks a window must span before it counts as a stall: the party did
-/// at least `MIN_CHECKS * CHECK_EVERY` operations in it, so a window that
-/// grew long because this party itself was descheduled (a writer whose own
-/// claims are the progress) is not one.
-pub(crate) const MIN_CHECKS: usize = 2;
+/// The most one gap between two checks of a party adds to its window's
+/// active time: this share of the stall. A stall therefore spans at least
+/// this many checks.
+pub(crate) const GAP_SHARE: u64 = 4;
 
 /// Sub-chunks the writes and helpers may move in a window without it
 /// counting as progress: 64 (512 slots), so that a migration others move
@@ -73,6 +87,15 @@ pub(crate) enum Watched {
 }
 
 impl Watched {
+    /// How long the progress must stay within [`MARGIN`], in the party's
+    /// active time, for a stall.
+    pub(crate) fn stall(self) -> u64 {
+        match self {
+            Watched::Migration(_) => STALL,
+            Watched::Prepared(_) => PREPARED_STALL,
+        }
+    }
+
     /// A tag that tells every watched thing of a map apart, never 0 (for
     /// any generation a map reaches: one per resize, below 2^62).
     fn tag(self) -> u64 {
@@ -94,12 +117,13 @@ pub(crate) struct StallWatch {
     /// The progress count (others' sub-chunks, or claims) when the window
     /// opened.
     outside: AtomicU64,
-    /// The clock (`crate::clock::now`) when the window opened.
-    since: AtomicU64,
+    /// The clock (`crate::clock::now`) at the party's last check.
+    last: AtomicU64,
+    /// The window's active time so far: its gaps between checks, each
+    /// capped ([`GAP_SHARE`]).
+    active: AtomicU64,
     /// Operations that meet it until the next check.
     countdown: AtomicUsize,
-    /// Checks since the window opened.
-    checks: AtomicUsize,
     /// The party's reads move the migration.
     helping: AtomicBool,
 }
@@ -109,9 +133,9 @@ impl StallWatch {
         StallWatch {
             table: AtomicU64::new(0),
             outside: AtomicU64::new(0),
-            since: AtomicU64::new(0),
+            last: AtomicU64::new(0),
+            active: AtomicU64::new(0),
             countdown: AtomicUsize::new(0),
-            checks: AtomicUsize::new(0),
             helping: AtomicBool::new(false),
         }
     }
@@ -142,7 +166,7 @@ impl StallWatch {
             // check; a prepared table is released by a check alone, so a
             // party whose window another party's release ended never acts
             // on it (a table prepared again came with progress past the
-            // margin: 1/64 of its table's slots, at least 128 claims).
+            // margin: `Resizer::release_prepared` waits for twice it).
             return matches!(watched, Watched::Migration(_)) && self.helping.load(Relaxed);
         }
         self.countdown.store(CHECK_EVERY, Relaxed);
@@ -152,12 +176,14 @@ impl StallWatch {
             self.open(outside, now);
             return false;
         }
-        // At least two checks into the window: one gap of 50 ms between
-        // two checks is this party itself stopped (preempted), not the
-        // others; so a lone writer never releases its own growth's table.
-        let checks = self.checks.load(Relaxed) + 1;
-        self.checks.store(checks, Relaxed);
-        let stalled = checks >= MIN_CHECKS && now.saturating_sub(self.since.load(Relaxed)) >= STALL;
+        let stall = watched.stall();
+        let gap = now
+            .saturating_sub(self.last.load(Relaxed))
+            .min(stall / GAP_SHARE);
+        let active = self.active.load(Relaxed).saturating_add(gap);
+        self.last.store(now, Relaxed);
+        self.active.store(active, Relaxed);
+        let stalled = active >= stall;
         self.helping.store(stalled, Relaxed);
         stalled
     }
@@ -173,9 +199,9 @@ impl StallWatch {
     /// Opens a window at `outside` sub-chunks moved by others, at `now`.
     fn open(&self, outside: u64, now: u64) {
         self.outside.store(outside, Relaxed);
-        self.since.store(now, Relaxed);
+        self.last.store(now, Relaxed);
+        self.active.store(0, Relaxed);
         self.countdown.store(CHECK_EVERY, Relaxed);
-        self.checks.store(0, Relaxed);
         self.helping.store(false, Relaxed);
     }
 }
@@ -218,13 +244,12 @@ mod tests {
     #[test]
     fn a_stalled_migration_is_moved_by_reads_after_the_stall() {
         let w = StallWatch::new();
-        // Nothing moves; 1 ms a read: the stall is seen at the first check
-        // 50 ms on, and every read helps from then on.
+        // Nothing moves; 1 ms a read: the stall is seen once the checks'
+        // gaps, each counted up to 12.5 ms, add up to 50 ms, and every
+        // read helps from then on.
         let helped = drive(&w, 0..10_000, &|_| 0, &|r| r * MS);
-        let first_check = (STALL / MS)
-            .div_ceil(CHECK_EVERY as u64)
-            .max(MIN_CHECKS as u64)
-            * CHECK_EVERY as u64;
+        // 64 ms between checks, each counted as 12.5: the fourth check.
+        let first_check = GAP_SHARE * CHECK_EVERY as u64;
         assert_eq!(helped, 10_000 - first_check);
     }
 
@@ -293,19 +318,35 @@ mod tests {
     }
 
     #[test]
+    fn a_party_that_claims_every_other_time_never_stalls_itself() {
+        // A get-then-insert loader (or an insert-then-remove churn): a
+        // claim every second operation, and a pause of 10 s after every
+        // operation. Its window closes at the third check (96 claims), by
+        // which its gaps add at most half the stall.
+        for watched in [Watched::Prepared(0), Watched::Migration(0)] {
+            let w = StallWatch::new();
+            let stalled = (0..100 * CHECK_EVERY as u64)
+                .filter(|&r| w.met(watched, || r / 2, || r * 10_000 * MS))
+                .count();
+            assert_eq!(stalled, 0, "{watched:?}");
+        }
+    }
+
+    #[test]
     fn a_forgotten_watch_starts_over() {
         let w = StallWatch::new();
+        // 1 ms an operation: the stall, 1 s, at the 16th check.
         let stalls = |w: &StallWatch, from: u64| {
-            (from..from + 1_000)
+            (from..from + 3_000)
                 .filter(|&r| w.met(Watched::Prepared(0), || 0, || r * MS))
                 .count()
         };
         assert!(stalls(&w, 0) > 0);
         w.forget();
-        // The same table prepared again: 50 ms before the next stall.
-        assert!(!w.met(Watched::Prepared(0), || 0, || 2_000 * MS));
-        for r in 1..2 * CHECK_EVERY as u64 {
-            assert!(!w.met(Watched::Prepared(0), || 0, || 2_000 * MS + r));
+        // The same table prepared again: a whole stall before the next.
+        assert!(!w.met(Watched::Prepared(0), || 0, || 5_000 * MS));
+        for r in 1..15 * CHECK_EVERY as u64 {
+            assert!(!w.met(Watched::Prepared(0), || 0, || (5_000 + r) * MS));
         }
     }
 

@@ -7,7 +7,9 @@
 //! * [`history`]: [`Clock`](history::Clock), [`Record`](history::Record)
 //!   and [`check`](history::check), a linearizability checker for one
 //!   key's history recorded from real threads.
-//! * [`memory`]: [`vm_rss_kib`], the process's resident memory.
+//! * [`memory`]: [`vm_rss_kib`], the process's resident memory;
+//!   [`minor_faults`], the thread's page faults, and [`skipped`], whether
+//!   this kernel can show a table faulted in ahead.
 //! * [`counting`]: [`Counting`], a global allocator counting live heap
 //!   bytes ([`live_bytes`]), for binaries that install it.
 //! * [`garbage`]: [`settle`], which keeps using a map until its retired
@@ -116,6 +118,8 @@ pub fn wait_for(go: &std::sync::atomic::AtomicBool) {
 pub use garbage::{retire_from_exiting_threads, settle};
 pub use hashers::{PerCall, Shape, ShapedHash};
 pub use memory::vm_rss_kib;
+#[cfg(target_os = "linux")]
+pub use memory::{minor_faults, skipped};
 pub use panics::{
     arm, assert_planned, disarm, is_planned, panic_message, quiet_planned_panics, PanicHash,
     PanicKey, ON_EQ, ON_HASH,
