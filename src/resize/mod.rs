@@ -254,16 +254,25 @@ impl<T: Generation> Header<T> {
         self.placement.slots()
     }
 
-    /// Whether this table has a successor (is migrating, or was) or a
-    /// prepared one: a hint for an operation, which then looks again
-    /// through its guard (`Resizer::met_resize`). Relaxed: nothing is read
-    /// through either word, and a stale answer costs one look (or skips
-    /// one). Both words share the header's first line, which every
-    /// operation reads for `placement`.
+    /// Whether this table has a successor (is migrating, or was): a hint
+    /// for a read, which then looks again through its guard
+    /// (`Resizer::after_read`). Relaxed: nothing is read through it, and a
+    /// stale answer costs one read's look (or skips one).
     #[cfg(not(loom))]
     #[inline]
-    pub(crate) fn resize_ahead(&self) -> bool {
-        !self.next.load(Relaxed).is_null() || !self.prepared.load(Relaxed).is_empty()
+    fn migrating(&self) -> bool {
+        !self.next.load(Relaxed).is_null()
+    }
+
+    /// Whether this table holds a prepared table: a hint for an operation,
+    /// which then counts towards a look through its guard
+    /// (`Resizer::met_prepared`). Relaxed, as `migrating`; both words
+    /// share the header's first line, which every operation reads for
+    /// `placement`.
+    #[cfg(not(loom))]
+    #[inline]
+    fn prepared_hint(&self) -> bool {
+        !self.prepared.load(Relaxed).is_empty()
     }
 
     /// Whether a successor is prepared for this table (installed or not).
@@ -782,8 +791,8 @@ impl<T: Generation> Resizer<T> {
         // update. Relaxed: a hint on the line just read for `next`. Not
         // under loom (no clock).
         #[cfg(not(loom))]
-        if *depth == 0 && !table.header().prepared.load(Relaxed).is_empty() {
-            self.met_resize(map, table, false, guard);
+        if *depth == 0 && table.header().prepared_hint() && stall::tick() {
+            self.met_prepared(table, guard);
         }
         table
     }
@@ -1451,55 +1460,82 @@ impl<T: Generation> Resizer<T> {
         self.migrate_share(map, table, next, share, Party::Writer, guard);
     }
 
-    /// After an operation whose root `table` has a successor or a prepared
-    /// one ([`Header::resize_ahead`]), by the watch of its party
-    /// (`stall.rs`):
-    ///
-    /// * a migration: a read moves a sub-chunk of it if the writes left it
-    ///   stalled (they and the resize helpers moved it by at most 64
-    ///   sub-chunks in 50 ms or more); a write has helped already;
-    /// * a prepared table and no migration: it is released
-    ///   ([`release_prepared`](Self::release_prepared)) once the map has
-    ///   claimed at most 64 slots of `table` in 50 ms or more.
-    ///
-    /// Otherwise, and on most calls, a countdown on the party's own line.
-    /// Out of line: it runs only while a resize is open or prepared, and
-    /// operations stay as small as before it.
+    /// After a read whose root is `table` (`stall.rs`): a migration the
+    /// writes left stalled is moved a sub-chunk by the read
+    /// ([`read_met_migration`](Self::read_met_migration)), and a prepared
+    /// table the map stopped claiming slots towards is released
+    /// ([`met_prepared`](Self::met_prepared)). Inline: two hints on the
+    /// header's first line, and with a prepared table a thread-local
+    /// countdown; the rest out of line.
     #[cfg(not(loom))]
-    #[inline(never)]
-    pub(crate) fn met_resize<P, G>(&self, map: &P, table: &T, read: bool, guard: &G)
+    #[inline]
+    pub(crate) fn after_read<P, G>(&self, map: &P, table: &T, guard: &G)
     where
         P: Migrate<Table = T>,
         G: ReclaimGuard,
     {
+        let h = table.header();
+        if h.migrating() {
+            self.read_met_migration(map, table, guard);
+        } else if h.prepared_hint() && stall::tick() {
+            self.met_prepared(table, guard);
+        }
+    }
+
+    /// After a read whose root `table` has a successor: moves a sub-chunk
+    /// of its migration if the writes left it stalled (they and the resize
+    /// helpers moved it by at most 64 sub-chunks in 50 ms of the party's
+    /// time). Otherwise, and on most calls, a countdown on the party's own
+    /// line. Out of line: it runs only while a migration is open.
+    #[cfg(not(loom))]
+    #[inline(never)]
+    fn read_met_migration<P, G>(&self, map: &P, table: &T, guard: &G)
+    where
+        P: Migrate<Table = T>,
+        G: ReclaimGuard,
+    {
+        let Some(next) = next_of(table, guard) else {
+            return;
+        };
+        let Some(watch) = self.counters.stall_watch(guard.slot()) else {
+            return;
+        };
+        let stalled = watch.met(
+            stall::Watched::Migration(table.header().generation),
+            || self.counters.moved_by_others(),
+            crate::clock::now,
+        );
+        if stalled {
+            self.migrate_share(map, table, next, 1, Party::Reader, guard);
+        }
+    }
+
+    /// One operation in [`CHECK_EVERY`](stall::CHECK_EVERY) of a thread
+    /// whose root `table` holds a prepared table, and no migration: a
+    /// check of the party's watch over the slots claimed in `table`, which
+    /// releases the prepared table
+    /// ([`release_prepared`](Self::release_prepared)) once the map has
+    /// claimed at most 64 of them in a second of the party's time. Out of
+    /// line.
+    #[cfg(not(loom))]
+    #[inline(never)]
+    fn met_prepared<G: ReclaimGuard>(&self, table: &T, guard: &G) {
         let Some(watch) = self.counters.stall_watch(guard.slot()) else {
             return;
         };
         let h = table.header();
-        if let Some(next) = next_of(table, guard) {
-            let stalled = read
-                && watch.met(
-                    stall::Watched::Migration(h.generation),
-                    || self.counters.moved_by_others(),
-                    crate::clock::now,
-                );
-            if stalled {
-                self.migrate_share(map, table, next, 1, Party::Reader, guard);
-            }
+        if next_of(table, guard).is_some() || h.prepared.load(Relaxed).is_empty() {
             return;
         }
-        if h.prepared.load(Relaxed).is_empty() {
-            return;
-        }
-        let stalled = watch.met(
+        let stalled = watch.check(
             stall::Watched::Prepared(h.generation),
-            || h.occupied.get() as u64,
-            crate::clock::now,
+            h.occupied.get() as u64,
+            crate::clock::now(),
         );
         if stalled {
             self.release_prepared(table, guard);
             // A table prepared again later is watched anew, not found
-            // stalled by this party's next operation.
+            // stalled by this party's next check.
             watch.forget();
         }
     }

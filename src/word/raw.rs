@@ -171,9 +171,7 @@ impl<S: BuildHasher> RawWordMap<S> {
         // (`resize/stall.rs`). Not under loom: no clock there, and the
         // models' reads keep their steps.
         #[cfg(not(loom))]
-        if root.header().resize_ahead() {
-            self.resize.met_resize(self, root, true, guard);
-        }
+        self.resize.after_read(self, root, guard);
         found
     }
 
