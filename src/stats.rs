@@ -74,8 +74,9 @@ pub struct Stats {
     /// in while the map fills), and once the map has claimed at most 64
     /// slots in a second of an operating thread's time (it stopped growing
     /// short of the resize), an operation that meets the prepared table
-    /// releases it. It is prepared again if the map claims another 1/64
-    /// of the table's slots.
+    /// releases it. It is prepared again once the map claims another 1/64
+    /// of the table's slots (twice that after a second release, and never
+    /// later than 23/32 of them); a table releases at most three.
     pub prepared_released: u64,
     /// Generation of the current table (0 before the first resize).
     pub generation: u64,

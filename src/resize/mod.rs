@@ -179,9 +179,8 @@ pub(crate) struct Header<T: Generation> {
     /// once it declined for good (too small, presized, no memory); a
     /// little above the occupancy at which it last found the map not
     /// growing (removals keeping it at half live), so that it looks again
-    /// if the map starts to grow; another 1/64 of the slots past the
-    /// occupancy at which its prepared table was released
-    /// ([`Resizer::release_prepared`]). Relaxed: a hint that saves the
+    /// if the map starts to grow; past the occupancy at which its prepared
+    /// table was released, [`policy::retry_after_release`]. Relaxed: a hint that saves the
     /// decision's cost (a statistics atomic, so loom does not interleave
     /// it).
     prepare_retry_at: StatUsize,
@@ -205,6 +204,11 @@ pub(crate) struct Header<T: Generation> {
     /// is `next`'s CAS (a statistics atomic, so loom does not interleave
     /// it).
     installing: StatUsize,
+    /// Prepared successors this table released
+    /// ([`Resizer::release_prepared`]; at most
+    /// [`policy::MAX_RELEASES`]). Relaxed: a policy input (a statistics
+    /// atomic, so loom does not interleave it).
+    releases: StatUsize,
     /// The slots of the table that replaced this one as the root, once it
     /// did (0 until then): set by the promotion that retires this table,
     /// read by its free ([`Header::freed_whole`]). Relaxed: the free
@@ -234,6 +238,7 @@ impl<T: Generation> Header<T> {
             prepared_freed: false,
             len_at_install: StatUsize::new(0),
             installing: StatUsize::new(0),
+            releases: StatUsize::new(0),
             successor_slots: StatUsize::new(0),
             occupied: CachePadded::new(Occupancy::new()),
             cursor: Cursor::try_new(placement.slots())?,
@@ -1543,27 +1548,35 @@ impl<T: Generation> Resizer<T> {
     /// Releases `table`'s prepared successor, if it is still ready (not
     /// taken by a resize that installs it): the map stopped growing
     /// towards it. Retired, so a thread still faulting it in keeps it until
-    /// its pin ends (`prepared.rs`); the table prepares again if the map
-    /// claims another 1/64 of its slots. Returns whether this call
-    /// released it.
+    /// its pin ends (`prepared.rs`); the table prepares again once the
+    /// map claims more slots ([`policy::retry_after_release`]), and
+    /// releases at most [`policy::MAX_RELEASES`] tables. Returns whether
+    /// this call released it.
     pub(crate) fn release_prepared<G: ReclaimGuard>(&self, table: &T, guard: &G) -> bool {
         let h = table.header();
         let Some(prepared) = h.prepared.load_protected(guard).ready() else {
             return false;
         };
-        // Prepared again only after another 1/64 of the slots is claimed,
-        // and at least twice the watch's margin (so every party's window
-        // that the release ended has seen progress by then). Stored first:
-        // a `prepare` that finds the slot empty must not find the old
-        // retry point (it would prepare again at once). Relaxed: a hint.
-        let again = h
-            .occupied
-            .get()
-            .saturating_add((h.slots() / 64).max(2 * RELEASE_MARGIN));
+        // At most `MAX_RELEASES` times a table: then the one prepared
+        // stays (Relaxed, a policy input; two racing releasers may both
+        // pass, and one of their CASes fails).
+        let released = h.releases.load(Relaxed) + 1;
+        if released > policy::MAX_RELEASES {
+            return false;
+        }
+        // Prepared again only after more slots are claimed
+        // (`policy::retry_after_release`), at least twice the watch's
+        // margin (so every party's window that the release ended has seen
+        // progress by then). Stored first: a `prepare` that finds the slot
+        // empty must not find the old retry point (it would prepare again
+        // at once). Relaxed: a hint.
+        let again =
+            policy::retry_after_release(h.slots(), h.occupied.get(), released, 2 * RELEASE_MARGIN);
         h.prepare_retry_at.store(again, Relaxed);
         if !h.prepared.release(prepared) {
             return false;
         }
+        h.releases.store(released, Relaxed);
         // SAFETY: our release emptied the slot, the only place the table
         // was reachable from (`take` fails on it from now on, so no resize
         // installs it); retired exactly once, by the releaser. It was

@@ -247,6 +247,38 @@ pub(crate) fn steps_all_due(slots: usize, occupied: usize) -> bool {
     occupied >= from + span
 }
 
+/// How many times a table releases a prepared successor the map stopped
+/// growing towards (`Resizer::release_prepared`); the one it prepares
+/// after that stays until the resize or `shrink_to_fit`. Each release
+/// retires a table up to twice this one's size, which a pin held across
+/// the pauses (a long iteration) keeps allocated: a map that grows in
+/// bursts with idle seconds between them released and prepared again at
+/// every pause (found by an outside test: 7 tables pending, 720 MiB for
+/// a 64 MiB table, with one iterator open).
+pub(crate) const MAX_RELEASES: usize = 3;
+
+/// The occupancy from which a table whose prepared successor was just
+/// released for the `released`-th time (1-based) prepares again, from
+/// `occupied` claimed of `slots`: another 1/64 of the slots, doubled at
+/// each release (so a map growing in bursts prepares less and less often),
+/// at least `floor`; but never past 23/32, where every memory step is due,
+/// so that a map that resumes growing still gets its successor faulted in
+/// before its resize at 3/4 (found by an outside test: a pause at 74.5 %
+/// put the retry point past the growth, whose writes then took 64k page
+/// faults instead of 600). Past 23/32 already, the next claim prepares.
+pub(crate) fn retry_after_release(
+    slots: usize,
+    occupied: usize,
+    released: usize,
+    floor: usize,
+) -> usize {
+    let shift = released.saturating_sub(1).min(8) as u32;
+    let distance = ((slots / 64) << shift).max(floor);
+    let (from, span) = steps_window(slots);
+    let latest = (from + span).max(occupied.saturating_add(1));
+    occupied.saturating_add(distance).min(latest)
+}
+
 /// Where [`steps_due`]'s window starts (5/8 of `slots`) and how long it
 /// is (3/32 of them, at least one).
 fn steps_window(slots: usize) -> (usize, usize) {
@@ -389,6 +421,25 @@ pub(crate) fn capacity(slots: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{assistant_keeps_up, expected_len_at_resize, prepared_serves, shrink_check_every};
+    use super::{retry_after_release, steps_window};
+
+    #[test]
+    fn a_release_backs_off_and_stops_short_of_the_growth() {
+        let slots = 1 << 20;
+        let at = slots / 100 * 67;
+        // 1/64 of the slots, then doubled at each release.
+        assert_eq!(retry_after_release(slots, at, 1, 128), at + slots / 64);
+        assert_eq!(retry_after_release(slots, at, 2, 128), at + slots / 32);
+        // Never past 23/32, where every step is due.
+        let (from, span) = steps_window(slots);
+        assert_eq!(from + span, slots / 32 * 23);
+        assert_eq!(retry_after_release(slots, at, 3, 128), from + span);
+        // Past it already: the next claim prepares.
+        let late = slots / 1000 * 745;
+        assert_eq!(retry_after_release(slots, late, 1, 128), late + 1);
+        // The floor, for small tables.
+        assert_eq!(retry_after_release(4096, 2600, 1, 128), 2600 + 128);
+    }
 
     /// The shrink check's interval: a power of two up to 64, small enough
     /// that up to 16 parties each checking less often than it could not
