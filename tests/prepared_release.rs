@@ -64,31 +64,14 @@ fn a_map_that_stops_growing_gives_its_prepared_table_back() {
     );
 
     // The map grows on. 1/64 of the slots later it prepares its successor
-    // again, and by 23/32 (and 64 writes) every memory step of it is
-    // faulted in, so the growth from there faults in almost nothing.
+    // again, and by 23/32 every memory step of it is faulted in, so the
+    // resize at 3/4 faults in almost nothing.
     let mut k = n;
-    while k < (SLOTS as u64) / 32 * 23 + 64 {
-        map.insert(k, k);
-        k += 1;
-    }
-    let faults_before = common::minor_faults();
-    while map.stats().resizes_finished == s.resizes_finished {
-        map.insert(k, k);
-        k += 1;
-    }
-    let faults = common::minor_faults() - faults_before;
+    grow_through_a_prepared_resize(&map, &mut k, "after a release");
     let s = map.stats();
     assert_eq!(s.slots, 2 * SLOTS, "{s:?}");
     // Nothing else released: a lone writer's watch sees its own claims.
     assert_eq!(s.prepared_released, 1, "{s:?}");
-    let pages = (2 * SLOTS * 16 / 4096) as u64;
-    println!("{faults} page faults in the growth into a table of {pages} pages");
-    if !common::skipped() {
-        assert!(
-            faults < pages / 8,
-            "{faults} page faults in a growth into a table of {pages} pages: not prepared again"
-        );
-    }
     assert_eq!(map.len() as u64, k);
     for i in 0..k {
         assert_eq!(map.get(&i), Some(i), "key {i}");
@@ -99,35 +82,40 @@ fn a_map_that_stops_growing_gives_its_prepared_table_back() {
     // at the next claim (never later than 23/32), so the resize that
     // follows still finds it faulted in. (Found by an outside test: the
     // retry point lay past the growth, which then took 64k page faults.)
-    let slots = 2 * SLOTS as u64;
-    while k < slots / 1000 * 745 {
+    while k < (2 * SLOTS as u64) / 1000 * 745 {
         map.insert(k, k);
         k += 1;
     }
     read_until_released(&map, k, 2);
+    grow_through_a_prepared_resize(&map, &mut k, "after a late stop");
+    assert_eq!(map.len() as u64, k);
+}
+
+/// Inserts keys `k..` until `map`'s next resize has finished, and checks
+/// that the resize (from its start: the faults before it include the
+/// memory steps of its table, which count as this thread's too) took
+/// almost no page fault: its table was prepared and faulted in.
+fn grow_through_a_prepared_resize(map: &WordMap<u64, u64>, k: &mut u64, after: &str) {
     let s = map.stats();
-    // The faults from the resize's start on (those before are the memory
-    // steps of the table prepared again: its faulting in, which counts
-    // as this thread's page faults too).
     while map.stats().resizes == s.resizes {
-        map.insert(k, k);
-        k += 1;
+        map.insert(*k, *k);
+        *k += 1;
     }
-    let faults_before = common::minor_faults();
+    let before = common::minor_faults();
     while map.stats().resizes_finished == s.resizes_finished {
-        map.insert(k, k);
-        k += 1;
+        map.insert(*k, *k);
+        *k += 1;
     }
-    let faults = common::minor_faults() - faults_before;
-    let pages = slots * 2 * 16 / 4096;
-    println!("{faults} page faults in the growth into a table of {pages} pages, after a late stop");
+    let faults = common::minor_faults() - before;
+    let pages = (map.stats().slots * 16 / 4096) as u64;
+    println!("{faults} page faults in a resize into a table of {pages} pages, {after}");
     if !common::skipped() {
         assert!(
             faults < pages / 8,
-            "{faults} page faults in a growth into a table of {pages} pages after a late stop"
+            "{faults} page faults in a resize into a table of {pages} pages {after}: \
+             its table was not prepared"
         );
     }
-    assert_eq!(map.len() as u64, k);
 }
 
 /// Reads keys `0..n` of `map` (with pauses) until `released` prepared

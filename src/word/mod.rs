@@ -1565,7 +1565,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// faults in table memory during the resize; up to twice the table's
     /// memory). Without this call, a map that stops growing short of the
     /// resize releases that table by itself, in the operations that
-    /// follow, once it has claimed almost nothing for a second
+    /// follow, once it has claimed almost nothing for a second (of one
+    /// thread's operations: at least 256 of them)
     /// ([`Stats::prepared_released`](crate::Stats::prepared_released)),
     /// and a migration the load's writes left open is finished by the
     /// operations that follow. So a map loaded once and then only read is
