@@ -180,9 +180,9 @@ pub(crate) struct Header<T: Generation> {
     /// little above the occupancy at which it last found the map not
     /// growing (removals keeping it at half live), so that it looks again
     /// if the map starts to grow; past the occupancy at which its prepared
-    /// table was released, [`policy::retry_after_release`]. Relaxed: a hint that saves the
-    /// decision's cost (a statistics atomic, so loom does not interleave
-    /// it).
+    /// table was released, [`policy::retry_after_release`]. Relaxed: a
+    /// hint that saves the decision's cost (a statistics atomic, so loom
+    /// does not interleave it).
     prepare_retry_at: StatUsize,
     /// `prepared` was dealt with ([`Header::free_prepared`]): a later drop
     /// leaves it alone. A plain flag (exclusive access), so that a drop
