@@ -327,12 +327,12 @@ pub mod __loom {
     /// of the resize (`resize/stall.rs`, which needs a clock loom does not
     /// have). Whether this call released it.
     pub fn release_prepared<K, V, S>(map: &crate::HashMap<K, V, S>) -> bool {
-        map.raw.release_prepared()
+        map.loom_release_prepared()
     }
 
     /// [`release_prepared`] for a `WordMap`.
     pub fn release_prepared_word<K, V, S>(map: &crate::WordMap<K, V, S>) -> bool {
-        map.raw.release_prepared()
+        map.loom_release_prepared()
     }
 }
 

@@ -104,7 +104,15 @@ pub type DefaultHashBuilder = foldhash::fast::FixedState;
 /// assert_eq!(map.pin().get(&2500), Some(&500));
 /// ```
 pub struct HashMap<K, V, S = DefaultHashBuilder> {
-    pub(crate) raw: RawMap<K, V, S>,
+    raw: RawMap<K, V, S>,
+}
+
+#[cfg(loom)]
+impl<K, V, S> HashMap<K, V, S> {
+    /// `lfmap::__loom::release_prepared`'s way in.
+    pub(crate) fn loom_release_prepared(&self) -> bool {
+        self.raw.release_prepared()
+    }
 }
 
 impl<K, V> HashMap<K, V> {
@@ -409,7 +417,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// memory). Without this call, a map that stops growing short of the
     /// resize releases that table by itself, in the operations that
     /// follow, once it has claimed almost nothing for a second (of one
-    /// thread's operations: at least 256 of them)
+    /// thread's operations: at least 4,096 of them)
     /// ([`Stats::prepared_released`](crate::Stats::prepared_released)),
     /// and a migration the load's writes left open is finished by the
     /// operations that follow. So a map loaded once and then only read is

@@ -72,7 +72,7 @@ pub struct Stats {
     /// Tables prepared ahead of a growth and released unused: past 5/8 of
     /// its load a table prepares its successor (twice its memory, faulted
     /// in while the map fills), and once the map has claimed at most 64
-    /// slots over a second of one thread's operations, at least 256 of
+    /// slots over a second of one thread's operations, at least 4,096 of
     /// them (it stopped growing
     /// short of the resize), an operation that meets the prepared table
     /// releases it. It is prepared again once the map claims another 1/64

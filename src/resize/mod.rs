@@ -109,12 +109,6 @@ use crate::sync::{fence, AtomicPtr};
 /// shrink's share, whatever the ratio of the tables (64 slots).
 const MAX_SHARE: usize = 8;
 
-/// The claims a watch allows a window without calling it progress
-/// (`stall::MARGIN`), as a count of slots.
-const RELEASE_MARGIN: usize = 64;
-#[cfg(not(loom))]
-const _: () = assert!(RELEASE_MARGIN as u64 == stall::MARGIN);
-
 /// Probe steps past which a claim counts its party's held-back claims at
 /// once (`after_claim`): a probe this long says the table may be fuller
 /// than its batched count shows. A linear probe for a new key averages
@@ -269,21 +263,15 @@ impl<T: Generation> Header<T> {
         !self.next.load(Relaxed).is_null()
     }
 
-    /// Whether this table holds a prepared table: a hint for an operation,
-    /// which then counts towards a look through its guard
-    /// (`Resizer::met_prepared`). Relaxed, as `migrating`; both words
-    /// share the header's first line, which every operation reads for
-    /// `placement`.
-    #[cfg(not(loom))]
+    /// Whether a successor is prepared for this table (installed or not):
+    /// a policy input (`Resizer::shrink_to_fit`), and a hint for an
+    /// operation, which then counts towards a look through its guard
+    /// (`Resizer::met_prepared`). Both this word and `next` share the
+    /// header's first line, which every operation reads for `placement`.
     #[inline]
-    fn prepared_hint(&self) -> bool {
-        !self.prepared.load(Relaxed).is_empty()
-    }
-
-    /// Whether a successor is prepared for this table (installed or not).
     fn has_prepared(&self) -> bool {
-        // Relaxed: a policy input (`Resizer::shrink_to_fit`), nothing is
-        // read through the pointer.
+        // Relaxed: nothing is read through the pointer, and a stale answer
+        // costs an operation one count (or skips one).
         !self.prepared.load(Relaxed).is_empty()
     }
 
@@ -796,7 +784,7 @@ impl<T: Generation> Resizer<T> {
         // update. Relaxed: a hint on the line just read for `next`. Not
         // under loom (no clock).
         #[cfg(not(loom))]
-        if *depth == 0 && table.header().prepared_hint() && stall::tick() {
+        if *depth == 0 && table.header().has_prepared() && stall::tick() {
             self.met_prepared(table, guard);
         }
         table
@@ -1482,7 +1470,7 @@ impl<T: Generation> Resizer<T> {
         let h = table.header();
         if h.migrating() {
             self.read_met_migration(map, table, guard);
-        } else if h.prepared_hint() && stall::tick() {
+        } else if h.has_prepared() && stall::tick() {
             self.met_prepared(table, guard);
         }
     }
@@ -1515,7 +1503,7 @@ impl<T: Generation> Resizer<T> {
         }
     }
 
-    /// One operation in [`CHECK_EVERY`](stall::CHECK_EVERY) of a thread
+    /// One operation in [`PREPARED_CHECK_EVERY`](stall::PREPARED_CHECK_EVERY) of a thread
     /// whose root `table` holds a prepared table, and no migration: a
     /// check of the party's watch over the slots claimed in `table`, which
     /// releases the prepared table
@@ -1570,8 +1558,12 @@ impl<T: Generation> Resizer<T> {
         // progress by then). Stored first: a `prepare` that finds the slot
         // empty must not find the old retry point (it would prepare again
         // at once). Relaxed: a hint.
-        let again =
-            policy::retry_after_release(h.slots(), h.occupied.get(), released, 2 * RELEASE_MARGIN);
+        let again = policy::retry_after_release(
+            h.slots(),
+            h.occupied.get(),
+            released,
+            2 * policy::WATCH_MARGIN,
+        );
         h.prepare_retry_at.store(again, Relaxed);
         if !h.prepared.release(prepared) {
             return false;

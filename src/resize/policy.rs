@@ -247,6 +247,14 @@ pub(crate) fn steps_all_due(slots: usize, occupied: usize) -> bool {
     occupied >= from + span
 }
 
+/// Progress a stall watch allows in a window without calling it progress
+/// (`stall.rs`): sub-chunks the writes and helpers move in a migration
+/// (64, 512 slots, so that a migration others move at a trickle, which
+/// would take minutes over a large table while every read of a copied key
+/// reads both tables, is taken over too), or slots claimed in a table
+/// that holds a prepared successor.
+pub(crate) const WATCH_MARGIN: usize = 64;
+
 /// How many times a table releases a prepared successor the map stopped
 /// growing towards (`Resizer::release_prepared`); the one it prepares
 /// after that stays until the resize or `shrink_to_fit`. Each release

@@ -90,7 +90,7 @@ use crate::stats::{ProbeStats, Stats};
 /// as [`HashMap`](crate::HashMap)'s: a key present for the whole iteration
 /// is yielded exactly once, even across resizes.
 pub struct WordMap<K, V, S = DefaultHashBuilder> {
-    pub(crate) raw: RawWordMap<S>,
+    raw: RawWordMap<S>,
     // Keys and values are stored as words; `WordSized` types are `Send +
     // Sync + Copy`, so holding them by value changes no auto trait.
     _types: PhantomData<(K, V)>,
@@ -106,6 +106,14 @@ pub struct WordMap<K, V, S = DefaultHashBuilder> {
 /// its own writes.
 fn tops_likely<K>() -> bool {
     std::mem::size_of::<K>() >= 8
+}
+
+#[cfg(loom)]
+impl<K, V, S> WordMap<K, V, S> {
+    /// `lfmap::__loom::release_prepared_word`'s way in.
+    pub(crate) fn loom_release_prepared(&self) -> bool {
+        self.raw.release_prepared()
+    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -1566,7 +1574,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// memory). Without this call, a map that stops growing short of the
     /// resize releases that table by itself, in the operations that
     /// follow, once it has claimed almost nothing for a second (of one
-    /// thread's operations: at least 256 of them)
+    /// thread's operations: at least 4,096 of them)
     /// ([`Stats::prepared_released`](crate::Stats::prepared_released)),
     /// and a migration the load's writes left open is finished by the
     /// operations that follow. So a map loaded once and then only read is
