@@ -168,6 +168,11 @@ pub(crate) struct Header<T: Generation> {
     /// among writers; no memory is published through it (a statistics
     /// atomic, so loom does not interleave it).
     steps_claimed: StatUsize,
+    /// The predecessor's count of claimed slots when this table was
+    /// prepared as its successor (0 for a table that was not): where the
+    /// pacing of its memory steps starts ([`policy::steps_due`]). Relaxed,
+    /// stored before the table is published (whose Release publishes it).
+    prepared_at: StatUsize,
     /// The occupancy below which this table does not try to prepare a
     /// successor again ([`Resizer::prepare`]): 0 at first; `usize::MAX`
     /// once it declined for good (too small, presized, no memory); a
@@ -228,6 +233,7 @@ impl<T: Generation> Header<T> {
             next: AtomicPtr::new(std::ptr::null_mut()),
             prepared: PreparedSlot::new(),
             steps_claimed: StatUsize::new(0),
+            prepared_at: StatUsize::new(0),
             prepare_retry_at: StatUsize::new(0),
             prepared_freed: false,
             len_at_install: StatUsize::new(0),
@@ -842,6 +848,9 @@ impl<T: Generation> Resizer<T> {
                 }
                 match self.allocate_prepared(table, occupied) {
                     Ok(new) => {
+                        // Relaxed: ours alone until `publish`, whose
+                        // Release publishes it with the table.
+                        new.header().prepared_at.store(occupied, Relaxed);
                         let new = Box::into_raw(new);
                         match h.prepared.publish(new) {
                             Ok(()) => {
@@ -879,9 +888,12 @@ impl<T: Generation> Resizer<T> {
         // began; `table` is protected by `guard` (`prepared.rs`).
         let prepared = unsafe { &*prepared };
         let total = prepared.memory_steps();
-        let steps = &prepared.header().steps_claimed;
-        if steps.load(Relaxed) >= policy::steps_due(h.slots(), occupied, total)
-            || (self.assisted() && !policy::steps_all_due(h.slots(), occupied))
+        let (steps, at) = (
+            &prepared.header().steps_claimed,
+            prepared.header().prepared_at.load(Relaxed),
+        );
+        if steps.load(Relaxed) >= policy::steps_due(h.slots(), occupied, total, at)
+            || (self.assisted() && !policy::steps_all_due(h.slots(), occupied, at))
         {
             // Nothing due yet, or a resize helper faults the steps in
             // (writers take over what is left once all are due).
@@ -2129,13 +2141,13 @@ mod tests {
         let (slots, total) = (1 << 20, 64);
         assert!(!should_prepare(slots, slots / 8 * 5 - 1));
         assert!(should_prepare(slots, slots / 8 * 5));
-        assert_eq!(steps_due(slots, slots / 8 * 5, total), 0);
-        assert_eq!(steps_due(slots, slots / 8 * 5 + 1, total), 1);
-        assert_eq!(steps_due(slots, slots / 32 * 23, total), total);
-        assert_eq!(steps_due(slots, slots, total), total);
+        assert_eq!(steps_due(slots, slots / 8 * 5, total, 0), 0);
+        assert_eq!(steps_due(slots, slots / 8 * 5 + 1, total, 0), 1);
+        assert_eq!(steps_due(slots, slots / 32 * 23, total, 0), total);
+        assert_eq!(steps_due(slots, slots, total, 0), total);
         let mut last = 0;
         for occupied in (slots / 2..slots).step_by(997) {
-            let due = steps_due(slots, occupied, total);
+            let due = steps_due(slots, occupied, total, 0);
             assert!(due >= last && due <= total);
             last = due;
         }
@@ -2143,7 +2155,7 @@ mod tests {
         assert!(!policy::should_grow(slots, slots / 32 * 23));
         // No overflow at the largest sizes.
         let max = policy::MAX_SLOTS;
-        assert_eq!(steps_due(max, max / 32 * 23, max / 8), max / 8);
+        assert_eq!(steps_due(max, max / 32 * 23, max / 8, 0), max / 8);
     }
 
     #[test]

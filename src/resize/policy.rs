@@ -225,13 +225,17 @@ pub(crate) fn assistant_keeps_up(
 }
 
 /// How many of a prepared successor's `total` memory steps should be
-/// handed out once its predecessor (of `slots` slots) has `occupied` claimed:
-/// none at 5/8 ([`should_prepare`]), all at 23/32, so that the steps
-/// spread evenly over the writes until then, and are done before the
-/// resize (at 3/4: [`should_grow`]) even when the count lags
-/// (`stats::claim_batch`).
-pub(crate) fn steps_due(slots: usize, occupied: usize, total: usize) -> usize {
-    let (from, span) = steps_window(slots);
+/// handed out once its predecessor (of `slots` slots) has `occupied` claimed,
+/// for a successor prepared at `prepared_at` claimed: none at 5/8
+/// ([`should_prepare`]), all at 23/32, so that the steps spread evenly over
+/// the writes until then, and are done before the resize (at 3/4:
+/// [`should_grow`]) even when the count lags (`stats::claim_batch`). A
+/// successor prepared later (again, after [`retry_after_release`]) spreads
+/// its steps from there over at least half the way to the resize, instead
+/// of taking at once all that the window has made due: one step a landing
+/// count put 20 ms into a batch of 256 inserts (found by an outside test).
+pub(crate) fn steps_due(slots: usize, occupied: usize, total: usize, prepared_at: usize) -> usize {
+    let (from, span) = steps_window(slots, prepared_at);
     let past = occupied.saturating_sub(from) as u128;
     (total as u128 * past)
         .div_ceil(span as u128)
@@ -239,11 +243,12 @@ pub(crate) fn steps_due(slots: usize, occupied: usize, total: usize) -> usize {
 }
 
 /// Whether a table of `slots` slots with `occupied` claimed is at the end
-/// of the window over which its successor's memory steps are handed out
-/// ([`steps_due`]): from then on writers fault in what is left, one step a
-/// write, even when a resize helper was to do it (`assist.rs`).
-pub(crate) fn steps_all_due(slots: usize, occupied: usize) -> bool {
-    let (from, span) = steps_window(slots);
+/// of the window over which its successor's memory steps, prepared at
+/// `prepared_at` claimed, are handed out ([`steps_due`]): from then on
+/// writers fault in what is left, one step a write, even when a resize
+/// helper was to do it (`assist.rs`).
+pub(crate) fn steps_all_due(slots: usize, occupied: usize, prepared_at: usize) -> bool {
+    let (from, span) = steps_window(slots, prepared_at);
     occupied >= from + span
 }
 
@@ -269,9 +274,9 @@ pub(crate) const MAX_RELEASES: usize = 3;
 /// released for the `released`-th time (1-based) prepares again, from
 /// `occupied` claimed of `slots`: another 1/64 of the slots, doubled at
 /// each release (so a map growing in bursts prepares less and less often),
-/// at least `floor`; but never past 23/32, where every memory step is due,
-/// so that a map that resumes growing still gets its successor faulted in
-/// before its resize at 3/4 (found by an outside test: a pause at 74.5 %
+/// at least `floor`; but never past 23/32, so that a map that resumes
+/// growing still gets its successor faulted in before its resize at 3/4
+/// (its steps spread over at least half the way left: [`steps_due`]) (found by an outside test: a pause at 74.5 %
 /// put the retry point past the growth, whose writes then took 64k page
 /// faults instead of 600). Past 23/32 already, the next claim prepares.
 pub(crate) fn retry_after_release(
@@ -282,15 +287,20 @@ pub(crate) fn retry_after_release(
 ) -> usize {
     let shift = released.saturating_sub(1).min(8) as u32;
     let distance = ((slots / 64) << shift).max(floor);
-    let (from, span) = steps_window(slots);
+    let (from, span) = steps_window(slots, 0);
     let latest = (from + span).max(occupied.saturating_add(1));
     occupied.saturating_add(distance).min(latest)
 }
 
-/// Where [`steps_due`]'s window starts (5/8 of `slots`) and how long it
-/// is (3/32 of them, at least one).
-fn steps_window(slots: usize) -> (usize, usize) {
-    (slots / 8 * 5, (slots / 32 * 3).max(1))
+/// Where [`steps_due`]'s window starts and how long it is (at least one
+/// claim), for a successor prepared at `prepared_at` claimed: from 5/8 of
+/// `slots` to 23/32 of them (3/32); from `prepared_at` if that is later,
+/// to 23/32 or halfway to the resize at 3/4, whichever is later.
+fn steps_window(slots: usize, prepared_at: usize) -> (usize, usize) {
+    let from = (slots / 8 * 5).max(prepared_at);
+    let resize = slots / 4 * 3;
+    let end = (slots / 32 * 23).max(from + resize.saturating_sub(from) / 2);
+    (from, end.saturating_sub(from).max(1))
 }
 
 /// Whether a retired table of `slots` slots that a resize to
@@ -429,7 +439,7 @@ pub(crate) fn capacity(slots: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{assistant_keeps_up, expected_len_at_resize, prepared_serves, shrink_check_every};
-    use super::{retry_after_release, steps_window};
+    use super::{retry_after_release, steps_all_due, steps_due, steps_window};
 
     #[test]
     fn a_release_backs_off_and_stops_short_of_the_growth() {
@@ -438,8 +448,8 @@ mod tests {
         // 1/64 of the slots, then doubled at each release.
         assert_eq!(retry_after_release(slots, at, 1, 128), at + slots / 64);
         assert_eq!(retry_after_release(slots, at, 2, 128), at + slots / 32);
-        // Never past 23/32, where every step is due.
-        let (from, span) = steps_window(slots);
+        // Never past 23/32, where every step of a table prepared at 5/8 is due.
+        let (from, span) = steps_window(slots, 0);
         assert_eq!(from + span, slots / 32 * 23);
         assert_eq!(retry_after_release(slots, at, 3, 128), from + span);
         // Past it already: the next claim prepares.
@@ -447,6 +457,48 @@ mod tests {
         assert_eq!(retry_after_release(slots, late, 1, 128), late + 1);
         // The floor, for small tables.
         assert_eq!(retry_after_release(4096, 2600, 1, 128), 2600 + 128);
+    }
+
+    /// A successor prepared again late in the window (after a release)
+    /// spreads its steps over at least half the way left to the resize,
+    /// not all at once; one prepared at 5/8 or before keeps the window.
+    #[test]
+    fn steps_prepared_late_are_spread_towards_the_resize() {
+        let (slots, total) = (1 << 22, 128);
+        for early in [0, slots / 2, slots / 8 * 5] {
+            assert_eq!(steps_window(slots, early), steps_window(slots, 0));
+        }
+        let resize = slots / 4 * 3;
+        for at in [
+            slots / 100 * 70,
+            slots / 32 * 23 - 1,
+            slots / 32 * 23,
+            resize - 64,
+        ] {
+            assert_eq!(steps_due(slots, at, total, at), 0);
+            let (from, span) = steps_window(slots, at);
+            assert_eq!(from, at);
+            assert!(from + span >= slots / 32 * 23);
+            assert!(2 * span >= resize - at - 1, "at least half the way left");
+            assert!(from + span < resize, "all due before the resize");
+            assert!(!steps_all_due(slots, from + span - 1, at));
+            assert!(steps_all_due(slots, from + span, at));
+            assert_eq!(steps_due(slots, from + span, total, at), total);
+            // Evenly: the first claims past the start make one step due,
+            // not all that the default window would.
+            let per_step = span / total;
+            if per_step > 1 {
+                assert_eq!(steps_due(slots, at + 1, total, at), 1);
+                assert_eq!(steps_due(slots, at + per_step, total, at), 1);
+                assert!(steps_due(slots, at + 1, total, 0) > 1);
+            }
+        }
+        // Past the resize's point (a lagging count): due at once, no
+        // overflow at the largest sizes.
+        assert_eq!(steps_due(slots, resize + 1, total, resize + 1), 0);
+        assert_eq!(steps_due(slots, resize + 2, total, resize + 1), total);
+        let max = super::MAX_SLOTS;
+        assert_eq!(steps_due(max, max - 1, total, max / 4 * 3), total);
     }
 
     /// The shrink check's interval: a power of two up to 64, small enough
