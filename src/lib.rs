@@ -330,6 +330,14 @@ pub mod __loom {
         map.loom_release_prepared()
     }
 
+    /// Tables made and not yet freed on this OS thread (loom runs a
+    /// model's executions and their threads on the thread that called
+    /// it): a model checks that an execution frees every table it made by
+    /// reading this before and after it (`lfmap-loom-tests`' `model`).
+    pub fn live_tables() -> usize {
+        crate::resize::leaks::live()
+    }
+
     /// [`release_prepared`] for a `WordMap`.
     pub fn release_prepared_word<K, V, S>(map: &crate::WordMap<K, V, S>) -> bool {
         map.loom_release_prepared()

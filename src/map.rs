@@ -352,7 +352,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// table once, here, if it is too small (a no-op otherwise). Until
     /// [`shrink_to_fit`](HashMap::shrink_to_fit), the map also stops
     /// shrinking below that size when keys are removed, as after
-    /// [`with_capacity`](HashMap::with_capacity).
+    /// [`with_capacity`](HashMap::with_capacity), and prepares no growth
+    /// while it holds no more than that. `reserve(0)` sets no such floor
+    /// (it only finishes a resize in progress).
     ///
     /// # Panics
     ///
@@ -2157,8 +2159,12 @@ where
     /// keys), so that a large extend resizes once rather than once per
     /// doubling. Below 256 promised pairs it makes no room first: so few
     /// cost a doubling or two as they go, which is cheaper than counting
-    /// the map's keys on every small extend. The room is not a floor: the map shrinks as usual when
-    /// emptied (unlike [`reserve`](HashMap::reserve)).
+    /// the map's keys on every small extend. The room is not a floor: the
+    /// map shrinks as usual when emptied (unlike
+    /// [`reserve`](HashMap::reserve)); nor is it faulted in ahead, as
+    /// `reserve`'s is: an iterator that yields fewer pairs than it promised
+    /// (or repeats keys) leaves the untouched part of the table
+    /// unresident.
     ///
     /// ```
     /// let mut map = lfmap::HashMap::new();

@@ -573,6 +573,67 @@ fn reserve_counts_tombstones<M: Capacity>() {
     assert!(map.capacity() >= capacity, "{}", M::NAME);
 }
 
+/// `reserve(n)` counts the claims the calling thread holds back in its
+/// batch (tables of 8,192 slots and more count claims 2 to 16 at a time),
+/// so the `n` inserts after it still run without a resize. (Found by an
+/// outside test: the table's count left out up to 15 of this thread's
+/// claims, and a resize started up to 11 inserts short of `n`, in 9 of
+/// 16 runs.) Each run leaves a different remainder in the batch.
+fn reserve_counts_claims_held_back<M: Capacity>() {
+    for churn in 10_000..10_016u64 {
+        let map = M::new();
+        let m = map.pin();
+        for k in 0..30_000u64 {
+            m.insert(k, k);
+        }
+        for k in 0..churn {
+            m.insert(1 << 32 | k, 0);
+            m.remove(&(1 << 32 | k));
+        }
+        drop(m);
+        let s = map.stats();
+        assert_eq!(s.slots, 65_536, "{}: {s:?}", M::NAME);
+        // All that fits without a rebuild, by the map's own count.
+        let n = map.capacity() - (s.len + s.tombstones);
+        map.reserve(n);
+        let resizes = map.stats().resizes;
+        let m = map.pin();
+        for i in 0..n as u64 {
+            m.insert(1 << 40 | i, i);
+            assert_eq!(
+                map.stats().resizes,
+                resizes,
+                "{}: reserve({n}) (churn {churn}), then insert {} of {n} resized",
+                M::NAME,
+                i + 1
+            );
+        }
+    }
+}
+
+/// `reserve(0)` asks for no room and sets no floor, as std's is a no-op:
+/// emptied, the map shrinks on its own. (Found by an outside test: it set
+/// a floor at the length, and a map emptied after it kept its table of
+/// 100,000 keys until `shrink_to_fit`.)
+fn reserve_zero_sets_no_floor<M: Capacity>() {
+    let map = M::new();
+    let m = map.pin();
+    for k in 0..100_000u64 {
+        m.insert(k, k);
+    }
+    map.reserve(0);
+    for k in 0..100_000u64 {
+        assert_eq!(m.remove(&k), Some(k));
+    }
+    drop(m);
+    assert!(
+        map.capacity() < 1_000,
+        "{}: capacity {} after reserve(0) and removing every key",
+        M::NAME,
+        map.capacity()
+    );
+}
+
 /// Many threads empty a map between two of their own shrink checks: the
 /// map must still shrink. Eight threads each remove 64 of their 125 keys
 /// (their 64th removal checks, the map still a quarter full), then the
@@ -690,6 +751,8 @@ both_maps!(
     many_threads_emptying_a_map_shrink_it,
     reserve_then_fill_never_resizes,
     reserve_counts_tombstones,
+    reserve_counts_claims_held_back,
+    reserve_zero_sets_no_floor,
     reserve_floor_holds_until_shrink_to_fit,
     shrink_to_fit_lifts_with_capacity,
     impossible_requests_leave_the_map_intact,
@@ -701,6 +764,92 @@ both_maps!(
     extend_resizes_once_and_leaves_no_floor,
     chunked_extends_grow_as_inserts_do,
 );
+
+/// The scenarios that count the calling thread's page faults (Linux).
+#[cfg(target_os = "linux")]
+mod page_faults {
+    use super::common::memory::minor_faults;
+    use super::common::{both_maps, Ops};
+    use super::Capacity;
+
+    /// A `reserve` that finds room in a larger table still sizes the map:
+    /// filling up to what it reserved, the map prepares no growth (its
+    /// successor, twice the table, would be faulted in by these inserts).
+    /// (Found by an outside test: 600,000 keys in 2^20 slots, `reserve(100_000)`,
+    /// 100,000 inserts: 15 MiB more resident, and no resize.) The calling
+    /// thread's page faults: the table is resident already, so filling it
+    /// takes next to none.
+    fn a_reserve_with_room_prepares_no_growth<M: Capacity>() {
+        let map = M::new();
+        let m = map.pin();
+        for k in 0..600_000u64 {
+            m.insert(k, k);
+        }
+        drop(m);
+        map.reserve(0);
+        let slots = map.stats().slots;
+        assert_eq!(slots, 1 << 20, "{}", M::NAME);
+        map.reserve(100_000);
+        assert_eq!(map.stats().slots, slots, "{}: room was there", M::NAME);
+        let before = minor_faults();
+        let m = map.pin();
+        for k in 600_000..700_000u64 {
+            m.insert(k, k);
+        }
+        let faults = minor_faults() - before;
+        assert_eq!(map.stats().resizes_finished, map.stats().resizes);
+        assert_eq!(map.stats().slots, slots, "{}", M::NAME);
+        // The successor would be 2^21 slots (16 bytes each, more for a
+        // `HashMap`'s entries): 8,192 pages and more, of which the steps
+        // due by 700,000 claims are over a third (3,840 and 2,816 faults
+        // when it was prepared; 0 and 768 now, a `HashMap`'s being its
+        // 100,000 entries').
+        assert!(
+            faults < 1_500,
+            "{}: {faults} page faults filling a reserved table: a growth was prepared",
+            M::NAME
+        );
+    }
+
+    /// An iterator that yields one pair but whose `size_hint` promises
+    /// 2^22 (a lower bound may overstate: it is not trusted for safety).
+    struct Overstated(bool);
+
+    impl Iterator for Overstated {
+        type Item = (u64, u64);
+        fn next(&mut self) -> Option<(u64, u64)> {
+            std::mem::take(&mut self.0).then_some((1, 1))
+        }
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            (1 << 22, None)
+        }
+    }
+
+    /// An `extend` whose iterator's `size_hint` overstates what it yields
+    /// makes room for the hint, as std's does, but does not fault that
+    /// room in: the map's resident memory follows its keys. (Found by an
+    /// outside test: an iterator repeating one key 8M times kept 272 MiB
+    /// resident in a `WordMap`.) The calling thread's page faults: a table
+    /// of 2^23 slots is 16,384 pages and more.
+    fn extend_faults_in_no_room_its_hint_overstated<M: Capacity>() {
+        let map = M::new();
+        let before = minor_faults();
+        map.extend_shared(Overstated(true));
+        let faults = minor_faults() - before;
+        assert_eq!(map.len(), 1);
+        assert!(map.capacity() >= 1 << 22, "{}: room for the hint", M::NAME);
+        assert!(
+            faults < 1_000,
+            "{}: {faults} page faults for one key: the hint's room was faulted in",
+            M::NAME
+        );
+    }
+
+    both_maps!(
+        a_reserve_with_room_prepares_no_growth,
+        extend_faults_in_no_room_its_hint_overstated,
+    );
+}
 
 /// The sets' `extend` makes room as the maps' does: one resize.
 #[test]

@@ -64,7 +64,8 @@ impl BuildHasher for Fixed {
 /// (default 2, what CI uses).
 ///
 /// Prints how many interleavings were explored, so a model that explores
-/// suspiciously few shows it.
+/// suspiciously few shows it. Checks that each execution frees every
+/// table it made (`lfmap::__loom::live_tables`).
 pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     model_bounded(usize::MAX, f);
 }
@@ -80,7 +81,16 @@ pub fn model_bounded<F: Fn() + Sync + Send + 'static>(max: usize, f: F) {
     let counter = runs.clone();
     builder.check(move || {
         counter.fetch_add(1, Relaxed);
+        let live = lfmap::__loom::live_tables();
         f();
+        // Every table the execution made is freed by its end (its maps
+        // dropped with the model's threads): loom checks its own objects
+        // for leaks, not a table.
+        assert_eq!(
+            lfmap::__loom::live_tables(),
+            live,
+            "the execution left tables it made unfreed"
+        );
     });
     eprintln!(
         "explored {} interleavings (preemption bound {:?})",

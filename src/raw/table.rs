@@ -9,7 +9,7 @@ use crate::error::TryReserveError;
 use crate::reclaim::stack::{Stack, Taken};
 use crate::reclaim::{ReclaimGuard, Retire};
 use crate::resize::memory::alloc_failed;
-use crate::resize::policy::{GRAIN, MAX_SLOTS, MIN_SLOTS};
+use crate::resize::policy::{self, GRAIN, MAX_SLOTS, MIN_SLOTS};
 use crate::resize::probe::Placement;
 use crate::resize::{Generation, Header};
 use crate::sync::{AtomicBool, Ordering};
@@ -183,6 +183,9 @@ impl<K, V> Generation for Table<K, V> {
         // ([2a, 2b) for a doubling), plus the probe overflow: those lines of
         // the successor, cache-cold though faulted in ahead, are the
         // copies' other miss each.
+        if !policy::prepares_copies(self.placement().slots(), next.placement().slots()) {
+            return;
+        }
         if let Some(to) = next.placement().split_range(self.placement(), chunk) {
             next.slots.prefetch_slots(to.start..to.end + 8);
         }

@@ -79,6 +79,8 @@ pub(crate) mod assist;
 pub(crate) mod cursor;
 #[cfg(not(loom))]
 mod handoff;
+#[cfg(loom)]
+pub(crate) mod leaks;
 pub(crate) mod memory;
 pub(crate) mod parking;
 pub(crate) mod policy;
@@ -227,6 +229,10 @@ impl<T: Generation> Header<T> {
     /// The header of a new table; fails if its cursor's memory cannot be
     /// had.
     pub(crate) fn try_new(placement: Placement, generation: u64) -> Result<Self, TryReserveError> {
+        let cursor = Cursor::try_new(placement.slots())?;
+        // Counted once the header exists: its drop counts the free.
+        #[cfg(loom)]
+        leaks::made();
         Ok(Header {
             placement,
             generation,
@@ -241,7 +247,7 @@ impl<T: Generation> Header<T> {
             releases: StatUsize::new(0),
             successor_slots: StatUsize::new(0),
             occupied: CachePadded::new(Occupancy::new()),
-            cursor: Cursor::try_new(placement.slots())?,
+            cursor,
         })
     }
 
@@ -322,7 +328,15 @@ impl<T: Generation> Header<T> {
     /// [`free_prepared`](Self::free_prepared), or (`forget`) only marks it
     /// done.
     fn free_prepared_unless(&mut self, forget: bool) {
-        if std::mem::replace(&mut self.prepared_freed, true) || forget {
+        if std::mem::replace(&mut self.prepared_freed, true) {
+            return;
+        }
+        // Every free of a table comes here once (its drop, or a
+        // `WordMap` table's free under loom before its memory waits in
+        // the graveyard).
+        #[cfg(loom)]
+        leaks::freed();
+        if forget {
             return;
         }
         if let Some(prepared) = self.prepared.owned_exclusive() {
@@ -371,6 +385,12 @@ enum Origin {
     /// has exactly the size asked for, and its memory is faulted in by the
     /// call that allocates it (the user asked for that memory).
     Caller,
+    /// The room an `extend` makes for its iterator's `size_hint`
+    /// (`Resizer::room_for_extend`), and a `reserve(0)`'s growth: as
+    /// `Caller`, but its memory faults in as the inserts touch it, since
+    /// a hint may overstate (an iterator that repeats its keys: found by an
+    /// outside test, 8M copies of one key kept 272 MiB resident).
+    Hint,
     /// A resize the map starts itself: the prepared successor serves if it
     /// has the size wanted, or one close enough for a rebuild
     /// ([`policy::prepared_serves`]); a fresh table faults in as the
@@ -948,7 +968,13 @@ impl<T: Generation> Resizer<T> {
         );
         let mut slots =
             policy::predicted_resize(h.slots(), len, min_slots).ok_or(Decline::ForGood)?;
-        let presized = min_slots > policy::MIN_SLOTS && h.slots() <= min_slots;
+        // Sized by the user: the table is the floor's (or smaller), or the
+        // floor, a `reserve` that found room in a larger table, still
+        // covers the map's count (found by an outside test: such a
+        // map filling up to what it reserved prepared a growth it would
+        // not need, twice its table).
+        let presized = min_slots > policy::MIN_SLOTS
+            && (h.slots() <= min_slots || self.len() <= policy::capacity(min_slots));
         if presized && slots > h.slots() {
             // No growth of a table the user sized. At the doubling line,
             // where a map churning at its presized size flips between the
@@ -1264,6 +1290,10 @@ impl<T: Generation> Resizer<T> {
             .len()
             .checked_add(additional)
             .ok_or(TryReserveError::CapacityOverflow)?;
+        // A `reserve(0)` asks for no room: it sets no floor (as std's is a
+        // no-op; generic code reserves an iterator's lower bound, often 0,
+        // and a floor at the length would keep an emptied map's table).
+        let floor = if additional == 0 { Floor::Leave } else { floor };
         // A resize, if one is needed, takes room for `wanted` at half load;
         // a table that already holds `wanted` below its load limit is
         // enough (a map `shrink_to_fit` left exactly full keeps its table
@@ -1301,8 +1331,16 @@ impl<T: Generation> Resizer<T> {
             // at until this call installed a table: after that only `len`
             // counts, or writers that keep inserting meanwhile would keep
             // this loop rebuilding.
-            let claimed = root.header().occupied.get();
-            let tombstones_fit = rebuilt || claimed.saturating_add(additional) <= capacity;
+            // With the claims writers hold back in their batches, which the
+            // table's count leaves out (`Counters::held_back`): this
+            // thread's own would start a resize short of `additional`.
+            let h = root.header();
+            let claimed = h
+                .occupied
+                .get()
+                .saturating_add(self.counters.held_back(h.generation));
+            let tombstones_fit =
+                rebuilt || additional == 0 || claimed.saturating_add(additional) <= capacity;
             if capacity >= wanted && tombstones_fit {
                 if floor_set {
                     return Ok(());
@@ -1344,7 +1382,13 @@ impl<T: Generation> Resizer<T> {
             // A rebuild for tombstones raises the floor only as far as
             // `wanted` needs, not to the table's size.
             let floor_to = if capacity >= wanted { fits } else { slots };
-            let installed = self.start_resize_to(root, slots, Origin::Caller, guard, || {
+            // Faulted in now only for a room the user asked for.
+            let origin = if floor == Floor::Raise {
+                Origin::Caller
+            } else {
+                Origin::Hint
+            };
+            let installed = self.start_resize_to(root, slots, origin, guard, || {
                 ran = true;
                 if floor == Floor::Raise {
                     raise(floor_to, &mut raised);

@@ -303,6 +303,20 @@ fn steps_window(slots: usize, prepared_at: usize) -> (usize, usize) {
     (from, end.saturating_sub(from).max(1))
 }
 
+/// Whether a migration from a table of `slots` slots into one of
+/// `successor` slots prepares each chunk's copies (`Generation::
+/// prepare_copy`: faults in and prefetches the successor's range the
+/// chunk splits into): for a growth by at most 4 times, where that range
+/// is at most 4 times the chunk and the copies fill it. Past that they are
+/// sparse in it: a growth from 16 slots to 2^23 sends one chunk's dozen
+/// keys over the whole successor, which preparing faulted in entire (found
+/// by an outside test: an `extend` of one key repeated 4M times, 32,768
+/// page faults for one key). The copies then fault in only the pages
+/// they write.
+pub(crate) fn prepares_copies(slots: usize, successor: usize) -> bool {
+    successor <= slots.saturating_mul(4)
+}
+
 /// Whether a retired table of `slots` slots that a resize to
 /// `successor` slots replaced is freed whole, rather than a step at a
 /// time (`reclaim/asymmetric/draining.rs`): when that resize was a shrink

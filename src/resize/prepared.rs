@@ -151,6 +151,11 @@ impl<T> PreparedSlot<T> {
     /// and did not install (another table won `next`'s CAS): ready again,
     /// owned by the slot. Nothing else writes a taken word.
     pub(crate) fn untake(&self, p: *mut T) {
+        // Mutation for checking the loom models (docs/verification.md):
+        // leave the table marked taken, so that no owner frees it (a leak).
+        if mutation!("untake_leaks") {
+            return;
+        }
         // Release: as `publish`'s, for the threads that load it again.
         self.0.store(p, Release);
     }

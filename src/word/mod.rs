@@ -1105,8 +1105,12 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Extend<(K, V)> for WordMap<K, V
     /// keys), so that a large extend resizes once rather than once per
     /// doubling. Below 256 promised pairs it makes no room first: so few
     /// cost a doubling or two as they go, which is cheaper than counting
-    /// the map's keys on every small extend. The room is not a floor: the map shrinks as usual when
-    /// emptied (unlike [`reserve`](WordMap::reserve)).
+    /// the map's keys on every small extend. The room is not a floor: the
+    /// map shrinks as usual when emptied (unlike
+    /// [`reserve`](WordMap::reserve)); nor is it faulted in ahead, as
+    /// `reserve`'s is: an iterator that yields fewer pairs than it promised
+    /// (or repeats keys) leaves the untouched part of the table
+    /// unresident.
     ///
     /// ```
     /// let mut map = lfmap::WordMap::new();
@@ -1517,7 +1521,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// Makes room for at least `additional` more keys than the map holds
     /// now, growing the table once, here, if it is too small; until
     /// [`shrink_to_fit`](WordMap::shrink_to_fit) the map does not shrink
-    /// below that size.
+    /// below that size, and prepares no growth while it holds no more than
+    /// that. `reserve(0)` sets no such floor (it only finishes a resize in
+    /// progress).
     ///
     /// # Panics
     ///

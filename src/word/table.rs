@@ -7,7 +7,7 @@ use super::slot::Units;
 use crate::error::TryReserveError;
 use crate::reclaim::Retire;
 use crate::resize::memory::alloc_failed;
-use crate::resize::policy::{GRAIN, MAX_SLOTS, MIN_SLOTS};
+use crate::resize::policy::{self, GRAIN, MAX_SLOTS, MIN_SLOTS};
 use crate::resize::probe::Placement;
 use crate::resize::{Generation, Header};
 
@@ -105,6 +105,9 @@ impl Generation for WordTable {
     /// table no larger than this one: nothing to prepare.
     #[inline]
     fn prepare_copy(&self, next: &Self, chunk: Range<usize>) {
+        if !policy::prepares_copies(self.placement().slots(), next.placement().slots()) {
+            return;
+        }
         if let Some(to) = next.placement().split_range(self.placement(), chunk) {
             next.slots.prefault(to.clone());
             // And their lines into the cache (plus a line of probe
