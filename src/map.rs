@@ -354,7 +354,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> HashMap<K, V, S> {
     /// shrinking below that size when keys are removed, as after
     /// [`with_capacity`](HashMap::with_capacity), and prepares no growth
     /// while it holds no more than that. `reserve(0)` sets no such floor
-    /// (it only finishes a resize in progress).
+    /// (it only finishes a resize in progress, or grows a table past its
+    /// load limit).
     ///
     /// # Panics
     ///
@@ -2089,7 +2090,8 @@ where
         let clone = HashMap::with_hasher(self.raw.hasher.clone());
         {
             let (from, to) = (self.pin(), clone.pin());
-            to.room_for_extend(self.len());
+            let len = self.len();
+            to.room_for_extend((len, Some(len)));
             for (k, v) in from.iter() {
                 to.insert(k.clone(), v.clone());
             }
@@ -2161,10 +2163,12 @@ where
     /// cost a doubling or two as they go, which is cheaper than counting
     /// the map's keys on every small extend. The room is not a floor: the
     /// map shrinks as usual when emptied (unlike
-    /// [`reserve`](HashMap::reserve)); nor is it faulted in ahead, as
-    /// `reserve`'s is: an iterator that yields fewer pairs than it promised
-    /// (or repeats keys) leaves the untouched part of the table
-    /// unresident.
+    /// [`reserve`](HashMap::reserve)). An exact `size_hint` (lower and
+    /// upper bound equal, as a collection's or a range's) is trusted: its
+    /// room is faulted in ahead, as `reserve`'s is, so the inserts take no
+    /// page fault. A lower bound alone is not: its room faults in as the
+    /// inserts touch it, and an iterator that yields fewer pairs than it
+    /// promised leaves the rest of the table unresident.
     ///
     /// ```
     /// let mut map = lfmap::HashMap::new();
@@ -2278,7 +2282,7 @@ where
     /// are a few plain stores.
     pub(crate) fn extend_from<I: IntoIterator<Item = (K, V)>>(&self, iter: I) {
         let iter = iter.into_iter();
-        self.pin().room_for_extend(iter.size_hint().0);
+        self.pin().room_for_extend(iter.size_hint());
         for (k, v) in iter {
             self.pin().insert(k, v);
         }
@@ -2296,7 +2300,7 @@ where
     /// extend resizes once instead of once per doubling. No floor: the map
     /// shrinks as usual once emptied. Best effort (a hint too large to
     /// allocate leaves the map to grow as it fills).
-    pub(crate) fn room_for_extend(&self, hint: usize) {
+    pub(crate) fn room_for_extend(&self, hint: (usize, Option<usize>)) {
         self.raw().room_for_extend(hint, &self.guard);
     }
 }

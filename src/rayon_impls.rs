@@ -142,7 +142,7 @@ where
         let items = items.into_par_iter();
         // Room first, as `extend` makes (when the length is known).
         if let Some(n) = items.opt_len() {
-            map.pin().room_for_extend(n);
+            map.pin().room_for_extend((n, Some(n)));
         }
         // A pin per pair, not one per worker across the upstream closures
         // (the caller's code, which may run long): as `extend`.
@@ -241,7 +241,7 @@ where
         let items = items.into_par_iter();
         // Room first, as `extend` makes (when the length is known).
         if let Some(n) = items.opt_len() {
-            set.pin().room_for_extend(n);
+            set.pin().room_for_extend((n, Some(n)));
         }
         // A pin per element, as `HashMap`'s `par_extend`.
         items.for_each(|x| {

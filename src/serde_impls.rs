@@ -143,7 +143,7 @@ where
         let map = HashMap::with_hasher(S::default());
         // Room as `extend` makes it: no floor, so the map shrinks as usual
         // once emptied.
-        map.pin().room_for_extend(hint);
+        map.pin().room_for_extend((hint, Some(hint)));
         // A pin per entry, not across the reads (module docs).
         while let Some((k, v)) = access.next_entry()? {
             map.pin().insert(k, v);
@@ -214,7 +214,7 @@ where
         let hint = room::<T>(access.size_hint(), <Table<T, ()> as Generation>::SLOT_BYTES);
         let set = HashSet::with_hasher(S::default());
         // Room as `extend` makes it (no floor).
-        set.pin().room_for_extend(hint);
+        set.pin().room_for_extend((hint, Some(hint)));
         // A pin per element, not across the reads (module docs).
         while let Some(x) = access.next_element()? {
             set.pin().insert(x);
@@ -280,7 +280,7 @@ where
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         let hint = room::<K>(access.size_hint(), WordTable::SLOT_BYTES);
         let map = WordMap::with_hasher(S::default());
-        map.room_for_extend(hint);
+        map.room_for_extend((hint, Some(hint)));
         while let Some((k, v)) = access.next_entry()? {
             map.insert(k, v);
         }
@@ -342,7 +342,7 @@ where
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         let hint = room::<T>(access.size_hint(), WordTable::SLOT_BYTES);
         let set = WordSet::with_hasher(S::default());
-        set.room_for_extend(hint);
+        set.room_for_extend((hint, Some(hint)));
         while let Some(x) = access.next_element()? {
             set.insert(x);
         }

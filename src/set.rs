@@ -284,7 +284,7 @@ where
 
     /// Before an `extend` of `hint` elements: room for them, without a
     /// floor (`HashMapRef::room_for_extend`).
-    pub(crate) fn room_for_extend(&self, hint: usize) {
+    pub(crate) fn room_for_extend(&self, hint: (usize, Option<usize>)) {
         self.map.room_for_extend(hint);
     }
 
@@ -1427,7 +1427,7 @@ where
     /// across the caller's iterator, which may block).
     pub(crate) fn extend_from<I: IntoIterator<Item = T>>(&self, iter: I) {
         let iter = iter.into_iter();
-        self.pin().room_for_extend(iter.size_hint().0);
+        self.pin().room_for_extend(iter.size_hint());
         for x in iter {
             self.pin().insert(x);
         }

@@ -455,7 +455,11 @@ impl MapCounters {
     /// it makes room for would find the table fuller than it counted (found
     /// by an outside test: 15 held back, a resize 11 inserts short of a
     /// `reserve(n)`'s `n`). Relaxed loads of cells their parties write: a
-    /// snapshot, exact for the calling thread's own batch.
+    /// snapshot, exact for the calling thread's own batch; another party's
+    /// may be read just as it lands in the table's count, and then counts
+    /// twice (at most a batch each). An overestimate costs `reserve` at
+    /// most a rebuild at the table's size, which ends its loop. A batch of
+    /// an exited thread stays, as the slots it claimed do.
     pub(crate) fn held_back(&self, generation: u64) -> usize {
         let tag = generation.wrapping_add(1);
         self.parties

@@ -131,6 +131,35 @@ fn reserve_faults_the_table_in() {
     );
 }
 
+/// An `extend` whose iterator's `size_hint` is exact (a range's, a
+/// collection's) faults in the room it makes, as `reserve` does, so its
+/// inserts (each at a random place) fault in almost nothing. (A lower
+/// bound alone is not trusted that far: `tests/capacity.rs`.) Found by
+/// review: a change that faulted in no `extend`'s room doubled a
+/// `collect`'s page faults, each first write of a page faulting twice.
+#[test]
+fn an_exact_extend_faults_its_room_in() {
+    if skipped() {
+        return;
+    }
+    const KEYS: u64 = 1 << 17;
+    let map: WordMap<u64, u64> = WordMap::new();
+    let before = minor_faults();
+    (&map).extend((0..KEYS).map(|k| (spread(k), k)));
+    let faults = minor_faults() - before;
+    let pages = map.stats().slots as u64 * 17 / 4096;
+    assert_eq!(map.stats().resizes, 1, "one resize, to the room");
+    // The room's own faulting in is a fault per page: at most the table's
+    // pages, not twice them; and none while filling.
+    assert!(
+        faults <= pages + pages / 16,
+        "{faults} page faults extending into a table of {pages} pages"
+    );
+    for k in (0..KEYS).step_by(97) {
+        assert_eq!(map.get(&spread(k)), Some(k));
+    }
+}
+
 /// A growth's memory steps fault in the top bytes of the prepared table's
 /// slots too, not only its units: a growth with keys that have top bytes
 /// faults in almost nothing (the top-byte array alone is 1/17 of the

@@ -755,7 +755,7 @@ impl<K: Eq, V, S> RawMap<K, V, S> {
 
     /// Makes room for an `extend` of `hint` keys (`policy::extend_room`),
     /// without a floor; best effort.
-    pub(crate) fn room_for_extend<G: ReclaimGuard>(&self, hint: usize, guard: &G) {
+    pub(crate) fn room_for_extend<G: ReclaimGuard>(&self, hint: (usize, Option<usize>), guard: &G) {
         self.resize.room_for_extend(self, hint, guard);
     }
 

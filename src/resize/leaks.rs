@@ -11,6 +11,8 @@
 //! A table counts as freed when its free begins (`Header::free_prepared`,
 //! which every free of a table runs once), not when its memory goes: a
 //! `WordMap` table's memory waits in the graveyard for the next execution.
+//! (A table dropped while loom unwinds is not counted: that execution
+//! has failed already.)
 
 use std::cell::Cell;
 
@@ -27,7 +29,12 @@ pub(crate) fn made() {
 
 /// A table's free began.
 pub(crate) fn freed() {
-    let _ = LIVE.try_with(|n| n.set(n.get().saturating_sub(1)));
+    let _ = LIVE.try_with(|n| {
+        // More frees than tables made would hide a leak (the two would
+        // cancel): the count's own check.
+        debug_assert!(n.get() > 0, "a table freed that was not counted");
+        n.set(n.get().saturating_sub(1));
+    });
 }
 
 /// Tables made and not yet freed on this OS thread.

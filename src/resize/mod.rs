@@ -381,15 +381,16 @@ pub(crate) enum Floor {
 /// operation meets either.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Origin {
-    /// `with_capacity`, `reserve`, `extend`, `shrink_to_fit`: the table
-    /// has exactly the size asked for, and its memory is faulted in by the
-    /// call that allocates it (the user asked for that memory).
+    /// `with_capacity`, `reserve`, `shrink_to_fit`, an `extend` with an
+    /// exact `size_hint`: the table has exactly the size asked for, and its
+    /// memory is faulted in by the call that allocates it (the user asked
+    /// for that memory).
     Caller,
-    /// The room an `extend` makes for its iterator's `size_hint`
-    /// (`Resizer::room_for_extend`), and a `reserve(0)`'s growth: as
-    /// `Caller`, but its memory faults in as the inserts touch it, since
-    /// a hint may overstate (an iterator that repeats its keys: found by an
-    /// outside test, 8M copies of one key kept 272 MiB resident).
+    /// The room an `extend` makes for a `size_hint` that is only a lower
+    /// bound (`Resizer::room_for_extend`): as `Caller`, but its memory
+    /// faults in as the inserts touch it, since the bound may overstate
+    /// (found by an outside test: an iterator that promised 4M pairs and
+    /// yielded one left its 2^23-slot table resident).
     Hint,
     /// A resize the map starts itself: the prepared successor serves if it
     /// has the size wanted, or one close enough for a rebuild
@@ -945,10 +946,11 @@ impl<T: Generation> Resizer<T> {
     /// if it is worth preparing: never for a table whose successors are
     /// too small to be mapped (`memory::worth_preparing`), that cannot
     /// double, or whose successor's memory cannot be had; not now for a
-    /// growth of a table at its `with_capacity`/`reserve` size (the user
-    /// sized the map not to grow, but it may churn at that size, and its
-    /// rebuilds are prepared: at the doubling line, the same-size rebuild
-    /// instead), nor for a rebuild too small to be mapped.
+    /// growth of a table at its `with_capacity`/`reserve` size, or of one
+    /// that holds no more than a `reserve` that found room in it asked for
+    /// (the user sized the map not to grow, but it may churn at that size,
+    /// and its rebuilds are prepared: at the doubling line, the same-size
+    /// rebuild instead), nor for a rebuild too small to be mapped.
     /// The cheap tests first.
     fn allocate_prepared(&self, table: &T, occupied: usize) -> Result<Box<T>, Decline> {
         let h = table.header();
@@ -1286,13 +1288,33 @@ impl<T: Generation> Resizer<T> {
         P: Migrate<Table = T>,
         G: ReclaimGuard,
     {
+        self.reserve_from(map, additional, floor, Origin::Caller, guard)
+    }
+
+    /// [`reserve`](Self::reserve), whose table, if it installs one, has
+    /// `origin` ([`Origin::Caller`], or [`Origin::Hint`] for an `extend`'s
+    /// room that is not faulted in ahead).
+    fn reserve_from<P, G>(
+        &self,
+        map: &P,
+        additional: usize,
+        floor: Floor,
+        origin: Origin,
+        guard: &G,
+    ) -> Result<(), TryReserveError>
+    where
+        P: Migrate<Table = T>,
+        G: ReclaimGuard,
+    {
         let wanted = self
             .len()
             .checked_add(additional)
             .ok_or(TryReserveError::CapacityOverflow)?;
         // A `reserve(0)` asks for no room: it sets no floor (as std's is a
         // no-op; generic code reserves an iterator's lower bound, often 0,
-        // and a floor at the length would keep an emptied map's table).
+        // and a floor at the length would keep an emptied map's table). It
+        // still finishes a resize in progress, and grows a table whose
+        // batched count let it pass its load limit (`capacity < len`).
         let floor = if additional == 0 { Floor::Leave } else { floor };
         // A resize, if one is needed, takes room for `wanted` at half load;
         // a table that already holds `wanted` below its load limit is
@@ -1382,12 +1404,6 @@ impl<T: Generation> Resizer<T> {
             // A rebuild for tombstones raises the floor only as far as
             // `wanted` needs, not to the table's size.
             let floor_to = if capacity >= wanted { fits } else { slots };
-            // Faulted in now only for a room the user asked for.
-            let origin = if floor == Floor::Raise {
-                Origin::Caller
-            } else {
-                Origin::Hint
-            };
             let installed = self.start_resize_to(root, slots, origin, guard, || {
                 ran = true;
                 if floor == Floor::Raise {
@@ -1428,18 +1444,30 @@ impl<T: Generation> Resizer<T> {
         }
     }
 
-    /// Before an `extend` of `hint` keys: room for them
-    /// ([`policy::extend_room`]), without a floor ([`Floor::Leave`]). Best
+    /// Before an `extend` of an iterator whose `size_hint` is `hint`: room
+    /// for its lower bound ([`policy::extend_room`]), without a floor
+    /// ([`Floor::Leave`]). An exact hint (lower and upper bound equal: a
+    /// collection's, a range's, a `clone`'s) is trusted, and its room is
+    /// faulted in now, as `reserve`'s is (inserts into untouched pages
+    /// fault twice, and cost every other thread a TLB shootdown:
+    /// docs/benchmarks.md, "Pre-sized tables are faulted in"); a lower
+    /// bound alone may overstate (it is not trusted for safety either), so
+    /// its room is faulted in by the inserts ([`Origin::Hint`]). Best
     /// effort: a hint too large to allocate leaves the map to grow as it
     /// fills.
-    pub(crate) fn room_for_extend<P, G>(&self, map: &P, hint: usize, guard: &G)
+    pub(crate) fn room_for_extend<P, G>(&self, map: &P, hint: (usize, Option<usize>), guard: &G)
     where
         P: Migrate<Table = T>,
         G: ReclaimGuard,
     {
-        let room = policy::extend_room(|| self.len(), hint);
+        let room = policy::extend_room(|| self.len(), hint.0);
         if room > 0 {
-            let _ = self.reserve(map, room, Floor::Leave, guard);
+            let origin = if hint.1 == Some(hint.0) {
+                Origin::Caller
+            } else {
+                Origin::Hint
+            };
+            let _ = self.reserve_from(map, room, Floor::Leave, origin, guard);
         }
     }
 

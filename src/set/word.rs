@@ -826,7 +826,7 @@ impl<T: WordSized, S: BuildHasher> Extend<T> for WordSet<T, S> {
 impl<T: WordSized, S: BuildHasher> WordSet<T, S> {
     /// Before an `extend` of `hint` elements: room for them, without a
     /// floor (as [`WordMap`]'s).
-    pub(crate) fn room_for_extend(&self, hint: usize) {
+    pub(crate) fn room_for_extend(&self, hint: (usize, Option<usize>)) {
         self.map.room_for_extend(hint);
     }
 }
@@ -845,7 +845,7 @@ impl<T: WordSized, S: BuildHasher> Extend<T> for &WordSet<T, S> {
     /// ```
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
         let iter = iter.into_iter();
-        self.room_for_extend(iter.size_hint().0);
+        self.room_for_extend(iter.size_hint());
         for x in iter {
             self.insert(x);
         }
@@ -937,7 +937,7 @@ mod par {
             let set: &WordSet<T, S> = self;
             let items = items.into_par_iter();
             if let Some(n) = items.opt_len() {
-                set.room_for_extend(n);
+                set.room_for_extend((n, Some(n)));
             }
             items.for_each(|x| {
                 set.insert(x);

@@ -1052,7 +1052,8 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Clone> Clone for WordMap<K, V,
     /// ```
     fn clone(&self) -> Self {
         let clone = WordMap::with_hasher(self.raw.hasher.clone());
-        clone.room_for_extend(self.len());
+        let len = self.len();
+        clone.room_for_extend((len, Some(len)));
         for (k, v) in self.iter() {
             clone.insert(k, v);
         }
@@ -1107,10 +1108,12 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Extend<(K, V)> for WordMap<K, V
     /// cost a doubling or two as they go, which is cheaper than counting
     /// the map's keys on every small extend. The room is not a floor: the
     /// map shrinks as usual when emptied (unlike
-    /// [`reserve`](WordMap::reserve)); nor is it faulted in ahead, as
-    /// `reserve`'s is: an iterator that yields fewer pairs than it promised
-    /// (or repeats keys) leaves the untouched part of the table
-    /// unresident.
+    /// [`reserve`](WordMap::reserve)). An exact `size_hint` (lower and
+    /// upper bound equal, as a collection's or a range's) is trusted: its
+    /// room is faulted in ahead, as `reserve`'s is, so the inserts take no
+    /// page fault. A lower bound alone is not: its room faults in as the
+    /// inserts touch it, and an iterator that yields fewer pairs than it
+    /// promised leaves the rest of the table unresident.
     ///
     /// ```
     /// let mut map = lfmap::WordMap::new();
@@ -1138,7 +1141,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> Extend<(K, V)> for &WordMap<K, 
     /// ```
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         let iter = iter.into_iter();
-        self.room_for_extend(iter.size_hint().0);
+        self.room_for_extend(iter.size_hint());
         for (k, v) in iter {
             self.insert(k, v);
         }
@@ -1495,7 +1498,7 @@ impl<K: WordSized, V: WordSized> FusedIterator for IntoValues<K, V> {}
 impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// Before an `extend` of `hint` keys: room for them, without a floor
     /// (as `HashMapRef::room_for_extend`).
-    pub(crate) fn room_for_extend(&self, hint: usize) {
+    pub(crate) fn room_for_extend(&self, hint: (usize, Option<usize>)) {
         self.raw.room_for_extend(hint);
     }
 }
@@ -1522,8 +1525,9 @@ impl<K: WordSized, V: WordSized, S: BuildHasher> WordMap<K, V, S> {
     /// now, growing the table once, here, if it is too small; until
     /// [`shrink_to_fit`](WordMap::shrink_to_fit) the map does not shrink
     /// below that size, and prepares no growth while it holds no more than
-    /// that. `reserve(0)` sets no such floor (it only finishes a resize in
-    /// progress).
+    /// that. `reserve(0)` sets no such floor (it
+    /// only finishes a resize in progress, or grows a table past its load
+    /// limit).
     ///
     /// # Panics
     ///

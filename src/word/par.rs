@@ -156,7 +156,7 @@ impl<K: WordSized, V: WordSized, S: BuildHasher + Sync> ParallelExtend<(K, V)>
         let map: &WordMap<K, V, S> = self;
         let items = items.into_par_iter();
         if let Some(n) = items.opt_len() {
-            map.room_for_extend(n);
+            map.room_for_extend((n, Some(n)));
         }
         items.for_each(|(k, v)| {
             map.insert(k, v);

@@ -585,7 +585,7 @@ impl<S: BuildHasher> RawWordMap<S> {
 
     /// Makes room for an `extend` of `hint` keys (`policy::extend_room`),
     /// without a floor; best effort.
-    pub(crate) fn room_for_extend(&self, hint: usize) {
+    pub(crate) fn room_for_extend(&self, hint: (usize, Option<usize>)) {
         self.resize.room_for_extend(self, hint, &self.pin());
     }
 
