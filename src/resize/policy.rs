@@ -275,10 +275,11 @@ pub(crate) const MAX_RELEASES: usize = 3;
 /// `occupied` claimed of `slots`: another 1/64 of the slots, doubled at
 /// each release (so a map growing in bursts prepares less and less often),
 /// at least `floor`; but never past 23/32, so that a map that resumes
-/// growing still gets its successor faulted in before its resize at 3/4
-/// (its steps spread over at least half the way left: [`steps_due`]) (found by an outside test: a pause at 74.5 %
-/// put the retry point past the growth, whose writes then took 64k page
-/// faults instead of 600). Past 23/32 already, the next claim prepares.
+/// growing still gets its successor faulted in before its resize at 3/4,
+/// its steps spread over at least half the way left ([`steps_due`]).
+/// (Found by an outside test: a pause at 74.5 % put the retry point past
+/// the growth, whose writes then took 64k page faults instead of 600.)
+/// Past 23/32 already, the next claim prepares.
 pub(crate) fn retry_after_release(
     slots: usize,
     occupied: usize,
