@@ -7,49 +7,32 @@ mod common;
 use std::collections::HashMap as StdMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use common::{both_maps, panic_message, Ops, Rng, StopOnDrop, TestMap};
+use common::{both_maps, panic_message, Ops, Rng, Room, StopOnDrop, TestMap};
 use lfmap::{HashMap, TryReserveError, WordMap};
 use quickcheck::{quickcheck, Arbitrary, Gen};
 
 /// Capacity control, on either map (`reserve` and `shrink_to_fit` are
-/// [`TestMap`]'s).
-trait Capacity: TestMap {
-    fn capacity(&self) -> usize;
+/// [`TestMap`]'s, `capacity` and `extend_shared` [`Room`]'s).
+trait Capacity: Room {
     fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError>;
     fn shrink_to(&self, min_capacity: usize);
-    /// `Extend` through a shared reference.
-    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>);
 }
 
 impl Capacity for HashMap<u64, u64> {
-    fn capacity(&self) -> usize {
-        HashMap::capacity(self)
-    }
     fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
         HashMap::try_reserve(self, additional)
     }
     fn shrink_to(&self, min_capacity: usize) {
         HashMap::shrink_to(self, min_capacity)
     }
-    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
-        let mut map = self;
-        map.extend(items);
-    }
 }
 
 impl Capacity for WordMap<u64, u64> {
-    fn capacity(&self) -> usize {
-        WordMap::capacity(self)
-    }
     fn try_reserve(&self, additional: usize) -> Result<(), TryReserveError> {
         WordMap::try_reserve(self, additional)
     }
     fn shrink_to(&self, min_capacity: usize) {
         WordMap::shrink_to(self, min_capacity)
-    }
-    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
-        let mut map = self;
-        map.extend(items);
     }
 }
 

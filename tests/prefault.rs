@@ -12,10 +12,10 @@
 
 #![cfg(target_os = "linux")]
 
-use lfmap::{HashMap, WordMap};
+use lfmap::WordMap;
 
 mod common;
-use common::{both_maps, minor_faults, skipped, Ops, TestMap};
+use common::{both_maps, minor_faults, skipped, Ops, Room};
 
 /// The table size the growth tests start from: 2^18 slots (4 MiB of
 /// units), growing to 2^19.
@@ -197,33 +197,6 @@ fn hashmap_with_capacity_faults_the_table_in() {
     );
     map.pin().insert(1, 1);
     assert_eq!(map.pin().get(&1), Some(&1));
-}
-
-/// What the scenarios below need of either map beyond [`TestMap`].
-trait Room: TestMap {
-    fn capacity(&self) -> usize;
-    /// `Extend` through a shared reference.
-    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>);
-}
-
-impl Room for HashMap<u64, u64> {
-    fn capacity(&self) -> usize {
-        HashMap::capacity(self)
-    }
-    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
-        let mut map = self;
-        map.extend(items);
-    }
-}
-
-impl Room for WordMap<u64, u64> {
-    fn capacity(&self) -> usize {
-        WordMap::capacity(self)
-    }
-    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
-        let mut map = self;
-        map.extend(items);
-    }
 }
 
 /// A `reserve` that finds room in a larger table still sizes the map:

@@ -126,5 +126,5 @@ pub use panics::{
 };
 pub use rng::{shuffle, Rng};
 pub(crate) use runner::both_maps;
-pub use runner::{Ops, TestMap};
+pub use runner::{Ops, Room, TestMap};
 pub use sweep::{sweep_prefix, SweepOrder};

@@ -388,6 +388,34 @@ impl<S: BuildHasher> Ops for &WordMap<u64, u64, S> {
     }
 }
 
+/// The capacity calls a scenario needs of either map beyond [`TestMap`]
+/// (`tests/capacity.rs`, `tests/prefault.rs`).
+pub trait Room: TestMap {
+    fn capacity(&self) -> usize;
+    /// `Extend` through a shared reference.
+    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>);
+}
+
+impl<S: BuildHasher + Clone + Default + Send + Sync> Room for HashMap<u64, u64, S> {
+    fn capacity(&self) -> usize {
+        HashMap::capacity(self)
+    }
+    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
+        let mut map = self;
+        map.extend(items);
+    }
+}
+
+impl<S: BuildHasher + Clone + Default + Send + Sync> Room for WordMap<u64, u64, S> {
+    fn capacity(&self) -> usize {
+        WordMap::capacity(self)
+    }
+    fn extend_shared(&self, items: impl Iterator<Item = (u64, u64)>) {
+        let mut map = self;
+        map.extend(items);
+    }
+}
+
 /// `both_maps!(a, b<H>, ...)`: for each scenario `a` (a function generic
 /// over [`TestMap`] in the calling module), a test `hash_map::a` running
 /// `a::<HashMap<u64, u64>>()` and a test `word_map::a` running
